@@ -1,0 +1,3 @@
+#ifndef VPD_CHAIN_H
+#define VPD_CHAIN_H
+#endif

@@ -1,0 +1,3 @@
+#ifndef VPD_DAEMON_H
+#define VPD_DAEMON_H
+#endif

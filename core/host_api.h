@@ -1,0 +1,3 @@
+#ifndef VPD_HOST_API_H
+#define VPD_HOST_API_H
+#endif

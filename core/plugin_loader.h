@@ -1,0 +1,3 @@
+#ifndef VPD_PLUGIN_LOADER_H
+#define VPD_PLUGIN_LOADER_H
+#endif

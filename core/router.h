@@ -1,0 +1,3 @@
+#ifndef VPD_ROUTER_H
+#define VPD_ROUTER_H
+#endif

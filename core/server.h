@@ -1,0 +1,38 @@
+/* Listeners: TCP or unix sockets, plain or TLS, each serving HTTP/1.1 with
+ * llhttp and handing complete requests to the router.
+ *
+ * Ownership: the server owns its listeners and connections.  It keeps a
+ * pointer to the config it was started from (which must outlive it). */
+#ifndef VPD_SERVER_H
+#define VPD_SERVER_H
+
+#include <uv.h>
+
+#include "config.h"
+#include "http.h"
+
+typedef struct vpd_server vpd_server;
+
+/* Binds every listener of cfg (unix: removes a stale socket file, applies
+ * socket_mode / socket_user / socket_group each on its own; TLS: loads the
+ * certificate).  Returns NULL with a message in err if any fails. */
+vpd_server *vpd_server_start(uv_loop_t *loop, const vpd_config *cfg,
+                             vpd_http_handler_fn handler, void *arg,
+                             char *err, size_t err_len);
+
+/* SIGHUP: reloads TLS certificates of every listener from their files.
+ * A listener whose new files fail to load keeps its old certificate.
+ * Returns the number of listeners that failed. */
+int vpd_server_reload_tls(vpd_server *srv);
+
+/* Stops accepting (closes listening sockets, removes unix socket files) but
+ * lets in-flight requests finish; idle keep-alive connections are closed. */
+void vpd_server_stop_accepting(vpd_server *srv);
+
+/* Number of requests handed to the router and not yet responded to. */
+size_t vpd_server_inflight(const vpd_server *srv);
+
+/* Closes everything; `done` runs when every handle is closed. */
+void vpd_server_close(vpd_server *srv, void (*done)(void *), void *arg);
+
+#endif

@@ -1,0 +1,3 @@
+#ifndef VPD_TLS_H
+#define VPD_TLS_H
+#endif

@@ -1,0 +1,1 @@
+# Shipped plugins, one folder each, module name <kind>_<name>.

@@ -1,0 +1,1 @@
+# The SDK: public headers and the pkg-config file for plugin authors.

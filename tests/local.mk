@@ -1,0 +1,30 @@
+# Every test speaks TAP: C unit tests (tests/harness/test.h) and Python
+# integration scripts (tests/integration/harness.py).
+TEST_EXTENSIONS = .py
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+PY_LOG_DRIVER = $(LOG_DRIVER)
+PY_LOG_COMPILER = $(PYTHON3)
+AM_TESTS_ENVIRONMENT = \
+	VAPROXYD='$(abs_top_builddir)/core/vaproxyd'; export VAPROXYD; \
+	VAPROXY_PLUGIN_DIR='$(abs_top_builddir)/plugins'; export VAPROXY_PLUGIN_DIR; \
+	VAPROXY_TEST_PLUGIN_DIR='$(abs_top_builddir)/tests/plugins'; export VAPROXY_TEST_PLUGIN_DIR; \
+	VAPROXY_SRCDIR='$(abs_top_srcdir)'; export VAPROXY_SRCDIR; \
+	VAPROXY_BUILDDIR='$(abs_top_builddir)'; export VAPROXY_BUILDDIR; \
+	PYTHONDONTWRITEBYTECODE=1; export PYTHONDONTWRITEBYTECODE; \
+	LD_BIND_NOW=1; export LD_BIND_NOW;
+
+UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/harness $(LLHTTP_CFLAGS) \
+	-DVP_TEST_DATADIR='"$(abs_top_srcdir)/tests/data"' \
+	-DVP_TEST_PLUGINDIR='"$(abs_top_builddir)/tests/plugins"' \
+	-DVP_BUILD_PLUGINDIR='"$(abs_top_builddir)/plugins"'
+UNIT_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS) $(OPENSSL_CFLAGS)
+UNIT_LDADD = core/libvpcore.la
+
+EXTRA_DIST += tests/harness/test.h tests/sim tests/integration tests/data
+
+include tests/unit/local.mk
+include tests/plugins/local.mk
+
+# Integration tests start real vaproxyd processes against the simulator.
+TESTS += \
+	tests/integration/test_sim.py

@@ -1,0 +1,29 @@
+# Unit tests, one binary per module.  Each block belongs to one module.
+
+# config reader and typed config
+check_PROGRAMS += tests/unit/test_cfgtree tests/unit/test_config
+tests_unit_test_cfgtree_SOURCES = tests/unit/test_cfgtree.c
+tests_unit_test_cfgtree_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_cfgtree_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_cfgtree_LDADD = $(UNIT_LDADD)
+tests_unit_test_config_SOURCES = tests/unit/test_config.c
+tests_unit_test_config_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_config_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_cfgtree tests/unit/test_config
+
+# HTTP server
+check_PROGRAMS += tests/unit/test_server
+tests_unit_test_server_SOURCES = tests/unit/test_server.c
+tests_unit_test_server_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_server_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_server_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_server
+
+# forwarder
+check_PROGRAMS += tests/unit/test_forward
+tests_unit_test_forward_SOURCES = tests/unit/test_forward.c
+tests_unit_test_forward_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_forward_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_forward_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_forward

@@ -1,0 +1,3 @@
+#include "test.h"
+TEST(placeholder) { ASSERT(1); }
+int main(void) { return RUN_TESTS(T(placeholder)); }
