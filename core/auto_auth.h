@@ -1,3 +1,48 @@
+/* Auto-auth: logs in with the configured auth method plugin, keeps the
+ * token renewed, logs in again when renewal fails or the max TTL nears,
+ * and backs off after failed logins (spec 3.1-3.2).  The plugin describes
+ * the requests; this file sends them through the forwarder.
+ *
+ * Ownership: the lifecycle borrows the loop, forwarder, method instance and
+ * token holder, which must outlive it. */
 #ifndef VPD_AUTO_AUTH_H
 #define VPD_AUTO_AUTH_H
+
+#include <uv.h>
+
+#include "config.h"
+#include "forward.h"
+#include "host_api.h"
+#include "token_holder.h"
+
+typedef struct vpd_auto_auth vpd_auto_auth;
+
+typedef struct {
+    /* A new token (or, with method wrap_ttl, the wrap_info JSON) arrived. */
+    void (*on_token)(const char *token_or_wrap_info, bool wrapped,
+                     void *arg);
+    /* exit_on_err and a login failed: the daemon should exit(1). */
+    void (*on_fatal)(const char *why, void *arg);
+    void *arg;
+} vpd_auto_auth_events;
+
+vpd_auto_auth *vpd_auto_auth_new(uv_loop_t *loop,
+                                 const vpd_method_config *method,
+                                 vpd_instance *inst, vpd_fwd *fwd,
+                                 vpd_token_holder *holder,
+                                 const vpd_auto_auth_events *events);
+
+void vpd_auto_auth_start(vpd_auto_auth *a);
+
+/* Logs in again now (unless a login is already under way): used when the
+ * server says the token is invalid.  Returns immediately. */
+void vpd_auto_auth_reauth(vpd_auto_auth *a);
+
+/* Stops timers and abandons requests under way; `done` runs once every
+ * handle is closed (the loop must keep running until then). */
+void vpd_auto_auth_close(vpd_auto_auth *a, void (*done)(void *), void *arg);
+
+/* True while a login (not a renewal) is under way. */
+bool vpd_auto_auth_logging_in(const vpd_auto_auth *a);
+
 #endif

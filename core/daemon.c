@@ -1,2 +1,425 @@
-/* Placeholder: being written. */
+/* Start-up order follows Vault Proxy (spec 0): config, overrides, logging,
+ * plugins and their configs, then the network.  Everything that can be
+ * checked is checked before a socket is opened, so --check-config catches
+ * the same errors a start would. */
 #include "autoconf.h"
+
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "auto_auth.h"
+#include "chain.h"
+#include "config.h"
+#include "forward.h"
+#include "host_api.h"
+#include "log.h"
+#include "plugin_loader.h"
+#include "router.h"
+#include "server.h"
+#include "token_holder.h"
+
+#define COMPONENT "proxy"
+#define DRAIN_LIMIT_MS 30000
+
+typedef struct {
+    const vpd_options *opt;
+    vpd_config *cfg;
+    vpd_registry plugins;
+    vpd_instance *auth_method;
+    vpd_chain chain;
+
+    uv_loop_t loop;
+    vpd_fwd *fwd;
+    vpd_server *server;
+    vpd_router router;
+    vpd_token_holder holder;
+    vpd_auto_auth *auto_auth;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t drain_timer;
+    uint64_t drain_started;
+    bool stopping;
+    int exit_code;
+    bool exit_after_auth;
+    bool pid_written;
+} daemon_t;
+
+static const char *
+env_either(const char *bao, const char *vault)
+{
+    const char *v = getenv(bao);
+    return v ? v : getenv(vault);
+}
+
+/* Flag > environment > config (spec 1.1). */
+static int
+setup_logging(daemon_t *d, char *err, size_t err_len)
+{
+    const char *level = d->opt->log_level;
+    if (!level)
+        level = env_either("BAO_LOG_LEVEL", "VAULT_LOG_LEVEL");
+    if (!level)
+        level = d->cfg->log_level ? d->cfg->log_level : "info";
+    vpd_log_level l;
+    if (vpd_log_level_parse(level, &l) != 0) {
+        snprintf(err, err_len, "unknown log level \"%s\"", level);
+        return -1;
+    }
+    const char *format = d->opt->log_format;
+    if (!format)
+        format = env_either("BAO_LOG_FORMAT", "VAULT_LOG_FORMAT");
+    if (!format)
+        format = d->cfg->log_format ? d->cfg->log_format : "standard";
+    vpd_log_format f;
+    if (vpd_log_format_parse(format, &f) != 0) {
+        snprintf(err, err_len, "unknown log format \"%s\"", format);
+        return -1;
+    }
+    vpd_log_set_level(l);
+    vpd_log_set_format(f);
+    return 0;
+}
+
+static int
+load_plugins(daemon_t *d, char *err, size_t err_len)
+{
+    if (d->opt->n_plugin_dirs == 0)
+        return vpd_plugins_load_dir(&d->plugins, VP_PLUGINDIR, err, err_len);
+    for (size_t i = 0; i < d->opt->n_plugin_dirs; i++) {
+        if (vpd_plugins_load_dir(&d->plugins, d->opt->plugin_dirs[i], err,
+                                 err_len) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Builds the auth method instance and the chain from the config. */
+static int
+build_instances(daemon_t *d, char *err, size_t err_len)
+{
+    const vpd_config *cfg = d->cfg;
+    char where[512];
+    if (cfg->auto_auth.present) {
+        const vpd_method_config *m = &cfg->auto_auth.method;
+        snprintf(where, sizeof where, "%s:%d: auto_auth method \"%s\"",
+                 m->file ? m->file : "?", m->line, m->type);
+        d->auth_method = vpd_instance_new(&d->plugins, VP_KIND_AUTH, m->type,
+                                          m->config, NULL, 0, where, err,
+                                          err_len);
+        if (!d->auth_method)
+            return -1;
+    }
+    /* Consistency is always in the chain: "never" still applies Vault's
+     * default rule of retrying a 412. */
+    const char *enforce = cfg->api_proxy.enforce_consistency
+                              ? cfg->api_proxy.enforce_consistency : "never";
+    const char *when = cfg->api_proxy.when_inconsistent
+                           ? cfg->api_proxy.when_inconsistent : "fail";
+    vpd_conf_pair pairs[] = {{"when_inconsistent", when}};
+    snprintf(where, sizeof where, "api_proxy enforce_consistency \"%s\"",
+             enforce);
+    vpd_instance *c = vpd_instance_new(&d->plugins, VP_KIND_CONSISTENCY,
+                                       enforce, NULL, pairs, 1, where, err,
+                                       err_len);
+    if (!c)
+        return -1;
+    if (vpd_chain_add(&d->chain, c) != 0) {
+        vpd_instance_free(c);
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- shutdown ------------------------------------------------------------ */
+
+static void
+on_auto_auth_closed(void *arg)
+{
+    (void)arg;
+}
+
+static void
+on_server_closed(void *arg)
+{
+    (void)arg;
+}
+
+static void
+close_everything(daemon_t *d)
+{
+    uv_close((uv_handle_t *)&d->drain_timer, NULL);
+    uv_close((uv_handle_t *)&d->sig_term, NULL);
+    uv_close((uv_handle_t *)&d->sig_int, NULL);
+    uv_close((uv_handle_t *)&d->sig_hup, NULL);
+    if (d->auto_auth) {
+        vpd_auto_auth_close(d->auto_auth, on_auto_auth_closed, d);
+        d->auto_auth = NULL;
+    }
+    if (d->server) {
+        vpd_server_close(d->server, on_server_closed, d);
+        d->server = NULL;
+    }
+    if (d->fwd) {
+        vpd_fwd_free(d->fwd);
+        d->fwd = NULL;
+    }
+}
+
+/* Waits for in-flight requests to finish, bounded by DRAIN_LIMIT_MS. */
+static void
+on_drain_timer(uv_timer_t *t)
+{
+    daemon_t *d = t->data;
+    bool idle = d->router.inflight == 0
+                && (!d->server || vpd_server_inflight(d->server) == 0);
+    if (idle || uv_now(&d->loop) - d->drain_started > DRAIN_LIMIT_MS) {
+        if (!idle)
+            vpd_log(VPD_LOG_WARN, COMPONENT,
+                    "giving up on %zu unfinished requests",
+                    d->router.inflight);
+        uv_timer_stop(t);
+        close_everything(d);
+    }
+}
+
+static void
+begin_shutdown(daemon_t *d, int code)
+{
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    d->exit_code = code;
+    vpd_log(VPD_LOG_INFO, COMPONENT, "shutting down");
+    if (d->server)
+        vpd_server_stop_accepting(d->server);
+    d->drain_started = uv_now(&d->loop);
+    uv_timer_start(&d->drain_timer, on_drain_timer, 0, 20);
+}
+
+static void
+on_quit(void *arg)
+{
+    begin_shutdown(arg, 0);
+}
+
+static void
+on_term_signal(uv_signal_t *s, int signum)
+{
+    vpd_log(VPD_LOG_INFO, COMPONENT, "received signal %d", signum);
+    begin_shutdown(s->data, 0);
+}
+
+/* SIGHUP: re-read the config for the log level, reload listener
+ * certificates; nothing else changes without a restart (spec 1.8). */
+static void
+on_hup(uv_signal_t *s, int signum)
+{
+    (void)signum;
+    daemon_t *d = s->data;
+    char err[1024];
+    vpd_log(VPD_LOG_INFO, COMPONENT, "SIGHUP: reloading");
+    vpd_config *fresh = vpd_config_load(d->opt->config_paths,
+                                        d->opt->n_config_paths, err,
+                                        sizeof err);
+    if (!fresh) {
+        vpd_log(VPD_LOG_ERROR, COMPONENT,
+                "reload: keeping the running config: %s", err);
+    } else {
+        vpd_log_level l;
+        if (!d->opt->log_level && fresh->log_level
+            && vpd_log_level_parse(fresh->log_level, &l) == 0) {
+            vpd_log_set_level(l);
+            vpd_log(VPD_LOG_INFO, COMPONENT, "log level is now %s",
+                    fresh->log_level);
+        }
+        vpd_config_free(fresh);
+    }
+    if (d->server) {
+        int failed = vpd_server_reload_tls(d->server);
+        if (failed)
+            vpd_log(VPD_LOG_ERROR, COMPONENT,
+                    "reload: %d listener(s) kept their old certificate",
+                    failed);
+    }
+}
+
+static void
+on_auth_token(const char *token, bool wrapped, void *arg)
+{
+    daemon_t *d = arg;
+    (void)token;
+    (void)wrapped;
+    if (d->exit_after_auth) {
+        vpd_log(VPD_LOG_INFO, COMPONENT,
+                "exit_after_auth: token obtained, exiting");
+        begin_shutdown(d, 0);
+    }
+}
+
+static void
+on_auth_fatal(const char *why, void *arg)
+{
+    vpd_log(VPD_LOG_ERROR, COMPONENT, "exit_on_err: %s", why);
+    begin_shutdown(arg, 1);
+}
+
+static int
+write_pid_file(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld", (long)getpid());
+    int rc = write(fd, buf, (size_t)n) == n ? 0 : -1;
+    if (close(fd) != 0)
+        rc = -1;
+    if (rc == 0)
+        rc = rename(tmp, path);
+    if (rc != 0)
+        unlink(tmp);
+    return rc;
+}
+
+static void
+parse_test_retry_env(unsigned *min_ms, unsigned *max_ms)
+{
+    /* VAPROXY_RETRY_WAIT_MS="MIN,MAX" shortens the jittered waits between
+     * retries; the test suite uses it to keep retry tests fast. */
+    const char *s = getenv("VAPROXY_RETRY_WAIT_MS");
+    unsigned a, b;
+    if (s && sscanf(s, "%u,%u", &a, &b) == 2 && a <= b) {
+        *min_ms = a;
+        *max_ms = b;
+    }
+}
+
+static int
+serve(daemon_t *d)
+{
+    char err[1024];
+    uv_loop_init(&d->loop);
+    d->fwd = vpd_fwd_new(&d->loop, &d->cfg->vault, err, sizeof err);
+    if (!d->fwd) {
+        vpd_log(VPD_LOG_ERROR, COMPONENT, "upstream client: %s", err);
+        return 1;
+    }
+    vpd_router_init(&d->router, &d->loop, d->cfg, d->fwd, &d->chain,
+                    &d->holder);
+    d->router.on_quit = on_quit;
+    d->router.quit_arg = d;
+    unsigned rmin = 1000, rmax = 1500;
+    parse_test_retry_env(&rmin, &rmax);
+    d->router.retry_min_ms = rmin;
+    d->router.retry_max_ms = rmax;
+    vpd_fwd_set_retry_base_ms(d->fwd, rmin, rmax);
+
+    uv_timer_init(&d->loop, &d->drain_timer);
+    d->drain_timer.data = d;
+    uv_signal_t *sigs[] = {&d->sig_term, &d->sig_int, &d->sig_hup};
+    for (size_t i = 0; i < 3; i++) {
+        uv_signal_init(&d->loop, sigs[i]);
+        sigs[i]->data = d;
+    }
+    uv_signal_start(&d->sig_term, on_term_signal, SIGTERM);
+    uv_signal_start(&d->sig_int, on_term_signal, SIGINT);
+    uv_signal_start(&d->sig_hup, on_hup, SIGHUP);
+
+    if (d->cfg->n_listeners) {
+        d->server = vpd_server_start(&d->loop, d->cfg, vpd_router_handle,
+                                     &d->router, err, sizeof err);
+        if (!d->server) {
+            vpd_log(VPD_LOG_ERROR, COMPONENT, "listener: %s", err);
+            d->exit_code = 1;
+            close_everything(d);
+            uv_run(&d->loop, UV_RUN_DEFAULT);
+            return 1;
+        }
+    }
+    if (d->auth_method) {
+        vpd_auto_auth_events ev = {on_auth_token, on_auth_fatal, d};
+        d->auto_auth = vpd_auto_auth_new(&d->loop, &d->cfg->auto_auth.method,
+                                         d->auth_method, d->fwd, &d->holder,
+                                         &ev);
+        d->router.auto_auth = d->auto_auth;
+        vpd_auto_auth_start(d->auto_auth);
+    }
+    if (d->cfg->pid_file && d->cfg->pid_file[0]) {
+        if (write_pid_file(d->cfg->pid_file) != 0)
+            vpd_log(VPD_LOG_ERROR, COMPONENT, "cannot write pid_file %s: %s",
+                    d->cfg->pid_file, strerror(errno));
+        else
+            d->pid_written = true;
+    }
+    for (size_t i = 0; i < d->cfg->n_listeners; i++)
+        vpd_log(VPD_LOG_INFO, COMPONENT, "listening on %s%s (%s)",
+                d->cfg->listeners[i].type == VPD_LISTEN_UNIX ? "unix:" : "",
+                d->cfg->listeners[i].address,
+                d->cfg->listeners[i].tls_disable ? "plain" : "tls");
+    vpd_log(VPD_LOG_INFO, COMPONENT, "vaproxyd %s started, upstream %s",
+            PACKAGE_VERSION, d->cfg->vault.address);
+
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    if (d->pid_written)
+        unlink(d->cfg->pid_file);
+    return d->exit_code;
+}
+
+int
+vpd_daemon_run(const vpd_options *opt)
+{
+    daemon_t d = {.opt = opt};
+    char err[2048];
+    int rc = 1;
+
+    d.cfg = vpd_config_load(opt->config_paths, opt->n_config_paths, err,
+                            sizeof err);
+    if (!d.cfg) {
+        fprintf(stderr, "error loading configuration: %s\n", err);
+        return 1;
+    }
+    if (vpd_config_apply_env(d.cfg, (const char *(*)(const char *))getenv,
+                             err, sizeof err) != 0
+        || setup_logging(&d, err, sizeof err) != 0) {
+        fprintf(stderr, "error loading configuration: %s\n", err);
+        goto out;
+    }
+    d.exit_after_auth = opt->exit_after_auth >= 0 ? opt->exit_after_auth
+                                                  : d.cfg->exit_after_auth;
+    if (load_plugins(&d, err, sizeof err) != 0) {
+        fprintf(stderr, "error loading plugins: %s\n", err);
+        goto out;
+    }
+    if (build_instances(&d, err, sizeof err) != 0) {
+        fprintf(stderr, "error validating configuration: %s\n", err);
+        goto out;
+    }
+    if (opt->dump_chain) {
+        vpd_chain_dump(&d.chain, stdout);
+        rc = 0;
+        goto out;
+    }
+    if (opt->check_config) {
+        printf("configuration is valid\n");
+        rc = 0;
+        goto out;
+    }
+    rc = serve(&d);
+    uv_loop_close(&d.loop);
+out:
+    vpd_token_holder_clear(&d.holder);
+    vpd_instance_free(d.auth_method);
+    vpd_chain_free(&d.chain);
+    vpd_plugins_unload(&d.plugins);
+    vpd_config_free(d.cfg);
+    return rc;
+}

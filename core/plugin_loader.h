@@ -1,3 +1,48 @@
+/* The plugin loader: opens plugins with libltdl, checks their descriptors
+ * before running any of their code, and keeps a registry of what each one
+ * provides (kind + implementation name).
+ *
+ * Ownership: the registry owns the module handles and closes them in
+ * reverse load order in vpd_plugins_unload.  Descriptors and provides
+ * arrays point into the loaded modules and die with them. */
 #ifndef VPD_PLUGIN_LOADER_H
 #define VPD_PLUGIN_LOADER_H
+
+#include <stddef.h>
+#include <vaproxy/vaproxy.h>
+
+typedef struct vpd_plugin {
+    char *path;               /* the file that was opened */
+    void *handle;             /* lt_dlhandle */
+    const vp_plugin_t *desc;
+    void *state;              /* from desc->init */
+    size_t live_instances;
+} vpd_plugin;
+
+typedef struct {
+    vpd_plugin *v;
+    size_t n;
+} vpd_registry;
+
+/* Loads every plugin (.la or .so) in dir.  Stops at the first plugin that
+ * is refused and writes "plugin PATH refused: REASON" into err.
+ * Returns 0 or -1. */
+int vpd_plugins_load_dir(vpd_registry *reg, const char *dir, char *err,
+                         size_t err_len);
+
+/* Loads one plugin; `path` may omit the extension.  Returns 0 or -1. */
+int vpd_plugins_load_file(vpd_registry *reg, const char *path, char *err,
+                          size_t err_len);
+
+/* Finds the implementation of `kind` called `name`, or NULL.  *owner (if
+ * not NULL) receives the plugin providing it. */
+const vp_provide_t *vpd_plugins_find(const vpd_registry *reg, vp_kind_t kind,
+                                     const char *name, vpd_plugin **owner);
+
+const char *vpd_kind_name(vp_kind_t kind);
+
+/* Calls each plugin's fini and closes the modules, last loaded first.
+ * Setting VAPROXY_NO_DLCLOSE keeps them mapped (for valgrind, gdb). */
+void vpd_plugins_unload(vpd_registry *reg);
+
 #endif

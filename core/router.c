@@ -1,2 +1,488 @@
-/* Placeholder: being written. */
+/* Request routing and the proxy path.  Per request this allocates one
+ * struct plus the upstream header list; bodies are not copied (the
+ * forwarder copies what it sends). */
 #include "autoconf.h"
+
+#include "router.h"
+
+#include <json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auto_auth.h"
+#include "log.h"
+#include "request.h"
+#include "version.h"
+
+#define COMPONENT "proxy.apiproxy"
+
+typedef struct {
+    vp_req_t r;               /* first: hooks get &r */
+    vpd_router *router;
+    vpd_fwd_op *op;
+    uv_timer_t *retry_timer;
+    int chain_retries;
+    uint64_t started_ms;
+} proxied;
+
+void
+vpd_router_init(vpd_router *r, uv_loop_t *loop, const vpd_config *cfg,
+                vpd_fwd *fwd, vpd_chain *chain, vpd_token_holder *holder)
+{
+    memset(r, 0, sizeof *r);
+    r->loop = loop;
+    r->cfg = cfg;
+    r->fwd = fwd;
+    r->chain = chain;
+    r->holder = holder;
+    r->retry_min_ms = 1000;
+    r->retry_max_ms = 1500;
+}
+
+/* ---- the proxy API ------------------------------------------------------ */
+
+static bool
+path_is(const char *path, const char *suffix)
+{
+    /* Exact matches only, like Go's mux: /proxy/v1/quit/ is forwarded. */
+    if (strncmp(path, "/proxy/v1/", 10) == 0)
+        return strcmp(path + 10, suffix) == 0;
+    if (strncmp(path, "/agent/v1/", 10) == 0)
+        return strcmp(path + 10, suffix) == 0;
+    return false;
+}
+
+static void
+respond_empty(vpd_http_req *http, int status)
+{
+    vpd_http_respond(http, status, NULL, "", 0);
+}
+
+static void
+handle_quit(vpd_router *r, vpd_http_req *http)
+{
+    if (!http->listener->enable_quit) {
+        respond_empty(http, 404);
+        return;
+    }
+    if (strcmp(http->method, "POST") != 0) {
+        respond_empty(http, 405);
+        return;
+    }
+    respond_empty(http, 200);
+    vpd_log(VPD_LOG_INFO, COMPONENT, "quit requested through the API");
+    if (r->on_quit)
+        r->on_quit(r->quit_arg); /* idempotent: a second POST is harmless */
+}
+
+static json_object *
+counter_json(const char *name, uint64_t count)
+{
+    json_object *c = json_object_new_object();
+    json_object_object_add(c, "Name", json_object_new_string(name));
+    json_object_object_add(c, "Count", json_object_new_int64((int64_t)count));
+    json_object_object_add(c, "Sum", json_object_new_int64((int64_t)count));
+    json_object_object_add(c, "Labels", json_object_new_object());
+    return c;
+}
+
+/* go-metrics' in-memory JSON shape, with the counters of spec 1.9 under
+ * the agent.* names Vault emits and the proxy.* names its docs promise. */
+static void
+handle_metrics(vpd_router *r, vpd_http_req *http)
+{
+    if (strcmp(http->method, "GET") != 0) {
+        vpd_hdrs h = {0};
+        vpd_hdrs_add(&h, "Content-Type", "application/json");
+        vpd_http_respond(http, 405, &h, "{\"errors\":[]}\n", 14);
+        vpd_hdrs_free(&h);
+        return;
+    }
+    const char *fmt = strstr(http->query, "format=");
+    if (fmt && strncmp(fmt + 7, "prometheus", 10) == 0) {
+        vpd_hdrs h = {0};
+        vpd_hdrs_add(&h, "Content-Type", "text/plain; charset=utf-8");
+        vpd_http_respond(http, 400, &h, "prometheus is not enabled", 25);
+        vpd_hdrs_free(&h);
+        return;
+    }
+    json_object *root = json_object_new_object();
+    char stamp[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
+    json_object_object_add(root, "Timestamp", json_object_new_string(stamp));
+    json_object_object_add(root, "Gauges", json_object_new_array());
+    json_object *counters = json_object_new_array();
+    static const char *const prefixes[] = {"vault.agent.", "vault.proxy."};
+    for (size_t i = 0; i < 2; i++) {
+        char name[96];
+        const vpd_router_counters *c = &r->counters;
+        struct {
+            const char *suffix;
+            uint64_t v;
+        } rows[] = {{"proxy.success", c->success},
+                    {"proxy.client_error", c->client_error},
+                    {"proxy.error", c->error},
+                    {"cache.miss", c->cache_miss}};
+        for (size_t j = 0; j < sizeof rows / sizeof rows[0]; j++) {
+            snprintf(name, sizeof name, "%s%s", prefixes[i], rows[j].suffix);
+            json_object_array_add(counters, counter_json(name, rows[j].v));
+        }
+    }
+    json_object_object_add(root, "Counters", counters);
+    json_object_object_add(root, "Samples", json_object_new_array());
+    json_object_object_add(root, "Points", json_object_new_array());
+    size_t len;
+    const char *text =
+        json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN, &len);
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "Content-Type", "application/json");
+    vpd_http_respond(http, 200, &h, text, len);
+    vpd_hdrs_free(&h);
+    json_object_put(root);
+}
+
+/* spec 2.2: exactly one X-Vault-Request header whose value is "true". */
+static bool
+has_request_header(const vpd_http_req *http)
+{
+    return vpd_hdrs_count(&http->headers, "X-Vault-Request") == 1
+           && strcmp(vpd_hdrs_get(&http->headers, "X-Vault-Request", 0),
+                     "true") == 0;
+}
+
+/* Go's mux redirects requests whose path is not clean (//, /./, /../) to
+ * the cleaned path.  Returns true and writes the clean path if needed. */
+static bool
+needs_cleaning(const char *path, char *out, size_t out_len)
+{
+    if (!strstr(path, "//") && !strstr(path, "/./") && !strstr(path, "/../"))
+        return false;
+    size_t n = 0;
+    const char *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *seg = p;
+        while (*p && *p != '/')
+            p++;
+        size_t len = (size_t)(p - seg);
+        if (len == 0 || (len == 1 && seg[0] == '.'))
+            continue;
+        if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+            while (n > 0 && out[n - 1] != '/')
+                n--;
+            if (n > 0)
+                n--;
+            continue;
+        }
+        if (n + len + 2 >= out_len)
+            return false;
+        out[n++] = '/';
+        memcpy(out + n, seg, len);
+        n += len;
+    }
+    if (n == 0)
+        out[n++] = '/';
+    else if (path[strlen(path) - 1] == '/')
+        out[n++] = '/';
+    out[n] = '\0';
+    return true;
+}
+
+/* ---- the proxy path ---------------------------------------------------- */
+
+static void forward(proxied *p);
+
+static void
+on_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void
+finish(proxied *p)
+{
+    p->router->inflight--;
+    if (p->retry_timer)
+        uv_close((uv_handle_t *)p->retry_timer, on_timer_closed);
+    vpd_req_release(&p->r);
+    free(p);
+}
+
+static void
+respond_answered(proxied *p)
+{
+    vp_req_t *r = &p->r;
+    vpd_http_respond(r->http, r->answer_status, &r->answer_headers,
+                     r->answer_body, r->answer_len);
+    finish(p);
+}
+
+/* Answers with Vault's error shape: {"errors":["<prefix><detail>"]}. */
+static void
+respond_error(proxied *p, int status, const char *prefix, const char *detail)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s%s", prefix, detail);
+    vpd_http_respond_error(p->r.http, status, msg);
+    finish(p);
+}
+
+static bool
+drop_request_header(const char *name)
+{
+    /* Host and framing are the forwarder's; Accept-Encoding is dropped so
+     * the body comes back uncompressed, as Vault Proxy does. */
+    static const char *const names[] = {"Host", "Content-Length",
+                                        "Expect", "Accept-Encoding",
+                                        "User-Agent"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcasecmp(name, names[i]) == 0)
+            return true;
+    }
+    return vpd_hdr_is_hop_by_hop(name);
+}
+
+/* Builds the upstream header list and picks the token (spec 2.3). */
+static int
+prepare(proxied *p)
+{
+    vpd_router *rt = p->router;
+    vp_req_t *r = &p->r;
+    const vpd_hdrs *in = &r->http->headers;
+    vpd_use_token_mode mode = rt->cfg->api_proxy.use_auto_auth_token;
+    const char *ua = vpd_hdrs_get(in, "User-Agent", 0);
+
+    for (size_t i = 0; i < in->n; i++) {
+        const char *name = in->v[i].name;
+        if (drop_request_header(name))
+            continue;
+        /* force: the client's token is discarded before anything else. */
+        if (mode == VPD_AUTO_AUTH_TOKEN_FORCE
+            && strcasecmp(name, "X-Vault-Token") == 0)
+            continue;
+        if (vpd_hdrs_add(&r->up_headers, name, in->v[i].value) != 0)
+            return -1;
+    }
+    char agent[1024];
+    if (ua && ua[0])
+        snprintf(agent, sizeof agent, "%s; %s", VPD_API_PROXY_UA, ua);
+    else
+        snprintf(agent, sizeof agent, "%s", VPD_API_PROXY_UA);
+    if (vpd_hdrs_add(&r->up_headers, "User-Agent", agent) != 0)
+        return -1;
+
+    const char *token = vpd_hdrs_get(&r->up_headers, "X-Vault-Token", 0);
+    if ((!token || !token[0]) && mode != VPD_AUTO_AUTH_TOKEN_FALSE) {
+        /* Before the first login (or while the token is known dead) the
+         * request goes without a token, as Vault Proxy does. */
+        const char *aa = vpd_token_current(rt->holder);
+        if (aa) {
+            vpd_hdrs_del(&r->up_headers, "X-Vault-Token");
+            if (vpd_hdrs_add(&r->up_headers, "X-Vault-Token", aa) != 0)
+                return -1;
+            token = aa;
+            r->used_auto_auth_token = true;
+        }
+    }
+    r->token = vpd_secret_dup(token ? token : "", token ? strlen(token) : 0);
+    return r->token ? 0 : -1;
+}
+
+static bool
+drop_response_header(const char *name)
+{
+    return vpd_hdr_is_hop_by_hop(name) || strcasecmp(name, "Content-Length") == 0
+           || strcasecmp(name, "Date") == 0;
+}
+
+static void
+relay(proxied *p, vpd_fwd_resp *resp)
+{
+    vpd_router *rt = p->router;
+    vp_req_t *r = &p->r;
+    if (resp->error != VPD_FWD_OK) {
+        rt->counters.error++;
+        int status = resp->error == VPD_FWD_TIMEOUT ? 504 : 502;
+        vpd_log(VPD_LOG_WARN, COMPONENT, "%s %s: no answer from upstream: %s",
+                r->http->method, r->http->path,
+                resp->error_text ? resp->error_text : "?");
+        respond_error(p, status, "failed to get the response: ",
+                      resp->error_text ? resp->error_text : "upstream error");
+        return;
+    }
+    vpd_hdrs out = {0};
+    for (size_t i = 0; i < resp->headers.n; i++) {
+        if (!drop_response_header(resp->headers.v[i].name))
+            vpd_hdrs_add(&out, resp->headers.v[i].name,
+                         resp->headers.v[i].value);
+    }
+    for (size_t i = 0; i < r->extra_resp_headers.n; i++)
+        vpd_hdrs_add(&out, r->extra_resp_headers.v[i].name,
+                     r->extra_resp_headers.v[i].value);
+    if (resp->status < 400) {
+        /* Vault Proxy marks every forwarded answer, cache or not. */
+        vpd_hdrs_add(&out, "X-Cache", "MISS");
+        rt->counters.success++;
+        rt->counters.cache_miss++;
+    } else {
+        rt->counters.client_error++;
+    }
+    vpd_log(VPD_LOG_DEBUG, COMPONENT, "%s %s -> %d (%d attempt%s)",
+            r->http->method, r->http->path, resp->status, resp->attempts,
+            resp->attempts == 1 ? "" : "s");
+    vpd_http_respond(r->http, resp->status, &out, resp->body, resp->body_len);
+    vpd_hdrs_free(&out);
+    finish(p);
+}
+
+static void
+on_retry_timer(uv_timer_t *t)
+{
+    forward(t->data);
+}
+
+static void
+on_upstream(vpd_fwd_resp *resp, void *arg)
+{
+    proxied *p = arg;
+    vp_req_t *r = &p->r;
+    p->op = NULL;
+    r->attempts += resp->attempts;
+    r->resp = resp;
+    char err[512];
+    vp_status_t rc = vpd_chain_on_response(p->router->chain, r, err,
+                                           sizeof err);
+    r->resp = NULL;
+    if (rc == VP_RETRY && resp->error != VPD_FWD_CANCELLED
+        && p->chain_retries < p->router->cfg->vault.num_retries) {
+        /* Linear jittered waits, like the upstream client's own retries. */
+        vpd_router *rt = p->router;
+        uint32_t rnd = 0;
+        vpd_host_api()->random_bytes(&rnd, sizeof rnd);
+        uint64_t span = rt->retry_max_ms > rt->retry_min_ms
+                            ? rt->retry_max_ms - rt->retry_min_ms : 0;
+        uint64_t wait = (rt->retry_min_ms + (span ? rnd % (span + 1) : 0))
+                        * (uint64_t)(p->chain_retries + 1);
+        p->chain_retries++;
+        if (!p->retry_timer) {
+            p->retry_timer = malloc(sizeof *p->retry_timer);
+            if (!p->retry_timer) {
+                respond_error(p, 500, "", "out of memory");
+                return;
+            }
+            uv_timer_init(rt->loop, p->retry_timer);
+            p->retry_timer->data = p;
+        }
+        uv_timer_start(p->retry_timer, on_retry_timer, wait, 0);
+        return;
+    }
+    if (rc == VP_ERROR) {
+        p->router->counters.error++;
+        vpd_log(VPD_LOG_ERROR, COMPONENT, "%s", err);
+        respond_error(p, 500, "", err);
+        return;
+    }
+    relay(p, resp);
+}
+
+static void
+forward(proxied *p)
+{
+    vp_req_t *r = &p->r;
+    vpd_fwd_req fr = {
+        .method = r->http->method,
+        .target = r->http->target,
+        .headers = &r->up_headers,
+        .body = r->http->body,
+        .body_len = r->http->body_len,
+        .max_retries = -1,
+    };
+    p->op = vpd_fwd_send(p->router->fwd, &fr, on_upstream, p);
+    if (!p->op) {
+        p->router->counters.error++;
+        respond_error(p, 500, "", "failed to start the upstream request");
+    }
+}
+
+static void
+proxy(vpd_router *rt, vpd_http_req *http)
+{
+    proxied *p = calloc(1, sizeof *p);
+    if (!p) {
+        vpd_http_respond_error(http, 500, "out of memory");
+        return;
+    }
+    p->router = rt;
+    p->r.http = http;
+    rt->inflight++;
+    rt->counters.requests++;
+    if (prepare(p) != 0) {
+        respond_error(p, 500, "", "out of memory");
+        return;
+    }
+    char err[512];
+    vp_status_t rc = vpd_chain_on_request(rt->chain, &p->r, err, sizeof err);
+    if (rc == VP_DONE) {
+        respond_answered(p);
+        return;
+    }
+    if (rc == VP_ERROR) {
+        vpd_log(VPD_LOG_ERROR, COMPONENT, "%s", err);
+        respond_error(p, 500, "", err);
+        return;
+    }
+    forward(p);
+}
+
+void
+vpd_router_handle(vpd_http_req *http, void *arg)
+{
+    vpd_router *rt = arg;
+    const char *path = http->path;
+    const vpd_listener_config *l = http->listener;
+
+    if (path_is(path, "metrics")) {
+        handle_metrics(rt, http);
+        return;
+    }
+    if (l->metrics_only) {
+        vpd_hdrs h = {0};
+        vpd_hdrs_add(&h, "Content-Type", "text/plain; charset=utf-8");
+        vpd_http_respond(http, 404, &h, "404 page not found\n", 19);
+        vpd_hdrs_free(&h);
+        return;
+    }
+    if (path_is(path, "cache-clear")) {
+        /* No cache configured: every request gets an empty 200. */
+        respond_empty(http, 200);
+        return;
+    }
+    if (path_is(path, "quit")) {
+        handle_quit(rt, http);
+        return;
+    }
+    char clean[2048];
+    if (needs_cleaning(path, clean, sizeof clean)) {
+        vpd_hdrs h = {0};
+        char loc[4096];
+        snprintf(loc, sizeof loc, "%s%s%s", clean, http->query[0] ? "?" : "",
+                 http->query);
+        vpd_hdrs_add(&h, "Location", loc);
+        vpd_http_respond(http, 301, &h, "", 0);
+        vpd_hdrs_free(&h);
+        return;
+    }
+    if (l->require_request_header && !has_request_header(http)) {
+        vpd_http_respond_error(http, 412,
+                               "missing \"X-Vault-Request\" header");
+        return;
+    }
+    proxy(rt, http);
+}

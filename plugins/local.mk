@@ -1,1 +1,20 @@
-# Shipped plugins, one folder each, module name <kind>_<name>.
+# Shipped plugins, one folder each; the module name is <kind>_<name> and
+# equals the .so's name.  They link against nothing of ours.
+PLUGIN_CPPFLAGS = -I$(top_srcdir)/include
+PLUGIN_CFLAGS = -std=gnu11 $(VP_WARN_CFLAGS) -fvisibility=hidden
+PLUGIN_LDFLAGS = -module -avoid-version $(VP_PLUGIN_LDFLAGS)
+
+plugin_LTLIBRARIES += plugins/auth_token_file.la
+plugins_auth_token_file_la_SOURCES = plugins/auth_token_file/token_file.c
+plugins_auth_token_file_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_auth_token_file_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_auth_token_file_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugin_LTLIBRARIES += plugins/consistency_vault.la
+plugins_consistency_vault_la_SOURCES = \
+	plugins/consistency_vault/consistency.c \
+	plugins/consistency_vault/index_state.c \
+	plugins/consistency_vault/index_state.h
+plugins_consistency_vault_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_consistency_vault_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_consistency_vault_la_LDFLAGS = $(PLUGIN_LDFLAGS)

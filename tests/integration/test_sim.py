@@ -1,0 +1,359 @@
+#!/usr/bin/python3
+"""TAP self-test of the Vault simulator (and of the harness around it).
+
+Pins the simulator's behaviour so that proxy tests built on it can trust it.
+Runs without vaproxyd: the one harness test about daemons stands in
+/bin/false for $VAPROXYD.
+"""
+
+import base64
+import os
+import signal
+import sys
+import time
+
+# The script's own directory is on sys.path, so the harness imports directly.
+from harness import (Client, Proxy, Sim, TestFailure, check, contains, eq,
+                     free_port, make_cert, need_binary, parse_responses, raw, request, run,
+                     test, wait_until)
+
+sim = Sim()  # shared by the tests below; each test resets what it touches
+ROOT = {"X-Vault-Token": "root"}
+
+
+def hdr(token):
+    return {"X-Vault-Token": token}
+
+
+def decode_index(value):
+    return base64.b64decode(value).decode().split(":")
+
+
+@test("health needs no token and has Vault's shape")
+def _():
+    r = request(sim.port, "GET", "/v1/sys/health")
+    eq(r.status, 200, "status")
+    eq(r.header("Content-Type"), "application/json", "content type")
+    eq(r.header("Content-Length"), str(len(r.body)), "content length")
+    j = r.json()
+    for k, v in {"initialized": True, "sealed": False, "standby": False,
+                 "version": "1.15.0-sim", "cluster_name": "sim"}.items():
+        eq(j.get(k), v, k)
+    check(j.get("cluster_id"), "cluster_id present")
+
+
+@test("missing and invalid tokens get Vault's 403 texts")
+def _():
+    r = request(sim.port, "GET", "/v1/secret/data/x")
+    eq((r.status, r.json()), (403, {"errors": ["permission denied"]}), "no token")
+    r = request(sim.port, "GET", "/v1/auth/token/lookup-self", hdr("hvs.nope"))
+    eq((r.status, r.json()), (403, {"errors": ["permission denied", "invalid token"]}),
+       "invalid token")
+    r = request(sim.port, "GET", "/v1/no/such/route", ROOT)
+    eq(r.status, 404, "unknown route with a valid token")
+
+
+@test("token create, lookup, child revocation")
+def _():
+    r = sim.api("POST", "auth/token/create", {"ttl": "30s", "policies": ["p1"]})
+    eq(r.status, 200, "create status")
+    auth = r.json()["auth"]
+    check(auth["client_token"].startswith("hvs."), f"token id shape: {auth['client_token']}")
+    eq((auth["policies"], auth["lease_duration"], auth["renewable"], auth["orphan"]),
+       (["p1"], 30, True, False), "auth block")
+    child = auth["client_token"]
+
+    r = sim.api("GET", "auth/token/lookup-self", token=child)
+    eq(r.status, 200, "lookup-self status")
+    j = r.json()
+    eq((j["lease_id"], j["renewable"], j["lease_duration"], j["auth"]), ("", False, 0, None),
+       "envelope")
+    d = j["data"]
+    eq((d["id"], d["accessor"], d["policies"]), (child, auth["accessor"], ["p1"]), "lookup data")
+    check(28 <= d["ttl"] <= 30, f"ttl about 30, got {d['ttl']}")
+
+    r = sim.api("POST", "auth/token/lookup", {"token": child})
+    eq(r.json()["data"]["id"], child, "lookup by body token")
+
+    # A grandchild dies with its parent; an orphan survives it.
+    grand = sim.api("POST", "auth/token/create", {"ttl": 60}, token=child).json()["auth"]
+    orphan = sim.api("POST", "auth/token/create-orphan", {"ttl": "1m"}, token=child).json()["auth"]
+    eq(orphan["orphan"], True, "create-orphan gives an orphan")
+    r = sim.api("POST", "auth/token/revoke", {"token": child})
+    eq((r.status, r.body, r.header("Content-Length")), (204, b"", None), "revoke is an empty 204")
+    eq(sim.api("GET", "auth/token/lookup-self", token=grand["client_token"]).status, 403,
+       "grandchild revoked with parent")
+    eq(sim.api("GET", "auth/token/lookup-self", token=orphan["client_token"]).status, 200,
+       "orphan survives")
+    eq(sim.api("POST", "auth/token/revoke-self", token=orphan["client_token"]).status, 204,
+       "revoke-self")
+    eq(sim.api("GET", "auth/token/lookup-self", token=orphan["client_token"]).status, 403,
+       "revoked by revoke-self")
+
+
+@test("token renew-self, max_ttl cap, non-renewable refusal")
+def _():
+    tok = sim.make_token(ttl=2, max_ttl=5)["id"]
+    r = sim.api("PUT", "auth/token/renew-self", {"increment": 3}, token=tok)
+    eq(r.status, 200, "renew status")
+    auth = r.json()["auth"]
+    eq((auth["client_token"], auth["lease_duration"], auth["renewable"]), (tok, 3, True), "renewed")
+    r = sim.api("PUT", "auth/token/renew-self", {"increment": 100}, token=tok)
+    check(r.json()["auth"]["lease_duration"] <= 5, "capped by max_ttl")
+    check(r.json()["warnings"], "a warning says the TTL was capped")
+    fixed = sim.make_token(ttl=60, renewable=False)["id"]
+    r = sim.api("PUT", "auth/token/renew-self", None, token=fixed)
+    eq((r.status, r.json()), (400, {"errors": ["lease is not renewable"]}), "non-renewable")
+
+
+@test("expired token behaves as invalid")
+def _():
+    tok = sim.make_token(ttl=1)["id"]
+    eq(sim.api("GET", "auth/token/lookup-self", token=tok).status, 200, "valid at first")
+    r = wait_until(lambda: (lambda r: r if r.status == 403 else None)(
+        sim.api("GET", "auth/token/lookup-self", token=tok)), timeout=4, msg="token expiry")
+    eq(r.json(), {"errors": ["permission denied", "invalid token"]}, "expired token error")
+
+
+@test("KV v2 write, read, versions, list, delete")
+def _():
+    sim.reset(all=True)
+    r = sim.api("GET", "secret/data/app/db")
+    eq((r.status, r.json()), (404, {"errors": []}), "absent secret")
+    r = sim.api("POST", "secret/data/app/db", {"data": {"user": "a"}, "options": {}})
+    eq(r.status, 200, "write status")
+    eq(r.json()["data"]["version"], 1, "first version")
+    sim.api("PUT", "secret/data/app/db", {"data": {"user": "b"}})
+    sim.api("POST", "secret/data/app/web/cfg", {"data": {"k": "v"}})
+    sim.api("POST", "secret/data/top", {"data": {}})
+
+    j = sim.api("GET", "secret/data/app/db").json()
+    for k in ("request_id", "lease_id", "renewable", "lease_duration", "data", "wrap_info",
+              "warnings", "auth"):
+        check(k in j, f"envelope has {k}")
+    eq((j["data"]["data"], j["data"]["metadata"]["version"]), ({"user": "b"}, 2), "latest")
+    j = sim.api("GET", "secret/data/app/db?version=1").json()
+    eq(j["data"]["data"], {"user": "a"}, "?version=1")
+
+    r = sim.api("LIST", "secret/metadata/app")
+    eq((r.status, r.json()["data"]["keys"]), (200, ["db", "web/"]), "LIST app")
+    r = sim.api("GET", "secret/metadata/?list=true")
+    eq(r.json()["data"]["keys"], ["app/", "top"], "GET ?list=true at the root")
+    eq(sim.api("LIST", "secret/metadata/nothing").status, 404, "empty list is 404")
+    eq(sim.api("GET", "secret/metadata/app/db").json()["data"]["current_version"], 2, "metadata")
+
+    eq(sim.api("DELETE", "secret/data/app/db").status, 204, "soft delete")
+    r = sim.api("GET", "secret/data/app/db")
+    eq((r.status, r.json()["data"]["data"]), (404, None), "deleted version reads as 404")
+    eq(sim.api("DELETE", "secret/metadata/app/db").status, 204, "metadata delete")
+    eq(sim.api("GET", "secret/metadata/app/db").status, 404, "all versions gone")
+
+
+@test("echo keeps header order, case, raw path and body")
+def _():
+    req = (b"PATCH /v1/sim/echo/a%2Fb//c/?z=1&a=2&a=1 HTTP/1.1\r\n"
+           b"host: x\r\nX-Zed: 1\r\nx-vault-TOKEN: t\r\nAccept: */*\r\nX-Zed: 2\r\n"
+           b"Content-Length: 5\r\nConnection: close\r\n\r\nhello")
+    (r,) = raw(sim.port, req, responses=1)
+    eq(r.status, 200, "status")
+    j = r.json()
+    eq(j["method"], "PATCH", "method")
+    eq(j["raw_path"], "/v1/sim/echo/a%2Fb//c/?z=1&a=2&a=1", "raw path")
+    eq(j["query"], "z=1&a=2&a=1", "query")
+    eq(j["headers"], [["host", "x"], ["X-Zed", "1"], ["x-vault-TOKEN", "t"], ["Accept", "*/*"],
+                      ["X-Zed", "2"], ["Content-Length", "5"], ["Connection", "close"]], "headers")
+    eq(j["body"], "hello", "body")
+    # Any method at all, and no token needed.
+    r = request(sim.port, "LIST", "/v1/sim/echo/x")
+    eq((r.status, r.json()["method"]), (200, "LIST"), "LIST")
+    r = request(sim.port, "FROB", "/v1/sim/echo/x", body=b"")
+    eq((r.status, r.json()["method"]), (200, "FROB"), "made-up method")
+
+
+@test("chunked request bodies, pipelining, malformed requests")
+def _():
+    req = (b"POST /v1/sim/echo/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+           b"GET /v1/sim/status/201 HTTP/1.1\r\nHost: x\r\n\r\n")
+    a, b = raw(sim.port, req, responses=2)
+    eq((a.status, a.json()["body"]), (200, "abcde"), "chunked body decoded")
+    eq(b.status, 201, "second pipelined response")
+    out = raw(sim.port, b"NOT A REQUEST LINE\r\n\r\n")
+    (r,) = parse_responses(out)
+    eq(r.status, 400, "malformed request line")
+    eq(r.header("Content-Type"), "application/json", "even errors are JSON")
+    check(r.json()["errors"], "error text present")
+
+
+@test("status, big and slow endpoints; keep-alive across them")
+def _():
+    sim.reset()
+    with Client(sim.port) as c:
+        r = c.request("POST", "/v1/sim/status/418")
+        eq((r.status, r.header("X-Sim"), r.json()), (418, "yes", {"errors": ["sim status 418"]}),
+           "418")
+        r = c.request("GET", "/v1/sim/status/204")
+        eq((r.status, r.body), (204, b""), "204 has no body")
+        r = c.request("GET", "/v1/sim/status/307?location=/v1/sim/echo/z")
+        eq((r.status, r.header("Location")), (307, "/v1/sim/echo/z"), "redirect location")
+        r = c.request("GET", "/v1/sim/big/100000")
+        eq((r.status, len(r.body)), (200, 100000), "big body size")
+        r.json()
+        t0 = time.monotonic()
+        r = c.request("GET", "/v1/sim/slow/200")
+        check(time.monotonic() - t0 >= 0.2, "slow endpoint slept")
+        eq(r.json(), {"slept": 200}, "slow body")
+    peers = [q["peer"] for q in sim.requests()]
+    eq(len(peers), 5, "requests logged")
+    eq(len(set(peers)), 1, "all over one keep-alive connection")
+
+
+@test("fail injection: status, custom body, close without answer")
+def _():
+    sim.reset()
+    sim.fail(count=2, status=503, path_prefix="/v1/sys/health", body={"errors": ["down"]})
+    eq(request(sim.port, "GET", "/v1/sys/health").status, 503, "first injected")
+    r = request(sim.port, "GET", "/v1/sys/health")
+    eq((r.status, r.json()), (503, {"errors": ["down"]}), "second injected, custom body")
+    eq(request(sim.port, "GET", "/v1/sys/health").status, 200, "rule used up")
+    sim.fail(count=1, status=0, path_prefix="/v1/sim/echo/")
+    out = raw(sim.port, b"GET /v1/sim/echo/x HTTP/1.1\r\nHost: x\r\n\r\n")
+    eq(out, b"", "status 0 closes the connection without a byte")
+    eq(request(sim.port, "GET", "/v1/sim/echo/x").status, 200, "next one answered")
+    log = sim.requests("/v1/sim/echo/")
+    eq([q["status"] for q in log], [0, 200], "request log statuses")
+    eq(sim.stats()["paths"].get("/v1/sys/health"), 3, "stats per path")
+
+
+@test("delay injection")
+def _():
+    sim.reset()
+    sim.delay(300, path_prefix="/v1/sim/echo/", count=1)
+    t0 = time.monotonic()
+    request(sim.port, "GET", "/v1/sim/echo/a")
+    check(time.monotonic() - t0 >= 0.3, "delayed by 300 ms")
+    t0 = time.monotonic()
+    request(sim.port, "GET", "/v1/sim/echo/a")
+    check(time.monotonic() - t0 < 0.25, "count=1 used up")
+
+
+@test("request log records method, raw path, headers and token")
+def _():
+    sim.reset()
+    request(sim.port, "LIST", "/v1/secret/metadata/?x=1", [("X-Vault-Token", "root"), ("A", "b")])
+    (q,) = sim.requests()
+    eq((q["method"], q["path"], q["raw_path"], q["token"]),
+       ("LIST", "/v1/secret/metadata/", "/v1/secret/metadata/?x=1", "root"), "entry")
+    check(q["status"] in (200, 404), f"answered status recorded: {q['status']}")
+    eq(q["headers"][-2:], [["X-Vault-Token", "root"], ["A", "b"]], "headers in wire order")
+
+
+@test("consistency: index header, 412 while lagging, forward-active-node")
+def _():
+    sim.reset(all=True)
+    sim.consistency(enabled=True, lag=2)
+    r = sim.api("POST", "secret/data/c", {"data": {"a": 1}})
+    eq(r.status, 200, "write")
+    idx = r.header("X-Vault-Index")
+    f = decode_index(idx)
+    eq(f[:4], ["v1", "sim-cluster", "1", "1"], "index fields")
+    check(all(ch in "0123456789abcdef" for ch in f[4]) and f[4], "hex hmac")
+
+    # The standby has not applied index 1 yet: the first request naming it fails...
+    old = base64.b64encode(b"v1:sim-cluster:0:0:00").decode()
+    r = sim.api("GET", "secret/data/c", headers=[("X-Vault-Index", old), ("X-Vault-Index", idx)])
+    eq((r.status, r.json()), (412, {"errors": ["required index state not present"]}), "412")
+    check(r.header("X-Vault-Index"), "412 carries the current index too")
+    # ...the second is forwarded to the "active node" and succeeds...
+    r = sim.api("GET", "secret/data/c", headers=[("X-Vault-Index", idx),
+                                                 ("X-Vault-Inconsistent", "forward-active-node")])
+    eq(r.status, 200, "forwarded read")
+    check(sim.requests("/v1/secret/data/c")[-1]["forwarded"], "logged as forwarded")
+    # ...and after `lag` requests the standby has caught up.
+    r = sim.api("GET", "secret/data/c", headers=[("X-Vault-Index", idx)])
+    eq(r.status, 200, "caught up")
+    eq(decode_index(r.header("X-Vault-Index"))[2], "1", "read reports the applied index")
+    sim.consistency(enabled=False)
+    eq(sim.api("GET", "secret/data/c").header("X-Vault-Index"), None, "no header when disabled")
+
+
+@test("dynamic secret leases: read, renew, lookup, revoke")
+def _():
+    sim.lease_duration(7)
+    r = sim.api("GET", "database/creds/app")
+    eq(r.status, 200, "creds status")
+    j = r.json()
+    check(j["lease_id"].startswith("database/creds/app/"), f"lease id {j['lease_id']}")
+    eq((j["renewable"], j["lease_duration"]), (True, 7), "lease fields")
+    check(j["data"]["username"] and j["data"]["password"], "credentials present")
+    lid = j["lease_id"]
+    r = sim.api("PUT", "sys/leases/renew", {"lease_id": lid, "increment": 20})
+    eq((r.status, r.json()["lease_id"], r.json()["lease_duration"]), (200, lid, 20), "renew")
+    r = sim.api("PUT", "sys/leases/lookup", {"lease_id": lid})
+    check(18 <= r.json()["data"]["ttl"] <= 20, f"lookup ttl {r.json()['data']['ttl']}")
+    eq(sim.api("PUT", "sys/leases/revoke", {"lease_id": lid}).status, 204, "revoke")
+    r = sim.api("PUT", "sys/leases/renew", {"lease_id": lid})
+    eq((r.status, r.json()), (400, {"errors": ["lease not found"]}), "renew after revoke")
+    sim.lease_duration(30)
+
+
+@test("approle login ignores a stale token")
+def _():
+    ids = sim.approle(role_id="r1", secret_id="s1", ttl=60, policies=["app"])
+    r = sim.api("POST", "auth/approle/login", ids, token="hvs.stale")
+    eq(r.status, 200, "login")
+    auth = r.json()["auth"]
+    eq((auth["policies"], auth["orphan"], auth["lease_duration"]), (["app"], True, 60), "auth")
+    r = sim.api("POST", "auth/approle/login", {"role_id": "r1", "secret_id": "bad"}, token="")
+    eq(r.status, 400, "wrong secret id")
+
+
+@test("TLS mode")
+def _():
+    cert, key = make_cert()
+    tsim = Sim(tls=(cert, key))
+    eq(tsim.addr, f"https://127.0.0.1:{tsim.port}", "https address")
+    r = request(tsim.addr, "GET", "/v1/sys/health", tls_ctx=tsim.tls_ctx)
+    eq(r.status, 200, "health over verified TLS")
+    eq(tsim.api("GET", "auth/token/lookup-self").json()["data"]["id"], "root", "root lookup")
+
+
+@test("sim exits cleanly on SIGTERM even with an idle keep-alive connection")
+def _():
+    s = Sim()
+    c = Client(s.port)
+    eq(c.request("GET", "/v1/sys/health").status, 200, "connection open")
+    t0 = time.monotonic()
+    eq(s.stop(signal.SIGTERM, timeout=5), 0, "exit status")
+    check(time.monotonic() - t0 < 3, "prompt exit")
+    c.close()
+
+
+@test("harness: Proxy fails fast when the daemon exits")
+def _():
+    # Pin the harness, not the daemon: stand in a program that exits at once.
+    saved = os.environ.get("VAPROXYD")
+    os.environ["VAPROXYD"] = need_binary("false")
+    try:
+        port = free_port()
+        p = Proxy('listener "tcp" { address = "127.0.0.1:{port}" }', port=port)
+    finally:
+        if saved is None:
+            del os.environ["VAPROXYD"]
+        else:
+            os.environ["VAPROXYD"] = saved
+    eq(open(p.config_path).read(), 'listener "tcp" { address = "127.0.0.1:%d" }' % port,
+       "template filled in")
+    check(p.config_path.endswith(".hcl"), "HCL file name")
+    t0 = time.monotonic()
+    try:
+        p.wait_ready(timeout=8)
+    except TestFailure as e:
+        contains(str(e), "exited with status 1", "failure message")
+    else:
+        raise TestFailure("wait_ready succeeded against a daemon that exited")
+    check(time.monotonic() - t0 < 5, "did not wait out the whole timeout")
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -27,3 +27,29 @@ tests_unit_test_forward_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_forward_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_forward_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_forward
+
+# plugin loader (needs the test plugins and the shipped ones built)
+check_PROGRAMS += tests/unit/test_loader
+tests_unit_test_loader_SOURCES = tests/unit/test_loader.c
+tests_unit_test_loader_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_loader_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_loader_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_loader
+
+# chain order: pass, early answer, retry (with the trace test plugin)
+check_PROGRAMS += tests/unit/test_chain
+tests_unit_test_chain_SOURCES = tests/unit/test_chain.c
+tests_unit_test_chain_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_chain_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_chain_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_chain
+
+# consistency: the X-Vault-Index merge rule and the policies' hooks
+check_PROGRAMS += tests/unit/test_consistency
+tests_unit_test_consistency_SOURCES = tests/unit/test_consistency.c \
+	plugins/consistency_vault/index_state.c
+tests_unit_test_consistency_CPPFLAGS = $(UNIT_CPPFLAGS) \
+	-I$(top_srcdir)/plugins/consistency_vault
+tests_unit_test_consistency_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_consistency_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_consistency

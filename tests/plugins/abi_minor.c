@@ -1,0 +1,21 @@
+/* Test plugin: built for a newer minor ABI than the host knows. */
+#include <vaproxy/vaproxy.h>
+
+static vp_status_t
+noop(vp_instance_t *inst, vp_req_t *req)
+{
+    (void)inst;
+    (void)req;
+    return VP_CONTINUE;
+}
+
+static const vp_consistency_ops_t ops = {.size = sizeof ops,
+                                         .on_request = noop};
+static const vp_provide_t provides[] = {
+    {VP_KIND_CONSISTENCY, "abi_minor", &ops, NULL}, {0, NULL, NULL, NULL}};
+
+VP_PLUGIN_DEFINE(abi_minor) = {
+    VP_PLUGIN_HEADER(abi_minor),
+    .abi_minor = VP_ABI_MINOR + 1,
+    .provides = provides,
+};

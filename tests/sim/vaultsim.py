@@ -1,0 +1,1080 @@
+#!/usr/bin/python3
+"""vaultsim: a small in-memory fake of the Vault HTTP API, for vaproxy's tests.
+
+It speaks HTTP/1.1 with keep-alive, answers every method (including Vault's
+non-standard LIST), keeps tokens, KV v2 secrets and dynamic leases in memory,
+and can be steered through a control API under /_sim/ (failure and delay
+injection, token creation, consistency lag, request log).  Standard library
+only.  Run `vaultsim.py --help` for the command line.
+
+Nothing here aims at Vault's full semantics: only what a proxy in front of
+Vault can observe and what vaproxy's tests need to provoke.
+
+Vault API (/v1/...): sys/health; auth/token/{lookup-self,lookup,lookup-accessor,
+renew-self,renew,create,create-orphan,revoke,revoke-self,revoke-orphan,
+revoke-accessor}; auth/approle/login; KV v2 at secret/{data,metadata,delete,
+undelete,destroy}/<path>; database/creds/<role>; sys/leases/{renew,revoke,
+revoke-prefix,revoke-force,lookup} (and legacy sys/renew, sys/revoke);
+sys/internal/ui/mounts/secret.  Token-free helpers: sim/echo/*, sim/status/<code>
+(?location=...), sim/slow/<ms>, sim/big/<bytes>.
+
+Control API (/_sim/..., no token, never logged): GET requests[?path_prefix=],
+stats, state, consistency; POST reset {all}, fail {count,status,path_prefix,
+method,body,headers} (status 0 = close unanswered, count<0 = forever), delay
+{ms,path_prefix,method,count}, token {id,ttl,max_ttl,renewable,policies,
+num_uses,orphan}, revoke {id}, consistency {enabled,lag,applied},
+lease_duration {seconds,max_ttl}, approle {role_id,secret_id,ttl,max_ttl,
+policies,renewable}.
+
+Consistency model: with lag N>0, writes advance the active node's index but
+not the "applied" one; each request naming an index beyond "applied" uses up
+one unit of lag and gets 412 (or is counted as forwarded when it carries
+X-Vault-Inconsistent: forward-active-node); at lag 0 the standby catches up.
+Setting lag freezes "applied" where it is; pass "applied" to move it.
+"""
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import math
+import os
+import secrets
+import signal
+import socket
+import socketserver
+import ssl
+import string
+import sys
+import threading
+import time
+import traceback
+import uuid
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote
+
+CLUSTER_ID = "sim-cluster"
+DEFAULT_TOKEN_TTL = 768 * 3600  # Vault's default mount TTL (32 days)
+HMAC_KEY = b"vaultsim"
+_ALPHABET = string.ascii_letters + string.digits
+
+
+# --------------------------------------------------------------------------
+# small helpers
+
+def rand_id(n=24):
+    return "".join(secrets.choice(_ALPHABET) for _ in range(n))
+
+
+def rfc3339(t):
+    if t is None:
+        return None
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_duration(v, field="ttl"):
+    """Vault accepts durations as integer seconds or strings like "30s", "5m", "1h"."""
+    if v is None or v == "":
+        return 0
+    if isinstance(v, bool):
+        raise ApiError(400, f"invalid {field}")
+    if isinstance(v, (int, float)):
+        return int(v)
+    s = str(v).strip()
+    mult = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if s[-1] in mult:
+            return int(float(s[:-1]) * mult[s[-1]])
+        return int(s)
+    except (ValueError, IndexError):
+        raise ApiError(400, f"invalid {field}: {v!r}")
+
+
+def truthy(v):
+    return str(v).lower() in ("1", "t", "true")
+
+
+def envelope(data=None, auth=None, lease_id="", renewable=False, lease_duration=0, warnings=None):
+    """The JSON shape every Vault logical response has."""
+    return {
+        "request_id": str(uuid.uuid4()),
+        "lease_id": lease_id,
+        "renewable": renewable,
+        "lease_duration": lease_duration,
+        "data": data,
+        "wrap_info": None,
+        "warnings": warnings,
+        "auth": auth,
+    }
+
+
+def index_state(local, replicated):
+    """Encode an X-Vault-Index value: base64("v1:<cluster>:<local>:<replicated>:<hmac>")."""
+    plain = f"v1:{CLUSTER_ID}:{local}:{replicated}"
+    mac = hmac.new(HMAC_KEY, plain.encode(), hashlib.sha256).hexdigest()
+    return base64.b64encode(f"{plain}:{mac}".encode()).decode()
+
+
+def parse_index_state(value):
+    """Return (cluster_id, local_index, replicated_index) or None if malformed."""
+    try:
+        parts = base64.b64decode(value.strip(), validate=True).decode().split(":")
+        if len(parts) != 5 or parts[0] != "v1":
+            return None
+        return parts[1], int(parts[2]), int(parts[3])
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+class ApiError(Exception):
+    def __init__(self, status, *errors):
+        super().__init__(status, errors)
+        self.status = status
+        self.errors = list(errors)
+
+
+def permission_denied(invalid=False):
+    if invalid:
+        return ApiError(403, "permission denied", "invalid token")
+    return ApiError(403, "permission denied")
+
+
+# --------------------------------------------------------------------------
+# state
+
+class Token:
+    def __init__(self, tid, policies, ttl, max_ttl, renewable, orphan, parent,
+                 num_uses=0, display_name="token", path="auth/token/create", meta=None, t=None):
+        t = time.time() if t is None else t
+        if max_ttl > 0 and (ttl <= 0 or ttl > max_ttl):
+            ttl = max_ttl
+        self.id = tid
+        self.accessor = rand_id()
+        self.policies = list(policies)
+        self.creation_ttl = ttl
+        self.max_ttl = max_ttl
+        self.issued = t
+        self.expires = t + ttl if ttl > 0 else None  # None: never expires
+        self.max_expires = t + max_ttl if max_ttl > 0 else None
+        self.renewable = renewable
+        self.orphan = orphan
+        self.parent = parent
+        self.num_uses = num_uses
+        self.display_name = display_name
+        self.path = path
+        self.meta = meta
+        self.last_renewal = None
+        self.renewals = 0
+
+    def remaining(self, t):
+        # Rounded, so a fresh token reports exactly the TTL it was given.
+        return 0 if self.expires is None else max(0, round(self.expires - t))
+
+    def lookup_data(self, t):
+        return {
+            "accessor": self.accessor, "creation_time": int(self.issued),
+            "creation_ttl": self.creation_ttl, "display_name": self.display_name,
+            "entity_id": "", "expire_time": rfc3339(self.expires),
+            "explicit_max_ttl": self.max_ttl, "id": self.id,
+            "issue_time": rfc3339(self.issued), "last_renewal_time": rfc3339(self.last_renewal),
+            "meta": self.meta, "num_uses": self.num_uses, "orphan": self.orphan,
+            "path": self.path, "policies": self.policies, "renewable": self.renewable,
+            "ttl": self.remaining(t), "type": "service",
+        }
+
+    def auth_block(self, t):
+        return {
+            "client_token": self.id, "accessor": self.accessor, "policies": self.policies,
+            "token_policies": self.policies, "metadata": self.meta,
+            "lease_duration": self.remaining(t), "renewable": self.renewable,
+            "entity_id": "", "token_type": "service", "orphan": self.orphan,
+            "mfa_requirement": None, "num_uses": self.num_uses,
+        }
+
+
+class Lease:
+    def __init__(self, lid, token, duration, max_ttl):
+        t = time.time()
+        self.id = lid
+        self.token = token
+        self.duration = duration
+        self.issued = t
+        self.expires = t + duration
+        self.max_expires = t + max_ttl if max_ttl > 0 else None
+        self.last_renewal = None
+        self.renewals = 0
+
+
+class Secret:
+    """One KV v2 path: its versions and metadata."""
+
+    def __init__(self):
+        self.versions = {}  # version -> {"data", "created", "deleted", "destroyed"}
+        self.current = 0
+        self.created = time.time()
+        self.updated = self.created
+        self.custom_metadata = None
+
+    def version_meta(self, v):
+        ver = self.versions[v]
+        return {"created_time": rfc3339(ver["created"]), "custom_metadata": self.custom_metadata,
+                "deletion_time": rfc3339(ver["deleted"]) or "", "destroyed": ver["destroyed"],
+                "version": v}
+
+
+class State:
+    """Everything the simulator remembers; one lock guards all of it."""
+
+    def __init__(self, root_token):
+        self.lock = threading.Lock()
+        self.root_token = root_token
+        self.clear_all()
+        self.clear_log()
+
+    def clear_all(self):
+        self.tokens = {}
+        self.accessors = {}
+        self.kv = {}
+        self.leases = {}
+        self.approles = {}
+        self.lease_duration = 30
+        self.lease_max_ttl = 0
+        self.cons_enabled = False
+        self.cons_lag = 0
+        self.local_index = 0
+        self.applied_index = 0
+        self.forwarded = 0
+        self.add_token(Token(self.root_token, ["root"], 0, 0, False, True, None,
+                             display_name="root", path="auth/token/root"))
+
+    def clear_log(self):
+        self.requests = []
+        self.stats = {}
+        self.fail_rules = []
+        self.delay_rules = []
+
+    # tokens ---------------------------------------------------------------
+
+    def add_token(self, tok):
+        self.tokens[tok.id] = tok
+        self.accessors[tok.accessor] = tok.id
+        return tok
+
+    def revoke_token(self, tid, orphan_children=False):
+        """Revoke a token, its leases and (unless orphan_children) its whole subtree."""
+        tok = self.tokens.pop(tid, None)
+        if tok is None:
+            return
+        self.accessors.pop(tok.accessor, None)
+        for lid in [l.id for l in self.leases.values() if l.token == tid]:
+            del self.leases[lid]
+        for child in [c for c in self.tokens.values() if c.parent == tid]:
+            if orphan_children:
+                child.parent, child.orphan = None, True
+            else:
+                self.revoke_token(child.id)
+
+    def sweep(self, t):
+        """Drop expired tokens (with their subtrees) and leases; called on every request."""
+        for tid in [k for k, v in self.tokens.items() if v.expires is not None and t >= v.expires]:
+            self.revoke_token(tid)
+        for lid in [k for k, v in self.leases.items() if t >= v.expires]:
+            del self.leases[lid]
+
+    def new_token(self, parent, body, t, orphan=False, path="auth/token/create"):
+        ttl = parse_duration(body.get("ttl"), "ttl") or DEFAULT_TOKEN_TTL
+        max_ttl = parse_duration(body.get("explicit_max_ttl"), "explicit_max_ttl")
+        policies = body.get("policies") or (parent.policies if parent else ["default"])
+        orphan = orphan or bool(body.get("no_parent"))
+        tid = body.get("id") or "hvs." + rand_id()
+        if tid in self.tokens:
+            raise ApiError(400, "cannot create a token with a duplicate ID")
+        name = body.get("display_name")
+        return self.add_token(Token(
+            tid, policies, ttl, max_ttl, bool(body.get("renewable", True)), orphan,
+            None if orphan or parent is None else parent.id, int(body.get("num_uses") or 0),
+            "token-" + name if name else "token", path, body.get("meta"), t))
+
+    def renew_token(self, tok, increment, t):
+        if not tok.renewable:
+            raise ApiError(400, "lease is not renewable")
+        ttl = increment if increment > 0 else tok.creation_ttl
+        warnings = None
+        new_exp = t + ttl
+        if tok.max_expires is not None and new_exp > tok.max_expires:
+            new_exp = tok.max_expires
+            warnings = ["TTL of %ds exceeded the effective max_ttl of %ds; TTL value is capped "
+                        "accordingly" % (ttl, max(0, math.ceil(new_exp - t)))]
+        tok.expires = new_exp
+        tok.last_renewal = t
+        tok.renewals += 1
+        return warnings
+
+    # leases ---------------------------------------------------------------
+
+    def renew_lease(self, lid, increment, t):
+        lease = self.leases.get(lid)
+        if lease is None:
+            raise ApiError(400, "lease not found")
+        dur = increment if increment > 0 else self.lease_duration
+        new_exp = t + dur
+        if lease.max_expires is not None and new_exp > lease.max_expires:
+            new_exp = lease.max_expires
+        lease.expires = new_exp
+        lease.duration = max(0, math.ceil(new_exp - t))
+        lease.last_renewal = t
+        lease.renewals += 1
+        return lease
+
+    def revoke_lease_prefix(self, prefix):
+        for lid in [k for k in self.leases if k.startswith(prefix)]:
+            del self.leases[lid]
+
+    # consistency ----------------------------------------------------------
+
+    def index_header(self, wrote):
+        """Current X-Vault-Index; a lagging standby reports what it has applied."""
+        idx = self.local_index if wrote else self.applied_index
+        return index_state(idx, idx)
+
+    def record_write(self):
+        self.local_index += 1
+        if self.cons_lag == 0:
+            self.applied_index = self.local_index
+
+    def snapshot(self, t):
+        return {
+            "tokens": [{"id": k.id, "accessor": k.accessor, "policies": k.policies,
+                        "ttl": k.remaining(t), "renewable": k.renewable, "orphan": k.orphan,
+                        "parent": k.parent, "num_uses": k.num_uses, "renewals": k.renewals}
+                       for k in self.tokens.values()],
+            "leases": [{"id": l.id, "token": l.token, "ttl": max(0, math.ceil(l.expires - t)),
+                        "renewals": l.renewals} for l in self.leases.values()],
+            "kv": sorted(self.kv),
+            "consistency": self.consistency_info(),
+        }
+
+    def consistency_info(self):
+        return {"enabled": self.cons_enabled, "lag": self.cons_lag, "local_index": self.local_index,
+                "applied_index": self.applied_index, "forwarded": self.forwarded}
+
+
+# --------------------------------------------------------------------------
+# request handling
+
+class Request:
+    """What the handler parsed from the wire, in a shape the routes can use."""
+
+    def __init__(self, method, raw_path, headers, body):
+        self.method = method
+        self.raw_path = raw_path
+        target = raw_path
+        if "://" in target.split("?", 1)[0]:  # absolute-form: drop scheme and authority
+            target = "/" + target.split("://", 1)[1].partition("/")[2]
+        path, _, self.query_string = target.partition("?")
+        self.wire_path = path
+        self.path = unquote(path)
+        self.query = parse_qs(self.query_string, keep_blank_values=True)
+        self.headers = headers  # [(name, value)] in wire order, original case
+        self.body = body
+
+    def header(self, name):
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return None
+
+    def header_all(self, name):
+        name = name.lower()
+        return [v for k, v in self.headers if k.lower() == name]
+
+    def token(self):
+        tok = self.header("X-Vault-Token")
+        if not tok:
+            auth = self.header("Authorization") or ""
+            if auth[:7].lower() == "bearer ":
+                tok = auth[7:].strip()
+        return tok or None
+
+    def json(self):
+        if not self.body.strip():
+            return {}
+        try:
+            obj = json.loads(self.body)
+        except ValueError as e:
+            raise ApiError(400, f"failed to parse JSON input: {e}")
+        if not isinstance(obj, dict):
+            raise ApiError(400, "failed to parse JSON input: not a JSON object")
+        return obj
+
+    def operation(self):
+        m = self.method
+        if m == "LIST" or (m in ("GET", "HEAD") and truthy((self.query.get("list") or [""])[0])):
+            return "list"
+        return {"GET": "read", "HEAD": "read", "POST": "write", "PUT": "write",
+                "DELETE": "delete", "PATCH": "patch"}.get(m, "unsupported")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "vaultsim/1"
+    timeout = 300  # idle keep-alive connections are eventually dropped
+
+    def setup(self):
+        ctx = self.server.ssl_ctx
+        if ctx is not None:
+            # Handshake here, in the connection's own thread, so a silent
+            # client cannot stall the accept loop.
+            self.request.settimeout(10)
+            self.request = ctx.wrap_socket(self.request, server_side=True)
+        super().setup()
+
+    def __getattr__(self, name):
+        # http.server looks up do_<METHOD>; one dispatcher serves every
+        # method, so LIST, PATCH and invented methods all reach the routes.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
+    def version_string(self):
+        return self.server_version
+
+    def log_message(self, fmt, *args):
+        pass  # one line per request is written by _log_line instead
+
+    def send_error(self, code, message=None, explain=None):
+        # Called by http.server for malformed requests; keep the answers JSON.
+        # An unparsable request line leaves request_version at HTTP/0.9, which
+        # would suppress the status line; nobody speaks 0.9, so answer in 1.1.
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.1"
+        self.close_connection = True
+        self._send(code, {"errors": [message or self.responses.get(code, ("error",))[0]]})
+
+    # -- wire helpers --------------------------------------------------------
+
+    def _read_body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(65537)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0:
+            raise ValueError("negative Content-Length")
+        return self.rfile.read(length)
+
+    def _send(self, status, payload, headers=()):
+        if payload is None:
+            body = b""
+        elif isinstance(payload, bytes):
+            body = payload
+        else:
+            # Compact, newline-terminated: what Vault's Go encoder emits.
+            body = (json.dumps(payload, separators=(",", ":")) + "\n").encode()
+        self.send_response(status)
+        # Vault sends application/json even on 204 (the proxy relies on it).
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Cache-Control", "no-store")
+        for k, v in headers:
+            self.send_header(k, v)
+        no_body = status in (204, 304) or status < 200
+        if not no_body:  # RFC 9110 forbids Content-Length on 204/1xx
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not no_body and self.command != "HEAD":
+            self.wfile.write(body)
+        self.wfile.flush()
+
+    def _log_line(self, req, status, t0):
+        log = self.server.log
+        if log is None:
+            return
+        # Path only (never the query or headers): keeps tokens out of the log.
+        line = "%s %s:%s %s %s -> %s %.1fms\n" % (
+            rfc3339(t0), self.client_address[0], self.client_address[1], req.method,
+            req.wire_path, status, (time.time() - t0) * 1000)
+        with self.server.log_lock:
+            log.write(line)
+            log.flush()
+
+    # -- dispatch ------------------------------------------------------------
+
+    def _dispatch(self):
+        t0 = time.time()
+        st = self.server.state
+        try:
+            body = self._read_body()
+        except ValueError:
+            return self.send_error(400, "bad request body framing")
+        # self.path may have been rewritten by http.server ('//x' -> '/x');
+        # the request line holds the target exactly as the client sent it.
+        raw_path = self.requestline.split()[1]
+        req = Request(self.command, raw_path, list(self.headers.items()), body)
+
+        if req.path.startswith("/_sim/"):
+            try:
+                status, payload = self._control(req)
+            except ApiError as e:
+                status, payload = e.status, {"errors": e.errors}
+            self._send(status, payload)
+            return self._log_line(req, status, t0)
+
+        rec = {"seq": 0, "time": t0, "peer": "%s:%s" % self.client_address[:2],
+               "method": req.method, "path": req.path,
+               "raw_path": raw_path, "headers": [[k, v] for k, v in req.headers],
+               "body": body.decode("utf-8", "replace"), "token": req.token(),
+               "status": None, "forwarded": False}
+        with st.lock:
+            rec["seq"] = len(st.requests) + 1
+            st.requests.append(rec)
+            st.stats[req.path] = st.stats.get(req.path, 0) + 1
+            delay = self._take_rule(st.delay_rules, req)
+            fail = self._take_rule(st.fail_rules, req)
+        if delay:
+            time.sleep(delay["ms"] / 1000.0)
+        if fail:
+            if int(fail.get("status", 500)) == 0:
+                # Simulate a dead upstream: drop the connection without a byte.
+                self.close_connection = True
+                rec["status"] = 0
+                return self._log_line(req, 0, t0)
+            status = int(fail["status"])
+            rec["status"] = status  # before answering: the client may read the log next
+            payload = fail.get("body", {"errors": ["sim injected failure"]})
+            self._send(status, payload, list((fail.get("headers") or {}).items()))
+            return self._log_line(req, status, t0)
+
+        extra = []
+        try:
+            status, payload, extra = self._route(req, rec)
+        except ApiError as e:
+            status, payload = e.status, {"errors": e.errors}
+        except Exception:  # a simulator bug should be visible, not a hang
+            status, payload = 500, {"errors": ["sim internal error: " + traceback.format_exc()]}
+        rec["status"] = status  # before answering: the client may read the log next
+        self._send(status, payload, extra)
+        self._log_line(req, status, t0)
+
+    @staticmethod
+    def _take_rule(rules, req):
+        """Pop one use of the first rule whose prefix (and method, if given) matches."""
+        for rule in rules:
+            if not req.path.startswith(rule.get("path_prefix") or ""):
+                continue
+            if rule.get("method") and rule["method"].upper() != req.method:
+                continue
+            if rule.get("count") is not None and rule["count"] >= 0:
+                rule["count"] -= 1
+                if rule["count"] <= 0:
+                    rules.remove(rule)
+            return rule
+        return None
+
+    def _route(self, req, rec):
+        """Returns (status, payload, extra_headers) for a /v1/ request."""
+        st = self.server.state
+        if not req.path.startswith("/v1/"):
+            return 404, {"errors": []}, []
+        p = req.path[4:]
+        if p.startswith("sim/"):
+            return self._sim_endpoint(req, p[4:])
+
+        with st.lock:
+            # Consistency emulation applies to the whole Vault API except health.
+            cons = st.cons_enabled and p != "sys/health"
+            wrote = False
+            try:
+                if cons:
+                    self._check_consistency(req, rec)  # may raise 412
+                status, payload = Routes(st, req, time.time()).dispatch(p)
+            except ApiError as e:
+                status, payload = e.status, {"errors": e.errors}
+            else:
+                wrote = (p.startswith("secret/") and status < 400
+                         and req.method in ("POST", "PUT", "DELETE", "PATCH"))
+                if wrote and cons:
+                    st.record_write()
+            extra = [("X-Vault-Index", st.index_header(wrote))] if cons else []
+            return status, payload, extra
+
+    def _check_consistency(self, req, rec):
+        """Emulate a performance standby that lags `lag` requests behind."""
+        st = self.server.state
+        wanted = [s for s in map(parse_index_state, req.header_all("X-Vault-Index"))
+                  if s and s[0] == CLUSTER_ID]
+        if not wanted or st.cons_lag <= 0:
+            return
+        if max(s[1] for s in wanted) <= st.applied_index:
+            return
+        st.cons_lag -= 1
+        if st.cons_lag == 0:
+            st.applied_index = st.local_index  # caught up
+        if (req.header("X-Vault-Inconsistent") or "").strip() == "forward-active-node":
+            st.forwarded += 1
+            rec["forwarded"] = True
+            return
+        raise ApiError(412, "required index state not present")
+
+    def _sim_endpoint(self, req, rest):
+        """Unauthenticated test helpers under /v1/sim/."""
+        kind, _, arg = rest.partition("/")
+        if kind == "echo":
+            return 200, {"method": req.method, "path": req.wire_path, "raw_path": req.raw_path,
+                         "query": req.query_string, "headers": [[k, v] for k, v in req.headers],
+                         "body": req.body.decode("utf-8", "replace")}, []
+        try:
+            n = int(arg.split("/")[0])
+        except ValueError:
+            raise ApiError(400, f"sim/{kind} needs a number")
+        if kind == "status":
+            code = min(max(n, 200), 599)
+            extra = [("X-Sim", "yes")]
+            loc = req.query.get("location")
+            if loc:
+                extra.append(("Location", loc[0]))
+            return code, {"errors": [f"sim status {code}"]}, extra
+        if kind == "slow":
+            time.sleep(min(n, 120000) / 1000.0)
+            return 200, {"slept": n}, []
+        if kind == "big":
+            pad = max(0, min(n, 256 << 20) - 12)  # 12 = len('{"data":""}\n')
+            return 200, b'{"data":"' + b"x" * pad + b'"}\n', []
+        raise ApiError(404, f"unknown sim endpoint {kind!r}")
+
+    # -- control API ---------------------------------------------------------
+
+    def _control(self, req):
+        st = self.server.state
+        name = req.path[len("/_sim/"):].strip("/")
+        body = req.json() if req.method in ("POST", "PUT") else {}
+        t = time.time()
+        with st.lock:
+            if name == "requests":
+                prefix = (req.query.get("path_prefix") or [""])[0]
+                return 200, [r for r in st.requests if r["path"].startswith(prefix)]
+            if name == "stats":
+                return 200, {"total": sum(st.stats.values()), "paths": dict(st.stats)}
+            if name == "state":
+                st.sweep(t)
+                return 200, st.snapshot(t)
+            if name == "consistency" and req.method == "GET":
+                return 200, st.consistency_info()
+            if req.method not in ("POST", "PUT"):
+                raise ApiError(405, "control endpoints other than requests/stats/state need POST")
+            if name == "reset":
+                if body.get("all"):
+                    st.clear_all()
+                st.clear_log()
+                return 200, {"ok": True}
+            if name == "fail":
+                if int(body.get("count", 1)) == 0:
+                    return 200, {"ok": True}  # zero uses: nothing to inject
+                rule = {"count": int(body.get("count", 1)), "status": int(body.get("status", 500)),
+                        "path_prefix": body.get("path_prefix", "/v1/"), "method": body.get("method"),
+                        "headers": body.get("headers")}
+                if "body" in body:
+                    rule["body"] = body["body"]
+                st.fail_rules.append(rule)
+                return 200, {"ok": True}
+            if name == "delay":
+                count = body.get("count")
+                st.delay_rules.append({"ms": int(body.get("ms", 0)),
+                                       "path_prefix": body.get("path_prefix", "/v1/"),
+                                       "method": body.get("method"),
+                                       "count": None if count is None else int(count)})
+                return 200, {"ok": True}
+            if name == "token":
+                tok = st.add_token(Token(
+                    body.get("id") or "hvs." + rand_id(), body.get("policies") or ["default"],
+                    int(body.get("ttl", 3600)), int(body.get("max_ttl", 0)),
+                    bool(body.get("renewable", True)), bool(body.get("orphan", True)), None,
+                    int(body.get("num_uses", 0)), body.get("display_name", "token")))
+                return 200, {"id": tok.id, "accessor": tok.accessor}
+            if name == "revoke":
+                st.revoke_token(body.get("id", ""))
+                return 200, {"ok": True}
+            if name == "consistency":
+                if "enabled" in body:
+                    st.cons_enabled = bool(body["enabled"])
+                if "lag" in body:
+                    # A lag starting now freezes what the standby "has applied".
+                    st.cons_lag = max(0, int(body["lag"]))
+                    if st.cons_lag == 0:
+                        st.applied_index = st.local_index
+                if "applied" in body:
+                    st.applied_index = int(body["applied"])
+                return 200, st.consistency_info()
+            if name == "lease_duration":
+                st.lease_duration = int(body.get("seconds", st.lease_duration))
+                st.lease_max_ttl = int(body.get("max_ttl", st.lease_max_ttl))
+                return 200, {"seconds": st.lease_duration, "max_ttl": st.lease_max_ttl}
+            if name == "approle":
+                role = {"role_id": body.get("role_id") or rand_id(),
+                        "secret_id": body.get("secret_id") or rand_id(),
+                        "role_name": body.get("role_name", "sim"),
+                        "ttl": int(body.get("ttl", 3600)), "max_ttl": int(body.get("max_ttl", 0)),
+                        "renewable": bool(body.get("renewable", True)),
+                        "policies": body.get("policies") or ["default"]}
+                st.approles[role["role_id"]] = role
+                return 200, {"role_id": role["role_id"], "secret_id": role["secret_id"]}
+        raise ApiError(404, f"unknown control endpoint {name!r}")
+
+
+class Routes:
+    """The Vault API proper.  Runs with the state lock held."""
+
+    def __init__(self, st, req, t):
+        self.st, self.req, self.t = st, req, t
+        self.op = req.operation()
+
+    def dispatch(self, p):
+        st = self.st
+        st.sweep(self.t)
+        if p == "sys/health":
+            return self.health()
+        if p.startswith("sys/internal/ui/mounts/"):
+            return self.ui_mount(p)
+        if p.startswith("auth/approle/login"):
+            return self.approle_login()
+        self.tok = self.authenticate()
+        if p.startswith("auth/token/"):
+            return self.token_api(p[len("auth/token/"):])
+        if p.startswith("secret/"):
+            return self.kv(p[len("secret/"):])
+        if p.startswith("database/creds/") and self.op == "read":
+            return self.db_creds(p[len("database/creds/"):])
+        if p.startswith("sys/leases/") or p.startswith("sys/renew") or p.startswith("sys/revoke"):
+            return self.leases(p[len("sys/"):])
+        raise ApiError(404, f'no handler for route "{p}". route entry not found.')
+
+    def need(self, *ops):
+        if self.op not in ops:
+            raise ApiError(405, "unsupported operation")
+
+    def authenticate(self):
+        tid = self.req.token()
+        if tid is None:
+            raise permission_denied()
+        tok = self.st.tokens.get(tid)
+        if tok is None:
+            raise permission_denied(invalid=True)
+        if tok.num_uses > 0:
+            tok.num_uses -= 1
+            if tok.num_uses == 0:
+                self.st.revoke_token(tid)  # this request is its last use
+        return tok
+
+    # -- sys ---------------------------------------------------------------
+
+    def health(self):
+        return 200, {"initialized": True, "sealed": False, "standby": False,
+                     "performance_standby": False, "replication_performance_mode": "disabled",
+                     "replication_dr_mode": "disabled", "server_time_utc": int(self.t),
+                     "version": "1.15.0-sim", "cluster_name": "sim", "cluster_id": CLUSTER_ID}
+
+    def ui_mount(self, p):
+        # Clients (vault kv, the MariaDB plugin) probe this to learn the KV version.
+        mount = p[len("sys/internal/ui/mounts/"):].split("/")[0]
+        if mount != "secret":
+            raise ApiError(400, f"preflight capability check returned 403, please ensure client's "
+                                f"policies grant access to path \"{mount}/\"")
+        return 200, envelope({"type": "kv", "path": "secret/", "options": {"version": "2"},
+                              "description": "sim kv", "config": {}})
+
+    # -- auth --------------------------------------------------------------
+
+    def approle_login(self):
+        # Login paths ignore X-Vault-Token: real clients send stale ones.
+        self.need("write")
+        body = self.req.json()
+        role = self.st.approles.get(body.get("role_id"))
+        if role is None or body.get("secret_id") != role["secret_id"]:
+            raise ApiError(400, "invalid role or secret ID")
+        tok = self.st.add_token(Token(
+            "hvs." + rand_id(), role["policies"], role["ttl"], role["max_ttl"], role["renewable"],
+            True, None, path="auth/approle/login", display_name="approle",
+            meta={"role_name": role["role_name"]}, t=self.t))
+        return 200, envelope(auth=tok.auth_block(self.t))
+
+    def token_api(self, op):
+        st, t, body = self.st, self.t, None
+        if self.op == "write":
+            body = self.req.json()
+        if op == "lookup-self":
+            self.need("read", "write")
+            return 200, envelope(self.tok.lookup_data(t))
+        if op in ("lookup", "lookup-accessor"):
+            self.need("write")
+            if op == "lookup":
+                target = st.tokens.get(body.get("token") or "")
+            else:
+                target = st.tokens.get(st.accessors.get(body.get("accessor") or "", ""))
+            if target is None:
+                raise ApiError(403, "bad token")
+            data = target.lookup_data(t)
+            if op == "lookup-accessor":
+                data["id"] = ""
+            return 200, envelope(data)
+        if op in ("renew-self", "renew"):
+            self.need("write")
+            target = self.tok if op == "renew-self" else st.tokens.get(body.get("token") or "")
+            if target is None:
+                raise ApiError(400, "invalid token")
+            warnings = st.renew_token(target, parse_duration(body.get("increment"), "increment"), t)
+            return 200, envelope(auth=target.auth_block(t), warnings=warnings)
+        if op in ("create", "create-orphan"):
+            self.need("write")
+            child = st.new_token(self.tok, body, t, orphan=(op == "create-orphan"),
+                                 path="auth/token/" + op)
+            return 200, envelope(auth=child.auth_block(t))
+        if op in ("revoke", "revoke-orphan"):
+            self.need("write")
+            if not body.get("token"):
+                raise ApiError(400, "missing token")
+            st.revoke_token(body["token"], orphan_children=(op == "revoke-orphan"))
+            return 204, None
+        if op == "revoke-self":
+            self.need("write")
+            st.revoke_token(self.tok.id)
+            return 204, None
+        if op == "revoke-accessor":
+            self.need("write")
+            st.revoke_token(st.accessors.get(body.get("accessor") or "", ""))
+            return 204, None
+        raise ApiError(404, f'no handler for route "auth/token/{op}". route entry not found.')
+
+    # -- KV v2 -------------------------------------------------------------
+
+    def kv(self, rest):
+        kind, _, path = rest.partition("/")
+        kv, t = self.st.kv, self.t
+        sec = kv.get(path)
+        if kind == "data":
+            if self.op == "read":
+                if sec is None or not sec.versions:
+                    raise ApiError(404)
+                try:
+                    v = int((self.req.query.get("version") or ["0"])[0]) or sec.current
+                except ValueError:
+                    raise ApiError(400, "invalid version")
+                ver = sec.versions.get(v)
+                if ver is None:
+                    raise ApiError(404)
+                meta = sec.version_meta(v)
+                if ver["deleted"] or ver["destroyed"]:
+                    # Vault answers 404 but still shows the version's metadata.
+                    return 404, envelope({"data": None, "metadata": meta})
+                return 200, envelope({"data": ver["data"], "metadata": meta})
+            if self.op in ("write", "patch"):
+                body = self.req.json()
+                data = body.get("data")
+                if not isinstance(data, dict):
+                    raise ApiError(400, "no data provided")
+                cas = (body.get("options") or {}).get("cas")
+                if cas is not None and int(cas) != (sec.current if sec else 0):
+                    raise ApiError(400, "check-and-set parameter did not match the current version")
+                if self.op == "patch":
+                    live = sec and sec.versions.get(sec.current)
+                    if not live or live["deleted"] or live["destroyed"]:
+                        raise ApiError(404)
+                    merged = dict(live["data"])
+                    for k, v in data.items():
+                        if v is None:
+                            merged.pop(k, None)
+                        else:
+                            merged[k] = v
+                    data = merged
+                if sec is None:
+                    sec = kv[path] = Secret()
+                sec.current += 1
+                sec.updated = t
+                sec.versions[sec.current] = {"data": data, "created": t, "deleted": None,
+                                             "destroyed": False}
+                meta = sec.version_meta(sec.current)
+                return 200, envelope(meta)
+            if self.op == "delete":
+                if sec and sec.current in sec.versions:
+                    sec.versions[sec.current]["deleted"] = t
+                return 204, None
+            self.need()
+        if kind in ("delete", "undelete", "destroy"):
+            self.need("write")
+            for v in self.req.json().get("versions") or []:
+                ver = sec.versions.get(int(v)) if sec else None
+                if ver is None:
+                    continue
+                if kind == "delete":
+                    ver["deleted"] = ver["deleted"] or t
+                elif kind == "undelete":
+                    ver["deleted"] = None
+                else:
+                    ver["destroyed"], ver["data"] = True, None
+            return 204, None
+        if kind == "metadata":
+            if self.op == "list":
+                prefix = path if path == "" or path.endswith("/") else path + "/"
+                keys = set()
+                for name in kv:
+                    if name.startswith(prefix):
+                        head, sep, _ = name[len(prefix):].partition("/")
+                        keys.add(head + sep)
+                if not keys:
+                    raise ApiError(404)
+                return 200, envelope({"keys": sorted(keys)})
+            if self.op == "read":
+                if sec is None:
+                    raise ApiError(404)
+                versions = {str(v): {k: m[k] for k in ("created_time", "deletion_time", "destroyed")}
+                            for v, m in ((v, sec.version_meta(v)) for v in sec.versions)}
+                return 200, envelope({
+                    "cas_required": False, "created_time": rfc3339(sec.created),
+                    "current_version": sec.current, "custom_metadata": sec.custom_metadata,
+                    "delete_version_after": "0s", "max_versions": 0,
+                    "oldest_version": min(sec.versions) if sec.versions else 0,
+                    "updated_time": rfc3339(sec.updated), "versions": versions})
+            if self.op == "write":
+                body = self.req.json()
+                sec = kv.setdefault(path, sec or Secret())
+                if "custom_metadata" in body:
+                    sec.custom_metadata = body["custom_metadata"]
+                return 204, None
+            if self.op == "delete":
+                kv.pop(path, None)
+                return 204, None
+            self.need()
+        raise ApiError(404, f'no handler for route "secret/{rest}". route entry not found.')
+
+    # -- dynamic secrets and leases -----------------------------------------
+
+    def db_creds(self, role):
+        st = self.st
+        lease = Lease(f"database/creds/{role}/{rand_id()}", self.tok.id, st.lease_duration,
+                      st.lease_max_ttl)
+        st.leases[lease.id] = lease
+        return 200, envelope({"username": f"v-sim-{role}-{rand_id(8)}", "password": rand_id(20)},
+                             lease_id=lease.id, renewable=True, lease_duration=lease.duration)
+
+    def leases(self, p):
+        st, t = self.st, self.t
+        # Accept both the current sys/leases/* paths and the legacy sys/renew, sys/revoke.
+        p = p[len("leases/"):] if p.startswith("leases/") else p
+        action, _, suffix = p.partition("/")
+        body = self.req.json() if self.op == "write" else {}
+        lid = suffix or body.get("lease_id") or ""
+        if action == "renew":
+            self.need("write")
+            lease = st.renew_lease(lid, parse_duration(body.get("increment"), "increment"), t)
+            return 200, envelope(lease_id=lease.id, renewable=True, lease_duration=lease.duration)
+        if action == "revoke":
+            self.need("write")
+            st.leases.pop(lid, None)
+            return 204, None
+        if action in ("revoke-prefix", "revoke-force"):
+            self.need("write")
+            st.revoke_lease_prefix(suffix)
+            return 204, None
+        if action == "lookup":
+            self.need("write")
+            lease = st.leases.get(lid)
+            if lease is None:
+                raise ApiError(400, "invalid lease")
+            return 200, envelope({"id": lease.id, "issue_time": rfc3339(lease.issued),
+                                  "expire_time": rfc3339(lease.expires),
+                                  "last_renewal": rfc3339(lease.last_renewal), "renewable": True,
+                                  "ttl": max(0, math.ceil(lease.expires - t))})
+        raise ApiError(404, f'no handler for route "sys/{p}". route entry not found.')
+
+
+# --------------------------------------------------------------------------
+# server
+
+class SimServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # Do not join handler threads on close: idle keep-alive connections
+    # would otherwise hold up shutdown on SIGTERM.
+    block_on_close = False
+    request_queue_size = 128
+
+    def __init__(self, addr, state, ssl_ctx=None, log=None):
+        if ":" in addr[0]:
+            self.address_family = socket.AF_INET6
+        self.state = state
+        self.ssl_ctx = ssl_ctx
+        self.log = log
+        self.log_lock = threading.Lock()
+        super().__init__(addr, Handler)
+
+    def server_bind(self):
+        # HTTPServer.server_bind calls getfqdn(), a DNS lookup we neither
+        # need nor want to wait for.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, ssl.SSLError, socket.timeout)):
+            return  # clients hanging up or failing TLS are part of the tests
+        if self.log is not None:
+            with self.log_lock:
+                self.log.write(traceback.format_exc())
+                self.log.flush()
+        else:
+            super().handle_error(request, client_address)
+
+
+def write_port_file(path, port):
+    # Atomic, so a poller never reads a half-written number.
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(f"{port}\n")
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="In-memory Vault API simulator for vaproxy tests.")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    ap.add_argument("--port-file", help="write the bound port here once listening")
+    ap.add_argument("--root-token", default="root")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--log", help="append one line per request to this file")
+    args = ap.parse_args(argv)
+
+    ssl_ctx = None
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            ap.error("--tls-cert and --tls-key go together")
+        ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ssl_ctx.load_cert_chain(args.tls_cert, args.tls_key)
+
+    log = open(args.log, "a", encoding="utf-8") if args.log else None
+    server = SimServer((args.host, args.port), State(args.root_token), ssl_ctx, log)
+
+    def on_signal(signum, frame):
+        raise SystemExit(0)  # unwinds serve_forever() in the main thread
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if args.port_file:
+        write_port_file(args.port_file, server.server_address[1])
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        if log is not None:
+            log.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
