@@ -319,6 +319,17 @@ serve(daemon_t *d)
     d->router.quit_arg = d;
     unsigned rmin = 1000, rmax = 1500;
     parse_test_retry_env(&rmin, &rmax);
+    /* BAO_CLIENT_TIMEOUT / VAULT_CLIENT_TIMEOUT bound each upstream call,
+     * retries included (spec 1.1; default 60 s). */
+    const char *tmo = env_either("BAO_CLIENT_TIMEOUT", "VAULT_CLIENT_TIMEOUT");
+    uint64_t tmo_ms = 0;
+    if (tmo && tmo[0]) {
+        if (vpd_duration_parse(tmo, &tmo_ms) == 0 && tmo_ms > 0)
+            d->router.timeout_ms = (long)tmo_ms;
+        else
+            vpd_log(VPD_LOG_WARN, COMPONENT,
+                    "ignoring client timeout \"%s\": not a duration", tmo);
+    }
     d->router.retry_min_ms = rmin;
     d->router.retry_max_ms = rmax;
     vpd_fwd_set_retry_base_ms(d->fwd, rmin, rmax);

@@ -3,6 +3,7 @@
 #include "autoconf.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,5 +126,8 @@ main(int argc, char **argv)
                         "using -config\n");
         return 1;
     }
+    /* A client that hangs up mid-answer must cost one connection, not
+     * the daemon: writes to dead sockets return EPIPE instead. */
+    signal(SIGPIPE, SIG_IGN);
     return vpd_daemon_run(&opt);
 }

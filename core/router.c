@@ -403,6 +403,7 @@ forward(proxied *p)
         .body = r->http->body,
         .body_len = r->http->body_len,
         .max_retries = -1,
+        .timeout_ms = p->router->timeout_ms,
     };
     p->op = vpd_fwd_send(p->router->fwd, &fr, on_upstream, p);
     if (!p->op) {

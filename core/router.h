@@ -36,6 +36,7 @@ typedef struct vpd_router {
     void (*on_quit)(void *arg);
     void *quit_arg;
     unsigned retry_min_ms, retry_max_ms; /* chain retry waits */
+    long timeout_ms;            /* per upstream call, retries included */
     size_t inflight;
     vpd_router_counters counters;
 } vpd_router;

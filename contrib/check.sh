@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine (run as root):
+#
+#     bash contrib/check.sh
+#
+# 1. installs the build dependencies with apt-get;
+# 2. builds and runs `make check` (unit and integration tests);
+# 3. builds again with AddressSanitizer + UndefinedBehaviorSanitizer
+#    (clang) and runs the same suite;
+# 4. runs `make distcheck` (tarball builds, installs, the SDK example
+#    plugin builds against the installed headers).
+# It ends with one line "N passed, N failed" over every test run.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+cd "$src"
+# shellcheck source=contrib/deps.sh
+. contrib/deps.sh
+vp_install_deps clang libclang-rt-14-dev
+
+passed=0
+failed=0
+status=0
+
+# Adds one test-suite.log's counts to the totals and shows its failures.
+tally() {
+    local log=$1 what=$2 p f e
+    p=$(sed -n 's/^# PASS: *//p' "$log" | head -n1)
+    f=$(sed -n 's/^# FAIL: *//p' "$log" | head -n1)
+    e=$(sed -n 's/^# ERROR: *//p' "$log" | head -n1)
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0} + ${e:-0}))
+    echo "$what: ${p:-0} passed, $(( ${f:-0} + ${e:-0} )) failed"
+    if (( ${f:-0} + ${e:-0} > 0 )); then
+        grep -E '^(FAIL|ERROR):' "$log" || true
+        # Show the failing tests' own logs (the automake harness hides them).
+        for t in $(grep -E '^(FAIL|ERROR):' "$log" | awk '{print $2}' | sort -u); do
+            local tl
+            tl="$(dirname "$log")/${t%.py}.log"
+            [[ -f $tl ]] && { echo "---- $tl"; grep -v '^ok ' "$tl" | tail -n 60; }
+        done
+    fi
+}
+
+run_suite() {
+    local build=$1 what=$2
+    shift 2
+    echo "== $what"
+    vp_build "$build" "$@"
+    make -C "$build" -j"$(nproc)" -s check >/dev/null 2>&1 || status=1
+    if [[ -f $build/test-suite.log ]]; then
+        tally "$build/test-suite.log" "$what"
+    else
+        echo "$what: no test-suite.log (build failed)"
+        failed=$((failed + 1))
+        status=1
+    fi
+}
+
+run_suite "$src/_build/check" "make check" CFLAGS="-O2 -g"
+
+san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_suite "$src/_build/asan" "make check (ASan+UBSan)" \
+    CC=clang CFLAGS="-O1 -g $san" LDFLAGS="$san"
+
+echo "== make distcheck"
+if make -C "$src/_build/check" -s distcheck >"$src/_build/distcheck.log" 2>&1; then
+    echo "make distcheck: ok"
+    passed=$((passed + 1))
+else
+    echo "make distcheck: FAILED (tail of _build/distcheck.log follows)"
+    tail -n 40 "$src/_build/distcheck.log"
+    failed=$((failed + 1))
+    status=1
+fi
+
+echo "$passed passed, $failed failed"
+exit $status
