@@ -42,6 +42,11 @@ typedef struct {
     const char *ca_cert;
 } vpd_fwd_req;
 
+/* What the callback sees.  `headers` are the upstream's in its order,
+ * minus hop-by-hop headers (and any named in Connection) and
+ * Content-Length (the server recomputes it; kept on HEAD and 304 answers).
+ * The body is identity-encoded: the forwarder never asks for compression.
+ * For an error, status is 0, headers are empty and body is "". */
 typedef struct {
     vpd_fwd_error error;
     const char *error_text;  /* for logs and the 502/504 body */
@@ -54,21 +59,53 @@ typedef struct {
 
 typedef void (*vpd_fwd_cb)(vpd_fwd_resp *resp, void *arg);
 
+/* Creates a forwarder for `vault` (copied).  address is http(s)://host
+ * [:port][/prefix] (the prefix goes before every target) or
+ * unix:///path/to/socket.  TLS: verification on unless tls_skip_verify;
+ * minimum TLS 1.2; tls_server_name becomes the SNI and verification name
+ * while the connection still goes to the address's host (the Host header
+ * stays the address's).  Returns NULL with a message in err on a bad
+ * address or when libcurl cannot start. */
 vpd_fwd *vpd_fwd_new(uv_loop_t *loop, const vpd_vault_config *vault,
                      char *err, size_t err_len);
 
 /* Starts a request.  cb runs exactly once on the loop, never before
  * vpd_fwd_send returns.  Retries transport errors, 429 and 5xx except 501
- * (spec 1.4) with linear jittered waits.  Returns the op, or NULL. */
+ * (spec 1.4; 412 is left to the consistency layer) with linear jittered
+ * waits, and follows one 301/302/307 as Vault's client does (never from
+ * https to http).  Returns the op, or NULL (bad method or target, out of
+ * memory, forwarder being freed): then cb never runs. */
 vpd_fwd_op *vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb,
                          void *arg);
 
-/* Abandons an op: its callback runs with VPD_FWD_CANCELLED. */
+/* Abandons an op: its callback runs with VPD_FWD_CANCELLED before
+ * vpd_fwd_cancel returns (so the caller may free its context right after).
+ * Does nothing if the op's callback is already running; the op pointer is
+ * dead once its callback has returned. */
 void vpd_fwd_cancel(vpd_fwd_op *op);
 
 /* Number of requests under way (including waits between retries). */
 size_t vpd_fwd_inflight(const vpd_fwd *fwd);
 
+/* Sets the base wait between attempts: attempt n (0-based) waits a random
+ * value in [min_ms, max_ms] times (n + 1).  The default is 1000..1500 ms
+ * (go-retryablehttp's linear jitter, spec 1.4); tests use a few ms.  A
+ * Retry-After header on 429/503 still wins, as in Vault.  Since: 0.1. */
+void vpd_fwd_set_retry_base_ms(vpd_fwd *fwd, unsigned min_ms, unsigned max_ms);
+
+/* Moves the body out of a response inside the callback.  Returns the
+ * NUL-terminated body (free with free(); wipe it first if it held
+ * secrets) and its length in *len; resp->body becomes NULL.  The callback
+ * may move the headers out the same way by copying resp->headers and
+ * zeroing it.  Since: 0.1. */
+char *vpd_fwd_resp_take(vpd_fwd_resp *resp, size_t *len);
+
+/* Cancels every op still under way (their callbacks run with
+ * VPD_FWD_CANCELLED before this returns), then closes the libuv handles.
+ * Closing finishes on the loop: the caller must run the loop (uv_run until
+ * it returns) afterwards so the close callbacks release their memory.
+ * Safe to call from inside a forwarder callback (the teardown is then
+ * finished when that callback returns). */
 void vpd_fwd_free(vpd_fwd *fwd);
 
 #endif

@@ -3,7 +3,10 @@
  *
  * Ownership: a vpd_http_req belongs to the server until the router calls
  * vpd_http_respond exactly once; after that the pointer is dead.  Header
- * names and values are NUL-terminated copies owned by the request. */
+ * names and values are NUL-terminated copies owned by the request; the
+ * router may edit req->headers with the vpd_hdrs_* calls, but must not
+ * free or re-point target, path, query or body (target and path share one
+ * allocation). */
 #ifndef VPD_HTTP_H
 #define VPD_HTTP_H
 
@@ -32,7 +35,11 @@ const char *vpd_hdrs_get(const vpd_hdrs *h, const char *name, size_t idx);
 size_t vpd_hdrs_count(const vpd_hdrs *h, const char *name);
 /* Removes every header with that name; returns how many went. */
 size_t vpd_hdrs_del(vpd_hdrs *h, const char *name);
+/* Appends a copy of every header of src to dst (dst zeroed or in use).
+ * Returns 0 or -1 (out of memory; dst keeps what was added). */
 int vpd_hdrs_copy(vpd_hdrs *dst, const vpd_hdrs *src);
+/* Frees every name and value (values are wiped first: they may be tokens)
+ * and leaves h empty and reusable. */
 void vpd_hdrs_free(vpd_hdrs *h);
 /* Hop-by-hop headers (RFC 9110 7.6.1) that a proxy must not forward. */
 bool vpd_hdr_is_hop_by_hop(const char *name);
@@ -61,13 +68,26 @@ typedef void (*vpd_http_handler_fn)(vpd_http_req *req, void *arg);
 /* Sends the response and releases the request.  `hdrs` may be NULL;
  * Content-Length, Date, Connection are added by the server.  body is
  * copied (or written before return).  Safe to call after the client left.
- */
+ *
+ * Details: Content-Length, Transfer-Encoding, Connection and Keep-Alive in
+ * `hdrs` are dropped (the server frames the message itself), except that a
+ * given Content-Length is kept on HEAD and 304 answers; a given Date is
+ * kept.  Headers whose name or value holds CR or LF are dropped.  1xx, 204
+ * and 304 carry no body and no Content-Length; HEAD carries no body.  A
+ * status outside 100..999 becomes 500. */
 void vpd_http_respond(vpd_http_req *req, int status, const vpd_hdrs *hdrs,
                       const char *body, size_t body_len);
 
 /* Convenience: Vault-style {"errors":["msg"]} with Content-Type JSON. */
 void vpd_http_respond_error(vpd_http_req *req, int status, const char *msg);
 
+/* The body of a Vault error answer: {"errors":["msg"]} plus "\n", JSON
+ * escaped like Go's encoding/json (so <, >, & become \u003c, \u003e,
+ * \u0026).  Returns a malloc'd NUL-terminated string (free() it) and its
+ * length in *len (may be NULL), or NULL when out of memory. */
+char *vpd_http_error_json(const char *msg, size_t *len);
+
+/* The standard reason phrase ("Not Found"), or "" for an unknown code. */
 const char *vpd_http_reason(int status);
 
 #endif

@@ -15,10 +15,23 @@ typedef struct vpd_server vpd_server;
 
 /* Binds every listener of cfg (unix: removes a stale socket file, applies
  * socket_mode / socket_user / socket_group each on its own; TLS: loads the
- * certificate).  Returns NULL with a message in err if any fails. */
+ * certificate).  Returns NULL with a message in err if any fails (handles
+ * already opened are closed on the next loop run).
+ *
+ * Limits of a listener that are 0 mean the default: max_header_bytes
+ * 64 KiB, max_body_bytes 32 MiB, max_connections 4096; a timeout of 0 is
+ * no timeout.  A connection over max_connections is accepted and closed
+ * at once.  SIGPIPE is set to SIG_IGN if it still has its default action
+ * (libuv writes with write(2)).  A TCP host name (not an IP literal) is
+ * resolved here, blocking, so call this before the loop serves. */
 vpd_server *vpd_server_start(uv_loop_t *loop, const vpd_config *cfg,
                              vpd_http_handler_fn handler, void *arg,
                              char *err, size_t err_len);
+
+/* The port a TCP listener is bound to (useful with port 0), by its index
+ * in cfg->listeners.  Returns -1 for a unix listener, a closed listener or
+ * a bad index. */
+int vpd_server_port(const vpd_server *srv, size_t listener_idx);
 
 /* SIGHUP: reloads TLS certificates of every listener from their files.
  * A listener whose new files fail to load keeps its old certificate.
@@ -32,7 +45,10 @@ void vpd_server_stop_accepting(vpd_server *srv);
 /* Number of requests handed to the router and not yet responded to. */
 size_t vpd_server_inflight(const vpd_server *srv);
 
-/* Closes everything; `done` runs when every handle is closed. */
+/* Closes everything; `done` runs (from a close callback, never inline)
+ * when every handle is closed and the server is freed.  Requests still
+ * with the router get client_gone = true; answering them later only
+ * frees them. */
 void vpd_server_close(vpd_server *srv, void (*done)(void *), void *arg);
 
 #endif
