@@ -1,7 +1,9 @@
 /* A generic configuration tree with positions, produced from HCL or JSON
  * text.  HCL's `listener "tcp" { ... }` and JSON's
  * `"listener": {"tcp": {...}}` both become the key "listener" holding an
- * object with key "tcp"; a key written several times holds a list.
+ * object with key "tcp"; a key written several times appears as several
+ * members in source order (JSON repeats a block as a list of objects).
+ * Nesting is limited to 64 levels; NUMBER keeps its source text in `str`.
  *
  * Ownership: a vpd_cfg_tree owns every node and string below it;
  * vpd_cfg_tree_free releases them.  Nodes are read-only to consumers. */

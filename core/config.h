@@ -5,7 +5,12 @@
  * array in it; vpd_config_free releases all of it.  Plugin-specific blocks
  * (an auth method's `config = {...}`) are kept as generic trees
  * (vpd_cfg_node) so the plugin's schema can check them with file:line
- * positions. */
+ * positions.
+ *
+ * Optional strings are NULL when absent; an empty string in a file counts
+ * as absent.  Strings with a documented default are never NULL after a
+ * successful load; log_level and log_format stay NULL unless a file sets
+ * them, so flags and environment can take precedence. */
 #ifndef VPD_CONFIG_H
 #define VPD_CONFIG_H
 
@@ -110,6 +115,18 @@ typedef struct {
     int line;
 } vpd_listener_config;
 
+/* vaproxy's own block: an extra plugin instance in the chain,
+ *     plugin "consistency" "hello" { config = { ... } }
+ * (or plugin { kind = "consistency" name = "hello" config = {...} }).
+ * Blocks from every file are appended, in order. */
+typedef struct {
+    char *kind;                 /* "consistency" or "cache" */
+    char *name;                 /* implementation name */
+    const vpd_cfg_node *config; /* may be NULL */
+    const char *file;
+    int line;
+} vpd_plugin_block;
+
 typedef struct {
     vpd_cfg_tree *trees;        /* parsed files, owned; nodes point in here */
     size_t n_trees;
@@ -121,6 +138,8 @@ typedef struct {
     vpd_listener_config *listeners;
     size_t n_listeners;
     const vpd_cfg_node *telemetry;
+    vpd_plugin_block *plugins;
+    size_t n_plugins;
 
     char *pid_file;
     bool exit_after_auth;
@@ -140,8 +159,10 @@ vpd_config *vpd_config_load(const char *const *paths, size_t n_paths,
                             char *err, size_t err_len);
 
 /* Applies VAULT_ and BAO_ environment overrides to the vault block (spec
- * 1.1).  `getenv_fn` is getenv in production, a fake in tests.  Returns 0 or
- * -1 with a message in err. */
+ * 1.1), and {BAO,VAULT}_PROXY_DISABLE_IDLE_CONNECTIONS and
+ * _DISABLE_KEEP_ALIVES, which replace the configured lists.  `getenv_fn`
+ * is getenv in production, a fake in tests.  Returns 0 or -1 with a
+ * message in err. */
 int vpd_config_apply_env(vpd_config *cfg, const char *(*getenv_fn)(const char *),
                          char *err, size_t err_len);
 

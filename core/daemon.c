@@ -134,6 +134,24 @@ build_instances(daemon_t *d, char *err, size_t err_len)
         snprintf(err, err_len, "out of memory");
         return -1;
     }
+    /* Then every `plugin` block, in config order. */
+    for (size_t i = 0; i < cfg->n_plugins; i++) {
+        const vpd_plugin_block *pb = &cfg->plugins[i];
+        vp_kind_t kind = strcmp(pb->kind, "cache") == 0
+                             ? VP_KIND_CACHE : VP_KIND_CONSISTENCY;
+        snprintf(where, sizeof where, "%s:%d: plugin \"%s\" \"%s\"",
+                 pb->file, pb->line, pb->kind, pb->name);
+        vpd_instance *inst = vpd_instance_new(&d->plugins, kind, pb->name,
+                                              pb->config, NULL, 0, where,
+                                              err, err_len);
+        if (!inst)
+            return -1;
+        if (vpd_chain_add(&d->chain, inst) != 0) {
+            vpd_instance_free(inst);
+            snprintf(err, err_len, "out of memory");
+            return -1;
+        }
+    }
     return 0;
 }
 

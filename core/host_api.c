@@ -82,6 +82,9 @@ component_of(const vp_instance_t *inst, char *buf, size_t len)
     return buf;
 }
 
+static void host_log(const vp_instance_t *inst, vp_log_level_t level,
+                     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static void
 host_log(const vp_instance_t *inst, vp_log_level_t level, const char *fmt,
          ...)
@@ -94,6 +97,9 @@ host_log(const vp_instance_t *inst, vp_log_level_t level, const char *fmt,
     vpd_vlog(l, component_of(inst, comp, sizeof comp), fmt, ap);
     va_end(ap);
 }
+
+static void host_set_error(const vp_instance_t *inst, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 host_set_error(const vp_instance_t *inst, const char *fmt, ...)

@@ -31,7 +31,7 @@ void vpd_log_set_format(vpd_log_format format);
 void vpd_log(vpd_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void vpd_vlog(vpd_log_level level, const char *component, const char *fmt,
-              va_list ap);
+              va_list ap) __attribute__((format(printf, 3, 0)));
 
 #define vpd_log_enabled(level) ((level) >= vpd_log_get_level())
 

@@ -27,6 +27,9 @@ struct vpd_tls_conn {
 };
 
 /* One reason line: our words, then OpenSSL's innermost error if any. */
+static void set_err(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 set_err(char *err, size_t err_len, const char *fmt, ...)
 {

@@ -27,4 +27,5 @@ include tests/plugins/local.mk
 
 # Integration tests start real vaproxyd processes against the simulator.
 TESTS += \
-	tests/integration/test_sim.py
+	tests/integration/test_sim.py \
+	tests/integration/test_sdk_example.py
