@@ -47,11 +47,18 @@ typedef enum {
 
 typedef struct fwd_sock fwd_sock;
 
+/* One upstream socket's watcher.  It outlives curl's interest in the
+ * socket: between two requests on a kept-alive connection curl says
+ * CURL_POLL_REMOVE and then asks again, and re-creating the watcher each
+ * time costs four epoll_ctl calls per request.  The watcher goes when curl
+ * really closes the socket (on_curl_closesocket). */
 struct fwd_sock {
     uv_poll_t poll;
     curl_socket_t fd;
     vpd_fwd *fwd;
     fwd_sock *prev, *next;
+    int events;     /* what the watcher is started for, 0 when stopped */
+    bool wanted;    /* curl currently watches this socket */
 };
 
 struct vpd_fwd {
@@ -286,6 +293,29 @@ sock_close(vpd_fwd *fwd, fwd_sock *s)
     uv_close((uv_handle_t *)&s->poll, sock_closed);
 }
 
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static fwd_sock *
+find_sock(vpd_fwd *fwd, curl_socket_t fd)
+{
+    for (fwd_sock *s = fwd->socks; s; s = s->next) {
+        if (s->fd == fd)
+            return s;
+    }
+    return NULL;
+}
+
+static int
+sock_watch(fwd_sock *s, int events)
+{
+    if (events == s->events)
+        return 0;
+    if (uv_poll_start(&s->poll, events, on_poll) != 0)
+        return -1;
+    s->events = events;
+    return 0;
+}
+
 static void
 on_poll(uv_poll_t *h, int status, int events)
 {
@@ -293,6 +323,15 @@ on_poll(uv_poll_t *h, int status, int events)
     vpd_fwd *fwd = s->fwd;
     int flags = 0;
     int running;
+
+    if (!s->wanted) {
+        /* An idle kept-alive connection became readable: the upstream
+         * closed it (or sent garbage).  curl notices when it next tries to
+         * reuse it; until then, stop watching so we do not spin. */
+        uv_poll_stop(&s->poll);
+        s->events = 0;
+        return;
+    }
 
     if (status < 0)
         flags = CURL_CSELECT_ERR;
@@ -316,11 +355,19 @@ on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
 
     if (what == CURL_POLL_REMOVE) {
         if (s) {
+            /* Keep watching for readability only, so the next request on
+             * this connection needs no epoll_ctl at all. */
             curl_multi_assign(fwd->multi, fd, NULL);
-            sock_close(fwd, s);
+            s->wanted = false;
+            if (sock_watch(s, UV_READABLE) != 0) {
+                uv_poll_stop(&s->poll);
+                s->events = 0;
+            }
         }
         return 0;
     }
+    if (!s && (s = find_sock(fwd, fd)) != NULL)
+        curl_multi_assign(fwd->multi, fd, s);
     if (!s) {
         s = calloc(1, sizeof *s);
         if (!s)
@@ -343,9 +390,20 @@ on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
         events |= UV_READABLE;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
         events |= UV_WRITABLE;
-    if (uv_poll_start(&s->poll, events, on_poll) != 0)
-        return -1;
-    return 0;
+    s->wanted = true;
+    return sock_watch(s, events);
+}
+
+/* curl closes a socket: drop its watcher first (libuv must stop watching
+ * an fd before it is closed and its number reused). */
+static int
+on_curl_closesocket(void *clientp, curl_socket_t fd)
+{
+    vpd_fwd *fwd = clientp;
+    fwd_sock *s = find_sock(fwd, fd);
+    if (s)
+        sock_close(fwd, s);
+    return close(fd);
 }
 
 static void
@@ -538,6 +596,8 @@ attempt_start(vpd_fwd_op *op)
     /* Bodies are relayed exactly as sent: never decode. */
     SETOPT(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
     SETOPT(e, CURLOPT_TCP_NODELAY, 1L);
+    SETOPT(e, CURLOPT_CLOSESOCKETFUNCTION, on_curl_closesocket);
+    SETOPT(e, CURLOPT_CLOSESOCKETDATA, fwd);
     SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(e, CURLOPT_TCP_KEEPIDLE, 30L);
     SETOPT(e, CURLOPT_TCP_KEEPINTVL, 15L);
