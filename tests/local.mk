@@ -20,12 +20,19 @@ UNIT_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/harness $(LLHTTP_CFLAGS) \
 UNIT_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS) $(OPENSSL_CFLAGS)
 UNIT_LDADD = core/libvpcore.la
 
-EXTRA_DIST += tests/harness/test.h tests/sim tests/integration tests/data
+EXTRA_DIST += tests/harness/test.h tests/sim/vaultsim.py \
+	tests/integration/harness.py tests/data/config $(INTEGRATION_TESTS)
 
 include tests/unit/local.mk
 include tests/plugins/local.mk
 
 # Integration tests start real vaproxyd processes against the simulator.
-TESTS += \
+TESTS += $(INTEGRATION_TESTS)
+INTEGRATION_TESTS = \
 	tests/integration/test_sim.py \
+	tests/integration/test_proxy.py \
+	tests/integration/test_tokens.py \
+	tests/integration/test_listeners.py \
+	tests/integration/test_consistency.py \
+	tests/integration/test_daemon.py \
 	tests/integration/test_sdk_example.py
