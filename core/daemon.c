@@ -23,6 +23,8 @@
 #include "plugin_loader.h"
 #include "router.h"
 #include "server.h"
+#include "sink_file.h"
+#include "sinks.h"
 #include "token_holder.h"
 
 #define COMPONENT "proxy"
@@ -41,6 +43,7 @@ typedef struct {
     vpd_router router;
     vpd_token_holder holder;
     vpd_auto_auth *auto_auth;
+    vpd_sinks *sinks;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t drain_timer;
     uint64_t drain_started;
@@ -114,6 +117,17 @@ build_instances(daemon_t *d, char *err, size_t err_len)
                                           err_len);
         if (!d->auth_method)
             return -1;
+        /* Sink settings are checked here too, so --check-config sees them;
+         * the write check itself runs at start. */
+        for (size_t i = 0; i < cfg->auto_auth.n_sinks; i++) {
+            const vpd_sink_config *sc = &cfg->auto_auth.sinks[i];
+            vpd_file_sink fs;
+            int rc = vpd_file_sink_init(&fs, sc->config, sc->file, sc->line,
+                                        err, err_len);
+            vpd_file_sink_free(&fs);
+            if (rc != 0)
+                return -1;
+        }
     }
     /* Consistency is always in the chain: "never" still applies Vault's
      * default rule of retrying a 412. */
@@ -179,6 +193,10 @@ close_everything(daemon_t *d)
     if (d->auto_auth) {
         vpd_auto_auth_close(d->auto_auth, on_auto_auth_closed, d);
         d->auto_auth = NULL;
+    }
+    if (d->sinks) {
+        vpd_sinks_close(d->sinks, NULL, NULL);
+        d->sinks = NULL;
     }
     if (d->server) {
         vpd_server_close(d->server, on_server_closed, d);
@@ -272,11 +290,20 @@ static void
 on_auth_token(const char *token, bool wrapped, void *arg)
 {
     daemon_t *d = arg;
-    (void)token;
     (void)wrapped;
+    if (d->sinks)
+        vpd_sinks_deliver(d->sinks, token);
+}
+
+/* exit_after_auth: once every sink holds the token (at once when there
+ * are none), stop with status 0 (spec 3.5). */
+static void
+on_sinks_written(void *arg)
+{
+    daemon_t *d = arg;
     if (d->exit_after_auth) {
         vpd_log(VPD_LOG_INFO, COMPONENT,
-                "exit_after_auth: token obtained, exiting");
+                "exit_after_auth: every sink has the token, exiting");
         begin_shutdown(d, 0);
     }
 }
@@ -375,6 +402,16 @@ serve(daemon_t *d)
         }
     }
     if (d->auth_method) {
+        d->sinks = vpd_sinks_new(&d->loop, &d->cfg->auto_auth, err,
+                                 sizeof err);
+        if (!d->sinks) {
+            vpd_log(VPD_LOG_ERROR, COMPONENT, "%s", err);
+            d->exit_code = 1;
+            close_everything(d);
+            uv_run(&d->loop, UV_RUN_DEFAULT);
+            return 1;
+        }
+        vpd_sinks_on_all_written(d->sinks, on_sinks_written, d);
         vpd_auto_auth_events ev = {on_auth_token, on_auth_fatal, d};
         d->auto_auth = vpd_auto_auth_new(&d->loop, &d->cfg->auto_auth.method,
                                          d->auth_method, d->fwd, &d->holder,

@@ -24,6 +24,8 @@ core_libvpcore_la_SOURCES = \
 	core/token_holder.c core/token_holder.h \
 	core/auto_auth.c core/auto_auth.h \
 	core/router.c core/router.h core/request.h core/version.h \
+	core/sanitize.c core/sanitize.h \
+	core/sink_file.c core/sink_file.h core/sinks.c core/sinks.h \
 	core/daemon.c core/daemon.h
 core_libvpcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LLHTTP_CFLAGS)
 core_libvpcore_la_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(CURL_CFLAGS) \

@@ -15,6 +15,7 @@
 #include "auto_auth.h"
 #include "log.h"
 #include "request.h"
+#include "sanitize.h"
 #include "version.h"
 
 #define COMPONENT "proxy.apiproxy"
@@ -89,6 +90,28 @@ counter_json(const char *name, uint64_t count)
     return c;
 }
 
+/* Copies the (undecoded) value of key from a query string into out, or
+ * leaves out empty.  Values with escapes are compared as written. */
+static void
+query_value(const char *query, const char *key, char *out, size_t out_len)
+{
+    size_t klen = strlen(key);
+    const char *p = query;
+    while (p && *p) {
+        const char *end = strchr(p, '&');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+            size_t vlen = len - klen - 1;
+            if (vlen >= out_len)
+                vlen = out_len - 1;
+            memcpy(out, p + klen + 1, vlen);
+            out[vlen] = '\0';
+            return;
+        }
+        p = end ? end + 1 : NULL;
+    }
+}
+
 /* go-metrics' in-memory JSON shape, with the counters of spec 1.9 under
  * the agent.* names Vault emits and the proxy.* names its docs promise. */
 static void
@@ -101,11 +124,25 @@ handle_metrics(vpd_router *r, vpd_http_req *http)
         vpd_hdrs_free(&h);
         return;
     }
-    const char *fmt = strstr(http->query, "format=");
-    if (fmt && strncmp(fmt + 7, "prometheus", 10) == 0) {
+    /* spec 2.12: ?format= wins; else an OpenMetrics or Prometheus text
+     * Accept header asks for prometheus; else JSON. */
+    char format[64] = "";
+    query_value(http->query, "format", format, sizeof format);
+    const char *accept = vpd_hdrs_get(&http->headers, "Accept", 0);
+    if (!format[0] && accept
+        && (strncmp(accept, "application/openmetrics-text", 28) == 0
+            || strstr(accept, "text/plain; version=0.0.4")))
+        snprintf(format, sizeof format, "prometheus");
+    if (format[0]) {
+        char msg[128];
+        if (strcmp(format, "prometheus") == 0)
+            snprintf(msg, sizeof msg, "prometheus is not enabled");
+        else
+            snprintf(msg, sizeof msg, "metric response format \"%s\" unknown",
+                     format);
         vpd_hdrs h = {0};
         vpd_hdrs_add(&h, "Content-Type", "text/plain; charset=utf-8");
-        vpd_http_respond(http, 400, &h, "prometheus is not enabled", 25);
+        vpd_http_respond(http, 400, &h, msg, strlen(msg));
         vpd_hdrs_free(&h);
         return;
     }
@@ -249,6 +286,30 @@ drop_request_header(const char *name)
     return vpd_hdr_is_hop_by_hop(name);
 }
 
+/* True when a Connection header of the request names this header: such
+ * headers are hop-by-hop too (RFC 9110 7.6.1). */
+static bool
+named_in_connection(const vpd_hdrs *in, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < in->n; i++) {
+        if (strcasecmp(in->v[i].name, "Connection") != 0)
+            continue;
+        const char *v = in->v[i].value;
+        while (*v) {
+            while (*v == ' ' || *v == '\t' || *v == ',')
+                v++;
+            const char *end = v;
+            while (*end && *end != ',' && *end != ' ' && *end != '\t')
+                end++;
+            if ((size_t)(end - v) == len && strncasecmp(v, name, len) == 0)
+                return true;
+            v = end;
+        }
+    }
+    return false;
+}
+
 /* Builds the upstream header list and picks the token (spec 2.3). */
 static int
 prepare(proxied *p)
@@ -258,10 +319,12 @@ prepare(proxied *p)
     const vpd_hdrs *in = &r->http->headers;
     vpd_use_token_mode mode = rt->cfg->api_proxy.use_auto_auth_token;
     const char *ua = vpd_hdrs_get(in, "User-Agent", 0);
+    bool has_connection = vpd_hdrs_count(in, "Connection") > 0;
 
     for (size_t i = 0; i < in->n; i++) {
         const char *name = in->v[i].name;
-        if (drop_request_header(name))
+        if (drop_request_header(name)
+            || (has_connection && named_in_connection(in, name)))
             continue;
         /* force: the client's token is discarded before anything else. */
         if (mode == VPD_AUTO_AUTH_TOKEN_FORCE
@@ -295,11 +358,14 @@ prepare(proxied *p)
     return r->token ? 0 : -1;
 }
 
+/* The server writes framing and Date itself.  A HEAD or 304 answer keeps
+ * the upstream's Content-Length: it describes the body GET would get. */
 static bool
-drop_response_header(const char *name)
+drop_response_header(const char *name, bool keep_length)
 {
-    return vpd_hdr_is_hop_by_hop(name) || strcasecmp(name, "Content-Length") == 0
-           || strcasecmp(name, "Date") == 0;
+    if (strcasecmp(name, "Content-Length") == 0)
+        return !keep_length;
+    return vpd_hdr_is_hop_by_hop(name) || strcasecmp(name, "Date") == 0;
 }
 
 static void
@@ -317,9 +383,32 @@ relay(proxied *p, vpd_fwd_resp *resp)
                       resp->error_text ? resp->error_text : "upstream error");
         return;
     }
+    const char *body = resp->body;
+    size_t body_len = resp->body_len;
+    char *clean = NULL;
+    if (resp->status == 200
+        && rt->cfg->api_proxy.use_auto_auth_token != VPD_AUTO_AUTH_TOKEN_FALSE) {
+        size_t clean_len = 0;
+        vpd_sanitize_result sr = vpd_sanitize_token_answer(
+            r->http->path, r->token, r->http->body, r->http->body_len,
+            vpd_token_current(rt->holder), body, body_len, &clean,
+            &clean_len);
+        if (sr == VPD_SANITIZE_ERROR) {
+            rt->counters.error++;
+            respond_error(p, 500, "failed to process token lookup response: ",
+                          "the request or the answer is not valid JSON");
+            return;
+        }
+        if (sr == VPD_SANITIZED) {
+            body = clean;
+            body_len = clean_len;
+        }
+    }
+    bool keep_length = strcmp(r->http->method, "HEAD") == 0
+                       || resp->status == 304;
     vpd_hdrs out = {0};
     for (size_t i = 0; i < resp->headers.n; i++) {
-        if (!drop_response_header(resp->headers.v[i].name))
+        if (!drop_response_header(resp->headers.v[i].name, keep_length))
             vpd_hdrs_add(&out, resp->headers.v[i].name,
                          resp->headers.v[i].value);
     }
@@ -337,8 +426,9 @@ relay(proxied *p, vpd_fwd_resp *resp)
     vpd_log(VPD_LOG_DEBUG, COMPONENT, "%s %s -> %d (%d attempt%s)",
             r->http->method, r->http->path, resp->status, resp->attempts,
             resp->attempts == 1 ? "" : "s");
-    vpd_http_respond(r->http, resp->status, &out, resp->body, resp->body_len);
+    vpd_http_respond(r->http, resp->status, &out, body, body_len);
     vpd_hdrs_free(&out);
+    free(clean);
     finish(p);
 }
 

@@ -376,7 +376,10 @@ conn_write_response(conn *c, int status, const vpd_hdrs *hdrs, const char *body,
         } else if (strcasecmp(n, "Date") == 0) {
             has_date = true;
         }
-        rc |= vpd_buf_printf(o, "%s: %s\r\n", n, v);
+        rc |= vpd_buf_append_str(o, n);
+        rc |= vpd_buf_append(o, ": ", 2);
+        rc |= vpd_buf_append_str(o, v);
+        rc |= vpd_buf_append(o, "\r\n", 2);
     }
     if (!has_date)
         rc |= vpd_buf_printf(o, "Date: %s\r\n", http_date(c->srv));
@@ -684,6 +687,30 @@ cb_header_value_complete(llhttp_t *p)
     return 0;
 }
 
+/* True when every Transfer-Encoding header lists nothing but "chunked". */
+static bool
+only_chunked_coding(const vpd_hdrs *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        if (strcasecmp(h->v[i].name, "Transfer-Encoding") != 0)
+            continue;
+        const char *v = h->v[i].value;
+        while (*v) {
+            while (*v == ' ' || *v == '\t' || *v == ',')
+                v++;
+            if (!*v)
+                break;
+            const char *end = v;
+            while (*end && *end != ',' && *end != ' ' && *end != '\t')
+                end++;
+            if ((size_t)(end - v) != 7 || strncasecmp(v, "chunked", 7) != 0)
+                return false;
+            v = end;
+        }
+    }
+    return true;
+}
+
 static int
 cb_headers_complete(llhttp_t *p)
 {
@@ -692,6 +719,13 @@ cb_headers_complete(llhttp_t *p)
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->lst->max_body) {
         c->err_status = 413;
         c->err_msg = "request body too large";
+        return -1;
+    }
+    if (!only_chunked_coding(&c->hdrs)) {
+        /* RFC 9112 6.1: a coding we cannot undo is refused, never passed
+         * on with its bytes still encoded. */
+        c->err_status = 501;
+        c->err_msg = "unsupported transfer coding (only chunked is)";
         return -1;
     }
     /* Ask for the body when the client waits for permission. */
@@ -723,15 +757,37 @@ static int
 cb_message_complete(llhttp_t *p)
 {
     conn *c = p->data;
+    /* An absolute-form target (RFC 9112 3.2.2: "GET http://host/v1/x")
+     * is reduced to its path and query, as Go's server does; the
+     * authority is not ours to forward to. */
+    const char *url = c->url.data ? c->url.data : "";
     size_t tl = c->url.len;
-    srv_req *r = malloc(sizeof *r + 2 * (tl + 1));
+    bool slash = false;
+    if (tl && url[0] != '/') {
+        size_t skip = 0;
+        if (tl > 7 && strncasecmp(url, "http://", 7) == 0)
+            skip = 7;
+        else if (tl > 8 && strncasecmp(url, "https://", 8) == 0)
+            skip = 8;
+        if (skip) {
+            while (skip < tl && url[skip] != '/' && url[skip] != '?')
+                skip++;
+            url += skip;
+            tl -= skip;
+            slash = tl == 0 || url[0] == '?';
+        }
+    }
+    srv_req *r = malloc(sizeof *r + 2 * (tl + 2));
     if (!r)
         return oom(c);
     memset(r, 0, sizeof *r);
     r->magic = REQ_MAGIC;
     char *target = r->strings;
+    if (slash)
+        target[0] = '/';
     if (tl)
-        memcpy(target, c->url.data, tl);
+        memcpy(target + slash, url, tl);
+    tl += slash;
     target[tl] = '\0';
     char *q = memchr(target, '?', tl);
     size_t pl = q ? (size_t)(q - target) : tl;
