@@ -426,11 +426,6 @@ serve(daemon_t *d)
         else
             d->pid_written = true;
     }
-    for (size_t i = 0; i < d->cfg->n_listeners; i++)
-        vpd_log(VPD_LOG_INFO, COMPONENT, "listening on %s%s (%s)",
-                d->cfg->listeners[i].type == VPD_LISTEN_UNIX ? "unix:" : "",
-                d->cfg->listeners[i].address,
-                d->cfg->listeners[i].tls_disable ? "plain" : "tls");
     vpd_log(VPD_LOG_INFO, COMPONENT, "vaproxyd %s started, upstream %s",
             PACKAGE_VERSION, d->cfg->vault.address);
 

@@ -703,38 +703,41 @@ error_name(vpd_fwd_error e)
     return "?";
 }
 
-/* Removes what must not be relayed from the upstream's headers.
- * Content-Length goes too (the body is whole and the server frames it),
- * except on HEAD and 304 answers where it describes a body not sent. */
+/* Removes what must not be relayed from the upstream's headers, in one
+ * pass over the list (this runs for every answer): the hop-by-hop headers,
+ * any header a Connection header names, and Content-Length (the body is
+ * whole and the server frames it) except on HEAD and 304 answers, where
+ * it describes a body not sent. */
 static void
 filter_response_headers(vpd_hdrs *h, bool keep_length)
 {
-    /* Names listed in Connection go first, while Connection is there. */
-    for (;;) {
-        bool again = false;
-        for (size_t i = 0; i < h->n; i++) {
-            if (strcasecmp(h->v[i].name, "Connection") != 0 &&
-                named_by_connection(h, h->v[i].name)) {
-                char *name = strdup(h->v[i].name);
-                if (!name)
-                    break;
-                vpd_hdrs_del(h, name);
-                free(name);
-                again = true;
-                break;
-            }
-        }
-        if (!again)
-            break;
+    bool has_connection = false;
+    for (size_t i = 0; i < h->n && !has_connection; i++)
+        has_connection = strcasecmp(h->v[i].name, "Connection") == 0;
+    /* Decide first, then compact: the Connection header must still be in
+     * place while other names are checked against it. */
+    bool small[64];
+    bool *drop = h->n <= 64 ? small : malloc(h->n * sizeof *drop);
+    if (!drop)
+        return;
+    for (size_t i = 0; i < h->n; i++) {
+        const char *n = h->v[i].name;
+        drop[i] = hop_by_hop(n)
+                  || (!keep_length && strcasecmp(n, "Content-Length") == 0)
+                  || (has_connection && named_by_connection(h, n));
     }
-    static const char *const drop[] = {
-        "Connection", "Keep-Alive", "Proxy-Connection", "TE",
-        "Trailer",    "Transfer-Encoding", "Upgrade",
-    };
-    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
-        vpd_hdrs_del(h, drop[i]);
-    if (!keep_length)
-        vpd_hdrs_del(h, "Content-Length");
+    size_t kept = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        if (drop[i]) {
+            explicit_bzero(h->v[i].value, strlen(h->v[i].value));
+            free(h->v[i].name); /* one allocation holds name and value */
+        } else {
+            h->v[kept++] = h->v[i];
+        }
+    }
+    h->n = kept;
+    if (drop != small)
+        free(drop);
 }
 
 /* Delivers the result and retires the op.  Nothing of the forwarder is

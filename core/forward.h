@@ -5,7 +5,8 @@
  * Ownership: vpd_fwd_send copies everything in the request before it
  * returns.  The response handed to the callback is borrowed for the
  * duration of the callback; copy what you keep (vpd_fwd_resp_take moves
- * the body out). */
+ * the body out).  The callback may add or remove headers in it: the
+ * forwarder frees whatever the list holds afterwards. */
 #ifndef VPD_FORWARD_H
 #define VPD_FORWARD_H
 

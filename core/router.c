@@ -358,16 +358,6 @@ prepare(proxied *p)
     return r->token ? 0 : -1;
 }
 
-/* The server writes framing and Date itself.  A HEAD or 304 answer keeps
- * the upstream's Content-Length: it describes the body GET would get. */
-static bool
-drop_response_header(const char *name, bool keep_length)
-{
-    if (strcasecmp(name, "Content-Length") == 0)
-        return !keep_length;
-    return vpd_hdr_is_hop_by_hop(name) || strcasecmp(name, "Date") == 0;
-}
-
 static void
 relay(proxied *p, vpd_fwd_resp *resp)
 {
@@ -404,20 +394,16 @@ relay(proxied *p, vpd_fwd_resp *resp)
             body_len = clean_len;
         }
     }
-    bool keep_length = strcmp(r->http->method, "HEAD") == 0
-                       || resp->status == 304;
-    vpd_hdrs out = {0};
-    for (size_t i = 0; i < resp->headers.n; i++) {
-        if (!drop_response_header(resp->headers.v[i].name, keep_length))
-            vpd_hdrs_add(&out, resp->headers.v[i].name,
-                         resp->headers.v[i].value);
-    }
+    /* The forwarder already removed hop-by-hop headers and framing; the
+     * upstream's headers (its Date included, as Vault Proxy relays it) go
+     * back as they are, plus what hooks added. */
+    vpd_hdrs *out = &resp->headers;
     for (size_t i = 0; i < r->extra_resp_headers.n; i++)
-        vpd_hdrs_add(&out, r->extra_resp_headers.v[i].name,
+        vpd_hdrs_add(out, r->extra_resp_headers.v[i].name,
                      r->extra_resp_headers.v[i].value);
     if (resp->status < 400) {
         /* Vault Proxy marks every forwarded answer, cache or not. */
-        vpd_hdrs_add(&out, "X-Cache", "MISS");
+        vpd_hdrs_add(out, "X-Cache", "MISS");
         rt->counters.success++;
         rt->counters.cache_miss++;
     } else {
@@ -426,8 +412,7 @@ relay(proxied *p, vpd_fwd_resp *resp)
     vpd_log(VPD_LOG_DEBUG, COMPONENT, "%s %s -> %d (%d attempt%s)",
             r->http->method, r->http->path, resp->status, resp->attempts,
             resp->attempts == 1 ? "" : "s");
-    vpd_http_respond(r->http, resp->status, &out, body, body_len);
-    vpd_hdrs_free(&out);
+    vpd_http_respond(r->http, resp->status, out, body, body_len);
     free(clean);
     finish(p);
 }
