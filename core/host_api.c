@@ -762,6 +762,18 @@ host_login_set_tls(vp_login_t *l, const char *cert, const char *key,
     return 0;
 }
 
+static const char *
+host_login_method(const vp_login_t *l)
+{
+    return l->method;
+}
+
+static const char *
+host_login_path(const vp_login_t *l)
+{
+    return l->path ? l->path : "";
+}
+
 static int
 host_login_set_result(vp_login_t *l, vp_login_result_t where)
 {
@@ -987,6 +999,8 @@ static const vp_host_api_t host_table = {
     .req_ctx_get = host_req_ctx_get,
     .now_ms = host_now_ms,
     .random_bytes = host_random_bytes,
+    .login_method = host_login_method,
+    .login_path = host_login_path,
 };
 
 const vp_host_api_t *

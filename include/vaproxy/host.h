@@ -190,6 +190,14 @@ struct vp_host_api {
     /* Fills buf with cryptographically strong random bytes.
      * Returns 0 or VP_EIO.  Since 1.0. */
     int (*random_bytes)(void *buf, size_t len);
+
+    /* The method and path (below /v1/) a login request currently has; in
+     * login_begin that is the default, "PUT" and "<mount_path>/login", so
+     * a method that needs extra round trips first can remember where its
+     * real login goes.  Ownership: borrowed until the request changes.
+     * Since 1.0. */
+    const char *(*login_method)(const vp_login_t *login);
+    const char *(*login_path)(const vp_login_t *login);
 };
 
 /* True when the host table has `member` (it was added in a minor the host
