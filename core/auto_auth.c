@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "version.h"
+#include "wrap_info.h"
 
 #define COMPONENT "proxy.auth.handler"
 #define MAX_ROUNDS 8 /* round trips in one login (unwrap, then login...) */
@@ -41,6 +42,7 @@ struct vpd_auto_auth {
     uint64_t grace_ms;
     bool closing;
     bool reauth_pending;
+    bool backing_off;         /* the last login failed: wait it out */
     void (*closed)(void *);
     void *closed_arg;
 };
@@ -86,6 +88,7 @@ login_failed(vpd_auto_auth *a, const char *why)
             a->ev.on_fatal(why, a->ev.arg);
         return;
     }
+    a->backing_off = true;
     uint64_t wait = a->backoff_ms;
     uint64_t next = a->backoff_ms * 2;
     if (next > a->method->max_backoff_ms)
@@ -264,22 +267,19 @@ login_succeeded(vpd_auto_auth *a, const char *body)
     if (a->method->wrap_ttl_ms) {
         /* Method-level wrapping: the sinks get wrap_info, which must not
          * be renewed (the token inside is for the reader). */
-        json_object *root = json_tokener_parse(body ? body : "");
-        json_object *wi = NULL, *t = NULL;
-        if (!root || !json_object_object_get_ex(root, "wrap_info", &wi)
-            || !json_object_object_get_ex(wi, "token", &t)
-            || json_object_get_string_len(t) == 0) {
-            json_object_put(root);
+        char *text = vpd_wrap_info_text(body, body ? strlen(body) : 0);
+        if (!text) {
             login_failed(a, "the answer has no wrap_info token");
             return;
         }
-        const char *text = json_object_to_json_string_ext(
-            wi, JSON_C_TO_STRING_PLAIN);
         a->backoff_ms = a->method->min_backoff_ms;
         a->state = AA_IDLE;
+        vpd_log(VPD_LOG_INFO, COMPONENT,
+                "authenticated with %s (response-wrapped, not renewed)",
+                a->inst->pub.name);
         if (a->ev.on_token)
             a->ev.on_token(text, true, a->ev.arg);
-        json_object_put(root);
+        vpd_secret_free(text);
         return;
     }
     char *token = NULL;
@@ -291,6 +291,7 @@ login_succeeded(vpd_auto_auth *a, const char *body)
         return;
     }
     a->backoff_ms = a->method->min_backoff_ms;
+    a->backing_off = false;
     if (vpd_token_set(a->holder, token) != 0) {
         vpd_secret_free(token);
         login_failed(a, "out of memory");
@@ -480,7 +481,9 @@ vpd_auto_auth_start(vpd_auto_auth *a)
 void
 vpd_auto_auth_reauth(vpd_auto_auth *a)
 {
-    if (a->closing || a->state == AA_LOGIN)
+    /* During a failure backoff the timer logs in; requests asking again
+     * must not turn the backoff into a login storm. */
+    if (a->closing || a->state == AA_LOGIN || a->backing_off)
         return;
     if (a->op) {
         /* A renewal is under way; its answer will decide. */

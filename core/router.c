@@ -20,14 +20,30 @@
 
 #define COMPONENT "proxy.apiproxy"
 
-typedef struct {
+/* How long a request waits for auto-auth to bring a new token after the
+ * current one turned out dead, before it gets the server's 403. */
+#define HEAL_WAIT_MS 10000
+
+typedef struct proxied {
     vp_req_t r;               /* first: hooks get &r */
     vpd_router *router;
     vpd_fwd_op *op;
-    uv_timer_t *retry_timer;
+    uv_timer_t *timer;        /* retry waits and token waits */
     int chain_retries;
-    uint64_t started_ms;
+    uint64_t token_generation;/* of the auto-auth token it carries */
+    bool healed;              /* already resent once with a new token */
+    bool wait_for_token;      /* the auto-auth token is dead: wait */
+    /* Waiting for a new auto-auth token (router->parked list). */
+    bool parked;
+    struct proxied *park_prev, *park_next;
+    /* The 403 to give if no new token comes in time. */
+    int denied_status;
+    vpd_hdrs denied_headers;
+    char *denied_body;
+    size_t denied_len;
 } proxied;
+
+static void on_new_token(const char *token, uint64_t generation, void *arg);
 
 void
 vpd_router_init(vpd_router *r, uv_loop_t *loop, const vpd_config *cfg,
@@ -41,6 +57,7 @@ vpd_router_init(vpd_router *r, uv_loop_t *loop, const vpd_config *cfg,
     r->holder = holder;
     r->retry_min_ms = 1000;
     r->retry_max_ms = 1500;
+    vpd_token_listen(holder, on_new_token, r);
 }
 
 /* ---- the proxy API ------------------------------------------------------ */
@@ -243,13 +260,46 @@ on_timer_closed(uv_handle_t *h)
 }
 
 static void
+unpark(proxied *p)
+{
+    vpd_router *rt = p->router;
+    if (!p->parked)
+        return;
+    if (p->park_prev)
+        p->park_prev->park_next = p->park_next;
+    else
+        rt->parked = p->park_next;
+    if (p->park_next)
+        p->park_next->park_prev = p->park_prev;
+    p->parked = false;
+    p->park_prev = p->park_next = NULL;
+}
+
+static void
 finish(proxied *p)
 {
     p->router->inflight--;
-    if (p->retry_timer)
-        uv_close((uv_handle_t *)p->retry_timer, on_timer_closed);
+    unpark(p);
+    if (p->timer)
+        uv_close((uv_handle_t *)p->timer, on_timer_closed);
+    vpd_hdrs_free(&p->denied_headers);
+    free(p->denied_body);
     vpd_req_release(&p->r);
     free(p);
+}
+
+/* The request's timer, created the first time it is needed. */
+static uv_timer_t *
+request_timer(proxied *p)
+{
+    if (!p->timer) {
+        p->timer = malloc(sizeof *p->timer);
+        if (!p->timer)
+            return NULL;
+        uv_timer_init(p->router->loop, p->timer);
+        p->timer->data = p;
+    }
+    return p->timer;
 }
 
 static void
@@ -343,15 +393,18 @@ prepare(proxied *p)
 
     const char *token = vpd_hdrs_get(&r->up_headers, "X-Vault-Token", 0);
     if ((!token || !token[0]) && mode != VPD_AUTO_AUTH_TOKEN_FALSE) {
-        /* Before the first login (or while the token is known dead) the
-         * request goes without a token, as Vault Proxy does. */
+        /* Before the first login the request goes without a token, as
+         * Vault Proxy does; a token known to be dead is never sent. */
         const char *aa = vpd_token_current(rt->holder);
+        r->used_auto_auth_token = true;
         if (aa) {
             vpd_hdrs_del(&r->up_headers, "X-Vault-Token");
             if (vpd_hdrs_add(&r->up_headers, "X-Vault-Token", aa) != 0)
                 return -1;
             token = aa;
-            r->used_auto_auth_token = true;
+            p->token_generation = rt->holder->generation;
+        } else if (rt->holder->token && rt->auto_auth) {
+            p->wait_for_token = true; /* dead: a new one is on its way */
         }
     }
     r->token = vpd_secret_dup(token ? token : "", token ? strlen(token) : 0);
@@ -423,6 +476,121 @@ on_retry_timer(uv_timer_t *t)
     forward(t->data);
 }
 
+/* ---- self-healing: a dead auto-auth token is replaced, not exposed ----- */
+
+/* Puts the auto-auth token (current, or none) on the upstream request. */
+static int
+set_auto_auth_token(proxied *p, const char *token, uint64_t generation)
+{
+    vp_req_t *r = &p->r;
+    vpd_hdrs_del(&r->up_headers, "X-Vault-Token");
+    if (token && vpd_hdrs_add(&r->up_headers, "X-Vault-Token", token) != 0)
+        return -1;
+    vpd_secret_free(r->token);
+    r->token = vpd_secret_dup(token ? token : "", token ? strlen(token) : 0);
+    p->token_generation = generation;
+    return r->token ? 0 : -1;
+}
+
+static void
+on_park_timeout(uv_timer_t *t)
+{
+    proxied *p = t->data;
+    unpark(p);
+    if (p->denied_status) {
+        vpd_log(VPD_LOG_WARN, COMPONENT, "%s %s: no new auto-auth token in "
+                "time; relaying the server's answer", p->r.http->method,
+                p->r.http->path);
+        p->router->counters.client_error++;
+        vpd_http_respond(p->r.http, p->denied_status, &p->denied_headers,
+                         p->denied_body, p->denied_len);
+        finish(p);
+        return;
+    }
+    /* Parked before it was ever sent: go without a token, as Vault Proxy
+     * does before its first login. */
+    set_auto_auth_token(p, NULL, 0);
+    forward(p);
+}
+
+/* Waits for the next auto-auth token, at most HEAL_WAIT_MS. */
+static int
+park(proxied *p)
+{
+    vpd_router *rt = p->router;
+    uv_timer_t *t = request_timer(p);
+    if (!t)
+        return -1;
+    p->parked = true;
+    p->park_prev = NULL;
+    p->park_next = rt->parked;
+    if (rt->parked)
+        rt->parked->park_prev = p;
+    rt->parked = p;
+    uv_timer_start(t, on_park_timeout, HEAL_WAIT_MS, 0);
+    return 0;
+}
+
+static void
+on_new_token(const char *token, uint64_t generation, void *arg)
+{
+    vpd_router *rt = arg;
+    while (rt->parked) {
+        proxied *p = rt->parked;
+        unpark(p);
+        uv_timer_stop(p->timer);
+        if (set_auto_auth_token(p, token, generation) != 0) {
+            respond_error(p, 500, "", "out of memory");
+            continue;
+        }
+        forward(p);
+    }
+}
+
+/* Vault answers a revoked, expired or used-up token with 403 and an error
+ * text containing "invalid token" (spec 3.3). */
+static bool
+says_invalid_token(const vpd_fwd_resp *resp)
+{
+    return resp->error == VPD_FWD_OK && resp->status == 403 && resp->body
+           && strstr(resp->body, "invalid token") != NULL;
+}
+
+/* A request that used the auto-auth token got "invalid token": mark the
+ * token dead, ask auto-auth for a new one, and resend once with it, so the
+ * client never sees the 403 (hashicorp/vault#30882).  Returns true when
+ * the request was parked. */
+static bool
+try_self_heal(proxied *p, vpd_fwd_resp *resp)
+{
+    vpd_router *rt = p->router;
+    if (!p->r.used_auto_auth_token || p->healed || !rt->auto_auth
+        || !says_invalid_token(resp))
+        return false;
+    vpd_token_mark_dead(rt->holder, p->token_generation);
+    p->healed = true;
+    /* Keep the 403 in case no new token comes. */
+    p->denied_status = resp->status;
+    vpd_hdrs_copy(&p->denied_headers, &resp->headers);
+    p->denied_body = malloc(resp->body_len + 1);
+    if (!p->denied_body || park(p) != 0)
+        return false;
+    memcpy(p->denied_body, resp->body, resp->body_len + 1);
+    p->denied_len = resp->body_len;
+    vpd_log(VPD_LOG_WARN, COMPONENT, "%s %s: the auto-auth token was "
+            "rejected as invalid; logging in again and retrying once",
+            p->r.http->method, p->r.http->path);
+    if (vpd_token_current(rt->holder) != NULL
+        && rt->holder->generation != p->token_generation) {
+        /* A newer token arrived while this request was under way. */
+        on_new_token(vpd_token_current(rt->holder), rt->holder->generation,
+                     rt);
+        return true;
+    }
+    vpd_auto_auth_reauth(rt->auto_auth);
+    return true;
+}
+
 static void
 on_upstream(vpd_fwd_resp *resp, void *arg)
 {
@@ -430,6 +598,8 @@ on_upstream(vpd_fwd_resp *resp, void *arg)
     vp_req_t *r = &p->r;
     p->op = NULL;
     r->attempts += resp->attempts;
+    if (try_self_heal(p, resp))
+        return;
     r->resp = resp;
     char err[512];
     vp_status_t rc = vpd_chain_on_response(p->router->chain, r, err,
@@ -446,16 +616,12 @@ on_upstream(vpd_fwd_resp *resp, void *arg)
         uint64_t wait = (rt->retry_min_ms + (span ? rnd % (span + 1) : 0))
                         * (uint64_t)(p->chain_retries + 1);
         p->chain_retries++;
-        if (!p->retry_timer) {
-            p->retry_timer = malloc(sizeof *p->retry_timer);
-            if (!p->retry_timer) {
-                respond_error(p, 500, "", "out of memory");
-                return;
-            }
-            uv_timer_init(rt->loop, p->retry_timer);
-            p->retry_timer->data = p;
+        uv_timer_t *t = request_timer(p);
+        if (!t) {
+            respond_error(p, 500, "", "out of memory");
+            return;
         }
-        uv_timer_start(p->retry_timer, on_retry_timer, wait, 0);
+        uv_timer_start(t, on_retry_timer, wait, 0);
         return;
     }
     if (rc == VP_ERROR) {
@@ -513,6 +679,11 @@ proxy(vpd_router *rt, vpd_http_req *http)
         vpd_log(VPD_LOG_ERROR, COMPONENT, "%s", err);
         respond_error(p, 500, "", err);
         return;
+    }
+    if (p->wait_for_token) {
+        vpd_auto_auth_reauth(rt->auto_auth);
+        if (park(p) == 0)
+            return;
     }
     forward(p);
 }

@@ -17,6 +17,7 @@
 #include "token_holder.h"
 
 typedef struct vpd_auto_auth vpd_auto_auth;
+struct proxied;
 
 typedef struct {
     uint64_t requests;        /* proxied requests */
@@ -38,6 +39,7 @@ typedef struct vpd_router {
     unsigned retry_min_ms, retry_max_ms; /* chain retry waits */
     long timeout_ms;            /* per upstream call, retries included */
     size_t inflight;
+    struct proxied *parked;     /* waiting for a new auto-auth token */
     vpd_router_counters counters;
 } vpd_router;
 
