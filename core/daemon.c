@@ -402,7 +402,7 @@ serve(daemon_t *d)
         }
     }
     if (d->auth_method) {
-        d->sinks = vpd_sinks_new(&d->loop, &d->cfg->auto_auth, err,
+        d->sinks = vpd_sinks_new(&d->loop, &d->cfg->auto_auth, d->fwd, err,
                                  sizeof err);
         if (!d->sinks) {
             vpd_log(VPD_LOG_ERROR, COMPONENT, "%s", err);

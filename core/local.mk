@@ -26,6 +26,7 @@ core_libvpcore_la_SOURCES = \
 	core/router.c core/router.h core/request.h core/version.h \
 	core/sanitize.c core/sanitize.h \
 	core/sink_file.c core/sink_file.h core/sinks.c core/sinks.h \
+	core/sink_dh.c core/sink_dh.h \
 	core/wrap_info.c core/wrap_info.h \
 	core/daemon.c core/daemon.h
 core_libvpcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LLHTTP_CFLAGS)

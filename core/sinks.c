@@ -1,17 +1,26 @@
-/* One timer per sink carries its retries; a write that succeeds, or a
- * newer token, cancels it. */
+/* Each sink runs a small pipeline for the latest token:
+ *
+ *   [wrap_ttl: PUT sys/wrapping/wrap, async] -> [dh: encrypt] -> write
+ *
+ * One timer per sink carries its retries (2 s +- 1 s, spec 3.5); a newer
+ * token restarts the pipeline; a write that succeeds ends it. */
 #include "autoconf.h"
 
 #include "sinks.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "host_api.h"
 #include "log.h"
+#include "sink_dh.h"
 #include "sink_file.h"
+#include "version.h"
+#include "wrap_info.h"
 
 #define COMPONENT "proxy.sink.server"
 #define RETRY_BASE_MS 2000
@@ -19,13 +28,17 @@
 
 typedef struct sink {
     struct vpd_sinks *owner;
+    const vpd_sink_config *cfg;
     vpd_file_sink file;
+    vpd_dh_sink *dh;          /* NULL unless dh_type is set */
     uv_timer_t retry;
     char *pending;            /* secret; NULL when up to date */
+    vpd_fwd_op *wrap_op;      /* a wrap request under way */
 } sink;
 
 struct vpd_sinks {
     uv_loop_t *loop;
+    vpd_fwd *fwd;
     sink *v;
     size_t n;
     char *latest;             /* secret: the last token delivered */
@@ -37,12 +50,12 @@ struct vpd_sinks {
     bool closing;
 };
 
-static void write_sink(sink *k);
+static void run_sink(sink *k);
 
 static void
 on_retry(uv_timer_t *t)
 {
-    write_sink(t->data);
+    run_sink(t->data);
 }
 
 static bool
@@ -56,21 +69,42 @@ all_current(const vpd_sinks *s)
 }
 
 static void
-write_sink(sink *k)
+retry_later(sink *k, const char *why)
+{
+    uint16_t r = 0;
+    RAND_bytes((unsigned char *)&r, sizeof r);
+    uint64_t wait = RETRY_BASE_MS - RETRY_JITTER_MS
+                    + r % (2 * RETRY_JITTER_MS + 1);
+    vpd_log(VPD_LOG_ERROR, COMPONENT, "sink %s: %s (retrying in %llu ms)",
+            k->file.path, why, (unsigned long long)wait);
+    uv_timer_start(&k->retry, on_retry, wait, 0);
+}
+
+/* Encrypts if configured, then writes.  `payload` is what the sink gets
+ * before encryption: the token or the wrap-info text. */
+static void
+finish_sink(sink *k, const char *payload)
 {
     vpd_sinks *s = k->owner;
-    if (!k->pending || s->closing)
-        return;
     char err[512];
-    if (vpd_file_sink_write(&k->file, k->pending, strlen(k->pending), err,
-                            sizeof err) != 0) {
-        uint16_t r = 0;
-        RAND_bytes((unsigned char *)&r, sizeof r);
-        uint64_t wait = RETRY_BASE_MS - RETRY_JITTER_MS
-                        + r % (2 * RETRY_JITTER_MS + 1);
-        vpd_log(VPD_LOG_ERROR, COMPONENT, "sink %s: %s (retrying in %llu ms)",
-                k->file.path, err, (unsigned long long)wait);
-        uv_timer_start(&k->retry, on_retry, wait, 0);
+    char *sealed = NULL;
+    size_t len = strlen(payload);
+    const char *out = payload;
+    if (k->dh) {
+        if (vpd_dh_sink_encrypt(k->dh, payload, len, &sealed, &len, err,
+                                sizeof err) != 0) {
+            retry_later(k, err);
+            return;
+        }
+        out = sealed;
+    }
+    int rc = vpd_file_sink_write(&k->file, out, len, err, sizeof err);
+    if (sealed) {
+        OPENSSL_cleanse(sealed, len);
+        free(sealed);
+    }
+    if (rc != 0) {
+        retry_later(k, err);
         return;
     }
     vpd_secret_free(k->pending);
@@ -80,9 +114,77 @@ write_sink(sink *k)
         s->all_written(s->all_written_arg);
 }
 
+static void
+on_wrapped(vpd_fwd_resp *resp, void *arg)
+{
+    sink *k = arg;
+    k->wrap_op = NULL;
+    if (k->owner->closing || resp->error == VPD_FWD_CANCELLED)
+        return;
+    if (!k->pending)
+        return;
+    if (resp->error != VPD_FWD_OK || resp->status >= 400) {
+        char why[256];
+        snprintf(why, sizeof why, "wrapping the token failed: %s",
+                 resp->error != VPD_FWD_OK
+                     ? (resp->error_text ? resp->error_text : "no answer")
+                     : "the server refused");
+        retry_later(k, why);
+        return;
+    }
+    char *text = vpd_wrap_info_text(resp->body, resp->body_len);
+    if (!text) {
+        retry_later(k, "the wrap answer has no wrap_info");
+        return;
+    }
+    finish_sink(k, text);
+    vpd_secret_free(text);
+}
+
+static void
+start_wrap(sink *k)
+{
+    vpd_sinks *s = k->owner;
+    char ttl[32];
+    snprintf(ttl, sizeof ttl, "%llus",
+             (unsigned long long)(k->cfg->wrap_ttl_ms / 1000));
+    const char *pairs[] = {"token", k->pending, NULL};
+    char *body = vpd_host_api()->json_object_from_pairs(pairs);
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "User-Agent", VPD_AUTO_AUTH_UA);
+    vpd_hdrs_add(&h, "X-Vault-Request", "true");
+    vpd_hdrs_add(&h, "X-Vault-Token", k->pending);
+    vpd_hdrs_add(&h, "X-Vault-Wrap-TTL", ttl);
+    vpd_hdrs_add(&h, "Content-Type", "application/json");
+    vpd_fwd_req req = {
+        .method = "PUT",
+        .target = "/v1/sys/wrapping/wrap",
+        .headers = &h,
+        .body = body,
+        .body_len = body ? strlen(body) : 0,
+        .max_retries = 0,
+    };
+    k->wrap_op = body ? vpd_fwd_send(s->fwd, &req, on_wrapped, k) : NULL;
+    vpd_hdrs_free(&h); /* wipes the token header */
+    vpd_secret_free(body);
+    if (!k->wrap_op)
+        retry_later(k, "could not start the wrap request");
+}
+
+static void
+run_sink(sink *k)
+{
+    if (!k->pending || k->owner->closing || k->wrap_op)
+        return;
+    if (k->cfg->wrap_ttl_ms)
+        start_wrap(k);
+    else
+        finish_sink(k, k->pending);
+}
+
 vpd_sinks *
-vpd_sinks_new(uv_loop_t *loop, const vpd_auto_auth_config *aa, char *err,
-              size_t err_len)
+vpd_sinks_new(uv_loop_t *loop, const vpd_auto_auth_config *aa, vpd_fwd *fwd,
+              char *err, size_t err_len)
 {
     vpd_sinks *s = calloc(1, sizeof *s);
     if (!s) {
@@ -90,6 +192,7 @@ vpd_sinks_new(uv_loop_t *loop, const vpd_auto_auth_config *aa, char *err,
         return NULL;
     }
     s->loop = loop;
+    s->fwd = fwd;
     s->v = calloc(aa->n_sinks ? aa->n_sinks : 1, sizeof *s->v);
     if (!s->v) {
         free(s);
@@ -100,9 +203,27 @@ vpd_sinks_new(uv_loop_t *loop, const vpd_auto_auth_config *aa, char *err,
         const vpd_sink_config *c = &aa->sinks[i];
         sink *k = &s->v[i];
         k->owner = s;
-        if (vpd_file_sink_init(&k->file, c->config, c->file, c->line, err,
-                               err_len) != 0
-            || vpd_file_sink_check(&k->file, err, err_len) != 0) {
+        k->cfg = c;
+        int rc = vpd_file_sink_init(&k->file, c->config, c->file, c->line,
+                                    err, err_len);
+        if (rc == 0)
+            rc = vpd_file_sink_check(&k->file, err, err_len);
+        if (rc == 0 && c->dh_type && c->dh_type[0]) {
+            /* aad_env_var wins over aad (spec 1.5). */
+            const char *aad = c->aad ? c->aad : "";
+            const char *env = c->aad_env_var ? getenv(c->aad_env_var) : NULL;
+            if (env)
+                aad = env;
+            char why[512];
+            k->dh = vpd_dh_sink_new(c->dh_path, c->derive_key, aad,
+                                    strlen(aad), why, sizeof why);
+            if (!k->dh) {
+                snprintf(err, err_len, "%s:%d: sink \"file\": %s", c->file,
+                         c->line, why);
+                rc = -1;
+            }
+        }
+        if (rc != 0) {
             vpd_file_sink_free(&k->file);
             s->n = i;
             vpd_sinks_close(s, NULL, NULL);
@@ -134,11 +255,16 @@ vpd_sinks_deliver(vpd_sinks *s, const char *token)
     for (size_t i = 0; i < s->n; i++) {
         sink *k = &s->v[i];
         uv_timer_stop(&k->retry);
+        if (k->wrap_op) {
+            vpd_fwd_op *op = k->wrap_op;
+            k->wrap_op = NULL;
+            vpd_fwd_cancel(op);
+        }
         vpd_secret_free(k->pending);
         k->pending = vpd_secret_dup(token, strlen(token));
     }
     for (size_t i = 0; i < s->n; i++)
-        write_sink(&s->v[i]);
+        run_sink(&s->v[i]);
     if (s->n == 0 && s->all_written)
         s->all_written(s->all_written_arg);
 }
@@ -158,6 +284,7 @@ finish_close(vpd_sinks *s)
     for (size_t i = 0; i < s->n; i++) {
         vpd_secret_free(s->v[i].pending);
         vpd_file_sink_free(&s->v[i].file);
+        vpd_dh_sink_free(s->v[i].dh);
     }
     vpd_secret_free(s->latest);
     free(s->v);
@@ -181,6 +308,13 @@ vpd_sinks_close(vpd_sinks *s, void (*done)(void *), void *arg)
     s->closing = true;
     s->closed = done;
     s->closed_arg = arg;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->v[i].wrap_op) {
+            vpd_fwd_op *op = s->v[i].wrap_op;
+            s->v[i].wrap_op = NULL;
+            vpd_fwd_cancel(op);
+        }
+    }
     if (s->open_timers == 0) {
         finish_close(s);
         return;

@@ -1,5 +1,6 @@
-/* The sink server (spec 3.5): hands every new auto-auth token to each
- * configured sink, retrying a failed write after 2 s +- 1 s until it
+/* The sink server (spec 3.5-3.7): hands every new auto-auth token to each
+ * configured sink -- wrapped first when the sink has wrap_ttl, encrypted
+ * when it has dh_type -- retrying a failure after 2 s +- 1 s until it
  * succeeds or a newer token replaces it.  An unchanged token is not
  * written again.
  *
@@ -12,13 +13,15 @@
 #include <uv.h>
 
 #include "config.h"
+#include "forward.h"
 
 typedef struct vpd_sinks vpd_sinks;
 
 /* Builds the sinks of auto_auth and runs each file sink's write check.
- * Returns NULL with "FILE:LINE: ..." in err on a bad sink. */
+ * `fwd` sends sink wrapping requests (wrap_ttl) and must outlive the
+ * sinks.  Returns NULL with "FILE:LINE: ..." in err on a bad sink. */
 vpd_sinks *vpd_sinks_new(uv_loop_t *loop, const vpd_auto_auth_config *aa,
-                         char *err, size_t err_len);
+                         vpd_fwd *fwd, char *err, size_t err_len);
 
 size_t vpd_sinks_count(const vpd_sinks *s);
 

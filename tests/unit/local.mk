@@ -53,3 +53,11 @@ tests_unit_test_consistency_CPPFLAGS = $(UNIT_CPPFLAGS) \
 tests_unit_test_consistency_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_consistency_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_consistency
+
+# DH sink encryption: envelope opened by an OpenSSL client decryptor
+check_PROGRAMS += tests/unit/test_sink_dh
+tests_unit_test_sink_dh_SOURCES = tests/unit/test_sink_dh.c
+tests_unit_test_sink_dh_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_sink_dh_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_sink_dh_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_sink_dh
