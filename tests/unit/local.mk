@@ -61,3 +61,32 @@ tests_unit_test_sink_dh_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_sink_dh_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_sink_dh_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_sink_dh
+
+# auth method plugins (approle, kubernetes, cert), dlopened from the build
+# tree and driven through the stand-alone mock host (no core code linked)
+check_PROGRAMS += tests/unit/test_auth_plugins
+tests_unit_test_auth_plugins_SOURCES = tests/unit/test_auth_plugins.c \
+	tests/host/mock_host.c tests/host/mock_host.h
+tests_unit_test_auth_plugins_CPPFLAGS = $(UNIT_CPPFLAGS) \
+	-I$(top_srcdir)/tests/host
+tests_unit_test_auth_plugins_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_auth_plugins_LDADD = $(JSONC_LIBS) -ldl
+tests_unit_test_auth_plugins_DEPENDENCIES = plugins/auth_approle.la \
+	plugins/auth_kubernetes.la plugins/auth_cert.la
+TESTS += tests/unit/test_auth_plugins
+
+# auto-auth token answers sanitised (spec 2.10)
+check_PROGRAMS += tests/unit/test_sanitize
+tests_unit_test_sanitize_SOURCES = tests/unit/test_sanitize.c
+tests_unit_test_sanitize_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_sanitize_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_sanitize_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_sanitize
+
+# file sink
+check_PROGRAMS += tests/unit/test_sink_file
+tests_unit_test_sink_file_SOURCES = tests/unit/test_sink_file.c
+tests_unit_test_sink_file_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_sink_file_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_sink_file_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_sink_file
