@@ -18,3 +18,21 @@ plugins_consistency_vault_la_SOURCES = \
 plugins_consistency_vault_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
 plugins_consistency_vault_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_consistency_vault_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugin_LTLIBRARIES += plugins/auth_approle.la
+plugins_auth_approle_la_SOURCES = plugins/auth_approle/approle.c
+plugins_auth_approle_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_auth_approle_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_auth_approle_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugin_LTLIBRARIES += plugins/auth_kubernetes.la
+plugins_auth_kubernetes_la_SOURCES = plugins/auth_kubernetes/kubernetes.c
+plugins_auth_kubernetes_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_auth_kubernetes_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_auth_kubernetes_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugin_LTLIBRARIES += plugins/auth_cert.la
+plugins_auth_cert_la_SOURCES = plugins/auth_cert/cert.c
+plugins_auth_cert_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
+plugins_auth_cert_la_CFLAGS = $(PLUGIN_CFLAGS)
+plugins_auth_cert_la_LDFLAGS = $(PLUGIN_LDFLAGS)

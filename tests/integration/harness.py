@@ -294,18 +294,26 @@ class Sim(_Process):
 
     name = "vaultsim"
 
-    def __init__(self, tls=None, root_token="root", args=(), timeout=READY_TIMEOUT):
+    def __init__(self, tls=None, root_token="root", args=(), timeout=READY_TIMEOUT,
+                 client_ca=None):
+        """tls=(cert, key) serves HTTPS; client_ca=FILE (with tls) also requests client
+        certificates verified against FILE, for the cert auth method."""
         self.dir = tmpdir("vaultsim-")
         self.root_token = root_token
         port_file = os.path.join(self.dir, "port")
         argv = [PYTHON, SIM_SCRIPT, "--port", "0", "--port-file", port_file,
                 "--root-token", root_token, "--log", os.path.join(self.dir, "requests.log")]
         self.tls_ctx = None
+        self._server_cert = tls[0] if tls else None
         if tls:
             cert, key = tls
             argv += ["--tls-cert", cert, "--tls-key", key]
             self.tls_ctx = ssl.create_default_context(cafile=cert)
             self.tls_ctx.check_hostname = False
+            if client_ca:
+                argv += ["--tls-client-ca", client_ca]
+        elif client_ca:
+            raise TestFailure("Sim(client_ca=...) needs tls=(cert, key)")
         self._start(argv + list(args))
         self.port = self._poll(lambda: _read_port(port_file), timeout, "waiting for its port file")
         self.scheme = "https" if tls else "http"
@@ -373,9 +381,86 @@ class Sim(_Process):
             body["max_ttl"] = max_ttl
         return self.control("POST", "lease_duration", body)
 
-    def approle(self, **role):
-        """Register an AppRole (role_id, secret_id, ttl, policies, ...); returns the ids."""
-        return self.control("POST", "approle", role)
+    def approle(self, wrap=False, wrap_ttl=None, **role):
+        """Register (or replace) an AppRole with one secret id; returns {"role_id",
+        "secret_id", "role_name"}.  Role keys: role_id, secret_id, role_name,
+        ttl|token_ttl, max_ttl|token_max_ttl, renewable|token_renewable, policies,
+        bind_secret_id, secret_id_num_uses.  wrap=True also returns the secret id
+        response-wrapped ("wrap_info", "wrapping_token"; creation path
+        auth/approle/role/<role_name>/secret-id)."""
+        body = dict(role)
+        if wrap:
+            body["wrap"] = True
+            if wrap_ttl is not None:
+                body["wrap_ttl"] = wrap_ttl
+        return self.control("POST", "approle", body)
+
+    def approle_secret_id(self, role_id=None, role_name=None, secret_id=None, num_uses=None,
+                          wrap=False, wrap_ttl=None):
+        """One more secret id for a role; returns {"role_id", "secret_id",
+        "secret_id_accessor"} (+ "wrap_info", "wrapping_token" with wrap=True)."""
+        body = {"wrap": bool(wrap)}
+        for k, v in (("role_id", role_id), ("role_name", role_name), ("secret_id", secret_id),
+                     ("num_uses", num_uses), ("wrap_ttl", wrap_ttl)):
+            if v is not None:
+                body[k] = v
+        return self.control("POST", "approle/secret-id", body)
+
+    def kubernetes(self, role, jwt=None, jwts=None, token_ttl=None, token_max_ttl=None,
+                   renewable=None, policies=None, replace=False):
+        """Accept JWT(s) for a Kubernetes role (added to those accepted before unless
+        replace=True); returns {"role", "jwts"}."""
+        body = {"role": role, "replace": bool(replace)}
+        for k, v in (("jwt", jwt), ("jwts", jwts), ("token_ttl", token_ttl),
+                     ("token_max_ttl", token_max_ttl), ("renewable", renewable),
+                     ("policies", policies)):
+            if v is not None:
+                body[k] = v
+        return self.control("POST", "kubernetes", body)
+
+    def cert_role(self, name, cn=None, fingerprint=None, token_ttl=None, token_max_ttl=None,
+                  renewable=None, policies=None):
+        """A cert auth role matching the client certificate's subject CN and/or SHA-256
+        fingerprint (neither: any certificate the sim's client CA accepts)."""
+        body = {"name": name}
+        for k, v in (("cn", cn), ("fingerprint", fingerprint), ("token_ttl", token_ttl),
+                     ("token_max_ttl", token_max_ttl), ("renewable", renewable),
+                     ("policies", policies)):
+            if v is not None:
+                body[k] = v
+        return self.control("POST", "cert", body)
+
+    def cert_login(self, cert=None, key=None, name=None, mount="auth/cert"):
+        """PUT <mount>/login on a fresh connection presenting (cert, key) (TLS sims
+        only; a plain HTTP sim gets the request without a certificate); -> Response."""
+        ctx = None
+        if self._server_cert:
+            ctx = ssl.create_default_context(cafile=self._server_cert)
+            ctx.check_hostname = False
+            if cert:
+                ctx.load_cert_chain(cert, key)
+        return request(self.addr, "PUT", f"/v1/{mount}/login",
+                       [("Content-Type", "application/json")],
+                       {"name": name} if name else {}, tls_ctx=ctx)
+
+    def mount(self, path, type):
+        """Serve auth method `type` (approle, kubernetes, cert) at `path` too."""
+        return self.control("POST", "mount", {"path": path, "type": type})
+
+    def wrap(self, data, ttl=300, creation_path=None):
+        """Response-wrap `data` directly; returns the wrap_info dict."""
+        body = {"data": data, "ttl": ttl}
+        if creation_path is not None:
+            body["creation_path"] = creation_path
+        return self.control("POST", "wrap", body)["wrap_info"]
+
+    def unwrap(self, wrapping_token):
+        """PUT sys/wrapping/unwrap with the wrapping token; -> Response."""
+        return self.api("PUT", "sys/wrapping/unwrap", None, token=wrapping_token)
+
+    def wrap_lookup(self, wrapping_token):
+        """GET sys/wrapping/lookup with the wrapping token; -> Response."""
+        return self.api("GET", "sys/wrapping/lookup", None, token=wrapping_token)
 
     def stats(self):
         return self.control("GET", "stats")

@@ -7,7 +7,9 @@ Runs without vaproxyd: the one harness test about daemons stands in
 """
 
 import base64
+import hashlib
 import os
+import ssl
 import signal
 import sys
 import time
@@ -15,7 +17,7 @@ import time
 # The script's own directory is on sys.path, so the harness imports directly.
 from harness import (Client, Proxy, Sim, TestFailure, check, contains, eq,
                      free_port, make_cert, need_binary, parse_responses, raw, request, run,
-                     test, wait_until)
+                     test, tmpdir, wait_until)
 
 sim = Sim()  # shared by the tests below; each test resets what it touches
 ROOT = {"X-Vault-Token": "root"}
@@ -306,6 +308,191 @@ def _():
     eq((auth["policies"], auth["orphan"], auth["lease_duration"]), (["app"], True, 60), "auth")
     r = sim.api("POST", "auth/approle/login", {"role_id": "r1", "secret_id": "bad"}, token="")
     eq(r.status, 400, "wrong secret id")
+
+
+@test("response wrapping: any answer, lookup, single-use unwrap, expiry")
+def _():
+    sim.reset(all=True)
+    r = sim.api("POST", "auth/token/create", {"ttl": 60}, headers={"X-Vault-Wrap-TTL": "5m0s"})
+    eq(r.status, 200, "wrapped create")
+    j = r.json()
+    eq((j["auth"], j["data"]), (None, None), "nothing but wrap_info")
+    wi = j["wrap_info"]
+    eq(sorted(wi), ["accessor", "creation_path", "creation_time", "token", "ttl",
+                    "wrapped_accessor"], "wrap_info fields")
+    eq((wi["ttl"], wi["creation_path"]), (300, "auth/token/create"), "ttl and path")
+    check(wi["token"] and wi["wrapped_accessor"], "token and wrapped accessor set")
+    r = sim.wrap_lookup(wi["token"])
+    eq(r.status, 200, "lookup with X-Vault-Token")
+    eq((r.json()["data"]["creation_path"], r.json()["data"]["creation_ttl"]),
+       ("auth/token/create", 300), "lookup data")
+    check(r.json()["data"]["creation_time"], "creation_time")
+    r = sim.api("POST", "sys/wrapping/lookup", {"token": wi["token"]}, token="")
+    eq(r.status, 200, "lookup with a body token, no X-Vault-Token")
+    r = sim.api("PUT", "sys/wrapping/unwrap", b"null", token=wi["token"])
+    eq(r.status, 200, "unwrap with a null body")
+    auth = r.json()["auth"]
+    eq(auth["accessor"], wi["wrapped_accessor"], "the wrapped token")
+    eq(sim.api("GET", "auth/token/lookup-self", token=auth["client_token"]).status, 200,
+       "unwrapped token works")
+    for what, r in (("unwrap", sim.unwrap(wi["token"])), ("lookup", sim.wrap_lookup(wi["token"]))):
+        eq((r.status, r.json()), (400, {"errors": ["wrapping token is not valid or does not exist"]}),
+           f"{what} after the unwrap")
+
+    info = sim.api("POST", "sys/wrapping/wrap", {"a": "b"},
+                   headers={"X-Vault-Wrap-TTL": "60"}).json()["wrap_info"]
+    eq((info["creation_path"], info["ttl"]), ("sys/wrapping/wrap", 60), "sys/wrapping/wrap")
+    eq(sim.unwrap(info["token"]).json()["data"], {"a": "b"}, "unwrapped data")
+    info = sim.wrap({"x": 1}, ttl=1, creation_path="some/path")
+    eq(sim.wrap_lookup(info["token"]).json()["data"]["creation_path"], "some/path", "control wrap")
+    wait_until(lambda: sim.wrap_lookup(info["token"]).status == 400, timeout=4,
+               msg="wrapping token expiry")
+    r = sim.api("GET", "sys/health", headers={"X-Vault-Wrap-TTL": "1m"})
+    eq((r.status, "wrap_info" in r.json()), (200, False), "health is never wrapped")
+    eq(sim.api("GET", "auth/token/lookup-self", headers={"X-Vault-Wrap-TTL": "soon"}).status,
+       400, "a bad wrap TTL is refused")
+
+
+@test("approle: bind_secret_id, single-use secret ids, role API, token TTL options")
+def _():
+    sim.reset(all=True)
+    ids = sim.approle(role_name="app", token_ttl="2s", token_max_ttl=4, token_renewable=True,
+                      secret_id_num_uses=1)
+    eq(sorted(ids), ["role_id", "role_name", "secret_id"], "answer fields")
+    r = sim.api("PUT", "auth/approle/login", {"role_id": ids["role_id"]}, token="")
+    eq((r.status, r.json()), (400, {"errors": ["missing secret_id"]}), "secret id required")
+    r = sim.api("PUT", "auth/approle/login", ids, token="")
+    eq(r.status, 200, "login")
+    auth = r.json()["auth"]
+    eq((auth["lease_duration"], auth["renewable"], auth["metadata"]), (2, True, {"role_name": "app"}),
+       "token options")
+    eq(sim.api("PUT", "auth/approle/login", ids, token="").status, 400, "single-use secret id")
+    more = sim.approle_secret_id(role_name="app", num_uses=0)
+    eq(sim.api("PUT", "auth/approle/login", {"role_id": ids["role_id"],
+                                             "secret_id": more["secret_id"]}, token="").status,
+       200, "a second secret id, unlimited")
+    eq(sim.api("PUT", "auth/approle/login", {"role_id": ids["role_id"],
+                                             "secret_id": more["secret_id"]}, token="").status,
+       200, "used again")
+    r = sim.api("GET", "auth/approle/role/app/role-id")
+    eq(r.json()["data"]["role_id"], ids["role_id"], "role-id API")
+    r = sim.api("POST", "auth/approle/role/app/secret-id", {})
+    sid = r.json()["data"]["secret_id"]
+    eq(sim.api("PUT", "auth/approle/login", {"role_id": ids["role_id"], "secret_id": sid},
+               token="").status, 200, "secret id from the role API")
+
+    free = sim.approle(role_id="free-role", bind_secret_id=False, ttl=1)
+    r = sim.api("PUT", "auth/approle/login", {"role_id": free["role_id"]}, token="")
+    eq((r.status, r.json()["auth"]["lease_duration"]), (200, 1), "role-id-only login")
+    eq([a["logins"] for a in sim.state()["approles"] if a["role_id"] == "free-role"], [1],
+       "logins counted in the state")
+
+
+@test("approle: wrapped secret ids (control and role API) and wrapped logins")
+def _():
+    sim.reset(all=True)
+    ids = sim.approle(role_name="web", wrap=True, wrap_ttl=120)
+    wt = ids["wrapping_token"]
+    eq((ids["wrap_info"]["creation_path"], ids["wrap_info"]["ttl"]),
+       ("auth/approle/role/web/secret-id", 120), "wrap info")
+    r = sim.wrap_lookup(wt)
+    eq(r.json()["data"]["creation_path"], "auth/approle/role/web/secret-id", "lookup")
+    r = sim.unwrap(wt)
+    eq(r.json()["data"]["secret_id"], ids["secret_id"], "unwrapped secret id")
+    eq(sim.unwrap(wt).status, 400, "single use")
+    more = sim.approle_secret_id(role_id=ids["role_id"], wrap=True)
+    sid = sim.unwrap(more["wrapping_token"]).json()["data"]["secret_id"]
+    eq(sid, more["secret_id"], "second wrapped secret id")
+    r = sim.api("POST", "auth/approle/role/web/secret-id", {},
+                headers={"X-Vault-Wrap-TTL": "30s"})
+    eq(r.json()["wrap_info"]["creation_path"], "auth/approle/role/web/secret-id",
+       "the role API wraps like Vault")
+    # A login itself can be wrapped.
+    r = sim.api("PUT", "auth/approle/login", {"role_id": ids["role_id"], "secret_id": sid},
+                token="", headers={"X-Vault-Wrap-TTL": "1m"})
+    eq((r.status, r.json()["auth"]), (200, None), "wrapped login")
+    wi = r.json()["wrap_info"]
+    eq((wi["creation_path"], wi["ttl"]), ("auth/approle/login", 60), "login wrap info")
+    auth = sim.unwrap(wi["token"]).json()["auth"]
+    eq(auth["accessor"], wi["wrapped_accessor"], "wrapped accessor is the token's")
+
+
+@test("kubernetes: role and JWTs, rotation, 403, mount alias")
+def _():
+    sim.reset(all=True)
+    sim.kubernetes("dev", jwt="jwt-1", token_ttl=3, policies=["k8s"])
+    r = sim.api("PUT", "auth/kubernetes/login", {"role": "dev", "jwt": "jwt-1"}, token="hvs.stale")
+    eq(r.status, 200, "login")
+    auth = r.json()["auth"]
+    eq((auth["lease_duration"], auth["policies"], auth["metadata"]["role"]), (3, ["k8s"], "dev"),
+       "auth block")
+    for body in ({"role": "dev", "jwt": "jwt-2"}, {"role": "ops", "jwt": "jwt-1"}):
+        r = sim.api("PUT", "auth/kubernetes/login", body, token="")
+        eq((r.status, r.json()), (403, {"errors": ["permission denied"]}), f"refused: {body}")
+    eq(sim.kubernetes("dev", jwt="jwt-2")["jwts"], ["jwt-1", "jwt-2"], "rotation: both accepted")
+    eq(sim.api("PUT", "auth/kubernetes/login", {"role": "dev", "jwt": "jwt-2"}, token="").status,
+       200, "new JWT")
+    eq(sim.kubernetes("dev", jwts=["jwt-3"], replace=True)["jwts"], ["jwt-3"], "replace")
+    eq(sim.api("PUT", "auth/kubernetes/login", {"role": "dev", "jwt": "jwt-1"}, token="").status,
+       403, "old JWT refused after replace")
+    sim.mount("auth/k8s", "kubernetes")
+    eq(sim.api("PUT", "auth/k8s/login", {"role": "dev", "jwt": "jwt-3"}, token="").status, 200,
+       "mount alias")
+    eq(sim.api("PUT", "auth/k8s/login", {"jwt": "jwt-3"}, token="").status, 400, "missing role")
+
+
+@test("short login token TTLs: renew-self capped by max TTL, then expiry")
+def _():
+    sim.reset(all=True)
+    sim.kubernetes("short", jwt="j", token_ttl=1, token_max_ttl=2)
+    tok = sim.api("PUT", "auth/kubernetes/login", {"role": "short", "jwt": "j"},
+                  token="").json()["auth"]["client_token"]
+    r = sim.api("PUT", "auth/token/renew-self", {"increment": 0}, token=tok)
+    eq((r.status, r.json()["auth"]["lease_duration"]), (200, 1), "renewed for the role TTL")
+    r = sim.api("PUT", "auth/token/renew-self", {"increment": 60}, token=tok)
+    check(r.json()["auth"]["lease_duration"] <= 2 and r.json()["warnings"], "capped by max TTL")
+    wait_until(lambda: sim.api("GET", "auth/token/lookup-self", token=tok).status == 403,
+               timeout=4, msg="expiry at max TTL")
+
+
+@test("cert auth: client certificates by CN and fingerprint, name, 403, request log")
+def _():
+    d = tmpdir()
+    os.makedirs(os.path.join(d, "server"))
+    server = make_cert(os.path.join(d, "server"))
+    certs = {}
+    for cn in ("client-a", "client-b", "client-c"):
+        sub = os.path.join(d, cn)
+        os.makedirs(sub)
+        certs[cn] = make_cert(sub, cn=cn)
+    ca = os.path.join(d, "clients-ca.pem")
+    with open(ca, "w") as out:
+        for cert, _ in certs.values():
+            out.write(open(cert).read())
+    fp_b = hashlib.sha256(ssl.PEM_cert_to_DER_cert(open(certs["client-b"][0]).read())).hexdigest()
+    csim = Sim(tls=server, client_ca=ca)
+    csim.cert_role("role-a", cn="client-a", token_ttl=5)
+    csim.cert_role("role-b", fingerprint=fp_b.upper())
+    r = csim.cert_login(*certs["client-a"])
+    eq(r.status, 200, f"CN match: {r.body!r}")
+    auth = r.json()["auth"]
+    eq((auth["metadata"]["cert_name"], auth["lease_duration"]), ("role-a", 5), "role-a")
+    r = csim.cert_login(*certs["client-b"], name="role-b")
+    eq((r.status, r.json()["auth"]["metadata"]["cert_name"]), (200, "role-b"), "fingerprint match")
+    eq(csim.cert_login(*certs["client-a"], name="role-b").status, 403, "named role must match")
+    eq(csim.cert_login(*certs["client-c"]).status, 403, "trusted but no role")
+    eq(csim.cert_login().status, 400, "no client certificate")
+    csim.mount("auth/certs", "cert")
+    eq(csim.cert_login(*certs["client-a"], mount="auth/certs").status, 200, "mount alias")
+    log = csim.requests("/v1/auth/cert/")
+    eq([(q["client_cert"], q["client_cn"]) for q in log],
+       [(True, "client-a"), (True, "client-b"), (True, "client-a"), (True, "client-c"),
+        (False, None)], "request log")
+    # Control and API calls need no client certificate.
+    eq(csim.api("GET", "auth/token/lookup-self").status, 200, "no cert needed elsewhere")
+    r = csim.api("PUT", "auth/cert/login", {})
+    eq(r.status, 400, "no certificate on the API path either")
+    eq(sim.cert_login().status, 400, "plain HTTP sim: no cert")
 
 
 @test("TLS mode")

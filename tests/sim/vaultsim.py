@@ -12,19 +12,48 @@ Vault can observe and what vaproxy's tests need to provoke.
 
 Vault API (/v1/...): sys/health; auth/token/{lookup-self,lookup,lookup-accessor,
 renew-self,renew,create,create-orphan,revoke,revoke-self,revoke-orphan,
-revoke-accessor}; auth/approle/login; KV v2 at secret/{data,metadata,delete,
-undelete,destroy}/<path>; database/creds/<role>; sys/leases/{renew,revoke,
-revoke-prefix,revoke-force,lookup} (and legacy sys/renew, sys/revoke);
+revoke-accessor}; auth/approle/{login,role/<name>/secret-id,role/<name>/role-id};
+auth/kubernetes/login; auth/cert/login (the TLS peer certificate); KV v2 at
+secret/{data,metadata,delete,undelete,destroy}/<path>; database/creds/<role>;
+sys/leases/{renew,revoke,revoke-prefix,revoke-force,lookup} (and legacy
+sys/renew, sys/revoke); sys/wrapping/{wrap,lookup,unwrap};
 sys/internal/ui/mounts/secret.  Token-free helpers: sim/echo/*, sim/status/<code>
 (?location=...), sim/slow/<ms>, sim/big/<bytes>.
+
+Response wrapping: X-Vault-Wrap-TTL (Go duration or seconds) on any request
+whose answer is a 200 JSON object turns that answer into a wrap ("wrap_info"
+with token, accessor, ttl, creation_time, creation_path, wrapped_accessor;
+"data" and "auth" null).  The wrapping token works with sys/wrapping/lookup
+(X-Vault-Token or body "token"; not consumed) and sys/wrapping/unwrap (single
+use; afterwards 400 "wrapping token is not valid or does not exist").
+
+Auth methods: approle (roles with bind_secret_id, token_ttl, token_max_ttl,
+token_renewable, secret_id_num_uses; several secret ids per role),
+kubernetes (roles with a set of accepted JWTs; wrong role or JWT: 403),
+cert (needs --tls-client-ca: client certificates are requested, not
+required, and verified against that file; roles match the peer's subject CN
+and/or SHA-256 fingerprint; the body's "name" picks a role, else the first
+that matches; no match: 403; no certificate: 400).  Every login mount can be
+aliased (/_sim/mount).  The request log notes whether a client certificate
+was presented ("client_cert") and its CN ("client_cn").
 
 Control API (/_sim/..., no token, never logged): GET requests[?path_prefix=],
 stats, state, consistency; POST reset {all}, fail {count,status,path_prefix,
 method,body,headers} (status 0 = close unanswered, count<0 = forever), delay
 {ms,path_prefix,method,count}, token {id,ttl,max_ttl,renewable,policies,
 num_uses,orphan}, revoke {id}, consistency {enabled,lag,applied},
-lease_duration {seconds,max_ttl}, approle {role_id,secret_id,ttl,max_ttl,
-policies,renewable}.
+lease_duration {seconds,max_ttl}, approle {role_id,secret_id,role_name,
+ttl|token_ttl,max_ttl|token_max_ttl,renewable|token_renewable,policies,
+bind_secret_id,secret_id_num_uses,wrap,wrap_ttl} (creates or replaces the
+role with one secret id), approle/secret-id {role_id|role_name,secret_id,
+num_uses,wrap,wrap_ttl} (one more secret id), kubernetes {role,jwt|jwts,
+ttl|token_ttl,max_ttl|token_max_ttl,renewable|token_renewable,policies,
+replace} (adds JWTs to the role unless replace), cert {name,cn,fingerprint,
+ttl|token_ttl,max_ttl|token_max_ttl,renewable|token_renewable,policies},
+mount {path,type} (type approle, kubernetes or cert), wrap {data,ttl,
+creation_path} (wraps data without a request).  "wrap": true answers carry
+"wrap_info" and "wrapping_token"; the secret id is still returned too.
+TTLs are seconds or duration strings ("2s"); short ones (1-5 s) are fine.
 
 Consistency model: with lag N>0, writes advance the active node's index but
 not the "applied" one; each request naming an index beyond "applied" uses up
@@ -90,6 +119,30 @@ def parse_duration(v, field="ttl"):
         return int(s)
     except (ValueError, IndexError):
         raise ApiError(400, f"invalid {field}: {v!r}")
+
+
+def parse_wrap_ttl(v):
+    """X-Vault-Wrap-TTL: Go duration text ("5m0s", "300ms", "1h") or integer seconds."""
+    s = str(v).strip()
+    if s.isdigit():
+        return int(s)
+    units = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    total, i, ok = 0.0, 0, bool(s)
+    while ok and i < len(s):
+        j = i
+        while j < len(s) and (s[j].isdigit() or s[j] == "."):
+            j += 1
+        k = j
+        while k < len(s) and not (s[k].isdigit() or s[k] == "."):
+            k += 1
+        try:
+            total += float(s[i:j]) * units[s[j:k]]
+        except (ValueError, KeyError):
+            ok = False
+        i = k
+    if not ok:
+        raise ApiError(400, f"error parsing wrap TTL: invalid duration {s!r}")
+    return int(math.ceil(total))
 
 
 def truthy(v):
@@ -238,7 +291,12 @@ class State:
         self.accessors = {}
         self.kv = {}
         self.leases = {}
-        self.approles = {}
+        self.approles = {}      # role_id -> role (see control "approle")
+        self.kube_roles = {}    # role name -> {"jwts": [...], token options}
+        self.cert_roles = []    # [{"name", "cn", "fingerprint", token options}], in order
+        self.wraps = {}         # wrapping token -> {"info", "response", "expires"}
+        self.auth_mounts = {"auth/approle": "approle", "auth/kubernetes": "kubernetes",
+                            "auth/cert": "cert"}
         self.lease_duration = 30
         self.lease_max_ttl = 0
         self.cons_enabled = False
@@ -282,6 +340,66 @@ class State:
             self.revoke_token(tid)
         for lid in [k for k, v in self.leases.items() if t >= v.expires]:
             del self.leases[lid]
+        for wt in [k for k, v in self.wraps.items() if t >= v["expires"]]:
+            del self.wraps[wt]
+
+    # response wrapping ----------------------------------------------------
+
+    def wrap(self, response, creation_path, ttl, t, wrapped_accessor=""):
+        """Keep `response` behind a new single-use wrapping token; returns the wrap answer."""
+        info = {"token": "hvs." + rand_id(), "accessor": rand_id(), "ttl": int(ttl),
+                "creation_time": rfc3339(t), "creation_path": creation_path,
+                "wrapped_accessor": wrapped_accessor or ""}
+        self.wraps[info["token"]] = {"info": info, "response": response, "expires": t + ttl}
+        out = envelope()
+        out["wrap_info"] = info
+        return out
+
+    def wrapped(self, token, t):
+        w = self.wraps.get(token or "")
+        if w is None or t >= w["expires"]:
+            self.wraps.pop(token or "", None)
+            raise ApiError(400, "wrapping token is not valid or does not exist")
+        return w
+
+    # auth method roles ----------------------------------------------------
+
+    @staticmethod
+    def token_options(body, old=None):
+        """ttl/max_ttl/renewable/policies of a role, from token_* or the short names."""
+        old = old or {"ttl": 3600, "max_ttl": 0, "renewable": True, "policies": ["default"]}
+        def pick(*keys):
+            for k in keys:
+                if body.get(k) is not None:
+                    return body[k]
+            return None
+        ttl = pick("token_ttl", "ttl")
+        max_ttl = pick("token_max_ttl", "max_ttl")
+        renewable = pick("token_renewable", "renewable")
+        return {"ttl": old["ttl"] if ttl is None else parse_duration(ttl, "token_ttl"),
+                "max_ttl": old["max_ttl"] if max_ttl is None
+                else parse_duration(max_ttl, "token_max_ttl"),
+                "renewable": old["renewable"] if renewable is None else truthy(renewable)
+                if isinstance(renewable, str) else bool(renewable),
+                "policies": pick("token_policies", "policies") or old["policies"]}
+
+    def login_token(self, opts, path, display_name, meta, t):
+        return self.add_token(Token("hvs." + rand_id(), opts["policies"], opts["ttl"],
+                                    opts["max_ttl"], opts["renewable"], True, None,
+                                    path=path, display_name=display_name, meta=meta, t=t))
+
+    def approle_by_name(self, name):
+        found = None
+        for role in self.approles.values():
+            if role["role_name"] == name:
+                found = role  # the last registered wins
+        return found
+
+    def new_secret_id(self, role, secret_id=None, num_uses=None):
+        sid = secret_id or str(uuid.uuid4())
+        uses = role["secret_id_num_uses"] if num_uses is None else int(num_uses)
+        role["secret_ids"][sid] = {"uses": uses, "accessor": str(uuid.uuid4())}
+        return sid
 
     def new_token(self, parent, body, t, orphan=False, path="auth/token/create"):
         ttl = parse_duration(body.get("ttl"), "ttl") or DEFAULT_TOKEN_TTL
@@ -354,6 +472,16 @@ class State:
                         "renewals": l.renewals} for l in self.leases.values()],
             "kv": sorted(self.kv),
             "consistency": self.consistency_info(),
+            "wraps": [{"token": k, "creation_path": w["info"]["creation_path"],
+                       "ttl": max(0, math.ceil(w["expires"] - t))} for k, w in self.wraps.items()],
+            "approles": [{"role_id": r["role_id"], "role_name": r["role_name"],
+                          "bind_secret_id": r["bind_secret_id"], "secret_ids": len(r["secret_ids"]),
+                          "logins": r["logins"]} for r in self.approles.values()],
+            "kubernetes_roles": [{"role": k, "jwts": len(r["jwts"]), "logins": r["logins"]}
+                                 for k, r in self.kube_roles.items()],
+            "cert_roles": [{"name": r["name"], "cn": r["cn"], "fingerprint": r["fingerprint"],
+                            "logins": r["logins"]} for r in self.cert_roles],
+            "auth_mounts": dict(self.auth_mounts),
         }
 
     def consistency_info(self):
@@ -367,7 +495,8 @@ class State:
 class Request:
     """What the handler parsed from the wire, in a shape the routes can use."""
 
-    def __init__(self, method, raw_path, headers, body):
+    def __init__(self, method, raw_path, headers, body, peer_cert=None):
+        self.peer_cert = peer_cert  # {"cn", "sha256"} of a verified client certificate
         self.method = method
         self.raw_path = raw_path
         target = raw_path
@@ -410,6 +539,15 @@ class Request:
             raise ApiError(400, "failed to parse JSON input: not a JSON object")
         return obj
 
+    def json_any(self):
+        """The body as any JSON value (unwrap clients send `null`); empty -> None."""
+        if not self.body.strip():
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError as e:
+            raise ApiError(400, f"failed to parse JSON input: {e}")
+
     def operation(self):
         m = self.method
         if m == "LIST" or (m in ("GET", "HEAD") and truthy((self.query.get("list") or [""])[0])):
@@ -436,7 +574,29 @@ class Handler(BaseHTTPRequestHandler):
             # client cannot stall the accept loop.
             self.request.settimeout(10)
             self.request = ctx.wrap_socket(self.request, server_side=True)
+        self.peer_cert = self._peer_cert()
         super().setup()
+
+    def _peer_cert(self):
+        """{"cn", "sha256"} of the client certificate this connection presented, or None.
+
+        Only asked for with --tls-client-ca, and then already verified
+        against that file by the handshake."""
+        if not isinstance(self.request, ssl.SSLSocket):
+            return None
+        try:
+            der = self.request.getpeercert(binary_form=True)
+            info = self.request.getpeercert() or {}
+        except (ValueError, ssl.SSLError):
+            return None
+        if not der:
+            return None
+        cn = None
+        for rdn in info.get("subject", ()):
+            for k, v in rdn:
+                if k == "commonName":
+                    cn = v
+        return {"cn": cn, "sha256": hashlib.sha256(der).hexdigest()}
 
     def __getattr__(self, name):
         # http.server looks up do_<METHOD>; one dispatcher serves every
@@ -524,7 +684,7 @@ class Handler(BaseHTTPRequestHandler):
         # self.path may have been rewritten by http.server ('//x' -> '/x');
         # the request line holds the target exactly as the client sent it.
         raw_path = self.requestline.split()[1]
-        req = Request(self.command, raw_path, list(self.headers.items()), body)
+        req = Request(self.command, raw_path, list(self.headers.items()), body, self.peer_cert)
 
         if req.path.startswith("/_sim/"):
             try:
@@ -538,7 +698,9 @@ class Handler(BaseHTTPRequestHandler):
                "method": req.method, "path": req.path,
                "raw_path": raw_path, "headers": [[k, v] for k, v in req.headers],
                "body": body.decode("utf-8", "replace"), "token": req.token(),
-               "status": None, "forwarded": False}
+               "status": None, "forwarded": False,
+               "client_cert": self.peer_cert is not None,
+               "client_cn": self.peer_cert["cn"] if self.peer_cert else None}
         with st.lock:
             rec["seq"] = len(st.requests) + 1
             st.requests.append(rec)
@@ -599,9 +761,18 @@ class Handler(BaseHTTPRequestHandler):
             cons = st.cons_enabled and p != "sys/health"
             wrote = False
             try:
+                wrap_ttl = req.header("X-Vault-Wrap-TTL")
+                # Health is not a logical request: Vault never wraps it.
+                wrap_ttl = parse_wrap_ttl(wrap_ttl) if wrap_ttl and p != "sys/health" else 0
                 if cons:
                     self._check_consistency(req, rec)  # may raise 412
-                status, payload = Routes(st, req, time.time()).dispatch(p)
+                t = time.time()
+                status, payload = Routes(st, req, t).dispatch(p)
+                if (wrap_ttl > 0 and status == 200 and isinstance(payload, dict)
+                        and p != "sys/wrapping/wrap"):
+                    # Any answer can be response-wrapped, logins included.
+                    acc = (payload.get("auth") or {}).get("accessor", "")
+                    payload = st.wrap(payload, p, wrap_ttl, t, acc)
             except ApiError as e:
                 status, payload = e.status, {"errors": e.errors}
             else:
@@ -724,15 +895,74 @@ class Handler(BaseHTTPRequestHandler):
                 st.lease_max_ttl = int(body.get("max_ttl", st.lease_max_ttl))
                 return 200, {"seconds": st.lease_duration, "max_ttl": st.lease_max_ttl}
             if name == "approle":
-                role = {"role_id": body.get("role_id") or rand_id(),
-                        "secret_id": body.get("secret_id") or rand_id(),
+                # Creates (or replaces) a role with one secret id.
+                role = {"role_id": body.get("role_id") or str(uuid.uuid4()),
                         "role_name": body.get("role_name", "sim"),
-                        "ttl": int(body.get("ttl", 3600)), "max_ttl": int(body.get("max_ttl", 0)),
-                        "renewable": bool(body.get("renewable", True)),
-                        "policies": body.get("policies") or ["default"]}
+                        "bind_secret_id": bool(body.get("bind_secret_id", True)),
+                        "secret_id_num_uses": int(body.get("secret_id_num_uses", 0)),
+                        "secret_ids": {}, "logins": 0}
+                role.update(st.token_options(body))
                 st.approles[role["role_id"]] = role
-                return 200, {"role_id": role["role_id"], "secret_id": role["secret_id"]}
+                sid = st.new_secret_id(role, body.get("secret_id") or rand_id())
+                out = {"role_id": role["role_id"], "secret_id": sid,
+                       "role_name": role["role_name"]}
+                return 200, self._maybe_wrap(st, body, role, sid, out, t)
+            if name == "approle/secret-id":
+                role = (st.approles.get(body.get("role_id") or "")
+                        or st.approle_by_name(body.get("role_name") or ""))
+                if role is None:
+                    raise ApiError(404, "no such approle role")
+                sid = st.new_secret_id(role, body.get("secret_id"), body.get("num_uses"))
+                out = {"role_id": role["role_id"], "secret_id": sid,
+                       "secret_id_accessor": role["secret_ids"][sid]["accessor"]}
+                return 200, self._maybe_wrap(st, body, role, sid, out, t)
+            if name == "kubernetes":
+                role_name = body.get("role")
+                if not role_name:
+                    raise ApiError(400, "missing role")
+                old = st.kube_roles.get(role_name)
+                if old is None or body.get("replace"):
+                    old = dict(st.token_options({}), jwts=[], logins=0)
+                role = dict(old, **st.token_options(body, old))
+                jwts = list(body.get("jwts") or []) + ([body["jwt"]] if body.get("jwt") else [])
+                role["jwts"] = old["jwts"] + [j for j in jwts if j not in old["jwts"]]
+                st.kube_roles[role_name] = role
+                return 200, {"role": role_name, "jwts": role["jwts"]}
+            if name == "cert":
+                if not body.get("name"):
+                    raise ApiError(400, "missing name")
+                fp = (body.get("fingerprint") or "").replace(":", "").lower() or None
+                role = {"name": body["name"], "cn": body.get("cn") or None, "fingerprint": fp,
+                        "logins": 0}
+                role.update(st.token_options(body))
+                st.cert_roles = [r for r in st.cert_roles if r["name"] != role["name"]] + [role]
+                return 200, {"name": role["name"], "cn": role["cn"], "fingerprint": fp}
+            if name == "mount":
+                path = (body.get("path") or "").strip("/")
+                if not path.startswith("auth/") or body.get("type") not in (
+                        "approle", "kubernetes", "cert"):
+                    raise ApiError(400, "mount needs path auth/... and type approle, "
+                                        "kubernetes or cert")
+                st.auth_mounts[path] = body["type"]
+                return 200, {"mounts": dict(st.auth_mounts)}
+            if name == "wrap":
+                ttl = parse_duration(body.get("ttl", 300), "ttl") or 300
+                return 200, st.wrap(envelope(body.get("data") or {}),
+                                    body.get("creation_path") or "sys/wrapping/wrap", ttl, t)
         raise ApiError(404, f"unknown control endpoint {name!r}")
+
+    @staticmethod
+    def _maybe_wrap(st, body, role, sid, out, t):
+        """With "wrap": the secret id also comes wrapped, as Vault's role API would."""
+        if not body.get("wrap"):
+            return out
+        ttl = parse_duration(body.get("wrap_ttl", 300), "wrap_ttl") or 300
+        entry = role["secret_ids"][sid]
+        answer = envelope({"secret_id": sid, "secret_id_accessor": entry["accessor"],
+                           "secret_id_ttl": 0, "secret_id_num_uses": entry["uses"]})
+        wrapped = st.wrap(answer, "auth/approle/role/%s/secret-id" % role["role_name"], ttl, t)
+        return dict(out, wrap_info=wrapped["wrap_info"],
+                    wrapping_token=wrapped["wrap_info"]["token"])
 
 
 class Routes:
@@ -749,9 +979,21 @@ class Routes:
             return self.health()
         if p.startswith("sys/internal/ui/mounts/"):
             return self.ui_mount(p)
-        if p.startswith("auth/approle/login"):
-            return self.approle_login()
+        if p in ("sys/wrapping/lookup", "sys/wrapping/unwrap"):
+            return self.wrapping(p[len("sys/wrapping/"):])
+        mount, kind, rest = self.auth_mount(p)
+        if kind is not None and (rest == "login" or rest.startswith("login/")):
+            # Login paths ignore X-Vault-Token: real clients send stale ones.
+            self.need("write")
+            return getattr(self, kind + "_login")(mount)
         self.tok = self.authenticate()
+        if p == "sys/wrapping/wrap":
+            self.need("write")
+            return 200, self.st.wrap(envelope(self.req.json()), p,
+                                     parse_wrap_ttl(self.req.header("X-Vault-Wrap-TTL") or "300"),
+                                     self.t)
+        if kind == "approle" and rest.startswith("role/"):
+            return self.approle_role_api(mount, rest[len("role/"):])
         if p.startswith("auth/token/"):
             return self.token_api(p[len("auth/token/"):])
         if p.startswith("secret/"):
@@ -798,18 +1040,101 @@ class Routes:
 
     # -- auth --------------------------------------------------------------
 
-    def approle_login(self):
-        # Login paths ignore X-Vault-Token: real clients send stale ones.
+    def auth_mount(self, p):
+        """(mount, type, rest of the path) of an auth mount p is under, else (None, None, "")."""
+        for mount, kind in self.st.auth_mounts.items():
+            if p.startswith(mount + "/"):
+                return mount, kind, p[len(mount) + 1:]
+        return None, None, ""
+
+    def wrapping(self, op):
+        body = self.req.json_any()
+        token = (body.get("token") if isinstance(body, dict) else None) or self.req.token()
+        if op == "lookup":
+            self.need("read", "write")
+            info = self.st.wrapped(token, self.t)["info"]
+            return 200, envelope({"creation_path": info["creation_path"],
+                                  "creation_ttl": info["ttl"],
+                                  "creation_time": info["creation_time"]})
         self.need("write")
+        w = self.st.wrapped(token, self.t)
+        del self.st.wraps[token]  # single use
+        return 200, w["response"]
+
+    def approle_login(self, mount):
         body = self.req.json()
-        role = self.st.approles.get(body.get("role_id"))
-        if role is None or body.get("secret_id") != role["secret_id"]:
+        if not body.get("role_id"):
+            raise ApiError(400, "missing role_id")
+        role = self.st.approles.get(body["role_id"])
+        if role is None:
             raise ApiError(400, "invalid role or secret ID")
-        tok = self.st.add_token(Token(
-            "hvs." + rand_id(), role["policies"], role["ttl"], role["max_ttl"], role["renewable"],
-            True, None, path="auth/approle/login", display_name="approle",
-            meta={"role_name": role["role_name"]}, t=self.t))
+        if role["bind_secret_id"]:
+            sid = body.get("secret_id")
+            if not sid:
+                raise ApiError(400, "missing secret_id")
+            entry = role["secret_ids"].get(sid)
+            if entry is None:
+                raise ApiError(400, "invalid role or secret ID")
+            if entry["uses"] > 0:
+                entry["uses"] -= 1
+                if entry["uses"] == 0:
+                    del role["secret_ids"][sid]  # used up
+        role["logins"] += 1
+        tok = self.st.login_token(role, mount + "/login", "approle",
+                                  {"role_name": role["role_name"]}, self.t)
         return 200, envelope(auth=tok.auth_block(self.t))
+
+    def approle_role_api(self, mount, rest):
+        name, _, what = rest.partition("/")
+        role = self.st.approle_by_name(name)
+        if role is None:
+            raise ApiError(404, f"role {name!r} does not exist")
+        if what == "role-id":
+            self.need("read")
+            return 200, envelope({"role_id": role["role_id"]})
+        if what == "secret-id":
+            self.need("write")
+            body = self.req.json()
+            sid = self.st.new_secret_id(role, None, body.get("num_uses"))
+            entry = role["secret_ids"][sid]
+            return 200, envelope({"secret_id": sid, "secret_id_accessor": entry["accessor"],
+                                  "secret_id_ttl": 0, "secret_id_num_uses": entry["uses"]})
+        raise ApiError(404, f'no handler for route "{mount}/role/{rest}". route entry not found.')
+
+    def kubernetes_login(self, mount):
+        body = self.req.json()
+        if not body.get("role"):
+            raise ApiError(400, "missing role")
+        if not body.get("jwt"):
+            raise ApiError(400, "missing jwt")
+        role = self.st.kube_roles.get(body["role"])
+        if role is None or body["jwt"] not in role["jwts"]:
+            raise permission_denied()
+        role["logins"] += 1
+        tok = self.st.login_token(role, mount + "/login", "kubernetes-sim",
+                                  {"role": body["role"], "service_account_name": "sim",
+                                   "service_account_namespace": "default"}, self.t)
+        return 200, envelope(auth=tok.auth_block(self.t))
+
+    def cert_login(self, mount):
+        body = self.req.json()
+        peer = self.req.peer_cert
+        if peer is None:
+            raise ApiError(400, "client certificate must be supplied")
+        name = body.get("name") or None
+        for role in self.st.cert_roles:
+            if name is not None and role["name"] != name:
+                continue
+            if role["cn"] is not None and role["cn"] != peer["cn"]:
+                continue
+            if role["fingerprint"] is not None and role["fingerprint"] != peer["sha256"]:
+                continue
+            role["logins"] += 1
+            tok = self.st.login_token(role, mount + "/login", "cert-" + role["name"],
+                                      {"cert_name": role["name"], "common_name": peer["cn"]},
+                                      self.t)
+            return 200, envelope(auth=tok.auth_block(self.t))
+        raise permission_denied()
 
     def token_api(self, op):
         st, t, body = self.st, self.t, None
@@ -1053,6 +1378,8 @@ def main(argv=None):
     ap.add_argument("--root-token", default="root")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--tls-client-ca", help="request (not require) client certificates and "
+                                            "verify them against this CA file (cert auth)")
     ap.add_argument("--log", help="append one line per request to this file")
     args = ap.parse_args(argv)
 
@@ -1062,6 +1389,11 @@ def main(argv=None):
             ap.error("--tls-cert and --tls-key go together")
         ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ssl_ctx.load_cert_chain(args.tls_cert, args.tls_key)
+    if args.tls_client_ca:
+        if ssl_ctx is None:
+            ap.error("--tls-client-ca needs --tls-cert and --tls-key")
+        ssl_ctx.load_verify_locations(cafile=args.tls_client_ca)
+        ssl_ctx.verify_mode = ssl.CERT_OPTIONAL
 
     log = open(args.log, "a", encoding="utf-8") if args.log else None
     server = SimServer((args.host, args.port), State(args.root_token), ssl_ctx, log)

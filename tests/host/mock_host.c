@@ -1,0 +1,810 @@
+/* A stand-alone host table for plugin tests: see mock_host.h. */
+#include "mock_host.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FILE_MAX (1024 * 1024)
+
+static long live_secrets;
+static long live_allocs;
+static char init_error[1024];
+
+static char *log_buf;
+static size_t log_len, log_cap;
+
+/* ---- counting memory --------------------------------------------------- */
+
+static void *
+mock_alloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (p)
+        live_allocs++;
+    return p;
+}
+
+static void *
+mock_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (p)
+        live_allocs++;
+    return p;
+}
+
+static void
+mock_free(void *p)
+{
+    if (!p)
+        return;
+    live_allocs--;
+    free(p);
+}
+
+static char *
+mock_strdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    char *p = strdup(s);
+    if (p)
+        live_allocs++;
+    return p;
+}
+
+/* A secret buffer keeps its size just before the bytes, so it can be
+ * wiped on release (as the core's are). */
+static char *
+mock_secret_dup(const char *s, size_t len)
+{
+    size_t *block = malloc(sizeof(size_t) + len + 1);
+    if (!block)
+        return NULL;
+    block[0] = len + 1;
+    char *out = (char *)(block + 1);
+    if (len)
+        memcpy(out, s, len);
+    out[len] = '\0';
+    live_secrets++;
+    return out;
+}
+
+static void
+mock_secret_free(char *s)
+{
+    if (!s)
+        return;
+    size_t *block = (size_t *)s - 1;
+    volatile char *v = s;
+    for (size_t i = 0; i < block[0]; i++)
+        v[i] = 0;
+    live_secrets--;
+    free(block);
+}
+
+long
+mock_live_secrets(void)
+{
+    return live_secrets;
+}
+
+long
+mock_live_allocs(void)
+{
+    return live_allocs;
+}
+
+/* ---- logging and errors ------------------------------------------------ */
+
+static void
+log_append(const char *text, size_t len)
+{
+    if (log_len + len + 1 > log_cap) {
+        size_t cap = log_cap ? log_cap : 1024;
+        while (cap < log_len + len + 1)
+            cap *= 2;
+        char *b = realloc(log_buf, cap);
+        if (!b)
+            return;
+        log_buf = b;
+        log_cap = cap;
+    }
+    memcpy(log_buf + log_len, text, len);
+    log_len += len;
+    log_buf[log_len] = '\0';
+}
+
+static const char *const level_names[] = {"TRACE", "DEBUG", "INFO", "WARN",
+                                          "ERROR"};
+
+static void mock_log(const vp_instance_t *inst, vp_log_level_t level,
+                     const char *fmt, ...) VP_PRINTF(3, 4);
+
+static void
+mock_log(const vp_instance_t *inst, vp_log_level_t level, const char *fmt,
+         ...)
+{
+    char line[2048];
+    int n = snprintf(line, sizeof line, "%s %s: ",
+                     level <= VP_LOG_ERROR ? level_names[level] : "ERROR",
+                     inst ? inst->name : "plugin");
+    va_list ap;
+    va_start(ap, fmt);
+    if (n > 0 && (size_t)n < sizeof line)
+        vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    size_t len = strlen(line);
+    if (len + 1 < sizeof line)
+        line[len++] = '\n';
+    log_append(line, len);
+    if (getenv("MOCK_HOST_VERBOSE"))
+        fprintf(stdout, "# log: %.*s", (int)len, line);
+}
+
+static void mock_set_error(const vp_instance_t *inst, const char *fmt, ...)
+    VP_PRINTF(2, 3);
+
+static void
+mock_set_error(const vp_instance_t *inst, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (inst) {
+        mock_instance *mi = (mock_instance *)inst;
+        vsnprintf(mi->error, sizeof mi->error, fmt, ap);
+    } else {
+        vsnprintf(init_error, sizeof init_error, fmt, ap);
+    }
+    va_end(ap);
+}
+
+const char *
+mock_log_text(void)
+{
+    return log_buf ? log_buf : "";
+}
+
+void
+mock_log_clear(void)
+{
+    log_len = 0;
+    if (log_buf)
+        log_buf[0] = '\0';
+}
+
+const char *
+mock_init_error(void)
+{
+    return init_error;
+}
+
+/* ---- configuration ----------------------------------------------------- */
+
+static const vp_conf_field_t *
+schema_field(const vp_conf_field_t *schema, const char *key)
+{
+    for (const vp_conf_field_t *f = schema; f && f->key; f++) {
+        if (strcmp(f->key, key) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+static const char *
+pair_value(char *const *pairs, const char *key)
+{
+    const char *found = NULL; /* the last one wins, as in HCL */
+    for (size_t i = 0; pairs && pairs[i]; i += 2) {
+        if (strcmp(pairs[i], key) == 0)
+            found = pairs[i + 1];
+    }
+    return found;
+}
+
+/* Go's strconv.ParseBool spellings, like the core. */
+static int
+parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+    for (size_t i = 0; i < 6; i++) {
+        if (strcmp(s, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcmp(s, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int
+parse_int(const char *s, int base, int64_t *out)
+{
+    if (!*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, base);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* "90", "30s", "5m", "1h30m", "2d", "250ms" -> milliseconds. */
+static int
+parse_duration_ms(const char *s, int64_t *out)
+{
+    int64_t total = 0;
+    if (!*s)
+        return -1;
+    if (parse_int(s, 10, &total) == 0) {
+        *out = total * 1000;
+        return total >= 0 ? 0 : -1;
+    }
+    while (*s) {
+        if (!isdigit((unsigned char)*s))
+            return -1;
+        int64_t n = 0;
+        while (isdigit((unsigned char)*s))
+            n = n * 10 + (*s++ - '0');
+        int64_t unit;
+        if (strncmp(s, "ms", 2) == 0) {
+            unit = 1;
+            s += 2;
+        } else if (*s == 's') {
+            unit = 1000;
+            s++;
+        } else if (*s == 'm') {
+            unit = 60 * 1000;
+            s++;
+        } else if (*s == 'h') {
+            unit = 3600 * 1000;
+            s++;
+        } else if (*s == 'd') {
+            unit = 86400 * 1000;
+            s++;
+        } else {
+            return -1;
+        }
+        total += n * unit;
+    }
+    *out = total;
+    return 0;
+}
+
+/* Converts text to the field's type.  Returns 0 or -1. */
+static int
+convert(vp_conf_type_t type, const char *text, int64_t *num)
+{
+    int b = 0;
+    switch (type) {
+    case VP_CONF_STRING:
+    case VP_CONF_PATH:
+        return 0;
+    case VP_CONF_INT:
+        return parse_int(text, 10, num);
+    case VP_CONF_BOOL:
+        if (parse_bool(text, &b) != 0)
+            return -1;
+        *num = b;
+        return 0;
+    case VP_CONF_DURATION:
+        return parse_duration_ms(text, num);
+    case VP_CONF_MODE:
+        if (parse_int(text, 8, num) != 0)
+            return -1;
+        return *num >= 0 && *num <= 07777 ? 0 : -1;
+    }
+    return -1;
+}
+
+static int
+conf_get(const vp_instance_t *inst, const char *key, vp_conf_type_t want,
+         const char **str, int64_t *num)
+{
+    const mock_instance *mi = (const mock_instance *)inst;
+    const vp_conf_field_t *f = schema_field(mi->schema, key);
+    if (!f)
+        return VP_EINVAL; /* asking for a key the schema does not declare */
+    int text_like = want == VP_CONF_STRING;
+    int schema_text = f->type == VP_CONF_STRING || f->type == VP_CONF_PATH;
+    if (text_like != schema_text)
+        return VP_EINVAL;
+    const char *text = pair_value(mi->pairs, key);
+    if (!text)
+        text = f->default_value;
+    if (!text)
+        return VP_ENOENT;
+    *str = text;
+    return convert(f->type, text, num) == 0 ? 0 : VP_EINVAL;
+}
+
+static int
+mock_conf_string(const vp_instance_t *inst, const char *key, const char **out)
+{
+    int64_t unused = 0;
+    return conf_get(inst, key, VP_CONF_STRING, out, &unused);
+}
+
+static int
+mock_conf_int(const vp_instance_t *inst, const char *key, int64_t *out)
+{
+    const char *unused;
+    return conf_get(inst, key, VP_CONF_INT, &unused, out);
+}
+
+static int
+mock_conf_bool(const vp_instance_t *inst, const char *key, int *out)
+{
+    const char *unused;
+    int64_t v = 0;
+    int rc = conf_get(inst, key, VP_CONF_BOOL, &unused, &v);
+    if (rc == 0)
+        *out = v != 0;
+    return rc;
+}
+
+static int
+mock_conf_duration_ms(const vp_instance_t *inst, const char *key,
+                      uint64_t *out)
+{
+    const char *unused;
+    int64_t v = 0;
+    int rc = conf_get(inst, key, VP_CONF_DURATION, &unused, &v);
+    if (rc == 0)
+        *out = (uint64_t)v;
+    return rc;
+}
+
+int
+mock_check_schema(const vp_conf_field_t *schema, const char *const *pairs,
+                  char *err, size_t err_len)
+{
+    for (size_t i = 0; pairs && pairs[i]; i += 2) {
+        const vp_conf_field_t *f = schema_field(schema, pairs[i]);
+        if (!f) {
+            snprintf(err, err_len, "unknown key \"%s\"", pairs[i]);
+            return -1;
+        }
+        int64_t num = 0;
+        if (convert(f->type, pairs[i + 1], &num) != 0) {
+            snprintf(err, err_len, "%s: wrong type", pairs[i]);
+            return -1;
+        }
+    }
+    for (const vp_conf_field_t *f = schema; f && f->key; f++) {
+        int present = 0;
+        for (size_t i = 0; pairs && pairs[i]; i += 2)
+            present |= strcmp(pairs[i], f->key) == 0;
+        if ((f->flags & VP_CONF_REQUIRED) && !present) {
+            snprintf(err, err_len, "missing required key \"%s\"", f->key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- instances --------------------------------------------------------- */
+
+mock_instance *
+mock_instance_new(const char *name, const vp_conf_field_t *schema,
+                  const char *const *pairs)
+{
+    mock_instance *mi = calloc(1, sizeof *mi);
+    if (!mi)
+        return NULL;
+    size_t n = 0;
+    while (pairs && pairs[n])
+        n += 2;
+    mi->pairs = calloc(n + 1, sizeof *mi->pairs);
+    if (!mi->pairs) {
+        free(mi);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        mi->pairs[i] = strdup(pairs[i] ? pairs[i] : "");
+    mi->pub.host = mock_host();
+    mi->pub.name = name;
+    mi->schema = schema;
+    return mi;
+}
+
+void
+mock_instance_free(mock_instance *mi)
+{
+    if (!mi)
+        return;
+    for (size_t i = 0; mi->pairs[i]; i++)
+        free(mi->pairs[i]);
+    free(mi->pairs);
+    free(mi);
+}
+
+mock_instance *
+mock_create(const vp_auth_ops_t *ops, const char *name,
+            const vp_conf_field_t *schema, const char *const *pairs, int *rc,
+            char *err, size_t err_len)
+{
+    *rc = 0;
+    err[0] = '\0';
+    if (mock_check_schema(schema, pairs, err, err_len) != 0) {
+        *rc = VP_EINVAL;
+        return NULL;
+    }
+    mock_instance *mi = mock_instance_new(name, schema, pairs);
+    if (!mi) {
+        *rc = VP_ENOMEM;
+        return NULL;
+    }
+    if (ops->create && (*rc = ops->create(&mi->pub)) != 0) {
+        snprintf(err, err_len, "%s", mi->error);
+        mock_instance_free(mi);
+        return NULL;
+    }
+    return mi;
+}
+
+void
+mock_destroy(const vp_auth_ops_t *ops, mock_instance *mi)
+{
+    if (!mi)
+        return;
+    if (ops->destroy)
+        ops->destroy(&mi->pub);
+    mock_instance_free(mi);
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+static int
+mock_read_file(const vp_instance_t *inst, const char *path, int trim,
+               char **out, size_t *out_len)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        if (inst)
+            mock_set_error(inst, "cannot read %s: %s", path, strerror(e));
+        return e == ENOENT ? VP_ENOENT : VP_EIO;
+    }
+    char *buf = malloc(FILE_MAX);
+    if (!buf) {
+        close(fd);
+        return VP_ENOMEM;
+    }
+    size_t len = 0;
+    int rc = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, FILE_MAX - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            if (inst)
+                mock_set_error(inst, "cannot read %s: %s", path,
+                               strerror(errno));
+            rc = VP_EIO;
+            break;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len == FILE_MAX) {
+            if (inst)
+                mock_set_error(inst, "%s is larger than 1 MiB", path);
+            rc = VP_EIO;
+            break;
+        }
+    }
+    close(fd);
+    if (rc == 0) {
+        const char *start = buf;
+        if (trim) {
+            while (len && isspace((unsigned char)*start)) {
+                start++;
+                len--;
+            }
+            while (len && isspace((unsigned char)start[len - 1]))
+                len--;
+        }
+        *out = mock_secret_dup(start, len);
+        if (!*out)
+            rc = VP_ENOMEM;
+        else if (out_len)
+            *out_len = len;
+    }
+    volatile char *v = buf;
+    for (size_t i = 0; i < FILE_MAX; i++)
+        v[i] = 0;
+    free(buf);
+    return rc;
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+static int
+mock_json_get_string(const char *json, size_t len, const char *path,
+                     char **out)
+{
+    json_tokener *tok = json_tokener_new();
+    if (!tok)
+        return VP_ENOMEM;
+    json_object *root = json_tokener_parse_ex(tok, json, (int)len);
+    int ok = root && json_tokener_get_error(tok) == json_tokener_success;
+    json_tokener_free(tok);
+    if (!ok) {
+        json_object_put(root);
+        return VP_EINVAL;
+    }
+    json_object *cur = root;
+    char part[128];
+    const char *p = path;
+    while (cur && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof part) {
+            cur = NULL;
+            break;
+        }
+        memcpy(part, p, n);
+        part[n] = '\0';
+        json_object *next = NULL;
+        if (!json_object_is_type(cur, json_type_object)
+            || !json_object_object_get_ex(cur, part, &next))
+            cur = NULL;
+        else
+            cur = next;
+        p += n + (dot ? 1 : 0);
+    }
+    int rc = VP_ENOENT;
+    if (cur && json_object_is_type(cur, json_type_string)) {
+        *out = mock_secret_dup(json_object_get_string(cur),
+                               (size_t)json_object_get_string_len(cur));
+        rc = *out ? 0 : VP_ENOMEM;
+    }
+    json_object_put(root);
+    return rc;
+}
+
+static char *
+mock_json_object_from_pairs(const char *const *pairs)
+{
+    json_object *obj = json_object_new_object();
+    if (!obj)
+        return NULL;
+    for (size_t i = 0; pairs[i]; i += 2) {
+        if (pairs[i + 1])
+            json_object_object_add(obj, pairs[i],
+                                   json_object_new_string(pairs[i + 1]));
+    }
+    size_t len = 0;
+    const char *text = json_object_to_json_string_length(
+        obj, JSON_C_TO_STRING_PLAIN, &len);
+    char *out = mock_secret_dup(text, len);
+    json_object_put(obj);
+    return out;
+}
+
+/* ---- login requests ---------------------------------------------------- */
+
+vp_login_t *
+mock_login_new(void)
+{
+    return calloc(1, sizeof(vp_login_t));
+}
+
+void
+mock_login_reset(vp_login_t *l)
+{
+    free(l->path);
+    mock_secret_free(l->body);
+    mock_secret_free(l->token);
+    free(l->client_cert);
+    free(l->client_key);
+    free(l->ca_cert);
+    for (size_t i = 0; i < l->n_headers; i++) {
+        free(l->headers[i].name);
+        free(l->headers[i].value);
+    }
+    memset(l, 0, sizeof *l);
+}
+
+void
+mock_login_free(vp_login_t *l)
+{
+    if (!l)
+        return;
+    mock_login_reset(l);
+    free(l);
+}
+
+static int
+replace_str(char **slot, const char *value)
+{
+    char *copy = NULL;
+    if (value && !(copy = strdup(value)))
+        return VP_ENOMEM;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+static int
+replace_secret(char **slot, const char *value)
+{
+    char *copy = NULL;
+    if (value && !(copy = mock_secret_dup(value, strlen(value))))
+        return VP_ENOMEM;
+    mock_secret_free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+static int
+mock_login_set_request(vp_login_t *l, const char *method, const char *path)
+{
+    if (!method || strlen(method) >= sizeof l->method || !path)
+        return VP_EINVAL;
+    while (*path == '/')
+        path++;
+    snprintf(l->method, sizeof l->method, "%s", method);
+    return replace_str(&l->path, path);
+}
+
+static int
+mock_login_set_body(vp_login_t *l, const char *json)
+{
+    return replace_secret(&l->body, json);
+}
+
+static int
+mock_login_set_token(vp_login_t *l, const char *token)
+{
+    return replace_secret(&l->token, token);
+}
+
+static int
+mock_login_add_header(vp_login_t *l, const char *name, const char *value)
+{
+    if (!name || !value || l->n_headers == MOCK_LOGIN_MAX_HEADERS)
+        return VP_EINVAL;
+    l->headers[l->n_headers].name = strdup(name);
+    l->headers[l->n_headers].value = strdup(value);
+    l->n_headers++;
+    return 0;
+}
+
+static int
+mock_login_set_tls(vp_login_t *l, const char *cert, const char *key,
+                   const char *ca)
+{
+    if (replace_str(&l->client_cert, cert) || replace_str(&l->client_key, key)
+        || replace_str(&l->ca_cert, ca))
+        return VP_ENOMEM;
+    return 0;
+}
+
+static int
+mock_login_set_result(vp_login_t *l, vp_login_result_t where)
+{
+    if (where != VP_LOGIN_RESULT_AUTH && where != VP_LOGIN_RESULT_LOOKUP)
+        return VP_EINVAL;
+    l->result = where;
+    return 0;
+}
+
+static const char *
+mock_login_method(const vp_login_t *l)
+{
+    return l->method;
+}
+
+static const char *
+mock_login_path(const vp_login_t *l)
+{
+    return l->path ? l->path : "";
+}
+
+void
+mock_login_default(vp_login_t *login, const char *mount_path)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/login", mount_path);
+    mock_login_reset(login);
+    mock_login_set_request(login, "PUT", path);
+    mock_login_set_body(login, "{}");
+}
+
+const char *
+mock_login_header(const vp_login_t *l, const char *name)
+{
+    for (size_t i = 0; i < l->n_headers; i++) {
+        if (strcasecmp(l->headers[i].name, name) == 0)
+            return l->headers[i].value;
+    }
+    return NULL;
+}
+
+/* ---- time and randomness ----------------------------------------------- */
+
+static uint64_t
+mock_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int
+mock_random_bytes(void *buf, size_t len)
+{
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return VP_EIO;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, (char *)buf + got, len - got);
+        if (n <= 0) {
+            close(fd);
+            return VP_EIO;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    return 0;
+}
+
+/* ---- the table --------------------------------------------------------- */
+
+/* Request-hook members stay NULL: auth plugins have no business with
+ * them, and a call would crash the test at once. */
+static const vp_host_api_t mock_table = {
+    .size = sizeof(vp_host_api_t),
+    .abi_major = VP_ABI_MAJOR,
+    .abi_minor = VP_ABI_MINOR,
+    .log = mock_log,
+    .set_error = mock_set_error,
+    .alloc = mock_alloc,
+    .calloc = mock_calloc,
+    .free = mock_free,
+    .strdup = mock_strdup,
+    .secret_dup = mock_secret_dup,
+    .secret_free = mock_secret_free,
+    .conf_string = mock_conf_string,
+    .conf_int = mock_conf_int,
+    .conf_bool = mock_conf_bool,
+    .conf_duration_ms = mock_conf_duration_ms,
+    .read_file = mock_read_file,
+    .json_get_string = mock_json_get_string,
+    .json_object_from_pairs = mock_json_object_from_pairs,
+    .login_set_request = mock_login_set_request,
+    .login_set_body = mock_login_set_body,
+    .login_set_token = mock_login_set_token,
+    .login_add_header = mock_login_add_header,
+    .login_set_tls = mock_login_set_tls,
+    .login_set_result = mock_login_set_result,
+    .now_ms = mock_now_ms,
+    .random_bytes = mock_random_bytes,
+    .login_method = mock_login_method,
+    .login_path = mock_login_path,
+};
+
+const vp_host_api_t *
+mock_host(void)
+{
+    return &mock_table;
+}

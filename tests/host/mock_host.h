@@ -1,0 +1,97 @@
+/* A stand-alone vp_host_api_t for testing plugins without the daemon (in
+ * the spirit of collectd's plugin_mock.c).  It links against json-c and
+ * libc only, never against the core, so a plugin test exercises exactly
+ * the SDK contract:
+ *
+ *   - configuration comes from key/value string pairs, checked and
+ *     converted against the implementation's schema like the core does;
+ *   - read_file reads real files; json_* use json-c;
+ *   - login requests are plain structs the test can read (method, path,
+ *     body, token, headers, TLS paths, result rule);
+ *   - set_error texts and log lines are captured, so a test can assert
+ *     what was said and that no secret was;
+ *   - secret buffers and ordinary allocations are counted, so a test can
+ *     assert that an instance released everything.
+ *
+ * Not thread-safe; one test at a time (the unit harness forks per test). */
+#ifndef VP_MOCK_HOST_H
+#define VP_MOCK_HOST_H
+
+#include <stddef.h>
+
+#include <vaproxy/vaproxy.h>
+
+#define MOCK_LOGIN_MAX_HEADERS 16
+
+/* The mock's login request.  Every string is NULL until set. */
+struct vp_login {
+    char method[16];
+    char *path;
+    char *body;        /* secret buffer */
+    char *token;       /* secret buffer */
+    char *client_cert;
+    char *client_key;
+    char *ca_cert;
+    vp_login_result_t result;
+    size_t n_headers;
+    struct {
+        char *name;
+        char *value;
+    } headers[MOCK_LOGIN_MAX_HEADERS];
+};
+
+/* One instance of an implementation, with its configuration. */
+typedef struct mock_instance {
+    vp_instance_t pub;                /* first: the plugin sees this */
+    const vp_conf_field_t *schema;
+    char **pairs;                     /* key, value, ..., NULL (copies) */
+    char error[1024];                 /* the last set_error text */
+} mock_instance;
+
+/* The host table (full size, ABI of the headers). */
+const vp_host_api_t *mock_host(void);
+
+/* An instance named `name` with the given schema and configuration, a
+ * NULL-terminated list of key, value strings (NULL for none).  The pairs
+ * are copied.  create is not called: see mock_create. */
+mock_instance *mock_instance_new(const char *name,
+                                 const vp_conf_field_t *schema,
+                                 const char *const *pairs);
+void mock_instance_free(mock_instance *mi);
+
+/* What the core does before create: every key must be in the schema, its
+ * value must convert to the key's type, required keys must be present.
+ * Returns 0, or -1 with a message naming the key in err. */
+int mock_check_schema(const vp_conf_field_t *schema, const char *const *pairs,
+                      char *err, size_t err_len);
+
+/* Checks the schema, makes the instance and runs ops->create, like the
+ * core.  Returns the instance, or NULL with *rc (the create code, or
+ * VP_EINVAL for a schema error) and the message in err. */
+mock_instance *mock_create(const vp_auth_ops_t *ops, const char *name,
+                           const vp_conf_field_t *schema,
+                           const char *const *pairs, int *rc, char *err,
+                           size_t err_len);
+/* Runs ops->destroy and frees the instance. */
+void mock_destroy(const vp_auth_ops_t *ops, mock_instance *mi);
+
+/* Login requests.  mock_login_default fills in what the core does before
+ * login_begin: PUT <mount_path>/login with the body {}. */
+vp_login_t *mock_login_new(void);
+void mock_login_reset(vp_login_t *login);
+void mock_login_free(vp_login_t *login);
+void mock_login_default(vp_login_t *login, const char *mount_path);
+const char *mock_login_header(const vp_login_t *login, const char *name);
+
+/* Captured log lines ("LEVEL name: text\n" each) and a reset. */
+const char *mock_log_text(void);
+void mock_log_clear(void);
+/* The text set_error recorded with a NULL instance (in init). */
+const char *mock_init_error(void);
+
+/* Live secret buffers and live ordinary allocations made through the
+ * host table (alloc, calloc, strdup minus free). */
+long mock_live_secrets(void);
+long mock_live_allocs(void);
+
+#endif
