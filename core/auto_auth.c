@@ -43,6 +43,8 @@ struct vpd_auto_auth {
     bool closing;
     bool reauth_pending;
     bool backing_off;         /* the last login failed: wait it out */
+    bool first_renewal;       /* the renewal right after a login */
+    char login_path[512];     /* "<mount_path>/login" */
     void (*closed)(void *);
     void *closed_arg;
 };
@@ -125,7 +127,10 @@ send_login_request(vpd_auto_auth *a)
         vpd_hdrs_add(&h, "X-Vault-Token", l->token);
     if (a->method->namespace_ && a->method->namespace_[0])
         vpd_hdrs_add(&h, "X-Vault-Namespace", a->method->namespace_);
-    if (a->method->wrap_ttl_ms) {
+    /* Only the login itself is wrapped, not the round trips a method
+     * makes before it (an unwrap of a wrapped secret id, say). */
+    if (a->method->wrap_ttl_ms && l->path
+        && strcmp(l->path, a->login_path) == 0) {
         char ttl[32];
         go_wrap_ttl(ttl, sizeof ttl, a->method->wrap_ttl_ms);
         vpd_hdrs_add(&h, "X-Vault-Wrap-TTL", ttl);
@@ -163,9 +168,9 @@ login_now(vpd_auto_auth *a)
     a->reauth_pending = false;
     vpd_login_reset(a->login);
     /* The default request; most methods only set the body. */
-    char path[512];
-    snprintf(path, sizeof path, "%s/login", a->method->mount_path);
-    vpd_host_api()->login_set_request(a->login, "PUT", path);
+    snprintf(a->login_path, sizeof a->login_path, "%s/login",
+             a->method->mount_path);
+    vpd_host_api()->login_set_request(a->login, "PUT", a->login_path);
     vpd_host_api()->login_set_body(a->login, "{}");
 
     const vp_auth_ops_t *ops = vpd_instance_ops(a->inst);
@@ -319,6 +324,7 @@ login_succeeded(vpd_auto_auth *a, const char *body)
     }
     a->lease_ms = lease_s * 1000;
     a->grace_ms = random_between(a->lease_ms / 10, a->lease_ms / 5 + 1);
+    a->first_renewal = true;
     renew_now(a); /* the first renewal goes out at once (spec 2.8) */
 }
 
@@ -381,8 +387,21 @@ on_renew_answer(vpd_fwd_resp *resp, void *arg)
     if (a->closing || resp->error == VPD_FWD_CANCELLED)
         return;
     char why[512];
+    bool first = a->first_renewal;
+    a->first_renewal = false;
     if (resp->error != VPD_FWD_OK || resp->status >= 400) {
         answer_error(resp, why, sizeof why);
+        if (first) {
+            /* A token that cannot be renewed right after it was issued
+             * (no permission, no route): use it as a non-renewable one
+             * and log in again before it expires, instead of logging in
+             * again at once in a loop (hashicorp/vault#22575). */
+            vpd_log(VPD_LOG_WARN, COMPONENT,
+                    "cannot renew the new token (%s): using it until "
+                    "shortly before it expires", why);
+            wait_then(a, AA_LOGIN, a->lease_ms - a->grace_ms);
+            return;
+        }
         vpd_log(VPD_LOG_WARN, COMPONENT,
                 "renewal failed (%s): logging in again", why);
         if (resp->error == VPD_FWD_OK)
@@ -436,6 +455,11 @@ renew_now(vpd_auto_auth *a)
         .body = body,
         .body_len = sizeof body - 1,
         .max_retries = 0,
+        /* The token renews over the same TLS identity it logged in with
+         * (the cert method's own client certificate and CA). */
+        .client_cert = a->login->client_cert,
+        .client_key = a->login->client_key,
+        .ca_cert = a->login->ca_cert,
     };
     a->op = vpd_fwd_send(a->fwd, &req, on_renew_answer, a);
     for (size_t i = 0; i < h.n; i++)
