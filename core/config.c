@@ -16,6 +16,7 @@
 #include "autoconf.h"
 
 #include "config.h"
+#include "textutil.h"
 
 #include "log.h"
 
@@ -174,31 +175,6 @@ typedef struct {
     }
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
 
-static size_t
-edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return 99;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] == b[j - 1] ? 0 : 1);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
 
 static int
 unknown_key(blk *b, const vpd_cfg_member *m, const keydef *defs, size_t n)
@@ -206,7 +182,7 @@ unknown_key(blk *b, const vpd_cfg_member *m, const keydef *defs, size_t n)
     const char *best = NULL;
     size_t best_d = 3;
     for (size_t i = 0; i < n; i++) {
-        size_t d = edit_distance(m->key, defs[i].name);
+        size_t d = vpd_edit_distance(m->key, defs[i].name);
         if (d < best_d) {
             best_d = d;
             best = defs[i].name;
@@ -232,24 +208,6 @@ find_key(const keydef *defs, size_t n, const char *key)
     return NULL;
 }
 
-/* Go's strconv.ParseBool. */
-static int
-parse_bool_str(const char *s, bool *out)
-{
-    static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True"};
-    static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False"};
-    for (size_t i = 0; i < 6; i++) {
-        if (strcmp(s, t[i]) == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strcmp(s, f[i]) == 0) {
-            *out = false;
-            return 0;
-        }
-    }
-    return -1;
-}
 
 static int
 get_str(blk *b, const vpd_cfg_member *m, char **dst)
@@ -290,7 +248,7 @@ get_rbool(blk *b, const vpd_cfg_member *m, bool *dst)
         *dst = v->is_float ? v->fnum != 0 : v->num != 0;
         return 0;
     case VPD_CFG_STRING:
-        if (parse_bool_str(v->str, dst) == 0)
+        if (vpd_parse_go_bool(v->str, dst) == 0)
             return 0;
         return key_fail(b, m, "expected a bool, got \"%s\"", msgstr(v->str));
     default:
@@ -1041,7 +999,7 @@ parse_api_proxy(loader *ld, const block *bl)
                 a.use_auto_auth_token = VPD_AUTO_AUTH_TOKEN_FORCE;
                 continue;
             }
-            if (v->type == VPD_CFG_STRING && parse_bool_str(v->str, &on) != 0) {
+            if (v->type == VPD_CFG_STRING && vpd_parse_go_bool(v->str, &on) != 0) {
                 cfail(&ld->c, bl->file, m->line,
                       "api_proxy: value of 'use_auto_auth_token' can be "
                       "either true/false/force, \"%s\" is an invalid option",

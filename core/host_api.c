@@ -25,6 +25,7 @@
 #include "config.h"
 #include "log.h"
 #include "request.h"
+#include "textutil.h"
 
 #define FILE_MAX (1024 * 1024)
 
@@ -190,24 +191,6 @@ conf_pair(const vpd_instance *vi, const char *key)
     return NULL;
 }
 
-/* Go's strconv.ParseBool spellings, which Vault accepts in strings. */
-static int
-parse_bool_text(const char *s, int *out)
-{
-    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
-    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
-    for (size_t i = 0; i < 6; i++) {
-        if (strcmp(s, yes[i]) == 0) {
-            *out = 1;
-            return 0;
-        }
-        if (strcmp(s, no[i]) == 0) {
-            *out = 0;
-            return 0;
-        }
-    }
-    return -1;
-}
 
 static int
 parse_int_text(const char *s, int base, int64_t *out)
@@ -249,14 +232,14 @@ conf_convert(vp_conf_type_t type, const vpd_cfg_node *node, const char *text,
                               10, num);
     case VP_CONF_BOOL: {
         *want = "a bool";
-        int b = 0;
+        bool b = false;
         if (node && node->type == VPD_CFG_BOOL) {
             *num = node->boolean;
             return 0;
         }
         if (node && node->type != VPD_CFG_STRING)
             return -1;
-        if (parse_bool_text(node ? node->str : text, &b) != 0)
+        if (vpd_parse_go_bool(node ? node->str : text, &b) != 0)
             return -1;
         *num = b;
         return 0;
@@ -355,33 +338,6 @@ host_conf_duration_ms(const vp_instance_t *inst, const char *key,
     return rc;
 }
 
-/* Levenshtein distance, for "did you mean" suggestions. */
-static size_t
-edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return 99;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t prev = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cur = row[j];
-            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            size_t best = prev + cost;
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
 
 static int
 check_schema(const vpd_instance *vi, const char *where, char *err,
@@ -401,7 +357,7 @@ check_schema(const vpd_instance *vi, const char *where, char *err,
             const char *best = NULL;
             size_t best_d = 3;
             for (const vp_conf_field_t *s = schema; s && s->key; s++) {
-                size_t d = edit_distance(m->key, s->key);
+                size_t d = vpd_edit_distance(m->key, s->key);
                 if (d < best_d) {
                     best_d = d;
                     best = s->key;
