@@ -19,6 +19,7 @@
 #include "config.h"
 #include "forward.h"
 #include "host_api.h"
+#include "lease_cache.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "router.h"
@@ -35,6 +36,8 @@ typedef struct {
     vpd_config *cfg;
     vpd_registry plugins;
     vpd_instance *auth_method;
+    vpd_instance *cache_store;  /* the lease cache's storage plugin */
+    vpd_cfg_node cache_conf;    /* the cache block without `persist` */
     vpd_chain chain;
 
     uv_loop_t loop;
@@ -44,6 +47,7 @@ typedef struct {
     vpd_token_holder holder;
     vpd_auto_auth *auto_auth;
     vpd_sinks *sinks;
+    vpd_lease_cache *cache;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t drain_timer;
     uint64_t drain_started;
@@ -102,6 +106,34 @@ load_plugins(daemon_t *d, char *err, size_t err_len)
     return 0;
 }
 
+/* The cache block minus `persist`, which is the core's business (the
+ * store plugin checks the rest against its schema).  The persistent
+ * cache itself is not implemented yet: say so instead of pretending. */
+static const vpd_cfg_node *
+store_config(daemon_t *d, const vpd_cfg_node *node)
+{
+    if (!node || node->type != VPD_CFG_OBJECT)
+        return node;
+    d->cache_conf = *node;
+    d->cache_conf.members = calloc(node->n_members + 1,
+                                   sizeof *d->cache_conf.members);
+    if (!d->cache_conf.members)
+        return node;
+    d->cache_conf.n_members = 0;
+    for (size_t i = 0; i < node->n_members; i++) {
+        const vpd_cfg_member *m = &node->members[i];
+        if (strcmp(m->key, "persist") == 0) {
+            vpd_log(VPD_LOG_WARN, COMPONENT,
+                    "%s:%d: cache persist: the persistent cache is not "
+                    "implemented yet; the cache lives in memory only",
+                    m->value->file, m->line);
+            continue;
+        }
+        d->cache_conf.members[d->cache_conf.n_members++] = *m;
+    }
+    return &d->cache_conf;
+}
+
 /* Builds the auth method instance and the chain from the config. */
 static int
 build_instances(daemon_t *d, char *err, size_t err_len)
@@ -148,11 +180,27 @@ build_instances(daemon_t *d, char *err, size_t err_len)
         snprintf(err, err_len, "out of memory");
         return -1;
     }
-    /* Then every `plugin` block, in config order. */
+    /* Then every `plugin` block, in config order.  A cache plugin block
+     * names the lease cache's store instead of the default "memory". */
     for (size_t i = 0; i < cfg->n_plugins; i++) {
         const vpd_plugin_block *pb = &cfg->plugins[i];
         vp_kind_t kind = strcmp(pb->kind, "cache") == 0
                              ? VP_KIND_CACHE : VP_KIND_CONSISTENCY;
+        if (kind == VP_KIND_CACHE) {
+            if (d->cache_store) {
+                snprintf(err, err_len, "%s:%d: only one cache plugin block "
+                         "may be given", pb->file, pb->line);
+                return -1;
+            }
+            snprintf(where, sizeof where, "%s:%d: plugin \"cache\" \"%s\"",
+                     pb->file, pb->line, pb->name);
+            d->cache_store = vpd_instance_new(&d->plugins, kind, pb->name,
+                                              pb->config, NULL, 0, where,
+                                              err, err_len);
+            if (!d->cache_store)
+                return -1;
+            continue;
+        }
         snprintf(where, sizeof where, "%s:%d: plugin \"%s\" \"%s\"",
                  pb->file, pb->line, pb->kind, pb->name);
         vpd_instance *inst = vpd_instance_new(&d->plugins, kind, pb->name,
@@ -165,6 +213,17 @@ build_instances(daemon_t *d, char *err, size_t err_len)
             snprintf(err, err_len, "out of memory");
             return -1;
         }
+    }
+    /* `cache {}` (even empty) turns the lease cache on; its keys are the
+     * store's configuration (max_entries, max_bytes for "memory"). */
+    if (cfg->cache.present && !d->cache_store) {
+        snprintf(where, sizeof where, "cache");
+        const vpd_cfg_node *conf = store_config(d, cfg->cache.node);
+        d->cache_store = vpd_instance_new(&d->plugins, VP_KIND_CACHE,
+                                          "memory", conf, NULL, 0, where, err,
+                                          err_len);
+        if (!d->cache_store)
+            return -1;
     }
     return 0;
 }
@@ -197,6 +256,11 @@ close_everything(daemon_t *d)
     if (d->sinks) {
         vpd_sinks_close(d->sinks, NULL, NULL);
         d->sinks = NULL;
+    }
+    if (d->cache) {
+        vpd_lc_close(d->cache, NULL, NULL);
+        d->cache = NULL;
+        d->router.cache = NULL;
     }
     if (d->server) {
         vpd_server_close(d->server, on_server_closed, d);
@@ -390,6 +454,19 @@ serve(daemon_t *d)
     uv_signal_start(&d->sig_int, on_term_signal, SIGINT);
     uv_signal_start(&d->sig_hup, on_hup, SIGHUP);
 
+    if (d->cache_store) {
+        d->cache = vpd_lease_cache_new(
+            &d->loop, d->cache_store, d->fwd, &d->holder,
+            d->cfg->api_proxy.use_auto_auth_token != VPD_AUTO_AUTH_TOKEN_FALSE);
+        if (!d->cache) {
+            vpd_log(VPD_LOG_ERROR, COMPONENT, "cache: out of memory");
+            d->exit_code = 1;
+            close_everything(d);
+            uv_run(&d->loop, UV_RUN_DEFAULT);
+            return 1;
+        }
+        d->router.cache = d->cache;
+    }
     if (d->cfg->n_listeners) {
         d->server = vpd_server_start(&d->loop, d->cfg, vpd_router_handle,
                                      &d->router, err, sizeof err);
@@ -479,6 +556,8 @@ vpd_daemon_run(const vpd_options *opt)
 out:
     vpd_token_holder_clear(&d.holder);
     vpd_instance_free(d.auth_method);
+    vpd_instance_free(d.cache_store);
+    free(d.cache_conf.members);
     vpd_chain_free(&d.chain);
     vpd_plugins_unload(&d.plugins);
     vpd_config_free(d.cfg);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "auto_auth.h"
+#include "lease_cache.h"
 #include "log.h"
 #include "request.h"
 #include "sanitize.h"
@@ -32,6 +33,8 @@ typedef struct proxied {
     int chain_retries;
     uint64_t token_generation;/* of the auto-auth token it carries */
     bool healed;              /* already resent once with a new token */
+    vpd_lc_ticket *ticket;    /* a cache miss under way */
+    bool cache_waiting;       /* an identical request is under way */
     bool wait_for_token;      /* the auto-auth token is dead: wait */
     /* Waiting for a new auto-auth token (router->parked list). */
     bool parked;
@@ -252,6 +255,7 @@ needs_cleaning(const char *path, char *out, size_t out_len)
 /* ---- the proxy path ---------------------------------------------------- */
 
 static void forward(proxied *p);
+static void resume_after_wait(void *arg);
 
 static void
 on_timer_closed(uv_handle_t *h)
@@ -280,6 +284,14 @@ finish(proxied *p)
 {
     p->router->inflight--;
     unpark(p);
+    if (p->cache_waiting)
+        vpd_lc_forget_waiter(p->router->cache, p);
+    if (p->ticket) {
+        /* Gave up without an answer: let the waiters try themselves. */
+        vpd_lc_ticket *t = p->ticket;
+        p->ticket = NULL;
+        vpd_lc_done(p->router->cache, t, &p->r, NULL);
+    }
     if (p->timer)
         uv_close((uv_handle_t *)p->timer, on_timer_closed);
     vpd_hdrs_free(&p->denied_headers);
@@ -411,6 +423,34 @@ prepare(proxied *p)
     return r->token ? 0 : -1;
 }
 
+/* spec 2.10 on a 200 answer (forwarded or cached): may replace *body with
+ * *clean (the caller frees it).  Returns -1 after answering 500. */
+static int
+sanitize(proxied *p, int status, const char **body, size_t *body_len,
+         char **clean)
+{
+    vpd_router *rt = p->router;
+    vp_req_t *r = &p->r;
+    if (status != 200
+        || rt->cfg->api_proxy.use_auto_auth_token == VPD_AUTO_AUTH_TOKEN_FALSE)
+        return 0;
+    size_t clean_len = 0;
+    vpd_sanitize_result sr = vpd_sanitize_token_answer(
+        r->http->path, r->token, r->http->body, r->http->body_len,
+        vpd_token_current(rt->holder), *body, *body_len, clean, &clean_len);
+    if (sr == VPD_SANITIZE_ERROR) {
+        rt->counters.error++;
+        respond_error(p, 500, "failed to process token lookup response: ",
+                      "the request or the answer is not valid JSON");
+        return -1;
+    }
+    if (sr == VPD_SANITIZED) {
+        *body = *clean;
+        *body_len = clean_len;
+    }
+    return 0;
+}
+
 static void
 relay(proxied *p, vpd_fwd_resp *resp)
 {
@@ -429,23 +469,14 @@ relay(proxied *p, vpd_fwd_resp *resp)
     const char *body = resp->body;
     size_t body_len = resp->body_len;
     char *clean = NULL;
-    if (resp->status == 200
-        && rt->cfg->api_proxy.use_auto_auth_token != VPD_AUTO_AUTH_TOKEN_FALSE) {
-        size_t clean_len = 0;
-        vpd_sanitize_result sr = vpd_sanitize_token_answer(
-            r->http->path, r->token, r->http->body, r->http->body_len,
-            vpd_token_current(rt->holder), body, body_len, &clean,
-            &clean_len);
-        if (sr == VPD_SANITIZE_ERROR) {
-            rt->counters.error++;
-            respond_error(p, 500, "failed to process token lookup response: ",
-                          "the request or the answer is not valid JSON");
-            return;
-        }
-        if (sr == VPD_SANITIZED) {
-            body = clean;
-            body_len = clean_len;
-        }
+    if (sanitize(p, resp->status, &body, &body_len, &clean) != 0)
+        return;
+    if (p->ticket) {
+        /* Cache decisions see the upstream's own answer, before any
+         * header of ours is added to it. */
+        vpd_lc_ticket *t = p->ticket;
+        p->ticket = NULL;
+        vpd_lc_done(rt->cache, t, r, resp);
     }
     /* The forwarder already removed hop-by-hop headers and framing; the
      * upstream's headers (its Date included, as Vault Proxy relays it) go
@@ -653,6 +684,53 @@ forward(proxied *p)
     }
 }
 
+/* Answers from the cache, waits for an identical request under way, or
+ * forwards (spec 2.5). */
+static void
+lookup_then_forward(proxied *p)
+{
+    vpd_router *rt = p->router;
+    if (!rt->cache) {
+        forward(p);
+        return;
+    }
+    vpd_lc_hit hit;
+    p->cache_waiting = false;
+    switch (vpd_lc_lookup(rt->cache, &p->r, &p->ticket, &hit,
+                          resume_after_wait, p)) {
+    case VPD_LC_WAIT:
+        p->cache_waiting = true;
+        return;
+    case VPD_LC_FORWARD:
+        forward(p);
+        return;
+    case VPD_LC_HIT:
+        break;
+    }
+    const char *body = hit.body;
+    size_t body_len = hit.body_len;
+    char *clean = NULL;
+    if (sanitize(p, hit.status, &body, &body_len, &clean) == 0) {
+        for (size_t i = 0; i < p->r.extra_resp_headers.n; i++)
+            vpd_hdrs_add(&hit.headers, p->r.extra_resp_headers.v[i].name,
+                         p->r.extra_resp_headers.v[i].value);
+        rt->counters.success++;
+        vpd_http_respond(p->r.http, hit.status, &hit.headers, body, body_len);
+        finish(p);
+    }
+    free(clean);
+    vpd_hdrs_free(&hit.headers);
+    free(hit.body);
+}
+
+static void
+resume_after_wait(void *arg)
+{
+    proxied *p = arg;
+    p->cache_waiting = false;
+    lookup_then_forward(p);
+}
+
 static void
 proxy(vpd_router *rt, vpd_http_req *http)
 {
@@ -685,7 +763,7 @@ proxy(vpd_router *rt, vpd_http_req *http)
         if (park(p) == 0)
             return;
     }
-    forward(p);
+    lookup_then_forward(p);
 }
 
 void
@@ -707,8 +785,21 @@ vpd_router_handle(vpd_http_req *http, void *arg)
         return;
     }
     if (path_is(path, "cache-clear")) {
-        /* No cache configured: every request gets an empty 200. */
-        respond_empty(http, 200);
+        if (!rt->cache) {
+            /* No cache configured: every request gets an empty 200. */
+            respond_empty(http, 200);
+            return;
+        }
+        int status = 200;
+        char *body = NULL;
+        vpd_lc_clear(rt->cache, http, &status, &body);
+        vpd_hdrs h = {0};
+        if (body)
+            vpd_hdrs_add(&h, "Content-Type", "application/json");
+        vpd_http_respond(http, status, &h, body ? body : "",
+                         body ? strlen(body) : 0);
+        vpd_hdrs_free(&h);
+        free(body);
         return;
     }
     if (path_is(path, "quit")) {

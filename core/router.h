@@ -17,6 +17,7 @@
 #include "token_holder.h"
 
 typedef struct vpd_auto_auth vpd_auto_auth;
+typedef struct vpd_lease_cache vpd_lease_cache;
 struct proxied;
 
 typedef struct {
@@ -34,6 +35,7 @@ typedef struct vpd_router {
     vpd_chain *chain;
     vpd_token_holder *holder;
     vpd_auto_auth *auto_auth;   /* may be NULL */
+    vpd_lease_cache *cache;     /* may be NULL: no cache block */
     void (*on_quit)(void *arg);
     void *quit_arg;
     unsigned retry_min_ms, retry_max_ms; /* chain retry waits */

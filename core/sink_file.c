@@ -1,6 +1,7 @@
 /* Atomic replace: readers of the sink file see the old token or the new
- * one, never a partial write.  The temp file gets the mode and owner
- * before it is renamed, so there is no moment with looser permissions. */
+ * one, never a partial write.  The temp file is created with the mode and
+ * gets its owner before it is renamed, so there is no moment with looser
+ * permissions. */
 #include "autoconf.h"
 
 #include "sink_file.h"
@@ -117,10 +118,10 @@ write_file(const vpd_file_sink *s, const char *data, size_t len,
         snprintf(err, err_len, "cannot create %s: %s", tmp, strerror(errno));
         return -1;
     }
+    /* The mode is given to open(2) only, so the process umask still
+     * narrows it, as with Vault (spec 3.6). */
     const char *step = "write";
     int rc = write_all(fd, data, len);
-    if (rc == 0 && (step = "fchmod", fchmod(fd, s->mode)) != 0)
-        rc = -1;
     if (rc == 0 && (s->uid != (uid_t)-1 || s->gid != (gid_t)-1)
         && (step = "fchown", fchown(fd, s->uid, s->gid)) != 0)
         rc = -1;

@@ -90,3 +90,23 @@ tests_unit_test_sink_file_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_sink_file_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_sink_file_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_sink_file
+
+# DH sink client (a helper, not a test): makes a client key pair and opens
+# the envelopes a dh_type sink writes (tests/integration/test_sinks.py)
+check_PROGRAMS += tests/tools/dh_decrypt
+tests_tools_dh_decrypt_SOURCES = tests/tools/dh_decrypt.c
+tests_tools_dh_decrypt_CPPFLAGS = $(AM_CPPFLAGS)
+tests_tools_dh_decrypt_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JSONC_CFLAGS)
+tests_tools_dh_decrypt_LDADD = $(OPENSSL_LIBS) $(JSONC_LIBS)
+
+# cache plugin "memory", dlopened from the build tree and driven through
+# the stand-alone mock host (no core code linked)
+check_PROGRAMS += tests/unit/test_cache_memory
+tests_unit_test_cache_memory_SOURCES = tests/unit/test_cache_memory.c \
+	tests/host/mock_host.c tests/host/mock_host.h
+tests_unit_test_cache_memory_CPPFLAGS = $(UNIT_CPPFLAGS) \
+	-I$(top_srcdir)/tests/host
+tests_unit_test_cache_memory_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_cache_memory_LDADD = $(JSONC_LIBS) -ldl
+tests_unit_test_cache_memory_DEPENDENCIES = plugins/cache_memory.la
+TESTS += tests/unit/test_cache_memory
