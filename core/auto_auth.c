@@ -44,6 +44,9 @@ struct vpd_auto_auth {
     bool reauth_pending;
     bool backing_off;         /* the last login failed: wait it out */
     bool first_renewal;       /* the renewal right after a login */
+    char *preloaded;          /* secret: a token restored from the
+                                 persistent cache, tried before a login */
+    bool trying_preloaded;
     char login_path[512];     /* "<mount_path>/login" */
     void (*closed)(void *);
     void *closed_arg;
@@ -167,6 +170,22 @@ login_now(vpd_auto_auth *a)
     a->rounds = 0;
     a->reauth_pending = false;
     vpd_login_reset(a->login);
+    if (a->preloaded) {
+        /* spec 3.1 step 3: a token from the persistent cache is looked up
+         * instead of logging in; if it is still good, no login is needed. */
+        const vp_host_api_t *host = vpd_host_api();
+        host->login_set_request(a->login, "GET", "auth/token/lookup-self");
+        host->login_set_token(a->login, a->preloaded);
+        host->login_set_result(a->login, VP_LOGIN_RESULT_LOOKUP);
+        vpd_secret_free(a->preloaded);
+        a->preloaded = NULL;
+        a->trying_preloaded = true;
+        vpd_log(VPD_LOG_INFO, COMPONENT,
+                "trying the auto-auth token restored from the cache");
+        send_login_request(a);
+        return;
+    }
+    a->trying_preloaded = false;
     /* The default request; most methods only set the body. */
     snprintf(a->login_path, sizeof a->login_path, "%s/login",
              a->method->mount_path);
@@ -338,7 +357,18 @@ on_login_answer(vpd_fwd_resp *resp, void *arg)
     char why[512];
     if (resp->error != VPD_FWD_OK || resp->status >= 400) {
         answer_error(resp, why, sizeof why);
+        if (a->trying_preloaded) {
+            vpd_log(VPD_LOG_INFO, COMPONENT, "the restored token is no "
+                    "longer valid (%s): logging in", why);
+            login_now(a);
+            return;
+        }
         login_failed(a, why);
+        return;
+    }
+    if (a->trying_preloaded) {
+        a->trying_preloaded = false;
+        login_succeeded(a, resp->body);
         return;
     }
     const vp_auth_ops_t *ops = vpd_instance_ops(a->inst);
@@ -502,6 +532,17 @@ vpd_auto_auth_start(vpd_auto_auth *a)
     login_now(a);
 }
 
+int
+vpd_auto_auth_preload(vpd_auto_auth *a, const char *token)
+{
+    vpd_secret_free(a->preloaded);
+    a->preloaded = NULL;
+    if (!token || a->method->wrap_ttl_ms)
+        return 0; /* a wrapped login's token is the reader's, not ours */
+    a->preloaded = vpd_secret_dup(token, strlen(token));
+    return a->preloaded ? 0 : -1;
+}
+
 void
 vpd_auto_auth_reauth(vpd_auto_auth *a)
 {
@@ -531,6 +572,7 @@ on_closed(uv_handle_t *h)
     void (*done)(void *) = a->closed;
     void *arg = a->closed_arg;
     vpd_login_free(a->login);
+    vpd_secret_free(a->preloaded);
     free(a);
     if (done)
         done(arg);

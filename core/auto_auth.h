@@ -34,6 +34,11 @@ vpd_auto_auth *vpd_auto_auth_new(uv_loop_t *loop,
 
 void vpd_auto_auth_start(vpd_auto_auth *a);
 
+/* Before start: a token restored from the persistent cache, looked up
+ * first so that no new login is needed while it is valid (copied).
+ * Returns 0 or -1. */
+int vpd_auto_auth_preload(vpd_auto_auth *a, const char *token);
+
 /* Logs in again now (unless a login is already under way): used when the
  * server says the token is invalid.  Returns immediately. */
 void vpd_auto_auth_reauth(vpd_auto_auth *a);
