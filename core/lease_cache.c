@@ -67,6 +67,7 @@ struct vpd_lc_ticket {
     struct vpd_lc_ticket *next; /* in-flight chain */
     char key[VPD_CACHE_KEY_LEN + 1];
     waiter *waiters;
+    bool listed;              /* others with the same key wait for it */
 };
 
 struct vpd_lease_cache {
@@ -77,6 +78,7 @@ struct vpd_lease_cache {
     vpd_token_holder *holder;
     bool register_auto_auth;
     char auto_auth_id[VPD_CACHE_KEY_LEN + 8]; /* its token entry */
+    char *auto_auth_token;    /* secret: the token registered there */
     watch *watches[BUCKETS];
     size_t n_watches;
     vpd_lc_ticket *inflight[BUCKETS];
@@ -455,6 +457,13 @@ on_auto_auth_token(const char *token, uint64_t generation, void *arg)
     vpd_lease_cache *lc = arg;
     if (lc->closing)
         return;
+    /* The same token again (a re-login that got it back): nothing to do
+     * (spec 2.7, TestRegisterAutoAuth_sameToken). */
+    if (lc->auto_auth_id[0] && lc->auto_auth_token
+        && strcmp(lc->auto_auth_token, token) == 0)
+        return;
+    vpd_secret_free(lc->auto_auth_token);
+    lc->auto_auth_token = vpd_secret_dup(token, strlen(token));
     if (lc->auto_auth_id[0]) {
         char old[sizeof lc->auto_auth_id];
         snprintf(old, sizeof old, "%s", lc->auto_auth_id);
@@ -571,7 +580,7 @@ vpd_lc_lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_ticket **ticket,
     memset(hit, 0, sizeof *hit);
 
     size_t b = bucket_of(key);
-    for (vpd_lc_ticket *t = lc->inflight[b]; t; t = t->next) {
+    for (vpd_lc_ticket *t = lc->inflight[b]; resume && t; t = t->next) {
         if (strcmp(t->key, key) == 0) {
             waiter *wt = malloc(sizeof *wt);
             if (!wt)
@@ -587,8 +596,11 @@ vpd_lc_lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_ticket **ticket,
     if (!t)
         return VPD_LC_FORWARD;
     memcpy(t->key, key, sizeof key);
-    t->next = lc->inflight[b];
-    lc->inflight[b] = t;
+    if (resume) {
+        t->listed = true;
+        t->next = lc->inflight[b];
+        lc->inflight[b] = t;
+    }
     *ticket = t;
     lc->counters.misses++;
     return VPD_LC_FORWARD;
@@ -820,9 +832,9 @@ vpd_lc_done(vpd_lease_cache *lc, vpd_lc_ticket *t, vp_req_t *r,
     if (resp && !lc->closing)
         maybe_store(lc, t->key, r, resp);
     vpd_lc_ticket **pp = &lc->inflight[bucket_of(t->key)];
-    while (*pp && *pp != t)
+    while (t->listed && *pp && *pp != t)
         pp = &(*pp)->next;
-    if (*pp)
+    if (t->listed && *pp)
         *pp = t->next;
     /* Each waiter looks up again: a hit now, or its own forward. */
     waiter *w = t->waiters;
@@ -978,6 +990,7 @@ lc_free(vpd_lease_cache *lc)
             free(t);
         }
     }
+    vpd_secret_free(lc->auto_auth_token);
     free(lc);
     if (done)
         done(arg);

@@ -46,6 +46,9 @@ vpd_lease_cache *vpd_lease_cache_new(uv_loop_t *loop, vpd_instance *store,
                                      vpd_fwd *fwd, vpd_token_holder *holder,
                                      bool register_auto_auth);
 
+/* resume NULL: a request that already waited once; it never waits again
+ * and nobody waits for it, so woken requests that still miss forward in
+ * parallel (spec 2.5). */
 vpd_lc_verdict vpd_lc_lookup(vpd_lease_cache *lc, vp_req_t *r,
                              vpd_lc_ticket **ticket, vpd_lc_hit *hit,
                              void (*resume)(void *arg), void *arg);

@@ -35,6 +35,7 @@ typedef struct proxied {
     bool healed;              /* already resent once with a new token */
     vpd_lc_ticket *ticket;    /* a cache miss under way */
     bool cache_waiting;       /* an identical request is under way */
+    bool cache_waited;        /* ...and it has finished: never wait again */
     bool wait_for_token;      /* the auto-auth token is dead: wait */
     /* Waiting for a new auto-auth token (router->parked list). */
     bool parked;
@@ -695,9 +696,10 @@ lookup_then_forward(proxied *p)
         return;
     }
     vpd_lc_hit hit;
+    bool waited = p->cache_waited;
     p->cache_waiting = false;
     switch (vpd_lc_lookup(rt->cache, &p->r, &p->ticket, &hit,
-                          resume_after_wait, p)) {
+                          waited ? NULL : resume_after_wait, p)) {
     case VPD_LC_WAIT:
         p->cache_waiting = true;
         return;
@@ -728,6 +730,7 @@ resume_after_wait(void *arg)
 {
     proxied *p = arg;
     p->cache_waiting = false;
+    p->cache_waited = true;
     lookup_then_forward(p);
 }
 
