@@ -110,9 +110,12 @@ login_failed(vpd_auto_auth *a, const char *why)
 static void
 go_wrap_ttl(char *out, size_t len, uint64_t ms)
 {
-    /* Vault sends the wrap TTL in Go's duration text ("5m0s"); whole
-     * seconds are enough for the server. */
-    snprintf(out, len, "%llus", (unsigned long long)(ms / 1000));
+    /* The server parses Go duration text; seconds, or milliseconds when
+     * the TTL is not a whole number of seconds. */
+    if (ms % 1000)
+        snprintf(out, len, "%llums", (unsigned long long)ms);
+    else
+        snprintf(out, len, "%llus", (unsigned long long)(ms / 1000));
 }
 
 static void on_login_answer(vpd_fwd_resp *resp, void *arg);

@@ -533,6 +533,22 @@ vpd_daemon_run(const vpd_options *opt)
     }
     d.exit_after_auth = opt->exit_after_auth >= 0 ? opt->exit_after_auth
                                                   : d.cfg->exit_after_auth;
+    /* Logins carry the proxy's namespace (VAULT_NAMESPACE, vault.namespace)
+     * when the method names none of its own (spec 1.1). */
+    vpd_method_config *m = &d.cfg->auto_auth.method;
+    const char *vns = d.cfg->vault.namespace_;
+    if (d.cfg->auto_auth.present && (!m->namespace_ || !m->namespace_[0])
+        && vns && vns[0]) {
+        size_t n = strlen(vns);
+        char *ns = malloc(n + 2);
+        if (ns) {
+            const char *from = vns[0] == '/' ? vns + 1 : vns;
+            snprintf(ns, n + 2, "%s%s", from,
+                     vns[n - 1] == '/' ? "" : "/");
+            free(m->namespace_);
+            m->namespace_ = ns;
+        }
+    }
     if (load_plugins(&d, err, sizeof err) != 0) {
         fprintf(stderr, "error loading plugins: %s\n", err);
         goto out;

@@ -146,8 +146,11 @@ start_wrap(sink *k)
 {
     vpd_sinks *s = k->owner;
     char ttl[32];
-    snprintf(ttl, sizeof ttl, "%llus",
-             (unsigned long long)(k->cfg->wrap_ttl_ms / 1000));
+    uint64_t ms = k->cfg->wrap_ttl_ms;
+    if (ms % 1000)
+        snprintf(ttl, sizeof ttl, "%llums", (unsigned long long)ms);
+    else
+        snprintf(ttl, sizeof ttl, "%llus", (unsigned long long)(ms / 1000));
     const char *pairs[] = {"token", k->pending, NULL};
     char *body = vpd_host_api()->json_object_from_pairs(pairs);
     vpd_hdrs h = {0};

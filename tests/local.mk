@@ -35,4 +35,8 @@ INTEGRATION_TESTS = \
 	tests/integration/test_listeners.py \
 	tests/integration/test_consistency.py \
 	tests/integration/test_daemon.py \
-	tests/integration/test_sdk_example.py
+	tests/integration/test_sdk_example.py \
+	tests/integration/test_auth_methods.py \
+	tests/integration/test_sinks.py \
+	tests/integration/test_lifecycle.py \
+	tests/integration/test_cache.py

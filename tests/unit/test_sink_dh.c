@@ -64,8 +64,13 @@ mkpath(const char *name)
 {
     static char buf[4][256];
     static int i;
-    if (tmpdir[sizeof tmpdir - 2] == 'X')
+    /* A flag, not the template's last 'X': mkdtemp's own random suffix
+     * may end in 'X' too. */
+    static bool created;
+    if (!created) {
         ASSERT_NOT_NULL(mkdtemp(tmpdir));
+        created = true;
+    }
     char *p = buf[i++ % 4];
     snprintf(p, 256, "%s/%s", tmpdir, name);
     return p;

@@ -60,6 +60,8 @@ TEST(writes_exactly_with_mode)
     ASSERT_INT_EQ(vpd_file_sink_write(&s, "hvs.two", 7, err, sizeof err), 0);
     ASSERT_STR_EQ(slurp(path), "hvs.two");
     vpd_file_sink_free(&s);
+    unlink(path);
+    rmdir(dir);
 }
 
 TEST(mode_as_an_octal_string_and_default)
@@ -133,6 +135,8 @@ TEST(owner_is_applied)
     ASSERT_INT_EQ(st.st_uid, 65534);
     ASSERT_INT_EQ(st.st_gid, 65534);
     vpd_file_sink_free(&s);
+    unlink(path);
+    rmdir(dir);
 }
 
 int
