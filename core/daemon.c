@@ -20,6 +20,7 @@
 #include "forward.h"
 #include "host_api.h"
 #include "lease_cache.h"
+#include "persist.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "router.h"
@@ -38,6 +39,10 @@ typedef struct {
     vpd_instance *auth_method;
     vpd_instance *cache_store;  /* the lease cache's storage plugin */
     vpd_cfg_node cache_conf;    /* the cache block without `persist` */
+    vpd_persist_config persist_cfg;
+    bool has_persist;
+    vpd_persist *persist;
+    char *preloaded_token;      /* auto-auth token from the persistent cache */
     vpd_chain chain;
 
     uv_loop_t loop;
@@ -107,8 +112,7 @@ load_plugins(daemon_t *d, char *err, size_t err_len)
 }
 
 /* The cache block minus `persist`, which is the core's business (the
- * store plugin checks the rest against its schema).  The persistent
- * cache itself is not implemented yet: say so instead of pretending. */
+ * store plugin checks the rest against its schema). */
 static const vpd_cfg_node *
 store_config(daemon_t *d, const vpd_cfg_node *node)
 {
@@ -122,13 +126,8 @@ store_config(daemon_t *d, const vpd_cfg_node *node)
     d->cache_conf.n_members = 0;
     for (size_t i = 0; i < node->n_members; i++) {
         const vpd_cfg_member *m = &node->members[i];
-        if (strcmp(m->key, "persist") == 0) {
-            vpd_log(VPD_LOG_WARN, COMPONENT,
-                    "%s:%d: cache persist: the persistent cache is not "
-                    "implemented yet; the cache lives in memory only",
-                    m->value->file, m->line);
+        if (strcmp(m->key, "persist") == 0)
             continue;
-        }
         d->cache_conf.members[d->cache_conf.n_members++] = *m;
     }
     return &d->cache_conf;
@@ -216,6 +215,13 @@ build_instances(daemon_t *d, char *err, size_t err_len)
     }
     /* `cache {}` (even empty) turns the lease cache on; its keys are the
      * store's configuration (max_entries, max_bytes for "memory"). */
+    if (cfg->cache.present) {
+        int found = vpd_persist_config_parse(cfg->cache.node, &d->persist_cfg,
+                                             err, err_len);
+        if (found < 0)
+            return -1;
+        d->has_persist = found == 1;
+    }
     if (cfg->cache.present && !d->cache_store) {
         snprintf(where, sizeof where, "cache");
         const vpd_cfg_node *conf = store_config(d, cfg->cache.node);
@@ -412,6 +418,35 @@ parse_test_retry_env(unsigned *min_ms, unsigned *max_ms)
     }
 }
 
+/* Opens the persistent cache and restores it (spec 2.13).  With
+ * exit_on_err any failure stops the start; otherwise it is logged and the
+ * cache runs in memory.  Returns 0 or -1 (stop). */
+static int
+restore_cache(daemon_t *d)
+{
+    char err[1024];
+    bool strict = d->persist_cfg.exit_on_err;
+    d->persist = vpd_persist_open(&d->persist_cfg, err, sizeof err);
+    if (!d->persist) {
+        vpd_log(VPD_LOG_ERROR, COMPONENT, "persistent cache: %s%s", err,
+                strict ? " (exit_on_err is set)" : "; running without it");
+        return strict ? -1 : 0;
+    }
+    char *token = NULL;
+    int rc = vpd_lc_restore(d->cache, d->persist, &token, err, sizeof err);
+    if (rc != 0) {
+        vpd_log(VPD_LOG_ERROR, COMPONENT, "persistent cache: %s%s", err,
+                strict ? ": exiting with error as exit_on_err is set to true"
+                       : "");
+        if (strict) {
+            vpd_secret_free(token);
+            return -1;
+        }
+    }
+    d->preloaded_token = token;
+    return 0;
+}
+
 static int
 serve(daemon_t *d)
 {
@@ -466,6 +501,12 @@ serve(daemon_t *d)
             return 1;
         }
         d->router.cache = d->cache;
+        if (d->has_persist && restore_cache(d) != 0) {
+            d->exit_code = 1;
+            close_everything(d);
+            uv_run(&d->loop, UV_RUN_DEFAULT);
+            return 1;
+        }
     }
     if (d->cfg->n_listeners) {
         d->server = vpd_server_start(&d->loop, d->cfg, vpd_router_handle,
@@ -494,6 +535,11 @@ serve(daemon_t *d)
                                          d->auth_method, d->fwd, &d->holder,
                                          &ev);
         d->router.auto_auth = d->auto_auth;
+        if (d->preloaded_token) {
+            vpd_auto_auth_preload(d->auto_auth, d->preloaded_token);
+            vpd_secret_free(d->preloaded_token);
+            d->preloaded_token = NULL;
+        }
         vpd_auto_auth_start(d->auto_auth);
     }
     if (d->cfg->pid_file && d->cfg->pid_file[0]) {
@@ -574,6 +620,9 @@ out:
     vpd_instance_free(d.auth_method);
     vpd_instance_free(d.cache_store);
     free(d.cache_conf.members);
+    vpd_persist_close(d.persist);
+    vpd_persist_config_free(&d.persist_cfg);
+    vpd_secret_free(d.preloaded_token);
     vpd_chain_free(&d.chain);
     vpd_plugins_unload(&d.plugins);
     vpd_config_free(d.cfg);

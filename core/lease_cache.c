@@ -25,6 +25,7 @@
 #include "buf.h"
 #include "cache_key.h"
 #include "log.h"
+#include "persist.h"
 #include "version.h"
 
 #define COMPONENT "proxy.cache.leasecache"
@@ -79,6 +80,7 @@ struct vpd_lease_cache {
     bool register_auto_auth;
     char auto_auth_id[VPD_CACHE_KEY_LEN + 8]; /* its token entry */
     char *auto_auth_token;    /* secret: the token registered there */
+    vpd_persist *persist;     /* optional on-disk copy (borrowed) */
     watch *watches[BUCKETS];
     size_t n_watches;
     vpd_lc_ticket *inflight[BUCKETS];
@@ -291,13 +293,13 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
         w->grace_ms = jitter(lease_ms / 10, lease_ms / 5 + 1);
     w->lease_ms = lease_ms;
     w->expires_at = now + lease_ms;
-    if (lc->ops->renewed) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        lc->ops->renewed(&lc->store->pub, w->id,
-                         (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-                         lease_ms);
-    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t wall = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (lc->ops->renewed)
+        lc->ops->renewed(&lc->store->pub, w->id, wall, lease_ms);
+    if (lc->persist)
+        vpd_persist_renewed(lc->persist, w->id, wall, lease_ms);
     /* spec 2.8: sleep two thirds of what is left plus a third of the
      * grace; inside the grace the lease is near its max TTL: let it go. */
     uint64_t sleep = lease_ms * 2 / 3 + w->grace_ms / 3;
@@ -400,6 +402,8 @@ evict_one(vpd_lease_cache *lc, const char *id, bool cascade)
     vp_cache_selector_t sel = {sizeof sel, VP_CACHE_BY_ID, id, NULL};
     if (lc->ops->evict(&lc->store->pub, &sel) > 0)
         lc->counters.evicted++;
+    if (lc->persist && !lc->closing)
+        vpd_persist_delete(lc->persist, id);
     if (cascade && c.found && c.token) {
         id_list kids = {0};
         find_ids(lc, VP_CACHE_BY_TOKEN_PARENT, c.token, NULL, &kids);
@@ -482,6 +486,8 @@ on_auto_auth_token(const char *token, uint64_t generation, void *arg)
     if (lc->ops->store(&lc->store->pub, &e) != VP_CONTINUE)
         vpd_log(VPD_LOG_WARN, COMPONENT,
                 "could not register the auto-auth token as managed");
+    else if (lc->persist)
+        vpd_persist_put(lc->persist, &e);
 }
 
 /* ---- lookups --------------------------------------------------------------- */
@@ -808,6 +814,8 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
         vp_status_t rc = raw ? lc->ops->store(&lc->store->pub, &e) : VP_ERROR;
         if (rc == VP_CONTINUE) {
             lc->counters.stored++;
+            if (lc->persist)
+                vpd_persist_put(lc->persist, &e);
             watch_start(lc, key, e.token ? e.token : r->token, e.lease,
                         ttl_s * 1000);
         } else if (rc == VP_DECLINED) {
@@ -905,6 +913,8 @@ vpd_lc_clear(vpd_lease_cache *lc, const vpd_http_req *http, int *status,
         *out = error_json("failed to parse clear input: no type provided");
     } else if (strcmp(type, "all") == 0) {
         n = evict_by(lc, VP_CACHE_ALL, NULL, NULL, false);
+        if (lc->persist)
+            vpd_persist_clear(lc->persist);
     } else if (strcmp(type, "request_path") == 0) {
         what = "request path";
         if (value[0])
@@ -964,6 +974,75 @@ vpd_lease_cache_new(uv_loop_t *loop, vpd_instance *store, vpd_fwd *fwd,
     if (register_auto_auth)
         vpd_token_listen(holder, on_auto_auth_token, lc);
     return lc;
+}
+
+/* ---- persistence ---------------------------------------------------------- */
+
+static uint64_t
+wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* One restored entry (tokens first, then the rest in creation order):
+ * an entry whose parent token is not back is refused (spec 2.13). */
+static int
+restore_entry(void *arg, const vp_cache_entry_t *e)
+{
+    vpd_lease_cache *lc = arg;
+    if (vpd_persist_is_token_entry(e)) {
+        if (lc->ops->store(&lc->store->pub, e) != VP_CONTINUE)
+            return 1;
+        snprintf(lc->auto_auth_id, sizeof lc->auto_auth_id, "%s", e->id);
+        vpd_secret_free(lc->auto_auth_token);
+        lc->auto_auth_token = vpd_secret_dup(e->token, strlen(e->token));
+        return 0;
+    }
+    const char *parent = e->lease ? e->lease_token : e->token_parent;
+    if (parent && parent[0] && !token_is_managed(lc, parent)) {
+        vpd_log(VPD_LOG_WARN, COMPONENT, "restore: entry %.12s: could not "
+                "find its parent token", e->id);
+        return 1;
+    }
+    if (lc->ops->store(&lc->store->pub, e) != VP_CONTINUE)
+        return 1;
+    uint64_t age = wall_ms() > e->last_renewed_ms
+                       ? wall_ms() - e->last_renewed_ms : 0;
+    uint64_t left = e->ttl_ms > age ? e->ttl_ms - age : 0;
+    const char *renewer = e->lease ? e->lease_token : e->token;
+    if (renewer && renewer[0])
+        watch_start(lc, e->id, renewer, e->lease, left);
+    lc->counters.stored++;
+    return 0;
+}
+
+int
+vpd_lc_restore(vpd_lease_cache *lc, vpd_persist *p, char **auto_auth_token,
+               char *err, size_t err_len)
+{
+    lc->persist = p;
+    vpd_persist_restore_stats st;
+    int n = vpd_persist_restore(p, wall_ms(), restore_entry, lc,
+                                auto_auth_token, &st, err, err_len);
+    if (n < 0) {
+        lc->persist = NULL;
+        return -1;
+    }
+    vpd_log(VPD_LOG_INFO, COMPONENT, "restored %d cache entr%s (%u expired, "
+            "%u without their parent)%s", n, n == 1 ? "y" : "ies",
+            st.expired, st.failed,
+            st.deleted ? "; the cache file was removed (keep_after_import "
+                         "is false)" : "");
+    if (!vpd_persist_active(p))
+        lc->persist = NULL;
+    if (st.failed > 0) {
+        snprintf(err, err_len, "%u cache entr%s could not be restored",
+                 st.failed, st.failed == 1 ? "y" : "ies");
+        return 1;
+    }
+    return 0;
 }
 
 const vpd_lc_counters *

@@ -67,6 +67,17 @@ void vpd_lc_forget_waiter(vpd_lease_cache *lc, void *arg);
 void vpd_lc_clear(vpd_lease_cache *lc, const vpd_http_req *http, int *status,
                   char **body);
 
+typedef struct vpd_persist vpd_persist;
+
+/* Restores the entries of a persistent store (spec 2.13) and keeps
+ * writing every change through to it.  *auto_auth_token gets the stored
+ * auto-auth token (secret; vpd_secret_free) or NULL.  Returns 0, 1 when
+ * some entries could not be restored (err says how many), -1 when the
+ * store cannot be read (err says why; the cache then runs without it).
+ * The store must outlive the cache. */
+int vpd_lc_restore(vpd_lease_cache *lc, vpd_persist *p,
+                   char **auto_auth_token, char *err, size_t err_len);
+
 const vpd_lc_counters *vpd_lc_counters_get(const vpd_lease_cache *lc);
 
 /* Stops renewals without evicting (shutdown keeps entries intact for a

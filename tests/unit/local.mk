@@ -110,3 +110,11 @@ tests_unit_test_cache_memory_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_cache_memory_LDADD = $(JSONC_LIBS) -ldl
 tests_unit_test_cache_memory_DEPENDENCIES = plugins/cache_memory.la
 TESTS += tests/unit/test_cache_memory
+
+# encrypted persistent store of the lease cache: format, keys, crash safety
+check_PROGRAMS += tests/unit/test_persist
+tests_unit_test_persist_SOURCES = tests/unit/test_persist.c
+tests_unit_test_persist_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_persist_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_persist_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_persist
