@@ -128,6 +128,69 @@ entry_copy_free(entry_copy *c)
     free(c->lease);
 }
 
+/* A detached copy of a whole entry. */
+typedef struct {
+    vp_cache_entry_t e;
+    char *strings[8];
+    char *response;
+} entry_full;
+
+static char *
+dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static int
+full_visit(void *arg, const vp_cache_entry_t *src)
+{
+    entry_full *f = arg;
+    const char *in[8] = {src->id, src->namespace_, src->request_path,
+                         src->token, src->token_accessor, src->token_parent,
+                         src->lease, src->lease_token};
+    for (int i = 0; i < 8; i++)
+        f->strings[i] = dup_or_null(in[i]);
+    f->response = malloc(src->response.len + 1);
+    if (f->response && src->response.len)
+        memcpy(f->response, src->response.ptr, src->response.len);
+    f->e = (vp_cache_entry_t){
+        .size = sizeof f->e,
+        .id = f->strings[0], .namespace_ = f->strings[1],
+        .request_path = f->strings[2], .token = f->strings[3],
+        .token_accessor = f->strings[4], .token_parent = f->strings[5],
+        .lease = f->strings[6], .lease_token = f->strings[7],
+        .response = {f->response, f->response ? src->response.len : 0},
+        .last_renewed_ms = src->last_renewed_ms,
+        .ttl_ms = src->ttl_ms,
+    };
+    return 1;
+}
+
+static void
+entry_full_free(entry_full *f)
+{
+    for (int i = 0; i < 8; i++) {
+        if (f->strings[i])
+            OPENSSL_cleanse(f->strings[i], strlen(f->strings[i]));
+        free(f->strings[i]);
+    }
+    if (f->response)
+        OPENSSL_cleanse(f->response, f->e.response.len);
+    free(f->response);
+}
+
+static int
+entry_full_get(vpd_lease_cache *lc, const char *id, entry_full *f)
+{
+    memset(f, 0, sizeof *f);
+    if (lc->ops->lookup(&lc->store->pub, id, full_visit, f) != VP_DONE
+        || !f->strings[0]) {
+        entry_full_free(f);
+        return -1;
+    }
+    return 0;
+}
+
 typedef struct {
     char (*ids)[VPD_CACHE_KEY_LEN + 8];
     size_t n, cap;
@@ -673,6 +736,38 @@ body_string(json_object *body, const char *key)
     return NULL;
 }
 
+/* Re-stores an entry with token_parent cleared: its parent was revoked
+ * as an orphan, so it now stands alone (spec 2.9, revoke-orphan). */
+static int
+orphan_visit(void *arg, const vp_cache_entry_t *e)
+{
+    vpd_lease_cache *lc = arg;
+    vp_cache_entry_t copy = *e;
+    copy.size = sizeof copy;
+    copy.token_parent = NULL;
+    /* The store copies the entry; a replacement keeps its place. */
+    if (lc->ops->store(&lc->store->pub, &copy) == VP_CONTINUE && lc->persist)
+        vpd_persist_put(lc->persist, &copy);
+    return 1;
+}
+
+static void
+orphan_children(vpd_lease_cache *lc, const char *token)
+{
+    id_list kids = {0};
+    find_ids(lc, VP_CACHE_BY_TOKEN_PARENT, token, NULL, &kids);
+    for (size_t i = 0; i < kids.n; i++) {
+        /* The visit gets the plugin's own view, which a replacing store
+         * must not invalidate mid-copy: take a detached copy first. */
+        entry_full full;
+        if (entry_full_get(lc, kids.ids[i], &full) == 0) {
+            orphan_visit(lc, &full.e);
+            entry_full_free(&full);
+        }
+    }
+    free(kids.ids);
+}
+
 /* spec 2.9 and the URL-parameter and legacy forms Vault misses.  Errors in
  * this bookkeeping are logged, never turned into an error answer. */
 static void
@@ -697,6 +792,7 @@ evict_on_revocation(vpd_lease_cache *lc, const vp_req_t *r, const char *ep)
         if ((v = body_string(body, "token"))) {
             n = evict_by(lc, VP_CACHE_BY_TOKEN, v, NULL, false);
             n += evict_by(lc, VP_CACHE_BY_LEASE_TOKEN, v, NULL, false);
+            orphan_children(lc, v);
         }
     } else if (strcmp(ep, "sys/leases/revoke") == 0
                || strcmp(ep, "sys/revoke") == 0) {

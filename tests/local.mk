@@ -39,4 +39,5 @@ INTEGRATION_TESTS = \
 	tests/integration/test_auth_methods.py \
 	tests/integration/test_sinks.py \
 	tests/integration/test_lifecycle.py \
-	tests/integration/test_cache.py
+	tests/integration/test_cache.py \
+	tests/integration/test_persist.py
