@@ -5,16 +5,22 @@
  * curl_multi_socket_action.  Nothing here blocks and there are no threads
  * of ours (curl's threaded resolver runs its own).
  *
- * Each request is an op with its own uv_timer_t for the waits between
- * attempts.  Each attempt borrows an easy handle from a small pool; the
- * connections themselves live in the multi handle's cache, so keep-alive
- * reuse works across attempts and requests whatever easy handle is used.
+ * Each request is an op; ops are recycled through a small free list with
+ * their buffers (URL, header lines, response body), so the steady state
+ * allocates little per request.  An op gets a uv_timer_t only when it has
+ * to wait before a retry.  Each attempt borrows an easy handle from a
+ * small pool; the connections themselves live in the multi handle's
+ * cache, so keep-alive reuse works across attempts and requests whatever
+ * easy handle is used.  A handle that served a plain GET keeps its
+ * options, and the next plain GET sets only what differs per request;
+ * any other request starts from curl_easy_reset.
  *
- * Lifetimes: an op stays allocated until its timer's close callback, so
- * vpd_fwd_cancel on an op whose callback is running is harmless.  Socket
- * contexts and the curl timer are separate allocations freed by their own
- * close callbacks, which lets vpd_fwd_free release the forwarder at once;
- * the loop finishes the closing. */
+ * Lifetimes: an op with a timer stays allocated until the timer's close
+ * callback; one without goes back to the free list once its callback has
+ * returned (the caller's op pointer is dead from then on, as documented).
+ * Socket contexts and the curl timer are separate allocations freed by
+ * their own close callbacks, which lets vpd_fwd_free release the
+ * forwarder at once; the loop finishes the closing. */
 #include "autoconf.h"
 
 #include "forward.h"
@@ -38,6 +44,12 @@
 #define FWD_CONNECT_TIMEOUT_MS 30000L /* Go's dialer + TLS handshake */
 #define FWD_MAX_CONNECTS 64L
 #define FWD_POOL_MAX 64
+#define FWD_OP_POOL_MAX 256
+/* Buffers larger than this are not kept by a recycled op. */
+#define FWD_KEEP_BUF (64 * 1024)
+/* Parsed URLs kept for reuse (see url_cache_get). */
+#define FWD_UCACHE 32
+#define FWD_UCACHE_MAX_URL 1024
 
 typedef enum {
     OP_RUNNING = 0, /* an attempt is in the multi handle */
@@ -46,6 +58,25 @@ typedef enum {
 } op_state;
 
 typedef struct fwd_sock fwd_sock;
+
+/* An idle handle that is active from a callback's delivery until the
+ * loop's next check phase, and the check handle that stops it.  Freed
+ * when both are closed. */
+struct fwd_kick {
+    uv_idle_t idle;
+    uv_check_t check;
+    int open;
+};
+
+/* A URL parsed the way curl parses CURLOPT_URL, for CURLOPT_CURLU. */
+typedef struct {
+    char *url; /* NULL: the slot is free */
+    size_t len;
+    uint64_t hash;
+    uint64_t used; /* for LRU eviction */
+    unsigned refs; /* attempts whose easy handle points at u */
+    CURLU *u;
+} fwd_url;
 
 /* One upstream socket's watcher.  It outlives curl's interest in the
  * socket: between two requests on a kept-alive connection curl says
@@ -64,7 +95,8 @@ struct fwd_sock {
 struct vpd_fwd {
     uv_loop_t *loop;
     CURLM *multi;
-    uv_timer_t *timer; /* curl's timer; freed by its close callback */
+    uv_timer_t *timer;     /* curl's timer; freed by its close callback */
+    struct fwd_kick *kick; /* see fwd_kick */
 
     char *base;        /* scheme://host[:port][/prefix], no trailing '/' */
     char *host_line;   /* "Host: addr[:port]" when tls_server_name is used */
@@ -78,8 +110,23 @@ struct vpd_fwd {
     unsigned retry_min_ms, retry_max_ms;
     uint64_t rng;
 
-    CURL *pool[FWD_POOL_MAX];
+    /* Idle easy handles; `ready` ones still hold the options of a plain
+     * GET (see easy_setup). */
+    struct {
+        CURL *e;
+        bool ready;
+    } pool[FWD_POOL_MAX];
     size_t n_pool;
+    vpd_fwd_op *free_ops; /* recycled ops, linked by next */
+    size_t n_free_ops;
+
+    /* The proxy settings curl would read from the environment for each
+     * transfer, read once: http_proxy / https_proxy (HTTPS_PROXY) /
+     * all_proxy (ALL_PROXY) and no_proxy (NO_PROXY).  "" means none. */
+    char *proxy_http, *proxy_https, *no_proxy;
+
+    fwd_url ucache[FWD_UCACHE];
+    uint64_t ucache_tick;
 
     vpd_fwd_op *ops; /* under way, doubly linked */
     size_t n_ops;
@@ -92,15 +139,23 @@ struct vpd_fwd {
 
 struct vpd_fwd_op {
     vpd_fwd *fwd;
-    vpd_fwd_op *prev, *next;
-    uv_timer_t timer;
+    vpd_fwd_op *prev, *next; /* under way; or the free list */
+    uv_timer_t timer;        /* initialised only for a retry wait */
+    bool timer_inited;
     op_state state;
 
-    char *method;
-    char *url;      /* what the next attempt asks for */
-    char *log_path; /* the target's path, without the query */
+    char *method; /* method_buf or a heap copy */
+    char method_buf[16];
+    bool is_get, is_head, is_post;
+    bool plain;        /* GET, no body, no own TLS identity */
+    vpd_buf url;       /* what the next attempt asks for */
+    size_t target_off; /* where the client's target starts in url */
+    char *log_path;    /* set once a redirect replaced the url */
     bool use_host_line;
-    struct curl_slist *hdrs;
+    vpd_buf hbuf;              /* header lines sent upstream, NUL-separated */
+    struct curl_slist *hnodes; /* the list curl gets, in hbuf's order */
+    size_t hnodes_cap;
+    struct curl_slist *hdrs; /* first node (the Host override, if any) */
     char *body;
     size_t body_len;
     bool send_body;
@@ -115,6 +170,8 @@ struct vpd_fwd_op {
     uint64_t started_ns;
 
     CURL *easy;
+    bool easy_keep;  /* the handle may keep its options for a plain GET */
+    int ucache_slot; /* the fwd->ucache entry the attempt uses, or -1 */
     int status;
     bool in_headers; /* between a status line and its blank line */
     vpd_hdrs rhdrs;
@@ -151,16 +208,6 @@ set_err(char *err, size_t err_len, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Header lines can carry the token, so they are wiped before release. */
-static void
-free_slist_secret(struct curl_slist *l)
-{
-    for (struct curl_slist *p = l; p; p = p->next)
-        if (p->data)
-            OPENSSL_cleanse(p->data, strlen(p->data));
-    curl_slist_free_all(l);
-}
-
 static uint64_t
 next_rand(vpd_fwd *fwd)
 {
@@ -173,27 +220,42 @@ next_rand(vpd_fwd *fwd)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-/* RFC 9110 7.6.1, plus Proxy-Connection and Trailer which some peers still
- * send; a proxy must not pass these on. */
-static bool
-hop_by_hop(const char *name)
+/* Case-insensitive comparison of a name of known length with a literal. */
+static inline bool
+name_is(const char *n, size_t nl, const char *lit, size_t ll)
 {
-    static const char *const names[] = {
-        "Connection", "Keep-Alive", "Proxy-Connection", "TE",
-        "Trailer",    "Transfer-Encoding", "Upgrade",
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcasecmp(name, names[i]) == 0)
-            return true;
-    return false;
+    return nl == ll && strncasecmp(n, lit, ll) == 0;
+}
+#define NAME_IS(n, nl, lit) name_is((n), (nl), lit, sizeof lit - 1)
+
+/* RFC 9110 7.6.1, plus Proxy-Connection and Trailer which some peers still
+ * send; a proxy must not pass these on.  (Sorted by length: this runs for
+ * every header of every answer.) */
+static bool
+hop_by_hop_n(const char *name, size_t nl)
+{
+    switch (nl) {
+    case 2:
+        return NAME_IS(name, nl, "TE");
+    case 7:
+        return NAME_IS(name, nl, "Trailer") || NAME_IS(name, nl, "Upgrade");
+    case 10:
+        return NAME_IS(name, nl, "Connection") ||
+               NAME_IS(name, nl, "Keep-Alive");
+    case 16:
+        return NAME_IS(name, nl, "Proxy-Connection");
+    case 17:
+        return NAME_IS(name, nl, "Transfer-Encoding");
+    default:
+        return false;
+    }
 }
 
-/* Whether `name` is one of the comma-separated tokens of a Connection
- * header value. */
+/* Whether `name` (nl bytes) is one of the comma-separated tokens of a
+ * Connection header value. */
 static bool
-token_in_list(const char *list, const char *name)
+token_in_list(const char *list, const char *name, size_t nl)
 {
-    size_t nl = strlen(name);
     const char *p = list;
     while (*p) {
         while (*p == ' ' || *p == '\t' || *p == ',')
@@ -210,27 +272,87 @@ token_in_list(const char *list, const char *name)
     return false;
 }
 
-static bool
-named_by_connection(const vpd_hdrs *h, const char *name)
+/* The Connection headers of a list, found once per message so that the
+ * check of every other name does not scan the whole list again. */
+typedef struct {
+    const char *small[4];
+    const char **v;
+    size_t n;
+} conn_values;
+
+static void
+conn_values_init(conn_values *cv, const vpd_hdrs *h)
 {
-    for (size_t i = 0; i < h->n; i++)
-        if (strcasecmp(h->v[i].name, "Connection") == 0 &&
-            token_in_list(h->v[i].value, name))
+    cv->v = cv->small;
+    cv->n = 0;
+    size_t cap = sizeof cv->small / sizeof cv->small[0];
+    for (size_t i = 0; h && i < h->n; i++) {
+        const char *n = h->v[i].name;
+        if ((n[0] | 0x20) != 'c' || strcasecmp(n, "Connection") != 0)
+            continue;
+        if (cv->n == cap) {
+            const char **nv = malloc(2 * cap * sizeof *nv);
+            if (!nv)
+                continue; /* out of memory: fewer names dropped */
+            memcpy(nv, cv->v, cv->n * sizeof *nv);
+            if (cv->v != cv->small)
+                free(cv->v);
+            cv->v = nv;
+            cap *= 2;
+        }
+        cv->v[cv->n++] = h->v[i].value ? h->v[i].value : "";
+    }
+}
+
+static void
+conn_values_free(conn_values *cv)
+{
+    if (cv->v != cv->small)
+        free(cv->v);
+}
+
+static bool
+named_by_connection(const conn_values *cv, const char *name, size_t nl)
+{
+    for (size_t i = 0; i < cv->n; i++)
+        if (token_in_list(cv->v[i], name, nl))
             return true;
     return false;
+}
+
+/* RFC 9110 tchar. */
+static inline bool
+is_tchar(unsigned char c)
+{
+    if (c <= 0x20 || c >= 0x7f)
+        return false;
+    switch (c) {
+    case '"': case '(': case ')': case ',': case '/': case ':': case ';':
+    case '<': case '=': case '>': case '?': case '@': case '[': case '\\':
+    case ']': case '{': case '}':
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* The length of a valid token, 0 if s is not one. */
+static size_t
+token_len(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    const char *p = s;
+    for (; *p; p++)
+        if (!is_tchar((unsigned char)*p))
+            return 0;
+    return (size_t)(p - s);
 }
 
 static bool
 valid_token(const char *s)
 {
-    if (!s || !*s)
-        return false;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c <= 0x20 || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c))
-            return false;
-    }
-    return true;
+    return token_len(s) != 0;
 }
 
 static bool
@@ -244,13 +366,6 @@ valid_target(const char *s)
             return false;
     }
     return true;
-}
-
-/* CR or LF in a value would let a client smuggle header lines. */
-static bool
-valid_value(const char *s)
-{
-    return strpbrk(s, "\r\n") == NULL;
 }
 
 /* ---- libuv <-> curl plumbing ----------------------------------------- */
@@ -427,6 +542,9 @@ on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
         return 0;
     if (timeout_ms < 0)
         uv_timer_stop(fwd->timer);
+    else if (timeout_ms == 0 && uv_is_active((uv_handle_t *)fwd->timer) &&
+             uv_timer_get_due_in(fwd->timer) == 0)
+        ; /* already due: curl asks again for each transfer it is given */
     else /* 0 means "soon": the next loop iteration, never from here. */
         uv_timer_start(fwd->timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
     return 0;
@@ -434,25 +552,37 @@ on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 
 /* ---- easy handle pool ------------------------------------------------- */
 
+/* Returns an idle handle (*ready: it still holds a plain GET's options)
+ * or a new one. */
 static CURL *
-pool_get(vpd_fwd *fwd)
+pool_get(vpd_fwd *fwd, bool *ready)
 {
-    if (fwd->n_pool)
-        return fwd->pool[--fwd->n_pool];
+    if (fwd->n_pool) {
+        fwd->n_pool--;
+        *ready = fwd->pool[fwd->n_pool].ready;
+        return fwd->pool[fwd->n_pool].e;
+    }
+    *ready = false;
     return curl_easy_init();
 }
 
 /* curl_easy_reset drops every option (and with them our pointers into the
  * op) but keeps the handle's caches; the connections stay in the multi's
- * cache either way. */
+ * cache either way.  A handle that served a plain GET (keep) is not reset:
+ * the next plain GET overwrites every option that differs per request,
+ * and anything else resets it first (attempt_start). */
 static void
-pool_put(vpd_fwd *fwd, CURL *e)
+pool_put(vpd_fwd *fwd, CURL *e, bool keep)
 {
-    curl_easy_reset(e);
-    if (fwd->n_pool < FWD_POOL_MAX)
-        fwd->pool[fwd->n_pool++] = e;
-    else
+    if (fwd->n_pool < FWD_POOL_MAX) {
+        if (!keep)
+            curl_easy_reset(e);
+        fwd->pool[fwd->n_pool].e = e;
+        fwd->pool[fwd->n_pool].ready = keep;
+        fwd->n_pool++;
+    } else {
         curl_easy_cleanup(e);
+    }
 }
 
 /* ---- an attempt ------------------------------------------------------- */
@@ -509,8 +639,7 @@ on_header(char *data, size_t size, size_t n, void *userp)
     if (l >= 5 && memcmp(data, "HTTP/", 5) == 0) {
         /* A new response (an interim 1xx came first): forget its headers. */
         vpd_buf_reset(&op->hline);
-        vpd_hdrs_free(&op->rhdrs);
-        memset(&op->rhdrs, 0, sizeof op->rhdrs);
+        vpd_hdrs_clear(&op->rhdrs);
         op->in_headers = true;
         return len;
     }
@@ -538,12 +667,11 @@ on_header(char *data, size_t size, size_t n, void *userp)
 static void
 attempt_reset(vpd_fwd_op *op)
 {
-    if (op->hline.data)
+    if (op->hline.len)
         OPENSSL_cleanse(op->hline.data, op->hline.len);
     vpd_buf_reset(&op->hline);
-    vpd_hdrs_free(&op->rhdrs);
-    memset(&op->rhdrs, 0, sizeof op->rhdrs);
-    if (op->rbody.data)
+    vpd_hdrs_clear(&op->rhdrs);
+    if (op->rbody.len)
         OPENSSL_cleanse(op->rbody.data, op->rbody.len);
     vpd_buf_reset(&op->rbody);
     op->status = 0;
@@ -558,32 +686,105 @@ attempt_reset(vpd_fwd_op *op)
             goto fail;                                                       \
     } while (0)
 
-/* Starts one attempt.  Returns 0, or -1 with op->error set. */
+/* ---- parsed URL cache ------------------------------------------------- */
+
+/* curl parses the URL of every transfer (curl_url_set) and then rebuilds
+ * it (curl_url_get), both through its byte-at-a-time printf: a large part
+ * of its per-request work.  Given CURLOPT_CURLU, it copies the parsed
+ * handle instead (curl_url_dup), so the URLs in use are parsed once, here,
+ * with the flags curl itself uses for CURLOPT_URL (url.c
+ * parseurlandfillconn: GUESS_SCHEME, NON_SUPPORT_SCHEME, PATH_AS_IS since
+ * we set it).  CURLOPT_URL is still set to the same string, so everything
+ * curl derives from the URL text is unchanged.  An entry is pinned while
+ * an attempt uses it; the least recently used unpinned one makes room. */
+static uint64_t
+url_hash(const char *s, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static void
+url_slot_clear(fwd_url *e)
+{
+    free(e->url);
+    curl_url_cleanup(e->u);
+    memset(e, 0, sizeof *e);
+}
+
+/* Returns the slot holding `url` parsed (pinned once more), or -1 when it
+ * is not cacheable (too long, unparsable, an IPv6 zone id, which
+ * curl_url_dup does not copy in 7.88) or every slot is pinned. */
 static int
-attempt_start(vpd_fwd_op *op)
+url_cache_get(vpd_fwd *fwd, const char *url, size_t len)
+{
+    if (len > FWD_UCACHE_MAX_URL)
+        return -1;
+    uint64_t h = url_hash(url, len);
+    int free_slot = -1, lru = -1;
+    for (int i = 0; i < FWD_UCACHE; i++) {
+        fwd_url *e = &fwd->ucache[i];
+        if (!e->url) {
+            if (free_slot < 0)
+                free_slot = i;
+            continue;
+        }
+        if (e->hash == h && e->len == len && memcmp(e->url, url, len) == 0) {
+            e->used = ++fwd->ucache_tick;
+            e->refs++;
+            return i;
+        }
+        if (!e->refs && (lru < 0 || e->used < fwd->ucache[lru].used))
+            lru = i;
+    }
+    int slot = free_slot >= 0 ? free_slot : lru;
+    if (slot < 0)
+        return -1;
+    CURLU *u = curl_url();
+    char *copy = malloc(len + 1);
+    char *zone = NULL;
+    if (!u || !copy ||
+        curl_url_set(u, CURLUPART_URL, url,
+                     CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME |
+                         CURLU_PATH_AS_IS) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK) {
+        curl_free(zone);
+        curl_url_cleanup(u);
+        free(copy);
+        return -1;
+    }
+    memcpy(copy, url, len + 1);
+    fwd_url *e = &fwd->ucache[slot];
+    url_slot_clear(e);
+    e->url = copy;
+    e->len = len;
+    e->hash = h;
+    e->u = u;
+    e->refs = 1;
+    e->used = ++fwd->ucache_tick;
+    return slot;
+}
+
+static void
+url_cache_unpin(vpd_fwd *fwd, int slot)
+{
+    if (slot >= 0 && fwd->ucache[slot].refs)
+        fwd->ucache[slot].refs--;
+}
+
+/* The options every attempt of this op shares with every other op of the
+ * same kind: everything but the per-request ones of attempt_start.  For a
+ * plain GET these are the same for all requests, which is what lets a
+ * handle keep them (pool_put). */
+static int
+easy_setup(vpd_fwd_op *op, CURL *e)
 {
     vpd_fwd *fwd = op->fwd;
-    uint64_t now = uv_now(fwd->loop);
 
-    attempt_reset(op);
-    if (now >= op->deadline) {
-        op->error = VPD_FWD_TIMEOUT;
-        snprintf(op->errbuf, sizeof op->errbuf,
-                 "no time left for another attempt");
-        return -1;
-    }
-    long left = (long)(op->deadline - now);
-    CURL *e = pool_get(fwd);
-    if (!e) {
-        op->error = VPD_FWD_INTERNAL;
-        snprintf(op->errbuf, sizeof op->errbuf, "out of memory");
-        return -1;
-    }
-    op->easy = e;
-
-    SETOPT(e, CURLOPT_PRIVATE, op);
-    SETOPT(e, CURLOPT_ERRORBUFFER, op->errbuf);
-    SETOPT(e, CURLOPT_URL, op->url);
     /* The target goes out byte for byte: no dot-segment squashing. */
     SETOPT(e, CURLOPT_PATH_AS_IS, 1L);
     SETOPT(e, CURLOPT_NOSIGNAL, 1L);
@@ -601,32 +802,14 @@ attempt_start(vpd_fwd_op *op)
     SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
     SETOPT(e, CURLOPT_TCP_KEEPIDLE, 30L);
     SETOPT(e, CURLOPT_TCP_KEEPINTVL, 15L);
-    SETOPT(e, CURLOPT_TIMEOUT_MS, left);
-    SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS,
-           left < FWD_CONNECT_TIMEOUT_MS ? left : FWD_CONNECT_TIMEOUT_MS);
     SETOPT(e, CURLOPT_HEADERFUNCTION, on_header);
-    SETOPT(e, CURLOPT_HEADERDATA, op);
     SETOPT(e, CURLOPT_WRITEFUNCTION, on_body);
-    SETOPT(e, CURLOPT_WRITEDATA, op);
-
-    struct curl_slist *hdrs = op->hdrs;
-    if (fwd->host_line && !op->use_host_line)
-        hdrs = hdrs->next; /* the first line is the Host override */
-    SETOPT(e, CURLOPT_HTTPHEADER, hdrs);
-
-    if (strcmp(op->method, "GET") == 0 && !op->send_body) {
-        SETOPT(e, CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(op->method, "HEAD") == 0) {
-        SETOPT(e, CURLOPT_NOBODY, 1L);
-    } else {
-        if (op->send_body) {
-            SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                   (curl_off_t)op->body_len);
-            SETOPT(e, CURLOPT_POSTFIELDS, op->body);
-        }
-        if (strcmp(op->method, "POST") != 0 || !op->send_body)
-            SETOPT(e, CURLOPT_CUSTOMREQUEST, op->method);
-    }
+    /* The environment's proxy settings, read once (vpd_fwd_new) instead of
+     * by curl on every transfer.  When http and https differ, the attempt
+     * picks by the URL's scheme. */
+    SETOPT(e, CURLOPT_NOPROXY, fwd->no_proxy);
+    if (strcmp(fwd->proxy_http, fwd->proxy_https) == 0)
+        SETOPT(e, CURLOPT_PROXY, fwd->proxy_http);
 
     /* TLS towards Vault. */
     SETOPT(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
@@ -655,16 +838,101 @@ attempt_start(vpd_fwd_op *op)
         SETOPT(e, CURLOPT_CONNECT_TO, fwd->connect_to);
     if (fwd->unix_path)
         SETOPT(e, CURLOPT_UNIX_SOCKET_PATH, fwd->unix_path);
+    return 0;
+fail:
+    return -1;
+}
+
+/* Starts one attempt.  Returns 0, or -1 with op->error set. */
+static int
+attempt_start(vpd_fwd_op *op)
+{
+    vpd_fwd *fwd = op->fwd;
+    uint64_t now = uv_now(fwd->loop);
+
+    attempt_reset(op);
+    if (now >= op->deadline) {
+        op->error = VPD_FWD_TIMEOUT;
+        snprintf(op->errbuf, sizeof op->errbuf,
+                 "no time left for another attempt");
+        return -1;
+    }
+    long left = (long)(op->deadline - now);
+    bool ready;
+    CURL *e = pool_get(fwd, &ready);
+    if (!e) {
+        op->error = VPD_FWD_INTERNAL;
+        snprintf(op->errbuf, sizeof op->errbuf, "out of memory");
+        return -1;
+    }
+    op->easy = e;
+    op->easy_keep = false;
+    if (ready && !op->plain) {
+        curl_easy_reset(e);
+        ready = false;
+    }
+    if (!ready && easy_setup(op, e) != 0)
+        goto fail;
+
+    /* What differs per request or attempt. */
+    SETOPT(e, CURLOPT_PRIVATE, op);
+    SETOPT(e, CURLOPT_ERRORBUFFER, op->errbuf);
+    SETOPT(e, CURLOPT_HEADERDATA, op);
+    SETOPT(e, CURLOPT_WRITEDATA, op);
+    op->ucache_slot = url_cache_get(fwd, op->url.data, op->url.len);
+    SETOPT(e, CURLOPT_CURLU,
+           op->ucache_slot >= 0 ? fwd->ucache[op->ucache_slot].u : NULL);
+    SETOPT(e, CURLOPT_URL, op->url.data);
+    SETOPT(e, CURLOPT_TIMEOUT_MS, left);
+    SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS,
+           left < FWD_CONNECT_TIMEOUT_MS ? left : FWD_CONNECT_TIMEOUT_MS);
+    struct curl_slist *hdrs = op->hdrs;
+    if (fwd->host_line && !op->use_host_line)
+        hdrs = hdrs->next; /* the first line is the Host override */
+    SETOPT(e, CURLOPT_HTTPHEADER, hdrs);
+    bool keep = op->plain;
+    if (strcmp(fwd->proxy_http, fwd->proxy_https) != 0) {
+        const char *u = op->url.data;
+        if (strncasecmp(u, "https:", 6) == 0) {
+            SETOPT(e, CURLOPT_PROXY, fwd->proxy_https);
+        } else if (strncasecmp(u, "http:", 5) == 0) {
+            SETOPT(e, CURLOPT_PROXY, fwd->proxy_http);
+        } else {
+            /* Another scheme (curl refuses it): leave it to curl. */
+            SETOPT(e, CURLOPT_PROXY, NULL);
+            SETOPT(e, CURLOPT_NOPROXY, NULL);
+            keep = false;
+        }
+    }
+
+    if (!op->plain) {
+        if (op->is_get && !op->send_body) {
+            SETOPT(e, CURLOPT_HTTPGET, 1L);
+        } else if (op->is_head) {
+            SETOPT(e, CURLOPT_NOBODY, 1L);
+        } else {
+            if (op->send_body) {
+                SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                       (curl_off_t)op->body_len);
+                SETOPT(e, CURLOPT_POSTFIELDS, op->body ? op->body : "");
+            }
+            if (!op->is_post || !op->send_body)
+                SETOPT(e, CURLOPT_CUSTOMREQUEST, op->method);
+        }
+    }
 
     if (curl_multi_add_handle(fwd->multi, e) != CURLM_OK)
         goto fail;
+    op->easy_keep = keep;
     op->attempts++;
     op->state = OP_RUNNING;
     return 0;
 
 fail:
     op->easy = NULL;
-    pool_put(fwd, e);
+    pool_put(fwd, e, false);
+    url_cache_unpin(fwd, op->ucache_slot);
+    op->ucache_slot = -1;
     op->error = VPD_FWD_INTERNAL;
     snprintf(op->errbuf, sizeof op->errbuf, "could not set up the request");
     return -1;
@@ -677,17 +945,182 @@ op_release_easy(vpd_fwd_op *op)
     if (!op->easy)
         return;
     curl_multi_remove_handle(op->fwd->multi, op->easy);
-    pool_put(op->fwd, op->easy);
+    pool_put(op->fwd, op->easy, op->easy_keep);
     op->easy = NULL;
+    op->easy_keep = false;
+    url_cache_unpin(op->fwd, op->ucache_slot);
+    op->ucache_slot = -1;
 }
 
-/* ---- completion ------------------------------------------------------- */
+/* ---- loop wake-up after a delivery ------------------------------------ */
+
+/* A callback delivered from the loop's timer phase (a transfer that
+ * completed inside curl's timeout handling) must not leave the loop
+ * blocking in its poll phase: a caller driving it with UV_RUN_ONCE until
+ * its callback ran would wait for the next unrelated event.  An active
+ * idle handle makes that poll non-blocking; it is stopped after the poll
+ * (check phase).  This is what the closing per-op timers used to provide
+ * when every op had one. */
+static void
+on_kick_idle(uv_idle_t *h)
+{
+    (void)h;
+}
+
+static void
+on_kick_check(uv_check_t *h)
+{
+    struct fwd_kick *k = h->data;
+    uv_idle_stop(&k->idle);
+    uv_check_stop(&k->check);
+}
+
+static void
+fwd_kick(vpd_fwd *fwd)
+{
+    struct fwd_kick *k = fwd->kick;
+    if (k && !uv_is_active((uv_handle_t *)&k->idle)) {
+        uv_idle_start(&k->idle, on_kick_idle);
+        uv_check_start(&k->check, on_kick_check);
+    }
+}
+
+static void
+kick_closed(uv_handle_t *h)
+{
+    struct fwd_kick *k = h->data;
+    if (--k->open == 0)
+        free(k);
+}
+
+/* ---- op storage ------------------------------------------------------- */
+
+/* Releases what an op holds for one request; the buffers it can reuse
+ * stay (emptied; whatever may hold a token is wiped). */
+static void
+op_clear_request(vpd_fwd_op *op)
+{
+    if (op->method != op->method_buf)
+        free(op->method);
+    op->method = NULL;
+    free(op->log_path);
+    op->log_path = NULL;
+    if (op->hbuf.len)
+        OPENSSL_cleanse(op->hbuf.data, op->hbuf.len);
+    vpd_buf_reset(&op->hbuf);
+    op->hdrs = NULL;
+    if (op->body) {
+        OPENSSL_cleanse(op->body, op->body_len);
+        free(op->body);
+        op->body = NULL;
+    }
+    free(op->client_cert);
+    free(op->client_key);
+    free(op->ca_cert);
+    op->client_cert = op->client_key = op->ca_cert = NULL;
+    if (op->rbody.len)
+        OPENSSL_cleanse(op->rbody.data, op->rbody.len);
+    vpd_buf_reset(&op->rbody);
+    if (op->hline.len)
+        OPENSSL_cleanse(op->hline.data, op->hline.len);
+    vpd_buf_reset(&op->hline);
+    vpd_hdrs_clear(&op->rhdrs);
+    vpd_buf_reset(&op->url);
+}
+
+static void
+op_free(vpd_fwd_op *op)
+{
+    op_clear_request(op);
+    vpd_buf_free_secret(&op->hbuf);
+    vpd_buf_free(&op->url);
+    vpd_buf_free(&op->rbody);
+    vpd_buf_free_secret(&op->hline);
+    vpd_hdrs_free(&op->rhdrs);
+    free(op->hnodes);
+    free(op);
+}
 
 static void
 op_closed(uv_handle_t *h)
 {
-    free(h->data);
+    op_free(h->data);
 }
+
+/* A zeroed op, from the free list when there is one (its buffers kept). */
+static vpd_fwd_op *
+op_alloc(vpd_fwd *fwd)
+{
+    vpd_fwd_op *op = fwd->free_ops;
+    if (!op) {
+        op = calloc(1, sizeof *op);
+        if (op)
+            op->ucache_slot = -1;
+        return op;
+    }
+    fwd->free_ops = op->next;
+    fwd->n_free_ops--;
+    vpd_buf url = op->url, hbuf = op->hbuf, hline = op->hline,
+            rbody = op->rbody;
+    vpd_hdrs rhdrs = op->rhdrs;
+    struct curl_slist *hnodes = op->hnodes;
+    size_t hnodes_cap = op->hnodes_cap;
+    memset(op, 0, sizeof *op);
+    op->url = url;
+    op->hbuf = hbuf;
+    op->hline = hline;
+    op->rbody = rbody;
+    op->rhdrs = rhdrs;
+    op->hnodes = hnodes;
+    op->hnodes_cap = hnodes_cap;
+    op->ucache_slot = -1;
+    return op;
+}
+
+/* Puts an op without a timer on the free list (or frees it). */
+static void
+op_recycle(vpd_fwd *fwd, vpd_fwd_op *op)
+{
+    if (fwd->freeing || fwd->n_free_ops >= FWD_OP_POOL_MAX) {
+        op_free(op);
+        return;
+    }
+    op_clear_request(op);
+    /* Keep only ordinary sizes around. */
+    if (op->url.cap > FWD_KEEP_BUF)
+        vpd_buf_free(&op->url);
+    if (op->hbuf.cap > FWD_KEEP_BUF)
+        vpd_buf_free_secret(&op->hbuf);
+    if (op->rbody.cap > FWD_KEEP_BUF)
+        vpd_buf_free(&op->rbody);
+    if (op->hline.cap > FWD_KEEP_BUF)
+        vpd_buf_free_secret(&op->hline);
+    if (op->hnodes_cap > 64) {
+        free(op->hnodes);
+        op->hnodes = NULL;
+        op->hnodes_cap = 0;
+    }
+    if (op->rhdrs.cap > 64)
+        vpd_hdrs_free(&op->rhdrs);
+    op->next = fwd->free_ops;
+    fwd->free_ops = op;
+    fwd->n_free_ops++;
+}
+
+/* The client's path (no query) for log lines. */
+static const char *
+op_log_path(const vpd_fwd_op *op, int *len)
+{
+    if (op->log_path) {
+        *len = (int)strlen(op->log_path);
+        return op->log_path;
+    }
+    const char *t = op->url.data + op->target_off;
+    *len = (int)strcspn(t, "?");
+    return t;
+}
+
+/* ---- completion ------------------------------------------------------- */
 
 static const char *
 error_name(vpd_fwd_error e)
@@ -711,50 +1144,61 @@ error_name(vpd_fwd_error e)
 static void
 filter_response_headers(vpd_hdrs *h, bool keep_length)
 {
-    bool has_connection = false;
-    for (size_t i = 0; i < h->n && !has_connection; i++)
-        has_connection = strcasecmp(h->v[i].name, "Connection") == 0;
+    conn_values cv;
+    conn_values_init(&cv, h);
     /* Decide first, then compact: the Connection header must still be in
      * place while other names are checked against it. */
     bool small[64];
     bool *drop = h->n <= 64 ? small : malloc(h->n * sizeof *drop);
-    if (!drop)
+    if (!drop) {
+        conn_values_free(&cv);
         return;
+    }
+    bool any = false;
     for (size_t i = 0; i < h->n; i++) {
         const char *n = h->v[i].name;
-        drop[i] = hop_by_hop(n)
-                  || (!keep_length && strcasecmp(n, "Content-Length") == 0)
-                  || (has_connection && named_by_connection(h, n));
+        size_t nl = (size_t)(h->v[i].value - n) - 1; /* "name\0value" */
+        drop[i] = hop_by_hop_n(n, nl)
+                  || (!keep_length && NAME_IS(n, nl, "Content-Length"))
+                  || (cv.n && named_by_connection(&cv, n, nl));
+        any |= drop[i];
     }
-    size_t kept = 0;
-    for (size_t i = 0; i < h->n; i++) {
-        if (drop[i]) {
-            explicit_bzero(h->v[i].value, strlen(h->v[i].value));
-            free(h->v[i].name); /* one allocation holds name and value */
-        } else {
-            h->v[kept++] = h->v[i];
+    conn_values_free(&cv);
+    if (any) {
+        size_t kept = 0;
+        for (size_t i = 0; i < h->n; i++) {
+            if (drop[i]) {
+                explicit_bzero(h->v[i].value, strlen(h->v[i].value));
+                free(h->v[i].name); /* one allocation: name and value */
+            } else {
+                h->v[kept++] = h->v[i];
+            }
         }
+        h->n = kept;
     }
-    h->n = kept;
     if (drop != small)
         free(drop);
 }
 
-/* Delivers the result and retires the op.  Nothing of the forwarder is
- * touched once the callback has been called: it may free the forwarder. */
+/* Delivers the result and retires the op.  The callback may free the
+ * forwarder: that is deferred until no call of ours is on the stack
+ * (enter/leave), and op_finish always runs inside one, so recycling the op
+ * afterwards is safe. */
 static void
 op_finish(vpd_fwd_op *op)
 {
     vpd_fwd *fwd = op->fwd;
 
     op_release_easy(op);
-    uv_timer_stop(&op->timer);
+    if (op->timer_inited)
+        uv_timer_stop(&op->timer);
     if (op->prev)
         op->prev->next = op->next;
     else
         fwd->ops = op->next;
     if (op->next)
         op->next->prev = op->prev;
+    op->prev = op->next = NULL;
     fwd->n_ops--;
     op->state = OP_DONE;
 
@@ -763,9 +1207,7 @@ op_finish(vpd_fwd_op *op)
     resp.error = op->error;
     resp.attempts = op->attempts;
     if (op->error == VPD_FWD_OK) {
-        filter_response_headers(&op->rhdrs,
-                                strcmp(op->method, "HEAD") == 0 ||
-                                    op->status == 304);
+        filter_response_headers(&op->rhdrs, op->is_head || op->status == 304);
         resp.status = op->status;
         resp.headers = op->rhdrs;
         memset(&op->rhdrs, 0, sizeof op->rhdrs);
@@ -774,55 +1216,57 @@ op_finish(vpd_fwd_op *op)
             snprintf(op->errbuf, sizeof op->errbuf, "%s",
                      error_name(op->error));
         resp.error_text = op->errbuf;
-        if (op->rbody.data)
+        if (op->rbody.len)
             OPENSSL_cleanse(op->rbody.data, op->rbody.len);
         vpd_buf_reset(&op->rbody);
         vpd_hdrs_free(&op->rhdrs);
-        memset(&op->rhdrs, 0, sizeof op->rhdrs);
     }
+    /* The body is lent from op->rbody; vpd_fwd_resp_take moves it out. */
     size_t body_len = op->rbody.len;
     if (vpd_buf_reserve(&op->rbody, 0) == 0) {
-        resp.body = vpd_buf_steal(&op->rbody);
+        resp.body = op->rbody.data;
         resp.body_len = body_len;
-    } else {
-        resp.body = NULL;
-        resp.body_len = 0;
     }
 
     if (vpd_log_enabled(VPD_LOG_DEBUG)) {
         double ms = (double)(uv_hrtime() - op->started_ns) / 1e6;
+        int pl;
+        const char *path = op_log_path(op, &pl);
         if (op->error == VPD_FWD_OK)
             vpd_log(VPD_LOG_DEBUG, FWD_LOG,
-                    "%s %s -> %d, attempts=%d, %.1f ms", op->method,
-                    op->log_path, resp.status, op->attempts, ms);
+                    "%s %.*s -> %d, attempts=%d, %.1f ms", op->method, pl,
+                    path, resp.status, op->attempts, ms);
         else
             vpd_log(VPD_LOG_DEBUG, FWD_LOG,
-                    "%s %s -> %s (%s), attempts=%d, %.1f ms", op->method,
-                    op->log_path, error_name(op->error), op->errbuf,
+                    "%s %.*s -> %s (%s), attempts=%d, %.1f ms", op->method,
+                    pl, path, error_name(op->error), op->errbuf,
                     op->attempts, ms);
     }
 
+    char *lent = resp.body;
+    fwd_kick(fwd);
     op->cb(&resp, op->arg);
 
-    if (resp.body) {
-        OPENSSL_cleanse(resp.body, body_len);
-        free(resp.body);
+    if (lent && resp.body != lent) {
+        /* Taken: the memory is the caller's now. */
+        op->rbody.data = NULL;
+        op->rbody.len = op->rbody.cap = 0;
+        if (resp.body) {
+            OPENSSL_cleanse(resp.body, resp.body_len);
+            free(resp.body);
+        }
     }
-    vpd_hdrs_free(&resp.headers);
-    free(op->method);
-    free(op->url);
-    free(op->log_path);
-    free_slist_secret(op->hdrs);
-    if (op->body) {
-        OPENSSL_cleanse(op->body, op->body_len);
-        free(op->body);
-    }
-    free(op->client_cert);
-    free(op->client_key);
-    free(op->ca_cert);
-    vpd_buf_free(&op->rbody);
-    vpd_buf_free_secret(&op->hline);
-    uv_close((uv_handle_t *)&op->timer, op_closed);
+    /* The header list goes back to the op for reuse, emptied (values
+     * wiped), unless the callback moved it out. */
+    vpd_hdrs_clear(&resp.headers);
+    if (!op->rhdrs.v)
+        op->rhdrs = resp.headers;
+    else
+        vpd_hdrs_free(&resp.headers);
+    if (op->timer_inited)
+        uv_close((uv_handle_t *)&op->timer, op_closed);
+    else
+        op_recycle(fwd, op);
 }
 
 static void on_op_timer(uv_timer_t *t);
@@ -920,21 +1364,26 @@ maybe_redirect(vpd_fwd_op *op, CURL *e)
     if (curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK ||
         !loc || !*loc)
         return 0;
-    if (strncasecmp(op->url, "https:", 6) == 0 &&
+    if (strncasecmp(op->url.data, "https:", 6) == 0 &&
         strncasecmp(loc, "https:", 6) != 0) {
         op->error = VPD_FWD_UNREACHABLE;
         snprintf(op->errbuf, sizeof op->errbuf,
                  "redirect would cause protocol downgrade");
         return -1;
     }
-    char *url = strdup(loc);
-    if (!url) {
+    /* Log lines keep naming the client's path. */
+    if (!op->log_path) {
+        int pl;
+        const char *path = op_log_path(op, &pl);
+        op->log_path = strndup(path, (size_t)pl);
+    }
+    vpd_buf_reset(&op->url);
+    if (!op->log_path || vpd_buf_append_str(&op->url, loc) != 0) {
         op->error = VPD_FWD_INTERNAL;
         snprintf(op->errbuf, sizeof op->errbuf, "out of memory");
         return -1;
     }
-    free(op->url);
-    op->url = url;
+    const char *url = op->url.data;
     /* The Host override belongs to the configured origin only. */
     if (fwd->origin) {
         size_t ol = strlen(fwd->origin);
@@ -990,14 +1439,21 @@ op_attempt_done(vpd_fwd_op *op, CURLcode rc)
                     snprintf(what, sizeof what, "%d", op->status);
                 else
                     snprintf(what, sizeof what, "%s", error_name(op->error));
+                int pl;
+                const char *path = op_log_path(op, &pl);
                 vpd_log(VPD_LOG_DEBUG, FWD_LOG,
-                        "%s %s -> %s, retrying in %llu ms (retry %d of %d)",
-                        op->method, op->log_path, what,
+                        "%s %.*s -> %s, retrying in %llu ms (retry %d of %d)",
+                        op->method, pl, path, what,
                         (unsigned long long)wait, op->retries + 1,
                         op->max_retries);
             }
             op->retries++;
             op->state = OP_WAITING;
+            if (!op->timer_inited) {
+                uv_timer_init(fwd->loop, &op->timer);
+                op->timer.data = op;
+                op->timer_inited = true;
+            }
             uv_timer_start(&op->timer, on_op_timer, wait, 0);
             return;
         }
@@ -1155,13 +1611,26 @@ fwd_release(vpd_fwd *fwd)
         sock_close(fwd, fwd->socks);
     }
     for (size_t i = 0; i < fwd->n_pool; i++)
-        curl_easy_cleanup(fwd->pool[i]);
+        curl_easy_cleanup(fwd->pool[i].e);
     fwd->n_pool = 0;
+    while (fwd->free_ops) {
+        vpd_fwd_op *op = fwd->free_ops;
+        fwd->free_ops = op->next;
+        op_free(op);
+    }
+    fwd->n_free_ops = 0;
     if (fwd->multi)
         curl_multi_cleanup(fwd->multi);
     fwd->multi = NULL;
+    for (int i = 0; i < FWD_UCACHE; i++)
+        url_slot_clear(&fwd->ucache[i]);
     if (fwd->timer)
         uv_close((uv_handle_t *)fwd->timer, timer_closed);
+    if (fwd->kick) {
+        uv_close((uv_handle_t *)&fwd->kick->idle, kick_closed);
+        uv_close((uv_handle_t *)&fwd->kick->check, kick_closed);
+        fwd->kick = NULL;
+    }
     free(fwd->base);
     free(fwd->origin);
     free(fwd->host_line);
@@ -1171,7 +1640,23 @@ fwd_release(vpd_fwd *fwd)
     free(fwd->ca_path);
     free(fwd->client_cert);
     free(fwd->client_key);
+    free(fwd->proxy_http);
+    free(fwd->proxy_https);
+    free(fwd->no_proxy);
     free(fwd);
+}
+
+/* The first of these environment variables that is set (even to ""), as
+ * curl's proxy detection reads them; "" when none is. */
+static char *
+env_first(const char *const *names)
+{
+    for (; *names; names++) {
+        const char *v = getenv(*names);
+        if (v)
+            return strdup(v);
+    }
+    return strdup("");
 }
 
 vpd_fwd *
@@ -1216,6 +1701,22 @@ vpd_fwd_new(uv_loop_t *loop, const vpd_vault_config *vault, char *err,
             set_err(err, err_len, "forwarder: %s", "out of memory");
         goto fail;
     }
+    /* What curl 7.88 would read on each transfer (url.c detect_proxy and
+     * create_conn_helper_init_proxy): <scheme>_proxy, HTTPS_PROXY for
+     * https only (never HTTP_PROXY), then all_proxy / ALL_PROXY; and
+     * no_proxy / NO_PROXY.  The first one set wins even when empty. */
+    static const char *const env_http[] = {"http_proxy", "all_proxy",
+                                           "ALL_PROXY", NULL};
+    static const char *const env_https[] = {"https_proxy", "HTTPS_PROXY",
+                                            "all_proxy", "ALL_PROXY", NULL};
+    static const char *const env_no[] = {"no_proxy", "NO_PROXY", NULL};
+    fwd->proxy_http = env_first(env_http);
+    fwd->proxy_https = env_first(env_https);
+    fwd->no_proxy = env_first(env_no);
+    if (!fwd->proxy_http || !fwd->proxy_https || !fwd->no_proxy) {
+        set_err(err, err_len, "forwarder: %s", "out of memory");
+        goto fail;
+    }
     fwd->timer = malloc(sizeof *fwd->timer);
     fwd->multi = curl_multi_init();
     if (!fwd->timer || !fwd->multi) {
@@ -1226,6 +1727,15 @@ vpd_fwd_new(uv_loop_t *loop, const vpd_vault_config *vault, char *err,
     }
     uv_timer_init(loop, fwd->timer);
     fwd->timer->data = fwd;
+    fwd->kick = calloc(1, sizeof *fwd->kick);
+    if (!fwd->kick) {
+        set_err(err, err_len, "forwarder: %s", "out of memory");
+        goto fail;
+    }
+    uv_idle_init(loop, &fwd->kick->idle);
+    uv_check_init(loop, &fwd->kick->check);
+    fwd->kick->idle.data = fwd->kick->check.data = fwd->kick;
+    fwd->kick->open = 2;
     curl_multi_setopt(fwd->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(fwd->multi, CURLMOPT_SOCKETDATA, fwd);
     curl_multi_setopt(fwd->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -1263,93 +1773,94 @@ vpd_fwd_resp_take(vpd_fwd_resp *resp, size_t *len)
     return b;
 }
 
-/* Builds the header lines sent upstream from the client's headers. */
+/* Header lines that remove what curl would add on its own. */
+static char line_no_expect[] = "Expect:";
+static char line_no_accept[] = "Accept:";
+static char line_no_ctype[] = "Content-Type:";
+
+/* Builds the header lines sent upstream from the client's headers: one
+ * buffer of NUL-terminated lines (op->hbuf) and the curl_slist nodes
+ * pointing into it (op->hnodes), both kept by recycled ops, so no
+ * allocation in the steady state.  curl only reads the list. */
 static int
 build_headers(vpd_fwd_op *op, const vpd_hdrs *in)
 {
     vpd_fwd *fwd = op->fwd;
-    struct curl_slist *l = NULL, *t;
+    size_t nin = in ? in->n : 0;
     bool accept = false, ctype = false;
-    vpd_buf line = VPD_BUF_INIT;
 
-    if (fwd->host_line) {
-        if (!(l = curl_slist_append(NULL, fwd->host_line)))
+    size_t need = nin + 4;
+    if (need > op->hnodes_cap) {
+        struct curl_slist *nodes = realloc(op->hnodes, need * sizeof *nodes);
+        if (!nodes)
             return -1;
+        op->hnodes = nodes;
+        op->hnodes_cap = need;
     }
-    for (size_t i = 0; in && i < in->n; i++) {
+    struct curl_slist *nodes = op->hnodes;
+    size_t k = 0;
+    if (fwd->host_line)
+        nodes[k++].data = fwd->host_line;
+    size_t first = k;
+    vpd_buf *b = &op->hbuf;
+    vpd_buf_reset(b);
+    conn_values cv;
+    conn_values_init(&cv, in);
+    for (size_t i = 0; i < nin; i++) {
         const char *n = in->v[i].name, *v = in->v[i].value ? in->v[i].value
                                                             : "";
-        if (!valid_token(n) || !valid_value(v))
+        size_t nl = token_len(n);
+        size_t vl = strcspn(v, "\r\n");
+        /* CR or LF in a value would let a client smuggle header lines. */
+        if (!nl || v[vl])
             continue;
-        if (hop_by_hop(n) || strcasecmp(n, "Host") == 0 ||
-            strcasecmp(n, "Content-Length") == 0 ||
-            strcasecmp(n, "Expect") == 0 ||
+        if (hop_by_hop_n(n, nl) || NAME_IS(n, nl, "Host") ||
+            NAME_IS(n, nl, "Content-Length") || NAME_IS(n, nl, "Expect") ||
             /* The body is relayed identity-encoded, as Vault Proxy does. */
-            strcasecmp(n, "Accept-Encoding") == 0 ||
-            named_by_connection(in, n))
+            NAME_IS(n, nl, "Accept-Encoding") ||
+            (cv.n && named_by_connection(&cv, n, nl)))
             continue;
-        if (strcasecmp(n, "Accept") == 0)
+        if (NAME_IS(n, nl, "Accept"))
             accept = true;
-        if (strcasecmp(n, "Content-Type") == 0)
+        if (NAME_IS(n, nl, "Content-Type"))
             ctype = true;
-        vpd_buf_reset(&line);
-        /* "Name;" is how curl sends a header with an empty value. */
-        if ((*v ? vpd_buf_printf(&line, "%s: %s", n, v)
-                : vpd_buf_printf(&line, "%s;", n)) != 0)
-            goto fail;
-        if (!(t = curl_slist_append(l, line.data)))
-            goto fail;
-        l = t;
+        /* "Name;" is how curl sends a header with an empty value.  The
+         * offset is turned into a pointer once the buffer stops moving. */
+        size_t off = b->len;
+        if (vpd_buf_reserve(b, nl + vl + 3) != 0) {
+            conn_values_free(&cv);
+            return -1;
+        }
+        memcpy(b->data + b->len, n, nl);
+        b->len += nl;
+        if (vl) {
+            memcpy(b->data + b->len, ": ", 2);
+            memcpy(b->data + b->len + 2, v, vl);
+            b->len += vl + 2;
+        } else {
+            b->data[b->len++] = ';';
+        }
+        b->data[b->len++] = '\0';
+        nodes[k++].data = (char *)(uintptr_t)off;
     }
-    /* "Name:" removes what curl would add on its own: Accept: * / *,
-     * Expect: 100-continue on big bodies, and the form Content-Type it
-     * puts on POSTFIELDS. */
-    if (!(t = curl_slist_append(l, "Expect:")))
-        goto fail;
-    l = t;
-    if (!accept) {
-        if (!(t = curl_slist_append(l, "Accept:")))
-            goto fail;
-        l = t;
-    }
-    if (!ctype) {
-        if (!(t = curl_slist_append(l, "Content-Type:")))
-            goto fail;
-        l = t;
-    }
-    vpd_buf_free_secret(&line);
-    op->hdrs = l;
+    conn_values_free(&cv);
+    size_t last = k;
+    /* "Name:" removes what curl would add on its own: Accept: * / *, and,
+     * on requests with a body, Expect: 100-continue (big bodies) and the
+     * form Content-Type it puts on POSTFIELDS.  Without a body curl adds
+     * neither, so those two lines would only cost it time. */
+    if (op->send_body)
+        nodes[k++].data = line_no_expect;
+    if (!accept)
+        nodes[k++].data = line_no_accept;
+    if (!ctype && op->send_body)
+        nodes[k++].data = line_no_ctype;
+    for (size_t i = first; i < last; i++)
+        nodes[i].data = b->data + (uintptr_t)nodes[i].data;
+    for (size_t i = 0; i < k; i++)
+        nodes[i].next = i + 1 < k ? &nodes[i + 1] : NULL;
+    op->hdrs = k ? nodes : NULL;
     return 0;
-fail:
-    vpd_buf_free_secret(&line);
-    free_slist_secret(l);
-    return -1;
-}
-
-static void
-op_free_unstarted(vpd_fwd_op *op)
-{
-    free(op->method);
-    free(op->url);
-    free(op->log_path);
-    free_slist_secret(op->hdrs);
-    if (op->body) {
-        OPENSSL_cleanse(op->body, op->body_len);
-        free(op->body);
-    }
-    free(op->client_cert);
-    free(op->client_key);
-    free(op->ca_cert);
-    vpd_buf_free(&op->rbody);
-    vpd_buf_free_secret(&op->hline);
-    vpd_hdrs_free(&op->rhdrs);
-    free(op);
-}
-
-static void
-op_closed_unstarted(uv_handle_t *h)
-{
-    op_free_unstarted(h->data);
 }
 
 vpd_fwd_op *
@@ -1360,38 +1871,46 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
         (req->body_len && !req->body))
         return NULL;
 
-    vpd_fwd_op *op = calloc(1, sizeof *op);
+    vpd_fwd_op *op = op_alloc(fwd);
     if (!op)
         return NULL;
     op->fwd = fwd;
     op->cb = cb;
     op->arg = arg;
     op->started_ns = uv_hrtime();
-    op->method = strdup(req->method);
-    size_t tl = strlen(req->target);
-    bool slash = req->target[0] == '/';
-    size_t ul = strlen(fwd->base) + tl + 2;
-    op->url = malloc(ul);
-    op->log_path = strndup(req->target, strcspn(req->target, "?"));
-    if (!op->method || !op->url || !op->log_path)
+    size_t ml = strlen(req->method);
+    if (ml < sizeof op->method_buf) {
+        memcpy(op->method_buf, req->method, ml + 1);
+        op->method = op->method_buf;
+    } else if (!(op->method = strdup(req->method))) {
         goto fail;
-    snprintf(op->url, ul, "%s%s%s", fwd->base, slash ? "" : "/", req->target);
+    }
+    op->is_get = strcmp(op->method, "GET") == 0;
+    op->is_head = strcmp(op->method, "HEAD") == 0;
+    op->is_post = strcmp(op->method, "POST") == 0;
+    bool bodyful = op->is_post || strcmp(op->method, "PUT") == 0 ||
+                   strcmp(op->method, "PATCH") == 0;
+    op->send_body = !op->is_head && (req->body_len > 0 || bodyful);
+
+    vpd_buf_reset(&op->url);
+    if (vpd_buf_append_str(&op->url, fwd->base) != 0 ||
+        (req->target[0] != '/' && vpd_buf_append(&op->url, "/", 1) != 0))
+        goto fail;
+    op->target_off = op->url.len;
+    if (vpd_buf_append_str(&op->url, req->target) != 0)
+        goto fail;
     op->use_host_line = fwd->host_line != NULL;
     if (build_headers(op, req->headers) != 0)
         goto fail;
 
-    bool bodyful = strcmp(op->method, "POST") == 0 ||
-                   strcmp(op->method, "PUT") == 0 ||
-                   strcmp(op->method, "PATCH") == 0;
-    op->send_body = strcmp(op->method, "HEAD") != 0 &&
-                    (req->body_len > 0 || bodyful);
     op->body_len = req->body_len;
-    op->body = malloc(req->body_len + 1);
-    if (!op->body)
-        goto fail;
-    if (req->body_len)
+    if (req->body_len) {
+        op->body = malloc(req->body_len + 1);
+        if (!op->body)
+            goto fail;
         memcpy(op->body, req->body, req->body_len);
-    op->body[req->body_len] = '\0';
+        op->body[req->body_len] = '\0';
+    }
 
     if ((req->client_cert && *req->client_cert) ||
         (req->client_key && *req->client_key) ||
@@ -1405,20 +1924,18 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
             (req->ca_cert && *req->ca_cert && !op->ca_cert))
             goto fail;
     }
+    op->plain = op->is_get && !op->send_body && !op->own_identity;
 
     op->max_retries = req->max_retries < 0 ? fwd->num_retries
                                            : req->max_retries;
     long tmo = req->timeout_ms > 0 ? req->timeout_ms : FWD_DEFAULT_TIMEOUT_MS;
     op->deadline = uv_now(fwd->loop) + (uint64_t)tmo;
 
-    uv_timer_init(fwd->loop, &op->timer);
-    op->timer.data = op;
     /* curl_multi_add_handle only arms curl's timer: the transfer, and so
      * the callback, start on a later loop iteration. */
     if (attempt_start(op) != 0) {
-        /* The call fails and the callback will never run; the op goes
-         * with its (never started) timer's close callback. */
-        uv_close((uv_handle_t *)&op->timer, op_closed_unstarted);
+        /* The call fails and the callback will never run. */
+        op_recycle(fwd, op);
         return NULL;
     }
     op->next = fwd->ops;
@@ -1429,7 +1946,7 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
     return op;
 
 fail:
-    op_free_unstarted(op);
+    op_recycle(fwd, op);
     return NULL;
 }
 

@@ -41,6 +41,8 @@ int vpd_hdrs_copy(vpd_hdrs *dst, const vpd_hdrs *src);
 /* Frees every name and value (values are wiped first: they may be tokens)
  * and leaves h empty and reusable. */
 void vpd_hdrs_free(vpd_hdrs *h);
+/* Like vpd_hdrs_free, but keeps the array for reuse (h->n becomes 0). */
+void vpd_hdrs_clear(vpd_hdrs *h);
 /* Hop-by-hop headers (RFC 9110 7.6.1) that a proxy must not forward. */
 bool vpd_hdr_is_hop_by_hop(const char *name);
 

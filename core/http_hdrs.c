@@ -141,27 +141,49 @@ vpd_hdrs_free(vpd_hdrs *h)
     h->n = h->cap = 0;
 }
 
+void
+vpd_hdrs_clear(vpd_hdrs *h)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->n; i++)
+        free_header(&h->v[i]);
+    h->n = 0;
+}
+
+#define NAME_IS(n, nl, lit)                                                  \
+    ((nl) == sizeof lit - 1 && strncasecmp((n), lit, sizeof lit - 1) == 0)
+
 bool
 vpd_hdr_is_hop_by_hop(const char *name)
 {
-    /* RFC 9110 7.6.1 plus the legacy names Go's reverse proxy also drops. */
-    static const char *const hop[] = {
-        "Connection",
-        "Proxy-Connection",
-        "Keep-Alive",
-        "Proxy-Authenticate",
-        "Proxy-Authorization",
-        "TE",
-        "Trailer",
-        "Transfer-Encoding",
-        "Upgrade",
-    };
+    /* RFC 9110 7.6.1 plus the legacy names Go's reverse proxy also drops:
+     * Connection, Proxy-Connection, Keep-Alive, Proxy-Authenticate,
+     * Proxy-Authorization, TE, Trailer, Transfer-Encoding, Upgrade.
+     * Picked by length first: this runs for every header of every
+     * request. */
     if (!name)
         return false;
-    for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
-        if (strcasecmp(name, hop[i]) == 0)
-            return true;
-    return false;
+    size_t nl = strlen(name);
+    switch (nl) {
+    case 2:
+        return NAME_IS(name, nl, "TE");
+    case 7:
+        return NAME_IS(name, nl, "Trailer") || NAME_IS(name, nl, "Upgrade");
+    case 10:
+        return NAME_IS(name, nl, "Connection") ||
+               NAME_IS(name, nl, "Keep-Alive");
+    case 16:
+        return NAME_IS(name, nl, "Proxy-Connection");
+    case 17:
+        return NAME_IS(name, nl, "Transfer-Encoding");
+    case 18:
+        return NAME_IS(name, nl, "Proxy-Authenticate");
+    case 19:
+        return NAME_IS(name, nl, "Proxy-Authorization");
+    default:
+        return false;
+    }
 }
 
 const char *

@@ -132,6 +132,7 @@ struct conn {
     srv_req *ready;       /* parsed, about to be dispatched */
     srv_req *outstanding; /* with the router */
     timer_mode tmode;
+    uint64_t deadline; /* loop time the tmode timeout is due; 0: none */
     bool no_more; /* parse no further requests here */
     bool reading, closing, draining, in_process, served_any;
     char peer[64];
@@ -330,21 +331,37 @@ conn_send(conn *c, const uv_buf_t *bufs, unsigned nbufs)
     conn_flush_tls(c);
 }
 
-static bool
-has_crlf(const char *s)
+/* Case-insensitive comparison of a name of known length with a literal. */
+#define NAME_IS(n, nl, lit)                                                  \
+    ((nl) == sizeof lit - 1 && strncasecmp((n), lit, sizeof lit - 1) == 0)
+
+/* Appends without a bounds check: the caller reserved the room. */
+#define PUT(p, s, l)                                                         \
+    do {                                                                     \
+        memcpy((p), (s), (l));                                               \
+        (p) += (l);                                                          \
+    } while (0)
+
+/* Decimal digits of v, written backwards from end; returns the start. */
+static char *
+fmt_u64(char *end, unsigned long long v)
 {
-    return strpbrk(s, "\r\n") != NULL;
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
 }
 
 /* Writes one whole response.  `head` suppresses the body; `closing` adds
- * Connection: close. */
+ * Connection: close.  The head is put together with plain copies: this
+ * runs for every answer. */
 static void
 conn_write_response(conn *c, int status, const vpd_hdrs *hdrs, const char *body,
                     size_t body_len, bool head, bool closing, int minor,
                     bool keep_alive_10)
 {
     vpd_buf *o = &c->out;
-    int rc = 0;
     if (c->closing)
         return;
     if (status < 100 || status > 999)
@@ -353,47 +370,95 @@ conn_write_response(conn *c, int status, const vpd_hdrs *hdrs, const char *body,
     bool keep_given_cl = head || status == 304;
     bool has_date = false, wrote_cl = false;
     const char *reason = vpd_http_reason(status);
+    size_t rl = strlen(reason);
 
-    vpd_buf_reset(o);
-    if (*reason)
-        rc |= vpd_buf_printf(o, "HTTP/1.%d %d %s\r\n", minor ? 1 : 0, status,
-                             reason);
-    else
-        rc |= vpd_buf_printf(o, "HTTP/1.%d %d status code %d\r\n",
-                             minor ? 1 : 0, status, status);
-    for (size_t i = 0; hdrs && i < hdrs->n; i++) {
-        const char *n = hdrs->v[i].name, *v = hdrs->v[i].value;
-        if (!n || !v || !*n || has_crlf(n) || has_crlf(v))
-            continue;
-        if (strcasecmp(n, "Content-Length") == 0) {
-            if (!keep_given_cl || wrote_cl)
-                continue;
-            wrote_cl = true;
-        } else if (strcasecmp(n, "Transfer-Encoding") == 0 ||
-                   strcasecmp(n, "Connection") == 0 ||
-                   strcasecmp(n, "Keep-Alive") == 0) {
-            continue;
-        } else if (strcasecmp(n, "Date") == 0) {
-            has_date = true;
-        }
-        rc |= vpd_buf_append_str(o, n);
-        rc |= vpd_buf_append(o, ": ", 2);
-        rc |= vpd_buf_append_str(o, v);
-        rc |= vpd_buf_append(o, "\r\n", 2);
-    }
-    if (!has_date)
-        rc |= vpd_buf_printf(o, "Date: %s\r\n", http_date(c->srv));
-    if (!no_body && !wrote_cl)
-        rc |= vpd_buf_printf(o, "Content-Length: %zu\r\n", body_len);
-    if (closing)
-        rc |= vpd_buf_append_str(o, "Connection: close\r\n");
-    else if (keep_alive_10)
-        rc |= vpd_buf_append_str(o, "Connection: keep-alive\r\n");
-    rc |= vpd_buf_append(o, "\r\n", 2);
-    if (rc != 0) {
+    /* First pass: which headers go out, and how many bytes in all. */
+    size_t nh = hdrs ? hdrs->n : 0;
+    bool small[32];
+    bool *send = nh <= 32 ? small : malloc(nh * sizeof *send);
+    if (!send) {
         conn_close(c);
         return;
     }
+    size_t total = 64 + rl;
+    for (size_t i = 0; i < nh; i++) {
+        const char *n = hdrs->v[i].name, *v = hdrs->v[i].value;
+        send[i] = false;
+        if (!n || !v || !*n)
+            continue;
+        size_t nl = strcspn(n, "\r\n");
+        size_t vl = strcspn(v, "\r\n");
+        if (n[nl] || v[vl])
+            continue; /* CR or LF: could smuggle header lines */
+        if (NAME_IS(n, nl, "Content-Length")) {
+            if (!keep_given_cl || wrote_cl)
+                continue;
+            wrote_cl = true;
+        } else if (NAME_IS(n, nl, "Transfer-Encoding") ||
+                   NAME_IS(n, nl, "Connection") ||
+                   NAME_IS(n, nl, "Keep-Alive")) {
+            continue;
+        } else if (NAME_IS(n, nl, "Date")) {
+            has_date = true;
+        }
+        send[i] = true;
+        total += nl + vl + 4;
+    }
+    const char *date = has_date ? NULL : http_date(c->srv);
+    size_t dl = date ? strlen(date) : 0;
+    total += dl + 8 + 40 + 26;
+
+    vpd_buf_reset(o);
+    if (vpd_buf_reserve(o, total) != 0) {
+        if (send != small)
+            free(send);
+        conn_close(c);
+        return;
+    }
+    char *p = o->data;
+    char num[24], *ne = num + sizeof num, *ns;
+    PUT(p, minor ? "HTTP/1.1 " : "HTTP/1.0 ", 9);
+    ns = fmt_u64(ne, (unsigned)status);
+    PUT(p, ns, (size_t)(ne - ns));
+    *p++ = ' ';
+    if (rl) {
+        PUT(p, reason, rl);
+    } else {
+        PUT(p, "status code ", 12);
+        PUT(p, ns, (size_t)(ne - ns));
+    }
+    PUT(p, "\r\n", 2);
+    for (size_t i = 0; i < nh; i++) {
+        if (!send[i])
+            continue;
+        const char *n = hdrs->v[i].name, *v = hdrs->v[i].value;
+        size_t nl = strlen(n), vl = strlen(v);
+        PUT(p, n, nl);
+        PUT(p, ": ", 2);
+        PUT(p, v, vl);
+        PUT(p, "\r\n", 2);
+    }
+    if (send != small)
+        free(send);
+    if (date) {
+        PUT(p, "Date: ", 6);
+        PUT(p, date, dl);
+        PUT(p, "\r\n", 2);
+    }
+    if (!no_body && !wrote_cl) {
+        PUT(p, "Content-Length: ", 16);
+        ns = fmt_u64(ne, (unsigned long long)body_len);
+        PUT(p, ns, (size_t)(ne - ns));
+        PUT(p, "\r\n", 2);
+    }
+    if (closing)
+        PUT(p, "Connection: close\r\n", 19);
+    else if (keep_alive_10)
+        PUT(p, "Connection: keep-alive\r\n", 24);
+    PUT(p, "\r\n", 2);
+    o->len = (size_t)(p - o->data);
+    o->data[o->len] = '\0';
+
     uv_buf_t bufs[2];
     unsigned n = 0;
     bufs[n++] = uv_buf_init(o->data, (unsigned)o->len);
@@ -444,6 +509,15 @@ on_conn_timer(uv_timer_t *t)
         conn_close(c); /* linger over */
         return;
     }
+    /* The timer is left running across mode changes (conn_update_timer):
+     * it may be early, or for a mode that has no timeout any more. */
+    if (c->tmode == T_NONE || !c->deadline)
+        return;
+    uint64_t now = uv_now(c->srv->loop);
+    if (now < c->deadline) {
+        uv_timer_start(&c->timer, on_conn_timer, c->deadline - now, 0);
+        return;
+    }
     if (c->tmode == T_READ) {
         vpd_log(VPD_LOG_DEBUG, LOG_COMP, "read timeout on connection from %s",
                 c->peer);
@@ -457,7 +531,12 @@ on_conn_timer(uv_timer_t *t)
 
 /* Read timer from the first byte of a request until it is complete (not
  * restarted by later bytes); idle timer between requests (the read timer
- * before the first one); none while the router holds a request. */
+ * before the first one); none while the router holds a request.
+ *
+ * Only the deadline changes with the mode: the libuv timer is restarted
+ * when it would fire too late, and otherwise left to fire and check
+ * (on_conn_timer), so a keep-alive connection that goes idle, busy, idle
+ * for every request costs no timer operation per request. */
 static void
 conn_update_timer(conn *c)
 {
@@ -472,15 +551,22 @@ conn_update_timer(conn *c)
         want = T_IDLE;
     if (want == c->tmode)
         return;
-    uv_timer_stop(&c->timer);
     c->tmode = want;
     uint64_t ms = 0;
     if (want == T_READ)
         ms = c->lst->read_timeout;
     else if (want == T_IDLE)
         ms = c->served_any ? c->lst->idle_timeout : c->lst->read_timeout;
-    if (ms > 0)
-        uv_timer_start(&c->timer, on_conn_timer, ms, 0);
+    if (ms == 0) {
+        c->deadline = 0;
+        return;
+    }
+    uint64_t now = uv_now(c->srv->loop);
+    c->deadline = now + ms;
+    if (uv_is_active((uv_handle_t *)&c->timer) &&
+        uv_timer_get_due_in(&c->timer) <= ms)
+        return; /* it fires first and re-arms for the rest */
+    uv_timer_start(&c->timer, on_conn_timer, ms, 0);
 }
 
 static void
@@ -579,6 +665,7 @@ conn_finish(conn *c)
     c->no_more = true;
     uv_timer_stop(&c->timer);
     c->tmode = T_NONE;
+    c->deadline = 0;
     if (c->tls) {
         vpd_tls_conn_shutdown(c->tls);
         conn_flush_tls(c);
@@ -798,7 +885,11 @@ cb_message_complete(llhttp_t *p)
     r->pub.path = path;
     r->pub.query = q ? q + 1 : target + tl;
     const char *m = c->is_list ? "LIST" : llhttp_method_name(p->method);
-    snprintf(r->pub.method, sizeof r->pub.method, "%s", m ? m : "");
+    size_t ml = m ? strlen(m) : 0;
+    if (ml >= sizeof r->pub.method)
+        ml = sizeof r->pub.method - 1;
+    memcpy(r->pub.method, m ? m : "", ml);
+    r->pub.method[ml] = '\0';
     r->head = !c->is_list && p->method == HTTP_HEAD;
     r->pub.headers = c->hdrs;
     memset(&c->hdrs, 0, sizeof c->hdrs);

@@ -87,10 +87,12 @@ def der(cert_path):
 
 
 def refused(port):
+    """The port no longer accepts.  A connection that raced the close of
+    the listening socket (queued in its backlog, then reset) counts too."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
         return False
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
 
 

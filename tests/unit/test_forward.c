@@ -1203,6 +1203,212 @@ TEST(many_concurrent)
     env_done(&e);
 }
 
+/* ---- tests: what recycled ops and handles carry over ----------------- */
+
+/* Requests of every kind in a row on recycled ops and easy handles: each
+ * goes out with its own method, headers and body and nothing of the one
+ * before (a handle that served a plain GET keeps its options). */
+TEST(reuse_carries_nothing_over)
+{
+    upstream_t *up = upstream_start(NULL);
+    env_t e;
+    env_http(&e, up);
+    struct {
+        const char *method, *target, *body, *hdr;
+    } seq[] = {
+        {"GET", "/v1/a?x=1", NULL, "X-One"},
+        {"POST", "/v1/b", "{\"p\":1}", "X-Two"},
+        {"GET", "/v1/a?x=1", NULL, NULL},
+        {"HEAD", "/v1/c", NULL, "X-Three"},
+        {"GET", "/v1/d", NULL, "X-Four"},
+        {"DELETE", "/v1/e", NULL, NULL},
+        {"GET", "/v1/d", NULL, NULL},
+        {"PUT", "/v1/f", "{}", "X-Five"},
+        {"LIST", "/v1/g/", NULL, NULL},
+        {"GET", "/v1/a?x=1", NULL, "X-Six"},
+    };
+    size_t n = sizeof seq / sizeof seq[0];
+    for (size_t i = 0; i < n; i++) {
+        vpd_hdrs h = {0};
+        if (seq[i].hdr)
+            vpd_hdrs_add(&h, seq[i].hdr, "v");
+        vpd_fwd_req q = mkreq(seq[i].method, seq[i].target);
+        q.headers = &h;
+        q.body = seq[i].body;
+        q.body_len = seq[i].body ? strlen(seq[i].body) : 0;
+        result_t r;
+        do_req(&e, &q, &r);
+        ASSERT_INT_EQ(r.err, VPD_FWD_OK);
+        ASSERT_INT_EQ(r.status, 200);
+        rec_t s = rec_at(up, (int)i);
+        ASSERT_STR_EQ(s.method, seq[i].method);
+        ASSERT_STR_EQ(s.target, seq[i].target);
+        ASSERT_STR_EQ(s.body, seq[i].body ? seq[i].body : "");
+        const char *all[] = {"X-One", "X-Two", "X-Three", "X-Four", "X-Five",
+                             "X-Six"};
+        for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {
+            bool want = seq[i].hdr && strcmp(seq[i].hdr, all[k]) == 0;
+            if (head_count(s.head, all[k]) != (want ? 1 : 0))
+                TEST_FAIL_("request %zu: %s: %s", i, all[k], s.head);
+        }
+        char v[32];
+        if (!seq[i].body && strcmp(seq[i].method, "PUT") != 0 &&
+            strcmp(seq[i].method, "POST") != 0)
+            ASSERT_INT_EQ(head_count(s.head, "Content-Length"), 0);
+        else
+            ASSERT_NOT_NULL(head_get(s.head, "Content-Length", v, sizeof v));
+        ASSERT_INT_EQ(head_count(s.head, "Content-Type"), 0);
+        ASSERT_INT_EQ(head_count(s.head, "Accept"), 0);
+        ASSERT_INT_EQ(head_count(s.head, "Expect"), 0);
+        if (strcmp(seq[i].method, "HEAD") == 0)
+            ASSERT_INT_EQ(r.body_len, 0);
+        else
+            ASSERT_INT_EQ(r.body_len,
+                          strlen(seq[i].method) + 1 + strlen(seq[i].target));
+        result_free(&r);
+        vpd_hdrs_free(&h);
+    }
+    ASSERT_INT_EQ(up->n_conns, 1);
+    env_done(&e);
+}
+
+/* A callback that reads the answer in place (no vpd_fwd_resp_take, headers
+ * left in the response): the next answers on the recycled op are whole
+ * and their own. */
+static void
+on_result_borrow(vpd_fwd_resp *resp, void *arg)
+{
+    result_t *r = arg;
+    r->calls++;
+    r->done = true;
+    r->err = resp->error;
+    r->status = resp->status;
+    r->body = malloc(resp->body_len + 1);
+    memcpy(r->body, resp->body, resp->body_len + 1);
+    r->body_len = resp->body_len;
+    vpd_hdrs_copy(&r->hdrs, &resp->headers);
+}
+
+static void
+resp_sized(int idx, const rec_t *r, answer_t *a)
+{
+    size_t len = (size_t)(idx % 2 ? 10 : 3000);
+    memset(a->body, 'a' + idx % 26, len);
+    a->body[len] = '\0';
+    snprintf(a->headers, sizeof a->headers, "X-Idx: %d\r\n", idx);
+}
+
+TEST(borrowed_answers_stay_separate)
+{
+    upstream_t *up = upstream_start(resp_sized);
+    env_t e;
+    env_http(&e, up);
+    for (int i = 0; i < 6; i++) {
+        vpd_fwd_req q = mkreq("GET", "/v1/x");
+        result_t r;
+        memset(&r, 0, sizeof r);
+        ASSERT_NOT_NULL(vpd_fwd_send(e.fwd, &q, on_result_borrow, &r));
+        run_until(&e.loop, &r.done);
+        ASSERT_INT_EQ(r.err, VPD_FWD_OK);
+        size_t len = (size_t)(i % 2 ? 10 : 3000);
+        ASSERT_INT_EQ(r.body_len, len);
+        ASSERT_INT_EQ(strlen(r.body), len);
+        for (size_t k = 0; k < len; k++)
+            ASSERT_INT_EQ(r.body[k], 'a' + i % 26);
+        char want[16];
+        snprintf(want, sizeof want, "%d", i);
+        ASSERT_INT_EQ(vpd_hdrs_count(&r.hdrs, "X-Idx"), 1);
+        ASSERT_STR_EQ(vpd_hdrs_get(&r.hdrs, "X-Idx", 0), want);
+        result_free(&r);
+    }
+    env_done(&e);
+}
+
+/* More distinct targets than the parsed-URL cache holds, some in flight
+ * together: each goes out byte for byte. */
+TEST(many_targets)
+{
+    upstream_t *up = upstream_start(NULL);
+    env_t e;
+    env_http(&e, up);
+    enum { N = 100, W = 20 };
+    static result_t r[W];
+    static char t[W][96];
+    for (int base = 0; base < N; base += W) {
+        memset(r, 0, sizeof r);
+        for (int i = 0; i < W; i++) {
+            int k = base + i;
+            snprintf(t[i], sizeof t[i], "/v1/kv/data/k%d%s", k,
+                     k % 3 == 0   ? "?a=%2F&b=%7e"
+                     : k % 3 == 1 ? "/../x/./y?"
+                                  : "");
+            vpd_fwd_req q = mkreq("GET", t[i]);
+            send_req(e.fwd, &q, &r[i]);
+        }
+        for (int i = 0; i < W; i++)
+            run_until(&e.loop, &r[i].done);
+        for (int i = 0; i < W; i++) {
+            char want[128];
+            snprintf(want, sizeof want, "GET %.95s", t[i]);
+            ASSERT_INT_EQ(r[i].err, VPD_FWD_OK);
+            ASSERT_STR_EQ(r[i].body, want);
+            result_free(&r[i]);
+        }
+    }
+    ASSERT_INT_EQ(n_recs(up), N);
+    env_done(&e);
+}
+
+/* ---- tests: proxies from the environment ------------------------------ */
+
+/* The proxy variables count with curl's own rules: http_proxy (never
+ * HTTP_PROXY) for http, all_proxy as the fallback, no_proxy exempting
+ * hosts.  (The forwarder reads them once, at vpd_fwd_new, where curl would
+ * read them on every transfer: the daemon never changes its environment.) */
+static void
+proxy_case(const char *var, const char *no_proxy, bool via_proxy)
+{
+    upstream_t *vault = upstream_start(NULL);
+    upstream_t *proxy = upstream_start(NULL);
+    char purl[64];
+    snprintf(purl, sizeof purl, "http://127.0.0.1:%d", proxy->port);
+    setenv(var, purl, 1);
+    if (no_proxy)
+        setenv("no_proxy", no_proxy, 1);
+    env_t e;
+    env_http(&e, vault);
+    vpd_fwd_req q = mkreq("GET", "/v1/sys/health");
+    result_t r;
+    do_req(&e, &q, &r);
+    unsetenv(var);
+    unsetenv("no_proxy");
+    ASSERT_INT_EQ(r.err, VPD_FWD_OK);
+    if (via_proxy) {
+        char want[96];
+        snprintf(want, sizeof want, "http://127.0.0.1:%d/v1/sys/health",
+                 vault->port);
+        ASSERT_INT_EQ(n_recs(vault), 0);
+        ASSERT_STR_EQ(rec_at(proxy, 0).target, want);
+    } else {
+        ASSERT_INT_EQ(n_recs(proxy), 0);
+        ASSERT_STR_EQ(rec_at(vault, 0).target, "/v1/sys/health");
+    }
+    result_free(&r);
+    env_done(&e);
+}
+
+TEST(proxy_from_environment)
+{
+    proxy_case("http_proxy", NULL, true);
+    proxy_case("all_proxy", NULL, true);
+    proxy_case("ALL_PROXY", NULL, true);
+    proxy_case("HTTP_PROXY", NULL, false); /* curl ignores it for http */
+    proxy_case("https_proxy", NULL, false);
+    proxy_case("http_proxy", "127.0.0.1", false);
+    proxy_case("http_proxy", "*", false);
+    proxy_case("http_proxy", "example.com", true);
+}
+
 /* ---- tests: logging --------------------------------------------------- */
 
 TEST(debug_log_has_no_secrets)
@@ -1516,7 +1722,9 @@ main(void)
                      T(upstream_comes_back), T(reset_is_retried), T(timeout),
                      T(redirect_followed_once), T(cancel),
                      T(free_cancels_in_flight), T(free_inside_callback),
-                     T(many_concurrent), T(debug_log_has_no_secrets),
+                     T(many_concurrent), T(reuse_carries_nothing_over),
+                     T(borrowed_answers_stay_separate), T(many_targets),
+                     T(proxy_from_environment), T(debug_log_has_no_secrets),
                      T(tls_verification_on_by_default), T(tls_with_ca_cert),
                      T(tls_skip_verify), T(tls_server_name),
                      T(tls_per_request_identity),

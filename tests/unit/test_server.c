@@ -1496,6 +1496,38 @@ TEST(read_and_idle_timeout)
     run(c_read_timeout);
 }
 
+/* A busy keep-alive connection outlives both timeouts: the idle time
+ * counts from each answer, not from the first one (the server keeps one
+ * timer running across requests and re-arms it for the rest). */
+static void
+c_idle_counts_from_last_answer(void)
+{
+    resp r;
+    cli *c = cli_tcp();
+    for (int i = 0; i < 8; i++) {
+        get_ok(c, "/v1/y", &r);
+        msleep(120);
+    }
+    get_ok(c, "/v1/y", &r);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    ASSERT(cli_closed(c));
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+    ASSERT(ms >= 250);
+    ASSERT(ms < 2000);
+    cli_free(c);
+}
+
+TEST(idle_timeout_counts_from_last_answer)
+{
+    setup();
+    F.lc[0].read_timeout_ms = 200;
+    F.lc[0].idle_timeout_ms = 300;
+    start(1);
+    run(c_idle_counts_from_last_answer);
+}
+
 static void
 stop_accepting(void)
 {
@@ -1869,6 +1901,7 @@ main(void)
         T(unix_listener_mode), T(unix_listener_user_only),
         T(unix_listener_group_and_mode), T(unix_listener_errors),
         T(ipv6_listener), T(max_connections), T(read_and_idle_timeout),
+        T(idle_timeout_counts_from_last_answer),
         T(graceful_stop), T(garbage_does_not_crash), T(tls_listener_basic),
         T(tls_client_cert_required), T(tls_reload), T(tls_config_errors));
 }
