@@ -1165,6 +1165,26 @@ vpd_cfg_get(const vpd_cfg_node *obj, const char *key)
 }
 
 const char *
+vpd_cfg_a_type(const vpd_cfg_node *n)
+{
+    switch (n->type) {
+    case VPD_CFG_STRING:
+        return "a string";
+    case VPD_CFG_NUMBER:
+        return n->is_float ? "a float" : "a number";
+    case VPD_CFG_BOOL:
+        return "a bool";
+    case VPD_CFG_NULL:
+        return "null";
+    case VPD_CFG_LIST:
+        return "a list";
+    case VPD_CFG_OBJECT:
+        return "an object";
+    }
+    return "an unknown value";
+}
+
+const char *
 vpd_cfg_type_name(vpd_cfg_type t)
 {
     switch (t) {

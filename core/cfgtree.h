@@ -64,4 +64,7 @@ const vpd_cfg_member *vpd_cfg_get(const vpd_cfg_node *obj, const char *key);
 
 const char *vpd_cfg_type_name(vpd_cfg_type t);
 
+/* The value's type for messages: "a string", "a number", "a list", ... */
+const char *vpd_cfg_a_type(const vpd_cfg_node *n);
+
 #endif

@@ -92,25 +92,6 @@ msgstr(const char *s)
     return d;
 }
 
-static const char *
-a_type(const vpd_cfg_node *n)
-{
-    switch (n->type) {
-    case VPD_CFG_STRING:
-        return "a string";
-    case VPD_CFG_NUMBER:
-        return n->is_float ? "a float" : "a number";
-    case VPD_CFG_BOOL:
-        return "a bool";
-    case VPD_CFG_NULL:
-        return "null";
-    case VPD_CFG_LIST:
-        return "a list";
-    case VPD_CFG_OBJECT:
-        return "an object";
-    }
-    return "an unknown value";
-}
 
 /* The block being read, for messages: "listener \"tcp\"", "vault", ...;
  * NULL at the top level. */
@@ -141,7 +122,7 @@ key_fail(blk *b, const vpd_cfg_member *m, const char *fmt, ...)
 static int
 type_fail(blk *b, const vpd_cfg_member *m, const char *expected)
 {
-    return key_fail(b, m, "expected %s, got %s", expected, a_type(m->value));
+    return key_fail(b, m, "expected %s, got %s", expected, vpd_cfg_a_type(m->value));
 }
 
 /* ---- key tables --------------------------------------------------------- */
@@ -457,7 +438,7 @@ collect_member(blk *b, const vpd_cfg_member *m, const keydef *known,
         for (size_t i = 0; i < v->n_items; i++) {
             if (v->items[i]->type != VPD_CFG_OBJECT)
                 return key_fail(b, m, "expected a block, got %s in a list",
-                                a_type(v->items[i]));
+                                vpd_cfg_a_type(v->items[i]));
             if (collect_obj(b, v->items[i], v->items[i]->line, known, n_known,
                             out) != 0)
                 return -1;
@@ -1425,7 +1406,7 @@ parse_disable_list(blk *b, const vpd_cfg_member *m, bool *auto_auth,
             return key_fail(b, m,
                             "expected a list of strings, got %s in the "
                             "list",
-                            a_type(items[i]));
+                            vpd_cfg_a_type(items[i]));
         if (disable_value(items[i]->str, auto_auth, proxying) != 0)
             return cfail(b->c, b->file, items[i]->line, "unknown %s value: %s",
                          m->key, msgstr(items[i]->str));
@@ -1469,7 +1450,7 @@ add_plugin_block(loader *ld, const char *file, int line, const char *pkind,
     blk b = {&ld->c, "plugin", file};
     if (body->type != VPD_CFG_OBJECT)
         return cfail(&ld->c, file, line, "plugin: expected a block, got %s",
-                     a_type(body));
+                     vpd_cfg_a_type(body));
     const vpd_cfg_node *config = NULL;
     for (size_t i = 0; i < body->n_members; i++) {
         const vpd_cfg_member *m = &body->members[i];
@@ -1528,7 +1509,7 @@ parse_plugin_value(loader *ld, const char *file, int line,
     }
     if (v->type != VPD_CFG_OBJECT)
         return cfail(&ld->c, file, line, "plugin: expected a block, got %s",
-                     a_type(v));
+                     vpd_cfg_a_type(v));
     bool keyed = false;
     for (size_t i = 0; i < v->n_members; i++)
         keyed |= find_key(plugin_keys, NKEYS(plugin_keys),

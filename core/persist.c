@@ -122,25 +122,6 @@ is_persist_key(const char *k)
     return false;
 }
 
-static const char *
-a_type(const vpd_cfg_node *n)
-{
-    switch (n->type) {
-    case VPD_CFG_STRING:
-        return "a string";
-    case VPD_CFG_NUMBER:
-        return n->is_float ? "a float" : "a number";
-    case VPD_CFG_BOOL:
-        return "a bool";
-    case VPD_CFG_NULL:
-        return "null";
-    case VPD_CFG_LIST:
-        return "a list";
-    case VPD_CFG_OBJECT:
-        return "an object";
-    }
-    return "an unknown value";
-}
 
 typedef struct {
     const vpd_cfg_node *body;
@@ -207,7 +188,7 @@ cfg_str(const char *file, const char *name, const vpd_cfg_member *m, char **dst,
     const vpd_cfg_node *v = m->value;
     if (v->type != VPD_CFG_STRING && v->type != VPD_CFG_NUMBER)
         return fail(err, err_len, "%s:%d: %s: %s: expected a string, got %s",
-                    file, m->line, name, m->key, a_type(v));
+                    file, m->line, name, m->key, vpd_cfg_a_type(v));
     char *s = NULL;
     if (v->str && v->str[0] && !(s = strdup(v->str)))
         return fail(err, err_len, "%s:%d: out of memory", file, m->line);
@@ -223,7 +204,7 @@ cfg_bool(const char *file, const char *name, const vpd_cfg_member *m, bool *dst,
 {
     if (m->value->type != VPD_CFG_BOOL)
         return fail(err, err_len, "%s:%d: %s: %s: expected a bool, got %s",
-                    file, m->line, name, m->key, a_type(m->value));
+                    file, m->line, name, m->key, vpd_cfg_a_type(m->value));
     *dst = m->value->boolean;
     return 0;
 }
@@ -352,14 +333,14 @@ vpd_persist_config_parse(const vpd_cfg_node *cache, vpd_persist_config *out,
                     return fail(err, err_len,
                                 "%s:%d: cache: persist: "
                                 "expected a block, got %s in a list",
-                                file, m->line, a_type(v->items[j]));
+                                file, m->line, vpd_cfg_a_type(v->items[j]));
                 collect_obj(&b, v->items[j], v->items[j]->line);
             }
         } else {
             return fail(err, err_len,
                         "%s:%d: cache: persist: expected a "
                         "block, got %s",
-                        file, m->line, a_type(v));
+                        file, m->line, vpd_cfg_a_type(v));
         }
     }
     if (b.n == 0)
