@@ -47,6 +47,7 @@ __all__ = [
     "free_port", "template", "tmpdir", "request", "raw", "parse_responses",
     "insecure_ctx", "make_cert", "test", "run", "check", "eq", "contains",
     "wait_until", "skip", "need_binary", "diag",
+    "write_atomic", "read_text", "rec_header", "rec_body",
 ]
 
 TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -886,3 +887,38 @@ def run(argv=None):
         for line in comments:
             print("# " + line, flush=True)
     return 1 if failures else 0
+
+
+# --------------------------------------------------------------------------
+# small helpers shared by the test scripts
+
+def write_atomic(path, text):
+    """Replaces a file the way an operator's tooling would: never partial."""
+    tmp = path + ".tmp-writer"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def read_text(path):
+    """The file's text, or None when it does not exist."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def rec_header(q, name):
+    """First value of a header in a request the simulator recorded."""
+    name = name.lower()
+    vals = [v for k, v in q["headers"] if k.lower() == name]
+    return vals[0] if vals else None
+
+
+def rec_body(q):
+    """The JSON body of a recorded request, or None (empty or not JSON)."""
+    try:
+        return json.loads(q["body"]) if q["body"].strip() else None
+    except ValueError:
+        return None

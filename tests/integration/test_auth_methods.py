@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from harness import (Proxy, Sim, check, contains, eq, need_binary, run, test, tmpdir,
+from harness import (rec_body, rec_header, read_text, write_atomic, Proxy, Sim, check, contains, eq, need_binary, run, test, tmpdir,
                      wait_until)
 
 sim = Sim()
@@ -80,29 +80,9 @@ def start(text, args=(), env=None):
     return Proxy(text, args=args, env=e)
 
 
-def write(path, text):
-    tmp = path + ".tmp-writer"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+# Shared with the other scripts (harness.py).
+write, read, header, body = write_atomic, read_text, rec_header, rec_body
 
-
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
-
-
-def header(q, name):
-    name = name.lower()
-    vals = [v for k, v in q["headers"] if k.lower() == name]
-    return vals[0] if vals else None
-
-
-def body(q):
-    return json.loads(q["body"]) if q["body"].strip() else None
 
 
 def reqs(path, method=None, status=None, token=None):
