@@ -89,22 +89,24 @@ json_escape(char *buf, size_t cap, size_t len, const char *s)
     return len;
 }
 
-void
-vpd_vlog(vpd_log_level level, const char *component, const char *fmt,
-         va_list ap)
+/* The time stamp every line starts with, UTC with milliseconds. */
+static void
+format_stamp(char *stamp, size_t cap)
 {
-    if (level < current_level)
-        return;
-    char msg[2048];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-
     struct timeval tv;
     gettimeofday(&tv, NULL);
     struct tm tm;
     gmtime_r(&tv.tv_sec, &tm);
+    size_t n = strftime(stamp, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(stamp + n, cap - n, ".%03ldZ", (long)tv.tv_usec / 1000);
+}
+
+static void
+emit(vpd_log_level level, const char *component, const char *msg,
+     const vpd_log_field *fields, size_t n_fields)
+{
     char stamp[40];
-    size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(stamp + n, sizeof stamp - n, ".%03ldZ", (long)tv.tv_usec / 1000);
+    format_stamp(stamp, sizeof stamp);
 
     char line[4096];
     size_t len;
@@ -117,10 +119,25 @@ vpd_vlog(vpd_log_level level, const char *component, const char *fmt,
         len += (size_t)snprintf(line + len, sizeof line - len,
                                 "\",\"@message\":\"");
         len = json_escape(line, sizeof line, len, msg);
-        len += (size_t)snprintf(line + len, sizeof line - len, "\"}\n");
+        for (size_t i = 0; i < n_fields && len < sizeof line; i++) {
+            len += (size_t)snprintf(line + len, sizeof line - len, "\",\"");
+            len = json_escape(line, sizeof line, len, fields[i].key);
+            if (len < sizeof line)
+                len += (size_t)snprintf(line + len, sizeof line - len,
+                                        "\":\"");
+            len = json_escape(line, sizeof line, len, fields[i].value);
+        }
+        if (len < sizeof line)
+            len += (size_t)snprintf(line + len, sizeof line - len, "\"}\n");
     } else {
-        len = (size_t)snprintf(line, sizeof line, "%s [%s] %s: %s\n", stamp,
+        len = (size_t)snprintf(line, sizeof line, "%s [%s] %s: %s", stamp,
                                level_names[level], component, msg);
+        for (size_t i = 0; i < n_fields && len < sizeof line; i++)
+            len += (size_t)snprintf(line + len, sizeof line - len,
+                                    "%s%s=%s", i == 0 ? ": " : " ",
+                                    fields[i].key, fields[i].value);
+        if (len < sizeof line)
+            len += (size_t)snprintf(line + len, sizeof line - len, "\n");
     }
     if (len >= sizeof line) {
         len = sizeof line - 1;
@@ -128,6 +145,26 @@ vpd_vlog(vpd_log_level level, const char *component, const char *fmt,
     }
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
+}
+
+void
+vpd_vlog(vpd_log_level level, const char *component, const char *fmt,
+         va_list ap)
+{
+    if (level < current_level)
+        return;
+    char msg[2048];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    emit(level, component, msg, NULL, 0);
+}
+
+void
+vpd_log_kv(vpd_log_level level, const char *component, const char *msg,
+           const vpd_log_field *fields, size_t n_fields)
+{
+    if (level < current_level)
+        return;
+    emit(level, component, msg, fields, n_fields);
 }
 
 void

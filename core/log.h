@@ -7,6 +7,7 @@
 #define VPD_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 typedef enum {
     VPD_LOG_TRACE = 0,
@@ -32,6 +33,18 @@ void vpd_log(vpd_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void vpd_vlog(vpd_log_level level, const char *component, const char *fmt,
               va_list ap) __attribute__((format(printf, 3, 0)));
+
+/* One key/value pair of a structured line; both strings are copied. */
+typedef struct {
+    const char *key;
+    const char *value;
+} vpd_log_field;
+
+/* Writes one line with fields: "msg: k=v k=v" in the standard format,
+ * extra JSON members in the json format.  For request lines and other
+ * records that tools parse; values must never be secrets. */
+void vpd_log_kv(vpd_log_level level, const char *component, const char *msg,
+                const vpd_log_field *fields, size_t n_fields);
 
 #define vpd_log_enabled(level) ((level) >= vpd_log_get_level())
 
