@@ -88,6 +88,8 @@ static void
 login_failed(vpd_auto_auth *a, const char *why)
 {
     vpd_log(VPD_LOG_ERROR, COMPONENT, "login failed: %s", why);
+    if (a->ev.on_login_done)
+        a->ev.on_login_done(false, a->ev.arg);
     if (a->method->exit_on_err) {
         if (a->ev.on_fatal)
             a->ev.on_fatal(why, a->ev.arg);
@@ -307,6 +309,8 @@ login_succeeded(vpd_auto_auth *a, const char *body)
         if (a->ev.on_token)
             a->ev.on_token(text, true, a->ev.arg);
         vpd_secret_free(text);
+        if (a->ev.on_login_done)
+            a->ev.on_login_done(true, a->ev.arg);
         return;
     }
     char *token = NULL;
@@ -331,6 +335,8 @@ login_succeeded(vpd_auto_auth *a, const char *body)
     if (a->ev.on_token)
         a->ev.on_token(token, false, a->ev.arg);
     vpd_secret_free(token);
+    if (a->ev.on_login_done)
+        a->ev.on_login_done(true, a->ev.arg);
 
     if (lease_s == 0) {
         /* Root-like tokens never expire: nothing to renew. */
@@ -555,6 +561,35 @@ vpd_auto_auth_reauth(vpd_auto_auth *a)
         return;
     if (a->op) {
         /* A renewal is under way; its answer will decide. */
+        a->reauth_pending = true;
+        return;
+    }
+    uv_timer_stop(&a->timer);
+    login_now(a);
+}
+
+void
+vpd_auto_auth_replace_method(vpd_auto_auth *a,
+                             const vpd_method_config *method,
+                             vpd_instance *inst)
+{
+    if (a->closing)
+        return;
+    /* A login of the old method under way is abandoned (its callback
+     * runs now, cancelled): its answer would be the old identity. */
+    if (a->op && a->state == AA_LOGIN) {
+        vpd_fwd_op *op = a->op;
+        a->op = NULL;
+        vpd_fwd_cancel(op);
+    }
+    a->method = method;
+    a->inst = inst;
+    a->backoff_ms = method->min_backoff_ms ? method->min_backoff_ms : 1000;
+    a->backing_off = false;
+    vpd_log(VPD_LOG_INFO, COMPONENT,
+            "auth method %s reconfigured: logging in with it", inst->pub.name);
+    if (a->op) {
+        /* A renewal is under way; its answer starts the login. */
         a->reauth_pending = true;
         return;
     }

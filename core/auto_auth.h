@@ -24,6 +24,9 @@ typedef struct {
     /* exit_on_err and a login failed: the daemon should exit(1). */
     void (*on_fatal)(const char *why, void *arg);
     void *arg;
+    /* A login attempt ended (ok or failed); may be NULL.  The daemon
+     * tells systemd it is ready after the first one. */
+    void (*on_login_done)(bool ok, void *arg);
 } vpd_auto_auth_events;
 
 vpd_auto_auth *vpd_auto_auth_new(uv_loop_t *loop,
@@ -42,6 +45,16 @@ int vpd_auto_auth_preload(vpd_auto_auth *a, const char *token);
 /* Logs in again now (unless a login is already under way): used when the
  * server says the token is invalid.  Returns immediately. */
 void vpd_auto_auth_reauth(vpd_auto_auth *a);
+
+/* SIGHUP with a changed method block: logs in with `method` and `inst`
+ * from now on, at once (a login of the old method under way is
+ * abandoned; a renewal under way finishes first).  The current token
+ * stays in use until the new login succeeds.  Both are borrowed like the
+ * ones given to vpd_auto_auth_new; the old ones are no longer used when
+ * this returns, so the caller may free them. */
+void vpd_auto_auth_replace_method(vpd_auto_auth *a,
+                                  const vpd_method_config *method,
+                                  vpd_instance *inst);
 
 /* Stops timers and abandons requests under way; `done` runs once every
  * handle is closed (the loop must keep running until then). */

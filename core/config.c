@@ -1334,6 +1334,9 @@ typedef struct {
     char *log_format;
     char *log_file;
     bool exit_after_auth;
+    int64_t log_rotate_bytes;
+    uint64_t log_rotate_duration_ms;
+    int64_t log_rotate_max_files;
 } top_scalars;
 
 static const keydef top_keys[] = {
@@ -1351,11 +1354,10 @@ static const keydef top_keys[] = {
     KD("log_level", K_STR, top_scalars, log_level),
     KD("log_format", K_STR, top_scalars, log_format),
     KD("log_file", K_STR, top_scalars, log_file),
-    /* Log rotation: accepted and type-checked; rotation is left to the
-     * system's log rotation. */
-    KX("log_rotate_bytes", K_INT_CHK),
-    KX("log_rotate_duration", K_DUR_CHK),
-    KX("log_rotate_max_files", K_INT_CHK),
+    /* Log rotation (log_file.h); the integers are range-checked below. */
+    KX("log_rotate_bytes", K_CUSTOM),
+    KD("log_rotate_duration", K_DUR, top_scalars, log_rotate_duration_ms),
+    KX("log_rotate_max_files", K_CUSTOM),
     KX("disable_mlock", K_CUSTOM),
     /* Only a telemetry label in Vault; accepted, unused. */
     KX("cluster_name", K_STR_CHK),
@@ -1574,6 +1576,22 @@ load_tree(loader *ld, const vpd_cfg_tree *t)
             if (parse_disable_list(&b, m, &cfg->disable_keep_alives_auto_auth,
                                    &cfg->disable_keep_alives_proxying) != 0)
                 goto out;
+        } else if (strcmp(m->key, "log_rotate_bytes") == 0) {
+            if (get_int(&b, m, &top.log_rotate_bytes) != 0)
+                goto out;
+            if (top.log_rotate_bytes < 0) {
+                key_fail(&b, m, "must be 0 (no limit) or a positive number "
+                                "of bytes");
+                goto out;
+            }
+        } else if (strcmp(m->key, "log_rotate_max_files") == 0) {
+            if (get_int(&b, m, &top.log_rotate_max_files) != 0)
+                goto out;
+            if (top.log_rotate_max_files < -1) {
+                key_fail(&b, m, "must be -1 (delete archives), 0 (keep "
+                                "all) or a positive count");
+                goto out;
+            }
         } else if (strcmp(m->key, "disable_mlock") == 0) {
             bool v = false;
             if (get_rbool(&b, m, &v) != 0)
@@ -1661,6 +1679,13 @@ load_tree(loader *ld, const vpd_cfg_tree *t)
     take_nonempty(&cfg->log_format, &top.log_format);
     take_nonempty(&cfg->log_file, &top.log_file);
     cfg->exit_after_auth = cfg->exit_after_auth || top.exit_after_auth;
+    /* Like the other shared scalars: a later non-zero value wins. */
+    if (top.log_rotate_bytes)
+        cfg->log_rotate_bytes = top.log_rotate_bytes;
+    if (top.log_rotate_duration_ms)
+        cfg->log_rotate_duration_ms = top.log_rotate_duration_ms;
+    if (top.log_rotate_max_files)
+        cfg->log_rotate_max_files = top.log_rotate_max_files;
     rc = 0;
 out:
     free(top.pid_file);

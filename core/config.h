@@ -145,7 +145,10 @@ typedef struct {
     bool exit_after_auth;
     char *log_level;
     char *log_format;
-    char *log_file;
+    char *log_file;             /* a trailing '/' already got proxy.log */
+    int64_t log_rotate_bytes;   /* 0: no size limit */
+    uint64_t log_rotate_duration_ms; /* 0: the default, 24 h */
+    int64_t log_rotate_max_files; /* 0 keep all, -1 delete archives, N */
     bool disable_idle_connections_auto_auth;
     bool disable_idle_connections_proxying;
     bool disable_keep_alives_auto_auth;

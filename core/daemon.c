@@ -17,13 +17,17 @@
 #include "auto_auth.h"
 #include "chain.h"
 #include "config.h"
+#include "config_diff.h"
+#include "config_dump.h"
 #include "forward.h"
 #include "host_api.h"
 #include "lease_cache.h"
 #include "persist.h"
 #include "log.h"
+#include "log_file.h"
 #include "plugin_loader.h"
 #include "router.h"
+#include "sd_notify.h"
 #include "server.h"
 #include "sink_file.h"
 #include "sinks.h"
@@ -32,11 +36,26 @@
 #define COMPONENT "proxy"
 #define DRAIN_LIMIT_MS 30000
 
+/* Logging as resolved from flags, environment and config: copied, so it
+ * outlives the config it came from. */
+typedef struct {
+    vpd_log_level level;
+    vpd_log_format format;
+    char file[4096];            /* "" for none */
+    uint64_t rotate_bytes;
+    uint64_t rotate_ms;
+    int64_t max_files;
+} log_settings;
+
 typedef struct {
     const vpd_options *opt;
-    vpd_config *cfg;
+    vpd_config *cfg;            /* from start-up; what needs a restart
+                                   keeps running from it */
     vpd_registry plugins;
-    vpd_instance *auth_method;
+    vpd_instance *auth_method;  /* the instance auto-auth uses */
+    vpd_config *auth_cfg;       /* the config its method block is in: cfg,
+                                   or one loaded by a reload (owned) */
+    log_settings log;           /* in force */
     vpd_instance *cache_store;  /* the lease cache's storage plugin */
     vpd_cfg_node cache_conf;    /* the cache block without `persist` */
     vpd_persist_config persist_cfg;
@@ -60,6 +79,11 @@ typedef struct {
     int exit_code;
     bool exit_after_auth;
     bool pid_written;
+    bool notify;                /* systemd is listening */
+    bool listening;             /* the listeners are up */
+    bool auth_attempted;        /* the first login attempt ended */
+    bool auth_ok;               /* the last one succeeded */
+    bool ready_sent;
 } daemon_t;
 
 static const char *
@@ -69,33 +93,116 @@ env_either(const char *bao, const char *vault)
     return v ? v : getenv(vault);
 }
 
-/* Flag > environment > config (spec 1.1). */
 static int
-setup_logging(daemon_t *d, char *err, size_t err_len)
+parse_i64(const char *s, int64_t *out)
 {
-    const char *level = d->opt->log_level;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!s[0] || *end || errno)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Flag > environment > config (spec 1.1); the log file and rotation have
+ * flags but no environment variables, as in Vault. */
+static int
+resolve_logging(const vpd_options *opt, const vpd_config *cfg,
+                log_settings *ls, char *err, size_t err_len)
+{
+    memset(ls, 0, sizeof *ls);
+    const char *level = opt->log_level;
     if (!level)
         level = env_either("BAO_LOG_LEVEL", "VAULT_LOG_LEVEL");
     if (!level)
-        level = d->cfg->log_level ? d->cfg->log_level : "info";
-    vpd_log_level l;
-    if (vpd_log_level_parse(level, &l) != 0) {
+        level = cfg->log_level ? cfg->log_level : "info";
+    if (vpd_log_level_parse(level, &ls->level) != 0) {
         snprintf(err, err_len, "unknown log level \"%s\"", level);
         return -1;
     }
-    const char *format = d->opt->log_format;
+    const char *format = opt->log_format;
     if (!format)
         format = env_either("BAO_LOG_FORMAT", "VAULT_LOG_FORMAT");
     if (!format)
-        format = d->cfg->log_format ? d->cfg->log_format : "standard";
-    vpd_log_format f;
-    if (vpd_log_format_parse(format, &f) != 0) {
+        format = cfg->log_format ? cfg->log_format : "standard";
+    if (vpd_log_format_parse(format, &ls->format) != 0) {
         snprintf(err, err_len, "unknown log format \"%s\"", format);
         return -1;
     }
-    vpd_log_set_level(l);
-    vpd_log_set_format(f);
+    const char *file = opt->log_file ? opt->log_file : cfg->log_file;
+    if (file && file[0]) {
+        size_t n = strlen(file);
+        /* A directory gets Vault Proxy's default file name. */
+        int w = snprintf(ls->file, sizeof ls->file, "%s%s", file,
+                         file[n - 1] == '/' ? "proxy.log" : "");
+        if (w < 0 || (size_t)w >= sizeof ls->file) {
+            snprintf(err, err_len, "log file path too long");
+            return -1;
+        }
+    }
+    int64_t v;
+    ls->rotate_bytes = (uint64_t)cfg->log_rotate_bytes;
+    if (opt->log_rotate_bytes) {
+        if (parse_i64(opt->log_rotate_bytes, &v) != 0 || v < 0) {
+            snprintf(err, err_len, "--log-rotate-bytes \"%s\": expected a "
+                     "number of bytes", opt->log_rotate_bytes);
+            return -1;
+        }
+        ls->rotate_bytes = (uint64_t)v;
+    }
+    ls->rotate_ms = cfg->log_rotate_duration_ms;
+    if (opt->log_rotate_duration
+        && vpd_duration_parse(opt->log_rotate_duration, &ls->rotate_ms)
+               != 0) {
+        snprintf(err, err_len, "--log-rotate-duration \"%s\": not a "
+                 "duration", opt->log_rotate_duration);
+        return -1;
+    }
+    ls->max_files = cfg->log_rotate_max_files;
+    if (opt->log_rotate_max_files) {
+        if (parse_i64(opt->log_rotate_max_files, &v) != 0 || v < -1) {
+            snprintf(err, err_len, "--log-rotate-max-files \"%s\": expected "
+                     "-1, 0 or a count", opt->log_rotate_max_files);
+            return -1;
+        }
+        ls->max_files = v;
+    }
     return 0;
+}
+
+/* Opens (or switches) the log file; the old one stays on failure. */
+static int
+apply_log_file(const log_settings *ls, char *err, size_t err_len)
+{
+    vpd_log_file_config fc = {
+        .path = ls->file[0] ? ls->file : NULL,
+        .rotate_bytes = ls->rotate_bytes,
+        .rotate_ms = ls->rotate_ms,
+        .max_files = ls->max_files,
+    };
+    return vpd_log_file_configure(&fc, err, err_len);
+}
+
+/* Logins carry the proxy's namespace (VAULT_NAMESPACE, vault.namespace)
+ * when the method names none of its own (spec 1.1). */
+static void
+inherit_namespace(vpd_config *cfg)
+{
+    vpd_method_config *m = &cfg->auto_auth.method;
+    const char *vns = cfg->vault.namespace_;
+    if (cfg->auto_auth.present && (!m->namespace_ || !m->namespace_[0])
+        && vns && vns[0]) {
+        size_t n = strlen(vns);
+        char *ns = malloc(n + 2);
+        if (ns) {
+            const char *from = vns[0] == '/' ? vns + 1 : vns;
+            snprintf(ns, n + 2, "%s%s", from,
+                     vns[n - 1] == '/' ? "" : "/");
+            free(m->namespace_);
+            m->namespace_ = ns;
+        }
+    }
 }
 
 static int
@@ -234,6 +341,59 @@ build_instances(daemon_t *d, char *err, size_t err_len)
     return 0;
 }
 
+/* Releases what build_instances made (the auth method only when it is
+ * still d->auth_method's to free). */
+static void
+free_instances(daemon_t *d)
+{
+    vpd_instance_free(d->auth_method);
+    vpd_instance_free(d->cache_store);
+    free(d->cache_conf.members);
+    vpd_persist_config_free(&d->persist_cfg);
+    vpd_chain_free(&d->chain);
+    d->auth_method = d->cache_store = NULL;
+    d->cache_conf.members = NULL;
+}
+
+/* ---- systemd -------------------------------------------------------------- */
+
+/* READY=1 once the listeners serve and, with auto_auth, the first login
+ * attempt has ended either way (clients then find a token or a clear
+ * error, not a race). */
+static void
+notify_state(daemon_t *d)
+{
+    if (!d->notify || d->stopping)
+        return;
+    bool auth = d->cfg->auto_auth.present;
+    if (!d->ready_sent) {
+        if ((d->cfg->n_listeners && !d->listening)
+            || (auth && !d->auth_attempted))
+            return;
+        d->ready_sent = true;
+        vpd_sd_notify(!auth ? "READY=1\nSTATUS=serving"
+                      : d->auth_ok ? "READY=1\nSTATUS=serving, authenticated"
+                                   : "READY=1\nSTATUS=serving, auto-auth "
+                                     "failing (retrying)");
+        return;
+    }
+    if (auth)
+        vpd_sd_notify(d->auth_ok ? "STATUS=serving, authenticated"
+                                 : "STATUS=serving, auto-auth failing "
+                                   "(retrying)");
+}
+
+static void
+on_login_done(bool ok, void *arg)
+{
+    daemon_t *d = arg;
+    bool changed = !d->auth_attempted || d->auth_ok != ok;
+    d->auth_attempted = true;
+    d->auth_ok = ok;
+    if (changed)
+        notify_state(d);
+}
+
 /* ---- shutdown ------------------------------------------------------------ */
 
 static void
@@ -300,6 +460,8 @@ begin_shutdown(daemon_t *d, int code)
 {
     if (d->stopping)
         return;
+    if (d->notify)
+        vpd_sd_notify("STOPPING=1\nSTATUS=shutting down");
     d->stopping = true;
     d->exit_code = code;
     vpd_log(VPD_LOG_INFO, COMPONENT, "shutting down");
@@ -322,38 +484,165 @@ on_term_signal(uv_signal_t *s, int signum)
     begin_shutdown(s->data, 0);
 }
 
-/* SIGHUP: re-read the config for the log level, reload listener
- * certificates; nothing else changes without a restart (spec 1.8). */
+/* ---- reload ------------------------------------------------------------- */
+
+static void
+report_restart(const char *what, void *arg)
+{
+    (void)arg;
+    vpd_log(VPD_LOG_WARN, COMPONENT,
+            "reload: %s changed: needs a restart, the running value stays",
+            what);
+}
+
+/* Upstream TLS files must be readable before they replace working ones
+ * (the forwarder reads them only when it connects). */
+static int
+check_upstream_files(const vpd_config *cfg, char *err, size_t err_len)
+{
+    const struct {
+        const char *key, *path;
+        int mode;
+    } files[] = {
+        {"ca_cert", cfg->vault.ca_cert, R_OK},
+        {"ca_path", cfg->vault.ca_path, R_OK | X_OK},
+        {"client_cert", cfg->vault.client_cert, R_OK},
+        {"client_key", cfg->vault.client_key, R_OK},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (!files[i].path || !files[i].path[0]
+            || access(files[i].path, files[i].mode) == 0)
+            continue;
+        /* The key's position, for a message like the loader's. */
+        const char *file = cfg->n_trees ? cfg->trees[0].file : "?";
+        int line = 0;
+        for (size_t t = 0; t < cfg->n_trees; t++) {
+            const vpd_cfg_member *v = vpd_cfg_get(cfg->trees[t].root, "vault");
+            const vpd_cfg_node *body = v ? v->value : NULL;
+            if (body && body->type == VPD_CFG_LIST && body->n_items)
+                body = body->items[0];
+            const vpd_cfg_member *k =
+                body && body->type == VPD_CFG_OBJECT
+                    ? vpd_cfg_get(body, files[i].key) : NULL;
+            if (k) {
+                file = cfg->trees[t].file;
+                line = k->line;
+            }
+        }
+        snprintf(err, err_len, "%s:%d: vault: %s: cannot read %s: %s", file,
+                 line, files[i].key, files[i].path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Re-reads and validates the whole config the way a start does; then
+ * applies what can change live (log settings, listener and upstream TLS
+ * files, the auth method's block) and warns about the rest.  Any error
+ * leaves everything as it was.  Returns 0 or -1. */
+static int
+reload(daemon_t *d)
+{
+    char err[2048];
+    vpd_config *fresh = vpd_config_load(d->opt->config_paths,
+                                        d->opt->n_config_paths, err,
+                                        sizeof err);
+    daemon_t scratch = {.opt = d->opt, .plugins = d->plugins};
+    log_settings ls;
+    if (!fresh
+        || vpd_config_apply_env(fresh, (const char *(*)(const char *))getenv,
+                                err, sizeof err) != 0
+        || resolve_logging(d->opt, fresh, &ls, err, sizeof err) != 0)
+        goto refuse;
+    inherit_namespace(fresh);
+    scratch.cfg = fresh;
+    if (build_instances(&scratch, err, sizeof err) != 0
+        || check_upstream_files(fresh, err, sizeof err) != 0)
+        goto refuse;
+
+    /* The steps that can still fail, each undone if a later one does. */
+    if (apply_log_file(&ls, err, sizeof err) != 0)
+        goto refuse;
+    if (d->server
+        && vpd_server_reload_tls_from(d->server, fresh, err, sizeof err)
+               != 0) {
+        char ignored[512];
+        apply_log_file(&d->log, ignored, sizeof ignored);
+        goto refuse;
+    }
+
+    /* From here on nothing fails. */
+    if (ls.level != d->log.level)
+        vpd_log(VPD_LOG_INFO, COMPONENT, "reload: log level %s",
+                ls.level == VPD_LOG_TRACE   ? "trace"
+                : ls.level == VPD_LOG_DEBUG ? "debug"
+                : ls.level == VPD_LOG_INFO  ? "info"
+                : ls.level == VPD_LOG_WARN  ? "warn"
+                                            : "error");
+    vpd_log_set_level(ls.level);
+    vpd_log_set_format(ls.format);
+    d->log = ls;
+    if (d->fwd && vpd_fwd_set_tls(d->fwd, &fresh->vault) != 0)
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "reload: out of memory: upstream TLS settings unchanged");
+    size_t restart = vpd_config_diff_restart(d->cfg, fresh, report_restart,
+                                             NULL);
+    bool keep_fresh = false;
+    if (d->auto_auth && fresh->auto_auth.present
+        && strcmp(fresh->auto_auth.method.type,
+                  d->auth_cfg->auto_auth.method.type) == 0
+        && !vpd_config_method_equal(&fresh->auto_auth.method,
+                                    &d->auth_cfg->auto_auth.method)) {
+        /* The new instance is already built and checked: auto-auth logs
+         * in with it now; the old one and its config can go. */
+        vpd_auto_auth_replace_method(d->auto_auth, &fresh->auto_auth.method,
+                                     scratch.auth_method);
+        vpd_instance_free(d->auth_method);
+        if (d->auth_cfg != d->cfg)
+            vpd_config_free(d->auth_cfg);
+        d->auth_method = scratch.auth_method;
+        d->auth_cfg = fresh;
+        scratch.auth_method = NULL;
+        keep_fresh = true;
+    }
+    free_instances(&scratch);
+    if (!keep_fresh)
+        vpd_config_free(fresh);
+    vpd_log(VPD_LOG_INFO, COMPONENT,
+            "reload: configuration applied%s", restart
+                ? " (some changes need a restart, see above)" : "");
+    return 0;
+
+refuse:
+    free_instances(&scratch);
+    vpd_config_free(fresh);
+    vpd_log(VPD_LOG_ERROR, COMPONENT,
+            "reload refused, the running configuration stays: %s", err);
+    return -1;
+}
+
+/* SIGHUP: reopen the log file (an external logrotate may have renamed
+ * it), then reload the configuration.  Requests keep flowing: the reload
+ * runs between two loop iterations and swaps only what is ready. */
 static void
 on_hup(uv_signal_t *s, int signum)
 {
     (void)signum;
     daemon_t *d = s->data;
-    char err[1024];
+    if (d->stopping)
+        return;
+    if (d->notify)
+        vpd_sd_notify_reloading();
     vpd_log(VPD_LOG_INFO, COMPONENT, "SIGHUP: reloading");
-    vpd_config *fresh = vpd_config_load(d->opt->config_paths,
-                                        d->opt->n_config_paths, err,
-                                        sizeof err);
-    if (!fresh) {
-        vpd_log(VPD_LOG_ERROR, COMPONENT,
-                "reload: keeping the running config: %s", err);
-    } else {
-        vpd_log_level l;
-        if (!d->opt->log_level && fresh->log_level
-            && vpd_log_level_parse(fresh->log_level, &l) == 0) {
-            vpd_log_set_level(l);
-            vpd_log(VPD_LOG_INFO, COMPONENT, "log level is now %s",
-                    fresh->log_level);
-        }
-        vpd_config_free(fresh);
-    }
-    if (d->server) {
-        int failed = vpd_server_reload_tls(d->server);
-        if (failed)
-            vpd_log(VPD_LOG_ERROR, COMPONENT,
-                    "reload: %d listener(s) kept their old certificate",
-                    failed);
-    }
+    char err[1024];
+    if (vpd_log_file_reopen(err, sizeof err) != 0)
+        vpd_log(VPD_LOG_ERROR, COMPONENT, "%s", err);
+    int rc = reload(d);
+    if (d->notify)
+        vpd_sd_notify(rc == 0 ? "READY=1\nSTATUS=serving, configuration "
+                                "reloaded"
+                              : "READY=1\nSTATUS=serving, reload refused "
+                                "(see the log)");
 }
 
 static void
@@ -518,7 +807,13 @@ serve(daemon_t *d)
             uv_run(&d->loop, UV_RUN_DEFAULT);
             return 1;
         }
+        /* Bound and listening: connections queue in the kernel until the
+         * loop runs, so READY=1 may go out as soon as auto-auth allows. */
+        d->listening = true;
     }
+    d->notify = vpd_sd_notify_init();
+    if (d->notify && d->cfg->auto_auth.present)
+        vpd_sd_notify("STATUS=authenticating");
     if (d->auth_method) {
         d->sinks = vpd_sinks_new(&d->loop, &d->cfg->auto_auth, d->fwd, err,
                                  sizeof err);
@@ -530,7 +825,10 @@ serve(daemon_t *d)
             return 1;
         }
         vpd_sinks_on_all_written(d->sinks, on_sinks_written, d);
-        vpd_auto_auth_events ev = {on_auth_token, on_auth_fatal, d};
+        vpd_auto_auth_events ev = {.on_token = on_auth_token,
+                                   .on_fatal = on_auth_fatal,
+                                   .arg = d,
+                                   .on_login_done = on_login_done};
         d->auto_auth = vpd_auto_auth_new(&d->loop, &d->cfg->auto_auth.method,
                                          d->auth_method, d->fwd, &d->holder,
                                          &ev);
@@ -551,8 +849,10 @@ serve(daemon_t *d)
     }
     vpd_log(VPD_LOG_INFO, COMPONENT, "vaproxyd %s started, upstream %s",
             PACKAGE_VERSION, d->cfg->vault.address);
+    notify_state(d);
 
     uv_run(&d->loop, UV_RUN_DEFAULT);
+    vpd_sd_notify_close();
     if (d->pid_written)
         unlink(d->cfg->pid_file);
     return d->exit_code;
@@ -571,30 +871,26 @@ vpd_daemon_run(const vpd_options *opt)
         fprintf(stderr, "error loading configuration: %s\n", err);
         return 1;
     }
+    d.auth_cfg = d.cfg;
     if (vpd_config_apply_env(d.cfg, (const char *(*)(const char *))getenv,
                              err, sizeof err) != 0
-        || setup_logging(&d, err, sizeof err) != 0) {
+        || resolve_logging(opt, d.cfg, &d.log, err, sizeof err) != 0) {
         fprintf(stderr, "error loading configuration: %s\n", err);
+        goto out;
+    }
+    vpd_log_set_level(d.log.level);
+    vpd_log_set_format(d.log.format);
+    vpd_log_set_stdout(opt->combine_logs);
+    /* Checking a config creates no files: the log file opens only for a
+     * real start (Vault fails the start when it cannot). */
+    if (!opt->check_config && !opt->dump_chain
+        && apply_log_file(&d.log, err, sizeof err) != 0) {
+        fprintf(stderr, "error setting up logging: %s\n", err);
         goto out;
     }
     d.exit_after_auth = opt->exit_after_auth >= 0 ? opt->exit_after_auth
                                                   : d.cfg->exit_after_auth;
-    /* Logins carry the proxy's namespace (VAULT_NAMESPACE, vault.namespace)
-     * when the method names none of its own (spec 1.1). */
-    vpd_method_config *m = &d.cfg->auto_auth.method;
-    const char *vns = d.cfg->vault.namespace_;
-    if (d.cfg->auto_auth.present && (!m->namespace_ || !m->namespace_[0])
-        && vns && vns[0]) {
-        size_t n = strlen(vns);
-        char *ns = malloc(n + 2);
-        if (ns) {
-            const char *from = vns[0] == '/' ? vns + 1 : vns;
-            snprintf(ns, n + 2, "%s%s", from,
-                     vns[n - 1] == '/' ? "" : "/");
-            free(m->namespace_);
-            m->namespace_ = ns;
-        }
-    }
+    inherit_namespace(d.cfg);
     if (load_plugins(&d, err, sizeof err) != 0) {
         fprintf(stderr, "error loading plugins: %s\n", err);
         goto out;
@@ -609,6 +905,13 @@ vpd_daemon_run(const vpd_options *opt)
         goto out;
     }
     if (opt->check_config) {
+        if (opt->verbose) {
+            /* stdout holds only the JSON, for tools; the verdict goes to
+             * stderr. */
+            rc = vpd_config_dump(d.cfg, stdout) == 0 ? 0 : 1;
+            fprintf(stderr, "configuration is valid\n");
+            goto out;
+        }
         printf("configuration is valid\n");
         rc = 0;
         goto out;
@@ -617,14 +920,13 @@ vpd_daemon_run(const vpd_options *opt)
     uv_loop_close(&d.loop);
 out:
     vpd_token_holder_clear(&d.holder);
-    vpd_instance_free(d.auth_method);
-    vpd_instance_free(d.cache_store);
-    free(d.cache_conf.members);
     vpd_persist_close(d.persist);
-    vpd_persist_config_free(&d.persist_cfg);
     vpd_secret_free(d.preloaded_token);
-    vpd_chain_free(&d.chain);
+    free_instances(&d);
     vpd_plugins_unload(&d.plugins);
+    if (d.auth_cfg != d.cfg)
+        vpd_config_free(d.auth_cfg);
     vpd_config_free(d.cfg);
+    vpd_log_file_close();
     return rc;
 }

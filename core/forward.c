@@ -106,6 +106,7 @@ struct vpd_fwd {
 
     char *ca_cert, *ca_path, *client_cert, *client_key;
     bool skip_verify;
+    bool tls_reloaded; /* vpd_fwd_set_tls ran: no cached CA store */
     int num_retries;
     unsigned retry_min_ms, retry_max_ms;
     uint64_t rng;
@@ -820,6 +821,13 @@ easy_setup(vpd_fwd_op *op, CURL *e)
         SETOPT(e, CURLOPT_CAINFO, ca);
     if (fwd->ca_path)
         SETOPT(e, CURLOPT_CAPATH, fwd->ca_path);
+#if LIBCURL_VERSION_NUM >= 0x075700
+    /* curl caches a CA store by file name for a day; after a SIGHUP the
+     * same name may hold new certificates, so new connections read the
+     * files again. */
+    if (fwd->tls_reloaded)
+        SETOPT(e, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+#endif
     const char *cert = op->own_identity ? op->client_cert : fwd->client_cert;
     const char *key = op->own_identity ? op->client_key : fwd->client_key;
     if (cert)
@@ -1657,6 +1665,45 @@ env_first(const char *const *names)
             return strdup(v);
     }
     return strdup("");
+}
+
+int
+vpd_fwd_set_tls(vpd_fwd *fwd, const vpd_vault_config *vault)
+{
+    char *ca = dup_or_null(vault->ca_cert);
+    char *cap = dup_or_null(vault->ca_path);
+    char *cert = dup_or_null(vault->client_cert);
+    char *key = dup_or_null(vault->client_key);
+    if ((vault->ca_cert && *vault->ca_cert && !ca)
+        || (vault->ca_path && *vault->ca_path && !cap)
+        || (vault->client_cert && *vault->client_cert && !cert)
+        || (vault->client_key && *vault->client_key && !key)) {
+        free(ca);
+        free(cap);
+        free(cert);
+        free(key);
+        return -1;
+    }
+    /* curl copied the old strings into every handle and transfer, so
+     * requests under way keep their settings. */
+    free(fwd->ca_cert);
+    free(fwd->ca_path);
+    free(fwd->client_cert);
+    free(fwd->client_key);
+    fwd->ca_cert = ca;
+    fwd->ca_path = cap;
+    fwd->client_cert = cert;
+    fwd->client_key = key;
+    fwd->skip_verify = vault->tls_skip_verify;
+    fwd->tls_reloaded = true;
+    /* Idle handles that kept a plain GET's options hold the old TLS ones. */
+    for (size_t i = 0; i < fwd->n_pool; i++) {
+        if (fwd->pool[i].ready) {
+            curl_easy_reset(fwd->pool[i].e);
+            fwd->pool[i].ready = false;
+        }
+    }
+    return 0;
 }
 
 vpd_fwd *

@@ -70,6 +70,13 @@ typedef void (*vpd_fwd_cb)(vpd_fwd_resp *resp, void *arg);
 vpd_fwd *vpd_fwd_new(uv_loop_t *loop, const vpd_vault_config *vault,
                      char *err, size_t err_len);
 
+/* SIGHUP: takes vault's ca_cert, ca_path, client_cert, client_key and
+ * tls_skip_verify (copied) for connections made from now on; requests
+ * under way and kept-alive connections made with the same settings are
+ * left alone (curl reuses a connection only when its TLS settings match).
+ * Returns 0, or -1 (out of memory) with the old settings kept. */
+int vpd_fwd_set_tls(vpd_fwd *fwd, const vpd_vault_config *vault);
+
 /* Starts a request.  cb runs exactly once on the loop, never before
  * vpd_fwd_send returns.  Retries transport errors, 429 and 5xx except 501
  * (spec 1.4; 412 is left to the consistency layer) with linear jittered

@@ -10,7 +10,7 @@ core_libllhttp_la_CFLAGS = -Wall
 # Everything of the daemon but main(), so unit tests link the same objects.
 noinst_LTLIBRARIES += core/libvpcore.la
 core_libvpcore_la_SOURCES = \
-	core/log.c core/log.h \
+	core/log.c core/log.h core/log_file.c core/log_file.h \
 	core/buf.c core/buf.h \
 	core/cfgtree.c core/cfgtree.h \
 	core/config.c core/config.h \
@@ -31,6 +31,9 @@ core_libvpcore_la_SOURCES = \
 	core/textutil.c core/textutil.h \
 	core/cache_key.c core/cache_key.h core/lease_cache.c core/lease_cache.h \
 	core/persist.c core/persist.h \
+	core/sd_notify.c core/sd_notify.h \
+	core/config_diff.c core/config_diff.h \
+	core/config_dump.c core/config_dump.h \
 	core/daemon.c core/daemon.h
 core_libvpcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LLHTTP_CFLAGS)
 core_libvpcore_la_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(CURL_CFLAGS) \

@@ -1,8 +1,11 @@
 /* Log lines go to stderr in one write(2) each, so lines from a crashing
- * daemon and from test harnesses never interleave mid-line. */
+ * daemon and from test harnesses never interleave mid-line.  With a
+ * log_file configured every line also goes there (log_file.c), as Vault
+ * writes to both. */
 #include "autoconf.h"
 
 #include "log.h"
+#include "log_file.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 
 static vpd_log_level current_level = VPD_LOG_INFO;
 static vpd_log_format current_format = VPD_LOG_STANDARD;
+static int out_fd = STDERR_FILENO;
 
 static const char *const level_names[] = {"trace", "debug", "info", "warn",
                                           "error"};
@@ -59,6 +63,12 @@ vpd_log_set_level(vpd_log_level level)
     current_level = level;
 }
 
+void
+vpd_log_set_stdout(bool on)
+{
+    out_fd = on ? STDOUT_FILENO : STDERR_FILENO;
+}
+
 vpd_log_level
 vpd_log_get_level(void)
 {
@@ -69,6 +79,12 @@ void
 vpd_log_set_format(vpd_log_format format)
 {
     current_format = format;
+}
+
+vpd_log_format
+vpd_log_get_format(void)
+{
+    return current_format;
 }
 
 /* Appends s to buf as the inside of a JSON string. */
@@ -143,8 +159,9 @@ emit(vpd_log_level level, const char *component, const char *msg,
         len = sizeof line - 1;
         line[len - 1] = '\n';
     }
-    ssize_t w = write(STDERR_FILENO, line, len);
+    ssize_t w = write(out_fd, line, len);
     (void)w;
+    vpd_log_file_write(line, len);
 }
 
 void

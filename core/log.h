@@ -1,4 +1,5 @@
-/* Logging for the daemon: levels, standard or JSON lines, on stderr.
+/* Logging for the daemon: levels, standard or JSON lines, on stderr (or
+ * stdout) and, when configured, in a log file (log_file.h).
  *
  * Ownership: every function copies what it is given; nothing is retained.
  * Secrets (tokens, secret ids, bodies) must never be passed to these calls:
@@ -7,6 +8,7 @@
 #define VPD_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef enum {
@@ -27,6 +29,10 @@ int vpd_log_format_parse(const char *name, vpd_log_format *out);
 void vpd_log_set_level(vpd_log_level level);
 vpd_log_level vpd_log_get_level(void);
 void vpd_log_set_format(vpd_log_format format);
+vpd_log_format vpd_log_get_format(void);
+
+/* Vault's -combine-logs: lines go to stdout instead of stderr. */
+void vpd_log_set_stdout(bool on);
 
 /* Writes one line: time, level, component ("proxy.apiproxy"), message. */
 void vpd_log(vpd_log_level level, const char *component, const char *fmt, ...)

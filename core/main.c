@@ -31,10 +31,18 @@ usage(FILE *out)
             "                       $VAULT_PROXY_CONFIG_PATH)\n"
             "  --plugin-dir DIR     where plugins are loaded from; repeatable\n"
             "                       (default: %s)\n"
-            "  --check-config       validate the config and plugins, then exit\n"
+            "  --check-config       validate the config and plugins, then exit;\n"
+            "                       with -v also print the merged config as\n"
+            "                       JSON, secrets redacted\n"
             "  --dump-chain         print the plugin chain, then exit\n"
             "  --log-level LEVEL    trace, debug, info, warn, error\n"
             "  --log-format FORMAT  standard or json\n"
+            "  --log-file PATH      also write log lines to PATH (a trailing '/'\n"
+            "                       means PATH/proxy.log); reopened on SIGHUP\n"
+            "  --log-rotate-bytes N       rotate the log file at N bytes\n"
+            "  --log-rotate-duration D    rotate it after D (default 24h)\n"
+            "  --log-rotate-max-files N   archives kept: 0 all, -1 none\n"
+            "  --combine-logs       log to stdout instead of stderr\n"
             "  --exit-after-auth    exit once auto-auth has a token\n"
             "  --version            print the version and exit\n"
             "  --help               this text\n"
@@ -42,7 +50,11 @@ usage(FILE *out)
             "Environment: VAULT_ADDR, VAULT_CACERT, VAULT_CAPATH,\n"
             "VAULT_CLIENT_CERT, VAULT_CLIENT_KEY, VAULT_SKIP_VERIFY,\n"
             "VAULT_TLS_SERVER_NAME, VAULT_MAX_RETRIES (and their BAO_ forms)\n"
-            "override the vault block.\n",
+            "override the vault block.  BAO_LOG_LEVEL / VAULT_LOG_LEVEL and\n"
+            "BAO_LOG_FORMAT / VAULT_LOG_FORMAT set the log level and format.\n"
+            "\n"
+            "Signals: SIGHUP reloads the config (logging, TLS files, the auth\n"
+            "method) and reopens the log file; SIGTERM/SIGINT stop gracefully.\n",
             VP_PLUGINDIR);
 }
 
@@ -57,6 +69,15 @@ main(int argc, char **argv)
         {"log-level", required_argument, NULL, 'l'},
         {"log-format", required_argument, NULL, 'f'},
         {"exit-after-auth", optional_argument, NULL, 'x'},
+        {"log-file", required_argument, NULL, 'L'},
+        {"log-rotate-bytes", required_argument, NULL, 'B'},
+        {"log-rotate-duration", required_argument, NULL, 'R'},
+        {"log-rotate-max-files", required_argument, NULL, 'M'},
+        {"combine-logs", no_argument, NULL, 'C'},
+        /* An exact "v" so that -v is not taken for an abbreviated
+         * --version by getopt_long_only. */
+        {"v", no_argument, NULL, 'v'},
+        {"verbose", no_argument, NULL, 'v'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -92,6 +113,24 @@ main(int argc, char **argv)
             break;
         case 'f':
             opt.log_format = optarg;
+            break;
+        case 'L':
+            opt.log_file = optarg;
+            break;
+        case 'B':
+            opt.log_rotate_bytes = optarg;
+            break;
+        case 'R':
+            opt.log_rotate_duration = optarg;
+            break;
+        case 'M':
+            opt.log_rotate_max_files = optarg;
+            break;
+        case 'C':
+            opt.combine_logs = true;
+            break;
+        case 'v':
+            opt.verbose = true;
             break;
         case 'x':
             opt.exit_after_auth = !(optarg && strcmp(optarg, "false") == 0);

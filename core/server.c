@@ -1659,6 +1659,52 @@ vpd_server_reload_tls(vpd_server *srv)
     return failed;
 }
 
+int
+vpd_server_reload_tls_from(vpd_server *srv, const vpd_config *cfg, char *err,
+                           size_t err_len)
+{
+    if (!srv || srv->closing || cfg->n_listeners != srv->n_lst)
+        return 0;
+    vpd_tls_ctx **fresh = calloc(srv->n_lst + 1, sizeof *fresh);
+    if (!fresh) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    /* Every new certificate loads, or none is used. */
+    for (size_t i = 0; i < srv->n_lst; i++) {
+        const vpd_listener_config *lc = &cfg->listeners[i];
+        /* A listener whose address changed needs a restart; its
+         * certificate is not mixed with another listener's. */
+        const vpd_listener_config *run = srv->lst[i].cfg;
+        if (!srv->lst[i].tls || lc->tls_disable || lc->type != run->type
+            || !lc->address || !run->address
+            || strcmp(lc->address, run->address) != 0)
+            continue;
+        char why[512];
+        fresh[i] = vpd_tls_ctx_new(lc, why, sizeof why);
+        if (!fresh[i]) {
+            snprintf(err, err_len, "%s:%d: listener %s: %s",
+                     lc->file ? lc->file : "?", lc->line, srv->lst[i].name,
+                     why);
+            for (size_t j = 0; j < i; j++)
+                vpd_tls_ctx_free(fresh[j]);
+            free(fresh);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < srv->n_lst; i++) {
+        if (!fresh[i])
+            continue;
+        /* Open connections keep the old context through their SSL. */
+        vpd_tls_ctx_free(srv->lst[i].tls);
+        srv->lst[i].tls = fresh[i];
+        vpd_log(VPD_LOG_INFO, LOG_COMP, "listener %s: TLS certificate reloaded",
+                srv->lst[i].name);
+    }
+    free(fresh);
+    return 0;
+}
+
 void
 vpd_server_stop_accepting(vpd_server *srv)
 {

@@ -38,6 +38,14 @@ int vpd_server_port(const vpd_server *srv, size_t listener_idx);
  * Returns the number of listeners that failed. */
 int vpd_server_reload_tls(vpd_server *srv);
 
+/* SIGHUP with a new config: builds the TLS contexts of every TLS listener
+ * from cfg->listeners[i] (same order and count as at start, checked by
+ * the caller; files are read now, nothing of cfg is kept).  All load or
+ * none is used: returns 0, or -1 with "FILE:LINE: listener NAME: why" in
+ * err and the old certificates still served. */
+int vpd_server_reload_tls_from(vpd_server *srv, const vpd_config *cfg,
+                               char *err, size_t err_len);
+
 /* Stops accepting (closes listening sockets, removes unix socket files) but
  * lets in-flight requests finish; idle keep-alive connections are closed. */
 void vpd_server_stop_accepting(vpd_server *srv);
