@@ -155,10 +155,12 @@ rotate(void)
              (long long)ts.tv_sec, (long)ts.tv_nsec, lf.ext);
     close(lf.fd);
     lf.fd = -1;
-    /* The file may have been removed behind our back: then there is
-     * nothing to archive, and a fresh file is opened all the same. */
-    if (rename(lf.path, archive) != 0 && errno != ENOENT)
-        report("cannot rename for rotation", errno);
+    /* With -1 no archive is kept: removing the file at once leaves no
+     * moment with an archive on disk.  The file may also have been
+     * removed behind our back: then a fresh one is opened all the same. */
+    int rc = lf.max_files < 0 ? unlink(lf.path) : rename(lf.path, archive);
+    if (rc != 0 && errno != ENOENT)
+        report("cannot rotate", errno);
     prune();
     uint64_t size = 0;
     lf.fd = open_path(lf.path, &size, &lf.regular);
