@@ -12,6 +12,14 @@ tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_config_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_cfgtree tests/unit/test_config
 
+# log file, reload comparison, config dump redaction
+check_PROGRAMS += tests/unit/test_ops
+tests_unit_test_ops_SOURCES = tests/unit/test_ops.c
+tests_unit_test_ops_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_ops_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ops_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_ops
+
 # HTTP server
 check_PROGRAMS += tests/unit/test_server
 tests_unit_test_server_SOURCES = tests/unit/test_server.c
