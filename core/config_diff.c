@@ -42,9 +42,8 @@ vpd_cfg_node_equal(const vpd_cfg_node *a, const vpd_cfg_node *b)
         if (a->n_members != b->n_members)
             return false;
         for (size_t i = 0; i < a->n_members; i++)
-            if (strcmp(a->members[i].key, b->members[i].key) != 0
-                || !vpd_cfg_node_equal(a->members[i].value,
-                                       b->members[i].value))
+            if (strcmp(a->members[i].key, b->members[i].key) != 0 ||
+                !vpd_cfg_node_equal(a->members[i].value, b->members[i].value))
                 return false;
         return true;
     }
@@ -52,26 +51,25 @@ vpd_cfg_node_equal(const vpd_cfg_node *a, const vpd_cfg_node *b)
 }
 
 bool
-vpd_config_method_equal(const vpd_method_config *a,
-                        const vpd_method_config *b)
+vpd_config_method_equal(const vpd_method_config *a, const vpd_method_config *b)
 {
-    return str_eq(a->type, b->type) && str_eq(a->mount_path, b->mount_path)
-           && str_eq(a->namespace_, b->namespace_)
-           && a->wrap_ttl_ms == b->wrap_ttl_ms
-           && a->min_backoff_ms == b->min_backoff_ms
-           && a->max_backoff_ms == b->max_backoff_ms
-           && a->exit_on_err == b->exit_on_err
-           && vpd_cfg_node_equal(a->config, b->config);
+    return str_eq(a->type, b->type) && str_eq(a->mount_path, b->mount_path) &&
+           str_eq(a->namespace_, b->namespace_) &&
+           a->wrap_ttl_ms == b->wrap_ttl_ms &&
+           a->min_backoff_ms == b->min_backoff_ms &&
+           a->max_backoff_ms == b->max_backoff_ms &&
+           a->exit_on_err == b->exit_on_err &&
+           vpd_cfg_node_equal(a->config, b->config);
 }
 
 static bool
 sink_equal(const vpd_sink_config *a, const vpd_sink_config *b)
 {
-    return str_eq(a->type, b->type) && a->wrap_ttl_ms == b->wrap_ttl_ms
-           && str_eq(a->dh_type, b->dh_type) && str_eq(a->dh_path, b->dh_path)
-           && a->derive_key == b->derive_key && str_eq(a->aad, b->aad)
-           && str_eq(a->aad_env_var, b->aad_env_var)
-           && vpd_cfg_node_equal(a->config, b->config);
+    return str_eq(a->type, b->type) && a->wrap_ttl_ms == b->wrap_ttl_ms &&
+           str_eq(a->dh_type, b->dh_type) && str_eq(a->dh_path, b->dh_path) &&
+           a->derive_key == b->derive_key && str_eq(a->aad, b->aad) &&
+           str_eq(a->aad_env_var, b->aad_env_var) &&
+           vpd_cfg_node_equal(a->config, b->config);
 }
 
 /* The listener settings fixed when the socket was opened or read by
@@ -80,19 +78,19 @@ sink_equal(const vpd_sink_config *a, const vpd_sink_config *b)
 static bool
 listener_equal(const vpd_listener_config *a, const vpd_listener_config *b)
 {
-    return a->type == b->type && str_eq(a->address, b->address)
-           && a->metrics_only == b->metrics_only
-           && a->require_request_header == b->require_request_header
-           && a->enable_quit == b->enable_quit
-           && a->tls_disable == b->tls_disable
-           && str_eq(a->socket_mode, b->socket_mode)
-           && str_eq(a->socket_user, b->socket_user)
-           && str_eq(a->socket_group, b->socket_group)
-           && a->max_header_bytes == b->max_header_bytes
-           && a->max_body_bytes == b->max_body_bytes
-           && a->max_connections == b->max_connections
-           && a->read_timeout_ms == b->read_timeout_ms
-           && a->idle_timeout_ms == b->idle_timeout_ms;
+    return a->type == b->type && str_eq(a->address, b->address) &&
+           a->metrics_only == b->metrics_only &&
+           a->require_request_header == b->require_request_header &&
+           a->enable_quit == b->enable_quit &&
+           a->tls_disable == b->tls_disable &&
+           str_eq(a->socket_mode, b->socket_mode) &&
+           str_eq(a->socket_user, b->socket_user) &&
+           str_eq(a->socket_group, b->socket_group) &&
+           a->max_header_bytes == b->max_header_bytes &&
+           a->max_body_bytes == b->max_body_bytes &&
+           a->max_connections == b->max_connections &&
+           a->read_timeout_ms == b->read_timeout_ms &&
+           a->idle_timeout_ms == b->idle_timeout_ms;
 }
 
 typedef struct {
@@ -110,8 +108,7 @@ differs(diff *d, const char *what)
 
 size_t
 vpd_config_diff_restart(const vpd_config *r, const vpd_config *f,
-                        void (*report)(const char *what, void *arg),
-                        void *arg)
+                        void (*report)(const char *what, void *arg), void *arg)
 {
     diff d = {report, arg, 0};
     char what[96];
@@ -128,25 +125,25 @@ vpd_config_diff_restart(const vpd_config *r, const vpd_config *f,
             }
         }
     }
-    if (r->cache.present != f->cache.present
-        || !vpd_cfg_node_equal(r->cache.node, f->cache.node))
+    if (r->cache.present != f->cache.present ||
+        !vpd_cfg_node_equal(r->cache.node, f->cache.node))
         differs(&d, "cache");
-    if (r->api_proxy.present != f->api_proxy.present
-        || r->api_proxy.use_auto_auth_token != f->api_proxy.use_auto_auth_token
-        || !str_eq(r->api_proxy.enforce_consistency,
-                   f->api_proxy.enforce_consistency)
-        || !str_eq(r->api_proxy.when_inconsistent,
-                   f->api_proxy.when_inconsistent)
-        || r->api_proxy.prepend_configured_namespace
-               != f->api_proxy.prepend_configured_namespace)
+    if (r->api_proxy.present != f->api_proxy.present ||
+        r->api_proxy.use_auto_auth_token != f->api_proxy.use_auto_auth_token ||
+        !str_eq(r->api_proxy.enforce_consistency,
+                f->api_proxy.enforce_consistency) ||
+        !str_eq(r->api_proxy.when_inconsistent,
+                f->api_proxy.when_inconsistent) ||
+        r->api_proxy.prepend_configured_namespace !=
+            f->api_proxy.prepend_configured_namespace)
         differs(&d, "api_proxy");
     if (r->n_plugins != f->n_plugins) {
         differs(&d, "plugin blocks");
     } else {
         for (size_t i = 0; i < r->n_plugins; i++) {
             const vpd_plugin_block *a = &r->plugins[i], *b = &f->plugins[i];
-            if (!str_eq(a->kind, b->kind) || !str_eq(a->name, b->name)
-                || !vpd_cfg_node_equal(a->config, b->config)) {
+            if (!str_eq(a->kind, b->kind) || !str_eq(a->name, b->name) ||
+                !vpd_cfg_node_equal(a->config, b->config)) {
                 snprintf(what, sizeof what, "plugin \"%s\" \"%s\"", a->kind,
                          a->name);
                 differs(&d, what);
@@ -164,8 +161,8 @@ vpd_config_diff_restart(const vpd_config *r, const vpd_config *f,
             sinks = sink_equal(&ra->sinks[i], &fa->sinks[i]);
         if (!sinks)
             differs(&d, "auto_auth sinks");
-        if (ra->enable_reauth_on_new_credentials
-            != fa->enable_reauth_on_new_credentials)
+        if (ra->enable_reauth_on_new_credentials !=
+            fa->enable_reauth_on_new_credentials)
             differs(&d, "auto_auth enable_reauth_on_new_credentials");
     }
     const vpd_vault_config *rv = &r->vault, *fv = &f->vault;
@@ -183,12 +180,12 @@ vpd_config_diff_restart(const vpd_config *r, const vpd_config *f,
         differs(&d, "pid_file");
     if (r->exit_after_auth != f->exit_after_auth)
         differs(&d, "exit_after_auth");
-    if (r->disable_idle_connections_auto_auth
-            != f->disable_idle_connections_auto_auth
-        || r->disable_idle_connections_proxying
-               != f->disable_idle_connections_proxying
-        || r->disable_keep_alives_auto_auth != f->disable_keep_alives_auto_auth
-        || r->disable_keep_alives_proxying != f->disable_keep_alives_proxying)
+    if (r->disable_idle_connections_auto_auth !=
+            f->disable_idle_connections_auto_auth ||
+        r->disable_idle_connections_proxying !=
+            f->disable_idle_connections_proxying ||
+        r->disable_keep_alives_auto_auth != f->disable_keep_alives_auto_auth ||
+        r->disable_keep_alives_proxying != f->disable_keep_alives_proxying)
         differs(&d, "disable_idle_connections / disable_keep_alives");
     return d.n;
 }

@@ -28,19 +28,19 @@ vpd_config_key_is_secret(const char *key)
         k[i] = (char)tolower((unsigned char)key[i]);
     k[i] = '\0';
     /* Names of files and variables are not the secrets they hold. */
-    static const char *const shown[] = {"_file", "_path", "_dir", "_env",
-                                        "_env_var", "_ttl", "_type"};
+    static const char *const shown[] = {"_file",    "_path", "_dir", "_env",
+                                        "_env_var", "_ttl",  "_type"};
     for (size_t j = 0; j < sizeof shown / sizeof shown[0]; j++)
         if (ends_with(k, shown[j]))
             return false;
     static const char *const secret[] = {
-        "token", "secret", "jwt", "role_id", "password", "passwd",
-        "credential", "private", "aad", "api_key", "apikey", "auth_key"};
+        "token",      "secret",  "jwt", "role_id", "password", "passwd",
+        "credential", "private", "aad", "api_key", "apikey",   "auth_key"};
     for (size_t j = 0; j < sizeof secret / sizeof secret[0]; j++)
         if (strstr(k, secret[j]))
             return true;
-    return strcmp(k, "key") == 0 || ends_with(k, "_key")
-           || strncmp(k, "key_", 4) == 0;
+    return strcmp(k, "key") == 0 || ends_with(k, "_key") ||
+           strncmp(k, "key_", 4) == 0;
 }
 
 static json_object *
@@ -77,8 +77,8 @@ jdur(uint64_t ms)
         n += (size_t)snprintf(buf + n, sizeof buf - n, "%llum",
                               (unsigned long long)m);
     if (frac)
-        snprintf(buf + n, sizeof buf - n, "%llu.%03llus",
-                 (unsigned long long)s, (unsigned long long)frac);
+        snprintf(buf + n, sizeof buf - n, "%llu.%03llus", (unsigned long long)s,
+                 (unsigned long long)frac);
     else
         snprintf(buf + n, sizeof buf - n, "%llus", (unsigned long long)s);
     return json_object_new_string(buf);
@@ -207,8 +207,8 @@ listener_json(const vpd_listener_config *l)
     put(o, "max_request_header_bytes",
         json_object_new_int64((int64_t)l->max_header_bytes));
     put(o, "max_request_size",
-        json_object_new_int64(l->max_body_bytes == SIZE_MAX
-                                  ? -1 : (int64_t)l->max_body_bytes));
+        json_object_new_int64(
+            l->max_body_bytes == SIZE_MAX ? -1 : (int64_t)l->max_body_bytes));
     put(o, "max_connections",
         json_object_new_int64((int64_t)l->max_connections));
     put(o, "http_read_timeout", jdur(l->read_timeout_ms));
@@ -253,7 +253,8 @@ vpd_config_dump(const vpd_config *cfg, FILE *out)
         put(o, "enforce_consistency", jstr(cfg->api_proxy.enforce_consistency));
         put(o, "when_inconsistent", jstr(cfg->api_proxy.when_inconsistent));
         put(o, "prepend_configured_namespace",
-            json_object_new_boolean(cfg->api_proxy.prepend_configured_namespace));
+            json_object_new_boolean(
+                cfg->api_proxy.prepend_configured_namespace));
         put(root, "api_proxy", o);
     }
     if (cfg->cache.present) {
@@ -296,8 +297,8 @@ vpd_config_dump(const vpd_config *cfg, FILE *out)
     put(root, "log_rotate_max_files",
         json_object_new_int64(cfg->log_rotate_max_files));
     const char *text = json_object_to_json_string_ext(
-        root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
-                  | JSON_C_TO_STRING_NOSLASHESCAPE);
+        root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                  JSON_C_TO_STRING_NOSLASHESCAPE);
     int rc = text && fprintf(out, "%s\n", text) >= 0 ? 0 : -1;
     json_object_put(root);
     return rc;

@@ -573,7 +573,7 @@ reload(daemon_t *d)
 
     /* From here on nothing fails. */
     if (ls.level != d->log.level)
-        vpd_log(VPD_LOG_INFO, COMPONENT, "reload: log level %s",
+        vpd_log(VPD_LOG_INFO, COMPONENT, "reload: log level is now %s",
                 ls.level == VPD_LOG_TRACE   ? "trace"
                 : ls.level == VPD_LOG_DEBUG ? "debug"
                 : ls.level == VPD_LOG_INFO  ? "info"

@@ -18,18 +18,18 @@
 
 typedef struct {
     char *path;
-    char *dir;            /* "." when the path has no directory */
-    char *stem;           /* file name without its extension */
-    char *ext;            /* ".log" when the name has none */
+    char *dir;  /* "." when the path has no directory */
+    char *stem; /* file name without its extension */
+    char *ext;  /* ".log" when the name has none */
     uint64_t rotate_bytes;
     uint64_t rotate_ms;
     int64_t max_files;
     int fd;
-    uint64_t bytes;       /* in the current file */
-    uint64_t opened_ms;   /* monotonic */
-    uint64_t retry_ms;    /* when a failed open may be tried again */
-    bool failing;         /* a write or open failed; reported once */
-    bool regular;         /* only regular files are rotated */
+    uint64_t bytes;     /* in the current file */
+    uint64_t opened_ms; /* monotonic */
+    uint64_t retry_ms;  /* when a failed open may be tried again */
+    bool failing;       /* a write or open failed; reported once */
+    bool regular;       /* only regular files are rotated */
 } log_file;
 
 static log_file lf = {.fd = -1};
@@ -56,9 +56,9 @@ report(const char *what, int e)
                      "only until it works again)\n",
                      lf.path ? lf.path : "?", what, strerror(e));
     if (n > 0) {
-        ssize_t w = write(STDERR_FILENO, line,
-                          (size_t)n < sizeof line ? (size_t)n
-                                                  : sizeof line - 1);
+        ssize_t w =
+            write(STDERR_FILENO, line,
+                  (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
         (void)w;
     }
 }
@@ -68,10 +68,9 @@ report(const char *what, int e)
 static int
 open_path(const char *path, uint64_t *size, bool *regular)
 {
-    int fd = open(path,
-                  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY
-                      | O_NONBLOCK,
-                  0600);
+    int fd = open(
+        path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+        0600);
     if (fd < 0)
         return -1;
     struct stat st;
@@ -87,8 +86,8 @@ static bool
 is_archive(const char *name)
 {
     size_t sl = strlen(lf.stem), el = strlen(lf.ext), n = strlen(name);
-    if (n <= sl + 1 + el || strncmp(name, lf.stem, sl) != 0
-        || name[sl] != '-' || strcmp(name + n - el, lf.ext) != 0)
+    if (n <= sl + 1 + el || strncmp(name, lf.stem, sl) != 0 ||
+        name[sl] != '-' || strcmp(name + n - el, lf.ext) != 0)
         return false;
     for (size_t i = sl + 1; i < n - el; i++)
         if (name[i] < '0' || name[i] > '9')
@@ -192,9 +191,8 @@ vpd_log_file_write(const char *line, size_t len)
         lf.bytes = size;
         lf.opened_ms = now;
     }
-    if (lf.regular
-        && ((lf.rotate_bytes && lf.bytes >= lf.rotate_bytes)
-            || now - lf.opened_ms >= lf.rotate_ms)) {
+    if (lf.regular && ((lf.rotate_bytes && lf.bytes >= lf.rotate_bytes) ||
+                       now - lf.opened_ms >= lf.rotate_ms)) {
         rotate();
         if (lf.fd < 0)
             return;
@@ -236,8 +234,7 @@ vpd_log_file_active(void)
 }
 
 int
-vpd_log_file_configure(const vpd_log_file_config *c, char *err,
-                       size_t err_len)
+vpd_log_file_configure(const vpd_log_file_config *c, char *err, size_t err_len)
 {
     if (!c->path || !c->path[0]) {
         vpd_log_file_close();
@@ -251,10 +248,10 @@ vpd_log_file_configure(const vpd_log_file_config *c, char *err,
     }
     const char *dot = strrchr(name, '.');
     char *path = strdup(c->path);
-    char *dir = slash ? strndup(c->path, slash == c->path
-                                             ? 1
-                                             : (size_t)(slash - c->path))
-                      : strdup(".");
+    char *dir =
+        slash
+            ? strndup(c->path, slash == c->path ? 1 : (size_t)(slash - c->path))
+            : strdup(".");
     char *stem = dot ? strndup(name, (size_t)(dot - name)) : strdup(name);
     char *ext = strdup(dot ? dot : ".log");
     if (!path || !dir || !stem || !ext) {
@@ -281,8 +278,8 @@ vpd_log_file_configure(const vpd_log_file_config *c, char *err,
      * so SIGHUPs do not postpone a rotation by duration. */
     uint64_t opened = mono_ms();
     struct stat a, b;
-    if (lf.fd >= 0 && fstat(lf.fd, &a) == 0 && fstat(fd, &b) == 0
-        && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+    if (lf.fd >= 0 && fstat(lf.fd, &a) == 0 && fstat(fd, &b) == 0 &&
+        a.st_dev == b.st_dev && a.st_ino == b.st_ino)
         opened = lf.opened_ms;
     if (lf.fd >= 0)
         close(lf.fd);
@@ -296,8 +293,7 @@ vpd_log_file_configure(const vpd_log_file_config *c, char *err,
     lf.bytes = size;
     lf.opened_ms = opened;
     lf.rotate_bytes = c->rotate_bytes;
-    lf.rotate_ms = c->rotate_ms ? c->rotate_ms
-                                : VPD_LOG_FILE_DEFAULT_ROTATE_MS;
+    lf.rotate_ms = c->rotate_ms ? c->rotate_ms : VPD_LOG_FILE_DEFAULT_ROTATE_MS;
     lf.max_files = c->max_files;
     lf.failing = false;
     prune();
@@ -320,8 +316,8 @@ vpd_log_file_reopen(char *err, size_t err_len)
     /* After a rename by logrotate this is a new file: its age starts
      * over.  The same file keeps its age. */
     struct stat a, b;
-    if (!(lf.fd >= 0 && fstat(lf.fd, &a) == 0 && fstat(fd, &b) == 0
-          && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+    if (!(lf.fd >= 0 && fstat(lf.fd, &a) == 0 && fstat(fd, &b) == 0 &&
+          a.st_dev == b.st_dev && a.st_ino == b.st_ino))
         lf.opened_ms = mono_ms();
     if (lf.fd >= 0)
         close(lf.fd);

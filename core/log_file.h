@@ -26,10 +26,10 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *path;       /* NULL or "": no file */
-    uint64_t rotate_bytes;  /* 0: no size limit */
-    uint64_t rotate_ms;     /* 0: 24 h */
-    int64_t max_files;      /* 0: keep all archives, -1: none, N: N */
+    const char *path;      /* NULL or "": no file */
+    uint64_t rotate_bytes; /* 0: no size limit */
+    uint64_t rotate_ms;    /* 0: 24 h */
+    int64_t max_files;     /* 0: keep all archives, -1: none, N: N */
 } vpd_log_file_config;
 
 #define VPD_LOG_FILE_DEFAULT_ROTATE_MS (24ull * 3600ull * 1000ull)

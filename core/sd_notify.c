@@ -81,8 +81,8 @@ vpd_sd_notify_reloading(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     char msg[96];
     snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu",
-             (unsigned long long)ts.tv_sec * 1000000ull
-                 + (unsigned long long)ts.tv_nsec / 1000ull);
+             (unsigned long long)ts.tv_sec * 1000000ull +
+                 (unsigned long long)ts.tv_nsec / 1000ull);
     vpd_sd_notify(msg);
 }
 

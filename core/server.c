@@ -1663,15 +1663,19 @@ int
 vpd_server_reload_tls_from(vpd_server *srv, const vpd_config *cfg, char *err,
                            size_t err_len)
 {
-    if (!srv || srv->closing || cfg->n_listeners != srv->n_lst)
+    if (!srv || srv->closing)
         return 0;
+    /* Listeners are matched by position and address: when listeners were
+     * added or removed (a restart is needed for that), the ones still
+     * in the same place reload all the same. */
+    size_t n = cfg->n_listeners < srv->n_lst ? cfg->n_listeners : srv->n_lst;
     vpd_tls_ctx **fresh = calloc(srv->n_lst + 1, sizeof *fresh);
     if (!fresh) {
         snprintf(err, err_len, "out of memory");
         return -1;
     }
     /* Every new certificate loads, or none is used. */
-    for (size_t i = 0; i < srv->n_lst; i++) {
+    for (size_t i = 0; i < n; i++) {
         const vpd_listener_config *lc = &cfg->listeners[i];
         /* A listener whose address changed needs a restart; its
          * certificate is not mixed with another listener's. */
@@ -1692,7 +1696,7 @@ vpd_server_reload_tls_from(vpd_server *srv, const vpd_config *cfg, char *err,
             return -1;
         }
     }
-    for (size_t i = 0; i < srv->n_lst; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (!fresh[i])
             continue;
         /* Open connections keep the old context through their SSL. */

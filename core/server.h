@@ -38,9 +38,9 @@ int vpd_server_port(const vpd_server *srv, size_t listener_idx);
  * Returns the number of listeners that failed. */
 int vpd_server_reload_tls(vpd_server *srv);
 
-/* SIGHUP with a new config: builds the TLS contexts of every TLS listener
- * from cfg->listeners[i] (same order and count as at start, checked by
- * the caller; files are read now, nothing of cfg is kept).  All load or
+/* SIGHUP with a new config: builds the TLS context of every TLS listener
+ * from cfg->listeners[i] when that entry still has the listener's type
+ * and address (files are read now, nothing of cfg is kept).  All load or
  * none is used: returns 0, or -1 with "FILE:LINE: listener NAME: why" in
  * err and the old certificates still served. */
 int vpd_server_reload_tls_from(vpd_server *srv, const vpd_config *cfg,

@@ -82,8 +82,8 @@ TEST(log_file_max_files_and_minus_one)
 {
     fresh_dir();
     char err[256];
-    vpd_log_file_config c = {.path = path("app"), .rotate_bytes = 40,
-                             .max_files = 2};
+    vpd_log_file_config c = {
+        .path = path("app"), .rotate_bytes = 40, .max_files = 2};
     ASSERT_INT_EQ(vpd_log_file_configure(&c, err, sizeof err), 0);
     write_lines(10);
     /* No extension: archives are app-<ns>.log, as Vault names them. */
@@ -120,12 +120,20 @@ TEST(log_file_bad_path_keeps_the_old_file)
 
 TEST(redaction_rule)
 {
-    const char *secret[] = {"token", "client_token", "secret_id", "jwt",
-                            "role_id", "password", "key", "private_key",
-                            "aad", "circonus_api_token", "api_key"};
-    const char *shown[] = {"token_file_path", "role_id_file_path",
-                           "key_file", "ca_path", "aad_env_var", "dh_path",
-                           "token_ttl", "dh_type", "address", "mount_path",
+    const char *secret[] = {
+        "token",   "client_token",       "secret_id", "jwt",
+        "role_id", "password",           "key",       "private_key",
+        "aad",     "circonus_api_token", "api_key"};
+    const char *shown[] = {"token_file_path",
+                           "role_id_file_path",
+                           "key_file",
+                           "ca_path",
+                           "aad_env_var",
+                           "dh_path",
+                           "token_ttl",
+                           "dh_type",
+                           "address",
+                           "mount_path",
                            "service_account_token_file"};
     for (size_t i = 0; i < sizeof secret / sizeof *secret; i++)
         if (!vpd_config_key_is_secret(secret[i]))
@@ -159,10 +167,10 @@ report(const char *what, void *arg)
     strcat(reported, ";");
 }
 
-#define BASE                                                                 \
-    "log_level = \"%s\"\n"                                                   \
-    "auto_auth {\n method \"approle\" {\n  config = { role_id_file_path = "  \
-    "\"%s\" }\n }\n sink \"file\" { config = { path = \"/s\" } }\n}\n"       \
+#define BASE                                                                   \
+    "log_level = \"%s\"\n"                                                     \
+    "auto_auth {\n method \"approle\" {\n  config = { role_id_file_path = "    \
+    "\"%s\" }\n }\n sink \"file\" { config = { path = \"/s\" } }\n}\n"         \
     "listener \"tcp\" {\n address = \"%s\"\n tls_disable = true\n}\n%s"
 
 static vpd_config *
@@ -182,16 +190,15 @@ TEST(reload_diff)
     vpd_config *b = load_base("b.hcl", "debug", "/r2", "127.0.0.1:1", "");
     reported[0] = '\0';
     ASSERT_INT_EQ((int)vpd_config_diff_restart(a, b, report, NULL), 0);
-    ASSERT(!vpd_config_method_equal(&a->auto_auth.method,
-                                    &b->auto_auth.method));
+    ASSERT(
+        !vpd_config_method_equal(&a->auto_auth.method, &b->auto_auth.method));
     /* Same values in another file (other lines): equal. */
-    vpd_config *a2 = load_base("a2.hcl", "info", "/r1", "127.0.0.1:1",
-                               "\n\n");
-    ASSERT(vpd_config_method_equal(&a->auto_auth.method,
-                                   &a2->auto_auth.method));
+    vpd_config *a2 = load_base("a2.hcl", "info", "/r1", "127.0.0.1:1", "\n\n");
+    ASSERT(
+        vpd_config_method_equal(&a->auto_auth.method, &a2->auto_auth.method));
     /* A listener address and a cache block need a restart. */
-    vpd_config *c = load_base("c.hcl", "info", "/r1", "127.0.0.1:2",
-                              "cache {}\n");
+    vpd_config *c =
+        load_base("c.hcl", "info", "/r1", "127.0.0.1:2", "cache {}\n");
     reported[0] = '\0';
     ASSERT_INT_EQ((int)vpd_config_diff_restart(a, c, report, NULL), 2);
     ASSERT_STR_CONTAINS(reported, "listener 1");
