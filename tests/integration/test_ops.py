@@ -159,6 +159,22 @@ def _():
         eq(p.stop(), 0, "clean exit")
 
 
+@test("-combine-logs: log lines on stdout, nothing on stderr")
+def _():
+    d = tmpdir("combine-")
+    path = os.path.join(d, "c.hcl")
+    write_atomic(path, BASIC.replace("{sim}", sim.addr).replace("{port}", str(free_port())))
+    base = [BINARY, "--config", path, "--plugin-dir", PLUGIN_DIR, "--log-level", "debug",
+            "--dump-chain"]
+    for combine in (False, True):
+        r = subprocess.run(base + (["-combine-logs"] if combine else []), capture_output=True,
+                           text=True, timeout=15, stdin=subprocess.DEVNULL)
+        eq(r.returncode, 0, f"exit status; stderr {r.stderr!r}")
+        logs, other = (r.stdout, r.stderr) if combine else (r.stderr, r.stdout)
+        contains(logs, "[debug] proxy.plugins: loaded", f"log lines (combine={combine})")
+        check("[debug]" not in other, f"no log line on the other stream (combine={combine})")
+
+
 def check_config(*paths, verbose=True):
     argv = [BINARY, "--check-config", "--plugin-dir", PLUGIN_DIR]
     for path in paths:
