@@ -48,6 +48,7 @@ struct vpd_auto_auth {
                                  persistent cache, tried before a login */
     bool trying_preloaded;
     char login_path[512];     /* "<mount_path>/login" */
+    vpd_auto_auth_counters counters;
     void (*closed)(void *);
     void *closed_arg;
 };
@@ -88,6 +89,7 @@ static void
 login_failed(vpd_auto_auth *a, const char *why)
 {
     vpd_log(VPD_LOG_ERROR, COMPONENT, "login failed: %s", why);
+    a->counters.failures++;
     if (a->method->exit_on_err) {
         if (a->ev.on_fatal)
             a->ev.on_fatal(why, a->ev.arg);
@@ -172,6 +174,7 @@ login_now(vpd_auto_auth *a)
     a->state = AA_LOGIN;
     a->rounds = 0;
     a->reauth_pending = false;
+    a->counters.login_attempts++;
     vpd_login_reset(a->login);
     if (a->preloaded) {
         /* spec 3.1 step 3: a token from the persistent cache is looked up
@@ -301,6 +304,7 @@ login_succeeded(vpd_auto_auth *a, const char *body)
         }
         a->backoff_ms = a->method->min_backoff_ms;
         a->state = AA_IDLE;
+        a->counters.successes++;
         vpd_log(VPD_LOG_INFO, COMPONENT,
                 "authenticated with %s (response-wrapped, not renewed)",
                 a->inst->pub.name);
@@ -324,6 +328,7 @@ login_succeeded(vpd_auto_auth *a, const char *body)
         login_failed(a, "out of memory");
         return;
     }
+    a->counters.successes++;
     vpd_log(VPD_LOG_INFO, COMPONENT,
             "authenticated with %s (lease %llus, %s)", a->inst->pub.name,
             (unsigned long long)lease_s,
@@ -361,6 +366,7 @@ on_login_answer(vpd_fwd_resp *resp, void *arg)
     if (resp->error != VPD_FWD_OK || resp->status >= 400) {
         answer_error(resp, why, sizeof why);
         if (a->trying_preloaded) {
+            a->counters.failures++;
             vpd_log(VPD_LOG_INFO, COMPONENT, "the restored token is no "
                     "longer valid (%s): logging in", why);
             login_now(a);
@@ -424,6 +430,7 @@ on_renew_answer(vpd_fwd_resp *resp, void *arg)
     a->first_renewal = false;
     if (resp->error != VPD_FWD_OK || resp->status >= 400) {
         answer_error(resp, why, sizeof why);
+        a->counters.failures++;
         if (first) {
             /* A token that cannot be renewed right after it was issued
              * (no permission, no route): use it as a non-renewable one
@@ -455,6 +462,7 @@ on_renew_answer(vpd_fwd_resp *resp, void *arg)
         login_now(a);
         return;
     }
+    a->counters.successes++;
     vpd_log(VPD_LOG_DEBUG, COMPONENT, "token renewed (lease %llus)",
             (unsigned long long)lease_s);
     if (a->reauth_pending) {
@@ -560,6 +568,12 @@ vpd_auto_auth_reauth(vpd_auto_auth *a)
     }
     uv_timer_stop(&a->timer);
     login_now(a);
+}
+
+const vpd_auto_auth_counters *
+vpd_auto_auth_counters_get(const vpd_auto_auth *a)
+{
+    return &a->counters;
 }
 
 bool

@@ -271,6 +271,7 @@ close_everything(daemon_t *d)
     if (d->server) {
         vpd_server_close(d->server, on_server_closed, d);
         d->server = NULL;
+        d->router.server = NULL;
     }
     if (d->fwd) {
         vpd_fwd_free(d->fwd);
@@ -501,6 +502,7 @@ serve(daemon_t *d)
             return 1;
         }
         d->router.cache = d->cache;
+        d->router.cache_store = d->cache_store;
         if (d->has_persist && restore_cache(d) != 0) {
             d->exit_code = 1;
             close_everything(d);
@@ -518,6 +520,7 @@ serve(daemon_t *d)
             uv_run(&d->loop, UV_RUN_DEFAULT);
             return 1;
         }
+        d->router.server = d->server;
     }
     if (d->auth_method) {
         d->sinks = vpd_sinks_new(&d->loop, &d->cfg->auto_auth, d->fwd, err,
