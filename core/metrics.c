@@ -64,6 +64,33 @@ full_name(const vpd_metrics *r, const vpd_metric *m, char *out, size_t cap)
         snprintf(out, cap, "%s.%s", r->prefix, m->name);
 }
 
+static void prom_name(const vpd_metrics *r, const vpd_metric *m, char *out,
+                      size_t cap);
+
+/* The order both sinks show series in: sorted by name (go-metrics sorts
+ * its summary; Prometheus' gatherer sorts metric families).  Fills idx
+ * with indices into r->m and returns how many. */
+typedef void (*name_fn)(const vpd_metrics *, const vpd_metric *, char *,
+                        size_t);
+
+static size_t
+sorted_order(const vpd_metrics *r, name_fn name_of, size_t *idx)
+{
+    char names[VPD_METRICS_MAX][160];
+    size_t n = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        name_of(r, &r->m[i], names[i], sizeof names[i]);
+        /* Insertion sort: a few dozen names, once per scrape. */
+        size_t k = n++;
+        while (k > 0 && strcmp(names[idx[k - 1]], names[i]) > 0) {
+            idx[k] = idx[k - 1];
+            k--;
+        }
+        idx[k] = i;
+    }
+    return n;
+}
+
 /* go-metrics allowMetric: the longest matching rule decides. */
 static bool
 passes_filter(const vpd_metrics *r, const char *name)
@@ -334,8 +361,10 @@ json_section(const vpd_metrics *r, vpd_buf *b, vpd_metric_kind kind,
              double secs)
 {
     bool first = true;
-    for (size_t i = 0; i < r->n; i++) {
-        const vpd_metric *m = &r->m[i];
+    size_t idx[VPD_METRICS_MAX];
+    size_t n = sorted_order(r, full_name, idx);
+    for (size_t i = 0; i < n; i++) {
+        const vpd_metric *m = &r->m[idx[i]];
         if (m->kind != kind || !m->shown)
             continue;
         char name[256];
@@ -487,8 +516,10 @@ vpd_metrics_write_prometheus(const vpd_metrics *r, uint64_t now_ms,
                              vpd_buf *out)
 {
     static const char *const types[] = {"counter", "gauge", "histogram"};
-    for (size_t i = 0; i < r->n; i++) {
-        const vpd_metric *m = &r->m[i];
+    size_t idx[VPD_METRICS_MAX];
+    size_t n = sorted_order(r, prom_name, idx);
+    for (size_t i = 0; i < n; i++) {
+        const vpd_metric *m = &r->m[idx[i]];
         if (!m->shown)
             continue;
         if (r->retention_ms && now_ms > m->changed_ms

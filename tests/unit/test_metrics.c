@@ -278,6 +278,26 @@ TEST(prefix_filter_longest_match_wins)
     ASSERT(!vpd_metrics_add(&r, VPD_METRIC_COUNTER, "x", "x")->shown);
 }
 
+TEST(writers_sort_by_name)
+{
+    vpd_metrics r;
+    vpd_metrics_options o = {.retention_ms = 1000};
+    vpd_metrics_init(&r, &o, T0_MS);
+    vpd_metrics_add(&r, VPD_METRIC_COUNTER, "b.z", "x");
+    vpd_metrics_add(&r, VPD_METRIC_COUNTER, "a.y", "x");
+    vpd_metrics_add(&r, VPD_METRIC_GAUGE, "a.x", "x");
+    vpd_buf b = VPD_BUF_INIT;
+    vpd_metrics_write_json(&r, T0_MS, &b);
+    ASSERT(strstr(b.data, "vault.a.y") < strstr(b.data, "vault.b.z"));
+    vpd_buf_reset(&b);
+    vpd_metrics_note_scrape(&r, 1);
+    vpd_metrics_write_prometheus(&r, 1, &b);
+    const char *x = strstr(b.data, "vault_a_x"), *y = strstr(b.data, "vault_a_y"),
+               *z = strstr(b.data, "vault_b_z");
+    ASSERT(x && y && z && x < y && y < z);
+    vpd_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -289,5 +309,6 @@ main(void)
                      T(prometheus_writer_byte_exact),
                      T(prometheus_names_and_labels_are_sanitised),
                      T(retention_drops_series_that_stopped_changing),
-                     T(prefix_filter_longest_match_wins));
+                     T(prefix_filter_longest_match_wins),
+                     T(writers_sort_by_name));
 }
