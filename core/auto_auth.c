@@ -88,8 +88,8 @@ wait_then(vpd_auto_auth *a, aa_state next, uint64_t ms)
 static void
 login_failed(vpd_auto_auth *a, const char *why)
 {
-    vpd_log(VPD_LOG_ERROR, COMPONENT, "login failed: %s", why);
     a->counters.failures++;
+    vpd_log(VPD_LOG_ERROR, COMPONENT, "login failed: %s", why);
     if (a->method->exit_on_err) {
         if (a->ev.on_fatal)
             a->ev.on_fatal(why, a->ev.arg);
@@ -537,6 +537,12 @@ vpd_auto_auth_new(uv_loop_t *loop, const vpd_method_config *method,
     return a;
 }
 
+const vpd_auto_auth_counters *
+vpd_auto_auth_counters_get(const vpd_auto_auth *a)
+{
+    return &a->counters;
+}
+
 void
 vpd_auto_auth_start(vpd_auto_auth *a)
 {
@@ -568,12 +574,6 @@ vpd_auto_auth_reauth(vpd_auto_auth *a)
     }
     uv_timer_stop(&a->timer);
     login_now(a);
-}
-
-const vpd_auto_auth_counters *
-vpd_auto_auth_counters_get(const vpd_auto_auth *a)
-{
-    return &a->counters;
 }
 
 bool

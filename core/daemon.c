@@ -520,7 +520,6 @@ serve(daemon_t *d)
             uv_run(&d->loop, UV_RUN_DEFAULT);
             return 1;
         }
-        d->router.server = d->server;
     }
     if (d->auth_method) {
         d->sinks = vpd_sinks_new(&d->loop, &d->cfg->auto_auth, d->fwd, err,
@@ -545,6 +544,7 @@ serve(daemon_t *d)
         }
         vpd_auto_auth_start(d->auto_auth);
     }
+    d->router.server = d->server; /* the connections gauge */
     if (d->cfg->pid_file && d->cfg->pid_file[0]) {
         if (write_pid_file(d->cfg->pid_file) != 0)
             vpd_log(VPD_LOG_ERROR, COMPONENT, "cannot write pid_file %s: %s",

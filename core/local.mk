@@ -29,11 +29,11 @@ core_libvpcore_la_SOURCES = \
 	core/sink_dh.c core/sink_dh.h \
 	core/wrap_info.c core/wrap_info.h \
 	core/textutil.c core/textutil.h \
-	core/cache_key.c core/cache_key.h core/lease_cache.c core/lease_cache.h \
-	core/persist.c core/persist.h \
 	core/metrics.c core/metrics.h \
 	core/proxy_metrics.c core/proxy_metrics.h \
 	core/request_log.c core/request_log.h \
+	core/cache_key.c core/cache_key.h core/lease_cache.c core/lease_cache.h \
+	core/persist.c core/persist.h \
 	core/daemon.c core/daemon.h
 core_libvpcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LLHTTP_CFLAGS)
 core_libvpcore_la_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(CURL_CFLAGS) \

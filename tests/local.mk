@@ -33,6 +33,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_proxy.py \
 	tests/integration/test_tokens.py \
 	tests/integration/test_listeners.py \
+	tests/integration/test_metrics.py \
 	tests/integration/test_consistency.py \
 	tests/integration/test_daemon.py \
 	tests/integration/test_sdk_example.py \
@@ -40,5 +41,4 @@ INTEGRATION_TESTS = \
 	tests/integration/test_sinks.py \
 	tests/integration/test_lifecycle.py \
 	tests/integration/test_cache.py \
-	tests/integration/test_persist.py \
-	tests/integration/test_metrics.py
+	tests/integration/test_persist.py
