@@ -132,6 +132,13 @@ vpd_metrics_add(vpd_metrics *r, vpd_metric_kind kind, const char *name,
 }
 
 void
+vpd_metrics_seal(vpd_metrics *r)
+{
+    r->filters = NULL;
+    r->n_filters = 0;
+}
+
+void
 vpd_metrics_note_scrape(vpd_metrics *r, uint64_t now_ms)
 {
     for (size_t i = 0; i < r->n; i++) {

@@ -95,7 +95,7 @@ typedef struct {
 } vpd_metrics;
 
 /* opt may be NULL (defaults: prefix "vault", no hostname, no Prometheus).
- * The filters array is borrowed until the last vpd_metrics_add. */
+ * The filters array is borrowed until vpd_metrics_seal. */
 void vpd_metrics_init(vpd_metrics *r, const vpd_metrics_options *opt,
                       uint64_t now_wall_ms);
 
@@ -104,6 +104,10 @@ void vpd_metrics_init(vpd_metrics *r, const vpd_metrics_options *opt,
  * no checks on the hot path (VPD_METRICS_MAX is sized for the daemon). */
 vpd_metric *vpd_metrics_add(vpd_metrics *r, vpd_metric_kind kind,
                             const char *name, const char *help);
+
+/* Every instrument is created: the registry forgets the borrowed filter
+ * rules (the config they live in may be reloaded and freed). */
+void vpd_metrics_seal(vpd_metrics *r);
 
 bool vpd_metrics_prometheus_enabled(const vpd_metrics *r);
 

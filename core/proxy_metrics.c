@@ -92,6 +92,7 @@ vpd_proxy_metrics_init(vpd_proxy_metrics *pm,
         &pm->reg, VPD_METRIC_HISTOGRAM, "proxy.upstream.duration_seconds",
         "Time of each upstream exchange of a proxied request, retries "
         "included");
+    vpd_metrics_seal(&pm->reg);
 }
 
 void

@@ -57,6 +57,14 @@ typedef struct proxied {
 
 static void on_new_token(const char *token, uint64_t generation, void *arg);
 
+static uint64_t
+wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
 void
 vpd_router_init(vpd_router *r, uv_loop_t *loop, const vpd_config *cfg,
                 vpd_fwd *fwd, vpd_chain *chain, vpd_token_holder *holder)
@@ -70,22 +78,13 @@ vpd_router_init(vpd_router *r, uv_loop_t *loop, const vpd_config *cfg,
     r->retry_min_ms = 1000;
     r->retry_max_ms = 1500;
     vpd_token_listen(holder, on_new_token, r);
+    /* go-metrics names gauges after the host in some set-ups (telemetry
+     * disable_hostname); read once here, never on a request. */
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) != 0)
         host[0] = '\0';
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
     vpd_proxy_metrics_init(&r->metrics, &cfg->telemetry_conf, host,
-                           (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec
-                                                            / 1000);
-}
-
-static uint64_t
-wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+                           wall_ms());
 }
 
 /* The request line of an answer given here, not by the proxy path. */
