@@ -48,6 +48,7 @@ struct vpd_auto_auth {
                                  persistent cache, tried before a login */
     bool trying_preloaded;
     char login_path[512];     /* "<mount_path>/login" */
+    vpd_auto_auth_counters counters;
     void (*closed)(void *);
     void *closed_arg;
 };
@@ -87,6 +88,7 @@ wait_then(vpd_auto_auth *a, aa_state next, uint64_t ms)
 static void
 login_failed(vpd_auto_auth *a, const char *why)
 {
+    a->counters.failures++;
     vpd_log(VPD_LOG_ERROR, COMPONENT, "login failed: %s", why);
     if (a->ev.on_login_done)
         a->ev.on_login_done(false, a->ev.arg);
@@ -174,6 +176,7 @@ login_now(vpd_auto_auth *a)
     a->state = AA_LOGIN;
     a->rounds = 0;
     a->reauth_pending = false;
+    a->counters.login_attempts++;
     vpd_login_reset(a->login);
     if (a->preloaded) {
         /* spec 3.1 step 3: a token from the persistent cache is looked up
@@ -303,6 +306,7 @@ login_succeeded(vpd_auto_auth *a, const char *body)
         }
         a->backoff_ms = a->method->min_backoff_ms;
         a->state = AA_IDLE;
+        a->counters.successes++;
         vpd_log(VPD_LOG_INFO, COMPONENT,
                 "authenticated with %s (response-wrapped, not renewed)",
                 a->inst->pub.name);
@@ -328,6 +332,7 @@ login_succeeded(vpd_auto_auth *a, const char *body)
         login_failed(a, "out of memory");
         return;
     }
+    a->counters.successes++;
     vpd_log(VPD_LOG_INFO, COMPONENT,
             "authenticated with %s (lease %llus, %s)", a->inst->pub.name,
             (unsigned long long)lease_s,
@@ -367,6 +372,7 @@ on_login_answer(vpd_fwd_resp *resp, void *arg)
     if (resp->error != VPD_FWD_OK || resp->status >= 400) {
         answer_error(resp, why, sizeof why);
         if (a->trying_preloaded) {
+            a->counters.failures++;
             vpd_log(VPD_LOG_INFO, COMPONENT, "the restored token is no "
                     "longer valid (%s): logging in", why);
             login_now(a);
@@ -430,6 +436,7 @@ on_renew_answer(vpd_fwd_resp *resp, void *arg)
     a->first_renewal = false;
     if (resp->error != VPD_FWD_OK || resp->status >= 400) {
         answer_error(resp, why, sizeof why);
+        a->counters.failures++;
         if (first) {
             /* A token that cannot be renewed right after it was issued
              * (no permission, no route): use it as a non-renewable one
@@ -461,6 +468,7 @@ on_renew_answer(vpd_fwd_resp *resp, void *arg)
         login_now(a);
         return;
     }
+    a->counters.successes++;
     vpd_log(VPD_LOG_DEBUG, COMPONENT, "token renewed (lease %llus)",
             (unsigned long long)lease_s);
     if (a->reauth_pending) {
@@ -533,6 +541,12 @@ vpd_auto_auth_new(uv_loop_t *loop, const vpd_method_config *method,
     uv_timer_init(loop, &a->timer);
     a->timer.data = a;
     return a;
+}
+
+const vpd_auto_auth_counters *
+vpd_auto_auth_counters_get(const vpd_auto_auth *a)
+{
+    return &a->counters;
 }
 
 void

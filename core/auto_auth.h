@@ -60,6 +60,16 @@ void vpd_auto_auth_replace_method(vpd_auto_auth *a,
  * handle is closed (the loop must keep running until then). */
 void vpd_auto_auth_close(vpd_auto_auth *a, void (*done)(void *), void *arg);
 
+/* Totals for the metrics (Vault's agent.auth.success / .failure). */
+typedef struct {
+    uint64_t login_attempts; /* logins started, restored-token lookups too */
+    uint64_t successes;      /* logins and token renewals that succeeded */
+    uint64_t failures;       /* logins, lookups and renewals that failed */
+} vpd_auto_auth_counters;
+
+const vpd_auto_auth_counters *vpd_auto_auth_counters_get(
+    const vpd_auto_auth *a);
+
 /* True while a login (not a renewal) is under way. */
 bool vpd_auto_auth_logging_in(const vpd_auto_auth *a);
 

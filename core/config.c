@@ -522,6 +522,14 @@ free_api_proxy(vpd_api_proxy_config *a)
 }
 
 static void
+free_telemetry(vpd_telemetry_config *t)
+{
+    free(t->metrics_prefix);
+    free(t->prefix_filter);
+    memset(t, 0, sizeof(*t));
+}
+
+static void
 free_listener(vpd_listener_config *l)
 {
     free(l->address);
@@ -544,6 +552,7 @@ vpd_config_free(vpd_config *cfg)
     free_vault(&cfg->vault);
     free_auto_auth(&cfg->auto_auth);
     free_api_proxy(&cfg->api_proxy);
+    free_telemetry(&cfg->telemetry_conf);
     for (size_t i = 0; i < cfg->n_listeners; i++)
         free_listener(&cfg->listeners[i]);
     free(cfg->listeners);
@@ -1014,6 +1023,173 @@ parse_api_proxy(loader *ld, const block *bl)
     rc = 0;
 out:
     free_api_proxy(&a);
+    return rc;
+}
+
+/* ---- telemetry { } ------------------------------------------------------ */
+
+/* Vault's configutil.Telemetry keys.  Those of external sinks and of
+ * server-only metrics are type-checked and ignored. */
+static const keydef telemetry_keys[] = {
+    KX("prometheus_retention_time", K_CUSTOM),
+    KD("metrics_prefix", K_STR, vpd_telemetry_config, metrics_prefix),
+    KD("disable_hostname", K_BOOL, vpd_telemetry_config, disable_hostname),
+    KD("enable_hostname_label", K_BOOL, vpd_telemetry_config,
+       enable_hostname_label),
+    KX("filter_default", K_CUSTOM),
+    KX("prefix_filter", K_CUSTOM),
+    KX("statsite_address", K_CUSTOM),
+    KX("statsd_address", K_CUSTOM),
+    KX("dogstatsd_addr", K_CUSTOM),
+    KX("dogstatsd_tags", K_CUSTOM),
+    KX("circonus_api_token", K_CUSTOM),
+    KX("circonus_submission_url", K_CUSTOM),
+    KX("circonus_api_app", K_STR_CHK),
+    KX("circonus_api_url", K_STR_CHK),
+    KX("circonus_submission_interval", K_STR_CHK),
+    KX("circonus_check_id", K_STR_CHK),
+    KX("circonus_check_force_metric_activation", K_STR_CHK),
+    KX("circonus_check_instance_id", K_STR_CHK),
+    KX("circonus_check_search_tag", K_STR_CHK),
+    KX("circonus_check_tags", K_STR_CHK),
+    KX("circonus_check_display_name", K_STR_CHK),
+    KX("circonus_broker_id", K_STR_CHK),
+    KX("circonus_broker_select_tag", K_STR_CHK),
+    KX("stackdriver_project_id", K_CUSTOM),
+    KX("stackdriver_location", K_STR_CHK),
+    KX("stackdriver_namespace", K_STR_CHK),
+    KX("stackdriver_debug_logs", K_CUSTOM),
+    KX("usage_gauge_period", K_CUSTOM),
+    KX("maximum_gauge_cardinality", K_INT_CHK),
+    KX("lease_metrics_epsilon", K_CUSTOM),
+    KX("num_lease_metrics_buckets", K_INT_CHK),
+    KX("add_lease_metrics_namespace_labels", K_CUSTOM),
+    KX("add_mount_point_rollback_metrics", K_CUSTOM), /* [V] */
+};
+
+/* A list of strings (a single string counts as a one-item list); the
+ * items are checked only.  Returns the list node's items through *out. */
+static int
+get_str_list(blk *b, const vpd_cfg_member *m, const vpd_cfg_node *const **out,
+             size_t *n)
+{
+    const vpd_cfg_node *v = m->value;
+    if (v->type == VPD_CFG_STRING) {
+        *out = (const vpd_cfg_node *const *)&m->value;
+        *n = 1;
+    } else if (v->type == VPD_CFG_LIST) {
+        *out = (const vpd_cfg_node *const *)v->items;
+        *n = v->n_items;
+    } else {
+        return type_fail(b, m, "a list of strings");
+    }
+    for (size_t i = 0; i < *n; i++)
+        if ((*out)[i]->type != VPD_CFG_STRING)
+            return key_fail(b, m, "expected a list of strings, got %s in "
+                            "the list", vpd_cfg_a_type((*out)[i]));
+    return 0;
+}
+
+/* A sink address or id: a string; a non-empty one counts as a sink. */
+static int
+count_sink(blk *b, const vpd_cfg_member *m, int *n_sinks)
+{
+    char *s = NULL;
+    if (get_str(b, m, &s) != 0)
+        return -1;
+    if (s)
+        (*n_sinks)++;
+    free(s);
+    return 0;
+}
+
+static int
+parse_telemetry(loader *ld, const block *bl)
+{
+    vpd_telemetry_config t = {0};
+    blk b = {&ld->c, "telemetry", bl->file};
+    bool circonus = false;
+    int rc = -1;
+    t.filter_default = true;
+    t.prometheus_retention_ms = 24u * 3600u * 1000u;
+    if (apply_keys(&b, bl->body, telemetry_keys, NKEYS(telemetry_keys), &t)
+        != 0)
+        goto out;
+    for (size_t i = 0; i < bl->body->n_members; i++) {
+        const vpd_cfg_member *m = &bl->body->members[i];
+        const vpd_cfg_node *const *items;
+        size_t n;
+        uint64_t scratch;
+        if (strcmp(m->key, "prometheus_retention_time") == 0) {
+            if (get_dur(&b, m, &t.prometheus_retention_ms) != 0)
+                goto out;
+        } else if (strcmp(m->key, "filter_default") == 0) {
+            if (get_bool(&b, m, &t.filter_default) != 0)
+                goto out;
+        } else if (strcmp(m->key, "stackdriver_debug_logs") == 0
+                   || strcmp(m->key, "add_lease_metrics_namespace_labels") == 0
+                   || strcmp(m->key, "add_mount_point_rollback_metrics")
+                          == 0) {
+            bool unused;
+            if (get_bool(&b, m, &unused) != 0)
+                goto out;
+        } else if (strcmp(m->key, "usage_gauge_period") == 0
+                   || strcmp(m->key, "lease_metrics_epsilon") == 0) {
+            /* A duration, or "none". */
+            if (!(m->value->type == VPD_CFG_STRING
+                  && strcmp(m->value->str, "none") == 0)
+                && get_dur(&b, m, &scratch) != 0)
+                goto out;
+        } else if (strcmp(m->key, "dogstatsd_tags") == 0) {
+            if (get_str_list(&b, m, &items, &n) != 0)
+                goto out;
+        } else if (strcmp(m->key, "prefix_filter") == 0) {
+            if (get_str_list(&b, m, &items, &n) != 0)
+                goto out;
+            const char **f = calloc(n + 1, sizeof(*f));
+            if (!f) {
+                key_fail(&b, m, "out of memory");
+                goto out;
+            }
+            free(t.prefix_filter);
+            t.prefix_filter = f;
+            t.n_prefix_filter = n;
+            for (size_t k = 0; k < n; k++) {
+                const char *r = items[k]->str;
+                /* Vault's parsePrefixFilter refuses these at start. */
+                if (r[0] == '\0') {
+                    key_fail(&b, m, "cannot have an empty filter rule");
+                    goto out;
+                }
+                if (r[0] != '+' && r[0] != '-') {
+                    key_fail(&b, m, "filter rule must begin with either "
+                             "'+' or '-': \"%s\"", msgstr(r));
+                    goto out;
+                }
+                f[k] = r;
+            }
+        } else if (strcmp(m->key, "circonus_api_token") == 0
+                   || strcmp(m->key, "circonus_submission_url") == 0) {
+            int before = 0;
+            if (count_sink(&b, m, &before) != 0)
+                goto out;
+            circonus = circonus || before;
+        } else if (strcmp(m->key, "statsite_address") == 0
+                   || strcmp(m->key, "statsd_address") == 0
+                   || strcmp(m->key, "dogstatsd_addr") == 0
+                   || strcmp(m->key, "stackdriver_project_id") == 0) {
+            if (count_sink(&b, m, &t.n_sinks) != 0)
+                goto out;
+        }
+    }
+    t.n_sinks += circonus + (t.prometheus_retention_ms > 0);
+    t.present = true;
+    free_telemetry(&ld->cfg->telemetry_conf);
+    ld->cfg->telemetry_conf = t;
+    memset(&t, 0, sizeof(t));
+    rc = 0;
+out:
+    free_telemetry(&t);
     return rc;
 }
 
@@ -1666,8 +1842,11 @@ load_tree(loader *ld, const vpd_cfg_tree *t)
                        "at most one \"telemetry\" block is allowed", &bl,
                        &one) != 0)
         goto out;
-    if (bl)
+    if (bl) {
         cfg->telemetry = bl->body;
+        if (parse_telemetry(ld, bl) != 0)
+            goto out;
+    }
 
     if (parse_listeners(ld, root, file) != 0)
         goto out;

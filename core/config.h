@@ -115,6 +115,26 @@ typedef struct {
     int line;
 } vpd_listener_config;
 
+/* telemetry { } (spec 1.9), what the metrics endpoint needs.  The keys of
+ * external sinks (statsd, statsite, dogstatsd, circonus, stackdriver) and
+ * of server-only metrics are checked and otherwise ignored: vaproxyd
+ * serves metrics, it does not push them. */
+typedef struct {
+    bool present;                 /* a telemetry block was given */
+    uint64_t prometheus_retention_ms; /* 24 h by default with a block; 0
+                                         (no block, or "0") disables */
+    char *metrics_prefix;         /* NULL: the binary's default, "vault" */
+    bool disable_hostname;
+    bool enable_hostname_label;
+    bool filter_default;          /* true unless set to false */
+    const char **prefix_filter;   /* "+prefix" / "-prefix"; the array is
+                                     owned, the strings live in `trees` */
+    size_t n_prefix_filter;
+    int n_sinks;                  /* sinks Vault would start, Prometheus
+                                     included: with two or more, go-metrics
+                                     puts the host name in gauge names */
+} vpd_telemetry_config;
+
 /* vaproxy's own block: an extra plugin instance in the chain,
  *     plugin "consistency" "hello" { config = { ... } }
  * (or plugin { kind = "consistency" name = "hello" config = {...} }).
@@ -137,7 +157,8 @@ typedef struct {
     vpd_cache_config cache;
     vpd_listener_config *listeners;
     size_t n_listeners;
-    const vpd_cfg_node *telemetry;
+    const vpd_cfg_node *telemetry;      /* the raw block, or NULL */
+    vpd_telemetry_config telemetry_conf;
     vpd_plugin_block *plugins;
     size_t n_plugins;
 

@@ -431,6 +431,7 @@ close_everything(daemon_t *d)
     if (d->server) {
         vpd_server_close(d->server, on_server_closed, d);
         d->server = NULL;
+        d->router.server = NULL;
     }
     if (d->fwd) {
         vpd_fwd_free(d->fwd);
@@ -790,6 +791,7 @@ serve(daemon_t *d)
             return 1;
         }
         d->router.cache = d->cache;
+        d->router.cache_store = d->cache_store;
         if (d->has_persist && restore_cache(d) != 0) {
             d->exit_code = 1;
             close_everything(d);
@@ -840,6 +842,7 @@ serve(daemon_t *d)
         }
         vpd_auto_auth_start(d->auto_auth);
     }
+    d->router.server = d->server; /* the connections gauge */
     if (d->cfg->pid_file && d->cfg->pid_file[0]) {
         if (write_pid_file(d->cfg->pid_file) != 0)
             vpd_log(VPD_LOG_ERROR, COMPONENT, "cannot write pid_file %s: %s",

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -132,6 +133,7 @@ struct vpd_fwd {
     vpd_fwd_op *ops; /* under way, doubly linked */
     size_t n_ops;
     fwd_sock *socks;
+    size_t n_sockets; /* opened by curl and not yet closed (metrics) */
 
     int busy;            /* depth of calls that may run user callbacks */
     bool free_requested; /* vpd_fwd_free ran inside a callback */
@@ -510,6 +512,20 @@ on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
     return sock_watch(s, events);
 }
 
+/* curl opens a connection: as curl would, only counted (the open
+ * upstream connections gauge). */
+static curl_socket_t
+on_curl_opensocket(void *clientp, curlsocktype purpose,
+                   struct curl_sockaddr *a)
+{
+    vpd_fwd *fwd = clientp;
+    (void)purpose;
+    curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+    if (fd != CURL_SOCKET_BAD)
+        fwd->n_sockets++;
+    return fd;
+}
+
 /* curl closes a socket: drop its watcher first (libuv must stop watching
  * an fd before it is closed and its number reused). */
 static int
@@ -519,6 +535,8 @@ on_curl_closesocket(void *clientp, curl_socket_t fd)
     fwd_sock *s = find_sock(fwd, fd);
     if (s)
         sock_close(fwd, s);
+    if (fwd->n_sockets)
+        fwd->n_sockets--;
     return close(fd);
 }
 
@@ -798,6 +816,8 @@ easy_setup(vpd_fwd_op *op, CURL *e)
     /* Bodies are relayed exactly as sent: never decode. */
     SETOPT(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
     SETOPT(e, CURLOPT_TCP_NODELAY, 1L);
+    SETOPT(e, CURLOPT_OPENSOCKETFUNCTION, on_curl_opensocket);
+    SETOPT(e, CURLOPT_OPENSOCKETDATA, fwd);
     SETOPT(e, CURLOPT_CLOSESOCKETFUNCTION, on_curl_closesocket);
     SETOPT(e, CURLOPT_CLOSESOCKETDATA, fwd);
     SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -1807,6 +1827,12 @@ size_t
 vpd_fwd_inflight(const vpd_fwd *fwd)
 {
     return fwd->n_ops;
+}
+
+size_t
+vpd_fwd_open_connections(const vpd_fwd *fwd)
+{
+    return fwd->n_sockets;
 }
 
 char *

@@ -95,6 +95,9 @@ void vpd_fwd_cancel(vpd_fwd_op *op);
 /* Number of requests under way (including waits between retries). */
 size_t vpd_fwd_inflight(const vpd_fwd *fwd);
 
+/* Upstream connections open now (kept-alive idle ones included). */
+size_t vpd_fwd_open_connections(const vpd_fwd *fwd);
+
 /* Sets the base wait between attempts: attempt n (0-based) waits a random
  * value in [min_ms, max_ms] times (n + 1).  The default is 1000..1500 ms
  * (go-retryablehttp's linear jitter, spec 1.4); tests use a few ms.  A

@@ -29,6 +29,9 @@ core_libvpcore_la_SOURCES = \
 	core/sink_dh.c core/sink_dh.h \
 	core/wrap_info.c core/wrap_info.h \
 	core/textutil.c core/textutil.h \
+	core/metrics.c core/metrics.h \
+	core/proxy_metrics.c core/proxy_metrics.h \
+	core/request_log.c core/request_log.h \
 	core/cache_key.c core/cache_key.h core/lease_cache.c core/lease_cache.h \
 	core/persist.c core/persist.h \
 	core/sd_notify.c core/sd_notify.h \
@@ -39,7 +42,7 @@ core_libvpcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LLHTTP_CFLAGS)
 core_libvpcore_la_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(CURL_CFLAGS) \
 	$(JSONC_CFLAGS) $(OPENSSL_CFLAGS)
 core_libvpcore_la_LIBADD = core/libllhttp.la $(UV_LIBS) $(CURL_LIBS) \
-	$(JSONC_LIBS) $(OPENSSL_LIBS) $(LTDL_LIBS)
+	$(JSONC_LIBS) $(OPENSSL_LIBS) $(LTDL_LIBS) -lm
 
 sbin_PROGRAMS += core/vaproxyd
 core_vaproxyd_SOURCES = core/main.c

@@ -10,13 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "auto_auth.h"
 #include "lease_cache.h"
 #include "log.h"
 #include "request.h"
+#include "request_log.h"
 #include "sanitize.h"
+#include "server.h"
 #include "version.h"
 
 #define COMPONENT "proxy.apiproxy"
@@ -45,9 +48,22 @@ typedef struct proxied {
     vpd_hdrs denied_headers;
     char *denied_body;
     size_t denied_len;
+    /* For the metrics and the request line (uv_hrtime nanoseconds). */
+    uint64_t t0_ns;           /* the router got the request */
+    uint64_t up_t0_ns;        /* the current upstream exchange began */
+    uint64_t upstream_ns;     /* every upstream exchange, summed */
+    bool forwarded;
 } proxied;
 
 static void on_new_token(const char *token, uint64_t generation, void *arg);
+
+static uint64_t
+wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
 
 void
 vpd_router_init(vpd_router *r, uv_loop_t *loop, const vpd_config *cfg,
@@ -62,6 +78,21 @@ vpd_router_init(vpd_router *r, uv_loop_t *loop, const vpd_config *cfg,
     r->retry_min_ms = 1000;
     r->retry_max_ms = 1500;
     vpd_token_listen(holder, on_new_token, r);
+    /* go-metrics names gauges after the host in some set-ups (telemetry
+     * disable_hostname); read once here, never on a request. */
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    vpd_proxy_metrics_init(&r->metrics, &cfg->telemetry_conf, host,
+                           wall_ms());
+}
+
+/* The request line of an answer given here, not by the proxy path. */
+static void
+log_local(const vpd_http_req *http, uint64_t t0_ns, int status)
+{
+    vpd_request_log(http->method, http->path, status, uv_hrtime() - t0_ns,
+                    false, 0, VPD_REQLOG_CACHE_NONE);
 }
 
 /* ---- the proxy API ------------------------------------------------------ */
@@ -84,31 +115,23 @@ respond_empty(vpd_http_req *http, int status)
 }
 
 static void
-handle_quit(vpd_router *r, vpd_http_req *http)
+handle_quit(vpd_router *r, vpd_http_req *http, uint64_t t0)
 {
     if (!http->listener->enable_quit) {
+        log_local(http, t0, 404);
         respond_empty(http, 404);
         return;
     }
     if (strcmp(http->method, "POST") != 0) {
+        log_local(http, t0, 405);
         respond_empty(http, 405);
         return;
     }
+    log_local(http, t0, 200);
     respond_empty(http, 200);
     vpd_log(VPD_LOG_INFO, COMPONENT, "quit requested through the API");
     if (r->on_quit)
         r->on_quit(r->quit_arg); /* idempotent: a second POST is harmless */
-}
-
-static json_object *
-counter_json(const char *name, uint64_t count)
-{
-    json_object *c = json_object_new_object();
-    json_object_object_add(c, "Name", json_object_new_string(name));
-    json_object_object_add(c, "Count", json_object_new_int64((int64_t)count));
-    json_object_object_add(c, "Sum", json_object_new_int64((int64_t)count));
-    json_object_object_add(c, "Labels", json_object_new_object());
-    return c;
 }
 
 /* Copies the (undecoded) value of key from a query string into out, or
@@ -133,76 +156,120 @@ query_value(const char *query, const char *key, char *out, size_t out_len)
     }
 }
 
-/* go-metrics' in-memory JSON shape, with the counters of spec 1.9 under
- * the agent.* names Vault emits and the proxy.* names its docs promise. */
+/* Copies what the other modules count into the instruments. */
 static void
-handle_metrics(vpd_router *r, vpd_http_req *http)
+gather_metrics(vpd_router *rt)
 {
-    if (strcmp(http->method, "GET") != 0) {
-        vpd_hdrs h = {0};
-        vpd_hdrs_add(&h, "Content-Type", "application/json");
-        vpd_http_respond(http, 405, &h, "{\"errors\":[]}\n", 14);
-        vpd_hdrs_free(&h);
+    vpd_proxy_metrics_sources src = {0};
+    if (rt->auto_auth) {
+        const vpd_auto_auth_counters *c =
+            vpd_auto_auth_counters_get(rt->auto_auth);
+        src.have_auth = true;
+        src.auth_successes = c->successes;
+        src.auth_failures = c->failures;
+        src.login_attempts = c->login_attempts;
+    }
+    if (rt->cache) {
+        const vpd_lc_counters *c = vpd_lc_counters_get(rt->cache);
+        src.have_cache = true;
+        src.cache_stored = c->stored;
+        src.cache_evicted = c->evicted;
+        src.cache_refused_full = c->refused_full;
+        src.cache_renewals = c->renewals;
+        src.cache_renewal_failures = c->renewal_failures;
+    }
+    if (rt->cache && rt->cache_store) {
+        const vp_cache_ops_t *ops = vpd_instance_ops(rt->cache_store);
+        if (ops->stats
+            && ops->stats(&rt->cache_store->pub, &src.cache_entries,
+                          &src.cache_bytes) == 0)
+            src.have_cache_size = true;
+    }
+    src.client_connections = rt->server ? vpd_server_connections(rt->server)
+                                        : 0;
+    src.upstream_connections = rt->fwd ? vpd_fwd_open_connections(rt->fwd)
+                                       : 0;
+    src.inflight = rt->inflight;
+    vpd_proxy_metrics_refresh(&rt->metrics, &src);
+}
+
+/* spec 2.12: ?format= wins; else an Accept header asking for OpenMetrics
+ * (the first one), or naming Prometheus' text format or OpenBao's
+ * "prometheus/telemetry" (any of them), selects prometheus. */
+static void
+metrics_format(const vpd_http_req *http, char *format, size_t len)
+{
+    format[0] = '\0';
+    query_value(http->query, "format", format, len);
+    if (format[0])
+        return;
+    const char *first = vpd_hdrs_get(&http->headers, "Accept", 0);
+    if (first && strncmp(first, "application/openmetrics-text", 28) == 0) {
+        snprintf(format, len, "prometheus");
         return;
     }
-    /* spec 2.12: ?format= wins; else an OpenMetrics or Prometheus text
-     * Accept header asks for prometheus; else JSON. */
-    char format[64] = "";
-    query_value(http->query, "format", format, sizeof format);
-    const char *accept = vpd_hdrs_get(&http->headers, "Accept", 0);
-    if (!format[0] && accept
-        && (strncmp(accept, "application/openmetrics-text", 28) == 0
-            || strstr(accept, "text/plain; version=0.0.4")))
-        snprintf(format, sizeof format, "prometheus");
-    if (format[0]) {
-        char msg[128];
-        if (strcmp(format, "prometheus") == 0)
-            snprintf(msg, sizeof msg, "prometheus is not enabled");
-        else
-            snprintf(msg, sizeof msg, "metric response format \"%s\" unknown",
-                     format);
-        vpd_hdrs h = {0};
-        vpd_hdrs_add(&h, "Content-Type", "text/plain; charset=utf-8");
-        vpd_http_respond(http, 400, &h, msg, strlen(msg));
-        vpd_hdrs_free(&h);
-        return;
-    }
-    json_object *root = json_object_new_object();
-    char stamp[64];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
-    json_object_object_add(root, "Timestamp", json_object_new_string(stamp));
-    json_object_object_add(root, "Gauges", json_object_new_array());
-    json_object *counters = json_object_new_array();
-    static const char *const prefixes[] = {"vault.agent.", "vault.proxy."};
-    for (size_t i = 0; i < 2; i++) {
-        char name[96];
-        const vpd_router_counters *c = &r->counters;
-        struct {
-            const char *suffix;
-            uint64_t v;
-        } rows[] = {{"proxy.success", c->success},
-                    {"proxy.client_error", c->client_error},
-                    {"proxy.error", c->error},
-                    {"cache.miss", c->cache_miss}};
-        for (size_t j = 0; j < sizeof rows / sizeof rows[0]; j++) {
-            snprintf(name, sizeof name, "%s%s", prefixes[i], rows[j].suffix);
-            json_object_array_add(counters, counter_json(name, rows[j].v));
+    for (size_t i = 0; i < vpd_hdrs_count(&http->headers, "Accept"); i++) {
+        const char *a = vpd_hdrs_get(&http->headers, "Accept", i);
+        if (strstr(a, "text/plain; version=0.0.4")
+            || strstr(a, "prometheus/telemetry")) {
+            snprintf(format, len, "prometheus");
+            return;
         }
     }
-    json_object_object_add(root, "Counters", counters);
-    json_object_object_add(root, "Samples", json_object_new_array());
-    json_object_object_add(root, "Points", json_object_new_array());
-    size_t len;
-    const char *text =
-        json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN, &len);
+}
+
+static void
+respond_text(vpd_http_req *http, uint64_t t0, int status, const char *ctype,
+             const char *body, size_t len)
+{
     vpd_hdrs h = {0};
-    vpd_hdrs_add(&h, "Content-Type", "application/json");
-    vpd_http_respond(http, 200, &h, text, len);
+    vpd_hdrs_add(&h, "Content-Type", ctype);
+    log_local(http, t0, status);
+    vpd_http_respond(http, status, &h, body, len);
     vpd_hdrs_free(&h);
-    json_object_put(root);
+}
+
+/* GET /proxy/v1/metrics: go-metrics' in-memory JSON summary, or the
+ * Prometheus text format when telemetry enables it (spec 2.12). */
+static void
+handle_metrics(vpd_router *r, vpd_http_req *http, uint64_t t0)
+{
+    if (strcmp(http->method, "GET") != 0) {
+        respond_text(http, t0, 405, "application/json", "{\"errors\":[]}\n",
+                     14);
+        return;
+    }
+    char format[64], msg[128];
+    metrics_format(http, format, sizeof format);
+    bool prom = strcmp(format, "prometheus") == 0;
+    if (format[0] && !prom) {
+        int n = snprintf(msg, sizeof msg, "metric response format \"%s\" "
+                         "unknown", format);
+        respond_text(http, t0, 400, "text/plain", msg, (size_t)n);
+        return;
+    }
+    if (prom && !vpd_metrics_prometheus_enabled(&r->metrics.reg)) {
+        respond_text(http, t0, 400, "text/plain", "prometheus is not enabled",
+                     25);
+        return;
+    }
+    gather_metrics(r);
+    uint64_t now = uv_now(r->loop);
+    vpd_metrics_note_scrape(&r->metrics.reg, now);
+    vpd_buf out = VPD_BUF_INIT;
+    int rc = prom ? vpd_metrics_write_prometheus(&r->metrics.reg, now, &out)
+                  : vpd_metrics_write_json(&r->metrics.reg, wall_ms(), &out);
+    if (rc != 0) {
+        vpd_buf_free(&out);
+        log_local(http, t0, 500);
+        vpd_http_respond_error(http, 500, "out of memory");
+        return;
+    }
+    respond_text(http, t0, 200,
+                 prom ? "text/plain; version=0.0.4; charset=utf-8"
+                      : "application/json",
+                 out.data ? out.data : "", out.len);
+    vpd_buf_free(&out);
 }
 
 /* spec 2.2: exactly one X-Vault-Request header whose value is "true". */
@@ -315,10 +382,32 @@ request_timer(proxied *p)
     return p->timer;
 }
 
+/* What the request line says about the cache for a request not answered
+ * from it. */
+static vpd_reqlog_cache
+cache_outcome(const proxied *p)
+{
+    return p->router->cache && p->forwarded ? VPD_REQLOG_CACHE_MISS
+                                            : VPD_REQLOG_CACHE_NONE;
+}
+
+/* A proxied request's end, just before its answer goes out (the request
+ * is gone after vpd_http_respond): its duration and its log line. */
+static void
+note_answer(proxied *p, int status, vpd_reqlog_cache cache)
+{
+    uint64_t total = uv_hrtime() - p->t0_ns;
+    vpd_histogram_observe(p->router->metrics.request_seconds,
+                          (double)total / 1e9);
+    vpd_request_log(p->r.http->method, p->r.http->path, status, total,
+                    p->forwarded, p->upstream_ns, cache);
+}
+
 static void
 respond_answered(proxied *p)
 {
     vp_req_t *r = &p->r;
+    note_answer(p, r->answer_status, VPD_REQLOG_CACHE_NONE);
     vpd_http_respond(r->http, r->answer_status, &r->answer_headers,
                      r->answer_body, r->answer_len);
     finish(p);
@@ -330,6 +419,7 @@ respond_error(proxied *p, int status, const char *prefix, const char *detail)
 {
     char msg[512];
     snprintf(msg, sizeof msg, "%s%s", prefix, detail);
+    note_answer(p, status, cache_outcome(p));
     vpd_http_respond_error(p->r.http, status, msg);
     finish(p);
 }
@@ -440,7 +530,7 @@ sanitize(proxied *p, int status, const char **body, size_t *body_len,
         r->http->path, r->token, r->http->body, r->http->body_len,
         vpd_token_current(rt->holder), *body, *body_len, clean, &clean_len);
     if (sr == VPD_SANITIZE_ERROR) {
-        rt->counters.error++;
+        vpd_metric_pair_inc(rt->metrics.proxy_error);
         respond_error(p, 500, "failed to process token lookup response: ",
                       "the request or the answer is not valid JSON");
         return -1;
@@ -458,7 +548,7 @@ relay(proxied *p, vpd_fwd_resp *resp)
     vpd_router *rt = p->router;
     vp_req_t *r = &p->r;
     if (resp->error != VPD_FWD_OK) {
-        rt->counters.error++;
+        vpd_metric_pair_inc(rt->metrics.proxy_error);
         int status = resp->error == VPD_FWD_TIMEOUT ? 504 : 502;
         vpd_log(VPD_LOG_WARN, COMPONENT, "%s %s: no answer from upstream: %s",
                 r->http->method, r->http->path,
@@ -489,14 +579,15 @@ relay(proxied *p, vpd_fwd_resp *resp)
     if (resp->status < 400) {
         /* Vault Proxy marks every forwarded answer, cache or not. */
         vpd_hdrs_add(out, "X-Cache", "MISS");
-        rt->counters.success++;
-        rt->counters.cache_miss++;
+        vpd_metric_pair_inc(rt->metrics.proxy_success);
+        vpd_metric_pair_inc(rt->metrics.cache_miss);
     } else {
-        rt->counters.client_error++;
+        vpd_metric_pair_inc(rt->metrics.proxy_client_error);
     }
     vpd_log(VPD_LOG_DEBUG, COMPONENT, "%s %s -> %d (%d attempt%s)",
             r->http->method, r->http->path, resp->status, resp->attempts,
             resp->attempts == 1 ? "" : "s");
+    note_answer(p, resp->status, cache_outcome(p));
     vpd_http_respond(r->http, resp->status, out, body, body_len);
     free(clean);
     finish(p);
@@ -533,7 +624,8 @@ on_park_timeout(uv_timer_t *t)
         vpd_log(VPD_LOG_WARN, COMPONENT, "%s %s: no new auto-auth token in "
                 "time; relaying the server's answer", p->r.http->method,
                 p->r.http->path);
-        p->router->counters.client_error++;
+        vpd_metric_pair_inc(p->router->metrics.proxy_client_error);
+        note_answer(p, p->denied_status, cache_outcome(p));
         vpd_http_respond(p->r.http, p->denied_status, &p->denied_headers,
                          p->denied_body, p->denied_len);
         finish(p);
@@ -630,6 +722,11 @@ on_upstream(vpd_fwd_resp *resp, void *arg)
     vp_req_t *r = &p->r;
     p->op = NULL;
     r->attempts += resp->attempts;
+    uint64_t took = uv_hrtime() - p->up_t0_ns;
+    p->upstream_ns += took;
+    p->forwarded = true;
+    vpd_histogram_observe(p->router->metrics.upstream_seconds,
+                          (double)took / 1e9);
     if (try_self_heal(p, resp))
         return;
     r->resp = resp;
@@ -657,7 +754,7 @@ on_upstream(vpd_fwd_resp *resp, void *arg)
         return;
     }
     if (rc == VP_ERROR) {
-        p->router->counters.error++;
+        vpd_metric_pair_inc(p->router->metrics.proxy_error);
         vpd_log(VPD_LOG_ERROR, COMPONENT, "%s", err);
         respond_error(p, 500, "", err);
         return;
@@ -678,9 +775,10 @@ forward(proxied *p)
         .max_retries = -1,
         .timeout_ms = p->router->timeout_ms,
     };
+    p->up_t0_ns = uv_hrtime();
     p->op = vpd_fwd_send(p->router->fwd, &fr, on_upstream, p);
     if (!p->op) {
-        p->router->counters.error++;
+        vpd_metric_pair_inc(p->router->metrics.proxy_error);
         respond_error(p, 500, "", "failed to start the upstream request");
     }
 }
@@ -716,7 +814,9 @@ lookup_then_forward(proxied *p)
         for (size_t i = 0; i < p->r.extra_resp_headers.n; i++)
             vpd_hdrs_add(&hit.headers, p->r.extra_resp_headers.v[i].name,
                          p->r.extra_resp_headers.v[i].value);
-        rt->counters.success++;
+        vpd_metric_pair_inc(rt->metrics.proxy_success);
+        vpd_metric_pair_inc(rt->metrics.cache_hit);
+        note_answer(p, hit.status, VPD_REQLOG_CACHE_HIT);
         vpd_http_respond(p->r.http, hit.status, &hit.headers, body, body_len);
         finish(p);
     }
@@ -735,17 +835,18 @@ resume_after_wait(void *arg)
 }
 
 static void
-proxy(vpd_router *rt, vpd_http_req *http)
+proxy(vpd_router *rt, vpd_http_req *http, uint64_t t0)
 {
     proxied *p = calloc(1, sizeof *p);
     if (!p) {
+        log_local(http, t0, 500);
         vpd_http_respond_error(http, 500, "out of memory");
         return;
     }
     p->router = rt;
     p->r.http = http;
+    p->t0_ns = t0;
     rt->inflight++;
-    rt->counters.requests++;
     if (prepare(p) != 0) {
         respond_error(p, 500, "", "out of memory");
         return;
@@ -775,21 +876,36 @@ vpd_router_handle(vpd_http_req *http, void *arg)
     vpd_router *rt = arg;
     const char *path = http->path;
     const vpd_listener_config *l = http->listener;
+    uint64_t t0 = uv_hrtime();
 
     if (path_is(path, "metrics")) {
-        handle_metrics(rt, http);
+        handle_metrics(rt, http, t0);
+        return;
+    }
+    /* Go's mux cleans paths before it matches any pattern, so this comes
+     * before the metrics_only refusal too. */
+    char clean[2048];
+    if (needs_cleaning(path, clean, sizeof clean)) {
+        vpd_hdrs h = {0};
+        char loc[4096];
+        snprintf(loc, sizeof loc, "%s%s%s", clean, http->query[0] ? "?" : "",
+                 http->query);
+        vpd_hdrs_add(&h, "Location", loc);
+        log_local(http, t0, 301);
+        vpd_http_respond(http, 301, &h, "", 0);
+        vpd_hdrs_free(&h);
         return;
     }
     if (l->metrics_only) {
-        vpd_hdrs h = {0};
-        vpd_hdrs_add(&h, "Content-Type", "text/plain; charset=utf-8");
-        vpd_http_respond(http, 404, &h, "404 page not found\n", 19);
-        vpd_hdrs_free(&h);
+        /* Only the metrics pattern is registered there (spec 2.1). */
+        respond_text(http, t0, 404, "text/plain; charset=utf-8",
+                     "404 page not found\n", 19);
         return;
     }
     if (path_is(path, "cache-clear")) {
         if (!rt->cache) {
             /* No cache configured: every request gets an empty 200. */
+            log_local(http, t0, 200);
             respond_empty(http, 200);
             return;
         }
@@ -799,6 +915,7 @@ vpd_router_handle(vpd_http_req *http, void *arg)
         vpd_hdrs h = {0};
         if (body)
             vpd_hdrs_add(&h, "Content-Type", "application/json");
+        log_local(http, t0, status);
         vpd_http_respond(http, status, &h, body ? body : "",
                          body ? strlen(body) : 0);
         vpd_hdrs_free(&h);
@@ -806,24 +923,14 @@ vpd_router_handle(vpd_http_req *http, void *arg)
         return;
     }
     if (path_is(path, "quit")) {
-        handle_quit(rt, http);
-        return;
-    }
-    char clean[2048];
-    if (needs_cleaning(path, clean, sizeof clean)) {
-        vpd_hdrs h = {0};
-        char loc[4096];
-        snprintf(loc, sizeof loc, "%s%s%s", clean, http->query[0] ? "?" : "",
-                 http->query);
-        vpd_hdrs_add(&h, "Location", loc);
-        vpd_http_respond(http, 301, &h, "", 0);
-        vpd_hdrs_free(&h);
+        handle_quit(rt, http, t0);
         return;
     }
     if (l->require_request_header && !has_request_header(http)) {
+        log_local(http, t0, 412);
         vpd_http_respond_error(http, 412,
                                "missing \"X-Vault-Request\" header");
         return;
     }
-    proxy(rt, http);
+    proxy(rt, http, t0);
 }

@@ -1,7 +1,8 @@
 /* The router: what happens to each request a listener parsed.  Proxy API
  * paths (/proxy/v1/..., /agent/v1/...) are answered here; everything else
  * gets its token chosen (api_proxy.use_auto_auth_token), runs through the
- * plugin chain and is forwarded upstream (spec 2.1-2.4).
+ * plugin chain and is forwarded upstream (spec 2.1-2.4).  Every answered
+ * request is counted in the metrics and gets one request log line.
  *
  * Ownership: the router borrows everything it is given; it must outlive
  * every request it was handed. */
@@ -14,19 +15,14 @@
 #include "config.h"
 #include "forward.h"
 #include "http.h"
+#include "proxy_metrics.h"
 #include "token_holder.h"
 
 typedef struct vpd_auto_auth vpd_auto_auth;
 typedef struct vpd_lease_cache vpd_lease_cache;
+typedef struct vpd_server vpd_server;
+typedef struct vpd_instance vpd_instance;
 struct proxied;
-
-typedef struct {
-    uint64_t requests;        /* proxied requests */
-    uint64_t success;         /* upstream answered < 400 */
-    uint64_t client_error;    /* upstream answered >= 400 */
-    uint64_t error;           /* no upstream answer */
-    uint64_t cache_miss;
-} vpd_router_counters;
 
 typedef struct vpd_router {
     uv_loop_t *loop;
@@ -36,13 +32,16 @@ typedef struct vpd_router {
     vpd_token_holder *holder;
     vpd_auto_auth *auto_auth;   /* may be NULL */
     vpd_lease_cache *cache;     /* may be NULL: no cache block */
+    vpd_instance *cache_store;  /* the cache's store, for its size; may
+                                   be NULL */
+    vpd_server *server;         /* for the connections gauge; may be NULL */
     void (*on_quit)(void *arg);
     void *quit_arg;
     unsigned retry_min_ms, retry_max_ms; /* chain retry waits */
     long timeout_ms;            /* per upstream call, retries included */
     size_t inflight;
     struct proxied *parked;     /* waiting for a new auto-auth token */
-    vpd_router_counters counters;
+    vpd_proxy_metrics metrics;  /* /proxy/v1/metrics (spec 2.12) */
 } vpd_router;
 
 void vpd_router_init(vpd_router *r, uv_loop_t *loop, const vpd_config *cfg,

@@ -1735,6 +1735,15 @@ vpd_server_inflight(const vpd_server *srv)
     return srv ? srv->inflight : 0;
 }
 
+size_t
+vpd_server_connections(const vpd_server *srv)
+{
+    size_t n = 0;
+    for (size_t i = 0; srv && i < srv->n_lst; i++)
+        n += srv->lst[i].n_conns;
+    return n;
+}
+
 void
 vpd_server_close(vpd_server *srv, void (*done)(void *), void *arg)
 {

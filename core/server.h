@@ -53,6 +53,9 @@ void vpd_server_stop_accepting(vpd_server *srv);
 /* Number of requests handed to the router and not yet responded to. */
 size_t vpd_server_inflight(const vpd_server *srv);
 
+/* Open client connections over every listener (for the metrics). */
+size_t vpd_server_connections(const vpd_server *srv);
+
 /* Closes everything; `done` runs (from a close callback, never inline)
  * when every handle is closed and the server is freed.  Requests still
  * with the router get client_gone = true; answering them later only

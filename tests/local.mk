@@ -33,6 +33,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_proxy.py \
 	tests/integration/test_tokens.py \
 	tests/integration/test_listeners.py \
+	tests/integration/test_metrics.py \
 	tests/integration/test_consistency.py \
 	tests/integration/test_daemon.py \
 	tests/integration/test_sdk_example.py \

@@ -11,6 +11,8 @@
 #   VAPROXY_PLUGIN_DIR=dir   the plugin directory it should load)
 #   OUT_DIR=dir        keep wrk outputs, configs, logs and the table there
 #   KEEP_TMP=1         do not delete the temp dir (its path is printed)
+#   LOG_LEVEL=warn     vaproxyd's --log-level ("info" adds a request line
+#                      per request, written to a file in the temp dir)
 #
 # Set-up and method follow /work/shared/reference/build-and-clients.md section 3:
 # wrk on one CPU, every server on another, scenarios interleaved, medians.
@@ -20,6 +22,7 @@ set -euo pipefail
 
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
+LOG_LEVEL=${LOG_LEVEL:-warn}
 CONNS=(1 32)
 URL_PATH=/v1/secret/data/foo
 TOKEN_HDR='X-Vault-Token: t'
@@ -116,7 +119,7 @@ PX_PID=$NGX_PID
 wait_ready "nginx proxy" "$PX_PID" "http://127.0.0.1:$PX_PORT$URL_PATH" "$T/logs/px-error.log" 200
 
 "${SRV_PIN[@]}" "$VPD_BIN" --config "$T/vp/config.hcl" --plugin-dir "$VPD_PLUGINS" \
-    --log-level warn >"$T/logs/vaproxyd.log" 2>&1 &
+    --log-level "$LOG_LEVEL" >"$T/logs/vaproxyd.log" 2>&1 &
 VP_PID=$!
 PIDS+=("$VP_PID")
 wait_ready "vaproxyd" "$VP_PID" "http://127.0.0.1:$VP_PORT$URL_PATH" "$T/logs/vaproxyd.log" any
@@ -169,6 +172,7 @@ done
     echo
     echo "vaproxy loopback benchmark: $(date -u '+%Y-%m-%d %H:%M:%SZ'), $(nproc) CPUs, $PIN_NOTE"
     echo "wrk -t1 -cN -d${DURATION}s --latency -H '$TOKEN_HDR' GET $URL_PATH; ${ROUNDS} round(s); medians over runs"
+    echo "vaproxyd log level: $LOG_LEVEL"
     echo "vaproxyd: $VPD_BIN ($("$VPD_BIN" --version 2>/dev/null | head -1 || echo '?'))"
     echo "nginx: $("$NGINX" -v 2>&1 | sed 's/.*version: //'), wrk: $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
     echo

@@ -126,3 +126,11 @@ tests_unit_test_persist_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_persist_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_persist_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_persist
+
+# metrics registry: histogram buckets, the JSON and Prometheus writers
+check_PROGRAMS += tests/unit/test_metrics
+tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c
+tests_unit_test_metrics_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_metrics_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_metrics_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_metrics

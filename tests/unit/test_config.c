@@ -1221,6 +1221,70 @@ TEST(env_overrides)
     vpd_config_free(cfg);
 }
 
+/* ---- telemetry { } (spec 1.9) -------------------------------------------- */
+
+TEST(telemetry_settings)
+{
+    /* No block: Prometheus off. */
+    vpd_config *cfg = load_text(LISTENER);
+    ASSERT(!cfg->telemetry_conf.present);
+    ASSERT_INT_EQ(cfg->telemetry_conf.prometheus_retention_ms, 0);
+    vpd_config_free(cfg);
+    /* An empty block: 24 h, as Vault defaults it. */
+    cfg = load_text(LISTENER "telemetry {}\n");
+    ASSERT(cfg->telemetry_conf.present);
+    ASSERT_INT_EQ(cfg->telemetry_conf.prometheus_retention_ms, 86400000);
+    ASSERT(cfg->telemetry_conf.filter_default);
+    ASSERT_INT_EQ(cfg->telemetry_conf.n_sinks, 1);
+    vpd_config_free(cfg);
+    cfg = load_text(LISTENER "telemetry {\n"
+                    "  prometheus_retention_time = \"0\"\n"
+                    "  metrics_prefix = \"px\"\n"
+                    "  disable_hostname = true\n"
+                    "  enable_hostname_label = true\n"
+                    "  filter_default = false\n"
+                    "  prefix_filter = [\"+px.agent\", \"-px.agent.cache\"]\n"
+                    "  statsd_address = \"127.0.0.1:8125\"\n"
+                    "  dogstatsd_addr = \"127.0.0.1:8126\"\n"
+                    "  dogstatsd_tags = [\"a:b\"]\n"
+                    "  circonus_api_token = \"t\"\n"
+                    "  circonus_submission_url = \"u\"\n"
+                    "  usage_gauge_period = \"none\"\n"
+                    "  lease_metrics_epsilon = \"1h\"\n"
+                    "  maximum_gauge_cardinality = 100\n"
+                    "  stackdriver_debug_logs = false\n"
+                    "}\n");
+    const vpd_telemetry_config *t = &cfg->telemetry_conf;
+    ASSERT_INT_EQ(t->prometheus_retention_ms, 0);
+    ASSERT_STR_EQ(t->metrics_prefix, "px");
+    ASSERT(t->disable_hostname);
+    ASSERT(t->enable_hostname_label);
+    ASSERT(!t->filter_default);
+    ASSERT_INT_EQ(t->n_prefix_filter, 2);
+    ASSERT_STR_EQ(t->prefix_filter[1], "-px.agent.cache");
+    /* statsd, dogstatsd, circonus (one sink for both keys); no Prometheus */
+    ASSERT_INT_EQ(t->n_sinks, 3);
+    vpd_config_free(cfg);
+    cfg = load_text(LISTENER "telemetry { prometheus_retention_time = 30 }\n");
+    ASSERT_INT_EQ(cfg->telemetry_conf.prometheus_retention_ms, 30000);
+    vpd_config_free(cfg);
+
+    EXPECT_ERR(LISTENER "telemetry {\n  statsd_adress = \"x\"\n}\n",
+               "5: unknown key \"statsd_adress\" in telemetry (did you mean "
+               "\"statsd_address\"?)");
+    EXPECT_ERR(LISTENER "telemetry {\n  prometheus_retention_time = \"1x\"\n}\n",
+               "5: telemetry: prometheus_retention_time: invalid duration "
+               "\"1x\"");
+    EXPECT_ERR(LISTENER "telemetry {\n  disable_hostname = \"yes\"\n}\n",
+               "5: telemetry: disable_hostname: expected a bool, got a string");
+    EXPECT_ERR(LISTENER "telemetry {\n  prefix_filter = [\"vault.x\"]\n}\n",
+               "5: telemetry: prefix_filter: filter rule must begin with "
+               "either '+' or '-': \"vault.x\"");
+    EXPECT_ERR(LISTENER "telemetry {\n  usage_gauge_period = \"soon\"\n}\n",
+               "5: telemetry: usage_gauge_period: invalid duration \"soon\"");
+}
+
+
 int
 main(void)
 {
@@ -1241,7 +1305,7 @@ main(void)
         T(sink_forms), T(sink_rules), T(wrapping_rules), T(validation_rules),
         T(plugin_blocks_are_not_checked), T(syntax_errors_come_through),
         T(merge_two_files), T(directory_sorted_and_temporary_files_skipped),
-        T(durations), T(env_overrides));
+        T(durations), T(env_overrides), T(telemetry_settings));
     nftw(rootdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
 }
