@@ -87,81 +87,121 @@ vpd_log_get_format(void)
     return current_format;
 }
 
-/* Appends s to buf as the inside of a JSON string. */
-static size_t
-json_escape(char *buf, size_t cap, size_t len, const char *s)
+/* A line being built; once full, further text is dropped and the line
+ * ends in "\n" anyway.  Built with memcpy rather than printf: request
+ * lines are written for every request, so their cost is on the hot path. */
+typedef struct {
+    char buf[4096];
+    size_t len;
+} line_buf;
+
+/* Room kept for the closing "\"}\n" of a JSON line. */
+#define LINE_TAIL 4
+
+static void
+put(line_buf *l, const char *s)
 {
-    for (; *s && len + 7 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            buf[len++] = '\\';
-            buf[len++] = (char)c;
-        } else if (c < 0x20) {
-            len += (size_t)snprintf(buf + len, cap - len, "\\u%04x", c);
-        } else {
-            buf[len++] = (char)c;
-        }
-    }
-    return len;
+    size_t n = strlen(s);
+    size_t room = sizeof l->buf - LINE_TAIL - l->len;
+    if (n > room)
+        n = room;
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
 }
 
-/* The time stamp every line starts with, UTC with milliseconds. */
+/* Appends s as the inside of a JSON string. */
 static void
-format_stamp(char *stamp, size_t cap)
+put_json(line_buf *l, const char *s)
 {
+    static const char hex[] = "0123456789abcdef";
+    for (; *s && l->len + 6 < sizeof l->buf - LINE_TAIL; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            l->buf[l->len++] = '\\';
+            l->buf[l->len++] = (char)c;
+        } else if (c < 0x20) {
+            memcpy(l->buf + l->len, "\\u00", 4);
+            l->buf[l->len + 4] = hex[c >> 4];
+            l->buf[l->len + 5] = hex[c & 15];
+            l->len += 6;
+        } else {
+            l->buf[l->len++] = (char)c;
+        }
+    }
+}
+
+/* The time stamp every line starts with, UTC with milliseconds.  The
+ * part up to the seconds is formatted once per second, not per line. */
+static void
+format_stamp(char stamp[32])
+{
+    /* Per thread: work-queue threads may log too. */
+    static _Thread_local time_t cached_sec = -1;
+    static _Thread_local char cached[24];
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
-    size_t n = strftime(stamp, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(stamp + n, cap - n, ".%03ldZ", (long)tv.tv_usec / 1000);
+    if (tv.tv_sec != cached_sec) {
+        struct tm tm;
+        gmtime_r(&tv.tv_sec, &tm);
+        strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_sec = tv.tv_sec;
+    }
+    size_t n = strlen(cached);
+    memcpy(stamp, cached, n);
+    unsigned ms = (unsigned)(tv.tv_usec / 1000);
+    stamp[n] = '.';
+    stamp[n + 1] = (char)('0' + ms / 100);
+    stamp[n + 2] = (char)('0' + ms / 10 % 10);
+    stamp[n + 3] = (char)('0' + ms % 10);
+    stamp[n + 4] = 'Z';
+    stamp[n + 5] = '\0';
 }
 
 static void
 emit(vpd_log_level level, const char *component, const char *msg,
      const vpd_log_field *fields, size_t n_fields)
 {
-    char stamp[40];
-    format_stamp(stamp, sizeof stamp);
+    char stamp[32];
+    format_stamp(stamp);
 
-    char line[4096];
-    size_t len;
+    line_buf l;
+    l.len = 0;
     if (current_format == VPD_LOG_JSON) {
-        len = (size_t)snprintf(line, sizeof line,
-                               "{\"@timestamp\":\"%s\",\"@level\":\"%s\","
-                               "\"@module\":\"",
-                               stamp, level_names[level]);
-        len = json_escape(line, sizeof line, len, component);
-        len += (size_t)snprintf(line + len, sizeof line - len,
-                                "\",\"@message\":\"");
-        len = json_escape(line, sizeof line, len, msg);
-        for (size_t i = 0; i < n_fields && len < sizeof line; i++) {
-            len += (size_t)snprintf(line + len, sizeof line - len, "\",\"");
-            len = json_escape(line, sizeof line, len, fields[i].key);
-            if (len < sizeof line)
-                len += (size_t)snprintf(line + len, sizeof line - len,
-                                        "\":\"");
-            len = json_escape(line, sizeof line, len, fields[i].value);
+        put(&l, "{\"@timestamp\":\"");
+        put(&l, stamp);
+        put(&l, "\",\"@level\":\"");
+        put(&l, level_names[level]);
+        put(&l, "\",\"@module\":\"");
+        put_json(&l, component);
+        put(&l, "\",\"@message\":\"");
+        put_json(&l, msg);
+        for (size_t i = 0; i < n_fields; i++) {
+            put(&l, "\",\"");
+            put_json(&l, fields[i].key);
+            put(&l, "\":\"");
+            put_json(&l, fields[i].value);
         }
-        if (len < sizeof line)
-            len += (size_t)snprintf(line + len, sizeof line - len, "\"}\n");
+        memcpy(l.buf + l.len, "\"}\n", 3);
+        l.len += 3;
     } else {
-        len = (size_t)snprintf(line, sizeof line, "%s [%s] %s: %s", stamp,
-                               level_names[level], component, msg);
-        for (size_t i = 0; i < n_fields && len < sizeof line; i++)
-            len += (size_t)snprintf(line + len, sizeof line - len,
-                                    "%s%s=%s", i == 0 ? ": " : " ",
-                                    fields[i].key, fields[i].value);
-        if (len < sizeof line)
-            len += (size_t)snprintf(line + len, sizeof line - len, "\n");
+        put(&l, stamp);
+        put(&l, " [");
+        put(&l, level_names[level]);
+        put(&l, "] ");
+        put(&l, component);
+        put(&l, ": ");
+        put(&l, msg);
+        for (size_t i = 0; i < n_fields; i++) {
+            put(&l, i == 0 ? ": " : " ");
+            put(&l, fields[i].key);
+            put(&l, "=");
+            put(&l, fields[i].value);
+        }
+        l.buf[l.len++] = '\n';
     }
-    if (len >= sizeof line) {
-        len = sizeof line - 1;
-        line[len - 1] = '\n';
-    }
-    ssize_t w = write(out_fd, line, len);
+    ssize_t w = write(out_fd, l.buf, l.len);
     (void)w;
-    vpd_log_file_write(line, len);
+    vpd_log_file_write(l.buf, l.len);
 }
 
 void
