@@ -40,4 +40,5 @@ INTEGRATION_TESTS = \
 	tests/integration/test_sinks.py \
 	tests/integration/test_lifecycle.py \
 	tests/integration/test_cache.py \
-	tests/integration/test_persist.py
+	tests/integration/test_persist.py \
+	tests/integration/test_examples.py
