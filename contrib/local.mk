@@ -63,3 +63,14 @@ contrib/systemd/vaproxyd.service: $(srcdir)/contrib/systemd/vaproxyd.service.in 
 	    -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
 	    '$(srcdir)/contrib/systemd/vaproxyd.service.in' > $@.tmp && \
 	mv $@.tmp $@
+
+# Debian packaging: contrib/debian/build.sh makes the .debs (from the
+# committed tree or a `make dist` tarball), contrib/debian/test.sh builds,
+# inspects, lints, installs, uses and purges them.
+EXTRA_DIST += contrib/debian/build.sh contrib/debian/test.sh \
+	contrib/debian/changelog contrib/debian/control \
+	contrib/debian/copyright contrib/debian/rules \
+	contrib/debian/source/format \
+	contrib/debian/vaproxyd.install contrib/debian/vaproxyd.postinst \
+	contrib/debian/vaproxyd.postrm \
+	contrib/debian/libvaproxy-sdk-dev.install
