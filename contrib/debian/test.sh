@@ -88,7 +88,7 @@ arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 dpkg-deb -c "$deb" | awk '{print $1, $6}' > "$work/deb.list"
 dpkg-deb -c "$dev" | awk '{print $1, $6}' > "$work/dev.list"
 has() { # has LIST MODE PATH
-    grep -qxF "$2 ./$3" "$work/$1.list"
+    grep -qxF -e "$2 ./$3" "$work/$1.list"
 }
 unitdir=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 unitdir=${unitdir#/}
@@ -200,8 +200,9 @@ else
 fi
 left=()
 while read -r p; do
-    # Directories other packages share (/usr, /usr/share/man/man8, ...) stay.
-    [ -d "$p" ] && [ ! -L "$p" ] && continue
+    # Directories other packages share (/usr, /lib, /usr/share/man/man8,
+    # ...) stay; the package's own ones are checked below.
+    [ -d "$p" ] && continue
     [ -e "$p" ] || [ -L "$p" ] && left+=("$p")
 done < "$work/installed.list"
 if [ ${#left[@]} -eq 0 ]; then ok "no file of the packages is left"; else bad "left behind: ${left[*]}"; fi
