@@ -52,7 +52,7 @@ uninstall-default-config:
 EXTRA_DIST += contrib/systemd/vaproxyd.service.in
 CLEANFILES += contrib/systemd/vaproxyd.service
 AM_DISTCHECK_CONFIGURE_FLAGS = \
-	--with-systemdsystemunitdir=$$dc_install_base/$(systemdsystemunitdir)
+	--with-systemdsystemunitdir=$$dc_install_base$(systemdsystemunitdir)
 if HAVE_SYSTEMD_UNITDIR
 systemdsystemunit_DATA = contrib/systemd/vaproxyd.service
 endif
