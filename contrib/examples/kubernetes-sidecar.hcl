@@ -39,7 +39,9 @@ auto_auth {
   sink "file" {
     config = {
       path = "/vault/secrets/token"
-      mode = 0644                  # the application container runs as another user
+      # Readable by the group: give both containers the pod's
+      # securityContext.fsGroup, and the application can read it.
+      mode = 0640
     }
   }
 }
