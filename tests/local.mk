@@ -44,4 +44,5 @@ INTEGRATION_TESTS = \
 	tests/integration/test_persist.py \
 	tests/integration/test_logging.py \
 	tests/integration/test_reload.py \
-	tests/integration/test_ops.py
+	tests/integration/test_ops.py \
+	tests/integration/test_examples.py
