@@ -8,7 +8,9 @@
 # 3. builds again with AddressSanitizer + UndefinedBehaviorSanitizer
 #    (clang) and runs the same suite;
 # 4. runs `make distcheck` (tarball builds, installs, the SDK example
-#    plugin builds against the installed headers).
+#    plugin builds against the installed headers);
+# 5. builds the Debian packages from that tarball, lints, installs, uses
+#    and purges them (contrib/debian/test.sh).
 # It ends with one line "N passed, N failed" over every test run.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -71,6 +73,28 @@ if make -C "$src/_build/check" -s distcheck >"$src/_build/distcheck.log" 2>&1; t
 else
     echo "make distcheck: FAILED (tail of _build/distcheck.log follows)"
     tail -n 40 "$src/_build/distcheck.log"
+    failed=$((failed + 1))
+    status=1
+fi
+
+# The Debian packages, built from the tarball distcheck just made: built,
+# inspected, linted, installed, used and purged (contrib/debian/test.sh).
+echo "== Debian packages"
+tarball=$(ls "$src"/_build/check/vaproxy-*.tar.gz 2>/dev/null | head -n1 || true)
+if [[ -n $tarball ]]; then
+    bash contrib/debian/test.sh --tarball "$tarball" >"$src/_build/debian.log" 2>&1 || status=1
+    dp=$(grep -c '^ok ' "$src/_build/debian.log" || true)
+    df=$(grep -c '^FAIL ' "$src/_build/debian.log" || true)
+    tail -n1 "$src/_build/debian.log"
+    grep '^FAIL ' "$src/_build/debian.log" || true
+    if (( dp == 0 && df == 0 )); then
+        tail -n 30 "$src/_build/debian.log"
+        df=1
+    fi
+    passed=$((passed + dp))
+    failed=$((failed + df))
+else
+    echo "Debian packages: no tarball (distcheck failed)"
     failed=$((failed + 1))
     status=1
 fi
