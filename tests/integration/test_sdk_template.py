@@ -27,7 +27,8 @@ from harness import (Proxy, Sim, TestFailure, check, contains, eq, need_binary, 
 
 BUILD = os.environ.get("VAPROXY_BUILDDIR", "")
 SRC = os.environ.get("VAPROXY_SRCDIR", "")
-TOOLS = ("make", "pkg-config", "autoreconf", "autoconf", "aclocal", "automake", "libtoolize")
+STAGE_TOOLS = ("make", "pkg-config")
+BUILD_TOOLS = STAGE_TOOLS + ("autoreconf", "autoconf", "aclocal", "automake", "libtoolize")
 # Strict C11 proves the SDK headers and the mock host need no GNU extensions.
 # -Werror only at make time: configure's own probes are not warning-free.
 CFLAGS = "-O2 -g -std=c11 -pedantic"
@@ -35,8 +36,8 @@ STEP_TIMEOUT = 240
 state = {}
 
 
-def need_tools():
-    for t in TOOLS:
+def need_tools(tools=BUILD_TOOLS):
+    for t in tools:
         need_binary(t)
 
 
@@ -114,7 +115,7 @@ def staged():
             ":" + env["ACLOCAL_PATH"] if env.get("ACLOCAL_PATH") else "")
         return {"dir": stage, "env": env, "orig": orig,
                 "share": os.path.dirname(os.path.dirname(m4s[0]))}
-    need_tools()
+    need_tools(STAGE_TOOLS)
     return once("stage", build)
 
 
@@ -146,6 +147,7 @@ def built():
         out["check_out"] = r.stdout + r.stderr
         sh(["make", "install"], work, env, "make install of the template")
         return out
+    need_tools()
     return once("template", build)
 
 
@@ -237,6 +239,7 @@ def _():
 @test("VAPROXY_CHECK_SDK refuses an SDK of another ABI, or none, and says why", timeout=120)
 def _():
     st = staged()
+    need_tools()
     work = tmpdir("vaproxy-m4-")
     with open(os.path.join(work, "configure.ac"), "w") as f:
         f.write("AC_INIT([abi-probe], [1])\nVAPROXY_CHECK_SDK([2.0])\nAC_OUTPUT\n")
