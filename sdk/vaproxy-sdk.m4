@@ -12,9 +12,15 @@
 # ---------------------------------------------------------------------
 # Finds the SDK with pkg-config (module vaproxy-sdk) and checks, by
 # compiling against its headers, that they speak ABI ABI-VERSION
-# ("MAJOR.MINOR", default 1.0): the same major, and at least that minor.
-# That is the daemon's own loading rule seen from the other side: a plugin
-# built against ABI M.n loads into every vaproxyd of major M and minor >= n.
+# ("MAJOR.MINOR", default 1.0): the same major, and at least that minor,
+# so ask for the oldest ABI whose functions the plugin uses.  The plugin
+# records the ABI of the headers it is compiled with, and vaproxyd loads it
+# when the majors are equal and the daemon's minor is not older: headers
+# newer than needed narrow the daemons it loads into.
+#
+# (Not named VAPROXY_SDK: that is the variable prefix PKG_CHECK_MODULES
+# builds VAPROXY_SDK_CFLAGS from, and m4 would expand a macro of that name
+# inside it, forever.)
 #
 # Sets and substitutes:
 #   VAPROXY_SDK_CFLAGS      compiler flags for the SDK headers
