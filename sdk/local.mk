@@ -1,5 +1,15 @@
-# The SDK for plugin authors: public headers, the pkg-config file, and an
-# example plugin that `make check` builds out of tree from the staged SDK.
+# The SDK for plugin authors, and everything `make install` puts in place
+# for them:
+#
+#   $(includedir)/vaproxy/*.h                   the public headers
+#   $(libdir)/pkgconfig/vaproxy-sdk.pc          cflags, plugindir, mockhostdir
+#   $(datadir)/aclocal/vaproxy-sdk.m4           VAPROXY_SDK, VAPROXY_SDK_MOCKHOST
+#   $(datadir)/vaproxy-sdk/mock_host.{c,h}      the mock host, as source
+#   $(datadir)/vaproxy-sdk/template/...         the template plugin project
+#
+# The mock host installed is tests/host/mock_host.[ch] itself, the one the
+# in-tree plugin tests use: one source of truth.  `make install-sdk` installs
+# only these files (the integration tests stage them with DESTDIR).
 vaproxyincludedir = $(includedir)/vaproxy
 vaproxyinclude_HEADERS = \
 	include/vaproxy/vaproxy.h include/vaproxy/version.h \
@@ -10,6 +20,27 @@ vaproxyinclude_HEADERS = \
 
 pkgconfigdir = $(libdir)/pkgconfig
 pkgconfig_DATA = sdk/vaproxy-sdk.pc
+
+aclocaldir = $(datadir)/aclocal
+dist_aclocal_DATA = sdk/vaproxy-sdk.m4
+
+vpsdkdir = $(datadir)/vaproxy-sdk
+dist_vpsdk_DATA = tests/host/mock_host.c tests/host/mock_host.h
+
+vpsdktemplatedir = $(vpsdkdir)/template
+dist_vpsdktemplate_DATA = sdk/template/configure.ac \
+	sdk/template/Makefile.am sdk/template/README.md
+vpsdktemplatesrcdir = $(vpsdktemplatedir)/src
+dist_vpsdktemplatesrc_DATA = sdk/template/src/auth_example.c
+vpsdktemplatetestsdir = $(vpsdktemplatedir)/tests
+dist_vpsdktemplatetests_DATA = sdk/template/tests/test_auth_example.c \
+	sdk/template/tests/mock_host_build.c
+
+install-sdk: install-vaproxyincludeHEADERS install-pkgconfigDATA \
+	install-dist_aclocalDATA install-dist_vpsdkDATA \
+	install-dist_vpsdktemplateDATA install-dist_vpsdktemplatesrcDATA \
+	install-dist_vpsdktemplatetestsDATA
+.PHONY: install-sdk
 
 EXTRA_DIST += sdk/vaproxy-sdk.pc.in sdk/GUIDE.md \
 	sdk/example/Makefile sdk/example/example_hello.c sdk/example/README.md

@@ -20,6 +20,10 @@
  *
  * Threads: every callback runs on the daemon's single event-loop thread and
  * must not block (no network I/O; small local files may be read).
+ *
+ * A complete plugin project to start from is installed with the SDK in
+ * $(datadir)/vaproxy-sdk/template (sdk/template in the sources), with the
+ * mock host for unit tests next to it; sdk/GUIDE.md walks through it.
  */
 #ifndef VAPROXY_PLUGIN_H
 #define VAPROXY_PLUGIN_H

@@ -4,6 +4,15 @@
  * daemon loads it only if the majors are equal and the plugin's minor is
  * not newer than the daemon's.  Additions bump the minor; anything that
  * breaks a compiled plugin bumps the major (which we intend never to do).
+ * So a plugin built against newer headers than a daemon's is refused by
+ * it: plugin authors build against the oldest SDK they mean to support.
+ *
+ * Plugin projects check these values at configure time with
+ * VAPROXY_CHECK_SDK([MAJOR.MINOR]) from the installed vaproxy-sdk.m4, which
+ * compiles against this header; vaproxy-sdk.pc repeats them as the
+ * variables abi_major and abi_minor (bump sdk/vaproxy-sdk.pc.in with this
+ * file: tests/integration/test_sdk_template.py compares the two).  See
+ * sdk/GUIDE.md, "Versioning".
  *
  * Changelog (one dated entry per ABI version):
  *

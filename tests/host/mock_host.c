@@ -1,4 +1,13 @@
-/* A stand-alone host table for plugin tests: see mock_host.h. */
+/* A stand-alone host table for plugin tests: see mock_host.h.
+ *
+ * This file is installed with the SDK and compiled by plugin projects with
+ * their own flags, perhaps a strict -std=c11: ask for POSIX (strdup,
+ * O_CLOEXEC, clock_gettime, strcasecmp) unless the project already chose
+ * its feature macros. */
+#if !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include "mock_host.h"
 
 #include <ctype.h>

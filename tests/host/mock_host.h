@@ -13,7 +13,27 @@
  *   - secret buffers and ordinary allocations are counted, so a test can
  *     assert that an instance released everything.
  *
- * Not thread-safe; one test at a time (the unit harness forks per test). */
+ * The same two files serve vaproxy's own plugin tests and plugin authors:
+ * `make install` puts them, unchanged, in $(datadir)/vaproxy-sdk (the
+ * pkg-config variable mockhostdir), and the aclocal macro
+ * VAPROXY_CHECK_MOCKHOST finds them.  They are shipped as source, to be
+ * compiled into the author's test program with the author's compiler and
+ * flags (C11 or later, POSIX, json-c).  See sdk/GUIDE.md and the template.
+ *
+ * What it covers: everything auth methods and caches call (mock_create
+ * runs an auth method's create; for a cache, check the schema with
+ * mock_check_schema, make the instance with mock_instance_new and call the
+ * ops yourself).  The proxied-request members (req_*, resp_*), which only
+ * consistency policies use, are NULL: a call crashes the test at once.
+ *
+ * Ownership, for every function below: strings passed in are borrowed
+ * for the call (what is kept is copied); what a mock_*_new or mock_create
+ * returns is the caller's, released with the matching mock_*_free or
+ * mock_destroy; const char * results are borrowed from the mock and valid
+ * until the object they came from changes or is freed.
+ *
+ * Not thread-safe; one test at a time (state such as the log and the
+ * counters is global to the process). */
 #ifndef VP_MOCK_HOST_H
 #define VP_MOCK_HOST_H
 
@@ -23,7 +43,8 @@
 
 #define MOCK_LOGIN_MAX_HEADERS 16
 
-/* The mock's login request.  Every string is NULL until set. */
+/* The mock's login request, readable by the test.  Every string is NULL
+ * until set; all belong to the login (mock_login_reset frees them). */
 struct vp_login {
     char method[16];
     char *path;
@@ -83,10 +104,13 @@ void mock_login_free(vp_login_t *login);
 void mock_login_default(vp_login_t *login, const char *mount_path);
 const char *mock_login_header(const vp_login_t *login, const char *name);
 
-/* Captured log lines ("LEVEL name: text\n" each) and a reset. */
+/* Captured log lines ("LEVEL name: text\n" each), borrowed until the next
+ * log line or mock_log_clear.  MOCK_HOST_VERBOSE=1 in the environment also
+ * prints them, as "# log: ..." lines. */
 const char *mock_log_text(void);
 void mock_log_clear(void);
-/* The text set_error recorded with a NULL instance (in init). */
+/* The text set_error recorded with a NULL instance (in init); an
+ * instance's own last error is in mock_instance.error. */
 const char *mock_init_error(void);
 
 /* Live secret buffers and live ordinary allocations made through the

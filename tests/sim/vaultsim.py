@@ -13,7 +13,8 @@ Vault can observe and what vaproxy's tests need to provoke.
 Vault API (/v1/...): sys/health; auth/token/{lookup-self,lookup,lookup-accessor,
 renew-self,renew,create,create-orphan,revoke,revoke-self,revoke-orphan,
 revoke-accessor}; auth/approle/{login,role/<name>/secret-id,role/<name>/role-id};
-auth/kubernetes/login; auth/cert/login (the TLS peer certificate); KV v2 at
+auth/kubernetes/login; auth/cert/login (the TLS peer certificate);
+auth/userpass/login/<username> (the SDK template's method); KV v2 at
 secret/{data,metadata,delete,undelete,destroy}/<path>; database/creds/<role>;
 sys/leases/{renew,revoke,revoke-prefix,revoke-force,lookup} (and legacy
 sys/renew, sys/revoke); sys/wrapping/{wrap,lookup,unwrap};
@@ -35,7 +36,8 @@ required, and verified against that file; roles match the peer's subject CN
 and/or SHA-256 fingerprint; the body's "name" picks a role, else the first
 that matches; no match: 403; no certificate: 400).  Every login mount can be
 aliased (/_sim/mount).  The request log notes whether a client certificate
-was presented ("client_cert") and its CN ("client_cn").
+was presented ("client_cert") and its CN ("client_cn").  userpass: users
+with a password; a wrong user or password: 400 "invalid username or password".
 
 Control API (/_sim/..., no token, never logged): GET requests[?path_prefix=],
 stats, state, consistency; POST reset {all}, fail {count,status,path_prefix,
@@ -50,7 +52,9 @@ num_uses,wrap,wrap_ttl} (one more secret id), kubernetes {role,jwt|jwts,
 ttl|token_ttl,max_ttl|token_max_ttl,renewable|token_renewable,policies,
 replace} (adds JWTs to the role unless replace), cert {name,cn,fingerprint,
 ttl|token_ttl,max_ttl|token_max_ttl,renewable|token_renewable,policies},
-mount {path,type} (type approle, kubernetes or cert), wrap {data,ttl,
+userpass {username,password,ttl|token_ttl,max_ttl|token_max_ttl,
+renewable|token_renewable,policies} (creates or replaces a user),
+mount {path,type} (type approle, kubernetes, cert or userpass), wrap {data,ttl,
 creation_path} (wraps data without a request).  "wrap": true answers carry
 "wrap_info" and "wrapping_token"; the secret id is still returned too.
 TTLs are seconds or duration strings ("2s"); short ones (1-5 s) are fine.
@@ -295,8 +299,9 @@ class State:
         self.kube_roles = {}    # role name -> {"jwts": [...], token options}
         self.cert_roles = []    # [{"name", "cn", "fingerprint", token options}], in order
         self.wraps = {}         # wrapping token -> {"info", "response", "expires"}
+        self.userpass = {}      # username -> {"password", token options, "logins"}
         self.auth_mounts = {"auth/approle": "approle", "auth/kubernetes": "kubernetes",
-                            "auth/cert": "cert"}
+                            "auth/cert": "cert", "auth/userpass": "userpass"}
         self.lease_duration = 30
         self.lease_max_ttl = 0
         self.cons_enabled = False
@@ -937,12 +942,19 @@ class Handler(BaseHTTPRequestHandler):
                 role.update(st.token_options(body))
                 st.cert_roles = [r for r in st.cert_roles if r["name"] != role["name"]] + [role]
                 return 200, {"name": role["name"], "cn": role["cn"], "fingerprint": fp}
+            if name == "userpass":
+                if not body.get("username") or not body.get("password"):
+                    raise ApiError(400, "userpass needs username and password")
+                user = {"password": body["password"], "logins": 0}
+                user.update(st.token_options(body))
+                st.userpass[body["username"].lower()] = user  # Vault lower-cases names
+                return 200, {"username": body["username"].lower()}
             if name == "mount":
                 path = (body.get("path") or "").strip("/")
                 if not path.startswith("auth/") or body.get("type") not in (
-                        "approle", "kubernetes", "cert"):
+                        "approle", "kubernetes", "cert", "userpass"):
                     raise ApiError(400, "mount needs path auth/... and type approle, "
-                                        "kubernetes or cert")
+                                        "kubernetes, cert or userpass")
                 st.auth_mounts[path] = body["type"]
                 return 200, {"mounts": dict(st.auth_mounts)}
             if name == "wrap":
@@ -1135,6 +1147,20 @@ class Routes:
                                       self.t)
             return 200, envelope(auth=tok.auth_block(self.t))
         raise permission_denied()
+
+    def userpass_login(self, mount):
+        # PUT <mount>/login/<username> {"password"}: the user is in the path.
+        name = self.req.path[len("/v1/" + mount + "/login/"):].lower()
+        password = self.req.json().get("password")
+        if not name or "/" in name or not password:
+            raise ApiError(400, "missing username or password")
+        user = self.st.userpass.get(name)
+        if user is None or not hmac.compare_digest(str(password), user["password"]):
+            raise ApiError(400, "invalid username or password")
+        user["logins"] += 1
+        tok = self.st.login_token(user, mount + "/login/" + name, "userpass-" + name,
+                                  {"username": name}, self.t)
+        return 200, envelope(auth=tok.auth_block(self.t))
 
     def token_api(self, op):
         st, t, body = self.st, self.t, None
