@@ -113,12 +113,13 @@ for h in "$top"/include/vaproxy/*.h; do
 done
 check "libvaproxy-sdk-dev: vaproxy-sdk.pc" has dev -rw-r--r-- "usr/lib/$arch/pkgconfig/vaproxy-sdk.pc"
 check "libvaproxy-sdk-dev: vaproxy-plugin(3)" has dev -rw-r--r-- usr/share/man/man3/vaproxy-plugin.3.gz
-if [ -e "$top/sdk/vaproxy-sdk.m4" ]; then
-    check "libvaproxy-sdk-dev: /usr/share/aclocal/vaproxy-sdk.m4" has dev -rw-r--r-- \
-        usr/share/aclocal/vaproxy-sdk.m4
-else
-    echo "skip libvaproxy-sdk-dev: vaproxy-sdk.m4 (not in this tree yet)"
-fi
+check "libvaproxy-sdk-dev: /usr/share/aclocal/vaproxy-sdk.m4" has dev -rw-r--r-- \
+    usr/share/aclocal/vaproxy-sdk.m4
+check "libvaproxy-sdk-dev: the mock host" has dev -rw-r--r-- usr/share/vaproxy-sdk/mock_host.c
+check "libvaproxy-sdk-dev: the template project" has dev -rw-r--r-- \
+    usr/share/vaproxy-sdk/template/configure.ac
+check "libvaproxy-sdk-dev: the plugin guide" has dev -rw-r--r-- \
+    usr/share/doc/libvaproxy-sdk-dev/GUIDE.md
 check "libvaproxy-sdk-dev: no daemon" bash -c "! grep -q 'sbin/vaproxyd' '$work/dev.list'"
 
 # ---- control data ----------------------------------------------------------
@@ -189,6 +190,16 @@ EOF
 else
     cat "$work/example.log"
     bad "sdk/example builds with pkg-config vaproxy-sdk"
+fi
+
+# ---- the template project, from the installed kit, with the aclocal macro
+cp -a /usr/share/vaproxy-sdk/template "$work/template"
+if (cd "$work/template" && env -u PKG_CONFIG_PATH -u ACLOCAL_PATH sh -c \
+        'autoreconf -fi && ./configure && make && make check') >"$work/template.log" 2>&1; then
+    ok "the installed template builds and passes its tests (VAPROXY_CHECK_SDK)"
+else
+    tail -n 30 "$work/template.log"
+    bad "the installed template builds and passes its tests (VAPROXY_CHECK_SDK)"
 fi
 
 # ---- purge -----------------------------------------------------------------
