@@ -119,7 +119,7 @@ check "libvaproxy-sdk-dev: the mock host" has dev -rw-r--r-- usr/share/vaproxy-s
 check "libvaproxy-sdk-dev: the template project" has dev -rw-r--r-- \
     usr/share/vaproxy-sdk/template/configure.ac
 check "libvaproxy-sdk-dev: the plugin guide" has dev -rw-r--r-- \
-    usr/share/doc/libvaproxy-sdk-dev/GUIDE.md
+    usr/share/doc/libvaproxy-sdk-dev/GUIDE.md.gz
 check "libvaproxy-sdk-dev: no daemon" bash -c "! grep -q 'sbin/vaproxyd' '$work/dev.list'"
 
 # ---- control data ----------------------------------------------------------
