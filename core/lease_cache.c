@@ -26,10 +26,11 @@
 #include "cache_key.h"
 #include "log.h"
 #include "persist.h"
+#include "renew_timers.h"
 #include "version.h"
 
 #define COMPONENT "proxy.cache.leasecache"
-#define BUCKETS 4096            /* watcher and in-flight tables */
+#define BUCKETS 4096            /* in-flight table */
 #define RENEW_BACKOFF_MIN_MS 10000
 #define RENEW_BACKOFF_MAX_MS 300000
 
@@ -43,20 +44,6 @@ bucket_of(const char *key)
         h = (h ^ (unsigned char)*key) * 1099511628211ULL;
     return (size_t)(h % BUCKETS);
 }
-
-/* A renewal watcher for one entry. */
-typedef struct watch {
-    struct watch *next;       /* hash chain */
-    struct vpd_lease_cache *lc;
-    char id[VPD_CACHE_KEY_LEN + 8];
-    char *token;              /* secret: the token that renews */
-    char *lease;              /* lease id, or NULL for a token entry */
-    uint64_t lease_ms, grace_ms;
-    uint64_t expires_at;      /* loop time the lease runs out */
-    uint64_t backoff_ms;
-    uv_timer_t timer;
-    vpd_fwd_op *op;
-} watch;
 
 typedef struct waiter {
     struct waiter *next;
@@ -81,17 +68,14 @@ struct vpd_lease_cache {
     char auto_auth_id[VPD_CACHE_KEY_LEN + 8]; /* its token entry */
     char *auto_auth_token;    /* secret: the token registered there */
     vpd_persist *persist;     /* optional on-disk copy (borrowed) */
-    watch *watches[BUCKETS];
-    size_t n_watches;
+    vpd_rt_set *watches;      /* renewal watchers, one per kept entry */
     vpd_lc_ticket *inflight[BUCKETS];
     vpd_lc_counters counters;
     bool closing;
-    size_t open_handles;      /* watcher timers not yet closed */
     void (*closed)(void *);
     void *closed_arg;
 };
 
-static void lc_free(vpd_lease_cache *lc);
 
 /* ---- entries ------------------------------------------------------------ */
 
@@ -234,45 +218,30 @@ token_is_managed(vpd_lease_cache *lc, const char *token)
 
 /* ---- watchers ------------------------------------------------------------ */
 
+/* A watcher is a vpd_rt record keyed by the entry's binary id; what it
+ * renews (token, lease) is read from the entry when it renews. */
+
+typedef vpd_rt watch;
+
 static watch *
 watch_get(vpd_lease_cache *lc, const char *id)
 {
-    for (watch *w = lc->watches[bucket_of(id)]; w; w = w->next) {
-        if (strcmp(w->id, id) == 0)
-            return w;
-    }
-    return NULL;
+    unsigned char bin[VPD_CACHE_KEY_BIN_LEN];
+    if (!lc->watches || vpd_cache_key_to_bin(id, bin) != 0)
+        return NULL;
+    return vpd_rt_get(lc->watches, bin);
 }
 
-static void
-watch_closed(uv_handle_t *h)
-{
-    watch *w = h->data;
-    vpd_lease_cache *lc = w->lc;
-    vpd_secret_free(w->token);
-    free(w->lease);
-    free(w);
-    if (--lc->open_handles == 0 && lc->closing)
-        lc_free(lc);
-}
-
-/* Unhooks and frees a watcher (its timer closes asynchronously). */
+/* Unhooks and frees a watcher, abandoning its renewal. */
 static void
 watch_stop(vpd_lease_cache *lc, watch *w)
 {
-    watch **pp = &lc->watches[bucket_of(w->id)];
-    while (*pp && *pp != w)
-        pp = &(*pp)->next;
-    if (*pp)
-        *pp = w->next;
-    lc->n_watches--;
     if (w->op) {
         vpd_fwd_op *op = w->op;
         w->op = NULL;
-        vpd_fwd_cancel(op);
+        vpd_fwd_cancel(op); /* on_renewed runs now and sees CANCELLED */
     }
-    uv_timer_stop(&w->timer);
-    uv_close((uv_handle_t *)&w->timer, watch_closed);
+    vpd_rt_remove(lc->watches, w);
 }
 
 static void evict_one(vpd_lease_cache *lc, const char *id, bool cascade);
@@ -285,42 +254,52 @@ jitter(uint64_t lo, uint64_t hi)
     return hi > lo ? lo + r % (hi - lo) : lo;
 }
 
-static void renew_now(watch *w);
-
-static void
-on_watch_timer(uv_timer_t *t)
+/* Grace for a lease: a random value in [10 %, 20 %) of it (spec 2.8). */
+static uint32_t
+grace_for(uint64_t lease_ms)
 {
-    renew_now(t->data);
+    uint64_t g = jitter(lease_ms / 10, lease_ms / 5 + 1);
+    return g > UINT32_MAX ? UINT32_MAX : (uint32_t)g;
 }
 
 /* The watcher ends: the entry goes (spec 2.8), its children stay until
  * their own renewals fail, as in Vault. */
 static void
-watch_end(watch *w, const char *why)
+watch_end(vpd_lease_cache *lc, watch *w, const char *why)
 {
-    vpd_lease_cache *lc = w->lc;
-    char id[sizeof w->id];
-    snprintf(id, sizeof id, "%s", w->id);
+    char id[VPD_CACHE_KEY_LEN + 1];
+    vpd_cache_key_to_hex(w->id, id);
     vpd_log(VPD_LOG_DEBUG, COMPONENT, "entry %.12s: %s, evicting", id, why);
     evict_one(lc, id, false);
 }
 
+typedef struct {
+    vpd_lease_cache *lc;
+    watch *w;
+    bool token;               /* a token renewal (answers with auth) */
+} renew_ctx;
+
 static void
 on_renewed(vpd_fwd_resp *resp, void *arg)
 {
-    watch *w = arg;
-    vpd_lease_cache *lc = w->lc;
+    renew_ctx *rc = arg;
+    vpd_lease_cache *lc = rc->lc;
+    watch *w = rc->w;
+    bool token_mode = rc->token;
+    free(rc);
     w->op = NULL;
     if (lc->closing || resp->error == VPD_FWD_CANCELLED)
         return;
+    char id[VPD_CACHE_KEY_LEN + 1];
+    vpd_cache_key_to_hex(w->id, id);
     uint64_t now = uv_now(lc->loop);
     uint64_t lease_s = 0;
     bool ok = resp->error == VPD_FWD_OK && resp->status < 400;
     if (ok) {
         json_object *root = json_tokener_parse(resp->body ? resp->body : "");
         json_object *block = root, *v = NULL;
-        if (!w->lease && !(root && json_object_object_get_ex(root, "auth",
-                                                             &block)))
+        if (token_mode
+            && !(root && json_object_object_get_ex(root, "auth", &block)))
             ok = false; /* a token renewal must answer with auth */
         if (ok && block && json_object_object_get_ex(block, "lease_duration",
                                                      &v))
@@ -332,11 +311,11 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
         if (resp->error == VPD_FWD_OK && resp->status >= 400
             && resp->status < 500) {
             /* The server refused: the lease or token is gone. */
-            watch_end(w, "renewal refused");
+            watch_end(lc, w, "renewal refused");
             return;
         }
         if (now >= w->expires_at) {
-            watch_end(w, "renewal failed until the lease ran out");
+            watch_end(lc, w, "renewal failed until the lease ran out");
             return;
         }
         /* Back off for real (OpenBao computes this wait and never sleeps
@@ -346,53 +325,63 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
                             ? RENEW_BACKOFF_MAX_MS : w->backoff_ms * 2;
         if (now + wait > w->expires_at)
             wait = w->expires_at - now;
-        uv_timer_start(&w->timer, on_watch_timer, wait, 0);
+        vpd_rt_schedule(lc->watches, w, wait);
         return;
     }
     lc->counters.renewals++;
     w->backoff_ms = RENEW_BACKOFF_MIN_MS;
     uint64_t lease_ms = lease_s * 1000;
     if (lease_ms > w->lease_ms)
-        w->grace_ms = jitter(lease_ms / 10, lease_ms / 5 + 1);
+        w->grace_ms = grace_for(lease_ms);
     w->lease_ms = lease_ms;
     w->expires_at = now + lease_ms;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t wall = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     if (lc->ops->renewed)
-        lc->ops->renewed(&lc->store->pub, w->id, wall, lease_ms);
+        lc->ops->renewed(&lc->store->pub, id, wall, lease_ms);
     if (lc->persist)
-        vpd_persist_renewed(lc->persist, w->id, wall, lease_ms);
+        vpd_persist_renewed(lc->persist, id, wall, lease_ms);
     /* spec 2.8: sleep two thirds of what is left plus a third of the
      * grace; inside the grace the lease is near its max TTL: let it go. */
     uint64_t sleep = lease_ms * 2 / 3 + w->grace_ms / 3;
     if (lease_ms <= w->grace_ms || lease_ms - sleep <= w->grace_ms) {
-        uv_timer_start(&w->timer, on_watch_timer, lease_ms, 0);
-        w->expires_at = 0; /* the next timer ends the watcher */
+        w->expires_at = 0; /* the next firing ends the watcher */
+        vpd_rt_schedule(lc->watches, w, lease_ms);
         return;
     }
-    uv_timer_start(&w->timer, on_watch_timer, sleep, 0);
+    vpd_rt_schedule(lc->watches, w, sleep);
 }
 
-static void
-renew_now(watch *w)
+/* The renewal request of an entry, built from its borrowed view (the
+ * forwarder copies everything before vpd_fwd_send returns). */
+typedef struct {
+    vpd_lease_cache *lc;
+    watch *w;
+    bool found, sent;
+} renew_visit_ctx;
+
+static int
+renew_visit(void *arg, const vp_cache_entry_t *e)
 {
-    vpd_lease_cache *lc = w->lc;
-    if (w->expires_at == 0) {
-        watch_end(w, "lease reached its max TTL");
-        return;
-    }
+    renew_visit_ctx *c = arg;
+    vpd_lease_cache *lc = c->lc;
+    c->found = true;
+    bool lease = e->lease && e->lease[0];
+    const char *token = lease ? e->lease_token : e->token;
+    if (!token || !token[0])
+        return 1;
     vpd_hdrs h = {0};
     vpd_hdrs_add(&h, "User-Agent", VPD_API_PROXY_UA);
     vpd_hdrs_add(&h, "X-Vault-Request", "true");
-    vpd_hdrs_add(&h, "X-Vault-Token", w->token);
+    vpd_hdrs_add(&h, "X-Vault-Token", token);
     vpd_hdrs_add(&h, "Content-Type", "application/json");
     char *body = NULL;
     const char *target;
-    if (w->lease) {
+    if (lease) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "increment", json_object_new_int(0));
-        json_object_object_add(o, "lease_id", json_object_new_string(w->lease));
+        json_object_object_add(o, "lease_id", json_object_new_string(e->lease));
         body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
         json_object_put(o);
         target = "/v1/sys/leases/renew";
@@ -408,36 +397,64 @@ renew_now(watch *w)
         .body_len = body ? strlen(body) : 0,
         .max_retries = 0,
     };
-    w->op = body ? vpd_fwd_send(lc->fwd, &req, on_renewed, w) : NULL;
+    renew_ctx *rc = body ? malloc(sizeof *rc) : NULL;
+    if (rc) {
+        *rc = (renew_ctx){lc, c->w, !lease};
+        c->w->op = vpd_fwd_send(lc->fwd, &req, on_renewed, rc);
+        if (!c->w->op)
+            free(rc);
+    }
+    c->sent = c->w->op != NULL;
     vpd_hdrs_free(&h);
     free(body);
-    if (!w->op)
-        uv_timer_start(&w->timer, on_watch_timer, RENEW_BACKOFF_MIN_MS, 0);
+    return 1;
 }
 
 static void
-watch_start(vpd_lease_cache *lc, const char *id, const char *token,
-            const char *lease, uint64_t lease_ms)
+renew_now(vpd_lease_cache *lc, watch *w)
 {
-    watch *w = calloc(1, sizeof *w);
-    if (!w)
+    if (w->expires_at == 0) {
+        watch_end(lc, w, "lease reached its max TTL");
         return;
-    w->lc = lc;
-    snprintf(w->id, sizeof w->id, "%s", id);
-    w->token = vpd_secret_dup(token, strlen(token));
-    w->lease = lease ? strdup(lease) : NULL;
+    }
+    char id[VPD_CACHE_KEY_LEN + 1];
+    vpd_cache_key_to_hex(w->id, id);
+    renew_visit_ctx c = {lc, w, false, false};
+    lc->ops->lookup(&lc->store->pub, id, renew_visit, &c);
+    if (!c.found) {
+        /* Its entry is gone without an eviction through here. */
+        vpd_rt_remove(lc->watches, w);
+        return;
+    }
+    if (!c.sent)
+        vpd_rt_schedule(lc->watches, w, RENEW_BACKOFF_MIN_MS);
+}
+
+static void
+on_watch_due(void *arg, vpd_rt *w)
+{
+    renew_now(arg, w);
+}
+
+static void
+watch_start(vpd_lease_cache *lc, const char *id, uint64_t lease_ms)
+{
+    unsigned char bin[VPD_CACHE_KEY_BIN_LEN];
+    if (vpd_cache_key_to_bin(id, bin) != 0) {
+        vpd_log(VPD_LOG_WARN, COMPONENT, "entry %.12s: not a cache key, "
+                "not renewed", id);
+        return;
+    }
+    watch *w = vpd_rt_get(lc->watches, bin);
+    if (w)
+        watch_stop(lc, w); /* a replaced entry starts over */
+    if (!(w = vpd_rt_add(lc->watches, bin)))
+        return;
     w->lease_ms = lease_ms;
-    w->grace_ms = jitter(lease_ms / 10, lease_ms / 5 + 1);
+    w->grace_ms = grace_for(lease_ms);
     w->expires_at = uv_now(lc->loop) + lease_ms;
     w->backoff_ms = RENEW_BACKOFF_MIN_MS;
-    uv_timer_init(lc->loop, &w->timer);
-    w->timer.data = w;
-    lc->open_handles++;
-    size_t b = bucket_of(w->id);
-    w->next = lc->watches[b];
-    lc->watches[b] = w;
-    lc->n_watches++;
-    renew_now(w); /* the first renewal goes out at once (spec 2.8) */
+    renew_now(lc, w); /* the first renewal goes out at once (spec 2.8) */
 }
 
 /* ---- eviction ------------------------------------------------------------ */
@@ -912,8 +929,7 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
             lc->counters.stored++;
             if (lc->persist)
                 vpd_persist_put(lc->persist, &e);
-            watch_start(lc, key, e.token ? e.token : r->token, e.lease,
-                        ttl_s * 1000);
+            watch_start(lc, key, ttl_s * 1000);
         } else if (rc == VP_DECLINED) {
             lc->counters.refused_full++;
             vpd_log(VPD_LOG_WARN, COMPONENT, "cache full: %s relayed "
@@ -1067,6 +1083,10 @@ vpd_lease_cache_new(uv_loop_t *loop, vpd_instance *store, vpd_fwd *fwd,
     lc->fwd = fwd;
     lc->holder = holder;
     lc->register_auto_auth = register_auto_auth;
+    if (!(lc->watches = vpd_rt_new(loop, on_watch_due, lc))) {
+        free(lc);
+        return NULL;
+    }
     if (register_auto_auth)
         vpd_token_listen(holder, on_auto_auth_token, lc);
     return lc;
@@ -1109,7 +1129,7 @@ restore_entry(void *arg, const vp_cache_entry_t *e)
     uint64_t left = e->ttl_ms > age ? e->ttl_ms - age : 0;
     const char *renewer = e->lease ? e->lease_token : e->token;
     if (renewer && renewer[0])
-        watch_start(lc, e->id, renewer, e->lease, left);
+        watch_start(lc, e->id, left);
     lc->counters.stored++;
     return 0;
 }
@@ -1147,12 +1167,13 @@ vpd_lc_counters_get(const vpd_lease_cache *lc)
     return &lc->counters;
 }
 
-/* Frees the cache once every watcher handle is closed. */
+/* Frees the cache once the watchers' timer is closed. */
 static void
-lc_free(vpd_lease_cache *lc)
+lc_free(void *arg)
 {
+    vpd_lease_cache *lc = arg;
     void (*done)(void *) = lc->closed;
-    void *arg = lc->closed_arg;
+    void *done_arg = lc->closed_arg;
     for (size_t b = 0; b < BUCKETS; b++) {
         while (lc->inflight[b]) {
             vpd_lc_ticket *t = lc->inflight[b];
@@ -1168,7 +1189,18 @@ lc_free(vpd_lease_cache *lc)
     vpd_secret_free(lc->auto_auth_token);
     free(lc);
     if (done)
-        done(arg);
+        done(done_arg);
+}
+
+static void
+cancel_renewal(void *arg, vpd_rt *w)
+{
+    (void)arg;
+    if (w->op) {
+        vpd_fwd_op *op = w->op;
+        w->op = NULL;
+        vpd_fwd_cancel(op);
+    }
 }
 
 void
@@ -1177,10 +1209,8 @@ vpd_lc_close(vpd_lease_cache *lc, void (*done)(void *), void *arg)
     lc->closing = true;
     lc->closed = done;
     lc->closed_arg = arg;
-    for (size_t b = 0; b < BUCKETS; b++) {
-        while (lc->watches[b])
-            watch_stop(lc, lc->watches[b]);
-    }
-    if (lc->open_handles == 0)
-        lc_free(lc);
+    /* Renewals under way are abandoned; the records go with the set. */
+    vpd_rt_each(lc->watches, cancel_renewal, NULL);
+    vpd_rt_close(lc->watches, lc_free, lc);
+    lc->watches = NULL;
 }

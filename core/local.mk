@@ -30,6 +30,7 @@ core_libvpcore_la_SOURCES = \
 	core/wrap_info.c core/wrap_info.h \
 	core/textutil.c core/textutil.h \
 	core/cache_key.c core/cache_key.h core/lease_cache.c core/lease_cache.h \
+	core/renew_timers.c core/renew_timers.h \
 	core/persist.c core/persist.h \
 	core/daemon.c core/daemon.h
 core_libvpcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LLHTTP_CFLAGS)
