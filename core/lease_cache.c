@@ -27,6 +27,7 @@
 #include "log.h"
 #include "persist.h"
 #include "renew_timers.h"
+#include "resp_pack.h"
 #include "version.h"
 
 #define COMPONENT "proxy.cache.leasecache"
@@ -68,6 +69,7 @@ struct vpd_lease_cache {
     char auto_auth_id[VPD_CACHE_KEY_LEN + 8]; /* its token entry */
     char *auto_auth_token;    /* secret: the token registered there */
     vpd_persist *persist;     /* optional on-disk copy (borrowed) */
+    vpd_resp_packer *pack;      /* packs stored answers */
     vpd_rt_set *watches;      /* renewal watchers, one per kept entry */
     vpd_lc_ticket *inflight[BUCKETS];
     vpd_lc_counters counters;
@@ -573,25 +575,26 @@ on_auto_auth_token(const char *token, uint64_t generation, void *arg)
 /* ---- lookups --------------------------------------------------------------- */
 
 typedef struct {
+    vpd_lease_cache *lc;
     vpd_lc_hit *hit;
     bool found;
-    uint64_t last_renewed_ms;
 } hit_visit_ctx;
 
-/* Parses "HTTP/1.1 200 OK\r\nName: value\r\n...\r\n\r\nbody". */
+/* Parses "HTTP/1.1 200 OK\r\nName: value\r\n...\r\n\r\nbody" and takes
+ * the text, whose start then holds the body (one buffer, no copy). */
 static int
-parse_stored(const char *p, size_t len, vpd_lc_hit *hit)
+parse_stored(char *text, size_t len, vpd_lc_hit *hit)
 {
-    const char *end = p + len;
+    const char *p = text, *end = text + len;
     const char *eol = memchr(p, '\n', len);
     if (!eol || sscanf(p, "HTTP/1.1 %d", &hit->status) != 1)
-        return -1;
+        goto bad;
     p = eol + 1;
     while (p < end && *p != '\r') {
         eol = memchr(p, '\n', (size_t)(end - p));
         const char *colon = memchr(p, ':', eol ? (size_t)(eol - p) : 0);
         if (!eol || !colon || eol - p < 2)
-            return -1;
+            goto bad;
         const char *v = colon + 1;
         while (*v == ' ')
             v++;
@@ -600,15 +603,18 @@ parse_stored(const char *p, size_t len, vpd_lc_hit *hit)
         p = eol + 1;
     }
     if (end - p < 2)
-        return -1;
+        goto bad;
     p += 2;
     hit->body_len = (size_t)(end - p);
-    hit->body = malloc(hit->body_len + 1);
-    if (!hit->body)
-        return -1;
-    memcpy(hit->body, p, hit->body_len);
-    hit->body[hit->body_len] = '\0';
+    memmove(text, p, hit->body_len);
+    OPENSSL_cleanse(text + hit->body_len, len - hit->body_len);
+    text[hit->body_len] = '\0';
+    hit->body = text;
     return 0;
+bad:
+    OPENSSL_cleanse(text, len);
+    free(text);
+    return -1;
 }
 
 static int
@@ -617,7 +623,10 @@ hit_visit(void *arg, const vp_cache_entry_t *e)
     hit_visit_ctx *c = arg;
     if (e->response.len == 0)
         return 1; /* a managed-token marker, not an answer */
-    if (parse_stored(e->response.ptr, e->response.len, c->hit) == 0)
+    size_t len = 0;
+    char *text = vpd_resp_unpack(c->lc->pack, e->response.ptr,
+                                 e->response.len, &len);
+    if (text && parse_stored(text, len, c->hit) == 0)
         c->found = true;
     return 1;
 }
@@ -654,7 +663,7 @@ vpd_lc_lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_ticket **ticket,
     if (vpd_cache_key(r->http->method, r->http->target, &r->up_headers,
                       r->http->body, r->http->body_len, r->token, key) != 0)
         return VPD_LC_FORWARD;
-    hit_visit_ctx hv = {hit, false, 0};
+    hit_visit_ctx hv = {lc, hit, false};
     if (lc->ops->lookup(&lc->store->pub, key, hit_visit, &hv) == VP_DONE
         && hv.found) {
         lc->counters.hits++;
@@ -838,8 +847,9 @@ evict_on_revocation(vpd_lease_cache *lc, const vp_req_t *r, const char *ep)
     json_object_put(body);
 }
 
+/* The stored form of an answer (resp_pack.h). */
 static char *
-serialise(const vpd_fwd_resp *resp, size_t *len)
+serialise(vpd_lease_cache *lc, const vpd_fwd_resp *resp, size_t *len)
 {
     vpd_buf b = VPD_BUF_INIT;
     int rc = vpd_buf_printf(&b, "HTTP/1.1 %d %s\r\n", resp->status,
@@ -849,12 +859,9 @@ serialise(const vpd_fwd_resp *resp, size_t *len)
                              resp->headers.v[i].value);
     rc |= vpd_buf_append(&b, "\r\n", 2);
     rc |= vpd_buf_append(&b, resp->body ? resp->body : "", resp->body_len);
-    if (rc != 0) {
-        vpd_buf_free_secret(&b);
-        return NULL;
-    }
-    *len = b.len;
-    return vpd_buf_steal(&b);
+    char *packed = rc == 0 ? vpd_resp_pack(lc->pack, b.data, b.len, len) : NULL;
+    vpd_buf_free_secret(&b);
+    return packed;
 }
 
 static void
@@ -917,7 +924,7 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
     }
     if (keep) {
         size_t len = 0;
-        char *raw = serialise(resp, &len);
+        char *raw = serialise(lc, resp, &len);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         e.response.ptr = raw;
@@ -1083,7 +1090,9 @@ vpd_lease_cache_new(uv_loop_t *loop, vpd_instance *store, vpd_fwd *fwd,
     lc->fwd = fwd;
     lc->holder = holder;
     lc->register_auto_auth = register_auto_auth;
-    if (!(lc->watches = vpd_rt_new(loop, on_watch_due, lc))) {
+    lc->pack = vpd_resp_pack_new();
+    if (!lc->pack || !(lc->watches = vpd_rt_new(loop, on_watch_due, lc))) {
+        vpd_resp_pack_free(lc->pack);
         free(lc);
         return NULL;
     }
@@ -1187,6 +1196,7 @@ lc_free(void *arg)
         }
     }
     vpd_secret_free(lc->auto_auth_token);
+    vpd_resp_pack_free(lc->pack);
     free(lc);
     if (done)
         done(done_arg);
