@@ -1162,6 +1162,8 @@ vpd_lc_restore(vpd_lease_cache *lc, vpd_persist *p, char **auto_auth_token,
                          "is false)" : "");
     if (!vpd_persist_active(p))
         lc->persist = NULL;
+    else /* compactions off the loop from now on */
+        vpd_persist_set_loop(p, lc->loop);
     if (st.failed > 0) {
         snprintf(err, err_len, "%u cache entr%s could not be restored",
                  st.failed, st.failed == 1 ? "y" : "ies");
