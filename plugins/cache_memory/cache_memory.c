@@ -3,15 +3,15 @@
  * cached, renews it and says what to evict; this plugin only keeps the
  * entries and finds them by the indexes of cache.h.
  *
- * Layout.  Each entry is ONE allocation: a 48-byte header, one 16-byte
+ * Layout.  Each entry is ONE allocation: a 40-byte header, one 16-byte
  * list link per secondary index the entry is in, then its strings (all
  * NUL-terminated, found by 16-bit offsets) and its response.  An id that
  * is a cache key (64 lower-case hex digits) is kept as its 32 bytes.  The
  * public vp_cache_entry_t is not stored: a visit gets one built on the
  * stack.  With 100k cached leases every byte of the header counts
- * (contrib/bench/cache.sh): this layout costs about 110 bytes per lease
- * besides its strings and response, where keeping the public struct,
- * every link and every hash in each entry cost 240.  Entry data is secret
+ * (contrib/bench/cache.sh): a cached lease costs 72 bytes of header and
+ * links besides its strings and response, where keeping the public
+ * struct, every link and every hash in each entry cost 240.  Entry data is secret
  * (tokens, leases, response bodies) and is wiped with explicit_bzero
  * before it is freed.
  *
@@ -114,7 +114,6 @@ typedef struct {
 } mc_link;
 
 struct mc_entry {
-    uint32_t alloc;             /* size of this allocation */
     uint32_t resp_len;
     uint16_t off[N_STR];        /* of each string in data, or NO_STR */
     uint16_t resp_off;          /* of the response in data */
@@ -170,11 +169,24 @@ ekey(const mc_entry *e, int t)
     return k && k[0] ? k : NULL;
 }
 
+/* Bytes of strings and response. */
+static size_t
+data_len(const mc_entry *e)
+{
+    return e->resp_off + ((e->flags & F_RESPONSE) ? e->resp_len + 1u : 0u);
+}
+
+/* The size of e's allocation (not stored: derived from its layout). */
+static size_t
+alloc_len(const mc_entry *e)
+{
+    return sizeof *e + popcount8(e->links) * sizeof(mc_link) + data_len(e);
+}
+
 static size_t
 entry_cost(const mc_entry *e)
 {
-    size_t data = e->alloc - sizeof *e - popcount8(e->links) * sizeof(mc_link);
-    return HDR_COST + data + SLOT_COST * (1u + popcount8(e->links));
+    return HDR_COST + data_len(e) + SLOT_COST * (1u + popcount8(e->links));
 }
 
 static int
@@ -481,7 +493,7 @@ next_in(mc_entry *e, int t)
 static void
 entry_free(const vp_host_api_t *host, mc_entry *e)
 {
-    explicit_bzero(e, e->alloc);
+    explicit_bzero(e, alloc_len(e));
     host->free(e);
 }
 
@@ -728,7 +740,6 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
         return VP_ERROR;
     }
     memset(e, 0, head);
-    e->alloc = (uint32_t)need;
     e->links = (uint8_t)links;
     e->flags = (uint8_t)((id_bin ? F_ID_BIN : 0)
                          | (in.response.ptr ? F_RESPONSE : 0));
