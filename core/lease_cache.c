@@ -71,6 +71,8 @@ struct vpd_lease_cache {
     vpd_persist *persist;     /* optional on-disk copy (borrowed) */
     vpd_resp_packer *pack;      /* packs stored answers */
     vpd_rt_set *watches;      /* renewal watchers, one per kept entry */
+    struct renew_ctx **renewing; /* renewals under way */
+    size_t n_renewing, cap_renewing;
     vpd_lc_ticket *inflight[BUCKETS];
     vpd_lc_counters counters;
     bool closing;
@@ -234,13 +236,64 @@ watch_get(vpd_lease_cache *lc, const char *id)
     return vpd_rt_get(lc->watches, bin);
 }
 
+/* A renewal under way.  Its watcher is parked (renew_timers.h) with the
+ * index of this in lc->renewing as its tag, so that the records of the
+ * 100k watchers that are not renewing need no op pointer. */
+typedef struct renew_ctx {
+    vpd_lease_cache *lc;
+    watch *w;
+    vpd_fwd_op *op;
+    uint32_t idx;             /* in lc->renewing */
+    bool token;               /* a token renewal (answers with auth) */
+} renew_ctx;
+
+static renew_ctx *
+renewal_of(vpd_lease_cache *lc, const watch *w)
+{
+    uint32_t tag = vpd_rt_parked(w);
+    if (tag == VPD_RT_NO_TAG || tag >= lc->n_renewing
+        || lc->renewing[tag]->w != w)
+        return NULL;
+    return lc->renewing[tag];
+}
+
+static int
+renewal_add(vpd_lease_cache *lc, renew_ctx *rc)
+{
+    if (lc->n_renewing == lc->cap_renewing) {
+        size_t cap = lc->cap_renewing ? lc->cap_renewing * 2 : 64;
+        renew_ctx **v = cap < 0x80000000u
+                            ? realloc(lc->renewing, cap * sizeof *v) : NULL;
+        if (!v)
+            return -1;
+        lc->renewing = v;
+        lc->cap_renewing = cap;
+    }
+    rc->idx = (uint32_t)lc->n_renewing;
+    lc->renewing[lc->n_renewing++] = rc;
+    vpd_rt_park(lc->watches, rc->w, rc->idx);
+    return 0;
+}
+
+static void
+renewal_remove(vpd_lease_cache *lc, renew_ctx *rc)
+{
+    renew_ctx *last = lc->renewing[--lc->n_renewing];
+    if (last != rc) {
+        last->idx = rc->idx;
+        lc->renewing[rc->idx] = last;
+        vpd_rt_park(lc->watches, last->w, last->idx);
+    }
+}
+
 /* Unhooks and frees a watcher, abandoning its renewal. */
 static void
 watch_stop(vpd_lease_cache *lc, watch *w)
 {
-    if (w->op) {
-        vpd_fwd_op *op = w->op;
-        w->op = NULL;
+    renew_ctx *rc = renewal_of(lc, w);
+    if (rc && rc->op) {
+        vpd_fwd_op *op = rc->op;
+        rc->op = NULL;
         vpd_fwd_cancel(op); /* on_renewed runs now and sees CANCELLED */
     }
     vpd_rt_remove(lc->watches, w);
@@ -275,12 +328,6 @@ watch_end(vpd_lease_cache *lc, watch *w, const char *why)
     evict_one(lc, id, false);
 }
 
-typedef struct {
-    vpd_lease_cache *lc;
-    watch *w;
-    bool token;               /* a token renewal (answers with auth) */
-} renew_ctx;
-
 static void
 on_renewed(vpd_fwd_resp *resp, void *arg)
 {
@@ -288,8 +335,8 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
     vpd_lease_cache *lc = rc->lc;
     watch *w = rc->w;
     bool token_mode = rc->token;
+    renewal_remove(lc, rc);
     free(rc);
-    w->op = NULL;
     if (lc->closing || resp->error == VPD_FWD_CANCELLED)
         return;
     char id[VPD_CACHE_KEY_LEN + 1];
@@ -333,9 +380,11 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
     lc->counters.renewals++;
     w->backoff_ms = RENEW_BACKOFF_MIN_MS;
     uint64_t lease_ms = lease_s * 1000;
-    if (lease_ms > w->lease_ms)
+    uint32_t lease_rounded = lease_s > UINT32_MAX ? UINT32_MAX
+                                                  : (uint32_t)lease_s;
+    if (lease_rounded > w->lease_s)
         w->grace_ms = grace_for(lease_ms);
-    w->lease_ms = lease_ms;
+    w->lease_s = lease_rounded;
     w->expires_at = now + lease_ms;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -399,14 +448,22 @@ renew_visit(void *arg, const vp_cache_entry_t *e)
         .body_len = body ? strlen(body) : 0,
         .max_retries = 0,
     };
-    renew_ctx *rc = body ? malloc(sizeof *rc) : NULL;
+    renew_ctx *rc = body ? calloc(1, sizeof *rc) : NULL;
     if (rc) {
-        *rc = (renew_ctx){lc, c->w, !lease};
-        c->w->op = vpd_fwd_send(lc->fwd, &req, on_renewed, rc);
-        if (!c->w->op)
+        *rc = (renew_ctx){.lc = lc, .w = c->w, .token = !lease};
+        /* Registered first: the callback never runs before send returns,
+         * and a failed send is undone below. */
+        if (renewal_add(lc, rc) != 0) {
             free(rc);
+            rc = NULL;
+        }
     }
-    c->sent = c->w->op != NULL;
+    if (rc && !(rc->op = vpd_fwd_send(lc->fwd, &req, on_renewed, rc))) {
+        renewal_remove(lc, rc);
+        free(rc);
+        rc = NULL;
+    }
+    c->sent = rc != NULL;
     vpd_hdrs_free(&h);
     free(body);
     return 1;
@@ -452,7 +509,8 @@ watch_start(vpd_lease_cache *lc, const char *id, uint64_t lease_ms)
         watch_stop(lc, w); /* a replaced entry starts over */
     if (!(w = vpd_rt_add(lc->watches, bin)))
         return;
-    w->lease_ms = lease_ms;
+    uint64_t lease_s = (lease_ms + 999) / 1000;
+    w->lease_s = lease_s > UINT32_MAX ? UINT32_MAX : (uint32_t)lease_s;
     w->grace_ms = grace_for(lease_ms);
     w->expires_at = uv_now(lc->loop) + lease_ms;
     w->backoff_ms = RENEW_BACKOFF_MIN_MS;
@@ -1204,25 +1262,28 @@ lc_free(void *arg)
         done(done_arg);
 }
 
-static void
-cancel_renewal(void *arg, vpd_rt *w)
-{
-    (void)arg;
-    if (w->op) {
-        vpd_fwd_op *op = w->op;
-        w->op = NULL;
-        vpd_fwd_cancel(op);
-    }
-}
-
 void
 vpd_lc_close(vpd_lease_cache *lc, void (*done)(void *), void *arg)
 {
     lc->closing = true;
     lc->closed = done;
     lc->closed_arg = arg;
-    /* Renewals under way are abandoned; the records go with the set. */
-    vpd_rt_each(lc->watches, cancel_renewal, NULL);
+    /* Renewals under way are abandoned (each callback takes its own out
+     * of the array); the records go with the set. */
+    while (lc->n_renewing) {
+        size_t before = lc->n_renewing;
+        renew_ctx *rc = lc->renewing[before - 1];
+        vpd_fwd_op *op = rc->op;
+        rc->op = NULL;
+        if (op)
+            vpd_fwd_cancel(op);
+        if (lc->n_renewing == before) { /* no callback took it out */
+            renewal_remove(lc, rc);
+            free(rc);
+        }
+    }
+    free(lc->renewing);
+    lc->renewing = NULL;
     vpd_rt_close(lc->watches, lc_free, lc);
     lc->watches = NULL;
 }

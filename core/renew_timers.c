@@ -7,13 +7,15 @@
 
 #include "renew_timers.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/rand.h>
 
 #define SLAB 1024
-#define NO_HEAP UINT32_MAX
+#define IDLE UINT32_MAX
+#define PARKED 0x80000000u /* `where` of a parked record: the bit | tag */
 #define TAB_MIN 64
 
 typedef struct slab {
@@ -32,7 +34,7 @@ struct vpd_rt_set {
     vpd_rt **heap;            /* by due */
     size_t heap_n, heap_cap;
     slab *slabs;
-    vpd_rt *free_list;        /* linked through op */
+    vpd_rt *free_list;        /* linked through the id bytes */
     uint64_t armed_at;        /* due time the timer is set for, or 0 */
     void (*done)(void *);
     void *done_arg;
@@ -123,7 +125,13 @@ static void
 heap_set(vpd_rt_set *s, size_t i, vpd_rt *r)
 {
     s->heap[i] = r;
-    r->heap_idx = (uint32_t)i;
+    r->where = (uint32_t)i;
+}
+
+static bool
+in_heap(const vpd_rt *r)
+{
+    return r->where != IDLE && !(r->where & PARKED);
 }
 
 static void
@@ -158,19 +166,22 @@ heap_down(vpd_rt_set *s, size_t i)
     heap_set(s, i, r);
 }
 
+/* Takes r out of the heap (if there); it is then idle. */
 static void
 heap_remove(vpd_rt_set *s, vpd_rt *r)
 {
-    size_t i = r->heap_idx;
-    if (i == NO_HEAP)
+    if (!in_heap(r)) {
+        r->where = IDLE;
         return;
-    r->heap_idx = NO_HEAP;
+    }
+    size_t i = r->where;
+    r->where = IDLE;
     vpd_rt *last = s->heap[--s->heap_n];
     if (last == r)
         return;
     heap_set(s, i, last);
     heap_up(s, i);
-    heap_down(s, last->heap_idx);
+    heap_down(s, last->where);
 }
 
 /* ---- the timer --------------------------------------------------------- */
@@ -259,15 +270,15 @@ vpd_rt_add(vpd_rt_set *s, const uint8_t id[VPD_RT_ID_LEN])
         sl->next = s->slabs;
         s->slabs = sl;
         for (size_t k = SLAB; k-- > 0;) {
-            sl->rec[k].op = s->free_list;
+            memcpy(sl->rec[k].id, &s->free_list, sizeof s->free_list);
             s->free_list = &sl->rec[k];
         }
     }
     vpd_rt *r = s->free_list;
-    s->free_list = r->op;
+    memcpy(&s->free_list, r->id, sizeof s->free_list);
     memset(r, 0, sizeof *r);
     memcpy(r->id, id, VPD_RT_ID_LEN);
-    r->heap_idx = NO_HEAP;
+    r->where = IDLE;
     s->tab[i] = r;
     s->count++;
     return r;
@@ -287,10 +298,25 @@ vpd_rt_schedule(vpd_rt_set *s, vpd_rt *r, uint64_t delay_ms)
     heap_remove(s, r);
     r->due = uv_now(s->loop) + delay_ms;
     /* The heap has room: vpd_rt_add reserved a slot for every record. */
-    r->heap_idx = (uint32_t)s->heap_n;
-    s->heap[s->heap_n++] = r;
-    heap_up(s, r->heap_idx);
+    size_t i = s->heap_n++;
+    heap_set(s, i, r);
+    heap_up(s, i);
     rearm(s);
+}
+
+void
+vpd_rt_park(vpd_rt_set *s, vpd_rt *r, uint32_t tag)
+{
+    heap_remove(s, r);
+    r->where = PARKED | (tag & ~PARKED);
+    rearm(s);
+}
+
+uint32_t
+vpd_rt_parked(const vpd_rt *r)
+{
+    return r->where != IDLE && (r->where & PARKED) ? r->where & ~PARKED
+                                                    : VPD_RT_NO_TAG;
 }
 
 void
@@ -303,7 +329,7 @@ vpd_rt_remove(vpd_rt_set *s, vpd_rt *r)
         tab_delete(s, i);
     s->count--;
     memset(r, 0, sizeof *r);
-    r->op = s->free_list;
+    memcpy(r->id, &s->free_list, sizeof s->free_list);
     s->free_list = r;
     rearm(s);
 }
