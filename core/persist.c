@@ -1834,6 +1834,17 @@ vpd_persist_compact(vpd_persist *p, char *err, size_t err_len)
     return compact(p, err, err_len) == 0 ? 0 : VP_EIO;
 }
 
+int
+vpd_persist_compact_start(vpd_persist *p)
+{
+    if (!p || !p->restored || !p->loop)
+        return VP_EINVAL;
+    if (p->inert || p->job)
+        return 0;
+    start_job(p);
+    return p->job ? 0 : VP_EIO;
+}
+
 void
 vpd_persist_set_loop(vpd_persist *p, uv_loop_t *loop)
 {

@@ -295,6 +295,10 @@ int vpd_persist_compact(vpd_persist *p, char *err, size_t err_len);
  * everything else stays on the loop thread. */
 void vpd_persist_set_loop(vpd_persist *p, uv_loop_t *loop);
 
+/* Starts a background compaction now (none if one is under way).
+ * Returns 0, VP_EINVAL (no loop set, not restored) or an error. */
+int vpd_persist_compact_start(vpd_persist *p);
+
 /* True while a background compaction is under way. */
 bool vpd_persist_compacting(const vpd_persist *p);
 

@@ -1133,7 +1133,12 @@ model_op(model *m, vpd_persist *p, uint64_t i)
     }
 }
 
-TEST(sigkill_at_random_moments)
+/* A writer killed at random moments: the file restores exactly the
+ * acknowledged operations, or one more.  background: the compactions run
+ * on a libuv worker while the writer goes on, and the kill may land in
+ * any of their steps. */
+static void
+sigkill_run(bool background)
 {
     setup();
     write_file(keyf, KEY_A, 32);
@@ -1151,13 +1156,25 @@ TEST(sigkill_at_random_moments)
             close(fds[0]);
             model cm = m;
             vpd_persist *p = open_ready(&c);
+            uv_loop_t loop;
+            if (background) {
+                if (uv_loop_init(&loop) != 0)
+                    _exit(5);
+                vpd_persist_set_loop(p, &loop);
+            }
             for (uint64_t i = done; i < done + 400; i++) {
                 model_op(&cm, p, i);
                 if (write(fds[1], &i, sizeof i) != sizeof i)
                     _exit(3);
-                if (i % 37 == 0 &&
-                    vpd_persist_compact(p, (char[256]){0}, 256) != 0)
+                if (background) {
+                    /* Finishes a job whose worker is done. */
+                    uv_run(&loop, UV_RUN_NOWAIT);
+                    if (i % 37 == 0 && vpd_persist_compact_start(p) != 0)
+                        _exit(4);
+                } else if (i % 37 == 0 &&
+                           vpd_persist_compact(p, (char[256]){0}, 256) != 0) {
                     _exit(4);
+                }
             }
             for (;;)
                 pause();
@@ -1200,12 +1217,23 @@ TEST(sigkill_at_random_moments)
         free(sb);
         free(got);
     }
-    printf("# %llu operations over %d kills: %d before any write, %d "
+    printf("# %s: %llu operations over %d kills: %d before any write, %d "
            "exactly the acknowledged ones, %d one unacknowledged write "
            "more\n",
+           background ? "background compactions" : "compactions inline",
            (unsigned long long)done, rounds, outcomes[0], outcomes[1],
            outcomes[2]);
     cleanup();
+}
+
+TEST(sigkill_at_random_moments)
+{
+    sigkill_run(false);
+}
+
+TEST(sigkill_during_background_compactions)
+{
+    sigkill_run(true);
 }
 
 /* ---- configuration ----------------------------------------------------- */
@@ -1489,6 +1517,7 @@ main(void)
         T(compaction_bounds_the_file), T(torn_last_record_every_offset),
         T(torn_compaction_every_offset), T(damaged_record_restores_the_prefix),
         T(failed_write_recovers), T(sigkill_at_random_moments),
+        T(sigkill_during_background_compactions),
         T(appends_during_background_compaction_are_kept),
         T(close_during_background_compaction), T(config_parse));
 }
