@@ -36,6 +36,7 @@ struct vpd_rt_set {
     slab *slabs;
     vpd_rt *free_list;        /* linked through the id bytes */
     uint64_t armed_at;        /* due time the timer is set for, or 0 */
+    bool firing;              /* inside on_timer: it re-arms at the end */
     void (*done)(void *);
     void *done_arg;
 };
@@ -192,6 +193,8 @@ static void on_timer(uv_timer_t *t);
 static void
 rearm(vpd_rt_set *s)
 {
+    if (s->firing)
+        return;
     if (s->heap_n == 0) {
         if (s->armed_at) {
             uv_timer_stop(&s->timer);
@@ -207,6 +210,21 @@ rearm(vpd_rt_set *s)
     s->armed_at = due;
 }
 
+/* After a batch: what is due already (rescheduled with no delay, or left
+ * by the batch bound) waits a millisecond, because libuv before 1.46 runs
+ * a zero timeout set from a timer callback again in the same pass. */
+static void
+rearm_after_fire(vpd_rt_set *s, uint64_t now)
+{
+    s->firing = false;
+    if (s->heap_n && s->heap[0]->due <= now) {
+        uv_timer_start(&s->timer, on_timer, 1, 0);
+        s->armed_at = s->heap[0]->due;
+        return;
+    }
+    rearm(s);
+}
+
 static void
 on_timer(uv_timer_t *t)
 {
@@ -216,12 +234,13 @@ on_timer(uv_timer_t *t)
     /* fire may schedule a record again with no delay; the batch bound
      * leaves such a record for the next iteration instead of spinning. */
     size_t batch = s->heap_n;
+    s->firing = true;
     while (batch-- && s->heap_n && s->heap[0]->due <= now) {
         vpd_rt *r = s->heap[0];
         heap_remove(s, r);
         s->fire(s->arg, r);
     }
-    rearm(s);
+    rearm_after_fire(s, now);
 }
 
 /* ---- API --------------------------------------------------------------- */

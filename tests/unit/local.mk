@@ -118,3 +118,11 @@ tests_unit_test_persist_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_persist_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_persist_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_persist
+
+# lease cache parts: renewal watcher set, stored-answer packer, key forms
+check_PROGRAMS += tests/unit/test_lease_parts
+tests_unit_test_lease_parts_SOURCES = tests/unit/test_lease_parts.c
+tests_unit_test_lease_parts_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_lease_parts_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_lease_parts_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_lease_parts
