@@ -297,6 +297,7 @@ watch_stop(vpd_lease_cache *lc, watch *w)
         vpd_fwd_cancel(op); /* on_renewed runs now and sees CANCELLED */
     }
     vpd_rt_remove(lc->watches, w);
+    lc->counters.watchers--;
 }
 
 static void evict_one(vpd_lease_cache *lc, const char *id, bool cascade);
@@ -483,6 +484,7 @@ renew_now(vpd_lease_cache *lc, watch *w)
     if (!c.found) {
         /* Its entry is gone without an eviction through here. */
         vpd_rt_remove(lc->watches, w);
+        lc->counters.watchers--;
         return;
     }
     if (!c.sent)
@@ -509,6 +511,7 @@ watch_start(vpd_lease_cache *lc, const char *id, uint64_t lease_ms)
         watch_stop(lc, w); /* a replaced entry starts over */
     if (!(w = vpd_rt_add(lc->watches, bin)))
         return;
+    lc->counters.watchers++;
     uint64_t lease_s = (lease_ms + 999) / 1000;
     w->lease_s = lease_s > UINT32_MAX ? UINT32_MAX : (uint32_t)lease_s;
     w->grace_ms = grace_for(lease_ms);
