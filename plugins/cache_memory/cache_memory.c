@@ -11,7 +11,13 @@
  * stack.  With 100k cached leases every byte of the header counts
  * (contrib/bench/cache.sh): a cached lease costs 72 bytes of header and
  * links besides its strings and response, where keeping the public
- * struct, every link and every hash in each entry cost 240.  Entry data is secret
+ * struct, every link and every hash in each entry cost 240.  The
+ * strings many entries share - namespace_, token_parent, lease_token:
+ * every lease obtained with one token repeats that token, 95 bytes for a
+ * Vault service token - are interned when longer than a pointer: the
+ * entry holds a pointer to one reference-counted copy (the `bytes`
+ * statistic and max_bytes still count them as if inline, so limits do
+ * not depend on sharing).  Entry data is secret
  * (tokens, leases, response bodies) and is wiped with explicit_bzero
  * before it is freed.
  *
@@ -107,6 +113,20 @@ static const int str_of[T_COUNT] = {
 
 enum { F_DEAD = 1, F_ID_BIN = 2, F_RESPONSE = 4 };
 
+/* Strings that may be interned, and the flag bit saying an entry's is. */
+static int
+intern_bit(int s)
+{
+    return s == S_NS ? 8 : s == S_PARENT ? 16 : s == S_LEASE_TOKEN ? 32 : 0;
+}
+
+/* One shared copy of a string. */
+typedef struct {
+    uint32_t refs;
+    uint32_t len;               /* strlen */
+    char s[];
+} mc_istr;
+
 typedef struct mc_entry mc_entry;
 
 typedef struct {
@@ -155,10 +175,27 @@ elink(mc_entry *e, int t)
     return &e->link[popcount8(e->links & ((1u << t) - 1u))];
 }
 
+static const mc_istr *
+eistr(const mc_entry *e, int s)
+{
+    const mc_istr *is;
+    memcpy(&is, edata(e) + e->off[s], sizeof is);
+    return is;
+}
+
+static int
+interned(const mc_entry *e, int s)
+{
+    int bit = intern_bit(s);
+    return bit && (e->flags & bit);
+}
+
 static const char *
 estr(const mc_entry *e, int s)
 {
-    return e->off[s] == NO_STR ? NULL : edata(e) + e->off[s];
+    if (e->off[s] == NO_STR)
+        return NULL;
+    return interned(e, s) ? eistr(e, s)->s : edata(e) + e->off[s];
 }
 
 /* The value e is indexed by in list table t, or NULL. */
@@ -183,10 +220,16 @@ alloc_len(const mc_entry *e)
     return sizeof *e + popcount8(e->links) * sizeof(mc_link) + data_len(e);
 }
 
+/* Interned strings count as if inline (see the top of this file). */
 static size_t
 entry_cost(const mc_entry *e)
 {
-    return HDR_COST + data_len(e) + SLOT_COST * (1u + popcount8(e->links));
+    size_t cost = HDR_COST + data_len(e) + SLOT_COST * (1u + popcount8(e->links));
+    for (int s = 0; s < N_STR; s++) {
+        if (e->off[s] != NO_STR && interned(e, s))
+            cost += eistr(e, s)->len + 1u - sizeof(mc_istr *);
+    }
+    return cost;
 }
 
 static int
@@ -258,6 +301,8 @@ typedef struct {
     unsigned busy;              /* visits under way */
     mc_entry *graveyard;        /* removed during a visit */
     int full_logged;
+    mc_istr **pool;             /* interned strings, open addressing */
+    size_t pool_mask, pool_used;
     /* The public views handed to visits, one per nesting depth: a view
      * stays readable after its visit until the next visit at that depth
      * (callers are promised only the call, but an outer visit must never
@@ -281,6 +326,102 @@ hash_bytes(const mc_state *st, const void *p, size_t n)
 {
     uint64_t h = siphash13(st->key, p, n);
     return (uint32_t)(h ^ (h >> 32));
+}
+
+/* ---- interned strings ---------------------------------------------------- */
+
+static uint32_t
+istr_hash(const mc_state *st, const mc_istr *is)
+{
+    return hash_bytes(st, is->s, is->len);
+}
+
+static size_t
+pool_find(const mc_state *st, const char *v, size_t len, uint32_t h,
+          int *found)
+{
+    size_t i = h & st->pool_mask;
+    for (mc_istr *is; (is = st->pool[i]) != NULL; i = (i + 1) & st->pool_mask) {
+        if (is->len == len && memcmp(is->s, v, len) == 0) {
+            *found = 1;
+            return i;
+        }
+    }
+    *found = 0;
+    return i;
+}
+
+static int
+pool_resize(const vp_host_api_t *host, mc_state *st, size_t cap)
+{
+    mc_istr **pool = host->calloc(cap, sizeof *pool);
+    if (!pool)
+        return VP_ENOMEM;
+    for (size_t i = 0; st->pool && i <= st->pool_mask; i++) {
+        mc_istr *is = st->pool[i];
+        if (!is)
+            continue;
+        size_t j = istr_hash(st, is) & (cap - 1);
+        while (pool[j])
+            j = (j + 1) & (cap - 1);
+        pool[j] = is;
+    }
+    host->free(st->pool);
+    st->pool = pool;
+    st->pool_mask = cap - 1;
+    return 0;
+}
+
+/* A reference to the shared copy of v, or NULL (out of memory). */
+static mc_istr *
+intern_get(const vp_host_api_t *host, mc_state *st, const char *v)
+{
+    if ((st->pool_used + 1) * 2 > st->pool_mask + 1
+        && pool_resize(host, st, (st->pool_mask + 1) * 2) != 0)
+        return NULL;
+    size_t len = strlen(v);
+    int found = 0;
+    size_t i = pool_find(st, v, len, hash_bytes(st, v, len), &found);
+    if (found) {
+        st->pool[i]->refs++;
+        return st->pool[i];
+    }
+    mc_istr *is = len < UINT32_MAX ? host->alloc(sizeof *is + len + 1) : NULL;
+    if (!is)
+        return NULL;
+    is->refs = 1;
+    is->len = (uint32_t)len;
+    memcpy(is->s, v, len + 1);
+    st->pool[i] = is;
+    st->pool_used++;
+    return is;
+}
+
+static void
+intern_put(const vp_host_api_t *host, mc_state *st, mc_istr *is)
+{
+    if (--is->refs)
+        return;
+    int found = 0;
+    size_t i = pool_find(st, is->s, is->len, istr_hash(st, is), &found);
+    /* Backward-shift deletion, as for the index tables. */
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & st->pool_mask;
+        mc_istr *o = st->pool[j];
+        if (!o)
+            break;
+        size_t home = istr_hash(st, o) & st->pool_mask;
+        int movable = j > i ? (home <= i || home > j) : (home <= i && home > j);
+        if (movable) {
+            st->pool[i] = o;
+            i = j;
+        }
+    }
+    st->pool[i] = NULL;
+    st->pool_used--;
+    explicit_bzero(is, sizeof *is + is->len + 1);
+    host->free(is);
 }
 
 static void
@@ -491,8 +632,12 @@ next_in(mc_entry *e, int t)
 /* ---- entry life -------------------------------------------------------- */
 
 static void
-entry_free(const vp_host_api_t *host, mc_entry *e)
+entry_free(const vp_host_api_t *host, mc_state *st, mc_entry *e)
 {
+    for (int s = 0; s < N_STR; s++) {
+        if (e->off[s] != NO_STR && interned(e, s))
+            intern_put(host, st, (mc_istr *)(uintptr_t)eistr(e, s));
+    }
     explicit_bzero(e, alloc_len(e));
     host->free(e);
 }
@@ -503,7 +648,7 @@ bury_graveyard(const vp_host_api_t *host, mc_state *st)
     while (st->graveyard) {
         mc_entry *e = st->graveyard;
         st->graveyard = e->u.grave_next;
-        entry_free(host, e);
+        entry_free(host, st, e);
     }
 }
 
@@ -527,7 +672,7 @@ entry_remove(const vp_host_api_t *host, mc_state *st, mc_entry *e)
     if (st->busy)
         bury_later(st, e);
     else
-        entry_free(host, e);
+        entry_free(host, st, e);
 }
 
 static void
@@ -609,6 +754,10 @@ memory_create(vp_instance_t *inst)
             return VP_ENOMEM;
         }
     }
+    if (pool_resize(host, st, TAB_MIN) != 0) {
+        memory_destroy(inst);
+        return VP_ENOMEM;
+    }
     return 0;
 }
 
@@ -622,11 +771,12 @@ memory_destroy(vp_instance_t *inst)
     mc_tab *ids = &st->tab[T_ID];
     for (size_t i = 0; ids->slot && i <= ids->mask; i++) {
         if (ids->slot[i])
-            entry_free(host, ids->slot[i]);
+            entry_free(host, st, ids->slot[i]);
     }
     bury_graveyard(host, st);
     for (int t = 0; t < T_COUNT; t++)
         host->free(st->tab[t].slot);
+    host->free(st->pool); /* empty: every entry let go of its strings */
     explicit_bzero(st->key, sizeof st->key);
     host->free(st);
     inst->data = NULL;
@@ -682,16 +832,23 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
     if (in.response.ptr && in.response.len >= UINT32_MAX - 4096)
         return VP_DECLINED;
 
-    /* The strings first (16-bit offsets), then the response. */
+    /* The strings first (16-bit offsets), then the response.  A shared
+     * string longer than a pointer is a pointer to its interned copy. */
     uint8_t idbin[ID_BIN_LEN];
     int id_bin = id_to_bin(in.id, idbin) == 0;
     size_t lens[N_STR];
-    size_t strings = 0;
+    size_t strings = 0, logical = 0;
+    unsigned intern = 0;
     for (int s = 0; s < N_STR; s++) {
         const char *v = cfield(&in, str_off[s]);
         lens[s] = !v ? 0 : s == S_ID && id_bin ? ID_BIN_LEN : strlen(v) + 1;
         if (lens[s] > MAX_STRINGS)
             return VP_DECLINED;
+        logical += lens[s];
+        if (intern_bit(s) && lens[s] > sizeof(mc_istr *)) {
+            intern |= (unsigned)intern_bit(s);
+            lens[s] = sizeof(mc_istr *);
+        }
         strings += lens[s];
     }
     if (strings > MAX_STRINGS)
@@ -708,7 +865,7 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
     if (need > UINT32_MAX)
         return VP_DECLINED;
 
-    size_t cost = HDR_COST + strings + resp + SLOT_COST * (1u + popcount8(links));
+    size_t cost = HDR_COST + logical + resp + SLOT_COST * (1u + popcount8(links));
     mc_entry *old = tab_get(st, T_ID, in.id);
     uint64_t entries = st->entries + (old ? 0 : 1);
     uint64_t bytes = st->bytes - (old ? entry_cost(old) : 0);
@@ -734,15 +891,25 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
             return VP_ERROR;
         }
     }
-    mc_entry *e = host->alloc(need);
+    mc_istr *ist[N_STR] = {0};
+    int oom = 0;
+    for (int s = 0; s < N_STR && !oom; s++) {
+        if (intern & (unsigned)intern_bit(s))
+            oom = !(ist[s] = intern_get(host, st, cfield(&in, str_off[s])));
+    }
+    mc_entry *e = oom ? NULL : host->alloc(need);
     if (!e) {
+        for (int s = 0; s < N_STR; s++) {
+            if (ist[s])
+                intern_put(host, st, ist[s]);
+        }
         host->set_error(inst, "out of memory");
         return VP_ERROR;
     }
     memset(e, 0, head);
     e->links = (uint8_t)links;
     e->flags = (uint8_t)((id_bin ? F_ID_BIN : 0)
-                         | (in.response.ptr ? F_RESPONSE : 0));
+                         | (in.response.ptr ? F_RESPONSE : 0) | intern);
     e->u.t.last_renewed_ms = in.last_renewed_ms;
     e->u.t.ttl_ms = in.ttl_ms;
     char *d = edata(e);
@@ -755,6 +922,8 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
         e->off[s] = (uint16_t)at;
         if (s == S_ID && id_bin)
             memcpy(d + at, idbin, ID_BIN_LEN);
+        else if (ist[s])
+            memcpy(d + at, &ist[s], sizeof ist[s]);
         else
             memcpy(d + at, cfield(&in, str_off[s]), lens[s]);
         at += lens[s];
@@ -970,7 +1139,7 @@ memory_evict(vp_instance_t *inst, const vp_cache_selector_t *selector)
             if (st->busy)
                 bury_later(st, e);
             else
-                entry_free(host, e);
+                entry_free(host, st, e);
         }
         for (int t = 0; t < T_COUNT; t++) {
             mc_tab *tb = &st->tab[t];
