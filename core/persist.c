@@ -125,7 +125,6 @@ is_persist_key(const char *k)
     return false;
 }
 
-
 typedef struct {
     const vpd_cfg_node *body;
     const char *label;
@@ -937,12 +936,12 @@ struct vpd_persist {
     uint64_t live_bytes; /* PUT records of live entries */
     uint64_t torn_bytes;
     uint64_t last_recover_ms;
-    uv_loop_t *loop;     /* set: threshold compactions run off the loop */
-    compact_job *job;    /* the background compaction under way */
+    uv_loop_t *loop;  /* set: threshold compactions run off the loop */
+    compact_job *job; /* the background compaction under way */
     unsigned compactions;
     bool existed, restored, inert, broken;
     bool failed_during_job; /* an append failed while a job ran */
-    bool dir_dirty;      /* a rename not yet fsynced into the directory */
+    bool dir_dirty;         /* a rename not yet fsynced into the directory */
 };
 
 static uint64_t
@@ -1376,18 +1375,18 @@ replay(vpd_persist *p, uint64_t size, char *err, size_t err_len)
 
 struct compact_job {
     uv_work_t req;
-    vpd_persist *p;           /* NULL once the job was finished without
-                                 its after-work callback */
+    vpd_persist *p; /* NULL once the job was finished without
+                       its after-work callback */
     /* the snapshot */
     size_t n;
-    uint64_t *offs;           /* old offsets in; new offsets out */
-    uint32_t *lens;           /* 0 out: could not be read, dropped */
-    uint64_t *lr, *ttl;       /* renewal values at snapshot time */
-    char *auto_auth;          /* secret copy */
+    uint64_t *offs;     /* old offsets in; new offsets out */
+    uint32_t *lens;     /* 0 out: could not be read, dropped */
+    uint64_t *lr, *ttl; /* renewal values at snapshot time */
+    char *auto_auth;    /* secret copy */
     uint8_t old_dk[KEY_LEN];
     int old_fd;
     uint64_t snap_end;
-    bool sync_dir;            /* fsync the directory first */
+    bool sync_dir; /* fsync the directory first */
     /* the key material: a copy, refreshed from the SA token file */
     char *ikm;
     size_t ikm_len;
@@ -1395,7 +1394,7 @@ struct compact_job {
     /* the result */
     uint8_t dk[KEY_LEN];
     int tfd;
-    uint64_t end, seq;        /* of the new file */
+    uint64_t end, seq; /* of the new file */
     int rc;
     char err[512];
     /* for a caller that must wait for the worker (close, compact) */
@@ -1522,9 +1521,9 @@ write_generation(const vpd_persist *p, compact_job *j)
         goto done;
     }
     for (int tries = 0; j->tfd < 0 && tries < 2; tries++) {
-        j->tfd = openat(p->dirfd, TMP_NAME,
-                        O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                        0600);
+        j->tfd =
+            openat(p->dirfd, TMP_NAME,
+                   O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (j->tfd < 0 && errno == EEXIST)
             unlinkat(p->dirfd, TMP_NAME, 0);
         else if (j->tfd < 0)
@@ -1544,8 +1543,8 @@ write_generation(const vpd_persist *p, compact_job *j)
     wb_put(&out, hdr, HDR_LEN);
     for (size_t i = 0; i < j->n; i++) {
         uint32_t len = j->lens[i];
-        if (load_record_at(j->old_fd, j->old_dk, j->offs[i], len, &buf,
-                           &cap) != 0) {
+        if (load_record_at(j->old_fd, j->old_dk, j->offs[i], len, &buf, &cap) !=
+            0) {
             /* Damaged since it was read: left out (finish says so). */
             j->lens[i] = 0;
             continue;
@@ -1626,8 +1625,7 @@ job_abandon(vpd_persist *p, compact_job *j)
  * over, renames, switches the store to the new file.  On failure the old
  * file and state are unchanged.  Returns 0 or -1 with a message. */
 static int
-finish(vpd_persist *p, compact_job *j, bool sync_dir, char *err,
-       size_t err_len)
+finish(vpd_persist *p, compact_job *j, bool sync_dir, char *err, size_t err_len)
 {
     if (j->rc != 0) {
         fail(err, err_len, "%s", j->err);
@@ -1684,7 +1682,8 @@ finish(vpd_persist *p, compact_job *j, bool sync_dir, char *err,
     j->tfd = -1;
     memcpy(p->dk, j->dk, KEY_LEN);
     p->seq = j->seq;
-    uint64_t shift_from = j->snap_end, new_tail = j->end - (p->end - j->snap_end);
+    uint64_t shift_from = j->snap_end,
+             new_tail = j->end - (p->end - j->snap_end);
     p->end = j->end;
     p->broken = false;
     p->compactions++;
@@ -1763,11 +1762,15 @@ job_done(uv_work_t *req, int status)
     char why[512];
     if (status != 0) {
         job_abandon(p, j);
-        vpd_log(VPD_LOG_WARN, COMPONENT, "cannot compact the persistent "
-                "cache: %s", uv_strerror(status));
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "cannot compact the persistent "
+                "cache: %s",
+                uv_strerror(status));
     } else if (finish(p, j, false, why, sizeof why) != 0) {
-        vpd_log(VPD_LOG_WARN, COMPONENT, "cannot compact the persistent "
-                "cache: %s", why);
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "cannot compact the persistent "
+                "cache: %s",
+                why);
     }
     job_free(j);
     /* An append that failed meanwhile left the index ahead of the file
@@ -1785,15 +1788,19 @@ start_job(vpd_persist *p)
     char why[512];
     compact_job *j = snapshot(p, why, sizeof why);
     if (!j) {
-        vpd_log(VPD_LOG_WARN, COMPONENT, "cannot compact the persistent "
-                "cache: %s", why);
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "cannot compact the persistent "
+                "cache: %s",
+                why);
         return;
     }
     j->req.data = j;
     int rc = uv_queue_work(p->loop, &j->req, job_work, job_done);
     if (rc != 0) {
-        vpd_log(VPD_LOG_WARN, COMPONENT, "cannot compact the persistent "
-                "cache: %s", uv_strerror(rc));
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "cannot compact the persistent "
+                "cache: %s",
+                uv_strerror(rc));
         job_free(j);
         return;
     }
@@ -1829,8 +1836,10 @@ vpd_persist_compact(vpd_persist *p, char *err, size_t err_len)
         return 0;
     char why[512];
     if (settle_job(p, why, sizeof why) != 0)
-        vpd_log(VPD_LOG_WARN, COMPONENT, "cannot compact the persistent "
-                "cache: %s", why);
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "cannot compact the persistent "
+                "cache: %s",
+                why);
     return compact(p, err, err_len) == 0 ? 0 : VP_EIO;
 }
 
@@ -2016,8 +2025,10 @@ vpd_persist_close(vpd_persist *p)
         return;
     char why[512];
     if (settle_job(p, why, sizeof why) != 0)
-        vpd_log(VPD_LOG_WARN, COMPONENT, "cannot compact the persistent "
-                "cache: %s", why);
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "cannot compact the persistent "
+                "cache: %s",
+                why);
     if (p->fd >= 0 && !p->inert && fdatasync(p->fd) != 0)
         vpd_log(VPD_LOG_WARN, COMPONENT, "fdatasync %s: %s", p->db_path,
                 strerror(errno));

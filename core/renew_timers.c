@@ -29,14 +29,14 @@ struct vpd_rt_set {
     void (*fire)(void *, vpd_rt *);
     void *arg;
     uint64_t seed[4];
-    vpd_rt **tab;             /* by id */
+    vpd_rt **tab; /* by id */
     size_t mask, count;
-    vpd_rt **heap;            /* by due */
+    vpd_rt **heap; /* by due */
     size_t heap_n, heap_cap;
     slab *slabs;
-    vpd_rt *free_list;        /* linked through the id bytes */
-    uint64_t armed_at;        /* due time the timer is set for, or 0 */
-    bool firing;              /* inside on_timer: it re-arms at the end */
+    vpd_rt *free_list; /* linked through the id bytes */
+    uint64_t armed_at; /* due time the timer is set for, or 0 */
+    bool firing;       /* inside on_timer: it re-arms at the end */
     void (*done)(void *);
     void *done_arg;
 };
@@ -254,8 +254,8 @@ vpd_rt_new(uv_loop_t *loop, void (*fire)(void *arg, vpd_rt *r), void *arg)
     s->loop = loop;
     s->fire = fire;
     s->arg = arg;
-    if (RAND_bytes((unsigned char *)s->seed, sizeof s->seed) != 1
-        || tab_resize(s, TAB_MIN) != 0) {
+    if (RAND_bytes((unsigned char *)s->seed, sizeof s->seed) != 1 ||
+        tab_resize(s, TAB_MIN) != 0) {
         free(s->tab);
         free(s);
         return NULL;
@@ -335,7 +335,7 @@ uint32_t
 vpd_rt_parked(const vpd_rt *r)
 {
     return r->where != IDLE && (r->where & PARKED) ? r->where & ~PARKED
-                                                    : VPD_RT_NO_TAG;
+                                                   : VPD_RT_NO_TAG;
 }
 
 void

@@ -31,7 +31,7 @@ typedef struct vpd_rt {
     uint32_t lease_s;          /* lease duration, seconds rounded up */
     uint32_t grace_ms;         /* <= 20 % of the lease: fits for 248 days */
     uint32_t backoff_ms;
-    uint32_t where;            /* private: heap position or parked tag */
+    uint32_t where; /* private: heap position or parked tag */
 } vpd_rt;
 
 #define VPD_RT_NO_TAG UINT32_MAX

@@ -80,9 +80,9 @@ vpd_resp_pack(vpd_resp_packer *p, const char *text, size_t len, size_t *out_len)
     if (len >= UINT32_MAX)
         return NULL;
     z_stream *z = &p->def;
-    if (deflateReset(z) != Z_OK
-        || deflateSetDictionary(z, (const Bytef *)dictionary,
-                                sizeof dictionary - 1) != Z_OK)
+    if (deflateReset(z) != Z_OK ||
+        deflateSetDictionary(z, (const Bytef *)dictionary,
+                             sizeof dictionary - 1) != Z_OK)
         return NULL;
     uLong bound = deflateBound(z, (uLong)len);
     char *out = malloc(HDR + bound);
@@ -122,15 +122,15 @@ vpd_resp_unpack(vpd_resp_packer *p, const char *stored, size_t len,
     if (len < HDR || (unsigned char)stored[0] != VPD_RESP_PACKED)
         return NULL;
     const unsigned char *u = (const unsigned char *)stored;
-    size_t n = (size_t)u[1] << 24 | (size_t)u[2] << 16 | (size_t)u[3] << 8
-               | u[4];
+    size_t n =
+        (size_t)u[1] << 24 | (size_t)u[2] << 16 | (size_t)u[3] << 8 | u[4];
     char *text = malloc(n + 1);
     if (!text)
         return NULL;
     z_stream *z = &p->inf;
-    int rc = inflateReset(z) == Z_OK
-                 && inflateSetDictionary(z, (const Bytef *)dictionary,
-                                         sizeof dictionary - 1) == Z_OK
+    int rc = inflateReset(z) == Z_OK &&
+                     inflateSetDictionary(z, (const Bytef *)dictionary,
+                                          sizeof dictionary - 1) == Z_OK
                  ? Z_OK
                  : Z_DATA_ERROR;
     if (rc == Z_OK) {

@@ -41,8 +41,8 @@ id_of(unsigned n, uint8_t id[VPD_RT_ID_LEN])
 
 typedef struct {
     vpd_rt_set *s;
-    vpd_rt *rec[MODEL_N];      /* NULL: not in the set */
-    uint64_t due[MODEL_N];     /* 0: not scheduled */
+    vpd_rt *rec[MODEL_N];  /* NULL: not in the set */
+    uint64_t due[MODEL_N]; /* 0: not scheduled */
     unsigned fired, wrong;
     uint64_t last_due;
     int order_broken;
@@ -129,8 +129,8 @@ TEST(watchers_against_a_model)
         id_of(n, id);
         ASSERT(vpd_rt_get(M.s, id) == M.rec[n]);
         if (M.rec[n] && !M.due[n])
-            ASSERT(vpd_rt_parked(M.rec[n]) == n
-                   || vpd_rt_parked(M.rec[n]) == VPD_RT_NO_TAG);
+            ASSERT(vpd_rt_parked(M.rec[n]) == n ||
+                   vpd_rt_parked(M.rec[n]) == VPD_RT_NO_TAG);
     }
     /* The loop fires every scheduled record once, earliest first; the run
      * ends by itself (the timer is off once the heap is empty) within the
@@ -179,7 +179,8 @@ TEST(rescheduling_from_fire_does_not_spin)
     ASSERT_INT_EQ(uv_loop_close(&loop), 0);
 }
 
-/* ---- resp_pack ------------------------------------------------------------ */
+/* ---- resp_pack ------------------------------------------------------------
+ */
 
 static const char ANSWER[] =
     "HTTP/1.1 200 OK\r\nCache-Control: no-store\r\n"
@@ -264,7 +265,8 @@ TEST(unpack_reads_earlier_text_and_refuses_damage)
         packed[i] ^= 0x55;
     }
     printf("# %d of %zu single-byte corruptions refused (the rest decode to "
-           "other text of the same length)\n", refused, plen - 5);
+           "other text of the same length)\n",
+           refused, plen - 5);
     /* And the intact one still unpacks after all that. */
     t = vpd_resp_unpack(pk, packed, plen, &tlen);
     ASSERT_NOT_NULL(t);
@@ -274,7 +276,8 @@ TEST(unpack_reads_earlier_text_and_refuses_damage)
     vpd_resp_pack_free(pk);
 }
 
-/* ---- cache keys ------------------------------------------------------------ */
+/* ---- cache keys ------------------------------------------------------------
+ */
 
 TEST(cache_key_hex_and_binary)
 {
