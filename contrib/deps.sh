@@ -4,7 +4,7 @@
 set -euo pipefail
 
 VP_BUILD_DEPS=(autoconf automake libtool pkg-config make gcc
-    libuv1-dev libssl-dev libcurl4-openssl-dev libjson-c-dev libltdl-dev
+    libuv1-dev libssl-dev libcurl4-openssl-dev libjson-c-dev libltdl-dev zlib1g-dev
     node-llhttp python3 openssl curl ca-certificates)
 
 vp_install_deps() {

@@ -89,8 +89,7 @@ vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
         unsigned char digest[32];
         unsigned int dl = 0;
         if (EVP_DigestFinal_ex(md, digest, &dl) == 1 && dl == 32) {
-            for (unsigned i = 0; i < 32; i++)
-                snprintf(out + 2 * i, 3, "%02x", digest[i]);
+            vpd_cache_key_to_hex(digest, out);
             rc = 0;
         }
     }
@@ -98,4 +97,40 @@ vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
     if (order != small)
         free(order);
     return rc;
+}
+
+static const char hexdigits[] = "0123456789abcdef";
+
+static int
+nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int
+vpd_cache_key_to_bin(const char *id, unsigned char out[VPD_CACHE_KEY_BIN_LEN])
+{
+    for (size_t i = 0; i < VPD_CACHE_KEY_BIN_LEN; i++) {
+        int hi = nibble(id[2 * i]);
+        int lo = hi < 0 ? -1 : nibble(id[2 * i + 1]);
+        if (lo < 0)
+            return -1;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return id[VPD_CACHE_KEY_LEN] == '\0' ? 0 : -1;
+}
+
+void
+vpd_cache_key_to_hex(const unsigned char bin[VPD_CACHE_KEY_BIN_LEN],
+                     char out[VPD_CACHE_KEY_LEN + 1])
+{
+    for (size_t i = 0; i < VPD_CACHE_KEY_BIN_LEN; i++) {
+        out[2 * i] = hexdigits[bin[i] >> 4];
+        out[2 * i + 1] = hexdigits[bin[i] & 15];
+    }
+    out[VPD_CACHE_KEY_LEN] = '\0';
 }

@@ -14,10 +14,19 @@
 #include "http.h"
 
 #define VPD_CACHE_KEY_LEN 64
+#define VPD_CACHE_KEY_BIN_LEN 32
 
 /* Returns 0, or -1 when hashing failed. */
 int vpd_cache_key(const char *method, const char *target,
                   const vpd_hdrs *headers, const char *body, size_t body_len,
                   const char *token, char out[VPD_CACHE_KEY_LEN + 1]);
+
+/* The 32 bytes a key spells in hex.  Returns 0, or -1 when id is not 64
+ * lower-case hex digits (ids the cache did not make: "auto-auth-1"). */
+int vpd_cache_key_to_bin(const char *id, unsigned char out[VPD_CACHE_KEY_BIN_LEN]);
+
+/* The key of 32 bytes, as vpd_cache_key writes it. */
+void vpd_cache_key_to_hex(const unsigned char bin[VPD_CACHE_KEY_BIN_LEN],
+                          char out[VPD_CACHE_KEY_LEN + 1]);
 
 #endif

@@ -26,10 +26,12 @@
 #include "cache_key.h"
 #include "log.h"
 #include "persist.h"
+#include "renew_timers.h"
+#include "resp_pack.h"
 #include "version.h"
 
 #define COMPONENT "proxy.cache.leasecache"
-#define BUCKETS 4096            /* watcher and in-flight tables */
+#define BUCKETS 4096            /* in-flight table */
 #define RENEW_BACKOFF_MIN_MS 10000
 #define RENEW_BACKOFF_MAX_MS 300000
 
@@ -43,20 +45,6 @@ bucket_of(const char *key)
         h = (h ^ (unsigned char)*key) * 1099511628211ULL;
     return (size_t)(h % BUCKETS);
 }
-
-/* A renewal watcher for one entry. */
-typedef struct watch {
-    struct watch *next;       /* hash chain */
-    struct vpd_lease_cache *lc;
-    char id[VPD_CACHE_KEY_LEN + 8];
-    char *token;              /* secret: the token that renews */
-    char *lease;              /* lease id, or NULL for a token entry */
-    uint64_t lease_ms, grace_ms;
-    uint64_t expires_at;      /* loop time the lease runs out */
-    uint64_t backoff_ms;
-    uv_timer_t timer;
-    vpd_fwd_op *op;
-} watch;
 
 typedef struct waiter {
     struct waiter *next;
@@ -81,17 +69,17 @@ struct vpd_lease_cache {
     char auto_auth_id[VPD_CACHE_KEY_LEN + 8]; /* its token entry */
     char *auto_auth_token;    /* secret: the token registered there */
     vpd_persist *persist;     /* optional on-disk copy (borrowed) */
-    watch *watches[BUCKETS];
-    size_t n_watches;
+    vpd_resp_packer *pack;      /* packs stored answers */
+    vpd_rt_set *watches;      /* renewal watchers, one per kept entry */
+    struct renew_ctx **renewing; /* renewals under way */
+    size_t n_renewing, cap_renewing;
     vpd_lc_ticket *inflight[BUCKETS];
     vpd_lc_counters counters;
     bool closing;
-    size_t open_handles;      /* watcher timers not yet closed */
     void (*closed)(void *);
     void *closed_arg;
 };
 
-static void lc_free(vpd_lease_cache *lc);
 
 /* ---- entries ------------------------------------------------------------ */
 
@@ -234,45 +222,82 @@ token_is_managed(vpd_lease_cache *lc, const char *token)
 
 /* ---- watchers ------------------------------------------------------------ */
 
+/* A watcher is a vpd_rt record keyed by the entry's binary id; what it
+ * renews (token, lease) is read from the entry when it renews. */
+
+typedef vpd_rt watch;
+
 static watch *
 watch_get(vpd_lease_cache *lc, const char *id)
 {
-    for (watch *w = lc->watches[bucket_of(id)]; w; w = w->next) {
-        if (strcmp(w->id, id) == 0)
-            return w;
+    unsigned char bin[VPD_CACHE_KEY_BIN_LEN];
+    if (!lc->watches || vpd_cache_key_to_bin(id, bin) != 0)
+        return NULL;
+    return vpd_rt_get(lc->watches, bin);
+}
+
+/* A renewal under way.  Its watcher is parked (renew_timers.h) with the
+ * index of this in lc->renewing as its tag, so that the records of the
+ * 100k watchers that are not renewing need no op pointer. */
+typedef struct renew_ctx {
+    vpd_lease_cache *lc;
+    watch *w;
+    vpd_fwd_op *op;
+    uint32_t idx;             /* in lc->renewing */
+    bool token;               /* a token renewal (answers with auth) */
+} renew_ctx;
+
+static renew_ctx *
+renewal_of(vpd_lease_cache *lc, const watch *w)
+{
+    uint32_t tag = vpd_rt_parked(w);
+    if (tag == VPD_RT_NO_TAG || tag >= lc->n_renewing
+        || lc->renewing[tag]->w != w)
+        return NULL;
+    return lc->renewing[tag];
+}
+
+static int
+renewal_add(vpd_lease_cache *lc, renew_ctx *rc)
+{
+    if (lc->n_renewing == lc->cap_renewing) {
+        size_t cap = lc->cap_renewing ? lc->cap_renewing * 2 : 64;
+        renew_ctx **v = cap < 0x80000000u
+                            ? realloc(lc->renewing, cap * sizeof *v) : NULL;
+        if (!v)
+            return -1;
+        lc->renewing = v;
+        lc->cap_renewing = cap;
     }
-    return NULL;
+    rc->idx = (uint32_t)lc->n_renewing;
+    lc->renewing[lc->n_renewing++] = rc;
+    vpd_rt_park(lc->watches, rc->w, rc->idx);
+    return 0;
 }
 
 static void
-watch_closed(uv_handle_t *h)
+renewal_remove(vpd_lease_cache *lc, renew_ctx *rc)
 {
-    watch *w = h->data;
-    vpd_lease_cache *lc = w->lc;
-    vpd_secret_free(w->token);
-    free(w->lease);
-    free(w);
-    if (--lc->open_handles == 0 && lc->closing)
-        lc_free(lc);
+    renew_ctx *last = lc->renewing[--lc->n_renewing];
+    if (last != rc) {
+        last->idx = rc->idx;
+        lc->renewing[rc->idx] = last;
+        vpd_rt_park(lc->watches, last->w, last->idx);
+    }
 }
 
-/* Unhooks and frees a watcher (its timer closes asynchronously). */
+/* Unhooks and frees a watcher, abandoning its renewal. */
 static void
 watch_stop(vpd_lease_cache *lc, watch *w)
 {
-    watch **pp = &lc->watches[bucket_of(w->id)];
-    while (*pp && *pp != w)
-        pp = &(*pp)->next;
-    if (*pp)
-        *pp = w->next;
-    lc->n_watches--;
-    if (w->op) {
-        vpd_fwd_op *op = w->op;
-        w->op = NULL;
-        vpd_fwd_cancel(op);
+    renew_ctx *rc = renewal_of(lc, w);
+    if (rc && rc->op) {
+        vpd_fwd_op *op = rc->op;
+        rc->op = NULL;
+        vpd_fwd_cancel(op); /* on_renewed runs now and sees CANCELLED */
     }
-    uv_timer_stop(&w->timer);
-    uv_close((uv_handle_t *)&w->timer, watch_closed);
+    vpd_rt_remove(lc->watches, w);
+    lc->counters.watchers--;
 }
 
 static void evict_one(vpd_lease_cache *lc, const char *id, bool cascade);
@@ -285,22 +310,21 @@ jitter(uint64_t lo, uint64_t hi)
     return hi > lo ? lo + r % (hi - lo) : lo;
 }
 
-static void renew_now(watch *w);
-
-static void
-on_watch_timer(uv_timer_t *t)
+/* Grace for a lease: a random value in [10 %, 20 %) of it (spec 2.8). */
+static uint32_t
+grace_for(uint64_t lease_ms)
 {
-    renew_now(t->data);
+    uint64_t g = jitter(lease_ms / 10, lease_ms / 5 + 1);
+    return g > UINT32_MAX ? UINT32_MAX : (uint32_t)g;
 }
 
 /* The watcher ends: the entry goes (spec 2.8), its children stay until
  * their own renewals fail, as in Vault. */
 static void
-watch_end(watch *w, const char *why)
+watch_end(vpd_lease_cache *lc, watch *w, const char *why)
 {
-    vpd_lease_cache *lc = w->lc;
-    char id[sizeof w->id];
-    snprintf(id, sizeof id, "%s", w->id);
+    char id[VPD_CACHE_KEY_LEN + 1];
+    vpd_cache_key_to_hex(w->id, id);
     vpd_log(VPD_LOG_DEBUG, COMPONENT, "entry %.12s: %s, evicting", id, why);
     evict_one(lc, id, false);
 }
@@ -308,19 +332,24 @@ watch_end(watch *w, const char *why)
 static void
 on_renewed(vpd_fwd_resp *resp, void *arg)
 {
-    watch *w = arg;
-    vpd_lease_cache *lc = w->lc;
-    w->op = NULL;
+    renew_ctx *rc = arg;
+    vpd_lease_cache *lc = rc->lc;
+    watch *w = rc->w;
+    bool token_mode = rc->token;
+    renewal_remove(lc, rc);
+    free(rc);
     if (lc->closing || resp->error == VPD_FWD_CANCELLED)
         return;
+    char id[VPD_CACHE_KEY_LEN + 1];
+    vpd_cache_key_to_hex(w->id, id);
     uint64_t now = uv_now(lc->loop);
     uint64_t lease_s = 0;
     bool ok = resp->error == VPD_FWD_OK && resp->status < 400;
     if (ok) {
         json_object *root = json_tokener_parse(resp->body ? resp->body : "");
         json_object *block = root, *v = NULL;
-        if (!w->lease && !(root && json_object_object_get_ex(root, "auth",
-                                                             &block)))
+        if (token_mode
+            && !(root && json_object_object_get_ex(root, "auth", &block)))
             ok = false; /* a token renewal must answer with auth */
         if (ok && block && json_object_object_get_ex(block, "lease_duration",
                                                      &v))
@@ -332,11 +361,11 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
         if (resp->error == VPD_FWD_OK && resp->status >= 400
             && resp->status < 500) {
             /* The server refused: the lease or token is gone. */
-            watch_end(w, "renewal refused");
+            watch_end(lc, w, "renewal refused");
             return;
         }
         if (now >= w->expires_at) {
-            watch_end(w, "renewal failed until the lease ran out");
+            watch_end(lc, w, "renewal failed until the lease ran out");
             return;
         }
         /* Back off for real (OpenBao computes this wait and never sleeps
@@ -346,53 +375,65 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
                             ? RENEW_BACKOFF_MAX_MS : w->backoff_ms * 2;
         if (now + wait > w->expires_at)
             wait = w->expires_at - now;
-        uv_timer_start(&w->timer, on_watch_timer, wait, 0);
+        vpd_rt_schedule(lc->watches, w, wait);
         return;
     }
     lc->counters.renewals++;
     w->backoff_ms = RENEW_BACKOFF_MIN_MS;
     uint64_t lease_ms = lease_s * 1000;
-    if (lease_ms > w->lease_ms)
-        w->grace_ms = jitter(lease_ms / 10, lease_ms / 5 + 1);
-    w->lease_ms = lease_ms;
+    uint32_t lease_rounded = lease_s > UINT32_MAX ? UINT32_MAX
+                                                  : (uint32_t)lease_s;
+    if (lease_rounded > w->lease_s)
+        w->grace_ms = grace_for(lease_ms);
+    w->lease_s = lease_rounded;
     w->expires_at = now + lease_ms;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t wall = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     if (lc->ops->renewed)
-        lc->ops->renewed(&lc->store->pub, w->id, wall, lease_ms);
+        lc->ops->renewed(&lc->store->pub, id, wall, lease_ms);
     if (lc->persist)
-        vpd_persist_renewed(lc->persist, w->id, wall, lease_ms);
+        vpd_persist_renewed(lc->persist, id, wall, lease_ms);
     /* spec 2.8: sleep two thirds of what is left plus a third of the
      * grace; inside the grace the lease is near its max TTL: let it go. */
     uint64_t sleep = lease_ms * 2 / 3 + w->grace_ms / 3;
     if (lease_ms <= w->grace_ms || lease_ms - sleep <= w->grace_ms) {
-        uv_timer_start(&w->timer, on_watch_timer, lease_ms, 0);
-        w->expires_at = 0; /* the next timer ends the watcher */
+        w->expires_at = 0; /* the next firing ends the watcher */
+        vpd_rt_schedule(lc->watches, w, lease_ms);
         return;
     }
-    uv_timer_start(&w->timer, on_watch_timer, sleep, 0);
+    vpd_rt_schedule(lc->watches, w, sleep);
 }
 
-static void
-renew_now(watch *w)
+/* The renewal request of an entry, built from its borrowed view (the
+ * forwarder copies everything before vpd_fwd_send returns). */
+typedef struct {
+    vpd_lease_cache *lc;
+    watch *w;
+    bool found, sent;
+} renew_visit_ctx;
+
+static int
+renew_visit(void *arg, const vp_cache_entry_t *e)
 {
-    vpd_lease_cache *lc = w->lc;
-    if (w->expires_at == 0) {
-        watch_end(w, "lease reached its max TTL");
-        return;
-    }
+    renew_visit_ctx *c = arg;
+    vpd_lease_cache *lc = c->lc;
+    c->found = true;
+    bool lease = e->lease && e->lease[0];
+    const char *token = lease ? e->lease_token : e->token;
+    if (!token || !token[0])
+        return 1;
     vpd_hdrs h = {0};
     vpd_hdrs_add(&h, "User-Agent", VPD_API_PROXY_UA);
     vpd_hdrs_add(&h, "X-Vault-Request", "true");
-    vpd_hdrs_add(&h, "X-Vault-Token", w->token);
+    vpd_hdrs_add(&h, "X-Vault-Token", token);
     vpd_hdrs_add(&h, "Content-Type", "application/json");
     char *body = NULL;
     const char *target;
-    if (w->lease) {
+    if (lease) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "increment", json_object_new_int(0));
-        json_object_object_add(o, "lease_id", json_object_new_string(w->lease));
+        json_object_object_add(o, "lease_id", json_object_new_string(e->lease));
         body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
         json_object_put(o);
         target = "/v1/sys/leases/renew";
@@ -408,36 +449,75 @@ renew_now(watch *w)
         .body_len = body ? strlen(body) : 0,
         .max_retries = 0,
     };
-    w->op = body ? vpd_fwd_send(lc->fwd, &req, on_renewed, w) : NULL;
+    renew_ctx *rc = body ? calloc(1, sizeof *rc) : NULL;
+    if (rc) {
+        *rc = (renew_ctx){.lc = lc, .w = c->w, .token = !lease};
+        /* Registered first: the callback never runs before send returns,
+         * and a failed send is undone below. */
+        if (renewal_add(lc, rc) != 0) {
+            free(rc);
+            rc = NULL;
+        }
+    }
+    if (rc && !(rc->op = vpd_fwd_send(lc->fwd, &req, on_renewed, rc))) {
+        renewal_remove(lc, rc);
+        free(rc);
+        rc = NULL;
+    }
+    c->sent = rc != NULL;
     vpd_hdrs_free(&h);
     free(body);
-    if (!w->op)
-        uv_timer_start(&w->timer, on_watch_timer, RENEW_BACKOFF_MIN_MS, 0);
+    return 1;
 }
 
 static void
-watch_start(vpd_lease_cache *lc, const char *id, const char *token,
-            const char *lease, uint64_t lease_ms)
+renew_now(vpd_lease_cache *lc, watch *w)
 {
-    watch *w = calloc(1, sizeof *w);
-    if (!w)
+    if (w->expires_at == 0) {
+        watch_end(lc, w, "lease reached its max TTL");
         return;
-    w->lc = lc;
-    snprintf(w->id, sizeof w->id, "%s", id);
-    w->token = vpd_secret_dup(token, strlen(token));
-    w->lease = lease ? strdup(lease) : NULL;
-    w->lease_ms = lease_ms;
-    w->grace_ms = jitter(lease_ms / 10, lease_ms / 5 + 1);
+    }
+    char id[VPD_CACHE_KEY_LEN + 1];
+    vpd_cache_key_to_hex(w->id, id);
+    renew_visit_ctx c = {lc, w, false, false};
+    lc->ops->lookup(&lc->store->pub, id, renew_visit, &c);
+    if (!c.found) {
+        /* Its entry is gone without an eviction through here. */
+        vpd_rt_remove(lc->watches, w);
+        lc->counters.watchers--;
+        return;
+    }
+    if (!c.sent)
+        vpd_rt_schedule(lc->watches, w, RENEW_BACKOFF_MIN_MS);
+}
+
+static void
+on_watch_due(void *arg, vpd_rt *w)
+{
+    renew_now(arg, w);
+}
+
+static void
+watch_start(vpd_lease_cache *lc, const char *id, uint64_t lease_ms)
+{
+    unsigned char bin[VPD_CACHE_KEY_BIN_LEN];
+    if (vpd_cache_key_to_bin(id, bin) != 0) {
+        vpd_log(VPD_LOG_WARN, COMPONENT, "entry %.12s: not a cache key, "
+                "not renewed", id);
+        return;
+    }
+    watch *w = vpd_rt_get(lc->watches, bin);
+    if (w)
+        watch_stop(lc, w); /* a replaced entry starts over */
+    if (!(w = vpd_rt_add(lc->watches, bin)))
+        return;
+    lc->counters.watchers++;
+    uint64_t lease_s = (lease_ms + 999) / 1000;
+    w->lease_s = lease_s > UINT32_MAX ? UINT32_MAX : (uint32_t)lease_s;
+    w->grace_ms = grace_for(lease_ms);
     w->expires_at = uv_now(lc->loop) + lease_ms;
     w->backoff_ms = RENEW_BACKOFF_MIN_MS;
-    uv_timer_init(lc->loop, &w->timer);
-    w->timer.data = w;
-    lc->open_handles++;
-    size_t b = bucket_of(w->id);
-    w->next = lc->watches[b];
-    lc->watches[b] = w;
-    lc->n_watches++;
-    renew_now(w); /* the first renewal goes out at once (spec 2.8) */
+    renew_now(lc, w); /* the first renewal goes out at once (spec 2.8) */
 }
 
 /* ---- eviction ------------------------------------------------------------ */
@@ -556,25 +636,26 @@ on_auto_auth_token(const char *token, uint64_t generation, void *arg)
 /* ---- lookups --------------------------------------------------------------- */
 
 typedef struct {
+    vpd_lease_cache *lc;
     vpd_lc_hit *hit;
     bool found;
-    uint64_t last_renewed_ms;
 } hit_visit_ctx;
 
-/* Parses "HTTP/1.1 200 OK\r\nName: value\r\n...\r\n\r\nbody". */
+/* Parses "HTTP/1.1 200 OK\r\nName: value\r\n...\r\n\r\nbody" and takes
+ * the text, whose start then holds the body (one buffer, no copy). */
 static int
-parse_stored(const char *p, size_t len, vpd_lc_hit *hit)
+parse_stored(char *text, size_t len, vpd_lc_hit *hit)
 {
-    const char *end = p + len;
+    const char *p = text, *end = text + len;
     const char *eol = memchr(p, '\n', len);
     if (!eol || sscanf(p, "HTTP/1.1 %d", &hit->status) != 1)
-        return -1;
+        goto bad;
     p = eol + 1;
     while (p < end && *p != '\r') {
         eol = memchr(p, '\n', (size_t)(end - p));
         const char *colon = memchr(p, ':', eol ? (size_t)(eol - p) : 0);
         if (!eol || !colon || eol - p < 2)
-            return -1;
+            goto bad;
         const char *v = colon + 1;
         while (*v == ' ')
             v++;
@@ -583,15 +664,18 @@ parse_stored(const char *p, size_t len, vpd_lc_hit *hit)
         p = eol + 1;
     }
     if (end - p < 2)
-        return -1;
+        goto bad;
     p += 2;
     hit->body_len = (size_t)(end - p);
-    hit->body = malloc(hit->body_len + 1);
-    if (!hit->body)
-        return -1;
-    memcpy(hit->body, p, hit->body_len);
-    hit->body[hit->body_len] = '\0';
+    memmove(text, p, hit->body_len);
+    OPENSSL_cleanse(text + hit->body_len, len - hit->body_len);
+    text[hit->body_len] = '\0';
+    hit->body = text;
     return 0;
+bad:
+    OPENSSL_cleanse(text, len);
+    free(text);
+    return -1;
 }
 
 static int
@@ -600,7 +684,10 @@ hit_visit(void *arg, const vp_cache_entry_t *e)
     hit_visit_ctx *c = arg;
     if (e->response.len == 0)
         return 1; /* a managed-token marker, not an answer */
-    if (parse_stored(e->response.ptr, e->response.len, c->hit) == 0)
+    size_t len = 0;
+    char *text = vpd_resp_unpack(c->lc->pack, e->response.ptr,
+                                 e->response.len, &len);
+    if (text && parse_stored(text, len, c->hit) == 0)
         c->found = true;
     return 1;
 }
@@ -637,7 +724,7 @@ vpd_lc_lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_ticket **ticket,
     if (vpd_cache_key(r->http->method, r->http->target, &r->up_headers,
                       r->http->body, r->http->body_len, r->token, key) != 0)
         return VPD_LC_FORWARD;
-    hit_visit_ctx hv = {hit, false, 0};
+    hit_visit_ctx hv = {lc, hit, false};
     if (lc->ops->lookup(&lc->store->pub, key, hit_visit, &hv) == VP_DONE
         && hv.found) {
         lc->counters.hits++;
@@ -821,8 +908,9 @@ evict_on_revocation(vpd_lease_cache *lc, const vp_req_t *r, const char *ep)
     json_object_put(body);
 }
 
+/* The stored form of an answer (resp_pack.h). */
 static char *
-serialise(const vpd_fwd_resp *resp, size_t *len)
+serialise(vpd_lease_cache *lc, const vpd_fwd_resp *resp, size_t *len)
 {
     vpd_buf b = VPD_BUF_INIT;
     int rc = vpd_buf_printf(&b, "HTTP/1.1 %d %s\r\n", resp->status,
@@ -832,12 +920,9 @@ serialise(const vpd_fwd_resp *resp, size_t *len)
                              resp->headers.v[i].value);
     rc |= vpd_buf_append(&b, "\r\n", 2);
     rc |= vpd_buf_append(&b, resp->body ? resp->body : "", resp->body_len);
-    if (rc != 0) {
-        vpd_buf_free_secret(&b);
-        return NULL;
-    }
-    *len = b.len;
-    return vpd_buf_steal(&b);
+    char *packed = rc == 0 ? vpd_resp_pack(lc->pack, b.data, b.len, len) : NULL;
+    vpd_buf_free_secret(&b);
+    return packed;
 }
 
 static void
@@ -900,7 +985,7 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
     }
     if (keep) {
         size_t len = 0;
-        char *raw = serialise(resp, &len);
+        char *raw = serialise(lc, resp, &len);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         e.response.ptr = raw;
@@ -912,8 +997,7 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
             lc->counters.stored++;
             if (lc->persist)
                 vpd_persist_put(lc->persist, &e);
-            watch_start(lc, key, e.token ? e.token : r->token, e.lease,
-                        ttl_s * 1000);
+            watch_start(lc, key, ttl_s * 1000);
         } else if (rc == VP_DECLINED) {
             lc->counters.refused_full++;
             vpd_log(VPD_LOG_WARN, COMPONENT, "cache full: %s relayed "
@@ -1067,6 +1151,12 @@ vpd_lease_cache_new(uv_loop_t *loop, vpd_instance *store, vpd_fwd *fwd,
     lc->fwd = fwd;
     lc->holder = holder;
     lc->register_auto_auth = register_auto_auth;
+    lc->pack = vpd_resp_pack_new();
+    if (!lc->pack || !(lc->watches = vpd_rt_new(loop, on_watch_due, lc))) {
+        vpd_resp_pack_free(lc->pack);
+        free(lc);
+        return NULL;
+    }
     if (register_auto_auth)
         vpd_token_listen(holder, on_auto_auth_token, lc);
     return lc;
@@ -1109,7 +1199,7 @@ restore_entry(void *arg, const vp_cache_entry_t *e)
     uint64_t left = e->ttl_ms > age ? e->ttl_ms - age : 0;
     const char *renewer = e->lease ? e->lease_token : e->token;
     if (renewer && renewer[0])
-        watch_start(lc, e->id, renewer, e->lease, left);
+        watch_start(lc, e->id, left);
     lc->counters.stored++;
     return 0;
 }
@@ -1133,6 +1223,8 @@ vpd_lc_restore(vpd_lease_cache *lc, vpd_persist *p, char **auto_auth_token,
                          "is false)" : "");
     if (!vpd_persist_active(p))
         lc->persist = NULL;
+    else /* compactions off the loop from now on */
+        vpd_persist_set_loop(p, lc->loop);
     if (st.failed > 0) {
         snprintf(err, err_len, "%u cache entr%s could not be restored",
                  st.failed, st.failed == 1 ? "y" : "ies");
@@ -1147,12 +1239,13 @@ vpd_lc_counters_get(const vpd_lease_cache *lc)
     return &lc->counters;
 }
 
-/* Frees the cache once every watcher handle is closed. */
+/* Frees the cache once the watchers' timer is closed. */
 static void
-lc_free(vpd_lease_cache *lc)
+lc_free(void *arg)
 {
+    vpd_lease_cache *lc = arg;
     void (*done)(void *) = lc->closed;
-    void *arg = lc->closed_arg;
+    void *done_arg = lc->closed_arg;
     for (size_t b = 0; b < BUCKETS; b++) {
         while (lc->inflight[b]) {
             vpd_lc_ticket *t = lc->inflight[b];
@@ -1166,9 +1259,10 @@ lc_free(vpd_lease_cache *lc)
         }
     }
     vpd_secret_free(lc->auto_auth_token);
+    vpd_resp_pack_free(lc->pack);
     free(lc);
     if (done)
-        done(arg);
+        done(done_arg);
 }
 
 void
@@ -1177,10 +1271,22 @@ vpd_lc_close(vpd_lease_cache *lc, void (*done)(void *), void *arg)
     lc->closing = true;
     lc->closed = done;
     lc->closed_arg = arg;
-    for (size_t b = 0; b < BUCKETS; b++) {
-        while (lc->watches[b])
-            watch_stop(lc, lc->watches[b]);
+    /* Renewals under way are abandoned (each callback takes its own out
+     * of the array); the records go with the set. */
+    while (lc->n_renewing) {
+        size_t before = lc->n_renewing;
+        renew_ctx *rc = lc->renewing[before - 1];
+        vpd_fwd_op *op = rc->op;
+        rc->op = NULL;
+        if (op)
+            vpd_fwd_cancel(op);
+        if (lc->n_renewing == before) { /* no callback took it out */
+            renewal_remove(lc, rc);
+            free(rc);
+        }
     }
-    if (lc->open_handles == 0)
-        lc_free(lc);
+    free(lc->renewing);
+    lc->renewing = NULL;
+    vpd_rt_close(lc->watches, lc_free, lc);
+    lc->watches = NULL;
 }

@@ -38,6 +38,7 @@ typedef struct {
 typedef struct {
     uint64_t hits, misses, stored, refused_full, evicted, renewals,
         renewal_failures;
+    uint64_t watchers;        /* a gauge: entries being renewed now */
 } vpd_lc_counters;
 
 /* register_auto_auth: api_proxy.use_auto_auth_token is on, so the

@@ -33,6 +33,8 @@ core_libvpcore_la_SOURCES = \
 	core/proxy_metrics.c core/proxy_metrics.h \
 	core/request_log.c core/request_log.h \
 	core/cache_key.c core/cache_key.h core/lease_cache.c core/lease_cache.h \
+	core/renew_timers.c core/renew_timers.h \
+	core/resp_pack.c core/resp_pack.h \
 	core/persist.c core/persist.h \
 	core/sd_notify.c core/sd_notify.h \
 	core/config_diff.c core/config_diff.h \
@@ -40,9 +42,9 @@ core_libvpcore_la_SOURCES = \
 	core/daemon.c core/daemon.h
 core_libvpcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LLHTTP_CFLAGS)
 core_libvpcore_la_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(CURL_CFLAGS) \
-	$(JSONC_CFLAGS) $(OPENSSL_CFLAGS)
+	$(JSONC_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS)
 core_libvpcore_la_LIBADD = core/libllhttp.la $(UV_LIBS) $(CURL_LIBS) \
-	$(JSONC_LIBS) $(OPENSSL_LIBS) $(LTDL_LIBS) -lm
+	$(JSONC_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS) $(LTDL_LIBS) -lm
 
 sbin_PROGRAMS += core/vaproxyd
 core_vaproxyd_SOURCES = core/main.c

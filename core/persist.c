@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,8 @@
 #include "host_api.h"
 #include "log.h"
 #include "textutil.h"
+
+#include <uv.h>
 
 #define COMPONENT "proxy.cache.persist"
 
@@ -121,7 +124,6 @@ is_persist_key(const char *k)
             return true;
     return false;
 }
-
 
 typedef struct {
     const vpd_cfg_node *body;
@@ -912,8 +914,11 @@ typedef struct pent {
     uint64_t off;             /* its latest PUT record */
     uint32_t rec_len;
     uint64_t last_renewed_ms, ttl_ms;
+    uint32_t snap_idx; /* its place in the compaction under way */
     bool token;
 } pent;
+
+typedef struct compact_job compact_job;
 
 struct vpd_persist {
     vpd_persist_config cfg; /* owned copies */
@@ -931,7 +936,12 @@ struct vpd_persist {
     uint64_t live_bytes; /* PUT records of live entries */
     uint64_t torn_bytes;
     uint64_t last_recover_ms;
+    uv_loop_t *loop;  /* set: threshold compactions run off the loop */
+    compact_job *job; /* the background compaction under way */
+    unsigned compactions;
     bool existed, restored, inert, broken;
+    bool failed_during_job; /* an append failed while a job ran */
+    bool dir_dirty;         /* a rename not yet fsynced into the directory */
 };
 
 static uint64_t
@@ -1111,8 +1121,8 @@ mono_ms(void)
 /* Reads and opens the record at off (whole length len) into *buf (grown
  * as needed, wiped by the caller).  Returns 0 or -1. */
 static int
-load_record(vpd_persist *p, uint64_t off, uint32_t len, uint8_t **buf,
-            size_t *cap)
+load_record_at(int fd, const uint8_t dk[KEY_LEN], uint64_t off, uint32_t len,
+               uint8_t **buf, size_t *cap)
 {
     if (len < REC_HDR + TAG_LEN + 1)
         return -1;
@@ -1127,12 +1137,19 @@ load_record(vpd_persist *p, uint64_t off, uint32_t len, uint8_t **buf,
         *buf = nb;
         *cap = len;
     }
-    if (pread_all(p->fd, *buf, len, off) != (ssize_t)len)
+    if (pread_all(fd, *buf, len, off) != (ssize_t)len)
         return -1;
     uint32_t n = get_be32(*buf);
     if ((uint64_t)n + REC_HDR + TAG_LEN != len)
         return -1;
-    return open_record(p->dk, *buf, n);
+    return open_record(dk, *buf, n);
+}
+
+static int
+load_record(vpd_persist *p, uint64_t off, uint32_t len, uint8_t **buf,
+            size_t *cap)
+{
+    return load_record_at(p->fd, p->dk, off, len, buf, cap);
 }
 
 static void
@@ -1146,23 +1163,26 @@ buf_wipe_free(uint8_t *buf, size_t cap)
 
 /* ---- the header -------------------------------------------------------- */
 
+/* Thread-safe: reads only its arguments (compactions seal headers off
+ * the loop). */
 static int
-make_header(vpd_persist *p, const uint8_t dk[KEY_LEN], uint8_t h[HDR_LEN])
+make_header(vpd_persist_kind kind, const char *ikm, size_t ikm_len,
+            const uint8_t dk[KEY_LEN], uint8_t h[HDR_LEN])
 {
     memset(h, 0, HDR_LEN);
     memcpy(h, MAGIC, 8);
     h[8] = 0;
     h[9] = FORMAT_VERSION;
-    h[10] = (uint8_t)p->cfg.kind;
+    h[10] = (uint8_t)kind;
     if (RAND_bytes(h + SALT_OFF, 32) != 1 ||
         RAND_bytes(h + NONCE_OFF, NONCE_LEN) != 1)
         return -1;
     uint8_t kek[KEY_LEN];
-    int rc = derive_kek(p->cfg.kind, p->ikm, p->ikm_len, h + SALT_OFF, kek);
-    bool k8s = p->cfg.kind == VPD_PERSIST_KUBERNETES;
+    int rc = derive_kek(kind, ikm, ikm_len, h + SALT_OFF, kek);
+    bool k8s = kind == VPD_PERSIST_KUBERNETES;
     if (rc == 0)
         rc = gcm(true, kek, h + NONCE_OFF, h, HDR_AAD_LEN,
-                 k8s ? (const uint8_t *)p->ikm : NULL, k8s ? p->ikm_len : 0, dk,
+                 k8s ? (const uint8_t *)ikm : NULL, k8s ? ikm_len : 0, dk,
                  KEY_LEN, h + SEALED_OFF, h + SEAL_TAG_OFF);
     OPENSSL_cleanse(kek, sizeof kek);
     return rc;
@@ -1328,26 +1348,131 @@ replay(vpd_persist *p, uint64_t size, char *err, size_t err_len)
 
 /* ---- compaction -------------------------------------------------------- */
 
-/* A rotated service-account token seals the next generation (persist.h). */
+/* A compaction has three steps, so that the heavy middle one can run on a
+ * libuv worker thread while the loop goes on appending to the old file:
+ *
+ *  1. snapshot (loop): the live entries' record offsets and renewal
+ *     values, the auto-auth token, the data key and a dup of the fd -
+ *     an immutable picture of the state at the current end of the log;
+ *  2. write (any thread): a new generation in the temp file: header,
+ *     every snapshot record re-sealed under a new data key, the auto-auth
+ *     record; fsync.  It reads only the old file below the snapshot's end,
+ *     which appends never touch;
+ *  3. finish (loop): the records appended to the old file since the
+ *     snapshot are re-sealed, in order, onto the end of the temp file,
+ *     which is then renamed over the store, and the index is pointed at
+ *     the new offsets.
+ *
+ * Crash safety is that of the synchronous rewrite: until the rename the
+ * store is the old file (complete, and still receiving every append);
+ * after it the new one, which holds the snapshot plus every later record,
+ * in their order.  A kill -9 between the steps leaves the old file and a
+ * temp file that open removes.  The tail records of step 3 are not
+ * fsynced (no appends are), so a power loss may lose them like any recent
+ * append: an older state.  The directory is fsynced after a synchronous
+ * rewrite at once, after a background one by the next sync, close or
+ * compaction. */
+
+struct compact_job {
+    uv_work_t req;
+    vpd_persist *p; /* NULL once the job was finished without
+                       its after-work callback */
+    /* the snapshot */
+    size_t n;
+    uint64_t *offs;     /* old offsets in; new offsets out */
+    uint32_t *lens;     /* 0 out: could not be read, dropped */
+    uint64_t *lr, *ttl; /* renewal values at snapshot time */
+    char *auto_auth;    /* secret copy */
+    uint8_t old_dk[KEY_LEN];
+    int old_fd;
+    uint64_t snap_end;
+    bool sync_dir; /* fsync the directory first */
+    /* the key material: a copy, refreshed from the SA token file */
+    char *ikm;
+    size_t ikm_len;
+    bool ikm_changed;
+    /* the result */
+    uint8_t dk[KEY_LEN];
+    int tfd;
+    uint64_t end, seq; /* of the new file */
+    int rc;
+    char err[512];
+    /* for a caller that must wait for the worker (close, compact) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool written;
+};
+
 static void
-refresh_sa_token(vpd_persist *p)
+job_free(compact_job *j)
 {
-    if (p->cfg.kind != VPD_PERSIST_KUBERNETES)
+    if (!j)
         return;
-    char *ikm = NULL, err[64];
-    size_t len = 0;
-    if (load_ikm(&p->cfg, &ikm, &len, err, sizeof err) != 0)
-        return; /* keep sealing with the one we have */
-    if (len != p->ikm_len || CRYPTO_memcmp(ikm, p->ikm, len) != 0) {
-        vpd_log(VPD_LOG_INFO, COMPONENT,
-                "the service-account token "
-                "changed; the persistent cache is sealed with the new one");
-        vpd_secret_free(p->ikm);
-        p->ikm = ikm;
-        p->ikm_len = len;
-        return;
+    if (j->old_fd >= 0)
+        close(j->old_fd);
+    if (j->tfd >= 0) /* never handed over: an unfinished rewrite */
+        close(j->tfd);
+    vpd_secret_free(j->auto_auth);
+    vpd_secret_free(j->ikm);
+    OPENSSL_cleanse(j->old_dk, sizeof j->old_dk);
+    OPENSSL_cleanse(j->dk, sizeof j->dk);
+    free(j->offs);
+    free(j->lens);
+    free(j->lr);
+    free(j->ttl);
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    free(j);
+}
+
+/* Step 1.  Returns the job, or NULL with a message. */
+static compact_job *
+snapshot(vpd_persist *p, char *err, size_t err_len)
+{
+    compact_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        fail(err, err_len, "out of memory");
+        return NULL;
     }
-    vpd_secret_free(ikm);
+    j->old_fd = j->tfd = -1;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    j->p = p;
+    j->n = p->count;
+    size_t n = j->n ? j->n : 1;
+    j->offs = calloc(n, sizeof *j->offs);
+    j->lens = calloc(n, sizeof *j->lens);
+    j->lr = calloc(n, sizeof *j->lr);
+    j->ttl = calloc(n, sizeof *j->ttl);
+    j->ikm = vpd_secret_dup(p->ikm, p->ikm_len);
+    j->ikm_len = p->ikm_len;
+    bool oom = !j->offs || !j->lens || !j->lr || !j->ttl || !j->ikm;
+    if (p->auto_auth &&
+        !(j->auto_auth = vpd_secret_dup(p->auto_auth, strlen(p->auto_auth))))
+        oom = true;
+    if (oom) {
+        job_free(j);
+        fail(err, err_len, "out of memory");
+        return NULL;
+    }
+    if (p->fd >= 0 && (j->old_fd = fcntl(p->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+        fail(err, err_len, "cannot compact %s: %s", p->db_path,
+             strerror(errno));
+        job_free(j);
+        return NULL;
+    }
+    size_t i = 0;
+    for (pent *x = p->head; x; x = x->next, i++) {
+        x->snap_idx = (uint32_t)i;
+        j->offs[i] = x->off;
+        j->lens[i] = x->rec_len;
+        j->lr[i] = x->last_renewed_ms;
+        j->ttl[i] = x->ttl_ms;
+    }
+    memcpy(j->old_dk, p->dk, KEY_LEN);
+    j->snap_end = p->end;
+    j->sync_dir = p->dir_dirty;
+    return j;
 }
 
 static int
@@ -1362,143 +1487,341 @@ flush_out(int fd, wbuf *out, uint64_t *written)
     return 0;
 }
 
-/* Writes the live state as a new generation and renames it over the
- * store.  On failure the old file and state are unchanged. */
-static int
-compact(vpd_persist *p, char *err, size_t err_len)
+/* Step 2: the new generation in the temp file, fsynced, not renamed.
+ * Touches nothing but the job and the store's immutable parts (config,
+ * directory fd, path), so it may run on a worker thread.  Sets j->rc. */
+static void
+write_generation(const vpd_persist *p, compact_job *j)
 {
-    refresh_sa_token(p);
-    uint8_t dk[KEY_LEN], hdr[HDR_LEN];
-    uint64_t *offs = NULL;
-    uint32_t *lens = NULL;
-    uint8_t *buf = NULL;
+    uint8_t hdr[HDR_LEN], *buf = NULL;
     size_t cap = 0;
     wbuf out = {0}, pl = {0};
-    int tfd = -1, rc = -1;
     const char *step = "write";
-    if (RAND_bytes(dk, KEY_LEN) != 1 || make_header(p, dk, hdr) != 0) {
-        fail(err, err_len, "cannot make a key for %s", p->db_path);
+    j->rc = -1;
+    if (j->sync_dir)
+        fsync(p->dirfd);
+    /* A rotated service-account token seals the next generation. */
+    if (p->cfg.kind == VPD_PERSIST_KUBERNETES) {
+        char *ikm = NULL, e[64];
+        size_t len = 0;
+        if (load_ikm(&p->cfg, &ikm, &len, e, sizeof e) == 0) {
+            if (len != j->ikm_len || CRYPTO_memcmp(ikm, j->ikm, len) != 0) {
+                vpd_secret_free(j->ikm);
+                j->ikm = ikm;
+                j->ikm_len = len;
+                j->ikm_changed = true;
+            } else {
+                vpd_secret_free(ikm);
+            }
+        } /* else keep sealing with the one we have */
+    }
+    if (RAND_bytes(j->dk, KEY_LEN) != 1 ||
+        make_header(p->cfg.kind, j->ikm, j->ikm_len, j->dk, hdr) != 0) {
+        fail(j->err, sizeof j->err, "cannot make a key for %s", p->db_path);
         goto done;
     }
-    if (p->count && (!(offs = calloc(p->count, sizeof *offs)) ||
-                     !(lens = calloc(p->count, sizeof *lens)))) {
-        fail(err, err_len, "out of memory");
-        goto done;
-    }
-    for (int tries = 0; tfd < 0 && tries < 2; tries++) {
-        tfd = openat(p->dirfd, TMP_NAME,
-                     O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (tfd < 0 && errno == EEXIST)
+    for (int tries = 0; j->tfd < 0 && tries < 2; tries++) {
+        j->tfd =
+            openat(p->dirfd, TMP_NAME,
+                   O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (j->tfd < 0 && errno == EEXIST)
             unlinkat(p->dirfd, TMP_NAME, 0);
-        else if (tfd < 0)
+        else if (j->tfd < 0)
             break;
     }
-    if (tfd < 0) {
-        fail(err, err_len, "cannot create %s.tmp: %s", p->db_path,
+    if (j->tfd < 0) {
+        fail(j->err, sizeof j->err, "cannot create %s.tmp: %s", p->db_path,
              strerror(errno));
         goto done;
     }
     /* The umask only narrows; make it exactly 0600 all the same. */
-    if (fchmod(tfd, 0600) != 0) {
+    if (fchmod(j->tfd, 0600) != 0) {
         step = "fchmod";
         goto io_fail;
     }
     uint64_t written = 0, pos = HDR_LEN, seq = 1;
     wb_put(&out, hdr, HDR_LEN);
-    size_t i = 0;
-    for (pent *x = p->head; x; x = x->next, i++) {
-        if (load_record(p, x->off, x->rec_len, &buf, &cap) != 0) {
-            /* Damaged since it was read: leave it out, say so. */
-            vpd_log(VPD_LOG_WARN, COMPONENT,
-                    "%s: an entry could not be "
-                    "read back and is dropped",
-                    p->db_path);
-            lens[i] = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        uint32_t len = j->lens[i];
+        if (load_record_at(j->old_fd, j->old_dk, j->offs[i], len, &buf, &cap) !=
+            0) {
+            /* Damaged since it was read: left out (finish says so). */
+            j->lens[i] = 0;
             continue;
         }
-        size_t n = x->rec_len - REC_HDR - TAG_LEN;
+        size_t n = len - REC_HDR - TAG_LEN;
         uint8_t *payload = buf + REC_HDR;
-        put_be64(payload + PUT_TIMES_OFF, x->last_renewed_ms);
-        put_be64(payload + PUT_TIMES_OFF + 8, x->ttl_ms);
+        put_be64(payload + PUT_TIMES_OFF, j->lr[i]);
+        put_be64(payload + PUT_TIMES_OFF + 8, j->ttl[i]);
         size_t at = out.n;
-        wb_put(&out, NULL, x->rec_len);
+        wb_put(&out, NULL, len);
         if (out.oom) {
             OPENSSL_cleanse(buf, cap);
-            fail(err, err_len, "out of memory");
+            fail(j->err, sizeof j->err, "out of memory");
             goto done;
         }
-        int sealed = seal_record(dk, seq, payload, n, out.p + at);
-        OPENSSL_cleanse(buf, x->rec_len);
+        int sealed = seal_record(j->dk, seq, payload, n, out.p + at);
+        OPENSSL_cleanse(buf, len);
         if (sealed != 0) {
-            fail(err, err_len, "cannot encrypt the persistent cache");
+            fail(j->err, sizeof j->err, "cannot encrypt the persistent cache");
             goto done;
         }
-        offs[i] = pos;
-        lens[i] = x->rec_len;
-        pos += x->rec_len;
+        j->offs[i] = pos;
+        pos += len;
         seq++;
-        if (out.n >= FLUSH_BYTES && flush_out(tfd, &out, &written) != 0)
+        if (out.n >= FLUSH_BYTES && flush_out(j->tfd, &out, &written) != 0)
             goto io_fail;
     }
     /* Last, so it wins over the token entries' own tokens on replay. */
     wb_u8(&pl, OP_AUTOAUTH);
-    wb_str(&pl, p->auto_auth);
+    wb_str(&pl, j->auto_auth);
     if (pl.oom) {
-        fail(err, err_len, "out of memory");
+        fail(j->err, sizeof j->err, "out of memory");
         goto done;
     }
     size_t at = out.n;
     wb_put(&out, NULL, REC_HDR + pl.n + TAG_LEN);
-    if (out.oom || seal_record(dk, seq, pl.p, pl.n, out.p + at) != 0) {
-        fail(err, err_len, "cannot encrypt the persistent cache");
+    if (out.oom || seal_record(j->dk, seq, pl.p, pl.n, out.p + at) != 0) {
+        fail(j->err, sizeof j->err, "cannot encrypt the persistent cache");
         goto done;
     }
     pos += REC_HDR + pl.n + TAG_LEN;
     seq++;
-    if (flush_out(tfd, &out, &written) != 0)
+    if (flush_out(j->tfd, &out, &written) != 0)
         goto io_fail;
     step = "fsync";
-    if (fsync(tfd) != 0)
+    if (fsync(j->tfd) != 0)
         goto io_fail;
-    step = "rename";
-    if (renameat(p->dirfd, TMP_NAME, p->dirfd, VPD_PERSIST_FILE_NAME) != 0)
-        goto io_fail;
-    /* From here on the new generation is the store. */
-    if (fsync(p->dirfd) != 0)
-        vpd_log(VPD_LOG_WARN, COMPONENT, "fsync of the directory of %s: %s",
-                p->db_path, strerror(errno));
-    if (p->fd >= 0)
-        close(p->fd);
-    p->fd = tfd;
-    tfd = -1;
-    memcpy(p->dk, dk, KEY_LEN);
-    p->seq = seq;
-    p->end = pos;
-    p->broken = false;
-    i = 0;
-    for (pent *x = p->head, *nx; x; x = nx, i++) {
-        nx = x->next;
-        if (!lens[i]) {
-            idx_remove(p, x);
-            continue;
-        }
-        x->off = offs[i];
-    }
-    rc = 0;
+    j->end = pos;
+    j->seq = seq;
+    j->rc = 0;
     goto done;
 io_fail:
-    fail(err, err_len, "%s %s.tmp: %s", step, p->db_path, strerror(errno));
+    fail(j->err, sizeof j->err, "%s %s.tmp: %s", step, p->db_path,
+         strerror(errno));
 done:
-    if (tfd >= 0) {
-        close(tfd);
+    if (j->rc != 0 && j->tfd >= 0) {
+        close(j->tfd);
+        j->tfd = -1;
         unlinkat(p->dirfd, TMP_NAME, 0);
     }
-    OPENSSL_cleanse(dk, sizeof dk);
     buf_wipe_free(buf, cap);
     wb_free(&out);
     wb_free(&pl);
-    free(offs);
-    free(lens);
+}
+
+/* Drops the temp file of a job that will not be finished. */
+static void
+job_abandon(vpd_persist *p, compact_job *j)
+{
+    if (j->tfd >= 0) {
+        close(j->tfd);
+        j->tfd = -1;
+        unlinkat(p->dirfd, TMP_NAME, 0);
+    }
+}
+
+/* Step 3 (on the loop): carries the records appended since the snapshot
+ * over, renames, switches the store to the new file.  On failure the old
+ * file and state are unchanged.  Returns 0 or -1 with a message. */
+static int
+finish(vpd_persist *p, compact_job *j, bool sync_dir, char *err, size_t err_len)
+{
+    if (j->rc != 0) {
+        fail(err, err_len, "%s", j->err);
+        return -1;
+    }
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    uint64_t off = j->snap_end;
+    const char *step = "write";
+    /* The appends made meanwhile: whole, authentic records (p->end only
+     * moves past records that were written in full). */
+    while (off < p->end) {
+        uint8_t h[REC_HDR];
+        if (pread_all(p->fd, h, REC_HDR, off) != REC_HDR)
+            goto io_fail;
+        uint32_t n = get_be32(h);
+        uint32_t len = n + REC_HDR + TAG_LEN;
+        if (n == 0 || n > MAX_PAYLOAD || off + len > p->end ||
+            load_record(p, off, len, &buf, &cap) != 0) {
+            errno = EIO;
+            goto io_fail;
+        }
+        uint8_t *rec = malloc(len);
+        if (!rec || seal_record(j->dk, j->seq, buf + REC_HDR, n, rec) != 0) {
+            free(rec);
+            errno = ENOMEM;
+            goto io_fail;
+        }
+        OPENSSL_cleanse(buf, len);
+        int w = pwrite_all(j->tfd, rec, len, j->end);
+        free(rec); /* ciphertext */
+        if (w != 0)
+            goto io_fail;
+        j->seq++;
+        j->end += len;
+        off += len;
+    }
+    step = "rename";
+    if (renameat(p->dirfd, TMP_NAME, p->dirfd, VPD_PERSIST_FILE_NAME) != 0)
+        goto io_fail;
+    buf_wipe_free(buf, cap);
+    /* From here on the new generation is the store. */
+    if (sync_dir) {
+        if (fsync(p->dirfd) != 0)
+            vpd_log(VPD_LOG_WARN, COMPONENT, "fsync of the directory of %s: %s",
+                    p->db_path, strerror(errno));
+        p->dir_dirty = false;
+    } else {
+        p->dir_dirty = true;
+    }
+    if (p->fd >= 0)
+        close(p->fd);
+    p->fd = j->tfd;
+    j->tfd = -1;
+    memcpy(p->dk, j->dk, KEY_LEN);
+    p->seq = j->seq;
+    uint64_t shift_from = j->snap_end,
+             new_tail = j->end - (p->end - j->snap_end);
+    p->end = j->end;
+    p->broken = false;
+    p->compactions++;
+    if (j->ikm_changed) {
+        vpd_log(VPD_LOG_INFO, COMPONENT,
+                "the service-account token "
+                "changed; the persistent cache is sealed with the new one");
+        vpd_secret_free(p->ikm);
+        p->ikm = j->ikm;
+        p->ikm_len = j->ikm_len;
+        j->ikm = NULL;
+    }
+    unsigned dropped = 0;
+    for (pent *x = p->head, *nx; x; x = nx) {
+        nx = x->next;
+        if (x->off >= shift_from) {
+            x->off = x->off - shift_from + new_tail; /* appended meanwhile */
+        } else if (x->snap_idx < j->n && j->lens[x->snap_idx]) {
+            x->off = j->offs[x->snap_idx];
+        } else {
+            dropped++;
+            idx_remove(p, x);
+        }
+    }
+    if (dropped)
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "%s: %u entr%s could not be read back and %s dropped",
+                p->db_path, dropped, dropped == 1 ? "y" : "ies",
+                dropped == 1 ? "is" : "are");
+    return 0;
+io_fail:
+    fail(err, err_len, "%s %s.tmp: %s", step, p->db_path, strerror(errno));
+    buf_wipe_free(buf, cap);
+    job_abandon(p, j);
+    return -1;
+}
+
+/* Writes the live state as a new generation and renames it over the
+ * store, all on the calling thread.  On failure the old file and state
+ * are unchanged. */
+static int
+compact(vpd_persist *p, char *err, size_t err_len)
+{
+    compact_job *j = snapshot(p, err, err_len);
+    if (!j)
+        return -1;
+    write_generation(p, j);
+    int rc = finish(p, j, true, err, err_len);
+    job_free(j);
+    return rc;
+}
+
+static void
+job_work(uv_work_t *req)
+{
+    compact_job *j = req->data;
+    write_generation(j->p, j);
+    pthread_mutex_lock(&j->mu);
+    j->written = true;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+static void start_job(vpd_persist *p);
+
+static void
+job_done(uv_work_t *req, int status)
+{
+    compact_job *j = req->data;
+    vpd_persist *p = j->p;
+    if (!p) { /* finished already by vpd_persist_close or _compact */
+        job_free(j);
+        return;
+    }
+    p->job = NULL;
+    char why[512];
+    if (status != 0) {
+        job_abandon(p, j);
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "cannot compact the persistent "
+                "cache: %s",
+                uv_strerror(status));
+    } else if (finish(p, j, false, why, sizeof why) != 0) {
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "cannot compact the persistent "
+                "cache: %s",
+                why);
+    }
+    job_free(j);
+    /* An append that failed meanwhile left the index ahead of the file
+     * (a renewal) or the log without a record: rewrite once more. */
+    if (p->failed_during_job && !p->inert) {
+        p->failed_during_job = false;
+        start_job(p);
+    }
+}
+
+/* Step 1 now, step 2 on a worker, step 3 when it is done. */
+static void
+start_job(vpd_persist *p)
+{
+    char why[512];
+    compact_job *j = snapshot(p, why, sizeof why);
+    if (!j) {
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "cannot compact the persistent "
+                "cache: %s",
+                why);
+        return;
+    }
+    j->req.data = j;
+    int rc = uv_queue_work(p->loop, &j->req, job_work, job_done);
+    if (rc != 0) {
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "cannot compact the persistent "
+                "cache: %s",
+                uv_strerror(rc));
+        job_free(j);
+        return;
+    }
+    p->job = j;
+}
+
+/* Waits for the worker of the job under way and finishes it here (the
+ * job's after-work callback then only frees it). */
+static int
+settle_job(vpd_persist *p, char *err, size_t err_len)
+{
+    compact_job *j = p->job;
+    if (!j)
+        return 0;
+    pthread_mutex_lock(&j->mu);
+    while (!j->written)
+        pthread_cond_wait(&j->cv, &j->mu);
+    pthread_mutex_unlock(&j->mu);
+    p->job = NULL;
+    int rc = finish(p, j, true, err, err_len);
+    j->p = NULL;
     return rc;
 }
 
@@ -1511,7 +1834,43 @@ vpd_persist_compact(vpd_persist *p, char *err, size_t err_len)
     }
     if (p->inert)
         return 0;
+    char why[512];
+    if (settle_job(p, why, sizeof why) != 0)
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "cannot compact the persistent "
+                "cache: %s",
+                why);
     return compact(p, err, err_len) == 0 ? 0 : VP_EIO;
+}
+
+int
+vpd_persist_compact_start(vpd_persist *p)
+{
+    if (!p || !p->restored || !p->loop)
+        return VP_EINVAL;
+    if (p->inert || p->job)
+        return 0;
+    start_job(p);
+    return p->job ? 0 : VP_EIO;
+}
+
+void
+vpd_persist_set_loop(vpd_persist *p, uv_loop_t *loop)
+{
+    if (p)
+        p->loop = loop;
+}
+
+bool
+vpd_persist_compacting(const vpd_persist *p)
+{
+    return p && p->job;
+}
+
+unsigned
+vpd_persist_compactions(const vpd_persist *p)
+{
+    return p ? p->compactions : 0;
 }
 
 /* ---- open and close ---------------------------------------------------- */
@@ -1664,9 +2023,17 @@ vpd_persist_close(vpd_persist *p)
 {
     if (!p)
         return;
+    char why[512];
+    if (settle_job(p, why, sizeof why) != 0)
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "cannot compact the persistent "
+                "cache: %s",
+                why);
     if (p->fd >= 0 && !p->inert && fdatasync(p->fd) != 0)
         vpd_log(VPD_LOG_WARN, COMPONENT, "fdatasync %s: %s", p->db_path,
                 strerror(errno));
+    if (p->dir_dirty)
+        fsync(p->dirfd);
     persist_free(p);
 }
 
@@ -1691,6 +2058,8 @@ vpd_persist_sync(vpd_persist *p)
 {
     if (!p || p->inert || p->fd < 0)
         return 0;
+    if (p->dir_dirty && fsync(p->dirfd) == 0)
+        p->dir_dirty = false;
     return fdatasync(p->fd) == 0 ? 0 : VP_EIO;
 }
 
@@ -1835,6 +2204,12 @@ write_gate(vpd_persist *p)
 static int
 recover(vpd_persist *p)
 {
+    if (p->job) {
+        /* The job's new generation replaces the damaged log when it is
+         * done; until then writes fail (their entries are not stored). */
+        p->failed_during_job = true;
+        return -1;
+    }
     uint64_t now = mono_ms();
     if (p->last_recover_ms && now - p->last_recover_ms < RECOVER_INTERVAL_MS)
         return -1;
@@ -1870,6 +2245,8 @@ append(vpd_persist *p, const wbuf *pl, uint64_t *off, uint32_t *len)
     if (seal_record(p->dk, seq, pl->p, pl->n, rec) != 0) {
         free(rec);
         p->broken = true; /* keep the seq chain whole: new generation */
+        if (p->job)
+            p->failed_during_job = true;
         return VP_EIO;
     }
     int rc = pwrite_all(p->fd, rec, total, p->end);
@@ -1881,6 +2258,8 @@ append(vpd_persist *p, const wbuf *pl, uint64_t *off, uint32_t *len)
              * starts a new generation anyway. */
         }
         p->broken = true;
+        if (p->job)
+            p->failed_during_job = true;
         vpd_log(VPD_LOG_WARN, COMPONENT,
                 "cannot append to %s: %s; the "
                 "next write rewrites it",
@@ -1902,8 +2281,12 @@ maybe_compact(vpd_persist *p)
         p->live_bytes + (p->auto_auth ? strlen(p->auto_auth) + 40u : 0u);
     uint64_t used = p->end - HDR_LEN;
     uint64_t dead = used > live ? used - live : 0;
-    if (dead <= VPD_PERSIST_COMPACT_MIN_BYTES || dead <= live)
+    if (dead <= VPD_PERSIST_COMPACT_MIN_BYTES || dead <= live || p->job)
         return;
+    if (p->loop) {
+        start_job(p); /* off the loop (see "compaction" above) */
+        return;
+    }
     char why[512];
     if (compact(p, why, sizeof why) != 0)
         vpd_log(VPD_LOG_WARN, COMPONENT,

@@ -123,13 +123,19 @@
  * temp file is removed on open.  It runs when a restore kept the file,
  * when dead bytes (replaced, renewed, deleted records) exceed both
  * 256 KiB and the live bytes, on vpd_persist_compact, and before the
- * next write after a failed one.
+ * next write after a failed one.  With a loop (vpd_persist_set_loop) the
+ * threshold compactions write and fsync the new generation on a worker
+ * thread while appends go on to the old file; the loop then re-seals
+ * those appends onto the new file in order and renames it (the old file
+ * stays the store, complete, until that rename; persist.c "compaction").
  *
  * fsync policy: appends are not fsynced (a write(2) of a few hundred bytes
  * to the page cache: kill -9 loses nothing already returned; a power
  * loss may lose the most recent appends, which then restore as an older
- * state).  Compaction fsyncs the new file and the directory, so it stalls
- * the caller for the time to write the live entries plus two fsyncs;
+ * state).  A compaction fsyncs the new file and the directory; one inside
+ * a write stalls the caller for the time to write the live entries plus
+ * two fsyncs, a background one only for the rename (its directory fsync
+ * waits for the next sync, close or compaction);
  * vpd_persist_sync and vpd_persist_close fdatasync the log.  A directory
  * lock (flock on `path`, waited for up to 1 s like Vault's bolt lock)
  * keeps a second process from using the store.
@@ -159,6 +165,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
 #include <vaproxy/cache.h>
 
 #include "cfgtree.h"
@@ -273,9 +280,30 @@ int vpd_persist_clear(vpd_persist *p);
 /* Records the auto-auth token (NULL or "" forgets it). */
 int vpd_persist_set_auto_auth_token(vpd_persist *p, const char *token);
 
-/* Rewrites the store as a new generation now.  Returns 0 or an error (the
- * old file is then unchanged).  Blocking: two fsyncs. */
+/* Rewrites the store as a new generation now (after finishing a
+ * background compaction under way).  Returns 0 or an error (the old file
+ * is then unchanged).  Blocking: two fsyncs. */
 int vpd_persist_compact(vpd_persist *p, char *err, size_t err_len);
+
+/* From now on, compactions that a write triggers (dead bytes past the
+ * threshold) run on the loop's worker threads: the write returns at once
+ * and goes on appending to the old file; the loop finishes the rewrite
+ * (carrying those appends over, in order) when the worker is done.  Without
+ * a loop (the default) they run inside the write.  The loop must run
+ * until the compaction under way is done; vpd_persist_compact and
+ * vpd_persist_close wait for it.  Since the loop uses the handle,
+ * everything else stays on the loop thread. */
+void vpd_persist_set_loop(vpd_persist *p, uv_loop_t *loop);
+
+/* Starts a background compaction now (none if one is under way).
+ * Returns 0, VP_EINVAL (no loop set, not restored) or an error. */
+int vpd_persist_compact_start(vpd_persist *p);
+
+/* True while a background compaction is under way. */
+bool vpd_persist_compacting(const vpd_persist *p);
+
+/* Number of compactions finished since open (for tests and metrics). */
+unsigned vpd_persist_compactions(const vpd_persist *p);
 
 /* fdatasync of the log.  Returns 0 or VP_EIO. */
 int vpd_persist_sync(vpd_persist *p);

@@ -38,7 +38,8 @@ plugins_auth_cert_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_auth_cert_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
 plugin_LTLIBRARIES += plugins/cache_memory.la
-plugins_cache_memory_la_SOURCES = plugins/cache_memory/cache_memory.c
+plugins_cache_memory_la_SOURCES = plugins/cache_memory/cache_memory.c \
+	plugins/cache_memory/siphash.h
 plugins_cache_memory_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
 plugins_cache_memory_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_cache_memory_la_LDFLAGS = $(PLUGIN_LDFLAGS)

@@ -14,6 +14,8 @@
 #   VAPROXY_PLUGIN_DIR=dir   the plugin directory it should load)
 #   OUT_DIR=dir        keep wrk outputs, configs, logs and the table there
 #   KEEP_TMP=1         do not delete the temp dir (its path is printed)
+#   RSS_ONLY=1         skip the hit runs: only fill LEASES leases, re-read
+#                      them and report memory (about 30 s with a build)
 #
 # Set-up and method as run.sh (build-and-clients.md section 3): wrk on one
 # CPU, every server on another, scenarios interleaved, medians.  The nginx
@@ -25,6 +27,7 @@ DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 LEASES=${LEASES:-100000}
 FILL_CONNS=${FILL_CONNS:-16}
+RSS_ONLY=${RSS_ONLY:-0}
 CONNS=(1 32)
 URL_PATH=/v1/database/creds/app
 TOKEN=bench-token
@@ -38,6 +41,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 check_knobs
 [[ $LEASES =~ ^[1-9][0-9]*$ ]] || die "LEASES must be a positive integer (got '$LEASES')"
 [[ $FILL_CONNS =~ ^[1-9][0-9]*$ ]] || die "FILL_CONNS must be a positive integer (got '$FILL_CONNS')"
+[[ $RSS_ONLY =~ ^[01]$ ]] || die "RSS_ONLY must be 0 or 1 (got '$RSS_ONLY')"
 [[ -r $HERE/fill.lua ]] || die "$HERE/fill.lua is missing"
 
 bench_tmp up px vp
@@ -226,12 +230,16 @@ TARGET_LOG=([nginx-cache]=$T/logs/px-error.log [vaproxyd]=$T/logs/vaproxyd.log
     [vaproxyd@full]=$T/logs/vaproxyd.log)
 WRK_ARGS=()
 
+# RSS_ONLY: no hit runs (the table below stays empty).
+((RSS_ONLY)) && ROUNDS=0
 est=$(( (ROUNDS * 2 * ${#CONNS[@]} + 1) * DURATION + 30 ))
 log "pinning: $PIN_NOTE; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 log "ports: upstream $UP_PORT, nginx-cache $PX_PORT, vaproxyd $VP_PORT; load takes about ${est}s"
 
-warm_wrk nginx-cache
-warm_wrk vaproxyd
+if ((!RSS_ONLY)); then
+    warm_wrk nginx-cache
+    warm_wrk vaproxyd
+fi
 UP_GETS_0=$(up_count "^GET /v1/database/creds/")
 
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -317,7 +325,7 @@ log "re-read: $VERIFY_HITS of $VERIFY_N answers were hits ($VERIFY_BAD not 200) 
 RSS_VERIFY=$(rss_kb "$VP_PID")
 
 # One more hit run on the first path, with the cache full.
-run_wrk vaproxyd@full 32 1
+((RSS_ONLY)) || run_wrk vaproxyd@full 32 1
 
 # ---------------------------------------------------------------------------
 # Summary

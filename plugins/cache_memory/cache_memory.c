@@ -3,35 +3,48 @@
  * cached, renews it and says what to evict; this plugin only keeps the
  * entries and finds them by the indexes of cache.h.
  *
- * Layout.  Each entry is ONE allocation: a header (the public
- * vp_cache_entry_t, index links, cached hashes) followed by the response
- * bytes and every string, all NUL-terminated.  Entry data is secret
+ * Layout.  Each entry is ONE allocation: a 40-byte header, one 16-byte
+ * list link per secondary index the entry is in, then its strings (all
+ * NUL-terminated, found by 16-bit offsets) and its response.  An id that
+ * is a cache key (64 lower-case hex digits) is kept as its 32 bytes.  The
+ * public vp_cache_entry_t is not stored: a visit gets one built on the
+ * stack.  With 100k cached leases every byte of the header counts
+ * (contrib/bench/cache.sh): a cached lease costs 72 bytes of header and
+ * links besides its strings and response, where keeping the public
+ * struct, every link and every hash in each entry cost 240.  The
+ * strings many entries share - namespace_, token_parent, lease_token:
+ * every lease obtained with one token repeats that token, 95 bytes for a
+ * Vault service token - are interned when longer than a pointer: the
+ * entry holds a pointer to one reference-counted copy (the `bytes`
+ * statistic and max_bytes still count them as if inline, so limits do
+ * not depend on sharing).  Entry data is secret
  * (tokens, leases, response bodies) and is wiped with explicit_bzero
  * before it is freed.
  *
- * Indexes.  Seven open-addressing hash tables (linear probing, load <= 1/2,
+ * Indexes.  Six open-addressing hash tables (linear probing, load <= 1/2,
  * backward-shift deletion, so no tombstones), keyed with SipHash-1-3 under
- * a per-instance random key (ids are client-influenced: no hash flooding):
+ * a per-instance random key (ids are client-influenced: no hash flooding).
+ * Hashes are recomputed when needed rather than stored:
  *
  *   id               unique: a slot holds the entry.
- *   token, token_accessor, lease, token_parent, lease_token, namespace_
+ *   token, token_accessor, lease, token_parent, lease_token
  *                    a slot holds the head of an intrusive doubly-linked
  *                    list of the entries sharing that value.  "Unique"
  *                    indexes use the same structure: the core should never
  *                    store two entries with one token or lease, but if it
- *                    does (a cached renewal carries the same token / lease
- *                    as the original), both stay findable and evictable
- *                    rather than one becoming unreachable.
- *   request_path     the namespace_ table groups entries by namespace; a
- *                    request_path selector scans that namespace's group
- *                    and keeps the paths with the prefix: O(entries in
- *                    that namespace).  Path clears are rare (cache-clear
- *                    API, spec 2.11) so no ordered structure is kept.
+ *                    does, both stay findable and evictable rather than
+ *                    one becoming unreachable.
+ *   request_path     not indexed: a request_path selector scans every
+ *                    entry, keeps those of its namespace (exact) whose
+ *                    path has the prefix.  Path clears are rare (cache-
+ *                    clear API, spec 2.11) and a scan of 100k entries
+ *                    takes about a millisecond; an index would cost every
+ *                    entry a link.
  *
  * NULL and "" index values are not indexed (cachememdb's "optional"
  * indexes), so a selector with an empty value matches nothing; VP_CACHE_ALL
- * ignores the value.  An entry is in the request_path index only with a
- * namespace_ and a request_path.
+ * ignores the value.  An entry matches request_path selectors only with a
+ * non-empty namespace_ and a request_path.
  *
  * Visits.  lookup and find call back into the core with borrowed entries;
  * the core may evict or store from inside a visit.  While a visit is under
@@ -40,12 +53,16 @@
  * snapshot of its matches and skips the ones removed meanwhile.
  *
  * Limits.  max_entries and max_bytes bound the cache; a store that would
- * pass either is declined (the core relays the answer uncached).  Nothing
- * is ever evicted here: the proxy owns the renewals of what it stored. */
+ * pass either is declined (the core relays the answer uncached), as is an
+ * entry whose strings take more than 64 KiB or whose response is 4 GiB or
+ * more.  Nothing is ever evicted here: the proxy owns the renewals of
+ * what it stored. */
 #include <inttypes.h>
 #include <string.h>
 
 #include <vaproxy/vaproxy.h>
+
+#include "siphash.h"
 
 /* ---- entries ----------------------------------------------------------- */
 
@@ -56,38 +73,23 @@ enum {
     T_LEASE,
     T_PARENT,
     T_LEASE_TOKEN,
-    T_NS, /* request_path: namespace exact, then a prefix scan */
     T_COUNT
 };
 
-typedef struct mc_entry mc_entry;
-
-typedef struct {
-    mc_entry *prev, *next;
-} mc_link;
-
-struct mc_entry {
-    vp_cache_entry_t pub;       /* strings point into data[] */
-    mc_link link[T_COUNT - 1];  /* link[t - 1]: same value in table t */
-    uint32_t hash[T_COUNT];     /* of each indexed value */
-    uint32_t dead;              /* removed during a visit, not yet freed */
-    size_t alloc;               /* size of this allocation */
-    char data[];                /* response, then the strings */
+/* The strings of an entry, in data[] order. */
+enum {
+    S_ID,
+    S_NS,
+    S_PATH,
+    S_TOKEN,
+    S_ACCESSOR,
+    S_PARENT,
+    S_LEASE,
+    S_LEASE_TOKEN,
+    N_STR
 };
 
-/* Where each table's value lives in an entry. */
-static const size_t key_off[T_COUNT] = {
-    offsetof(vp_cache_entry_t, id),
-    offsetof(vp_cache_entry_t, token),
-    offsetof(vp_cache_entry_t, token_accessor),
-    offsetof(vp_cache_entry_t, lease),
-    offsetof(vp_cache_entry_t, token_parent),
-    offsetof(vp_cache_entry_t, lease_token),
-    offsetof(vp_cache_entry_t, namespace_),
-};
-
-/* The strings copied into an entry, in data[] order. */
-static const size_t str_off[] = {
+static const size_t str_off[N_STR] = {
     offsetof(vp_cache_entry_t, id),
     offsetof(vp_cache_entry_t, namespace_),
     offsetof(vp_cache_entry_t, request_path),
@@ -97,127 +99,187 @@ static const size_t str_off[] = {
     offsetof(vp_cache_entry_t, lease),
     offsetof(vp_cache_entry_t, lease_token),
 };
-#define N_STR (sizeof str_off / sizeof str_off[0])
 
-/* What a hash slot costs an entry, amortised (8-byte slot, load 1/4..1/2),
- * counted in `bytes` for each index the entry is in. */
+/* The string each table indexes. */
+static const int str_of[T_COUNT] = {
+    [T_ID] = S_ID,         [T_TOKEN] = S_TOKEN,   [T_ACCESSOR] = S_ACCESSOR,
+    [T_LEASE] = S_LEASE,   [T_PARENT] = S_PARENT, [T_LEASE_TOKEN] = S_LEASE_TOKEN,
+};
+
+#define NO_STR 0xffffu
+#define MAX_STRINGS 0xfffeu
+#define ID_BIN_LEN 32
+#define HEX_ID_LEN 64
+
+enum { F_DEAD = 1, F_ID_BIN = 2, F_RESPONSE = 4 };
+
+/* Strings that may be interned, and the flag bit saying an entry's is. */
+static int
+intern_bit(int s)
+{
+    return s == S_NS ? 8 : s == S_PARENT ? 16 : s == S_LEASE_TOKEN ? 32 : 0;
+}
+
+/* One shared copy of a string. */
+typedef struct {
+    uint32_t refs;
+    uint32_t len;               /* strlen */
+    char s[];
+} mc_istr;
+
+typedef struct mc_entry mc_entry;
+
+typedef struct {
+    mc_entry *prev, *next;
+} mc_link;
+
+struct mc_entry {
+    uint32_t resp_len;
+    uint16_t off[N_STR];        /* of each string in data, or NO_STR */
+    uint16_t resp_off;          /* of the response in data */
+    uint8_t links;              /* bit t: in list table t (a link follows) */
+    uint8_t flags;
+    union {
+        struct {
+            uint64_t last_renewed_ms, ttl_ms;
+        } t;
+        mc_entry *grave_next;   /* once removed during a visit */
+    } u;
+    mc_link link[];             /* one per bit of `links`, then the data */
+};
+
+/* What the header and a slot cost an entry in the `bytes` statistic: the
+ * fixed header, then per index it is in a slot (8 bytes at load 1/4..1/2)
+ * and, for the list indexes, its link. */
 #define SLOT_COST 16u
+#define HDR_COST ((uint64_t)sizeof(mc_entry))
 
 #define TAB_MIN 16u
+#define VIEW_DEPTH 8
 
-static const char **
-field(vp_cache_entry_t *e, size_t off)
+static unsigned
+popcount8(unsigned v)
 {
-    return (const char **)(void *)((char *)e + off);
+    return (unsigned)__builtin_popcount(v & 0xffu);
+}
+
+static char *
+edata(const mc_entry *e)
+{
+    return (char *)(e->link + popcount8(e->links));
+}
+
+static mc_link *
+elink(mc_entry *e, int t)
+{
+    return &e->link[popcount8(e->links & ((1u << t) - 1u))];
+}
+
+static const mc_istr *
+eistr(const mc_entry *e, int s)
+{
+    const mc_istr *is;
+    memcpy(&is, edata(e) + e->off[s], sizeof is);
+    return is;
+}
+
+static int
+interned(const mc_entry *e, int s)
+{
+    int bit = intern_bit(s);
+    return bit && (e->flags & bit);
 }
 
 static const char *
-cfield(const vp_cache_entry_t *e, size_t off)
+estr(const mc_entry *e, int s)
 {
-    return *(const char *const *)(const void *)((const char *)e + off);
+    if (e->off[s] == NO_STR)
+        return NULL;
+    return interned(e, s) ? eistr(e, s)->s : edata(e) + e->off[s];
 }
 
-/* The value entry e is indexed by in table t, or NULL when it is not in
- * that index. */
+/* The value e is indexed by in list table t, or NULL. */
 static const char *
-entry_key(const vp_cache_entry_t *e, int t)
+ekey(const mc_entry *e, int t)
 {
-    const char *k = cfield(e, key_off[t]);
-    if (!k || !k[0])
-        return NULL;
-    if (t == T_NS && !e->request_path)
-        return NULL;
-    return k;
+    const char *k = estr(e, str_of[t]);
+    return k && k[0] ? k : NULL;
 }
 
+/* Bytes of strings and response. */
+static size_t
+data_len(const mc_entry *e)
+{
+    return e->resp_off + ((e->flags & F_RESPONSE) ? e->resp_len + 1u : 0u);
+}
+
+/* The size of e's allocation (not stored: derived from its layout). */
+static size_t
+alloc_len(const mc_entry *e)
+{
+    return sizeof *e + popcount8(e->links) * sizeof(mc_link) + data_len(e);
+}
+
+/* Interned strings count as if inline (see the top of this file). */
 static size_t
 entry_cost(const mc_entry *e)
 {
-    size_t cost = e->alloc;
-    for (int t = 0; t < T_COUNT; t++)
-        cost += entry_key(&e->pub, t) ? SLOT_COST : 0;
+    size_t cost = HDR_COST + data_len(e) + SLOT_COST * (1u + popcount8(e->links));
+    for (int s = 0; s < N_STR; s++) {
+        if (e->off[s] != NO_STR && interned(e, s))
+            cost += eistr(e, s)->len + 1u - sizeof(mc_istr *);
+    }
     return cost;
 }
 
-/* ---- SipHash-1-3 ------------------------------------------------------- */
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                             \
-    do {                                                                     \
-        v0 += v1;                                                            \
-        v1 = ROTL(v1, 13);                                                   \
-        v1 ^= v0;                                                            \
-        v0 = ROTL(v0, 32);                                                   \
-        v2 += v3;                                                            \
-        v3 = ROTL(v3, 16);                                                   \
-        v3 ^= v2;                                                            \
-        v0 += v3;                                                            \
-        v3 = ROTL(v3, 21);                                                   \
-        v3 ^= v0;                                                            \
-        v2 += v1;                                                            \
-        v1 = ROTL(v1, 17);                                                   \
-        v1 ^= v2;                                                            \
-        v2 = ROTL(v2, 32);                                                   \
-    } while (0)
-
-static uint64_t
-load64le(const unsigned char *p)
+static int
+hexval(char c)
 {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
 }
 
-static uint64_t
-siphash13(const uint64_t key[2], const void *src, size_t len)
+/* A cache key's 32 bytes; 0, or -1 when id is not 64 lower-case hex. */
+static int
+id_to_bin(const char *id, uint8_t out[ID_BIN_LEN])
 {
-    const unsigned char *p = src;
-    uint64_t v0 = 0x736f6d6570736575ULL ^ key[0];
-    uint64_t v1 = 0x646f72616e646f6dULL ^ key[1];
-    uint64_t v2 = 0x6c7967656e657261ULL ^ key[0];
-    uint64_t v3 = 0x7465646279746573ULL ^ key[1];
-    uint64_t b = (uint64_t)len << 56;
-    const unsigned char *end = p + (len & ~(size_t)7);
-    for (; p != end; p += 8) {
-        uint64_t m = load64le(p);
-        v3 ^= m;
-        SIPROUND;
-        v0 ^= m;
+    for (int i = 0; i < ID_BIN_LEN; i++) {
+        int hi = hexval(id[2 * i]);
+        int lo = hi < 0 ? -1 : hexval(id[2 * i + 1]);
+        if (lo < 0)
+            return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
     }
-    switch (len & 7) {
-    case 7:
-        b |= (uint64_t)p[6] << 48;
-        /* fall through */
-    case 6:
-        b |= (uint64_t)p[5] << 40;
-        /* fall through */
-    case 5:
-        b |= (uint64_t)p[4] << 32;
-        /* fall through */
-    case 4:
-        b |= (uint64_t)p[3] << 24;
-        /* fall through */
-    case 3:
-        b |= (uint64_t)p[2] << 16;
-        /* fall through */
-    case 2:
-        b |= (uint64_t)p[1] << 8;
-        /* fall through */
-    case 1:
-        b |= (uint64_t)p[0];
-        break;
-    default:
-        break;
+    return id[HEX_ID_LEN] == '\0' ? 0 : -1;
+}
+
+/* The public view of e for a visit; idbuf holds the hex id. */
+static void
+view_of(const mc_entry *e, vp_cache_entry_t *v, char idbuf[HEX_ID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    memset(v, 0, sizeof *v);
+    v->size = sizeof *v;
+    for (int s = 0; s < N_STR; s++)
+        *(const char **)(void *)((char *)v + str_off[s]) = estr(e, s);
+    if (e->flags & F_ID_BIN) {
+        const uint8_t *b = (const uint8_t *)edata(e) + e->off[S_ID];
+        for (int i = 0; i < ID_BIN_LEN; i++) {
+            idbuf[2 * i] = hex[b[i] >> 4];
+            idbuf[2 * i + 1] = hex[b[i] & 15];
+        }
+        idbuf[HEX_ID_LEN] = '\0';
+        v->id = idbuf;
     }
-    v3 ^= b;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
+    if (e->flags & F_RESPONSE) {
+        v->response.ptr = edata(e) + e->resp_off;
+        v->response.len = e->resp_len;
+    }
+    v->last_renewed_ms = e->u.t.last_renewed_ms;
+    v->ttl_ms = e->u.t.ttl_ms;
 }
 
 /* ---- hash tables ------------------------------------------------------- */
@@ -237,30 +299,174 @@ typedef struct {
     uint64_t entries, bytes;
     uint64_t max_entries, max_bytes;
     unsigned busy;              /* visits under way */
-    mc_entry *graveyard;        /* removed during a visit (via link[0]) */
+    mc_entry *graveyard;        /* removed during a visit */
     int full_logged;
+    mc_istr **pool;             /* interned strings, open addressing */
+    size_t pool_mask, pool_used;
+    /* The public views handed to visits, one per nesting depth: a view
+     * stays readable after its visit until the next visit at that depth
+     * (callers are promised only the call, but an outer visit must never
+     * see its view rewritten by a visit nested inside it). */
+    struct {
+        vp_cache_entry_t v;
+        char id[HEX_ID_LEN + 1];
+    } views[VIEW_DEPTH];
 } mc_state;
 
+/* A value looked for: the string, and for ids its binary form. */
+typedef struct {
+    const char *s;
+    uint8_t bin[ID_BIN_LEN];
+    int is_bin;
+    uint32_t h;
+} mc_query;
+
 static uint32_t
-hash_str(const mc_state *st, const char *s)
+hash_bytes(const mc_state *st, const void *p, size_t n)
 {
-    uint64_t h = siphash13(st->key, s, strlen(s));
+    uint64_t h = siphash13(st->key, p, n);
     return (uint32_t)(h ^ (h >> 32));
 }
 
-/* The slot holding value `key` in table t, or the empty slot where it
+/* ---- interned strings ---------------------------------------------------- */
+
+static uint32_t
+istr_hash(const mc_state *st, const mc_istr *is)
+{
+    return hash_bytes(st, is->s, is->len);
+}
+
+static size_t
+pool_find(const mc_state *st, const char *v, size_t len, uint32_t h,
+          int *found)
+{
+    size_t i = h & st->pool_mask;
+    for (mc_istr *is; (is = st->pool[i]) != NULL; i = (i + 1) & st->pool_mask) {
+        if (is->len == len && memcmp(is->s, v, len) == 0) {
+            *found = 1;
+            return i;
+        }
+    }
+    *found = 0;
+    return i;
+}
+
+static int
+pool_resize(const vp_host_api_t *host, mc_state *st, size_t cap)
+{
+    mc_istr **pool = host->calloc(cap, sizeof *pool);
+    if (!pool)
+        return VP_ENOMEM;
+    for (size_t i = 0; st->pool && i <= st->pool_mask; i++) {
+        mc_istr *is = st->pool[i];
+        if (!is)
+            continue;
+        size_t j = istr_hash(st, is) & (cap - 1);
+        while (pool[j])
+            j = (j + 1) & (cap - 1);
+        pool[j] = is;
+    }
+    host->free(st->pool);
+    st->pool = pool;
+    st->pool_mask = cap - 1;
+    return 0;
+}
+
+/* A reference to the shared copy of v, or NULL (out of memory). */
+static mc_istr *
+intern_get(const vp_host_api_t *host, mc_state *st, const char *v)
+{
+    if ((st->pool_used + 1) * 2 > st->pool_mask + 1
+        && pool_resize(host, st, (st->pool_mask + 1) * 2) != 0)
+        return NULL;
+    size_t len = strlen(v);
+    int found = 0;
+    size_t i = pool_find(st, v, len, hash_bytes(st, v, len), &found);
+    if (found) {
+        st->pool[i]->refs++;
+        return st->pool[i];
+    }
+    mc_istr *is = len < UINT32_MAX ? host->alloc(sizeof *is + len + 1) : NULL;
+    if (!is)
+        return NULL;
+    is->refs = 1;
+    is->len = (uint32_t)len;
+    memcpy(is->s, v, len + 1);
+    st->pool[i] = is;
+    st->pool_used++;
+    return is;
+}
+
+static void
+intern_put(const vp_host_api_t *host, mc_state *st, mc_istr *is)
+{
+    if (--is->refs)
+        return;
+    int found = 0;
+    size_t i = pool_find(st, is->s, is->len, istr_hash(st, is), &found);
+    /* Backward-shift deletion, as for the index tables. */
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & st->pool_mask;
+        mc_istr *o = st->pool[j];
+        if (!o)
+            break;
+        size_t home = istr_hash(st, o) & st->pool_mask;
+        int movable = j > i ? (home <= i || home > j) : (home <= i && home > j);
+        if (movable) {
+            st->pool[i] = o;
+            i = j;
+        }
+    }
+    st->pool[i] = NULL;
+    st->pool_used--;
+    explicit_bzero(is, sizeof *is + is->len + 1);
+    host->free(is);
+}
+
+static void
+query_init(const mc_state *st, int t, const char *value, mc_query *q)
+{
+    q->s = value;
+    q->is_bin = t == T_ID && id_to_bin(value, q->bin) == 0;
+    q->h = q->is_bin ? hash_bytes(st, q->bin, ID_BIN_LEN)
+                     : hash_bytes(st, value, strlen(value));
+}
+
+/* The hash of e's value in table t (which e is in). */
+static uint32_t
+ehash(const mc_state *st, const mc_entry *e, int t)
+{
+    if (t == T_ID && (e->flags & F_ID_BIN))
+        return hash_bytes(st, edata(e) + e->off[S_ID], ID_BIN_LEN);
+    const char *k = estr(e, str_of[t]);
+    return hash_bytes(st, k, strlen(k));
+}
+
+static int
+matches(const mc_entry *e, int t, const mc_query *q)
+{
+    if (t == T_ID && (e->flags & F_ID_BIN))
+        return q->is_bin
+               && memcmp(edata(e) + e->off[S_ID], q->bin, ID_BIN_LEN) == 0;
+    if (t == T_ID && q->is_bin)
+        return 0;
+    return strcmp(estr(e, str_of[t]), q->s) == 0;
+}
+
+/* The slot holding the value of q in table t, or the empty slot where it
  * would go (*found = 0). */
 static size_t
-tab_probe(const mc_tab *tb, int t, const char *key, uint32_t h, int *found)
+tab_probe(const mc_tab *tb, int t, const mc_query *q, int *found)
 {
-    size_t i = h & tb->mask;
+    size_t i = q->h & tb->mask;
     for (;;) {
         const mc_entry *e = tb->slot[i];
         if (!e) {
             *found = 0;
             return i;
         }
-        if (e->hash[t] == h && strcmp(cfield(&e->pub, key_off[t]), key) == 0) {
+        if (matches(e, t, q)) {
             *found = 1;
             return i;
         }
@@ -270,9 +476,9 @@ tab_probe(const mc_tab *tb, int t, const char *key, uint32_t h, int *found)
 
 /* The slot holding entry e (which heads its list). */
 static size_t
-tab_slot_of(const mc_tab *tb, int t, const mc_entry *e)
+tab_slot_of(const mc_state *st, const mc_tab *tb, int t, const mc_entry *e)
 {
-    size_t i = e->hash[t] & tb->mask;
+    size_t i = ehash(st, e, t) & tb->mask;
     while (tb->slot[i] != e)
         i = (i + 1) & tb->mask;
     return i;
@@ -280,7 +486,7 @@ tab_slot_of(const mc_tab *tb, int t, const mc_entry *e)
 
 /* Empties slot i and shifts back the run after it. */
 static void
-tab_delete_slot(mc_tab *tb, int t, size_t i)
+tab_delete_slot(const mc_state *st, mc_tab *tb, int t, size_t i)
 {
     size_t j = i;
     for (;;) {
@@ -288,7 +494,7 @@ tab_delete_slot(mc_tab *tb, int t, size_t i)
         mc_entry *e = tb->slot[j];
         if (!e)
             break;
-        size_t home = e->hash[t] & tb->mask;
+        size_t home = ehash(st, e, t) & tb->mask;
         /* e may move to i unless its home lies cyclically in (i, j]. */
         int movable = j > i ? (home <= i || home > j) : (home <= i && home > j);
         if (movable) {
@@ -301,7 +507,8 @@ tab_delete_slot(mc_tab *tb, int t, size_t i)
 }
 
 static int
-tab_resize(const vp_host_api_t *host, mc_tab *tb, int t, size_t cap)
+tab_resize(const vp_host_api_t *host, const mc_state *st, mc_tab *tb, int t,
+           size_t cap)
 {
     mc_entry **slot = host->calloc(cap, sizeof *slot);
     if (!slot)
@@ -311,7 +518,7 @@ tab_resize(const vp_host_api_t *host, mc_tab *tb, int t, size_t cap)
         mc_entry *e = tb->slot[i];
         if (!e)
             continue;
-        size_t j = e->hash[t] & mask;
+        size_t j = ehash(st, e, t) & mask;
         while (slot[j])
             j = (j + 1) & mask;
         slot[j] = e;
@@ -324,19 +531,19 @@ tab_resize(const vp_host_api_t *host, mc_tab *tb, int t, size_t cap)
 
 /* Room for one more value. */
 static int
-tab_reserve(const vp_host_api_t *host, mc_tab *tb, int t)
+tab_reserve(const vp_host_api_t *host, const mc_state *st, mc_tab *tb, int t)
 {
     size_t cap = tb->mask + 1;
     if ((tb->used + 1) * 2 <= cap)
         return 0;
     if (cap > SIZE_MAX / 2 / sizeof(mc_entry *))
         return VP_ENOMEM;
-    return tab_resize(host, tb, t, cap * 2);
+    return tab_resize(host, st, tb, t, cap * 2);
 }
 
 /* Gives memory back after evictions (failure is harmless). */
 static void
-tab_shrink(const vp_host_api_t *host, mc_tab *tb, int t)
+tab_shrink(const vp_host_api_t *host, const mc_state *st, mc_tab *tb, int t)
 {
     size_t cap = tb->mask + 1;
     if (cap <= TAB_MIN || tb->used * 8 >= cap)
@@ -344,23 +551,34 @@ tab_shrink(const vp_host_api_t *host, mc_tab *tb, int t)
     size_t want = TAB_MIN;
     while (want < tb->used * 4)
         want *= 2;
-    tab_resize(host, tb, t, want);
+    tab_resize(host, st, tb, t, want);
 }
 
 static void
-tab_link(mc_tab *tb, int t, mc_entry *e)
+tab_link(const mc_state *st, mc_tab *tb, int t, mc_entry *e)
 {
-    const char *k = entry_key(&e->pub, t);
-    if (!k)
-        return;
+    mc_query q;
+    if (t == T_ID) {
+        q.is_bin = (e->flags & F_ID_BIN) != 0;
+        if (q.is_bin)
+            memcpy(q.bin, edata(e) + e->off[S_ID], ID_BIN_LEN);
+        q.s = q.is_bin ? "" : estr(e, S_ID);
+        q.h = ehash(st, e, t);
+    } else {
+        if (!(e->links & (1u << t)))
+            return;
+        q.s = ekey(e, t);
+        q.is_bin = 0;
+        q.h = ehash(st, e, t);
+    }
     int found = 0;
-    size_t i = tab_probe(tb, t, k, e->hash[t], &found);
+    size_t i = tab_probe(tb, t, &q, &found);
     if (t != T_ID) {
-        mc_link *l = &e->link[t - 1];
+        mc_link *l = elink(e, t);
         l->prev = NULL;
         l->next = found ? tb->slot[i] : NULL;
         if (found)
-            tb->slot[i]->link[t - 1].prev = e;
+            elink(tb->slot[i], t)->prev = e;
     }
     if (!found)
         tb->used++;
@@ -368,25 +586,25 @@ tab_link(mc_tab *tb, int t, mc_entry *e)
 }
 
 static void
-tab_unlink(mc_tab *tb, int t, mc_entry *e)
+tab_unlink(const mc_state *st, mc_tab *tb, int t, mc_entry *e)
 {
-    if (!entry_key(&e->pub, t))
-        return;
     if (t == T_ID) {
-        tab_delete_slot(tb, t, tab_slot_of(tb, t, e));
+        tab_delete_slot(st, tb, t, tab_slot_of(st, tb, t, e));
         return;
     }
-    mc_link *l = &e->link[t - 1];
+    if (!(e->links & (1u << t)))
+        return;
+    mc_link *l = elink(e, t);
     if (l->next)
-        l->next->link[t - 1].prev = l->prev;
+        elink(l->next, t)->prev = l->prev;
     if (l->prev) {
-        l->prev->link[t - 1].next = l->next;
+        elink(l->prev, t)->next = l->next;
     } else {
-        size_t i = tab_slot_of(tb, t, e);
+        size_t i = tab_slot_of(st, tb, t, e);
         if (l->next)
             tb->slot[i] = l->next;
         else
-            tab_delete_slot(tb, t, i);
+            tab_delete_slot(st, tb, t, i);
     }
     l->prev = l->next = NULL;
 }
@@ -397,18 +615,30 @@ tab_get(const mc_state *st, int t, const char *value)
 {
     if (!value || !value[0])
         return NULL;
+    mc_query q;
+    query_init(st, t, value, &q);
     int found = 0;
     const mc_tab *tb = &st->tab[t];
-    size_t i = tab_probe(tb, t, value, hash_str(st, value), &found);
+    size_t i = tab_probe(tb, t, &q, &found);
     return found ? tb->slot[i] : NULL;
+}
+
+static mc_entry *
+next_in(mc_entry *e, int t)
+{
+    return elink(e, t)->next;
 }
 
 /* ---- entry life -------------------------------------------------------- */
 
 static void
-entry_free(const vp_host_api_t *host, mc_entry *e)
+entry_free(const vp_host_api_t *host, mc_state *st, mc_entry *e)
 {
-    explicit_bzero(e->data, e->alloc - sizeof *e);
+    for (int s = 0; s < N_STR; s++) {
+        if (e->off[s] != NO_STR && interned(e, s))
+            intern_put(host, st, (mc_istr *)(uintptr_t)eistr(e, s));
+    }
+    explicit_bzero(e, alloc_len(e));
     host->free(e);
 }
 
@@ -417,9 +647,17 @@ bury_graveyard(const vp_host_api_t *host, mc_state *st)
 {
     while (st->graveyard) {
         mc_entry *e = st->graveyard;
-        st->graveyard = e->link[0].next;
-        entry_free(host, e);
+        st->graveyard = e->u.grave_next;
+        entry_free(host, st, e);
     }
+}
+
+static void
+bury_later(mc_state *st, mc_entry *e)
+{
+    e->flags |= F_DEAD;
+    e->u.grave_next = st->graveyard;
+    st->graveyard = e;
 }
 
 /* Takes e out of every index and the accounting; frees it now, or when the
@@ -430,14 +668,11 @@ entry_remove(const vp_host_api_t *host, mc_state *st, mc_entry *e)
     st->bytes -= entry_cost(e);
     st->entries--;
     for (int t = 0; t < T_COUNT; t++)
-        tab_unlink(&st->tab[t], t, e);
-    if (st->busy) {
-        e->dead = 1;
-        e->link[0].next = st->graveyard;
-        st->graveyard = e;
-    } else {
-        entry_free(host, e);
-    }
+        tab_unlink(st, &st->tab[t], t, e);
+    if (st->busy)
+        bury_later(st, e);
+    else
+        entry_free(host, st, e);
 }
 
 static void
@@ -451,6 +686,22 @@ visits_end(const vp_host_api_t *host, mc_state *st)
 {
     if (--st->busy == 0)
         bury_graveyard(host, st);
+}
+
+/* Calls visit with e's public view (inside visits_begin/end). */
+static int
+visit_entry(mc_state *st, const mc_entry *e, vp_cache_visit_fn visit,
+            void *arg)
+{
+    unsigned depth = st->busy - 1;
+    if (depth < VIEW_DEPTH) {
+        view_of(e, &st->views[depth].v, st->views[depth].id);
+        return visit(arg, &st->views[depth].v);
+    }
+    vp_cache_entry_t v;
+    char idbuf[HEX_ID_LEN + 1];
+    view_of(e, &v, idbuf);
+    return visit(arg, &v);
 }
 
 /* ---- the ops ----------------------------------------------------------- */
@@ -498,10 +749,14 @@ memory_create(vp_instance_t *inst)
         return VP_EIO;
     }
     for (int t = 0; t < T_COUNT; t++) {
-        if (tab_resize(host, &st->tab[t], t, TAB_MIN) != 0) {
+        if (tab_resize(host, st, &st->tab[t], t, TAB_MIN) != 0) {
             memory_destroy(inst);
             return VP_ENOMEM;
         }
+    }
+    if (pool_resize(host, st, TAB_MIN) != 0) {
+        memory_destroy(inst);
+        return VP_ENOMEM;
     }
     return 0;
 }
@@ -516,11 +771,12 @@ memory_destroy(vp_instance_t *inst)
     mc_tab *ids = &st->tab[T_ID];
     for (size_t i = 0; ids->slot && i <= ids->mask; i++) {
         if (ids->slot[i])
-            entry_free(host, ids->slot[i]);
+            entry_free(host, st, ids->slot[i]);
     }
     bury_graveyard(host, st);
     for (int t = 0; t < T_COUNT; t++)
         host->free(st->tab[t].slot);
+    host->free(st->pool); /* empty: every entry let go of its strings */
     explicit_bzero(st->key, sizeof st->key);
     host->free(st);
     inst->data = NULL;
@@ -536,10 +792,16 @@ memory_lookup(vp_instance_t *inst, const char *id, vp_cache_visit_fn visit,
         return VP_DECLINED;
     if (visit) {
         visits_begin(st);
-        visit(arg, &e->pub);
+        visit_entry(st, e, visit, arg);
         visits_end(inst->host, st);
     }
     return VP_DONE;
+}
+
+static const char *
+cfield(const vp_cache_entry_t *e, size_t off)
+{
+    return *(const char *const *)(const void *)((const char *)e + off);
 }
 
 static vp_status_t
@@ -567,28 +829,43 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
                               "bytes");
         return VP_ERROR;
     }
+    if (in.response.ptr && in.response.len >= UINT32_MAX - 4096)
+        return VP_DECLINED;
 
-    /* Size of the one allocation: header, response, strings. */
+    /* The strings first (16-bit offsets), then the response.  A shared
+     * string longer than a pointer is a pointer to its interned copy. */
+    uint8_t idbin[ID_BIN_LEN];
+    int id_bin = id_to_bin(in.id, idbin) == 0;
     size_t lens[N_STR];
-    size_t need = sizeof(mc_entry);
-    size_t add = in.response.ptr ? in.response.len + 1 : 0;
-    if (add == 0 && in.response.ptr) /* len == SIZE_MAX */
-        return VP_DECLINED;
-    int overflow = add > SIZE_MAX - need;
-    need += add;
-    for (size_t s = 0; s < N_STR; s++) {
+    size_t strings = 0, logical = 0;
+    unsigned intern = 0;
+    for (int s = 0; s < N_STR; s++) {
         const char *v = cfield(&in, str_off[s]);
-        lens[s] = v ? strlen(v) + 1 : 0;
-        overflow |= lens[s] > SIZE_MAX - need;
-        need += lens[s];
+        lens[s] = !v ? 0 : s == S_ID && id_bin ? ID_BIN_LEN : strlen(v) + 1;
+        if (lens[s] > MAX_STRINGS)
+            return VP_DECLINED;
+        logical += lens[s];
+        if (intern_bit(s) && lens[s] > sizeof(mc_istr *)) {
+            intern |= (unsigned)intern_bit(s);
+            lens[s] = sizeof(mc_istr *);
+        }
+        strings += lens[s];
     }
-    if (overflow)
+    if (strings > MAX_STRINGS)
+        return VP_DECLINED;
+    unsigned links = 0;
+    for (int t = T_ID + 1; t < T_COUNT; t++) {
+        const char *k = cfield(&in, str_off[str_of[t]]);
+        if (k && k[0])
+            links |= 1u << t;
+    }
+    size_t resp = in.response.ptr ? in.response.len + 1 : 0;
+    size_t head = sizeof(mc_entry) + popcount8(links) * sizeof(mc_link);
+    size_t need = head + strings + resp;
+    if (need > UINT32_MAX)
         return VP_DECLINED;
 
-    size_t cost = need;
-    for (int t = 0; t < T_COUNT; t++)
-        cost += entry_key(&in, t) ? SLOT_COST : 0;
-
+    size_t cost = HDR_COST + logical + resp + SLOT_COST * (1u + popcount8(links));
     mc_entry *old = tab_get(st, T_ID, in.id);
     uint64_t entries = st->entries + (old ? 0 : 1);
     uint64_t bytes = st->bytes - (old ? entry_cost(old) : 0);
@@ -608,44 +885,62 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
 
     /* Every table gets room first, so nothing below can fail half-way. */
     for (int t = 0; t < T_COUNT; t++) {
-        if (entry_key(&in, t) && tab_reserve(host, &st->tab[t], t) != 0) {
+        if ((t == T_ID || (links & (1u << t)))
+            && tab_reserve(host, st, &st->tab[t], t) != 0) {
             host->set_error(inst, "out of memory");
             return VP_ERROR;
         }
     }
-    mc_entry *e = host->alloc(need);
+    mc_istr *ist[N_STR] = {0};
+    int oom = 0;
+    for (int s = 0; s < N_STR && !oom; s++) {
+        if (intern & (unsigned)intern_bit(s))
+            oom = !(ist[s] = intern_get(host, st, cfield(&in, str_off[s])));
+    }
+    mc_entry *e = oom ? NULL : host->alloc(need);
     if (!e) {
+        for (int s = 0; s < N_STR; s++) {
+            if (ist[s])
+                intern_put(host, st, ist[s]);
+        }
         host->set_error(inst, "out of memory");
         return VP_ERROR;
     }
-    memset(e, 0, sizeof *e);
-    e->alloc = need;
-    e->pub = in;
-    e->pub.size = sizeof(vp_cache_entry_t);
-    char *d = e->data;
+    memset(e, 0, head);
+    e->links = (uint8_t)links;
+    e->flags = (uint8_t)((id_bin ? F_ID_BIN : 0)
+                         | (in.response.ptr ? F_RESPONSE : 0) | intern);
+    e->u.t.last_renewed_ms = in.last_renewed_ms;
+    e->u.t.ttl_ms = in.ttl_ms;
+    char *d = edata(e);
+    size_t at = 0;
+    for (int s = 0; s < N_STR; s++) {
+        if (!lens[s]) {
+            e->off[s] = NO_STR;
+            continue;
+        }
+        e->off[s] = (uint16_t)at;
+        if (s == S_ID && id_bin)
+            memcpy(d + at, idbin, ID_BIN_LEN);
+        else if (ist[s])
+            memcpy(d + at, &ist[s], sizeof ist[s]);
+        else
+            memcpy(d + at, cfield(&in, str_off[s]), lens[s]);
+        at += lens[s];
+    }
+    e->resp_off = (uint16_t)at;
     if (in.response.ptr) {
         if (in.response.len)
-            memcpy(d, in.response.ptr, in.response.len);
-        d[in.response.len] = '\0';
-        e->pub.response.ptr = d;
-        d += in.response.len + 1;
+            memcpy(d + at, in.response.ptr, in.response.len);
+        d[at + in.response.len] = '\0';
+        e->resp_len = (uint32_t)in.response.len;
     }
-    for (size_t s = 0; s < N_STR; s++) {
-        if (!lens[s])
-            continue;
-        memcpy(d, cfield(&in, str_off[s]), lens[s]);
-        *field(&e->pub, str_off[s]) = d;
-        d += lens[s];
-    }
-    for (int t = 0; t < T_COUNT; t++) {
-        const char *k = entry_key(&e->pub, t);
-        e->hash[t] = k ? hash_str(st, k) : 0;
-    }
+    explicit_bzero(idbin, sizeof idbin);
 
     if (old)
         entry_remove(host, st, old);
     for (int t = 0; t < T_COUNT; t++)
-        tab_link(&st->tab[t], t, e);
+        tab_link(st, &st->tab[t], t, e);
     st->entries++;
     st->bytes += cost;
     st->full_logged = 0;
@@ -677,32 +972,54 @@ read_selector(vp_instance_t *inst, const vp_cache_selector_t *sel,
     return VP_EINVAL;
 }
 
-/* Walks the entries a selector matches: calls fn(ctx, e) for each with
- * the next one already read, so fn may remove e.  Stops when fn returns
- * non-zero.  Not for VP_CACHE_ALL. */
+/* True when e is in the request_path index under ns with this prefix. */
+static int
+path_matches(const mc_entry *e, const char *ns, const char *prefix,
+             size_t prefix_len)
+{
+    const char *ens = estr(e, S_NS), *path = estr(e, S_PATH);
+    return ens && ens[0] && path && strcmp(ens, ns) == 0
+           && strncmp(path, prefix, prefix_len) == 0;
+}
+
+/* Walks the entries a selector matches: calls fn(ctx, e) for each; fn
+ * must not remove entries (callers that do work on a snapshot).  Stops
+ * when fn returns non-zero. */
 static void
 walk(mc_state *st, const vp_cache_selector_t *sel,
      int (*fn)(void *ctx, mc_entry *e), void *ctx)
 {
     static const int table_of[] = {
         [VP_CACHE_BY_ID] = T_ID,
-        [VP_CACHE_BY_REQUEST_PATH] = T_NS,
+        [VP_CACHE_BY_REQUEST_PATH] = -1,
         [VP_CACHE_BY_TOKEN] = T_TOKEN,
         [VP_CACHE_BY_TOKEN_ACCESSOR] = T_ACCESSOR,
         [VP_CACHE_BY_LEASE] = T_LEASE,
         [VP_CACHE_BY_TOKEN_PARENT] = T_PARENT,
         [VP_CACHE_BY_LEASE_TOKEN] = T_LEASE_TOKEN,
+        [VP_CACHE_ALL] = -2,
     };
     int t = table_of[sel->index];
-    const char *prefix = NULL;
-    size_t prefix_len = 0;
+    const mc_tab *ids = &st->tab[T_ID];
+    if (t == -2) {
+        for (size_t i = 0; i <= ids->mask; i++) {
+            if (ids->slot[i] && fn(ctx, ids->slot[i]))
+                return;
+        }
+        return;
+    }
     const char *value = sel->value;
     if (!value || !value[0])
         return;
-    if (t == T_NS) {
-        prefix = value;
-        prefix_len = strlen(prefix);
-        value = sel->namespace_ ? sel->namespace_ : "root/";
+    if (t == -1) {
+        const char *ns = sel->namespace_ ? sel->namespace_ : "root/";
+        size_t n = strlen(value);
+        for (size_t i = 0; i <= ids->mask; i++) {
+            mc_entry *e = ids->slot[i];
+            if (e && path_matches(e, ns, value, n) && fn(ctx, e))
+                return;
+        }
+        return;
     }
     mc_entry *e = tab_get(st, t, value);
     if (t == T_ID) {
@@ -710,13 +1027,9 @@ walk(mc_state *st, const vp_cache_selector_t *sel,
             fn(ctx, e);
         return;
     }
-    while (e) {
-        mc_entry *next = e->link[t - 1].next;
-        if (!prefix || strncmp(e->pub.request_path, prefix, prefix_len) == 0) {
-            if (fn(ctx, e))
-                return;
-        }
-        e = next;
+    for (; e; e = next_in(e, t)) {
+        if (fn(ctx, e))
+            return;
     }
 }
 
@@ -750,6 +1063,13 @@ snap_add(void *ctx, mc_entry *e)
     return 0;
 }
 
+static void
+snap_free(snapshot *s)
+{
+    if (s->v != s->small)
+        s->host->free(s->v);
+}
+
 static int
 count_one(void *ctx, mc_entry *e)
 {
@@ -779,15 +1099,7 @@ memory_find(vp_instance_t *inst, const vp_cache_selector_t *selector,
     /* Visit a snapshot: the visits may store and evict. */
     snapshot snap = {.host = host, .cap = 32};
     snap.v = snap.small;
-    if (sel.index == VP_CACHE_ALL) {
-        const mc_tab *ids = &st->tab[T_ID];
-        for (size_t i = 0; i <= ids->mask && !snap.failed; i++) {
-            if (ids->slot[i])
-                snap_add(&snap, ids->slot[i]);
-        }
-    } else {
-        walk(st, &sel, snap_add, &snap);
-    }
+    walk(st, &sel, snap_add, &snap);
     int visited = 0;
     if (snap.failed) {
         host->set_error(inst, "out of memory");
@@ -795,32 +1107,16 @@ memory_find(vp_instance_t *inst, const vp_cache_selector_t *selector,
     } else {
         visits_begin(st);
         for (size_t i = 0; i < snap.n; i++) {
-            if (snap.v[i]->dead)
+            if (snap.v[i]->flags & F_DEAD)
                 continue;
             visited++;
-            if (visit(arg, &snap.v[i]->pub))
+            if (visit_entry(st, snap.v[i], visit, arg))
                 break;
         }
         visits_end(host, st);
     }
-    if (snap.v != snap.small)
-        host->free(snap.v);
+    snap_free(&snap);
     return rc ? rc : visited;
-}
-
-typedef struct {
-    const vp_host_api_t *host;
-    mc_state *st;
-    int removed;
-} evict_ctx;
-
-static int
-evict_one(void *ctx, mc_entry *e)
-{
-    evict_ctx *c = ctx;
-    entry_remove(c->host, c->st, e);
-    c->removed++;
-    return 0;
 }
 
 static int
@@ -840,13 +1136,10 @@ memory_evict(vp_instance_t *inst, const vp_cache_selector_t *selector)
             if (!e)
                 continue;
             removed++;
-            if (st->busy) {
-                e->dead = 1;
-                e->link[0].next = st->graveyard;
-                st->graveyard = e;
-            } else {
-                entry_free(host, e);
-            }
+            if (st->busy)
+                bury_later(st, e);
+            else
+                entry_free(host, st, e);
         }
         for (int t = 0; t < T_COUNT; t++) {
             mc_tab *tb = &st->tab[t];
@@ -856,13 +1149,24 @@ memory_evict(vp_instance_t *inst, const vp_cache_selector_t *selector)
         st->entries = 0;
         st->bytes = 0;
     } else {
-        evict_ctx c = {host, st, 0};
-        walk(st, &sel, evict_one, &c);
-        removed = c.removed;
+        /* Removing moves entries within the tables: collect first. */
+        snapshot snap = {.host = host, .cap = 32};
+        snap.v = snap.small;
+        walk(st, &sel, snap_add, &snap);
+        if (snap.failed) {
+            snap_free(&snap);
+            host->set_error(inst, "out of memory");
+            return VP_ENOMEM;
+        }
+        for (size_t i = 0; i < snap.n; i++) {
+            entry_remove(host, st, snap.v[i]);
+            removed++;
+        }
+        snap_free(&snap);
     }
     if (removed) {
         for (int t = 0; t < T_COUNT; t++)
-            tab_shrink(host, &st->tab[t], t);
+            tab_shrink(host, st, &st->tab[t], t);
     }
     return removed;
 }
@@ -874,8 +1178,8 @@ memory_renewed(vp_instance_t *inst, const char *id, uint64_t last_renewed_ms,
     mc_entry *e = tab_get(inst->data, T_ID, id);
     if (!e)
         return VP_ENOENT;
-    e->pub.last_renewed_ms = last_renewed_ms;
-    e->pub.ttl_ms = ttl_ms;
+    e->u.t.last_renewed_ms = last_renewed_ms;
+    e->u.t.ttl_ms = ttl_ms;
     return 0;
 }
 

@@ -134,3 +134,11 @@ tests_unit_test_metrics_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_metrics_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_metrics_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_metrics
+
+# lease cache parts: renewal watcher set, stored-answer packer, key forms
+check_PROGRAMS += tests/unit/test_lease_parts
+tests_unit_test_lease_parts_SOURCES = tests/unit/test_lease_parts.c
+tests_unit_test_lease_parts_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_lease_parts_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_lease_parts_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_lease_parts

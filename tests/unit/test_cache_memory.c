@@ -12,6 +12,7 @@
 #include "test.h"
 
 #include <dlfcn.h>
+#include <malloc.h>
 
 #include "mock_host.h"
 
@@ -1326,6 +1327,98 @@ TEST(memory_per_entry)
     done(mi);
 }
 
+/* Strings many entries share (a lease token repeated by every lease it
+ * obtained, a long namespace, a parent token) are kept once: the live
+ * allocations grow by one per entry, not one per copy; every entry still
+ * reads its own values, indexes by them, and the shared copies go with
+ * the last entry that uses them.  The byte statistic is unchanged. */
+TEST(shared_strings_are_kept_once)
+{
+    const char *ltok = "hvs.CAESIJlWh0NKCpQ9pYhnq2tMnE8sK9oCrGwYxqB8kGL-"
+                       "Yd6KGh4KHGh2cy5Ld3R5VmlOWmRjdVBQQUh3dGZ2WGhN";
+    const char *ns = "team-payments/prod-eu-west-1/";
+    const char *parent = "hvs.CAESIParentTokenOfManyChildTokensxxxxxxxxxx";
+    const char *const conf[] = {"max_entries", "1000", NULL};
+    /* What one lease entry accounts when it is alone. */
+    mock_instance *one = make(conf);
+    put(one, (spec){.id = "lease-0", .ns = ns, .path = "/v1/database/creds/app",
+                    .lease = "database/creds/app/0", .ltoken = ltok,
+                    .resp = "r"});
+    uint64_t single = n_bytes(one);
+    done(one);
+    mock_instance *mi = make(conf);
+    char id[32], lease[48], tok[32];
+    /* Tables grown for the entries to come first (these stay), so that
+     * the heap growth below is the entries'. */
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof id, "warm-%d", i);
+        put(mi, (spec){.id = id, .lease = id, .ltoken = id, .token = id,
+                       .parent = id, .resp = "w"});
+    }
+    long live0 = mock_live_allocs();
+    size_t heap0 = mallinfo2().uordblks, inline_bytes = 0;
+    for (int i = 0; i < 100; i++) {
+        snprintf(id, sizeof id, "lease-%d", i);
+        snprintf(lease, sizeof lease, "database/creds/app/%d", i);
+        put(mi, (spec){.id = id, .ns = ns, .path = "/v1/database/creds/app",
+                       .lease = lease, .ltoken = ltok, .resp = "r"});
+        inline_bytes += strlen(id) + strlen(ns) + strlen(lease) + strlen(ltok)
+                        + strlen("/v1/database/creds/app") + 6;
+    }
+    size_t per_lease = (mallinfo2().uordblks - heap0) / 100;
+    printf("# a lease entry with a %zu-byte lease token and a %zu-byte "
+           "namespace takes %zu heap bytes; its strings alone are %zu\n",
+           strlen(ltok), strlen(ns), per_lease, inline_bytes / 100);
+    /* Header, links and malloc overhead are about 90 bytes: had the token
+     * and the namespace been copied, the entry would be bigger than its
+     * strings. */
+    ASSERT(per_lease < inline_bytes / 100);
+    for (int i = 0; i < 100; i++) {
+        snprintf(id, sizeof id, "child-%d", i);
+        snprintf(tok, sizeof tok, "hvs.child-token-%d", i);
+        put(mi, (spec){.id = id, .ns = ns, .path = "/v1/auth/token/create",
+                       .token = tok, .parent = parent, .resp = "t"});
+    }
+    /* One allocation per entry, plus one per distinct shared string. */
+    ASSERT_INT_EQ(mock_live_allocs() - live0, 200 + 3);
+    uint64_t bytes = n_bytes(mi);
+    ASSERT_INT_EQ(found(mi, VP_CACHE_BY_LEASE_TOKEN, ltok, NULL)[0] != '\0',
+                  1);
+    ASSERT_INT_EQ(P.ops->find(&mi->pub,
+                              &(vp_cache_selector_t){sizeof(vp_cache_selector_t),
+                                                     VP_CACHE_BY_LEASE_TOKEN,
+                                                     ltok, NULL},
+                              NULL, NULL),
+                  100);
+    ASSERT_INT_EQ(P.ops->find(&mi->pub,
+                              &(vp_cache_selector_t){sizeof(vp_cache_selector_t),
+                                                     VP_CACHE_BY_REQUEST_PATH,
+                                                     "/v1/auth/", ns},
+                              NULL, NULL),
+                  100);
+    seen s = look(mi, "lease-42");
+    ASSERT_STR_EQ(s.ptr->lease_token, ltok);
+    ASSERT_STR_EQ(s.ptr->namespace_, ns);
+    ASSERT_STR_EQ(s.ptr->lease, "database/creds/app/42");
+    s = look(mi, "child-7");
+    ASSERT_STR_EQ(s.ptr->token_parent, parent);
+    /* Shared strings count as if inline: 100 leases account 100 times
+     * what one did (the children come on top). */
+    ASSERT(bytes > 100 * single);
+    /* Replacing and evicting keeps the counts right to the end. */
+    put(mi, (spec){.id = "lease-1", .ns = "root/", .path = "/v1/x",
+                   .lease = "other", .ltoken = "hvs.another-long-token-here",
+                   .resp = "r2"});
+    ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_TOKEN_PARENT, parent, NULL), 100);
+    ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_LEASE_TOKEN, ltok, NULL), 99);
+    ASSERT_INT_EQ(n_entries(mi), 301);
+    s = look(mi, "lease-1");
+    ASSERT_STR_EQ(s.ptr->lease_token, "hvs.another-long-token-here");
+    ASSERT_INT_EQ(evict(mi, VP_CACHE_ALL, NULL, NULL), 301);
+    ASSERT_INT_EQ(n_bytes(mi), 0);
+    done(mi);
+}
+
 int
 main(void)
 {
@@ -1342,5 +1435,6 @@ main(void)
                      T(limit_on_bytes), T(renewed_updates_the_entry),
                      T(stats_account_for_entries),
                      T(destroy_releases_everything),
-                     T(random_run_against_a_model), T(memory_per_entry));
+                     T(random_run_against_a_model), T(memory_per_entry),
+                     T(shared_strings_are_kept_once));
 }

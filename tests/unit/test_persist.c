@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <uv.h>
 #include <vaproxy/errors.h>
 
 #include "cfgtree.h"
@@ -1132,7 +1133,12 @@ model_op(model *m, vpd_persist *p, uint64_t i)
     }
 }
 
-TEST(sigkill_at_random_moments)
+/* A writer killed at random moments: the file restores exactly the
+ * acknowledged operations, or one more.  background: the compactions run
+ * on a libuv worker while the writer goes on, and the kill may land in
+ * any of their steps. */
+static void
+sigkill_run(bool background)
 {
     setup();
     write_file(keyf, KEY_A, 32);
@@ -1150,13 +1156,25 @@ TEST(sigkill_at_random_moments)
             close(fds[0]);
             model cm = m;
             vpd_persist *p = open_ready(&c);
+            uv_loop_t loop;
+            if (background) {
+                if (uv_loop_init(&loop) != 0)
+                    _exit(5);
+                vpd_persist_set_loop(p, &loop);
+            }
             for (uint64_t i = done; i < done + 400; i++) {
                 model_op(&cm, p, i);
                 if (write(fds[1], &i, sizeof i) != sizeof i)
                     _exit(3);
-                if (i % 37 == 0 &&
-                    vpd_persist_compact(p, (char[256]){0}, 256) != 0)
+                if (background) {
+                    /* Finishes a job whose worker is done. */
+                    uv_run(&loop, UV_RUN_NOWAIT);
+                    if (i % 37 == 0 && vpd_persist_compact_start(p) != 0)
+                        _exit(4);
+                } else if (i % 37 == 0 &&
+                           vpd_persist_compact(p, (char[256]){0}, 256) != 0) {
                     _exit(4);
+                }
             }
             for (;;)
                 pause();
@@ -1199,12 +1217,23 @@ TEST(sigkill_at_random_moments)
         free(sb);
         free(got);
     }
-    printf("# %llu operations over %d kills: %d before any write, %d "
+    printf("# %s: %llu operations over %d kills: %d before any write, %d "
            "exactly the acknowledged ones, %d one unacknowledged write "
            "more\n",
+           background ? "background compactions" : "compactions inline",
            (unsigned long long)done, rounds, outcomes[0], outcomes[1],
            outcomes[2]);
     cleanup();
+}
+
+TEST(sigkill_at_random_moments)
+{
+    sigkill_run(false);
+}
+
+TEST(sigkill_during_background_compactions)
+{
+    sigkill_run(true);
 }
 
 /* ---- configuration ----------------------------------------------------- */
@@ -1332,6 +1361,149 @@ TEST(config_parse)
                 "t.hcl:2: cache: persist: expected a block, got a string");
 }
 
+/* ---- compaction off the loop ------------------------------------------- */
+
+/* Renews until a threshold compaction has started in the background. */
+static void
+renew_until_compacting(vpd_persist *p, char ids[][16], int n, const char *resp)
+{
+    (void)resp;
+    for (int i = 0; i < 100000 && !vpd_persist_compacting(p); i++)
+        ASSERT_INT_EQ(vpd_persist_renewed(p, ids[i % n], 1000, 600000), 0);
+    ASSERT(vpd_persist_compacting(p));
+}
+
+/* Every kind of write made while a background compaction runs - puts,
+ * replacements, deletes, renewals, the auto-auth token, a delete then a
+ * put of the same id - is in the compacted file, in order; the file is
+ * compacted; the loop finishing the job is what makes it the store. */
+TEST(appends_during_background_compaction_are_kept)
+{
+    setup();
+    write_file(keyf, KEY_A, 32);
+    vpd_persist_config c = file_cfg(true);
+    vpd_persist *p = open_ready(&c);
+    uv_loop_t loop;
+    ASSERT_INT_EQ(uv_loop_init(&loop), 0);
+    vpd_persist_set_loop(p, &loop);
+    char resp[400];
+    memset(resp, 'x', sizeof resp - 1);
+    resp[sizeof resp - 1] = '\0';
+    char ids[20][16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(ids[i], sizeof ids[i], "id%d", i);
+        vp_cache_entry_t e = lease_entry(ids[i], resp, 1000, 600000);
+        ASSERT_INT_EQ(vpd_persist_put(p, &e), 0);
+    }
+    unsigned done0 = vpd_persist_compactions(p); /* open made the file */
+    renew_until_compacting(p, ids, 20, resp);
+    off_t before = file_size(db);
+    ASSERT(before > (off_t)VPD_PERSIST_COMPACT_MIN_BYTES);
+    ASSERT_INT_EQ(vpd_persist_compactions(p), done0);
+
+    /* Meanwhile (the job cannot finish before the loop runs): */
+    char nid[10][16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(nid[i], sizeof nid[i], "new%d", i);
+        vp_cache_entry_t e = lease_entry(nid[i], "fresh", 5000 + (uint64_t)i,
+                                         600000);
+        ASSERT_INT_EQ(vpd_persist_put(p, &e), 0);
+    }
+    ASSERT_INT_EQ(vpd_persist_delete(p, "id0"), 0);
+    ASSERT_INT_EQ(vpd_persist_renewed(p, "id1", 7777, 123000), 0);
+    vp_cache_entry_t repl = lease_entry("id2", "replaced", 8888, 600000);
+    ASSERT_INT_EQ(vpd_persist_put(p, &repl), 0);
+    vp_cache_entry_t k1 = lease_entry("k", "first", 1, 600000);
+    ASSERT_INT_EQ(vpd_persist_put(p, &k1), 0);
+    ASSERT_INT_EQ(vpd_persist_delete(p, "k"), 0);
+    vp_cache_entry_t k2 = lease_entry("k", "second", 2, 600000);
+    ASSERT_INT_EQ(vpd_persist_put(p, &k2), 0);
+    ASSERT_INT_EQ(vpd_persist_set_auto_auth_token(p, "hvs.during"), 0);
+    ASSERT(vpd_persist_compacting(p));
+    ASSERT_INT_EQ(vpd_persist_compactions(p), done0);
+
+    /* The loop finishes the job (bounded: the run ends when it is done). */
+    ASSERT_INT_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ASSERT(!vpd_persist_compacting(p));
+    ASSERT_INT_EQ(vpd_persist_compactions(p), done0 + 1);
+    ASSERT(access(tmpf, F_OK) != 0);
+    ASSERT(file_size(db) < before / 4);
+    /* Writes after it go to the new file. */
+    ASSERT_INT_EQ(vpd_persist_renewed(p, "id3", 9999, 600000), 0);
+    vp_cache_entry_t after = lease_entry("after", "later", 3, 600000);
+    ASSERT_INT_EQ(vpd_persist_put(p, &after), 0);
+    vpd_persist_close(p);
+    ASSERT_INT_EQ(uv_loop_close(&loop), 0);
+
+    sbuf want = {0};
+    for (int i = 1; i < 20; i++) {
+        vp_cache_entry_t e = lease_entry(ids[i], resp, 1000, 600000);
+        if (i == 1) {
+            e.last_renewed_ms = 7777;
+            e.ttl_ms = 123000;
+        } else if (i == 2) {
+            e = repl;
+        } else if (i == 3) {
+            e.last_renewed_ms = 9999;
+        }
+        entry_text(&want, &e);
+    }
+    for (int i = 0; i < 10; i++) {
+        vp_cache_entry_t e = lease_entry(nid[i], "fresh", 5000 + (uint64_t)i,
+                                         600000);
+        entry_text(&want, &e);
+    }
+    entry_text(&want, &k2);
+    entry_text(&want, &after);
+    sb_add(&want, "aat=hvs.during\n");
+    ASSERT_STR_EQ(restore_text(10000), want.s);
+    free(want.s);
+    cleanup();
+}
+
+/* Closing while a background compaction runs waits for it and finishes
+ * it: nothing written meanwhile is lost. */
+TEST(close_during_background_compaction)
+{
+    setup();
+    write_file(keyf, KEY_A, 32);
+    vpd_persist_config c = file_cfg(true);
+    vpd_persist *p = open_ready(&c);
+    uv_loop_t loop;
+    ASSERT_INT_EQ(uv_loop_init(&loop), 0);
+    vpd_persist_set_loop(p, &loop);
+    char resp[400];
+    memset(resp, 'y', sizeof resp - 1);
+    resp[sizeof resp - 1] = '\0';
+    char ids[8][16];
+    for (int i = 0; i < 8; i++) {
+        snprintf(ids[i], sizeof ids[i], "c%d", i);
+        vp_cache_entry_t e = lease_entry(ids[i], resp, 1000, 600000);
+        ASSERT_INT_EQ(vpd_persist_put(p, &e), 0);
+    }
+    renew_until_compacting(p, ids, 8, resp);
+    vp_cache_entry_t late = lease_entry("late", "meanwhile", 4, 600000);
+    ASSERT_INT_EQ(vpd_persist_put(p, &late), 0);
+    ASSERT_INT_EQ(vpd_persist_delete(p, "c7"), 0);
+    vpd_persist_close(p);
+    ASSERT(access(tmpf, F_OK) != 0);
+    /* The job's after-work callback still runs, and only frees it. */
+    ASSERT_INT_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ASSERT_INT_EQ(uv_loop_close(&loop), 0);
+    ASSERT(file_size(db) < 64 * 1024);
+
+    sbuf want = {0};
+    for (int i = 0; i < 7; i++) {
+        vp_cache_entry_t e = lease_entry(ids[i], resp, 1000, 600000);
+        entry_text(&want, &e);
+    }
+    entry_text(&want, &late);
+    sb_add(&want, "aat=(null)\n");
+    ASSERT_STR_EQ(restore_text(10000), want.s);
+    free(want.s);
+    cleanup();
+}
+
 int
 main(void)
 {
@@ -1345,5 +1517,7 @@ main(void)
         T(compaction_bounds_the_file), T(torn_last_record_every_offset),
         T(torn_compaction_every_offset), T(damaged_record_restores_the_prefix),
         T(failed_write_recovers), T(sigkill_at_random_moments),
-        T(config_parse));
+        T(sigkill_during_background_compactions),
+        T(appends_during_background_compaction_are_kept),
+        T(close_during_background_compaction), T(config_parse));
 }

@@ -1,0 +1,75 @@
+/* The lease cache's renewal watchers as plain records: found by their
+ * entry's 32-byte binary id, ordered by due time in one min-heap that a
+ * single uv_timer_t drives.  A uv_timer_t per watcher cost ~150 bytes of
+ * every cached lease; a record here is 64 bytes plus its slots in the
+ * table and the heap, allocated in slabs (no malloc header per watcher).
+ *
+ * A record is idle, scheduled (in the heap) or parked: taken out of the
+ * heap while its owner does something (a renewal under way), with a
+ * 31-bit tag the owner chooses to find that work again.
+ *
+ * A watcher holds no token or lease string: the lease cache reads them
+ * from the store entry when it renews (the store keeps them anyway).
+ *
+ * Ownership: the set owns its records; a record pointer stays valid until
+ * vpd_rt_remove or vpd_rt_close.  One thread (the loop). */
+#ifndef VPD_RENEW_TIMERS_H
+#define VPD_RENEW_TIMERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define VPD_RT_ID_LEN 32
+
+typedef struct vpd_rt {
+    uint8_t id[VPD_RT_ID_LEN]; /* the entry's key, binary (on a free
+                                  record: the next free one) */
+    uint64_t due;              /* loop time it fires (when scheduled) */
+    uint64_t expires_at;       /* loop time the lease runs out; 0: the
+                                  next firing ends the watcher */
+    uint32_t lease_s;          /* lease duration, seconds rounded up */
+    uint32_t grace_ms;         /* <= 20 % of the lease: fits for 248 days */
+    uint32_t backoff_ms;
+    uint32_t where; /* private: heap position or parked tag */
+} vpd_rt;
+
+#define VPD_RT_NO_TAG UINT32_MAX
+
+typedef struct vpd_rt_set vpd_rt_set;
+
+/* fire runs on the loop for each record whose due time has come; the
+ * record is unscheduled first, so fire may reschedule or remove it (and
+ * remove others). */
+vpd_rt_set *vpd_rt_new(uv_loop_t *loop, void (*fire)(void *arg, vpd_rt *r),
+                       void *arg);
+
+/* A new unscheduled record with this id, or NULL (out of memory, or the
+ * id is there already). */
+vpd_rt *vpd_rt_add(vpd_rt_set *s, const uint8_t id[VPD_RT_ID_LEN]);
+
+vpd_rt *vpd_rt_get(vpd_rt_set *s, const uint8_t id[VPD_RT_ID_LEN]);
+
+/* Fires r after delay_ms (0: on the next loop iteration); replaces any
+ * earlier schedule. */
+void vpd_rt_schedule(vpd_rt_set *s, vpd_rt *r, uint64_t delay_ms);
+
+/* Takes r out of the heap (if there) and parks it with tag < 2^31. */
+void vpd_rt_park(vpd_rt_set *s, vpd_rt *r, uint32_t tag);
+
+/* The tag r is parked with, or VPD_RT_NO_TAG. */
+uint32_t vpd_rt_parked(const vpd_rt *r);
+
+/* Takes r out of the set and frees it. */
+void vpd_rt_remove(vpd_rt_set *s, vpd_rt *r);
+
+size_t vpd_rt_count(const vpd_rt_set *s);
+
+/* Calls fn for every record (fn must not remove any). */
+void vpd_rt_each(vpd_rt_set *s, void (*fn)(void *arg, vpd_rt *r), void *arg);
+
+/* Frees every record, closes the timer and frees the set; done runs once
+ * the timer handle is closed. */
+void vpd_rt_close(vpd_rt_set *s, void (*done)(void *arg), void *arg);
+
+#endif

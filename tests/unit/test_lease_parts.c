@@ -1,0 +1,308 @@
+/* Parts of the lease cache that keep its memory small: the renewal
+ * watcher set (renew_timers.h: table by id, one heap, one timer, parked
+ * records) checked against a model under random operations and on a real
+ * loop, and the stored-answer packer (resp_pack.h: round trips, text of
+ * earlier versions, damaged input refused). */
+#include "autoconf.h"
+
+#include "test.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "cache_key.h"
+#include "renew_timers.h"
+#include "resp_pack.h"
+
+/* ---- renew_timers -------------------------------------------------------- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t
+rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void
+id_of(unsigned n, uint8_t id[VPD_RT_ID_LEN])
+{
+    memset(id, 0, VPD_RT_ID_LEN);
+    memcpy(id, &n, sizeof n);
+    id[VPD_RT_ID_LEN - 1] = (uint8_t)(n * 7);
+}
+
+#define MODEL_N 3000
+
+typedef struct {
+    vpd_rt_set *s;
+    vpd_rt *rec[MODEL_N];  /* NULL: not in the set */
+    uint64_t due[MODEL_N]; /* 0: not scheduled */
+    unsigned fired, wrong;
+    uint64_t last_due;
+    int order_broken;
+} model;
+
+static model M;
+
+static void
+on_fire(void *arg, vpd_rt *r)
+{
+    model *m = arg;
+    unsigned n;
+    memcpy(&n, r->id, sizeof n);
+    if (n >= MODEL_N || m->rec[n] != r || !m->due[n]) {
+        m->wrong++;
+        return;
+    }
+    if (m->due[n] < m->last_due)
+        m->order_broken = 1;
+    m->last_due = m->due[n];
+    m->due[n] = 0;
+    m->fired++;
+}
+
+/* Random adds, schedules, parks and removes; every record stays findable
+ * by its id, and the timer fires exactly the scheduled ones, in order. */
+TEST(watchers_against_a_model)
+{
+    uv_loop_t loop;
+    ASSERT_INT_EQ(uv_loop_init(&loop), 0);
+    memset(&M, 0, sizeof M);
+    M.s = vpd_rt_new(&loop, on_fire, &M);
+    ASSERT_NOT_NULL(M.s);
+    size_t live = 0;
+    unsigned scheduled = 0;
+    for (int op = 0; op < 40000; op++) {
+        unsigned n = (unsigned)(rnd() % MODEL_N);
+        uint8_t id[VPD_RT_ID_LEN];
+        id_of(n, id);
+        switch (rnd() % 5) {
+        case 0:
+        case 1:
+            if (!M.rec[n]) {
+                M.rec[n] = vpd_rt_add(M.s, id);
+                ASSERT_NOT_NULL(M.rec[n]);
+                ASSERT_NULL(vpd_rt_add(M.s, id)); /* no duplicates */
+                live++;
+            }
+            /* A delay of 0..20 ms from "now" (the loop time is frozen
+             * while this runs, so due times are exact). */
+            uint64_t delay = rnd() % 21;
+            vpd_rt_schedule(M.s, M.rec[n], delay);
+            if (!M.due[n])
+                scheduled++;
+            M.due[n] = uv_now(&loop) + delay;
+            break;
+        case 2:
+            if (M.rec[n]) {
+                vpd_rt_park(M.s, M.rec[n], n);
+                ASSERT_INT_EQ(vpd_rt_parked(M.rec[n]), n);
+                if (M.due[n])
+                    scheduled--;
+                M.due[n] = 0;
+            }
+            break;
+        case 3:
+            if (M.rec[n]) {
+                vpd_rt_remove(M.s, M.rec[n]);
+                M.rec[n] = NULL;
+                if (M.due[n])
+                    scheduled--;
+                M.due[n] = 0;
+                live--;
+            }
+            break;
+        default:
+            ASSERT(vpd_rt_get(M.s, id) == M.rec[n]);
+            break;
+        }
+        ASSERT_INT_EQ(vpd_rt_count(M.s), live);
+    }
+    for (unsigned n = 0; n < MODEL_N; n++) {
+        uint8_t id[VPD_RT_ID_LEN];
+        id_of(n, id);
+        ASSERT(vpd_rt_get(M.s, id) == M.rec[n]);
+        if (M.rec[n] && !M.due[n])
+            ASSERT(vpd_rt_parked(M.rec[n]) == n ||
+                   vpd_rt_parked(M.rec[n]) == VPD_RT_NO_TAG);
+    }
+    /* The loop fires every scheduled record once, earliest first; the run
+     * ends by itself (the timer is off once the heap is empty) within the
+     * 20 ms of the longest delay. */
+    uv_update_time(&loop);
+    while (M.fired < scheduled && uv_run(&loop, UV_RUN_ONCE) != 0)
+        ;
+    ASSERT_INT_EQ(M.fired, scheduled);
+    ASSERT_INT_EQ(M.wrong, 0);
+    ASSERT_INT_EQ(M.order_broken, 0);
+    vpd_rt_close(M.s, NULL, NULL);
+    ASSERT_INT_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ASSERT_INT_EQ(uv_loop_close(&loop), 0);
+}
+
+static int reschedules;
+static vpd_rt_set *again_set;
+
+static void
+fire_again(void *arg, vpd_rt *r)
+{
+    (void)arg;
+    /* Scheduled again with no delay from inside its own firing: it must
+     * wait for the next loop iteration, not spin in this one. */
+    if (++reschedules < 4)
+        vpd_rt_schedule(again_set, r, 0);
+}
+
+TEST(rescheduling_from_fire_does_not_spin)
+{
+    uv_loop_t loop;
+    ASSERT_INT_EQ(uv_loop_init(&loop), 0);
+    again_set = vpd_rt_new(&loop, fire_again, NULL);
+    ASSERT_NOT_NULL(again_set);
+    uint8_t id[VPD_RT_ID_LEN];
+    id_of(1, id);
+    vpd_rt *r = vpd_rt_add(again_set, id);
+    ASSERT_NOT_NULL(r);
+    vpd_rt_schedule(again_set, r, 0);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    ASSERT_INT_EQ(reschedules, 1);
+    ASSERT_INT_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0); /* timer off at last */
+    ASSERT_INT_EQ(reschedules, 4);
+    vpd_rt_close(again_set, NULL, NULL);
+    ASSERT_INT_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ASSERT_INT_EQ(uv_loop_close(&loop), 0);
+}
+
+/* ---- resp_pack ------------------------------------------------------------
+ */
+
+static const char ANSWER[] =
+    "HTTP/1.1 200 OK\r\nCache-Control: no-store\r\n"
+    "Content-Type: application/json\r\n"
+    "Date: Mon, 23 Nov 2026 17:14:46 GMT\r\n\r\n"
+    "{\"request_id\":\"0d5b9b6e-3f57-3c3a-2f21-7d2f8b1f0c11\",\"lease_id\":"
+    "\"database/creds/app/2hH2d1kq5m9QyUgd2dS5QZ1x\",\"renewable\":true,"
+    "\"lease_duration\":3600,\"data\":{\"password\":\"A1a-3Hm0nqPz9LqYd5Fg\","
+    "\"username\":\"v-approle-app-Qw3rTy\"},\"wrap_info\":null,"
+    "\"warnings\":null,\"auth\":null}\n";
+
+TEST(pack_round_trips_and_shrinks)
+{
+    vpd_resp_packer *pk = vpd_resp_pack_new();
+    ASSERT_NOT_NULL(pk);
+    size_t plen = 0, tlen = 0;
+    char *packed = vpd_resp_pack(pk, ANSWER, sizeof ANSWER - 1, &plen);
+    ASSERT_NOT_NULL(packed);
+    ASSERT_INT_EQ((unsigned char)packed[0], VPD_RESP_PACKED);
+    printf("# a %zu-byte lease answer packs into %zu bytes\n",
+           sizeof ANSWER - 1, plen);
+    ASSERT(plen < (sizeof ANSWER - 1) * 2 / 3);
+    for (int round = 0; round < 3; round++) { /* the streams are reused */
+        char *text = vpd_resp_unpack(pk, packed, plen, &tlen);
+        ASSERT_NOT_NULL(text);
+        ASSERT_INT_EQ(tlen, sizeof ANSWER - 1);
+        ASSERT_STR_EQ(text, ANSWER);
+        free(text);
+    }
+    /* Binary bytes and the empty body survive too. */
+    char bin[300];
+    for (size_t i = 0; i < sizeof bin; i++)
+        bin[i] = (char)(i * 37);
+    char *pb = vpd_resp_pack(pk, bin, sizeof bin, &plen);
+    ASSERT_NOT_NULL(pb);
+    char *tb = vpd_resp_unpack(pk, pb, plen, &tlen);
+    ASSERT_NOT_NULL(tb);
+    ASSERT_INT_EQ(tlen, sizeof bin);
+    ASSERT(memcmp(tb, bin, sizeof bin) == 0);
+    free(pb);
+    free(tb);
+    char *pe = vpd_resp_pack(pk, "", 0, &plen);
+    ASSERT_NOT_NULL(pe);
+    char *te = vpd_resp_unpack(pk, pe, plen, &tlen);
+    ASSERT_NOT_NULL(te);
+    ASSERT_INT_EQ(tlen, 0);
+    free(pe);
+    free(te);
+    free(packed);
+    vpd_resp_pack_free(pk);
+}
+
+TEST(unpack_reads_earlier_text_and_refuses_damage)
+{
+    vpd_resp_packer *pk = vpd_resp_pack_new();
+    ASSERT_NOT_NULL(pk);
+    size_t tlen = 0, plen = 0;
+    /* What earlier versions stored (a persistent cache): as it is. */
+    char *t = vpd_resp_unpack(pk, ANSWER, sizeof ANSWER - 1, &tlen);
+    ASSERT_NOT_NULL(t);
+    ASSERT_STR_EQ(t, ANSWER);
+    free(t);
+    ASSERT_NULL(vpd_resp_unpack(pk, "garbage", 7, &tlen));
+    ASSERT_NULL(vpd_resp_unpack(pk, "", 0, &tlen));
+    char *packed = vpd_resp_pack(pk, ANSWER, sizeof ANSWER - 1, &plen);
+    ASSERT_NOT_NULL(packed);
+    /* Cut short, a wrong length, flipped bytes: refused, never garbage
+     * of the announced length. */
+    ASSERT_NULL(vpd_resp_unpack(pk, packed, plen - 3, &tlen));
+    packed[4] ^= 1;
+    ASSERT_NULL(vpd_resp_unpack(pk, packed, plen, &tlen));
+    packed[4] ^= 1;
+    int refused = 0;
+    for (size_t i = 5; i < plen; i++) {
+        packed[i] ^= 0x55;
+        char *x = vpd_resp_unpack(pk, packed, plen, &tlen);
+        if (!x)
+            refused++;
+        else if (tlen != sizeof ANSWER - 1)
+            TEST_FAIL_("byte %zu flipped: %zu bytes out", i, tlen);
+        free(x);
+        packed[i] ^= 0x55;
+    }
+    printf("# %d of %zu single-byte corruptions refused (the rest decode to "
+           "other text of the same length)\n",
+           refused, plen - 5);
+    /* And the intact one still unpacks after all that. */
+    t = vpd_resp_unpack(pk, packed, plen, &tlen);
+    ASSERT_NOT_NULL(t);
+    ASSERT_STR_EQ(t, ANSWER);
+    free(t);
+    free(packed);
+    vpd_resp_pack_free(pk);
+}
+
+/* ---- cache keys ------------------------------------------------------------
+ */
+
+TEST(cache_key_hex_and_binary)
+{
+    vpd_hdrs h = {0};
+    char key[VPD_CACHE_KEY_LEN + 1], back[VPD_CACHE_KEY_LEN + 1];
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "t", key), 0);
+    unsigned char bin[VPD_CACHE_KEY_BIN_LEN];
+    ASSERT_INT_EQ(vpd_cache_key_to_bin(key, bin), 0);
+    vpd_cache_key_to_hex(bin, back);
+    ASSERT_STR_EQ(back, key);
+    ASSERT_INT_EQ(vpd_cache_key_to_bin("auto-auth-1", bin), -1);
+    key[10] = 'A'; /* upper case is not what vpd_cache_key writes */
+    ASSERT_INT_EQ(vpd_cache_key_to_bin(key, bin), -1);
+    char longer[VPD_CACHE_KEY_LEN + 2];
+    memset(longer, 'a', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    ASSERT_INT_EQ(vpd_cache_key_to_bin(longer, bin), -1);
+}
+
+int
+main(void)
+{
+    return RUN_TESTS(T(watchers_against_a_model),
+                     T(rescheduling_from_fire_does_not_spin),
+                     T(pack_round_trips_and_shrinks),
+                     T(unpack_reads_earlier_text_and_refuses_damage),
+                     T(cache_key_hex_and_binary));
+}
