@@ -131,7 +131,8 @@ prune(void)
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n > 1) /* qsort must not be given the NULL of an empty list */
+        qsort(names, n, sizeof *names, cmp_str);
     size_t keep = lf.max_files < 0 ? 0 : (size_t)lf.max_files;
     for (size_t i = 0; i < n; i++) {
         if (i + keep < n) {
