@@ -97,7 +97,11 @@ def _():
     for _ in range(40):  # a few KiB of debug lines
         served(port)
         sizes.append(os.path.getsize(flag_path) if os.path.exists(flag_path) else 0)
-    check(any(b < a for a, b in zip(sizes, sizes[1:])), f"rotated (the file shrank): {sizes}")
+    # Every line also went to stderr: far more than the file ever held, so
+    # it rotated (sampled sizes need not shrink: a request's last line may
+    # be the only one after each rotation).
+    logged = len(p.log().encode())
+    check(logged > 4000, f"enough logged to need rotations: {logged} bytes")
     check(max(sizes) < 300 + 1000, f"rotated near the flag's 300 bytes, not 100000: {sizes}")
     eq([n for n in os.listdir(d) if n.startswith("flag-")], [], "-1: no archive kept")
     p.stop()
