@@ -164,6 +164,16 @@ check "--check-config on the installed default, as vaproxy" \
         vaproxyd --check-config -config /etc/vaproxy/proxy.hcl
 check "the installed examples pass --check-config" bash -c \
     'for f in /usr/share/doc/vaproxyd/examples/*; do vaproxyd --check-config -config "$f" || exit 1; done'
+if command -v systemd-analyze >/dev/null; then
+    # Parses the installed unit as systemd would (directives, paths, the
+    # binary and its man pages exist); works without systemd as PID 1.
+    if systemd-analyze verify "/$unitdir/vaproxyd.service" >"$work/verify.log" 2>&1; then
+        ok "systemd-analyze verify vaproxyd.service"
+    else
+        cat "$work/verify.log"
+        bad "systemd-analyze verify vaproxyd.service"
+    fi
+fi
 check "man finds vaproxyd(8), vaproxyd.hcl(5), vaproxy-plugin(3)" \
     bash -c "man -w 8 vaproxyd && man -w 5 vaproxyd.hcl && man -w 3 vaproxy-plugin"
 check "pkg-config knows vaproxy-sdk" pkg-config --exists vaproxy-sdk
