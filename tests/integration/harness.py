@@ -47,7 +47,7 @@ __all__ = [
     "free_port", "template", "tmpdir", "request", "raw", "parse_responses",
     "insecure_ctx", "make_cert", "test", "run", "check", "eq", "contains",
     "wait_until", "skip", "need_binary", "diag",
-    "write_atomic", "read_text", "rec_header", "rec_body",
+    "write_atomic", "read_text", "rec_header", "rec_body", "PLAIN_CONFIG",
 ]
 
 TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,6 +70,21 @@ class _TestTimeout(Exception):
 
 # --------------------------------------------------------------------------
 # assertions
+
+# The smallest config most daemon tests start from: the simulator as the
+# upstream, retries without end, one plain TCP listener.  Fill it with
+# template(PLAIN_CONFIG, sim=..., port=...).
+PLAIN_CONFIG = """
+vault {
+  address = "{sim}"
+  retry { num_retries = -1 }
+}
+listener "tcp" {
+  address = "127.0.0.1:{port}"
+  tls_disable = true
+}
+"""
+
 
 def check(cond, msg="check failed"):
     if not cond:

@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 
+from harness import PLAIN_CONFIG
 from harness import (Proxy, Sim, TestFailure, check, contains, diag, eq, free_port, request,
                      run, skip, test, tmpdir, wait_until)
 
@@ -23,16 +24,7 @@ TEST_PLUGIN_DIR = os.environ.get("VAPROXY_TEST_PLUGIN_DIR", "")
 SRCDIR = os.environ.get("VAPROXY_SRCDIR") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-BASIC = """
-vault {
-  address = "{sim}"
-  retry { num_retries = -1 }
-}
-listener "tcp" {
-  address = "127.0.0.1:{port}"
-  tls_disable = true
-}
-"""
+BASIC = PLAIN_CONFIG
 
 
 class Daemon(Proxy):

@@ -14,21 +14,13 @@ import stat
 import sys
 import time
 
+from harness import PLAIN_CONFIG
 from harness import (Proxy, Sim, TestFailure, check, contains, diag, eq, free_port, request,
                      run, test, tmpdir, wait_until, write_atomic)
 
 sim = Sim()
 
-BASIC = """
-vault {
-  address = "{sim}"
-  retry { num_retries = -1 }
-}
-listener "tcp" {
-  address = "127.0.0.1:{port}"
-  tls_disable = true
-}
-"""
+BASIC = PLAIN_CONFIG
 
 ARCHIVE = re.compile(r"^proxy-(\d+)\.log$")
 

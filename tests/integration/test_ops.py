@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+from harness import PLAIN_CONFIG
 from harness import (Proxy, Sim, TestFailure, check, contains, eq, free_port, request, run,
                      test, tmpdir, wait_until, write_atomic)
 
@@ -22,16 +23,7 @@ sim = Sim()
 BINARY = os.environ.get("VAPROXYD", "")
 PLUGIN_DIR = os.environ.get("VAPROXY_PLUGIN_DIR", "")
 
-BASIC = """
-vault {
-  address = "{sim}"
-  retry { num_retries = -1 }
-}
-listener "tcp" {
-  address = "127.0.0.1:{port}"
-  tls_disable = true
-}
-"""
+BASIC = PLAIN_CONFIG
 
 
 class Notify:
