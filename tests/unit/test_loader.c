@@ -47,14 +47,21 @@ TEST(abi_major_mismatch_is_refused)
 {
     char err[1024];
     ASSERT_INT_EQ(load(VP_TEST_PLUGINDIR, "abi_major", err, sizeof err), -1);
-    ASSERT_STR_CONTAINS(err, "built for ABI 2.0, this vaproxyd speaks ABI 1.0");
+    char want[128];
+    snprintf(want, sizeof want, "built for ABI %d.%d, this vaproxyd speaks "
+             "ABI %d.%d", VP_ABI_MAJOR + 1, VP_ABI_MINOR, VP_ABI_MAJOR,
+             VP_ABI_MINOR);
+    ASSERT_STR_CONTAINS(err, want);
 }
 
 TEST(abi_minor_newer_is_refused)
 {
     char err[1024];
     ASSERT_INT_EQ(load(VP_TEST_PLUGINDIR, "abi_minor", err, sizeof err), -1);
-    ASSERT_STR_CONTAINS(err, "built for ABI 1.1, newer than this vaproxyd");
+    char want[128];
+    snprintf(want, sizeof want, "built for ABI %d.%d, newer than this "
+             "vaproxyd", VP_ABI_MAJOR, VP_ABI_MINOR + 1);
+    ASSERT_STR_CONTAINS(err, want);
 }
 
 TEST(missing_descriptor_is_refused)
