@@ -19,13 +19,14 @@
 static size_t
 apply(vpd_instance *running, vpd_instance *fresh, const char *what)
 {
-    if (!running || !fresh || running->provide != fresh->provide
-        || vpd_instance_same_config(running, fresh))
+    if (!running || !fresh || running->provide != fresh->provide ||
+        vpd_instance_same_config(running, fresh))
         return 0;
     if (!vpd_instance_reconfigure_op(running)) {
         vpd_log(VPD_LOG_WARN, COMPONENT,
                 "reload: %s changed: needs a restart, the running value "
-                "stays (the plugin cannot be reconfigured live)", what);
+                "stays (the plugin cannot be reconfigured live)",
+                what);
         return 1;
     }
     char err[1024];

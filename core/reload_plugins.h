@@ -28,10 +28,10 @@
 
 /* One config's instances, as the daemon builds them. */
 typedef struct {
-    const vpd_config *cfg;      /* its `plugin` blocks, for pairing */
-    vpd_chain *chain;           /* consistency[0] is api_proxy's policy,
-                                   then one per consistency block */
-    vpd_instance *cache_store;  /* NULL without a cache */
+    const vpd_config *cfg;     /* its `plugin` blocks, for pairing */
+    vpd_chain *chain;          /* consistency[0] is api_proxy's policy,
+                                  then one per consistency block */
+    vpd_instance *cache_store; /* NULL without a cache */
 } vpd_instances;
 
 /* Returns how many changes were not applied (needing a restart, or

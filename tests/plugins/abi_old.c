@@ -54,7 +54,8 @@ static vp_status_t
 old_on_response(vp_instance_t *inst, vp_req_t *req)
 {
     return inst->host->resp_header_add(req, "X-Abi-Old-Label", inst->data)
-               ? VP_ERROR : VP_CONTINUE;
+               ? VP_ERROR
+               : VP_CONTINUE;
 }
 
 /* The trap: never to be called by a daemon that honours the table's size
@@ -75,8 +76,10 @@ static const struct {
     ops_1_0 ops;
     int (*beyond)(vp_instance_t *, vp_instance_t *);
 } old_table = {
-    .ops = {.size = sizeof(ops_1_0), .create = old_create,
-            .destroy = old_destroy, .on_response = old_on_response},
+    .ops = {.size = sizeof(ops_1_0),
+            .create = old_create,
+            .destroy = old_destroy,
+            .on_response = old_on_response},
     .beyond = trap_reconfigure,
 };
 

@@ -75,9 +75,9 @@ reconf_on_response(vp_instance_t *inst, vp_req_t *req)
     host->conf_string(inst, "label", &conf);
     char count[16];
     snprintf(count, sizeof count, "%u", st->reconfigured);
-    if (host->resp_header_add(req, "X-Reconf-Label", st->label) != 0
-        || host->resp_header_add(req, "X-Reconf-Conf", conf) != 0
-        || host->resp_header_add(req, "X-Reconf-Count", count) != 0)
+    if (host->resp_header_add(req, "X-Reconf-Label", st->label) != 0 ||
+        host->resp_header_add(req, "X-Reconf-Conf", conf) != 0 ||
+        host->resp_header_add(req, "X-Reconf-Count", count) != 0)
         return VP_ERROR;
     return VP_CONTINUE;
 }
