@@ -93,6 +93,44 @@ listener_equal(const vpd_listener_config *a, const vpd_listener_config *b)
            a->idle_timeout_ms == b->idle_timeout_ms;
 }
 
+bool
+vpd_config_plugin_blocks_match(const vpd_config *a, const vpd_config *b)
+{
+    if (a->n_plugins != b->n_plugins)
+        return false;
+    for (size_t i = 0; i < a->n_plugins; i++) {
+        if (!str_eq(a->plugins[i].kind, b->plugins[i].kind)
+            || !str_eq(a->plugins[i].name, b->plugins[i].name))
+            return false;
+    }
+    return true;
+}
+
+/* The cache block's `persist` members (every one, in order): the core's
+ * business, opened once at start.  The other keys configure the store
+ * and are compared through its instance. */
+static bool
+persist_equal(const vpd_cfg_node *a, const vpd_cfg_node *b)
+{
+    size_t i = 0, j = 0;
+    for (;;) {
+        while (a && a->type == VPD_CFG_OBJECT && i < a->n_members
+               && strcmp(a->members[i].key, "persist") != 0)
+            i++;
+        while (b && b->type == VPD_CFG_OBJECT && j < b->n_members
+               && strcmp(b->members[j].key, "persist") != 0)
+            j++;
+        bool more_a = a && a->type == VPD_CFG_OBJECT && i < a->n_members;
+        bool more_b = b && b->type == VPD_CFG_OBJECT && j < b->n_members;
+        if (!more_a || !more_b)
+            return more_a == more_b;
+        if (!vpd_cfg_node_equal(a->members[i].value, b->members[j].value))
+            return false;
+        i++;
+        j++;
+    }
+}
+
 typedef struct {
     void (*report)(const char *what, void *arg);
     void *arg;
@@ -125,25 +163,27 @@ vpd_config_diff_restart(const vpd_config *r, const vpd_config *f,
             }
         }
     }
-    if (r->cache.present != f->cache.present ||
-        !vpd_cfg_node_equal(r->cache.node, f->cache.node))
+    /* The store's keys and when_inconsistent are the instances' settings,
+     * compared and applied by reload_plugins.c. */
+    if (r->cache.present != f->cache.present)
         differs(&d, "cache");
+    else if (!persist_equal(r->cache.node, f->cache.node))
+        differs(&d, "cache persist");
     if (r->api_proxy.present != f->api_proxy.present ||
         r->api_proxy.use_auto_auth_token != f->api_proxy.use_auto_auth_token ||
         !str_eq(r->api_proxy.enforce_consistency,
                 f->api_proxy.enforce_consistency) ||
-        !str_eq(r->api_proxy.when_inconsistent,
-                f->api_proxy.when_inconsistent) ||
         r->api_proxy.prepend_configured_namespace !=
             f->api_proxy.prepend_configured_namespace)
         differs(&d, "api_proxy");
+    /* A block's config map alone is reload_plugins.c's; blocks added,
+     * removed or renamed need a restart. */
     if (r->n_plugins != f->n_plugins) {
         differs(&d, "plugin blocks");
     } else {
         for (size_t i = 0; i < r->n_plugins; i++) {
             const vpd_plugin_block *a = &r->plugins[i], *b = &f->plugins[i];
-            if (!str_eq(a->kind, b->kind) || !str_eq(a->name, b->name) ||
-                !vpd_cfg_node_equal(a->config, b->config)) {
+            if (!str_eq(a->kind, b->kind) || !str_eq(a->name, b->name)) {
                 snprintf(what, sizeof what, "plugin \"%s\" \"%s\"", a->kind,
                          a->name);
                 differs(&d, what);

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "log_file.h"
 #include "plugin_loader.h"
+#include "reload_plugins.h"
 #include "router.h"
 #include "sd_notify.h"
 #include "server.h"
@@ -539,8 +540,10 @@ check_upstream_files(const vpd_config *cfg, char *err, size_t err_len)
 
 /* Re-reads and validates the whole config the way a start does; then
  * applies what can change live (log settings, listener and upstream TLS
- * files, the auth method's block) and warns about the rest.  Any error
- * leaves everything as it was.  Returns 0 or -1. */
+ * files, the auth method's block, the settings of running cache and
+ * consistency instances) and warns about the rest.  Any error in the
+ * config leaves everything as it was; a plugin refusing its new settings
+ * keeps only that instance as it was.  Returns 0 or -1. */
 static int
 reload(daemon_t *d)
 {
@@ -588,6 +591,12 @@ reload(daemon_t *d)
                 "reload: out of memory: upstream TLS settings unchanged");
     size_t restart = vpd_config_diff_restart(d->cfg, fresh, report_restart,
                                              NULL);
+    /* The running instances take the new settings in place (the lease
+     * cache, the router and requests under way hold them by pointer);
+     * scratch's instances are left with the old ones, freed below. */
+    vpd_instances running = {d->cfg, &d->chain, d->cache_store};
+    vpd_instances built = {fresh, &scratch.chain, scratch.cache_store};
+    restart += vpd_reload_plugins(&running, &built);
     bool keep_fresh = false;
     if (d->auto_auth && fresh->auto_auth.present
         && strcmp(fresh->auto_auth.method.type,
@@ -611,7 +620,8 @@ reload(daemon_t *d)
         vpd_config_free(fresh);
     vpd_log(VPD_LOG_INFO, COMPONENT,
             "reload: configuration applied%s", restart
-                ? " (some changes need a restart, see above)" : "");
+                ? " (some changes need a restart or were refused, see above)"
+                : "");
     return 0;
 
 refuse:

@@ -22,7 +22,9 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cfg_copy.h"
 #include "config.h"
+#include "config_diff.h"
 #include "log.h"
 #include "request.h"
 #include "textutil.h"
@@ -416,21 +418,30 @@ vpd_instance_new(vpd_registry *reg, vp_kind_t kind, const char *name,
     vi->kind = kind;
     vi->provide = p;
     vi->plugin = owner;
-    vi->conf = conf;
+    if (vpd_cfg_copy(conf, &vi->conf) != 0) {
+        free(vi);
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
     snprintf(vi->label, sizeof vi->label, "%s \"%s\"", vpd_kind_name(kind),
              name);
     if (n_pairs) {
         vi->pairs = calloc(n_pairs, sizeof *vi->pairs);
         if (!vi->pairs) {
-            free(vi);
+            vpd_instance_free(vi);
             snprintf(err, err_len, "out of memory");
             return NULL;
         }
+        vi->n_pairs = n_pairs;
         for (size_t i = 0; i < n_pairs; i++) {
             vi->pairs[i].key = strdup(pairs[i].key);
             vi->pairs[i].value = strdup(pairs[i].value);
+            if (!vi->pairs[i].key || !vi->pairs[i].value) {
+                vpd_instance_free(vi);
+                snprintf(err, err_len, "out of memory");
+                return NULL;
+            }
         }
-        vi->n_pairs = n_pairs;
     }
     if (check_schema(vi, where, err, err_len) != 0) {
         vpd_instance_free(vi);
@@ -487,12 +498,96 @@ vpd_instance_free(vpd_instance *vi)
             destroy(&vi->pub);
         vi->plugin->live_instances--;
     }
+    /* The configuration goes after destroy: the plugin's state may point
+     * at its strings until then. */
+    vpd_cfg_copy_free(vi->conf);
     for (size_t i = 0; i < vi->n_pairs; i++) {
         free((char *)vi->pairs[i].key);
         free((char *)vi->pairs[i].value);
     }
     free(vi->pairs);
     free(vi);
+}
+
+static bool
+pairs_equal(const vpd_instance *a, const vpd_instance *b)
+{
+    if (a->n_pairs != b->n_pairs)
+        return false;
+    for (size_t i = 0; i < a->n_pairs; i++) {
+        if (strcmp(a->pairs[i].key, b->pairs[i].key) != 0
+            || strcmp(a->pairs[i].value, b->pairs[i].value) != 0)
+            return false;
+    }
+    return true;
+}
+
+bool
+vpd_instance_same_config(const vpd_instance *a, const vpd_instance *b)
+{
+    return a->provide == b->provide && vpd_cfg_node_equal(a->conf, b->conf)
+           && pairs_equal(a, b);
+}
+
+/* An op added after ABI 1.0 exists only when the plugin was built against
+ * a minor that has it AND its table is long enough to hold it: the size
+ * is checked before the member is read, so a 1.0 table is never read past
+ * its end, and the minor guards against a table padded by hand. */
+#define OPS_HAS(type, ops, member, since_minor, plugin_minor)               \
+    ((plugin_minor) >= (since_minor)                                        \
+     && ((const type *)(ops))->size                                         \
+            >= offsetof(type, member) + sizeof(((const type *)0)->member))
+
+int (*vpd_instance_reconfigure_op(const vpd_instance *vi))(vp_instance_t *,
+                                                           vp_instance_t *)
+{
+    const void *ops = vi->provide->ops;
+    unsigned minor = vi->plugin ? vi->plugin->desc->abi_minor : 0;
+    switch (vi->kind) {
+    case VP_KIND_CACHE:
+        if (OPS_HAS(vp_cache_ops_t, ops, reconfigure, 1, minor))
+            return ((const vp_cache_ops_t *)ops)->reconfigure;
+        break;
+    case VP_KIND_CONSISTENCY:
+        if (OPS_HAS(vp_consistency_ops_t, ops, reconfigure, 1, minor))
+            return ((const vp_consistency_ops_t *)ops)->reconfigure;
+        break;
+    case VP_KIND_AUTH:
+        break;
+    }
+    return NULL;
+}
+
+int
+vpd_instance_reconfigure(vpd_instance *vi, vpd_instance *next, char *err,
+                         size_t err_len)
+{
+    int (*reconfigure)(vp_instance_t *, vp_instance_t *) =
+        vpd_instance_reconfigure_op(vi);
+    if (!reconfigure || next->provide != vi->provide) {
+        snprintf(err, err_len, "%s: cannot be reconfigured", vi->label);
+        return VP_ENOTSUP;
+    }
+    vpd_instance_clear_error(vi);
+    int rc = reconfigure(&vi->pub, &next->pub);
+    if (rc != 0) {
+        snprintf(err, err_len, "%s: %s", vi->label,
+                 vi->last_error[0] ? vi->last_error
+                                   : "the plugin refused its new config");
+        return rc < 0 ? rc : VP_EINVAL;
+    }
+    /* Exchange the configurations: inst reads the new one from now on;
+     * the old one is released with next, after next's destroy. */
+    vpd_cfg_node *conf = vi->conf;
+    vi->conf = next->conf;
+    next->conf = conf;
+    vpd_conf_pair *pairs = vi->pairs;
+    size_t n_pairs = vi->n_pairs;
+    vi->pairs = next->pairs;
+    vi->n_pairs = next->n_pairs;
+    next->pairs = pairs;
+    next->n_pairs = n_pairs;
+    return 0;
 }
 
 /* ---- files ------------------------------------------------------------- */

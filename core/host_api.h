@@ -2,8 +2,9 @@
  * plugin instances with their checked configuration, and login requests.
  *
  * Ownership: instances are created by vpd_instance_new and freed by
- * vpd_instance_free (which calls the ops' destroy).  A vp_login_t is owned
- * by whoever called vpd_login_new. */
+ * vpd_instance_free (which calls the ops' destroy).  An instance owns a
+ * copy of its configuration, so it never depends on the config it was
+ * read from.  A vp_login_t is owned by whoever called vpd_login_new. */
 #ifndef VPD_HOST_API_H
 #define VPD_HOST_API_H
 
@@ -31,7 +32,8 @@ typedef struct vpd_instance {
     vp_kind_t kind;
     const vp_provide_t *provide;
     vpd_plugin *plugin;
-    const vpd_cfg_node *conf;   /* the `config` object, or NULL */
+    vpd_cfg_node *conf;         /* a copy of the `config` object (owned),
+                                   or NULL */
     vpd_conf_pair *pairs;       /* synthetic keys (owned copies) */
     size_t n_pairs;
     char label[96];             /* "auth approle", for messages */
@@ -47,6 +49,27 @@ vpd_instance *vpd_instance_new(vpd_registry *reg, vp_kind_t kind,
                                const vpd_conf_pair *pairs, size_t n_pairs,
                                const char *where, char *err, size_t err_len);
 void vpd_instance_free(vpd_instance *inst);
+
+/* True when both instances run the same implementation with equal
+ * configurations (config objects compared by value, positions ignored,
+ * and the synthetic pairs). */
+bool vpd_instance_same_config(const vpd_instance *a, const vpd_instance *b);
+
+/* The implementation's reconfigure op, or NULL when it has none: auth
+ * methods (swapped instead), and every implementation of a plugin built
+ * against ABI 1.0, whose ops tables end before the op. */
+int (*vpd_instance_reconfigure_op(const vpd_instance *inst))(vp_instance_t *,
+                                                             vp_instance_t *);
+
+/* Applies next's configuration to the running inst (same implementation;
+ * next made by vpd_instance_new from the new configuration, so already
+ * checked and created).  Returns 0: inst now has next's configuration and
+ * next holds inst's old one, so that freeing next releases it.  Returns
+ * VP_ENOTSUP when there is no reconfigure op, or the plugin's error with
+ * "LABEL: REASON" in err; inst is then unchanged.  Either way the caller
+ * frees next with vpd_instance_free. */
+int vpd_instance_reconfigure(vpd_instance *inst, vpd_instance *next,
+                             char *err, size_t err_len);
 
 static inline const void *
 vpd_instance_ops(const vpd_instance *inst)

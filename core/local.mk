@@ -12,7 +12,7 @@ noinst_LTLIBRARIES += core/libvpcore.la
 core_libvpcore_la_SOURCES = \
 	core/log.c core/log.h core/log_file.c core/log_file.h \
 	core/buf.c core/buf.h \
-	core/cfgtree.c core/cfgtree.h \
+	core/cfgtree.c core/cfgtree.h core/cfg_copy.c core/cfg_copy.h \
 	core/config.c core/config.h \
 	core/http_hdrs.c core/http.h \
 	core/tls.c core/tls.h \
@@ -38,6 +38,7 @@ core_libvpcore_la_SOURCES = \
 	core/persist.c core/persist.h \
 	core/sd_notify.c core/sd_notify.h \
 	core/config_diff.c core/config_diff.h \
+	core/reload_plugins.c core/reload_plugins.h \
 	core/config_dump.c core/config_dump.h \
 	core/daemon.c core/daemon.h
 core_libvpcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LLHTTP_CFLAGS)

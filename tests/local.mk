@@ -45,5 +45,6 @@ INTEGRATION_TESTS = \
 	tests/integration/test_persist.py \
 	tests/integration/test_logging.py \
 	tests/integration/test_reload.py \
+	tests/integration/test_reload_plugins.py \
 	tests/integration/test_ops.py \
 	tests/integration/test_examples.py

@@ -87,6 +87,31 @@ typedef struct vp_cache_ops {
 
     /* Current size.  May be NULL.  Since 1.0. */
     int (*stats)(vp_instance_t *inst, uint64_t *entries, uint64_t *bytes);
+
+    /* ---- Added in ABI 1.1: tables built against 1.0 end above. ---- */
+
+    /* Applies a changed configuration block to the running instance, on
+     * SIGHUP, without losing what it holds (entries, and the renewals the
+     * core runs for them).  `next` is an instance of the same
+     * implementation made from the new block: checked against the schema
+     * and created (its create returned 0).  Read the new settings from it
+     * with the conf getters, or take them from next->data.  Called on the
+     * loop thread between requests, never from inside another op; only
+     * when the block changed.
+     * Returns: 0 when applied; from then on inst's configuration is the
+     * new one (the conf getters on inst return the new values).  Or a
+     * VP_E* code, with the reason given by set_error(inst, ...): inst must
+     * then be as it was; the core keeps its running configuration and logs
+     * the reason in one line.
+     * Ownership: next is borrowed; the core destroys it after the call,
+     * whatever the result, with whatever next->data then holds (a plugin
+     * may exchange inst->data and next->data, so that destroy releases the
+     * old state).  After a 0, strings read from next's configuration stay
+     * valid until inst is destroyed or reconfigured again, and strings
+     * read from inst's previous configuration only until the call returns.
+     * May be NULL: a changed block is then logged as needing a restart.
+     * Async: no.  Since 1.1. */
+    int (*reconfigure)(vp_instance_t *inst, vp_instance_t *next);
 } vp_cache_ops_t;
 
 VP_END_DECLS

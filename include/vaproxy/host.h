@@ -78,8 +78,9 @@ struct vp_host_api {
 
     /* Each getter returns 0 and the value, VP_ENOENT when the key is
      * absent and has no default, VP_EINVAL on a type mismatch.
-     * Ownership: a string stays valid until the instance is destroyed.
-     * Async: no.  Since 1.0. */
+     * Ownership: a string stays valid until the instance is destroyed,
+     * or until a reconfigure of it that returned 0 has returned (see
+     * vp_cache_ops_t.reconfigure).  Async: no.  Since 1.0. */
     int (*conf_string)(const vp_instance_t *inst, const char *key,
                        const char **out);
     int (*conf_int)(const vp_instance_t *inst, const char *key,

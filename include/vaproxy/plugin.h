@@ -16,7 +16,9 @@
  *  4. Secrets (tokens, secret ids, JWTs, bodies that carry them) live in
  *     buffers from host->secret_dup and are wiped on release.
  *  5. A plugin's own state hangs off vp_instance_t.data: created in the ops'
- *     `create`, released in `destroy`.
+ *     `create`, released in `destroy`; on SIGHUP a cache or consistency
+ *     instance may get new settings through `reconfigure` (ABI 1.1), which
+ *     changes that state in place.
  *
  * Threads: every callback runs on the daemon's single event-loop thread and
  * must not block (no network I/O; small local files may be read).

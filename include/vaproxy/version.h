@@ -19,12 +19,19 @@
  * 1.0 (2026-11-23)
  *     First ABI: plugin descriptor, host table, auth / cache / consistency
  *     ops tables, configuration schema.
+ *
+ * 1.1 (2026-11-23)
+ *     `reconfigure` appended to vp_cache_ops_t and vp_consistency_ops_t:
+ *     on SIGHUP a changed configuration block is applied to the running
+ *     instance instead of needing a restart.  Plugins built against 1.0
+ *     keep loading; the daemon treats the op as absent for them (their
+ *     ops tables end before it).
  */
 #ifndef VAPROXY_VERSION_H
 #define VAPROXY_VERSION_H
 
 #define VP_ABI_MAJOR 1
-#define VP_ABI_MINOR 0
+#define VP_ABI_MINOR 1
 
 /* "VPX1": the first word of every plugin descriptor. */
 #define VP_PLUGIN_MAGIC 0x56505831u

@@ -56,7 +56,9 @@
  * pass either is declined (the core relays the answer uncached), as is an
  * entry whose strings take more than 64 KiB or whose response is 4 GiB or
  * more.  Nothing is ever evicted here: the proxy owns the renewals of
- * what it stored. */
+ * what it stored.  The limits change live on SIGHUP (reconfigure, ABI
+ * 1.1); lowered below the cache's size, they keep every entry and decline
+ * stores until evictions bring the cache under them. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -1183,6 +1185,31 @@ memory_renewed(vp_instance_t *inst, const char *id, uint64_t last_renewed_ms,
     return 0;
 }
 
+/* SIGHUP: new max_entries / max_bytes (checked by next's create).  Nothing
+ * is dropped when the cache already holds more than a lowered limit: the
+ * proxy renews what it stored and tells us what to evict, and an entry
+ * vanishing here would leave it renewing a lease nobody can be served.
+ * The limits are checked on store, as always, so every new answer is
+ * relayed uncached until evictions bring the cache under them. */
+static int
+memory_reconfigure(vp_instance_t *inst, vp_instance_t *next)
+{
+    mc_state *st = inst->data;
+    const mc_state *fresh = next->data;
+    st->max_entries = fresh->max_entries;
+    st->max_bytes = fresh->max_bytes;
+    st->full_logged = 0; /* "cache full" is said again under the new limits */
+    if (st->entries > st->max_entries || st->bytes > st->max_bytes)
+        inst->host->log(inst, VP_LOG_WARN,
+                        "%" PRIu64 " entries, %" PRIu64 " bytes: above the "
+                        "new max_entries %" PRIu64 " / max_bytes %" PRIu64
+                        "; they are kept, and new answers relayed uncached "
+                        "until evictions bring the cache under the limits",
+                        st->entries, st->bytes, st->max_entries,
+                        st->max_bytes);
+    return 0;
+}
+
 static int
 memory_stats(vp_instance_t *inst, uint64_t *entries, uint64_t *bytes)
 {
@@ -1204,6 +1231,7 @@ static const vp_cache_ops_t memory_ops = {
     .evict = memory_evict,
     .renewed = memory_renewed,
     .stats = memory_stats,
+    .reconfigure = memory_reconfigure,
 };
 
 static const vp_provide_t memory_provides[] = {
@@ -1213,7 +1241,7 @@ static const vp_provide_t memory_provides[] = {
 
 VP_PLUGIN_DEFINE(cache_memory) = {
     VP_PLUGIN_HEADER(cache_memory),
-    .version = "1.0",
+    .version = "1.1",
     .summary = "cache memory: the lease cache in memory, indexed for "
                "lookups and evictions",
     .provides = memory_provides,

@@ -9,7 +9,10 @@
  *
  * A 412 means the node lacked the state.  Vault's client retries 412 by
  * default; only a managed request under "fail" hands it straight back.
- * "never" keeps exactly that default. */
+ * "never" keeps exactly that default.
+ *
+ * when_inconsistent changes live on SIGHUP (reconfigure, ABI 1.1); the
+ * remembered states survive it. */
 #include <string.h>
 
 #include <vaproxy/vaproxy.h>
@@ -62,6 +65,29 @@ static void
 always_destroy(vp_instance_t *inst)
 {
     inst->host->free(inst->data);
+}
+
+/* SIGHUP: a new when_inconsistent applies to the next request (and to the
+ * remaining hooks of those under way); the remembered states stay, so the
+ * proxy's reads keep naming the writes it has seen.  `next` was created
+ * from the new setting, so its mode is already checked. */
+static int
+always_reconfigure(vp_instance_t *inst, vp_instance_t *next)
+{
+    always_state *st = inst->data;
+    const always_state *fresh = next->data;
+    st->when = fresh->when;
+    return 0;
+}
+
+/* "never" keeps no settings (when_inconsistent only matters to "always"):
+ * there is nothing to apply, and nothing to restart for. */
+static int
+never_reconfigure(vp_instance_t *inst, vp_instance_t *next)
+{
+    (void)inst;
+    (void)next;
+    return 0;
 }
 
 static int
@@ -126,11 +152,13 @@ static const vp_consistency_ops_t always_ops = {
     .destroy = always_destroy,
     .on_request = always_on_request,
     .on_response = always_on_response,
+    .reconfigure = always_reconfigure,
 };
 
 static const vp_consistency_ops_t never_ops = {
     .size = sizeof(vp_consistency_ops_t),
     .on_response = never_on_response,
+    .reconfigure = never_reconfigure,
 };
 
 static const vp_provide_t consistency_provides[] = {
@@ -141,7 +169,7 @@ static const vp_provide_t consistency_provides[] = {
 
 VP_PLUGIN_DEFINE(consistency_vault) = {
     VP_PLUGIN_HEADER(consistency_vault),
-    .version = "1.0",
+    .version = "1.1",
     .summary = "Vault's X-Vault-Index consistency: enforce_consistency "
                "always|never, when_inconsistent fail|retry|forward",
     .provides = consistency_provides,

@@ -7,7 +7,8 @@ TEST_PLUGIN_LDFLAGS = -module -avoid-version $(VP_PLUGIN_LDFLAGS) -rpath $(abs_b
 check_LTLIBRARIES += tests/plugins/trace.la tests/plugins/bad_magic.la \
 	tests/plugins/abi_major.la tests/plugins/abi_minor.la \
 	tests/plugins/init_fails.la tests/plugins/no_descriptor.la \
-	tests/plugins/undefined_symbol.la tests/plugins/dup_never.la
+	tests/plugins/undefined_symbol.la tests/plugins/dup_never.la \
+	tests/plugins/reconf.la tests/plugins/abi_old.la
 
 tests_plugins_trace_la_SOURCES = tests/plugins/trace.c
 tests_plugins_trace_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
@@ -33,6 +34,14 @@ tests_plugins_dup_never_la_SOURCES = tests/plugins/dup_never.c
 tests_plugins_dup_never_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
 tests_plugins_dup_never_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
 tests_plugins_dup_never_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_reconf_la_SOURCES = tests/plugins/reconf.c
+tests_plugins_reconf_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
+tests_plugins_reconf_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
+tests_plugins_reconf_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_abi_old_la_SOURCES = tests/plugins/abi_old.c
+tests_plugins_abi_old_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
+tests_plugins_abi_old_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
+tests_plugins_abi_old_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
 # Exports no descriptor at all, so no export filter either.
 tests_plugins_no_descriptor_la_SOURCES = tests/plugins/no_descriptor.c
 tests_plugins_no_descriptor_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)

@@ -267,6 +267,10 @@ TEST(descriptor)
     ASSERT_NOT_NULL(p->ops->evict);
     ASSERT_NOT_NULL(p->ops->renewed);
     ASSERT_NOT_NULL(p->ops->stats);
+    /* reconfigure came with ABI 1.1: the daemon uses it only from a plugin
+     * that says so. */
+    ASSERT(p->desc->abi_minor >= 1);
+    ASSERT_NOT_NULL(p->ops->reconfigure);
     const vp_conf_field_t *f = p->prov->schema;
     ASSERT_STR_EQ(f[0].key, "max_entries");
     ASSERT_INT_EQ(f[0].type, VP_CONF_INT);
@@ -889,6 +893,137 @@ TEST(limit_on_bytes)
     done(mi);
 }
 
+/* ---- reconfigure (SIGHUP) ---------------------------------------------- */
+
+/* What the core does on a reload: `next` is made from the new settings
+ * (schema check and create), handed to reconfigure, then destroyed
+ * whatever the answer. */
+static int
+reconfigure(mock_instance *mi, const char *const *pairs)
+{
+    mock_instance *next = make(pairs);
+    int rc = P.ops->reconfigure(&mi->pub, &next->pub);
+    P.ops->destroy(&next->pub);
+    mock_instance_free(next);
+    return rc;
+}
+
+TEST(reconfigure_raises_the_entry_limit)
+{
+    const char *const three[] = {"max_entries", "3", NULL};
+    mock_instance *mi = make(three);
+    put(mi, (spec){.id = "a", .lease = "la"});
+    put(mi, (spec){.id = "b", .lease = "lb"});
+    put(mi, (spec){.id = "c", .lease = "lc"});
+    ASSERT_INT_EQ(store(mi, (spec){.id = "d"}), VP_DECLINED);
+    const char *const five[] = {"max_entries", "5", NULL};
+    ASSERT_INT_EQ(reconfigure(mi, five), 0);
+    /* the same entries, and room for two more */
+    ASSERT_STR_EQ(found(mi, VP_CACHE_ALL, NULL, NULL), "a,b,c");
+    put(mi, (spec){.id = "d"});
+    put(mi, (spec){.id = "e"});
+    ASSERT_INT_EQ(store(mi, (spec){.id = "f"}), VP_DECLINED);
+    ASSERT_INT_EQ(n_entries(mi), 5);
+    done(mi);
+}
+
+TEST(reconfigure_below_the_size_keeps_every_entry)
+{
+    const char *const five[] = {"max_entries", "5", NULL};
+    mock_instance *mi = make(five);
+    const char *ids[] = {"a", "b", "c", "d", "e"};
+    const char *leases[] = {"la", "lb", "lc", "ld", "le"};
+    for (int i = 0; i < 5; i++)
+        put(mi, (spec){.id = ids[i], .lease = leases[i], .resp = "r"});
+    mock_log_clear();
+    const char *const two[] = {"max_entries", "2", NULL};
+    ASSERT_INT_EQ(reconfigure(mi, two), 0);
+    /* Nothing dropped: the proxy renews these leases and must still find
+     * them by lease (renewal results, revocations). */
+    ASSERT_INT_EQ(n_entries(mi), 5);
+    ASSERT_STR_EQ(found(mi, VP_CACHE_ALL, NULL, NULL), "a,b,c,d,e");
+    for (int i = 0; i < 5; i++) {
+        ASSERT_STR_EQ(found(mi, VP_CACHE_BY_LEASE, leases[i], NULL), ids[i]);
+        ASSERT_INT_EQ(P.ops->renewed(&mi->pub, ids[i], 5000 + i, 7000), 0);
+        ASSERT_INT_EQ(look(mi, ids[i]).last_renewed_ms, 5000 + i);
+    }
+    ASSERT_STR_CONTAINS(mock_log_text(), "above the new max_entries 2");
+    /* New entries are declined, a replacement too (it would leave the
+     * cache above the limit), and the declined one left the old alone. */
+    ASSERT_INT_EQ(store(mi, (spec){.id = "f"}), VP_DECLINED);
+    ASSERT_INT_EQ(store(mi, (spec){.id = "a", .resp = "new"}), VP_DECLINED);
+    ASSERT_INT_EQ(look(mi, "a").resp_len, 1);
+    ASSERT_STR_CONTAINS(mock_log_text(), "cache full");
+    /* Evictions bring it down; at the limit still nothing new fits, below
+     * it one does. */
+    ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_LEASE, "la", NULL), 1);
+    ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_LEASE, "lb", NULL), 1);
+    ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_LEASE, "lc", NULL), 1);
+    ASSERT_INT_EQ(store(mi, (spec){.id = "f"}), VP_DECLINED);
+    ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_LEASE, "ld", NULL), 1);
+    put(mi, (spec){.id = "f"});
+    ASSERT_INT_EQ(store(mi, (spec){.id = "g"}), VP_DECLINED);
+    ASSERT_STR_EQ(found(mi, VP_CACHE_ALL, NULL, NULL), "e,f");
+    done(mi);
+}
+
+TEST(reconfigure_below_the_bytes_keeps_every_entry)
+{
+    char big[1001];
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    mock_instance *mi = make(NULL);
+    put(mi, (spec){.id = "x1", .lease = "l1", .resp = big});
+    uint64_t cost = n_bytes(mi);
+    put(mi, (spec){.id = "x2", .lease = "l2", .resp = big});
+    put(mi, (spec){.id = "x3", .lease = "l3", .resp = big});
+    ASSERT_INT_EQ(n_bytes(mi), cost * 3);
+    /* room for one and a half */
+    char limit[32];
+    snprintf(limit, sizeof limit, "%llu",
+             (unsigned long long)(cost + cost / 2));
+    const char *const lower[] = {"max_bytes", limit, NULL};
+    mock_log_clear();
+    ASSERT_INT_EQ(reconfigure(mi, lower), 0);
+    ASSERT_INT_EQ(n_entries(mi), 3);
+    ASSERT_INT_EQ(n_bytes(mi), cost * 3);
+    ASSERT_STR_CONTAINS(mock_log_text(), "above the new max_entries");
+    ASSERT_INT_EQ(store(mi, (spec){.id = "y", .resp = "small"}), VP_DECLINED);
+    ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_LEASE, "l1", NULL), 1);
+    ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_LEASE, "l2", NULL), 1);
+    put(mi, (spec){.id = "y", .resp = "small"});
+    ASSERT_INT_EQ(store(mi, (spec){.id = "x4", .lease = "l4", .resp = big}),
+                  VP_DECLINED);
+    /* and raised again, everything fits */
+    const char *const raise[] = {"max_bytes", "1000000", NULL};
+    ASSERT_INT_EQ(reconfigure(mi, raise), 0);
+    put(mi, (spec){.id = "x4", .lease = "l4", .resp = big});
+    ASSERT_STR_EQ(found(mi, VP_CACHE_ALL, NULL, NULL), "x3,x4,y");
+    done(mi);
+}
+
+TEST(reconfigure_says_full_again_under_new_limits)
+{
+    const char *const one[] = {"max_entries", "1", NULL};
+    mock_instance *mi = make(one);
+    put(mi, (spec){.id = "a"});
+    mock_log_clear();
+    ASSERT_INT_EQ(store(mi, (spec){.id = "b"}), VP_DECLINED);
+    ASSERT_STR_CONTAINS(mock_log_text(), "max_entries 1,");
+    const char *const two[] = {"max_entries", "2", NULL};
+    ASSERT_INT_EQ(reconfigure(mi, two), 0);
+    put(mi, (spec){.id = "b"});
+    mock_log_clear();
+    ASSERT_INT_EQ(store(mi, (spec){.id = "c"}), VP_DECLINED);
+    ASSERT_STR_CONTAINS(mock_log_text(), "max_entries 2,");
+    /* Settings equal to the running ones change nothing and say nothing. */
+    mock_log_clear();
+    ASSERT_INT_EQ(reconfigure(mi, two), 0);
+    ASSERT_STR_EQ(mock_log_text(), "");
+    ASSERT_INT_EQ(n_entries(mi), 2);
+    done(mi);
+}
+
 /* ---- renewed and stats -------------------------------------------------- */
 
 TEST(renewed_updates_the_entry)
@@ -1432,7 +1567,12 @@ main(void)
                      T(duplicate_values_in_unique_indexes), T(evict_all),
                      T(invalid_selectors), T(find_stops_when_told),
                      T(evict_and_store_during_visits), T(limit_on_entries),
-                     T(limit_on_bytes), T(renewed_updates_the_entry),
+                     T(limit_on_bytes),
+                     T(reconfigure_raises_the_entry_limit),
+                     T(reconfigure_below_the_size_keeps_every_entry),
+                     T(reconfigure_below_the_bytes_keeps_every_entry),
+                     T(reconfigure_says_full_again_under_new_limits),
+                     T(renewed_updates_the_entry),
                      T(stats_account_for_entries),
                      T(destroy_releases_everything),
                      T(random_run_against_a_model), T(memory_per_entry),

@@ -214,6 +214,64 @@ TEST(a_412_is_retried_unless_managed_fail)
     vpd_hdrs_free(&sent);
 }
 
+/* SIGHUP: the running "always" takes a new when_inconsistent and keeps
+ * the states it learned (a restart would forget them). */
+TEST(always_reconfigured_keeps_what_it_learned)
+{
+    policy p;
+    policy_setup(&p, "always", "fail");
+    vpd_instance *running = p.chain.consistency[0];
+    vpd_hdrs sent = {0};
+    const char *s1 = state("c1", 4, 4);
+    ASSERT_INT_EQ(exchange(&p, NULL, 200, s1, &sent), VP_CONTINUE);
+    vpd_hdrs_free(&sent);
+    ASSERT_INT_EQ(exchange(&p, NULL, 412, NULL, &sent), VP_CONTINUE);
+    vpd_hdrs_free(&sent);
+
+    char err[1024];
+    vpd_conf_pair pair = {"when_inconsistent", "forward"};
+    vpd_instance *next = vpd_instance_new(&p.reg, VP_KIND_CONSISTENCY,
+                                          "always", NULL, &pair, 1, "t", err,
+                                          sizeof err);
+    ASSERT_NOT_NULL(next);
+    ASSERT_NOT_NULL(vpd_instance_reconfigure_op(running));
+    ASSERT_INT_EQ(vpd_instance_reconfigure(running, next, err, sizeof err),
+                  0);
+    vpd_instance_free(next);
+    ASSERT_STR_EQ(running->pairs[0].value, "forward");
+
+    ASSERT_INT_EQ(exchange(&p, NULL, 412, NULL, &sent), VP_RETRY);
+    ASSERT_STR_EQ(vpd_hdrs_get(&sent, "X-Vault-Index", 0), s1);
+    ASSERT_STR_EQ(vpd_hdrs_get(&sent, "X-Vault-Inconsistent", 0),
+                  "forward-active-node");
+    vpd_hdrs_free(&sent);
+    vpd_chain_free(&p.chain);
+    vpd_plugins_unload(&p.reg);
+}
+
+/* "never" has nothing to apply, but says it applied it: no restart asked
+ * for a setting it ignores. */
+TEST(never_accepts_any_reconfigure)
+{
+    policy p;
+    policy_setup(&p, "never", "fail");
+    char err[1024];
+    vpd_conf_pair pair = {"when_inconsistent", "retry"};
+    vpd_instance *next = vpd_instance_new(&p.reg, VP_KIND_CONSISTENCY,
+                                          "never", NULL, &pair, 1, "t", err,
+                                          sizeof err);
+    ASSERT_NOT_NULL(next);
+    ASSERT_INT_EQ(vpd_instance_reconfigure(p.chain.consistency[0], next, err,
+                                           sizeof err), 0);
+    vpd_instance_free(next);
+    ASSERT_STR_EQ(p.chain.consistency[0]->pairs[0].value, "retry");
+    vpd_hdrs sent = {0};
+    ASSERT_INT_EQ(exchange(&p, NULL, 412, NULL, &sent), VP_RETRY);
+    vpd_hdrs_free(&sent);
+    vpd_chain_free(&p.chain);
+    vpd_plugins_unload(&p.reg);
+}
+
 int
 main(void)
 {
@@ -225,5 +283,7 @@ main(void)
                      T(more_than_two_states_reset),
                      T(always_sends_what_it_learned),
                      T(client_managed_requests_are_untouched),
-                     T(a_412_is_retried_unless_managed_fail));
+                     T(a_412_is_retried_unless_managed_fail),
+                     T(always_reconfigured_keeps_what_it_learned),
+                     T(never_accepts_any_reconfigure));
 }

@@ -4,6 +4,7 @@
 
 #include "test.h"
 
+#include "cfgtree.h"
 #include "host_api.h"
 #include "plugin_loader.h"
 
@@ -47,14 +48,21 @@ TEST(abi_major_mismatch_is_refused)
 {
     char err[1024];
     ASSERT_INT_EQ(load(VP_TEST_PLUGINDIR, "abi_major", err, sizeof err), -1);
-    ASSERT_STR_CONTAINS(err, "built for ABI 2.0, this vaproxyd speaks ABI 1.0");
+    char want[128];
+    snprintf(want, sizeof want, "built for ABI %d.%d, this vaproxyd speaks "
+             "ABI %d.%d", VP_ABI_MAJOR + 1, VP_ABI_MINOR, VP_ABI_MAJOR,
+             VP_ABI_MINOR);
+    ASSERT_STR_CONTAINS(err, want);
 }
 
 TEST(abi_minor_newer_is_refused)
 {
     char err[1024];
     ASSERT_INT_EQ(load(VP_TEST_PLUGINDIR, "abi_minor", err, sizeof err), -1);
-    ASSERT_STR_CONTAINS(err, "built for ABI 1.1, newer than this vaproxyd");
+    char want[128];
+    snprintf(want, sizeof want, "built for ABI %d.%d, newer than this "
+             "vaproxyd", VP_ABI_MAJOR, VP_ABI_MINOR + 1);
+    ASSERT_STR_CONTAINS(err, want);
 }
 
 TEST(missing_descriptor_is_refused)
@@ -164,6 +172,182 @@ TEST(instance_config_is_checked_against_the_schema)
     vpd_plugins_unload(&reg);
 }
 
+/* ---- reconfigure (ABI 1.1) --------------------------------------------- */
+
+static void
+load_for_reconfigure(vpd_registry *reg)
+{
+    char err[1024] = "";
+    int rc = vpd_plugins_load_dir(reg, VP_BUILD_PLUGINDIR, err, sizeof err);
+    if (rc == 0)
+        rc = vpd_plugins_load_file(reg, VP_TEST_PLUGINDIR "/reconf", err,
+                                   sizeof err);
+    if (rc == 0)
+        rc = vpd_plugins_load_file(reg, VP_TEST_PLUGINDIR "/abi_old", err,
+                                   sizeof err);
+    if (rc != 0)
+        TEST_FAIL_("%s", err);
+}
+
+static vpd_instance *
+make(vpd_registry *reg, vp_kind_t kind, const char *name, const char *key,
+     const char *value)
+{
+    char err[1024];
+    vpd_conf_pair pair = {key, value};
+    vpd_instance *vi = vpd_instance_new(reg, kind, name, NULL, &pair,
+                                        key ? 1 : 0, "t", err, sizeof err);
+    if (!vi)
+        TEST_FAIL_("%s \"%s\": %s", vpd_kind_name(kind), name, err);
+    return vi;
+}
+
+static const char *
+label_of(const vpd_instance *vi)
+{
+    const char *label = NULL;
+    int rc = vpd_host_api()->conf_string(&vi->pub, "label", &label);
+    if (rc != 0)
+        TEST_FAIL_("conf_string label: %d", rc);
+    return label;
+}
+
+TEST(reconfigure_op_only_where_the_plugin_has_it)
+{
+    vpd_registry reg = {0};
+    load_for_reconfigure(&reg);
+    struct {
+        vp_kind_t kind;
+        const char *name, *key, *value;
+        int has;
+    } cases[] = {
+        {VP_KIND_CONSISTENCY, "reconf", "label", "a", 1},
+        {VP_KIND_CONSISTENCY, "always", "when_inconsistent", "fail", 1},
+        {VP_KIND_CONSISTENCY, "never", NULL, NULL, 1},
+        {VP_KIND_CACHE, "memory", NULL, NULL, 1},
+        /* auth methods are swapped, never reconfigured */
+        {VP_KIND_AUTH, "token_file", "token_file_path", "/nonexistent", 0},
+        /* built against 1.0: a 1.0 table, and one padded to 1.1's size */
+        {VP_KIND_CONSISTENCY, "abi_old", "label", "a", 0},
+        {VP_KIND_CONSISTENCY, "abi_old_padded", "label", "a", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vpd_instance *vi = make(&reg, cases[i].kind, cases[i].name,
+                                cases[i].key, cases[i].value);
+        if ((vpd_instance_reconfigure_op(vi) != NULL) != cases[i].has)
+            TEST_FAIL_("%s: reconfigure op %s", cases[i].name,
+                       cases[i].has ? "missing" : "found");
+        vpd_instance_free(vi);
+    }
+    vpd_plugins_unload(&reg);
+}
+
+TEST(a_1_0_plugin_is_never_reconfigured)
+{
+    vpd_registry reg = {0};
+    load_for_reconfigure(&reg);
+    const char *names[] = {"abi_old", "abi_old_padded"};
+    for (size_t i = 0; i < 2; i++) {
+        vpd_instance *vi = make(&reg, VP_KIND_CONSISTENCY, names[i], "label",
+                                "old");
+        vpd_instance *next = make(&reg, VP_KIND_CONSISTENCY, names[i],
+                                  "label", "new");
+        void *data = vi->pub.data;
+        char err[1024] = "";
+        ASSERT_INT_EQ(vpd_instance_reconfigure(vi, next, err, sizeof err),
+                      VP_ENOTSUP);
+        ASSERT_STR_CONTAINS(err, "cannot be reconfigured");
+        /* The trap behind the table would have swapped the data. */
+        ASSERT(vi->pub.data == data);
+        ASSERT_STR_EQ((const char *)vi->pub.data, "old");
+        ASSERT_STR_EQ(label_of(vi), "old");
+        vpd_instance_free(next);
+        vpd_instance_free(vi);
+    }
+    vpd_plugins_unload(&reg);
+}
+
+static vpd_cfg_tree
+parse(const char *file, const char *text)
+{
+    vpd_cfg_tree t;
+    char err[512];
+    if (vpd_cfg_parse(file, text, strlen(text), &t, err, sizeof err) != 0)
+        TEST_FAIL_("parse: %s", err);
+    return t;
+}
+
+static const vpd_cfg_node *
+config_of(const vpd_cfg_tree *t)
+{
+    const vpd_cfg_member *m = vpd_cfg_get(t->root, "config");
+    ASSERT_NOT_NULL(m);
+    return m->value;
+}
+
+TEST(reconfigure_moves_the_new_config_in_or_keeps_the_old)
+{
+    vpd_registry reg = {0};
+    load_for_reconfigure(&reg);
+    char err[1024];
+
+    /* An instance outlives the tree it was configured from. */
+    vpd_cfg_tree t1 = parse("one.hcl", "config = { label = \"one\" }\n");
+    vpd_instance *vi = vpd_instance_new(&reg, VP_KIND_CONSISTENCY, "reconf",
+                                        config_of(&t1), NULL, 0, "t", err,
+                                        sizeof err);
+    ASSERT_NOT_NULL(vi);
+    vpd_cfg_tree t1b = parse("elsewhere.hcl",
+                             "\n\nconfig = {\n label = \"one\"\n}\n");
+    vpd_instance *same = vpd_instance_new(&reg, VP_KIND_CONSISTENCY, "reconf",
+                                          config_of(&t1b), NULL, 0, "t", err,
+                                          sizeof err);
+    ASSERT_NOT_NULL(same);
+    ASSERT(vpd_instance_same_config(vi, same));
+    vpd_instance_free(same);
+    vpd_cfg_tree_free(&t1b);
+    vpd_cfg_tree_free(&t1);
+    ASSERT_STR_EQ(label_of(vi), "one");
+
+    /* Applied: the running instance reads the new value, after the new
+     * tree and `next` are gone too. */
+    vpd_cfg_tree t2 = parse("two.hcl", "config = { label = \"two\" }\n");
+    vpd_instance *next = vpd_instance_new(&reg, VP_KIND_CONSISTENCY,
+                                          "reconf", config_of(&t2), NULL, 0,
+                                          "t", err, sizeof err);
+    ASSERT_NOT_NULL(next);
+    ASSERT(!vpd_instance_same_config(vi, next));
+    ASSERT_INT_EQ(vpd_instance_reconfigure(vi, next, err, sizeof err), 0);
+    ASSERT_STR_EQ(label_of(next), "one"); /* next holds the old one now */
+    vpd_instance_free(next);
+    vpd_cfg_tree_free(&t2);
+    ASSERT_STR_EQ(label_of(vi), "two");
+
+    /* Refused: the plugin's reason, and the running config stays. */
+    vpd_cfg_tree t3 = parse("three.hcl",
+                            "config = { label = \"refuse-me\" }\n");
+    next = vpd_instance_new(&reg, VP_KIND_CONSISTENCY, "reconf",
+                            config_of(&t3), NULL, 0, "t", err, sizeof err);
+    ASSERT_NOT_NULL(next);
+    int rc = vpd_instance_reconfigure(vi, next, err, sizeof err);
+    ASSERT_INT_EQ(rc, VP_EINVAL);
+    ASSERT_STR_CONTAINS(err, "consistency \"reconf\": label \"refuse-me\" is "
+                             "refused on reload");
+    vpd_instance_free(next);
+    vpd_cfg_tree_free(&t3);
+    ASSERT_STR_EQ(label_of(vi), "two");
+
+    /* Another implementation is never paired. */
+    next = make(&reg, VP_KIND_CONSISTENCY, "abi_old", "label", "x");
+    ASSERT(!vpd_instance_same_config(vi, next));
+    ASSERT_INT_EQ(vpd_instance_reconfigure(vi, next, err, sizeof err),
+                  VP_ENOTSUP);
+    vpd_instance_free(next);
+    ASSERT_STR_EQ(label_of(vi), "two");
+    vpd_instance_free(vi);
+    vpd_plugins_unload(&reg);
+}
+
 int
 main(void)
 {
@@ -178,6 +362,9 @@ main(void)
                      T(same_plugin_twice_is_refused),
                      T(missing_file_is_refused),
                      T(directory_with_a_bad_plugin_fails),
+                     T(reconfigure_op_only_where_the_plugin_has_it),
+                     T(a_1_0_plugin_is_never_reconfigured),
+                     T(reconfigure_moves_the_new_config_in_or_keeps_the_old),
                      T(unreadable_directory_is_an_error),
                      T(instance_config_is_checked_against_the_schema));
 }

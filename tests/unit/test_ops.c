@@ -209,6 +209,66 @@ TEST(reload_diff)
     vpd_config_free(c);
 }
 
+/* What reload_plugins.c applies live is not reported here: the cache
+ * store's keys, a plugin block's config map, when_inconsistent.  Cache
+ * on/off, persist, the rest of api_proxy and plugin blocks added, removed
+ * or renamed still need a restart. */
+TEST(reload_diff_leaves_plugin_settings_to_reconfigure)
+{
+    fresh_dir();
+    const char *plugin_a = "plugin \"consistency\" \"hello\" {\n"
+                           " config = { greeting = \"hi\" }\n}\n";
+    const char *plugin_b = "plugin \"consistency\" \"hello\" {\n"
+                           " config = { greeting = \"ho\" }\n}\n";
+    const char *plugin_c = "plugin \"consistency\" \"other\" {\n"
+                           " config = { greeting = \"hi\" }\n}\n";
+    char extra[1024];
+    snprintf(extra, sizeof extra,
+             "cache {\n max_entries = 5\n persist \"kubernetes\" {\n"
+             "  path = \"/p1\"\n }\n}\napi_proxy {\n"
+             " enforce_consistency = \"always\"\n"
+             " when_inconsistent = \"fail\"\n}\n%s", plugin_a);
+    vpd_config *a = load_base("pa.hcl", "info", "/r", "127.0.0.1:1", extra);
+    snprintf(extra, sizeof extra,
+             "cache {\n max_entries = 2\n max_bytes = 100000\n"
+             " persist \"kubernetes\" {\n  path = \"/p1\"\n }\n}\n"
+             "api_proxy {\n enforce_consistency = \"always\"\n"
+             " when_inconsistent = \"retry\"\n}\n%s", plugin_b);
+    vpd_config *b = load_base("pb.hcl", "info", "/r", "127.0.0.1:1", extra);
+    reported[0] = '\0';
+    ASSERT_INT_EQ((int)vpd_config_diff_restart(a, b, report, NULL), 0);
+    ASSERT_STR_EQ(reported, "");
+    ASSERT(vpd_config_plugin_blocks_match(a, b));
+
+    snprintf(extra, sizeof extra,
+             "cache {\n max_entries = 5\n persist \"kubernetes\" {\n"
+             "  path = \"/p2\"\n }\n}\napi_proxy {\n"
+             " enforce_consistency = \"never\"\n"
+             " when_inconsistent = \"fail\"\n}\n%s", plugin_c);
+    vpd_config *c = load_base("pc.hcl", "info", "/r", "127.0.0.1:1", extra);
+    reported[0] = '\0';
+    ASSERT_INT_EQ((int)vpd_config_diff_restart(a, c, report, NULL), 3);
+    ASSERT_STR_CONTAINS(reported, "cache persist;");
+    ASSERT_STR_CONTAINS(reported, "api_proxy;");
+    ASSERT_STR_CONTAINS(reported, "plugin \"consistency\" \"hello\";");
+    ASSERT(!vpd_config_plugin_blocks_match(a, c));
+
+    snprintf(extra, sizeof extra,
+             "cache {\n max_entries = 5\n persist \"kubernetes\" {\n"
+             "  path = \"/p1\"\n }\n}\napi_proxy {\n"
+             " enforce_consistency = \"always\"\n"
+             " when_inconsistent = \"fail\"\n}\n%s%s", plugin_a, plugin_c);
+    vpd_config *d = load_base("pd.hcl", "info", "/r", "127.0.0.1:1", extra);
+    reported[0] = '\0';
+    ASSERT_INT_EQ((int)vpd_config_diff_restart(a, d, report, NULL), 1);
+    ASSERT_STR_EQ(reported, "plugin blocks;");
+    ASSERT(!vpd_config_plugin_blocks_match(a, d));
+    vpd_config_free(a);
+    vpd_config_free(b);
+    vpd_config_free(c);
+    vpd_config_free(d);
+}
+
 TEST(log_rotate_keys)
 {
     fresh_dir();
@@ -239,7 +299,9 @@ main(void)
     int rc = RUN_TESTS(T(log_file_created_0600_and_rotated_by_size),
                        T(log_file_max_files_and_minus_one),
                        T(log_file_bad_path_keeps_the_old_file),
-                       T(redaction_rule), T(reload_diff), T(log_rotate_keys));
+                       T(redaction_rule), T(reload_diff),
+                       T(reload_diff_leaves_plugin_settings_to_reconfigure),
+                       T(log_rotate_keys));
     DIR *d = opendir("/tmp");
     struct dirent *e;
     while (d && (e = readdir(d)) != NULL) {
