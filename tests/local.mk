@@ -48,4 +48,5 @@ INTEGRATION_TESTS = \
 	tests/integration/test_reload.py \
 	tests/integration/test_reload_plugins.py \
 	tests/integration/test_ops.py \
-	tests/integration/test_examples.py
+	tests/integration/test_examples.py \
+	tests/integration/test_garbage.py

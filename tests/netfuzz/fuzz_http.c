@@ -148,6 +148,11 @@ drain(int fd, size_t *seen)
         if (n > 0) {
             if (*seen == 0 && (n < 5 || memcmp(buf, "HTTP/", 5) != 0))
                 die("answer does not start with HTTP/");
+            /* Client input never makes the forwarder refuse a request:
+             * the server must have refused it first, with a 400.  (A
+             * needle split across two reads is missed; that is fine.) */
+            if (memmem(buf, (size_t)n, "failed to start the upstream", 28))
+                die("a request the forwarder refuses got past the server");
             *seen += (size_t)n;
             continue;
         }
