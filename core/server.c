@@ -775,7 +775,8 @@ cb_header_value_complete(llhttp_t *p)
 }
 
 /* The request-target must be origin-form ("/...") or absolute-form
- * ("http(s)://..."), without control characters.  llhttp's lenient mode
+ * ("http(s)://..."), without control characters or a '#' (a fragment is
+ * never part of a request-target, RFC 9112 3.2).  llhttp's lenient mode
  * lets a TAB or other control bytes into the URL ("GET /\tHTTP/1.1") and
  * takes "*" or "host:port"; such a target used to reach the forwarder,
  * which refuses it, and the client got a 500 for its own mistake.  Go's
@@ -790,7 +791,7 @@ cb_url_complete(llhttp_t *p)
                     (n > 7 && strncasecmp(u, "http://", 7) == 0) ||
                     (n > 8 && strncasecmp(u, "https://", 8) == 0));
     for (size_t i = 0; ok && i < n; i++)
-        ok = (unsigned char)u[i] > 0x20 && u[i] != 0x7f;
+        ok = (unsigned char)u[i] > 0x20 && u[i] != 0x7f && u[i] != '#';
     if (!ok) {
         c->err_status = 400;
         c->err_msg = "malformed request: invalid request target";

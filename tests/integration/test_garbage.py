@@ -165,7 +165,7 @@ PATHS = ["/v1/secret/data/foo", "/v1/auth/token/lookup-self", "/v1/sys/health",
          "/v1/secret/metadata/", "/proxy/v1/metrics", "/agent/v1/metrics?format=prometheus",
          "/proxy/v1/metrics?format=bogus", "/proxy/v1/cache-clear", "/agent/v1/quit",
          "/v1/../../etc/passwd", "/v1//secret/./data/../foo", "/v1/secret/data/\xff\xfe\xc3(",
-         "/v1/%zz%00%2e%2e/x", "*", "http://evil.example/v1/x", "https://h", "/v1/a b",
+         "/v1/%zz%00%2e%2e/x", "/v1/x#frag", "*", "http://evil.example/v1/x", "https://h", "/v1/a b",
          "/v1/\x7f\x01", "/v1/" + "a" * 9000, "", "/v1/x?" + "&" * 300, "/?list=true"]
 VERSIONS = ["HTTP/1.1"] * 6 + ["HTTP/1.0", "HTTP/1.2", "HTTP/2.0", "HTTP/0.9", "http/1.1",
                                "HTTP/11", "HTTP/1.1 x", "", "HTTP/1."]
