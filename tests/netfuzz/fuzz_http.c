@@ -121,8 +121,8 @@ setup(void)
     vpd_fwd_set_retry_base_ms(G.fwd, 0, 0);
     vpd_router_init(&G.router, &G.loop, G.cfg, G.fwd, &G.chain, &G.holder);
     G.router.retry_min_ms = G.router.retry_max_ms = 0;
-    G.srv = vpd_server_start(&G.loop, G.cfg, vpd_router_handle, &G.router,
-                             err, sizeof err);
+    G.srv = vpd_server_start(&G.loop, G.cfg, vpd_router_handle, &G.router, err,
+                             sizeof err);
     if (!G.srv)
         die(err);
     G.router.server = G.srv;
@@ -218,7 +218,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (open) {
         /* The first part is parsed on its own before the rest comes. */
         uv_run(&G.loop, UV_RUN_NOWAIT);
-        open = drain(fd, &seen) && send_all(fd, msg + split, len - split, &seen);
+        open =
+            drain(fd, &seen) && send_all(fd, msg + split, len - split, &seen);
     }
     if (open && half_close)
         shutdown(fd, SHUT_WR);

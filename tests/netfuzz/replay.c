@@ -44,7 +44,8 @@ replay(const char *path, int n)
     fflush(stdout);
     LLVMFuzzerTestOneInput(buf, len);
     free(buf);
-    printf("ok %d - %s\n", n, strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+    printf("ok %d - %s\n", n,
+           strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
     return 0;
 }
 
