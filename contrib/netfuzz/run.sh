@@ -29,7 +29,10 @@ if [[ ! -f $build/Makefile ]]; then
     (cd "$build" && "$src/configure" -q CC="$CC" \
         CFLAGS="-O1 -g $san -fsanitize=fuzzer-no-link" LDFLAGS="$san")
 fi
-make -C "$build" -s -j"$(nproc)" core/libvpcore.la
+# The two plugins give the fuzzed router the daemon's chain (consistency
+# "always", the lease cache on "memory"); see setup_chain in fuzz_http.c.
+make -C "$build" -s -j"$(nproc)" core/libvpcore.la \
+    plugins/consistency_vault.la plugins/cache_memory.la
 
 pc="libuv libcurl json-c openssl zlib"
 llhttp_cflags=$(sed -n 's/^LLHTTP_CFLAGS = //p' "$build/Makefile")
@@ -43,6 +46,7 @@ llhttp_cflags=$(sed -n 's/^LLHTTP_CFLAGS = //p' "$build/Makefile")
 
 mkdir -p "$build/corpus"
 cd "$build"
+NETFUZZ_PLUGIN_DIR=${NETFUZZ_PLUGIN_DIR:-$build/plugins} \
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     ./fuzz_http -max_total_time="$seconds" -timeout=10 -max_len=8192 \

@@ -34,6 +34,8 @@
 #include "config.h"
 #include "forward.h"
 #include "host_api.h"
+#include "lease_cache.h"
+#include "plugin_loader.h"
 #include "log.h"
 #include "router.h"
 #include "server.h"
@@ -53,6 +55,7 @@ static struct {
     vpd_fwd *fwd;
     vpd_chain chain;
     vpd_token_holder holder;
+    vpd_registry plugins;
     vpd_router router;
     vpd_server *srv;
 } G;
@@ -72,6 +75,42 @@ remove_files(void)
     for (int i = 0; i < N_LISTENERS; i++)
         unlink(G.sock[i]);
     rmdir(G.dir);
+}
+
+/* With the built plugins at hand, the chain is the daemon's: consistency
+ * "always" (which reads the client's X-Vault-Index and friends) and the
+ * lease cache on the "memory" store (cache keys from client requests,
+ * cache-clear bodies).  NETFUZZ_PLUGIN_DIR names the directory; the replay
+ * build passes its own; without one the router runs with an empty chain. */
+static void
+setup_chain(void)
+{
+    char err[1024];
+    const char *dir = getenv("NETFUZZ_PLUGIN_DIR");
+#ifdef VP_BUILD_PLUGINDIR
+    if (!dir)
+        dir = VP_BUILD_PLUGINDIR;
+#endif
+    if (!dir)
+        return;
+    if (vpd_plugins_load_dir(&G.plugins, dir, err, sizeof err) != 0)
+        die(err);
+    vpd_conf_pair pairs[] = {{"when_inconsistent", "forward"}};
+    vpd_instance *c =
+        vpd_instance_new(&G.plugins, VP_KIND_CONSISTENCY, "always", NULL, pairs,
+                         1, "fuzz", err, sizeof err);
+    if (!c || vpd_chain_add(&G.chain, c) != 0)
+        die(err);
+    vpd_instance *store =
+        vpd_instance_new(&G.plugins, VP_KIND_CACHE, "memory", NULL, NULL, 0,
+                         "fuzz", err, sizeof err);
+    if (!store)
+        die(err);
+    G.router.cache =
+        vpd_lease_cache_new(&G.loop, store, G.fwd, &G.holder, true);
+    if (!G.router.cache)
+        die("lease cache");
+    G.router.cache_store = store;
 }
 
 /* The config goes through the real loader, so listener defaults (limits,
@@ -121,6 +160,7 @@ setup(void)
     vpd_fwd_set_retry_base_ms(G.fwd, 0, 0);
     vpd_router_init(&G.router, &G.loop, G.cfg, G.fwd, &G.chain, &G.holder);
     G.router.retry_min_ms = G.router.retry_max_ms = 0;
+    setup_chain();
     G.srv = vpd_server_start(&G.loop, G.cfg, vpd_router_handle, &G.router, err,
                              sizeof err);
     if (!G.srv)
