@@ -1,7 +1,11 @@
 /* libFuzzer target for what clients send: the bytes of one connection go
  * through the real listener (core/server.c: llhttp, the LIST workaround,
  * pipelining, limits, header handling) into the real router (proxy API
- * paths, token selection, require_request_header) and the forwarder.
+ * paths, token selection, require_request_header), the plugin chain and
+ * lease cache when the plugins are built (setup_chain), and the forwarder.
+ * Besides sanitizer reports, it aborts when an answer does not start with
+ * "HTTP/", when a client's request makes the forwarder refuse it (a 500
+ * for the client's own mistake), or when a connection hangs.
  *
  * The upstream is a unix socket path that does not exist, so every
  * forwarded request fails at connect() inside libcurl without waiting,
