@@ -2,6 +2,8 @@
 EXTRA_DIST += contrib/deps.sh contrib/check.sh contrib/demo/run.sh
 dist_noinst_SCRIPTS += contrib/bench/run.sh contrib/bench/cache.sh
 EXTRA_DIST += contrib/bench/README.md contrib/bench/lib.sh contrib/bench/fill.lua
+# libFuzzer run of what clients send (tests/netfuzz/).
+dist_noinst_SCRIPTS += contrib/netfuzz/run.sh
 
 # Manual pages (man(7) macros; checked with mandoc -Tlint and man --warnings).
 dist_man_MANS = contrib/man/vaproxyd.8 contrib/man/vaproxyd.hcl.5 \

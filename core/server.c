@@ -774,6 +774,32 @@ cb_header_value_complete(llhttp_t *p)
     return 0;
 }
 
+/* The request-target must be origin-form ("/...") or absolute-form
+ * ("http(s)://..."), without control characters or a '#' (a fragment is
+ * never part of a request-target, RFC 9112 3.2).  llhttp's lenient mode
+ * lets a TAB or other control bytes into the URL ("GET /\tHTTP/1.1") and
+ * takes "*" or "host:port"; such a target used to reach the forwarder,
+ * which refuses it, and the client got a 500 for its own mistake.  Go's
+ * server, which Vault Proxy runs on, answers these with 400. */
+static int
+cb_url_complete(llhttp_t *p)
+{
+    conn *c = p->data;
+    const char *u = c->url.data ? c->url.data : "";
+    size_t n = c->url.len;
+    bool ok = n && (u[0] == '/' ||
+                    (n > 7 && strncasecmp(u, "http://", 7) == 0) ||
+                    (n > 8 && strncasecmp(u, "https://", 8) == 0));
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (unsigned char)u[i] > 0x20 && u[i] != 0x7f && u[i] != '#';
+    if (!ok) {
+        c->err_status = 400;
+        c->err_msg = "malformed request: invalid request target";
+        return HPE_USER;
+    }
+    return 0;
+}
+
 /* True when every Transfer-Encoding header lists nothing but "chunked". */
 static bool
 only_chunked_coding(const vpd_hdrs *h)
@@ -1580,6 +1606,7 @@ vpd_server_start(uv_loop_t *loop, const vpd_config *cfg,
     llhttp_settings_init(&srv->settings);
     srv->settings.on_message_begin = cb_message_begin;
     srv->settings.on_url = cb_url;
+    srv->settings.on_url_complete = cb_url_complete;
     srv->settings.on_header_field = cb_header_field;
     srv->settings.on_header_value = cb_header_value;
     srv->settings.on_header_value_complete = cb_header_value_complete;

@@ -25,6 +25,7 @@ EXTRA_DIST += tests/harness/test.h tests/sim/vaultsim.py \
 
 include tests/unit/local.mk
 include tests/plugins/local.mk
+include tests/netfuzz/local.mk
 
 # Integration tests start real vaproxyd processes against the simulator.
 TESTS += $(INTEGRATION_TESTS)
@@ -47,4 +48,5 @@ INTEGRATION_TESTS = \
 	tests/integration/test_reload.py \
 	tests/integration/test_reload_plugins.py \
 	tests/integration/test_ops.py \
-	tests/integration/test_examples.py
+	tests/integration/test_examples.py \
+	tests/integration/test_garbage.py
