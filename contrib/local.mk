@@ -1,6 +1,7 @@
 # Developer scripts, benchmark, examples.
 EXTRA_DIST += contrib/deps.sh contrib/check.sh contrib/demo/run.sh
-dist_noinst_SCRIPTS += contrib/bench/run.sh contrib/bench/cache.sh
+dist_noinst_SCRIPTS += contrib/bench/run.sh contrib/bench/cache.sh \
+	contrib/fuzz/run.sh
 EXTRA_DIST += contrib/bench/README.md contrib/bench/lib.sh contrib/bench/fill.lua
 # libFuzzer run of what clients send (tests/netfuzz/).
 dist_noinst_SCRIPTS += contrib/netfuzz/run.sh

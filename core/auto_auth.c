@@ -215,8 +215,8 @@ login_now(vpd_auto_auth *a)
 
 /* The first error text of a Vault error answer, for the log.  Vault's
  * error strings do not carry secrets. */
-static void
-answer_error(const vpd_fwd_resp *resp, char *out, size_t len)
+void
+vpd_auto_auth_answer_error(const vpd_fwd_resp *resp, char *out, size_t len)
 {
     if (resp->error != VPD_FWD_OK) {
         snprintf(out, len, "%s", resp->error_text ? resp->error_text
@@ -230,15 +230,20 @@ answer_error(const vpd_fwd_resp *resp, char *out, size_t len)
         && json_object_is_type(errs, json_type_array)
         && json_object_array_length(errs) > 0)
         msg = json_object_get_string(json_object_array_get_idx(errs, 0));
+    /* errors[0] may be null (json-c gives NULL for it): upstream's bytes
+     * must not crash the daemon (found by fuzz_auto_auth). */
+    if (!msg)
+        msg = "";
     snprintf(out, len, "server answered %d%s%s", resp->status,
              msg[0] ? ": " : "", msg);
     json_object_put(root);
 }
 
 /* Pulls token, lease and renewability out of a login or lookup answer. */
-static int
-extract_token(vpd_auto_auth *a, const char *body, char **token,
-              uint64_t *lease_s, bool *renewable, char *why, size_t why_len)
+int
+vpd_auto_auth_extract_token(const char *body, bool lookup, char **token,
+                            uint64_t *lease_s, bool *renewable, char *why,
+                            size_t why_len)
 {
     json_object *root = json_tokener_parse(body ? body : "");
     if (!root || !json_object_is_type(root, json_type_object)) {
@@ -246,7 +251,6 @@ extract_token(vpd_auto_auth *a, const char *body, char **token,
         snprintf(why, why_len, "the answer is not a JSON object");
         return -1;
     }
-    bool lookup = a->login->result == VP_LOGIN_RESULT_LOOKUP;
     const char *block = lookup ? "data" : "auth";
     const char *tok_key = lookup ? "id" : "client_token";
     const char *ttl_key = lookup ? "ttl" : "lease_duration";
@@ -320,8 +324,10 @@ login_succeeded(vpd_auto_auth *a, const char *body)
     char *token = NULL;
     uint64_t lease_s = 0;
     bool renewable = false;
-    if (extract_token(a, body, &token, &lease_s, &renewable, why,
-                      sizeof why) != 0) {
+    if (vpd_auto_auth_extract_token(body,
+                                    a->login->result == VP_LOGIN_RESULT_LOOKUP,
+                                    &token, &lease_s, &renewable, why,
+                                    sizeof why) != 0) {
         login_failed(a, why);
         return;
     }
@@ -370,7 +376,7 @@ on_login_answer(vpd_fwd_resp *resp, void *arg)
         return;
     char why[512];
     if (resp->error != VPD_FWD_OK || resp->status >= 400) {
-        answer_error(resp, why, sizeof why);
+        vpd_auto_auth_answer_error(resp, why, sizeof why);
         if (a->trying_preloaded) {
             a->counters.failures++;
             vpd_log(VPD_LOG_INFO, COMPONENT, "the restored token is no "
@@ -435,7 +441,7 @@ on_renew_answer(vpd_fwd_resp *resp, void *arg)
     bool first = a->first_renewal;
     a->first_renewal = false;
     if (resp->error != VPD_FWD_OK || resp->status >= 400) {
-        answer_error(resp, why, sizeof why);
+        vpd_auto_auth_answer_error(resp, why, sizeof why);
         a->counters.failures++;
         if (first) {
             /* A token that cannot be renewed right after it was issued

@@ -73,4 +73,19 @@ const vpd_auto_auth_counters *vpd_auto_auth_counters_get(
 /* True while a login (not a renewal) is under way. */
 bool vpd_auto_auth_logging_in(const vpd_auto_auth *a);
 
+/* The answer parsers, public within the core for the fuzz target
+ * (tests/fuzz/fuzz_auto_auth.c); both read upstream's bytes.
+ *
+ * vpd_auto_auth_answer_error: the first error text of a failed answer
+ * (or the transport error), for the log, into out.
+ * vpd_auto_auth_extract_token: the token, lease and renewability of a
+ * login answer ("auth" block) or, with lookup, a token lookup answer
+ * ("data" block).  body is NUL-terminated.  Returns 0 with *token a
+ * secret buffer (vpd_secret_free), or -1 with why filled in. */
+void vpd_auto_auth_answer_error(const vpd_fwd_resp *resp, char *out,
+                                size_t len);
+int vpd_auto_auth_extract_token(const char *body, bool lookup, char **token,
+                                uint64_t *lease_s, bool *renewable, char *why,
+                                size_t why_len);
+
 #endif

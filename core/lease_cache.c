@@ -643,8 +643,8 @@ typedef struct {
 
 /* Parses "HTTP/1.1 200 OK\r\nName: value\r\n...\r\n\r\nbody" and takes
  * the text, whose start then holds the body (one buffer, no copy). */
-static int
-parse_stored(char *text, size_t len, vpd_lc_hit *hit)
+int
+vpd_lc_parse_stored(char *text, size_t len, vpd_lc_hit *hit)
 {
     const char *p = text, *end = text + len;
     const char *eol = memchr(p, '\n', len);
@@ -687,7 +687,7 @@ hit_visit(void *arg, const vp_cache_entry_t *e)
     size_t len = 0;
     char *text = vpd_resp_unpack(c->lc->pack, e->response.ptr,
                                  e->response.len, &len);
-    if (text && parse_stored(text, len, c->hit) == 0)
+    if (text && vpd_lc_parse_stored(text, len, c->hit) == 0)
         c->found = true;
     return 1;
 }

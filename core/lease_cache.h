@@ -86,4 +86,11 @@ const vpd_lc_counters *vpd_lc_counters_get(const vpd_lease_cache *lc);
  * `done` runs.  The forwarder must still exist during this call. */
 void vpd_lc_close(vpd_lease_cache *lc, void (*done)(void *), void *arg);
 
+/* Reads a stored answer's text (vpd_resp_unpack's result, NUL-terminated
+ * at len) into hit, taking the text: on success hit->body is text, moved
+ * to its start; on failure the text is wiped and freed.  hit->headers
+ * must start empty and are the caller's to free either way.  Returns 0 or
+ * -1.  Public within the core for the fuzz target (tests/fuzz). */
+int vpd_lc_parse_stored(char *text, size_t len, vpd_lc_hit *hit);
+
 #endif

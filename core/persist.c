@@ -2184,6 +2184,42 @@ vpd_persist_restore(vpd_persist *p, uint64_t now_wall_ms,
     return (int)st.restored;
 }
 
+/* ---- decoding without the file ----------------------------------------- */
+
+int
+vpd_persist_decode(const uint8_t *const *pl, const size_t *len, size_t n,
+                   int (*fn)(void *arg, const vp_cache_entry_t *e), void *arg,
+                   char *err, size_t err_len)
+{
+    vpd_persist *p = calloc(1, sizeof *p);
+    if (!p || !(p->db_path = strdup("(decoded payloads)"))) {
+        free(p);
+        return fail(err, err_len, "out of memory");
+    }
+    p->fd = p->dirfd = -1;
+    int rc = 0, handed = 0;
+    /* The record index stands in for the offset: restore reads a live
+     * entry back from its latest PUT, here pl[x->off]. */
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (len[i] > 0 && len[i] <= MAX_PAYLOAD)
+            rc = apply(p, pl[i], len[i], i, (uint32_t)len[i], err, err_len);
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        for (pent *x = p->head; x; x = x->next) {
+            vp_cache_entry_t e;
+            uint8_t flags;
+            if (x->token != (pass == 0) ||
+                parse_put(pl[x->off], len[x->off], &e, &flags) != 0)
+                continue;
+            e.last_renewed_ms = x->last_renewed_ms;
+            e.ttl_ms = x->ttl_ms;
+            if (fn(arg, &e) == 0)
+                handed++;
+        }
+    }
+    persist_free(p);
+    return rc != 0 ? -1 : handed;
+}
+
 /* ---- writes ------------------------------------------------------------ */
 
 static int

@@ -325,4 +325,15 @@ void vpd_persist_close(vpd_persist *p);
  * when there was none) or VP_EIO with a message. */
 int vpd_persist_discard(const vpd_persist_config *c, char *err, size_t err_len);
 
+/* The replay and read-back of vpd_persist_restore over record payloads
+ * that are already opened: no file, no keys.  A fuzzer cannot forge the
+ * GCM tags, so tests/fuzz/fuzz_persist.c reaches the decoder through
+ * this.  Applies pl[0..n) (len[i] bytes each) in order, then hands every
+ * live entry to fn, token entries first; e points into pl.  Returns how
+ * many fn accepted (returned 0), or -1 with a message when a payload is
+ * refused as restore would refuse it. */
+int vpd_persist_decode(const uint8_t *const *pl, const size_t *len, size_t n,
+                       int (*fn)(void *arg, const vp_cache_entry_t *e),
+                       void *arg, char *err, size_t err_len);
+
 #endif

@@ -124,6 +124,12 @@ vpd_resp_unpack(vpd_resp_packer *p, const char *stored, size_t len,
     const unsigned char *u = (const unsigned char *)stored;
     size_t n =
         (size_t)u[1] << 24 | (size_t)u[2] << 16 | (size_t)u[3] << 8 | u[4];
+    /* The length is read before anything is checked, so damaged bytes
+     * could ask for up to 4 GiB per lookup (found by fuzzing).  Deflate
+     * emits at least 2 bits per 258 bytes of output, so no genuine stream
+     * of k bytes inflates to more than 1032 * k. */
+    if (n / 1032 > len - HDR)
+        return NULL;
     char *text = malloc(n + 1);
     if (!text)
         return NULL;

@@ -26,6 +26,7 @@ EXTRA_DIST += tests/harness/test.h tests/sim/vaultsim.py \
 include tests/unit/local.mk
 include tests/plugins/local.mk
 include tests/netfuzz/local.mk
+include tests/fuzz/local.mk
 
 # Integration tests start real vaproxyd processes against the simulator.
 TESTS += $(INTEGRATION_TESTS)

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# contrib/fuzz/run.sh: builds the fuzz targets of tests/fuzz with clang's
+# libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer, and runs each
+# for a while on a copy of its corpus.
+#
+#   bash contrib/fuzz/run.sh                 # every target, 60 s each
+#   bash contrib/fuzz/run.sh persist config  # only these
+#
+# Knobs (environment):
+#   FUZZ_SECONDS=60    run time per target (0: build only)
+#   FUZZ_BUILD=dir     the separate build directory (default _build/fuzz)
+#   FUZZ_JOBS=2        make -j for the build
+#
+# The core is configured once in FUZZ_BUILD (on a copy of the tree in
+# FUZZ_BUILD/src, refreshed each run) with the sanitizers and
+# coverage instrumentation; each target is linked against that build's
+# core/libvpcore.la objects with libFuzzer's main instead of replay.c.
+# New inputs go to FUZZ_BUILD/corpus/<target> (seeded from
+# tests/fuzz/corpus/<target>, which stays untouched); crashes to
+# FUZZ_BUILD/crashes/<target>/.  A crash found: fix it, then copy the
+# reproducer into tests/fuzz/corpus/<target>/ so `make check` replays it.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+build=${FUZZ_BUILD:-$src/_build/fuzz}
+seconds=${FUZZ_SECONDS:-60}
+jobs=${FUZZ_JOBS:-2}
+all="cfgtree config resp_pack persist sanitize wrap_info index_state \
+    auto_auth host_json sink_dh"
+targets=${*:-$all}
+
+san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+cflags="-O1 -g -fno-omit-frame-pointer $san -fsanitize=fuzzer-no-link"
+
+# The build works on a copy of the tree (git's files plus untracked ones
+# not ignored, with their times, so make rebuilds only what changed):
+# a source tree configured in place refuses a second, separate build.
+tree=$build/src
+mkdir -p "$tree"
+if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
+    (cd "$src" && git ls-files -co --exclude-standard -z |
+        tar --null -T - -cf -) | tar -C "$tree" -xf -
+else
+    # A release tarball: no build directories, and nothing of a build in
+    # place (its config.status would refuse this configure, and VPATH
+    # would find its objects).
+    tar -C "$src" --exclude=./_build --exclude=./config.status \
+        --exclude='*.o' --exclude='*.lo' --exclude='*.la' --exclude=.libs \
+        -cf - . | tar -C "$tree" -xf -
+fi
+if [[ ! -f $build/Makefile ]]; then
+    [[ -x $tree/configure ]] || (cd "$tree" && autoreconf -fi >/dev/null 2>&1)
+    (cd "$build" && "$tree/configure" CC=clang CFLAGS="$cflags" \
+        LDFLAGS="$san" >configure.log)
+fi
+make -C "$build" -s -j"$jobs" core/libvpcore.la
+
+# A variable of the build's Makefile (the flags configure found).  The
+# single quotes are meant: $($*) is make's syntax, for make to expand.
+# shellcheck disable=SC2016
+mkvar() {
+    printf 'print-%%:\n\t@echo $($*)\n' |
+        make -s -C "$build" -f Makefile -f - "print-$1"
+}
+cppflags="-I$build -I$tree/include -I$tree/core -I$tree/tests/fuzz \
+    -I$tree/plugins/consistency_vault $(mkvar LLHTTP_CFLAGS) \
+    $(mkvar UV_CFLAGS) $(mkvar CURL_CFLAGS) $(mkvar JSONC_CFLAGS) \
+    $(mkvar OPENSSL_CFLAGS)"
+# The convenience libraries' archives hold every core object.
+libs="$build/core/.libs/libvpcore.a $build/core/.libs/libllhttp.a \
+    $(mkvar UV_LIBS) $(mkvar CURL_LIBS) $(mkvar JSONC_LIBS) \
+    $(mkvar OPENSSL_LIBS) $(mkvar ZLIB_LIBS) $(mkvar LTDL_LIBS) -lm -lpthread"
+
+mkdir -p "$build/bin"
+for t in $targets; do
+    extra=
+    [[ $t == index_state ]] && extra=$tree/plugins/consistency_vault/index_state.c
+    echo "== build fuzz_$t"
+    # shellcheck disable=SC2086
+    clang -std=gnu11 -O1 -g -fno-omit-frame-pointer $san -fsanitize=fuzzer \
+        $cppflags -o "$build/bin/fuzz_$t" "$tree/tests/fuzz/fuzz_$t.c" \
+        $extra $libs
+done
+(( seconds > 0 )) || exit 0
+
+status=0
+for t in $targets; do
+    corpus=$build/corpus/$t crashes=$build/crashes/$t
+    mkdir -p "$corpus" "$crashes"
+    echo "== run fuzz_$t for ${seconds}s"
+    # A crash, leak or UB stops the run with a non-zero status; keep going
+    # with the other targets and report at the end.
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        "$build/bin/fuzz_$t" -max_total_time="$seconds" -max_len=65536 \
+        -rss_limit_mb=2048 -artifact_prefix="$crashes/" -print_final_stats=1 \
+        "$corpus" "$src/tests/fuzz/corpus/$t" \
+        >"$build/fuzz_$t.log" 2>&1 || { status=1; echo "   FAILED: see $build/fuzz_$t.log and $crashes/"; }
+    grep -E '^stat::(number_of_executed_units|new_units_added)' \
+        "$build/fuzz_$t.log" | sed 's/^/   /' || true
+done
+exit $status
