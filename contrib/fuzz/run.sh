@@ -82,6 +82,15 @@ for t in $targets; do
 done
 (( seconds > 0 )) || exit 0
 
+# Seeds kept elsewhere in the tree (replay.c reads the same ones).
+seed_dirs() {
+    local configs="$src/tests/data/config $src/contrib/examples"
+    case $1 in
+    cfgtree) echo "$configs" ;;
+    config) echo "$src/tests/fuzz/corpus/cfgtree $configs" ;;
+    esac
+}
+
 status=0
 for t in $targets; do
     corpus=$build/corpus/$t crashes=$build/crashes/$t
@@ -93,7 +102,7 @@ for t in $targets; do
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         "$build/bin/fuzz_$t" -max_total_time="$seconds" -max_len=65536 \
         -rss_limit_mb=2048 -artifact_prefix="$crashes/" -print_final_stats=1 \
-        "$corpus" "$src/tests/fuzz/corpus/$t" \
+        "$corpus" "$src/tests/fuzz/corpus/$t" $(seed_dirs "$t") \
         >"$build/fuzz_$t.log" 2>&1 || { status=1; echo "   FAILED: see $build/fuzz_$t.log and $crashes/"; }
     grep -E '^stat::(number_of_executed_units|new_units_added)' \
         "$build/fuzz_$t.log" | sed 's/^/   /' || true

@@ -5,13 +5,15 @@
 # contrib/fuzz/run.sh builds the same sources with -fsanitize=fuzzer.
 FUZZ_CPPFLAGS = $(UNIT_CPPFLAGS) -I$(top_srcdir)/tests/fuzz
 FUZZ_CORPUS = $(abs_top_srcdir)/tests/fuzz/corpus
+# The configs the tree already has are seeds of the config readers too.
+FUZZ_CONFIG_SEEDS = $(abs_top_srcdir)/tests/data/config:$(abs_top_srcdir)/contrib/examples
 
 EXTRA_DIST += tests/fuzz/fuzz.h tests/fuzz/corpus
 
 check_PROGRAMS += tests/fuzz/fuzz_cfgtree
 tests_fuzz_fuzz_cfgtree_SOURCES = tests/fuzz/fuzz_cfgtree.c tests/fuzz/replay.c
 tests_fuzz_fuzz_cfgtree_CPPFLAGS = $(FUZZ_CPPFLAGS) \
-	-DVP_FUZZ_CORPUS='"$(FUZZ_CORPUS)/cfgtree"'
+	-DVP_FUZZ_CORPUS='"$(FUZZ_CORPUS)/cfgtree:$(FUZZ_CONFIG_SEEDS)"'
 tests_fuzz_fuzz_cfgtree_CFLAGS = $(UNIT_CFLAGS)
 tests_fuzz_fuzz_cfgtree_LDADD = $(UNIT_LDADD)
 TESTS += tests/fuzz/fuzz_cfgtree
@@ -19,7 +21,7 @@ TESTS += tests/fuzz/fuzz_cfgtree
 check_PROGRAMS += tests/fuzz/fuzz_config
 tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c tests/fuzz/replay.c
 tests_fuzz_fuzz_config_CPPFLAGS = $(FUZZ_CPPFLAGS) \
-	-DVP_FUZZ_CORPUS='"$(FUZZ_CORPUS)/config"'
+	-DVP_FUZZ_CORPUS='"$(FUZZ_CORPUS)/config:$(FUZZ_CORPUS)/cfgtree:$(FUZZ_CONFIG_SEEDS)"'
 tests_fuzz_fuzz_config_CFLAGS = $(UNIT_CFLAGS)
 tests_fuzz_fuzz_config_LDADD = $(UNIT_LDADD)
 TESTS += tests/fuzz/fuzz_config
