@@ -1363,14 +1363,33 @@ TEST(config_parse)
 
 /* ---- compaction off the loop ------------------------------------------- */
 
-/* Renews until a threshold compaction has started in the background. */
-static void
-renew_until_compacting(vpd_persist *p, char ids[][16], int n, const char *resp)
+/* A store driven by `loop` holding n leases (ids prefix0.., answers of
+ * RESP_LEN-1 `fill` bytes in resp), renewed until a threshold compaction
+ * has started in the background.  *done_before: the compactions finished
+ * before the renewals (opening the store makes one). */
+#define RESP_LEN 400
+static vpd_persist *
+open_compacting(uv_loop_t *loop, char ids[][16], int n, const char *prefix,
+                char resp[RESP_LEN], char fill, unsigned *done_before)
 {
-    (void)resp;
+    setup();
+    write_file(keyf, KEY_A, 32);
+    vpd_persist_config c = file_cfg(true);
+    vpd_persist *p = open_ready(&c);
+    ASSERT_INT_EQ(uv_loop_init(loop), 0);
+    vpd_persist_set_loop(p, loop);
+    memset(resp, fill, RESP_LEN - 1);
+    resp[RESP_LEN - 1] = '\0';
+    for (int i = 0; i < n; i++) {
+        snprintf(ids[i], 16, "%s%d", prefix, i);
+        vp_cache_entry_t e = lease_entry(ids[i], resp, 1000, 600000);
+        ASSERT_INT_EQ(vpd_persist_put(p, &e), 0);
+    }
+    *done_before = vpd_persist_compactions(p);
     for (int i = 0; i < 100000 && !vpd_persist_compacting(p); i++)
         ASSERT_INT_EQ(vpd_persist_renewed(p, ids[i % n], 1000, 600000), 0);
     ASSERT(vpd_persist_compacting(p));
+    return p;
 }
 
 /* Every kind of write made while a background compaction runs - puts,
@@ -1379,24 +1398,10 @@ renew_until_compacting(vpd_persist *p, char ids[][16], int n, const char *resp)
  * compacted; the loop finishing the job is what makes it the store. */
 TEST(appends_during_background_compaction_are_kept)
 {
-    setup();
-    write_file(keyf, KEY_A, 32);
-    vpd_persist_config c = file_cfg(true);
-    vpd_persist *p = open_ready(&c);
     uv_loop_t loop;
-    ASSERT_INT_EQ(uv_loop_init(&loop), 0);
-    vpd_persist_set_loop(p, &loop);
-    char resp[400];
-    memset(resp, 'x', sizeof resp - 1);
-    resp[sizeof resp - 1] = '\0';
-    char ids[20][16];
-    for (int i = 0; i < 20; i++) {
-        snprintf(ids[i], sizeof ids[i], "id%d", i);
-        vp_cache_entry_t e = lease_entry(ids[i], resp, 1000, 600000);
-        ASSERT_INT_EQ(vpd_persist_put(p, &e), 0);
-    }
-    unsigned done0 = vpd_persist_compactions(p); /* open made the file */
-    renew_until_compacting(p, ids, 20, resp);
+    char resp[RESP_LEN], ids[20][16];
+    unsigned done0;
+    vpd_persist *p = open_compacting(&loop, ids, 20, "id", resp, 'x', &done0);
     off_t before = file_size(db);
     ASSERT(before > (off_t)VPD_PERSIST_COMPACT_MIN_BYTES);
     ASSERT_INT_EQ(vpd_persist_compactions(p), done0);
@@ -1465,23 +1470,11 @@ TEST(appends_during_background_compaction_are_kept)
  * it: nothing written meanwhile is lost. */
 TEST(close_during_background_compaction)
 {
-    setup();
-    write_file(keyf, KEY_A, 32);
-    vpd_persist_config c = file_cfg(true);
-    vpd_persist *p = open_ready(&c);
     uv_loop_t loop;
-    ASSERT_INT_EQ(uv_loop_init(&loop), 0);
-    vpd_persist_set_loop(p, &loop);
-    char resp[400];
-    memset(resp, 'y', sizeof resp - 1);
-    resp[sizeof resp - 1] = '\0';
-    char ids[8][16];
-    for (int i = 0; i < 8; i++) {
-        snprintf(ids[i], sizeof ids[i], "c%d", i);
-        vp_cache_entry_t e = lease_entry(ids[i], resp, 1000, 600000);
-        ASSERT_INT_EQ(vpd_persist_put(p, &e), 0);
-    }
-    renew_until_compacting(p, ids, 8, resp);
+    char resp[RESP_LEN], ids[8][16];
+    unsigned done0;
+    vpd_persist *p = open_compacting(&loop, ids, 8, "c", resp, 'y', &done0);
+    (void)done0;
     vp_cache_entry_t late = lease_entry("late", "meanwhile", 4, 600000);
     ASSERT_INT_EQ(vpd_persist_put(p, &late), 0);
     ASSERT_INT_EQ(vpd_persist_delete(p, "c7"), 0);
