@@ -70,27 +70,6 @@ cfail(cctx *c, const char *file, int line, const char *fmt, ...)
     return -1;
 }
 
-/* User text (keys, enumeration values) made safe for a one-line message.
- * Rotates through a few static buffers so a format can use several. */
-static const char *
-msgstr(const char *s)
-{
-    static char bufs[4][72];
-    static int next;
-    char *d = bufs[next++ & 3];
-    size_t o = 0;
-    for (size_t i = 0; s[i] && o < sizeof(bufs[0]) - 4; i++) {
-        if (i >= 60) {
-            memcpy(d + o, "...", 3);
-            o += 3;
-            break;
-        }
-        unsigned char ch = (unsigned char)s[i];
-        d[o++] = (ch < 0x20 || ch == 0x7f || ch == '"') ? '?' : (char)ch;
-    }
-    d[o] = '\0';
-    return d;
-}
 
 
 /* The block being read, for messages: "listener \"tcp\"", "vault", ...;
@@ -115,8 +94,8 @@ key_fail(blk *b, const vpd_cfg_member *m, const char *fmt, ...)
     va_end(ap);
     if (b->name)
         return cfail(b->c, b->file, m->line, "%s: %s: %s", b->name,
-                     msgstr(m->key), what);
-    return cfail(b->c, b->file, m->line, "%s: %s", msgstr(m->key), what);
+                     vpd_msg_text(m->key), what);
+    return cfail(b->c, b->file, m->line, "%s: %s", vpd_msg_text(m->key), what);
 }
 
 static int
@@ -175,8 +154,8 @@ unknown_key(blk *b, const vpd_cfg_member *m, const keydef *defs, size_t n)
     if (best)
         return cfail(b->c, b->file, m->line,
                      "unknown key \"%s\"%s (did you mean \"%s\"?)",
-                     msgstr(m->key), in, best);
-    return cfail(b->c, b->file, m->line, "unknown key \"%s\"%s", msgstr(m->key),
+                     vpd_msg_text(m->key), in, best);
+    return cfail(b->c, b->file, m->line, "unknown key \"%s\"%s", vpd_msg_text(m->key),
                  in);
 }
 
@@ -231,7 +210,7 @@ get_rbool(blk *b, const vpd_cfg_member *m, bool *dst)
     case VPD_CFG_STRING:
         if (vpd_parse_go_bool(v->str, dst) == 0)
             return 0;
-        return key_fail(b, m, "expected a bool, got \"%s\"", msgstr(v->str));
+        return key_fail(b, m, "expected a bool, got \"%s\"", vpd_msg_text(v->str));
     default:
         return type_fail(b, m, "a bool");
     }
@@ -255,7 +234,7 @@ get_int(blk *b, const vpd_cfg_member *m, int64_t *dst)
             return 0;
         }
         return key_fail(b, m, "expected an integer, got \"%s\"",
-                        msgstr(v->str));
+                        vpd_msg_text(v->str));
     }
     return type_fail(b, m, "an integer");
 }
@@ -277,7 +256,7 @@ get_dur(blk *b, const vpd_cfg_member *m, uint64_t *dst)
     if (v->type == VPD_CFG_STRING) {
         if (vpd_duration_parse(v->str, dst) == 0)
             return 0;
-        return key_fail(b, m, "invalid duration \"%s\"", msgstr(v->str));
+        return key_fail(b, m, "invalid duration \"%s\"", vpd_msg_text(v->str));
     }
     return type_fail(b, m, "a duration");
 }
@@ -756,7 +735,7 @@ parse_method(loader *ld, const block *bl, vpd_method_config *m)
         return -1;
     if (block_type(&ld->c, bl, &m->type, "method", "auto_auth") != 0)
         return -1;
-    snprintf(name, sizeof(name), "auto_auth.method \"%s\"", msgstr(m->type));
+    snprintf(name, sizeof(name), "auto_auth.method \"%s\"", vpd_msg_text(m->type));
     b.name = name;
     if (apply_keys(&b, bl->body, method_keys, NKEYS(method_keys), m) != 0)
         return -1;
@@ -805,7 +784,7 @@ parse_sink(loader *ld, const block *bl, vpd_sink_config *s)
         return -1;
     if (block_type(&ld->c, bl, &s->type, "sink", "auto_auth") != 0)
         return -1;
-    snprintf(name, sizeof(name), "auto_auth.sink \"%s\"", msgstr(s->type));
+    snprintf(name, sizeof(name), "auto_auth.sink \"%s\"", vpd_msg_text(s->type));
     b.name = name;
     if (apply_keys(&b, bl->body, sink_keys, NKEYS(sink_keys), s) != 0)
         return -1;
@@ -820,7 +799,7 @@ parse_sink(loader *ld, const block *bl, vpd_sink_config *s)
         return cfail(c, bl->file, bl->line,
                      "%s: unknown sink type \"%s\" (only \"file\" is "
                      "supported)",
-                     name, msgstr(s->type));
+                     name, vpd_msg_text(s->type));
     if (s->dh_type && strcmp(s->dh_type, "curve25519") != 0)
         return cfail(c, bl->file, bl->line, "%s: invalid value for 'dh_type'",
                      name);
@@ -963,7 +942,7 @@ parse_enum(blk *b, const vpd_cfg_member *m, const char *const *allowed,
     }
     return cfail(b->c, b->file, m->line,
                  "%s: Unknown api_proxy setting for %s: \"%s\"", b->name,
-                 m->key, msgstr(m->value->str));
+                 m->key, vpd_msg_text(m->value->str));
 }
 
 static int
@@ -993,7 +972,7 @@ parse_api_proxy(loader *ld, const block *bl)
                 cfail(&ld->c, bl->file, m->line,
                       "api_proxy: value of 'use_auto_auth_token' can be "
                       "either true/false/force, \"%s\" is an invalid option",
-                      msgstr(v->str));
+                      vpd_msg_text(v->str));
                 goto out;
             }
             if (v->type != VPD_CFG_STRING && get_rbool(&b, m, &on) != 0)
@@ -1163,7 +1142,7 @@ parse_telemetry(loader *ld, const block *bl)
                 }
                 if (r[0] != '+' && r[0] != '-') {
                     key_fail(&b, m, "filter rule must begin with either "
-                             "'+' or '-': \"%s\"", msgstr(r));
+                             "'+' or '-': \"%s\"", vpd_msg_text(r));
                     goto out;
                 }
                 f[k] = r;
@@ -1349,7 +1328,7 @@ parse_listener(loader *ld, const block *bl, vpd_listener_config *l)
         l->type = VPD_LISTEN_UNIX;
     } else {
         cfail(c, bl->file, bl->line, "unsupported listener type \"%s\"",
-              msgstr(type));
+              vpd_msg_text(type));
         goto err;
     }
     snprintf(name, sizeof(name), "listener \"%s\"", type);
@@ -1372,7 +1351,7 @@ parse_listener(loader *ld, const block *bl, vpd_listener_config *l)
             } else {
                 cfail(c, bl->file, m->line,
                       "%s: unsupported listener role \"%s\"", name,
-                      msgstr(role));
+                      vpd_msg_text(role));
                 goto err;
             }
         } else if (strcmp(m->key, "proxy_api") == 0 ||
@@ -1441,7 +1420,7 @@ parse_listener(loader *ld, const block *bl, vpd_listener_config *l)
         cfail(c, bl->file, m ? m->line : bl->line,
               "%s: %s: \"%s\" is not supported, use one of tls10, tls11, "
               "tls12, tls13",
-              name, which, msgstr(v));
+              name, which, vpd_msg_text(v));
         goto err;
     }
     if (rmax < rmin) {
@@ -1587,7 +1566,7 @@ parse_disable_list(blk *b, const vpd_cfg_member *m, bool *auto_auth,
                             vpd_cfg_a_type(items[i]));
         if (disable_value(items[i]->str, auto_auth, proxying) != 0)
             return cfail(b->c, b->file, items[i]->line, "unknown %s value: %s",
-                         m->key, msgstr(items[i]->str));
+                         m->key, vpd_msg_text(items[i]->str));
     }
     return 0;
 }
@@ -1653,7 +1632,7 @@ add_plugin_block(loader *ld, const char *file, int line, const char *pkind,
     if (strcmp(pkind, "consistency") != 0 && strcmp(pkind, "cache") != 0)
         return cfail(&ld->c, file, line,
                      "plugin: unknown kind \"%s\" (consistency or cache; "
-                     "auth methods go in auto_auth)", msgstr(pkind));
+                     "auth methods go in auto_auth)", vpd_msg_text(pkind));
     vpd_config *cfg = ld->cfg;
     vpd_plugin_block *nv =
         realloc(cfg->plugins, (cfg->n_plugins + 1) * sizeof(*nv));
@@ -1787,7 +1766,7 @@ load_tree(loader *ld, const vpd_cfg_tree *t)
             key_fail(&b, last_member(root, "log_level"),
                      "unknown log level \"%s\" (use trace, debug, info, warn "
                      "or error)",
-                     msgstr(top.log_level));
+                     vpd_msg_text(top.log_level));
             goto out;
         }
     }
@@ -1796,7 +1775,7 @@ load_tree(loader *ld, const vpd_cfg_tree *t)
         if (vpd_log_format_parse(top.log_format, &lf) != 0) {
             key_fail(&b, last_member(root, "log_format"),
                      "unknown log format \"%s\" (use standard or json)",
-                     msgstr(top.log_format));
+                     vpd_msg_text(top.log_format));
             goto out;
         }
     }
@@ -2127,7 +2106,7 @@ env_disable_list(const char *v, const char *name, const char *what,
         item[len] = '\0';
         if (disable_value(item, &a, &p) != 0) {
             snprintf(err, err_len, "%s: unknown %s value: %s", name, what,
-                     msgstr(item));
+                     vpd_msg_text(item));
             return -1;
         }
         if (!e)

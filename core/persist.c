@@ -87,26 +87,6 @@ fail(char *err, size_t err_len, const char *fmt, ...)
     return -1;
 }
 
-/* User text made safe for a one-line message (a few rotating buffers). */
-static const char *
-shown(const char *s)
-{
-    static char bufs[4][72];
-    static int next;
-    char *d = bufs[next++ & 3];
-    size_t o = 0;
-    for (size_t i = 0; s[i] && o < sizeof(bufs[0]) - 4; i++) {
-        if (i >= 60) {
-            memcpy(d + o, "...", 3);
-            o += 3;
-            break;
-        }
-        unsigned char ch = (unsigned char)s[i];
-        d[o++] = (ch < 0x20 || ch == 0x7f || ch == '"') ? '?' : (char)ch;
-    }
-    d[o] = '\0';
-    return d;
-}
 
 /* ---- configuration ----------------------------------------------------- */
 
@@ -241,7 +221,7 @@ parse_block(const char *file, const pblock *bl, vpd_persist_config *out,
         return fail(err, err_len,
                     "%s:%d: persistent key protection type \"%s\" not "
                     "supported (file or kubernetes)",
-                    file, bl->line, shown(out->type));
+                    file, bl->line, vpd_msg_text(out->type));
     snprintf(name, sizeof name, "cache.persist \"%s\"", out->type);
 
     for (size_t i = 0; i < body->n_members; i++) {
@@ -285,9 +265,9 @@ parse_block(const char *file, const pblock *bl, vpd_persist_config *out,
                 return fail(err, err_len,
                             "%s:%d: unknown key \"%s\" in %s "
                             "(did you mean \"%s\"?)",
-                            file, m->line, shown(m->key), name, best);
+                            file, m->line, vpd_msg_text(m->key), name, best);
             return fail(err, err_len, "%s:%d: unknown key \"%s\" in %s", file,
-                        m->line, shown(m->key), name);
+                        m->line, vpd_msg_text(m->key), name);
         }
         if (rc != 0)
             return -1;
@@ -2376,6 +2356,18 @@ vpd_persist_put(vpd_persist *p, const vp_cache_entry_t *e)
     return 0;
 }
 
+/* The last step of every write but a put: the record goes out, its
+ * buffer is freed, and a threshold compaction may start. */
+static int
+append_op(vpd_persist *p, wbuf *pl)
+{
+    int rc = append(p, pl, NULL, NULL);
+    wb_free(pl);
+    if (rc == 0)
+        maybe_compact(p);
+    return rc;
+}
+
 int
 vpd_persist_renewed(vpd_persist *p, const char *id, uint64_t last_renewed_ms,
                     uint64_t ttl_ms)
@@ -2395,11 +2387,7 @@ vpd_persist_renewed(vpd_persist *p, const char *id, uint64_t last_renewed_ms,
     wb_u64(&pl, last_renewed_ms);
     wb_u64(&pl, ttl_ms);
     wb_str(&pl, id);
-    int rc = append(p, &pl, NULL, NULL);
-    wb_free(&pl);
-    if (rc == 0)
-        maybe_compact(p);
-    return rc;
+    return append_op(p, &pl);
 }
 
 int
@@ -2415,11 +2403,7 @@ vpd_persist_delete(vpd_persist *p, const char *id)
     wbuf pl = {0};
     wb_u8(&pl, OP_DELETE);
     wb_str(&pl, id);
-    int rc = append(p, &pl, NULL, NULL);
-    wb_free(&pl);
-    if (rc == 0)
-        maybe_compact(p);
-    return rc;
+    return append_op(p, &pl);
 }
 
 int
@@ -2431,11 +2415,7 @@ vpd_persist_clear(vpd_persist *p)
     idx_clear(p);
     wbuf pl = {0};
     wb_u8(&pl, OP_CLEAR);
-    int rc = append(p, &pl, NULL, NULL);
-    wb_free(&pl);
-    if (rc == 0)
-        maybe_compact(p);
-    return rc;
+    return append_op(p, &pl);
 }
 
 int
@@ -2449,9 +2429,5 @@ vpd_persist_set_auto_auth_token(vpd_persist *p, const char *token)
     wbuf pl = {0};
     wb_u8(&pl, OP_AUTOAUTH);
     wb_str(&pl, p->auto_auth);
-    int rc = append(p, &pl, NULL, NULL);
-    wb_free(&pl);
-    if (rc == 0)
-        maybe_compact(p);
-    return rc;
+    return append_op(p, &pl);
 }

@@ -47,3 +47,23 @@ vpd_edit_distance(const char *a, const char *b)
     }
     return row[lb];
 }
+
+const char *
+vpd_msg_text(const char *s)
+{
+    static char bufs[4][72];
+    static int next;
+    char *d = bufs[next++ & 3];
+    size_t o = 0;
+    for (size_t i = 0; s[i] && o < sizeof(bufs[0]) - 4; i++) {
+        if (i >= 60) {
+            memcpy(d + o, "...", 3);
+            o += 3;
+            break;
+        }
+        unsigned char ch = (unsigned char)s[i];
+        d[o++] = (ch < 0x20 || ch == 0x7f || ch == '"') ? '?' : (char)ch;
+    }
+    d[o] = '\0';
+    return d;
+}

@@ -14,4 +14,10 @@ int vpd_parse_go_bool(const char *s, bool *out);
  * than 64 bytes count as far apart. */
 size_t vpd_edit_distance(const char *a, const char *b);
 
+/* User text (keys, values) made safe for a one-line message: control
+ * characters and quotes become '?', more than 60 bytes end in "...".
+ * Returns one of a few rotating static buffers, so one message can show
+ * several; valid until four more calls. */
+const char *vpd_msg_text(const char *s);
+
 #endif
