@@ -231,29 +231,6 @@ name_is(const char *n, size_t nl, const char *lit, size_t ll)
 }
 #define NAME_IS(n, nl, lit) name_is((n), (nl), lit, sizeof lit - 1)
 
-/* RFC 9110 7.6.1, plus Proxy-Connection and Trailer which some peers still
- * send; a proxy must not pass these on.  (Sorted by length: this runs for
- * every header of every answer.) */
-static bool
-hop_by_hop_n(const char *name, size_t nl)
-{
-    switch (nl) {
-    case 2:
-        return NAME_IS(name, nl, "TE");
-    case 7:
-        return NAME_IS(name, nl, "Trailer") || NAME_IS(name, nl, "Upgrade");
-    case 10:
-        return NAME_IS(name, nl, "Connection") ||
-               NAME_IS(name, nl, "Keep-Alive");
-    case 16:
-        return NAME_IS(name, nl, "Proxy-Connection");
-    case 17:
-        return NAME_IS(name, nl, "Transfer-Encoding");
-    default:
-        return false;
-    }
-}
-
 /* Whether `name` (nl bytes) is one of the comma-separated tokens of a
  * Connection header value. */
 static bool
@@ -1186,7 +1163,7 @@ filter_response_headers(vpd_hdrs *h, bool keep_length)
     for (size_t i = 0; i < h->n; i++) {
         const char *n = h->v[i].name;
         size_t nl = (size_t)(h->v[i].value - n) - 1; /* "name\0value" */
-        drop[i] = hop_by_hop_n(n, nl)
+        drop[i] = vpd_hdr_is_hop_by_hop_n(n, nl)
                   || (!keep_length && NAME_IS(n, nl, "Content-Length"))
                   || (cv.n && named_by_connection(&cv, n, nl));
         any |= drop[i];
@@ -1887,7 +1864,7 @@ build_headers(vpd_fwd_op *op, const vpd_hdrs *in)
         /* CR or LF in a value would let a client smuggle header lines. */
         if (!nl || v[vl])
             continue;
-        if (hop_by_hop_n(n, nl) || NAME_IS(n, nl, "Host") ||
+        if (vpd_hdr_is_hop_by_hop_n(n, nl) || NAME_IS(n, nl, "Host") ||
             NAME_IS(n, nl, "Content-Length") || NAME_IS(n, nl, "Expect") ||
             /* The body is relayed identity-encoded, as Vault Proxy does. */
             NAME_IS(n, nl, "Accept-Encoding") ||

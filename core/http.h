@@ -43,8 +43,10 @@ int vpd_hdrs_copy(vpd_hdrs *dst, const vpd_hdrs *src);
 void vpd_hdrs_free(vpd_hdrs *h);
 /* Like vpd_hdrs_free, but keeps the array for reuse (h->n becomes 0). */
 void vpd_hdrs_clear(vpd_hdrs *h);
-/* Hop-by-hop headers (RFC 9110 7.6.1) that a proxy must not forward. */
+/* Hop-by-hop headers (RFC 9110 7.6.1) that a proxy must not forward, in
+ * either direction; the _n form takes a name that is not NUL-terminated. */
 bool vpd_hdr_is_hop_by_hop(const char *name);
+bool vpd_hdr_is_hop_by_hop_n(const char *name, size_t nl);
 
 typedef struct vpd_listener vpd_listener;
 

@@ -162,9 +162,12 @@ vpd_hdr_is_hop_by_hop(const char *name)
      * Proxy-Authorization, TE, Trailer, Transfer-Encoding, Upgrade.
      * Picked by length first: this runs for every header of every
      * request. */
-    if (!name)
-        return false;
-    size_t nl = strlen(name);
+    return name && vpd_hdr_is_hop_by_hop_n(name, strlen(name));
+}
+
+bool
+vpd_hdr_is_hop_by_hop_n(const char *name, size_t nl)
+{
     switch (nl) {
     case 2:
         return NAME_IS(name, nl, "TE");
