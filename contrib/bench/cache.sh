@@ -60,7 +60,7 @@ setup_pinning
 # Servers
 #
 # vaproxyd keeps only renewable answers with a lease_id obtained with a
-# managed token (core/lease_cache.c), so: token_file auto-auth, whose login
+# managed token (core/cache/lease_cache.c), so: token_file auto-auth, whose login
 # is a lookup-self (ttl 0: never renewed), use_auto_auth_token = true and
 # clients that send no token.  Each cached lease gets a renewal watcher whose
 # first renewal goes out at once: the upstream answers sys/leases/renew.

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auto_auth.h"
+#include "auth/auto_auth.h"
 #include "fuzz.h"
 
 int

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cfgtree.h"
+#include "config/cfgtree.h"
 #include "fuzz.h"
 
 /* Walks the whole tree and reads every field, so a node the parser left

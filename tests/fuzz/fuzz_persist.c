@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "persist.h"
+#include "cache/persist.h"
 
 #define MAX_RECORDS 64
 

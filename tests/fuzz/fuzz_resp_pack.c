@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "http.h"
-#include "lease_cache.h"
-#include "resp_pack.h"
+#include "http/http.h"
+#include "cache/lease_cache.h"
+#include "cache/resp_pack.h"
 
 static vpd_resp_packer *packer;
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "sink_dh.h"
+#include "auth/sink_dh.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host_api.h"
+#include "plugin/host_api.h"
 #include "fuzz.h"
-#include "wrap_info.h"
+#include "auth/wrap_info.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -127,11 +127,11 @@ def man_text(name):
 
 @test("vaproxyd.hcl(5) names every key config.c, persist.c, sinks and plugins accept")
 def _():
-    keys = set(re.findall(r'K[DX]\("([a-z_]+)"', read("core", "config.c")))
-    persist = re.search(r"persist_keys\[\] = \{(.*?)\};", read("core", "persist.c"), re.S)
-    check(persist, "persist_keys found in core/persist.c")
+    keys = set(re.findall(r'K[DX]\("([a-z_]+)"', read("core", "config", "config.c")))
+    persist = re.search(r"persist_keys\[\] = \{(.*?)\};", read("core", "cache", "persist.c"), re.S)
+    check(persist, "persist_keys found in core/cache/persist.c")
     keys |= set(re.findall(r'"([a-z_]+)"', persist.group(1)))
-    keys |= set(re.findall(r'strcmp\(m->key, "([a-z_]+)"\)', read("core", "sink_file.c")))
+    keys |= set(re.findall(r'strcmp\(m->key, "([a-z_]+)"\)', read("core", "auth", "sink_file.c")))
     for path in glob.glob(os.path.join(SRCDIR, "plugins", "*", "*.c")):
         with open(path) as f:
             keys |= set(re.findall(r'\{"([a-z_]+)", VP_CONF_', f.read()))
@@ -146,11 +146,11 @@ def _():
 @test("vaproxyd(8) names every option of main.c and every variable the daemon reads")
 def _():
     page = man_text("vaproxyd.8")
-    opts = re.findall(r'\{"([a-z-]+)", (?:no|required|optional)_argument', read("core", "main.c"))
+    opts = re.findall(r'\{"([a-z-]+)", (?:no|required|optional)_argument', read("core", "app", "main.c"))
     check(len(opts) >= 9, f"found the option table ({opts})")
     eq([o for o in opts if "--" + o not in page], [], "options missing from vaproxyd(8)")
     names = set()
-    for path in glob.glob(os.path.join(SRCDIR, "core", "*.c")):
+    for path in glob.glob(os.path.join(SRCDIR, "core", "**", "*.c"), recursive=True):
         with open(path) as f:
             text = f.read()
         # getenv("X"), env_either("BAO_X", "VAULT_X"), lookup_env(.., "X", ..)

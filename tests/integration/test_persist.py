@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""TAP integration tests of the persistent lease cache (spec 2.13, core/persist.h):
+"""TAP integration tests of the persistent lease cache (spec 2.13, core/cache/persist.h):
 restore across clean stops and kill -9, the auto-auth token preload, the
 expiry rule, key handling (file keys in every accepted form, the
 kubernetes service-account token), keep_after_import, file mode and

@@ -1,5 +1,5 @@
 /* libFuzzer target for what clients send: the bytes of one connection go
- * through the real listener (core/server.c: llhttp, the LIST workaround,
+ * through the real listener (core/http/server.c: llhttp, the LIST workaround,
  * pipelining, limits, header handling) into the real router (proxy API
  * paths, token selection, require_request_header), the plugin chain and
  * lease cache when the plugins are built (setup_chain), and the forwarder.
@@ -34,16 +34,16 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "chain.h"
-#include "config.h"
-#include "forward.h"
-#include "host_api.h"
-#include "lease_cache.h"
-#include "plugin_loader.h"
-#include "log.h"
-#include "router.h"
-#include "server.h"
-#include "token_holder.h"
+#include "proxy/chain.h"
+#include "config/config.h"
+#include "upstream/forward.h"
+#include "plugin/host_api.h"
+#include "cache/lease_cache.h"
+#include "plugin/plugin_loader.h"
+#include "base/log.h"
+#include "proxy/router.h"
+#include "http/server.h"
+#include "auth/token_holder.h"
 
 #define N_LISTENERS 4
 /* Loop turns per phase: far more than any answer needs (each is a few

@@ -2,7 +2,7 @@
  * robustness against random and mutated input. */
 #include "autoconf.h"
 
-#include "cfgtree.h"
+#include "config/cfgtree.h"
 #include "test.h"
 
 #include <stdint.h>

@@ -8,10 +8,10 @@
 
 #include <string.h>
 
-#include "chain.h"
-#include "host_api.h"
-#include "plugin_loader.h"
-#include "request.h"
+#include "proxy/chain.h"
+#include "plugin/host_api.h"
+#include "plugin/plugin_loader.h"
+#include "plugin/request.h"
 
 typedef struct {
     vpd_registry reg;

@@ -8,7 +8,7 @@
 #define _GNU_SOURCE 1
 #endif
 
-#include "config.h"
+#include "config/config.h"
 #include "test.h"
 
 #include <ftw.h>

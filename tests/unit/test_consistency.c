@@ -7,11 +7,11 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-#include "chain.h"
-#include "host_api.h"
+#include "proxy/chain.h"
+#include "plugin/host_api.h"
 #include "index_state.h"
-#include "plugin_loader.h"
-#include "request.h"
+#include "plugin/plugin_loader.h"
+#include "plugin/request.h"
 
 /* base64("v1:<cluster>:<local>:<replicated>:abcd") */
 static const char *

@@ -5,8 +5,8 @@
  * certificate made here with OpenSSL. */
 #include "autoconf.h"
 
-#include "forward.h"
-#include "log.h"
+#include "upstream/forward.h"
+#include "base/log.h"
 #include "test.h"
 
 #include <arpa/inet.h>

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <uv.h>
 
-#include "cache_key.h"
-#include "renew_timers.h"
-#include "resp_pack.h"
+#include "cache/cache_key.h"
+#include "cache/renew_timers.h"
+#include "cache/resp_pack.h"
 
 /* ---- renew_timers -------------------------------------------------------- */
 

@@ -4,9 +4,9 @@
 
 #include "test.h"
 
-#include "cfgtree.h"
-#include "host_api.h"
-#include "plugin_loader.h"
+#include "config/cfgtree.h"
+#include "plugin/host_api.h"
+#include "plugin/plugin_loader.h"
 
 static int
 load(const char *dir, const char *name, char *err, size_t len)

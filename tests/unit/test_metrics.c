@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
+#include "base/metrics.h"
 
 /* 2024-01-02 03:04:05 UTC */
 #define T0_MS 1704164645000ull

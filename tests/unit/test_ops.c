@@ -7,10 +7,10 @@
 #define _GNU_SOURCE 1
 #endif
 
-#include "config.h"
-#include "config_diff.h"
-#include "config_dump.h"
-#include "log_file.h"
+#include "config/config.h"
+#include "config/config_diff.h"
+#include "config/config_dump.h"
+#include "base/log_file.h"
 #include "test.h"
 
 #include <dirent.h>

@@ -22,10 +22,10 @@
 #include <uv.h>
 #include <vaproxy/errors.h>
 
-#include "cfgtree.h"
-#include "host_api.h"
-#include "log.h"
-#include "persist.h"
+#include "config/cfgtree.h"
+#include "plugin/host_api.h"
+#include "base/log.h"
+#include "cache/persist.h"
 
 #define WRONG_KEY_MSG                                                          \
     "cannot decrypt the persistent cache: wrong key or not a vaproxy cache "   \

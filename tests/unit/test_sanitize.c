@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sanitize.h"
+#include "proxy/sanitize.h"
 
 static const char LOOKUP[] =
     "{\"request_id\":\"r\",\"data\":{\"id\":\"hvs.AUTO\",\"accessor\":\"acc\","

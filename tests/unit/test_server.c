@@ -27,10 +27,10 @@
 #include <sys/un.h>
 #include <time.h>
 
-#include "buf.h"
-#include "http.h"
-#include "log.h"
-#include "server.h"
+#include "base/buf.h"
+#include "http/http.h"
+#include "base/log.h"
+#include "http/server.h"
 #include "test.h"
 
 /* ---- fixture: server on the main thread, client in a thread ----------- */

@@ -3,7 +3,7 @@
  * sink writes, the way a Vault dhutil client would. */
 #include "autoconf.h"
 
-#include "sink_dh.h"
+#include "auth/sink_dh.h"
 #include "test.h"
 
 #include <json-c/json.h>

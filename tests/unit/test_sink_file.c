@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cfgtree.h"
-#include "sink_file.h"
+#include "config/cfgtree.h"
+#include "auth/sink_file.h"
 
 static char dir[] = "/tmp/vp-sink-test-XXXXXX";
 

@@ -1,0 +1,136 @@
+/* Canonical form: method NUL target NUL, then every header except the
+ * left-out ones sorted by lower-cased name (values keep their order),
+ * each as "name:value" NUL, then NUL body-length body, then the token.
+ * Lengths and NULs keep fields from running into each other. */
+#include "autoconf.h"
+
+#include "cache/cache_key.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static bool
+left_out(const char *name)
+{
+    return strcasecmp(name, "X-Vault-Index") == 0
+           || strcasecmp(name, "X-Vault-Forward") == 0
+           || strcasecmp(name, "X-Vault-Inconsistent") == 0
+           || strcasecmp(name, "X-Vault-Token") == 0; /* hashed as token */
+}
+
+static const vpd_hdr *sort_base;
+
+static int
+by_name(const void *a, const void *b)
+{
+    size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+    int c = strcasecmp(sort_base[ia].name, sort_base[ib].name);
+    if (c != 0)
+        return c;
+    return ia < ib ? -1 : ia > ib; /* stable: values keep their order */
+}
+
+static void
+feed_lower(EVP_MD_CTX *md, const char *s)
+{
+    char chunk[64];
+    size_t n = 0;
+    for (; *s; s++) {
+        chunk[n++] = (char)tolower((unsigned char)*s);
+        if (n == sizeof chunk) {
+            EVP_DigestUpdate(md, chunk, n);
+            n = 0;
+        }
+    }
+    EVP_DigestUpdate(md, chunk, n);
+}
+
+int
+vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
+              const char *body, size_t body_len, const char *token,
+              char out[VPD_CACHE_KEY_LEN + 1])
+{
+    size_t small[32];
+    size_t *order = headers->n <= 32 ? small
+                                     : malloc(headers->n * sizeof *order);
+    if (!order)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < headers->n; i++) {
+        if (!left_out(headers->v[i].name))
+            order[n++] = i;
+    }
+    /* The loop thread is the only caller, so a file-static base is safe. */
+    sort_base = headers->v;
+    qsort(order, n, sizeof *order, by_name);
+
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int rc = -1;
+    if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
+        EVP_DigestUpdate(md, method, strlen(method) + 1);
+        EVP_DigestUpdate(md, target, strlen(target) + 1);
+        for (size_t i = 0; i < n; i++) {
+            const vpd_hdr *h = &headers->v[order[i]];
+            feed_lower(md, h->name);
+            EVP_DigestUpdate(md, ":", 1);
+            EVP_DigestUpdate(md, h->value, strlen(h->value) + 1);
+        }
+        char len[32];
+        int ll = snprintf(len, sizeof len, "%zu", body_len);
+        EVP_DigestUpdate(md, "", 1);
+        EVP_DigestUpdate(md, len, (size_t)ll + 1);
+        if (body_len)
+            EVP_DigestUpdate(md, body, body_len);
+        EVP_DigestUpdate(md, token ? token : "", token ? strlen(token) : 0);
+        unsigned char digest[32];
+        unsigned int dl = 0;
+        if (EVP_DigestFinal_ex(md, digest, &dl) == 1 && dl == 32) {
+            vpd_cache_key_to_hex(digest, out);
+            rc = 0;
+        }
+    }
+    EVP_MD_CTX_free(md);
+    if (order != small)
+        free(order);
+    return rc;
+}
+
+static const char hexdigits[] = "0123456789abcdef";
+
+static int
+nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+int
+vpd_cache_key_to_bin(const char *id, unsigned char out[VPD_CACHE_KEY_BIN_LEN])
+{
+    for (size_t i = 0; i < VPD_CACHE_KEY_BIN_LEN; i++) {
+        int hi = nibble(id[2 * i]);
+        int lo = hi < 0 ? -1 : nibble(id[2 * i + 1]);
+        if (lo < 0)
+            return -1;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return id[VPD_CACHE_KEY_LEN] == '\0' ? 0 : -1;
+}
+
+void
+vpd_cache_key_to_hex(const unsigned char bin[VPD_CACHE_KEY_BIN_LEN],
+                     char out[VPD_CACHE_KEY_LEN + 1])
+{
+    for (size_t i = 0; i < VPD_CACHE_KEY_BIN_LEN; i++) {
+        out[2 * i] = hexdigits[bin[i] >> 4];
+        out[2 * i + 1] = hexdigits[bin[i] & 15];
+    }
+    out[VPD_CACHE_KEY_LEN] = '\0';
+}

@@ -1,0 +1,32 @@
+/* The lease cache's key for a request: a SHA-256 over a canonical form of
+ * everything that makes two requests different -- method, raw request
+ * target, headers, body -- and the token the request carries upstream,
+ * so an entry is never served to another token (spec 2.5).  The
+ * consistency headers are left out (vault PR #11100): they change on
+ * every request and would defeat the cache.
+ *
+ * Ownership: writes into the caller's 65-byte buffer. */
+#ifndef VPD_CACHE_KEY_H
+#define VPD_CACHE_KEY_H
+
+#include <stddef.h>
+
+#include "http/http.h"
+
+#define VPD_CACHE_KEY_LEN 64
+#define VPD_CACHE_KEY_BIN_LEN 32
+
+/* Returns 0, or -1 when hashing failed. */
+int vpd_cache_key(const char *method, const char *target,
+                  const vpd_hdrs *headers, const char *body, size_t body_len,
+                  const char *token, char out[VPD_CACHE_KEY_LEN + 1]);
+
+/* The 32 bytes a key spells in hex.  Returns 0, or -1 when id is not 64
+ * lower-case hex digits (ids the cache did not make: "auto-auth-1"). */
+int vpd_cache_key_to_bin(const char *id, unsigned char out[VPD_CACHE_KEY_BIN_LEN]);
+
+/* The key of 32 bytes, as vpd_cache_key writes it. */
+void vpd_cache_key_to_hex(const unsigned char bin[VPD_CACHE_KEY_BIN_LEN],
+                          char out[VPD_CACHE_KEY_LEN + 1]);
+
+#endif

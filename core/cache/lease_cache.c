@@ -1,0 +1,1292 @@
+/* The lease cache.  What it keeps (spec 2.6, with the renew endpoints of
+ * hashicorp/vault#19684 never cached):
+ *
+ *   - logins and other token creations: orphans always, children only
+ *     when their parent is a managed token (one the cache knows);
+ *   - leased secrets obtained with a managed token.
+ *
+ * Each kept entry is renewed on Vault's schedule (spec 2.8) and evicted
+ * when renewal ends; a revocation through the proxy or a cache-clear
+ * evicts an entry together with the tokens and leases created from it.
+ * Identical requests arriving while one is under way wait for it, so a
+ * burst reaches the upstream once (spec 2.5). */
+#include "autoconf.h"
+
+#include "cache/lease_cache.h"
+
+#include <json.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "cache/cache_key.h"
+#include "base/log.h"
+#include "cache/persist.h"
+#include "cache/renew_timers.h"
+#include "cache/resp_pack.h"
+#include "base/version.h"
+
+#define COMPONENT "proxy.cache.leasecache"
+#define BUCKETS 4096            /* in-flight table */
+#define RENEW_BACKOFF_MIN_MS 10000
+#define RENEW_BACKOFF_MAX_MS 300000
+
+/* ---- small tables keyed by entry id or cache key ----------------------- */
+
+static size_t
+bucket_of(const char *key)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *key; key++)
+        h = (h ^ (unsigned char)*key) * 1099511628211ULL;
+    return (size_t)(h % BUCKETS);
+}
+
+typedef struct waiter {
+    struct waiter *next;
+    void (*resume)(void *);
+    void *arg;
+} waiter;
+
+struct vpd_lc_ticket {
+    struct vpd_lc_ticket *next; /* in-flight chain */
+    char key[VPD_CACHE_KEY_LEN + 1];
+    waiter *waiters;
+    bool listed;              /* others with the same key wait for it */
+};
+
+struct vpd_lease_cache {
+    uv_loop_t *loop;
+    vpd_instance *store;
+    const vp_cache_ops_t *ops;
+    vpd_fwd *fwd;
+    vpd_token_holder *holder;
+    bool register_auto_auth;
+    char auto_auth_id[VPD_CACHE_KEY_LEN + 8]; /* its token entry */
+    char *auto_auth_token;    /* secret: the token registered there */
+    vpd_persist *persist;     /* optional on-disk copy (borrowed) */
+    vpd_resp_packer *pack;      /* packs stored answers */
+    vpd_rt_set *watches;      /* renewal watchers, one per kept entry */
+    struct renew_ctx **renewing; /* renewals under way */
+    size_t n_renewing, cap_renewing;
+    vpd_lc_ticket *inflight[BUCKETS];
+    vpd_lc_counters counters;
+    bool closing;
+    void (*closed)(void *);
+    void *closed_arg;
+};
+
+
+/* ---- entries ------------------------------------------------------------ */
+
+/* A copy of the strings of an entry, for decisions made after the
+ * plugin's borrowed view is gone. */
+typedef struct {
+    char id[VPD_CACHE_KEY_LEN + 8];
+    char *token;              /* secret */
+    char *lease;
+    char *lease_token;        /* secret */
+    bool found;
+} entry_copy;
+
+static int
+copy_visit(void *arg, const vp_cache_entry_t *e)
+{
+    entry_copy *c = arg;
+    snprintf(c->id, sizeof c->id, "%s", e->id);
+    c->token = e->token ? vpd_secret_dup(e->token, strlen(e->token)) : NULL;
+    c->lease = e->lease ? strdup(e->lease) : NULL;
+    c->lease_token = e->lease_token
+                         ? vpd_secret_dup(e->lease_token,
+                                          strlen(e->lease_token))
+                         : NULL;
+    c->found = true;
+    return 1;
+}
+
+static void
+entry_copy_free(entry_copy *c)
+{
+    vpd_secret_free(c->token);
+    vpd_secret_free(c->lease_token);
+    free(c->lease);
+}
+
+/* A detached copy of a whole entry. */
+typedef struct {
+    vp_cache_entry_t e;
+    char *strings[8];
+    char *response;
+} entry_full;
+
+static char *
+dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static int
+full_visit(void *arg, const vp_cache_entry_t *src)
+{
+    entry_full *f = arg;
+    const char *in[8] = {src->id, src->namespace_, src->request_path,
+                         src->token, src->token_accessor, src->token_parent,
+                         src->lease, src->lease_token};
+    for (int i = 0; i < 8; i++)
+        f->strings[i] = dup_or_null(in[i]);
+    f->response = malloc(src->response.len + 1);
+    if (f->response && src->response.len)
+        memcpy(f->response, src->response.ptr, src->response.len);
+    f->e = (vp_cache_entry_t){
+        .size = sizeof f->e,
+        .id = f->strings[0], .namespace_ = f->strings[1],
+        .request_path = f->strings[2], .token = f->strings[3],
+        .token_accessor = f->strings[4], .token_parent = f->strings[5],
+        .lease = f->strings[6], .lease_token = f->strings[7],
+        .response = {f->response, f->response ? src->response.len : 0},
+        .last_renewed_ms = src->last_renewed_ms,
+        .ttl_ms = src->ttl_ms,
+    };
+    return 1;
+}
+
+static void
+entry_full_free(entry_full *f)
+{
+    for (int i = 0; i < 8; i++) {
+        if (f->strings[i])
+            OPENSSL_cleanse(f->strings[i], strlen(f->strings[i]));
+        free(f->strings[i]);
+    }
+    if (f->response)
+        OPENSSL_cleanse(f->response, f->e.response.len);
+    free(f->response);
+}
+
+static int
+entry_full_get(vpd_lease_cache *lc, const char *id, entry_full *f)
+{
+    memset(f, 0, sizeof *f);
+    if (lc->ops->lookup(&lc->store->pub, id, full_visit, f) != VP_DONE
+        || !f->strings[0]) {
+        entry_full_free(f);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    char (*ids)[VPD_CACHE_KEY_LEN + 8];
+    size_t n, cap;
+} id_list;
+
+static int
+collect_visit(void *arg, const vp_cache_entry_t *e)
+{
+    id_list *l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        void *grown = realloc(l->ids, cap * sizeof *l->ids);
+        if (!grown)
+            return 1;
+        l->ids = grown;
+        l->cap = cap;
+    }
+    snprintf(l->ids[l->n++], sizeof l->ids[0], "%s", e->id);
+    return 0;
+}
+
+static int
+find_ids(vpd_lease_cache *lc, vp_cache_index_t index, const char *value,
+         const char *ns, id_list *out)
+{
+    vp_cache_selector_t sel = {sizeof sel, index, value, ns};
+    return lc->ops->find(&lc->store->pub, &sel, collect_visit, out);
+}
+
+static bool
+token_is_managed(vpd_lease_cache *lc, const char *token)
+{
+    if (!token || !token[0])
+        return false;
+    vp_cache_selector_t sel = {sizeof sel, VP_CACHE_BY_TOKEN, token, NULL};
+    id_list none = {0};
+    int n = lc->ops->find(&lc->store->pub, &sel, collect_visit, &none);
+    free(none.ids);
+    return n > 0;
+}
+
+/* ---- watchers ------------------------------------------------------------ */
+
+/* A watcher is a vpd_rt record keyed by the entry's binary id; what it
+ * renews (token, lease) is read from the entry when it renews. */
+
+typedef vpd_rt watch;
+
+static watch *
+watch_get(vpd_lease_cache *lc, const char *id)
+{
+    unsigned char bin[VPD_CACHE_KEY_BIN_LEN];
+    if (!lc->watches || vpd_cache_key_to_bin(id, bin) != 0)
+        return NULL;
+    return vpd_rt_get(lc->watches, bin);
+}
+
+/* A renewal under way.  Its watcher is parked (renew_timers.h) with the
+ * index of this in lc->renewing as its tag, so that the records of the
+ * 100k watchers that are not renewing need no op pointer. */
+typedef struct renew_ctx {
+    vpd_lease_cache *lc;
+    watch *w;
+    vpd_fwd_op *op;
+    uint32_t idx;             /* in lc->renewing */
+    bool token;               /* a token renewal (answers with auth) */
+} renew_ctx;
+
+static renew_ctx *
+renewal_of(vpd_lease_cache *lc, const watch *w)
+{
+    uint32_t tag = vpd_rt_parked(w);
+    if (tag == VPD_RT_NO_TAG || tag >= lc->n_renewing
+        || lc->renewing[tag]->w != w)
+        return NULL;
+    return lc->renewing[tag];
+}
+
+static int
+renewal_add(vpd_lease_cache *lc, renew_ctx *rc)
+{
+    if (lc->n_renewing == lc->cap_renewing) {
+        size_t cap = lc->cap_renewing ? lc->cap_renewing * 2 : 64;
+        renew_ctx **v = cap < 0x80000000u
+                            ? realloc(lc->renewing, cap * sizeof *v) : NULL;
+        if (!v)
+            return -1;
+        lc->renewing = v;
+        lc->cap_renewing = cap;
+    }
+    rc->idx = (uint32_t)lc->n_renewing;
+    lc->renewing[lc->n_renewing++] = rc;
+    vpd_rt_park(lc->watches, rc->w, rc->idx);
+    return 0;
+}
+
+static void
+renewal_remove(vpd_lease_cache *lc, renew_ctx *rc)
+{
+    renew_ctx *last = lc->renewing[--lc->n_renewing];
+    if (last != rc) {
+        last->idx = rc->idx;
+        lc->renewing[rc->idx] = last;
+        vpd_rt_park(lc->watches, last->w, last->idx);
+    }
+}
+
+/* Unhooks and frees a watcher, abandoning its renewal. */
+static void
+watch_stop(vpd_lease_cache *lc, watch *w)
+{
+    renew_ctx *rc = renewal_of(lc, w);
+    if (rc && rc->op) {
+        vpd_fwd_op *op = rc->op;
+        rc->op = NULL;
+        vpd_fwd_cancel(op); /* on_renewed runs now and sees CANCELLED */
+    }
+    vpd_rt_remove(lc->watches, w);
+    lc->counters.watchers--;
+}
+
+static void evict_one(vpd_lease_cache *lc, const char *id, bool cascade);
+
+static uint64_t
+jitter(uint64_t lo, uint64_t hi)
+{
+    uint32_t r = 0;
+    vpd_host_api()->random_bytes(&r, sizeof r);
+    return hi > lo ? lo + r % (hi - lo) : lo;
+}
+
+/* Grace for a lease: a random value in [10 %, 20 %) of it (spec 2.8). */
+static uint32_t
+grace_for(uint64_t lease_ms)
+{
+    uint64_t g = jitter(lease_ms / 10, lease_ms / 5 + 1);
+    return g > UINT32_MAX ? UINT32_MAX : (uint32_t)g;
+}
+
+/* The watcher ends: the entry goes (spec 2.8), its children stay until
+ * their own renewals fail, as in Vault. */
+static void
+watch_end(vpd_lease_cache *lc, watch *w, const char *why)
+{
+    char id[VPD_CACHE_KEY_LEN + 1];
+    vpd_cache_key_to_hex(w->id, id);
+    vpd_log(VPD_LOG_DEBUG, COMPONENT, "entry %.12s: %s, evicting", id, why);
+    evict_one(lc, id, false);
+}
+
+static void
+on_renewed(vpd_fwd_resp *resp, void *arg)
+{
+    renew_ctx *rc = arg;
+    vpd_lease_cache *lc = rc->lc;
+    watch *w = rc->w;
+    bool token_mode = rc->token;
+    renewal_remove(lc, rc);
+    free(rc);
+    if (lc->closing || resp->error == VPD_FWD_CANCELLED)
+        return;
+    char id[VPD_CACHE_KEY_LEN + 1];
+    vpd_cache_key_to_hex(w->id, id);
+    uint64_t now = uv_now(lc->loop);
+    uint64_t lease_s = 0;
+    bool ok = resp->error == VPD_FWD_OK && resp->status < 400;
+    if (ok) {
+        json_object *root = json_tokener_parse(resp->body ? resp->body : "");
+        json_object *block = root, *v = NULL;
+        if (token_mode
+            && !(root && json_object_object_get_ex(root, "auth", &block)))
+            ok = false; /* a token renewal must answer with auth */
+        if (ok && block && json_object_object_get_ex(block, "lease_duration",
+                                                     &v))
+            lease_s = (uint64_t)json_object_get_int64(v);
+        json_object_put(root);
+    }
+    if (!ok) {
+        lc->counters.renewal_failures++;
+        if (resp->error == VPD_FWD_OK && resp->status >= 400
+            && resp->status < 500) {
+            /* The server refused: the lease or token is gone. */
+            watch_end(lc, w, "renewal refused");
+            return;
+        }
+        if (now >= w->expires_at) {
+            watch_end(lc, w, "renewal failed until the lease ran out");
+            return;
+        }
+        /* Back off for real (OpenBao computes this wait and never sleeps
+         * it, spec 2.14): 10 s, doubling to 5 min, half of it random. */
+        uint64_t wait = w->backoff_ms / 2 + jitter(0, w->backoff_ms / 2 + 1);
+        w->backoff_ms = w->backoff_ms * 2 > RENEW_BACKOFF_MAX_MS
+                            ? RENEW_BACKOFF_MAX_MS : w->backoff_ms * 2;
+        if (now + wait > w->expires_at)
+            wait = w->expires_at - now;
+        vpd_rt_schedule(lc->watches, w, wait);
+        return;
+    }
+    lc->counters.renewals++;
+    w->backoff_ms = RENEW_BACKOFF_MIN_MS;
+    uint64_t lease_ms = lease_s * 1000;
+    uint32_t lease_rounded = lease_s > UINT32_MAX ? UINT32_MAX
+                                                  : (uint32_t)lease_s;
+    if (lease_rounded > w->lease_s)
+        w->grace_ms = grace_for(lease_ms);
+    w->lease_s = lease_rounded;
+    w->expires_at = now + lease_ms;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t wall = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (lc->ops->renewed)
+        lc->ops->renewed(&lc->store->pub, id, wall, lease_ms);
+    if (lc->persist)
+        vpd_persist_renewed(lc->persist, id, wall, lease_ms);
+    /* spec 2.8: sleep two thirds of what is left plus a third of the
+     * grace; inside the grace the lease is near its max TTL: let it go. */
+    uint64_t sleep = lease_ms * 2 / 3 + w->grace_ms / 3;
+    if (lease_ms <= w->grace_ms || lease_ms - sleep <= w->grace_ms) {
+        w->expires_at = 0; /* the next firing ends the watcher */
+        vpd_rt_schedule(lc->watches, w, lease_ms);
+        return;
+    }
+    vpd_rt_schedule(lc->watches, w, sleep);
+}
+
+/* The renewal request of an entry, built from its borrowed view (the
+ * forwarder copies everything before vpd_fwd_send returns). */
+typedef struct {
+    vpd_lease_cache *lc;
+    watch *w;
+    bool found, sent;
+} renew_visit_ctx;
+
+static int
+renew_visit(void *arg, const vp_cache_entry_t *e)
+{
+    renew_visit_ctx *c = arg;
+    vpd_lease_cache *lc = c->lc;
+    c->found = true;
+    bool lease = e->lease && e->lease[0];
+    const char *token = lease ? e->lease_token : e->token;
+    if (!token || !token[0])
+        return 1;
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "User-Agent", VPD_API_PROXY_UA);
+    vpd_hdrs_add(&h, "X-Vault-Request", "true");
+    vpd_hdrs_add(&h, "X-Vault-Token", token);
+    vpd_hdrs_add(&h, "Content-Type", "application/json");
+    char *body = NULL;
+    const char *target;
+    if (lease) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "increment", json_object_new_int(0));
+        json_object_object_add(o, "lease_id", json_object_new_string(e->lease));
+        body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
+        target = "/v1/sys/leases/renew";
+    } else {
+        body = strdup("{\"increment\":0}");
+        target = "/v1/auth/token/renew-self";
+    }
+    vpd_fwd_req req = {
+        .method = "PUT",
+        .target = target,
+        .headers = &h,
+        .body = body,
+        .body_len = body ? strlen(body) : 0,
+        .max_retries = 0,
+    };
+    renew_ctx *rc = body ? calloc(1, sizeof *rc) : NULL;
+    if (rc) {
+        *rc = (renew_ctx){.lc = lc, .w = c->w, .token = !lease};
+        /* Registered first: the callback never runs before send returns,
+         * and a failed send is undone below. */
+        if (renewal_add(lc, rc) != 0) {
+            free(rc);
+            rc = NULL;
+        }
+    }
+    if (rc && !(rc->op = vpd_fwd_send(lc->fwd, &req, on_renewed, rc))) {
+        renewal_remove(lc, rc);
+        free(rc);
+        rc = NULL;
+    }
+    c->sent = rc != NULL;
+    vpd_hdrs_free(&h);
+    free(body);
+    return 1;
+}
+
+static void
+renew_now(vpd_lease_cache *lc, watch *w)
+{
+    if (w->expires_at == 0) {
+        watch_end(lc, w, "lease reached its max TTL");
+        return;
+    }
+    char id[VPD_CACHE_KEY_LEN + 1];
+    vpd_cache_key_to_hex(w->id, id);
+    renew_visit_ctx c = {lc, w, false, false};
+    lc->ops->lookup(&lc->store->pub, id, renew_visit, &c);
+    if (!c.found) {
+        /* Its entry is gone without an eviction through here. */
+        vpd_rt_remove(lc->watches, w);
+        lc->counters.watchers--;
+        return;
+    }
+    if (!c.sent)
+        vpd_rt_schedule(lc->watches, w, RENEW_BACKOFF_MIN_MS);
+}
+
+static void
+on_watch_due(void *arg, vpd_rt *w)
+{
+    renew_now(arg, w);
+}
+
+static void
+watch_start(vpd_lease_cache *lc, const char *id, uint64_t lease_ms)
+{
+    unsigned char bin[VPD_CACHE_KEY_BIN_LEN];
+    if (vpd_cache_key_to_bin(id, bin) != 0) {
+        vpd_log(VPD_LOG_WARN, COMPONENT, "entry %.12s: not a cache key, "
+                "not renewed", id);
+        return;
+    }
+    watch *w = vpd_rt_get(lc->watches, bin);
+    if (w)
+        watch_stop(lc, w); /* a replaced entry starts over */
+    if (!(w = vpd_rt_add(lc->watches, bin)))
+        return;
+    lc->counters.watchers++;
+    uint64_t lease_s = (lease_ms + 999) / 1000;
+    w->lease_s = lease_s > UINT32_MAX ? UINT32_MAX : (uint32_t)lease_s;
+    w->grace_ms = grace_for(lease_ms);
+    w->expires_at = uv_now(lc->loop) + lease_ms;
+    w->backoff_ms = RENEW_BACKOFF_MIN_MS;
+    renew_now(lc, w); /* the first renewal goes out at once (spec 2.8) */
+}
+
+/* ---- eviction ------------------------------------------------------------ */
+
+static void
+evict_ids(vpd_lease_cache *lc, id_list *ids, bool cascade)
+{
+    for (size_t i = 0; i < ids->n; i++)
+        evict_one(lc, ids->ids[i], cascade);
+    free(ids->ids);
+    ids->ids = NULL;
+    ids->n = ids->cap = 0;
+}
+
+/* Evicts one entry; with cascade also every token created with its token
+ * and every lease obtained with it (spec 2.7, a revoked parent). */
+static void
+evict_one(vpd_lease_cache *lc, const char *id, bool cascade)
+{
+    entry_copy c = {0};
+    lc->ops->lookup(&lc->store->pub, id, copy_visit, &c);
+    watch *w = watch_get(lc, id);
+    if (w)
+        watch_stop(lc, w);
+    vp_cache_selector_t sel = {sizeof sel, VP_CACHE_BY_ID, id, NULL};
+    if (lc->ops->evict(&lc->store->pub, &sel) > 0)
+        lc->counters.evicted++;
+    if (lc->persist && !lc->closing)
+        vpd_persist_delete(lc->persist, id);
+    if (cascade && c.found && c.token) {
+        id_list kids = {0};
+        find_ids(lc, VP_CACHE_BY_TOKEN_PARENT, c.token, NULL, &kids);
+        find_ids(lc, VP_CACHE_BY_LEASE_TOKEN, c.token, NULL, &kids);
+        evict_ids(lc, &kids, true);
+    }
+    entry_copy_free(&c);
+}
+
+static int
+evict_by(vpd_lease_cache *lc, vp_cache_index_t index, const char *value,
+         const char *ns, bool cascade)
+{
+    id_list ids = {0};
+    find_ids(lc, index, value, ns, &ids);
+    int n = (int)ids.n;
+    evict_ids(lc, &ids, cascade);
+    return n;
+}
+
+/* Leases whose id starts with prefix (revoke-prefix, revoke-force). */
+typedef struct {
+    const char *prefix;
+    id_list ids;
+} prefix_find;
+
+static int
+prefix_visit(void *arg, const vp_cache_entry_t *e)
+{
+    prefix_find *pf = arg;
+    if (e->lease && strncmp(e->lease, pf->prefix, strlen(pf->prefix)) == 0)
+        return collect_visit(&pf->ids, e);
+    return 0;
+}
+
+static int
+evict_lease_prefix(vpd_lease_cache *lc, const char *prefix)
+{
+    prefix_find pf = {prefix, {0}};
+    vp_cache_selector_t sel = {sizeof sel, VP_CACHE_ALL, NULL, NULL};
+    lc->ops->find(&lc->store->pub, &sel, prefix_visit, &pf);
+    int n = (int)pf.ids.n;
+    evict_ids(lc, &pf.ids, true);
+    return n;
+}
+
+/* ---- the auto-auth token ------------------------------------------------- */
+
+/* A new auto-auth token becomes a managed token entry (no response, never
+ * served); the old one goes with everything created from it
+ * (hashicorp/vault#25712). */
+static void
+on_auto_auth_token(const char *token, uint64_t generation, void *arg)
+{
+    vpd_lease_cache *lc = arg;
+    if (lc->closing)
+        return;
+    /* The same token again (a re-login that got it back): nothing to do
+     * (spec 2.7, TestRegisterAutoAuth_sameToken). */
+    if (lc->auto_auth_id[0] && lc->auto_auth_token
+        && strcmp(lc->auto_auth_token, token) == 0)
+        return;
+    vpd_secret_free(lc->auto_auth_token);
+    lc->auto_auth_token = vpd_secret_dup(token, strlen(token));
+    if (lc->auto_auth_id[0]) {
+        char old[sizeof lc->auto_auth_id];
+        snprintf(old, sizeof old, "%s", lc->auto_auth_id);
+        lc->auto_auth_id[0] = '\0';
+        evict_one(lc, old, true);
+    }
+    snprintf(lc->auto_auth_id, sizeof lc->auto_auth_id, "auto-auth-%llu",
+             (unsigned long long)generation);
+    vp_cache_entry_t e = {
+        .size = sizeof e,
+        .id = lc->auto_auth_id,
+        .namespace_ = "",
+        .request_path = "",
+        .token = token,
+    };
+    if (lc->ops->store(&lc->store->pub, &e) != VP_CONTINUE)
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "could not register the auto-auth token as managed");
+    else if (lc->persist)
+        vpd_persist_put(lc->persist, &e);
+}
+
+/* ---- lookups --------------------------------------------------------------- */
+
+typedef struct {
+    vpd_lease_cache *lc;
+    vpd_lc_hit *hit;
+    bool found;
+} hit_visit_ctx;
+
+/* Parses "HTTP/1.1 200 OK\r\nName: value\r\n...\r\n\r\nbody" and takes
+ * the text, whose start then holds the body (one buffer, no copy). */
+int
+vpd_lc_parse_stored(char *text, size_t len, vpd_lc_hit *hit)
+{
+    const char *p = text, *end = text + len;
+    const char *eol = memchr(p, '\n', len);
+    if (!eol || sscanf(p, "HTTP/1.1 %d", &hit->status) != 1)
+        goto bad;
+    p = eol + 1;
+    while (p < end && *p != '\r') {
+        eol = memchr(p, '\n', (size_t)(end - p));
+        const char *colon = memchr(p, ':', eol ? (size_t)(eol - p) : 0);
+        if (!eol || !colon || eol - p < 2)
+            goto bad;
+        const char *v = colon + 1;
+        while (*v == ' ')
+            v++;
+        vpd_hdrs_addn(&hit->headers, p, (size_t)(colon - p), v,
+                      (size_t)(eol - 1 - v));
+        p = eol + 1;
+    }
+    if (end - p < 2)
+        goto bad;
+    p += 2;
+    hit->body_len = (size_t)(end - p);
+    memmove(text, p, hit->body_len);
+    OPENSSL_cleanse(text + hit->body_len, len - hit->body_len);
+    text[hit->body_len] = '\0';
+    hit->body = text;
+    return 0;
+bad:
+    OPENSSL_cleanse(text, len);
+    free(text);
+    return -1;
+}
+
+static int
+hit_visit(void *arg, const vp_cache_entry_t *e)
+{
+    hit_visit_ctx *c = arg;
+    if (e->response.len == 0)
+        return 1; /* a managed-token marker, not an answer */
+    size_t len = 0;
+    char *text = vpd_resp_unpack(c->lc->pack, e->response.ptr,
+                                 e->response.len, &len);
+    if (text && vpd_lc_parse_stored(text, len, c->hit) == 0)
+        c->found = true;
+    return 1;
+}
+
+/* Vault Proxy resets Date on a hit and says how old the answer is. */
+static void
+age_headers(vpd_lc_hit *hit)
+{
+    const char *date = vpd_hdrs_get(&hit->headers, "Date", 0);
+    long age = 0;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (date && strptime(date, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
+        time_t then = timegm(&tm);
+        age = (long)difftime(time(NULL), then);
+        if (age < 0)
+            age = 0;
+    }
+    vpd_hdrs_del(&hit->headers, "Date");
+    vpd_hdrs_del(&hit->headers, "Age");
+    char text[32];
+    snprintf(text, sizeof text, "%ld", age);
+    vpd_hdrs_add(&hit->headers, "X-Cache", "HIT");
+    vpd_hdrs_add(&hit->headers, "Age", text);
+}
+
+vpd_lc_verdict
+vpd_lc_lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_ticket **ticket,
+              vpd_lc_hit *hit, void (*resume)(void *arg), void *arg)
+{
+    *ticket = NULL;
+    memset(hit, 0, sizeof *hit);
+    char key[VPD_CACHE_KEY_LEN + 1];
+    if (vpd_cache_key(r->http->method, r->http->target, &r->up_headers,
+                      r->http->body, r->http->body_len, r->token, key) != 0)
+        return VPD_LC_FORWARD;
+    hit_visit_ctx hv = {lc, hit, false};
+    if (lc->ops->lookup(&lc->store->pub, key, hit_visit, &hv) == VP_DONE
+        && hv.found) {
+        lc->counters.hits++;
+        age_headers(hit);
+        return VPD_LC_HIT;
+    }
+    vpd_hdrs_free(&hit->headers);
+    free(hit->body);
+    memset(hit, 0, sizeof *hit);
+
+    size_t b = bucket_of(key);
+    for (vpd_lc_ticket *t = lc->inflight[b]; resume && t; t = t->next) {
+        if (strcmp(t->key, key) == 0) {
+            waiter *wt = malloc(sizeof *wt);
+            if (!wt)
+                return VPD_LC_FORWARD; /* go on alone */
+            wt->resume = resume;
+            wt->arg = arg;
+            wt->next = t->waiters;
+            t->waiters = wt;
+            return VPD_LC_WAIT;
+        }
+    }
+    vpd_lc_ticket *t = calloc(1, sizeof *t);
+    if (!t)
+        return VPD_LC_FORWARD;
+    memcpy(t->key, key, sizeof key);
+    if (resume) {
+        t->listed = true;
+        t->next = lc->inflight[b];
+        lc->inflight[b] = t;
+    }
+    *ticket = t;
+    lc->counters.misses++;
+    return VPD_LC_FORWARD;
+}
+
+void
+vpd_lc_forget_waiter(vpd_lease_cache *lc, void *arg)
+{
+    for (size_t b = 0; b < BUCKETS; b++) {
+        for (vpd_lc_ticket *t = lc->inflight[b]; t; t = t->next) {
+            for (waiter **pp = &t->waiters; *pp;) {
+                if ((*pp)->arg == arg) {
+                    waiter *gone = *pp;
+                    *pp = gone->next;
+                    free(gone);
+                } else {
+                    pp = &(*pp)->next;
+                }
+            }
+        }
+    }
+}
+
+/* ---- deciding what to keep (spec 2.6) ------------------------------------ */
+
+/* The part of path after /v1/ and any namespace, from the first of the
+ * known endpoint roots. */
+static const char *
+endpoint_of(const char *path)
+{
+    if (strncmp(path, "/v1/", 4) != 0)
+        return NULL;
+    static const char *const roots[] = {"auth/token/", "sys/leases/",
+                                        "sys/revoke", "sys/renew"};
+    const char *best = NULL;
+    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
+        const char *p = path + 4;
+        while ((p = strstr(p, roots[i])) != NULL) {
+            if (p[-1] == '/' && (!best || p < best)) {
+                best = p;
+                break;
+            }
+            p++;
+        }
+    }
+    return best ? best : path + 4;
+}
+
+static bool
+is_renewal(const char *ep)
+{
+    return strncmp(ep, "sys/leases/renew", 16) == 0
+           || strncmp(ep, "sys/renew", 9) == 0
+           || strncmp(ep, "auth/token/renew", 16) == 0;
+}
+
+static const char *
+body_string(json_object *body, const char *key)
+{
+    json_object *v = NULL;
+    if (body && json_object_object_get_ex(body, key, &v)
+        && json_object_is_type(v, json_type_string))
+        return json_object_get_string(v);
+    return NULL;
+}
+
+/* Re-stores an entry with token_parent cleared: its parent was revoked
+ * as an orphan, so it now stands alone (spec 2.9, revoke-orphan). */
+static int
+orphan_visit(void *arg, const vp_cache_entry_t *e)
+{
+    vpd_lease_cache *lc = arg;
+    vp_cache_entry_t copy = *e;
+    copy.size = sizeof copy;
+    copy.token_parent = NULL;
+    /* The store copies the entry; a replacement keeps its place. */
+    if (lc->ops->store(&lc->store->pub, &copy) == VP_CONTINUE && lc->persist)
+        vpd_persist_put(lc->persist, &copy);
+    return 1;
+}
+
+static void
+orphan_children(vpd_lease_cache *lc, const char *token)
+{
+    id_list kids = {0};
+    find_ids(lc, VP_CACHE_BY_TOKEN_PARENT, token, NULL, &kids);
+    for (size_t i = 0; i < kids.n; i++) {
+        /* The visit gets the plugin's own view, which a replacing store
+         * must not invalidate mid-copy: take a detached copy first. */
+        entry_full full;
+        if (entry_full_get(lc, kids.ids[i], &full) == 0) {
+            orphan_visit(lc, &full.e);
+            entry_full_free(&full);
+        }
+    }
+    free(kids.ids);
+}
+
+/* spec 2.9 and the URL-parameter and legacy forms Vault misses.  Errors in
+ * this bookkeeping are logged, never turned into an error answer. */
+static void
+evict_on_revocation(vpd_lease_cache *lc, const vp_req_t *r, const char *ep)
+{
+    json_object *body = json_tokener_parse(r->http->body ? r->http->body : "");
+    const char *v = NULL;
+    int n = -1;
+    if (strcmp(ep, "auth/token/revoke") == 0) {
+        if ((v = body_string(body, "token")))
+            n = evict_by(lc, VP_CACHE_BY_TOKEN, v, NULL, true);
+    } else if (strcmp(ep, "auth/token/revoke-self") == 0) {
+        n = evict_by(lc, VP_CACHE_BY_TOKEN, r->token, NULL, true);
+    } else if (strcmp(ep, "auth/token/revoke-accessor") == 0) {
+        if ((v = body_string(body, "accessor")))
+            n = evict_by(lc, VP_CACHE_BY_TOKEN_ACCESSOR, v, NULL, true);
+    } else if (strncmp(ep, "auth/token/revoke-accessor/", 27) == 0) {
+        n = evict_by(lc, VP_CACHE_BY_TOKEN_ACCESSOR, ep + 27, NULL, true);
+    } else if (strcmp(ep, "auth/token/revoke-orphan") == 0) {
+        /* The token goes, with its leases (exact match, not Vault's
+         * prefix match); its child tokens stay. */
+        if ((v = body_string(body, "token"))) {
+            n = evict_by(lc, VP_CACHE_BY_TOKEN, v, NULL, false);
+            n += evict_by(lc, VP_CACHE_BY_LEASE_TOKEN, v, NULL, false);
+            orphan_children(lc, v);
+        }
+    } else if (strcmp(ep, "sys/leases/revoke") == 0
+               || strcmp(ep, "sys/revoke") == 0) {
+        if ((v = body_string(body, "lease_id")))
+            n = evict_by(lc, VP_CACHE_BY_LEASE, v, NULL, true);
+    } else if (strncmp(ep, "sys/leases/revoke/", 18) == 0) {
+        n = evict_by(lc, VP_CACHE_BY_LEASE, ep + 18, NULL, true);
+    } else if (strncmp(ep, "sys/revoke/", 11) == 0) {
+        n = evict_by(lc, VP_CACHE_BY_LEASE, ep + 11, NULL, true);
+    } else if (strncmp(ep, "sys/leases/revoke-prefix/", 25) == 0
+               || strncmp(ep, "sys/leases/revoke-force/", 24) == 0) {
+        n = evict_lease_prefix(lc, strchr(ep + 11, '/') + 1);
+    } else if (strncmp(ep, "sys/revoke-prefix/", 18) == 0
+               || strncmp(ep, "sys/revoke-force/", 17) == 0) {
+        n = evict_lease_prefix(lc, strchr(ep + 4, '/') + 1);
+    } else {
+        json_object_put(body);
+        return;
+    }
+    if (n < 0)
+        vpd_log(VPD_LOG_WARN, COMPONENT, "revocation %s: could not tell what "
+                "to evict from the request", ep);
+    else if (n > 0)
+        vpd_log(VPD_LOG_DEBUG, COMPONENT, "revocation %s evicted %d entr%s",
+                ep, n, n == 1 ? "y" : "ies");
+    json_object_put(body);
+}
+
+/* The stored form of an answer (resp_pack.h). */
+static char *
+serialise(vpd_lease_cache *lc, const vpd_fwd_resp *resp, size_t *len)
+{
+    vpd_buf b = VPD_BUF_INIT;
+    int rc = vpd_buf_printf(&b, "HTTP/1.1 %d %s\r\n", resp->status,
+                            vpd_http_reason(resp->status));
+    for (size_t i = 0; i < resp->headers.n; i++)
+        rc |= vpd_buf_printf(&b, "%s: %s\r\n", resp->headers.v[i].name,
+                             resp->headers.v[i].value);
+    rc |= vpd_buf_append(&b, "\r\n", 2);
+    rc |= vpd_buf_append(&b, resp->body ? resp->body : "", resp->body_len);
+    char *packed = rc == 0 ? vpd_resp_pack(lc->pack, b.data, b.len, len) : NULL;
+    vpd_buf_free_secret(&b);
+    return packed;
+}
+
+static void
+maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
+            const vpd_fwd_resp *resp)
+{
+    const char *path = r->http->path;
+    const char *ep = endpoint_of(path);
+    if (resp->error != VPD_FWD_OK || resp->status >= 300 || !ep)
+        return;
+    const char *ctype = vpd_hdrs_get(&resp->headers, "Content-Type", 0);
+    if (!ctype || strcmp(ctype, "application/json") != 0)
+        return;
+    if (resp->status == 204) {
+        evict_on_revocation(lc, r, ep);
+        return;
+    }
+    if (!resp->body_len || is_renewal(ep))
+        return;
+    json_object *root = json_tokener_parse(resp->body);
+    if (!root || !json_object_is_type(root, json_type_object)) {
+        json_object_put(root);
+        return;
+    }
+    json_object *auth = NULL, *v = NULL;
+    bool renewable = json_object_object_get_ex(root, "renewable", &v)
+                     && json_object_get_boolean(v);
+    bool has_auth = json_object_object_get_ex(root, "auth", &auth)
+                    && json_object_is_type(auth, json_type_object);
+    bool token_renewable = has_auth
+                           && json_object_object_get_ex(auth, "renewable", &v)
+                           && json_object_get_boolean(v);
+    const char *lease = body_string(root, "lease_id");
+    uint64_t ttl_s = 0;
+    if (json_object_object_get_ex(has_auth ? auth : root, "lease_duration",
+                                  &v))
+        ttl_s = (uint64_t)json_object_get_int64(v);
+
+    vp_cache_entry_t e = {.size = sizeof e, .id = key};
+    const char *ns = vpd_hdrs_get(&r->up_headers, "X-Vault-Namespace", 0);
+    e.namespace_ = ns && ns[0] ? ns : "root/";
+    e.request_path = path;
+    bool keep = false;
+    if (!renewable && !token_renewable) {
+        keep = false; /* KV reads, batch tokens, wrapped answers */
+    } else if (lease && lease[0]) {
+        keep = token_is_managed(lc, r->token);
+        e.lease = lease;
+        e.lease_token = r->token;
+    } else if (has_auth) {
+        const char *token = body_string(auth, "client_token");
+        bool orphan = json_object_object_get_ex(auth, "orphan", &v)
+                      && json_object_get_boolean(v);
+        if (token && token[0]) {
+            keep = orphan || token_is_managed(lc, r->token);
+            e.token = token;
+            e.token_accessor = body_string(auth, "accessor");
+            e.token_parent = orphan ? NULL : r->token;
+        }
+    }
+    if (keep) {
+        size_t len = 0;
+        char *raw = serialise(lc, resp, &len);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        e.response.ptr = raw;
+        e.response.len = len;
+        e.last_renewed_ms = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        e.ttl_ms = ttl_s * 1000;
+        vp_status_t rc = raw ? lc->ops->store(&lc->store->pub, &e) : VP_ERROR;
+        if (rc == VP_CONTINUE) {
+            lc->counters.stored++;
+            if (lc->persist)
+                vpd_persist_put(lc->persist, &e);
+            watch_start(lc, key, ttl_s * 1000);
+        } else if (rc == VP_DECLINED) {
+            lc->counters.refused_full++;
+            vpd_log(VPD_LOG_WARN, COMPONENT, "cache full: %s relayed "
+                    "uncached", path);
+        }
+        if (raw) {
+            OPENSSL_cleanse(raw, len);
+            free(raw);
+        }
+    }
+    json_object_put(root);
+}
+
+void
+vpd_lc_done(vpd_lease_cache *lc, vpd_lc_ticket *t, vp_req_t *r,
+            const vpd_fwd_resp *resp)
+{
+    if (!t)
+        return;
+    if (resp && !lc->closing)
+        maybe_store(lc, t->key, r, resp);
+    vpd_lc_ticket **pp = &lc->inflight[bucket_of(t->key)];
+    while (t->listed && *pp && *pp != t)
+        pp = &(*pp)->next;
+    if (t->listed && *pp)
+        *pp = t->next;
+    /* Each waiter looks up again: a hit now, or its own forward. */
+    waiter *w = t->waiters;
+    free(t);
+    while (w) {
+        waiter *next = w->next;
+        w->resume(w->arg);
+        free(w);
+        w = next;
+    }
+}
+
+/* ---- cache-clear (spec 2.11) ---------------------------------------------- */
+
+static char *
+error_json(const char *msg)
+{
+    return vpd_http_error_json(msg, NULL);
+}
+
+void
+vpd_lc_clear(vpd_lease_cache *lc, const vpd_http_req *http, int *status,
+             char **out)
+{
+    *out = NULL;
+    if (strcmp(http->method, "POST") != 0 && strcmp(http->method, "PUT") != 0) {
+        *status = 200;
+        return;
+    }
+    *status = 400;
+    if (http->body_len == 0) {
+        *out = error_json("failed to parse JSON input: empty JSON provided");
+        return;
+    }
+    json_tokener *tok = json_tokener_new();
+    json_object *in = tok ? json_tokener_parse_ex(tok, http->body,
+                                                  (int)http->body_len)
+                          : NULL;
+    bool parsed = in && json_tokener_get_error(tok) == json_tokener_success
+                  && json_object_is_type(in, json_type_object);
+    if (tok)
+        json_tokener_free(tok);
+    json_object *v;
+    bool bad_type = false;
+    const char *fields[] = {"type", "value", "namespace"};
+    const char *val[3] = {NULL, NULL, NULL};
+    for (size_t i = 0; parsed && i < 3; i++) {
+        if (json_object_object_get_ex(in, fields[i], &v) && v) {
+            if (!json_object_is_type(v, json_type_string))
+                bad_type = true;
+            else
+                val[i] = json_object_get_string(v);
+        }
+    }
+    if (!parsed || bad_type) {
+        *out = error_json(bad_type ? "failed to parse JSON input: a field "
+                                     "has the wrong type"
+                                   : "failed to parse JSON input: invalid "
+                                     "JSON");
+        json_object_put(in);
+        return;
+    }
+    const char *type = val[0], *value = val[1] ? val[1] : "";
+    const char *ns = val[2] && val[2][0] ? val[2] : "root/";
+    int n = -1;
+    const char *what = NULL;
+    if (!type || !type[0]) {
+        *out = error_json("failed to parse clear input: no type provided");
+    } else if (strcmp(type, "all") == 0) {
+        n = evict_by(lc, VP_CACHE_ALL, NULL, NULL, false);
+        if (lc->persist)
+            vpd_persist_clear(lc->persist);
+    } else if (strcmp(type, "request_path") == 0) {
+        what = "request path";
+        if (value[0])
+            n = evict_by(lc, VP_CACHE_BY_REQUEST_PATH, value, ns, true);
+    } else if (strcmp(type, "token") == 0) {
+        what = "token";
+        if (value[0])
+            n = evict_by(lc, VP_CACHE_BY_TOKEN, value, NULL, true);
+    } else if (strcmp(type, "token_accessor") == 0) {
+        what = "token accessor";
+        if (value[0])
+            n = evict_by(lc, VP_CACHE_BY_TOKEN_ACCESSOR, value, NULL, true);
+    } else if (strcmp(type, "lease") == 0) {
+        what = "lease";
+        if (value[0])
+            n = evict_by(lc, VP_CACHE_BY_LEASE, value, NULL, true);
+    } else {
+        *out = error_json("failed to clear cache: invalid type provided");
+    }
+    if (!*out && n < 0 && what) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "failed to clear cache: %s not provided",
+                 what);
+        *status = 500;
+        *out = error_json(msg);
+    } else if (n >= 0) {
+        if (strcmp(type, "all") == 0 && lc->auto_auth_id[0]) {
+            /* Everything went, the auto-auth marker too: put it back. */
+            lc->auto_auth_id[0] = '\0';
+            const char *cur = vpd_token_current(lc->holder);
+            if (cur && lc->register_auto_auth)
+                on_auto_auth_token(cur, lc->holder->generation, lc);
+        }
+        *status = 200;
+        char text[64];
+        snprintf(text, sizeof text, "{\"data\":{\"cleared\":%d}}\n", n);
+        *out = strdup(text);
+    }
+    json_object_put(in);
+}
+
+/* ---- life ------------------------------------------------------------------ */
+
+vpd_lease_cache *
+vpd_lease_cache_new(uv_loop_t *loop, vpd_instance *store, vpd_fwd *fwd,
+                    vpd_token_holder *holder, bool register_auto_auth)
+{
+    vpd_lease_cache *lc = calloc(1, sizeof *lc);
+    if (!lc)
+        return NULL;
+    lc->loop = loop;
+    lc->store = store;
+    lc->ops = vpd_instance_ops(store);
+    lc->fwd = fwd;
+    lc->holder = holder;
+    lc->register_auto_auth = register_auto_auth;
+    lc->pack = vpd_resp_pack_new();
+    if (!lc->pack || !(lc->watches = vpd_rt_new(loop, on_watch_due, lc))) {
+        vpd_resp_pack_free(lc->pack);
+        free(lc);
+        return NULL;
+    }
+    if (register_auto_auth)
+        vpd_token_listen(holder, on_auto_auth_token, lc);
+    return lc;
+}
+
+/* ---- persistence ---------------------------------------------------------- */
+
+static uint64_t
+wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* One restored entry (tokens first, then the rest in creation order):
+ * an entry whose parent token is not back is refused (spec 2.13). */
+static int
+restore_entry(void *arg, const vp_cache_entry_t *e)
+{
+    vpd_lease_cache *lc = arg;
+    if (vpd_persist_is_token_entry(e)) {
+        if (lc->ops->store(&lc->store->pub, e) != VP_CONTINUE)
+            return 1;
+        snprintf(lc->auto_auth_id, sizeof lc->auto_auth_id, "%s", e->id);
+        vpd_secret_free(lc->auto_auth_token);
+        lc->auto_auth_token = vpd_secret_dup(e->token, strlen(e->token));
+        return 0;
+    }
+    const char *parent = e->lease ? e->lease_token : e->token_parent;
+    if (parent && parent[0] && !token_is_managed(lc, parent)) {
+        vpd_log(VPD_LOG_WARN, COMPONENT, "restore: entry %.12s: could not "
+                "find its parent token", e->id);
+        return 1;
+    }
+    if (lc->ops->store(&lc->store->pub, e) != VP_CONTINUE)
+        return 1;
+    uint64_t age = wall_ms() > e->last_renewed_ms
+                       ? wall_ms() - e->last_renewed_ms : 0;
+    uint64_t left = e->ttl_ms > age ? e->ttl_ms - age : 0;
+    const char *renewer = e->lease ? e->lease_token : e->token;
+    if (renewer && renewer[0])
+        watch_start(lc, e->id, left);
+    lc->counters.stored++;
+    return 0;
+}
+
+int
+vpd_lc_restore(vpd_lease_cache *lc, vpd_persist *p, char **auto_auth_token,
+               char *err, size_t err_len)
+{
+    lc->persist = p;
+    vpd_persist_restore_stats st;
+    int n = vpd_persist_restore(p, wall_ms(), restore_entry, lc,
+                                auto_auth_token, &st, err, err_len);
+    if (n < 0) {
+        lc->persist = NULL;
+        return -1;
+    }
+    vpd_log(VPD_LOG_INFO, COMPONENT, "restored %d cache entr%s (%u expired, "
+            "%u without their parent)%s", n, n == 1 ? "y" : "ies",
+            st.expired, st.failed,
+            st.deleted ? "; the cache file was removed (keep_after_import "
+                         "is false)" : "");
+    if (!vpd_persist_active(p))
+        lc->persist = NULL;
+    else /* compactions off the loop from now on */
+        vpd_persist_set_loop(p, lc->loop);
+    if (st.failed > 0) {
+        snprintf(err, err_len, "%u cache entr%s could not be restored",
+                 st.failed, st.failed == 1 ? "y" : "ies");
+        return 1;
+    }
+    return 0;
+}
+
+const vpd_lc_counters *
+vpd_lc_counters_get(const vpd_lease_cache *lc)
+{
+    return &lc->counters;
+}
+
+/* Frees the cache once the watchers' timer is closed. */
+static void
+lc_free(void *arg)
+{
+    vpd_lease_cache *lc = arg;
+    void (*done)(void *) = lc->closed;
+    void *done_arg = lc->closed_arg;
+    for (size_t b = 0; b < BUCKETS; b++) {
+        while (lc->inflight[b]) {
+            vpd_lc_ticket *t = lc->inflight[b];
+            lc->inflight[b] = t->next;
+            while (t->waiters) {
+                waiter *w = t->waiters;
+                t->waiters = w->next;
+                free(w);
+            }
+            free(t);
+        }
+    }
+    vpd_secret_free(lc->auto_auth_token);
+    vpd_resp_pack_free(lc->pack);
+    free(lc);
+    if (done)
+        done(done_arg);
+}
+
+void
+vpd_lc_close(vpd_lease_cache *lc, void (*done)(void *), void *arg)
+{
+    lc->closing = true;
+    lc->closed = done;
+    lc->closed_arg = arg;
+    /* Renewals under way are abandoned (each callback takes its own out
+     * of the array); the records go with the set. */
+    while (lc->n_renewing) {
+        size_t before = lc->n_renewing;
+        renew_ctx *rc = lc->renewing[before - 1];
+        vpd_fwd_op *op = rc->op;
+        rc->op = NULL;
+        if (op)
+            vpd_fwd_cancel(op);
+        if (lc->n_renewing == before) { /* no callback took it out */
+            renewal_remove(lc, rc);
+            free(rc);
+        }
+    }
+    free(lc->renewing);
+    lc->renewing = NULL;
+    vpd_rt_close(lc->watches, lc_free, lc);
+    lc->watches = NULL;
+}

@@ -1,0 +1,396 @@
+/* Records live in slabs of SLAB records, never moved, so the table and
+ * the heap hold plain pointers.  The table is open addressing with linear
+ * probing (load <= 1/2, backward-shift deletion); ids are SHA-256 outputs
+ * a client can steer by grinding, so the slot comes from the id mixed
+ * with a random per-set seed, not from its raw bytes. */
+#include "autoconf.h"
+
+#include "cache/renew_timers.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#define SLAB 1024
+#define IDLE UINT32_MAX
+#define PARKED 0x80000000u /* `where` of a parked record: the bit | tag */
+#define TAB_MIN 64
+
+typedef struct slab {
+    struct slab *next;
+    vpd_rt rec[SLAB];
+} slab;
+
+struct vpd_rt_set {
+    uv_timer_t timer;
+    uv_loop_t *loop;
+    void (*fire)(void *, vpd_rt *);
+    void *arg;
+    uint64_t seed[4];
+    vpd_rt **tab; /* by id */
+    size_t mask, count;
+    vpd_rt **heap; /* by due */
+    size_t heap_n, heap_cap;
+    slab *slabs;
+    vpd_rt *free_list; /* linked through the id bytes */
+    uint64_t armed_at; /* due time the timer is set for, or 0 */
+    bool firing;       /* inside on_timer: it re-arms at the end */
+    void (*done)(void *);
+    void *done_arg;
+};
+
+/* ---- table ------------------------------------------------------------- */
+
+static uint64_t
+load64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static size_t
+slot_of(const vpd_rt_set *s, const uint8_t id[VPD_RT_ID_LEN])
+{
+    uint64_t h = 0;
+    for (int i = 0; i < 4; i++) {
+        h ^= load64(id + 8 * i) ^ s->seed[i];
+        h *= 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29;
+    }
+    return (size_t)h & s->mask;
+}
+
+static int
+tab_resize(vpd_rt_set *s, size_t cap)
+{
+    vpd_rt **tab = calloc(cap, sizeof *tab);
+    if (!tab)
+        return -1;
+    vpd_rt **old = s->tab;
+    size_t old_cap = old ? s->mask + 1 : 0;
+    s->tab = tab;
+    s->mask = cap - 1;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (!old[i])
+            continue;
+        size_t j = slot_of(s, old[i]->id);
+        while (tab[j])
+            j = (j + 1) & s->mask;
+        tab[j] = old[i];
+    }
+    free(old);
+    return 0;
+}
+
+static size_t
+tab_find(const vpd_rt_set *s, const uint8_t id[VPD_RT_ID_LEN], int *found)
+{
+    size_t i = slot_of(s, id);
+    while (s->tab[i]) {
+        if (memcmp(s->tab[i]->id, id, VPD_RT_ID_LEN) == 0) {
+            *found = 1;
+            return i;
+        }
+        i = (i + 1) & s->mask;
+    }
+    *found = 0;
+    return i;
+}
+
+static void
+tab_delete(vpd_rt_set *s, size_t i)
+{
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & s->mask;
+        vpd_rt *r = s->tab[j];
+        if (!r)
+            break;
+        size_t home = slot_of(s, r->id);
+        /* r may move to i unless its home lies cyclically in (i, j]. */
+        int movable = j > i ? (home <= i || home > j) : (home <= i && home > j);
+        if (movable) {
+            s->tab[i] = r;
+            i = j;
+        }
+    }
+    s->tab[i] = NULL;
+}
+
+/* ---- heap -------------------------------------------------------------- */
+
+static void
+heap_set(vpd_rt_set *s, size_t i, vpd_rt *r)
+{
+    s->heap[i] = r;
+    r->where = (uint32_t)i;
+}
+
+static bool
+in_heap(const vpd_rt *r)
+{
+    return r->where != IDLE && !(r->where & PARKED);
+}
+
+static void
+heap_up(vpd_rt_set *s, size_t i)
+{
+    vpd_rt *r = s->heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (s->heap[parent]->due <= r->due)
+            break;
+        heap_set(s, i, s->heap[parent]);
+        i = parent;
+    }
+    heap_set(s, i, r);
+}
+
+static void
+heap_down(vpd_rt_set *s, size_t i)
+{
+    vpd_rt *r = s->heap[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= s->heap_n)
+            break;
+        if (c + 1 < s->heap_n && s->heap[c + 1]->due < s->heap[c]->due)
+            c++;
+        if (s->heap[c]->due >= r->due)
+            break;
+        heap_set(s, i, s->heap[c]);
+        i = c;
+    }
+    heap_set(s, i, r);
+}
+
+/* Takes r out of the heap (if there); it is then idle. */
+static void
+heap_remove(vpd_rt_set *s, vpd_rt *r)
+{
+    if (!in_heap(r)) {
+        r->where = IDLE;
+        return;
+    }
+    size_t i = r->where;
+    r->where = IDLE;
+    vpd_rt *last = s->heap[--s->heap_n];
+    if (last == r)
+        return;
+    heap_set(s, i, last);
+    heap_up(s, i);
+    heap_down(s, last->where);
+}
+
+/* ---- the timer --------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t);
+
+/* Points the one timer at the earliest due time. */
+static void
+rearm(vpd_rt_set *s)
+{
+    if (s->firing)
+        return;
+    if (s->heap_n == 0) {
+        if (s->armed_at) {
+            uv_timer_stop(&s->timer);
+            s->armed_at = 0;
+        }
+        return;
+    }
+    uint64_t due = s->heap[0]->due;
+    if (s->armed_at == due)
+        return;
+    uint64_t now = uv_now(s->loop);
+    uv_timer_start(&s->timer, on_timer, due > now ? due - now : 0, 0);
+    s->armed_at = due;
+}
+
+/* After a batch: what is due already (rescheduled with no delay, or left
+ * by the batch bound) waits a millisecond, because libuv before 1.46 runs
+ * a zero timeout set from a timer callback again in the same pass. */
+static void
+rearm_after_fire(vpd_rt_set *s, uint64_t now)
+{
+    s->firing = false;
+    if (s->heap_n && s->heap[0]->due <= now) {
+        uv_timer_start(&s->timer, on_timer, 1, 0);
+        s->armed_at = s->heap[0]->due;
+        return;
+    }
+    rearm(s);
+}
+
+static void
+on_timer(uv_timer_t *t)
+{
+    vpd_rt_set *s = t->data;
+    s->armed_at = 0;
+    uint64_t now = uv_now(s->loop);
+    /* fire may schedule a record again with no delay; the batch bound
+     * leaves such a record for the next iteration instead of spinning. */
+    size_t batch = s->heap_n;
+    s->firing = true;
+    while (batch-- && s->heap_n && s->heap[0]->due <= now) {
+        vpd_rt *r = s->heap[0];
+        heap_remove(s, r);
+        s->fire(s->arg, r);
+    }
+    rearm_after_fire(s, now);
+}
+
+/* ---- API --------------------------------------------------------------- */
+
+vpd_rt_set *
+vpd_rt_new(uv_loop_t *loop, void (*fire)(void *arg, vpd_rt *r), void *arg)
+{
+    vpd_rt_set *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->loop = loop;
+    s->fire = fire;
+    s->arg = arg;
+    if (RAND_bytes((unsigned char *)s->seed, sizeof s->seed) != 1 ||
+        tab_resize(s, TAB_MIN) != 0) {
+        free(s->tab);
+        free(s);
+        return NULL;
+    }
+    uv_timer_init(loop, &s->timer);
+    s->timer.data = s;
+    return s;
+}
+
+vpd_rt *
+vpd_rt_add(vpd_rt_set *s, const uint8_t id[VPD_RT_ID_LEN])
+{
+    if ((s->count + 1) * 2 > s->mask + 1 && tab_resize(s, (s->mask + 1) * 2))
+        return NULL;
+    if (s->count + 1 > s->heap_cap) {
+        size_t cap = s->heap_cap ? s->heap_cap * 2 : 256;
+        vpd_rt **h = realloc(s->heap, cap * sizeof *h);
+        if (!h)
+            return NULL;
+        s->heap = h;
+        s->heap_cap = cap;
+    }
+    int found = 0;
+    size_t i = tab_find(s, id, &found);
+    if (found)
+        return NULL;
+    if (!s->free_list) {
+        slab *sl = malloc(sizeof *sl);
+        if (!sl)
+            return NULL;
+        sl->next = s->slabs;
+        s->slabs = sl;
+        for (size_t k = SLAB; k-- > 0;) {
+            memcpy(sl->rec[k].id, &s->free_list, sizeof s->free_list);
+            s->free_list = &sl->rec[k];
+        }
+    }
+    vpd_rt *r = s->free_list;
+    memcpy(&s->free_list, r->id, sizeof s->free_list);
+    memset(r, 0, sizeof *r);
+    memcpy(r->id, id, VPD_RT_ID_LEN);
+    r->where = IDLE;
+    s->tab[i] = r;
+    s->count++;
+    return r;
+}
+
+vpd_rt *
+vpd_rt_get(vpd_rt_set *s, const uint8_t id[VPD_RT_ID_LEN])
+{
+    int found = 0;
+    size_t i = tab_find(s, id, &found);
+    return found ? s->tab[i] : NULL;
+}
+
+void
+vpd_rt_schedule(vpd_rt_set *s, vpd_rt *r, uint64_t delay_ms)
+{
+    heap_remove(s, r);
+    r->due = uv_now(s->loop) + delay_ms;
+    /* The heap has room: vpd_rt_add reserved a slot for every record. */
+    size_t i = s->heap_n++;
+    heap_set(s, i, r);
+    heap_up(s, i);
+    rearm(s);
+}
+
+void
+vpd_rt_park(vpd_rt_set *s, vpd_rt *r, uint32_t tag)
+{
+    heap_remove(s, r);
+    r->where = PARKED | (tag & ~PARKED);
+    rearm(s);
+}
+
+uint32_t
+vpd_rt_parked(const vpd_rt *r)
+{
+    return r->where != IDLE && (r->where & PARKED) ? r->where & ~PARKED
+                                                   : VPD_RT_NO_TAG;
+}
+
+void
+vpd_rt_remove(vpd_rt_set *s, vpd_rt *r)
+{
+    heap_remove(s, r);
+    int found = 0;
+    size_t i = tab_find(s, r->id, &found);
+    if (found)
+        tab_delete(s, i);
+    s->count--;
+    memset(r, 0, sizeof *r);
+    memcpy(r->id, &s->free_list, sizeof s->free_list);
+    s->free_list = r;
+    rearm(s);
+}
+
+size_t
+vpd_rt_count(const vpd_rt_set *s)
+{
+    return s->count;
+}
+
+void
+vpd_rt_each(vpd_rt_set *s, void (*fn)(void *arg, vpd_rt *r), void *arg)
+{
+    for (size_t i = 0; i <= s->mask; i++) {
+        if (s->tab[i])
+            fn(arg, s->tab[i]);
+    }
+}
+
+static void
+timer_closed(uv_handle_t *h)
+{
+    vpd_rt_set *s = h->data;
+    void (*done)(void *) = s->done;
+    void *arg = s->done_arg;
+    while (s->slabs) {
+        slab *next = s->slabs->next;
+        free(s->slabs);
+        s->slabs = next;
+    }
+    free(s->tab);
+    free(s->heap);
+    free(s);
+    if (done)
+        done(arg);
+}
+
+void
+vpd_rt_close(vpd_rt_set *s, void (*done)(void *arg), void *arg)
+{
+    s->done = done;
+    s->done_arg = arg;
+    uv_timer_stop(&s->timer);
+    uv_close((uv_handle_t *)&s->timer, timer_closed);
+}

@@ -1,0 +1,384 @@
+/* Plugin loading.  The order matters for safety: open the module, find the
+ * descriptor, check every field we can without executing plugin code, and
+ * only then call its init.  A plugin that fails any step is refused with
+ * its path and the reason, and unloaded. */
+#include "autoconf.h"
+
+#include "plugin/plugin_loader.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <ltdl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "plugin/host_api.h"
+#include "base/log.h"
+
+/* The smallest descriptor and ops tables ABI 1.0 defines. */
+#define DESC_MIN_SIZE (offsetof(vp_plugin_t, provides) + sizeof(void *))
+#define OPS_MAX_SIZE 4096
+
+static int lt_ready;
+
+const char *
+vpd_kind_name(vp_kind_t kind)
+{
+    switch (kind) {
+    case VP_KIND_AUTH:
+        return "auth";
+    case VP_KIND_CACHE:
+        return "cache";
+    case VP_KIND_CONSISTENCY:
+        return "consistency";
+    }
+    return "unknown";
+}
+
+static int
+refuse(char *err, size_t err_len, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+refuse(char *err, size_t err_len, const char *path, const char *fmt, ...)
+{
+    char reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    snprintf(err, err_len, "plugin %s refused: %s", path, reason);
+    return -1;
+}
+
+/* The module name libltdl derives: the file's base name up to the first
+ * '.', other non-alphanumerics mapped to '_'. */
+static void
+module_name(const char *path, char *out, size_t out_len)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t i = 0;
+    for (; base[i] && base[i] != '.' && i + 1 < out_len; i++) {
+        char c = base[i];
+        out[i] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                  || (c >= '0' && c <= '9')) ? c : '_';
+    }
+    out[i] = '\0';
+}
+
+/* libltdl reports a failed open as "file not found" even when the file is
+ * there but has an unresolvable symbol.  Ask dlopen directly for the real
+ * reason, so the operator sees which symbol is missing. */
+static void
+explain_open_failure(const char *path, char *why, size_t why_len)
+{
+    char candidates[3][1024];
+    const char *base = strrchr(path, '/');
+    size_t dirlen = base ? (size_t)(base - path + 1) : 0;
+    base = base ? base + 1 : path;
+    snprintf(candidates[0], sizeof candidates[0], "%s.so", path);
+    snprintf(candidates[1], sizeof candidates[1], "%.*s.libs/%s.so",
+             (int)dirlen, path, base);
+    snprintf(candidates[2], sizeof candidates[2], "%s", path);
+    for (size_t i = 0; i < 3; i++) {
+        struct stat st;
+        if (stat(candidates[i], &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        void *h = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+        if (h) {
+            dlclose(h);
+            continue;
+        }
+        snprintf(why, why_len, "%s", dlerror());
+        return;
+    }
+}
+
+static int
+check_ops(const vp_provide_t *p, const char *path, char *err, size_t err_len)
+{
+    size_t size = *(const size_t *)p->ops;
+    size_t min = 0;
+    switch (p->kind) {
+    case VP_KIND_AUTH: {
+        const vp_auth_ops_t *ops = p->ops;
+        min = offsetof(vp_auth_ops_t, login_step) + sizeof(void *);
+        if (size >= min && !ops->login_begin)
+            return refuse(err, err_len, path,
+                          "auth method \"%s\" has no login_begin", p->name);
+        break;
+    }
+    case VP_KIND_CACHE: {
+        const vp_cache_ops_t *ops = p->ops;
+        min = offsetof(vp_cache_ops_t, stats) + sizeof(void *);
+        if (size >= min && (!ops->lookup || !ops->store || !ops->evict))
+            return refuse(err, err_len, path,
+                          "cache \"%s\" lacks lookup, store or evict",
+                          p->name);
+        break;
+    }
+    case VP_KIND_CONSISTENCY: {
+        const vp_consistency_ops_t *ops = p->ops;
+        min = offsetof(vp_consistency_ops_t, on_response) + sizeof(void *);
+        if (size >= min && !ops->on_request && !ops->on_response)
+            return refuse(err, err_len, path,
+                          "consistency \"%s\" has no hooks", p->name);
+        break;
+    }
+    default:
+        return refuse(err, err_len, path,
+                      "implementation \"%s\" has unknown kind %d", p->name,
+                      (int)p->kind);
+    }
+    if (size < min || size > OPS_MAX_SIZE)
+        return refuse(err, err_len, path,
+                      "%s \"%s\": ops table size %zu is not a valid ABI 1.x "
+                      "size (at least %zu)",
+                      vpd_kind_name(p->kind), p->name, size, min);
+    return 0;
+}
+
+/* Everything that can be checked without running plugin code. */
+static int
+check_descriptor(const vpd_registry *reg, const vp_plugin_t *d,
+                 const char *path, const char *modname, char *err,
+                 size_t err_len)
+{
+    if (d->magic != VP_PLUGIN_MAGIC)
+        return refuse(err, err_len, path,
+                      "bad magic 0x%08x (not a vaproxy plugin, or built "
+                      "against a foreign SDK)",
+                      (unsigned)d->magic);
+    if (d->abi_major != VP_ABI_MAJOR)
+        return refuse(err, err_len, path,
+                      "built for ABI %u.%u, this vaproxyd speaks ABI %u.%u "
+                      "(major versions must match)",
+                      d->abi_major, d->abi_minor, VP_ABI_MAJOR, VP_ABI_MINOR);
+    if (d->abi_minor > VP_ABI_MINOR)
+        return refuse(err, err_len, path,
+                      "built for ABI %u.%u, newer than this vaproxyd's "
+                      "ABI %u.%u: upgrade vaproxyd",
+                      d->abi_major, d->abi_minor, VP_ABI_MAJOR, VP_ABI_MINOR);
+    if (d->size < DESC_MIN_SIZE)
+        return refuse(err, err_len, path, "descriptor size %u is too small",
+                      (unsigned)d->size);
+    if (!d->name || strcmp(d->name, modname) != 0)
+        return refuse(err, err_len, path,
+                      "descriptor name \"%s\" does not match the file name "
+                      "\"%s\"",
+                      d->name ? d->name : "(null)", modname);
+    if (!d->provides || d->provides[0].kind == 0)
+        return refuse(err, err_len, path, "provides no implementation");
+    for (const vp_provide_t *p = d->provides; p->kind != 0; p++) {
+        if (!p->name || !p->name[0] || !p->ops)
+            return refuse(err, err_len, path,
+                          "an implementation has no name or no ops");
+        if (check_ops(p, path, err, err_len) != 0)
+            return -1;
+        vpd_plugin *other = NULL;
+        if (vpd_plugins_find(reg, p->kind, p->name, &other))
+            return refuse(err, err_len, path,
+                          "%s \"%s\" is already provided by %s",
+                          vpd_kind_name(p->kind), p->name, other->path);
+    }
+    for (size_t i = 0; i < reg->n; i++) {
+        if (strcmp(reg->v[i].desc->name, d->name) == 0)
+            return refuse(err, err_len, path,
+                          "a plugin named \"%s\" is already loaded from %s",
+                          d->name, reg->v[i].path);
+    }
+    return 0;
+}
+
+static int
+ensure_ltdl(char *err, size_t err_len)
+{
+    if (lt_ready)
+        return 0;
+    if (lt_dlinit() != 0) {
+        snprintf(err, err_len, "libltdl: %s", lt_dlerror());
+        return -1;
+    }
+    lt_ready = 1;
+    return 0;
+}
+
+int
+vpd_plugins_load_file(vpd_registry *reg, const char *path, char *err,
+                      size_t err_len)
+{
+    if (ensure_ltdl(err, err_len) != 0)
+        return -1;
+
+    /* Strip a known extension: lt_dlopenadvise with the "ext" advice tries
+     * .la first, then the platform's module suffix. */
+    char stem[1024];
+    snprintf(stem, sizeof stem, "%s", path);
+    size_t len = strlen(stem);
+    if (len > 3 && (strcmp(stem + len - 3, ".la") == 0
+                    || strcmp(stem + len - 3, ".so") == 0))
+        stem[len - 3] = '\0';
+    char modname[256];
+    module_name(stem, modname, sizeof modname);
+
+    lt_dladvise advise;
+    lt_dladvise_init(&advise);
+    lt_dladvise_ext(&advise);
+    lt_dladvise_local(&advise);
+    lt_dlhandle h = lt_dlopenadvise(stem, advise);
+    lt_dladvise_destroy(&advise);
+    if (!h) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", lt_dlerror());
+        explain_open_failure(stem, why, sizeof why);
+        return refuse(err, err_len, path, "cannot be loaded: %s", why);
+    }
+
+    /* lt_dlsym tries <modname>_LTX_vaproxy_plugin, then vaproxy_plugin. */
+    const vp_plugin_t *desc = lt_dlsym(h, "vaproxy_plugin");
+    if (!desc) {
+        lt_dlclose(h);
+        return refuse(err, err_len, path,
+                      "no descriptor: neither %s_LTX_vaproxy_plugin nor "
+                      "vaproxy_plugin is exported (was the file renamed? "
+                      "define it with VP_PLUGIN_DEFINE(%s))",
+                      modname, modname);
+    }
+    if (check_descriptor(reg, desc, path, modname, err, err_len) != 0) {
+        lt_dlclose(h);
+        return -1;
+    }
+
+    void *state = NULL;
+    if (desc->init) {
+        vpd_host_clear_init_error();
+        int rc = desc->init(vpd_host_api(), &state);
+        if (rc != 0) {
+            lt_dlclose(h);
+            const char *why = vpd_host_init_error();
+            return refuse(err, err_len, path, "init failed (%d)%s%s", rc,
+                          why[0] ? ": " : "", why);
+        }
+    }
+
+    vpd_plugin *grown = realloc(reg->v, (reg->n + 1) * sizeof *grown);
+    char *saved_path = strdup(path);
+    if (!grown || !saved_path) {
+        free(saved_path);
+        if (grown)
+            reg->v = grown;
+        if (desc->fini)
+            desc->fini(state);
+        lt_dlclose(h);
+        return refuse(err, err_len, path, "out of memory");
+    }
+    reg->v = grown;
+    reg->v[reg->n++] = (vpd_plugin){
+        .path = saved_path, .handle = h, .desc = desc, .state = state};
+    vpd_log(VPD_LOG_DEBUG, "proxy.plugins", "loaded %s (%s %s, ABI %u.%u)",
+            path, desc->name, desc->version ? desc->version : "?",
+            desc->abi_major, desc->abi_minor);
+    return 0;
+}
+
+static int
+compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+vpd_plugins_load_dir(vpd_registry *reg, const char *dir, char *err,
+                     size_t err_len)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, err_len, "plugin directory %s: cannot be read: %m",
+                 dir);
+        return -1;
+    }
+    /* Collect stems first: a build tree has foo.la (next to .libs/foo.so),
+     * an install has foo.so; each module is opened once, in name order so
+     * refusals and duplicates are reported deterministically. */
+    char **stems = NULL;
+    size_t n = 0;
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 4 || e->d_name[0] == '.')
+            continue;
+        const char *ext = e->d_name + len - 3;
+        if (strcmp(ext, ".la") != 0 && strcmp(ext, ".so") != 0)
+            continue;
+        char stem[512];
+        snprintf(stem, sizeof stem, "%.*s", (int)(len - 3), e->d_name);
+        int seen = 0;
+        for (size_t i = 0; i < n; i++)
+            seen |= strcmp(stems[i], stem) == 0;
+        if (seen)
+            continue;
+        char **grown = realloc(stems, (n + 1) * sizeof *grown);
+        if (!grown || !(grown[n] = strdup(stem))) {
+            stems = grown ? grown : stems;
+            snprintf(err, err_len, "out of memory");
+            rc = -1;
+            break;
+        }
+        stems = grown;
+        n++;
+    }
+    closedir(d);
+    if (rc == 0)
+        qsort(stems, n, sizeof *stems, compare_names);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, stems[i]);
+        rc = vpd_plugins_load_file(reg, path, err, err_len);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(stems[i]);
+    free(stems);
+    return rc;
+}
+
+const vp_provide_t *
+vpd_plugins_find(const vpd_registry *reg, vp_kind_t kind, const char *name,
+                 vpd_plugin **owner)
+{
+    for (size_t i = 0; i < reg->n; i++) {
+        for (const vp_provide_t *p = reg->v[i].desc->provides; p->kind; p++) {
+            if (p->kind == kind && strcmp(p->name, name) == 0) {
+                if (owner)
+                    *owner = &reg->v[i];
+                return p;
+            }
+        }
+    }
+    return NULL;
+}
+
+void
+vpd_plugins_unload(vpd_registry *reg)
+{
+    int keep_mapped = getenv("VAPROXY_NO_DLCLOSE") != NULL;
+    for (size_t i = reg->n; i-- > 0;) {
+        vpd_plugin *p = &reg->v[i];
+        if (p->desc->fini)
+            p->desc->fini(p->state);
+        if (!keep_mapped)
+            lt_dlclose(p->handle);
+        free(p->path);
+    }
+    free(reg->v);
+    reg->v = NULL;
+    reg->n = 0;
+    if (lt_ready && !keep_mapped) {
+        lt_dlexit();
+        lt_ready = 0;
+    }
+}

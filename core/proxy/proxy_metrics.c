@@ -1,0 +1,124 @@
+/* The instrument list of vaproxyd.  Names follow Vault's where Vault has
+ * the metric; units are in the names of our own (seconds, bytes). */
+#include "autoconf.h"
+
+#include "proxy/proxy_metrics.h"
+
+#include <string.h>
+
+static void
+pair(vpd_proxy_metrics *pm, vpd_metric_pair p, const char *agent_name,
+     const char *proxy_name, const char *help)
+{
+    p[0] = vpd_metrics_add(&pm->reg, VPD_METRIC_COUNTER, agent_name, help);
+    p[1] = vpd_metrics_add(&pm->reg, VPD_METRIC_COUNTER, proxy_name, help);
+}
+
+static vpd_metric *
+counter(vpd_proxy_metrics *pm, const char *name, const char *help)
+{
+    return vpd_metrics_add(&pm->reg, VPD_METRIC_COUNTER, name, help);
+}
+
+static vpd_metric *
+gauge(vpd_proxy_metrics *pm, const char *name, const char *help)
+{
+    return vpd_metrics_add(&pm->reg, VPD_METRIC_GAUGE, name, help);
+}
+
+void
+vpd_proxy_metrics_init(vpd_proxy_metrics *pm,
+                       const vpd_telemetry_config *tel, const char *hostname,
+                       uint64_t now_wall_ms)
+{
+    memset(pm, 0, sizeof *pm);
+    vpd_metrics_options o = {.prefix = "vault"};
+    if (tel && tel->present) {
+        o.prefix = tel->metrics_prefix;
+        o.hostname = hostname;
+        /* SetupTelemetry turns the host name off unless two or more sinks
+         * are configured; enable_hostname_label works on its own. */
+        o.hostname_in_gauges = !tel->disable_hostname && tel->n_sinks > 1;
+        o.hostname_label = tel->enable_hostname_label;
+        o.retention_ms = tel->prometheus_retention_ms;
+        o.filters = tel->prefix_filter;
+        o.n_filters = tel->n_prefix_filter;
+        o.block_by_default = !tel->filter_default;
+    }
+    vpd_metrics_init(&pm->reg, &o, now_wall_ms);
+
+    pair(pm, pm->auth_success, "agent.auth.success", "proxy.auth.success",
+         "Auto-auth logins and token renewals that succeeded");
+    pair(pm, pm->auth_failure, "agent.auth.failure", "proxy.auth.failure",
+         "Auto-auth logins, restored-token lookups and renewals that failed");
+    pair(pm, pm->proxy_success, "agent.proxy.success", "proxy.proxy.success",
+         "Proxied requests answered below 400 (cache hits included)");
+    pair(pm, pm->proxy_client_error, "agent.proxy.client_error",
+         "proxy.proxy.client_error",
+         "Proxied requests the upstream answered with 400 or above");
+    pair(pm, pm->proxy_error, "agent.proxy.error", "proxy.proxy.error",
+         "Proxied requests with no upstream answer (answered locally)");
+    pair(pm, pm->cache_hit, "agent.cache.hit", "proxy.cache.hit",
+         "Proxied requests answered from the lease cache");
+    pair(pm, pm->cache_miss, "agent.cache.miss", "proxy.cache.miss",
+         "Successful proxied requests that were forwarded upstream");
+
+    pm->login_attempts = counter(pm, "proxy.auth.login_attempts",
+                                 "Auto-auth logins started");
+    pm->cache_stored = counter(pm, "proxy.cache.stored",
+                               "Answers stored in the lease cache");
+    pm->cache_evicted = counter(pm, "proxy.cache.evicted",
+                                "Lease cache entries evicted");
+    pm->cache_refused_full = counter(pm, "proxy.cache.refused_full",
+                                     "Answers not cached: the store was full");
+    pm->cache_renewals = counter(pm, "proxy.cache.renewals",
+                                 "Renewals of cached leases and tokens");
+    pm->cache_renewal_failures = counter(pm, "proxy.cache.renewal_failures",
+                                         "Failed renewals of cached entries");
+    pm->cache_entries = gauge(pm, "proxy.cache.entries",
+                              "Entries in the lease cache");
+    pm->cache_bytes = gauge(pm, "proxy.cache.bytes",
+                            "Bytes held by the lease cache store");
+    pm->client_connections = gauge(pm, "proxy.client.connections",
+                                   "Open client connections");
+    pm->upstream_connections = gauge(pm, "proxy.upstream.connections",
+                                     "Open connections to the Vault server");
+    pm->inflight = gauge(pm, "proxy.requests.inflight",
+                         "Proxied requests under way");
+    pm->request_seconds = vpd_metrics_add(
+        &pm->reg, VPD_METRIC_HISTOGRAM, "proxy.request.duration_seconds",
+        "Time from a complete proxied request to its answer");
+    pm->upstream_seconds = vpd_metrics_add(
+        &pm->reg, VPD_METRIC_HISTOGRAM, "proxy.upstream.duration_seconds",
+        "Time of each upstream exchange of a proxied request, retries "
+        "included");
+    vpd_metrics_seal(&pm->reg);
+}
+
+void
+vpd_proxy_metrics_refresh(vpd_proxy_metrics *pm,
+                          const vpd_proxy_metrics_sources *s)
+{
+    if (s->have_auth) {
+        for (int i = 0; i < 2; i++) {
+            vpd_counter_set(pm->auth_success[i], s->auth_successes);
+            vpd_counter_set(pm->auth_failure[i], s->auth_failures);
+        }
+        vpd_counter_set(pm->login_attempts, s->login_attempts);
+    }
+    if (s->have_cache) {
+        vpd_counter_set(pm->cache_stored, s->cache_stored);
+        vpd_counter_set(pm->cache_evicted, s->cache_evicted);
+        vpd_counter_set(pm->cache_refused_full, s->cache_refused_full);
+        vpd_counter_set(pm->cache_renewals, s->cache_renewals);
+        vpd_counter_set(pm->cache_renewal_failures,
+                        s->cache_renewal_failures);
+    }
+    if (s->have_cache_size) {
+        vpd_gauge_set(pm->cache_entries, (double)s->cache_entries);
+        vpd_gauge_set(pm->cache_bytes, (double)s->cache_bytes);
+    }
+    vpd_gauge_set(pm->client_connections, (double)s->client_connections);
+    vpd_gauge_set(pm->upstream_connections, (double)s->upstream_connections);
+    vpd_gauge_set(pm->inflight, (double)s->inflight);
+}

@@ -1,0 +1,936 @@
+/* Request routing and the proxy path.  Per request this allocates one
+ * struct plus the upstream header list; bodies are not copied (the
+ * forwarder copies what it sends). */
+#include "autoconf.h"
+
+#include "proxy/router.h"
+
+#include <json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "auth/auto_auth.h"
+#include "cache/lease_cache.h"
+#include "base/log.h"
+#include "plugin/request.h"
+#include "proxy/request_log.h"
+#include "proxy/sanitize.h"
+#include "http/server.h"
+#include "base/version.h"
+
+#define COMPONENT "proxy.apiproxy"
+
+/* How long a request waits for auto-auth to bring a new token after the
+ * current one turned out dead, before it gets the server's 403. */
+#define HEAL_WAIT_MS 10000
+
+typedef struct proxied {
+    vp_req_t r;               /* first: hooks get &r */
+    vpd_router *router;
+    vpd_fwd_op *op;
+    uv_timer_t *timer;        /* retry waits and token waits */
+    int chain_retries;
+    uint64_t token_generation;/* of the auto-auth token it carries */
+    bool healed;              /* already resent once with a new token */
+    vpd_lc_ticket *ticket;    /* a cache miss under way */
+    bool cache_waiting;       /* an identical request is under way */
+    bool cache_waited;        /* ...and it has finished: never wait again */
+    bool wait_for_token;      /* the auto-auth token is dead: wait */
+    /* Waiting for a new auto-auth token (router->parked list). */
+    bool parked;
+    struct proxied *park_prev, *park_next;
+    /* The 403 to give if no new token comes in time. */
+    int denied_status;
+    vpd_hdrs denied_headers;
+    char *denied_body;
+    size_t denied_len;
+    /* For the metrics and the request line (uv_hrtime nanoseconds). */
+    uint64_t t0_ns;           /* the router got the request */
+    uint64_t up_t0_ns;        /* the current upstream exchange began */
+    uint64_t upstream_ns;     /* every upstream exchange, summed */
+    bool forwarded;
+} proxied;
+
+static void on_new_token(const char *token, uint64_t generation, void *arg);
+
+static uint64_t
+wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+void
+vpd_router_init(vpd_router *r, uv_loop_t *loop, const vpd_config *cfg,
+                vpd_fwd *fwd, vpd_chain *chain, vpd_token_holder *holder)
+{
+    memset(r, 0, sizeof *r);
+    r->loop = loop;
+    r->cfg = cfg;
+    r->fwd = fwd;
+    r->chain = chain;
+    r->holder = holder;
+    r->retry_min_ms = 1000;
+    r->retry_max_ms = 1500;
+    vpd_token_listen(holder, on_new_token, r);
+    /* go-metrics names gauges after the host in some set-ups (telemetry
+     * disable_hostname); read once here, never on a request. */
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    vpd_proxy_metrics_init(&r->metrics, &cfg->telemetry_conf, host,
+                           wall_ms());
+}
+
+/* The request line of an answer given here, not by the proxy path. */
+static void
+log_local(const vpd_http_req *http, uint64_t t0_ns, int status)
+{
+    vpd_request_log(http->method, http->path, status, uv_hrtime() - t0_ns,
+                    false, 0, VPD_REQLOG_CACHE_NONE);
+}
+
+/* ---- the proxy API ------------------------------------------------------ */
+
+static bool
+path_is(const char *path, const char *suffix)
+{
+    /* Exact matches only, like Go's mux: /proxy/v1/quit/ is forwarded. */
+    if (strncmp(path, "/proxy/v1/", 10) == 0)
+        return strcmp(path + 10, suffix) == 0;
+    if (strncmp(path, "/agent/v1/", 10) == 0)
+        return strcmp(path + 10, suffix) == 0;
+    return false;
+}
+
+static void
+respond_empty(vpd_http_req *http, int status)
+{
+    vpd_http_respond(http, status, NULL, "", 0);
+}
+
+static void
+handle_quit(vpd_router *r, vpd_http_req *http, uint64_t t0)
+{
+    if (!http->listener->enable_quit) {
+        log_local(http, t0, 404);
+        respond_empty(http, 404);
+        return;
+    }
+    if (strcmp(http->method, "POST") != 0) {
+        log_local(http, t0, 405);
+        respond_empty(http, 405);
+        return;
+    }
+    log_local(http, t0, 200);
+    respond_empty(http, 200);
+    vpd_log(VPD_LOG_INFO, COMPONENT, "quit requested through the API");
+    if (r->on_quit)
+        r->on_quit(r->quit_arg); /* idempotent: a second POST is harmless */
+}
+
+/* Copies the (undecoded) value of key from a query string into out, or
+ * leaves out empty.  Values with escapes are compared as written. */
+static void
+query_value(const char *query, const char *key, char *out, size_t out_len)
+{
+    size_t klen = strlen(key);
+    const char *p = query;
+    while (p && *p) {
+        const char *end = strchr(p, '&');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+            size_t vlen = len - klen - 1;
+            if (vlen >= out_len)
+                vlen = out_len - 1;
+            memcpy(out, p + klen + 1, vlen);
+            out[vlen] = '\0';
+            return;
+        }
+        p = end ? end + 1 : NULL;
+    }
+}
+
+/* Copies what the other modules count into the instruments. */
+static void
+gather_metrics(vpd_router *rt)
+{
+    vpd_proxy_metrics_sources src = {0};
+    if (rt->auto_auth) {
+        const vpd_auto_auth_counters *c =
+            vpd_auto_auth_counters_get(rt->auto_auth);
+        src.have_auth = true;
+        src.auth_successes = c->successes;
+        src.auth_failures = c->failures;
+        src.login_attempts = c->login_attempts;
+    }
+    if (rt->cache) {
+        const vpd_lc_counters *c = vpd_lc_counters_get(rt->cache);
+        src.have_cache = true;
+        src.cache_stored = c->stored;
+        src.cache_evicted = c->evicted;
+        src.cache_refused_full = c->refused_full;
+        src.cache_renewals = c->renewals;
+        src.cache_renewal_failures = c->renewal_failures;
+    }
+    if (rt->cache && rt->cache_store) {
+        const vp_cache_ops_t *ops = vpd_instance_ops(rt->cache_store);
+        if (ops->stats
+            && ops->stats(&rt->cache_store->pub, &src.cache_entries,
+                          &src.cache_bytes) == 0)
+            src.have_cache_size = true;
+    }
+    src.client_connections = rt->server ? vpd_server_connections(rt->server)
+                                        : 0;
+    src.upstream_connections = rt->fwd ? vpd_fwd_open_connections(rt->fwd)
+                                       : 0;
+    src.inflight = rt->inflight;
+    vpd_proxy_metrics_refresh(&rt->metrics, &src);
+}
+
+/* spec 2.12: ?format= wins; else an Accept header asking for OpenMetrics
+ * (the first one), or naming Prometheus' text format or OpenBao's
+ * "prometheus/telemetry" (any of them), selects prometheus. */
+static void
+metrics_format(const vpd_http_req *http, char *format, size_t len)
+{
+    format[0] = '\0';
+    query_value(http->query, "format", format, len);
+    if (format[0])
+        return;
+    const char *first = vpd_hdrs_get(&http->headers, "Accept", 0);
+    if (first && strncmp(first, "application/openmetrics-text", 28) == 0) {
+        snprintf(format, len, "prometheus");
+        return;
+    }
+    for (size_t i = 0; i < vpd_hdrs_count(&http->headers, "Accept"); i++) {
+        const char *a = vpd_hdrs_get(&http->headers, "Accept", i);
+        if (strstr(a, "text/plain; version=0.0.4")
+            || strstr(a, "prometheus/telemetry")) {
+            snprintf(format, len, "prometheus");
+            return;
+        }
+    }
+}
+
+static void
+respond_text(vpd_http_req *http, uint64_t t0, int status, const char *ctype,
+             const char *body, size_t len)
+{
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "Content-Type", ctype);
+    log_local(http, t0, status);
+    vpd_http_respond(http, status, &h, body, len);
+    vpd_hdrs_free(&h);
+}
+
+/* GET /proxy/v1/metrics: go-metrics' in-memory JSON summary, or the
+ * Prometheus text format when telemetry enables it (spec 2.12). */
+static void
+handle_metrics(vpd_router *r, vpd_http_req *http, uint64_t t0)
+{
+    if (strcmp(http->method, "GET") != 0) {
+        respond_text(http, t0, 405, "application/json", "{\"errors\":[]}\n",
+                     14);
+        return;
+    }
+    char format[64], msg[128];
+    metrics_format(http, format, sizeof format);
+    bool prom = strcmp(format, "prometheus") == 0;
+    if (format[0] && !prom) {
+        int n = snprintf(msg, sizeof msg, "metric response format \"%s\" "
+                         "unknown", format);
+        respond_text(http, t0, 400, "text/plain", msg, (size_t)n);
+        return;
+    }
+    if (prom && !vpd_metrics_prometheus_enabled(&r->metrics.reg)) {
+        respond_text(http, t0, 400, "text/plain", "prometheus is not enabled",
+                     25);
+        return;
+    }
+    gather_metrics(r);
+    uint64_t now = uv_now(r->loop);
+    vpd_metrics_note_scrape(&r->metrics.reg, now);
+    vpd_buf out = VPD_BUF_INIT;
+    int rc = prom ? vpd_metrics_write_prometheus(&r->metrics.reg, now, &out)
+                  : vpd_metrics_write_json(&r->metrics.reg, wall_ms(), &out);
+    if (rc != 0) {
+        vpd_buf_free(&out);
+        log_local(http, t0, 500);
+        vpd_http_respond_error(http, 500, "out of memory");
+        return;
+    }
+    respond_text(http, t0, 200,
+                 prom ? "text/plain; version=0.0.4; charset=utf-8"
+                      : "application/json",
+                 out.data ? out.data : "", out.len);
+    vpd_buf_free(&out);
+}
+
+/* spec 2.2: exactly one X-Vault-Request header whose value is "true". */
+static bool
+has_request_header(const vpd_http_req *http)
+{
+    return vpd_hdrs_count(&http->headers, "X-Vault-Request") == 1
+           && strcmp(vpd_hdrs_get(&http->headers, "X-Vault-Request", 0),
+                     "true") == 0;
+}
+
+/* Go's mux redirects requests whose path is not clean (//, /./, /../) to
+ * the cleaned path.  Returns true and writes the clean path if needed. */
+static bool
+needs_cleaning(const char *path, char *out, size_t out_len)
+{
+    if (!strstr(path, "//") && !strstr(path, "/./") && !strstr(path, "/../"))
+        return false;
+    size_t n = 0;
+    const char *p = path;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        const char *seg = p;
+        while (*p && *p != '/')
+            p++;
+        size_t len = (size_t)(p - seg);
+        if (len == 0 || (len == 1 && seg[0] == '.'))
+            continue;
+        if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+            while (n > 0 && out[n - 1] != '/')
+                n--;
+            if (n > 0)
+                n--;
+            continue;
+        }
+        if (n + len + 2 >= out_len)
+            return false;
+        out[n++] = '/';
+        memcpy(out + n, seg, len);
+        n += len;
+    }
+    if (n == 0)
+        out[n++] = '/';
+    else if (path[strlen(path) - 1] == '/')
+        out[n++] = '/';
+    out[n] = '\0';
+    return true;
+}
+
+/* ---- the proxy path ---------------------------------------------------- */
+
+static void forward(proxied *p);
+static void resume_after_wait(void *arg);
+
+static void
+on_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void
+unpark(proxied *p)
+{
+    vpd_router *rt = p->router;
+    if (!p->parked)
+        return;
+    if (p->park_prev)
+        p->park_prev->park_next = p->park_next;
+    else
+        rt->parked = p->park_next;
+    if (p->park_next)
+        p->park_next->park_prev = p->park_prev;
+    p->parked = false;
+    p->park_prev = p->park_next = NULL;
+}
+
+static void
+finish(proxied *p)
+{
+    p->router->inflight--;
+    unpark(p);
+    if (p->cache_waiting)
+        vpd_lc_forget_waiter(p->router->cache, p);
+    if (p->ticket) {
+        /* Gave up without an answer: let the waiters try themselves. */
+        vpd_lc_ticket *t = p->ticket;
+        p->ticket = NULL;
+        vpd_lc_done(p->router->cache, t, &p->r, NULL);
+    }
+    if (p->timer)
+        uv_close((uv_handle_t *)p->timer, on_timer_closed);
+    vpd_hdrs_free(&p->denied_headers);
+    free(p->denied_body);
+    vpd_req_release(&p->r);
+    free(p);
+}
+
+/* The request's timer, created the first time it is needed. */
+static uv_timer_t *
+request_timer(proxied *p)
+{
+    if (!p->timer) {
+        p->timer = malloc(sizeof *p->timer);
+        if (!p->timer)
+            return NULL;
+        uv_timer_init(p->router->loop, p->timer);
+        p->timer->data = p;
+    }
+    return p->timer;
+}
+
+/* What the request line says about the cache for a request not answered
+ * from it. */
+static vpd_reqlog_cache
+cache_outcome(const proxied *p)
+{
+    return p->router->cache && p->forwarded ? VPD_REQLOG_CACHE_MISS
+                                            : VPD_REQLOG_CACHE_NONE;
+}
+
+/* A proxied request's end, just before its answer goes out (the request
+ * is gone after vpd_http_respond): its duration and its log line. */
+static void
+note_answer(proxied *p, int status, vpd_reqlog_cache cache)
+{
+    uint64_t total = uv_hrtime() - p->t0_ns;
+    vpd_histogram_observe(p->router->metrics.request_seconds,
+                          (double)total / 1e9);
+    vpd_request_log(p->r.http->method, p->r.http->path, status, total,
+                    p->forwarded, p->upstream_ns, cache);
+}
+
+static void
+respond_answered(proxied *p)
+{
+    vp_req_t *r = &p->r;
+    note_answer(p, r->answer_status, VPD_REQLOG_CACHE_NONE);
+    vpd_http_respond(r->http, r->answer_status, &r->answer_headers,
+                     r->answer_body, r->answer_len);
+    finish(p);
+}
+
+/* Answers with Vault's error shape: {"errors":["<prefix><detail>"]}. */
+static void
+respond_error(proxied *p, int status, const char *prefix, const char *detail)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s%s", prefix, detail);
+    note_answer(p, status, cache_outcome(p));
+    vpd_http_respond_error(p->r.http, status, msg);
+    finish(p);
+}
+
+static bool
+drop_request_header(const char *name)
+{
+    /* Host and framing are the forwarder's; Accept-Encoding is dropped so
+     * the body comes back uncompressed, as Vault Proxy does. */
+    static const char *const names[] = {"Host", "Content-Length",
+                                        "Expect", "Accept-Encoding",
+                                        "User-Agent"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcasecmp(name, names[i]) == 0)
+            return true;
+    }
+    return vpd_hdr_is_hop_by_hop(name);
+}
+
+/* True when a Connection header of the request names this header: such
+ * headers are hop-by-hop too (RFC 9110 7.6.1). */
+static bool
+named_in_connection(const vpd_hdrs *in, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < in->n; i++) {
+        if (strcasecmp(in->v[i].name, "Connection") != 0)
+            continue;
+        const char *v = in->v[i].value;
+        while (*v) {
+            while (*v == ' ' || *v == '\t' || *v == ',')
+                v++;
+            const char *end = v;
+            while (*end && *end != ',' && *end != ' ' && *end != '\t')
+                end++;
+            if ((size_t)(end - v) == len && strncasecmp(v, name, len) == 0)
+                return true;
+            v = end;
+        }
+    }
+    return false;
+}
+
+/* Builds the upstream header list and picks the token (spec 2.3). */
+static int
+prepare(proxied *p)
+{
+    vpd_router *rt = p->router;
+    vp_req_t *r = &p->r;
+    const vpd_hdrs *in = &r->http->headers;
+    vpd_use_token_mode mode = rt->cfg->api_proxy.use_auto_auth_token;
+    const char *ua = vpd_hdrs_get(in, "User-Agent", 0);
+    bool has_connection = vpd_hdrs_count(in, "Connection") > 0;
+
+    for (size_t i = 0; i < in->n; i++) {
+        const char *name = in->v[i].name;
+        if (drop_request_header(name)
+            || (has_connection && named_in_connection(in, name)))
+            continue;
+        /* force: the client's token is discarded before anything else. */
+        if (mode == VPD_AUTO_AUTH_TOKEN_FORCE
+            && strcasecmp(name, "X-Vault-Token") == 0)
+            continue;
+        if (vpd_hdrs_add(&r->up_headers, name, in->v[i].value) != 0)
+            return -1;
+    }
+    char agent[1024];
+    if (ua && ua[0])
+        snprintf(agent, sizeof agent, "%s; %s", VPD_API_PROXY_UA, ua);
+    else
+        snprintf(agent, sizeof agent, "%s", VPD_API_PROXY_UA);
+    if (vpd_hdrs_add(&r->up_headers, "User-Agent", agent) != 0)
+        return -1;
+
+    const char *token = vpd_hdrs_get(&r->up_headers, "X-Vault-Token", 0);
+    if ((!token || !token[0]) && mode != VPD_AUTO_AUTH_TOKEN_FALSE) {
+        /* Before the first login the request goes without a token, as
+         * Vault Proxy does; a token known to be dead is never sent. */
+        const char *aa = vpd_token_current(rt->holder);
+        r->used_auto_auth_token = true;
+        if (aa) {
+            vpd_hdrs_del(&r->up_headers, "X-Vault-Token");
+            if (vpd_hdrs_add(&r->up_headers, "X-Vault-Token", aa) != 0)
+                return -1;
+            token = aa;
+            p->token_generation = rt->holder->generation;
+        } else if (rt->holder->token && rt->auto_auth) {
+            p->wait_for_token = true; /* dead: a new one is on its way */
+        }
+    }
+    r->token = vpd_secret_dup(token ? token : "", token ? strlen(token) : 0);
+    return r->token ? 0 : -1;
+}
+
+/* spec 2.10 on a 200 answer (forwarded or cached): may replace *body with
+ * *clean (the caller frees it).  Returns -1 after answering 500. */
+static int
+sanitize(proxied *p, int status, const char **body, size_t *body_len,
+         char **clean)
+{
+    vpd_router *rt = p->router;
+    vp_req_t *r = &p->r;
+    if (status != 200
+        || rt->cfg->api_proxy.use_auto_auth_token == VPD_AUTO_AUTH_TOKEN_FALSE)
+        return 0;
+    size_t clean_len = 0;
+    vpd_sanitize_result sr = vpd_sanitize_token_answer(
+        r->http->path, r->token, r->http->body, r->http->body_len,
+        vpd_token_current(rt->holder), *body, *body_len, clean, &clean_len);
+    if (sr == VPD_SANITIZE_ERROR) {
+        vpd_metric_pair_inc(rt->metrics.proxy_error);
+        respond_error(p, 500, "failed to process token lookup response: ",
+                      "the request or the answer is not valid JSON");
+        return -1;
+    }
+    if (sr == VPD_SANITIZED) {
+        *body = *clean;
+        *body_len = clean_len;
+    }
+    return 0;
+}
+
+static void
+relay(proxied *p, vpd_fwd_resp *resp)
+{
+    vpd_router *rt = p->router;
+    vp_req_t *r = &p->r;
+    if (resp->error != VPD_FWD_OK) {
+        vpd_metric_pair_inc(rt->metrics.proxy_error);
+        int status = resp->error == VPD_FWD_TIMEOUT ? 504 : 502;
+        vpd_log(VPD_LOG_WARN, COMPONENT, "%s %s: no answer from upstream: %s",
+                r->http->method, r->http->path,
+                resp->error_text ? resp->error_text : "?");
+        respond_error(p, status, "failed to get the response: ",
+                      resp->error_text ? resp->error_text : "upstream error");
+        return;
+    }
+    const char *body = resp->body;
+    size_t body_len = resp->body_len;
+    char *clean = NULL;
+    if (sanitize(p, resp->status, &body, &body_len, &clean) != 0)
+        return;
+    if (p->ticket) {
+        /* Cache decisions see the upstream's own answer, before any
+         * header of ours is added to it. */
+        vpd_lc_ticket *t = p->ticket;
+        p->ticket = NULL;
+        vpd_lc_done(rt->cache, t, r, resp);
+    }
+    /* The forwarder already removed hop-by-hop headers and framing; the
+     * upstream's headers (its Date included, as Vault Proxy relays it) go
+     * back as they are, plus what hooks added. */
+    vpd_hdrs *out = &resp->headers;
+    for (size_t i = 0; i < r->extra_resp_headers.n; i++)
+        vpd_hdrs_add(out, r->extra_resp_headers.v[i].name,
+                     r->extra_resp_headers.v[i].value);
+    if (resp->status < 400) {
+        /* Vault Proxy marks every forwarded answer, cache or not. */
+        vpd_hdrs_add(out, "X-Cache", "MISS");
+        vpd_metric_pair_inc(rt->metrics.proxy_success);
+        vpd_metric_pair_inc(rt->metrics.cache_miss);
+    } else {
+        vpd_metric_pair_inc(rt->metrics.proxy_client_error);
+    }
+    vpd_log(VPD_LOG_DEBUG, COMPONENT, "%s %s -> %d (%d attempt%s)",
+            r->http->method, r->http->path, resp->status, resp->attempts,
+            resp->attempts == 1 ? "" : "s");
+    note_answer(p, resp->status, cache_outcome(p));
+    vpd_http_respond(r->http, resp->status, out, body, body_len);
+    free(clean);
+    finish(p);
+}
+
+static void
+on_retry_timer(uv_timer_t *t)
+{
+    forward(t->data);
+}
+
+/* ---- self-healing: a dead auto-auth token is replaced, not exposed ----- */
+
+/* Puts the auto-auth token (current, or none) on the upstream request. */
+static int
+set_auto_auth_token(proxied *p, const char *token, uint64_t generation)
+{
+    vp_req_t *r = &p->r;
+    vpd_hdrs_del(&r->up_headers, "X-Vault-Token");
+    if (token && vpd_hdrs_add(&r->up_headers, "X-Vault-Token", token) != 0)
+        return -1;
+    vpd_secret_free(r->token);
+    r->token = vpd_secret_dup(token ? token : "", token ? strlen(token) : 0);
+    p->token_generation = generation;
+    return r->token ? 0 : -1;
+}
+
+static void
+on_park_timeout(uv_timer_t *t)
+{
+    proxied *p = t->data;
+    unpark(p);
+    if (p->denied_status) {
+        vpd_log(VPD_LOG_WARN, COMPONENT, "%s %s: no new auto-auth token in "
+                "time; relaying the server's answer", p->r.http->method,
+                p->r.http->path);
+        vpd_metric_pair_inc(p->router->metrics.proxy_client_error);
+        note_answer(p, p->denied_status, cache_outcome(p));
+        vpd_http_respond(p->r.http, p->denied_status, &p->denied_headers,
+                         p->denied_body, p->denied_len);
+        finish(p);
+        return;
+    }
+    /* Parked before it was ever sent: go without a token, as Vault Proxy
+     * does before its first login. */
+    set_auto_auth_token(p, NULL, 0);
+    forward(p);
+}
+
+/* Waits for the next auto-auth token, at most HEAL_WAIT_MS. */
+static int
+park(proxied *p)
+{
+    vpd_router *rt = p->router;
+    uv_timer_t *t = request_timer(p);
+    if (!t)
+        return -1;
+    p->parked = true;
+    p->park_prev = NULL;
+    p->park_next = rt->parked;
+    if (rt->parked)
+        rt->parked->park_prev = p;
+    rt->parked = p;
+    uv_timer_start(t, on_park_timeout, HEAL_WAIT_MS, 0);
+    return 0;
+}
+
+static void
+on_new_token(const char *token, uint64_t generation, void *arg)
+{
+    vpd_router *rt = arg;
+    while (rt->parked) {
+        proxied *p = rt->parked;
+        unpark(p);
+        uv_timer_stop(p->timer);
+        if (set_auto_auth_token(p, token, generation) != 0) {
+            respond_error(p, 500, "", "out of memory");
+            continue;
+        }
+        forward(p);
+    }
+}
+
+/* Vault answers a revoked, expired or used-up token with 403 and an error
+ * text containing "invalid token" (spec 3.3). */
+static bool
+says_invalid_token(const vpd_fwd_resp *resp)
+{
+    return resp->error == VPD_FWD_OK && resp->status == 403 && resp->body
+           && strstr(resp->body, "invalid token") != NULL;
+}
+
+/* A request that used the auto-auth token got "invalid token": mark the
+ * token dead, ask auto-auth for a new one, and resend once with it, so the
+ * client never sees the 403 (hashicorp/vault#30882).  Returns true when
+ * the request was parked. */
+static bool
+try_self_heal(proxied *p, vpd_fwd_resp *resp)
+{
+    vpd_router *rt = p->router;
+    if (!p->r.used_auto_auth_token || p->healed || !rt->auto_auth
+        || !says_invalid_token(resp))
+        return false;
+    vpd_token_mark_dead(rt->holder, p->token_generation);
+    p->healed = true;
+    /* Keep the 403 in case no new token comes. */
+    p->denied_status = resp->status;
+    vpd_hdrs_copy(&p->denied_headers, &resp->headers);
+    p->denied_body = malloc(resp->body_len + 1);
+    if (!p->denied_body || park(p) != 0)
+        return false;
+    memcpy(p->denied_body, resp->body, resp->body_len + 1);
+    p->denied_len = resp->body_len;
+    vpd_log(VPD_LOG_WARN, COMPONENT, "%s %s: the auto-auth token was "
+            "rejected as invalid; logging in again and retrying once",
+            p->r.http->method, p->r.http->path);
+    if (vpd_token_current(rt->holder) != NULL
+        && rt->holder->generation != p->token_generation) {
+        /* A newer token arrived while this request was under way. */
+        on_new_token(vpd_token_current(rt->holder), rt->holder->generation,
+                     rt);
+        return true;
+    }
+    vpd_auto_auth_reauth(rt->auto_auth);
+    return true;
+}
+
+static void
+on_upstream(vpd_fwd_resp *resp, void *arg)
+{
+    proxied *p = arg;
+    vp_req_t *r = &p->r;
+    p->op = NULL;
+    r->attempts += resp->attempts;
+    uint64_t took = uv_hrtime() - p->up_t0_ns;
+    p->upstream_ns += took;
+    p->forwarded = true;
+    vpd_histogram_observe(p->router->metrics.upstream_seconds,
+                          (double)took / 1e9);
+    if (try_self_heal(p, resp))
+        return;
+    r->resp = resp;
+    char err[512];
+    vp_status_t rc = vpd_chain_on_response(p->router->chain, r, err,
+                                           sizeof err);
+    r->resp = NULL;
+    if (rc == VP_RETRY && resp->error != VPD_FWD_CANCELLED
+        && p->chain_retries < p->router->cfg->vault.num_retries) {
+        /* Linear jittered waits, like the upstream client's own retries. */
+        vpd_router *rt = p->router;
+        uint32_t rnd = 0;
+        vpd_host_api()->random_bytes(&rnd, sizeof rnd);
+        uint64_t span = rt->retry_max_ms > rt->retry_min_ms
+                            ? rt->retry_max_ms - rt->retry_min_ms : 0;
+        uint64_t wait = (rt->retry_min_ms + (span ? rnd % (span + 1) : 0))
+                        * (uint64_t)(p->chain_retries + 1);
+        p->chain_retries++;
+        uv_timer_t *t = request_timer(p);
+        if (!t) {
+            respond_error(p, 500, "", "out of memory");
+            return;
+        }
+        uv_timer_start(t, on_retry_timer, wait, 0);
+        return;
+    }
+    if (rc == VP_ERROR) {
+        vpd_metric_pair_inc(p->router->metrics.proxy_error);
+        vpd_log(VPD_LOG_ERROR, COMPONENT, "%s", err);
+        respond_error(p, 500, "", err);
+        return;
+    }
+    relay(p, resp);
+}
+
+static void
+forward(proxied *p)
+{
+    vp_req_t *r = &p->r;
+    vpd_fwd_req fr = {
+        .method = r->http->method,
+        .target = r->http->target,
+        .headers = &r->up_headers,
+        .body = r->http->body,
+        .body_len = r->http->body_len,
+        .max_retries = -1,
+        .timeout_ms = p->router->timeout_ms,
+    };
+    p->up_t0_ns = uv_hrtime();
+    p->op = vpd_fwd_send(p->router->fwd, &fr, on_upstream, p);
+    if (!p->op) {
+        vpd_metric_pair_inc(p->router->metrics.proxy_error);
+        respond_error(p, 500, "", "failed to start the upstream request");
+    }
+}
+
+/* Answers from the cache, waits for an identical request under way, or
+ * forwards (spec 2.5). */
+static void
+lookup_then_forward(proxied *p)
+{
+    vpd_router *rt = p->router;
+    if (!rt->cache) {
+        forward(p);
+        return;
+    }
+    vpd_lc_hit hit;
+    bool waited = p->cache_waited;
+    p->cache_waiting = false;
+    switch (vpd_lc_lookup(rt->cache, &p->r, &p->ticket, &hit,
+                          waited ? NULL : resume_after_wait, p)) {
+    case VPD_LC_WAIT:
+        p->cache_waiting = true;
+        return;
+    case VPD_LC_FORWARD:
+        forward(p);
+        return;
+    case VPD_LC_HIT:
+        break;
+    }
+    const char *body = hit.body;
+    size_t body_len = hit.body_len;
+    char *clean = NULL;
+    if (sanitize(p, hit.status, &body, &body_len, &clean) == 0) {
+        for (size_t i = 0; i < p->r.extra_resp_headers.n; i++)
+            vpd_hdrs_add(&hit.headers, p->r.extra_resp_headers.v[i].name,
+                         p->r.extra_resp_headers.v[i].value);
+        vpd_metric_pair_inc(rt->metrics.proxy_success);
+        vpd_metric_pair_inc(rt->metrics.cache_hit);
+        note_answer(p, hit.status, VPD_REQLOG_CACHE_HIT);
+        vpd_http_respond(p->r.http, hit.status, &hit.headers, body, body_len);
+        finish(p);
+    }
+    free(clean);
+    vpd_hdrs_free(&hit.headers);
+    free(hit.body);
+}
+
+static void
+resume_after_wait(void *arg)
+{
+    proxied *p = arg;
+    p->cache_waiting = false;
+    p->cache_waited = true;
+    lookup_then_forward(p);
+}
+
+static void
+proxy(vpd_router *rt, vpd_http_req *http, uint64_t t0)
+{
+    proxied *p = calloc(1, sizeof *p);
+    if (!p) {
+        log_local(http, t0, 500);
+        vpd_http_respond_error(http, 500, "out of memory");
+        return;
+    }
+    p->router = rt;
+    p->r.http = http;
+    p->t0_ns = t0;
+    rt->inflight++;
+    if (prepare(p) != 0) {
+        respond_error(p, 500, "", "out of memory");
+        return;
+    }
+    char err[512];
+    vp_status_t rc = vpd_chain_on_request(rt->chain, &p->r, err, sizeof err);
+    if (rc == VP_DONE) {
+        respond_answered(p);
+        return;
+    }
+    if (rc == VP_ERROR) {
+        vpd_log(VPD_LOG_ERROR, COMPONENT, "%s", err);
+        respond_error(p, 500, "", err);
+        return;
+    }
+    if (p->wait_for_token) {
+        vpd_auto_auth_reauth(rt->auto_auth);
+        if (park(p) == 0)
+            return;
+    }
+    lookup_then_forward(p);
+}
+
+void
+vpd_router_handle(vpd_http_req *http, void *arg)
+{
+    vpd_router *rt = arg;
+    const char *path = http->path;
+    const vpd_listener_config *l = http->listener;
+    uint64_t t0 = uv_hrtime();
+
+    if (path_is(path, "metrics")) {
+        handle_metrics(rt, http, t0);
+        return;
+    }
+    /* Go's mux cleans paths before it matches any pattern, so this comes
+     * before the metrics_only refusal too. */
+    char clean[2048];
+    if (needs_cleaning(path, clean, sizeof clean)) {
+        vpd_hdrs h = {0};
+        char loc[4096];
+        snprintf(loc, sizeof loc, "%s%s%s", clean, http->query[0] ? "?" : "",
+                 http->query);
+        vpd_hdrs_add(&h, "Location", loc);
+        log_local(http, t0, 301);
+        vpd_http_respond(http, 301, &h, "", 0);
+        vpd_hdrs_free(&h);
+        return;
+    }
+    if (l->metrics_only) {
+        /* Only the metrics pattern is registered there (spec 2.1). */
+        respond_text(http, t0, 404, "text/plain; charset=utf-8",
+                     "404 page not found\n", 19);
+        return;
+    }
+    if (path_is(path, "cache-clear")) {
+        if (!rt->cache) {
+            /* No cache configured: every request gets an empty 200. */
+            log_local(http, t0, 200);
+            respond_empty(http, 200);
+            return;
+        }
+        int status = 200;
+        char *body = NULL;
+        vpd_lc_clear(rt->cache, http, &status, &body);
+        vpd_hdrs h = {0};
+        if (body)
+            vpd_hdrs_add(&h, "Content-Type", "application/json");
+        log_local(http, t0, status);
+        vpd_http_respond(http, status, &h, body ? body : "",
+                         body ? strlen(body) : 0);
+        vpd_hdrs_free(&h);
+        free(body);
+        return;
+    }
+    if (path_is(path, "quit")) {
+        handle_quit(rt, http, t0);
+        return;
+    }
+    if (l->require_request_header && !has_request_header(http)) {
+        log_local(http, t0, 412);
+        vpd_http_respond_error(http, 412,
+                               "missing \"X-Vault-Request\" header");
+        return;
+    }
+    proxy(rt, http, t0);
+}
