@@ -42,7 +42,7 @@
 typedef struct {
     vpd_log_level level;
     vpd_log_format format;
-    char file[4096];            /* "" for none */
+    char file[4096]; /* "" for none */
     uint64_t rotate_bytes;
     uint64_t rotate_ms;
     int64_t max_files;
@@ -50,19 +50,19 @@ typedef struct {
 
 typedef struct {
     const vpd_options *opt;
-    vpd_config *cfg;            /* from start-up; what needs a restart
-                                   keeps running from it */
+    vpd_config *cfg; /* from start-up; what needs a restart
+                        keeps running from it */
     vpd_registry plugins;
-    vpd_instance *auth_method;  /* the instance auto-auth uses */
-    vpd_config *auth_cfg;       /* the config its method block is in: cfg,
-                                   or one loaded by a reload (owned) */
-    log_settings log;           /* in force */
-    vpd_instance *cache_store;  /* the lease cache's storage plugin */
-    vpd_cfg_node cache_conf;    /* the cache block without `persist` */
+    vpd_instance *auth_method; /* the instance auto-auth uses */
+    vpd_config *auth_cfg;      /* the config its method block is in: cfg,
+                                  or one loaded by a reload (owned) */
+    log_settings log;          /* in force */
+    vpd_instance *cache_store; /* the lease cache's storage plugin */
+    vpd_cfg_node cache_conf;   /* the cache block without `persist` */
     vpd_persist_config persist_cfg;
     bool has_persist;
     vpd_persist *persist;
-    char *preloaded_token;      /* auto-auth token from the persistent cache */
+    char *preloaded_token; /* auto-auth token from the persistent cache */
     vpd_chain chain;
 
     uv_loop_t loop;
@@ -80,10 +80,10 @@ typedef struct {
     int exit_code;
     bool exit_after_auth;
     bool pid_written;
-    bool notify;                /* systemd is listening */
-    bool listening;             /* the listeners are up */
-    bool auth_attempted;        /* the first login attempt ended */
-    bool auth_ok;               /* the last one succeeded */
+    bool notify;         /* systemd is listening */
+    bool listening;      /* the listeners are up */
+    bool auth_attempted; /* the first login attempt ended */
+    bool auth_ok;        /* the last one succeeded */
     bool ready_sent;
 } daemon_t;
 
@@ -109,8 +109,8 @@ parse_i64(const char *s, int64_t *out)
 /* Flag > environment > config (spec 1.1); the log file and rotation have
  * flags but no environment variables, as in Vault. */
 static int
-resolve_logging(const vpd_options *opt, const vpd_config *cfg,
-                log_settings *ls, char *err, size_t err_len)
+resolve_logging(const vpd_options *opt, const vpd_config *cfg, log_settings *ls,
+                char *err, size_t err_len)
 {
     memset(ls, 0, sizeof *ls);
     const char *level = opt->log_level;
@@ -146,25 +146,30 @@ resolve_logging(const vpd_options *opt, const vpd_config *cfg,
     ls->rotate_bytes = (uint64_t)cfg->log_rotate_bytes;
     if (opt->log_rotate_bytes) {
         if (parse_i64(opt->log_rotate_bytes, &v) != 0 || v < 0) {
-            snprintf(err, err_len, "--log-rotate-bytes \"%s\": expected a "
-                     "number of bytes", opt->log_rotate_bytes);
+            snprintf(err, err_len,
+                     "--log-rotate-bytes \"%s\": expected a "
+                     "number of bytes",
+                     opt->log_rotate_bytes);
             return -1;
         }
         ls->rotate_bytes = (uint64_t)v;
     }
     ls->rotate_ms = cfg->log_rotate_duration_ms;
-    if (opt->log_rotate_duration
-        && vpd_duration_parse(opt->log_rotate_duration, &ls->rotate_ms)
-               != 0) {
-        snprintf(err, err_len, "--log-rotate-duration \"%s\": not a "
-                 "duration", opt->log_rotate_duration);
+    if (opt->log_rotate_duration &&
+        vpd_duration_parse(opt->log_rotate_duration, &ls->rotate_ms) != 0) {
+        snprintf(err, err_len,
+                 "--log-rotate-duration \"%s\": not a "
+                 "duration",
+                 opt->log_rotate_duration);
         return -1;
     }
     ls->max_files = cfg->log_rotate_max_files;
     if (opt->log_rotate_max_files) {
         if (parse_i64(opt->log_rotate_max_files, &v) != 0 || v < -1) {
-            snprintf(err, err_len, "--log-rotate-max-files \"%s\": expected "
-                     "-1, 0 or a count", opt->log_rotate_max_files);
+            snprintf(err, err_len,
+                     "--log-rotate-max-files \"%s\": expected "
+                     "-1, 0 or a count",
+                     opt->log_rotate_max_files);
             return -1;
         }
         ls->max_files = v;
@@ -192,14 +197,13 @@ inherit_namespace(vpd_config *cfg)
 {
     vpd_method_config *m = &cfg->auto_auth.method;
     const char *vns = cfg->vault.namespace_;
-    if (cfg->auto_auth.present && (!m->namespace_ || !m->namespace_[0])
-        && vns && vns[0]) {
+    if (cfg->auto_auth.present && (!m->namespace_ || !m->namespace_[0]) &&
+        vns && vns[0]) {
         size_t n = strlen(vns);
         char *ns = malloc(n + 2);
         if (ns) {
             const char *from = vns[0] == '/' ? vns + 1 : vns;
-            snprintf(ns, n + 2, "%s%s", from,
-                     vns[n - 1] == '/' ? "" : "/");
+            snprintf(ns, n + 2, "%s%s", from, vns[n - 1] == '/' ? "" : "/");
             free(m->namespace_);
             m->namespace_ = ns;
         }
@@ -227,8 +231,8 @@ store_config(daemon_t *d, const vpd_cfg_node *node)
     if (!node || node->type != VPD_CFG_OBJECT)
         return node;
     d->cache_conf = *node;
-    d->cache_conf.members = calloc(node->n_members + 1,
-                                   sizeof *d->cache_conf.members);
+    d->cache_conf.members =
+        calloc(node->n_members + 1, sizeof *d->cache_conf.members);
     if (!d->cache_conf.members)
         return node;
     d->cache_conf.n_members = 0;
@@ -251,9 +255,9 @@ build_instances(daemon_t *d, char *err, size_t err_len)
         const vpd_method_config *m = &cfg->auto_auth.method;
         snprintf(where, sizeof where, "%s:%d: auto_auth method \"%s\"",
                  m->file ? m->file : "?", m->line, m->type);
-        d->auth_method = vpd_instance_new(&d->plugins, VP_KIND_AUTH, m->type,
-                                          m->config, NULL, 0, where, err,
-                                          err_len);
+        d->auth_method =
+            vpd_instance_new(&d->plugins, VP_KIND_AUTH, m->type, m->config,
+                             NULL, 0, where, err, err_len);
         if (!d->auth_method)
             return -1;
         /* Sink settings are checked here too, so --check-config sees them;
@@ -271,15 +275,17 @@ build_instances(daemon_t *d, char *err, size_t err_len)
     /* Consistency is always in the chain: "never" still applies Vault's
      * default rule of retrying a 412. */
     const char *enforce = cfg->api_proxy.enforce_consistency
-                              ? cfg->api_proxy.enforce_consistency : "never";
+                              ? cfg->api_proxy.enforce_consistency
+                              : "never";
     const char *when = cfg->api_proxy.when_inconsistent
-                           ? cfg->api_proxy.when_inconsistent : "fail";
+                           ? cfg->api_proxy.when_inconsistent
+                           : "fail";
     vpd_conf_pair pairs[] = {{"when_inconsistent", when}};
     snprintf(where, sizeof where, "api_proxy enforce_consistency \"%s\"",
              enforce);
-    vpd_instance *c = vpd_instance_new(&d->plugins, VP_KIND_CONSISTENCY,
-                                       enforce, NULL, pairs, 1, where, err,
-                                       err_len);
+    vpd_instance *c =
+        vpd_instance_new(&d->plugins, VP_KIND_CONSISTENCY, enforce, NULL, pairs,
+                         1, where, err, err_len);
     if (!c)
         return -1;
     if (vpd_chain_add(&d->chain, c) != 0) {
@@ -291,28 +297,30 @@ build_instances(daemon_t *d, char *err, size_t err_len)
      * names the lease cache's store instead of the default "memory". */
     for (size_t i = 0; i < cfg->n_plugins; i++) {
         const vpd_plugin_block *pb = &cfg->plugins[i];
-        vp_kind_t kind = strcmp(pb->kind, "cache") == 0
-                             ? VP_KIND_CACHE : VP_KIND_CONSISTENCY;
+        vp_kind_t kind = strcmp(pb->kind, "cache") == 0 ? VP_KIND_CACHE
+                                                        : VP_KIND_CONSISTENCY;
         if (kind == VP_KIND_CACHE) {
             if (d->cache_store) {
-                snprintf(err, err_len, "%s:%d: only one cache plugin block "
-                         "may be given", pb->file, pb->line);
+                snprintf(err, err_len,
+                         "%s:%d: only one cache plugin block "
+                         "may be given",
+                         pb->file, pb->line);
                 return -1;
             }
             snprintf(where, sizeof where, "%s:%d: plugin \"cache\" \"%s\"",
                      pb->file, pb->line, pb->name);
-            d->cache_store = vpd_instance_new(&d->plugins, kind, pb->name,
-                                              pb->config, NULL, 0, where,
-                                              err, err_len);
+            d->cache_store =
+                vpd_instance_new(&d->plugins, kind, pb->name, pb->config, NULL,
+                                 0, where, err, err_len);
             if (!d->cache_store)
                 return -1;
             continue;
         }
-        snprintf(where, sizeof where, "%s:%d: plugin \"%s\" \"%s\"",
-                 pb->file, pb->line, pb->kind, pb->name);
-        vpd_instance *inst = vpd_instance_new(&d->plugins, kind, pb->name,
-                                              pb->config, NULL, 0, where,
-                                              err, err_len);
+        snprintf(where, sizeof where, "%s:%d: plugin \"%s\" \"%s\"", pb->file,
+                 pb->line, pb->kind, pb->name);
+        vpd_instance *inst =
+            vpd_instance_new(&d->plugins, kind, pb->name, pb->config, NULL, 0,
+                             where, err, err_len);
         if (!inst)
             return -1;
         if (vpd_chain_add(&d->chain, inst) != 0) {
@@ -333,9 +341,8 @@ build_instances(daemon_t *d, char *err, size_t err_len)
     if (cfg->cache.present && !d->cache_store) {
         snprintf(where, sizeof where, "cache");
         const vpd_cfg_node *conf = store_config(d, cfg->cache.node);
-        d->cache_store = vpd_instance_new(&d->plugins, VP_KIND_CACHE,
-                                          "memory", conf, NULL, 0, where, err,
-                                          err_len);
+        d->cache_store = vpd_instance_new(&d->plugins, VP_KIND_CACHE, "memory",
+                                          conf, NULL, 0, where, err, err_len);
         if (!d->cache_store)
             return -1;
     }
@@ -356,7 +363,8 @@ free_instances(daemon_t *d)
     d->cache_conf.members = NULL;
 }
 
-/* ---- systemd -------------------------------------------------------------- */
+/* ---- systemd --------------------------------------------------------------
+ */
 
 /* READY=1 once the listeners serve and, with auto_auth, the first login
  * attempt has ended either way (clients then find a token or a clear
@@ -368,11 +376,11 @@ notify_state(daemon_t *d)
         return;
     bool auth = d->cfg->auto_auth.present;
     if (!d->ready_sent) {
-        if ((d->cfg->n_listeners && !d->listening)
-            || (auth && !d->auth_attempted))
+        if ((d->cfg->n_listeners && !d->listening) ||
+            (auth && !d->auth_attempted))
             return;
         d->ready_sent = true;
-        vpd_sd_notify(!auth ? "READY=1\nSTATUS=serving"
+        vpd_sd_notify(!auth        ? "READY=1\nSTATUS=serving"
                       : d->auth_ok ? "READY=1\nSTATUS=serving, authenticated"
                                    : "READY=1\nSTATUS=serving, auto-auth "
                                      "failing (retrying)");
@@ -445,13 +453,12 @@ static void
 on_drain_timer(uv_timer_t *t)
 {
     daemon_t *d = t->data;
-    bool idle = d->router.inflight == 0
-                && (!d->server || vpd_server_inflight(d->server) == 0);
+    bool idle = d->router.inflight == 0 &&
+                (!d->server || vpd_server_inflight(d->server) == 0);
     if (idle || uv_now(&d->loop) - d->drain_started > DRAIN_LIMIT_MS) {
         if (!idle)
             vpd_log(VPD_LOG_WARN, COMPONENT,
-                    "giving up on %zu unfinished requests",
-                    d->router.inflight);
+                    "giving up on %zu unfinished requests", d->router.inflight);
         uv_timer_stop(t);
         close_everything(d);
     }
@@ -512,8 +519,8 @@ check_upstream_files(const vpd_config *cfg, char *err, size_t err_len)
         {"client_key", cfg->vault.client_key, R_OK},
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        if (!files[i].path || !files[i].path[0]
-            || access(files[i].path, files[i].mode) == 0)
+        if (!files[i].path || !files[i].path[0] ||
+            access(files[i].path, files[i].mode) == 0)
             continue;
         /* The key's position, for a message like the loader's. */
         const char *file = cfg->n_trees ? cfg->trees[0].file : "?";
@@ -523,9 +530,9 @@ check_upstream_files(const vpd_config *cfg, char *err, size_t err_len)
             const vpd_cfg_node *body = v ? v->value : NULL;
             if (body && body->type == VPD_CFG_LIST && body->n_items)
                 body = body->items[0];
-            const vpd_cfg_member *k =
-                body && body->type == VPD_CFG_OBJECT
-                    ? vpd_cfg_get(body, files[i].key) : NULL;
+            const vpd_cfg_member *k = body && body->type == VPD_CFG_OBJECT
+                                          ? vpd_cfg_get(body, files[i].key)
+                                          : NULL;
             if (k) {
                 file = cfg->trees[t].file;
                 line = k->line;
@@ -548,28 +555,26 @@ static int
 reload(daemon_t *d)
 {
     char err[2048];
-    vpd_config *fresh = vpd_config_load(d->opt->config_paths,
-                                        d->opt->n_config_paths, err,
-                                        sizeof err);
+    vpd_config *fresh = vpd_config_load(
+        d->opt->config_paths, d->opt->n_config_paths, err, sizeof err);
     daemon_t scratch = {.opt = d->opt, .plugins = d->plugins};
     log_settings ls;
-    if (!fresh
-        || vpd_config_apply_env(fresh, (const char *(*)(const char *))getenv,
-                                err, sizeof err) != 0
-        || resolve_logging(d->opt, fresh, &ls, err, sizeof err) != 0)
+    if (!fresh ||
+        vpd_config_apply_env(fresh, (const char *(*)(const char *))getenv, err,
+                             sizeof err) != 0 ||
+        resolve_logging(d->opt, fresh, &ls, err, sizeof err) != 0)
         goto refuse;
     inherit_namespace(fresh);
     scratch.cfg = fresh;
-    if (build_instances(&scratch, err, sizeof err) != 0
-        || check_upstream_files(fresh, err, sizeof err) != 0)
+    if (build_instances(&scratch, err, sizeof err) != 0 ||
+        check_upstream_files(fresh, err, sizeof err) != 0)
         goto refuse;
 
     /* The steps that can still fail, each undone if a later one does. */
     if (apply_log_file(&ls, err, sizeof err) != 0)
         goto refuse;
-    if (d->server
-        && vpd_server_reload_tls_from(d->server, fresh, err, sizeof err)
-               != 0) {
+    if (d->server &&
+        vpd_server_reload_tls_from(d->server, fresh, err, sizeof err) != 0) {
         char ignored[512];
         apply_log_file(&d->log, ignored, sizeof ignored);
         goto refuse;
@@ -589,8 +594,8 @@ reload(daemon_t *d)
     if (d->fwd && vpd_fwd_set_tls(d->fwd, &fresh->vault) != 0)
         vpd_log(VPD_LOG_WARN, COMPONENT,
                 "reload: out of memory: upstream TLS settings unchanged");
-    size_t restart = vpd_config_diff_restart(d->cfg, fresh, report_restart,
-                                             NULL);
+    size_t restart =
+        vpd_config_diff_restart(d->cfg, fresh, report_restart, NULL);
     /* The running instances take the new settings in place (the lease
      * cache, the router and requests under way hold them by pointer);
      * scratch's instances are left with the old ones, freed below. */
@@ -598,11 +603,11 @@ reload(daemon_t *d)
     vpd_instances built = {fresh, &scratch.chain, scratch.cache_store};
     restart += vpd_reload_plugins(&running, &built);
     bool keep_fresh = false;
-    if (d->auto_auth && fresh->auto_auth.present
-        && strcmp(fresh->auto_auth.method.type,
-                  d->auth_cfg->auto_auth.method.type) == 0
-        && !vpd_config_method_equal(&fresh->auto_auth.method,
-                                    &d->auth_cfg->auto_auth.method)) {
+    if (d->auto_auth && fresh->auto_auth.present &&
+        strcmp(fresh->auto_auth.method.type,
+               d->auth_cfg->auto_auth.method.type) == 0 &&
+        !vpd_config_method_equal(&fresh->auto_auth.method,
+                                 &d->auth_cfg->auto_auth.method)) {
         /* The new instance is already built and checked: auto-auth logs
          * in with it now; the old one and its config can go. */
         vpd_auto_auth_replace_method(d->auto_auth, &fresh->auto_auth.method,
@@ -618,8 +623,8 @@ reload(daemon_t *d)
     free_instances(&scratch);
     if (!keep_fresh)
         vpd_config_free(fresh);
-    vpd_log(VPD_LOG_INFO, COMPONENT,
-            "reload: configuration applied%s", restart
+    vpd_log(VPD_LOG_INFO, COMPONENT, "reload: configuration applied%s",
+            restart
                 ? " (some changes need a restart or were refused, see above)"
                 : "");
     return 0;
@@ -841,9 +846,9 @@ serve(daemon_t *d)
                                    .on_fatal = on_auth_fatal,
                                    .arg = d,
                                    .on_login_done = on_login_done};
-        d->auto_auth = vpd_auto_auth_new(&d->loop, &d->cfg->auto_auth.method,
-                                         d->auth_method, d->fwd, &d->holder,
-                                         &ev);
+        d->auto_auth =
+            vpd_auto_auth_new(&d->loop, &d->cfg->auto_auth.method,
+                              d->auth_method, d->fwd, &d->holder, &ev);
         d->router.auto_auth = d->auto_auth;
         if (d->preloaded_token) {
             vpd_auto_auth_preload(d->auto_auth, d->preloaded_token);
@@ -885,9 +890,9 @@ vpd_daemon_run(const vpd_options *opt)
         return 1;
     }
     d.auth_cfg = d.cfg;
-    if (vpd_config_apply_env(d.cfg, (const char *(*)(const char *))getenv,
-                             err, sizeof err) != 0
-        || resolve_logging(opt, d.cfg, &d.log, err, sizeof err) != 0) {
+    if (vpd_config_apply_env(d.cfg, (const char *(*)(const char *))getenv, err,
+                             sizeof err) != 0 ||
+        resolve_logging(opt, d.cfg, &d.log, err, sizeof err) != 0) {
         fprintf(stderr, "error loading configuration: %s\n", err);
         goto out;
     }
@@ -896,8 +901,8 @@ vpd_daemon_run(const vpd_options *opt)
     vpd_log_set_stdout(opt->combine_logs);
     /* Checking a config creates no files: the log file opens only for a
      * real start (Vault fails the start when it cannot). */
-    if (!opt->check_config && !opt->dump_chain
-        && apply_log_file(&d.log, err, sizeof err) != 0) {
+    if (!opt->check_config && !opt->dump_chain &&
+        apply_log_file(&d.log, err, sizeof err) != 0) {
         fprintf(stderr, "error setting up logging: %s\n", err);
         goto out;
     }

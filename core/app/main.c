@@ -17,45 +17,46 @@
 static void
 usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: vaproxyd --config FILE|DIR [options]\n"
-            "\n"
-            "A Vault Proxy compatible daemon: auto-auth, API proxy, caching,\n"
-            "consistency, with auth methods, caches and consistency policies\n"
-            "as plugins.\n"
-            "\n"
-            "Options:\n"
-            "  --config PATH        config file (HCL or JSON) or directory of\n"
-            "                       .hcl/.json files; repeatable, merged in order\n"
-            "                       (default: $BAO_PROXY_CONFIG_PATH or\n"
-            "                       $VAULT_PROXY_CONFIG_PATH)\n"
-            "  --plugin-dir DIR     where plugins are loaded from; repeatable\n"
-            "                       (default: %s)\n"
-            "  --check-config       validate the config and plugins, then exit;\n"
-            "                       with -v also print the merged config as\n"
-            "                       JSON, secrets redacted\n"
-            "  --dump-chain         print the plugin chain, then exit\n"
-            "  --log-level LEVEL    trace, debug, info, warn, error\n"
-            "  --log-format FORMAT  standard or json\n"
-            "  --log-file PATH      also write log lines to PATH (a trailing '/'\n"
-            "                       means PATH/proxy.log); reopened on SIGHUP\n"
-            "  --log-rotate-bytes N       rotate the log file at N bytes\n"
-            "  --log-rotate-duration D    rotate it after D (default 24h)\n"
-            "  --log-rotate-max-files N   archives kept: 0 all, -1 none\n"
-            "  --combine-logs       log to stdout instead of stderr\n"
-            "  --exit-after-auth    exit once auto-auth has a token\n"
-            "  --version            print the version and exit\n"
-            "  --help               this text\n"
-            "\n"
-            "Environment: VAULT_ADDR, VAULT_CACERT, VAULT_CAPATH,\n"
-            "VAULT_CLIENT_CERT, VAULT_CLIENT_KEY, VAULT_SKIP_VERIFY,\n"
-            "VAULT_TLS_SERVER_NAME, VAULT_MAX_RETRIES (and their BAO_ forms)\n"
-            "override the vault block.  BAO_LOG_LEVEL / VAULT_LOG_LEVEL and\n"
-            "BAO_LOG_FORMAT / VAULT_LOG_FORMAT set the log level and format.\n"
-            "\n"
-            "Signals: SIGHUP reloads the config (logging, TLS files, the auth\n"
-            "method) and reopens the log file; SIGTERM/SIGINT stop gracefully.\n",
-            VP_PLUGINDIR);
+    fprintf(
+        out,
+        "Usage: vaproxyd --config FILE|DIR [options]\n"
+        "\n"
+        "A Vault Proxy compatible daemon: auto-auth, API proxy, caching,\n"
+        "consistency, with auth methods, caches and consistency policies\n"
+        "as plugins.\n"
+        "\n"
+        "Options:\n"
+        "  --config PATH        config file (HCL or JSON) or directory of\n"
+        "                       .hcl/.json files; repeatable, merged in order\n"
+        "                       (default: $BAO_PROXY_CONFIG_PATH or\n"
+        "                       $VAULT_PROXY_CONFIG_PATH)\n"
+        "  --plugin-dir DIR     where plugins are loaded from; repeatable\n"
+        "                       (default: %s)\n"
+        "  --check-config       validate the config and plugins, then exit;\n"
+        "                       with -v also print the merged config as\n"
+        "                       JSON, secrets redacted\n"
+        "  --dump-chain         print the plugin chain, then exit\n"
+        "  --log-level LEVEL    trace, debug, info, warn, error\n"
+        "  --log-format FORMAT  standard or json\n"
+        "  --log-file PATH      also write log lines to PATH (a trailing '/'\n"
+        "                       means PATH/proxy.log); reopened on SIGHUP\n"
+        "  --log-rotate-bytes N       rotate the log file at N bytes\n"
+        "  --log-rotate-duration D    rotate it after D (default 24h)\n"
+        "  --log-rotate-max-files N   archives kept: 0 all, -1 none\n"
+        "  --combine-logs       log to stdout instead of stderr\n"
+        "  --exit-after-auth    exit once auto-auth has a token\n"
+        "  --version            print the version and exit\n"
+        "  --help               this text\n"
+        "\n"
+        "Environment: VAULT_ADDR, VAULT_CACERT, VAULT_CAPATH,\n"
+        "VAULT_CLIENT_CERT, VAULT_CLIENT_KEY, VAULT_SKIP_VERIFY,\n"
+        "VAULT_TLS_SERVER_NAME, VAULT_MAX_RETRIES (and their BAO_ forms)\n"
+        "override the vault block.  BAO_LOG_LEVEL / VAULT_LOG_LEVEL and\n"
+        "BAO_LOG_FORMAT / VAULT_LOG_FORMAT set the log level and format.\n"
+        "\n"
+        "Signals: SIGHUP reloads the config (logging, TLS files, the auth\n"
+        "method) and reopens the log file; SIGTERM/SIGINT stop gracefully.\n",
+        VP_PLUGINDIR);
 }
 
 int
@@ -143,14 +144,15 @@ main(int argc, char **argv)
             usage(stdout);
             return 0;
         default:
-            fprintf(stderr, "vaproxyd: unknown or incomplete option \"%s\"\n"
-                    "Try 'vaproxyd --help'.\n", argv[optind - 1]);
+            fprintf(stderr,
+                    "vaproxyd: unknown or incomplete option \"%s\"\n"
+                    "Try 'vaproxyd --help'.\n",
+                    argv[optind - 1]);
             return 1;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "vaproxyd: unexpected argument \"%s\"\n",
-                argv[optind]);
+        fprintf(stderr, "vaproxyd: unexpected argument \"%s\"\n", argv[optind]);
         return 1;
     }
     if (opt.n_config_paths == 0) {

@@ -37,17 +37,17 @@ struct vpd_auto_auth {
     vpd_fwd_op *op;
     aa_state state;
     int rounds;
-    uint64_t backoff_ms;      /* the next wait after a failure */
-    uint64_t lease_ms;        /* duration the last answer granted */
+    uint64_t backoff_ms; /* the next wait after a failure */
+    uint64_t lease_ms;   /* duration the last answer granted */
     uint64_t grace_ms;
     bool closing;
     bool reauth_pending;
-    bool backing_off;         /* the last login failed: wait it out */
-    bool first_renewal;       /* the renewal right after a login */
-    char *preloaded;          /* secret: a token restored from the
-                                 persistent cache, tried before a login */
+    bool backing_off;   /* the last login failed: wait it out */
+    bool first_renewal; /* the renewal right after a login */
+    char *preloaded;    /* secret: a token restored from the
+                           persistent cache, tried before a login */
     bool trying_preloaded;
-    char login_path[512];     /* "<mount_path>/login" */
+    char login_path[512]; /* "<mount_path>/login" */
     vpd_auto_auth_counters counters;
     void (*closed)(void *);
     void *closed_arg;
@@ -139,8 +139,8 @@ send_login_request(vpd_auto_auth *a)
         vpd_hdrs_add(&h, "X-Vault-Namespace", a->method->namespace_);
     /* Only the login itself is wrapped, not the round trips a method
      * makes before it (an unwrap of a wrapped secret id, say). */
-    if (a->method->wrap_ttl_ms && l->path
-        && strcmp(l->path, a->login_path) == 0) {
+    if (a->method->wrap_ttl_ms && l->path &&
+        strcmp(l->path, a->login_path) == 0) {
         char ttl[32];
         go_wrap_ttl(ttl, sizeof ttl, a->method->wrap_ttl_ms);
         vpd_hdrs_add(&h, "X-Vault-Wrap-TTL", ttl);
@@ -219,16 +219,16 @@ void
 vpd_auto_auth_answer_error(const vpd_fwd_resp *resp, char *out, size_t len)
 {
     if (resp->error != VPD_FWD_OK) {
-        snprintf(out, len, "%s", resp->error_text ? resp->error_text
-                                                  : "no answer");
+        snprintf(out, len, "%s",
+                 resp->error_text ? resp->error_text : "no answer");
         return;
     }
     const char *msg = "";
     json_object *root = json_tokener_parse(resp->body ? resp->body : "");
     json_object *errs = NULL;
-    if (root && json_object_object_get_ex(root, "errors", &errs)
-        && json_object_is_type(errs, json_type_array)
-        && json_object_array_length(errs) > 0)
+    if (root && json_object_object_get_ex(root, "errors", &errs) &&
+        json_object_is_type(errs, json_type_array) &&
+        json_object_array_length(errs) > 0)
         msg = json_object_get_string(json_object_array_get_idx(errs, 0));
     /* errors[0] may be null (json-c gives NULL for it): upstream's bytes
      * must not crash the daemon (found by fuzz_auto_auth). */
@@ -256,12 +256,12 @@ vpd_auto_auth_extract_token(const char *body, bool lookup, char **token,
     const char *ttl_key = lookup ? "ttl" : "lease_duration";
     json_object *b = NULL, *v = NULL;
     int rc = -1;
-    if (!json_object_object_get_ex(root, block, &b)
-        || !json_object_is_type(b, json_type_object)) {
+    if (!json_object_object_get_ex(root, block, &b) ||
+        !json_object_is_type(b, json_type_object)) {
         snprintf(why, why_len, "the answer has no \"%s\" block", block);
-    } else if (!json_object_object_get_ex(b, tok_key, &v)
-               || !json_object_is_type(v, json_type_string)
-               || json_object_get_string_len(v) == 0) {
+    } else if (!json_object_object_get_ex(b, tok_key, &v) ||
+               !json_object_is_type(v, json_type_string) ||
+               json_object_get_string_len(v) == 0) {
         snprintf(why, why_len, "the answer has no %s.%s", block, tok_key);
     } else {
         *token = vpd_secret_dup(json_object_get_string(v),
@@ -269,8 +269,8 @@ vpd_auto_auth_extract_token(const char *body, bool lookup, char **token,
         *lease_s = 0;
         if (json_object_object_get_ex(b, ttl_key, &v))
             *lease_s = (uint64_t)json_object_get_int64(v);
-        *renewable = json_object_object_get_ex(b, "renewable", &v)
-                     && json_object_get_boolean(v);
+        *renewable = json_object_object_get_ex(b, "renewable", &v) &&
+                     json_object_get_boolean(v);
         rc = *token ? 0 : -1;
     }
     json_object_put(root);
@@ -324,10 +324,9 @@ login_succeeded(vpd_auto_auth *a, const char *body)
     char *token = NULL;
     uint64_t lease_s = 0;
     bool renewable = false;
-    if (vpd_auto_auth_extract_token(body,
-                                    a->login->result == VP_LOGIN_RESULT_LOOKUP,
-                                    &token, &lease_s, &renewable, why,
-                                    sizeof why) != 0) {
+    if (vpd_auto_auth_extract_token(
+            body, a->login->result == VP_LOGIN_RESULT_LOOKUP, &token, &lease_s,
+            &renewable, why, sizeof why) != 0) {
         login_failed(a, why);
         return;
     }
@@ -339,9 +338,8 @@ login_succeeded(vpd_auto_auth *a, const char *body)
         return;
     }
     a->counters.successes++;
-    vpd_log(VPD_LOG_INFO, COMPONENT,
-            "authenticated with %s (lease %llus, %s)", a->inst->pub.name,
-            (unsigned long long)lease_s,
+    vpd_log(VPD_LOG_INFO, COMPONENT, "authenticated with %s (lease %llus, %s)",
+            a->inst->pub.name, (unsigned long long)lease_s,
             renewable ? "renewable" : "not renewable");
     if (a->ev.on_token)
         a->ev.on_token(token, false, a->ev.arg);
@@ -379,8 +377,10 @@ on_login_answer(vpd_fwd_resp *resp, void *arg)
         vpd_auto_auth_answer_error(resp, why, sizeof why);
         if (a->trying_preloaded) {
             a->counters.failures++;
-            vpd_log(VPD_LOG_INFO, COMPONENT, "the restored token is no "
-                    "longer valid (%s): logging in", why);
+            vpd_log(VPD_LOG_INFO, COMPONENT,
+                    "the restored token is no "
+                    "longer valid (%s): logging in",
+                    why);
             login_now(a);
             return;
         }
@@ -450,7 +450,8 @@ on_renew_answer(vpd_fwd_resp *resp, void *arg)
              * again at once in a loop (hashicorp/vault#22575). */
             vpd_log(VPD_LOG_WARN, COMPONENT,
                     "cannot renew the new token (%s): using it until "
-                    "shortly before it expires", why);
+                    "shortly before it expires",
+                    why);
             wait_then(a, AA_LOGIN, a->lease_ms - a->grace_ms);
             return;
         }
@@ -464,8 +465,8 @@ on_renew_answer(vpd_fwd_resp *resp, void *arg)
     json_object *root = json_tokener_parse(resp->body ? resp->body : "");
     json_object *auth = NULL, *v = NULL;
     uint64_t lease_s = 0;
-    if (root && json_object_object_get_ex(root, "auth", &auth)
-        && json_object_object_get_ex(auth, "lease_duration", &v))
+    if (root && json_object_object_get_ex(root, "auth", &auth) &&
+        json_object_object_get_ex(auth, "lease_duration", &v))
         lease_s = (uint64_t)json_object_get_int64(v);
     json_object_put(root);
     if (!auth) {
@@ -589,8 +590,7 @@ vpd_auto_auth_reauth(vpd_auto_auth *a)
 }
 
 void
-vpd_auto_auth_replace_method(vpd_auto_auth *a,
-                             const vpd_method_config *method,
+vpd_auto_auth_replace_method(vpd_auto_auth *a, const vpd_method_config *method,
                              vpd_instance *inst)
 {
     if (a->closing)

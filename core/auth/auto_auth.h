@@ -19,8 +19,7 @@ typedef struct vpd_auto_auth vpd_auto_auth;
 
 typedef struct {
     /* A new token (or, with method wrap_ttl, the wrap_info JSON) arrived. */
-    void (*on_token)(const char *token_or_wrap_info, bool wrapped,
-                     void *arg);
+    void (*on_token)(const char *token_or_wrap_info, bool wrapped, void *arg);
     /* exit_on_err and a login failed: the daemon should exit(1). */
     void (*on_fatal)(const char *why, void *arg);
     void *arg;
@@ -67,8 +66,8 @@ typedef struct {
     uint64_t failures;       /* logins, lookups and renewals that failed */
 } vpd_auto_auth_counters;
 
-const vpd_auto_auth_counters *vpd_auto_auth_counters_get(
-    const vpd_auto_auth *a);
+const vpd_auto_auth_counters *
+vpd_auto_auth_counters_get(const vpd_auto_auth *a);
 
 /* True while a login (not a renewal) is under way. */
 bool vpd_auto_auth_logging_in(const vpd_auto_auth *a);

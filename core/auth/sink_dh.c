@@ -35,14 +35,14 @@ struct vpd_dh_sink {
     bool derive_key;
     unsigned char *aad;
     size_t aad_len;
-    bool have_remote;                       /* TOFU: set once, never reset */
+    bool have_remote; /* TOFU: set once, never reset */
     unsigned char remote_pub[DH_KEY_LEN];
 };
 
 /* ---- the process key pair ------------------------------------------- */
 
 static pthread_mutex_t g_key_mu = PTHREAD_MUTEX_INITIALIZER;
-static EVP_PKEY *g_key;                      /* never freed: process lifetime */
+static EVP_PKEY *g_key; /* never freed: process lifetime */
 static unsigned char g_pub[DH_KEY_LEN];
 
 /* Fills err with "prefix: <first OpenSSL error or fallback>" and clears the
@@ -75,8 +75,7 @@ process_key(unsigned char pub[DH_KEY_LEN], char *err, size_t err_len)
             g_key = k;
         } else {
             EVP_PKEY_free(k);
-            ossl_err(err, err_len,
-                     "error generating pub/pri curve25519 keys",
+            ossl_err(err, err_len, "error generating pub/pri curve25519 keys",
                      "key generation failed");
         }
     }
@@ -178,20 +177,22 @@ b64_decode(const char *in, size_t n, unsigned char *out, size_t out_cap)
 /* ---- reading the client's public key (TOFU) -------------------------- */
 
 static int
-read_file(const char *path, char **data, size_t *len, char *err,
-          size_t err_len)
+read_file(const char *path, char **data, size_t *len, char *err, size_t err_len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, err_len, "error reading file for dh parameters: "
-                 "open %s: %s", path, strerror(errno));
+        snprintf(err, err_len,
+                 "error reading file for dh parameters: "
+                 "open %s: %s",
+                 path, strerror(errno));
         return -1;
     }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap + 1);
     if (!buf) {
         close(fd);
-        snprintf(err, err_len, "error reading file for dh parameters: "
+        snprintf(err, err_len,
+                 "error reading file for dh parameters: "
                  "out of memory");
         return -1;
     }
@@ -200,8 +201,10 @@ read_file(const char *path, char **data, size_t *len, char *err,
             if (cap >= DH_FILE_MAX) {
                 free(buf);
                 close(fd);
-                snprintf(err, err_len, "error reading file for dh "
-                         "parameters: %s: file too large", path);
+                snprintf(err, err_len,
+                         "error reading file for dh "
+                         "parameters: %s: file too large",
+                         path);
                 return -1;
             }
             cap *= 2;
@@ -209,7 +212,8 @@ read_file(const char *path, char **data, size_t *len, char *err,
             if (!nb) {
                 free(buf);
                 close(fd);
-                snprintf(err, err_len, "error reading file for dh "
+                snprintf(err, err_len,
+                         "error reading file for dh "
                          "parameters: out of memory");
                 return -1;
             }
@@ -222,8 +226,10 @@ read_file(const char *path, char **data, size_t *len, char *err,
             int e = errno;
             free(buf);
             close(fd);
-            snprintf(err, err_len, "error reading file for dh parameters: "
-                     "read %s: %s", path, strerror(e));
+            snprintf(err, err_len,
+                     "error reading file for dh parameters: "
+                     "read %s: %s",
+                     path, strerror(e));
             return -1;
         }
         if (r == 0)
@@ -261,7 +267,8 @@ parse_pub_file(const char *data, size_t len, unsigned char pub[DH_KEY_LEN],
     json_tokener_free(tok);
     if (!root) {
         if (jerr == json_tokener_success || jerr == json_tokener_continue)
-            snprintf(err, err_len, "error decoding public key: unexpected "
+            snprintf(err, err_len,
+                     "error decoding public key: unexpected "
                      "end of JSON input");
         else
             snprintf(err, err_len, "error decoding public key: %s",
@@ -269,14 +276,16 @@ parse_pub_file(const char *data, size_t len, unsigned char pub[DH_KEY_LEN],
         return -1;
     }
     if (!json_object_is_type(root, json_type_object)) {
-        snprintf(err, err_len, "error decoding public key: expected a JSON "
+        snprintf(err, err_len,
+                 "error decoding public key: expected a JSON "
                  "object with \"curve25519_public_key\"");
         json_object_put(root);
         return -1;
     }
     json_object *val = NULL;
     bool found = false;
-    json_object_object_foreach(root, key, v) {
+    json_object_object_foreach(root, key, v)
+    {
         if (strcasecmp(key, "curve25519_public_key") == 0) {
             val = v;
             found = true;
@@ -288,7 +297,8 @@ parse_pub_file(const char *data, size_t len, unsigned char pub[DH_KEY_LEN],
          json_object_get_string_len(val) == 0)) {
         snprintf(err, err_len, "public key is nil");
     } else if (!json_object_is_type(val, json_type_string)) {
-        snprintf(err, err_len, "error decoding public key: "
+        snprintf(err, err_len,
+                 "error decoding public key: "
                  "\"curve25519_public_key\" must be a base64 string");
     } else {
         const char *s = json_object_get_string(val);
@@ -296,18 +306,22 @@ parse_pub_file(const char *data, size_t len, unsigned char pub[DH_KEY_LEN],
         unsigned char tmp[DH_KEY_LEN];
         long n = b64_decode(s, sl, tmp, sizeof tmp);
         if (n == -1) {
-            snprintf(err, err_len, "error decoding public key: "
+            snprintf(err, err_len,
+                     "error decoding public key: "
                      "\"curve25519_public_key\" is not valid base64");
         } else if (n != DH_KEY_LEN) {
             if (n == -2)
-                snprintf(err, err_len, "error calculating shared key: "
+                snprintf(err, err_len,
+                         "error calculating shared key: "
                          "invalid public key length: more than %d bytes "
                          "(a curve25519 public key is 32 bytes)",
                          DH_KEY_LEN);
             else
-                snprintf(err, err_len, "error calculating shared key: "
+                snprintf(err, err_len,
+                         "error calculating shared key: "
                          "invalid public key length: %ld (a curve25519 "
-                         "public key is 32 bytes)", n);
+                         "public key is 32 bytes)",
+                         n);
         } else {
             memcpy(pub, tmp, DH_KEY_LEN);
             rc = 0;
@@ -326,8 +340,10 @@ load_remote(vpd_dh_sink *s, char *err, size_t err_len)
             snprintf(err, err_len,
                      "no dh parameters file found, and no cached pub key");
         else
-            snprintf(err, err_len, "error stat-ing dh parameters file: "
-                     "lstat %s: %s", s->dh_path, strerror(errno));
+            snprintf(err, err_len,
+                     "error stat-ing dh parameters file: "
+                     "lstat %s: %s",
+                     s->dh_path, strerror(errno));
         return -1;
     }
     char *data = NULL;
@@ -349,8 +365,8 @@ shared_secret(EVP_PKEY *own, const unsigned char remote[DH_KEY_LEN],
 {
     int rc = -1;
     EVP_PKEY_CTX *ctx = NULL;
-    EVP_PKEY *peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL,
-                                                 remote, DH_KEY_LEN);
+    EVP_PKEY *peer =
+        EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, remote, DH_KEY_LEN);
     size_t n = DH_KEY_LEN;
     if (peer && (ctx = EVP_PKEY_CTX_new_from_pkey(NULL, own, NULL)) &&
         EVP_PKEY_derive_init(ctx) == 1 &&
@@ -375,7 +391,8 @@ derive_key(const unsigned char secret[DH_KEY_LEN],
 {
     int c = memcmp(ours, theirs, DH_KEY_LEN);
     if (c == 0) {
-        snprintf(err, err_len, "error deriving shared key: same public key "
+        snprintf(err, err_len,
+                 "error deriving shared key: same public key "
                  "supplied for both participants");
         return -1;
     }
@@ -387,12 +404,12 @@ derive_key(const unsigned char secret[DH_KEY_LEN],
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
                                          (char *)"SHA256", 0),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-                                          (void *)secret, DH_KEY_LEN),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-                                          (void *)salt, DH_KEY_LEN),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-                                          (void *)info, DH_KEY_LEN),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret,
+                                          DH_KEY_LEN),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt,
+                                          DH_KEY_LEN),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info,
+                                          DH_KEY_LEN),
         OSSL_PARAM_construct_end(),
     };
     if (kctx && EVP_KDF_derive(kctx, key, DH_KEY_LEN, params) == 1)
@@ -424,8 +441,8 @@ encrypt_aes(const unsigned char key[DH_KEY_LEN], const unsigned char *pt,
     int rc = -1, outl = 0;
     if (!ctx ||
         EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, DH_NONCE_LEN,
-                            NULL) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, DH_NONCE_LEN, NULL) !=
+            1 ||
         EVP_EncryptInit_ex(ctx, NULL, NULL, key, nonce) != 1)
         goto out;
     for (size_t off = 0; off < aad_len;) {
@@ -446,8 +463,7 @@ encrypt_aes(const unsigned char key[DH_KEY_LEN], const unsigned char *pt,
         goto out;
     w += (size_t)outl;
     if (w != len ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, DH_TAG_LEN,
-                            ct + w) != 1)
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, DH_TAG_LEN, ct + w) != 1)
         goto out;
     rc = 0;
 out:
@@ -527,15 +543,15 @@ vpd_dh_sink_encrypt(vpd_dh_sink *s, const char *plaintext, size_t len,
     if (shared_secret(own, s->remote_pub, secret, err, err_len) != 0)
         goto out;
     if (s->derive_key) {
-        if (derive_key(secret, own_pub, s->remote_pub, key, err,
-                       err_len) != 0)
+        if (derive_key(secret, own_pub, s->remote_pub, key, err, err_len) != 0)
             goto out;
     } else {
         memcpy(key, secret, DH_KEY_LEN);
     }
 
     if (len > SIZE_MAX - DH_TAG_LEN || !(ct = malloc(len + DH_TAG_LEN))) {
-        snprintf(err, err_len, "error encrypting with shared key: "
+        snprintf(err, err_len,
+                 "error encrypting with shared key: "
                  "out of memory");
         goto out;
     }
@@ -547,7 +563,8 @@ vpd_dh_sink_encrypt(vpd_dh_sink *s, const char *plaintext, size_t len,
     b_nonce = b64_encode(nonce, DH_NONCE_LEN);
     b_ct = b64_encode(ct, len + DH_TAG_LEN);
     if (!b_pub || !b_nonce || !b_ct) {
-        snprintf(err, err_len, "error encoding encrypted payload: "
+        snprintf(err, err_len,
+                 "error encoding encrypted payload: "
                  "out of memory");
         goto out;
     }
@@ -559,7 +576,8 @@ vpd_dh_sink_encrypt(vpd_dh_sink *s, const char *plaintext, size_t len,
     size_t n = sizeof fmt + strlen(b_pub) + strlen(b_nonce) + strlen(b_ct);
     char *buf = malloc(n);
     if (!buf) {
-        snprintf(err, err_len, "error encoding encrypted payload: "
+        snprintf(err, err_len,
+                 "error encoding encrypted payload: "
                  "out of memory");
         goto out;
     }

@@ -41,8 +41,7 @@ vpd_dh_sink *vpd_dh_sink_new(const char *dh_path, bool derive_key,
  * not exist yet; a malformed dh_path is not cached, so a later call reads
  * it again. */
 int vpd_dh_sink_encrypt(vpd_dh_sink *s, const char *plaintext, size_t len,
-                        char **out, size_t *out_len, char *err,
-                        size_t err_len);
+                        char **out, size_t *out_len, char *err, size_t err_len);
 
 void vpd_dh_sink_free(vpd_dh_sink *s);
 

@@ -46,8 +46,10 @@ vpd_file_sink_init(vpd_file_sink *s, const vpd_cfg_node *config,
         long long n = 0;
         if (strcmp(m->key, "path") == 0) {
             if (m->value->type != VPD_CFG_STRING || !m->value->str[0]) {
-                snprintf(err, err_len, "%s:%d: sink \"file\": path: expected "
-                         "a non-empty string", file, m->line);
+                snprintf(err, err_len,
+                         "%s:%d: sink \"file\": path: expected "
+                         "a non-empty string",
+                         file, m->line);
                 return -1;
             }
             free(s->path);
@@ -56,16 +58,19 @@ vpd_file_sink_init(vpd_file_sink *s, const vpd_cfg_node *config,
             /* HCL's 0640 is octal already; "0640" in JSON is read as octal
              * too (hashicorp/vault#9404). */
             if (node_int(m->value, 8, &n) != 0 || n < 0 || n > 07777) {
-                snprintf(err, err_len, "%s:%d: sink \"file\": mode: expected "
-                         "a file mode such as 0640 or \"0640\"", file,
-                         m->line);
+                snprintf(err, err_len,
+                         "%s:%d: sink \"file\": mode: expected "
+                         "a file mode such as 0640 or \"0640\"",
+                         file, m->line);
                 return -1;
             }
             s->mode = (mode_t)n;
         } else if (strcmp(m->key, "uid") == 0 || strcmp(m->key, "gid") == 0) {
             if (node_int(m->value, 10, &n) != 0 || n < 0 || n > 0x7fffffff) {
-                snprintf(err, err_len, "%s:%d: sink \"file\": %s: expected a "
-                         "numeric id", file, m->line, m->key);
+                snprintf(err, err_len,
+                         "%s:%d: sink \"file\": %s: expected a "
+                         "numeric id",
+                         file, m->line, m->key);
                 return -1;
             }
             if (m->key[0] == 'u')
@@ -73,14 +78,18 @@ vpd_file_sink_init(vpd_file_sink *s, const vpd_cfg_node *config,
             else
                 s->gid = (gid_t)n;
         } else {
-            snprintf(err, err_len, "%s:%d: sink \"file\": unknown key \"%s\" "
-                     "(path, mode, uid, gid)", file, m->line, m->key);
+            snprintf(err, err_len,
+                     "%s:%d: sink \"file\": unknown key \"%s\" "
+                     "(path, mode, uid, gid)",
+                     file, m->line, m->key);
             return -1;
         }
     }
     if (!s->path) {
-        snprintf(err, err_len, "%s:%d: sink \"file\": 'path' not specified "
-                 "for file sink", file, line);
+        snprintf(err, err_len,
+                 "%s:%d: sink \"file\": 'path' not specified "
+                 "for file sink",
+                 file, line);
         return -1;
     }
     return 0;
@@ -122,8 +131,8 @@ write_file(const vpd_file_sink *s, const char *data, size_t len,
      * narrows it, as with Vault (spec 3.6). */
     const char *step = "write";
     int rc = write_all(fd, data, len);
-    if (rc == 0 && (s->uid != (uid_t)-1 || s->gid != (gid_t)-1)
-        && (step = "fchown", fchown(fd, s->uid, s->gid)) != 0)
+    if (rc == 0 && (s->uid != (uid_t)-1 || s->gid != (gid_t)-1) &&
+        (step = "fchown", fchown(fd, s->uid, s->gid)) != 0)
         rc = -1;
     if (rc == 0 && (step = "fsync", fsync(fd)) != 0)
         rc = -1;
@@ -157,8 +166,10 @@ vpd_file_sink_check(const vpd_file_sink *s, char *err, size_t err_len)
 {
     char why[512];
     if (write_file(s, "write check", 11, true, why, sizeof why) != 0) {
-        snprintf(err, err_len, "error creating file sink: error during write "
-                 "check: %s", why);
+        snprintf(err, err_len,
+                 "error creating file sink: error during write "
+                 "check: %s",
+                 why);
         return -1;
     }
     return 0;

@@ -14,9 +14,9 @@
 
 typedef struct {
     char *path;
-    mode_t mode;              /* default 0640 */
-    uid_t uid;                /* (uid_t)-1: unchanged */
-    gid_t gid;                /* (gid_t)-1: unchanged */
+    mode_t mode; /* default 0640 */
+    uid_t uid;   /* (uid_t)-1: unchanged */
+    gid_t gid;   /* (gid_t)-1: unchanged */
 } vpd_file_sink;
 
 /* Reads the sink's `config` map (path, mode, uid, gid; unknown keys are

@@ -30,10 +30,10 @@ typedef struct sink {
     struct vpd_sinks *owner;
     const vpd_sink_config *cfg;
     vpd_file_sink file;
-    vpd_dh_sink *dh;          /* NULL unless dh_type is set */
+    vpd_dh_sink *dh; /* NULL unless dh_type is set */
     uv_timer_t retry;
-    char *pending;            /* secret; NULL when up to date */
-    vpd_fwd_op *wrap_op;      /* a wrap request under way */
+    char *pending;       /* secret; NULL when up to date */
+    vpd_fwd_op *wrap_op; /* a wrap request under way */
 } sink;
 
 struct vpd_sinks {
@@ -41,7 +41,7 @@ struct vpd_sinks {
     vpd_fwd *fwd;
     sink *v;
     size_t n;
-    char *latest;             /* secret: the last token delivered */
+    char *latest; /* secret: the last token delivered */
     void (*all_written)(void *);
     void *all_written_arg;
     size_t open_timers;
@@ -73,8 +73,8 @@ retry_later(sink *k, const char *why)
 {
     uint16_t r = 0;
     RAND_bytes((unsigned char *)&r, sizeof r);
-    uint64_t wait = RETRY_BASE_MS - RETRY_JITTER_MS
-                    + r % (2 * RETRY_JITTER_MS + 1);
+    uint64_t wait =
+        RETRY_BASE_MS - RETRY_JITTER_MS + r % (2 * RETRY_JITTER_MS + 1);
     vpd_log(VPD_LOG_ERROR, COMPONENT, "sink %s: %s (retrying in %llu ms)",
             k->file.path, why, (unsigned long long)wait);
     uv_timer_start(&k->retry, on_retry, wait, 0);
@@ -207,8 +207,8 @@ vpd_sinks_new(uv_loop_t *loop, const vpd_auto_auth_config *aa, vpd_fwd *fwd,
         sink *k = &s->v[i];
         k->owner = s;
         k->cfg = c;
-        int rc = vpd_file_sink_init(&k->file, c->config, c->file, c->line,
-                                    err, err_len);
+        int rc = vpd_file_sink_init(&k->file, c->config, c->file, c->line, err,
+                                    err_len);
         if (rc == 0)
             rc = vpd_file_sink_check(&k->file, err, err_len);
         if (rc == 0 && c->dh_type && c->dh_type[0]) {
@@ -218,8 +218,8 @@ vpd_sinks_new(uv_loop_t *loop, const vpd_auto_auth_config *aa, vpd_fwd *fwd,
             if (env)
                 aad = env;
             char why[512];
-            k->dh = vpd_dh_sink_new(c->dh_path, c->derive_key, aad,
-                                    strlen(aad), why, sizeof why);
+            k->dh = vpd_dh_sink_new(c->dh_path, c->derive_key, aad, strlen(aad),
+                                    why, sizeof why);
             if (!k->dh) {
                 snprintf(err, err_len, "%s:%d: sink \"file\": %s", c->file,
                          c->line, why);

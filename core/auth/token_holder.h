@@ -16,8 +16,8 @@ typedef void (*vpd_token_listener_fn)(const char *token, uint64_t generation,
                                       void *arg);
 
 typedef struct {
-    char *token;              /* NULL before the first login */
-    uint64_t generation;      /* +1 at every new token */
+    char *token;         /* NULL before the first login */
+    uint64_t generation; /* +1 at every new token */
     bool dead;
     struct {
         vpd_token_listener_fn fn;
@@ -38,8 +38,7 @@ int vpd_token_set(vpd_token_holder *h, const char *token);
 void vpd_token_mark_dead(vpd_token_holder *h, uint64_t generation);
 
 /* Calls fn after every new token.  Returns 0, or -1 when full. */
-int vpd_token_listen(vpd_token_holder *h, vpd_token_listener_fn fn,
-                     void *arg);
+int vpd_token_listen(vpd_token_holder *h, vpd_token_listener_fn fn, void *arg);
 
 void vpd_token_holder_clear(vpd_token_holder *h);
 

@@ -16,15 +16,15 @@ vpd_wrap_info_text(const char *answer, size_t len)
     json_tokener *tok = json_tokener_new();
     if (!tok)
         return NULL;
-    json_object *root = json_tokener_parse_ex(tok, answer ? answer : "",
-                                              (int)len);
+    json_object *root =
+        json_tokener_parse_ex(tok, answer ? answer : "", (int)len);
     json_tokener_free(tok);
     json_object *wi = NULL, *t = NULL;
-    if (!root || !json_object_object_get_ex(root, "wrap_info", &wi)
-        || !json_object_is_type(wi, json_type_object)
-        || !json_object_object_get_ex(wi, "token", &t)
-        || !json_object_is_type(t, json_type_string)
-        || json_object_get_string_len(t) == 0) {
+    if (!root || !json_object_object_get_ex(root, "wrap_info", &wi) ||
+        !json_object_is_type(wi, json_type_object) ||
+        !json_object_object_get_ex(wi, "token", &t) ||
+        !json_object_is_type(t, json_type_string) ||
+        json_object_get_string_len(t) == 0) {
         json_object_put(root);
         return NULL;
     }

@@ -15,7 +15,10 @@ typedef struct {
     size_t cap;
 } vpd_buf;
 
-#define VPD_BUF_INIT {NULL, 0, 0}
+#define VPD_BUF_INIT                                                           \
+    {                                                                          \
+        NULL, 0, 0                                                             \
+    }
 
 /* Each returns 0, or -1 when memory runs out (the buffer is left intact). */
 int vpd_buf_reserve(vpd_buf *b, size_t extra);

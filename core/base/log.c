@@ -28,9 +28,9 @@ vpd_log_level_parse(const char *name, vpd_log_level *out)
         const char *name;
         vpd_log_level level;
     } table[] = {
-        {"trace", VPD_LOG_TRACE}, {"debug", VPD_LOG_DEBUG},
-        {"info", VPD_LOG_INFO},   {"notice", VPD_LOG_INFO},
-        {"", VPD_LOG_INFO},       {"warn", VPD_LOG_WARN},
+        {"trace", VPD_LOG_TRACE},  {"debug", VPD_LOG_DEBUG},
+        {"info", VPD_LOG_INFO},    {"notice", VPD_LOG_INFO},
+        {"", VPD_LOG_INFO},        {"warn", VPD_LOG_WARN},
         {"warning", VPD_LOG_WARN}, {"error", VPD_LOG_ERROR},
         {"err", VPD_LOG_ERROR},
     };

@@ -177,8 +177,8 @@ shortest(double v, bool f32, char *digits, int *dp)
     char buf[40];
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*e", prec - 1, v);
-        bool same = f32 ? strtof(buf, NULL) == (float)v
-                        : strtod(buf, NULL) == v;
+        bool same =
+            f32 ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v;
         if (same || prec == 17)
             break;
     }
@@ -327,38 +327,37 @@ json_labels(const vpd_metrics *r, vpd_buf *b)
 {
     if (!r->host_label)
         return vpd_buf_append_str(b, "\"Labels\":{}");
-    if (vpd_buf_append_str(b, "\"Labels\":{\"host\":") != 0
-        || json_str(b, r->host) != 0)
+    if (vpd_buf_append_str(b, "\"Labels\":{\"host\":") != 0 ||
+        json_str(b, r->host) != 0)
         return -1;
     return vpd_buf_append(b, "}", 1);
 }
 
 /* One SampledValue: go-metrics' AggregateSample with Mean and Stddev. */
 static int
-json_sampled(const vpd_metrics *r, vpd_buf *b, const char *name,
-             uint64_t count, double sum, double sumsq, double min, double max,
-             double secs)
+json_sampled(const vpd_metrics *r, vpd_buf *b, const char *name, uint64_t count,
+             double sum, double sumsq, double min, double max, double secs)
 {
     double n = (double)count;
     double mean = count ? sum / n : 0;
     double var_num = n * sumsq - sum * sum;
     double div = n * (n - 1);
     double stddev = div > 0 && var_num > 0 ? sqrt(var_num / div) : 0;
-    if (vpd_buf_append_str(b, "{\"Name\":") != 0 || json_str(b, name) != 0
-        || vpd_buf_printf(b, ",\"Count\":%llu,\"Rate\":",
-                          (unsigned long long)count) != 0
-        || json_num(b, sum / secs, false) != 0
-        || vpd_buf_append_str(b, ",\"Sum\":") != 0
-        || json_num(b, sum, false) != 0
-        || vpd_buf_append_str(b, ",\"Min\":") != 0
-        || json_num(b, min, false) != 0
-        || vpd_buf_append_str(b, ",\"Max\":") != 0
-        || json_num(b, max, false) != 0
-        || vpd_buf_append_str(b, ",\"Mean\":") != 0
-        || json_num(b, mean, false) != 0
-        || vpd_buf_append_str(b, ",\"Stddev\":") != 0
-        || json_num(b, stddev, false) != 0
-        || vpd_buf_append(b, ",", 1) != 0 || json_labels(r, b) != 0)
+    if (vpd_buf_append_str(b, "{\"Name\":") != 0 || json_str(b, name) != 0 ||
+        vpd_buf_printf(
+            b, ",\"Count\":%llu,\"Rate\":", (unsigned long long)count) != 0 ||
+        json_num(b, sum / secs, false) != 0 ||
+        vpd_buf_append_str(b, ",\"Sum\":") != 0 ||
+        json_num(b, sum, false) != 0 ||
+        vpd_buf_append_str(b, ",\"Min\":") != 0 ||
+        json_num(b, min, false) != 0 ||
+        vpd_buf_append_str(b, ",\"Max\":") != 0 ||
+        json_num(b, max, false) != 0 ||
+        vpd_buf_append_str(b, ",\"Mean\":") != 0 ||
+        json_num(b, mean, false) != 0 ||
+        vpd_buf_append_str(b, ",\"Stddev\":") != 0 ||
+        json_num(b, stddev, false) != 0 || vpd_buf_append(b, ",", 1) != 0 ||
+        json_labels(r, b) != 0)
         return -1;
     return vpd_buf_append(b, "}", 1);
 }
@@ -381,13 +380,13 @@ json_section(const vpd_metrics *r, vpd_buf *b, vpd_metric_kind kind,
         first = false;
         int rc;
         if (kind == VPD_METRIC_GAUGE) {
-            rc = vpd_buf_append_str(b, "{\"Name\":") != 0
-                         || json_str(b, name) != 0
-                         || vpd_buf_append_str(b, ",\"Value\":") != 0
-                         || json_num(b, m->value, true) != 0
-                         || vpd_buf_append(b, ",", 1) != 0
-                         || json_labels(r, b) != 0
-                         || vpd_buf_append(b, "}", 1) != 0
+            rc = vpd_buf_append_str(b, "{\"Name\":") != 0 ||
+                         json_str(b, name) != 0 ||
+                         vpd_buf_append_str(b, ",\"Value\":") != 0 ||
+                         json_num(b, m->value, true) != 0 ||
+                         vpd_buf_append(b, ",", 1) != 0 ||
+                         json_labels(r, b) != 0 ||
+                         vpd_buf_append(b, "}", 1) != 0
                      ? -1
                      : 0;
         } else if (kind == VPD_METRIC_COUNTER) {
@@ -407,8 +406,7 @@ json_section(const vpd_metrics *r, vpd_buf *b, vpd_metric_kind kind,
 }
 
 int
-vpd_metrics_write_json(const vpd_metrics *r, uint64_t now_wall_ms,
-                       vpd_buf *out)
+vpd_metrics_write_json(const vpd_metrics *r, uint64_t now_wall_ms, vpd_buf *out)
 {
     /* Go's time.Time String() of the UTC time, rounded to the second. */
     time_t now = (time_t)((now_wall_ms + 500) / 1000);
@@ -421,13 +419,13 @@ vpd_metrics_write_json(const vpd_metrics *r, uint64_t now_wall_ms,
                       : 0;
     if (secs < 1)
         secs = 1;
-    if (vpd_buf_printf(out, "{\"Timestamp\":\"%s\",\"Gauges\":[", stamp) != 0
-        || json_section(r, out, VPD_METRIC_GAUGE, secs) != 0
-        || vpd_buf_append_str(out, "],\"Points\":[],\"Counters\":[") != 0
-        || json_section(r, out, VPD_METRIC_COUNTER, secs) != 0
-        || vpd_buf_append_str(out, "],\"Samples\":[") != 0
-        || json_section(r, out, VPD_METRIC_HISTOGRAM, secs) != 0
-        || vpd_buf_append_str(out, "]}") != 0)
+    if (vpd_buf_printf(out, "{\"Timestamp\":\"%s\",\"Gauges\":[", stamp) != 0 ||
+        json_section(r, out, VPD_METRIC_GAUGE, secs) != 0 ||
+        vpd_buf_append_str(out, "],\"Points\":[],\"Counters\":[") != 0 ||
+        json_section(r, out, VPD_METRIC_COUNTER, secs) != 0 ||
+        vpd_buf_append_str(out, "],\"Samples\":[") != 0 ||
+        json_section(r, out, VPD_METRIC_HISTOGRAM, secs) != 0 ||
+        vpd_buf_append_str(out, "]}") != 0)
         return -1;
     return 0;
 }
@@ -440,8 +438,8 @@ prom_name(const vpd_metrics *r, const vpd_metric *m, char *out, size_t cap)
     full_name(r, m, out, cap);
     for (char *p = out; *p; p++) {
         char c = *p;
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                  || (c >= '0' && c <= '9') || c == '_' || c == ':';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9') || c == '_' || c == ':';
         if (!ok)
             *p = '_';
     }
@@ -475,13 +473,12 @@ prom_labels(const vpd_metrics *r, vpd_buf *b, const char *le)
         return 0;
     if (vpd_buf_append(b, "{", 1) != 0)
         return -1;
-    if (r->host_label
-        && (vpd_buf_append_str(b, "host=\"") != 0
-            || prom_label_value(b, r->host) != 0
-            || vpd_buf_append(b, "\"", 1) != 0))
+    if (r->host_label &&
+        (vpd_buf_append_str(b, "host=\"") != 0 ||
+         prom_label_value(b, r->host) != 0 || vpd_buf_append(b, "\"", 1) != 0))
         return -1;
-    if (le && vpd_buf_printf(b, "%sle=\"%s\"", r->host_label ? "," : "", le)
-                  != 0)
+    if (le &&
+        vpd_buf_printf(b, "%sle=\"%s\"", r->host_label ? "," : "", le) != 0)
         return -1;
     return vpd_buf_append(b, "}", 1);
 }
@@ -492,9 +489,8 @@ prom_sample(const vpd_metrics *r, vpd_buf *b, const char *name,
 {
     char num[48];
     vpd_metrics_fmt_g(v, num);
-    if (vpd_buf_printf(b, "%s%s", name, suffix) != 0
-        || prom_labels(r, b, le) != 0
-        || vpd_buf_printf(b, " %s\n", num) != 0)
+    if (vpd_buf_printf(b, "%s%s", name, suffix) != 0 ||
+        prom_labels(r, b, le) != 0 || vpd_buf_printf(b, " %s\n", num) != 0)
         return -1;
     return 0;
 }
@@ -511,9 +507,9 @@ prom_histogram(const vpd_metrics *r, vpd_buf *b, const char *name,
         if (prom_sample(r, b, name, "_bucket", le, (double)cum) != 0)
             return -1;
     }
-    if (prom_sample(r, b, name, "_bucket", "+Inf", (double)h->count) != 0
-        || prom_sample(r, b, name, "_sum", NULL, h->sum) != 0
-        || prom_sample(r, b, name, "_count", NULL, (double)h->count) != 0)
+    if (prom_sample(r, b, name, "_bucket", "+Inf", (double)h->count) != 0 ||
+        prom_sample(r, b, name, "_sum", NULL, h->sum) != 0 ||
+        prom_sample(r, b, name, "_count", NULL, (double)h->count) != 0)
         return -1;
     return 0;
 }
@@ -529,14 +525,13 @@ vpd_metrics_write_prometheus(const vpd_metrics *r, uint64_t now_ms,
         const vpd_metric *m = &r->m[idx[i]];
         if (!m->shown)
             continue;
-        if (r->retention_ms && now_ms > m->changed_ms
-            && now_ms - m->changed_ms > r->retention_ms)
+        if (r->retention_ms && now_ms > m->changed_ms &&
+            now_ms - m->changed_ms > r->retention_ms)
             continue;
         char name[256];
         prom_name(r, m, name, sizeof name);
         if (vpd_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name,
-                           m->help ? m->help : name, name, types[m->kind])
-            != 0)
+                           m->help ? m->help : name, name, types[m->kind]) != 0)
             return -1;
         int rc;
         if (m->kind == VPD_METRIC_HISTOGRAM)

@@ -52,24 +52,24 @@ typedef struct {
 
 typedef struct vpd_metric {
     vpd_metric_kind kind;
-    const char *name;      /* dotted, without the prefix: "agent.proxy.success" */
+    const char *name; /* dotted, without the prefix: "agent.proxy.success" */
     const char *help;
-    bool shown;            /* passes the telemetry prefix_filter */
-    uint64_t count;        /* counter */
-    double value;          /* gauge */
-    vpd_histogram h;       /* histogram */
+    bool shown;      /* passes the telemetry prefix_filter */
+    uint64_t count;  /* counter */
+    double value;    /* gauge */
+    vpd_histogram h; /* histogram */
     /* Retention bookkeeping, touched only when scraped. */
-    uint64_t seen;         /* count (or histogram count) at the last scrape */
-    double seen_value;     /* gauge value at the last scrape */
-    uint64_t changed_ms;   /* scrape time that first saw the current value */
+    uint64_t seen;       /* count (or histogram count) at the last scrape */
+    double seen_value;   /* gauge value at the last scrape */
+    uint64_t changed_ms; /* scrape time that first saw the current value */
 } vpd_metric;
 
 typedef struct {
-    const char *prefix;        /* metrics_prefix; NULL or "" => "vault" */
-    const char *hostname;      /* NULL: none */
-    bool hostname_in_gauges;   /* go-metrics EnableHostname */
-    bool hostname_label;       /* enable_hostname_label: label host="..." */
-    uint64_t retention_ms;     /* 0: Prometheus output disabled */
+    const char *prefix;      /* metrics_prefix; NULL or "" => "vault" */
+    const char *hostname;    /* NULL: none */
+    bool hostname_in_gauges; /* go-metrics EnableHostname */
+    bool hostname_label;     /* enable_hostname_label: label host="..." */
+    uint64_t retention_ms;   /* 0: Prometheus output disabled */
     /* prefix_filter rules, "+prefix" or "-prefix", matched against the full
      * dotted name (prefix included); the longest match wins, as in
      * go-metrics.  Names no rule matches are shown unless
@@ -82,13 +82,13 @@ typedef struct {
 typedef struct {
     vpd_metric m[VPD_METRICS_MAX];
     size_t n;
-    vpd_metric spare;          /* handed out when the array is full */
+    vpd_metric spare; /* handed out when the array is full */
     char prefix[VPD_METRICS_PREFIX_MAX];
     char host[VPD_METRICS_HOST_MAX];
     bool host_in_gauges, host_label;
     uint64_t retention_ms;
-    bool scraped;              /* note_scrape ran at least once */
-    uint64_t started_ms;       /* wall clock, for the JSON Rate */
+    bool scraped;        /* note_scrape ran at least once */
+    uint64_t started_ms; /* wall clock, for the JSON Rate */
     const char *const *filters;
     size_t n_filters;
     bool filter_default;

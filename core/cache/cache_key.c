@@ -16,10 +16,10 @@
 static bool
 left_out(const char *name)
 {
-    return strcasecmp(name, "X-Vault-Index") == 0
-           || strcasecmp(name, "X-Vault-Forward") == 0
-           || strcasecmp(name, "X-Vault-Inconsistent") == 0
-           || strcasecmp(name, "X-Vault-Token") == 0; /* hashed as token */
+    return strcasecmp(name, "X-Vault-Index") == 0 ||
+           strcasecmp(name, "X-Vault-Forward") == 0 ||
+           strcasecmp(name, "X-Vault-Inconsistent") == 0 ||
+           strcasecmp(name, "X-Vault-Token") == 0; /* hashed as token */
 }
 
 static const vpd_hdr *sort_base;
@@ -55,8 +55,8 @@ vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
               char out[VPD_CACHE_KEY_LEN + 1])
 {
     size_t small[32];
-    size_t *order = headers->n <= 32 ? small
-                                     : malloc(headers->n * sizeof *order);
+    size_t *order =
+        headers->n <= 32 ? small : malloc(headers->n * sizeof *order);
     if (!order)
         return -1;
     size_t n = 0;

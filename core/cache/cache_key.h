@@ -23,7 +23,8 @@ int vpd_cache_key(const char *method, const char *target,
 
 /* The 32 bytes a key spells in hex.  Returns 0, or -1 when id is not 64
  * lower-case hex digits (ids the cache did not make: "auto-auth-1"). */
-int vpd_cache_key_to_bin(const char *id, unsigned char out[VPD_CACHE_KEY_BIN_LEN]);
+int vpd_cache_key_to_bin(const char *id,
+                         unsigned char out[VPD_CACHE_KEY_BIN_LEN]);
 
 /* The key of 32 bytes, as vpd_cache_key writes it. */
 void vpd_cache_key_to_hex(const unsigned char bin[VPD_CACHE_KEY_BIN_LEN],

@@ -31,7 +31,7 @@
 #include "base/version.h"
 
 #define COMPONENT "proxy.cache.leasecache"
-#define BUCKETS 4096            /* in-flight table */
+#define BUCKETS 4096 /* in-flight table */
 #define RENEW_BACKOFF_MIN_MS 10000
 #define RENEW_BACKOFF_MAX_MS 300000
 
@@ -56,7 +56,7 @@ struct vpd_lc_ticket {
     struct vpd_lc_ticket *next; /* in-flight chain */
     char key[VPD_CACHE_KEY_LEN + 1];
     waiter *waiters;
-    bool listed;              /* others with the same key wait for it */
+    bool listed; /* others with the same key wait for it */
 };
 
 struct vpd_lease_cache {
@@ -67,10 +67,10 @@ struct vpd_lease_cache {
     vpd_token_holder *holder;
     bool register_auto_auth;
     char auto_auth_id[VPD_CACHE_KEY_LEN + 8]; /* its token entry */
-    char *auto_auth_token;    /* secret: the token registered there */
-    vpd_persist *persist;     /* optional on-disk copy (borrowed) */
-    vpd_resp_packer *pack;      /* packs stored answers */
-    vpd_rt_set *watches;      /* renewal watchers, one per kept entry */
+    char *auto_auth_token;       /* secret: the token registered there */
+    vpd_persist *persist;        /* optional on-disk copy (borrowed) */
+    vpd_resp_packer *pack;       /* packs stored answers */
+    vpd_rt_set *watches;         /* renewal watchers, one per kept entry */
     struct renew_ctx **renewing; /* renewals under way */
     size_t n_renewing, cap_renewing;
     vpd_lc_ticket *inflight[BUCKETS];
@@ -80,16 +80,15 @@ struct vpd_lease_cache {
     void *closed_arg;
 };
 
-
 /* ---- entries ------------------------------------------------------------ */
 
 /* A copy of the strings of an entry, for decisions made after the
  * plugin's borrowed view is gone. */
 typedef struct {
     char id[VPD_CACHE_KEY_LEN + 8];
-    char *token;              /* secret */
+    char *token; /* secret */
     char *lease;
-    char *lease_token;        /* secret */
+    char *lease_token; /* secret */
     bool found;
 } entry_copy;
 
@@ -100,10 +99,9 @@ copy_visit(void *arg, const vp_cache_entry_t *e)
     snprintf(c->id, sizeof c->id, "%s", e->id);
     c->token = e->token ? vpd_secret_dup(e->token, strlen(e->token)) : NULL;
     c->lease = e->lease ? strdup(e->lease) : NULL;
-    c->lease_token = e->lease_token
-                         ? vpd_secret_dup(e->lease_token,
-                                          strlen(e->lease_token))
-                         : NULL;
+    c->lease_token =
+        e->lease_token ? vpd_secret_dup(e->lease_token, strlen(e->lease_token))
+                       : NULL;
     c->found = true;
     return 1;
 }
@@ -133,7 +131,7 @@ static int
 full_visit(void *arg, const vp_cache_entry_t *src)
 {
     entry_full *f = arg;
-    const char *in[8] = {src->id, src->namespace_, src->request_path,
+    const char *in[8] = {src->id,    src->namespace_,     src->request_path,
                          src->token, src->token_accessor, src->token_parent,
                          src->lease, src->lease_token};
     for (int i = 0; i < 8; i++)
@@ -143,10 +141,14 @@ full_visit(void *arg, const vp_cache_entry_t *src)
         memcpy(f->response, src->response.ptr, src->response.len);
     f->e = (vp_cache_entry_t){
         .size = sizeof f->e,
-        .id = f->strings[0], .namespace_ = f->strings[1],
-        .request_path = f->strings[2], .token = f->strings[3],
-        .token_accessor = f->strings[4], .token_parent = f->strings[5],
-        .lease = f->strings[6], .lease_token = f->strings[7],
+        .id = f->strings[0],
+        .namespace_ = f->strings[1],
+        .request_path = f->strings[2],
+        .token = f->strings[3],
+        .token_accessor = f->strings[4],
+        .token_parent = f->strings[5],
+        .lease = f->strings[6],
+        .lease_token = f->strings[7],
         .response = {f->response, f->response ? src->response.len : 0},
         .last_renewed_ms = src->last_renewed_ms,
         .ttl_ms = src->ttl_ms,
@@ -171,8 +173,8 @@ static int
 entry_full_get(vpd_lease_cache *lc, const char *id, entry_full *f)
 {
     memset(f, 0, sizeof *f);
-    if (lc->ops->lookup(&lc->store->pub, id, full_visit, f) != VP_DONE
-        || !f->strings[0]) {
+    if (lc->ops->lookup(&lc->store->pub, id, full_visit, f) != VP_DONE ||
+        !f->strings[0]) {
         entry_full_free(f);
         return -1;
     }
@@ -243,16 +245,16 @@ typedef struct renew_ctx {
     vpd_lease_cache *lc;
     watch *w;
     vpd_fwd_op *op;
-    uint32_t idx;             /* in lc->renewing */
-    bool token;               /* a token renewal (answers with auth) */
+    uint32_t idx; /* in lc->renewing */
+    bool token;   /* a token renewal (answers with auth) */
 } renew_ctx;
 
 static renew_ctx *
 renewal_of(vpd_lease_cache *lc, const watch *w)
 {
     uint32_t tag = vpd_rt_parked(w);
-    if (tag == VPD_RT_NO_TAG || tag >= lc->n_renewing
-        || lc->renewing[tag]->w != w)
+    if (tag == VPD_RT_NO_TAG || tag >= lc->n_renewing ||
+        lc->renewing[tag]->w != w)
         return NULL;
     return lc->renewing[tag];
 }
@@ -262,8 +264,8 @@ renewal_add(vpd_lease_cache *lc, renew_ctx *rc)
 {
     if (lc->n_renewing == lc->cap_renewing) {
         size_t cap = lc->cap_renewing ? lc->cap_renewing * 2 : 64;
-        renew_ctx **v = cap < 0x80000000u
-                            ? realloc(lc->renewing, cap * sizeof *v) : NULL;
+        renew_ctx **v =
+            cap < 0x80000000u ? realloc(lc->renewing, cap * sizeof *v) : NULL;
         if (!v)
             return -1;
         lc->renewing = v;
@@ -348,18 +350,18 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
     if (ok) {
         json_object *root = json_tokener_parse(resp->body ? resp->body : "");
         json_object *block = root, *v = NULL;
-        if (token_mode
-            && !(root && json_object_object_get_ex(root, "auth", &block)))
+        if (token_mode &&
+            !(root && json_object_object_get_ex(root, "auth", &block)))
             ok = false; /* a token renewal must answer with auth */
-        if (ok && block && json_object_object_get_ex(block, "lease_duration",
-                                                     &v))
+        if (ok && block &&
+            json_object_object_get_ex(block, "lease_duration", &v))
             lease_s = (uint64_t)json_object_get_int64(v);
         json_object_put(root);
     }
     if (!ok) {
         lc->counters.renewal_failures++;
-        if (resp->error == VPD_FWD_OK && resp->status >= 400
-            && resp->status < 500) {
+        if (resp->error == VPD_FWD_OK && resp->status >= 400 &&
+            resp->status < 500) {
             /* The server refused: the lease or token is gone. */
             watch_end(lc, w, "renewal refused");
             return;
@@ -372,7 +374,8 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
          * it, spec 2.14): 10 s, doubling to 5 min, half of it random. */
         uint64_t wait = w->backoff_ms / 2 + jitter(0, w->backoff_ms / 2 + 1);
         w->backoff_ms = w->backoff_ms * 2 > RENEW_BACKOFF_MAX_MS
-                            ? RENEW_BACKOFF_MAX_MS : w->backoff_ms * 2;
+                            ? RENEW_BACKOFF_MAX_MS
+                            : w->backoff_ms * 2;
         if (now + wait > w->expires_at)
             wait = w->expires_at - now;
         vpd_rt_schedule(lc->watches, w, wait);
@@ -381,8 +384,8 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
     lc->counters.renewals++;
     w->backoff_ms = RENEW_BACKOFF_MIN_MS;
     uint64_t lease_ms = lease_s * 1000;
-    uint32_t lease_rounded = lease_s > UINT32_MAX ? UINT32_MAX
-                                                  : (uint32_t)lease_s;
+    uint32_t lease_rounded =
+        lease_s > UINT32_MAX ? UINT32_MAX : (uint32_t)lease_s;
     if (lease_rounded > w->lease_s)
         w->grace_ms = grace_for(lease_ms);
     w->lease_s = lease_rounded;
@@ -434,7 +437,8 @@ renew_visit(void *arg, const vp_cache_entry_t *e)
         json_object *o = json_object_new_object();
         json_object_object_add(o, "increment", json_object_new_int(0));
         json_object_object_add(o, "lease_id", json_object_new_string(e->lease));
-        body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        body =
+            strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
         json_object_put(o);
         target = "/v1/sys/leases/renew";
     } else {
@@ -502,8 +506,10 @@ watch_start(vpd_lease_cache *lc, const char *id, uint64_t lease_ms)
 {
     unsigned char bin[VPD_CACHE_KEY_BIN_LEN];
     if (vpd_cache_key_to_bin(id, bin) != 0) {
-        vpd_log(VPD_LOG_WARN, COMPONENT, "entry %.12s: not a cache key, "
-                "not renewed", id);
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "entry %.12s: not a cache key, "
+                "not renewed",
+                id);
         return;
     }
     watch *w = vpd_rt_get(lc->watches, bin);
@@ -606,8 +612,8 @@ on_auto_auth_token(const char *token, uint64_t generation, void *arg)
         return;
     /* The same token again (a re-login that got it back): nothing to do
      * (spec 2.7, TestRegisterAutoAuth_sameToken). */
-    if (lc->auto_auth_id[0] && lc->auto_auth_token
-        && strcmp(lc->auto_auth_token, token) == 0)
+    if (lc->auto_auth_id[0] && lc->auto_auth_token &&
+        strcmp(lc->auto_auth_token, token) == 0)
         return;
     vpd_secret_free(lc->auto_auth_token);
     lc->auto_auth_token = vpd_secret_dup(token, strlen(token));
@@ -633,7 +639,8 @@ on_auto_auth_token(const char *token, uint64_t generation, void *arg)
         vpd_persist_put(lc->persist, &e);
 }
 
-/* ---- lookups --------------------------------------------------------------- */
+/* ---- lookups ---------------------------------------------------------------
+ */
 
 typedef struct {
     vpd_lease_cache *lc;
@@ -685,8 +692,8 @@ hit_visit(void *arg, const vp_cache_entry_t *e)
     if (e->response.len == 0)
         return 1; /* a managed-token marker, not an answer */
     size_t len = 0;
-    char *text = vpd_resp_unpack(c->lc->pack, e->response.ptr,
-                                 e->response.len, &len);
+    char *text =
+        vpd_resp_unpack(c->lc->pack, e->response.ptr, e->response.len, &len);
     if (text && vpd_lc_parse_stored(text, len, c->hit) == 0)
         c->found = true;
     return 1;
@@ -725,8 +732,8 @@ vpd_lc_lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_ticket **ticket,
                       r->http->body, r->http->body_len, r->token, key) != 0)
         return VPD_LC_FORWARD;
     hit_visit_ctx hv = {lc, hit, false};
-    if (lc->ops->lookup(&lc->store->pub, key, hit_visit, &hv) == VP_DONE
-        && hv.found) {
+    if (lc->ops->lookup(&lc->store->pub, key, hit_visit, &hv) == VP_DONE &&
+        hv.found) {
         lc->counters.hits++;
         age_headers(hit);
         return VPD_LC_HIT;
@@ -808,17 +815,17 @@ endpoint_of(const char *path)
 static bool
 is_renewal(const char *ep)
 {
-    return strncmp(ep, "sys/leases/renew", 16) == 0
-           || strncmp(ep, "sys/renew", 9) == 0
-           || strncmp(ep, "auth/token/renew", 16) == 0;
+    return strncmp(ep, "sys/leases/renew", 16) == 0 ||
+           strncmp(ep, "sys/renew", 9) == 0 ||
+           strncmp(ep, "auth/token/renew", 16) == 0;
 }
 
 static const char *
 body_string(json_object *body, const char *key)
 {
     json_object *v = NULL;
-    if (body && json_object_object_get_ex(body, key, &v)
-        && json_object_is_type(v, json_type_string))
+    if (body && json_object_object_get_ex(body, key, &v) &&
+        json_object_is_type(v, json_type_string))
         return json_object_get_string(v);
     return NULL;
 }
@@ -881,30 +888,32 @@ evict_on_revocation(vpd_lease_cache *lc, const vp_req_t *r, const char *ep)
             n += evict_by(lc, VP_CACHE_BY_LEASE_TOKEN, v, NULL, false);
             orphan_children(lc, v);
         }
-    } else if (strcmp(ep, "sys/leases/revoke") == 0
-               || strcmp(ep, "sys/revoke") == 0) {
+    } else if (strcmp(ep, "sys/leases/revoke") == 0 ||
+               strcmp(ep, "sys/revoke") == 0) {
         if ((v = body_string(body, "lease_id")))
             n = evict_by(lc, VP_CACHE_BY_LEASE, v, NULL, true);
     } else if (strncmp(ep, "sys/leases/revoke/", 18) == 0) {
         n = evict_by(lc, VP_CACHE_BY_LEASE, ep + 18, NULL, true);
     } else if (strncmp(ep, "sys/revoke/", 11) == 0) {
         n = evict_by(lc, VP_CACHE_BY_LEASE, ep + 11, NULL, true);
-    } else if (strncmp(ep, "sys/leases/revoke-prefix/", 25) == 0
-               || strncmp(ep, "sys/leases/revoke-force/", 24) == 0) {
+    } else if (strncmp(ep, "sys/leases/revoke-prefix/", 25) == 0 ||
+               strncmp(ep, "sys/leases/revoke-force/", 24) == 0) {
         n = evict_lease_prefix(lc, strchr(ep + 11, '/') + 1);
-    } else if (strncmp(ep, "sys/revoke-prefix/", 18) == 0
-               || strncmp(ep, "sys/revoke-force/", 17) == 0) {
+    } else if (strncmp(ep, "sys/revoke-prefix/", 18) == 0 ||
+               strncmp(ep, "sys/revoke-force/", 17) == 0) {
         n = evict_lease_prefix(lc, strchr(ep + 4, '/') + 1);
     } else {
         json_object_put(body);
         return;
     }
     if (n < 0)
-        vpd_log(VPD_LOG_WARN, COMPONENT, "revocation %s: could not tell what "
-                "to evict from the request", ep);
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "revocation %s: could not tell what "
+                "to evict from the request",
+                ep);
     else if (n > 0)
-        vpd_log(VPD_LOG_DEBUG, COMPONENT, "revocation %s evicted %d entr%s",
-                ep, n, n == 1 ? "y" : "ies");
+        vpd_log(VPD_LOG_DEBUG, COMPONENT, "revocation %s evicted %d entr%s", ep,
+                n, n == 1 ? "y" : "ies");
     json_object_put(body);
 }
 
@@ -948,17 +957,16 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
         return;
     }
     json_object *auth = NULL, *v = NULL;
-    bool renewable = json_object_object_get_ex(root, "renewable", &v)
-                     && json_object_get_boolean(v);
-    bool has_auth = json_object_object_get_ex(root, "auth", &auth)
-                    && json_object_is_type(auth, json_type_object);
-    bool token_renewable = has_auth
-                           && json_object_object_get_ex(auth, "renewable", &v)
-                           && json_object_get_boolean(v);
+    bool renewable = json_object_object_get_ex(root, "renewable", &v) &&
+                     json_object_get_boolean(v);
+    bool has_auth = json_object_object_get_ex(root, "auth", &auth) &&
+                    json_object_is_type(auth, json_type_object);
+    bool token_renewable = has_auth &&
+                           json_object_object_get_ex(auth, "renewable", &v) &&
+                           json_object_get_boolean(v);
     const char *lease = body_string(root, "lease_id");
     uint64_t ttl_s = 0;
-    if (json_object_object_get_ex(has_auth ? auth : root, "lease_duration",
-                                  &v))
+    if (json_object_object_get_ex(has_auth ? auth : root, "lease_duration", &v))
         ttl_s = (uint64_t)json_object_get_int64(v);
 
     vp_cache_entry_t e = {.size = sizeof e, .id = key};
@@ -974,8 +982,8 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
         e.lease_token = r->token;
     } else if (has_auth) {
         const char *token = body_string(auth, "client_token");
-        bool orphan = json_object_object_get_ex(auth, "orphan", &v)
-                      && json_object_get_boolean(v);
+        bool orphan = json_object_object_get_ex(auth, "orphan", &v) &&
+                      json_object_get_boolean(v);
         if (token && token[0]) {
             keep = orphan || token_is_managed(lc, r->token);
             e.token = token;
@@ -1000,8 +1008,10 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
             watch_start(lc, key, ttl_s * 1000);
         } else if (rc == VP_DECLINED) {
             lc->counters.refused_full++;
-            vpd_log(VPD_LOG_WARN, COMPONENT, "cache full: %s relayed "
-                    "uncached", path);
+            vpd_log(VPD_LOG_WARN, COMPONENT,
+                    "cache full: %s relayed "
+                    "uncached",
+                    path);
         }
         if (raw) {
             OPENSSL_cleanse(raw, len);
@@ -1035,7 +1045,8 @@ vpd_lc_done(vpd_lease_cache *lc, vpd_lc_ticket *t, vp_req_t *r,
     }
 }
 
-/* ---- cache-clear (spec 2.11) ---------------------------------------------- */
+/* ---- cache-clear (spec 2.11) ----------------------------------------------
+ */
 
 static char *
 error_json(const char *msg)
@@ -1058,11 +1069,11 @@ vpd_lc_clear(vpd_lease_cache *lc, const vpd_http_req *http, int *status,
         return;
     }
     json_tokener *tok = json_tokener_new();
-    json_object *in = tok ? json_tokener_parse_ex(tok, http->body,
-                                                  (int)http->body_len)
-                          : NULL;
-    bool parsed = in && json_tokener_get_error(tok) == json_tokener_success
-                  && json_object_is_type(in, json_type_object);
+    json_object *in =
+        tok ? json_tokener_parse_ex(tok, http->body, (int)http->body_len)
+            : NULL;
+    bool parsed = in && json_tokener_get_error(tok) == json_tokener_success &&
+                  json_object_is_type(in, json_type_object);
     if (tok)
         json_tokener_free(tok);
     json_object *v;
@@ -1136,7 +1147,8 @@ vpd_lc_clear(vpd_lease_cache *lc, const vpd_http_req *http, int *status,
     json_object_put(in);
 }
 
-/* ---- life ------------------------------------------------------------------ */
+/* ---- life ------------------------------------------------------------------
+ */
 
 vpd_lease_cache *
 vpd_lease_cache_new(uv_loop_t *loop, vpd_instance *store, vpd_fwd *fwd,
@@ -1162,7 +1174,8 @@ vpd_lease_cache_new(uv_loop_t *loop, vpd_instance *store, vpd_fwd *fwd,
     return lc;
 }
 
-/* ---- persistence ---------------------------------------------------------- */
+/* ---- persistence ----------------------------------------------------------
+ */
 
 static uint64_t
 wall_ms(void)
@@ -1188,14 +1201,16 @@ restore_entry(void *arg, const vp_cache_entry_t *e)
     }
     const char *parent = e->lease ? e->lease_token : e->token_parent;
     if (parent && parent[0] && !token_is_managed(lc, parent)) {
-        vpd_log(VPD_LOG_WARN, COMPONENT, "restore: entry %.12s: could not "
-                "find its parent token", e->id);
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "restore: entry %.12s: could not "
+                "find its parent token",
+                e->id);
         return 1;
     }
     if (lc->ops->store(&lc->store->pub, e) != VP_CONTINUE)
         return 1;
-    uint64_t age = wall_ms() > e->last_renewed_ms
-                       ? wall_ms() - e->last_renewed_ms : 0;
+    uint64_t age =
+        wall_ms() > e->last_renewed_ms ? wall_ms() - e->last_renewed_ms : 0;
     uint64_t left = e->ttl_ms > age ? e->ttl_ms - age : 0;
     const char *renewer = e->lease ? e->lease_token : e->token;
     if (renewer && renewer[0])
@@ -1216,11 +1231,13 @@ vpd_lc_restore(vpd_lease_cache *lc, vpd_persist *p, char **auto_auth_token,
         lc->persist = NULL;
         return -1;
     }
-    vpd_log(VPD_LOG_INFO, COMPONENT, "restored %d cache entr%s (%u expired, "
-            "%u without their parent)%s", n, n == 1 ? "y" : "ies",
-            st.expired, st.failed,
+    vpd_log(VPD_LOG_INFO, COMPONENT,
+            "restored %d cache entr%s (%u expired, "
+            "%u without their parent)%s",
+            n, n == 1 ? "y" : "ies", st.expired, st.failed,
             st.deleted ? "; the cache file was removed (keep_after_import "
-                         "is false)" : "");
+                         "is false)"
+                       : "");
     if (!vpd_persist_active(p))
         lc->persist = NULL;
     else /* compactions off the loop from now on */

@@ -30,15 +30,15 @@ typedef enum {
 
 typedef struct {
     int status;
-    vpd_hdrs headers;         /* owned: free with vpd_hdrs_free */
-    char *body;               /* owned: free() */
+    vpd_hdrs headers; /* owned: free with vpd_hdrs_free */
+    char *body;       /* owned: free() */
     size_t body_len;
 } vpd_lc_hit;
 
 typedef struct {
     uint64_t hits, misses, stored, refused_full, evicted, renewals,
         renewal_failures;
-    uint64_t watchers;        /* a gauge: entries being renewed now */
+    uint64_t watchers; /* a gauge: entries being renewed now */
 } vpd_lc_counters;
 
 /* register_auto_auth: api_proxy.use_auto_auth_token is on, so the
@@ -76,8 +76,8 @@ typedef struct vpd_persist vpd_persist;
  * some entries could not be restored (err says how many), -1 when the
  * store cannot be read (err says why; the cache then runs without it).
  * The store must outlive the cache. */
-int vpd_lc_restore(vpd_lease_cache *lc, vpd_persist *p,
-                   char **auto_auth_token, char *err, size_t err_len);
+int vpd_lc_restore(vpd_lease_cache *lc, vpd_persist *p, char **auto_auth_token,
+                   char *err, size_t err_len);
 
 const vpd_lc_counters *vpd_lc_counters_get(const vpd_lease_cache *lc);
 

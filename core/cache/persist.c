@@ -87,7 +87,6 @@ fail(char *err, size_t err_len, const char *fmt, ...)
     return -1;
 }
 
-
 /* ---- configuration ----------------------------------------------------- */
 
 static const char *const persist_keys[] = {

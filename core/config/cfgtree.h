@@ -16,7 +16,7 @@
 
 typedef enum {
     VPD_CFG_STRING,
-    VPD_CFG_NUMBER,   /* integer (HCL 0640 is octal) or float */
+    VPD_CFG_NUMBER, /* integer (HCL 0640 is octal) or float */
     VPD_CFG_BOOL,
     VPD_CFG_NULL,
     VPD_CFG_LIST,
@@ -28,27 +28,27 @@ typedef struct vpd_cfg_node vpd_cfg_node;
 typedef struct {
     char *key;
     vpd_cfg_node *value;
-    int line;                 /* line of the key */
+    int line; /* line of the key */
 } vpd_cfg_member;
 
 struct vpd_cfg_node {
     vpd_cfg_type type;
     int line;
-    const char *file;         /* points at the tree's file name */
-    char *str;                /* STRING (also the raw text of a NUMBER) */
-    int64_t num;              /* NUMBER, integer value */
-    double fnum;              /* NUMBER, as a float */
+    const char *file; /* points at the tree's file name */
+    char *str;        /* STRING (also the raw text of a NUMBER) */
+    int64_t num;      /* NUMBER, integer value */
+    double fnum;      /* NUMBER, as a float */
     bool is_float;
-    bool boolean;             /* BOOL */
-    vpd_cfg_node **items;     /* LIST */
+    bool boolean;         /* BOOL */
+    vpd_cfg_node **items; /* LIST */
     size_t n_items;
-    vpd_cfg_member *members;  /* OBJECT, in source order; keys may repeat */
+    vpd_cfg_member *members; /* OBJECT, in source order; keys may repeat */
     size_t n_members;
 };
 
 typedef struct {
     char *file;
-    vpd_cfg_node *root;       /* an OBJECT */
+    vpd_cfg_node *root; /* an OBJECT */
 } vpd_cfg_tree;
 
 /* Parses text (HCL v1 or JSON, detected by a leading '{').  On error

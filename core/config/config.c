@@ -70,8 +70,6 @@ cfail(cctx *c, const char *file, int line, const char *fmt, ...)
     return -1;
 }
 
-
-
 /* The block being read, for messages: "listener \"tcp\"", "vault", ...;
  * NULL at the top level. */
 typedef struct {
@@ -101,7 +99,8 @@ key_fail(blk *b, const vpd_cfg_member *m, const char *fmt, ...)
 static int
 type_fail(blk *b, const vpd_cfg_member *m, const char *expected)
 {
-    return key_fail(b, m, "expected %s, got %s", expected, vpd_cfg_a_type(m->value));
+    return key_fail(b, m, "expected %s, got %s", expected,
+                    vpd_cfg_a_type(m->value));
 }
 
 /* ---- key tables --------------------------------------------------------- */
@@ -135,7 +134,6 @@ typedef struct {
     }
 #define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
 
-
 static int
 unknown_key(blk *b, const vpd_cfg_member *m, const keydef *defs, size_t n)
 {
@@ -155,8 +153,8 @@ unknown_key(blk *b, const vpd_cfg_member *m, const keydef *defs, size_t n)
         return cfail(b->c, b->file, m->line,
                      "unknown key \"%s\"%s (did you mean \"%s\"?)",
                      vpd_msg_text(m->key), in, best);
-    return cfail(b->c, b->file, m->line, "unknown key \"%s\"%s", vpd_msg_text(m->key),
-                 in);
+    return cfail(b->c, b->file, m->line, "unknown key \"%s\"%s",
+                 vpd_msg_text(m->key), in);
 }
 
 static const keydef *
@@ -167,7 +165,6 @@ find_key(const keydef *defs, size_t n, const char *key)
             return &defs[i];
     return NULL;
 }
-
 
 static int
 get_str(blk *b, const vpd_cfg_member *m, char **dst)
@@ -210,7 +207,8 @@ get_rbool(blk *b, const vpd_cfg_member *m, bool *dst)
     case VPD_CFG_STRING:
         if (vpd_parse_go_bool(v->str, dst) == 0)
             return 0;
-        return key_fail(b, m, "expected a bool, got \"%s\"", vpd_msg_text(v->str));
+        return key_fail(b, m, "expected a bool, got \"%s\"",
+                        vpd_msg_text(v->str));
     default:
         return type_fail(b, m, "a bool");
     }
@@ -735,7 +733,8 @@ parse_method(loader *ld, const block *bl, vpd_method_config *m)
         return -1;
     if (block_type(&ld->c, bl, &m->type, "method", "auto_auth") != 0)
         return -1;
-    snprintf(name, sizeof(name), "auto_auth.method \"%s\"", vpd_msg_text(m->type));
+    snprintf(name, sizeof(name), "auto_auth.method \"%s\"",
+             vpd_msg_text(m->type));
     b.name = name;
     if (apply_keys(&b, bl->body, method_keys, NKEYS(method_keys), m) != 0)
         return -1;
@@ -784,7 +783,8 @@ parse_sink(loader *ld, const block *bl, vpd_sink_config *s)
         return -1;
     if (block_type(&ld->c, bl, &s->type, "sink", "auto_auth") != 0)
         return -1;
-    snprintf(name, sizeof(name), "auto_auth.sink \"%s\"", vpd_msg_text(s->type));
+    snprintf(name, sizeof(name), "auto_auth.sink \"%s\"",
+             vpd_msg_text(s->type));
     b.name = name;
     if (apply_keys(&b, bl->body, sink_keys, NKEYS(sink_keys), s) != 0)
         return -1;
@@ -968,7 +968,8 @@ parse_api_proxy(loader *ld, const block *bl)
                 a.use_auto_auth_token = VPD_AUTO_AUTH_TOKEN_FORCE;
                 continue;
             }
-            if (v->type == VPD_CFG_STRING && vpd_parse_go_bool(v->str, &on) != 0) {
+            if (v->type == VPD_CFG_STRING &&
+                vpd_parse_go_bool(v->str, &on) != 0) {
                 cfail(&ld->c, bl->file, m->line,
                       "api_proxy: value of 'use_auto_auth_token' can be "
                       "either true/false/force, \"%s\" is an invalid option",
@@ -1064,8 +1065,10 @@ get_str_list(blk *b, const vpd_cfg_member *m, const vpd_cfg_node *const **out,
     }
     for (size_t i = 0; i < *n; i++)
         if ((*out)[i]->type != VPD_CFG_STRING)
-            return key_fail(b, m, "expected a list of strings, got %s in "
-                            "the list", vpd_cfg_a_type((*out)[i]));
+            return key_fail(b, m,
+                            "expected a list of strings, got %s in "
+                            "the list",
+                            vpd_cfg_a_type((*out)[i]));
     return 0;
 }
 
@@ -1091,8 +1094,8 @@ parse_telemetry(loader *ld, const block *bl)
     int rc = -1;
     t.filter_default = true;
     t.prometheus_retention_ms = 24u * 3600u * 1000u;
-    if (apply_keys(&b, bl->body, telemetry_keys, NKEYS(telemetry_keys), &t)
-        != 0)
+    if (apply_keys(&b, bl->body, telemetry_keys, NKEYS(telemetry_keys), &t) !=
+        0)
         goto out;
     for (size_t i = 0; i < bl->body->n_members; i++) {
         const vpd_cfg_member *m = &bl->body->members[i];
@@ -1105,19 +1108,18 @@ parse_telemetry(loader *ld, const block *bl)
         } else if (strcmp(m->key, "filter_default") == 0) {
             if (get_bool(&b, m, &t.filter_default) != 0)
                 goto out;
-        } else if (strcmp(m->key, "stackdriver_debug_logs") == 0
-                   || strcmp(m->key, "add_lease_metrics_namespace_labels") == 0
-                   || strcmp(m->key, "add_mount_point_rollback_metrics")
-                          == 0) {
+        } else if (strcmp(m->key, "stackdriver_debug_logs") == 0 ||
+                   strcmp(m->key, "add_lease_metrics_namespace_labels") == 0 ||
+                   strcmp(m->key, "add_mount_point_rollback_metrics") == 0) {
             bool unused;
             if (get_bool(&b, m, &unused) != 0)
                 goto out;
-        } else if (strcmp(m->key, "usage_gauge_period") == 0
-                   || strcmp(m->key, "lease_metrics_epsilon") == 0) {
+        } else if (strcmp(m->key, "usage_gauge_period") == 0 ||
+                   strcmp(m->key, "lease_metrics_epsilon") == 0) {
             /* A duration, or "none". */
-            if (!(m->value->type == VPD_CFG_STRING
-                  && strcmp(m->value->str, "none") == 0)
-                && get_dur(&b, m, &scratch) != 0)
+            if (!(m->value->type == VPD_CFG_STRING &&
+                  strcmp(m->value->str, "none") == 0) &&
+                get_dur(&b, m, &scratch) != 0)
                 goto out;
         } else if (strcmp(m->key, "dogstatsd_tags") == 0) {
             if (get_str_list(&b, m, &items, &n) != 0)
@@ -1141,22 +1143,24 @@ parse_telemetry(loader *ld, const block *bl)
                     goto out;
                 }
                 if (r[0] != '+' && r[0] != '-') {
-                    key_fail(&b, m, "filter rule must begin with either "
-                             "'+' or '-': \"%s\"", vpd_msg_text(r));
+                    key_fail(&b, m,
+                             "filter rule must begin with either "
+                             "'+' or '-': \"%s\"",
+                             vpd_msg_text(r));
                     goto out;
                 }
                 f[k] = r;
             }
-        } else if (strcmp(m->key, "circonus_api_token") == 0
-                   || strcmp(m->key, "circonus_submission_url") == 0) {
+        } else if (strcmp(m->key, "circonus_api_token") == 0 ||
+                   strcmp(m->key, "circonus_submission_url") == 0) {
             int before = 0;
             if (count_sink(&b, m, &before) != 0)
                 goto out;
             circonus = circonus || before;
-        } else if (strcmp(m->key, "statsite_address") == 0
-                   || strcmp(m->key, "statsd_address") == 0
-                   || strcmp(m->key, "dogstatsd_addr") == 0
-                   || strcmp(m->key, "stackdriver_project_id") == 0) {
+        } else if (strcmp(m->key, "statsite_address") == 0 ||
+                   strcmp(m->key, "statsd_address") == 0 ||
+                   strcmp(m->key, "dogstatsd_addr") == 0 ||
+                   strcmp(m->key, "stackdriver_project_id") == 0) {
             if (count_sink(&b, m, &t.n_sinks) != 0)
                 goto out;
         }
@@ -1592,7 +1596,8 @@ take_nonempty(char **dst, char **src)
     }
 }
 
-/* ---- plugin blocks (vaproxy's own) ---------------------------------------- */
+/* ---- plugin blocks (vaproxy's own) ----------------------------------------
+ */
 
 static const keydef plugin_keys[] = {
     KX("kind", K_CUSTOM),
@@ -1632,7 +1637,8 @@ add_plugin_block(loader *ld, const char *file, int line, const char *pkind,
     if (strcmp(pkind, "consistency") != 0 && strcmp(pkind, "cache") != 0)
         return cfail(&ld->c, file, line,
                      "plugin: unknown kind \"%s\" (consistency or cache; "
-                     "auth methods go in auto_auth)", vpd_msg_text(pkind));
+                     "auth methods go in auto_auth)",
+                     vpd_msg_text(pkind));
     vpd_config *cfg = ld->cfg;
     vpd_plugin_block *nv =
         realloc(cfg->plugins, (cfg->n_plugins + 1) * sizeof(*nv));
@@ -1669,15 +1675,14 @@ parse_plugin_value(loader *ld, const char *file, int line,
                      vpd_cfg_a_type(v));
     bool keyed = false;
     for (size_t i = 0; i < v->n_members; i++)
-        keyed |= find_key(plugin_keys, NKEYS(plugin_keys),
-                          v->members[i].key) != NULL;
+        keyed |= find_key(plugin_keys, NKEYS(plugin_keys), v->members[i].key) !=
+                 NULL;
     if (keyed || v->n_members == 0)
         return add_plugin_block(ld, file, line, pkind, NULL, v);
     for (size_t i = 0; i < v->n_members; i++) {
         const vpd_cfg_member *m = &v->members[i];
         if (depth == 0) {
-            if (parse_plugin_value(ld, file, m->line, m->value, m->key, 1)
-                != 0)
+            if (parse_plugin_value(ld, file, m->line, m->value, m->key, 1) != 0)
                 return -1;
         } else if (m->value->type == VPD_CFG_LIST) {
             for (size_t j = 0; j < m->value->n_items; j++)
@@ -1697,8 +1702,8 @@ parse_plugins(loader *ld, const vpd_cfg_node *root, const char *file)
 {
     for (size_t i = 0; i < root->n_members; i++) {
         const vpd_cfg_member *m = &root->members[i];
-        if (strcmp(m->key, "plugin") == 0
-            && parse_plugin_value(ld, file, m->line, m->value, NULL, 0) != 0)
+        if (strcmp(m->key, "plugin") == 0 &&
+            parse_plugin_value(ld, file, m->line, m->value, NULL, 0) != 0)
             return -1;
     }
     return 0;
@@ -1735,16 +1740,18 @@ load_tree(loader *ld, const vpd_cfg_tree *t)
             if (get_int(&b, m, &top.log_rotate_bytes) != 0)
                 goto out;
             if (top.log_rotate_bytes < 0) {
-                key_fail(&b, m, "must be 0 (no limit) or a positive number "
-                                "of bytes");
+                key_fail(&b, m,
+                         "must be 0 (no limit) or a positive number "
+                         "of bytes");
                 goto out;
             }
         } else if (strcmp(m->key, "log_rotate_max_files") == 0) {
             if (get_int(&b, m, &top.log_rotate_max_files) != 0)
                 goto out;
             if (top.log_rotate_max_files < -1) {
-                key_fail(&b, m, "must be -1 (delete archives), 0 (keep "
-                                "all) or a positive count");
+                key_fail(&b, m,
+                         "must be -1 (delete archives), 0 (keep "
+                         "all) or a positive count");
                 goto out;
             }
         } else if (strcmp(m->key, "disable_mlock") == 0) {

@@ -27,32 +27,32 @@ typedef enum {
 } vpd_use_token_mode;
 
 typedef struct {
-    char *address;          /* default "https://127.0.0.1:8200" */
+    char *address; /* default "https://127.0.0.1:8200" */
     char *ca_cert;
     char *ca_path;
     char *client_cert;
     char *client_key;
     char *tls_server_name;
     bool tls_skip_verify;
-    int num_retries;        /* already resolved: absent/0 => 12, -1 => 0 */
-    char *namespace_;       /* [V] vault.namespace */
+    int num_retries;  /* already resolved: absent/0 => 12, -1 => 0 */
+    char *namespace_; /* [V] vault.namespace */
 } vpd_vault_config;
 
 typedef struct {
-    char *type;             /* "token_file", "approle", ... lower-cased */
-    char *mount_path;       /* default "auth/<type>", trailing '/' removed */
-    char *namespace_;       /* canonical: no leading '/', trailing '/' */
+    char *type;       /* "token_file", "approle", ... lower-cased */
+    char *mount_path; /* default "auth/<type>", trailing '/' removed */
+    char *namespace_; /* canonical: no leading '/', trailing '/' */
     uint64_t wrap_ttl_ms;
     uint64_t min_backoff_ms; /* default 1 s */
     uint64_t max_backoff_ms; /* default 5 min */
     bool exit_on_err;
     const vpd_cfg_node *config; /* the method's `config` map (may be NULL) */
-    const char *file;       /* where the block was written, for messages */
+    const char *file;           /* where the block was written, for messages */
     int line;
 } vpd_method_config;
 
 typedef struct {
-    char *type;             /* "file" */
+    char *type; /* "file" */
     uint64_t wrap_ttl_ms;
     char *dh_type;
     char *dh_path;
@@ -75,42 +75,42 @@ typedef struct {
 typedef struct {
     bool present;
     vpd_use_token_mode use_auto_auth_token;
-    char *enforce_consistency;  /* "never" (default) or "always" */
-    char *when_inconsistent;    /* "fail" (default), "retry", "forward" */
+    char *enforce_consistency; /* "never" (default) or "always" */
+    char *when_inconsistent;   /* "fail" (default), "retry", "forward" */
     bool prepend_configured_namespace;
 } vpd_api_proxy_config;
 
 typedef struct {
     bool present;
-    const vpd_cfg_node *node;   /* whole block, for the cache plugin */
+    const vpd_cfg_node *node; /* whole block, for the cache plugin */
 } vpd_cache_config;
 
 typedef enum { VPD_LISTEN_TCP = 0, VPD_LISTEN_UNIX } vpd_listener_type;
 
 typedef struct {
     vpd_listener_type type;
-    char *address;              /* tcp "host:port" (default 127.0.0.1:8200), unix path */
-    bool metrics_only;          /* role = "metrics_only" */
+    char *address;     /* tcp "host:port" (default 127.0.0.1:8200), unix path */
+    bool metrics_only; /* role = "metrics_only" */
     bool require_request_header;
-    bool enable_quit;           /* proxy_api { enable_quit } or agent_api */
+    bool enable_quit; /* proxy_api { enable_quit } or agent_api */
     bool tls_disable;
     char *tls_cert_file;
     char *tls_key_file;
-    char *tls_min_version;      /* "tls12" default */
-    char *tls_max_version;      /* "tls13" default */
+    char *tls_min_version; /* "tls12" default */
+    char *tls_max_version; /* "tls13" default */
     char *tls_cipher_suites;
     bool tls_require_and_verify_client_cert;
     char *tls_client_ca_file;
     bool tls_disable_client_certs;
-    char *socket_mode;          /* octal string, applied on its own */
+    char *socket_mode; /* octal string, applied on its own */
     char *socket_user;
     char *socket_group;
     /* Our limits (not in Vault); sane defaults. */
-    size_t max_header_bytes;    /* default 64 KiB */
-    size_t max_body_bytes;      /* default 32 MiB */
-    size_t max_connections;     /* default 4096 */
-    uint64_t read_timeout_ms;   /* whole request read, default 30 s */
-    uint64_t idle_timeout_ms;   /* keep-alive idle, default 5 min */
+    size_t max_header_bytes;  /* default 64 KiB */
+    size_t max_body_bytes;    /* default 32 MiB */
+    size_t max_connections;   /* default 4096 */
+    uint64_t read_timeout_ms; /* whole request read, default 30 s */
+    uint64_t idle_timeout_ms; /* keep-alive idle, default 5 min */
     const char *file;
     int line;
 } vpd_listener_config;
@@ -120,19 +120,19 @@ typedef struct {
  * of server-only metrics are checked and otherwise ignored: vaproxyd
  * serves metrics, it does not push them. */
 typedef struct {
-    bool present;                 /* a telemetry block was given */
+    bool present;                     /* a telemetry block was given */
     uint64_t prometheus_retention_ms; /* 24 h by default with a block; 0
                                          (no block, or "0") disables */
-    char *metrics_prefix;         /* NULL: the binary's default, "vault" */
+    char *metrics_prefix;             /* NULL: the binary's default, "vault" */
     bool disable_hostname;
     bool enable_hostname_label;
-    bool filter_default;          /* true unless set to false */
-    const char **prefix_filter;   /* "+prefix" / "-prefix"; the array is
-                                     owned, the strings live in `trees` */
+    bool filter_default;        /* true unless set to false */
+    const char **prefix_filter; /* "+prefix" / "-prefix"; the array is
+                                   owned, the strings live in `trees` */
     size_t n_prefix_filter;
-    int n_sinks;                  /* sinks Vault would start, Prometheus
-                                     included: with two or more, go-metrics
-                                     puts the host name in gauge names */
+    int n_sinks; /* sinks Vault would start, Prometheus
+                    included: with two or more, go-metrics
+                    puts the host name in gauge names */
 } vpd_telemetry_config;
 
 /* vaproxy's own block: an extra plugin instance in the chain,
@@ -148,7 +148,7 @@ typedef struct {
 } vpd_plugin_block;
 
 typedef struct {
-    vpd_cfg_tree *trees;        /* parsed files, owned; nodes point in here */
+    vpd_cfg_tree *trees; /* parsed files, owned; nodes point in here */
     size_t n_trees;
 
     vpd_vault_config vault;
@@ -157,7 +157,7 @@ typedef struct {
     vpd_cache_config cache;
     vpd_listener_config *listeners;
     size_t n_listeners;
-    const vpd_cfg_node *telemetry;      /* the raw block, or NULL */
+    const vpd_cfg_node *telemetry; /* the raw block, or NULL */
     vpd_telemetry_config telemetry_conf;
     vpd_plugin_block *plugins;
     size_t n_plugins;
@@ -166,10 +166,10 @@ typedef struct {
     bool exit_after_auth;
     char *log_level;
     char *log_format;
-    char *log_file;             /* a trailing '/' already got proxy.log */
-    int64_t log_rotate_bytes;   /* 0: no size limit */
+    char *log_file;                  /* a trailing '/' already got proxy.log */
+    int64_t log_rotate_bytes;        /* 0: no size limit */
     uint64_t log_rotate_duration_ms; /* 0: the default, 24 h */
-    int64_t log_rotate_max_files; /* 0 keep all, -1 delete archives, N */
+    int64_t log_rotate_max_files;    /* 0 keep all, -1 delete archives, N */
     bool disable_idle_connections_auto_auth;
     bool disable_idle_connections_proxying;
     bool disable_keep_alives_auto_auth;
@@ -179,16 +179,17 @@ typedef struct {
 /* Loads and merges every path (a file, or a directory of .hcl/.json files)
  * in order, then validates.  On error returns NULL and writes one line
  * "FILE:LINE: KEY: what is wrong" into err (NUL-terminated). */
-vpd_config *vpd_config_load(const char *const *paths, size_t n_paths,
-                            char *err, size_t err_len);
+vpd_config *vpd_config_load(const char *const *paths, size_t n_paths, char *err,
+                            size_t err_len);
 
 /* Applies VAULT_ and BAO_ environment overrides to the vault block (spec
  * 1.1), and {BAO,VAULT}_PROXY_DISABLE_IDLE_CONNECTIONS and
  * _DISABLE_KEEP_ALIVES, which replace the configured lists.  `getenv_fn`
  * is getenv in production, a fake in tests.  Returns 0 or -1 with a
  * message in err. */
-int vpd_config_apply_env(vpd_config *cfg, const char *(*getenv_fn)(const char *),
-                         char *err, size_t err_len);
+int vpd_config_apply_env(vpd_config *cfg,
+                         const char *(*getenv_fn)(const char *), char *err,
+                         size_t err_len);
 
 void vpd_config_free(vpd_config *cfg);
 

@@ -99,8 +99,8 @@ vpd_config_plugin_blocks_match(const vpd_config *a, const vpd_config *b)
     if (a->n_plugins != b->n_plugins)
         return false;
     for (size_t i = 0; i < a->n_plugins; i++) {
-        if (!str_eq(a->plugins[i].kind, b->plugins[i].kind)
-            || !str_eq(a->plugins[i].name, b->plugins[i].name))
+        if (!str_eq(a->plugins[i].kind, b->plugins[i].kind) ||
+            !str_eq(a->plugins[i].name, b->plugins[i].name))
             return false;
     }
     return true;
@@ -114,11 +114,11 @@ persist_equal(const vpd_cfg_node *a, const vpd_cfg_node *b)
 {
     size_t i = 0, j = 0;
     for (;;) {
-        while (a && a->type == VPD_CFG_OBJECT && i < a->n_members
-               && strcmp(a->members[i].key, "persist") != 0)
+        while (a && a->type == VPD_CFG_OBJECT && i < a->n_members &&
+               strcmp(a->members[i].key, "persist") != 0)
             i++;
-        while (b && b->type == VPD_CFG_OBJECT && j < b->n_members
-               && strcmp(b->members[j].key, "persist") != 0)
+        while (b && b->type == VPD_CFG_OBJECT && j < b->n_members &&
+               strcmp(b->members[j].key, "persist") != 0)
             j++;
         bool more_a = a && a->type == VPD_CFG_OBJECT && i < a->n_members;
         bool more_b = b && b->type == VPD_CFG_OBJECT && j < b->n_members;

@@ -52,18 +52,18 @@ typedef struct vpd_listener vpd_listener;
 
 typedef struct vpd_http_req {
     const vpd_listener_config *listener; /* the listener it came in on */
-    char method[24];          /* as sent, e.g. "GET", "LIST" */
-    char *target;             /* raw request-target: path and query */
-    char *path;               /* the path part of target (not decoded) */
-    const char *query;        /* after '?' in target, or "" */
-    vpd_hdrs headers;         /* in wire order, original case */
-    char *body;               /* NUL-terminated; body_len excludes the NUL */
+    char method[24];                     /* as sent, e.g. "GET", "LIST" */
+    char *target;      /* raw request-target: path and query */
+    char *path;        /* the path part of target (not decoded) */
+    const char *query; /* after '?' in target, or "" */
+    vpd_hdrs headers;  /* in wire order, original case */
+    char *body;        /* NUL-terminated; body_len excludes the NUL */
     size_t body_len;
     int http_major, http_minor;
-    bool keep_alive;          /* the client wants the connection kept */
-    bool client_gone;         /* set by the server if the client left */
-    char peer[64];            /* "127.0.0.1:5555" or "unix" */
-    void *user;               /* for the router */
+    bool keep_alive;  /* the client wants the connection kept */
+    bool client_gone; /* set by the server if the client left */
+    char peer[64];    /* "127.0.0.1:5555" or "unix" */
+    void *user;       /* for the router */
 } vpd_http_req;
 
 /* The router: called once per parsed request, on the loop thread. */

@@ -151,7 +151,7 @@ vpd_hdrs_clear(vpd_hdrs *h)
     h->n = 0;
 }
 
-#define NAME_IS(n, nl, lit)                                                  \
+#define NAME_IS(n, nl, lit)                                                    \
     ((nl) == sizeof lit - 1 && strncasecmp((n), lit, sizeof lit - 1) == 0)
 
 bool

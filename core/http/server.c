@@ -133,7 +133,7 @@ struct conn {
     srv_req *outstanding; /* with the router */
     timer_mode tmode;
     uint64_t deadline; /* loop time the tmode timeout is due; 0: none */
-    bool no_more; /* parse no further requests here */
+    bool no_more;      /* parse no further requests here */
     bool reading, closing, draining, in_process, served_any;
     char peer[64];
 };
@@ -332,14 +332,14 @@ conn_send(conn *c, const uv_buf_t *bufs, unsigned nbufs)
 }
 
 /* Case-insensitive comparison of a name of known length with a literal. */
-#define NAME_IS(n, nl, lit)                                                  \
+#define NAME_IS(n, nl, lit)                                                    \
     ((nl) == sizeof lit - 1 && strncasecmp((n), lit, sizeof lit - 1) == 0)
 
 /* Appends without a bounds check: the caller reserved the room. */
-#define PUT(p, s, l)                                                         \
-    do {                                                                     \
-        memcpy((p), (s), (l));                                               \
-        (p) += (l);                                                          \
+#define PUT(p, s, l)                                                           \
+    do {                                                                       \
+        memcpy((p), (s), (l));                                                 \
+        (p) += (l);                                                            \
     } while (0)
 
 /* Decimal digits of v, written backwards from end; returns the start. */
@@ -787,9 +787,9 @@ cb_url_complete(llhttp_t *p)
     conn *c = p->data;
     const char *u = c->url.data ? c->url.data : "";
     size_t n = c->url.len;
-    bool ok = n && (u[0] == '/' ||
-                    (n > 7 && strncasecmp(u, "http://", 7) == 0) ||
-                    (n > 8 && strncasecmp(u, "https://", 8) == 0));
+    bool ok =
+        n && (u[0] == '/' || (n > 7 && strncasecmp(u, "http://", 7) == 0) ||
+              (n > 8 && strncasecmp(u, "https://", 8) == 0));
     for (size_t i = 0; ok && i < n; i++)
         ok = (unsigned char)u[i] > 0x20 && u[i] != 0x7f && u[i] != '#';
     if (!ok) {
@@ -1707,9 +1707,9 @@ vpd_server_reload_tls_from(vpd_server *srv, const vpd_config *cfg, char *err,
         /* A listener whose address changed needs a restart; its
          * certificate is not mixed with another listener's. */
         const vpd_listener_config *run = srv->lst[i].cfg;
-        if (!srv->lst[i].tls || lc->tls_disable || lc->type != run->type
-            || !lc->address || !run->address
-            || strcmp(lc->address, run->address) != 0)
+        if (!srv->lst[i].tls || lc->tls_disable || lc->type != run->type ||
+            !lc->address || !run->address ||
+            strcmp(lc->address, run->address) != 0)
             continue;
         char why[512];
         fresh[i] = vpd_tls_ctx_new(lc, why, sizeof why);

@@ -25,8 +25,8 @@ typedef struct vpd_server vpd_server;
  * (libuv writes with write(2)).  A TCP host name (not an IP literal) is
  * resolved here, blocking, so call this before the loop serves. */
 vpd_server *vpd_server_start(uv_loop_t *loop, const vpd_config *cfg,
-                             vpd_http_handler_fn handler, void *arg,
-                             char *err, size_t err_len);
+                             vpd_http_handler_fn handler, void *arg, char *err,
+                             size_t err_len);
 
 /* The port a TCP listener is bound to (useful with port 0), by its index
  * in cfg->listeners.  Returns -1 for a unix listener, a closed listener or

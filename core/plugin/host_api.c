@@ -86,17 +86,17 @@ component_of(const vp_instance_t *inst, char *buf, size_t len)
 }
 
 static void host_log(const vp_instance_t *inst, vp_log_level_t level,
-                     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+                     const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
-host_log(const vp_instance_t *inst, vp_log_level_t level, const char *fmt,
-         ...)
+host_log(const vp_instance_t *inst, vp_log_level_t level, const char *fmt, ...)
 {
     char comp[128];
     va_list ap;
     va_start(ap, fmt);
-    vpd_log_level l = level <= VP_LOG_ERROR ? (vpd_log_level)level
-                                            : VPD_LOG_ERROR;
+    vpd_log_level l =
+        level <= VP_LOG_ERROR ? (vpd_log_level)level : VPD_LOG_ERROR;
     vpd_vlog(l, component_of(inst, comp, sizeof comp), fmt, ap);
     va_end(ap);
 }
@@ -193,7 +193,6 @@ conf_pair(const vpd_instance *vi, const char *key)
     return NULL;
 }
 
-
 static int
 parse_int_text(const char *s, int base, int64_t *out)
 {
@@ -228,10 +227,9 @@ conf_convert(vp_conf_type_t type, const vpd_cfg_node *node, const char *text,
             *num = node->num;
             return 0;
         }
-        return parse_int_text(node ? (node->type == VPD_CFG_STRING
-                                          ? node->str : "")
-                                   : text,
-                              10, num);
+        return parse_int_text(
+            node ? (node->type == VPD_CFG_STRING ? node->str : "") : text, 10,
+            num);
     case VP_CONF_BOOL: {
         *want = "a bool";
         bool b = false;
@@ -249,8 +247,8 @@ conf_convert(vp_conf_type_t type, const vpd_cfg_node *node, const char *text,
     case VP_CONF_DURATION: {
         *want = "a duration (\"30s\", \"5m\", or seconds)";
         uint64_t ms;
-        if (node && node->type == VPD_CFG_NUMBER && !node->is_float
-            && node->num >= 0) {
+        if (node && node->type == VPD_CFG_NUMBER && !node->is_float &&
+            node->num >= 0) {
             *num = node->num * 1000;
             return 0;
         }
@@ -267,8 +265,8 @@ conf_convert(vp_conf_type_t type, const vpd_cfg_node *node, const char *text,
         *want = "a file mode (0640 or \"0640\")";
         if (node && node->type == VPD_CFG_NUMBER && !node->is_float) {
             *num = node->num;
-        } else if ((!node || node->type == VPD_CFG_STRING)
-                   && parse_int_text(node ? node->str : text, 8, num) == 0) {
+        } else if ((!node || node->type == VPD_CFG_STRING) &&
+                   parse_int_text(node ? node->str : text, 8, num) == 0) {
             /* parsed */
         } else {
             return -1;
@@ -329,8 +327,7 @@ host_conf_bool(const vp_instance_t *inst, const char *key, int *out)
 }
 
 static int
-host_conf_duration_ms(const vp_instance_t *inst, const char *key,
-                      uint64_t *out)
+host_conf_duration_ms(const vp_instance_t *inst, const char *key, uint64_t *out)
 {
     const char *unused;
     int64_t v = 0;
@@ -339,7 +336,6 @@ host_conf_duration_ms(const vp_instance_t *inst, const char *key,
         *out = (uint64_t)v;
     return rc;
 }
-
 
 static int
 check_schema(const vpd_instance *vi, const char *where, char *err,
@@ -381,12 +377,13 @@ check_schema(const vpd_instance *vi, const char *where, char *err,
         }
     }
     for (const vp_conf_field_t *f = schema; f && f->key; f++) {
-        if ((f->flags & VP_CONF_REQUIRED) && !conf_node(vi, f->key)
-            && !conf_pair(vi, f->key)) {
+        if ((f->flags & VP_CONF_REQUIRED) && !conf_node(vi, f->key) &&
+            !conf_pair(vi, f->key)) {
             if (vi->conf)
-                snprintf(err, err_len, "%s:%d: %s: missing required key "
-                         "\"%s\"", vi->conf->file, vi->conf->line, vi->label,
-                         f->key);
+                snprintf(err, err_len,
+                         "%s:%d: %s: missing required key "
+                         "\"%s\"",
+                         vi->conf->file, vi->conf->line, vi->label, f->key);
             else
                 snprintf(err, err_len, "%s: %s: missing required key \"%s\"",
                          where, vi->label, f->key);
@@ -404,8 +401,10 @@ vpd_instance_new(vpd_registry *reg, vp_kind_t kind, const char *name,
     vpd_plugin *owner = NULL;
     const vp_provide_t *p = vpd_plugins_find(reg, kind, name, &owner);
     if (!p) {
-        snprintf(err, err_len, "%s: no plugin provides %s \"%s\" (is it in "
-                 "--plugin-dir?)", where, vpd_kind_name(kind), name);
+        snprintf(err, err_len,
+                 "%s: no plugin provides %s \"%s\" (is it in "
+                 "--plugin-dir?)",
+                 where, vpd_kind_name(kind), name);
         return NULL;
     }
     vpd_instance *vi = calloc(1, sizeof *vi);
@@ -490,8 +489,7 @@ vpd_instance_free(vpd_instance *vi)
             destroy = ((const vp_cache_ops_t *)vi->provide->ops)->destroy;
             break;
         case VP_KIND_CONSISTENCY:
-            destroy =
-                ((const vp_consistency_ops_t *)vi->provide->ops)->destroy;
+            destroy = ((const vp_consistency_ops_t *)vi->provide->ops)->destroy;
             break;
         }
         if (destroy)
@@ -515,8 +513,8 @@ pairs_equal(const vpd_instance *a, const vpd_instance *b)
     if (a->n_pairs != b->n_pairs)
         return false;
     for (size_t i = 0; i < a->n_pairs; i++) {
-        if (strcmp(a->pairs[i].key, b->pairs[i].key) != 0
-            || strcmp(a->pairs[i].value, b->pairs[i].value) != 0)
+        if (strcmp(a->pairs[i].key, b->pairs[i].key) != 0 ||
+            strcmp(a->pairs[i].value, b->pairs[i].value) != 0)
             return false;
     }
     return true;
@@ -525,18 +523,18 @@ pairs_equal(const vpd_instance *a, const vpd_instance *b)
 bool
 vpd_instance_same_config(const vpd_instance *a, const vpd_instance *b)
 {
-    return a->provide == b->provide && vpd_cfg_node_equal(a->conf, b->conf)
-           && pairs_equal(a, b);
+    return a->provide == b->provide && vpd_cfg_node_equal(a->conf, b->conf) &&
+           pairs_equal(a, b);
 }
 
 /* An op added after ABI 1.0 exists only when the plugin was built against
  * a minor that has it AND its table is long enough to hold it: the size
  * is checked before the member is read, so a 1.0 table is never read past
  * its end, and the minor guards against a table padded by hand. */
-#define OPS_HAS(type, ops, member, since_minor, plugin_minor)               \
-    ((plugin_minor) >= (since_minor)                                        \
-     && ((const type *)(ops))->size                                         \
-            >= offsetof(type, member) + sizeof(((const type *)0)->member))
+#define OPS_HAS(type, ops, member, since_minor, plugin_minor)                  \
+    ((plugin_minor) >= (since_minor) &&                                        \
+     ((const type *)(ops))->size >=                                            \
+         offsetof(type, member) + sizeof(((const type *)0)->member))
 
 int (*vpd_instance_reconfigure_op(const vpd_instance *vi))(vp_instance_t *,
                                                            vp_instance_t *)
@@ -656,8 +654,7 @@ host_read_file(const vp_instance_t *inst, const char *path, int trim,
 /* ---- JSON -------------------------------------------------------------- */
 
 static int
-host_json_get_string(const char *json, size_t len, const char *path,
-                     char **out)
+host_json_get_string(const char *json, size_t len, const char *path, char **out)
 {
     json_tokener *tok = json_tokener_new();
     if (!tok)
@@ -682,8 +679,8 @@ host_json_get_string(const char *json, size_t len, const char *path,
         memcpy(part, p, n);
         part[n] = '\0';
         json_object *next = NULL;
-        if (!json_object_is_type(cur, json_type_object)
-            || !json_object_object_get_ex(cur, part, &next))
+        if (!json_object_is_type(cur, json_type_object) ||
+            !json_object_object_get_ex(cur, part, &next))
             cur = NULL;
         else
             cur = next;
@@ -712,8 +709,8 @@ host_json_object_from_pairs(const char *const *pairs)
                                json_object_new_string(pairs[i + 1]));
     }
     size_t len = 0;
-    const char *text = json_object_to_json_string_length(
-        obj, JSON_C_TO_STRING_PLAIN, &len);
+    const char *text =
+        json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
     char *out = vpd_secret_dup(text, len);
     /* json-c keeps its own copies of the values; wipe the serialisation
      * buffer before it is freed. */
@@ -807,8 +804,8 @@ static int
 host_login_set_tls(vp_login_t *l, const char *cert, const char *key,
                    const char *ca)
 {
-    if (replace_str(&l->client_cert, cert) || replace_str(&l->client_key, key)
-        || replace_str(&l->ca_cert, ca))
+    if (replace_str(&l->client_cert, cert) ||
+        replace_str(&l->client_key, key) || replace_str(&l->ca_cert, ca))
         return VP_ENOMEM;
     return 0;
 }
@@ -912,8 +909,8 @@ host_resp_body(const vp_req_t *r)
 static int
 host_resp_header_add(vp_req_t *r, const char *name, const char *value)
 {
-    return vpd_hdrs_add(&r->extra_resp_headers, name, value) == 0
-               ? 0 : VP_ENOMEM;
+    return vpd_hdrs_add(&r->extra_resp_headers, name, value) == 0 ? 0
+                                                                  : VP_ENOMEM;
 }
 
 static int

@@ -28,15 +28,15 @@ typedef struct {
 } vpd_conf_pair;
 
 typedef struct vpd_instance {
-    vp_instance_t pub;          /* first: plugins get &pub */
+    vp_instance_t pub; /* first: plugins get &pub */
     vp_kind_t kind;
     const vp_provide_t *provide;
     vpd_plugin *plugin;
-    vpd_cfg_node *conf;         /* a copy of the `config` object (owned),
-                                   or NULL */
-    vpd_conf_pair *pairs;       /* synthetic keys (owned copies) */
+    vpd_cfg_node *conf;   /* a copy of the `config` object (owned),
+                             or NULL */
+    vpd_conf_pair *pairs; /* synthetic keys (owned copies) */
     size_t n_pairs;
-    char label[96];             /* "auth approle", for messages */
+    char label[96]; /* "auth approle", for messages */
     char last_error[512];
     bool created;
 } vpd_instance;
@@ -68,8 +68,8 @@ int (*vpd_instance_reconfigure_op(const vpd_instance *inst))(vp_instance_t *,
  * VP_ENOTSUP when there is no reconfigure op, or the plugin's error with
  * "LABEL: REASON" in err; inst is then unchanged.  Either way the caller
  * frees next with vpd_instance_free. */
-int vpd_instance_reconfigure(vpd_instance *inst, vpd_instance *next,
-                             char *err, size_t err_len);
+int vpd_instance_reconfigure(vpd_instance *inst, vpd_instance *next, char *err,
+                             size_t err_len);
 
 static inline const void *
 vpd_instance_ops(const vpd_instance *inst)
@@ -84,9 +84,9 @@ void vpd_instance_clear_error(vpd_instance *inst);
 /* A login request being described by an auth method. */
 struct vp_login {
     char method[16];
-    char *path;                 /* below /v1/ */
-    char *body;                 /* secret */
-    char *token;                /* secret, X-Vault-Token */
+    char *path;  /* below /v1/ */
+    char *body;  /* secret */
+    char *token; /* secret, X-Vault-Token */
     vpd_hdrs headers;
     char *client_cert, *client_key, *ca_cert;
     vp_login_result_t result;

@@ -38,9 +38,8 @@ vpd_kind_name(vp_kind_t kind)
     return "unknown";
 }
 
-static int
-refuse(char *err, size_t err_len, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static int refuse(char *err, size_t err_len, const char *path, const char *fmt,
+                  ...) __attribute__((format(printf, 4, 5)));
 
 static int
 refuse(char *err, size_t err_len, const char *path, const char *fmt, ...)
@@ -64,8 +63,10 @@ module_name(const char *path, char *out, size_t out_len)
     size_t i = 0;
     for (; base[i] && base[i] != '.' && i + 1 < out_len; i++) {
         char c = base[i];
-        out[i] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                  || (c >= '0' && c <= '9')) ? c : '_';
+        out[i] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (c >= '0' && c <= '9'))
+                     ? c
+                     : '_';
     }
     out[i] = '\0';
 }
@@ -117,16 +118,15 @@ check_ops(const vp_provide_t *p, const char *path, char *err, size_t err_len)
         min = offsetof(vp_cache_ops_t, stats) + sizeof(void *);
         if (size >= min && (!ops->lookup || !ops->store || !ops->evict))
             return refuse(err, err_len, path,
-                          "cache \"%s\" lacks lookup, store or evict",
-                          p->name);
+                          "cache \"%s\" lacks lookup, store or evict", p->name);
         break;
     }
     case VP_KIND_CONSISTENCY: {
         const vp_consistency_ops_t *ops = p->ops;
         min = offsetof(vp_consistency_ops_t, on_response) + sizeof(void *);
         if (size >= min && !ops->on_request && !ops->on_response)
-            return refuse(err, err_len, path,
-                          "consistency \"%s\" has no hooks", p->name);
+            return refuse(err, err_len, path, "consistency \"%s\" has no hooks",
+                          p->name);
         break;
     }
     default:
@@ -219,8 +219,8 @@ vpd_plugins_load_file(vpd_registry *reg, const char *path, char *err,
     char stem[1024];
     snprintf(stem, sizeof stem, "%s", path);
     size_t len = strlen(stem);
-    if (len > 3 && (strcmp(stem + len - 3, ".la") == 0
-                    || strcmp(stem + len - 3, ".so") == 0))
+    if (len > 3 && (strcmp(stem + len - 3, ".la") == 0 ||
+                    strcmp(stem + len - 3, ".so") == 0))
         stem[len - 3] = '\0';
     char modname[256];
     module_name(stem, modname, sizeof modname);
@@ -297,8 +297,7 @@ vpd_plugins_load_dir(vpd_registry *reg, const char *dir, char *err,
 {
     DIR *d = opendir(dir);
     if (!d) {
-        snprintf(err, err_len, "plugin directory %s: cannot be read: %m",
-                 dir);
+        snprintf(err, err_len, "plugin directory %s: cannot be read: %m", dir);
         return -1;
     }
     /* Collect stems first: a build tree has foo.la (next to .libs/foo.so),

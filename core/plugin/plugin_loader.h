@@ -12,10 +12,10 @@
 #include <vaproxy/vaproxy.h>
 
 typedef struct vpd_plugin {
-    char *path;               /* the file that was opened */
-    void *handle;             /* lt_dlhandle */
+    char *path;   /* the file that was opened */
+    void *handle; /* lt_dlhandle */
     const vp_plugin_t *desc;
-    void *state;              /* from desc->init */
+    void *state; /* from desc->init */
     size_t live_instances;
 } vpd_plugin;
 

@@ -20,12 +20,12 @@ typedef struct {
 } vpd_req_ctx;
 
 struct vp_req {
-    vpd_http_req *http;         /* the client's request (server-owned) */
-    vpd_hdrs up_headers;        /* what goes upstream */
-    char *token;                /* effective token, wiped on free; "" none */
+    vpd_http_req *http;  /* the client's request (server-owned) */
+    vpd_hdrs up_headers; /* what goes upstream */
+    char *token;         /* effective token, wiped on free; "" none */
     bool used_auto_auth_token;
-    vpd_fwd_resp *resp;         /* upstream answer, during response hooks */
-    vpd_hdrs extra_resp_headers;/* added by hooks for the client */
+    vpd_fwd_resp *resp;          /* upstream answer, during response hooks */
+    vpd_hdrs extra_resp_headers; /* added by hooks for the client */
     int attempts;
     /* An early answer from a request hook (req_respond). */
     bool answered;

@@ -41,8 +41,7 @@ hook_failed(vpd_instance *inst, const char *phase, char *err, size_t err_len)
 }
 
 vp_status_t
-vpd_chain_on_request(vpd_chain *chain, vp_req_t *req, char *err,
-                     size_t err_len)
+vpd_chain_on_request(vpd_chain *chain, vp_req_t *req, char *err, size_t err_len)
 {
     for (size_t i = 0; i < chain->n_consistency; i++) {
         vpd_instance *inst = chain->consistency[i];

@@ -27,9 +27,8 @@ gauge(vpd_proxy_metrics *pm, const char *name, const char *help)
 }
 
 void
-vpd_proxy_metrics_init(vpd_proxy_metrics *pm,
-                       const vpd_telemetry_config *tel, const char *hostname,
-                       uint64_t now_wall_ms)
+vpd_proxy_metrics_init(vpd_proxy_metrics *pm, const vpd_telemetry_config *tel,
+                       const char *hostname, uint64_t now_wall_ms)
 {
     memset(pm, 0, sizeof *pm);
     vpd_metrics_options o = {.prefix = "vault"};
@@ -63,28 +62,28 @@ vpd_proxy_metrics_init(vpd_proxy_metrics *pm,
     pair(pm, pm->cache_miss, "agent.cache.miss", "proxy.cache.miss",
          "Successful proxied requests that were forwarded upstream");
 
-    pm->login_attempts = counter(pm, "proxy.auth.login_attempts",
-                                 "Auto-auth logins started");
-    pm->cache_stored = counter(pm, "proxy.cache.stored",
-                               "Answers stored in the lease cache");
-    pm->cache_evicted = counter(pm, "proxy.cache.evicted",
-                                "Lease cache entries evicted");
+    pm->login_attempts =
+        counter(pm, "proxy.auth.login_attempts", "Auto-auth logins started");
+    pm->cache_stored =
+        counter(pm, "proxy.cache.stored", "Answers stored in the lease cache");
+    pm->cache_evicted =
+        counter(pm, "proxy.cache.evicted", "Lease cache entries evicted");
     pm->cache_refused_full = counter(pm, "proxy.cache.refused_full",
                                      "Answers not cached: the store was full");
     pm->cache_renewals = counter(pm, "proxy.cache.renewals",
                                  "Renewals of cached leases and tokens");
     pm->cache_renewal_failures = counter(pm, "proxy.cache.renewal_failures",
                                          "Failed renewals of cached entries");
-    pm->cache_entries = gauge(pm, "proxy.cache.entries",
-                              "Entries in the lease cache");
-    pm->cache_bytes = gauge(pm, "proxy.cache.bytes",
-                            "Bytes held by the lease cache store");
-    pm->client_connections = gauge(pm, "proxy.client.connections",
-                                   "Open client connections");
+    pm->cache_entries =
+        gauge(pm, "proxy.cache.entries", "Entries in the lease cache");
+    pm->cache_bytes =
+        gauge(pm, "proxy.cache.bytes", "Bytes held by the lease cache store");
+    pm->client_connections =
+        gauge(pm, "proxy.client.connections", "Open client connections");
     pm->upstream_connections = gauge(pm, "proxy.upstream.connections",
                                      "Open connections to the Vault server");
-    pm->inflight = gauge(pm, "proxy.requests.inflight",
-                         "Proxied requests under way");
+    pm->inflight =
+        gauge(pm, "proxy.requests.inflight", "Proxied requests under way");
     pm->request_seconds = vpd_metrics_add(
         &pm->reg, VPD_METRIC_HISTOGRAM, "proxy.request.duration_seconds",
         "Time from a complete proxied request to its answer");
@@ -111,8 +110,7 @@ vpd_proxy_metrics_refresh(vpd_proxy_metrics *pm,
         vpd_counter_set(pm->cache_evicted, s->cache_evicted);
         vpd_counter_set(pm->cache_refused_full, s->cache_refused_full);
         vpd_counter_set(pm->cache_renewals, s->cache_renewals);
-        vpd_counter_set(pm->cache_renewal_failures,
-                        s->cache_renewal_failures);
+        vpd_counter_set(pm->cache_renewal_failures, s->cache_renewal_failures);
     }
     if (s->have_cache_size) {
         vpd_gauge_set(pm->cache_entries, (double)s->cache_entries);

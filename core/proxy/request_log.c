@@ -15,16 +15,17 @@
  * (Vault's deprecated "urltoken" forms).  Whatever follows is redacted,
  * wherever the endpoint sits (namespaces may precede it). */
 static const char *const token_in_url[] = {
-    "/auth/token/lookup/",        "/auth/token/renew/",
-    "/auth/token/revoke/",        "/auth/token/revoke-orphan/",
+    "/auth/token/lookup/",
+    "/auth/token/renew/",
+    "/auth/token/revoke/",
+    "/auth/token/revoke-orphan/",
 };
 
 size_t
 vpd_request_log_path(const char *path, char *out, size_t cap)
 {
     size_t keep = strlen(path);
-    for (size_t i = 0; i < sizeof token_in_url / sizeof token_in_url[0];
-         i++) {
+    for (size_t i = 0; i < sizeof token_in_url / sizeof token_in_url[0]; i++) {
         const char *hit = strstr(path, token_in_url[i]);
         if (hit && hit[strlen(token_in_url[i])] != '\0') {
             size_t end = (size_t)(hit - path) + strlen(token_in_url[i]);
@@ -35,8 +36,8 @@ vpd_request_log_path(const char *path, char *out, size_t cap)
     size_t o = 0;
     for (size_t i = 0; i < keep && o + 1 < cap; i++) {
         unsigned char c = (unsigned char)path[i];
-        out[o++] = (c <= 0x20 || c == 0x7f || c == '"' || c == '\\')
-                       ? '?' : (char)c;
+        out[o++] =
+            (c <= 0x20 || c == 0x7f || c == '"' || c == '\\') ? '?' : (char)c;
     }
     if (keep < strlen(path)) {
         static const char red[] = "<redacted>";
@@ -68,9 +69,8 @@ vpd_request_log(const char *method, const char *path, int status,
     snprintf(st, sizeof st, "%d", status);
     fmt_ms(total, sizeof total, total_ns);
     vpd_log_field f[6] = {
-        {"method", safe_method}, {"path", safe_path},
-        {"status", st},          {"latency_ms", total},
-        {"cache", cache_names[cache]},
+        {"method", safe_method}, {"path", safe_path},           {"status", st},
+        {"latency_ms", total},   {"cache", cache_names[cache]},
     };
     size_t n = 5;
     if (forwarded) {

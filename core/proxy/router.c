@@ -29,17 +29,17 @@
 #define HEAL_WAIT_MS 10000
 
 typedef struct proxied {
-    vp_req_t r;               /* first: hooks get &r */
+    vp_req_t r; /* first: hooks get &r */
     vpd_router *router;
     vpd_fwd_op *op;
-    uv_timer_t *timer;        /* retry waits and token waits */
+    uv_timer_t *timer; /* retry waits and token waits */
     int chain_retries;
-    uint64_t token_generation;/* of the auto-auth token it carries */
-    bool healed;              /* already resent once with a new token */
-    vpd_lc_ticket *ticket;    /* a cache miss under way */
-    bool cache_waiting;       /* an identical request is under way */
-    bool cache_waited;        /* ...and it has finished: never wait again */
-    bool wait_for_token;      /* the auto-auth token is dead: wait */
+    uint64_t token_generation; /* of the auto-auth token it carries */
+    bool healed;               /* already resent once with a new token */
+    vpd_lc_ticket *ticket;     /* a cache miss under way */
+    bool cache_waiting;        /* an identical request is under way */
+    bool cache_waited;         /* ...and it has finished: never wait again */
+    bool wait_for_token;       /* the auto-auth token is dead: wait */
     /* Waiting for a new auto-auth token (router->parked list). */
     bool parked;
     struct proxied *park_prev, *park_next;
@@ -49,9 +49,9 @@ typedef struct proxied {
     char *denied_body;
     size_t denied_len;
     /* For the metrics and the request line (uv_hrtime nanoseconds). */
-    uint64_t t0_ns;           /* the router got the request */
-    uint64_t up_t0_ns;        /* the current upstream exchange began */
-    uint64_t upstream_ns;     /* every upstream exchange, summed */
+    uint64_t t0_ns;       /* the router got the request */
+    uint64_t up_t0_ns;    /* the current upstream exchange began */
+    uint64_t upstream_ns; /* every upstream exchange, summed */
     bool forwarded;
 } proxied;
 
@@ -83,8 +83,7 @@ vpd_router_init(vpd_router *r, uv_loop_t *loop, const vpd_config *cfg,
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) != 0)
         host[0] = '\0';
-    vpd_proxy_metrics_init(&r->metrics, &cfg->telemetry_conf, host,
-                           wall_ms());
+    vpd_proxy_metrics_init(&r->metrics, &cfg->telemetry_conf, host, wall_ms());
 }
 
 /* The request line of an answer given here, not by the proxy path. */
@@ -180,15 +179,13 @@ gather_metrics(vpd_router *rt)
     }
     if (rt->cache && rt->cache_store) {
         const vp_cache_ops_t *ops = vpd_instance_ops(rt->cache_store);
-        if (ops->stats
-            && ops->stats(&rt->cache_store->pub, &src.cache_entries,
-                          &src.cache_bytes) == 0)
+        if (ops->stats && ops->stats(&rt->cache_store->pub, &src.cache_entries,
+                                     &src.cache_bytes) == 0)
             src.have_cache_size = true;
     }
-    src.client_connections = rt->server ? vpd_server_connections(rt->server)
-                                        : 0;
-    src.upstream_connections = rt->fwd ? vpd_fwd_open_connections(rt->fwd)
-                                       : 0;
+    src.client_connections =
+        rt->server ? vpd_server_connections(rt->server) : 0;
+    src.upstream_connections = rt->fwd ? vpd_fwd_open_connections(rt->fwd) : 0;
     src.inflight = rt->inflight;
     vpd_proxy_metrics_refresh(&rt->metrics, &src);
 }
@@ -210,8 +207,8 @@ metrics_format(const vpd_http_req *http, char *format, size_t len)
     }
     for (size_t i = 0; i < vpd_hdrs_count(&http->headers, "Accept"); i++) {
         const char *a = vpd_hdrs_get(&http->headers, "Accept", i);
-        if (strstr(a, "text/plain; version=0.0.4")
-            || strstr(a, "prometheus/telemetry")) {
+        if (strstr(a, "text/plain; version=0.0.4") ||
+            strstr(a, "prometheus/telemetry")) {
             snprintf(format, len, "prometheus");
             return;
         }
@@ -243,8 +240,10 @@ handle_metrics(vpd_router *r, vpd_http_req *http, uint64_t t0)
     metrics_format(http, format, sizeof format);
     bool prom = strcmp(format, "prometheus") == 0;
     if (format[0] && !prom) {
-        int n = snprintf(msg, sizeof msg, "metric response format \"%s\" "
-                         "unknown", format);
+        int n = snprintf(msg, sizeof msg,
+                         "metric response format \"%s\" "
+                         "unknown",
+                         format);
         respond_text(http, t0, 400, "text/plain", msg, (size_t)n);
         return;
     }
@@ -276,9 +275,9 @@ handle_metrics(vpd_router *r, vpd_http_req *http, uint64_t t0)
 static bool
 has_request_header(const vpd_http_req *http)
 {
-    return vpd_hdrs_count(&http->headers, "X-Vault-Request") == 1
-           && strcmp(vpd_hdrs_get(&http->headers, "X-Vault-Request", 0),
-                     "true") == 0;
+    return vpd_hdrs_count(&http->headers, "X-Vault-Request") == 1 &&
+           strcmp(vpd_hdrs_get(&http->headers, "X-Vault-Request", 0), "true") ==
+               0;
 }
 
 /* Go's mux redirects requests whose path is not clean (//, /./, /../) to
@@ -429,9 +428,8 @@ drop_request_header(const char *name)
 {
     /* Host and framing are the forwarder's; Accept-Encoding is dropped so
      * the body comes back uncompressed, as Vault Proxy does. */
-    static const char *const names[] = {"Host", "Content-Length",
-                                        "Expect", "Accept-Encoding",
-                                        "User-Agent"};
+    static const char *const names[] = {"Host", "Content-Length", "Expect",
+                                        "Accept-Encoding", "User-Agent"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcasecmp(name, names[i]) == 0)
             return true;
@@ -476,12 +474,12 @@ prepare(proxied *p)
 
     for (size_t i = 0; i < in->n; i++) {
         const char *name = in->v[i].name;
-        if (drop_request_header(name)
-            || (has_connection && named_in_connection(in, name)))
+        if (drop_request_header(name) ||
+            (has_connection && named_in_connection(in, name)))
             continue;
         /* force: the client's token is discarded before anything else. */
-        if (mode == VPD_AUTO_AUTH_TOKEN_FORCE
-            && strcasecmp(name, "X-Vault-Token") == 0)
+        if (mode == VPD_AUTO_AUTH_TOKEN_FORCE &&
+            strcasecmp(name, "X-Vault-Token") == 0)
             continue;
         if (vpd_hdrs_add(&r->up_headers, name, in->v[i].value) != 0)
             return -1;
@@ -522,8 +520,8 @@ sanitize(proxied *p, int status, const char **body, size_t *body_len,
 {
     vpd_router *rt = p->router;
     vp_req_t *r = &p->r;
-    if (status != 200
-        || rt->cfg->api_proxy.use_auto_auth_token == VPD_AUTO_AUTH_TOKEN_FALSE)
+    if (status != 200 ||
+        rt->cfg->api_proxy.use_auto_auth_token == VPD_AUTO_AUTH_TOKEN_FALSE)
         return 0;
     size_t clean_len = 0;
     vpd_sanitize_result sr = vpd_sanitize_token_answer(
@@ -621,9 +619,10 @@ on_park_timeout(uv_timer_t *t)
     proxied *p = t->data;
     unpark(p);
     if (p->denied_status) {
-        vpd_log(VPD_LOG_WARN, COMPONENT, "%s %s: no new auto-auth token in "
-                "time; relaying the server's answer", p->r.http->method,
-                p->r.http->path);
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "%s %s: no new auto-auth token in "
+                "time; relaying the server's answer",
+                p->r.http->method, p->r.http->path);
         vpd_metric_pair_inc(p->router->metrics.proxy_client_error);
         note_answer(p, p->denied_status, cache_outcome(p));
         vpd_http_respond(p->r.http, p->denied_status, &p->denied_headers,
@@ -676,8 +675,8 @@ on_new_token(const char *token, uint64_t generation, void *arg)
 static bool
 says_invalid_token(const vpd_fwd_resp *resp)
 {
-    return resp->error == VPD_FWD_OK && resp->status == 403 && resp->body
-           && strstr(resp->body, "invalid token") != NULL;
+    return resp->error == VPD_FWD_OK && resp->status == 403 && resp->body &&
+           strstr(resp->body, "invalid token") != NULL;
 }
 
 /* A request that used the auto-auth token got "invalid token": mark the
@@ -688,8 +687,8 @@ static bool
 try_self_heal(proxied *p, vpd_fwd_resp *resp)
 {
     vpd_router *rt = p->router;
-    if (!p->r.used_auto_auth_token || p->healed || !rt->auto_auth
-        || !says_invalid_token(resp))
+    if (!p->r.used_auto_auth_token || p->healed || !rt->auto_auth ||
+        !says_invalid_token(resp))
         return false;
     vpd_token_mark_dead(rt->holder, p->token_generation);
     p->healed = true;
@@ -701,14 +700,14 @@ try_self_heal(proxied *p, vpd_fwd_resp *resp)
         return false;
     memcpy(p->denied_body, resp->body, resp->body_len + 1);
     p->denied_len = resp->body_len;
-    vpd_log(VPD_LOG_WARN, COMPONENT, "%s %s: the auto-auth token was "
+    vpd_log(VPD_LOG_WARN, COMPONENT,
+            "%s %s: the auto-auth token was "
             "rejected as invalid; logging in again and retrying once",
             p->r.http->method, p->r.http->path);
-    if (vpd_token_current(rt->holder) != NULL
-        && rt->holder->generation != p->token_generation) {
+    if (vpd_token_current(rt->holder) != NULL &&
+        rt->holder->generation != p->token_generation) {
         /* A newer token arrived while this request was under way. */
-        on_new_token(vpd_token_current(rt->holder), rt->holder->generation,
-                     rt);
+        on_new_token(vpd_token_current(rt->holder), rt->holder->generation, rt);
         return true;
     }
     vpd_auto_auth_reauth(rt->auto_auth);
@@ -731,19 +730,20 @@ on_upstream(vpd_fwd_resp *resp, void *arg)
         return;
     r->resp = resp;
     char err[512];
-    vp_status_t rc = vpd_chain_on_response(p->router->chain, r, err,
-                                           sizeof err);
+    vp_status_t rc =
+        vpd_chain_on_response(p->router->chain, r, err, sizeof err);
     r->resp = NULL;
-    if (rc == VP_RETRY && resp->error != VPD_FWD_CANCELLED
-        && p->chain_retries < p->router->cfg->vault.num_retries) {
+    if (rc == VP_RETRY && resp->error != VPD_FWD_CANCELLED &&
+        p->chain_retries < p->router->cfg->vault.num_retries) {
         /* Linear jittered waits, like the upstream client's own retries. */
         vpd_router *rt = p->router;
         uint32_t rnd = 0;
         vpd_host_api()->random_bytes(&rnd, sizeof rnd);
         uint64_t span = rt->retry_max_ms > rt->retry_min_ms
-                            ? rt->retry_max_ms - rt->retry_min_ms : 0;
-        uint64_t wait = (rt->retry_min_ms + (span ? rnd % (span + 1) : 0))
-                        * (uint64_t)(p->chain_retries + 1);
+                            ? rt->retry_max_ms - rt->retry_min_ms
+                            : 0;
+        uint64_t wait = (rt->retry_min_ms + (span ? rnd % (span + 1) : 0)) *
+                        (uint64_t)(p->chain_retries + 1);
         p->chain_retries++;
         uv_timer_t *t = request_timer(p);
         if (!t) {
@@ -928,8 +928,7 @@ vpd_router_handle(vpd_http_req *http, void *arg)
     }
     if (l->require_request_header && !has_request_header(http)) {
         log_local(http, t0, 412);
-        vpd_http_respond_error(http, 412,
-                               "missing \"X-Vault-Request\" header");
+        vpd_http_respond_error(http, 412, "missing \"X-Vault-Request\" header");
         return;
     }
     proxy(rt, http, t0);

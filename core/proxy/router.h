@@ -30,23 +30,22 @@ typedef struct vpd_router {
     vpd_fwd *fwd;
     vpd_chain *chain;
     vpd_token_holder *holder;
-    vpd_auto_auth *auto_auth;   /* may be NULL */
-    vpd_lease_cache *cache;     /* may be NULL: no cache block */
-    vpd_instance *cache_store;  /* the cache's store, for its size; may
-                                   be NULL */
-    vpd_server *server;         /* for the connections gauge; may be NULL */
+    vpd_auto_auth *auto_auth;  /* may be NULL */
+    vpd_lease_cache *cache;    /* may be NULL: no cache block */
+    vpd_instance *cache_store; /* the cache's store, for its size; may
+                                  be NULL */
+    vpd_server *server;        /* for the connections gauge; may be NULL */
     void (*on_quit)(void *arg);
     void *quit_arg;
     unsigned retry_min_ms, retry_max_ms; /* chain retry waits */
-    long timeout_ms;            /* per upstream call, retries included */
+    long timeout_ms; /* per upstream call, retries included */
     size_t inflight;
-    struct proxied *parked;     /* waiting for a new auto-auth token */
-    vpd_proxy_metrics metrics;  /* /proxy/v1/metrics (spec 2.12) */
+    struct proxied *parked;    /* waiting for a new auto-auth token */
+    vpd_proxy_metrics metrics; /* /proxy/v1/metrics (spec 2.12) */
 } vpd_router;
 
 void vpd_router_init(vpd_router *r, uv_loop_t *loop, const vpd_config *cfg,
-                     vpd_fwd *fwd, vpd_chain *chain,
-                     vpd_token_holder *holder);
+                     vpd_fwd *fwd, vpd_chain *chain, vpd_token_holder *holder);
 
 /* The listener's request handler (vpd_http_handler_fn); arg = router. */
 void vpd_router_handle(vpd_http_req *http, void *arg);

@@ -27,8 +27,7 @@ path_is(const char *path, const char *suffix)
 /* The request body's "token": 1 and *token set, 0 when absent or not a
  * string, -1 when the body is not JSON. */
 static int
-body_token(const char *body, size_t len, json_object **root,
-           const char **token)
+body_token(const char *body, size_t len, json_object **root, const char **token)
 {
     json_tokener *tok = json_tokener_new();
     if (!tok)
@@ -39,9 +38,9 @@ body_token(const char *body, size_t len, json_object **root,
     if (!*root || e != json_tokener_success)
         return len == 0 ? 0 : -1;
     json_object *t = NULL;
-    if (!json_object_is_type(*root, json_type_object)
-        || !json_object_object_get_ex(*root, "token", &t)
-        || !json_object_is_type(t, json_type_string))
+    if (!json_object_is_type(*root, json_type_object) ||
+        !json_object_object_get_ex(*root, "token", &t) ||
+        !json_object_is_type(t, json_type_string))
         return 0;
     *token = json_object_get_string(t);
     return 1;
@@ -52,11 +51,11 @@ concerns_auto_token(const char *path, const char *req_token,
                     const char *req_body, size_t req_body_len,
                     const char *auto_token, int *error)
 {
-    if (path_is(path, "auth/token/lookup-self")
-        || path_is(path, "auth/token/renew-self"))
+    if (path_is(path, "auth/token/lookup-self") ||
+        path_is(path, "auth/token/renew-self"))
         return req_token && strcmp(req_token, auto_token) == 0;
-    if (!path_is(path, "auth/token/lookup")
-        && !path_is(path, "auth/token/renew"))
+    if (!path_is(path, "auth/token/lookup") &&
+        !path_is(path, "auth/token/renew"))
         return false;
     json_object *root = NULL;
     const char *token = NULL;
@@ -99,20 +98,20 @@ vpd_sanitize_token_answer(const char *path, const char *req_token,
     if (!tok)
         return VPD_SANITIZE_ERROR;
     json_object *root = json_tokener_parse_ex(tok, resp_body, (int)resp_len);
-    bool ok = root && json_tokener_get_error(tok) == json_tokener_success
-              && json_object_is_type(root, json_type_object);
+    bool ok = root && json_tokener_get_error(tok) == json_tokener_success &&
+              json_object_is_type(root, json_type_object);
     json_tokener_free(tok);
     if (!ok) {
         json_object_put(root);
         return VPD_SANITIZE_ERROR;
     }
     json_object *data = NULL, *auth = NULL;
-    if (json_object_object_get_ex(root, "data", &data)
-        && json_object_is_type(data, json_type_object)) {
+    if (json_object_object_get_ex(root, "data", &data) &&
+        json_object_is_type(data, json_type_object)) {
         blank(data, "id", true);
         blank(data, "accessor", true);
-    } else if (json_object_object_get_ex(root, "auth", &auth)
-               && json_object_is_type(auth, json_type_object)) {
+    } else if (json_object_object_get_ex(root, "auth", &auth) &&
+               json_object_is_type(auth, json_type_object)) {
         blank(auth, "client_token", false);
         blank(auth, "accessor", false);
     }

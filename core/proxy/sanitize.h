@@ -18,9 +18,10 @@ typedef enum {
  * upstream; req_body: the request body (for auth/token/lookup and renew);
  * auto_token: the current auto-auth token, or NULL; resp_body: the 200
  * answer from upstream. */
-vpd_sanitize_result vpd_sanitize_token_answer(
-    const char *path, const char *req_token, const char *req_body,
-    size_t req_body_len, const char *auto_token, const char *resp_body,
-    size_t resp_len, char **out, size_t *out_len);
+vpd_sanitize_result
+vpd_sanitize_token_answer(const char *path, const char *req_token,
+                          const char *req_body, size_t req_body_len,
+                          const char *auto_token, const char *resp_body,
+                          size_t resp_len, char **out, size_t *out_len);
 
 #endif

@@ -89,8 +89,8 @@ struct fwd_sock {
     curl_socket_t fd;
     vpd_fwd *fwd;
     fwd_sock *prev, *next;
-    int events;     /* what the watcher is started for, 0 when stopped */
-    bool wanted;    /* curl currently watches this socket */
+    int events;  /* what the watcher is started for, 0 when stopped */
+    bool wanted; /* curl currently watches this socket */
 };
 
 struct vpd_fwd {
@@ -99,9 +99,9 @@ struct vpd_fwd {
     uv_timer_t *timer;     /* curl's timer; freed by its close callback */
     struct fwd_kick *kick; /* see fwd_kick */
 
-    char *base;        /* scheme://host[:port][/prefix], no trailing '/' */
-    char *host_line;   /* "Host: addr[:port]" when tls_server_name is used */
-    char *origin;      /* scheme://name:port the host_line applies to */
+    char *base;      /* scheme://host[:port][/prefix], no trailing '/' */
+    char *host_line; /* "Host: addr[:port]" when tls_server_name is used */
+    char *origin;    /* scheme://name:port the host_line applies to */
     struct curl_slist *connect_to;
     char *unix_path;
 
@@ -307,9 +307,23 @@ is_tchar(unsigned char c)
     if (c <= 0x20 || c >= 0x7f)
         return false;
     switch (c) {
-    case '"': case '(': case ')': case ',': case '/': case ':': case ';':
-    case '<': case '=': case '>': case '?': case '@': case '[': case '\\':
-    case ']': case '{': case '}':
+    case '"':
+    case '(':
+    case ')':
+    case ',':
+    case '/':
+    case ':':
+    case ';':
+    case '<':
+    case '=':
+    case '>':
+    case '?':
+    case '@':
+    case '[':
+    case '\\':
+    case ']':
+    case '{':
+    case '}':
         return false;
     default:
         return true;
@@ -492,8 +506,7 @@ on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
 /* curl opens a connection: as curl would, only counted (the open
  * upstream connections gauge). */
 static curl_socket_t
-on_curl_opensocket(void *clientp, curlsocktype purpose,
-                   struct curl_sockaddr *a)
+on_curl_opensocket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
     vpd_fwd *fwd = clientp;
     (void)purpose;
@@ -541,7 +554,7 @@ on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
     else if (timeout_ms == 0 && uv_is_active((uv_handle_t *)fwd->timer) &&
              uv_timer_get_due_in(fwd->timer) == 0)
         ; /* already due: curl asks again for each transfer it is given */
-    else /* 0 means "soon": the next loop iteration, never from here. */
+    else  /* 0 means "soon": the next loop iteration, never from here. */
         uv_timer_start(fwd->timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
     return 0;
 }
@@ -654,8 +667,7 @@ on_header(char *data, size_t size, size_t n, void *userp)
             return 0;
         return len;
     }
-    if (commit_header_line(op) != 0 ||
-        vpd_buf_append(&op->hline, data, l) != 0)
+    if (commit_header_line(op) != 0 || vpd_buf_append(&op->hline, data, l) != 0)
         return 0; /* CURLE_WRITE_ERROR */
     return len;
 }
@@ -676,10 +688,10 @@ attempt_reset(vpd_fwd_op *op)
     op->errbuf[0] = '\0';
 }
 
-#define SETOPT(e, o, v)                                                      \
-    do {                                                                     \
-        if (curl_easy_setopt((e), (o), (v)) != CURLE_OK)                     \
-            goto fail;                                                       \
+#define SETOPT(e, o, v)                                                        \
+    do {                                                                       \
+        if (curl_easy_setopt((e), (o), (v)) != CURLE_OK)                       \
+            goto fail;                                                         \
     } while (0)
 
 /* ---- parsed URL cache ------------------------------------------------- */
@@ -1131,12 +1143,18 @@ static const char *
 error_name(vpd_fwd_error e)
 {
     switch (e) {
-    case VPD_FWD_OK: return "ok";
-    case VPD_FWD_UNREACHABLE: return "unreachable";
-    case VPD_FWD_TIMEOUT: return "timeout";
-    case VPD_FWD_TLS: return "tls";
-    case VPD_FWD_CANCELLED: return "cancelled";
-    case VPD_FWD_INTERNAL: return "internal";
+    case VPD_FWD_OK:
+        return "ok";
+    case VPD_FWD_UNREACHABLE:
+        return "unreachable";
+    case VPD_FWD_TIMEOUT:
+        return "timeout";
+    case VPD_FWD_TLS:
+        return "tls";
+    case VPD_FWD_CANCELLED:
+        return "cancelled";
+    case VPD_FWD_INTERNAL:
+        return "internal";
     }
     return "?";
 }
@@ -1163,9 +1181,9 @@ filter_response_headers(vpd_hdrs *h, bool keep_length)
     for (size_t i = 0; i < h->n; i++) {
         const char *n = h->v[i].name;
         size_t nl = (size_t)(h->v[i].value - n) - 1; /* "name\0value" */
-        drop[i] = vpd_hdr_is_hop_by_hop_n(n, nl)
-                  || (!keep_length && NAME_IS(n, nl, "Content-Length"))
-                  || (cv.n && named_by_connection(&cv, n, nl));
+        drop[i] = vpd_hdr_is_hop_by_hop_n(n, nl) ||
+                  (!keep_length && NAME_IS(n, nl, "Content-Length")) ||
+                  (cv.n && named_by_connection(&cv, n, nl));
         any |= drop[i];
     }
     conn_values_free(&cv);
@@ -1239,13 +1257,12 @@ op_finish(vpd_fwd_op *op)
         const char *path = op_log_path(op, &pl);
         if (op->error == VPD_FWD_OK)
             vpd_log(VPD_LOG_DEBUG, FWD_LOG,
-                    "%s %.*s -> %d, attempts=%d, %.1f ms", op->method, pl,
-                    path, resp.status, op->attempts, ms);
+                    "%s %.*s -> %d, attempts=%d, %.1f ms", op->method, pl, path,
+                    resp.status, op->attempts, ms);
         else
             vpd_log(VPD_LOG_DEBUG, FWD_LOG,
-                    "%s %.*s -> %s (%s), attempts=%d, %.1f ms", op->method,
-                    pl, path, error_name(op->error), op->errbuf,
-                    op->attempts, ms);
+                    "%s %.*s -> %s (%s), attempts=%d, %.1f ms", op->method, pl,
+                    path, error_name(op->error), op->errbuf, op->attempts, ms);
     }
 
     char *lent = resp.body;
@@ -1366,8 +1383,8 @@ maybe_redirect(vpd_fwd_op *op, CURL *e)
     if (op->redirected ||
         (op->status != 301 && op->status != 302 && op->status != 307))
         return 0;
-    if (curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK ||
-        !loc || !*loc)
+    if (curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || !loc ||
+        !*loc)
         return 0;
     if (strncasecmp(op->url.data, "https:", 6) == 0 &&
         strncasecmp(loc, "https:", 6) != 0) {
@@ -1392,9 +1409,9 @@ maybe_redirect(vpd_fwd_op *op, CURL *e)
     /* The Host override belongs to the configured origin only. */
     if (fwd->origin) {
         size_t ol = strlen(fwd->origin);
-        op->use_host_line = strncasecmp(url, fwd->origin, ol) == 0 &&
-                            (url[ol] == '/' || url[ol] == '\0' ||
-                             url[ol] == '?');
+        op->use_host_line =
+            strncasecmp(url, fwd->origin, ol) == 0 &&
+            (url[ol] == '/' || url[ol] == '\0' || url[ol] == '?');
     }
     op->redirected = true;
     op->retries = 0; /* Vault's client starts over with a fresh budget */
@@ -1448,9 +1465,8 @@ op_attempt_done(vpd_fwd_op *op, CURLcode rc)
                 const char *path = op_log_path(op, &pl);
                 vpd_log(VPD_LOG_DEBUG, FWD_LOG,
                         "%s %.*s -> %s, retrying in %llu ms (retry %d of %d)",
-                        op->method, pl, path, what,
-                        (unsigned long long)wait, op->retries + 1,
-                        op->max_retries);
+                        op->method, pl, path, what, (unsigned long long)wait,
+                        op->retries + 1, op->max_retries);
             }
             op->retries++;
             op->state = OP_WAITING;
@@ -1671,10 +1687,10 @@ vpd_fwd_set_tls(vpd_fwd *fwd, const vpd_vault_config *vault)
     char *cap = dup_or_null(vault->ca_path);
     char *cert = dup_or_null(vault->client_cert);
     char *key = dup_or_null(vault->client_key);
-    if ((vault->ca_cert && *vault->ca_cert && !ca)
-        || (vault->ca_path && *vault->ca_path && !cap)
-        || (vault->client_cert && *vault->client_cert && !cert)
-        || (vault->client_key && *vault->client_key && !key)) {
+    if ((vault->ca_cert && *vault->ca_cert && !ca) ||
+        (vault->ca_path && *vault->ca_path && !cap) ||
+        (vault->client_cert && *vault->client_cert && !cert) ||
+        (vault->client_key && *vault->client_key && !key)) {
         free(ca);
         free(cap);
         free(cert);
@@ -1857,8 +1873,8 @@ build_headers(vpd_fwd_op *op, const vpd_hdrs *in)
     conn_values cv;
     conn_values_init(&cv, in);
     for (size_t i = 0; i < nin; i++) {
-        const char *n = in->v[i].name, *v = in->v[i].value ? in->v[i].value
-                                                            : "";
+        const char *n = in->v[i].name,
+                   *v = in->v[i].value ? in->v[i].value : "";
         size_t nl = token_len(n);
         size_t vl = strcspn(v, "\r\n");
         /* CR or LF in a value would let a client smuggle header lines. */
@@ -1976,8 +1992,8 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
     }
     op->plain = op->is_get && !op->send_body && !op->own_identity;
 
-    op->max_retries = req->max_retries < 0 ? fwd->num_retries
-                                           : req->max_retries;
+    op->max_retries =
+        req->max_retries < 0 ? fwd->num_retries : req->max_retries;
     long tmo = req->timeout_ms > 0 ? req->timeout_ms : FWD_DEFAULT_TIMEOUT_MS;
     op->deadline = uv_now(fwd->loop) + (uint64_t)tmo;
 

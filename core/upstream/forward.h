@@ -21,10 +21,10 @@ typedef struct vpd_fwd vpd_fwd;
 typedef struct vpd_fwd_op vpd_fwd_op;
 
 typedef enum {
-    VPD_FWD_OK = 0,          /* an HTTP response arrived (any status) */
-    VPD_FWD_UNREACHABLE,     /* connect/DNS/reset: answer 502 */
-    VPD_FWD_TIMEOUT,         /* no answer in time: answer 504 */
-    VPD_FWD_TLS,             /* TLS handshake or verification failed: 502 */
+    VPD_FWD_OK = 0,      /* an HTTP response arrived (any status) */
+    VPD_FWD_UNREACHABLE, /* connect/DNS/reset: answer 502 */
+    VPD_FWD_TIMEOUT,     /* no answer in time: answer 504 */
+    VPD_FWD_TLS,         /* TLS handshake or verification failed: 502 */
     VPD_FWD_CANCELLED,
     VPD_FWD_INTERNAL,
 } vpd_fwd_error;
@@ -35,8 +35,8 @@ typedef struct {
     const vpd_hdrs *headers; /* hop-by-hop, Host, Content-Length dropped */
     const char *body;
     size_t body_len;
-    int max_retries;         /* -1: vault.retry.num_retries */
-    long timeout_ms;         /* 0: the default (60 s, VAULT_CLIENT_TIMEOUT) */
+    int max_retries; /* -1: vault.retry.num_retries */
+    long timeout_ms; /* 0: the default (60 s, VAULT_CLIENT_TIMEOUT) */
     /* TLS identity for this request only (the cert auth method). */
     const char *client_cert;
     const char *client_key;
@@ -50,12 +50,12 @@ typedef struct {
  * For an error, status is 0, headers are empty and body is "". */
 typedef struct {
     vpd_fwd_error error;
-    const char *error_text;  /* for logs and the 502/504 body */
+    const char *error_text; /* for logs and the 502/504 body */
     int status;
-    vpd_hdrs headers;        /* in upstream order */
-    char *body;              /* NUL-terminated */
+    vpd_hdrs headers; /* in upstream order */
+    char *body;       /* NUL-terminated */
     size_t body_len;
-    int attempts;            /* how many times it was sent */
+    int attempts; /* how many times it was sent */
 } vpd_fwd_resp;
 
 typedef void (*vpd_fwd_cb)(vpd_fwd_resp *resp, void *arg);
@@ -67,8 +67,8 @@ typedef void (*vpd_fwd_cb)(vpd_fwd_resp *resp, void *arg);
  * while the connection still goes to the address's host (the Host header
  * stays the address's).  Returns NULL with a message in err on a bad
  * address or when libcurl cannot start. */
-vpd_fwd *vpd_fwd_new(uv_loop_t *loop, const vpd_vault_config *vault,
-                     char *err, size_t err_len);
+vpd_fwd *vpd_fwd_new(uv_loop_t *loop, const vpd_vault_config *vault, char *err,
+                     size_t err_len);
 
 /* SIGHUP: takes vault's ca_cert, ca_path, client_cert, client_key and
  * tls_skip_verify (copied) for connections made from now on; requests

@@ -19,12 +19,12 @@ VP_BEGIN_DECLS
 
 /* An answer from the Vault server, borrowed for the call. */
 typedef struct vp_auth_answer {
-    int status;               /* HTTP status (the core only passes < 400) */
-    vp_str_t body;            /* JSON; may hold secrets: do not log it */
+    int status;    /* HTTP status (the core only passes < 400) */
+    vp_str_t body; /* JSON; may hold secrets: do not log it */
 } vp_auth_answer_t;
 
 typedef struct vp_auth_ops {
-    size_t size;              /* sizeof(vp_auth_ops_t) */
+    size_t size; /* sizeof(vp_auth_ops_t) */
 
     /* Checks the instance's configuration and sets up inst->data.
      * Returns 0, or a VP_E* code after set_error.  Async: no.  Since 1.0. */
@@ -48,8 +48,7 @@ typedef struct vp_auth_ops {
      * described like login_begin does; `next` starts empty) or VP_ERROR.
      * May be NULL: every answer is then final.  Async: no.  Since 1.0. */
     vp_status_t (*login_step)(vp_instance_t *inst,
-                              const vp_auth_answer_t *answer,
-                              vp_login_t *next);
+                              const vp_auth_answer_t *answer, vp_login_t *next);
 } vp_auth_ops_t;
 
 VP_END_DECLS

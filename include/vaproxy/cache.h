@@ -43,10 +43,10 @@ typedef enum vp_cache_index {
 } vp_cache_index_t;
 
 typedef struct vp_cache_selector {
-    size_t size;              /* sizeof(vp_cache_selector_t) */
+    size_t size; /* sizeof(vp_cache_selector_t) */
     vp_cache_index_t index;
-    const char *value;        /* exact value, or prefix for request paths */
-    const char *namespace_;   /* for VP_CACHE_BY_REQUEST_PATH */
+    const char *value;      /* exact value, or prefix for request paths */
+    const char *namespace_; /* for VP_CACHE_BY_REQUEST_PATH */
 } vp_cache_selector_t;
 
 /* Called for each entry found; the entry is borrowed for the call.
@@ -54,7 +54,7 @@ typedef struct vp_cache_selector {
 typedef int (*vp_cache_visit_fn)(void *arg, const vp_cache_entry_t *entry);
 
 typedef struct vp_cache_ops {
-    size_t size;              /* sizeof(vp_cache_ops_t) */
+    size_t size; /* sizeof(vp_cache_ops_t) */
 
     /* Checks configuration, sets up inst->data.  Returns 0 or VP_E*.
      * Since 1.0. */

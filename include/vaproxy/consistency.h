@@ -16,7 +16,7 @@
 VP_BEGIN_DECLS
 
 typedef struct vp_consistency_ops {
-    size_t size;              /* sizeof(vp_consistency_ops_t) */
+    size_t size; /* sizeof(vp_consistency_ops_t) */
 
     /* Checks configuration, sets up inst->data.  Returns 0 or VP_E*.
      * Since 1.0. */

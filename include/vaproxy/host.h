@@ -34,12 +34,12 @@ typedef enum vp_log_level {
 
 /* How the core finds the token in the answer to the last login request. */
 typedef enum vp_login_result {
-    VP_LOGIN_RESULT_AUTH = 0,   /* auth.client_token (every login method) */
-    VP_LOGIN_RESULT_LOOKUP = 1  /* data.id of a token lookup (token_file) */
+    VP_LOGIN_RESULT_AUTH = 0,  /* auth.client_token (every login method) */
+    VP_LOGIN_RESULT_LOOKUP = 1 /* data.id of a token lookup (token_file) */
 } vp_login_result_t;
 
 struct vp_host_api {
-    uint32_t size;              /* sizeof the table the host was built with */
+    uint32_t size; /* sizeof the table the host was built with */
     uint16_t abi_major;
     uint16_t abi_minor;
 
@@ -83,8 +83,7 @@ struct vp_host_api {
      * vp_cache_ops_t.reconfigure).  Async: no.  Since 1.0. */
     int (*conf_string)(const vp_instance_t *inst, const char *key,
                        const char **out);
-    int (*conf_int)(const vp_instance_t *inst, const char *key,
-                    int64_t *out);
+    int (*conf_int)(const vp_instance_t *inst, const char *key, int64_t *out);
     int (*conf_bool)(const vp_instance_t *inst, const char *key, int *out);
     int (*conf_duration_ms)(const vp_instance_t *inst, const char *key,
                             uint64_t *out);
@@ -153,8 +152,7 @@ struct vp_host_api {
     size_t (*req_header_count)(const vp_req_t *req, const char *name);
     /* Adds / removes upstream request headers.  Returns 0 or VP_ENOMEM.
      * Ownership: copied.  Since 1.0. */
-    int (*req_header_add)(vp_req_t *req, const char *name,
-                          const char *value);
+    int (*req_header_add)(vp_req_t *req, const char *name, const char *value);
     size_t (*req_header_remove)(vp_req_t *req, const char *name);
 
     /* The upstream answer, in response hooks: status (0 if none arrived),
@@ -165,8 +163,7 @@ struct vp_host_api {
     size_t (*resp_header_count)(const vp_req_t *req, const char *name);
     vp_str_t (*resp_body)(const vp_req_t *req);
     /* Adds a header to the answer the client will get.  Since 1.0. */
-    int (*resp_header_add)(vp_req_t *req, const char *name,
-                           const char *value);
+    int (*resp_header_add)(vp_req_t *req, const char *name, const char *value);
 
     /* Answers the client now (a request hook then returns VP_DONE): status,
      * Content-Type (NULL for none) and body.  Returns 0 or VP_ENOMEM.
@@ -203,9 +200,10 @@ struct vp_host_api {
 
 /* True when the host table has `member` (it was added in a minor the host
  * knows) and it is set. */
-#define VP_HOST_HAS(host, member)                                            \
-    ((host)->size >= offsetof(vp_host_api_t, member) + sizeof((host)->member) \
-     && (host)->member != NULL)
+#define VP_HOST_HAS(host, member)                                              \
+    ((host)->size >=                                                           \
+         offsetof(vp_host_api_t, member) + sizeof((host)->member) &&           \
+     (host)->member != NULL)
 
 VP_END_DECLS
 

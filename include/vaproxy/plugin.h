@@ -39,17 +39,17 @@ VP_BEGIN_DECLS
 typedef struct vp_host_api vp_host_api_t;
 
 typedef enum vp_kind {
-    VP_KIND_AUTH = 1,         /* ops: vp_auth_ops_t (auth.h) */
-    VP_KIND_CACHE = 2,        /* ops: vp_cache_ops_t (cache.h) */
-    VP_KIND_CONSISTENCY = 3   /* ops: vp_consistency_ops_t (consistency.h) */
+    VP_KIND_AUTH = 1,       /* ops: vp_auth_ops_t (auth.h) */
+    VP_KIND_CACHE = 2,      /* ops: vp_cache_ops_t (cache.h) */
+    VP_KIND_CONSISTENCY = 3 /* ops: vp_consistency_ops_t (consistency.h) */
 } vp_kind_t;
 
 /* One configured use of an implementation.  The core owns it.  Plugins
  * read `host` and `name` and may set `data`. */
 typedef struct vp_instance {
     const vp_host_api_t *host;
-    const char *name;         /* implementation name, e.g. "approle" */
-    void *data;               /* the plugin's own per-instance state */
+    const char *name; /* implementation name, e.g. "approle" */
+    void *data;       /* the plugin's own per-instance state */
 } vp_instance_t;
 
 /* Types a configuration key may have.  The core checks them (and rejects
@@ -57,10 +57,10 @@ typedef struct vp_instance {
 typedef enum vp_conf_type {
     VP_CONF_STRING = 1,
     VP_CONF_INT = 2,
-    VP_CONF_BOOL = 3,         /* true/false, or a bool string ("true", "1") */
-    VP_CONF_DURATION = 4,     /* 30, "30s", "5m", "1h30m", "2d" */
-    VP_CONF_PATH = 5,         /* a string naming a file or directory */
-    VP_CONF_MODE = 6          /* file mode: 0640 in HCL, or "0640" */
+    VP_CONF_BOOL = 3,     /* true/false, or a bool string ("true", "1") */
+    VP_CONF_DURATION = 4, /* 30, "30s", "5m", "1h30m", "2d" */
+    VP_CONF_PATH = 5,     /* a string naming a file or directory */
+    VP_CONF_MODE = 6      /* file mode: 0640 in HCL, or "0640" */
 } vp_conf_type_t;
 
 #define VP_CONF_REQUIRED 0x1u /* the key must be present */
@@ -78,20 +78,20 @@ typedef struct vp_conf_field {
 /* One implementation provided by a plugin.  Arrays end with {0}. */
 typedef struct vp_provide {
     vp_kind_t kind;
-    const char *name;             /* the name config files use */
-    const void *ops;              /* the kind's ops table */
+    const char *name;              /* the name config files use */
+    const void *ops;               /* the kind's ops table */
     const vp_conf_field_t *schema; /* may be NULL: no keys accepted */
 } vp_provide_t;
 
 /* The descriptor.  The first four fields are fixed forever. */
 typedef struct vp_plugin {
-    uint32_t magic;           /* VP_PLUGIN_MAGIC */
-    uint16_t abi_major;       /* VP_ABI_MAJOR the plugin was built with */
-    uint16_t abi_minor;       /* VP_ABI_MINOR the plugin was built with */
-    uint32_t size;            /* sizeof(vp_plugin_t) the plugin was built with */
-    const char *name;         /* module name: file name without extension */
-    const char *version;      /* the plugin's own version text */
-    const char *summary;      /* one line */
+    uint32_t magic;      /* VP_PLUGIN_MAGIC */
+    uint16_t abi_major;  /* VP_ABI_MAJOR the plugin was built with */
+    uint16_t abi_minor;  /* VP_ABI_MINOR the plugin was built with */
+    uint32_t size;       /* sizeof(vp_plugin_t) the plugin was built with */
+    const char *name;    /* module name: file name without extension */
+    const char *version; /* the plugin's own version text */
+    const char *summary; /* one line */
     /* Optional whole-plugin set-up and tear-down.  init returns 0 or a
      * VP_E* code; on failure the plugin is refused and unloaded.
      * Since ABI 1.0. */
@@ -110,13 +110,13 @@ typedef struct vp_plugin {
  *         .provides = approle_provides,
  *     };
  */
-#define VP_PLUGIN_DEFINE(modname)                                            \
-    VP_EXPORT extern const vp_plugin_t modname##_LTX_vaproxy_plugin;         \
+#define VP_PLUGIN_DEFINE(modname)                                              \
+    VP_EXPORT extern const vp_plugin_t modname##_LTX_vaproxy_plugin;           \
     VP_EXPORT const vp_plugin_t modname##_LTX_vaproxy_plugin
 
-#define VP_PLUGIN_HEADER(modname)                                            \
-    .magic = VP_PLUGIN_MAGIC, .abi_major = VP_ABI_MAJOR,                     \
-    .abi_minor = VP_ABI_MINOR, .size = (uint32_t)sizeof(vp_plugin_t),        \
+#define VP_PLUGIN_HEADER(modname)                                              \
+    .magic = VP_PLUGIN_MAGIC, .abi_major = VP_ABI_MAJOR,                       \
+    .abi_minor = VP_ABI_MINOR, .size = (uint32_t)sizeof(vp_plugin_t),          \
     .name = #modname
 
 VP_END_DECLS

@@ -43,20 +43,20 @@ typedef enum {
 typedef struct {
     /* configuration, borrowed from the instance */
     const char *role_id_path;
-    const char *secret_id_path;  /* NULL: role-id-only logins */
-    const char *wrapping_path;   /* NULL: the file holds the secret id */
+    const char *secret_id_path; /* NULL: role-id-only logins */
+    const char *wrapping_path;  /* NULL: the file holds the secret id */
     int remove_secret_id;
 
     /* last good values, secret buffers */
     char *role_id;
     char *secret_id;
-    char *used_wrapping_token;   /* the token secret_id was unwrapped from */
+    char *used_wrapping_token; /* the token secret_id was unwrapped from */
 
     /* the login under way */
     approle_step step;
-    char *wrapping_token;        /* secret buffer, while unwrapping */
-    char *login_method;          /* the core's default request, remembered */
-    char *login_path;            /* in login_begin for round 3 */
+    char *wrapping_token; /* secret buffer, while unwrapping */
+    char *login_method;   /* the core's default request, remembered */
+    char *login_path;     /* in login_begin for round 3 */
 } approle_state;
 
 static const vp_conf_field_t approle_schema[] = {
@@ -78,13 +78,13 @@ approle_create(vp_instance_t *inst)
     const char *role_path = NULL, *secret_path = NULL, *wrap_path = NULL;
     int remove = 1;
 
-    if (host->conf_string(inst, "role_id_file_path", &role_path) != 0
-        || !role_path[0]) {
+    if (host->conf_string(inst, "role_id_file_path", &role_path) != 0 ||
+        !role_path[0]) {
         host->set_error(inst, "role_id_file_path must be a non-empty path");
         return VP_EINVAL;
     }
-    if (host->conf_string(inst, "secret_id_file_path", &secret_path) != 0
-        || !secret_path[0]) {
+    if (host->conf_string(inst, "secret_id_file_path", &secret_path) != 0 ||
+        !secret_path[0]) {
         /* Role-id-only login (bind_secret_id=false roles): the two keys
          * about the secret-id file mean nothing then and are ignored. */
         secret_path = NULL;
@@ -182,7 +182,8 @@ remove_secret_id_file(vp_instance_t *inst)
     if (unlink(st->secret_id_path) != 0 && errno != ENOENT)
         inst->host->log(inst, VP_LOG_ERROR,
                         "cannot remove the secret-id file %s after reading "
-                        "it: %s", st->secret_id_path, strerror(errno));
+                        "it: %s",
+                        st->secret_id_path, strerror(errno));
 }
 
 /* Describes the real login into `login`: PUT <mount>/login with the role
@@ -193,15 +194,14 @@ describe_login(vp_instance_t *inst, vp_login_t *login)
     const vp_host_api_t *host = inst->host;
     approle_state *st = inst->data;
     const char *pairs[] = {
-        "role_id", st->role_id,
+        "role_id",   st->role_id,
         "secret_id", st->secret_id_path ? st->secret_id : NULL,
         NULL,
     };
     char *body = host->json_object_from_pairs(pairs);
     if (!body)
         return VP_ERROR;
-    int rc = host->login_set_request(login, st->login_method,
-                                     st->login_path);
+    int rc = host->login_set_request(login, st->login_method, st->login_path);
     if (rc == 0)
         rc = host->login_set_body(login, body);
     host->secret_free(body);
@@ -245,8 +245,7 @@ approle_login_begin(vp_instance_t *inst, vp_login_t *login)
     if (remember_default_request(inst, login) != 0)
         return VP_ERROR;
 
-    if (read_value(inst, st->role_id_path, &value, why, sizeof why,
-                   &level)) {
+    if (read_value(inst, st->role_id_path, &value, why, sizeof why, &level)) {
         replace_secret(host, &st->role_id, value);
     } else if (st->role_id) {
         host->log(inst, level, "%s: using the role ID read before", why);
@@ -276,19 +275,20 @@ approle_login_begin(vp_instance_t *inst, vp_login_t *login)
 
     /* A wrapping token.  The one already unwrapped cannot be unwrapped
      * again: the secret id it gave is used instead. */
-    if (st->used_wrapping_token && st->secret_id
-        && strcmp(st->used_wrapping_token, value) == 0) {
+    if (st->used_wrapping_token && st->secret_id &&
+        strcmp(st->used_wrapping_token, value) == 0) {
         host->secret_free(value);
-        host->log(inst, VP_LOG_DEBUG, "the wrapping token in %s was "
+        host->log(inst, VP_LOG_DEBUG,
+                  "the wrapping token in %s was "
                   "unwrapped before: using its secret ID",
                   st->secret_id_path);
         remove_secret_id_file(inst);
         return describe_login(inst, login);
     }
     st->wrapping_token = value;
-    if (host->login_set_request(login, "GET", "sys/wrapping/lookup") != 0
-        || host->login_set_body(login, NULL) != 0
-        || host->login_set_token(login, st->wrapping_token) != 0)
+    if (host->login_set_request(login, "GET", "sys/wrapping/lookup") != 0 ||
+        host->login_set_body(login, NULL) != 0 ||
+        host->login_set_token(login, st->wrapping_token) != 0)
         return VP_ERROR;
     st->step = STEP_LOOKUP;
     return VP_CONTINUE;
@@ -314,19 +314,20 @@ check_lookup(vp_instance_t *inst, const vp_auth_answer_t *answer,
         /* Paths are not secrets: both go to the log for the operator. */
         host->log(inst, VP_LOG_ERROR,
                   "SECURITY: unable to validate wrapping token creation "
-                  "path: expected \"%s\", found \"%s\"", st->wrapping_path,
-                  creation_path);
-        host->set_error(inst, "SECURITY: unable to validate the wrapping "
-                              "token's creation path (expected \"%s\", "
-                              "found \"%s\"): refusing to unwrap it",
+                  "path: expected \"%s\", found \"%s\"",
+                  st->wrapping_path, creation_path);
+        host->set_error(inst,
+                        "SECURITY: unable to validate the wrapping "
+                        "token's creation path (expected \"%s\", "
+                        "found \"%s\"): refusing to unwrap it",
                         st->wrapping_path, creation_path);
         host->secret_free(creation_path);
         return VP_ERROR;
     }
     host->secret_free(creation_path);
-    if (host->login_set_request(next, "PUT", "sys/wrapping/unwrap") != 0
-        || host->login_set_body(next, "null") != 0
-        || host->login_set_token(next, st->wrapping_token) != 0)
+    if (host->login_set_request(next, "PUT", "sys/wrapping/unwrap") != 0 ||
+        host->login_set_body(next, "null") != 0 ||
+        host->login_set_token(next, st->wrapping_token) != 0)
         return VP_ERROR;
     st->step = STEP_UNWRAP;
     return VP_CONTINUE;

@@ -21,8 +21,8 @@
 #include <vaproxy/vaproxy.h>
 
 typedef struct {
-    const char *name;        /* NULL: send {} */
-    const char *ca_cert;     /* NULL when not set */
+    const char *name;    /* NULL: send {} */
+    const char *ca_cert; /* NULL when not set */
     const char *client_cert;
     const char *client_key;
 } cert_state;
@@ -34,8 +34,7 @@ static const vp_conf_field_t cert_schema[] = {
      "CA file to verify the server with for the login"},
     {"client_cert", VP_CONF_PATH, 0, NULL,
      "client certificate for the login (with client_key)"},
-    {"client_key", VP_CONF_PATH, 0, NULL,
-     "private key of client_cert"},
+    {"client_key", VP_CONF_PATH, 0, NULL, "private key of client_cert"},
     {"reload", VP_CONF_BOOL, 0, "false",
      "accepted; the files are re-read at every login anyway"},
     {NULL, 0, 0, NULL, NULL},
@@ -105,9 +104,9 @@ cert_login_begin(vp_instance_t *inst, vp_login_t *login)
     cert_state *st = inst->data;
 
     if (st->client_cert || st->ca_cert) {
-        if (check_readable(inst, "ca_cert", st->ca_cert) != 0
-            || check_readable(inst, "client_cert", st->client_cert) != 0
-            || check_readable(inst, "client_key", st->client_key) != 0)
+        if (check_readable(inst, "ca_cert", st->ca_cert) != 0 ||
+            check_readable(inst, "client_cert", st->client_cert) != 0 ||
+            check_readable(inst, "client_key", st->client_key) != 0)
             return VP_ERROR;
         if (host->login_set_tls(login, st->client_cert, st->client_key,
                                 st->ca_cert) != 0)

@@ -50,14 +50,20 @@ kubernetes_login_begin(vp_instance_t *inst, vp_login_t *login)
     if (rc != 0 || len == 0) {
         host->secret_free(jwt);
         if (rc == 0)
-            host->set_error(inst, "error reading JWT with Kubernetes Auth: "
-                                  "%s is empty", path);
+            host->set_error(inst,
+                            "error reading JWT with Kubernetes Auth: "
+                            "%s is empty",
+                            path);
         else if (rc == VP_ENOENT)
-            host->set_error(inst, "error reading JWT with Kubernetes Auth: "
-                                  "open %s: no such file or directory", path);
+            host->set_error(inst,
+                            "error reading JWT with Kubernetes Auth: "
+                            "open %s: no such file or directory",
+                            path);
         else
-            host->set_error(inst, "error reading JWT with Kubernetes Auth: "
-                                  "cannot read %s", path);
+            host->set_error(inst,
+                            "error reading JWT with Kubernetes Auth: "
+                            "cannot read %s",
+                            path);
         return VP_ERROR;
     }
     const char *pairs[] = {"role", role, "jwt", jwt, NULL};

@@ -59,17 +59,21 @@ token_file_login_begin(vp_instance_t *inst, vp_login_t *login)
     } else {
         host->secret_free(token);
         if (!st->last_token) {
-            host->set_error(inst, "error reading token file %s and no "
-                                  "cached token known", path);
+            host->set_error(inst,
+                            "error reading token file %s and no "
+                            "cached token known",
+                            path);
             return VP_ERROR;
         }
-        host->log(inst, VP_LOG_WARN, "cannot read %s: using the last token "
-                                     "read from it", path);
+        host->log(inst, VP_LOG_WARN,
+                  "cannot read %s: using the last token "
+                  "read from it",
+                  path);
     }
-    if (host->login_set_request(login, "GET", "auth/token/lookup-self") != 0
-        || host->login_set_body(login, NULL) != 0
-        || host->login_set_token(login, st->last_token) != 0
-        || host->login_set_result(login, VP_LOGIN_RESULT_LOOKUP) != 0)
+    if (host->login_set_request(login, "GET", "auth/token/lookup-self") != 0 ||
+        host->login_set_body(login, NULL) != 0 ||
+        host->login_set_token(login, st->last_token) != 0 ||
+        host->login_set_result(login, VP_LOGIN_RESULT_LOOKUP) != 0)
         return VP_ERROR;
     return VP_CONTINUE;
 }

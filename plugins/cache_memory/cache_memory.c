@@ -68,15 +68,7 @@
 
 /* ---- entries ----------------------------------------------------------- */
 
-enum {
-    T_ID,
-    T_TOKEN,
-    T_ACCESSOR,
-    T_LEASE,
-    T_PARENT,
-    T_LEASE_TOKEN,
-    T_COUNT
-};
+enum { T_ID, T_TOKEN, T_ACCESSOR, T_LEASE, T_PARENT, T_LEASE_TOKEN, T_COUNT };
 
 /* The strings of an entry, in data[] order. */
 enum {
@@ -104,8 +96,8 @@ static const size_t str_off[N_STR] = {
 
 /* The string each table indexes. */
 static const int str_of[T_COUNT] = {
-    [T_ID] = S_ID,         [T_TOKEN] = S_TOKEN,   [T_ACCESSOR] = S_ACCESSOR,
-    [T_LEASE] = S_LEASE,   [T_PARENT] = S_PARENT, [T_LEASE_TOKEN] = S_LEASE_TOKEN,
+    [T_ID] = S_ID,       [T_TOKEN] = S_TOKEN,   [T_ACCESSOR] = S_ACCESSOR,
+    [T_LEASE] = S_LEASE, [T_PARENT] = S_PARENT, [T_LEASE_TOKEN] = S_LEASE_TOKEN,
 };
 
 #define NO_STR 0xffffu
@@ -125,7 +117,7 @@ intern_bit(int s)
 /* One shared copy of a string. */
 typedef struct {
     uint32_t refs;
-    uint32_t len;               /* strlen */
+    uint32_t len; /* strlen */
     char s[];
 } mc_istr;
 
@@ -137,17 +129,17 @@ typedef struct {
 
 struct mc_entry {
     uint32_t resp_len;
-    uint16_t off[N_STR];        /* of each string in data, or NO_STR */
-    uint16_t resp_off;          /* of the response in data */
-    uint8_t links;              /* bit t: in list table t (a link follows) */
+    uint16_t off[N_STR]; /* of each string in data, or NO_STR */
+    uint16_t resp_off;   /* of the response in data */
+    uint8_t links;       /* bit t: in list table t (a link follows) */
     uint8_t flags;
     union {
         struct {
             uint64_t last_renewed_ms, ttl_ms;
         } t;
-        mc_entry *grave_next;   /* once removed during a visit */
+        mc_entry *grave_next; /* once removed during a visit */
     } u;
-    mc_link link[];             /* one per bit of `links`, then the data */
+    mc_link link[]; /* one per bit of `links`, then the data */
 };
 
 /* What the header and a slot cost an entry in the `bytes` statistic: the
@@ -226,7 +218,8 @@ alloc_len(const mc_entry *e)
 static size_t
 entry_cost(const mc_entry *e)
 {
-    size_t cost = HDR_COST + data_len(e) + SLOT_COST * (1u + popcount8(e->links));
+    size_t cost =
+        HDR_COST + data_len(e) + SLOT_COST * (1u + popcount8(e->links));
     for (int s = 0; s < N_STR; s++) {
         if (e->off[s] != NO_STR && interned(e, s))
             cost += eistr(e, s)->len + 1u - sizeof(mc_istr *);
@@ -297,13 +290,13 @@ typedef struct {
 
 typedef struct {
     mc_tab tab[T_COUNT];
-    uint64_t key[2];            /* SipHash key, random per instance */
+    uint64_t key[2]; /* SipHash key, random per instance */
     uint64_t entries, bytes;
     uint64_t max_entries, max_bytes;
-    unsigned busy;              /* visits under way */
-    mc_entry *graveyard;        /* removed during a visit */
+    unsigned busy;       /* visits under way */
+    mc_entry *graveyard; /* removed during a visit */
     int full_logged;
-    mc_istr **pool;             /* interned strings, open addressing */
+    mc_istr **pool; /* interned strings, open addressing */
     size_t pool_mask, pool_used;
     /* The public views handed to visits, one per nesting depth: a view
      * stays readable after its visit until the next visit at that depth
@@ -339,8 +332,7 @@ istr_hash(const mc_state *st, const mc_istr *is)
 }
 
 static size_t
-pool_find(const mc_state *st, const char *v, size_t len, uint32_t h,
-          int *found)
+pool_find(const mc_state *st, const char *v, size_t len, uint32_t h, int *found)
 {
     size_t i = h & st->pool_mask;
     for (mc_istr *is; (is = st->pool[i]) != NULL; i = (i + 1) & st->pool_mask) {
@@ -378,8 +370,8 @@ pool_resize(const vp_host_api_t *host, mc_state *st, size_t cap)
 static mc_istr *
 intern_get(const vp_host_api_t *host, mc_state *st, const char *v)
 {
-    if ((st->pool_used + 1) * 2 > st->pool_mask + 1
-        && pool_resize(host, st, (st->pool_mask + 1) * 2) != 0)
+    if ((st->pool_used + 1) * 2 > st->pool_mask + 1 &&
+        pool_resize(host, st, (st->pool_mask + 1) * 2) != 0)
         return NULL;
     size_t len = strlen(v);
     int found = 0;
@@ -449,8 +441,8 @@ static int
 matches(const mc_entry *e, int t, const mc_query *q)
 {
     if (t == T_ID && (e->flags & F_ID_BIN))
-        return q->is_bin
-               && memcmp(edata(e) + e->off[S_ID], q->bin, ID_BIN_LEN) == 0;
+        return q->is_bin &&
+               memcmp(edata(e) + e->off[S_ID], q->bin, ID_BIN_LEN) == 0;
     if (t == T_ID && q->is_bin)
         return 0;
     return strcmp(estr(e, str_of[t]), q->s) == 0;
@@ -692,8 +684,7 @@ visits_end(const vp_host_api_t *host, mc_state *st)
 
 /* Calls visit with e's public view (inside visits_begin/end). */
 static int
-visit_entry(mc_state *st, const mc_entry *e, vp_cache_visit_fn visit,
-            void *arg)
+visit_entry(mc_state *st, const mc_entry *e, vp_cache_visit_fn visit, void *arg)
 {
     unsigned depth = st->busy - 1;
     if (depth < VIEW_DEPTH) {
@@ -736,8 +727,8 @@ memory_create(vp_instance_t *inst)
     const vp_host_api_t *host = inst->host;
     uint64_t max_entries = 0, max_bytes = 0;
     int rc;
-    if ((rc = read_limit(inst, "max_entries", &max_entries)) != 0
-        || (rc = read_limit(inst, "max_bytes", &max_bytes)) != 0)
+    if ((rc = read_limit(inst, "max_entries", &max_entries)) != 0 ||
+        (rc = read_limit(inst, "max_bytes", &max_bytes)) != 0)
         return rc;
     mc_state *st = host->calloc(1, sizeof *st);
     if (!st)
@@ -815,8 +806,10 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
     /* Our view of the entry: exactly the ABI 1.0 fields, whatever the
      * core's struct adds after them. */
     if (!entry || entry->size < sizeof(vp_cache_entry_t)) {
-        host->set_error(inst, "cache entry of %zu bytes, less than the %zu "
-                              "of ABI 1.0", entry ? entry->size : (size_t)0,
+        host->set_error(inst,
+                        "cache entry of %zu bytes, less than the %zu "
+                        "of ABI 1.0",
+                        entry ? entry->size : (size_t)0,
                         sizeof(vp_cache_entry_t));
         return VP_ERROR;
     }
@@ -867,19 +860,20 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
     if (need > UINT32_MAX)
         return VP_DECLINED;
 
-    size_t cost = HDR_COST + logical + resp + SLOT_COST * (1u + popcount8(links));
+    size_t cost =
+        HDR_COST + logical + resp + SLOT_COST * (1u + popcount8(links));
     mc_entry *old = tab_get(st, T_ID, in.id);
     uint64_t entries = st->entries + (old ? 0 : 1);
     uint64_t bytes = st->bytes - (old ? entry_cost(old) : 0);
-    if (entries > st->max_entries || cost > st->max_bytes
-        || bytes > st->max_bytes - cost) {
+    if (entries > st->max_entries || cost > st->max_bytes ||
+        bytes > st->max_bytes - cost) {
         if (!st->full_logged) {
             host->log(inst, VP_LOG_WARN,
                       "cache full (%" PRIu64 " entries, %" PRIu64
                       " bytes; max_entries %" PRIu64 ", max_bytes %" PRIu64
                       "): answers are relayed uncached until entries are "
-                      "evicted", st->entries, st->bytes, st->max_entries,
-                      st->max_bytes);
+                      "evicted",
+                      st->entries, st->bytes, st->max_entries, st->max_bytes);
             st->full_logged = 1;
         }
         return VP_DECLINED;
@@ -887,8 +881,8 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
 
     /* Every table gets room first, so nothing below can fail half-way. */
     for (int t = 0; t < T_COUNT; t++) {
-        if ((t == T_ID || (links & (1u << t)))
-            && tab_reserve(host, st, &st->tab[t], t) != 0) {
+        if ((t == T_ID || (links & (1u << t))) &&
+            tab_reserve(host, st, &st->tab[t], t) != 0) {
             host->set_error(inst, "out of memory");
             return VP_ERROR;
         }
@@ -910,8 +904,8 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
     }
     memset(e, 0, head);
     e->links = (uint8_t)links;
-    e->flags = (uint8_t)((id_bin ? F_ID_BIN : 0)
-                         | (in.response.ptr ? F_RESPONSE : 0) | intern);
+    e->flags = (uint8_t)((id_bin ? F_ID_BIN : 0) |
+                         (in.response.ptr ? F_RESPONSE : 0) | intern);
     e->u.t.last_renewed_ms = in.last_renewed_ms;
     e->u.t.ttl_ms = in.ttl_ms;
     char *d = edata(e);
@@ -980,8 +974,8 @@ path_matches(const mc_entry *e, const char *ns, const char *prefix,
              size_t prefix_len)
 {
     const char *ens = estr(e, S_NS), *path = estr(e, S_PATH);
-    return ens && ens[0] && path && strcmp(ens, ns) == 0
-           && strncmp(path, prefix, prefix_len) == 0;
+    return ens && ens[0] && path && strcmp(ens, ns) == 0 &&
+           strncmp(path, prefix, prefix_len) == 0;
 }
 
 /* Walks the entries a selector matches: calls fn(ctx, e) for each; fn
@@ -1050,7 +1044,8 @@ snap_add(void *ctx, mc_entry *e)
     if (s->n == s->cap) {
         size_t cap = s->cap * 2;
         mc_entry **v = cap <= SIZE_MAX / sizeof *v
-                           ? s->host->alloc(cap * sizeof *v) : NULL;
+                           ? s->host->alloc(cap * sizeof *v)
+                           : NULL;
         if (!v) {
             s->failed = 1;
             return 1;
@@ -1205,8 +1200,7 @@ memory_reconfigure(vp_instance_t *inst, vp_instance_t *next)
                         "new max_entries %" PRIu64 " / max_bytes %" PRIu64
                         "; they are kept, and new answers relayed uncached "
                         "until evictions bring the cache under the limits",
-                        st->entries, st->bytes, st->max_entries,
-                        st->max_bytes);
+                        st->entries, st->bytes, st->max_entries, st->max_bytes);
     return 0;
 }
 

@@ -23,7 +23,7 @@ typedef enum { WHEN_FAIL, WHEN_RETRY, WHEN_FORWARD } when_mode;
 
 typedef struct {
     when_mode when;
-    vp_index_set states;  /* shared by every listener and token */
+    vp_index_set states; /* shared by every listener and token */
 } always_state;
 
 /* Stored as the per-request ctx pointer: managed or not. */
@@ -52,9 +52,11 @@ always_create(vp_instance_t *inst)
         st->when = WHEN_FORWARD;
     } else {
         host->free(st);
-        host->set_error(inst, "Unknown api_proxy setting for "
-                              "when_inconsistent: \"%s\" (fail, retry or "
-                              "forward)", when);
+        host->set_error(inst,
+                        "Unknown api_proxy setting for "
+                        "when_inconsistent: \"%s\" (fail, retry or "
+                        "forward)",
+                        when);
         return VP_EINVAL;
     }
     inst->data = st;
@@ -93,9 +95,9 @@ never_reconfigure(vp_instance_t *inst, vp_instance_t *next)
 static int
 client_manages(const vp_host_api_t *host, const vp_req_t *req)
 {
-    return host->req_header_count(req, "X-Vault-Index")
-           || host->req_header_count(req, "X-Vault-Forward")
-           || host->req_header_count(req, "X-Vault-Inconsistent");
+    return host->req_header_count(req, "X-Vault-Index") ||
+           host->req_header_count(req, "X-Vault-Forward") ||
+           host->req_header_count(req, "X-Vault-Inconsistent");
 }
 
 static vp_status_t
@@ -110,13 +112,13 @@ always_on_request(vp_instance_t *inst, vp_req_t *req)
     if (st->states.n == 0)
         return VP_CONTINUE; /* nothing learned yet: no headers */
     for (size_t i = 0; i < st->states.n; i++) {
-        if (host->req_header_add(req, "X-Vault-Index",
-                                 st->states.values[i]) != 0)
+        if (host->req_header_add(req, "X-Vault-Index", st->states.values[i]) !=
+            0)
             return VP_ERROR;
     }
-    if (st->when == WHEN_FORWARD
-        && host->req_header_add(req, "X-Vault-Inconsistent",
-                                "forward-active-node") != 0)
+    if (st->when == WHEN_FORWARD &&
+        host->req_header_add(req, "X-Vault-Inconsistent",
+                             "forward-active-node") != 0)
         return VP_ERROR;
     return VP_CONTINUE;
 }

@@ -45,7 +45,8 @@ b64_decode(const char *in, char *out, size_t out_cap, size_t *out_len)
             if (v[j] < 0)
                 return -1;
         }
-        unsigned triple = (unsigned)(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
+        unsigned triple =
+            (unsigned)(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
         char bytes[3] = {(char)(triple >> 16), (char)(triple >> 8),
                          (char)triple};
         for (int j = 0; j < 3 - pad; j++) {
@@ -82,8 +83,8 @@ vp_index_parse(const char *value, vp_index_state *out)
 {
     char text[VP_INDEX_VALUE_MAX];
     size_t len;
-    if (b64_decode(value, text, sizeof text, &len) != 0
-        || memchr(text, '\0', len))
+    if (b64_decode(value, text, sizeof text, &len) != 0 ||
+        memchr(text, '\0', len))
         return -1;
     const char *field[5];
     size_t flen[5];
@@ -96,13 +97,13 @@ vp_index_parse(const char *value, vp_index_state *out)
         flen[i] = colon ? (size_t)(colon - p) : strlen(p);
         p = colon ? colon + 1 : p + flen[i];
     }
-    if (flen[0] != 2 || memcmp(field[0], "v1", 2) != 0
-        || flen[1] >= sizeof out->cluster_id)
+    if (flen[0] != 2 || memcmp(field[0], "v1", 2) != 0 ||
+        flen[1] >= sizeof out->cluster_id)
         return -1;
     memcpy(out->cluster_id, field[1], flen[1]);
     out->cluster_id[flen[1]] = '\0';
-    if (parse_u64(field[2], flen[2], &out->local_index) != 0
-        || parse_u64(field[3], flen[3], &out->replicated_index) != 0)
+    if (parse_u64(field[2], flen[2], &out->local_index) != 0 ||
+        parse_u64(field[3], flen[3], &out->replicated_index) != 0)
         return -1;
     return 0;
 }
@@ -113,14 +114,14 @@ static int
 compare(const char *a, const char *b)
 {
     vp_index_state sa, sb;
-    if (vp_index_parse(a, &sa) != 0 || vp_index_parse(b, &sb) != 0
-        || strcmp(sa.cluster_id, sb.cluster_id) != 0)
+    if (vp_index_parse(a, &sa) != 0 || vp_index_parse(b, &sb) != 0 ||
+        strcmp(sa.cluster_id, sb.cluster_id) != 0)
         return -2;
-    if (sa.local_index >= sb.local_index
-        && sa.replicated_index >= sb.replicated_index)
+    if (sa.local_index >= sb.local_index &&
+        sa.replicated_index >= sb.replicated_index)
         return 1;
-    if (sa.local_index <= sb.local_index
-        && sa.replicated_index <= sb.replicated_index)
+    if (sa.local_index <= sb.local_index &&
+        sa.replicated_index <= sb.replicated_index)
         return -1;
     return 0;
 }

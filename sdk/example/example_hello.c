@@ -27,8 +27,8 @@ static vp_status_t
 hello_on_request(vp_instance_t *inst, vp_req_t *req)
 {
     const vp_host_api_t *host = inst->host;
-    if (strcmp(host->req_method(req), "GET") != 0
-        || strcmp(host->req_path(req), "/v1/example/hello") != 0)
+    if (strcmp(host->req_method(req), "GET") != 0 ||
+        strcmp(host->req_path(req), "/v1/example/hello") != 0)
         return VP_CONTINUE;
     const char *greeting = "hello";
     host->conf_string(inst, "greeting", &greeting);
@@ -49,7 +49,8 @@ hello_on_response(vp_instance_t *inst, vp_req_t *req)
     const char *greeting = "hello";
     inst->host->conf_string(inst, "greeting", &greeting);
     return inst->host->resp_header_add(req, "X-Example", greeting) == 0
-               ? VP_CONTINUE : VP_ERROR;
+               ? VP_CONTINUE
+               : VP_ERROR;
 }
 
 static const vp_consistency_ops_t hello_ops = {

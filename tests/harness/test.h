@@ -22,42 +22,42 @@ typedef void (*vp_test_fn)(void);
 
 #define TEST(name) static void name(void)
 
-#define TEST_FAIL_(...)                                                      \
-    do {                                                                     \
-        fprintf(stdout, "# %s:%d: ", __FILE__, __LINE__);                   \
-        fprintf(stdout, __VA_ARGS__);                                        \
-        fprintf(stdout, "\n");                                               \
-        fflush(stdout);                                                      \
-        _exit(1);                                                            \
+#define TEST_FAIL_(...)                                                        \
+    do {                                                                       \
+        fprintf(stdout, "# %s:%d: ", __FILE__, __LINE__);                      \
+        fprintf(stdout, __VA_ARGS__);                                          \
+        fprintf(stdout, "\n");                                                 \
+        fflush(stdout);                                                        \
+        _exit(1);                                                              \
     } while (0)
 
-#define ASSERT(cond)                                                         \
-    do {                                                                     \
-        if (!(cond))                                                         \
-            TEST_FAIL_("assertion failed: %s", #cond);                       \
+#define ASSERT(cond)                                                           \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            TEST_FAIL_("assertion failed: %s", #cond);                         \
     } while (0)
 
-#define ASSERT_INT_EQ(a, b)                                                  \
-    do {                                                                     \
-        long long a_ = (long long)(a), b_ = (long long)(b);                  \
-        if (a_ != b_)                                                        \
-            TEST_FAIL_("%s == %s: got %lld, expected %lld", #a, #b, a_, b_); \
+#define ASSERT_INT_EQ(a, b)                                                    \
+    do {                                                                       \
+        long long a_ = (long long)(a), b_ = (long long)(b);                    \
+        if (a_ != b_)                                                          \
+            TEST_FAIL_("%s == %s: got %lld, expected %lld", #a, #b, a_, b_);   \
     } while (0)
 
-#define ASSERT_STR_EQ(a, b)                                                  \
-    do {                                                                     \
-        const char *a_ = (a), *b_ = (b);                                     \
-        if (!a_ || !b_ || strcmp(a_, b_) != 0)                               \
-            TEST_FAIL_("%s == %s: got \"%s\", expected \"%s\"", #a, #b,      \
-                       a_ ? a_ : "(null)", b_ ? b_ : "(null)");              \
+#define ASSERT_STR_EQ(a, b)                                                    \
+    do {                                                                       \
+        const char *a_ = (a), *b_ = (b);                                       \
+        if (!a_ || !b_ || strcmp(a_, b_) != 0)                                 \
+            TEST_FAIL_("%s == %s: got \"%s\", expected \"%s\"", #a, #b,        \
+                       a_ ? a_ : "(null)", b_ ? b_ : "(null)");                \
     } while (0)
 
-#define ASSERT_STR_CONTAINS(hay, needle)                                     \
-    do {                                                                     \
-        const char *h_ = (hay), *n_ = (needle);                              \
-        if (!h_ || !strstr(h_, n_))                                          \
-            TEST_FAIL_("%s contains \"%s\": got \"%s\"", #hay, n_,           \
-                       h_ ? h_ : "(null)");                                  \
+#define ASSERT_STR_CONTAINS(hay, needle)                                       \
+    do {                                                                       \
+        const char *h_ = (hay), *n_ = (needle);                                \
+        if (!h_ || !strstr(h_, n_))                                            \
+            TEST_FAIL_("%s contains \"%s\": got \"%s\"", #hay, n_,             \
+                       h_ ? h_ : "(null)");                                    \
     } while (0)
 
 #define ASSERT_NULL(p) ASSERT((p) == NULL)
@@ -69,7 +69,10 @@ typedef struct {
 } vp_test_case;
 
 /* One entry of the test table: T(parses_numbers). */
-#define T(fn) {#fn, fn}
+#define T(fn)                                                                  \
+    {                                                                          \
+#fn, fn                                                                \
+    }
 
 static inline int
 vp_test_run_all(const vp_test_case *cases, size_t n)
@@ -111,9 +114,9 @@ vp_test_run_all(const vp_test_case *cases, size_t n)
 }
 
 /* int main(void) { return RUN_TESTS(T(a), T(b)); } */
-#define RUN_TESTS(...)                                                       \
-    vp_test_run_all((const vp_test_case[]){__VA_ARGS__},                     \
-                    sizeof((const vp_test_case[]){__VA_ARGS__}) /            \
+#define RUN_TESTS(...)                                                         \
+    vp_test_run_all((const vp_test_case[]){__VA_ARGS__},                       \
+                    sizeof((const vp_test_case[]){__VA_ARGS__}) /              \
                         sizeof(vp_test_case))
 
 #endif

@@ -140,8 +140,7 @@ static void mock_log(const vp_instance_t *inst, vp_log_level_t level,
                      const char *fmt, ...) VP_PRINTF(3, 4);
 
 static void
-mock_log(const vp_instance_t *inst, vp_log_level_t level, const char *fmt,
-         ...)
+mock_log(const vp_instance_t *inst, vp_log_level_t level, const char *fmt, ...)
 {
     char line[2048];
     int n = snprintf(line, sizeof line, "%s %s: ",
@@ -368,8 +367,7 @@ mock_conf_bool(const vp_instance_t *inst, const char *key, int *out)
 }
 
 static int
-mock_conf_duration_ms(const vp_instance_t *inst, const char *key,
-                      uint64_t *out)
+mock_conf_duration_ms(const vp_instance_t *inst, const char *key, uint64_t *out)
 {
     const char *unused;
     int64_t v = 0;
@@ -546,8 +544,7 @@ mock_read_file(const vp_instance_t *inst, const char *path, int trim,
 /* ---- JSON -------------------------------------------------------------- */
 
 static int
-mock_json_get_string(const char *json, size_t len, const char *path,
-                     char **out)
+mock_json_get_string(const char *json, size_t len, const char *path, char **out)
 {
     json_tokener *tok = json_tokener_new();
     if (!tok)
@@ -572,8 +569,8 @@ mock_json_get_string(const char *json, size_t len, const char *path,
         memcpy(part, p, n);
         part[n] = '\0';
         json_object *next = NULL;
-        if (!json_object_is_type(cur, json_type_object)
-            || !json_object_object_get_ex(cur, part, &next))
+        if (!json_object_is_type(cur, json_type_object) ||
+            !json_object_object_get_ex(cur, part, &next))
             cur = NULL;
         else
             cur = next;
@@ -601,8 +598,8 @@ mock_json_object_from_pairs(const char *const *pairs)
                                    json_object_new_string(pairs[i + 1]));
     }
     size_t len = 0;
-    const char *text = json_object_to_json_string_length(
-        obj, JSON_C_TO_STRING_PLAIN, &len);
+    const char *text =
+        json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
     char *out = mock_secret_dup(text, len);
     json_object_put(obj);
     return out;
@@ -701,8 +698,8 @@ static int
 mock_login_set_tls(vp_login_t *l, const char *cert, const char *key,
                    const char *ca)
 {
-    if (replace_str(&l->client_cert, cert) || replace_str(&l->client_key, key)
-        || replace_str(&l->ca_cert, ca))
+    if (replace_str(&l->client_cert, cert) ||
+        replace_str(&l->client_key, key) || replace_str(&l->ca_cert, ca))
         return VP_ENOMEM;
     return 0;
 }

@@ -48,8 +48,8 @@
 struct vp_login {
     char method[16];
     char *path;
-    char *body;        /* secret buffer */
-    char *token;       /* secret buffer */
+    char *body;  /* secret buffer */
+    char *token; /* secret buffer */
     char *client_cert;
     char *client_key;
     char *ca_cert;
@@ -63,10 +63,10 @@ struct vp_login {
 
 /* One instance of an implementation, with its configuration. */
 typedef struct mock_instance {
-    vp_instance_t pub;                /* first: the plugin sees this */
+    vp_instance_t pub; /* first: the plugin sees this */
     const vp_conf_field_t *schema;
-    char **pairs;                     /* key, value, ..., NULL (copies) */
-    char error[1024];                 /* the last set_error text */
+    char **pairs;     /* key, value, ..., NULL (copies) */
+    char error[1024]; /* the last set_error text */
 } mock_instance;
 
 /* The host table (full size, ABI of the headers). */

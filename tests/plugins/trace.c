@@ -41,8 +41,8 @@ trace_on_request(vp_instance_t *inst, vp_req_t *req)
         char body[128];
         int n = snprintf(body, sizeof body, "{\"answered_by\":\"%s\"}",
                          label_of(inst));
-        if (host->req_respond(req, 200, "application/json", body,
-                              (size_t)n) != 0)
+        if (host->req_respond(req, 200, "application/json", body, (size_t)n) !=
+            0)
             return VP_ERROR;
         return VP_DONE;
     }
@@ -59,8 +59,8 @@ trace_on_response(vp_instance_t *inst, vp_req_t *req)
     const char *retry = host->req_header(req, "X-Trace-Retry", 0);
     const char *label = label_of(inst);
     size_t len = strlen(label);
-    if (retry && strncmp(retry, label, len) == 0 && retry[len] == ':'
-        && host->req_attempts(req) < atoi(retry + len + 1))
+    if (retry && strncmp(retry, label, len) == 0 && retry[len] == ':' &&
+        host->req_attempts(req) < atoi(retry + len + 1))
         return VP_RETRY;
     return VP_CONTINUE;
 }

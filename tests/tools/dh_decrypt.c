@@ -136,8 +136,8 @@ b64_decode(const char *in, unsigned char **out)
         return -1;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)in[i];
-        bool pad_ok = c == '=' && i >= n - 2
-                      && (i == n - 1 || in[n - 1] == '=');
+        bool pad_ok =
+            c == '=' && i >= n - 2 && (i == n - 1 || in[n - 1] == '=');
         if (!(isalnum(c) || c == '+' || c == '/' || pad_ok))
             return -1;
     }
@@ -158,8 +158,8 @@ b64_decode(const char *in, unsigned char **out)
 static EVP_PKEY *
 key_from_private(const unsigned char priv[KEY_LEN], unsigned char pub[KEY_LEN])
 {
-    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv,
-                                               KEY_LEN);
+    EVP_PKEY *k =
+        EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, KEY_LEN);
     size_t n = KEY_LEN;
     if (!k || EVP_PKEY_get_raw_public_key(k, pub, &n) != 1 || n != KEY_LEN) {
         fprintf(stderr, "dh_decrypt: not a usable X25519 private key\n");
@@ -174,9 +174,9 @@ generate(const char *priv_path, const char *pub_path)
     EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
     unsigned char priv[KEY_LEN], pub[KEY_LEN];
     size_t n1 = KEY_LEN, n2 = KEY_LEN;
-    if (!k || EVP_PKEY_get_raw_private_key(k, priv, &n1) != 1
-        || EVP_PKEY_get_raw_public_key(k, pub, &n2) != 1 || n1 != KEY_LEN
-        || n2 != KEY_LEN) {
+    if (!k || EVP_PKEY_get_raw_private_key(k, priv, &n1) != 1 ||
+        EVP_PKEY_get_raw_public_key(k, pub, &n2) != 1 || n1 != KEY_LEN ||
+        n2 != KEY_LEN) {
         fprintf(stderr, "dh_decrypt: key generation failed\n");
         return 2;
     }
@@ -199,9 +199,8 @@ generate(const char *priv_path, const char *pub_path)
 
 /* HKDF-SHA256 (RFC 5869), one output block of 32 bytes. */
 static int
-hkdf_sha256(const unsigned char *ikm, size_t ikm_len,
-            const unsigned char *salt, size_t salt_len,
-            const unsigned char *info, size_t info_len,
+hkdf_sha256(const unsigned char *ikm, size_t ikm_len, const unsigned char *salt,
+            size_t salt_len, const unsigned char *info, size_t info_len,
             unsigned char out[KEY_LEN])
 {
     unsigned char prk[EVP_MAX_MD_SIZE];
@@ -215,8 +214,8 @@ hkdf_sha256(const unsigned char *ikm, size_t ikm_len,
     msg[info_len] = 0x01;
     unsigned char t[EVP_MAX_MD_SIZE];
     unsigned int t_len = 0;
-    if (!HMAC(EVP_sha256(), prk, (int)prk_len, msg, info_len + 1, t, &t_len)
-        || t_len < KEY_LEN)
+    if (!HMAC(EVP_sha256(), prk, (int)prk_len, msg, info_len + 1, t, &t_len) ||
+        t_len < KEY_LEN)
         return -1;
     memcpy(out, t, KEY_LEN);
     OPENSSL_cleanse(prk, sizeof prk);
@@ -228,10 +227,9 @@ static const char *
 json_field(json_object *root, const char *key)
 {
     json_object *v = NULL;
-    if (!json_object_object_get_ex(root, key, &v)
-        || !json_object_is_type(v, json_type_string)) {
-        fprintf(stderr, "dh_decrypt: the envelope has no string \"%s\"\n",
-                key);
+    if (!json_object_object_get_ex(root, key, &v) ||
+        !json_object_is_type(v, json_type_string)) {
+        fprintf(stderr, "dh_decrypt: the envelope has no string \"%s\"\n", key);
         exit(1);
     }
     return json_object_get_string(v);
@@ -245,31 +243,32 @@ decrypt(const unsigned char priv[KEY_LEN], bool derive, const char *aad,
     char *text = read_all(envelope_path, &len);
     json_object *root = json_tokener_parse(text);
     if (!root || !json_object_is_type(root, json_type_object)) {
-        fprintf(stderr, "dh_decrypt: %s is not a JSON object\n",
-                envelope_path);
+        fprintf(stderr, "dh_decrypt: %s is not a JSON object\n", envelope_path);
         return 1;
     }
     unsigned char *peer = NULL, *nonce = NULL, *ct = NULL;
-    long peer_len = b64_decode(json_field(root, "curve25519_public_key"),
-                               &peer);
+    long peer_len =
+        b64_decode(json_field(root, "curve25519_public_key"), &peer);
     long nonce_len = b64_decode(json_field(root, "nonce"), &nonce);
     long ct_len = b64_decode(json_field(root, "encrypted_payload"), &ct);
     if (peer_len != KEY_LEN || nonce_len != NONCE_LEN || ct_len < TAG_LEN) {
-        fprintf(stderr, "dh_decrypt: bad field sizes (public key %ld, nonce "
-                "%ld, payload %ld)\n", peer_len, nonce_len, ct_len);
+        fprintf(stderr,
+                "dh_decrypt: bad field sizes (public key %ld, nonce "
+                "%ld, payload %ld)\n",
+                peer_len, nonce_len, ct_len);
         return 1;
     }
 
     unsigned char own_pub[KEY_LEN];
     EVP_PKEY *own = key_from_private(priv, own_pub);
-    EVP_PKEY *their = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer,
-                                                  KEY_LEN);
+    EVP_PKEY *their =
+        EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer, KEY_LEN);
     EVP_PKEY_CTX *dctx = EVP_PKEY_CTX_new(own, NULL);
     unsigned char secret[KEY_LEN], key[KEY_LEN];
     size_t slen = KEY_LEN;
-    if (!their || !dctx || EVP_PKEY_derive_init(dctx) != 1
-        || EVP_PKEY_derive_set_peer(dctx, their) != 1
-        || EVP_PKEY_derive(dctx, secret, &slen) != 1 || slen != KEY_LEN) {
+    if (!their || !dctx || EVP_PKEY_derive_init(dctx) != 1 ||
+        EVP_PKEY_derive_set_peer(dctx, their) != 1 ||
+        EVP_PKEY_derive(dctx, secret, &slen) != 1 || slen != KEY_LEN) {
         fprintf(stderr, "dh_decrypt: X25519 key agreement failed\n");
         return 1;
     }
@@ -281,8 +280,8 @@ decrypt(const unsigned char priv[KEY_LEN], bool derive, const char *aad,
         }
         const unsigned char *salt = c < 0 ? own_pub : peer;
         const unsigned char *info = c < 0 ? peer : own_pub;
-        if (hkdf_sha256(secret, KEY_LEN, salt, KEY_LEN, info, KEY_LEN, key)
-            != 0) {
+        if (hkdf_sha256(secret, KEY_LEN, salt, KEY_LEN, info, KEY_LEN, key) !=
+            0) {
             fprintf(stderr, "dh_decrypt: HKDF failed\n");
             return 1;
         }
@@ -295,19 +294,19 @@ decrypt(const unsigned char priv[KEY_LEN], bool derive, const char *aad,
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     int outl = 0, fin = 0;
     size_t aad_len = aad ? strlen(aad) : 0;
-    if (!pt || !c
-        || EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1
-        || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) != 1
-        || EVP_DecryptInit_ex(c, NULL, NULL, key, nonce) != 1
-        || (aad_len
-            && EVP_DecryptUpdate(c, NULL, &outl, (const unsigned char *)aad,
-                                 (int)aad_len) != 1)
-        || EVP_DecryptUpdate(c, pt, &outl, ct, (int)pt_cap) != 1
-        || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
-                               ct + pt_cap) != 1
-        || EVP_DecryptFinal_ex(c, pt + outl, &fin) != 1) {
+    if (!pt || !c ||
+        EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) != 1 ||
+        EVP_DecryptInit_ex(c, NULL, NULL, key, nonce) != 1 ||
+        (aad_len &&
+         EVP_DecryptUpdate(c, NULL, &outl, (const unsigned char *)aad,
+                           (int)aad_len) != 1) ||
+        EVP_DecryptUpdate(c, pt, &outl, ct, (int)pt_cap) != 1 ||
+        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN, ct + pt_cap) !=
+            1 ||
+        EVP_DecryptFinal_ex(c, pt + outl, &fin) != 1) {
         fprintf(stderr, "dh_decrypt: authentication failed (wrong key, "
-                "AAD or derive-key setting, or tampered data)\n");
+                        "AAD or derive-key setting, or tampered data)\n");
         return 1;
     }
     size_t n = (size_t)outl + (size_t)fin;

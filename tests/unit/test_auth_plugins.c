@@ -162,8 +162,7 @@ cleanup_dir(void)
 
 /* login_begin after the core's default request (PUT <mount>/login, {}). */
 static vp_status_t
-begin(const plugin *p, mock_instance *mi, vp_login_t *login,
-      const char *mount)
+begin(const plugin *p, mock_instance *mi, vp_login_t *login, const char *mount)
 {
     mock_login_default(login, mount);
     mi->error[0] = '\0';
@@ -219,18 +218,16 @@ TEST(approle_descriptor_and_schema)
     char err[256];
     const char *bad[] = {"role_id_file_path", "/r", "secret_id_path", "/s",
                          NULL};
-    ASSERT_INT_EQ(mock_check_schema(p.prov->schema, bad, err, sizeof err),
-                  -1);
+    ASSERT_INT_EQ(mock_check_schema(p.prov->schema, bad, err, sizeof err), -1);
     ASSERT_STR_CONTAINS(err, "unknown key \"secret_id_path\"");
     const char *none[] = {"secret_id_file_path", "/s", NULL};
-    ASSERT_INT_EQ(mock_check_schema(p.prov->schema, none, err, sizeof err),
-                  -1);
+    ASSERT_INT_EQ(mock_check_schema(p.prov->schema, none, err, sizeof err), -1);
     ASSERT_STR_CONTAINS(err, "missing required key \"role_id_file_path\"");
     const char *notbool[] = {"role_id_file_path", "/r",
                              "remove_secret_id_file_after_reading", "maybe",
                              NULL};
-    ASSERT_INT_EQ(mock_check_schema(p.prov->schema, notbool, err,
-                                    sizeof err), -1);
+    ASSERT_INT_EQ(mock_check_schema(p.prov->schema, notbool, err, sizeof err),
+                  -1);
 }
 
 TEST(approle_create_validation)
@@ -238,17 +235,24 @@ TEST(approle_create_validation)
     plugin p = APPROLE();
     const char *empty[] = {"role_id_file_path", "", NULL};
     ASSERT_STR_CONTAINS(make_fails(&p, empty), "role_id_file_path");
-    const char *wrap_empty[] = {"role_id_file_path", "/r",
-                                "secret_id_file_path", "/s",
-                                "secret_id_response_wrapping_path", "",
+    const char *wrap_empty[] = {"role_id_file_path",
+                                "/r",
+                                "secret_id_file_path",
+                                "/s",
+                                "secret_id_response_wrapping_path",
+                                "",
                                 NULL};
     ASSERT_STR_CONTAINS(make_fails(&p, wrap_empty),
                         "secret_id_response_wrapping_path");
     /* Without a secret-id file the two keys about it are ignored. */
-    const char *ignored[] = {"role_id_file_path", "/r",
-                             "secret_id_file_path", "",
-                             "secret_id_response_wrapping_path", "",
-                             "remove_secret_id_file_after_reading", "false",
+    const char *ignored[] = {"role_id_file_path",
+                             "/r",
+                             "secret_id_file_path",
+                             "",
+                             "secret_id_response_wrapping_path",
+                             "",
+                             "remove_secret_id_file_after_reading",
+                             "false",
                              NULL};
     mock_instance *mi = make(&p, ignored);
     mock_destroy(p.ops, mi);
@@ -268,8 +272,8 @@ TEST(approle_login_body_and_secret_file_removed)
     ASSERT_INT_EQ(begin(&p, mi, l, "auth/approle"), VP_CONTINUE);
     ASSERT_STR_EQ(l->method, "PUT");
     ASSERT_STR_EQ(l->path, "auth/approle/login");
-    ASSERT_STR_EQ(l->body,
-                  "{\"role_id\":\"my-role-id\",\"secret_id\":\"my-secret-id\"}");
+    ASSERT_STR_EQ(
+        l->body, "{\"role_id\":\"my-role-id\",\"secret_id\":\"my-secret-id\"}");
     ASSERT_NULL(l->token);
     ASSERT_NULL(l->client_cert);
     ASSERT_INT_EQ(l->result, VP_LOGIN_RESULT_AUTH);
@@ -310,8 +314,8 @@ TEST(approle_role_id_only)
     const char *role = file("role-id");
     write_file(role, "lonely-role\n");
     const char *absent[] = {"role_id_file_path", role, NULL};
-    const char *empty[] = {"role_id_file_path", role, "secret_id_file_path",
-                           "", NULL};
+    const char *empty[] = {"role_id_file_path", role, "secret_id_file_path", "",
+                           NULL};
     const char *const *confs[] = {absent, empty};
     for (size_t i = 0; i < 2; i++) {
         mock_instance *mi = make(&p, confs[i]);
@@ -334,10 +338,13 @@ TEST(approle_secret_file_kept_when_told)
     const char *values[] = {"false", "0", "False"};
     for (size_t i = 0; i < 3; i++) {
         write_file(secret, "s");
-        const char *conf[] = {"role_id_file_path", role,
-                              "secret_id_file_path", secret,
+        const char *conf[] = {"role_id_file_path",
+                              role,
+                              "secret_id_file_path",
+                              secret,
                               "remove_secret_id_file_after_reading",
-                              values[i], NULL};
+                              values[i],
+                              NULL};
         mock_instance *mi = make(&p, conf);
         vp_login_t *l = mock_login_new();
         ASSERT_INT_EQ(begin(&p, mi, l, "auth/approle"), VP_CONTINUE);
@@ -347,9 +354,13 @@ TEST(approle_secret_file_kept_when_told)
         mock_destroy(p.ops, mi);
     }
     /* "true" as a string removes, like the default. */
-    const char *conf[] = {"role_id_file_path", role, "secret_id_file_path",
-                          secret, "remove_secret_id_file_after_reading",
-                          "true", NULL};
+    const char *conf[] = {"role_id_file_path",
+                          role,
+                          "secret_id_file_path",
+                          secret,
+                          "remove_secret_id_file_after_reading",
+                          "true",
+                          NULL};
     mock_instance *mi = make(&p, conf);
     vp_login_t *l = mock_login_new();
     ASSERT_INT_EQ(begin(&p, mi, l, "auth/approle"), VP_CONTINUE);
@@ -370,14 +381,16 @@ TEST(approle_last_good_values)
     mock_instance *mi = make(&p, conf);
     vp_login_t *l = mock_login_new();
     ASSERT_INT_EQ(begin(&p, mi, l, "auth/approle"), VP_CONTINUE);
-    ASSERT_STR_EQ(l->body, "{\"role_id\":\"role-1\",\"secret_id\":\"secret-1\"}");
+    ASSERT_STR_EQ(l->body,
+                  "{\"role_id\":\"role-1\",\"secret_id\":\"secret-1\"}");
 
     /* Both gone (the secret id was consumed): the last values, quietly,
      * since that is what removing the secret-id file leads to. */
     unlink(role);
     mock_log_clear();
     ASSERT_INT_EQ(begin(&p, mi, l, "auth/approle"), VP_CONTINUE);
-    ASSERT_STR_EQ(l->body, "{\"role_id\":\"role-1\",\"secret_id\":\"secret-1\"}");
+    ASSERT_STR_EQ(l->body,
+                  "{\"role_id\":\"role-1\",\"secret_id\":\"secret-1\"}");
     ASSERT_STR_CONTAINS(mock_log_text(), "DEBUG");
     ASSERT_STR_CONTAINS(mock_log_text(), "using the role ID read before");
     ASSERT_STR_CONTAINS(mock_log_text(), "using the secret ID read before");
@@ -388,7 +401,8 @@ TEST(approle_last_good_values)
     write_file(secret, "\n");
     mock_log_clear();
     ASSERT_INT_EQ(begin(&p, mi, l, "auth/approle"), VP_CONTINUE);
-    ASSERT_STR_EQ(l->body, "{\"role_id\":\"role-1\",\"secret_id\":\"secret-1\"}");
+    ASSERT_STR_EQ(l->body,
+                  "{\"role_id\":\"role-1\",\"secret_id\":\"secret-1\"}");
     ASSERT_STR_CONTAINS(mock_log_text(), "WARN approle: ");
     ASSERT_STR_CONTAINS(mock_log_text(), "is empty: using the role ID");
     ASSERT_STR_CONTAINS(mock_log_text(), "is empty: using the secret ID");
@@ -398,7 +412,8 @@ TEST(approle_last_good_values)
     ASSERT_INT_EQ(mkdir(secret, 0700), 0);
     mock_log_clear();
     ASSERT_INT_EQ(begin(&p, mi, l, "auth/approle"), VP_CONTINUE);
-    ASSERT_STR_EQ(l->body, "{\"role_id\":\"role-1\",\"secret_id\":\"secret-1\"}");
+    ASSERT_STR_EQ(l->body,
+                  "{\"role_id\":\"role-1\",\"secret_id\":\"secret-1\"}");
     ASSERT_STR_CONTAINS(mock_log_text(), "WARN");
     ASSERT_STR_CONTAINS(mock_log_text(), "cannot read");
     ASSERT_INT_EQ(rmdir(secret), 0);
@@ -407,7 +422,8 @@ TEST(approle_last_good_values)
     write_file(role, "role-2\n");
     write_file(secret, "secret-2\n");
     ASSERT_INT_EQ(begin(&p, mi, l, "auth/approle"), VP_CONTINUE);
-    ASSERT_STR_EQ(l->body, "{\"role_id\":\"role-2\",\"secret_id\":\"secret-2\"}");
+    ASSERT_STR_EQ(l->body,
+                  "{\"role_id\":\"role-2\",\"secret_id\":\"secret-2\"}");
     ASSERT(!exists(secret));
     assert_not_logged("secret-1");
     assert_not_logged("secret-2");
@@ -450,19 +466,22 @@ TEST(approle_missing_files_fail)
 static const char lookup_ok[] =
     "{\"data\":{\"creation_path\":\"" WRAP_PATH "\",\"creation_ttl\":300,"
     "\"creation_time\":\"2026-01-01T00:00:00Z\"}}";
-static const char unwrap_ok[] =
-    "{\"data\":{\"secret_id\":\"unwrapped-secret\","
-    "\"secret_id_accessor\":\"acc\"}}";
+static const char unwrap_ok[] = "{\"data\":{\"secret_id\":\"unwrapped-secret\","
+                                "\"secret_id_accessor\":\"acc\"}}";
 
 static mock_instance *
 wrapped_instance(const plugin *p, const char *remove)
 {
     write_file(file("role-id"), "web-role\n");
     write_file(file("secret-id"), "hvs.wrapping-token\n");
-    const char *conf[] = {"role_id_file_path", file("role-id"),
-                          "secret_id_file_path", file("secret-id"),
-                          "secret_id_response_wrapping_path", WRAP_PATH,
-                          "remove_secret_id_file_after_reading", remove,
+    const char *conf[] = {"role_id_file_path",
+                          file("role-id"),
+                          "secret_id_file_path",
+                          file("secret-id"),
+                          "secret_id_response_wrapping_path",
+                          WRAP_PATH,
+                          "remove_secret_id_file_after_reading",
+                          remove,
                           NULL};
     return make(p, conf);
 }
@@ -551,7 +570,8 @@ TEST(approle_wrapped_creation_path_mismatch_refused)
     mock_log_clear();
     ASSERT_INT_EQ(step(&p, mi,
                        "{\"data\":{\"creation_path\":"
-                       "\"auth/approle/role/other/secret-id\"}}", next),
+                       "\"auth/approle/role/other/secret-id\"}}",
+                       next),
                   VP_ERROR);
     ASSERT_STR_CONTAINS(mi->error, "SECURITY");
     ASSERT_STR_CONTAINS(mi->error, "auth/approle/role/other/secret-id");
@@ -563,7 +583,9 @@ TEST(approle_wrapped_creation_path_mismatch_refused)
     ASSERT_INT_EQ(begin(&p, mi, l, "auth/approle"), VP_CONTINUE);
     ASSERT_INT_EQ(step(&p, mi,
                        "{\"data\":{\"creation_path\":"
-                       "\"auth/approle/role/web\"}}", next), VP_ERROR);
+                       "\"auth/approle/role/web\"}}",
+                       next),
+                  VP_ERROR);
     /* Nothing was ever unwrapped: no secret id to fall back on. */
     unlink(file("secret-id"));
     ASSERT_INT_EQ(begin(&p, mi, l, "auth/approle"), VP_ERROR);
@@ -618,8 +640,7 @@ TEST(kubernetes_descriptor_and_schema)
     }
     char err[256];
     const char *bad[] = {"role", "r", "jwt_path", "/x", NULL};
-    ASSERT_INT_EQ(mock_check_schema(p.prov->schema, bad, err, sizeof err),
-                  -1);
+    ASSERT_INT_EQ(mock_check_schema(p.prov->schema, bad, err, sizeof err), -1);
     ASSERT_STR_CONTAINS(err, "unknown key \"jwt_path\"");
     const char *empty[] = {"role", "", NULL};
     ASSERT_STR_CONTAINS(make_fails(&p, empty), "role");
@@ -734,19 +755,18 @@ TEST(cert_descriptor_and_schema)
 {
     plugin p = CERT();
     check_descriptor(&p, "auth_cert");
-    static const char *const keys[] = {"name", "ca_cert", "client_cert",
-                                       "client_key", "reload", NULL};
+    static const char *const keys[] = {"name",       "ca_cert", "client_cert",
+                                       "client_key", "reload",  NULL};
     check_schema_keys(p.prov->schema, keys);
     for (const vp_conf_field_t *f = p.prov->schema; f->key; f++)
         ASSERT(!(f->flags & VP_CONF_REQUIRED));
     char err[256];
     const char *bad[] = {"name", "x", "client_certificate", "/c", NULL};
-    ASSERT_INT_EQ(mock_check_schema(p.prov->schema, bad, err, sizeof err),
-                  -1);
+    ASSERT_INT_EQ(mock_check_schema(p.prov->schema, bad, err, sizeof err), -1);
     ASSERT_STR_CONTAINS(err, "unknown key \"client_certificate\"");
     const char *notbool[] = {"reload", "sometimes", NULL};
-    ASSERT_INT_EQ(mock_check_schema(p.prov->schema, notbool, err,
-                                    sizeof err), -1);
+    ASSERT_INT_EQ(mock_check_schema(p.prov->schema, notbool, err, sizeof err),
+                  -1);
 }
 
 TEST(cert_body_without_and_with_name)
@@ -791,8 +811,9 @@ TEST(cert_tls_identity_passed)
     write_file(crt, "-----BEGIN CERTIFICATE-----\n");
     write_file(key, "-----BEGIN PRIVATE KEY-----\nsecret-key-bytes\n");
     write_file(ca, "-----BEGIN CERTIFICATE-----\n");
-    const char *conf[] = {"name", "web", "client_cert", crt, "client_key",
-                          key, "ca_cert", ca, "reload", "true", NULL};
+    const char *conf[] = {"name",       "web",  "client_cert", crt,
+                          "client_key", key,    "ca_cert",     ca,
+                          "reload",     "true", NULL};
     mock_instance *mi = make(&p, conf);
     vp_login_t *l = mock_login_new();
     ASSERT_INT_EQ(begin(&p, mi, l, "auth/cert"), VP_CONTINUE);
@@ -841,8 +862,7 @@ TEST(cert_cert_and_key_both_or_neither)
                               NULL};
     ASSERT_STR_CONTAINS(make_fails(&p, key_only),
                         "client_cert and client_key must be set together");
-    const char *empty_key[] = {"client_cert", "/c.pem", "client_key", "",
-                               NULL};
+    const char *empty_key[] = {"client_cert", "/c.pem", "client_key", "", NULL};
     ASSERT_STR_CONTAINS(make_fails(&p, empty_key), "client_key");
     assert_all_released();
 }
@@ -850,25 +870,19 @@ TEST(cert_cert_and_key_both_or_neither)
 int
 main(void)
 {
-    return RUN_TESTS(T(approle_descriptor_and_schema),
-                     T(approle_create_validation),
-                     T(approle_login_body_and_secret_file_removed),
-                     T(approle_custom_mount_path_kept),
-                     T(approle_role_id_only),
-                     T(approle_secret_file_kept_when_told),
-                     T(approle_last_good_values),
-                     T(approle_missing_files_fail),
-                     T(approle_wrapped_secret_id_three_rounds),
-                     T(approle_wrapped_kept_file_is_not_unwrapped_twice),
-                     T(approle_wrapped_creation_path_mismatch_refused),
-                     T(approle_wrapped_bad_answers),
-                     T(kubernetes_descriptor_and_schema),
-                     T(kubernetes_login_body_custom_path),
-                     T(kubernetes_default_token_path),
-                     T(kubernetes_rotated_token_reread),
-                     T(kubernetes_missing_token_names_the_path),
-                     T(cert_descriptor_and_schema),
-                     T(cert_body_without_and_with_name),
-                     T(cert_tls_identity_passed),
-                     T(cert_cert_and_key_both_or_neither));
+    return RUN_TESTS(
+        T(approle_descriptor_and_schema), T(approle_create_validation),
+        T(approle_login_body_and_secret_file_removed),
+        T(approle_custom_mount_path_kept), T(approle_role_id_only),
+        T(approle_secret_file_kept_when_told), T(approle_last_good_values),
+        T(approle_missing_files_fail),
+        T(approle_wrapped_secret_id_three_rounds),
+        T(approle_wrapped_kept_file_is_not_unwrapped_twice),
+        T(approle_wrapped_creation_path_mismatch_refused),
+        T(approle_wrapped_bad_answers), T(kubernetes_descriptor_and_schema),
+        T(kubernetes_login_body_custom_path), T(kubernetes_default_token_path),
+        T(kubernetes_rotated_token_reread),
+        T(kubernetes_missing_token_names_the_path),
+        T(cert_descriptor_and_schema), T(cert_body_without_and_with_name),
+        T(cert_tls_identity_passed), T(cert_cert_and_key_both_or_neither));
 }

@@ -373,17 +373,24 @@ TEST(lookup_miss)
 TEST(replace_same_id)
 {
     mock_instance *mi = make(NULL);
-    put(mi, (spec){.id = "k", .token = "t-old", .lease = "l-old",
-                   .ns = "root/", .path = "/v1/a", .resp = "old"});
+    put(mi, (spec){.id = "k",
+                   .token = "t-old",
+                   .lease = "l-old",
+                   .ns = "root/",
+                   .path = "/v1/a",
+                   .resp = "old"});
     uint64_t b1 = n_bytes(mi);
-    put(mi, (spec){.id = "k", .token = "t-new", .ns = "ns1/", .path = "/v1/b",
+    put(mi, (spec){.id = "k",
+                   .token = "t-new",
+                   .ns = "ns1/",
+                   .path = "/v1/b",
                    .resp = "a longer new response"});
     ASSERT_INT_EQ(n_entries(mi), 1);
     /* the difference: response, namespace, no lease (its bytes, its NUL
      * and its index slot) */
-    ASSERT_INT_EQ(n_bytes(mi) - b1, strlen("a longer new response")
-                                        - strlen("old") - 1
-                                        - strlen("l-old") - 1 - 16);
+    ASSERT_INT_EQ(n_bytes(mi) - b1, strlen("a longer new response") -
+                                        strlen("old") - 1 - strlen("l-old") -
+                                        1 - 16);
     seen s = look(mi, "k");
     ASSERT_STR_EQ(s.token, "t-new");
     ASSERT_INT_EQ(s.resp_len, strlen("a longer new response"));
@@ -452,19 +459,37 @@ TEST(entry_from_newer_abi)
 static void
 fixture(mock_instance *mi)
 {
-    put(mi, (spec){.id = "login", .ns = "root/",
-                   .path = "/v1/auth/approle/login", .token = "hvs.login",
-                   .acc = "acc-login", .resp = "{}"});
-    put(mi, (spec){.id = "child", .ns = "root/",
-                   .path = "/v1/auth/token/create", .token = "hvs.child",
-                   .acc = "acc-child", .parent = "hvs.login", .resp = "{}"});
-    put(mi, (spec){.id = "lease1", .ns = "root/", .path = "/v1/kv/foo",
-                   .lease = "kv/foo/1", .ltoken = "hvs.login", .resp = "{}"});
-    put(mi, (spec){.id = "lease2", .ns = "root/", .path = "/v1/kv/foobar",
-                   .lease = "kv/foobar/2", .ltoken = "hvs.child",
+    put(mi, (spec){.id = "login",
+                   .ns = "root/",
+                   .path = "/v1/auth/approle/login",
+                   .token = "hvs.login",
+                   .acc = "acc-login",
                    .resp = "{}"});
-    put(mi, (spec){.id = "lease3", .ns = "ns1/", .path = "/v1/kv/foo",
-                   .lease = "kv/foo/3", .ltoken = "hvs.login", .resp = "{}"});
+    put(mi, (spec){.id = "child",
+                   .ns = "root/",
+                   .path = "/v1/auth/token/create",
+                   .token = "hvs.child",
+                   .acc = "acc-child",
+                   .parent = "hvs.login",
+                   .resp = "{}"});
+    put(mi, (spec){.id = "lease1",
+                   .ns = "root/",
+                   .path = "/v1/kv/foo",
+                   .lease = "kv/foo/1",
+                   .ltoken = "hvs.login",
+                   .resp = "{}"});
+    put(mi, (spec){.id = "lease2",
+                   .ns = "root/",
+                   .path = "/v1/kv/foobar",
+                   .lease = "kv/foobar/2",
+                   .ltoken = "hvs.child",
+                   .resp = "{}"});
+    put(mi, (spec){.id = "lease3",
+                   .ns = "ns1/",
+                   .path = "/v1/kv/foo",
+                   .lease = "kv/foo/3",
+                   .ltoken = "hvs.login",
+                   .resp = "{}"});
     /* an auto-auth token entry: no namespace, path or response */
     put(mi, (spec){.id = "auto", .token = "hvs.auto", .acc = ""});
 }
@@ -497,9 +522,10 @@ TEST(find_by_each_index)
     /* an empty or missing value matches nothing, even entries whose
      * value is "" (auto's accessor) */
     static const vp_cache_index_t idx[] = {
-        VP_CACHE_BY_ID, VP_CACHE_BY_REQUEST_PATH, VP_CACHE_BY_TOKEN,
-        VP_CACHE_BY_TOKEN_ACCESSOR, VP_CACHE_BY_LEASE,
-        VP_CACHE_BY_TOKEN_PARENT, VP_CACHE_BY_LEASE_TOKEN};
+        VP_CACHE_BY_ID,         VP_CACHE_BY_REQUEST_PATH,
+        VP_CACHE_BY_TOKEN,      VP_CACHE_BY_TOKEN_ACCESSOR,
+        VP_CACHE_BY_LEASE,      VP_CACHE_BY_TOKEN_PARENT,
+        VP_CACHE_BY_LEASE_TOKEN};
     for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++) {
         ASSERT_STR_EQ(found(mi, idx[i], "", "root/"), "");
         ASSERT_STR_EQ(found(mi, idx[i], NULL, "root/"), "");
@@ -516,9 +542,8 @@ TEST(request_path_prefix_and_namespace)
     fixture(mi);
     ASSERT_STR_EQ(found(mi, VP_CACHE_BY_REQUEST_PATH, "/v1/kv/foo", "root/"),
                   "lease1,lease2");
-    ASSERT_STR_EQ(
-        found(mi, VP_CACHE_BY_REQUEST_PATH, "/v1/kv/foobar", "root/"),
-        "lease2");
+    ASSERT_STR_EQ(found(mi, VP_CACHE_BY_REQUEST_PATH, "/v1/kv/foobar", "root/"),
+                  "lease2");
     ASSERT_STR_EQ(found(mi, VP_CACHE_BY_REQUEST_PATH, "/v1/kv/foo", "ns1/"),
                   "lease3");
     ASSERT_STR_EQ(found(mi, VP_CACHE_BY_REQUEST_PATH, "/v1/", "root/"),
@@ -564,8 +589,7 @@ TEST(evict_by_each_index)
                   "lease1");
 
     ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_TOKEN, "hvs.auto", NULL), 1);
-    ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_TOKEN_ACCESSOR, "acc-child", NULL),
-                  1);
+    ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_TOKEN_ACCESSOR, "acc-child", NULL), 1);
     ASSERT_STR_EQ(found(mi, VP_CACHE_BY_TOKEN_PARENT, "hvs.login", NULL), "");
     ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_LEASE, "kv/foo/1", NULL), 1);
     ASSERT_STR_EQ(found(mi, VP_CACHE_BY_LEASE_TOKEN, "hvs.login", NULL),
@@ -588,7 +612,8 @@ TEST(token_parent_with_many_children)
     for (int i = 0; i < 50; i++) {
         snprintf(id, sizeof id, "c%02d", i);
         snprintf(tok, sizeof tok, "hvs.c%02d", i);
-        put(mi, (spec){.id = id, .token = tok,
+        put(mi, (spec){.id = id,
+                       .token = tok,
                        .parent = i % 2 ? "hvs.P" : "hvs.Q"});
     }
     for (int i = 0; i < 10; i++) {
@@ -644,8 +669,8 @@ TEST(evict_all)
     char id[32];
     for (int i = 0; i < 1000; i++) {
         snprintf(id, sizeof id, "bulk%d", i);
-        put(mi, (spec){.id = id, .ns = "root/", .path = "/v1/x",
-                       .resp = "data"});
+        put(mi,
+            (spec){.id = id, .ns = "root/", .path = "/v1/x", .resp = "data"});
     }
     ASSERT_INT_EQ(evict(mi, VP_CACHE_ALL, NULL, NULL), 1006);
     ASSERT_INT_EQ(n_entries(mi), 0);
@@ -737,7 +762,8 @@ reenter(void *arg, const vp_cache_entry_t *e)
             break;
         case 2:
             /* replace the visited entry */
-            put(r->mi, (spec){.id = e->id, .token = "hvs.replaced",
+            put(r->mi, (spec){.id = e->id,
+                              .token = "hvs.replaced",
                               .resp = "a brand new, longer response"});
             break;
         }
@@ -757,12 +783,14 @@ TEST(evict_and_store_during_visits)
         mock_instance *mi = make(NULL);
         for (int i = 0; i < 8; i++) {
             snprintf(id, sizeof id, "e%d", i);
-            put(mi, (spec){.id = id, .ltoken = "hvs.X", .lease = id,
+            put(mi, (spec){.id = id,
+                           .ltoken = "hvs.X",
+                           .lease = id,
                            .resp = "resp-0123456789"});
         }
         reentry r = {.mi = mi, .mode = mode};
-        vp_cache_selector_t sel = {sizeof sel, VP_CACHE_BY_LEASE_TOKEN,
-                                   "hvs.X", NULL};
+        vp_cache_selector_t sel = {sizeof sel, VP_CACHE_BY_LEASE_TOKEN, "hvs.X",
+                                   NULL};
         int n = P.ops->find(&mi->pub, &sel, reenter, &r);
         switch (mode) {
         case 0: /* everything went: nothing more visited */
@@ -882,8 +910,7 @@ TEST(limit_on_bytes)
     char *enormous = malloc(cost * 3);
     memset(enormous, 'E', cost * 3 - 1);
     enormous[cost * 3 - 1] = '\0';
-    ASSERT_INT_EQ(store(mi, (spec){.id = "x9", .resp = enormous}),
-                  VP_DECLINED);
+    ASSERT_INT_EQ(store(mi, (spec){.id = "x9", .resp = enormous}), VP_DECLINED);
     free(enormous);
     ASSERT_INT_EQ(n_bytes(mi), 0);
     /* and after evictions there is room again */
@@ -1054,12 +1081,16 @@ TEST(stats_account_for_entries)
     char resp[600];
     memset(resp, 'r', sizeof resp - 1);
     resp[sizeof resp - 1] = '\0';
-    spec s = {.id = "0123456789abcdef", .ns = "root/", .path = "/v1/kv/x",
-              .lease = "kv/x/123", .ltoken = "hvs.tok", .resp = resp};
+    spec s = {.id = "0123456789abcdef",
+              .ns = "root/",
+              .path = "/v1/kv/x",
+              .lease = "kv/x/123",
+              .ltoken = "hvs.tok",
+              .resp = resp};
     put(mi, s);
     uint64_t one = n_bytes(mi);
-    size_t payload = strlen(s.id) + strlen(s.ns) + strlen(s.path)
-                     + strlen(s.lease) + strlen(s.ltoken) + strlen(resp);
+    size_t payload = strlen(s.id) + strlen(s.ns) + strlen(s.path) +
+                     strlen(s.lease) + strlen(s.ltoken) + strlen(resp);
     ASSERT(one > payload);
     ASSERT(one < payload + 512); /* per-entry overhead stays small */
     printf("# one entry: %zu bytes of payload, %llu accounted\n", payload,
@@ -1067,8 +1098,8 @@ TEST(stats_account_for_entries)
     s.id = "another";
     put(mi, s);
     ASSERT_INT_EQ(n_entries(mi), 2);
-    ASSERT_INT_EQ(n_bytes(mi), 2 * one - strlen("0123456789abcdef")
-                                   + strlen("another"));
+    ASSERT_INT_EQ(n_bytes(mi),
+                  2 * one - strlen("0123456789abcdef") + strlen("another"));
     ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_ID, "another", NULL), 1);
     ASSERT_INT_EQ(n_bytes(mi), one);
     ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_LEASE_TOKEN, "hvs.tok", NULL), 1);
@@ -1083,9 +1114,15 @@ TEST(destroy_releases_everything)
     char id[32];
     for (int i = 0; i < 3000; i++) {
         snprintf(id, sizeof id, "id%d", i);
-        put(mi, (spec){.id = id, .token = id, .acc = id, .lease = id,
-                       .parent = "p", .ltoken = "lt", .ns = "root/",
-                       .path = "/v1/x", .resp = "secret body"});
+        put(mi, (spec){.id = id,
+                       .token = id,
+                       .acc = id,
+                       .lease = id,
+                       .parent = "p",
+                       .ltoken = "lt",
+                       .ns = "root/",
+                       .path = "/v1/x",
+                       .resp = "secret body"});
     }
     ASSERT(mock_live_allocs() > 3000);
     done(mi); /* asserts nothing is left */
@@ -1126,9 +1163,8 @@ static const char *const namespaces[] = {"root/", "ns1/", "ns1/ns2/"};
 static const char *const paths[] = {"/v1/kv/a", "/v1/kv/ab", "/v1/secret/x",
                                     "/v1/auth/token/create",
                                     "/v1/database/creds/r"};
-static const char *const prefixes[] = {"/v1/kv/a", "/v1/kv/", "/v1/",
-                                       "/v1/auth", "/v1/database/creds/r1",
-                                       "/v2"};
+static const char *const prefixes[] = {
+    "/v1/kv/a", "/v1/kv/", "/v1/", "/v1/auth", "/v1/database/creds/r1", "/v2"};
 
 static model_entry *model;
 
@@ -1208,13 +1244,11 @@ static int
 check_entry(void *arg, const vp_cache_entry_t *e)
 {
     const model_entry *m = arg;
-    if (!opt_eq(e->token, m->token) || !opt_eq(e->token_accessor, m->acc)
-        || !opt_eq(e->token_parent, m->parent) || !opt_eq(e->lease, m->lease)
-        || !opt_eq(e->lease_token, m->ltoken)
-        || !opt_eq(e->namespace_, m->ns)
-        || !opt_eq(e->request_path, m->path)
-        || e->last_renewed_ms != m->renewed || e->ttl_ms != m->ttl
-        || e->response.len != m->resp_len)
+    if (!opt_eq(e->token, m->token) || !opt_eq(e->token_accessor, m->acc) ||
+        !opt_eq(e->token_parent, m->parent) || !opt_eq(e->lease, m->lease) ||
+        !opt_eq(e->lease_token, m->ltoken) || !opt_eq(e->namespace_, m->ns) ||
+        !opt_eq(e->request_path, m->path) || e->last_renewed_ms != m->renewed ||
+        e->ttl_ms != m->ttl || e->response.len != m->resp_len)
         TEST_FAIL_("entry %s differs from the model", e->id);
     if (memcmp(e->response.ptr, resp_of(m->resp_seed), m->resp_len) != 0)
         TEST_FAIL_("entry %s: response differs", e->id);
@@ -1247,8 +1281,8 @@ model_match(unsigned i, vp_cache_index_t index, const char *value,
     case VP_CACHE_BY_LEASE_TOKEN:
         return strcmp(m->ltoken, value) == 0;
     case VP_CACHE_BY_REQUEST_PATH:
-        return m->ns[0] && strcmp(m->ns, ns) == 0
-               && strncmp(m->path, value, strlen(value)) == 0;
+        return m->ns[0] && strcmp(m->ns, ns) == 0 &&
+               strncmp(m->path, value, strlen(value)) == 0;
     default:
         return 0;
     }
@@ -1327,8 +1361,7 @@ random_selector(char *buf, size_t len)
     case 5:
         sel.index = VP_CACHE_BY_REQUEST_PATH;
         sel.namespace_ = namespaces[rnd(3)];
-        snprintf(buf, len, "%s%s", prefixes[rnd(6)],
-                 rnd(2) ? "" : "1");
+        snprintf(buf, len, "%s%s", prefixes[rnd(6)], rnd(2) ? "" : "1");
         break;
     default:
         sel.index = VP_CACHE_BY_ID;
@@ -1365,8 +1398,8 @@ TEST(random_run_against_a_model)
             int want = model_count(sel.index, sel.value, sel.namespace_, 0);
             ASSERT_INT_EQ(P.ops->find(&mi->pub, &sel, NULL, NULL), want);
             /* visiting gives the same count and the model's entries */
-            ASSERT_INT_EQ(P.ops->find(&mi->pub, &sel, collect,
-                                      &(idlist){.n = 0}), want);
+            ASSERT_INT_EQ(
+                P.ops->find(&mi->pub, &sel, collect, &(idlist){.n = 0}), want);
         } else if (r < 83) {
             vp_cache_selector_t sel = random_selector(value, sizeof value);
             if (sel.index == VP_CACHE_BY_REQUEST_PATH && rnd(16))
@@ -1435,17 +1468,20 @@ TEST(memory_per_entry)
     mock_instance *mi = make(conf);
     size_t payload = 0;
     for (long i = 0; i < n; i++) {
-        snprintf(id, sizeof id,
-                 "%016lx%016lx%016lx%016lx", i * 0x9e3779b97f4a7c15UL, i,
-                 ~i, i * 31);
+        snprintf(id, sizeof id, "%016lx%016lx%016lx%016lx",
+                 i * 0x9e3779b97f4a7c15UL, i, ~i, i * 31);
         snprintf(path, sizeof path, "/v1/database/creds/role-%ld", i % 100);
-        snprintf(lease, sizeof lease, "database/creds/role-%ld/%022lx",
-                 i % 100, i * 0x2545f4914f6cdd1dUL);
-        spec s = {.id = id, .ns = "root/", .path = path, .lease = lease,
-                  .ltoken = tok, .resp = resp};
+        snprintf(lease, sizeof lease, "database/creds/role-%ld/%022lx", i % 100,
+                 i * 0x2545f4914f6cdd1dUL);
+        spec s = {.id = id,
+                  .ns = "root/",
+                  .path = path,
+                  .lease = lease,
+                  .ltoken = tok,
+                  .resp = resp};
         put(mi, s);
-        payload += strlen(id) + strlen(s.ns) + strlen(path) + strlen(lease)
-                   + strlen(tok) + strlen(resp);
+        payload += strlen(id) + strlen(s.ns) + strlen(path) + strlen(lease) +
+                   strlen(tok) + strlen(resp);
     }
     long rss1 = rss_kib();
     uint64_t bytes = n_bytes(mi);
@@ -1476,8 +1512,11 @@ TEST(shared_strings_are_kept_once)
     const char *const conf[] = {"max_entries", "1000", NULL};
     /* What one lease entry accounts when it is alone. */
     mock_instance *one = make(conf);
-    put(one, (spec){.id = "lease-0", .ns = ns, .path = "/v1/database/creds/app",
-                    .lease = "database/creds/app/0", .ltoken = ltok,
+    put(one, (spec){.id = "lease-0",
+                    .ns = ns,
+                    .path = "/v1/database/creds/app",
+                    .lease = "database/creds/app/0",
+                    .ltoken = ltok,
                     .resp = "r"});
     uint64_t single = n_bytes(one);
     done(one);
@@ -1487,18 +1526,26 @@ TEST(shared_strings_are_kept_once)
      * the heap growth below is the entries'. */
     for (int i = 0; i < 300; i++) {
         snprintf(id, sizeof id, "warm-%d", i);
-        put(mi, (spec){.id = id, .lease = id, .ltoken = id, .token = id,
-                       .parent = id, .resp = "w"});
+        put(mi, (spec){.id = id,
+                       .lease = id,
+                       .ltoken = id,
+                       .token = id,
+                       .parent = id,
+                       .resp = "w"});
     }
     long live0 = mock_live_allocs();
     size_t heap0 = mallinfo2().uordblks, inline_bytes = 0;
     for (int i = 0; i < 100; i++) {
         snprintf(id, sizeof id, "lease-%d", i);
         snprintf(lease, sizeof lease, "database/creds/app/%d", i);
-        put(mi, (spec){.id = id, .ns = ns, .path = "/v1/database/creds/app",
-                       .lease = lease, .ltoken = ltok, .resp = "r"});
-        inline_bytes += strlen(id) + strlen(ns) + strlen(lease) + strlen(ltok)
-                        + strlen("/v1/database/creds/app") + 6;
+        put(mi, (spec){.id = id,
+                       .ns = ns,
+                       .path = "/v1/database/creds/app",
+                       .lease = lease,
+                       .ltoken = ltok,
+                       .resp = "r"});
+        inline_bytes += strlen(id) + strlen(ns) + strlen(lease) + strlen(ltok) +
+                        strlen("/v1/database/creds/app") + 6;
     }
     size_t per_lease = (mallinfo2().uordblks - heap0) / 100;
     printf("# a lease entry with a %zu-byte lease token and a %zu-byte "
@@ -1511,24 +1558,27 @@ TEST(shared_strings_are_kept_once)
     for (int i = 0; i < 100; i++) {
         snprintf(id, sizeof id, "child-%d", i);
         snprintf(tok, sizeof tok, "hvs.child-token-%d", i);
-        put(mi, (spec){.id = id, .ns = ns, .path = "/v1/auth/token/create",
-                       .token = tok, .parent = parent, .resp = "t"});
+        put(mi, (spec){.id = id,
+                       .ns = ns,
+                       .path = "/v1/auth/token/create",
+                       .token = tok,
+                       .parent = parent,
+                       .resp = "t"});
     }
     /* One allocation per entry, plus one per distinct shared string. */
     ASSERT_INT_EQ(mock_live_allocs() - live0, 200 + 3);
     uint64_t bytes = n_bytes(mi);
-    ASSERT_INT_EQ(found(mi, VP_CACHE_BY_LEASE_TOKEN, ltok, NULL)[0] != '\0',
-                  1);
+    ASSERT_INT_EQ(found(mi, VP_CACHE_BY_LEASE_TOKEN, ltok, NULL)[0] != '\0', 1);
+    ASSERT_INT_EQ(
+        P.ops->find(&mi->pub,
+                    &(vp_cache_selector_t){sizeof(vp_cache_selector_t),
+                                           VP_CACHE_BY_LEASE_TOKEN, ltok, NULL},
+                    NULL, NULL),
+        100);
     ASSERT_INT_EQ(P.ops->find(&mi->pub,
-                              &(vp_cache_selector_t){sizeof(vp_cache_selector_t),
-                                                     VP_CACHE_BY_LEASE_TOKEN,
-                                                     ltok, NULL},
-                              NULL, NULL),
-                  100);
-    ASSERT_INT_EQ(P.ops->find(&mi->pub,
-                              &(vp_cache_selector_t){sizeof(vp_cache_selector_t),
-                                                     VP_CACHE_BY_REQUEST_PATH,
-                                                     "/v1/auth/", ns},
+                              &(vp_cache_selector_t){
+                                  sizeof(vp_cache_selector_t),
+                                  VP_CACHE_BY_REQUEST_PATH, "/v1/auth/", ns},
                               NULL, NULL),
                   100);
     seen s = look(mi, "lease-42");
@@ -1541,8 +1591,11 @@ TEST(shared_strings_are_kept_once)
      * what one did (the children come on top). */
     ASSERT(bytes > 100 * single);
     /* Replacing and evicting keeps the counts right to the end. */
-    put(mi, (spec){.id = "lease-1", .ns = "root/", .path = "/v1/x",
-                   .lease = "other", .ltoken = "hvs.another-long-token-here",
+    put(mi, (spec){.id = "lease-1",
+                   .ns = "root/",
+                   .path = "/v1/x",
+                   .lease = "other",
+                   .ltoken = "hvs.another-long-token-here",
                    .resp = "r2"});
     ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_TOKEN_PARENT, parent, NULL), 100);
     ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_LEASE_TOKEN, ltok, NULL), 99);
@@ -1557,24 +1610,20 @@ TEST(shared_strings_are_kept_once)
 int
 main(void)
 {
-    return RUN_TESTS(T(descriptor), T(config_checked), T(store_and_lookup),
-                     T(lookup_miss), T(replace_same_id),
-                     T(store_refuses_bad_entries), T(entry_from_newer_abi),
-                     T(find_by_each_index),
-                     T(request_path_prefix_and_namespace),
-                     T(evict_by_each_index),
-                     T(token_parent_with_many_children),
-                     T(duplicate_values_in_unique_indexes), T(evict_all),
-                     T(invalid_selectors), T(find_stops_when_told),
-                     T(evict_and_store_during_visits), T(limit_on_entries),
-                     T(limit_on_bytes),
-                     T(reconfigure_raises_the_entry_limit),
-                     T(reconfigure_below_the_size_keeps_every_entry),
-                     T(reconfigure_below_the_bytes_keeps_every_entry),
-                     T(reconfigure_says_full_again_under_new_limits),
-                     T(renewed_updates_the_entry),
-                     T(stats_account_for_entries),
-                     T(destroy_releases_everything),
-                     T(random_run_against_a_model), T(memory_per_entry),
-                     T(shared_strings_are_kept_once));
+    return RUN_TESTS(
+        T(descriptor), T(config_checked), T(store_and_lookup), T(lookup_miss),
+        T(replace_same_id), T(store_refuses_bad_entries),
+        T(entry_from_newer_abi), T(find_by_each_index),
+        T(request_path_prefix_and_namespace), T(evict_by_each_index),
+        T(token_parent_with_many_children),
+        T(duplicate_values_in_unique_indexes), T(evict_all),
+        T(invalid_selectors), T(find_stops_when_told),
+        T(evict_and_store_during_visits), T(limit_on_entries),
+        T(limit_on_bytes), T(reconfigure_raises_the_entry_limit),
+        T(reconfigure_below_the_size_keeps_every_entry),
+        T(reconfigure_below_the_bytes_keeps_every_entry),
+        T(reconfigure_says_full_again_under_new_limits),
+        T(renewed_updates_the_entry), T(stats_account_for_entries),
+        T(destroy_releases_everything), T(random_run_against_a_model),
+        T(memory_per_entry), T(shared_strings_are_kept_once));
 }

@@ -27,13 +27,14 @@ setup(fixture *f)
     memset(f, 0, sizeof *f);
     char err[1024];
     ASSERT_INT_EQ(vpd_plugins_load_file(&f->reg, VP_TEST_PLUGINDIR "/trace",
-                                        err, sizeof err), 0);
+                                        err, sizeof err),
+                  0);
     const char *labels[] = {"A", "B"};
     for (size_t i = 0; i < 2; i++) {
         vpd_conf_pair pair = {"label", labels[i]};
-        vpd_instance *inst = vpd_instance_new(&f->reg, VP_KIND_CONSISTENCY,
-                                              "trace", NULL, &pair, 1,
-                                              "test", err, sizeof err);
+        vpd_instance *inst =
+            vpd_instance_new(&f->reg, VP_KIND_CONSISTENCY, "trace", NULL, &pair,
+                             1, "test", err, sizeof err);
         ASSERT_NOT_NULL(inst);
         ASSERT_INT_EQ(vpd_chain_add(&f->chain, inst), 0);
     }
@@ -48,8 +49,8 @@ static void
 trace_is(fixture *f, const char *expected)
 {
     char got[512] = "";
-    for (size_t i = 0; i < vpd_hdrs_count(&f->req.extra_resp_headers,
-                                          "X-Trace"); i++) {
+    for (size_t i = 0;
+         i < vpd_hdrs_count(&f->req.extra_resp_headers, "X-Trace"); i++) {
         if (i)
             strcat(got, " ");
         strcat(got, vpd_hdrs_get(&f->req.extra_resp_headers, "X-Trace", i));
@@ -63,8 +64,7 @@ respond_once(fixture *f)
     char err[256];
     f->req.attempts++;
     f->req.resp = &f->resp;
-    vp_status_t rc = vpd_chain_on_response(&f->chain, &f->req, err,
-                                           sizeof err);
+    vp_status_t rc = vpd_chain_on_response(&f->chain, &f->req, err, sizeof err);
     f->req.resp = NULL;
     return rc;
 }

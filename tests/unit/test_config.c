@@ -1237,7 +1237,8 @@ TEST(telemetry_settings)
     ASSERT(cfg->telemetry_conf.filter_default);
     ASSERT_INT_EQ(cfg->telemetry_conf.n_sinks, 1);
     vpd_config_free(cfg);
-    cfg = load_text(LISTENER "telemetry {\n"
+    cfg = load_text(LISTENER
+                    "telemetry {\n"
                     "  prometheus_retention_time = \"0\"\n"
                     "  metrics_prefix = \"px\"\n"
                     "  disable_hostname = true\n"
@@ -1272,7 +1273,8 @@ TEST(telemetry_settings)
     EXPECT_ERR(LISTENER "telemetry {\n  statsd_adress = \"x\"\n}\n",
                "5: unknown key \"statsd_adress\" in telemetry (did you mean "
                "\"statsd_address\"?)");
-    EXPECT_ERR(LISTENER "telemetry {\n  prometheus_retention_time = \"1x\"\n}\n",
+    EXPECT_ERR(LISTENER
+               "telemetry {\n  prometheus_retention_time = \"1x\"\n}\n",
                "5: telemetry: prometheus_retention_time: invalid duration "
                "\"1x\"");
     EXPECT_ERR(LISTENER "telemetry {\n  disable_hostname = \"yes\"\n}\n",
@@ -1283,7 +1285,6 @@ TEST(telemetry_settings)
     EXPECT_ERR(LISTENER "telemetry {\n  usage_gauge_period = \"soon\"\n}\n",
                "5: telemetry: usage_gauge_period: invalid duration \"soon\"");
 }
-
 
 int
 main(void)

@@ -20,8 +20,8 @@ state(const char *cluster, unsigned local, unsigned repl)
     static char out[8][256];
     static int slot;
     char text[128];
-    int n = snprintf(text, sizeof text, "v1:%s:%u:%u:abcd", cluster, local,
-                     repl);
+    int n =
+        snprintf(text, sizeof text, "v1:%s:%u:%u:abcd", cluster, local, repl);
     char *o = out[slot++ % 8];
     EVP_EncodeBlock((unsigned char *)o, (unsigned char *)text, n);
     return o;
@@ -123,12 +123,13 @@ policy_setup(policy *p, const char *name, const char *when)
 {
     memset(p, 0, sizeof *p);
     char err[1024];
-    ASSERT_INT_EQ(vpd_plugins_load_file(&p->reg, VP_BUILD_PLUGINDIR
-                                        "/consistency_vault", err,
-                                        sizeof err), 0);
+    ASSERT_INT_EQ(vpd_plugins_load_file(&p->reg,
+                                        VP_BUILD_PLUGINDIR "/consistency_vault",
+                                        err, sizeof err),
+                  0);
     vpd_conf_pair pair = {"when_inconsistent", when};
-    vpd_instance *i = vpd_instance_new(&p->reg, VP_KIND_CONSISTENCY, name,
-                                       NULL, &pair, 1, "t", err, sizeof err);
+    vpd_instance *i = vpd_instance_new(&p->reg, VP_KIND_CONSISTENCY, name, NULL,
+                                       &pair, 1, "t", err, sizeof err);
     ASSERT_NOT_NULL(i);
     vpd_chain_add(&p->chain, i);
 }
@@ -181,8 +182,8 @@ TEST(client_managed_requests_are_untouched)
                   VP_CONTINUE);
     vpd_hdrs_free(&sent);
     /* The client's own index: nothing added, nothing learned. */
-    ASSERT_INT_EQ(exchange(&p, "X-Vault-Index", 200, state("c1", 9, 9),
-                           &sent), VP_CONTINUE);
+    ASSERT_INT_EQ(exchange(&p, "X-Vault-Index", 200, state("c1", 9, 9), &sent),
+                  VP_CONTINUE);
     ASSERT_INT_EQ(vpd_hdrs_count(&sent, "X-Vault-Index"), 1);
     ASSERT_INT_EQ(vpd_hdrs_count(&sent, "X-Vault-Inconsistent"), 0);
     vpd_hdrs_free(&sent);
@@ -192,8 +193,7 @@ TEST(client_managed_requests_are_untouched)
                   "forward-active-node");
     vpd_hdrs_free(&sent);
     /* Client-managed 412s follow the default policy: retried. */
-    ASSERT_INT_EQ(exchange(&p, "X-Vault-Forward", 412, NULL, &sent),
-                  VP_RETRY);
+    ASSERT_INT_EQ(exchange(&p, "X-Vault-Forward", 412, NULL, &sent), VP_RETRY);
     vpd_hdrs_free(&sent);
 }
 
@@ -230,13 +230,11 @@ TEST(always_reconfigured_keeps_what_it_learned)
 
     char err[1024];
     vpd_conf_pair pair = {"when_inconsistent", "forward"};
-    vpd_instance *next = vpd_instance_new(&p.reg, VP_KIND_CONSISTENCY,
-                                          "always", NULL, &pair, 1, "t", err,
-                                          sizeof err);
+    vpd_instance *next = vpd_instance_new(&p.reg, VP_KIND_CONSISTENCY, "always",
+                                          NULL, &pair, 1, "t", err, sizeof err);
     ASSERT_NOT_NULL(next);
     ASSERT_NOT_NULL(vpd_instance_reconfigure_op(running));
-    ASSERT_INT_EQ(vpd_instance_reconfigure(running, next, err, sizeof err),
-                  0);
+    ASSERT_INT_EQ(vpd_instance_reconfigure(running, next, err, sizeof err), 0);
     vpd_instance_free(next);
     ASSERT_STR_EQ(running->pairs[0].value, "forward");
 
@@ -257,12 +255,12 @@ TEST(never_accepts_any_reconfigure)
     policy_setup(&p, "never", "fail");
     char err[1024];
     vpd_conf_pair pair = {"when_inconsistent", "retry"};
-    vpd_instance *next = vpd_instance_new(&p.reg, VP_KIND_CONSISTENCY,
-                                          "never", NULL, &pair, 1, "t", err,
-                                          sizeof err);
+    vpd_instance *next = vpd_instance_new(&p.reg, VP_KIND_CONSISTENCY, "never",
+                                          NULL, &pair, 1, "t", err, sizeof err);
     ASSERT_NOT_NULL(next);
-    ASSERT_INT_EQ(vpd_instance_reconfigure(p.chain.consistency[0], next, err,
-                                           sizeof err), 0);
+    ASSERT_INT_EQ(
+        vpd_instance_reconfigure(p.chain.consistency[0], next, err, sizeof err),
+        0);
     vpd_instance_free(next);
     ASSERT_STR_EQ(p.chain.consistency[0]->pairs[0].value, "retry");
     vpd_hdrs sent = {0};
@@ -275,15 +273,13 @@ TEST(never_accepts_any_reconfigure)
 int
 main(void)
 {
-    return RUN_TESTS(T(parse_reads_the_indexes), T(first_state_is_kept),
-                     T(newer_on_both_replaces_older),
-                     T(older_on_both_is_ignored),
-                     T(mixed_states_are_both_kept),
-                     T(other_cluster_or_garbage_resets),
-                     T(more_than_two_states_reset),
-                     T(always_sends_what_it_learned),
-                     T(client_managed_requests_are_untouched),
-                     T(a_412_is_retried_unless_managed_fail),
-                     T(always_reconfigured_keeps_what_it_learned),
-                     T(never_accepts_any_reconfigure));
+    return RUN_TESTS(
+        T(parse_reads_the_indexes), T(first_state_is_kept),
+        T(newer_on_both_replaces_older), T(older_on_both_is_ignored),
+        T(mixed_states_are_both_kept), T(other_cluster_or_garbage_resets),
+        T(more_than_two_states_reset), T(always_sends_what_it_learned),
+        T(client_managed_requests_are_untouched),
+        T(a_412_is_retried_unless_managed_fail),
+        T(always_reconfigured_keeps_what_it_learned),
+        T(never_accepts_any_reconfigure));
 }

@@ -37,7 +37,7 @@ typedef struct {
     char head[16384]; /* header lines as received, CRLF-separated */
     char *body;
     size_t body_len;
-    int conn;  /* which TCP connection (0-based accept order) */
+    int conn; /* which TCP connection (0-based accept order) */
     bool peer_cert;
     char sni[256];
 } rec_t;
@@ -228,9 +228,9 @@ conn_main(void *arg)
         if (a.hang_up)
             goto out;
         char *resp = malloc(8192);
-        int n = snprintf(resp, 8192,
-                         "HTTP/1.1 %d Whatever\r\n%sContent-Length: %zu\r\n\r\n",
-                         a.status, a.headers, strlen(a.body));
+        int n = snprintf(
+            resp, 8192, "HTTP/1.1 %d Whatever\r\n%sContent-Length: %zu\r\n\r\n",
+            a.status, a.headers, strlen(a.body));
         int w = c_write(c, resp, (size_t)n);
         free(resp);
         if (w != 0 || (!head && c_write(c, a.body, strlen(a.body)) != 0))
@@ -668,11 +668,20 @@ TEST(request_headers_filtered)
     ASSERT_STR_EQ(head_get(s.head, "X-Vault-Request", v, sizeof v), "true");
     ASSERT_STR_EQ(head_get(s.head, "X-Empty", v, sizeof v), "");
     ASSERT_STR_EQ(head_get(s.head, "Content-Length", v, sizeof v), "2097152");
-    const char *gone[] = {"Connection", "X-Conn-Named", "Keep-Alive",
-                          "Proxy-Connection", "TE", "Trailer",
-                          "Transfer-Encoding", "Upgrade", "Expect",
-                          "Accept-Encoding", "Accept", "Content-Type",
-                          "X-Evil", "X-Injected"};
+    const char *gone[] = {"Connection",
+                          "X-Conn-Named",
+                          "Keep-Alive",
+                          "Proxy-Connection",
+                          "TE",
+                          "Trailer",
+                          "Transfer-Encoding",
+                          "Upgrade",
+                          "Expect",
+                          "Accept-Encoding",
+                          "Accept",
+                          "Content-Type",
+                          "X-Evil",
+                          "X-Injected"};
     for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
         if (head_count(s.head, gone[i]) != 0)
             TEST_FAIL_("%s was forwarded: %s", gone[i], s.head);
@@ -993,8 +1002,7 @@ resp_redirect_once(int idx, const rec_t *r, answer_t *a)
 {
     if (idx == 0) {
         a->status = 307;
-        snprintf(a->headers, sizeof a->headers,
-                 "Location: /v1/moved?x=1\r\n");
+        snprintf(a->headers, sizeof a->headers, "Location: /v1/moved?x=1\r\n");
     }
 }
 
@@ -1244,8 +1252,8 @@ TEST(reuse_carries_nothing_over)
         ASSERT_STR_EQ(s.method, seq[i].method);
         ASSERT_STR_EQ(s.target, seq[i].target);
         ASSERT_STR_EQ(s.body, seq[i].body ? seq[i].body : "");
-        const char *all[] = {"X-One", "X-Two", "X-Three", "X-Four", "X-Five",
-                             "X-Six"};
+        const char *all[] = {"X-One",  "X-Two",  "X-Three",
+                             "X-Four", "X-Five", "X-Six"};
         for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {
             bool want = seq[i].hdr && strcmp(seq[i].hdr, all[k]) == 0;
             if (head_count(s.head, all[k]) != (want ? 1 : 0))
@@ -1709,24 +1717,20 @@ main(void)
     /* The TLS upstream writes with SSL_write, which can hit a peer that
      * already left (curl itself sends with MSG_NOSIGNAL). */
     signal(SIGPIPE, SIG_IGN);
-    return RUN_TESTS(T(get_pass_through), T(list_goes_out_as_list),
-                     T(bodies_and_methods), T(query_string_unchanged),
-                     T(request_headers_filtered),
-                     T(bad_requests_refused_without_callback),
-                     T(connection_reuse), T(path_prefix), T(bad_address),
-                     T(retry_500_then_ok), T(retry_500_exhausted),
-                     T(retry_default_from_vault_config), T(no_retry_501),
-                     T(no_retry_412), T(retry_429), T(retry_after_honoured),
-                     T(retry_respects_deadline),
-                     T(refused_is_unreachable_after_retries),
-                     T(upstream_comes_back), T(reset_is_retried), T(timeout),
-                     T(redirect_followed_once), T(cancel),
-                     T(free_cancels_in_flight), T(free_inside_callback),
-                     T(many_concurrent), T(reuse_carries_nothing_over),
-                     T(borrowed_answers_stay_separate), T(many_targets),
-                     T(proxy_from_environment), T(debug_log_has_no_secrets),
-                     T(tls_verification_on_by_default), T(tls_with_ca_cert),
-                     T(tls_skip_verify), T(tls_server_name),
-                     T(tls_per_request_identity),
-                     T(tls_redirect_downgrade_refused));
+    return RUN_TESTS(
+        T(get_pass_through), T(list_goes_out_as_list), T(bodies_and_methods),
+        T(query_string_unchanged), T(request_headers_filtered),
+        T(bad_requests_refused_without_callback), T(connection_reuse),
+        T(path_prefix), T(bad_address), T(retry_500_then_ok),
+        T(retry_500_exhausted), T(retry_default_from_vault_config),
+        T(no_retry_501), T(no_retry_412), T(retry_429), T(retry_after_honoured),
+        T(retry_respects_deadline), T(refused_is_unreachable_after_retries),
+        T(upstream_comes_back), T(reset_is_retried), T(timeout),
+        T(redirect_followed_once), T(cancel), T(free_cancels_in_flight),
+        T(free_inside_callback), T(many_concurrent),
+        T(reuse_carries_nothing_over), T(borrowed_answers_stay_separate),
+        T(many_targets), T(proxy_from_environment), T(debug_log_has_no_secrets),
+        T(tls_verification_on_by_default), T(tls_with_ca_cert),
+        T(tls_skip_verify), T(tls_server_name), T(tls_per_request_identity),
+        T(tls_redirect_downgrade_refused));
 }

@@ -30,7 +30,8 @@ TEST(shipped_plugins_load_and_resolve)
     vpd_plugin *owner = NULL;
     ASSERT_NOT_NULL(vpd_plugins_find(&reg, VP_KIND_AUTH, "token_file", &owner));
     ASSERT_STR_EQ(owner->desc->name, "auth_token_file");
-    ASSERT_NOT_NULL(vpd_plugins_find(&reg, VP_KIND_CONSISTENCY, "always", NULL));
+    ASSERT_NOT_NULL(
+        vpd_plugins_find(&reg, VP_KIND_CONSISTENCY, "always", NULL));
     ASSERT_NOT_NULL(vpd_plugins_find(&reg, VP_KIND_CONSISTENCY, "never", NULL));
     ASSERT_NULL(vpd_plugins_find(&reg, VP_KIND_AUTH, "always", NULL));
     vpd_plugins_unload(&reg);
@@ -49,9 +50,10 @@ TEST(abi_major_mismatch_is_refused)
     char err[1024];
     ASSERT_INT_EQ(load(VP_TEST_PLUGINDIR, "abi_major", err, sizeof err), -1);
     char want[128];
-    snprintf(want, sizeof want, "built for ABI %d.%d, this vaproxyd speaks "
-             "ABI %d.%d", VP_ABI_MAJOR + 1, VP_ABI_MINOR, VP_ABI_MAJOR,
-             VP_ABI_MINOR);
+    snprintf(want, sizeof want,
+             "built for ABI %d.%d, this vaproxyd speaks "
+             "ABI %d.%d",
+             VP_ABI_MAJOR + 1, VP_ABI_MINOR, VP_ABI_MAJOR, VP_ABI_MINOR);
     ASSERT_STR_CONTAINS(err, want);
 }
 
@@ -60,8 +62,10 @@ TEST(abi_minor_newer_is_refused)
     char err[1024];
     ASSERT_INT_EQ(load(VP_TEST_PLUGINDIR, "abi_minor", err, sizeof err), -1);
     char want[128];
-    snprintf(want, sizeof want, "built for ABI %d.%d, newer than this "
-             "vaproxyd", VP_ABI_MAJOR, VP_ABI_MINOR + 1);
+    snprintf(want, sizeof want,
+             "built for ABI %d.%d, newer than this "
+             "vaproxyd",
+             VP_ABI_MAJOR, VP_ABI_MINOR + 1);
     ASSERT_STR_CONTAINS(err, want);
 }
 
@@ -78,8 +82,8 @@ TEST(missing_descriptor_is_refused)
 TEST(missing_symbol_is_refused_at_load)
 {
     char err[1024];
-    ASSERT_INT_EQ(load(VP_TEST_PLUGINDIR, "undefined_symbol", err,
-                       sizeof err), -1);
+    ASSERT_INT_EQ(load(VP_TEST_PLUGINDIR, "undefined_symbol", err, sizeof err),
+                  -1);
     ASSERT_STR_CONTAINS(err, "cannot be loaded");
     ASSERT_STR_CONTAINS(err, "vp_symbol_nobody_defines");
 }
@@ -95,13 +99,16 @@ TEST(duplicate_implementation_is_refused)
 {
     vpd_registry reg = {0};
     char err[1024];
-    ASSERT_INT_EQ(vpd_plugins_load_file(&reg, VP_BUILD_PLUGINDIR
-                                        "/consistency_vault", err,
-                                        sizeof err), 0);
+    ASSERT_INT_EQ(vpd_plugins_load_file(&reg,
+                                        VP_BUILD_PLUGINDIR "/consistency_vault",
+                                        err, sizeof err),
+                  0);
     ASSERT_INT_EQ(vpd_plugins_load_file(&reg, VP_TEST_PLUGINDIR "/dup_never",
-                                        err, sizeof err), -1);
-    ASSERT_STR_CONTAINS(err, "consistency \"never\" is already provided by "
-                             VP_BUILD_PLUGINDIR "/consistency_vault");
+                                        err, sizeof err),
+                  -1);
+    ASSERT_STR_CONTAINS(
+        err, "consistency \"never\" is already provided by " VP_BUILD_PLUGINDIR
+             "/consistency_vault");
     vpd_plugins_unload(&reg);
 }
 
@@ -110,9 +117,11 @@ TEST(same_plugin_twice_is_refused)
     vpd_registry reg = {0};
     char err[1024];
     ASSERT_INT_EQ(vpd_plugins_load_file(&reg, VP_TEST_PLUGINDIR "/trace", err,
-                                        sizeof err), 0);
+                                        sizeof err),
+                  0);
     ASSERT_INT_EQ(vpd_plugins_load_file(&reg, VP_TEST_PLUGINDIR "/trace.la",
-                                        err, sizeof err), -1);
+                                        err, sizeof err),
+                  -1);
     ASSERT_STR_CONTAINS(err, "already provided by");
     vpd_plugins_unload(&reg);
 }
@@ -129,8 +138,8 @@ TEST(directory_with_a_bad_plugin_fails)
 {
     vpd_registry reg = {0};
     char err[1024];
-    ASSERT_INT_EQ(vpd_plugins_load_dir(&reg, VP_TEST_PLUGINDIR, err,
-                                       sizeof err), -1);
+    ASSERT_INT_EQ(
+        vpd_plugins_load_dir(&reg, VP_TEST_PLUGINDIR, err, sizeof err), -1);
     /* Name order: abi_major comes first and is refused. */
     ASSERT_STR_CONTAINS(err, "abi_major refused");
     vpd_plugins_unload(&reg);
@@ -140,8 +149,9 @@ TEST(unreadable_directory_is_an_error)
 {
     vpd_registry reg = {0};
     char err[1024];
-    ASSERT_INT_EQ(vpd_plugins_load_dir(&reg, "/nonexistent/plugins", err,
-                                       sizeof err), -1);
+    ASSERT_INT_EQ(
+        vpd_plugins_load_dir(&reg, "/nonexistent/plugins", err, sizeof err),
+        -1);
     ASSERT_STR_CONTAINS(err, "plugin directory /nonexistent/plugins: cannot "
                              "be read");
 }
@@ -150,18 +160,19 @@ TEST(instance_config_is_checked_against_the_schema)
 {
     vpd_registry reg = {0};
     char err[1024];
-    ASSERT_INT_EQ(vpd_plugins_load_file(&reg, VP_BUILD_PLUGINDIR
-                                        "/consistency_vault", err,
-                                        sizeof err), 0);
+    ASSERT_INT_EQ(vpd_plugins_load_file(&reg,
+                                        VP_BUILD_PLUGINDIR "/consistency_vault",
+                                        err, sizeof err),
+                  0);
     vpd_conf_pair bad[] = {{"when_inconsistent", "sometimes"}};
-    vpd_instance *i = vpd_instance_new(&reg, VP_KIND_CONSISTENCY, "always",
-                                       NULL, bad, 1, "api_proxy", err,
-                                       sizeof err);
+    vpd_instance *i =
+        vpd_instance_new(&reg, VP_KIND_CONSISTENCY, "always", NULL, bad, 1,
+                         "api_proxy", err, sizeof err);
     ASSERT_NULL(i);
     ASSERT_STR_CONTAINS(err, "Unknown api_proxy setting for "
                              "when_inconsistent: \"sometimes\"");
-    i = vpd_instance_new(&reg, VP_KIND_CONSISTENCY, "sometimes", NULL, NULL,
-                         0, "api_proxy", err, sizeof err);
+    i = vpd_instance_new(&reg, VP_KIND_CONSISTENCY, "sometimes", NULL, NULL, 0,
+                         "api_proxy", err, sizeof err);
     ASSERT_NULL(i);
     ASSERT_STR_CONTAINS(err, "no plugin provides consistency \"sometimes\"");
     vpd_conf_pair good[] = {{"when_inconsistent", "retry"}};
@@ -248,10 +259,10 @@ TEST(a_1_0_plugin_is_never_reconfigured)
     load_for_reconfigure(&reg);
     const char *names[] = {"abi_old", "abi_old_padded"};
     for (size_t i = 0; i < 2; i++) {
-        vpd_instance *vi = make(&reg, VP_KIND_CONSISTENCY, names[i], "label",
-                                "old");
-        vpd_instance *next = make(&reg, VP_KIND_CONSISTENCY, names[i],
-                                  "label", "new");
+        vpd_instance *vi =
+            make(&reg, VP_KIND_CONSISTENCY, names[i], "label", "old");
+        vpd_instance *next =
+            make(&reg, VP_KIND_CONSISTENCY, names[i], "label", "new");
         void *data = vi->pub.data;
         char err[1024] = "";
         ASSERT_INT_EQ(vpd_instance_reconfigure(vi, next, err, sizeof err),
@@ -293,15 +304,15 @@ TEST(reconfigure_moves_the_new_config_in_or_keeps_the_old)
 
     /* An instance outlives the tree it was configured from. */
     vpd_cfg_tree t1 = parse("one.hcl", "config = { label = \"one\" }\n");
-    vpd_instance *vi = vpd_instance_new(&reg, VP_KIND_CONSISTENCY, "reconf",
-                                        config_of(&t1), NULL, 0, "t", err,
-                                        sizeof err);
+    vpd_instance *vi =
+        vpd_instance_new(&reg, VP_KIND_CONSISTENCY, "reconf", config_of(&t1),
+                         NULL, 0, "t", err, sizeof err);
     ASSERT_NOT_NULL(vi);
-    vpd_cfg_tree t1b = parse("elsewhere.hcl",
-                             "\n\nconfig = {\n label = \"one\"\n}\n");
-    vpd_instance *same = vpd_instance_new(&reg, VP_KIND_CONSISTENCY, "reconf",
-                                          config_of(&t1b), NULL, 0, "t", err,
-                                          sizeof err);
+    vpd_cfg_tree t1b =
+        parse("elsewhere.hcl", "\n\nconfig = {\n label = \"one\"\n}\n");
+    vpd_instance *same =
+        vpd_instance_new(&reg, VP_KIND_CONSISTENCY, "reconf", config_of(&t1b),
+                         NULL, 0, "t", err, sizeof err);
     ASSERT_NOT_NULL(same);
     ASSERT(vpd_instance_same_config(vi, same));
     vpd_instance_free(same);
@@ -312,9 +323,9 @@ TEST(reconfigure_moves_the_new_config_in_or_keeps_the_old)
     /* Applied: the running instance reads the new value, after the new
      * tree and `next` are gone too. */
     vpd_cfg_tree t2 = parse("two.hcl", "config = { label = \"two\" }\n");
-    vpd_instance *next = vpd_instance_new(&reg, VP_KIND_CONSISTENCY,
-                                          "reconf", config_of(&t2), NULL, 0,
-                                          "t", err, sizeof err);
+    vpd_instance *next =
+        vpd_instance_new(&reg, VP_KIND_CONSISTENCY, "reconf", config_of(&t2),
+                         NULL, 0, "t", err, sizeof err);
     ASSERT_NOT_NULL(next);
     ASSERT(!vpd_instance_same_config(vi, next));
     ASSERT_INT_EQ(vpd_instance_reconfigure(vi, next, err, sizeof err), 0);
@@ -324,10 +335,10 @@ TEST(reconfigure_moves_the_new_config_in_or_keeps_the_old)
     ASSERT_STR_EQ(label_of(vi), "two");
 
     /* Refused: the plugin's reason, and the running config stays. */
-    vpd_cfg_tree t3 = parse("three.hcl",
-                            "config = { label = \"refuse-me\" }\n");
-    next = vpd_instance_new(&reg, VP_KIND_CONSISTENCY, "reconf",
-                            config_of(&t3), NULL, 0, "t", err, sizeof err);
+    vpd_cfg_tree t3 =
+        parse("three.hcl", "config = { label = \"refuse-me\" }\n");
+    next = vpd_instance_new(&reg, VP_KIND_CONSISTENCY, "reconf", config_of(&t3),
+                            NULL, 0, "t", err, sizeof err);
     ASSERT_NOT_NULL(next);
     int rc = vpd_instance_reconfigure(vi, next, err, sizeof err);
     ASSERT_INT_EQ(rc, VP_EINVAL);
@@ -351,20 +362,16 @@ TEST(reconfigure_moves_the_new_config_in_or_keeps_the_old)
 int
 main(void)
 {
-    return RUN_TESTS(T(shipped_plugins_load_and_resolve),
-                     T(bad_magic_is_refused),
-                     T(abi_major_mismatch_is_refused),
-                     T(abi_minor_newer_is_refused),
-                     T(missing_descriptor_is_refused),
-                     T(missing_symbol_is_refused_at_load),
-                     T(failing_init_is_refused_with_its_reason),
-                     T(duplicate_implementation_is_refused),
-                     T(same_plugin_twice_is_refused),
-                     T(missing_file_is_refused),
-                     T(directory_with_a_bad_plugin_fails),
-                     T(reconfigure_op_only_where_the_plugin_has_it),
-                     T(a_1_0_plugin_is_never_reconfigured),
-                     T(reconfigure_moves_the_new_config_in_or_keeps_the_old),
-                     T(unreadable_directory_is_an_error),
-                     T(instance_config_is_checked_against_the_schema));
+    return RUN_TESTS(
+        T(shipped_plugins_load_and_resolve), T(bad_magic_is_refused),
+        T(abi_major_mismatch_is_refused), T(abi_minor_newer_is_refused),
+        T(missing_descriptor_is_refused), T(missing_symbol_is_refused_at_load),
+        T(failing_init_is_refused_with_its_reason),
+        T(duplicate_implementation_is_refused), T(same_plugin_twice_is_refused),
+        T(missing_file_is_refused), T(directory_with_a_bad_plugin_fails),
+        T(reconfigure_op_only_where_the_plugin_has_it),
+        T(a_1_0_plugin_is_never_reconfigured),
+        T(reconfigure_moves_the_new_config_in_or_keeps_the_old),
+        T(unreadable_directory_is_an_error),
+        T(instance_config_is_checked_against_the_schema));
 }

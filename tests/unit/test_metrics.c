@@ -151,14 +151,16 @@ TEST(json_writer_byte_exact)
 TEST(json_writer_hostname_and_label)
 {
     vpd_metrics r;
-    vpd_metrics_options o = {.prefix = "bao", .hostname = "h-1",
+    vpd_metrics_options o = {.prefix = "bao",
+                             .hostname = "h-1",
                              .hostname_in_gauges = true,
                              .hostname_label = true};
     small(&r, &o);
     vpd_buf b = VPD_BUF_INIT;
     ASSERT_INT_EQ(vpd_metrics_write_json(&r, T0_MS, &b), 0);
     /* go-metrics puts the host in gauge names only. */
-    ASSERT_STR_CONTAINS(b.data, "\"Name\":\"bao.h-1.proxy.client.connections\"");
+    ASSERT_STR_CONTAINS(b.data,
+                        "\"Name\":\"bao.h-1.proxy.client.connections\"");
     ASSERT_STR_CONTAINS(b.data, "\"Name\":\"bao.agent.proxy.success\"");
     ASSERT_STR_CONTAINS(b.data, "\"Labels\":{\"host\":\"h-1\"}");
     vpd_buf_free(&b);
@@ -211,8 +213,10 @@ TEST(prometheus_writer_byte_exact)
 TEST(prometheus_names_and_labels_are_sanitised)
 {
     vpd_metrics r;
-    vpd_metrics_options o = {.prefix = "my-app", .hostname = "web\"1",
-                             .hostname_label = true, .retention_ms = 1};
+    vpd_metrics_options o = {.prefix = "my-app",
+                             .hostname = "web\"1",
+                             .hostname_label = true,
+                             .retention_ms = 1};
     vpd_metrics_init(&r, &o, T0_MS);
     vpd_metric *c = vpd_metrics_add(&r, VPD_METRIC_COUNTER, "a.b-c/d", NULL);
     vpd_counter_inc(c);
@@ -263,12 +267,12 @@ TEST(prefix_filter_longest_match_wins)
     vpd_metrics r;
     vpd_metrics_options o = {.filters = rules, .n_filters = 2};
     vpd_metrics_init(&r, &o, T0_MS);
-    vpd_metric *a = vpd_metrics_add(&r, VPD_METRIC_COUNTER,
-                                    "agent.proxy.success", "x");
-    vpd_metric *b = vpd_metrics_add(&r, VPD_METRIC_COUNTER, "agent.cache.hit",
-                                    "x");
-    vpd_metric *c = vpd_metrics_add(&r, VPD_METRIC_COUNTER,
-                                    "proxy.proxy.success", "x");
+    vpd_metric *a =
+        vpd_metrics_add(&r, VPD_METRIC_COUNTER, "agent.proxy.success", "x");
+    vpd_metric *b =
+        vpd_metrics_add(&r, VPD_METRIC_COUNTER, "agent.cache.hit", "x");
+    vpd_metric *c =
+        vpd_metrics_add(&r, VPD_METRIC_COUNTER, "proxy.proxy.success", "x");
     ASSERT(!a->shown);
     ASSERT(b->shown);
     ASSERT(c->shown);
@@ -292,7 +296,8 @@ TEST(writers_sort_by_name)
     vpd_buf_reset(&b);
     vpd_metrics_note_scrape(&r, 1);
     vpd_metrics_write_prometheus(&r, 1, &b);
-    const char *x = strstr(b.data, "vault_a_x"), *y = strstr(b.data, "vault_a_y"),
+    const char *x = strstr(b.data, "vault_a_x"),
+               *y = strstr(b.data, "vault_a_y"),
                *z = strstr(b.data, "vault_b_z");
     ASSERT(x && y && z && x < y && y < z);
     vpd_buf_free(&b);
@@ -301,14 +306,11 @@ TEST(writers_sort_by_name)
 int
 main(void)
 {
-    return RUN_TESTS(T(go_g_formatting), T(go_json_formatting),
-                     T(histogram_bucketing),
-                     T(full_registry_hands_out_a_spare),
-                     T(json_writer_byte_exact),
-                     T(json_writer_hostname_and_label),
-                     T(prometheus_writer_byte_exact),
-                     T(prometheus_names_and_labels_are_sanitised),
-                     T(retention_drops_series_that_stopped_changing),
-                     T(prefix_filter_longest_match_wins),
-                     T(writers_sort_by_name));
+    return RUN_TESTS(
+        T(go_g_formatting), T(go_json_formatting), T(histogram_bucketing),
+        T(full_registry_hands_out_a_spare), T(json_writer_byte_exact),
+        T(json_writer_hostname_and_label), T(prometheus_writer_byte_exact),
+        T(prometheus_names_and_labels_are_sanitised),
+        T(retention_drops_series_that_stopped_changing),
+        T(prefix_filter_longest_match_wins), T(writers_sort_by_name));
 }

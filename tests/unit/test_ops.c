@@ -227,13 +227,15 @@ TEST(reload_diff_leaves_plugin_settings_to_reconfigure)
              "cache {\n max_entries = 5\n persist \"kubernetes\" {\n"
              "  path = \"/p1\"\n }\n}\napi_proxy {\n"
              " enforce_consistency = \"always\"\n"
-             " when_inconsistent = \"fail\"\n}\n%s", plugin_a);
+             " when_inconsistent = \"fail\"\n}\n%s",
+             plugin_a);
     vpd_config *a = load_base("pa.hcl", "info", "/r", "127.0.0.1:1", extra);
     snprintf(extra, sizeof extra,
              "cache {\n max_entries = 2\n max_bytes = 100000\n"
              " persist \"kubernetes\" {\n  path = \"/p1\"\n }\n}\n"
              "api_proxy {\n enforce_consistency = \"always\"\n"
-             " when_inconsistent = \"retry\"\n}\n%s", plugin_b);
+             " when_inconsistent = \"retry\"\n}\n%s",
+             plugin_b);
     vpd_config *b = load_base("pb.hcl", "info", "/r", "127.0.0.1:1", extra);
     reported[0] = '\0';
     ASSERT_INT_EQ((int)vpd_config_diff_restart(a, b, report, NULL), 0);
@@ -244,7 +246,8 @@ TEST(reload_diff_leaves_plugin_settings_to_reconfigure)
              "cache {\n max_entries = 5\n persist \"kubernetes\" {\n"
              "  path = \"/p2\"\n }\n}\napi_proxy {\n"
              " enforce_consistency = \"never\"\n"
-             " when_inconsistent = \"fail\"\n}\n%s", plugin_c);
+             " when_inconsistent = \"fail\"\n}\n%s",
+             plugin_c);
     vpd_config *c = load_base("pc.hcl", "info", "/r", "127.0.0.1:1", extra);
     reported[0] = '\0';
     ASSERT_INT_EQ((int)vpd_config_diff_restart(a, c, report, NULL), 3);
@@ -257,7 +260,8 @@ TEST(reload_diff_leaves_plugin_settings_to_reconfigure)
              "cache {\n max_entries = 5\n persist \"kubernetes\" {\n"
              "  path = \"/p1\"\n }\n}\napi_proxy {\n"
              " enforce_consistency = \"always\"\n"
-             " when_inconsistent = \"fail\"\n}\n%s%s", plugin_a, plugin_c);
+             " when_inconsistent = \"fail\"\n}\n%s%s",
+             plugin_a, plugin_c);
     vpd_config *d = load_base("pd.hcl", "info", "/r", "127.0.0.1:1", extra);
     reported[0] = '\0';
     ASSERT_INT_EQ((int)vpd_config_diff_restart(a, d, report, NULL), 1);

@@ -1410,8 +1410,8 @@ TEST(appends_during_background_compaction_are_kept)
     char nid[10][16];
     for (int i = 0; i < 10; i++) {
         snprintf(nid[i], sizeof nid[i], "new%d", i);
-        vp_cache_entry_t e = lease_entry(nid[i], "fresh", 5000 + (uint64_t)i,
-                                         600000);
+        vp_cache_entry_t e =
+            lease_entry(nid[i], "fresh", 5000 + (uint64_t)i, 600000);
         ASSERT_INT_EQ(vpd_persist_put(p, &e), 0);
     }
     ASSERT_INT_EQ(vpd_persist_delete(p, "id0"), 0);
@@ -1454,8 +1454,8 @@ TEST(appends_during_background_compaction_are_kept)
         entry_text(&want, &e);
     }
     for (int i = 0; i < 10; i++) {
-        vp_cache_entry_t e = lease_entry(nid[i], "fresh", 5000 + (uint64_t)i,
-                                         600000);
+        vp_cache_entry_t e =
+            lease_entry(nid[i], "fresh", 5000 + (uint64_t)i, 600000);
         entry_text(&want, &e);
     }
     entry_text(&want, &k2);

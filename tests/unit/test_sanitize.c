@@ -22,17 +22,17 @@ run(const char *path, const char *req_token, const char *req_body,
 {
     size_t len = 0;
     *out = NULL;
-    return vpd_sanitize_token_answer(path, req_token, req_body,
-                                     req_body ? strlen(req_body) : 0,
-                                     "hvs.AUTO", answer, strlen(answer), out,
-                                     &len);
+    return vpd_sanitize_token_answer(
+        path, req_token, req_body, req_body ? strlen(req_body) : 0, "hvs.AUTO",
+        answer, strlen(answer), out, &len);
 }
 
 TEST(lookup_self_with_the_auto_token_loses_id_and_accessor)
 {
     char *out;
-    ASSERT_INT_EQ(run("/v1/auth/token/lookup-self", "hvs.AUTO", NULL, LOOKUP,
-                      &out), VPD_SANITIZED);
+    ASSERT_INT_EQ(
+        run("/v1/auth/token/lookup-self", "hvs.AUTO", NULL, LOOKUP, &out),
+        VPD_SANITIZED);
     ASSERT(!strstr(out, "hvs.AUTO"));
     ASSERT(!strstr(out, "\"accessor\""));
     ASSERT_STR_CONTAINS(out, "\"ttl\":30");
@@ -42,8 +42,9 @@ TEST(lookup_self_with_the_auto_token_loses_id_and_accessor)
 TEST(renew_self_blanks_client_token_and_accessor)
 {
     char *out;
-    ASSERT_INT_EQ(run("/v1/auth/token/renew-self", "hvs.AUTO", NULL, RENEW,
-                      &out), VPD_SANITIZED);
+    ASSERT_INT_EQ(
+        run("/v1/auth/token/renew-self", "hvs.AUTO", NULL, RENEW, &out),
+        VPD_SANITIZED);
     ASSERT_STR_CONTAINS(out, "\"client_token\":\"\"");
     ASSERT_STR_CONTAINS(out, "\"accessor\":\"\"");
     ASSERT_STR_CONTAINS(out, "\"lease_duration\":30");
@@ -53,8 +54,9 @@ TEST(renew_self_blanks_client_token_and_accessor)
 TEST(another_token_is_left_alone)
 {
     char *out;
-    ASSERT_INT_EQ(run("/v1/auth/token/lookup-self", "hvs.OTHER", NULL, LOOKUP,
-                      &out), VPD_SANITIZE_UNTOUCHED);
+    ASSERT_INT_EQ(
+        run("/v1/auth/token/lookup-self", "hvs.OTHER", NULL, LOOKUP, &out),
+        VPD_SANITIZE_UNTOUCHED);
     ASSERT_NULL(out);
 }
 
@@ -66,34 +68,40 @@ TEST(lookup_by_body_token_or_empty_token)
                   VPD_SANITIZED);
     free(out);
     ASSERT_INT_EQ(run("/v1/auth/token/lookup", "hvs.AUTO", "{\"token\":\"\"}",
-                      LOOKUP, &out), VPD_SANITIZED);
+                      LOOKUP, &out),
+                  VPD_SANITIZED);
     free(out);
     ASSERT_INT_EQ(run("/v1/auth/token/renew", "hvs.AUTO",
                       "{\"token\":\"hvs.OTHER\"}", RENEW, &out),
                   VPD_SANITIZE_UNTOUCHED);
     /* A missing or non-string token leaves the answer alone. */
-    ASSERT_INT_EQ(run("/v1/auth/token/lookup", "hvs.AUTO", "{\"token\":5}",
-                      LOOKUP, &out), VPD_SANITIZE_UNTOUCHED);
+    ASSERT_INT_EQ(
+        run("/v1/auth/token/lookup", "hvs.AUTO", "{\"token\":5}", LOOKUP, &out),
+        VPD_SANITIZE_UNTOUCHED);
 }
 
 TEST(unparsable_request_body_is_an_error)
 {
     char *out;
-    ASSERT_INT_EQ(run("/v1/auth/token/lookup", "hvs.AUTO", "{not json",
-                      LOOKUP, &out), VPD_SANITIZE_ERROR);
+    ASSERT_INT_EQ(
+        run("/v1/auth/token/lookup", "hvs.AUTO", "{not json", LOOKUP, &out),
+        VPD_SANITIZE_ERROR);
 }
 
 TEST(namespaced_and_trailing_slash_paths_match)
 {
     char *out;
-    ASSERT_INT_EQ(run("/v1/ns1/auth/token/lookup-self", "hvs.AUTO", NULL,
-                      LOOKUP, &out), VPD_SANITIZED);
+    ASSERT_INT_EQ(
+        run("/v1/ns1/auth/token/lookup-self", "hvs.AUTO", NULL, LOOKUP, &out),
+        VPD_SANITIZED);
     free(out);
-    ASSERT_INT_EQ(run("/v1/auth/token/lookup-self/", "hvs.AUTO", NULL, LOOKUP,
-                      &out), VPD_SANITIZED);
+    ASSERT_INT_EQ(
+        run("/v1/auth/token/lookup-self/", "hvs.AUTO", NULL, LOOKUP, &out),
+        VPD_SANITIZED);
     free(out);
-    ASSERT_INT_EQ(run("/v1/secret/auth/token/lookup-selfish", "hvs.AUTO",
-                      NULL, LOOKUP, &out), VPD_SANITIZE_UNTOUCHED);
+    ASSERT_INT_EQ(run("/v1/secret/auth/token/lookup-selfish", "hvs.AUTO", NULL,
+                      LOOKUP, &out),
+                  VPD_SANITIZE_UNTOUCHED);
     ASSERT_INT_EQ(run("/v1/sys/health", "hvs.AUTO", NULL, LOOKUP, &out),
                   VPD_SANITIZE_UNTOUCHED);
 }

@@ -1901,7 +1901,7 @@ main(void)
         T(unix_listener_mode), T(unix_listener_user_only),
         T(unix_listener_group_and_mode), T(unix_listener_errors),
         T(ipv6_listener), T(max_connections), T(read_and_idle_timeout),
-        T(idle_timeout_counts_from_last_answer),
-        T(graceful_stop), T(garbage_does_not_crash), T(tls_listener_basic),
+        T(idle_timeout_counts_from_last_answer), T(graceful_stop),
+        T(garbage_does_not_crash), T(tls_listener_basic),
         T(tls_client_cert_required), T(tls_reload), T(tls_config_errors));
 }

@@ -146,8 +146,8 @@ static char *
 client_open(const client_t *c, const envelope_t *e, bool derive,
             const void *aad, size_t aad_len, size_t *pt_len)
 {
-    EVP_PKEY *peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL,
-                                                 e->pub, 32);
+    EVP_PKEY *peer =
+        EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, e->pub, 32);
     ASSERT_NOT_NULL(peer);
     EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(c->key, NULL);
     unsigned char secret[32], key[32];
@@ -160,8 +160,8 @@ client_open(const client_t *c, const envelope_t *e, bool derive,
     if (derive) {
         int cmp = memcmp(c->pub, e->pub, 32);
         ASSERT(cmp != 0);
-        hkdf32(secret, cmp < 0 ? c->pub : e->pub,
-               cmp < 0 ? e->pub : c->pub, key);
+        hkdf32(secret, cmp < 0 ? c->pub : e->pub, cmp < 0 ? e->pub : c->pub,
+               key);
     } else {
         memcpy(key, secret, 32);
     }
@@ -180,8 +180,9 @@ client_open(const client_t *c, const envelope_t *e, bool derive,
                             (int)ct_len);
     ASSERT_INT_EQ(ok, 1);
     ASSERT_INT_EQ(outl, ct_len);
-    ASSERT_INT_EQ(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16,
-                                      e->payload + ct_len), 1);
+    ASSERT_INT_EQ(
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, e->payload + ct_len),
+        1);
     int fin = EVP_DecryptFinal_ex(ctx, (unsigned char *)pt + outl, &outl);
     EVP_CIPHER_CTX_free(ctx);
     OPENSSL_cleanse(secret, 32);
@@ -205,8 +206,8 @@ setup(client_t *c, const char *name, bool derive, const char *aad,
     client_new(c);
     const char *path = mkpath(name);
     write_pub(path, c->pub, 32);
-    vpd_dh_sink *s = vpd_dh_sink_new(path, derive, aad, aad_len, err,
-                                     sizeof err);
+    vpd_dh_sink *s =
+        vpd_dh_sink_new(path, derive, aad, aad_len, err, sizeof err);
     if (!s)
         TEST_FAIL_("vpd_dh_sink_new: %s", err);
     return s;
@@ -233,8 +234,8 @@ expect_error(vpd_dh_sink *s, const char *needle)
 {
     char err[256] = "", *out = (char *)"sentinel";
     size_t out_len = 7;
-    ASSERT_INT_EQ(vpd_dh_sink_encrypt(s, "tok", 3, &out, &out_len, err,
-                                      sizeof err), -1);
+    ASSERT_INT_EQ(
+        vpd_dh_sink_encrypt(s, "tok", 3, &out, &out_len, err, sizeof err), -1);
     ASSERT_NULL(out);
     ASSERT_STR_CONTAINS(err, needle);
 }
@@ -374,8 +375,8 @@ TEST(tofu_keeps_first_client_key)
     /* a new sink on the same path reads the file afresh */
     write_pub(mkpath("pub.json"), c2.pub, 32);
     char err[256];
-    vpd_dh_sink *s2 = vpd_dh_sink_new(mkpath("pub.json"), true, NULL, 0,
-                                      err, sizeof err);
+    vpd_dh_sink *s2 =
+        vpd_dh_sink_new(mkpath("pub.json"), true, NULL, 0, err, sizeof err);
     ASSERT_NOT_NULL(s2);
     seal(s2, "fourth", &e, NULL);
     ASSERT_STR_EQ(client_open(&c2, &e, true, NULL, 0, NULL), "fourth");
@@ -386,13 +387,14 @@ TEST(tofu_keeps_first_client_key)
 TEST(missing_file_error_then_recovers)
 {
     char err[256];
-    vpd_dh_sink *s = vpd_dh_sink_new(mkpath("absent.json"), false, NULL, 0,
-                                     err, sizeof err);
+    vpd_dh_sink *s =
+        vpd_dh_sink_new(mkpath("absent.json"), false, NULL, 0, err, sizeof err);
     ASSERT_NOT_NULL(s);
     char *out = (char *)"x";
     size_t out_len = 9;
-    ASSERT_INT_EQ(vpd_dh_sink_encrypt(s, TOKEN, strlen(TOKEN), &out,
-                                      &out_len, err, sizeof err), -1);
+    ASSERT_INT_EQ(vpd_dh_sink_encrypt(s, TOKEN, strlen(TOKEN), &out, &out_len,
+                                      err, sizeof err),
+                  -1);
     ASSERT_STR_EQ(err, "no dh parameters file found, and no cached pub key");
     ASSERT_NULL(out);
     ASSERT_INT_EQ(out_len, 0);
@@ -503,7 +505,8 @@ TEST(envelope_format)
     int i = 0;
     const char *want[] = {"curve25519_public_key", "nonce",
                           "encrypted_payload"};
-    json_object_object_foreach(o, key, val) {
+    json_object_object_foreach(o, key, val)
+    {
         (void)val;
         ASSERT(i < 3);
         ASSERT_STR_EQ(key, want[i]);
@@ -565,8 +568,8 @@ TEST(equal_public_keys_with_derive_key_fail)
     s = vpd_dh_sink_new(p, false, NULL, 0, err, sizeof err);
     ASSERT_NOT_NULL(s);
     char *out = NULL;
-    ASSERT_INT_EQ(vpd_dh_sink_encrypt(s, "t", 1, &out, NULL, err,
-                                      sizeof err), 0);
+    ASSERT_INT_EQ(vpd_dh_sink_encrypt(s, "t", 1, &out, NULL, err, sizeof err),
+                  0);
     free(out);
     vpd_dh_sink_free(s);
 }
@@ -588,8 +591,8 @@ TEST(empty_plaintext_fails)
     client_t c;
     vpd_dh_sink *s = setup(&c, "pub.json", false, NULL, 0);
     char err[256], *out = NULL;
-    ASSERT_INT_EQ(vpd_dh_sink_encrypt(s, "", 0, &out, NULL, err,
-                                      sizeof err), -1);
+    ASSERT_INT_EQ(vpd_dh_sink_encrypt(s, "", 0, &out, NULL, err, sizeof err),
+                  -1);
     ASSERT_STR_CONTAINS(err, "empty plaintext provided");
     ASSERT_NULL(out);
     vpd_dh_sink_free(s);
@@ -604,8 +607,8 @@ TEST(new_validates_arguments)
     ASSERT_NULL(vpd_dh_sink_new("/x", false, NULL, 3, err, sizeof err));
     vpd_dh_sink_free(NULL);
     /* new does not read the file */
-    vpd_dh_sink *s = vpd_dh_sink_new("/nonexistent/dir/pub.json", true,
-                                     "a", 1, err, sizeof err);
+    vpd_dh_sink *s = vpd_dh_sink_new("/nonexistent/dir/pub.json", true, "a", 1,
+                                     err, sizeof err);
     ASSERT_NOT_NULL(s);
     vpd_dh_sink_free(s);
 }
@@ -613,11 +616,12 @@ TEST(new_validates_arguments)
 TEST(error_never_contains_plaintext)
 {
     char err[256];
-    vpd_dh_sink *s = vpd_dh_sink_new(mkpath("nofile"), false, NULL, 0, err,
-                                     sizeof err);
+    vpd_dh_sink *s =
+        vpd_dh_sink_new(mkpath("nofile"), false, NULL, 0, err, sizeof err);
     char *out = NULL;
-    ASSERT_INT_EQ(vpd_dh_sink_encrypt(s, TOKEN, strlen(TOKEN), &out, NULL,
-                                      err, sizeof err), -1);
+    ASSERT_INT_EQ(vpd_dh_sink_encrypt(s, TOKEN, strlen(TOKEN), &out, NULL, err,
+                                      sizeof err),
+                  -1);
     ASSERT_NULL(strstr(err, "hvs."));
     vpd_dh_sink_free(s);
 }
@@ -638,19 +642,16 @@ main(void)
 {
     /* One temp dir for all tests (created before the forks). */
     mkpath("x");
-    int rc = RUN_TESTS(T(roundtrip_raw_key), T(roundtrip_derive_key),
-                       T(roundtrip_with_aad), T(large_plaintext),
-                       T(wrong_aad_fails), T(tampered_ciphertext_fails),
-                       T(nonce_differs_between_encryptions),
-                       T(tofu_keeps_first_client_key),
-                       T(missing_file_error_then_recovers),
-                       T(malformed_dh_file_errors), T(dh_file_like_go_json),
-                       T(envelope_format),
-                       T(same_process_key_pair_across_sinks),
-                       T(equal_public_keys_with_derive_key_fail),
-                       T(low_order_client_key_fails),
-                       T(empty_plaintext_fails), T(new_validates_arguments),
-                       T(error_never_contains_plaintext));
+    int rc = RUN_TESTS(
+        T(roundtrip_raw_key), T(roundtrip_derive_key), T(roundtrip_with_aad),
+        T(large_plaintext), T(wrong_aad_fails), T(tampered_ciphertext_fails),
+        T(nonce_differs_between_encryptions), T(tofu_keeps_first_client_key),
+        T(missing_file_error_then_recovers), T(malformed_dh_file_errors),
+        T(dh_file_like_go_json), T(envelope_format),
+        T(same_process_key_pair_across_sinks),
+        T(equal_public_keys_with_derive_key_fail),
+        T(low_order_client_key_fails), T(empty_plaintext_fails),
+        T(new_validates_arguments), T(error_never_contains_plaintext));
     cleanup();
     return rc;
 }

@@ -22,8 +22,8 @@ static const vpd_cfg_node *
 config_of(const char *hcl)
 {
     char err[256];
-    ASSERT_INT_EQ(vpd_cfg_parse("t.hcl", hcl, strlen(hcl), &tree, err,
-                                sizeof err), 0);
+    ASSERT_INT_EQ(
+        vpd_cfg_parse("t.hcl", hcl, strlen(hcl), &tree, err, sizeof err), 0);
     return vpd_cfg_get(tree.root, "config")->value;
 }
 
@@ -46,11 +46,10 @@ TEST(writes_exactly_with_mode)
     umask(0);
     char hcl[1024], err[256], path[512];
     snprintf(path, sizeof path, "%s/token", dir);
-    snprintf(hcl, sizeof hcl, "config = { path = \"%s\", mode = 0604 }",
-             path);
+    snprintf(hcl, sizeof hcl, "config = { path = \"%s\", mode = 0604 }", path);
     vpd_file_sink s;
-    ASSERT_INT_EQ(vpd_file_sink_init(&s, config_of(hcl), "t.hcl", 1, err,
-                                     sizeof err), 0);
+    ASSERT_INT_EQ(
+        vpd_file_sink_init(&s, config_of(hcl), "t.hcl", 1, err, sizeof err), 0);
     ASSERT_INT_EQ(vpd_file_sink_check(&s, err, sizeof err), 0);
     ASSERT_INT_EQ(vpd_file_sink_write(&s, "hvs.one", 7, err, sizeof err), 0);
     ASSERT_STR_EQ(slurp(path), "hvs.one");
@@ -68,13 +67,17 @@ TEST(mode_as_an_octal_string_and_default)
 {
     char err[256];
     vpd_file_sink s;
-    ASSERT_INT_EQ(vpd_file_sink_init(&s, config_of(
-        "config = { path = \"/x\", mode = \"0600\" }"), "t.hcl", 1, err,
-        sizeof err), 0);
+    ASSERT_INT_EQ(vpd_file_sink_init(
+                      &s,
+                      config_of("config = { path = \"/x\", mode = \"0600\" }"),
+                      "t.hcl", 1, err, sizeof err),
+                  0);
     ASSERT_INT_EQ(s.mode, 0600);
     vpd_file_sink_free(&s);
-    ASSERT_INT_EQ(vpd_file_sink_init(&s, config_of("config = { path = \"/x\" }"),
-                                     "t.hcl", 1, err, sizeof err), 0);
+    ASSERT_INT_EQ(vpd_file_sink_init(&s,
+                                     config_of("config = { path = \"/x\" }"),
+                                     "t.hcl", 1, err, sizeof err),
+                  0);
     ASSERT_INT_EQ(s.mode, 0640);
     ASSERT(s.uid == (uid_t)-1 && s.gid == (gid_t)-1);
     vpd_file_sink_free(&s);
@@ -84,20 +87,24 @@ TEST(bad_settings_name_file_line_and_key)
 {
     char err[256];
     vpd_file_sink s;
-    ASSERT_INT_EQ(vpd_file_sink_init(&s, config_of(
-        "config = {\n path = \"/x\"\n mdoe = 1 }"), "t.hcl", 1, err,
-        sizeof err), -1);
+    ASSERT_INT_EQ(vpd_file_sink_init(
+                      &s, config_of("config = {\n path = \"/x\"\n mdoe = 1 }"),
+                      "t.hcl", 1, err, sizeof err),
+                  -1);
     ASSERT_STR_EQ(err, "t.hcl:3: sink \"file\": unknown key \"mdoe\" (path, "
                        "mode, uid, gid)");
     vpd_file_sink_free(&s);
     ASSERT_INT_EQ(vpd_file_sink_init(&s, config_of("config = { mode = 1 }"),
-                                     "t.hcl", 7, err, sizeof err), -1);
+                                     "t.hcl", 7, err, sizeof err),
+                  -1);
     ASSERT_STR_EQ(err, "t.hcl:7: sink \"file\": 'path' not specified for "
                        "file sink");
     vpd_file_sink_free(&s);
-    ASSERT_INT_EQ(vpd_file_sink_init(&s, config_of(
-        "config = { path = \"/x\", mode = \"rw\" }"), "t.hcl", 1, err,
-        sizeof err), -1);
+    ASSERT_INT_EQ(vpd_file_sink_init(
+                      &s,
+                      config_of("config = { path = \"/x\", mode = \"rw\" }"),
+                      "t.hcl", 1, err, sizeof err),
+                  -1);
     ASSERT_STR_CONTAINS(err, "mode: expected a file mode");
     vpd_file_sink_free(&s);
 }
@@ -106,9 +113,11 @@ TEST(write_check_fails_for_an_unwritable_directory)
 {
     char err[256];
     vpd_file_sink s;
-    ASSERT_INT_EQ(vpd_file_sink_init(&s, config_of(
-        "config = { path = \"/nonexistent-dir/token\" }"), "t.hcl", 1, err,
-        sizeof err), 0);
+    ASSERT_INT_EQ(
+        vpd_file_sink_init(
+            &s, config_of("config = { path = \"/nonexistent-dir/token\" }"),
+            "t.hcl", 1, err, sizeof err),
+        0);
     ASSERT_INT_EQ(vpd_file_sink_check(&s, err, sizeof err), -1);
     ASSERT_STR_CONTAINS(err, "error creating file sink: error during write "
                              "check");
@@ -124,11 +133,13 @@ TEST(owner_is_applied)
     ASSERT_NOT_NULL(mkdtemp(dir));
     char hcl[1024], err[256], path[512];
     snprintf(path, sizeof path, "%s/owned", dir);
-    snprintf(hcl, sizeof hcl, "config = { path = \"%s\", uid = 65534, "
-             "gid = 65534 }", path);
+    snprintf(hcl, sizeof hcl,
+             "config = { path = \"%s\", uid = 65534, "
+             "gid = 65534 }",
+             path);
     vpd_file_sink s;
-    ASSERT_INT_EQ(vpd_file_sink_init(&s, config_of(hcl), "t.hcl", 1, err,
-                                     sizeof err), 0);
+    ASSERT_INT_EQ(
+        vpd_file_sink_init(&s, config_of(hcl), "t.hcl", 1, err, sizeof err), 0);
     ASSERT_INT_EQ(vpd_file_sink_write(&s, "t", 1, err, sizeof err), 0);
     struct stat st;
     ASSERT_INT_EQ(stat(path, &st), 0);
@@ -142,9 +153,8 @@ TEST(owner_is_applied)
 int
 main(void)
 {
-    return RUN_TESTS(T(writes_exactly_with_mode),
-                     T(mode_as_an_octal_string_and_default),
-                     T(bad_settings_name_file_line_and_key),
-                     T(write_check_fails_for_an_unwritable_directory),
-                     T(owner_is_applied));
+    return RUN_TESTS(
+        T(writes_exactly_with_mode), T(mode_as_an_octal_string_and_default),
+        T(bad_settings_name_file_line_and_key),
+        T(write_check_fails_for_an_unwritable_directory), T(owner_is_applied));
 }

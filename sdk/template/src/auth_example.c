@@ -53,8 +53,8 @@ username_is_safe(const char *name)
     static const char allowed[] = "abcdefghijklmnopqrstuvwxyz"
                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                   "0123456789._-@";
-    return name[0] != '\0' && name[0] != '.'
-           && strspn(name, allowed) == strlen(name);
+    return name[0] != '\0' && name[0] != '.' &&
+           strspn(name, allowed) == strlen(name);
 }
 
 /* Checks what the schema cannot (values, not types) and says exactly what
@@ -65,15 +65,15 @@ example_create(vp_instance_t *inst)
     const vp_host_api_t *host = inst->host;
     const char *username = NULL, *path = NULL;
 
-    if (host->conf_string(inst, "username", &username) != 0
-        || !username_is_safe(username)) {
-        host->set_error(inst, "username must be a non-empty name of "
-                              "letters, digits and . _ - @ (got \"%s\")",
+    if (host->conf_string(inst, "username", &username) != 0 ||
+        !username_is_safe(username)) {
+        host->set_error(inst,
+                        "username must be a non-empty name of "
+                        "letters, digits and . _ - @ (got \"%s\")",
                         username ? username : "");
         return VP_EINVAL;
     }
-    if (host->conf_string(inst, "password_file_path", &path) != 0
-        || !path[0]) {
+    if (host->conf_string(inst, "password_file_path", &path) != 0 || !path[0]) {
         host->set_error(inst, "password_file_path must be a non-empty path");
         return VP_EINVAL;
     }
@@ -139,8 +139,8 @@ example_login_begin(vp_instance_t *inst, vp_login_t *login)
     /* Both setters copy what they are given: path and body stay ours to
      * release, whatever happens. */
     vp_status_t status = VP_ERROR;
-    if (path && body && host->login_set_request(login, "PUT", path) == 0
-        && host->login_set_body(login, body) == 0)
+    if (path && body && host->login_set_request(login, "PUT", path) == 0 &&
+        host->login_set_body(login, body) == 0)
         status = VP_CONTINUE;
     else
         host->set_error(inst, "out of memory describing the login");

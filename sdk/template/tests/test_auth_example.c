@@ -47,13 +47,13 @@ check_int(const char *file, int line, const char *what, long long got,
     if (got == want)
         return;
     failures++;
-    printf("FAIL %s:%d: %s\n  expected: %lld\n       got: %lld\n", file,
-           line, what, want, got);
+    printf("FAIL %s:%d: %s\n  expected: %lld\n       got: %lld\n", file, line,
+           what, want, got);
 }
 
 static void
-check_contains(const char *file, int line, const char *what,
-               const char *hay, const char *needle, int want)
+check_contains(const char *file, int line, const char *what, const char *hay,
+               const char *needle, int want)
 {
     checks++;
     if ((hay && strstr(hay, needle) != NULL) == want)
@@ -65,11 +65,11 @@ check_contains(const char *file, int line, const char *what,
 }
 
 #define CHECK_STR(got, want) check_str(__FILE__, __LINE__, #got, got, want)
-#define CHECK_INT(got, want)                                                 \
+#define CHECK_INT(got, want)                                                   \
     check_int(__FILE__, __LINE__, #got, (long long)(got), (long long)(want))
-#define CHECK_CONTAINS(hay, needle)                                          \
+#define CHECK_CONTAINS(hay, needle)                                            \
     check_contains(__FILE__, __LINE__, #hay, hay, needle, 1)
-#define CHECK_LACKS(hay, needle)                                             \
+#define CHECK_LACKS(hay, needle)                                               \
     check_contains(__FILE__, __LINE__, #hay, hay, needle, 0)
 
 /* ---- fixtures -------------------------------------------------------- */
