@@ -16,6 +16,7 @@
 #include "autoconf.h"
 
 #include "config/config.h"
+#include "config/config_keys.h"
 #include "base/textutil.h"
 
 #include "base/log.h"
@@ -105,34 +106,10 @@ type_fail(blk *b, const vpd_cfg_member *m, const char *expected)
 
 /* ---- key tables --------------------------------------------------------- */
 
-typedef enum {
-    K_STR,     /* char *, owned; "" is stored as NULL; numbers keep raw text */
-    K_BOOL,    /* bool, a real bool only (plain Go struct bools) */
-    K_RBOOL,   /* bool, also a bool-string or integer ("Raw" Go fields) */
-    K_DUR,     /* uint64_t milliseconds */
-    K_OBJ,     /* const vpd_cfg_node *, an object */
-    K_INT_CHK, /* an integer, checked then discarded */
-    K_DUR_CHK, /* a duration, checked then discarded */
-    K_STR_CHK, /* a string, checked then discarded */
-    K_IGNORE,  /* a Vault server key the proxy parses and ignores */
-    K_CUSTOM,  /* read by the caller */
-} kind;
+/* The tables are in config_keys.c; a block's keys are found by its id. */
+typedef vpd_config_key keydef;
 
-typedef struct {
-    const char *name;
-    kind kind;
-    size_t off;
-} keydef;
-
-#define KD(n, k, type, field)                                                  \
-    {                                                                          \
-        n, k, offsetof(type, field)                                            \
-    }
-#define KX(n, k)                                                               \
-    {                                                                          \
-        n, k, 0                                                                \
-    }
-#define NKEYS(t) (sizeof(t) / sizeof((t)[0]))
+#define BLOCK_KEYS(id) vpd_config_blocks[id].keys, vpd_config_blocks[id].n_keys
 
 static int
 unknown_key(blk *b, const vpd_cfg_member *m, const keydef *defs, size_t n)
@@ -269,7 +246,7 @@ get_obj(blk *b, const vpd_cfg_member *m, const vpd_cfg_node **dst)
 }
 
 /* Reads every member of body that the table maps to a field of base;
- * K_CUSTOM members are left to the caller.  A repeated scalar key: the
+ * VPD_READ_CUSTOM members are left to the caller.  A repeated scalar key: the
  * last one wins, as in HCL decoding. */
 static int
 apply_keys(blk *b, const vpd_cfg_node *body, const keydef *defs, size_t n,
@@ -285,34 +262,34 @@ apply_keys(blk *b, const vpd_cfg_node *body, const keydef *defs, size_t n,
         int64_t scratch_i;
         uint64_t scratch_u;
         char *scratch_s = NULL;
-        switch (d->kind) {
-        case K_STR:
+        switch (d->read) {
+        case VPD_READ_STR:
             rc = get_str(b, m, (char **)(void *)(p + d->off));
             break;
-        case K_BOOL:
+        case VPD_READ_BOOL:
             rc = get_bool(b, m, (bool *)(void *)(p + d->off));
             break;
-        case K_RBOOL:
+        case VPD_READ_RBOOL:
             rc = get_rbool(b, m, (bool *)(void *)(p + d->off));
             break;
-        case K_DUR:
+        case VPD_READ_DUR:
             rc = get_dur(b, m, (uint64_t *)(void *)(p + d->off));
             break;
-        case K_OBJ:
+        case VPD_READ_OBJ:
             rc = get_obj(b, m, (const vpd_cfg_node **)(void *)(p + d->off));
             break;
-        case K_INT_CHK:
+        case VPD_READ_INT_CHK:
             rc = get_int(b, m, &scratch_i);
             break;
-        case K_DUR_CHK:
+        case VPD_READ_DUR_CHK:
             rc = get_dur(b, m, &scratch_u);
             break;
-        case K_STR_CHK:
+        case VPD_READ_STR_CHK:
             rc = get_str(b, m, &scratch_s);
             free(scratch_s);
             break;
-        case K_IGNORE:
-        case K_CUSTOM:
+        case VPD_READ_IGNORE:
+        case VPD_READ_CUSTOM:
             break;
         }
         if (rc != 0)
@@ -580,20 +557,6 @@ lower(char *s)
 
 /* ---- vault { } ---------------------------------------------------------- */
 
-static const keydef vault_keys[] = {
-    KD("address", K_STR, vpd_vault_config, address),
-    KD("ca_cert", K_STR, vpd_vault_config, ca_cert),
-    KD("ca_path", K_STR, vpd_vault_config, ca_path),
-    KD("client_cert", K_STR, vpd_vault_config, client_cert),
-    KD("client_key", K_STR, vpd_vault_config, client_key),
-    KD("tls_server_name", K_STR, vpd_vault_config, tls_server_name),
-    KD("tls_skip_verify", K_RBOOL, vpd_vault_config, tls_skip_verify),
-    KD("namespace", K_STR, vpd_vault_config, namespace_),
-    KX("retry", K_CUSTOM),
-};
-
-static const keydef retry_keys[] = {KX("num_retries", K_CUSTOM)};
-
 static int
 parse_vault(loader *ld, const block *bl)
 {
@@ -601,7 +564,7 @@ parse_vault(loader *ld, const block *bl)
     blk b = {&ld->c, "vault", bl->file};
     blocks retries = {0};
     int rc = -1;
-    if (apply_keys(&b, bl->body, vault_keys, NKEYS(vault_keys), &v) != 0)
+    if (apply_keys(&b, bl->body, BLOCK_KEYS(VPD_BLOCK_VAULT), &v) != 0)
         goto out;
 
     /* parseVault: absent or 0 means the default 12, -1 means none. */
@@ -613,7 +576,7 @@ parse_vault(loader *ld, const block *bl)
         goto out;
     if (r) {
         blk rb = {&ld->c, "vault.retry", r->file};
-        if (apply_keys(&rb, r->body, retry_keys, NKEYS(retry_keys), NULL) != 0)
+        if (apply_keys(&rb, r->body, BLOCK_KEYS(VPD_BLOCK_RETRY), NULL) != 0)
             goto out;
         for (size_t i = 0; i < r->body->n_members; i++) {
             const vpd_cfg_member *m = &r->body->members[i];
@@ -641,38 +604,6 @@ out:
 }
 
 /* ---- auto_auth { } ------------------------------------------------------ */
-
-static const keydef auto_auth_keys[] = {
-    KX("method", K_CUSTOM),
-    KX("sink", K_CUSTOM),
-    KX("sinks", K_CUSTOM),
-    KD("enable_reauth_on_new_credentials", K_BOOL, vpd_auto_auth_config,
-       enable_reauth_on_new_credentials),
-};
-
-static const keydef method_keys[] = {
-    KX("type", K_CUSTOM), /* read first, to name the method */
-    KD("mount_path", K_STR, vpd_method_config, mount_path),
-    KD("namespace", K_STR, vpd_method_config, namespace_),
-    KD("wrap_ttl", K_DUR, vpd_method_config, wrap_ttl_ms),
-    KD("min_backoff", K_DUR, vpd_method_config, min_backoff_ms),
-    KD("max_backoff", K_DUR, vpd_method_config, max_backoff_ms),
-    KD("exit_on_err", K_BOOL, vpd_method_config, exit_on_err),
-    KD("config", K_OBJ, vpd_method_config, config),
-};
-
-static const keydef sink_keys[] = {
-    KX("type", K_CUSTOM), /* read first, to name the sink */
-    KD("wrap_ttl", K_DUR, vpd_sink_config, wrap_ttl_ms),
-    KD("dh_type", K_STR, vpd_sink_config, dh_type),
-    KD("dh_path", K_STR, vpd_sink_config, dh_path),
-    KD("derive_key", K_BOOL, vpd_sink_config, derive_key),
-    KD("aad", K_STR, vpd_sink_config, aad),
-    KD("aad_env_var", K_STR, vpd_sink_config, aad_env_var),
-    KD("config", K_OBJ, vpd_sink_config, config),
-};
-
-static const keydef sinks_wrapper_keys[] = {KX("sink", K_CUSTOM)};
 
 /* A block's type: its `type` key wins, else its single label
  * (parseMethod, parseSinks, ParseListeners); lower-cased. */
@@ -736,7 +667,7 @@ parse_method(loader *ld, const block *bl, vpd_method_config *m)
     snprintf(name, sizeof(name), "auto_auth.method \"%s\"",
              vpd_msg_text(m->type));
     b.name = name;
-    if (apply_keys(&b, bl->body, method_keys, NKEYS(method_keys), m) != 0)
+    if (apply_keys(&b, bl->body, BLOCK_KEYS(VPD_BLOCK_METHOD), m) != 0)
         return -1;
     lower(m->type);
     m->file = bl->file;
@@ -786,7 +717,7 @@ parse_sink(loader *ld, const block *bl, vpd_sink_config *s)
     snprintf(name, sizeof(name), "auto_auth.sink \"%s\"",
              vpd_msg_text(s->type));
     b.name = name;
-    if (apply_keys(&b, bl->body, sink_keys, NKEYS(sink_keys), s) != 0)
+    if (apply_keys(&b, bl->body, BLOCK_KEYS(VPD_BLOCK_SINK), s) != 0)
         return -1;
     lower(s->type);
     s->file = bl->file;
@@ -844,11 +775,10 @@ parse_auto_auth(loader *ld, const block *bl)
     blk b = {&ld->c, "auto_auth", bl->file};
     blocks methods = {0}, sinks = {0};
     int rc = -1;
-    if (apply_keys(&b, bl->body, auto_auth_keys, NKEYS(auto_auth_keys), &a) !=
-        0)
+    if (apply_keys(&b, bl->body, BLOCK_KEYS(VPD_BLOCK_AUTO_AUTH), &a) != 0)
         goto out;
 
-    if (collect(&b, bl->body, "method", method_keys, NKEYS(method_keys),
+    if (collect(&b, bl->body, "method", BLOCK_KEYS(VPD_BLOCK_METHOD),
                 &methods) != 0)
         goto out;
     if (methods.n != 1) {
@@ -865,18 +795,18 @@ parse_auto_auth(loader *ld, const block *bl)
         const vpd_cfg_member *m = &bl->body->members[i];
         sinks.n = 0;
         if (strcmp(m->key, "sink") == 0) {
-            if (collect_member(&b, m, sink_keys, NKEYS(sink_keys), &sinks) != 0)
+            if (collect_member(&b, m, BLOCK_KEYS(VPD_BLOCK_SINK), &sinks) != 0)
                 goto out;
         } else if (strcmp(m->key, "sinks") == 0) {
             blocks wrappers = {0};
             blk wb = {&ld->c, "auto_auth.sinks", bl->file};
             int wrc = collect_member(&b, m, NULL, 0, &wrappers);
             for (size_t w = 0; wrc == 0 && w < wrappers.n; w++) {
-                wrc = apply_keys(&wb, wrappers.v[w].body, sinks_wrapper_keys,
-                                 NKEYS(sinks_wrapper_keys), NULL);
+                wrc = apply_keys(&wb, wrappers.v[w].body,
+                                 BLOCK_KEYS(VPD_BLOCK_SINKS), NULL);
                 if (wrc == 0)
-                    wrc = collect(&wb, wrappers.v[w].body, "sink", sink_keys,
-                                  NKEYS(sink_keys), &sinks);
+                    wrc = collect(&wb, wrappers.v[w].body, "sink",
+                                  BLOCK_KEYS(VPD_BLOCK_SINK), &sinks);
             }
             free(wrappers.v);
             if (wrc != 0)
@@ -916,14 +846,6 @@ out:
 
 /* ---- api_proxy { } ------------------------------------------------------ */
 
-static const keydef api_proxy_keys[] = {
-    KX("use_auto_auth_token", K_CUSTOM),
-    KX("enforce_consistency", K_CUSTOM),
-    KX("when_inconsistent", K_CUSTOM),
-    KD("prepend_configured_namespace", K_BOOL, vpd_api_proxy_config,
-       prepend_configured_namespace),
-};
-
 static int
 parse_enum(blk *b, const vpd_cfg_member *m, const char *const *allowed,
            char **dst)
@@ -955,8 +877,7 @@ parse_api_proxy(loader *ld, const block *bl)
     blk b = {&ld->c, "api_proxy", bl->file};
     pos use_at = {bl->file, bl->line};
     int rc = -1;
-    if (apply_keys(&b, bl->body, api_proxy_keys, NKEYS(api_proxy_keys), &a) !=
-        0)
+    if (apply_keys(&b, bl->body, BLOCK_KEYS(VPD_BLOCK_API_PROXY), &a) != 0)
         goto out;
     for (size_t i = 0; i < bl->body->n_members; i++) {
         const vpd_cfg_member *m = &bl->body->members[i];
@@ -1010,42 +931,6 @@ out:
 
 /* Vault's configutil.Telemetry keys.  Those of external sinks and of
  * server-only metrics are type-checked and ignored. */
-static const keydef telemetry_keys[] = {
-    KX("prometheus_retention_time", K_CUSTOM),
-    KD("metrics_prefix", K_STR, vpd_telemetry_config, metrics_prefix),
-    KD("disable_hostname", K_BOOL, vpd_telemetry_config, disable_hostname),
-    KD("enable_hostname_label", K_BOOL, vpd_telemetry_config,
-       enable_hostname_label),
-    KX("filter_default", K_CUSTOM),
-    KX("prefix_filter", K_CUSTOM),
-    KX("statsite_address", K_CUSTOM),
-    KX("statsd_address", K_CUSTOM),
-    KX("dogstatsd_addr", K_CUSTOM),
-    KX("dogstatsd_tags", K_CUSTOM),
-    KX("circonus_api_token", K_CUSTOM),
-    KX("circonus_submission_url", K_CUSTOM),
-    KX("circonus_api_app", K_STR_CHK),
-    KX("circonus_api_url", K_STR_CHK),
-    KX("circonus_submission_interval", K_STR_CHK),
-    KX("circonus_check_id", K_STR_CHK),
-    KX("circonus_check_force_metric_activation", K_STR_CHK),
-    KX("circonus_check_instance_id", K_STR_CHK),
-    KX("circonus_check_search_tag", K_STR_CHK),
-    KX("circonus_check_tags", K_STR_CHK),
-    KX("circonus_check_display_name", K_STR_CHK),
-    KX("circonus_broker_id", K_STR_CHK),
-    KX("circonus_broker_select_tag", K_STR_CHK),
-    KX("stackdriver_project_id", K_CUSTOM),
-    KX("stackdriver_location", K_STR_CHK),
-    KX("stackdriver_namespace", K_STR_CHK),
-    KX("stackdriver_debug_logs", K_CUSTOM),
-    KX("usage_gauge_period", K_CUSTOM),
-    KX("maximum_gauge_cardinality", K_INT_CHK),
-    KX("lease_metrics_epsilon", K_CUSTOM),
-    KX("num_lease_metrics_buckets", K_INT_CHK),
-    KX("add_lease_metrics_namespace_labels", K_CUSTOM),
-    KX("add_mount_point_rollback_metrics", K_CUSTOM), /* [V] */
-};
 
 /* A list of strings (a single string counts as a one-item list); the
  * items are checked only.  Returns the list node's items through *out. */
@@ -1094,8 +979,7 @@ parse_telemetry(loader *ld, const block *bl)
     int rc = -1;
     t.filter_default = true;
     t.prometheus_retention_ms = 24u * 3600u * 1000u;
-    if (apply_keys(&b, bl->body, telemetry_keys, NKEYS(telemetry_keys), &t) !=
-        0)
+    if (apply_keys(&b, bl->body, BLOCK_KEYS(VPD_BLOCK_TELEMETRY), &t) != 0)
         goto out;
     for (size_t i = 0; i < bl->body->n_members; i++) {
         const vpd_cfg_member *m = &bl->body->members[i];
@@ -1167,6 +1051,7 @@ parse_telemetry(loader *ld, const block *bl)
     }
     t.n_sinks += circonus + (t.prometheus_retention_ms > 0);
     t.present = true;
+    t.node = bl->body;
     free_telemetry(&ld->cfg->telemetry_conf);
     ld->cfg->telemetry_conf = t;
     memset(&t, 0, sizeof(t));
@@ -1178,96 +1063,19 @@ out:
 
 /* ---- listener "tcp" | "unix" { } ---------------------------------------- */
 
-static const keydef listener_keys[] = {
-    KX("type", K_CUSTOM),
-    KD("address", K_STR, vpd_listener_config, address),
-    KX("role", K_CUSTOM),
-    KD("require_request_header", K_RBOOL, vpd_listener_config,
-       require_request_header),
-    KX("proxy_api", K_CUSTOM),
-    KX("agent_api", K_CUSTOM),
-    KD("tls_disable", K_RBOOL, vpd_listener_config, tls_disable),
-    KD("tls_cert_file", K_STR, vpd_listener_config, tls_cert_file),
-    KD("tls_key_file", K_STR, vpd_listener_config, tls_key_file),
-    KD("tls_min_version", K_STR, vpd_listener_config, tls_min_version),
-    KD("tls_max_version", K_STR, vpd_listener_config, tls_max_version),
-    KD("tls_cipher_suites", K_STR, vpd_listener_config, tls_cipher_suites),
-    KD("tls_require_and_verify_client_cert", K_RBOOL, vpd_listener_config,
-       tls_require_and_verify_client_cert),
-    KD("tls_client_ca_file", K_STR, vpd_listener_config, tls_client_ca_file),
-    KD("tls_disable_client_certs", K_RBOOL, vpd_listener_config,
-       tls_disable_client_certs),
-    KD("socket_mode", K_STR, vpd_listener_config, socket_mode),
-    KD("socket_user", K_STR, vpd_listener_config, socket_user),
-    KD("socket_group", K_STR, vpd_listener_config, socket_group),
-    /* Our limits; max_request_size is Vault's server key, honoured here. */
-    KX("max_request_header_bytes", K_CUSTOM),
-    KX("max_request_size", K_CUSTOM),
-    KX("max_connections", K_CUSTOM),
-    KD("http_read_timeout", K_DUR, vpd_listener_config, read_timeout_ms),
-    KD("http_idle_timeout", K_DUR, vpd_listener_config, idle_timeout_ms),
-    /* Keys of Vault's shared listener parser that Vault Proxy parses and
-     * ignores (spec 1.8); accepted so Vault configurations load unchanged.
-     * tls_auto_reload and ACME are OpenBao server features the proxy
-     * reloads on SIGHUP instead. */
-    KX("purpose", K_IGNORE),
-    KX("cluster_address", K_IGNORE),
-    KX("max_request_duration", K_IGNORE),
-    KX("max_request_json_memory", K_IGNORE),
-    KX("max_request_json_strings", K_IGNORE),
-    KX("http_read_header_timeout", K_IGNORE),
-    KX("http_write_timeout", K_IGNORE),
-    KX("tls_key_exchange_preferences", K_IGNORE),
-    KX("tls_prefer_server_cipher_suites", K_IGNORE),
-    KX("tls_auto_reload", K_IGNORE),
-    KX("tls_auto_reload_interval", K_IGNORE),
-    KX("tls_acme_cache_path", K_IGNORE),
-    KX("tls_acme_ca_directory", K_IGNORE),
-    KX("tls_acme_test_ca_directory", K_IGNORE),
-    KX("tls_acme_ca_root", K_IGNORE),
-    KX("tls_acme_eab_key_id", K_IGNORE),
-    KX("tls_acme_eab_mac_key", K_IGNORE),
-    KX("tls_acme_key_type", K_IGNORE),
-    KX("tls_acme_email", K_IGNORE),
-    KX("tls_acme_domains", K_IGNORE),
-    KX("tls_acme_disable_http_challenge", K_IGNORE),
-    KX("tls_acme_disable_alpn_challenge", K_IGNORE),
-    KX("proxy_protocol_behavior", K_IGNORE),
-    KX("proxy_protocol_authorized_addrs", K_IGNORE),
-    KX("x_forwarded_for_authorized_addrs", K_IGNORE),
-    KX("x_forwarded_for_hop_skips", K_IGNORE),
-    KX("x_forwarded_for_reject_not_present", K_IGNORE),
-    KX("x_forwarded_for_reject_not_authorized", K_IGNORE),
-    KX("x_forwarded_for_client_cert_header", K_IGNORE),
-    KX("x_forwarded_for_client_cert_header_decoders", K_IGNORE),
-    KX("x_forwarded_for_client_cert_decoders", K_IGNORE),
-    KX("x_forwarded_for_client_cert_keep_not_forwarded", K_IGNORE),
-    KX("x_forwarded_for_client_cert_keep_unauthorized", K_IGNORE),
-    KX("telemetry", K_IGNORE),
-    KX("profiling", K_IGNORE),
-    KX("inflight_requests_logging", K_IGNORE),
-    KX("cors_enabled", K_IGNORE),
-    KX("cors_allowed_origins", K_IGNORE),
-    KX("cors_allowed_headers", K_IGNORE),
-    KX("cors_allow_credentials", K_IGNORE),
-    KX("custom_response_headers", K_IGNORE),
-    KX("chroot_namespace", K_IGNORE),
-    KX("redact_addresses", K_IGNORE),
-    KX("redact_cluster_name", K_IGNORE),
-    KX("redact_version", K_IGNORE),
-    KX("disable_replication_status_endpoints", K_IGNORE),
-    KX("disable_request_limiter", K_IGNORE),
-    KX("max_json_depth", K_IGNORE),
-    KX("max_json_string_value_length", K_IGNORE),
-    KX("max_json_object_entry_count", K_IGNORE),
-    KX("max_json_array_element_count", K_IGNORE),
-    KX("max_json_token", K_IGNORE),
-    KX("max_token_header_size", K_IGNORE),
-    KX("disable_unauthed_rekey_endpoints", K_IGNORE),
-    KX("disable_unauthed_generate_root_endpoints", K_IGNORE),
-};
+/* The types a listener block may name, in vpd_listener_type order, and
+ * the kinds of a `plugin` block. */
+static const char *const listener_types[] = {"tcp", "unix", NULL};
+static const char *const plugin_kinds[] = {"consistency", "cache", NULL};
 
-static const keydef quit_api_keys[] = {KX("enable_quit", K_CUSTOM)};
+static int
+type_index(const char *const *types, const char *type)
+{
+    for (int i = 0; types[i]; i++)
+        if (strcmp(types[i], type) == 0)
+            return i;
+    return -1;
+}
 
 static int
 tls_version_rank(const char *v)
@@ -1296,7 +1104,7 @@ get_positive(blk *b, const vpd_cfg_member *m, size_t *dst)
 static int
 parse_quit_api(blk *b, const block *bl, bool *enable_quit)
 {
-    if (apply_keys(b, bl->body, quit_api_keys, NKEYS(quit_api_keys), NULL) != 0)
+    if (apply_keys(b, bl->body, BLOCK_KEYS(VPD_BLOCK_QUIT_API), NULL) != 0)
         return -1;
     for (size_t i = 0; i < bl->body->n_members; i++)
         if (get_bool(b, &bl->body->members[i], enable_quit) != 0)
@@ -1326,18 +1134,16 @@ parse_listener(loader *ld, const block *bl, vpd_listener_config *l)
             goto err;
     if (block_type(c, bl, &type, "listener", NULL) != 0)
         goto err;
-    if (strcmp(type, "tcp") == 0) {
-        l->type = VPD_LISTEN_TCP;
-    } else if (strcmp(type, "unix") == 0) {
-        l->type = VPD_LISTEN_UNIX;
-    } else {
+    int type_at = type_index(listener_types, type);
+    if (type_at < 0) {
         cfail(c, bl->file, bl->line, "unsupported listener type \"%s\"",
               vpd_msg_text(type));
         goto err;
     }
+    l->type = (vpd_listener_type)type_at;
     snprintf(name, sizeof(name), "listener \"%s\"", type);
     b.name = name;
-    if (apply_keys(&b, bl->body, listener_keys, NKEYS(listener_keys), l) != 0)
+    if (apply_keys(&b, bl->body, BLOCK_KEYS(VPD_BLOCK_LISTENER), l) != 0)
         goto err;
 
     for (size_t i = 0; i < bl->body->n_members; i++) {
@@ -1461,8 +1267,7 @@ parse_listeners(loader *ld, const vpd_cfg_node *root, const char *file)
     blk b = {&ld->c, NULL, file};
     blocks ls = {0};
     int rc = -1;
-    if (collect(&b, root, "listener", listener_keys, NKEYS(listener_keys),
-                &ls) != 0)
+    if (collect(&b, root, "listener", BLOCK_KEYS(VPD_BLOCK_LISTENER), &ls) != 0)
         goto out;
     vpd_config *cfg = ld->cfg;
     for (size_t i = 0; i < ls.n; i++) {
@@ -1486,50 +1291,6 @@ out:
 }
 
 /* ---- top level ---------------------------------------------------------- */
-
-typedef struct {
-    char *pid_file;
-    char *log_level;
-    char *log_format;
-    char *log_file;
-    bool exit_after_auth;
-    int64_t log_rotate_bytes;
-    uint64_t log_rotate_duration_ms;
-    int64_t log_rotate_max_files;
-} top_scalars;
-
-static const keydef top_keys[] = {
-    KX("vault", K_CUSTOM),
-    KX("auto_auth", K_CUSTOM),
-    KX("api_proxy", K_CUSTOM),
-    KX("cache", K_CUSTOM),
-    KX("listener", K_CUSTOM),
-    KX("telemetry", K_CUSTOM),
-    KX("plugin", K_CUSTOM), /* ours: extra chain instances */
-    KD("pid_file", K_STR, top_scalars, pid_file),
-    KD("exit_after_auth", K_BOOL, top_scalars, exit_after_auth),
-    KX("disable_idle_connections", K_CUSTOM),
-    KX("disable_keep_alives", K_CUSTOM),
-    KD("log_level", K_STR, top_scalars, log_level),
-    KD("log_format", K_STR, top_scalars, log_format),
-    KD("log_file", K_STR, top_scalars, log_file),
-    /* Log rotation (log_file.h); the integers are range-checked below. */
-    KX("log_rotate_bytes", K_CUSTOM),
-    KD("log_rotate_duration", K_DUR, top_scalars, log_rotate_duration_ms),
-    KX("log_rotate_max_files", K_CUSTOM),
-    KX("disable_mlock", K_CUSTOM),
-    /* Only a telemetry label in Vault; accepted, unused. */
-    KX("cluster_name", K_STR_CHK),
-    /* Keys of Vault's shared server parser that the proxy parses and
-     * ignores (spec 1.3). */
-    KX("default_max_request_duration", K_IGNORE),
-    KX("user_lockout", K_IGNORE),
-    KX("seal", K_IGNORE),
-    KX("hsm", K_IGNORE),
-    KX("kms", K_IGNORE),
-    KX("entropy", K_IGNORE),
-    KX("administrative_namespace_path", K_IGNORE),
-};
 
 /* disable_idle_connections / disable_keep_alives values. */
 static int
@@ -1596,14 +1357,7 @@ take_nonempty(char **dst, char **src)
     }
 }
 
-/* ---- plugin blocks (vaproxy's own) ----------------------------------------
- */
-
-static const keydef plugin_keys[] = {
-    KX("kind", K_CUSTOM),
-    KX("name", K_CUSTOM),
-    KX("config", K_CUSTOM),
-};
+/* ---- plugin blocks (vaproxy's own) -------------------------------------- */
 
 static int
 add_plugin_block(loader *ld, const char *file, int line, const char *pkind,
@@ -1616,8 +1370,8 @@ add_plugin_block(loader *ld, const char *file, int line, const char *pkind,
     const vpd_cfg_node *config = NULL;
     for (size_t i = 0; i < body->n_members; i++) {
         const vpd_cfg_member *m = &body->members[i];
-        if (!find_key(plugin_keys, NKEYS(plugin_keys), m->key))
-            return unknown_key(&b, m, plugin_keys, NKEYS(plugin_keys));
+        if (!find_key(BLOCK_KEYS(VPD_BLOCK_PLUGIN), m->key))
+            return unknown_key(&b, m, BLOCK_KEYS(VPD_BLOCK_PLUGIN));
         if (strcmp(m->key, "config") == 0) {
             if (m->value->type != VPD_CFG_OBJECT)
                 return type_fail(&b, m, "a map");
@@ -1634,7 +1388,7 @@ add_plugin_block(loader *ld, const char *file, int line, const char *pkind,
         return cfail(&ld->c, file, line,
                      "plugin: a kind and a name are required, as in "
                      "plugin \"consistency\" \"NAME\" {}");
-    if (strcmp(pkind, "consistency") != 0 && strcmp(pkind, "cache") != 0)
+    if (type_index(plugin_kinds, pkind) < 0)
         return cfail(&ld->c, file, line,
                      "plugin: unknown kind \"%s\" (consistency or cache; "
                      "auth methods go in auto_auth)",
@@ -1675,8 +1429,8 @@ parse_plugin_value(loader *ld, const char *file, int line,
                      vpd_cfg_a_type(v));
     bool keyed = false;
     for (size_t i = 0; i < v->n_members; i++)
-        keyed |= find_key(plugin_keys, NKEYS(plugin_keys), v->members[i].key) !=
-                 NULL;
+        keyed |=
+            find_key(BLOCK_KEYS(VPD_BLOCK_PLUGIN), v->members[i].key) != NULL;
     if (keyed || v->n_members == 0)
         return add_plugin_block(ld, file, line, pkind, NULL, v);
     for (size_t i = 0; i < v->n_members; i++) {
@@ -1709,6 +1463,95 @@ parse_plugins(loader *ld, const vpd_cfg_node *root, const char *file)
     return 0;
 }
 
+/* The cache block is the store plugin's, `persist` included: its schema
+ * checks it when the instance is built. */
+static int
+load_cache(loader *ld, const block *bl)
+{
+    ld->cfg->cache.present = true;
+    ld->cfg->cache.node = bl->body;
+    ld->cache_at = (pos){bl->file, bl->line};
+    return 0;
+}
+
+static int
+load_telemetry(loader *ld, const block *bl)
+{
+    ld->cfg->telemetry = bl->body;
+    return parse_telemetry(ld, bl);
+}
+
+/* The top-level blocks, in the order they are read (which decides the
+ * error reported when a file has several).  A block that may appear once
+ * per file is collected here and handed to load_one; a repeatable one
+ * reads every instance from the file's root with load_all, appending to
+ * what earlier files gave. */
+typedef struct {
+    const char *name;
+    bool repeatable;
+    const char *too_many; /* the error for a second instance */
+    int (*load_one)(loader *ld, const block *bl);
+    int (*load_all)(loader *ld, const vpd_cfg_node *root, const char *file);
+    const char *const *types; /* the types or kinds a label may name */
+} top_block;
+
+static const top_block top_blocks[] = {
+    {"vault", false, "one and only one \"vault\" block is required",
+     parse_vault, NULL, NULL},
+    {"auto_auth", false, "at most one \"auto_auth\" block is allowed",
+     parse_auto_auth, NULL, NULL},
+    {"api_proxy", false, "one and only one \"api_proxy\" block is required",
+     parse_api_proxy, NULL, NULL},
+    {"cache", false, "one and only one \"cache\" block is required", load_cache,
+     NULL, NULL},
+    {"telemetry", false, "at most one \"telemetry\" block is allowed",
+     load_telemetry, NULL, NULL},
+    {"listener", true, NULL, NULL, parse_listeners, listener_types},
+    {"plugin", true, NULL, NULL, parse_plugins, plugin_kinds},
+};
+
+/* One file's top-level scalars join the config read so far: a later
+ * non-empty string, non-zero number or true flag wins, as in Vault's
+ * Config.Merge.  What is left in `top` is freed by the caller. */
+static void
+merge_top_scalars(vpd_config *cfg, vpd_config *top)
+{
+    const vpd_config_block *tb = &vpd_config_blocks[VPD_BLOCK_TOP];
+    for (size_t i = 0; i < tb->n_keys; i++) {
+        const vpd_config_key *k = &tb->keys[i];
+        char *dst = (char *)cfg + k->off, *src = (char *)top + k->off;
+        switch (k->field) {
+        case VPD_FIELD_STR:
+            take_nonempty((char **)(void *)dst, (char **)(void *)src);
+            break;
+        case VPD_FIELD_BOOL:
+            if (*(bool *)(void *)src)
+                *(bool *)(void *)dst = true;
+            break;
+        case VPD_FIELD_MS:
+            if (*(uint64_t *)(void *)src)
+                *(uint64_t *)(void *)dst = *(uint64_t *)(void *)src;
+            break;
+        case VPD_FIELD_I64:
+            if (*(int64_t *)(void *)src)
+                *(int64_t *)(void *)dst = *(int64_t *)(void *)src;
+            break;
+        default:
+            /* Blocks have loaders; the disable lists are read in place. */
+            break;
+        }
+    }
+}
+
+static void
+free_top_scalars(vpd_config *top)
+{
+    const vpd_config_block *tb = &vpd_config_blocks[VPD_BLOCK_TOP];
+    for (size_t i = 0; i < tb->n_keys; i++)
+        if (tb->keys[i].field == VPD_FIELD_STR)
+            free(*(char **)(void *)((char *)top + tb->keys[i].off));
+}
+
 static int
 load_tree(loader *ld, const vpd_cfg_tree *t)
 {
@@ -1717,12 +1560,10 @@ load_tree(loader *ld, const vpd_cfg_tree *t)
     const vpd_cfg_node *root = t->root;
     const char *file = t->file;
     blk b = {c, NULL, file};
-    top_scalars top = {0};
-    blocks one = {0};
-    const block *bl;
+    vpd_config top = {0};
     int rc = -1;
 
-    if (apply_keys(&b, root, top_keys, NKEYS(top_keys), &top) != 0)
+    if (apply_keys(&b, root, BLOCK_KEYS(VPD_BLOCK_TOP), &top) != 0)
         goto out;
 
     for (size_t i = 0; i < root->n_members; i++) {
@@ -1787,77 +1628,27 @@ load_tree(loader *ld, const vpd_cfg_tree *t)
         }
     }
 
-    one.n = 0;
-    if (collect_single(&b, root, "vault",
-                       "one and only one \"vault\" block is required", &bl,
-                       &one) != 0)
-        goto out;
-    if (bl && parse_vault(ld, bl) != 0)
-        goto out;
-
-    one.n = 0;
-    if (collect_single(&b, root, "auto_auth",
-                       "at most one \"auto_auth\" block is allowed", &bl,
-                       &one) != 0)
-        goto out;
-    if (bl && parse_auto_auth(ld, bl) != 0)
-        goto out;
-
-    one.n = 0;
-    if (collect_single(&b, root, "api_proxy",
-                       "one and only one \"api_proxy\" block is required", &bl,
-                       &one) != 0)
-        goto out;
-    if (bl && parse_api_proxy(ld, bl) != 0)
-        goto out;
-
-    one.n = 0;
-    if (collect_single(&b, root, "cache",
-                       "one and only one \"cache\" block is required", &bl,
-                       &one) != 0)
-        goto out;
-    if (bl) {
-        /* Checked by the cache plugin's schema, `persist` included. */
-        cfg->cache.present = true;
-        cfg->cache.node = bl->body;
-        ld->cache_at = (pos){bl->file, bl->line};
-    }
-
-    one.n = 0;
-    if (collect_single(&b, root, "telemetry",
-                       "at most one \"telemetry\" block is allowed", &bl,
-                       &one) != 0)
-        goto out;
-    if (bl) {
-        cfg->telemetry = bl->body;
-        if (parse_telemetry(ld, bl) != 0)
+    for (size_t i = 0; i < sizeof top_blocks / sizeof top_blocks[0]; i++) {
+        const top_block *tb = &top_blocks[i];
+        if (tb->repeatable) {
+            if (tb->load_all(ld, root, file) != 0)
+                goto out;
+            continue;
+        }
+        blocks one = {0};
+        const block *bl = NULL;
+        int brc = collect_single(&b, root, tb->name, tb->too_many, &bl, &one);
+        if (brc == 0 && bl)
+            brc = tb->load_one(ld, bl);
+        free(one.v);
+        if (brc != 0)
             goto out;
     }
 
-    if (parse_listeners(ld, root, file) != 0)
-        goto out;
-    if (parse_plugins(ld, root, file) != 0)
-        goto out;
-
-    take_nonempty(&cfg->pid_file, &top.pid_file);
-    take_nonempty(&cfg->log_level, &top.log_level);
-    take_nonempty(&cfg->log_format, &top.log_format);
-    take_nonempty(&cfg->log_file, &top.log_file);
-    cfg->exit_after_auth = cfg->exit_after_auth || top.exit_after_auth;
-    /* Like the other shared scalars: a later non-zero value wins. */
-    if (top.log_rotate_bytes)
-        cfg->log_rotate_bytes = top.log_rotate_bytes;
-    if (top.log_rotate_duration_ms)
-        cfg->log_rotate_duration_ms = top.log_rotate_duration_ms;
-    if (top.log_rotate_max_files)
-        cfg->log_rotate_max_files = top.log_rotate_max_files;
+    merge_top_scalars(cfg, &top);
     rc = 0;
 out:
-    free(top.pid_file);
-    free(top.log_level);
-    free(top.log_format);
-    free(top.log_file);
-    free(one.v);
+    free_top_scalars(&top);
     return rc;
 }
 

@@ -121,6 +121,7 @@ typedef struct {
  * serves metrics, it does not push them. */
 typedef struct {
     bool present;                     /* a telemetry block was given */
+    const vpd_cfg_node *node;         /* the block as written */
     uint64_t prometheus_retention_ms; /* 24 h by default with a block; 0
                                          (no block, or "0") disables */
     char *metrics_prefix;             /* NULL: the binary's default, "vault" */

@@ -1,10 +1,13 @@
-/* Config comparison for reloads.  Only values are compared, never file
- * names or line numbers, so moving a block around or splitting a file
- * does not count as a change. */
+/* Config comparison for reloads, driven by the key table: a key of class
+ * "restart" that differs is reported, in the words its block gives.  Only
+ * values are compared, never file names or line numbers, so moving a
+ * block around or splitting a file does not count as a change. */
 #include "autoconf.h"
 
 #include "config/config_diff.h"
+#include "config/config_keys.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,75 +53,18 @@ vpd_cfg_node_equal(const vpd_cfg_node *a, const vpd_cfg_node *b)
     return false;
 }
 
-bool
-vpd_config_method_equal(const vpd_method_config *a, const vpd_method_config *b)
-{
-    return str_eq(a->type, b->type) && str_eq(a->mount_path, b->mount_path) &&
-           str_eq(a->namespace_, b->namespace_) &&
-           a->wrap_ttl_ms == b->wrap_ttl_ms &&
-           a->min_backoff_ms == b->min_backoff_ms &&
-           a->max_backoff_ms == b->max_backoff_ms &&
-           a->exit_on_err == b->exit_on_err &&
-           vpd_cfg_node_equal(a->config, b->config);
-}
-
+/* Every member named `key` of two trees, in order (a tree may be NULL or
+ * not an object: it then has none). */
 static bool
-sink_equal(const vpd_sink_config *a, const vpd_sink_config *b)
-{
-    return str_eq(a->type, b->type) && a->wrap_ttl_ms == b->wrap_ttl_ms &&
-           str_eq(a->dh_type, b->dh_type) && str_eq(a->dh_path, b->dh_path) &&
-           a->derive_key == b->derive_key && str_eq(a->aad, b->aad) &&
-           str_eq(a->aad_env_var, b->aad_env_var) &&
-           vpd_cfg_node_equal(a->config, b->config);
-}
-
-/* The listener settings fixed when the socket was opened or read by
- * request handling from the running config.  TLS files and policy are
- * not here: they reload live. */
-static bool
-listener_equal(const vpd_listener_config *a, const vpd_listener_config *b)
-{
-    return a->type == b->type && str_eq(a->address, b->address) &&
-           a->metrics_only == b->metrics_only &&
-           a->require_request_header == b->require_request_header &&
-           a->enable_quit == b->enable_quit &&
-           a->tls_disable == b->tls_disable &&
-           str_eq(a->socket_mode, b->socket_mode) &&
-           str_eq(a->socket_user, b->socket_user) &&
-           str_eq(a->socket_group, b->socket_group) &&
-           a->max_header_bytes == b->max_header_bytes &&
-           a->max_body_bytes == b->max_body_bytes &&
-           a->max_connections == b->max_connections &&
-           a->read_timeout_ms == b->read_timeout_ms &&
-           a->idle_timeout_ms == b->idle_timeout_ms;
-}
-
-bool
-vpd_config_plugin_blocks_match(const vpd_config *a, const vpd_config *b)
-{
-    if (a->n_plugins != b->n_plugins)
-        return false;
-    for (size_t i = 0; i < a->n_plugins; i++) {
-        if (!str_eq(a->plugins[i].kind, b->plugins[i].kind) ||
-            !str_eq(a->plugins[i].name, b->plugins[i].name))
-            return false;
-    }
-    return true;
-}
-
-/* The cache block's `persist` members (every one, in order): the core's
- * business, opened once at start.  The other keys configure the store
- * and are compared through its instance. */
-static bool
-persist_equal(const vpd_cfg_node *a, const vpd_cfg_node *b)
+members_equal(const vpd_cfg_node *a, const vpd_cfg_node *b, const char *key)
 {
     size_t i = 0, j = 0;
     for (;;) {
         while (a && a->type == VPD_CFG_OBJECT && i < a->n_members &&
-               strcmp(a->members[i].key, "persist") != 0)
+               strcmp(a->members[i].key, key) != 0)
             i++;
         while (b && b->type == VPD_CFG_OBJECT && j < b->n_members &&
-               strcmp(b->members[j].key, "persist") != 0)
+               strcmp(b->members[j].key, key) != 0)
             j++;
         bool more_a = a && a->type == VPD_CFG_OBJECT && i < a->n_members;
         bool more_b = b && b->type == VPD_CFG_OBJECT && j < b->n_members;
@@ -129,6 +75,138 @@ persist_equal(const vpd_cfg_node *a, const vpd_cfg_node *b)
         i++;
         j++;
     }
+}
+
+#define AT(base, off, type) (*(const type *)(const void *)((base) + (off)))
+
+static const vpd_cfg_node *
+raw_node(const vpd_config_block *blk, const char *base)
+{
+    return blk->raw_off == VPD_NO_FIELD
+               ? NULL
+               : AT(base, blk->raw_off, const vpd_cfg_node *);
+}
+
+static bool
+is_present(const vpd_config_block *blk, const char *base)
+{
+    return blk->present_off == VPD_NO_FIELD || AT(base, blk->present_off, bool);
+}
+
+/* One stored value of two block instances.  A key without a field of its
+ * own is compared as written when its block keeps its tree. */
+static bool
+value_equal(const vpd_config_block *blk, const vpd_config_key *k, const char *a,
+            const char *b)
+{
+    switch (k->field) {
+    case VPD_FIELD_NONE:
+        return members_equal(raw_node(blk, a), raw_node(blk, b), k->name);
+    case VPD_FIELD_STR:
+        return str_eq(AT(a, k->off, char *), AT(b, k->off, char *));
+    case VPD_FIELD_BOOL:
+        return AT(a, k->off, bool) == AT(b, k->off, bool);
+    case VPD_FIELD_MS:
+        return AT(a, k->off, uint64_t) == AT(b, k->off, uint64_t);
+    case VPD_FIELD_INT:
+    case VPD_FIELD_ENUM:
+        return AT(a, k->off, int) == AT(b, k->off, int);
+    case VPD_FIELD_I64:
+        return AT(a, k->off, int64_t) == AT(b, k->off, int64_t);
+    case VPD_FIELD_SIZE:
+        return AT(a, k->off, size_t) == AT(b, k->off, size_t);
+    case VPD_FIELD_NODE:
+        return vpd_cfg_node_equal(AT(a, k->off, const vpd_cfg_node *),
+                                  AT(b, k->off, const vpd_cfg_node *));
+    case VPD_FIELD_MEMBERS:
+        return members_equal(AT(a, k->off, const vpd_cfg_node *),
+                             AT(b, k->off, const vpd_cfg_node *), k->name);
+    case VPD_FIELD_FLAGS2:
+        return AT(a, k->off, bool) == AT(b, k->off, bool) &&
+               AT(a, k->off2, bool) == AT(b, k->off2, bool);
+    case VPD_FIELD_STRS: {
+        size_t n = AT(a, k->off2, size_t);
+        if (n != AT(b, k->off2, size_t))
+            return false;
+        const char *const *sa = AT(a, k->off, const char *const *);
+        const char *const *sb = AT(b, k->off, const char *const *);
+        for (size_t i = 0; i < n; i++)
+            if (!str_eq(sa[i], sb[i]))
+                return false;
+        return true;
+    }
+    case VPD_FIELD_BLOCK:
+    case VPD_FIELD_BLOCKS:
+        break; /* walked by the callers */
+    }
+    return true;
+}
+
+/* Which keys a comparison looks at: the reload class it is about, or
+ * every key (class 0). */
+static bool
+considered(const vpd_config_key *k, vpd_reload_class only)
+{
+    return !k->alias &&
+           (only == 0 || k->reload == only || k->field == VPD_FIELD_BLOCK ||
+            k->field == VPD_FIELD_BLOCKS);
+}
+
+static bool block_equal(vpd_block_id id, const char *a, const char *b,
+                        vpd_reload_class only);
+
+static bool
+blocks_equal(const vpd_config_key *k, const char *a, const char *b,
+             vpd_reload_class only)
+{
+    size_t n = AT(a, k->off2, size_t);
+    if (n != AT(b, k->off2, size_t))
+        return false;
+    size_t size = vpd_config_blocks[k->sub].elem_size;
+    const char *va = AT(a, k->off, const char *);
+    const char *vb = AT(b, k->off, const char *);
+    for (size_t i = 0; i < n; i++)
+        if (!block_equal(k->sub, va + i * size, vb + i * size, only))
+            return false;
+    return true;
+}
+
+/* Two instances of block `id` agree on every key of class `only` (and
+ * on the blocks within, whatever their class). */
+static bool
+block_equal(vpd_block_id id, const char *a, const char *b,
+            vpd_reload_class only)
+{
+    const vpd_config_block *blk = &vpd_config_blocks[id];
+    if (is_present(blk, a) != is_present(blk, b))
+        return false;
+    if (!is_present(blk, a))
+        return true;
+    for (size_t i = 0; i < blk->n_keys; i++) {
+        const vpd_config_key *k = &blk->keys[i];
+        if (!considered(k, only))
+            continue;
+        bool eq = k->field == VPD_FIELD_BLOCK
+                      ? block_equal(k->sub, a + k->off, b + k->off, only)
+                  : k->field == VPD_FIELD_BLOCKS ? blocks_equal(k, a, b, only)
+                                                 : value_equal(blk, k, a, b);
+        if (!eq)
+            return false;
+    }
+    return true;
+}
+
+bool
+vpd_config_method_equal(const vpd_method_config *a, const vpd_method_config *b)
+{
+    return block_equal(VPD_BLOCK_METHOD, (const char *)a, (const char *)b, 0);
+}
+
+bool
+vpd_config_plugin_blocks_match(const vpd_config *a, const vpd_config *b)
+{
+    return blocks_equal(vpd_config_key_find(VPD_BLOCK_TOP, "plugin"),
+                        (const char *)a, (const char *)b, VPD_RELOAD_RESTART);
 }
 
 typedef struct {
@@ -144,88 +222,78 @@ differs(diff *d, const char *what)
     d->report(what, d->arg);
 }
 
+static void diff_block(diff *d, vpd_block_id id, const char *a, const char *b,
+                       const char *whole_name);
+
+/* A list of blocks: its length, then each element, named by the block's
+ * label, or one report for the whole list when elements have no name. */
+static void
+diff_blocks(diff *d, const vpd_config_key *k, const char *a, const char *b)
+{
+    const vpd_config_block *sub = &vpd_config_blocks[k->sub];
+    size_t n = AT(a, k->off2, size_t);
+    if (n != AT(b, k->off2, size_t)) {
+        differs(d, sub->count_name);
+        return;
+    }
+    const char *va = AT(a, k->off, const char *);
+    const char *vb = AT(b, k->off, const char *);
+    char what[160];
+    for (size_t i = 0; i < n; i++) {
+        const char *ea = va + i * sub->elem_size, *eb = vb + i * sub->elem_size;
+        if (!sub->label) {
+            if (!block_equal(k->sub, ea, eb, VPD_RELOAD_RESTART)) {
+                differs(d, sub->count_name);
+                return;
+            }
+            continue;
+        }
+        sub->label(ea, i, what, sizeof what);
+        diff_block(d, k->sub, ea, eb, what);
+    }
+}
+
+/* Reports what differs among the restart-class keys of one block
+ * instance: once for the whole block (named whole_name, or the block's
+ * diff_name), or once per key. */
+static void
+diff_block(diff *d, vpd_block_id id, const char *a, const char *b,
+           const char *whole_name)
+{
+    const vpd_config_block *blk = &vpd_config_blocks[id];
+    if (is_present(blk, a) != is_present(blk, b)) {
+        differs(d, blk->diff_name);
+        return;
+    }
+    if (!is_present(blk, a))
+        return;
+    if (blk->diff_whole) {
+        if (!block_equal(id, a, b, VPD_RELOAD_RESTART))
+            differs(d, whole_name ? whole_name : blk->diff_name);
+        return;
+    }
+    char what[160];
+    for (size_t i = 0; i < blk->n_keys; i++) {
+        const vpd_config_key *k = &blk->keys[i];
+        if (!considered(k, VPD_RELOAD_RESTART))
+            continue;
+        if (k->field == VPD_FIELD_BLOCK) {
+            diff_block(d, k->sub, a + k->off, b + k->off, NULL);
+        } else if (k->field == VPD_FIELD_BLOCKS) {
+            diff_blocks(d, k, a, b);
+        } else if (!value_equal(blk, k, a, b)) {
+            snprintf(what, sizeof what, "%s%s%s", blk->diff_name,
+                     blk->diff_name[0] ? " " : "", k->name);
+            differs(d, what);
+        }
+    }
+}
+
 size_t
 vpd_config_diff_restart(const vpd_config *r, const vpd_config *f,
                         void (*report)(const char *what, void *arg), void *arg)
 {
     diff d = {report, arg, 0};
-    char what[96];
-
-    if (r->n_listeners != f->n_listeners) {
-        differs(&d, "the number of listeners");
-    } else {
-        for (size_t i = 0; i < r->n_listeners; i++) {
-            if (!listener_equal(&r->listeners[i], &f->listeners[i])) {
-                snprintf(what, sizeof what, "listener %zu (%s)", i + 1,
-                         r->listeners[i].address ? r->listeners[i].address
-                                                 : "?");
-                differs(&d, what);
-            }
-        }
-    }
-    /* The store's keys and when_inconsistent are the instances' settings,
-     * compared and applied by reload_plugins.c. */
-    if (r->cache.present != f->cache.present)
-        differs(&d, "cache");
-    else if (!persist_equal(r->cache.node, f->cache.node))
-        differs(&d, "cache persist");
-    if (r->api_proxy.present != f->api_proxy.present ||
-        r->api_proxy.use_auto_auth_token != f->api_proxy.use_auto_auth_token ||
-        !str_eq(r->api_proxy.enforce_consistency,
-                f->api_proxy.enforce_consistency) ||
-        r->api_proxy.prepend_configured_namespace !=
-            f->api_proxy.prepend_configured_namespace)
-        differs(&d, "api_proxy");
-    /* A block's config map alone is reload_plugins.c's; blocks added,
-     * removed or renamed need a restart. */
-    if (r->n_plugins != f->n_plugins) {
-        differs(&d, "plugin blocks");
-    } else {
-        for (size_t i = 0; i < r->n_plugins; i++) {
-            const vpd_plugin_block *a = &r->plugins[i], *b = &f->plugins[i];
-            if (!str_eq(a->kind, b->kind) || !str_eq(a->name, b->name)) {
-                snprintf(what, sizeof what, "plugin \"%s\" \"%s\"", a->kind,
-                         a->name);
-                differs(&d, what);
-            }
-        }
-    }
-    const vpd_auto_auth_config *ra = &r->auto_auth, *fa = &f->auto_auth;
-    if (ra->present != fa->present) {
-        differs(&d, "auto_auth");
-    } else if (ra->present) {
-        if (!str_eq(ra->method.type, fa->method.type))
-            differs(&d, "auto_auth method type");
-        bool sinks = ra->n_sinks == fa->n_sinks;
-        for (size_t i = 0; sinks && i < ra->n_sinks; i++)
-            sinks = sink_equal(&ra->sinks[i], &fa->sinks[i]);
-        if (!sinks)
-            differs(&d, "auto_auth sinks");
-        if (ra->enable_reauth_on_new_credentials !=
-            fa->enable_reauth_on_new_credentials)
-            differs(&d, "auto_auth enable_reauth_on_new_credentials");
-    }
-    const vpd_vault_config *rv = &r->vault, *fv = &f->vault;
-    if (!str_eq(rv->address, fv->address))
-        differs(&d, "vault address");
-    if (!str_eq(rv->tls_server_name, fv->tls_server_name))
-        differs(&d, "vault tls_server_name");
-    if (!str_eq(rv->namespace_, fv->namespace_))
-        differs(&d, "vault namespace");
-    if (rv->num_retries != fv->num_retries)
-        differs(&d, "vault retry");
-    if (!vpd_cfg_node_equal(r->telemetry, f->telemetry))
-        differs(&d, "telemetry");
-    if (!str_eq(r->pid_file, f->pid_file))
-        differs(&d, "pid_file");
-    if (r->exit_after_auth != f->exit_after_auth)
-        differs(&d, "exit_after_auth");
-    if (r->disable_idle_connections_auto_auth !=
-            f->disable_idle_connections_auto_auth ||
-        r->disable_idle_connections_proxying !=
-            f->disable_idle_connections_proxying ||
-        r->disable_keep_alives_auto_auth != f->disable_keep_alives_auto_auth ||
-        r->disable_keep_alives_proxying != f->disable_keep_alives_proxying)
-        differs(&d, "disable_idle_connections / disable_keep_alives");
+    diff_block(&d, VPD_BLOCK_TOP, (const char *)r, (const char *)f, NULL);
     return d.n;
 }

@@ -1,11 +1,15 @@
-/* The dump is built as a json-c tree from the typed config (so defaults
- * show) plus the generic trees of plugin-owned blocks (method and sink
- * `config`, cache, telemetry, plugin blocks), redacted on the way. */
+/* The dump is built as a json-c tree by walking the key table over the
+ * typed config (so defaults show), plus the generic trees of plugin-owned
+ * blocks (method and sink `config`, cache, telemetry, plugin blocks),
+ * redacted on the way: a key the table marks secret, and any key of a
+ * generic tree whose name says it authenticates. */
 #include "autoconf.h"
 
 #include "config/config_dump.h"
+#include "config/config_keys.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <json.h>
 #include <string.h>
 #include <strings.h>
@@ -124,178 +128,137 @@ node_json(const vpd_cfg_node *n, bool secret)
     return NULL;
 }
 
-static json_object *
-vault_json(const vpd_vault_config *v)
-{
-    json_object *o = json_object_new_object();
-    put(o, "address", jstr(v->address));
-    put(o, "ca_cert", jstr(v->ca_cert));
-    put(o, "ca_path", jstr(v->ca_path));
-    put(o, "client_cert", jstr(v->client_cert));
-    put(o, "client_key", jstr(v->client_key)); /* a path */
-    put(o, "tls_server_name", jstr(v->tls_server_name));
-    put(o, "tls_skip_verify", json_object_new_boolean(v->tls_skip_verify));
-    put(o, "namespace", jstr(v->namespace_));
-    json_object *r = json_object_new_object();
-    put(r, "num_retries", json_object_new_int(v->num_retries));
-    put(o, "retry", r);
-    return o;
-}
+#define AT(base, off, type) (*(const type *)(const void *)((base) + (off)))
 
-static json_object *
-auto_auth_json(const vpd_auto_auth_config *a)
-{
-    json_object *o = json_object_new_object();
-    const vpd_method_config *m = &a->method;
-    json_object *mo = json_object_new_object();
-    put(mo, "type", jstr(m->type));
-    put(mo, "mount_path", jstr(m->mount_path));
-    put(mo, "namespace", jstr(m->namespace_));
-    put(mo, "wrap_ttl", jdur(m->wrap_ttl_ms));
-    put(mo, "min_backoff", jdur(m->min_backoff_ms));
-    put(mo, "max_backoff", jdur(m->max_backoff_ms));
-    put(mo, "exit_on_err", json_object_new_boolean(m->exit_on_err));
-    put(mo, "config", node_json(m->config, false));
-    put(o, "method", mo);
-    json_object *sinks = json_object_new_array();
-    for (size_t i = 0; i < a->n_sinks; i++) {
-        const vpd_sink_config *s = &a->sinks[i];
-        json_object *so = json_object_new_object();
-        put(so, "type", jstr(s->type));
-        put(so, "wrap_ttl", jdur(s->wrap_ttl_ms));
-        put(so, "dh_type", jstr(s->dh_type));
-        put(so, "dh_path", jstr(s->dh_path));
-        put(so, "derive_key", json_object_new_boolean(s->derive_key));
-        if (s->aad)
-            put(so, "aad", json_object_new_string(REDACTED));
-        put(so, "aad_env_var", jstr(s->aad_env_var));
-        put(so, "config", node_json(s->config, false));
-        json_object_array_add(sinks, so);
-    }
-    put(o, "sinks", sinks);
-    put(o, "enable_reauth_on_new_credentials",
-        json_object_new_boolean(a->enable_reauth_on_new_credentials));
-    return o;
-}
+static json_object *block_json(vpd_block_id id, const char *base);
 
+/* A list of the names whose flags are set. */
 static json_object *
-listener_json(const vpd_listener_config *l)
-{
-    json_object *o = json_object_new_object();
-    put(o, "type", jstr(l->type == VPD_LISTEN_UNIX ? "unix" : "tcp"));
-    put(o, "address", jstr(l->address));
-    put(o, "role", jstr(l->metrics_only ? "metrics_only" : "default"));
-    put(o, "require_request_header",
-        json_object_new_boolean(l->require_request_header));
-    put(o, "enable_quit", json_object_new_boolean(l->enable_quit));
-    put(o, "tls_disable", json_object_new_boolean(l->tls_disable));
-    if (!l->tls_disable) {
-        put(o, "tls_cert_file", jstr(l->tls_cert_file));
-        put(o, "tls_key_file", jstr(l->tls_key_file));
-        put(o, "tls_min_version", jstr(l->tls_min_version));
-        put(o, "tls_max_version", jstr(l->tls_max_version));
-        put(o, "tls_cipher_suites", jstr(l->tls_cipher_suites));
-        put(o, "tls_require_and_verify_client_cert",
-            json_object_new_boolean(l->tls_require_and_verify_client_cert));
-        put(o, "tls_client_ca_file", jstr(l->tls_client_ca_file));
-        put(o, "tls_disable_client_certs",
-            json_object_new_boolean(l->tls_disable_client_certs));
-    }
-    put(o, "socket_mode", jstr(l->socket_mode));
-    put(o, "socket_user", jstr(l->socket_user));
-    put(o, "socket_group", jstr(l->socket_group));
-    put(o, "max_request_header_bytes",
-        json_object_new_int64((int64_t)l->max_header_bytes));
-    put(o, "max_request_size",
-        json_object_new_int64(
-            l->max_body_bytes == SIZE_MAX ? -1 : (int64_t)l->max_body_bytes));
-    put(o, "max_connections",
-        json_object_new_int64((int64_t)l->max_connections));
-    put(o, "http_read_timeout", jdur(l->read_timeout_ms));
-    put(o, "http_idle_timeout", jdur(l->idle_timeout_ms));
-    if (l->file) {
-        char at[512];
-        snprintf(at, sizeof at, "%s:%d", l->file, l->line);
-        put(o, "defined_at", json_object_new_string(at));
-    }
-    return o;
-}
-
-static json_object *
-disable_list(bool auto_auth, bool proxying)
+flags_json(const vpd_config_key *k, const char *base)
 {
     json_object *a = json_object_new_array();
-    if (auto_auth)
-        json_object_array_add(a, json_object_new_string("auto-auth"));
-    if (proxying)
-        json_object_array_add(a, json_object_new_string("proxying"));
+    if (AT(base, k->off, bool))
+        json_object_array_add(a, json_object_new_string(k->names[0]));
+    if (AT(base, k->off2, bool))
+        json_object_array_add(a, json_object_new_string(k->names[1]));
     return a;
+}
+
+static json_object *
+blocks_json(const vpd_config_key *k, const char *base)
+{
+    json_object *a = json_object_new_array();
+    size_t n = AT(base, k->off2, size_t);
+    size_t size = vpd_config_blocks[k->sub].elem_size;
+    const char *v = AT(base, k->off, const char *);
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(a, block_json(k->sub, v + i * size));
+    return a;
+}
+
+/* A stored value as JSON, or NULL when it is not shown (absent, or kept
+ * only inside a block dumped as written). */
+static json_object *
+value_json(const vpd_config_key *k, const char *base)
+{
+    switch (k->field) {
+    case VPD_FIELD_STR: {
+        const char *v = AT(base, k->off, char *);
+        if (v && k->secret)
+            return json_object_new_string(REDACTED);
+        return jstr(v ? v : k->dump_default);
+    }
+    case VPD_FIELD_BOOL: {
+        bool v = AT(base, k->off, bool);
+        if (k->names)
+            return json_object_new_string(k->names[v]);
+        return json_object_new_boolean(v);
+    }
+    case VPD_FIELD_MS: {
+        uint64_t v = AT(base, k->off, uint64_t);
+        if (v == 0 && k->dump_default)
+            vpd_duration_parse(k->dump_default, &v);
+        return jdur(v);
+    }
+    case VPD_FIELD_INT:
+        return json_object_new_int(AT(base, k->off, int));
+    case VPD_FIELD_I64:
+        return json_object_new_int64(AT(base, k->off, int64_t));
+    case VPD_FIELD_SIZE: {
+        size_t v = AT(base, k->off, size_t);
+        return json_object_new_int64(v == SIZE_MAX ? -1 : (int64_t)v);
+    }
+    case VPD_FIELD_ENUM:
+        return jstr(k->names[AT(base, k->off, int)]);
+    case VPD_FIELD_NODE:
+        return node_json(AT(base, k->off, const vpd_cfg_node *), k->secret);
+    case VPD_FIELD_FLAGS2:
+        return flags_json(k, base);
+    case VPD_FIELD_BLOCK:
+        return block_json(k->sub, base + k->off);
+    case VPD_FIELD_BLOCKS:
+        return blocks_json(k, base);
+    case VPD_FIELD_NONE:
+    case VPD_FIELD_MEMBERS:
+    case VPD_FIELD_STRS:
+        break;
+    }
+    return NULL;
+}
+
+/* One block instance: as written (redacted) when the block keeps its
+ * tree, else its stored keys in table order; NULL when absent. */
+static json_object *
+block_json(vpd_block_id id, const char *base)
+{
+    const vpd_config_block *blk = &vpd_config_blocks[id];
+    if (blk->present_off != VPD_NO_FIELD && !AT(base, blk->present_off, bool))
+        return NULL;
+    if (blk->raw_off != VPD_NO_FIELD) {
+        json_object *raw =
+            node_json(AT(base, blk->raw_off, const vpd_cfg_node *), false);
+        return raw ? raw : json_object_new_object();
+    }
+    json_object *o = json_object_new_object();
+    bool tls = true;
+    if (id == VPD_BLOCK_LISTENER)
+        tls = !((const vpd_listener_config *)(const void *)base)->tls_disable;
+    for (size_t i = 0; i < blk->n_keys; i++) {
+        const vpd_config_key *k = &blk->keys[i];
+        if (k->alias || (k->tls_only && !tls))
+            continue;
+        put(o, k->dump_name ? k->dump_name : k->name, value_json(k, base));
+    }
+    /* Several listeners may share a type: say where each one is. */
+    if (id == VPD_BLOCK_LISTENER) {
+        const vpd_listener_config *l = (const void *)base;
+        if (l->file) {
+            char at[512];
+            snprintf(at, sizeof at, "%s:%d", l->file, l->line);
+            put(o, "defined_at", json_object_new_string(at));
+        }
+    }
+    return o;
 }
 
 int
 vpd_config_dump(const vpd_config *cfg, FILE *out)
 {
     json_object *root = json_object_new_object();
-    if (!root)
+    json_object *keys = block_json(VPD_BLOCK_TOP, (const char *)cfg);
+    if (!root || !keys) {
+        json_object_put(root);
+        json_object_put(keys);
         return -1;
+    }
+    /* The files first, then the merged keys. */
     json_object *files = json_object_new_array();
     for (size_t i = 0; i < cfg->n_trees; i++)
         json_object_array_add(files, jstr(cfg->trees[i].file));
     put(root, "config_files", files);
-    put(root, "vault", vault_json(&cfg->vault));
-    if (cfg->auto_auth.present)
-        put(root, "auto_auth", auto_auth_json(&cfg->auto_auth));
-    if (cfg->api_proxy.present) {
-        static const char *const modes[] = {"false", "true", "force"};
-        json_object *o = json_object_new_object();
-        put(o, "use_auto_auth_token",
-            jstr(modes[cfg->api_proxy.use_auto_auth_token]));
-        put(o, "enforce_consistency", jstr(cfg->api_proxy.enforce_consistency));
-        put(o, "when_inconsistent", jstr(cfg->api_proxy.when_inconsistent));
-        put(o, "prepend_configured_namespace",
-            json_object_new_boolean(
-                cfg->api_proxy.prepend_configured_namespace));
-        put(root, "api_proxy", o);
-    }
-    if (cfg->cache.present) {
-        json_object *c = node_json(cfg->cache.node, false);
-        put(root, "cache", c ? c : json_object_new_object());
-    }
-    json_object *ls = json_object_new_array();
-    for (size_t i = 0; i < cfg->n_listeners; i++)
-        json_object_array_add(ls, listener_json(&cfg->listeners[i]));
-    put(root, "listener", ls);
-    if (cfg->n_plugins) {
-        json_object *ps = json_object_new_array();
-        for (size_t i = 0; i < cfg->n_plugins; i++) {
-            const vpd_plugin_block *pb = &cfg->plugins[i];
-            json_object *o = json_object_new_object();
-            put(o, "kind", jstr(pb->kind));
-            put(o, "name", jstr(pb->name));
-            put(o, "config", node_json(pb->config, false));
-            json_object_array_add(ps, o);
-        }
-        put(root, "plugin", ps);
-    }
-    put(root, "telemetry", node_json(cfg->telemetry, false));
-    put(root, "pid_file", jstr(cfg->pid_file));
-    put(root, "exit_after_auth", json_object_new_boolean(cfg->exit_after_auth));
-    put(root, "disable_idle_connections",
-        disable_list(cfg->disable_idle_connections_auto_auth,
-                     cfg->disable_idle_connections_proxying));
-    put(root, "disable_keep_alives",
-        disable_list(cfg->disable_keep_alives_auto_auth,
-                     cfg->disable_keep_alives_proxying));
-    put(root, "log_level", jstr(cfg->log_level ? cfg->log_level : "info"));
-    put(root, "log_format",
-        jstr(cfg->log_format ? cfg->log_format : "standard"));
-    put(root, "log_file", jstr(cfg->log_file));
-    put(root, "log_rotate_bytes", json_object_new_int64(cfg->log_rotate_bytes));
-    put(root, "log_rotate_duration",
-        jdur(cfg->log_rotate_duration_ms ? cfg->log_rotate_duration_ms
-                                         : 24ull * 3600ull * 1000ull));
-    put(root, "log_rotate_max_files",
-        json_object_new_int64(cfg->log_rotate_max_files));
+    json_object_object_foreach(keys, name, value)
+        put(root, name, json_object_get(value));
+    json_object_put(keys);
     const char *text = json_object_to_json_string_ext(
         root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                   JSON_C_TO_STRING_NOSLASHESCAPE);

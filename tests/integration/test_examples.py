@@ -125,9 +125,9 @@ def man_text(name):
     return read("contrib", "man", name).replace("\\-", "-")
 
 
-@test("vaproxyd.hcl(5) names every key config.c, persist.c, sinks and plugins accept")
+@test("vaproxyd.hcl(5) names every key of the key table, persist.c, sinks and plugins")
 def _():
-    keys = set(re.findall(r'K[DX]\("([a-z_]+)"', read("core", "config", "config.c")))
+    keys = set(re.findall(r'K[DX]\("([a-z_]+)"', read("core", "config", "config_keys.c")))
     persist = re.search(r"persist_keys\[\] = \{(.*?)\};", read("core", "cache", "persist.c"), re.S)
     check(persist, "persist_keys found in core/cache/persist.c")
     keys |= set(re.findall(r'"([a-z_]+)"', persist.group(1)))
