@@ -603,11 +603,8 @@ reload(daemon_t *d)
     vpd_instances built = {fresh, &scratch.chain, scratch.cache_store};
     restart += vpd_reload_plugins(&running, &built);
     bool keep_fresh = false;
-    if (d->auto_auth && fresh->auto_auth.present &&
-        strcmp(fresh->auto_auth.method.type,
-               d->auth_cfg->auto_auth.method.type) == 0 &&
-        !vpd_config_method_equal(&fresh->auto_auth.method,
-                                 &d->auth_cfg->auto_auth.method)) {
+    if (d->auto_auth &&
+        vpd_config_method_change(d->auth_cfg, fresh) == VPD_METHOD_REPLACE) {
         /* The new instance is already built and checked: auto-auth logs
          * in with it now; the old one and its config can go. */
         vpd_auto_auth_replace_method(d->auto_auth, &fresh->auto_auth.method,

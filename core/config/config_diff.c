@@ -202,6 +202,18 @@ vpd_config_method_equal(const vpd_method_config *a, const vpd_method_config *b)
     return block_equal(VPD_BLOCK_METHOD, (const char *)a, (const char *)b, 0);
 }
 
+vpd_method_change
+vpd_config_method_change(const vpd_config *running, const vpd_config *fresh)
+{
+    const vpd_auto_auth_config *r = &running->auto_auth, *f = &fresh->auto_auth;
+    if (r->present != f->present ||
+        (r->present && !str_eq(r->method.type, f->method.type)))
+        return VPD_METHOD_RESTART;
+    if (!r->present || vpd_config_method_equal(&r->method, &f->method))
+        return VPD_METHOD_KEEP;
+    return VPD_METHOD_REPLACE;
+}
+
 bool
 vpd_config_plugin_blocks_match(const vpd_config *a, const vpd_config *b)
 {

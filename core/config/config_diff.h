@@ -1,9 +1,9 @@
 /* What changed between the running config and one re-read on SIGHUP.
- * The daemon applies some changes live (logging, TLS files, the auth
- * method's settings, and through the plugins' reconfigure op the settings
- * of running cache and consistency instances: `plugin` blocks' config,
- * the cache block's store keys, api_proxy's when_inconsistent; see
- * reload_plugins.h); everything this file reports needs a restart
+ * Each key's reload class is in the key table (config_keys.c): the daemon
+ * applies some changes live (logging, TLS files, the auth method's
+ * settings), hands others to the plugins' reconfigure op (`plugin` blocks'
+ * config, the cache block's store keys, api_proxy's when_inconsistent; see
+ * reload_plugins.h), and everything this file reports needs a restart
  * (listeners' addresses and limits, cache on/off and persist, plugin
  * blocks added, removed or renamed, sinks, the rest of api_proxy, the
  * upstream address, ...).
@@ -28,6 +28,19 @@ size_t vpd_config_diff_restart(const vpd_config *running,
 /* True when both configs have the same `plugin` blocks (count, and kind
  * and name of each, in order), whatever their config maps. */
 bool vpd_config_plugin_blocks_match(const vpd_config *a, const vpd_config *b);
+
+/* What a reload does with the auth method: keep the running instance,
+ * replace it by one built from the new block (same type, other settings),
+ * or leave it and report a restart (another type, or auto_auth added or
+ * removed: vpd_config_diff_restart names those). */
+typedef enum {
+    VPD_METHOD_KEEP = 0,
+    VPD_METHOD_REPLACE,
+    VPD_METHOD_RESTART,
+} vpd_method_change;
+
+vpd_method_change vpd_config_method_change(const vpd_config *running,
+                                           const vpd_config *fresh);
 
 /* True when both method blocks configure the same thing (type, mount,
  * namespace, wrapping, backoff, exit_on_err and the `config` map). */

@@ -20,6 +20,14 @@ tests_unit_test_ops_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ops_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_ops
 
+# reload decisions and the key table
+check_PROGRAMS += tests/unit/test_reload
+tests_unit_test_reload_SOURCES = tests/unit/test_reload.c
+tests_unit_test_reload_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_reload_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_reload_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_reload
+
 # HTTP server
 check_PROGRAMS += tests/unit/test_server
 tests_unit_test_server_SOURCES = tests/unit/test_server.c
