@@ -1,4 +1,4 @@
-/* Start-up order follows Vault Proxy (spec 0): config, overrides, logging,
+/* Start-up order follows Vault Proxy's: config, overrides, logging,
  * plugins and their configs, then the network.  Everything that can be
  * checked is checked before a socket is opened, so --check-config catches
  * the same errors a start would. */
@@ -106,8 +106,8 @@ parse_i64(const char *s, int64_t *out)
     return 0;
 }
 
-/* Flag > environment > config (spec 1.1); the log file and rotation have
- * flags but no environment variables, as in Vault. */
+/* Flag > environment > config, as vaproxyd(8) says; the log file and rotation
+ * have flags but no environment variables, as in Vault. */
 static int
 resolve_logging(const vpd_options *opt, const vpd_config *cfg, log_settings *ls,
                 char *err, size_t err_len)
@@ -191,7 +191,7 @@ apply_log_file(const log_settings *ls, char *err, size_t err_len)
 }
 
 /* Logins carry the proxy's namespace (VAULT_NAMESPACE, vault.namespace)
- * when the method names none of its own (spec 1.1). */
+ * when the method names none of its own, as Vault Proxy does. */
 static void
 inherit_namespace(vpd_config *cfg)
 {
@@ -668,7 +668,7 @@ on_auth_token(const char *token, bool wrapped, void *arg)
 }
 
 /* exit_after_auth: once every sink holds the token (at once when there
- * are none), stop with status 0 (spec 3.5). */
+ * are none), stop with status 0, as Vault Proxy's exit_after_auth does. */
 static void
 on_sinks_written(void *arg)
 {
@@ -720,7 +720,8 @@ parse_test_retry_env(unsigned *min_ms, unsigned *max_ms)
     }
 }
 
-/* Opens the persistent cache and restores it (spec 2.13).  With
+/* Opens the persistent cache and restores it (vaproxyd.hcl(5), cache
+ * persist).  With
  * exit_on_err any failure stops the start; otherwise it is logged and the
  * cache runs in memory.  Returns 0 or -1 (stop). */
 static int
@@ -766,7 +767,8 @@ serve(daemon_t *d)
     unsigned rmin = 1000, rmax = 1500;
     parse_test_retry_env(&rmin, &rmax);
     /* BAO_CLIENT_TIMEOUT / VAULT_CLIENT_TIMEOUT bound each upstream call,
-     * retries included (spec 1.1; default 60 s). */
+     * retries included (default 60 s, as in Vault's client; see
+     * vaproxyd(8)). */
     const char *tmo = env_either("BAO_CLIENT_TIMEOUT", "VAULT_CLIENT_TIMEOUT");
     uint64_t tmo_ms = 0;
     if (tmo && tmo[0]) {

@@ -18,7 +18,7 @@ typedef struct {
     const char *log_level;  /* flag, or NULL */
     const char *log_format; /* flag, or NULL */
     /* -log-file and the rotation flags: NULL unless given; they win over
-     * the config's keys, at start and at every reload (spec 1.1). */
+     * the config's keys, at start and at every reload (vaproxyd(8)). */
     const char *log_file;
     const char *log_rotate_bytes;
     const char *log_rotate_duration;

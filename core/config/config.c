@@ -1,5 +1,7 @@
-/* The typed configuration: Vault Proxy's keys (spec 1.3-1.8), its merge
- * rules (1.2) and its validation (1.12), read from vpd_cfg trees.
+/* The typed configuration: Vault Proxy's keys (vaproxyd.hcl(5)), its merge
+ * rules (a later file's block replaces an earlier one, later scalars win)
+ * and its validation (the checks Vault Proxy makes before it starts),
+ * read from vpd_cfg trees.
  *
  * Unlike Vault, which silently ignores unknown keys, every block here is
  * checked against the keys Vault Proxy knows: a typo is an error naming the
@@ -1746,7 +1748,8 @@ out:
     return rc;
 }
 
-/* ---- validation (spec 1.12) --------------------------------------------- */
+/* ---- validation: what Vault Proxy refuses at start ------------------------
+ */
 
 static int
 validate(loader *ld, const char *first_path)
@@ -1849,7 +1852,7 @@ err:
     return NULL;
 }
 
-/* ---- environment (spec 1.1) --------------------------------------------- */
+/* ---- environment: the VAULT_ and BAO_ variables of vaproxyd(8) ---------- */
 
 /* BAO_x, else VAULT_x (api.LookupBaoVariable): an empty BAO_x still wins.
  * Writes the name actually used into name. */
@@ -1949,7 +1952,7 @@ vpd_config_apply_env(vpd_config *cfg, const char *(*getenv_fn)(const char *),
                 return -1;
         }
     }
-    /* Any non-empty value means true, even "false" (spec 1.1). */
+    /* Any non-empty value means true, even "false", as in Vault's client. */
     if ((v = lookup_env(getenv_fn, "SKIP_VERIFY", name, sizeof(name))))
         cfg->vault.tls_skip_verify = v[0] != '\0';
     if ((v = lookup_env(getenv_fn, "MAX_RETRIES", name, sizeof(name)))) {

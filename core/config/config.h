@@ -1,5 +1,6 @@
 /* The typed configuration of vaproxyd, built from one or more Vault Proxy
- * HCL/JSON files (spec 1.2-1.8) and checked by the rules of spec 1.12.
+ * HCL/JSON files (vaproxyd.hcl(5)) and checked as Vault Proxy checks them
+ * before it starts.
  *
  * Ownership: vpd_config_load returns a config that owns every string and
  * array in it; vpd_config_free releases all of it.  Plugin-specific blocks
@@ -115,10 +116,10 @@ typedef struct {
     int line;
 } vpd_listener_config;
 
-/* telemetry { } (spec 1.9), what the metrics endpoint needs.  The keys of
- * external sinks (statsd, statsite, dogstatsd, circonus, stackdriver) and
- * of server-only metrics are checked and otherwise ignored: vaproxyd
- * serves metrics, it does not push them. */
+/* telemetry { } (vaproxyd.hcl(5)), what the metrics endpoint needs.  The keys
+ * of external sinks (statsd, statsite, dogstatsd, circonus, stackdriver) and of
+ * server-only metrics are checked and otherwise ignored: vaproxyd serves
+ * metrics, it does not push them. */
 typedef struct {
     bool present;                     /* a telemetry block was given */
     const vpd_cfg_node *node;         /* the block as written */
@@ -183,8 +184,8 @@ typedef struct {
 vpd_config *vpd_config_load(const char *const *paths, size_t n_paths, char *err,
                             size_t err_len);
 
-/* Applies VAULT_ and BAO_ environment overrides to the vault block (spec
- * 1.1), and {BAO,VAULT}_PROXY_DISABLE_IDLE_CONNECTIONS and
+/* Applies VAULT_ and BAO_ environment overrides to the vault block (see
+ * vaproxyd(8)), and {BAO,VAULT}_PROXY_DISABLE_IDLE_CONNECTIONS and
  * _DISABLE_KEEP_ALIVES, which replace the configured lists.  `getenv_fn`
  * is getenv in production, a fake in tests.  Returns 0 or -1 with a
  * message in err. */

@@ -1,6 +1,7 @@
 /* The typed configuration: defaults, every error message, merging,
  * directories, durations, environment overrides, the validation rules of
- * spec 1.12, the seed configuration and HCL/JSON equivalence. */
+ * what Vault Proxy refuses at start, the seed configuration and HCL/JSON
+ * equivalence. */
 #include "autoconf.h"
 
 /* nftw(3), to remove the scratch directories. */
@@ -878,7 +879,8 @@ TEST(wrapping_rules)
     vpd_config_free(cfg);
 }
 
-/* ---- validation (spec 1.12) --------------------------------------------- */
+/* ---- validation: what Vault Proxy refuses at start ------------------------
+ */
 
 TEST(validation_rules)
 {
@@ -1221,7 +1223,7 @@ TEST(env_overrides)
     vpd_config_free(cfg);
 }
 
-/* ---- telemetry { } (spec 1.9) -------------------------------------------- */
+/* ---- telemetry { } ------------------------------------------------------ */
 
 TEST(telemetry_settings)
 {
