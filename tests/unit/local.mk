@@ -44,6 +44,14 @@ tests_unit_test_backoff_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_backoff_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_backoff
 
+# auto-auth state machine against a scripted Vault (with the approle plugin)
+check_PROGRAMS += tests/unit/test_auto_auth
+tests_unit_test_auto_auth_SOURCES = tests/unit/test_auto_auth.c
+tests_unit_test_auto_auth_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_auto_auth_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_auto_auth_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_auto_auth
+
 # forwarder
 check_PROGRAMS += tests/unit/test_forward
 tests_unit_test_forward_SOURCES = tests/unit/test_forward.c
