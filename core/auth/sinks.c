@@ -15,7 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "plugin/host_api.h"
+#include "base/secmem.h"
+#include "plugin/host_table.h"
 #include "base/log.h"
 #include "auth/sink_dh.h"
 #include "auth/sink_file.h"

@@ -5,7 +5,8 @@
 #include "test.h"
 
 #include "config/cfgtree.h"
-#include "plugin/host_api.h"
+#include "plugin/host_table.h"
+#include "plugin/plugin_instance.h"
 #include "plugin/plugin_loader.h"
 
 static int
@@ -14,7 +15,7 @@ load(const char *dir, const char *name, char *err, size_t len)
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     vpd_registry reg = {0};
-    int rc = vpd_plugins_load_file(&reg, path, err, len);
+    int rc = vpd_plugins_load_file(&reg, path, vpd_host_api(), err, len);
     vpd_plugins_unload(&reg);
     return rc;
 }
@@ -23,7 +24,8 @@ TEST(shipped_plugins_load_and_resolve)
 {
     vpd_registry reg = {0};
     char err[1024] = "";
-    int rc = vpd_plugins_load_dir(&reg, VP_BUILD_PLUGINDIR, err, sizeof err);
+    int rc = vpd_plugins_load_dir(&reg, VP_BUILD_PLUGINDIR, vpd_host_api(), err,
+                                  sizeof err);
     if (rc != 0)
         printf("# %s\n", err);
     ASSERT_INT_EQ(rc, 0);
@@ -101,10 +103,10 @@ TEST(duplicate_implementation_is_refused)
     char err[1024];
     ASSERT_INT_EQ(vpd_plugins_load_file(&reg,
                                         VP_BUILD_PLUGINDIR "/consistency_vault",
-                                        err, sizeof err),
+                                        vpd_host_api(), err, sizeof err),
                   0);
     ASSERT_INT_EQ(vpd_plugins_load_file(&reg, VP_TEST_PLUGINDIR "/dup_never",
-                                        err, sizeof err),
+                                        vpd_host_api(), err, sizeof err),
                   -1);
     ASSERT_STR_CONTAINS(
         err, "consistency \"never\" is already provided by " VP_BUILD_PLUGINDIR
@@ -116,11 +118,11 @@ TEST(same_plugin_twice_is_refused)
 {
     vpd_registry reg = {0};
     char err[1024];
-    ASSERT_INT_EQ(vpd_plugins_load_file(&reg, VP_TEST_PLUGINDIR "/trace", err,
-                                        sizeof err),
+    ASSERT_INT_EQ(vpd_plugins_load_file(&reg, VP_TEST_PLUGINDIR "/trace",
+                                        vpd_host_api(), err, sizeof err),
                   0);
     ASSERT_INT_EQ(vpd_plugins_load_file(&reg, VP_TEST_PLUGINDIR "/trace.la",
-                                        err, sizeof err),
+                                        vpd_host_api(), err, sizeof err),
                   -1);
     ASSERT_STR_CONTAINS(err, "already provided by");
     vpd_plugins_unload(&reg);
@@ -138,8 +140,9 @@ TEST(directory_with_a_bad_plugin_fails)
 {
     vpd_registry reg = {0};
     char err[1024];
-    ASSERT_INT_EQ(
-        vpd_plugins_load_dir(&reg, VP_TEST_PLUGINDIR, err, sizeof err), -1);
+    ASSERT_INT_EQ(vpd_plugins_load_dir(&reg, VP_TEST_PLUGINDIR, vpd_host_api(),
+                                       err, sizeof err),
+                  -1);
     /* Name order: abi_major comes first and is refused. */
     ASSERT_STR_CONTAINS(err, "abi_major refused");
     vpd_plugins_unload(&reg);
@@ -149,9 +152,9 @@ TEST(unreadable_directory_is_an_error)
 {
     vpd_registry reg = {0};
     char err[1024];
-    ASSERT_INT_EQ(
-        vpd_plugins_load_dir(&reg, "/nonexistent/plugins", err, sizeof err),
-        -1);
+    ASSERT_INT_EQ(vpd_plugins_load_dir(&reg, "/nonexistent/plugins",
+                                       vpd_host_api(), err, sizeof err),
+                  -1);
     ASSERT_STR_CONTAINS(err, "plugin directory /nonexistent/plugins: cannot "
                              "be read");
 }
@@ -162,7 +165,7 @@ TEST(instance_config_is_checked_against_the_schema)
     char err[1024];
     ASSERT_INT_EQ(vpd_plugins_load_file(&reg,
                                         VP_BUILD_PLUGINDIR "/consistency_vault",
-                                        err, sizeof err),
+                                        vpd_host_api(), err, sizeof err),
                   0);
     vpd_conf_pair bad[] = {{"when_inconsistent", "sometimes"}};
     vpd_instance *i =
@@ -189,13 +192,14 @@ static void
 load_for_reconfigure(vpd_registry *reg)
 {
     char err[1024] = "";
-    int rc = vpd_plugins_load_dir(reg, VP_BUILD_PLUGINDIR, err, sizeof err);
+    int rc = vpd_plugins_load_dir(reg, VP_BUILD_PLUGINDIR, vpd_host_api(), err,
+                                  sizeof err);
     if (rc == 0)
-        rc = vpd_plugins_load_file(reg, VP_TEST_PLUGINDIR "/reconf", err,
-                                   sizeof err);
+        rc = vpd_plugins_load_file(reg, VP_TEST_PLUGINDIR "/reconf",
+                                   vpd_host_api(), err, sizeof err);
     if (rc == 0)
-        rc = vpd_plugins_load_file(reg, VP_TEST_PLUGINDIR "/abi_old", err,
-                                   sizeof err);
+        rc = vpd_plugins_load_file(reg, VP_TEST_PLUGINDIR "/abi_old",
+                                   vpd_host_api(), err, sizeof err);
     if (rc != 0)
         TEST_FAIL_("%s", err);
 }
