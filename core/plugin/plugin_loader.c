@@ -267,8 +267,9 @@ vpd_plugins_load_file(vpd_registry *reg, const char *path,
         int rc = desc->init(host, &state);
         if (rc != 0) {
             lt_dlclose(h);
-            return refuse(err, err_len, path, "init failed (%d)%s%s", rc,
-                          init_error[0] ? ": " : "", init_error);
+            return refuse(err, err_len, path, "init failed (%d, %s)%s%s", rc,
+                          vp_strerror(rc), init_error[0] ? ": " : "",
+                          init_error);
         }
     }
 
