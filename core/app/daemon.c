@@ -20,7 +20,9 @@
 #include "config/config_diff.h"
 #include "config/config_dump.h"
 #include "upstream/forward.h"
-#include "plugin/host_api.h"
+#include "base/secmem.h"
+#include "plugin/host_table.h"
+#include "plugin/plugin_instance.h"
 #include "cache/lease_cache.h"
 #include "cache/persist.h"
 #include "base/log.h"
@@ -214,10 +216,11 @@ static int
 load_plugins(daemon_t *d, char *err, size_t err_len)
 {
     if (d->opt->n_plugin_dirs == 0)
-        return vpd_plugins_load_dir(&d->plugins, VP_PLUGINDIR, err, err_len);
+        return vpd_plugins_load_dir(&d->plugins, VP_PLUGINDIR, vpd_host_api(),
+                                    err, err_len);
     for (size_t i = 0; i < d->opt->n_plugin_dirs; i++) {
-        if (vpd_plugins_load_dir(&d->plugins, d->opt->plugin_dirs[i], err,
-                                 err_len) != 0)
+        if (vpd_plugins_load_dir(&d->plugins, d->opt->plugin_dirs[i],
+                                 vpd_host_api(), err, err_len) != 0)
             return -1;
     }
     return 0;

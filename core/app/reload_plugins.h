@@ -24,7 +24,7 @@
 
 #include "proxy/chain.h"
 #include "config/config.h"
-#include "plugin/host_api.h"
+#include "plugin/plugin_instance.h"
 
 /* One config's instances, as the daemon builds them. */
 typedef struct {

@@ -19,6 +19,8 @@
 #include "base/log.h"
 #include "base/version.h"
 #include "auth/wrap_info.h"
+#include "base/secmem.h"
+#include "plugin/host_table.h"
 
 #define COMPONENT "proxy.auth.handler"
 #define MAX_ROUNDS 8 /* round trips in one login (unwrap, then login...) */

@@ -12,7 +12,9 @@
 
 #include "config/config.h"
 #include "upstream/forward.h"
-#include "plugin/host_api.h"
+#include "base/secmem.h"
+#include "plugin/login.h"
+#include "plugin/plugin_instance.h"
 #include "auth/token_holder.h"
 
 typedef struct vpd_auto_auth vpd_auto_auth;

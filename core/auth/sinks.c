@@ -15,8 +15,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "plugin/host_api.h"
 #include "base/backoff.h"
+#include "base/secmem.h"
+#include "plugin/host_table.h"
 #include "base/log.h"
 #include "auth/sink_dh.h"
 #include "auth/sink_file.h"

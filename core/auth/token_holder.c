@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "plugin/host_api.h"
+#include "base/secmem.h"
 
 const char *
 vpd_token_current(const vpd_token_holder *h)

@@ -8,7 +8,7 @@
 #include <openssl/crypto.h>
 #include <string.h>
 
-#include "plugin/host_api.h"
+#include "base/secmem.h"
 
 char *
 vpd_wrap_info_text(const char *answer, size_t len)

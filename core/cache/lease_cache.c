@@ -29,7 +29,9 @@
 #include "cache/persist.h"
 #include "cache/renew_timers.h"
 #include "cache/resp_pack.h"
+#include "base/secmem.h"
 #include "base/version.h"
+#include "plugin/host_table.h"
 
 #define COMPONENT "proxy.cache.leasecache"
 #define BUCKETS 4096 /* in-flight table */

@@ -13,7 +13,7 @@
 #include <uv.h>
 
 #include "upstream/forward.h"
-#include "plugin/host_api.h"
+#include "plugin/plugin_instance.h"
 #include "http/http.h"
 #include "plugin/request.h"
 #include "auth/token_holder.h"

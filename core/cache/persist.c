@@ -31,7 +31,7 @@
 
 #include <vaproxy/errors.h>
 
-#include "plugin/host_api.h"
+#include "base/secmem.h"
 #include "base/log.h"
 #include "base/textutil.h"
 

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/duration.h"
 #include "config/cfgtree.h"
 
 typedef enum {
@@ -194,9 +195,5 @@ int vpd_config_apply_env(vpd_config *cfg,
                          size_t err_len);
 
 void vpd_config_free(vpd_config *cfg);
-
-/* Parses a duration as Vault does: integer = seconds, "Nd" days, otherwise
- * Go syntax ("300ms", "1h30m").  Returns 0 or -1. */
-int vpd_duration_parse(const char *s, uint64_t *out_ms);
 
 #endif

@@ -1,4 +1,8 @@
-# core/plugin: the host side of the SDK: loader, host table, instances, request API.
-core_libvpcore_la_SOURCES += core/plugin/host_api.c core/plugin/host_api.h \
+# core/plugin: the host side of the SDK: loader, host table, instances and
+# their configuration, login requests, the request API.
+core_libvpcore_la_SOURCES += core/plugin/host_table.c core/plugin/host_table.h \
+	 core/plugin/login.c core/plugin/login.h \
+	 core/plugin/plugin_conf.c core/plugin/plugin_conf.h \
+	 core/plugin/plugin_instance.c core/plugin/plugin_instance.h \
 	 core/plugin/plugin_loader.c core/plugin/plugin_loader.h \
-	 core/plugin/request.h
+	 core/plugin/request.c core/plugin/request.h

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "plugin/host_api.h"
 #include "base/log.h"
 
 /* The smallest descriptor and ops tables ABI 1.0 defines. */
@@ -23,6 +22,15 @@
 #define OPS_MAX_SIZE 4096
 
 static int lt_ready;
+
+/* What the plugin whose init is running said with set_error(NULL, ...). */
+static char init_error[512];
+
+void
+vpd_plugins_vset_init_error(const char *fmt, va_list ap)
+{
+    vsnprintf(init_error, sizeof init_error, fmt, ap);
+}
 
 const char *
 vpd_kind_name(vp_kind_t kind)
@@ -208,8 +216,8 @@ ensure_ltdl(char *err, size_t err_len)
 }
 
 int
-vpd_plugins_load_file(vpd_registry *reg, const char *path, char *err,
-                      size_t err_len)
+vpd_plugins_load_file(vpd_registry *reg, const char *path,
+                      const vp_host_api_t *host, char *err, size_t err_len)
 {
     if (ensure_ltdl(err, err_len) != 0)
         return -1;
@@ -255,13 +263,13 @@ vpd_plugins_load_file(vpd_registry *reg, const char *path, char *err,
 
     void *state = NULL;
     if (desc->init) {
-        vpd_host_clear_init_error();
-        int rc = desc->init(vpd_host_api(), &state);
+        init_error[0] = '\0';
+        int rc = desc->init(host, &state);
         if (rc != 0) {
             lt_dlclose(h);
-            const char *why = vpd_host_init_error();
-            return refuse(err, err_len, path, "init failed (%d)%s%s", rc,
-                          why[0] ? ": " : "", why);
+            return refuse(err, err_len, path, "init failed (%d, %s)%s%s", rc,
+                          vp_strerror(rc), init_error[0] ? ": " : "",
+                          init_error);
         }
     }
 
@@ -277,8 +285,11 @@ vpd_plugins_load_file(vpd_registry *reg, const char *path, char *err,
         return refuse(err, err_len, path, "out of memory");
     }
     reg->v = grown;
-    reg->v[reg->n++] = (vpd_plugin){
-        .path = saved_path, .handle = h, .desc = desc, .state = state};
+    reg->v[reg->n++] = (vpd_plugin){.path = saved_path,
+                                    .handle = h,
+                                    .desc = desc,
+                                    .host = host,
+                                    .state = state};
     vpd_log(VPD_LOG_DEBUG, "proxy.plugins", "loaded %s (%s %s, ABI %u.%u)",
             path, desc->name, desc->version ? desc->version : "?",
             desc->abi_major, desc->abi_minor);
@@ -292,8 +303,8 @@ compare_names(const void *a, const void *b)
 }
 
 int
-vpd_plugins_load_dir(vpd_registry *reg, const char *dir, char *err,
-                     size_t err_len)
+vpd_plugins_load_dir(vpd_registry *reg, const char *dir,
+                     const vp_host_api_t *host, char *err, size_t err_len)
 {
     DIR *d = opendir(dir);
     if (!d) {
@@ -337,7 +348,7 @@ vpd_plugins_load_dir(vpd_registry *reg, const char *dir, char *err,
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, stems[i]);
-        rc = vpd_plugins_load_file(reg, path, err, err_len);
+        rc = vpd_plugins_load_file(reg, path, host, err, err_len);
     }
     for (size_t i = 0; i < n; i++)
         free(stems[i]);

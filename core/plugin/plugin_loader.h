@@ -2,12 +2,18 @@
  * before running any of their code, and keeps a registry of what each one
  * provides (kind + implementation name).
  *
+ * The loader knows nothing of the host table's implementation: the caller
+ * passes the table in, the loader hands it to each plugin's init and
+ * records it, and instances of the plugin's implementations get it too.
+ *
  * Ownership: the registry owns the module handles and closes them in
  * reverse load order in vpd_plugins_unload.  Descriptors and provides
- * arrays point into the loaded modules and die with them. */
+ * arrays point into the loaded modules and die with them.  The host table
+ * is borrowed and must outlive the registry. */
 #ifndef VPD_PLUGIN_LOADER_H
 #define VPD_PLUGIN_LOADER_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <vaproxy/vaproxy.h>
 
@@ -15,7 +21,8 @@ typedef struct vpd_plugin {
     char *path;   /* the file that was opened */
     void *handle; /* lt_dlhandle */
     const vp_plugin_t *desc;
-    void *state; /* from desc->init */
+    const vp_host_api_t *host; /* the table init was given (borrowed) */
+    void *state;               /* from desc->init */
     size_t live_instances;
 } vpd_plugin;
 
@@ -24,15 +31,20 @@ typedef struct {
     size_t n;
 } vpd_registry;
 
-/* Loads every plugin (.la or .so) in dir.  Stops at the first plugin that
- * is refused and writes "plugin PATH refused: REASON" into err.
- * Returns 0 or -1. */
-int vpd_plugins_load_dir(vpd_registry *reg, const char *dir, char *err,
-                         size_t err_len);
+/* Loads every plugin (.la or .so) in dir, handing each one's init the
+ * host table.  Stops at the first plugin that is refused and writes
+ * "plugin PATH refused: REASON" into err.  Returns 0 or -1. */
+int vpd_plugins_load_dir(vpd_registry *reg, const char *dir,
+                         const vp_host_api_t *host, char *err, size_t err_len);
 
 /* Loads one plugin; `path` may omit the extension.  Returns 0 or -1. */
-int vpd_plugins_load_file(vpd_registry *reg, const char *path, char *err,
-                          size_t err_len);
+int vpd_plugins_load_file(vpd_registry *reg, const char *path,
+                          const vp_host_api_t *host, char *err, size_t err_len);
+
+/* Records why a plugin's init is failing: a host table's set_error with
+ * no instance calls this while the loader runs init, and the loader puts
+ * the text in its refusal.  Outside init the text is discarded. */
+void vpd_plugins_vset_init_error(const char *fmt, va_list ap);
 
 /* Finds the implementation of `kind` called `name`, or NULL.  *owner (if
  * not NULL) receives the plugin providing it. */

@@ -1,5 +1,6 @@
 /* The core's state for one proxied request, which plugins see as the opaque
- * vp_req_t through the host table.
+ * vp_req_t, and the host table's req_* and resp_* members that read and
+ * change it from consistency and cache hooks.
  *
  * Ownership: the router creates it when a request arrives and frees it
  * (running every plugin ctx cleanup) after the answer is sent. */
@@ -39,5 +40,27 @@ struct vp_req {
 
 /* Runs ctx cleanups and frees everything but `http`. */
 void vpd_req_release(vp_req_t *req);
+
+/* The host table's members for proxied requests, with the contracts
+ * host.h gives them.  Request headers are the ones going upstream; the
+ * resp_* readers see the upstream answer only during response hooks. */
+const char *vpd_req_method(const vp_req_t *req);
+const char *vpd_req_path(const vp_req_t *req);
+const char *vpd_req_token(const vp_req_t *req);
+const char *vpd_req_header(const vp_req_t *req, const char *name, size_t idx);
+size_t vpd_req_header_count(const vp_req_t *req, const char *name);
+int vpd_req_header_add(vp_req_t *req, const char *name, const char *value);
+size_t vpd_req_header_remove(vp_req_t *req, const char *name);
+int vpd_resp_status(const vp_req_t *req);
+const char *vpd_resp_header(const vp_req_t *req, const char *name, size_t idx);
+size_t vpd_resp_header_count(const vp_req_t *req, const char *name);
+vp_str_t vpd_resp_body(const vp_req_t *req);
+int vpd_resp_header_add(vp_req_t *req, const char *name, const char *value);
+int vpd_req_respond(vp_req_t *req, int status, const char *content_type,
+                    const char *body, size_t len);
+int vpd_req_attempts(const vp_req_t *req);
+int vpd_req_ctx_set(vp_req_t *req, const vp_instance_t *inst, void *ptr,
+                    void (*cleanup)(void *));
+void *vpd_req_ctx_get(const vp_req_t *req, const vp_instance_t *inst);
 
 #endif

@@ -15,7 +15,7 @@
 
 #include <stdio.h>
 
-#include "plugin/host_api.h"
+#include "plugin/plugin_instance.h"
 #include "plugin/request.h"
 
 typedef struct {

@@ -17,6 +17,8 @@
 #include "base/backoff.h"
 #include "cache/lease_cache.h"
 #include "base/log.h"
+#include "base/secmem.h"
+#include "plugin/host_table.h"
 #include "plugin/request.h"
 #include "proxy/request_log.h"
 #include "proxy/sanitize.h"

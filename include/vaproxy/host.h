@@ -53,38 +53,63 @@ struct vp_host_api {
                 const char *fmt, ...) VP_PRINTF(3, 4);
 
     /* Records why the current hook failed; the core copies the text and
-     * shows it with the instance's name.  Returns: nothing.
-     * Ownership: borrowed.  Async: no.  Since 1.0. */
+     * shows it with the instance's name (inst NULL: why init failed).
+     * Returns: nothing.  Ownership: fmt and arguments are borrowed.
+     * Async: no.  Since 1.0. */
     void (*set_error)(const vp_instance_t *inst, const char *fmt, ...)
         VP_PRINTF(2, 3);
 
     /* ---- Memory ----------------------------------------------------- */
 
-    /* malloc/calloc/free of the daemon.  Returns NULL when out of memory.
-     * Ownership: the caller frees with `free`.  Async: no.  Since 1.0. */
+    /* The daemon's malloc.  Returns the block, or NULL when out of memory.
+     * Ownership: the caller's; release it with `free`.  Async: no.
+     * Since 1.0. */
     void *(*alloc)(size_t size);
+    /* The daemon's calloc: n zeroed elements.  Returns the block, or NULL
+     * when out of memory.  Ownership: the caller's; release it with
+     * `free`.  Async: no.  Since 1.0. */
     void *(*calloc)(size_t n, size_t size);
+    /* Releases what alloc, calloc or strdup returned; NULL is ignored.
+     * Returns: nothing.  Ownership: takes ptr.  Async: no.  Since 1.0. */
     void (*free)(void *ptr);
+    /* Copies a string.  Returns the copy, or NULL when out of memory or
+     * when s is NULL.  Ownership: s is borrowed; the copy is the caller's,
+     * released with `free`.  Async: no.  Since 1.0. */
     char *(*strdup)(const char *s);
 
     /* Copies len bytes (plus a NUL) into a buffer that secret_free wipes.
      * Returns the copy, or NULL when out of memory.
-     * Ownership: the caller releases it with secret_free.  Async: no.
-     * Since 1.0. */
+     * Ownership: s is borrowed; the copy is the caller's, released with
+     * secret_free.  Async: no.  Since 1.0. */
     char *(*secret_dup)(const char *s, size_t len);
+    /* Wipes and releases a secret buffer (from secret_dup, read_file,
+     * json_get_string or json_object_from_pairs); NULL is ignored.
+     * Returns: nothing.  Ownership: takes secret.  Async: no.  Since 1.0. */
     void (*secret_free)(char *secret);
 
     /* ---- Configuration of an instance (checked against its schema) ---- */
 
-    /* Each getter returns 0 and the value, VP_ENOENT when the key is
-     * absent and has no default, VP_EINVAL on a type mismatch.
+    /* Each getter reads key from the instance's configuration, or its
+     * schema default.  The getter must match the key's schema type:
+     * conf_string for VP_CONF_STRING and VP_CONF_PATH, conf_int for
+     * VP_CONF_INT and VP_CONF_MODE, conf_bool for VP_CONF_BOOL,
+     * conf_duration_ms for VP_CONF_DURATION.
+     * Returns 0 and the value, VP_ENOENT when the key is absent and has no
+     * default, VP_EINVAL when the key is not in the schema, the getter
+     * does not match its type, or the value does not convert.
      * Ownership: a string stays valid until the instance is destroyed,
      * or until a reconfigure of it that returned 0 has returned (see
      * vp_cache_ops_t.reconfigure).  Async: no.  Since 1.0. */
     int (*conf_string)(const vp_instance_t *inst, const char *key,
                        const char **out);
+    /* Returns, Ownership, Async, Since: as conf_string.  A mode is read
+     * as its number (0640 is 416). */
     int (*conf_int)(const vp_instance_t *inst, const char *key, int64_t *out);
+    /* Returns, Ownership, Async, Since: as conf_string.  *out is 0 or 1. */
     int (*conf_bool)(const vp_instance_t *inst, const char *key, int *out);
+    /* Returns, Ownership, Async, Since: as conf_string.  *out is in
+     * milliseconds; the text is read as vaproxyd.hcl(5) describes
+     * durations ("90" seconds, "2d", "1h30m", "1.5h", "250ms"). */
     int (*conf_duration_ms)(const vp_instance_t *inst, const char *key,
                             uint64_t *out);
 
@@ -92,8 +117,10 @@ struct vp_host_api {
 
     /* Reads a small local file (at most 1 MiB), trimming surrounding
      * white space when `trim` is non-zero.
-     * Returns 0, or VP_ENOENT / VP_EIO (set_error already says why).
-     * Ownership: *out is a secret buffer; release with secret_free.
+     * Returns 0, VP_ENOENT / VP_EIO (set_error already says why, when
+     * inst is not NULL) or VP_ENOMEM.
+     * Ownership: path is borrowed; *out is a secret buffer, the caller's,
+     * released with secret_free; *out_len (if not NULL) gets its length.
      * Async: no (a short blocking read).  Since 1.0. */
     int (*read_file)(const vp_instance_t *inst, const char *path, int trim,
                      char **out, size_t *out_len);
@@ -102,7 +129,8 @@ struct vp_host_api {
 
     /* Looks up a dotted path ("data.secret_id") in a JSON document.
      * Returns 0, VP_ENOENT (no such member or not a string), VP_EINVAL
-     * (not JSON).  Ownership: *out is a secret buffer (secret_free).
+     * (not JSON) or VP_ENOMEM.  Ownership: json and path are borrowed;
+     * *out is a secret buffer, the caller's (secret_free).
      * Async: no.  Since 1.0. */
     int (*json_get_string)(const char *json, size_t len, const char *path,
                            char **out);
@@ -111,90 +139,134 @@ struct vp_host_api {
      * key: {"k1","v1","k2","v2",NULL}.  A pair whose value is NULL is left
      * out (so {"k1",v1,"k2",NULL,NULL} gives {"k1":v1}).
      * Returns the text, or NULL when out of memory.
-     * Ownership: a secret buffer (secret_free).  Async: no.  Since 1.0. */
+     * Ownership: pairs are borrowed; the text is a secret buffer, the
+     * caller's (secret_free).  Async: no.  Since 1.0. */
     char *(*json_object_from_pairs)(const char *const *pairs);
 
     /* ---- Login requests (auth methods) ------------------------------ */
 
-    /* Sets the HTTP method and the path below /v1/ ("auth/approle/login").
-     * Returns 0 or VP_ENOMEM.  Ownership: copied.  Since 1.0. */
+    /* Sets the HTTP method and the path below /v1/ ("auth/approle/login";
+     * leading slashes are dropped).  Returns 0, VP_EINVAL (method NULL or
+     * longer than 15 bytes, path NULL) or VP_ENOMEM.  Ownership: both
+     * copied.  Async: no.  Since 1.0. */
     int (*login_set_request)(vp_login_t *login, const char *method,
                              const char *path);
-    /* Sets the JSON body.  Ownership: copied into a wiped buffer.  */
+    /* Sets the JSON body (NULL: none).  Returns 0 or VP_ENOMEM.
+     * Ownership: copied into a buffer wiped when replaced or sent.
+     * Async: no.  Since 1.0. */
     int (*login_set_body)(vp_login_t *login, const char *json);
-    /* Sends X-Vault-Token with this request (token lookup, unwrap).
-     * Ownership: copied into a wiped buffer.  Since 1.0. */
+    /* Sends X-Vault-Token with this request (token lookup, unwrap; NULL:
+     * none).  Returns 0 or VP_ENOMEM.  Ownership: copied into a wiped
+     * buffer.  Async: no.  Since 1.0. */
     int (*login_set_token)(vp_login_t *login, const char *token);
-    /* Adds a request header.  Ownership: copied.  Since 1.0. */
+    /* Adds a request header.  Returns 0 or VP_ENOMEM.
+     * Ownership: copied.  Async: no.  Since 1.0. */
     int (*login_add_header)(vp_login_t *login, const char *name,
                             const char *value);
     /* Uses this TLS client identity (and CA) for this request only; any
-     * argument may be NULL.  Ownership: copied.  Since 1.0. */
+     * argument may be NULL.  Returns 0 or VP_ENOMEM.
+     * Ownership: the paths are copied.  Async: no.  Since 1.0. */
     int (*login_set_tls)(vp_login_t *login, const char *client_cert,
                          const char *client_key, const char *ca_cert);
-    /* Says where the token is in the answer (default AUTH). Since 1.0. */
+    /* Says where the token is in the answer (default AUTH).
+     * Returns 0 or VP_EINVAL (not a vp_login_result_t).
+     * Ownership: nothing is kept.  Async: no.  Since 1.0. */
     int (*login_set_result)(vp_login_t *login, vp_login_result_t where);
 
     /* ---- Proxied requests (consistency and cache hooks) ------------- */
 
-    /* Method, path ("/v1/...", raw) and the token the request will carry
-     * upstream ("" when none).  Ownership: borrowed for the hook call.
-     * Since 1.0. */
+    /* The request's method ("GET").  Returns it, never NULL.
+     * Ownership: borrowed for the hook call.  Async: no.  Since 1.0. */
     const char *(*req_method)(const vp_req_t *req);
+    /* The request's path ("/v1/...", raw, with its query).  Returns it,
+     * never NULL.  Ownership: borrowed for the hook call.  Async: no.
+     * Since 1.0. */
     const char *(*req_path)(const vp_req_t *req);
+    /* The token the request will carry upstream.  Returns it, "" when
+     * none.  Ownership: borrowed for the hook call; a secret, never log
+     * it.  Async: no.  Since 1.0. */
     const char *(*req_token)(const vp_req_t *req);
 
     /* The idx-th value of a request header as it will go upstream
-     * (case-insensitive name), or NULL.  Ownership: borrowed until the
-     * header list changes.  Since 1.0. */
+     * (case-insensitive name).  Returns it, or NULL when there is none.
+     * Ownership: borrowed until the header list changes.  Async: no.
+     * Since 1.0. */
     const char *(*req_header)(const vp_req_t *req, const char *name,
                               size_t idx);
+    /* How many values the upstream request header has.  Returns the
+     * count.  Ownership: name is borrowed.  Async: no.  Since 1.0. */
     size_t (*req_header_count)(const vp_req_t *req, const char *name);
-    /* Adds / removes upstream request headers.  Returns 0 or VP_ENOMEM.
-     * Ownership: copied.  Since 1.0. */
+    /* Adds an upstream request header.  Returns 0, VP_EINVAL (a
+     * hop-by-hop header or Host, which the core owns) or VP_ENOMEM.
+     * Ownership: copied.  Async: no.  Since 1.0. */
     int (*req_header_add)(vp_req_t *req, const char *name, const char *value);
+    /* Removes every value of an upstream request header.  Returns how many
+     * were removed.  Ownership: name is borrowed.  Async: no.  Since 1.0. */
     size_t (*req_header_remove)(vp_req_t *req, const char *name);
 
-    /* The upstream answer, in response hooks: status (0 if none arrived),
-     * headers, body.  Ownership: borrowed for the hook call.  Since 1.0. */
+    /* The upstream answer's status, in response hooks.  Returns it, or 0
+     * when no answer arrived.  Ownership: nothing.  Async: no.
+     * Since 1.0. */
     int (*resp_status)(const vp_req_t *req);
+    /* The idx-th value of an upstream answer header.  Returns it, or NULL
+     * (no such value, or no answer).  Ownership: borrowed for the hook
+     * call.  Async: no.  Since 1.0. */
     const char *(*resp_header)(const vp_req_t *req, const char *name,
                                size_t idx);
+    /* How many values an upstream answer header has.  Returns the count
+     * (0 with no answer).  Ownership: name is borrowed.  Async: no.
+     * Since 1.0. */
     size_t (*resp_header_count)(const vp_req_t *req, const char *name);
+    /* The upstream answer's body.  Returns it ({"", 0} with no answer).
+     * Ownership: borrowed for the hook call.  Async: no.  Since 1.0. */
     vp_str_t (*resp_body)(const vp_req_t *req);
-    /* Adds a header to the answer the client will get.  Since 1.0. */
+    /* Adds a header to the answer the client will get.  Returns 0 or
+     * VP_ENOMEM.  Ownership: copied.  Async: no.  Since 1.0. */
     int (*resp_header_add)(vp_req_t *req, const char *name, const char *value);
 
     /* Answers the client now (a request hook then returns VP_DONE): status,
-     * Content-Type (NULL for none) and body.  Returns 0 or VP_ENOMEM.
-     * Ownership: copied.  Since 1.0. */
+     * Content-Type (NULL for none) and body.  Returns 0, VP_EINVAL (status
+     * outside 100-599) or VP_ENOMEM.  Ownership: copied.  Async: no (the
+     * answer is sent after the hook returns).  Since 1.0. */
     int (*req_respond)(vp_req_t *req, int status, const char *content_type,
                        const char *body, size_t body_len);
 
-    /* How many times the request has been sent upstream so far. */
+    /* How many times the request has been sent upstream so far.  Returns
+     * the count.  Ownership: nothing.  Async: no.  Since 1.0. */
     int (*req_attempts)(const vp_req_t *req);
 
-    /* Per-request state of one instance; cleanup (may be NULL) runs when
-     * the request ends.  Returns 0 or VP_ENOMEM.  Ownership: the core
-     * keeps ptr and calls cleanup(ptr) once.  Since 1.0. */
+    /* Sets the per-request state of one instance; cleanup (may be NULL)
+     * runs when the request ends, or when the state is replaced by
+     * another pointer.  Returns 0 or VP_EFULL (more instances than the
+     * core keeps state for).  Ownership: the core keeps ptr and calls
+     * cleanup(ptr) once.  Async: no.  Since 1.0. */
     int (*req_ctx_set)(vp_req_t *req, const vp_instance_t *inst, void *ptr,
                        void (*cleanup)(void *ptr));
+    /* The state req_ctx_set stored for inst.  Returns it, or NULL.
+     * Ownership: still the core's until the request ends.  Async: no.
+     * Since 1.0. */
     void *(*req_ctx_get)(const vp_req_t *req, const vp_instance_t *inst);
 
     /* ---- Time and randomness ---------------------------------------- */
 
-    /* Milliseconds of a monotonic clock.  Since 1.0. */
+    /* Milliseconds of a monotonic clock (not wall time).  Returns them.
+     * Ownership: nothing.  Async: no.  Since 1.0. */
     uint64_t (*now_ms)(void);
     /* Fills buf with cryptographically strong random bytes.
-     * Returns 0 or VP_EIO.  Since 1.0. */
+     * Returns 0 or VP_EIO.  Ownership: buf is borrowed.  Async: no.
+     * Since 1.0. */
     int (*random_bytes)(void *buf, size_t len);
 
-    /* The method and path (below /v1/) a login request currently has; in
-     * login_begin that is the default, "PUT" and "<mount_path>/login", so
-     * a method that needs extra round trips first can remember where its
-     * real login goes.  Ownership: borrowed until the request changes.
+    /* The method a login request currently has; in login_begin that is
+     * the default, "PUT", so a method that needs extra round trips first
+     * can remember how its real login goes.  Returns it ("" when unset).
+     * Ownership: borrowed until the request changes.  Async: no.
      * Since 1.0. */
     const char *(*login_method)(const vp_login_t *login);
+    /* The path (below /v1/) a login request currently has; in login_begin
+     * that is the default, "<mount_path>/login".  Returns it ("" when
+     * unset).  Ownership: borrowed until the request changes.  Async: no.
+     * Since 1.0. */
     const char *(*login_path)(const vp_login_t *login);
 };
 

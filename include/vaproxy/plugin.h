@@ -72,7 +72,9 @@ typedef struct vp_conf_field {
     vp_conf_type_t type;
     unsigned flags;
     const char *default_value; /* as text, or NULL */
-    const char *help;          /* one line, for --describe-plugins */
+    const char *help;          /* one line saying what the key does, for
+                                  readers of the source; unused by the
+                                  daemon */
 } vp_conf_field_t;
 
 /* One implementation provided by a plugin.  Arrays end with {0}. */

@@ -26,12 +26,22 @@
  *     instance instead of needing a restart.  Plugins built against 1.0
  *     keep loading; the daemon treats the op as absent for them (their
  *     ops tables end before it).
+ *
+ * 1.2 (2026-12-07)
+ *     VP_ENOMEM is -10 instead of -1, which it shared with VP_ERROR.
+ *     Plugins built against 1.0 or 1.1 keep loading and still return -1
+ *     for it; the daemon treats every negative return as a failure, so
+ *     both mean the same to it.  A plugin that compared a host return
+ *     with VP_ENOMEM should compare with < 0.  vp_strerror(code) added to
+ *     errors.h, static inline: the host table is unchanged.  Every host
+ *     table member's comment now gives Returns, Ownership, Async and
+ *     Since; req_ctx_set's failure is VP_EFULL, as it always was.
  */
 #ifndef VAPROXY_VERSION_H
 #define VAPROXY_VERSION_H
 
 #define VP_ABI_MAJOR 1
-#define VP_ABI_MINOR 1
+#define VP_ABI_MINOR 2
 
 /* "VPX1": the first word of every plugin descriptor. */
 #define VP_PLUGIN_MAGIC 0x56505831u

@@ -1,5 +1,5 @@
-/* Auth method "approle" (spec 3.4.1): log in with a role id and, unless
- * the role does without one, a secret id, both read from files.
+/* Auth method "approle" (vaproxyd.hcl(5), "method"): log in with a role id and,
+ * unless the role does without one, a secret id, both read from files.
  *
  * Both files are re-read at every login and trimmed.  A file that is
  * missing, cannot be read or is empty is not an error as long as an earlier

@@ -1,4 +1,4 @@
-/* Auth method "cert" (spec 3.4.3): log in with a TLS client certificate.
+/* Auth method "cert" (vaproxyd.hcl(5)): log in with a TLS client certificate.
  * The server looks at the certificate the connection presented; the body
  * only names the certificate role to match ({"name": ...}, or {} to let the
  * server pick the first role that matches).

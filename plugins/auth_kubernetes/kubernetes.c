@@ -1,4 +1,4 @@
-/* Auth method "kubernetes" (spec 3.4.2): log in with the pod's service
+/* Auth method "kubernetes" (vaproxyd.hcl(5)): log in with the pod's service
  * account token (a JWT) and a role name.
  *
  * The JWT file is read again, and trimmed, at every login: projected

@@ -1,4 +1,4 @@
-/* Auth method "token_file" (spec 3.4.4): the token is already in a file;
+/* Auth method "token_file" (vaproxyd.hcl(5)): the token is already in a file;
  * "logging in" is looking it up (auth/token/lookup-self), which tells the
  * core its TTL and whether it can be renewed.  The file is re-read at every
  * login and never deleted; if it becomes unreadable or empty, the last

@@ -1,7 +1,8 @@
-/* Cache "memory": the lease cache's in-memory database (spec 2.5-2.7, 2.9,
- * 2.11), the counterpart of OpenBao's cachememdb.  The core decides what is
- * cached, renews it and says what to evict; this plugin only keeps the
- * entries and finds them by the indexes of cache.h.
+/* Cache "memory": the lease cache's in-memory database (the entries,
+ * their indexes, eviction by index and cache clears, as vaproxyd(8)
+ * describes the cache), the counterpart of OpenBao's cachememdb.  The core
+ * decides what is cached, renews it and says what to evict; this plugin only
+ * keeps the entries and finds them by the indexes of cache.h.
  *
  * Layout.  Each entry is ONE allocation: a 40-byte header, one 16-byte
  * list link per secondary index the entry is in, then its strings (all
@@ -36,9 +37,9 @@
  *                    one becoming unreachable.
  *   request_path     not indexed: a request_path selector scans every
  *                    entry, keeps those of its namespace (exact) whose
- *                    path has the prefix.  Path clears are rare (cache-
- *                    clear API, spec 2.11) and a scan of 100k entries
- *                    takes about a millisecond; an index would cost every
+ *                    path has the prefix.  Path clears are rare (the
+ *                    cache-clear API) and a scan of 100k entries takes
+ *                    about a millisecond; an index would cost every
  *                    entry a link.
  *
  * NULL and "" index values are not indexed (cachememdb's "optional"

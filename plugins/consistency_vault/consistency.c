@@ -1,5 +1,6 @@
 /* Consistency policies "always" and "never" (api_proxy enforce_consistency,
- * spec 4.2), with when_inconsistent = fail | retry | forward.
+ * Vault's eventual-consistency headers, see vaproxyd.hcl(5)), with
+ * when_inconsistent = fail | retry | forward.
  *
  * "always": a request that carries none of X-Vault-Index, X-Vault-Forward,
  * X-Vault-Inconsistent is managed by the proxy: it gets one X-Vault-Index

@@ -1,7 +1,8 @@
 /* Vault's replication states (X-Vault-Index values) and the rule for
- * remembering them (spec 4.2).  Values stay opaque except for what the
- * merge rule needs: base64 of "v1:<cluster>:<local>:<replicated>:<hmac>".
- * The HMAC is not checked: the proxy has no key.
+ * remembering them, as Vault documents for clients of its eventual
+ * consistency.  Values stay opaque except for what the merge rule needs:
+ * base64 of "v1:<cluster>:<local>:<replicated>:<hmac>".  The HMAC is not
+ * checked: the proxy has no key.
  *
  * Ownership: vp_index_set owns copies of its strings. */
 #ifndef VP_INDEX_STATE_H

@@ -1,4 +1,4 @@
-/* Fuzz target: the host's json_get_string (core/plugin/host_api.c), through
+/* Fuzz target: the host's json_get_string (core/plugin/host_table.c), through
  * which auth plugins read upstream's login answers ("auth.client_token",
  * "data.secret_id").  Input: a dotted path, a NUL byte, then the JSON
  * document, which gets an exact-size buffer without a NUL: the host
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "plugin/host_api.h"
+#include "plugin/host_table.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

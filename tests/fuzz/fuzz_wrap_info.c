@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin/host_api.h"
+#include "base/secmem.h"
 #include "fuzz.h"
 #include "auth/wrap_info.h"
 

@@ -22,6 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The daemon's duration parser itself (core/base/duration.c, installed
+ * beside this file as base/duration.c), so that a plugin test accepts and
+ * refuses exactly the durations vaproxyd does. */
+#define VPD_DURATION_STATIC
+#include "base/duration.c"
+
 #define FILE_MAX (1024 * 1024)
 
 static long live_secrets;
@@ -252,71 +258,40 @@ parse_int(const char *s, int base, int64_t *out)
     return 0;
 }
 
-/* "90", "30s", "5m", "1h30m", "2d", "250ms" -> milliseconds. */
+/* Converts text to the field's type.  Returns 0, or -1 with what was
+ * expected in *want, in the daemon's words (core/plugin/plugin_conf.c). */
 static int
-parse_duration_ms(const char *s, int64_t *out)
-{
-    int64_t total = 0;
-    if (!*s)
-        return -1;
-    if (parse_int(s, 10, &total) == 0) {
-        *out = total * 1000;
-        return total >= 0 ? 0 : -1;
-    }
-    while (*s) {
-        if (!isdigit((unsigned char)*s))
-            return -1;
-        int64_t n = 0;
-        while (isdigit((unsigned char)*s))
-            n = n * 10 + (*s++ - '0');
-        int64_t unit;
-        if (strncmp(s, "ms", 2) == 0) {
-            unit = 1;
-            s += 2;
-        } else if (*s == 's') {
-            unit = 1000;
-            s++;
-        } else if (*s == 'm') {
-            unit = 60 * 1000;
-            s++;
-        } else if (*s == 'h') {
-            unit = 3600 * 1000;
-            s++;
-        } else if (*s == 'd') {
-            unit = 86400 * 1000;
-            s++;
-        } else {
-            return -1;
-        }
-        total += n * unit;
-    }
-    *out = total;
-    return 0;
-}
-
-/* Converts text to the field's type.  Returns 0 or -1. */
-static int
-convert(vp_conf_type_t type, const char *text, int64_t *num)
+convert(vp_conf_type_t type, const char *text, int64_t *num, const char **want)
 {
     int b = 0;
+    uint64_t ms = 0;
     switch (type) {
     case VP_CONF_STRING:
     case VP_CONF_PATH:
+        *want = "a string";
         return 0;
     case VP_CONF_INT:
+        *want = "an integer";
         return parse_int(text, 10, num);
     case VP_CONF_BOOL:
+        *want = "a bool";
         if (parse_bool(text, &b) != 0)
             return -1;
         *num = b;
         return 0;
     case VP_CONF_DURATION:
-        return parse_duration_ms(text, num);
+        *want = "a duration (\"30s\", \"5m\", or seconds)";
+        if (vpd_duration_parse(text, &ms) != 0)
+            return -1;
+        *num = (int64_t)ms;
+        return 0;
     case VP_CONF_MODE:
+        *want = "a file mode (0640 or \"0640\")";
         if (parse_int(text, 8, num) != 0)
             return -1;
         return *num >= 0 && *num <= 07777 ? 0 : -1;
     }
+    *want = "a known type";
     return -1;
 }
 
@@ -338,7 +313,8 @@ conf_get(const vp_instance_t *inst, const char *key, vp_conf_type_t want,
     if (!text)
         return VP_ENOENT;
     *str = text;
-    return convert(f->type, text, num) == 0 ? 0 : VP_EINVAL;
+    const char *unused;
+    return convert(f->type, text, num, &unused) == 0 ? 0 : VP_EINVAL;
 }
 
 static int
@@ -388,8 +364,12 @@ mock_check_schema(const vp_conf_field_t *schema, const char *const *pairs,
             return -1;
         }
         int64_t num = 0;
-        if (convert(f->type, pairs[i + 1], &num) != 0) {
-            snprintf(err, err_len, "%s: wrong type", pairs[i]);
+        const char *want;
+        if (convert(f->type, pairs[i + 1], &num, &want) != 0) {
+            /* The mock's values are all text: the daemon says "got
+             * string" for a quoted value that does not convert. */
+            snprintf(err, err_len, "%s: expected %s, got string", pairs[i],
+                     want);
             return -1;
         }
     }

@@ -18,7 +18,11 @@
  * pkg-config variable mockhostdir), and the aclocal macro
  * VAPROXY_CHECK_MOCKHOST finds them.  They are shipped as source, to be
  * compiled into the author's test program with the author's compiler and
- * flags (C11 or later, POSIX, json-c).  See sdk/GUIDE.md and the template.
+ * flags (C11 or later, POSIX, json-c).  mock_host.c includes a third file,
+ * the daemon's duration parser, installed beside it as base/duration.c
+ * (in the tree it is core/base/duration.c, found through -I core): the
+ * mock reads durations exactly as vaproxyd does.  See sdk/GUIDE.md and
+ * the template.
  *
  * What it covers: everything auth methods and caches call (mock_create
  * runs an auth method's create; for a cache, check the schema with

@@ -37,7 +37,9 @@
 #include "proxy/chain.h"
 #include "config/config.h"
 #include "upstream/forward.h"
-#include "plugin/host_api.h"
+#include "base/secmem.h"
+#include "plugin/host_table.h"
+#include "plugin/plugin_instance.h"
 #include "cache/lease_cache.h"
 #include "plugin/plugin_loader.h"
 #include "base/log.h"
@@ -97,7 +99,8 @@ setup_chain(void)
 #endif
     if (!dir)
         return;
-    if (vpd_plugins_load_dir(&G.plugins, dir, err, sizeof err) != 0)
+    if (vpd_plugins_load_dir(&G.plugins, dir, vpd_host_api(), err,
+                             sizeof err) != 0)
         die(err);
     vpd_conf_pair pairs[] = {{"when_inconsistent", "forward"}};
     vpd_instance *c =

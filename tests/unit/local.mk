@@ -151,6 +151,17 @@ tests_unit_test_cache_memory_LDADD = $(JSONC_LIBS) -ldl
 tests_unit_test_cache_memory_DEPENDENCIES = plugins/cache_memory.la
 TESTS += tests/unit/test_cache_memory
 
+# durations: the daemon's parser and the SDK's mock host read them alike
+# (links the core and the mock host, which share core/base/duration.c)
+check_PROGRAMS += tests/unit/test_duration
+tests_unit_test_duration_SOURCES = tests/unit/test_duration.c \
+	tests/host/mock_host.c tests/host/mock_host.h
+tests_unit_test_duration_CPPFLAGS = $(UNIT_CPPFLAGS) \
+	-I$(top_srcdir)/tests/host
+tests_unit_test_duration_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_duration_LDADD = $(UNIT_LDADD) $(JSONC_LIBS)
+TESTS += tests/unit/test_duration
+
 # encrypted persistent store of the lease cache: format, keys, crash safety
 check_PROGRAMS += tests/unit/test_persist
 tests_unit_test_persist_SOURCES = tests/unit/test_persist.c

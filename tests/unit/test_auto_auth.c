@@ -22,7 +22,8 @@
 #include "auth/auto_auth.h"
 #include "auth/token_holder.h"
 #include "base/log.h"
-#include "plugin/host_api.h"
+#include "plugin/host_table.h"
+#include "plugin/plugin_instance.h"
 #include "plugin/plugin_loader.h"
 #include "upstream/forward.h"
 #include "test.h"
@@ -288,8 +289,8 @@ start(responder_fn fn, uint64_t min_backoff_ms, uint64_t max_backoff_ms)
     char role[128], secret[128];
     snprintf(role, sizeof role, "%s/role_id", F.dir);
     snprintf(secret, sizeof secret, "%s/secret_id", F.dir);
-    if (vpd_plugins_load_file(&F.reg, VP_BUILD_PLUGINDIR "/auth_approle", err,
-                              sizeof err) != 0)
+    if (vpd_plugins_load_file(&F.reg, VP_BUILD_PLUGINDIR "/auth_approle",
+                              vpd_host_api(), err, sizeof err) != 0)
         TEST_FAIL_("loading approle: %s", err);
     vpd_conf_pair pairs[] = {{"role_id_file_path", role},
                              {"secret_id_file_path", secret}};

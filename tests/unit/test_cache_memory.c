@@ -1,7 +1,7 @@
 /* The shipped cache plugin "memory" (plugins/cache_memory), loaded from the
  * build tree with dlopen and driven through the mock host
  * (tests/host/mock_host.c), playing the core's part: store, lookup, find
- * and evict by every index (the cachememdb tests of spec 6.4), limits,
+ * and evict by every index (what OpenBao's cachememdb tests check), limits,
  * renewals, stats, and a long random run checked against a reference
  * model.
  *

@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "proxy/chain.h"
-#include "plugin/host_api.h"
+#include "plugin/host_table.h"
+#include "plugin/plugin_instance.h"
 #include "plugin/plugin_loader.h"
 #include "plugin/request.h"
 
@@ -27,7 +28,7 @@ setup(fixture *f)
     memset(f, 0, sizeof *f);
     char err[1024];
     ASSERT_INT_EQ(vpd_plugins_load_file(&f->reg, VP_TEST_PLUGINDIR "/trace",
-                                        err, sizeof err),
+                                        vpd_host_api(), err, sizeof err),
                   0);
     const char *labels[] = {"A", "B"};
     for (size_t i = 0; i < 2; i++) {

@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "proxy/chain.h"
-#include "plugin/host_api.h"
+#include "plugin/host_table.h"
+#include "plugin/plugin_instance.h"
 #include "index_state.h"
 #include "plugin/plugin_loader.h"
 #include "plugin/request.h"
@@ -125,7 +126,7 @@ policy_setup(policy *p, const char *name, const char *when)
     char err[1024];
     ASSERT_INT_EQ(vpd_plugins_load_file(&p->reg,
                                         VP_BUILD_PLUGINDIR "/consistency_vault",
-                                        err, sizeof err),
+                                        vpd_host_api(), err, sizeof err),
                   0);
     vpd_conf_pair pair = {"when_inconsistent", when};
     vpd_instance *i = vpd_instance_new(&p->reg, VP_KIND_CONSISTENCY, name, NULL,
@@ -236,7 +237,7 @@ TEST(always_reconfigured_keeps_what_it_learned)
     ASSERT_NOT_NULL(vpd_instance_reconfigure_op(running));
     ASSERT_INT_EQ(vpd_instance_reconfigure(running, next, err, sizeof err), 0);
     vpd_instance_free(next);
-    ASSERT_STR_EQ(running->pairs[0].value, "forward");
+    ASSERT_STR_EQ(running->conf.pairs[0].value, "forward");
 
     ASSERT_INT_EQ(exchange(&p, NULL, 412, NULL, &sent), VP_RETRY);
     ASSERT_STR_EQ(vpd_hdrs_get(&sent, "X-Vault-Index", 0), s1);
@@ -262,7 +263,7 @@ TEST(never_accepts_any_reconfigure)
         vpd_instance_reconfigure(p.chain.consistency[0], next, err, sizeof err),
         0);
     vpd_instance_free(next);
-    ASSERT_STR_EQ(p.chain.consistency[0]->pairs[0].value, "retry");
+    ASSERT_STR_EQ(p.chain.consistency[0]->conf.pairs[0].value, "retry");
     vpd_hdrs sent = {0};
     ASSERT_INT_EQ(exchange(&p, NULL, 412, NULL, &sent), VP_RETRY);
     vpd_hdrs_free(&sent);

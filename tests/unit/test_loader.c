@@ -4,8 +4,13 @@
 
 #include "test.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "config/cfgtree.h"
-#include "plugin/host_api.h"
+#include "plugin/host_table.h"
+#include "plugin/plugin_instance.h"
 #include "plugin/plugin_loader.h"
 
 static int
@@ -14,7 +19,7 @@ load(const char *dir, const char *name, char *err, size_t len)
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     vpd_registry reg = {0};
-    int rc = vpd_plugins_load_file(&reg, path, err, len);
+    int rc = vpd_plugins_load_file(&reg, path, vpd_host_api(), err, len);
     vpd_plugins_unload(&reg);
     return rc;
 }
@@ -23,7 +28,8 @@ TEST(shipped_plugins_load_and_resolve)
 {
     vpd_registry reg = {0};
     char err[1024] = "";
-    int rc = vpd_plugins_load_dir(&reg, VP_BUILD_PLUGINDIR, err, sizeof err);
+    int rc = vpd_plugins_load_dir(&reg, VP_BUILD_PLUGINDIR, vpd_host_api(), err,
+                                  sizeof err);
     if (rc != 0)
         printf("# %s\n", err);
     ASSERT_INT_EQ(rc, 0);
@@ -92,7 +98,9 @@ TEST(failing_init_is_refused_with_its_reason)
 {
     char err[1024];
     ASSERT_INT_EQ(load(VP_TEST_PLUGINDIR, "init_fails", err, sizeof err), -1);
-    ASSERT_STR_CONTAINS(err, "init failed (-4): the test plugin always fails");
+    ASSERT_STR_CONTAINS(
+        err, "init failed (-4, input/output error): the test plugin always "
+             "fails");
 }
 
 TEST(duplicate_implementation_is_refused)
@@ -101,10 +109,10 @@ TEST(duplicate_implementation_is_refused)
     char err[1024];
     ASSERT_INT_EQ(vpd_plugins_load_file(&reg,
                                         VP_BUILD_PLUGINDIR "/consistency_vault",
-                                        err, sizeof err),
+                                        vpd_host_api(), err, sizeof err),
                   0);
     ASSERT_INT_EQ(vpd_plugins_load_file(&reg, VP_TEST_PLUGINDIR "/dup_never",
-                                        err, sizeof err),
+                                        vpd_host_api(), err, sizeof err),
                   -1);
     ASSERT_STR_CONTAINS(
         err, "consistency \"never\" is already provided by " VP_BUILD_PLUGINDIR
@@ -116,11 +124,11 @@ TEST(same_plugin_twice_is_refused)
 {
     vpd_registry reg = {0};
     char err[1024];
-    ASSERT_INT_EQ(vpd_plugins_load_file(&reg, VP_TEST_PLUGINDIR "/trace", err,
-                                        sizeof err),
+    ASSERT_INT_EQ(vpd_plugins_load_file(&reg, VP_TEST_PLUGINDIR "/trace",
+                                        vpd_host_api(), err, sizeof err),
                   0);
     ASSERT_INT_EQ(vpd_plugins_load_file(&reg, VP_TEST_PLUGINDIR "/trace.la",
-                                        err, sizeof err),
+                                        vpd_host_api(), err, sizeof err),
                   -1);
     ASSERT_STR_CONTAINS(err, "already provided by");
     vpd_plugins_unload(&reg);
@@ -138,8 +146,9 @@ TEST(directory_with_a_bad_plugin_fails)
 {
     vpd_registry reg = {0};
     char err[1024];
-    ASSERT_INT_EQ(
-        vpd_plugins_load_dir(&reg, VP_TEST_PLUGINDIR, err, sizeof err), -1);
+    ASSERT_INT_EQ(vpd_plugins_load_dir(&reg, VP_TEST_PLUGINDIR, vpd_host_api(),
+                                       err, sizeof err),
+                  -1);
     /* Name order: abi_major comes first and is refused. */
     ASSERT_STR_CONTAINS(err, "abi_major refused");
     vpd_plugins_unload(&reg);
@@ -149,9 +158,9 @@ TEST(unreadable_directory_is_an_error)
 {
     vpd_registry reg = {0};
     char err[1024];
-    ASSERT_INT_EQ(
-        vpd_plugins_load_dir(&reg, "/nonexistent/plugins", err, sizeof err),
-        -1);
+    ASSERT_INT_EQ(vpd_plugins_load_dir(&reg, "/nonexistent/plugins",
+                                       vpd_host_api(), err, sizeof err),
+                  -1);
     ASSERT_STR_CONTAINS(err, "plugin directory /nonexistent/plugins: cannot "
                              "be read");
 }
@@ -162,7 +171,7 @@ TEST(instance_config_is_checked_against_the_schema)
     char err[1024];
     ASSERT_INT_EQ(vpd_plugins_load_file(&reg,
                                         VP_BUILD_PLUGINDIR "/consistency_vault",
-                                        err, sizeof err),
+                                        vpd_host_api(), err, sizeof err),
                   0);
     vpd_conf_pair bad[] = {{"when_inconsistent", "sometimes"}};
     vpd_instance *i =
@@ -189,13 +198,14 @@ static void
 load_for_reconfigure(vpd_registry *reg)
 {
     char err[1024] = "";
-    int rc = vpd_plugins_load_dir(reg, VP_BUILD_PLUGINDIR, err, sizeof err);
+    int rc = vpd_plugins_load_dir(reg, VP_BUILD_PLUGINDIR, vpd_host_api(), err,
+                                  sizeof err);
     if (rc == 0)
-        rc = vpd_plugins_load_file(reg, VP_TEST_PLUGINDIR "/reconf", err,
-                                   sizeof err);
+        rc = vpd_plugins_load_file(reg, VP_TEST_PLUGINDIR "/reconf",
+                                   vpd_host_api(), err, sizeof err);
     if (rc == 0)
-        rc = vpd_plugins_load_file(reg, VP_TEST_PLUGINDIR "/abi_old", err,
-                                   sizeof err);
+        rc = vpd_plugins_load_file(reg, VP_TEST_PLUGINDIR "/abi_old",
+                                   vpd_host_api(), err, sizeof err);
     if (rc != 0)
         TEST_FAIL_("%s", err);
 }
@@ -359,6 +369,89 @@ TEST(reconfigure_moves_the_new_config_in_or_keeps_the_old)
     vpd_plugins_unload(&reg);
 }
 
+/* A host table the test owns: the daemon's, with set_error replaced by one
+ * that records what it was told. */
+static int set_error_calls;
+static char set_error_text[256];
+
+static void recording_set_error(const vp_instance_t *inst, const char *fmt, ...)
+    VP_PRINTF(2, 3);
+
+static void
+recording_set_error(const vp_instance_t *inst, const char *fmt, ...)
+{
+    (void)inst;
+    set_error_calls++;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(set_error_text, sizeof set_error_text, fmt, ap);
+    va_end(ap);
+}
+
+TEST(the_loader_hands_plugins_the_table_it_is_given)
+{
+    vp_host_api_t mine = *vpd_host_api();
+    mine.set_error = recording_set_error;
+    set_error_calls = 0;
+    char err[1024];
+    vpd_registry reg = {0};
+    ASSERT_INT_EQ(vpd_plugins_load_file(&reg, VP_TEST_PLUGINDIR "/init_fails",
+                                        &mine, err, sizeof err),
+                  -1);
+    /* init called our set_error, not the daemon's, so the loader heard no
+     * reason and gives only the code. */
+    ASSERT_INT_EQ(set_error_calls, 1);
+    ASSERT_STR_EQ(set_error_text, "the test plugin always fails");
+    ASSERT_STR_CONTAINS(err, "init failed (-4, input/output error)");
+    ASSERT(strstr(err, "always fails") == NULL);
+    vpd_plugins_unload(&reg);
+
+    ASSERT_INT_EQ(vpd_plugins_load_file(&reg, VP_TEST_PLUGINDIR "/trace", &mine,
+                                        err, sizeof err),
+                  0);
+    ASSERT(reg.v[0].host == &mine);
+    vpd_conf_pair pair = {"label", "x"};
+    vpd_instance *vi = vpd_instance_new(&reg, VP_KIND_CONSISTENCY, "trace",
+                                        NULL, &pair, 1, "t", err, sizeof err);
+    ASSERT_NOT_NULL(vi);
+    ASSERT(vi->pub.host == &mine);
+    vpd_instance_free(vi);
+    vpd_plugins_unload(&reg);
+}
+
+/* Every code by name, with the text errors.h gives it: a renumbered or
+ * re-worded code, or one missing from VP_ERRNO_MAP, fails here. */
+TEST(vp_strerror_names_every_code)
+{
+    static const struct {
+        int code;
+        const char *text;
+    } codes[] = {
+        {VP_OK, "success"},
+        {VP_ERROR, "failed"},
+        {VP_EINVAL, "invalid argument"},
+        {VP_ENOENT, "not found"},
+        {VP_EIO, "input/output error"},
+        {VP_EPROTO, "unexpected answer from the server"},
+        {VP_ENOTSUP, "not supported"},
+        {VP_EEXIST, "already exists"},
+        {VP_EFULL, "no room left"},
+        {VP_EAUTH, "authentication failed"},
+        {VP_ENOMEM, "out of memory"},
+    };
+    size_t n = sizeof codes / sizeof codes[0];
+    for (size_t i = 0; i < n; i++) {
+        ASSERT_STR_EQ(vp_strerror(codes[i].code), codes[i].text);
+        for (size_t j = 0; j < i; j++)
+            ASSERT(codes[i].code != codes[j].code);
+    }
+    /* VP_ENOMEM no longer shares -1 with VP_ERROR. */
+    ASSERT_INT_EQ(VP_ENOMEM, -10);
+    ASSERT_STR_EQ(vp_strerror(-11), "unknown error");
+    ASSERT_STR_EQ(vp_strerror(1), "unknown error");
+    ASSERT_STR_EQ(vp_strerror(-1000), "unknown error");
+}
+
 int
 main(void)
 {
@@ -373,5 +466,7 @@ main(void)
         T(a_1_0_plugin_is_never_reconfigured),
         T(reconfigure_moves_the_new_config_in_or_keeps_the_old),
         T(unreadable_directory_is_an_error),
-        T(instance_config_is_checked_against_the_schema));
+        T(instance_config_is_checked_against_the_schema),
+        T(the_loader_hands_plugins_the_table_it_is_given),
+        T(vp_strerror_names_every_code));
 }

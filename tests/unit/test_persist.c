@@ -23,7 +23,7 @@
 #include <vaproxy/errors.h>
 
 #include "config/cfgtree.h"
-#include "plugin/host_api.h"
+#include "base/secmem.h"
 #include "base/log.h"
 #include "cache/persist.h"
 

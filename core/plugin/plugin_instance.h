@@ -1,49 +1,38 @@
-/* The host side of the SDK: the vp_host_api_t table handed to plugins,
- * plugin instances with their checked configuration, and login requests.
+/* Plugin instances: one configured use of an implementation (an auth
+ * method, a cache, a consistency policy), created through its ops table,
+ * compared and reconfigured on SIGHUP, destroyed through its ops table.
  *
  * Ownership: instances are created by vpd_instance_new and freed by
- * vpd_instance_free (which calls the ops' destroy).  An instance owns a
- * copy of its configuration, so it never depends on the config it was
- * read from.  A vp_login_t is owned by whoever called vpd_login_new. */
-#ifndef VPD_HOST_API_H
-#define VPD_HOST_API_H
+ * vpd_instance_free (which calls the ops' destroy).  An instance owns its
+ * configuration (vpd_plugin_conf), so it never depends on the config it
+ * was read from.  It borrows its implementation and host table from the
+ * plugin that provides it, which must stay loaded until it is freed. */
+#ifndef VPD_PLUGIN_INSTANCE_H
+#define VPD_PLUGIN_INSTANCE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <vaproxy/vaproxy.h>
 
 #include "config/cfgtree.h"
-#include "http/http.h"
+#include "plugin/plugin_conf.h"
 #include "plugin/plugin_loader.h"
-
-const vp_host_api_t *vpd_host_api(void);
-
-/* Errors a plugin's init reported with set_error(NULL, ...). */
-void vpd_host_clear_init_error(void);
-const char *vpd_host_init_error(void);
-
-/* A synthetic configuration key/value for instances configured from core
- * settings rather than a `config` block. */
-typedef struct {
-    const char *key;
-    const char *value;
-} vpd_conf_pair;
 
 typedef struct vpd_instance {
     vp_instance_t pub; /* first: plugins get &pub */
     vp_kind_t kind;
     const vp_provide_t *provide;
     vpd_plugin *plugin;
-    vpd_cfg_node *conf;   /* a copy of the `config` object (owned),
-                             or NULL */
-    vpd_conf_pair *pairs; /* synthetic keys (owned copies) */
-    size_t n_pairs;
+    vpd_plugin_conf conf;
     char label[96]; /* "auth approle", for messages */
     char last_error[512];
     bool created;
 } vpd_instance;
 
 /* Checks conf (an OBJECT node, may be NULL) and the synthetic pairs against
- * the implementation's schema, then calls its create.  On error returns
- * NULL with "FILE:LINE: ..." (or the plugin's own message) in err. */
+ * the implementation's schema, then calls its create.  The instance gets
+ * the host table its plugin's init was given.  On error returns NULL with
+ * "FILE:LINE: ..." (or the plugin's own message) in err. */
 vpd_instance *vpd_instance_new(vpd_registry *reg, vp_kind_t kind,
                                const char *name, const vpd_cfg_node *conf,
                                const vpd_conf_pair *pairs, size_t n_pairs,
@@ -80,24 +69,5 @@ vpd_instance_ops(const vpd_instance *inst)
 /* The last error an instance's hook reported ("" if none). */
 const char *vpd_instance_error(const vpd_instance *inst);
 void vpd_instance_clear_error(vpd_instance *inst);
-
-/* A login request being described by an auth method. */
-struct vp_login {
-    char method[16];
-    char *path;  /* below /v1/ */
-    char *body;  /* secret */
-    char *token; /* secret, X-Vault-Token */
-    vpd_hdrs headers;
-    char *client_cert, *client_key, *ca_cert;
-    vp_login_result_t result;
-};
-
-vp_login_t *vpd_login_new(void);
-void vpd_login_reset(vp_login_t *login);
-void vpd_login_free(vp_login_t *login);
-
-/* Secret buffers (also used by the core). */
-char *vpd_secret_dup(const char *s, size_t len);
-void vpd_secret_free(char *s);
 
 #endif

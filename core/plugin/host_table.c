@@ -1,0 +1,347 @@
+/* The host table's shims: see host_table.h.  The members that act on
+ * login requests and proxied requests are implemented in login.c and
+ * request.c; the ones here are the rest: logging and errors, memory,
+ * configuration lookups, files, JSON, time and randomness. */
+#include "autoconf.h"
+
+#include "plugin/host_table.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/secmem.h"
+#include "plugin/login.h"
+#include "plugin/plugin_instance.h"
+#include "plugin/plugin_loader.h"
+#include "plugin/request.h"
+
+#define FILE_MAX (1024 * 1024)
+
+/* ---- logging and errors ----------------------------------------------- */
+
+static const char *
+component_of(const vp_instance_t *inst, char *buf, size_t len)
+{
+    if (!inst)
+        return "proxy.plugin";
+    const vpd_instance *vi = (const vpd_instance *)inst;
+    snprintf(buf, len, "proxy.%s.%s", vpd_kind_name(vi->kind), inst->name);
+    return buf;
+}
+
+static void host_log(const vp_instance_t *inst, vp_log_level_t level,
+                     const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+host_log(const vp_instance_t *inst, vp_log_level_t level, const char *fmt, ...)
+{
+    char comp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vpd_log_level l =
+        level <= VP_LOG_ERROR ? (vpd_log_level)level : VPD_LOG_ERROR;
+    vpd_vlog(l, component_of(inst, comp, sizeof comp), fmt, ap);
+    va_end(ap);
+}
+
+static void host_set_error(const vp_instance_t *inst, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+host_set_error(const vp_instance_t *inst, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (inst) {
+        vpd_instance *vi = (vpd_instance *)inst;
+        vsnprintf(vi->last_error, sizeof vi->last_error, fmt, ap);
+    } else {
+        vpd_plugins_vset_init_error(fmt, ap);
+    }
+    va_end(ap);
+}
+
+/* ---- memory ------------------------------------------------------------ */
+
+static void *
+host_alloc(size_t size)
+{
+    return malloc(size);
+}
+
+static void *
+host_calloc(size_t n, size_t size)
+{
+    return calloc(n, size);
+}
+
+static void
+host_free(void *p)
+{
+    free(p);
+}
+
+static char *
+host_strdup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* ---- configuration ----------------------------------------------------- */
+
+static int
+conf_get(const vp_instance_t *inst, const char *key, vp_conf_type_t want,
+         const char **str, int64_t *num)
+{
+    const vpd_instance *vi = (const vpd_instance *)inst;
+    return vpd_plugin_conf_get(&vi->conf, key, want, str, num);
+}
+
+static int
+host_conf_string(const vp_instance_t *inst, const char *key, const char **out)
+{
+    int64_t unused;
+    return conf_get(inst, key, VP_CONF_STRING, out, &unused);
+}
+
+static int
+host_conf_int(const vp_instance_t *inst, const char *key, int64_t *out)
+{
+    const char *unused;
+    return conf_get(inst, key, VP_CONF_INT, &unused, out);
+}
+
+static int
+host_conf_bool(const vp_instance_t *inst, const char *key, int *out)
+{
+    const char *unused;
+    int64_t v = 0;
+    int rc = conf_get(inst, key, VP_CONF_BOOL, &unused, &v);
+    if (rc == 0)
+        *out = v != 0;
+    return rc;
+}
+
+static int
+host_conf_duration_ms(const vp_instance_t *inst, const char *key, uint64_t *out)
+{
+    const char *unused;
+    int64_t v = 0;
+    int rc = conf_get(inst, key, VP_CONF_DURATION, &unused, &v);
+    if (rc == 0)
+        *out = (uint64_t)v;
+    return rc;
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+static int
+host_read_file(const vp_instance_t *inst, const char *path, int trim,
+               char **out, size_t *out_len)
+{
+    vpd_instance *vi = (vpd_instance *)inst;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        if (vi)
+            host_set_error(inst, "cannot read %s: %s", path, strerror(e));
+        return e == ENOENT ? VP_ENOENT : VP_EIO;
+    }
+    vpd_buf b = VPD_BUF_INIT;
+    char chunk[4096];
+    int rc = 0;
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            host_set_error(inst, "cannot read %s: %s", path, strerror(errno));
+            rc = VP_EIO;
+            break;
+        }
+        if (n == 0)
+            break;
+        if (b.len + (size_t)n > FILE_MAX) {
+            host_set_error(inst, "%s is larger than 1 MiB", path);
+            rc = VP_EIO;
+            break;
+        }
+        if (vpd_buf_append(&b, chunk, (size_t)n) != 0) {
+            rc = VP_ENOMEM;
+            break;
+        }
+    }
+    OPENSSL_cleanse(chunk, sizeof chunk);
+    close(fd);
+    if (rc != 0) {
+        vpd_buf_free_secret(&b);
+        return rc;
+    }
+    const char *start = b.data ? b.data : "";
+    size_t len = b.len;
+    if (trim) {
+        while (len && isspace((unsigned char)*start)) {
+            start++;
+            len--;
+        }
+        while (len && isspace((unsigned char)start[len - 1]))
+            len--;
+    }
+    *out = vpd_secret_dup(start, len);
+    vpd_buf_free_secret(&b);
+    if (!*out)
+        return VP_ENOMEM;
+    if (out_len)
+        *out_len = len;
+    return 0;
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+static int
+host_json_get_string(const char *json, size_t len, const char *path, char **out)
+{
+    json_tokener *tok = json_tokener_new();
+    if (!tok)
+        return VP_ENOMEM;
+    json_object *root = json_tokener_parse_ex(tok, json, (int)len);
+    int ok = root && json_tokener_get_error(tok) == json_tokener_success;
+    json_tokener_free(tok);
+    if (!ok) {
+        json_object_put(root);
+        return VP_EINVAL;
+    }
+    json_object *cur = root;
+    char part[128];
+    const char *p = path;
+    while (cur && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof part) {
+            cur = NULL;
+            break;
+        }
+        memcpy(part, p, n);
+        part[n] = '\0';
+        json_object *next = NULL;
+        if (!json_object_is_type(cur, json_type_object) ||
+            !json_object_object_get_ex(cur, part, &next))
+            cur = NULL;
+        else
+            cur = next;
+        p += n + (dot ? 1 : 0);
+    }
+    int rc = VP_ENOENT;
+    if (cur && json_object_is_type(cur, json_type_string)) {
+        *out = vpd_secret_dup(json_object_get_string(cur),
+                              (size_t)json_object_get_string_len(cur));
+        rc = *out ? 0 : VP_ENOMEM;
+    }
+    json_object_put(root);
+    return rc;
+}
+
+static char *
+host_json_object_from_pairs(const char *const *pairs)
+{
+    json_object *obj = json_object_new_object();
+    if (!obj)
+        return NULL;
+    for (size_t i = 0; pairs[i]; i += 2) {
+        if (!pairs[i + 1])
+            continue;
+        json_object_object_add(obj, pairs[i],
+                               json_object_new_string(pairs[i + 1]));
+    }
+    size_t len = 0;
+    const char *text =
+        json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
+    char *out = vpd_secret_dup(text, len);
+    /* json-c keeps its own copies of the values; wipe the serialisation
+     * buffer before it is freed. */
+    OPENSSL_cleanse((char *)text, len);
+    json_object_put(obj);
+    return out;
+}
+
+/* ---- time and randomness ----------------------------------------------- */
+
+static uint64_t
+host_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int
+host_random_bytes(void *buf, size_t len)
+{
+    return RAND_bytes(buf, (int)len) == 1 ? 0 : VP_EIO;
+}
+
+static const vp_host_api_t host_table = {
+    .size = sizeof(vp_host_api_t),
+    .abi_major = VP_ABI_MAJOR,
+    .abi_minor = VP_ABI_MINOR,
+    .log = host_log,
+    .set_error = host_set_error,
+    .alloc = host_alloc,
+    .calloc = host_calloc,
+    .free = host_free,
+    .strdup = host_strdup,
+    .secret_dup = vpd_secret_dup,
+    .secret_free = vpd_secret_free,
+    .conf_string = host_conf_string,
+    .conf_int = host_conf_int,
+    .conf_bool = host_conf_bool,
+    .conf_duration_ms = host_conf_duration_ms,
+    .read_file = host_read_file,
+    .json_get_string = host_json_get_string,
+    .json_object_from_pairs = host_json_object_from_pairs,
+    .login_set_request = vpd_login_set_request,
+    .login_set_body = vpd_login_set_body,
+    .login_set_token = vpd_login_set_token,
+    .login_add_header = vpd_login_add_header,
+    .login_set_tls = vpd_login_set_tls,
+    .login_set_result = vpd_login_set_result,
+    .req_method = vpd_req_method,
+    .req_path = vpd_req_path,
+    .req_token = vpd_req_token,
+    .req_header = vpd_req_header,
+    .req_header_count = vpd_req_header_count,
+    .req_header_add = vpd_req_header_add,
+    .req_header_remove = vpd_req_header_remove,
+    .resp_status = vpd_resp_status,
+    .resp_header = vpd_resp_header,
+    .resp_header_count = vpd_resp_header_count,
+    .resp_body = vpd_resp_body,
+    .resp_header_add = vpd_resp_header_add,
+    .req_respond = vpd_req_respond,
+    .req_attempts = vpd_req_attempts,
+    .req_ctx_set = vpd_req_ctx_set,
+    .req_ctx_get = vpd_req_ctx_get,
+    .now_ms = host_now_ms,
+    .random_bytes = host_random_bytes,
+    .login_method = vpd_login_method,
+    .login_path = vpd_login_path,
+};
+
+const vp_host_api_t *
+vpd_host_api(void)
+{
+    return &host_table;
+}
