@@ -723,7 +723,8 @@ parse_test_retry_env(unsigned *min_ms, unsigned *max_ms)
     }
 }
 
-/* Opens the persistent cache and restores it (spec 2.13).  With
+/* Opens the persistent cache (vaproxyd.hcl(5), cache persist) and
+ * restores it.  With
  * exit_on_err any failure stops the start; otherwise it is logged and the
  * cache runs in memory.  Returns 0 or -1 (stop). */
 static int
@@ -773,7 +774,7 @@ serve(daemon_t *d)
     unsigned rmin = 1000, rmax = 1500;
     parse_test_retry_env(&rmin, &rmax);
     /* BAO_CLIENT_TIMEOUT / VAULT_CLIENT_TIMEOUT bound each upstream call,
-     * retries included (spec 1.1; default 60 s). */
+     * retries included (Vault's documented default: 60 s). */
     const char *tmo = env_either("BAO_CLIENT_TIMEOUT", "VAULT_CLIENT_TIMEOUT");
     uint64_t tmo_ms = 0;
     long timeout_ms = 0;

@@ -1,15 +1,15 @@
-/* The lease cache.  What it keeps (spec 2.6, with the renew endpoints of
- * hashicorp/vault#19684 never cached):
+/* The lease cache.  What it keeps (Vault Proxy's documented caching
+ * rules, with the renew endpoints of hashicorp/vault#19684 never cached):
  *
  *   - logins and other token creations: orphans always, children only
  *     when their parent is a managed token (one the cache knows);
  *   - leased secrets obtained with a managed token.
  *
- * Each kept entry is renewed on Vault's schedule (spec 2.8) and evicted
- * when renewal ends; a revocation through the proxy or a cache-clear
+ * Each kept entry is renewed on Vault's schedule (its lifetime watcher) and
+ * evicted when renewal ends; a revocation through the proxy or a cache-clear
  * evicts an entry together with the tokens and leases created from it.
  * Identical requests arriving while one is under way wait for it, so a
- * burst reaches the upstream once (spec 2.5). */
+ * burst reaches the upstream once. */
 #include "autoconf.h"
 
 #include "cache/lease_cache.h"
@@ -314,7 +314,8 @@ jitter(uint64_t lo, uint64_t hi)
     return hi > lo ? lo + r % (hi - lo) : lo;
 }
 
-/* Grace for a lease: a random value in [10 %, 20 %) of it (spec 2.8). */
+/* Grace for a lease: a random value in [10 %, 20 %) of it, as Vault's
+ * lifetime watcher picks it. */
 static uint32_t
 grace_for(uint64_t lease_ms)
 {
@@ -322,7 +323,7 @@ grace_for(uint64_t lease_ms)
     return g > UINT32_MAX ? UINT32_MAX : (uint32_t)g;
 }
 
-/* The watcher ends: the entry goes (spec 2.8), its children stay until
+/* The watcher ends: the entry goes, its children stay until
  * their own renewals fail, as in Vault. */
 static void
 watch_end(vpd_lease_cache *lc, watch *w, const char *why)
@@ -373,7 +374,7 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
             return;
         }
         /* Back off for real (OpenBao computes this wait and never sleeps
-         * it, spec 2.14): 10 s, doubling to 5 min, half of it random. */
+         * it): 10 s, doubling to 5 min, half of it random. */
         uint64_t wait = w->backoff_ms / 2 + jitter(0, w->backoff_ms / 2 + 1);
         w->backoff_ms = w->backoff_ms * 2 > RENEW_BACKOFF_MAX_MS
                             ? RENEW_BACKOFF_MAX_MS
@@ -399,7 +400,8 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
         lc->ops->renewed(&lc->store->pub, id, wall, lease_ms);
     if (lc->persist)
         vpd_persist_renewed(lc->persist, id, wall, lease_ms);
-    /* spec 2.8: sleep two thirds of what is left plus a third of the
+    /* Vault's lifetime watcher: sleep two thirds of what is left plus a
+     * third of the
      * grace; inside the grace the lease is near its max TTL: let it go. */
     uint64_t sleep = lease_ms * 2 / 3 + w->grace_ms / 3;
     if (lease_ms <= w->grace_ms || lease_ms - sleep <= w->grace_ms) {
@@ -525,7 +527,7 @@ watch_start(vpd_lease_cache *lc, const char *id, uint64_t lease_ms)
     w->grace_ms = grace_for(lease_ms);
     w->expires_at = uv_now(lc->loop) + lease_ms;
     w->backoff_ms = RENEW_BACKOFF_MIN_MS;
-    renew_now(lc, w); /* the first renewal goes out at once (spec 2.8) */
+    renew_now(lc, w); /* the first renewal goes out at once, as in Vault */
 }
 
 /* ---- eviction ------------------------------------------------------------ */
@@ -541,7 +543,8 @@ evict_ids(vpd_lease_cache *lc, id_list *ids, bool cascade)
 }
 
 /* Evicts one entry; with cascade also every token created with its token
- * and every lease obtained with it (spec 2.7, a revoked parent). */
+ * and every lease obtained with it (a revoked parent takes its children,
+ * as in Vault). */
 static void
 evict_one(vpd_lease_cache *lc, const char *id, bool cascade)
 {
@@ -613,7 +616,7 @@ on_auto_auth_token(const char *token, uint64_t generation, void *arg)
     if (lc->closing)
         return;
     /* The same token again (a re-login that got it back): nothing to do
-     * (spec 2.7, TestRegisterAutoAuth_sameToken). */
+     * (Vault's TestRegisterAutoAuth_sameToken). */
     if (lc->auto_auth_id[0] && lc->auto_auth_token &&
         strcmp(lc->auto_auth_token, token) == 0)
         return;
@@ -795,7 +798,7 @@ vpd_lc_lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_pending **slot,
     lookup(lc, r, slot, done, arg, true);
 }
 
-/* ---- deciding what to keep (spec 2.6) ------------------------------------ */
+/* ---- deciding what to keep ---------------------------------------------- */
 
 /* The part of path after /v1/ and any namespace, from the first of the
  * known endpoint roots. */
@@ -839,7 +842,7 @@ body_string(json_object *body, const char *key)
 }
 
 /* Re-stores an entry with token_parent cleared: its parent was revoked
- * as an orphan, so it now stands alone (spec 2.9, revoke-orphan). */
+ * as an orphan, so it now stands alone (Vault's revoke-orphan). */
 static int
 orphan_visit(void *arg, const vp_cache_entry_t *e)
 {
@@ -870,7 +873,8 @@ orphan_children(vpd_lease_cache *lc, const char *token)
     free(kids.ids);
 }
 
-/* spec 2.9 and the URL-parameter and legacy forms Vault misses.  Errors in
+/* Eviction on the revocations Vault Proxy watches for, plus the
+ * URL-parameter and legacy forms Vault misses.  Errors in
  * this bookkeeping are logged, never turned into an error answer. */
 static void
 evict_on_revocation(vpd_lease_cache *lc, const vp_req_t *r, const char *ep)
@@ -1077,8 +1081,7 @@ vpd_lc_settle(vpd_lease_cache *lc, vpd_lc_pending **slot, const vp_req_t *r,
     free(t);
 }
 
-/* ---- cache-clear (spec 2.11) ----------------------------------------------
- */
+/* ---- cache-clear ------------------------------------------------------- */
 
 int
 vpd_lc_clear(vpd_lease_cache *lc, const vpd_lc_selector *sel)
@@ -1152,7 +1155,8 @@ wall_ms(void)
 }
 
 /* One restored entry (tokens first, then the rest in creation order):
- * an entry whose parent token is not back is refused (spec 2.13). */
+ * an entry whose parent token is not back is refused, as Vault's restore
+ * does. */
 static int
 restore_entry(void *arg, const vp_cache_entry_t *e)
 {

@@ -240,9 +240,9 @@ gather_metrics(vpd_router *rt)
     vpd_proxy_metrics_refresh(&rt->metrics, &src);
 }
 
-/* spec 2.12: ?format= wins; else an Accept header asking for OpenMetrics
- * (the first one), or naming Prometheus' text format or OpenBao's
- * "prometheus/telemetry" (any of them), selects prometheus. */
+/* The format of /proxy/v1/metrics: ?format= wins; else an Accept header asking
+ * for OpenMetrics (the first one), or naming Prometheus' text format or
+ * OpenBao's "prometheus/telemetry" (any of them), selects prometheus. */
 static void
 metrics_format(const vpd_http_req *http, char *format, size_t len)
 {
@@ -277,7 +277,7 @@ respond_text(vpd_http_req *http, uint64_t t0, int status, const char *ctype,
 }
 
 /* GET /proxy/v1/metrics: go-metrics' in-memory JSON summary, or the
- * Prometheus text format when telemetry enables it (spec 2.12). */
+ * Prometheus text format when telemetry enables it (vaproxyd(8)). */
 static void
 handle_metrics(vpd_router *r, vpd_http_req *http, uint64_t t0)
 {
@@ -321,7 +321,8 @@ handle_metrics(vpd_router *r, vpd_http_req *http, uint64_t t0)
     vpd_buf_free(&out);
 }
 
-/* spec 2.2: exactly one X-Vault-Request header whose value is "true". */
+/* require_request_header (vaproxyd.hcl(5)): exactly one X-Vault-Request
+ * header whose value is "true". */
 static bool
 has_request_header(const vpd_http_req *http)
 {
@@ -506,7 +507,7 @@ named_in_connection(const vpd_hdrs *in, const char *name)
     return false;
 }
 
-/* Builds the upstream header list and picks the token (spec 2.3). */
+/* Builds the upstream header list and picks the token. */
 static int
 prepare(proxied *p)
 {
@@ -557,7 +558,8 @@ prepare(proxied *p)
     return r->token ? 0 : -1;
 }
 
-/* spec 2.10 on a 200 answer (forwarded or cached): may replace *body with
+/* Hides the auto-auth token (sanitize.h) in a 200 answer (forwarded or
+ * cached): may replace *body with
  * *clean (the caller frees it).  Returns -1 after answering 500. */
 static int
 sanitize(proxied *p, int status, const char **body, size_t *body_len,
@@ -709,7 +711,7 @@ on_new_token(const char *token, uint64_t generation, void *arg)
 }
 
 /* Vault answers a revoked, expired or used-up token with 403 and an error
- * text containing "invalid token" (spec 3.3). */
+ * text containing "invalid token". */
 static bool
 says_invalid_token(const vpd_fwd_resp *resp)
 {
@@ -923,7 +925,8 @@ vpd_router_handle(vpd_http_req *http, void *arg)
         return;
     }
     if (l->metrics_only) {
-        /* Only the metrics pattern is registered there (spec 2.1). */
+        /* Only the metrics pattern is registered there (role =
+         * "metrics_only", vaproxyd.hcl(5)). */
         respond_text(http, t0, 404, "text/plain; charset=utf-8",
                      "404 page not found\n", 19);
         return;
