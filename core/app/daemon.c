@@ -901,8 +901,6 @@ serve(daemon_t *d)
     notify_state(d);
 
     uv_run(&d->loop, UV_RUN_DEFAULT);
-    vpd_router_free(d->router);
-    d->router = NULL;
     vpd_sd_notify_close();
     if (d->pid_written)
         unlink(d->cfg->pid_file);
@@ -972,6 +970,8 @@ vpd_daemon_run(const vpd_options *opt)
     rc = serve(&d);
     uv_loop_close(&d.loop);
 out:
+    /* After the loop, on every path out of serve(): no request is left. */
+    vpd_router_free(d.router);
     vpd_token_holder_clear(&d.holder);
     vpd_persist_close(d.persist);
     vpd_secret_free(d.preloaded_token);
