@@ -70,7 +70,7 @@ typedef struct {
     uv_loop_t loop;
     vpd_fwd *fwd;
     vpd_server *server;
-    vpd_router router;
+    vpd_router *router;
     vpd_token_holder holder;
     vpd_auto_auth *auto_auth;
     vpd_sinks *sinks;
@@ -438,12 +438,11 @@ close_everything(daemon_t *d)
     if (d->cache) {
         vpd_lc_close(d->cache, NULL, NULL);
         d->cache = NULL;
-        d->router.cache = NULL;
+        vpd_chain_set_cache(&d->chain, NULL, NULL);
     }
     if (d->server) {
         vpd_server_close(d->server, on_server_closed, d);
         d->server = NULL;
-        d->router.server = NULL;
     }
     if (d->fwd) {
         vpd_fwd_free(d->fwd);
@@ -456,12 +455,13 @@ static void
 on_drain_timer(uv_timer_t *t)
 {
     daemon_t *d = t->data;
-    bool idle = d->router.inflight == 0 &&
+    bool idle = vpd_router_inflight(d->router) == 0 &&
                 (!d->server || vpd_server_inflight(d->server) == 0);
     if (idle || uv_now(&d->loop) - d->drain_started > DRAIN_LIMIT_MS) {
         if (!idle)
             vpd_log(VPD_LOG_WARN, COMPONENT,
-                    "giving up on %zu unfinished requests", d->router.inflight);
+                    "giving up on %zu unfinished requests",
+                    vpd_router_inflight(d->router));
         uv_timer_stop(t);
         close_everything(d);
     }
@@ -723,8 +723,8 @@ parse_test_retry_env(unsigned *min_ms, unsigned *max_ms)
     }
 }
 
-/* Opens the persistent cache and restores it (vaproxyd.hcl(5), cache
- * persist).  With
+/* Opens the persistent cache (vaproxyd.hcl(5), cache persist) and
+ * restores it.  With
  * exit_on_err any failure stops the start; otherwise it is logged and the
  * cache runs in memory.  Returns 0 or -1 (stop). */
 static int
@@ -753,6 +753,14 @@ restore_cache(daemon_t *d)
     return 0;
 }
 
+/* The metrics' client connections gauge. */
+static size_t
+client_connections(void *arg)
+{
+    daemon_t *d = arg;
+    return d->server ? vpd_server_connections(d->server) : 0;
+}
+
 static int
 serve(daemon_t *d)
 {
@@ -763,26 +771,20 @@ serve(daemon_t *d)
         vpd_log(VPD_LOG_ERROR, COMPONENT, "upstream client: %s", err);
         return 1;
     }
-    vpd_router_init(&d->router, &d->loop, d->cfg, d->fwd, &d->chain,
-                    &d->holder);
-    d->router.on_quit = on_quit;
-    d->router.quit_arg = d;
     unsigned rmin = 1000, rmax = 1500;
     parse_test_retry_env(&rmin, &rmax);
     /* BAO_CLIENT_TIMEOUT / VAULT_CLIENT_TIMEOUT bound each upstream call,
-     * retries included (default 60 s, as in Vault's client; see
-     * vaproxyd(8)). */
+     * retries included (Vault's documented default: 60 s). */
     const char *tmo = env_either("BAO_CLIENT_TIMEOUT", "VAULT_CLIENT_TIMEOUT");
     uint64_t tmo_ms = 0;
+    long timeout_ms = 0;
     if (tmo && tmo[0]) {
         if (vpd_duration_parse(tmo, &tmo_ms) == 0 && tmo_ms > 0)
-            d->router.timeout_ms = (long)tmo_ms;
+            timeout_ms = (long)tmo_ms;
         else
             vpd_log(VPD_LOG_WARN, COMPONENT,
                     "ignoring client timeout \"%s\": not a duration", tmo);
     }
-    d->router.retry_min_ms = rmin;
-    d->router.retry_max_ms = rmax;
     vpd_fwd_set_retry_base_ms(d->fwd, rmin, rmax);
 
     uv_timer_init(&d->loop, &d->drain_timer);
@@ -807,8 +809,7 @@ serve(daemon_t *d)
             uv_run(&d->loop, UV_RUN_DEFAULT);
             return 1;
         }
-        d->router.cache = d->cache;
-        d->router.cache_store = d->cache_store;
+        vpd_chain_set_cache(&d->chain, d->cache, d->cache_store);
         if (d->has_persist && restore_cache(d) != 0) {
             d->exit_code = 1;
             close_everything(d);
@@ -816,9 +817,46 @@ serve(daemon_t *d)
             return 1;
         }
     }
+    vpd_auto_auth_events ev = {.on_token = on_auth_token,
+                               .on_fatal = on_auth_fatal,
+                               .arg = d,
+                               .on_login_done = on_login_done};
+    /* Auto-auth is built before the router, which uses it, and started
+     * once the listeners and sinks are up. */
+    if (d->auth_method && !(d->auto_auth = vpd_auto_auth_new(
+                                &d->loop, &d->cfg->auto_auth.method,
+                                d->auth_method, d->fwd, &d->holder, &ev))) {
+        vpd_log(VPD_LOG_ERROR, COMPONENT, "auto_auth: out of memory");
+        d->exit_code = 1;
+        close_everything(d);
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+        return 1;
+    }
+    vpd_router_deps deps = {
+        .cfg = d->cfg,
+        .fwd = d->fwd,
+        .chain = &d->chain,
+        .holder = &d->holder,
+        .auto_auth = d->auto_auth,
+        .client_connections = client_connections,
+        .connections_arg = d,
+        .on_quit = on_quit,
+        .quit_arg = d,
+        .retry_min_ms = rmin,
+        .retry_max_ms = rmax,
+        .timeout_ms = timeout_ms,
+    };
+    d->router = vpd_router_new(&d->loop, &deps);
+    if (!d->router) {
+        vpd_log(VPD_LOG_ERROR, COMPONENT, "router: out of memory");
+        d->exit_code = 1;
+        close_everything(d);
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+        return 1;
+    }
     if (d->cfg->n_listeners) {
         d->server = vpd_server_start(&d->loop, d->cfg, vpd_router_handle,
-                                     &d->router, err, sizeof err);
+                                     d->router, err, sizeof err);
         if (!d->server) {
             vpd_log(VPD_LOG_ERROR, COMPONENT, "listener: %s", err);
             d->exit_code = 1;
@@ -844,14 +882,6 @@ serve(daemon_t *d)
             return 1;
         }
         vpd_sinks_on_all_written(d->sinks, on_sinks_written, d);
-        vpd_auto_auth_events ev = {.on_token = on_auth_token,
-                                   .on_fatal = on_auth_fatal,
-                                   .arg = d,
-                                   .on_login_done = on_login_done};
-        d->auto_auth =
-            vpd_auto_auth_new(&d->loop, &d->cfg->auto_auth.method,
-                              d->auth_method, d->fwd, &d->holder, &ev);
-        d->router.auto_auth = d->auto_auth;
         if (d->preloaded_token) {
             vpd_auto_auth_preload(d->auto_auth, d->preloaded_token);
             vpd_secret_free(d->preloaded_token);
@@ -859,7 +889,6 @@ serve(daemon_t *d)
         }
         vpd_auto_auth_start(d->auto_auth);
     }
-    d->router.server = d->server; /* the connections gauge */
     if (d->cfg->pid_file && d->cfg->pid_file[0]) {
         if (write_pid_file(d->cfg->pid_file) != 0)
             vpd_log(VPD_LOG_ERROR, COMPONENT, "cannot write pid_file %s: %s",
@@ -919,6 +948,8 @@ vpd_daemon_run(const vpd_options *opt)
         fprintf(stderr, "error validating configuration: %s\n", err);
         goto out;
     }
+    /* The cache phase shows in --dump-chain before any cache exists. */
+    vpd_chain_set_cache(&d.chain, NULL, d.cache_store);
     if (opt->dump_chain) {
         vpd_chain_dump(&d.chain, stdout);
         rc = 0;
@@ -939,6 +970,8 @@ vpd_daemon_run(const vpd_options *opt)
     rc = serve(&d);
     uv_loop_close(&d.loop);
 out:
+    /* After the loop, on every path out of serve(): no request is left. */
+    vpd_router_free(d.router);
     vpd_token_holder_clear(&d.holder);
     vpd_persist_close(d.persist);
     vpd_secret_free(d.preloaded_token);

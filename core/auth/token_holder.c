@@ -13,6 +13,18 @@ vpd_token_current(const vpd_token_holder *h)
     return (h->token && !h->dead) ? h->token : NULL;
 }
 
+uint64_t
+vpd_token_generation(const vpd_token_holder *h)
+{
+    return h->generation;
+}
+
+bool
+vpd_token_is_dead(const vpd_token_holder *h)
+{
+    return h->token && h->dead;
+}
+
 int
 vpd_token_set(vpd_token_holder *h, const char *token)
 {
@@ -44,6 +56,19 @@ vpd_token_listen(vpd_token_holder *h, vpd_token_listener_fn fn, void *arg)
     h->listeners[h->n_listeners].arg = arg;
     h->n_listeners++;
     return 0;
+}
+
+void
+vpd_token_unlisten(vpd_token_holder *h, vpd_token_listener_fn fn, void *arg)
+{
+    for (int i = 0; i < h->n_listeners; i++) {
+        if (h->listeners[i].fn != fn || h->listeners[i].arg != arg)
+            continue;
+        memmove(&h->listeners[i], &h->listeners[i + 1],
+                (size_t)(h->n_listeners - i - 1) * sizeof h->listeners[0]);
+        h->n_listeners--;
+        return;
+    }
 }
 
 void

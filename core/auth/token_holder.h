@@ -29,6 +29,15 @@ typedef struct {
 /* The usable token, or NULL (none yet, or known dead). */
 const char *vpd_token_current(const vpd_token_holder *h);
 
+/* The generation of the current token (0 before the first login); a
+ * request remembers it so that marking its token dead cannot hit a newer
+ * one. */
+uint64_t vpd_token_generation(const vpd_token_holder *h);
+
+/* True when there is a token but it is known dead, so a new one is on its
+ * way and requests should wait for it rather than go without. */
+bool vpd_token_is_dead(const vpd_token_holder *h);
+
 /* Installs a new token (copied) and tells the listeners.  Returns 0 or -1
  * when out of memory (the old token stays). */
 int vpd_token_set(vpd_token_holder *h, const char *token);
@@ -39,6 +48,10 @@ void vpd_token_mark_dead(vpd_token_holder *h, uint64_t generation);
 
 /* Calls fn after every new token.  Returns 0, or -1 when full. */
 int vpd_token_listen(vpd_token_holder *h, vpd_token_listener_fn fn, void *arg);
+
+/* Stops calling fn with arg (a listener that goes away first). */
+void vpd_token_unlisten(vpd_token_holder *h, vpd_token_listener_fn fn,
+                        void *arg);
 
 void vpd_token_holder_clear(vpd_token_holder *h);
 

@@ -1,7 +1,7 @@
 /* The lease cache's key for a request: a SHA-256 over a canonical form of
  * everything that makes two requests different -- method, raw request
  * target, headers, body -- and the token the request carries upstream,
- * so an entry is never served to another token (spec 2.5).  The
+ * so an entry is never served to another token.  The
  * consistency headers are left out (vault PR #11100): they change on
  * every request and would defeat the cache.
  *

@@ -1,15 +1,15 @@
-/* The lease cache.  What it keeps (spec 2.6, with the renew endpoints of
- * hashicorp/vault#19684 never cached):
+/* The lease cache.  What it keeps (Vault Proxy's documented caching
+ * rules, with the renew endpoints of hashicorp/vault#19684 never cached):
  *
  *   - logins and other token creations: orphans always, children only
  *     when their parent is a managed token (one the cache knows);
  *   - leased secrets obtained with a managed token.
  *
- * Each kept entry is renewed on Vault's schedule (spec 2.8) and evicted
- * when renewal ends; a revocation through the proxy or a cache-clear
+ * Each kept entry is renewed on Vault's schedule (its lifetime watcher) and
+ * evicted when renewal ends; a revocation through the proxy or a cache-clear
  * evicts an entry together with the tokens and leases created from it.
  * Identical requests arriving while one is under way wait for it, so a
- * burst reaches the upstream once (spec 2.5). */
+ * burst reaches the upstream once. */
 #include "autoconf.h"
 
 #include "cache/lease_cache.h"
@@ -49,17 +49,19 @@ bucket_of(const char *key)
     return (size_t)(h % BUCKETS);
 }
 
-typedef struct waiter {
-    struct waiter *next;
-    void (*resume)(void *);
-    void *arg;
-} waiter;
-
-struct vpd_lc_ticket {
-    struct vpd_lc_ticket *next; /* in-flight chain */
+/* An owner is a miss being forwarded: identical lookups meanwhile become
+ * its waiters.  A waiter keeps what it needs to look up again. */
+struct vpd_lc_pending {
+    struct vpd_lc_pending *next;  /* in-flight chain, or owner's waiters */
+    struct vpd_lc_pending *owner; /* NULL for an owner */
     char key[VPD_CACHE_KEY_LEN + 1];
-    waiter *waiters;
-    bool listed; /* others with the same key wait for it */
+    struct vpd_lc_pending *waiters; /* an owner's */
+    bool listed;                    /* in lc->inflight: others may wait */
+    /* A waiter's request. */
+    vpd_lc_pending **slot;
+    vp_req_t *req;
+    vpd_lc_lookup_fn done;
+    void *arg;
 };
 
 struct vpd_lease_cache {
@@ -76,7 +78,7 @@ struct vpd_lease_cache {
     vpd_rt_set *watches;         /* renewal watchers, one per kept entry */
     struct renew_ctx **renewing; /* renewals under way */
     size_t n_renewing, cap_renewing;
-    vpd_lc_ticket *inflight[BUCKETS];
+    vpd_lc_pending *inflight[BUCKETS];
     vpd_lc_counters counters;
     bool closing;
     void (*closed)(void *);
@@ -307,7 +309,8 @@ watch_stop(vpd_lease_cache *lc, watch *w)
 
 static void evict_one(vpd_lease_cache *lc, const char *id, bool cascade);
 
-/* Grace for a lease: a random value in [10 %, 20 %) of it (spec 2.8). */
+/* Grace for a lease: a random value in [10 %, 20 %) of it, as Vault's
+ * lifetime watcher picks it. */
 static uint32_t
 grace_for(uint64_t lease_ms)
 {
@@ -315,7 +318,7 @@ grace_for(uint64_t lease_ms)
     return g > UINT32_MAX ? UINT32_MAX : (uint32_t)g;
 }
 
-/* The watcher ends: the entry goes (spec 2.8), its children stay until
+/* The watcher ends: the entry goes, its children stay until
  * their own renewals fail, as in Vault. */
 static void
 watch_end(vpd_lease_cache *lc, watch *w, const char *why)
@@ -366,7 +369,7 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
             return;
         }
         /* Back off for real (OpenBao computes this wait and never sleeps
-         * it, spec 2.14): 10 s, doubling to 5 min, half of it random. */
+         * it): 10 s, doubling to 5 min, half of it random. */
         uint64_t half = w->backoff_ms / 2;
         uint64_t wait = vpd_rand_between(half, 2 * half);
         w->backoff_ms = w->backoff_ms * 2 > RENEW_BACKOFF_MAX_MS
@@ -393,7 +396,8 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
         lc->ops->renewed(&lc->store->pub, id, wall, lease_ms);
     if (lc->persist)
         vpd_persist_renewed(lc->persist, id, wall, lease_ms);
-    /* spec 2.8: sleep two thirds of what is left plus a third of the
+    /* Vault's lifetime watcher: sleep two thirds of what is left plus a
+     * third of the
      * grace; inside the grace the lease is near its max TTL: let it go. */
     uint64_t sleep = lease_ms * 2 / 3 + w->grace_ms / 3;
     if (lease_ms <= w->grace_ms || lease_ms - sleep <= w->grace_ms) {
@@ -519,7 +523,7 @@ watch_start(vpd_lease_cache *lc, const char *id, uint64_t lease_ms)
     w->grace_ms = grace_for(lease_ms);
     w->expires_at = uv_now(lc->loop) + lease_ms;
     w->backoff_ms = RENEW_BACKOFF_MIN_MS;
-    renew_now(lc, w); /* the first renewal goes out at once (spec 2.8) */
+    renew_now(lc, w); /* the first renewal goes out at once, as in Vault */
 }
 
 /* ---- eviction ------------------------------------------------------------ */
@@ -535,7 +539,8 @@ evict_ids(vpd_lease_cache *lc, id_list *ids, bool cascade)
 }
 
 /* Evicts one entry; with cascade also every token created with its token
- * and every lease obtained with it (spec 2.7, a revoked parent). */
+ * and every lease obtained with it (a revoked parent takes its children,
+ * as in Vault). */
 static void
 evict_one(vpd_lease_cache *lc, const char *id, bool cascade)
 {
@@ -607,7 +612,7 @@ on_auto_auth_token(const char *token, uint64_t generation, void *arg)
     if (lc->closing)
         return;
     /* The same token again (a re-login that got it back): nothing to do
-     * (spec 2.7, TestRegisterAutoAuth_sameToken). */
+     * (Vault's TestRegisterAutoAuth_sameToken). */
     if (lc->auto_auth_id[0] && lc->auto_auth_token &&
         strcmp(lc->auto_auth_token, token) == 0)
         return;
@@ -717,73 +722,79 @@ age_headers(vpd_lc_hit *hit)
     vpd_hdrs_add(&hit->headers, "Age", text);
 }
 
-vpd_lc_verdict
-vpd_lc_lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_ticket **ticket,
-              vpd_lc_hit *hit, void (*resume)(void *arg), void *arg)
+void
+vpd_lc_hit_free(vpd_lc_hit *hit)
 {
-    *ticket = NULL;
-    memset(hit, 0, sizeof *hit);
-    char key[VPD_CACHE_KEY_LEN + 1];
-    if (vpd_cache_key(r->http->method, r->http->target, &r->up_headers,
-                      r->http->body, r->http->body_len, r->token, key) != 0)
-        return VPD_LC_FORWARD;
-    hit_visit_ctx hv = {lc, hit, false};
-    if (lc->ops->lookup(&lc->store->pub, key, hit_visit, &hv) == VP_DONE &&
-        hv.found) {
-        lc->counters.hits++;
-        age_headers(hit);
-        return VPD_LC_HIT;
-    }
     vpd_hdrs_free(&hit->headers);
     free(hit->body);
     memset(hit, 0, sizeof *hit);
+}
+
+/* may_wait false: a request that already waited once; it never waits
+ * again and nobody waits for it, so woken requests that still miss go
+ * upstream in parallel instead of queueing one behind another. */
+static void
+lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_pending **slot,
+       vpd_lc_lookup_fn done, void *arg, bool may_wait)
+{
+    *slot = NULL;
+    vpd_lc_hit hit;
+    memset(&hit, 0, sizeof hit);
+    char key[VPD_CACHE_KEY_LEN + 1];
+    if (vpd_cache_key(r->http->method, r->http->target, &r->up_headers,
+                      r->http->body, r->http->body_len, r->token, key) != 0) {
+        done(arg, NULL);
+        return;
+    }
+    hit_visit_ctx hv = {lc, &hit, false};
+    if (lc->ops->lookup(&lc->store->pub, key, hit_visit, &hv) == VP_DONE &&
+        hv.found) {
+        lc->counters.hits++;
+        age_headers(&hit);
+        done(arg, &hit);
+        return;
+    }
+    vpd_lc_hit_free(&hit);
 
     size_t b = bucket_of(key);
-    for (vpd_lc_ticket *t = lc->inflight[b]; resume && t; t = t->next) {
-        if (strcmp(t->key, key) == 0) {
-            waiter *wt = malloc(sizeof *wt);
-            if (!wt)
-                return VPD_LC_FORWARD; /* go on alone */
-            wt->resume = resume;
-            wt->arg = arg;
-            wt->next = t->waiters;
-            t->waiters = wt;
-            return VPD_LC_WAIT;
+    for (vpd_lc_pending *t = lc->inflight[b]; may_wait && t; t = t->next) {
+        if (strcmp(t->key, key) != 0)
+            continue;
+        vpd_lc_pending *w = calloc(1, sizeof *w);
+        if (!w)
+            break; /* go on alone */
+        *w = (vpd_lc_pending){.owner = t,
+                              .next = t->waiters,
+                              .slot = slot,
+                              .req = r,
+                              .done = done,
+                              .arg = arg};
+        t->waiters = w;
+        *slot = w;
+        return;
+    }
+    vpd_lc_pending *t = calloc(1, sizeof *t);
+    if (t) {
+        memcpy(t->key, key, sizeof key);
+        if (may_wait) {
+            t->listed = true;
+            t->next = lc->inflight[b];
+            lc->inflight[b] = t;
         }
+        lc->counters.misses++;
     }
-    vpd_lc_ticket *t = calloc(1, sizeof *t);
-    if (!t)
-        return VPD_LC_FORWARD;
-    memcpy(t->key, key, sizeof key);
-    if (resume) {
-        t->listed = true;
-        t->next = lc->inflight[b];
-        lc->inflight[b] = t;
-    }
-    *ticket = t;
-    lc->counters.misses++;
-    return VPD_LC_FORWARD;
+    *slot = t;
+    done(arg, NULL);
 }
 
 void
-vpd_lc_forget_waiter(vpd_lease_cache *lc, void *arg)
+vpd_lc_lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_pending **slot,
+              vpd_lc_lookup_fn done, void *arg)
 {
-    for (size_t b = 0; b < BUCKETS; b++) {
-        for (vpd_lc_ticket *t = lc->inflight[b]; t; t = t->next) {
-            for (waiter **pp = &t->waiters; *pp;) {
-                if ((*pp)->arg == arg) {
-                    waiter *gone = *pp;
-                    *pp = gone->next;
-                    free(gone);
-                } else {
-                    pp = &(*pp)->next;
-                }
-            }
-        }
-    }
+    lookup(lc, r, slot, done, arg, true);
 }
 
-/* ---- deciding what to keep (spec 2.6) ------------------------------------ */
+/* ---- deciding what to keep ---------------------------------------------- */
 
 /* The part of path after /v1/ and any namespace, from the first of the
  * known endpoint roots. */
@@ -827,7 +838,7 @@ body_string(json_object *body, const char *key)
 }
 
 /* Re-stores an entry with token_parent cleared: its parent was revoked
- * as an orphan, so it now stands alone (spec 2.9, revoke-orphan). */
+ * as an orphan, so it now stands alone (Vault's revoke-orphan). */
 static int
 orphan_visit(void *arg, const vp_cache_entry_t *e)
 {
@@ -858,7 +869,8 @@ orphan_children(vpd_lease_cache *lc, const char *token)
     free(kids.ids);
 }
 
-/* spec 2.9 and the URL-parameter and legacy forms Vault misses.  Errors in
+/* Eviction on the revocations Vault Proxy watches for, plus the
+ * URL-parameter and legacy forms Vault misses.  Errors in
  * this bookkeeping are logged, never turned into an error answer. */
 static void
 evict_on_revocation(vpd_lease_cache *lc, const vp_req_t *r, const char *ep)
@@ -1017,130 +1029,87 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
     json_object_put(root);
 }
 
-void
-vpd_lc_done(vpd_lease_cache *lc, vpd_lc_ticket *t, vp_req_t *r,
-            const vpd_fwd_resp *resp)
+/* A waiter whose request ended before the one it waited for. */
+static void
+drop_waiter(vpd_lc_pending *w)
 {
+    for (vpd_lc_pending **pp = &w->owner->waiters; *pp; pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    }
+    free(w);
+}
+
+void
+vpd_lc_settle(vpd_lease_cache *lc, vpd_lc_pending **slot, const vp_req_t *r,
+              const vpd_fwd_resp *resp)
+{
+    vpd_lc_pending *t = *slot;
     if (!t)
         return;
+    *slot = NULL;
+    if (t->owner) {
+        drop_waiter(t);
+        return;
+    }
     if (resp && !lc->closing)
         maybe_store(lc, t->key, r, resp);
-    vpd_lc_ticket **pp = &lc->inflight[bucket_of(t->key)];
+    vpd_lc_pending **pp = &lc->inflight[bucket_of(t->key)];
     while (t->listed && *pp && *pp != t)
         pp = &(*pp)->next;
     if (t->listed && *pp)
         *pp = t->next;
-    /* Each waiter looks up again: a hit now, or its own forward. */
-    waiter *w = t->waiters;
-    free(t);
-    while (w) {
-        waiter *next = w->next;
-        w->resume(w->arg);
+    /* Each waiter looks up again: a hit now, or its own forward.  One at a
+     * time off the list, so that a waiter whose request ends meanwhile
+     * can still take itself out of it. */
+    vpd_lc_pending *w;
+    while ((w = t->waiters) != NULL) {
+        t->waiters = w->next;
+        vpd_lc_pending **wslot = w->slot;
+        vp_req_t *wreq = w->req;
+        vpd_lc_lookup_fn wdone = w->done;
+        void *warg = w->arg;
         free(w);
-        w = next;
+        lookup(lc, wreq, wslot, wdone, warg, false);
     }
+    free(t);
 }
 
-/* ---- cache-clear (spec 2.11) ----------------------------------------------
- */
+/* ---- cache-clear ------------------------------------------------------- */
 
-static char *
-error_json(const char *msg)
+int
+vpd_lc_clear(vpd_lease_cache *lc, const vpd_lc_selector *sel)
 {
-    return vpd_http_error_json(msg, NULL);
-}
-
-void
-vpd_lc_clear(vpd_lease_cache *lc, const vpd_http_req *http, int *status,
-             char **out)
-{
-    *out = NULL;
-    if (strcmp(http->method, "POST") != 0 && strcmp(http->method, "PUT") != 0) {
-        *status = 200;
-        return;
+    const char *value = sel->value ? sel->value : "";
+    const char *ns =
+        sel->namespace_ && sel->namespace_[0] ? sel->namespace_ : "root/";
+    if (sel->type != VPD_LC_CLEAR_ALL && !value[0])
+        return VPD_LC_CLEAR_NO_VALUE;
+    switch (sel->type) {
+    case VPD_LC_CLEAR_REQUEST_PATH:
+        return evict_by(lc, VP_CACHE_BY_REQUEST_PATH, value, ns, true);
+    case VPD_LC_CLEAR_TOKEN:
+        return evict_by(lc, VP_CACHE_BY_TOKEN, value, NULL, true);
+    case VPD_LC_CLEAR_TOKEN_ACCESSOR:
+        return evict_by(lc, VP_CACHE_BY_TOKEN_ACCESSOR, value, NULL, true);
+    case VPD_LC_CLEAR_LEASE:
+        return evict_by(lc, VP_CACHE_BY_LEASE, value, NULL, true);
+    case VPD_LC_CLEAR_ALL:
+        break;
     }
-    *status = 400;
-    if (http->body_len == 0) {
-        *out = error_json("failed to parse JSON input: empty JSON provided");
-        return;
+    int n = evict_by(lc, VP_CACHE_ALL, NULL, NULL, false);
+    if (lc->persist)
+        vpd_persist_clear(lc->persist);
+    if (lc->auto_auth_id[0]) {
+        /* Everything went, the auto-auth marker too: put it back. */
+        lc->auto_auth_id[0] = '\0';
+        const char *cur = vpd_token_current(lc->holder);
+        if (cur && lc->register_auto_auth)
+            on_auto_auth_token(cur, vpd_token_generation(lc->holder), lc);
     }
-    json_tokener *tok = json_tokener_new();
-    json_object *in =
-        tok ? json_tokener_parse_ex(tok, http->body, (int)http->body_len)
-            : NULL;
-    bool parsed = in && json_tokener_get_error(tok) == json_tokener_success &&
-                  json_object_is_type(in, json_type_object);
-    if (tok)
-        json_tokener_free(tok);
-    json_object *v;
-    bool bad_type = false;
-    const char *fields[] = {"type", "value", "namespace"};
-    const char *val[3] = {NULL, NULL, NULL};
-    for (size_t i = 0; parsed && i < 3; i++) {
-        if (json_object_object_get_ex(in, fields[i], &v) && v) {
-            if (!json_object_is_type(v, json_type_string))
-                bad_type = true;
-            else
-                val[i] = json_object_get_string(v);
-        }
-    }
-    if (!parsed || bad_type) {
-        *out = error_json(bad_type ? "failed to parse JSON input: a field "
-                                     "has the wrong type"
-                                   : "failed to parse JSON input: invalid "
-                                     "JSON");
-        json_object_put(in);
-        return;
-    }
-    const char *type = val[0], *value = val[1] ? val[1] : "";
-    const char *ns = val[2] && val[2][0] ? val[2] : "root/";
-    int n = -1;
-    const char *what = NULL;
-    if (!type || !type[0]) {
-        *out = error_json("failed to parse clear input: no type provided");
-    } else if (strcmp(type, "all") == 0) {
-        n = evict_by(lc, VP_CACHE_ALL, NULL, NULL, false);
-        if (lc->persist)
-            vpd_persist_clear(lc->persist);
-    } else if (strcmp(type, "request_path") == 0) {
-        what = "request path";
-        if (value[0])
-            n = evict_by(lc, VP_CACHE_BY_REQUEST_PATH, value, ns, true);
-    } else if (strcmp(type, "token") == 0) {
-        what = "token";
-        if (value[0])
-            n = evict_by(lc, VP_CACHE_BY_TOKEN, value, NULL, true);
-    } else if (strcmp(type, "token_accessor") == 0) {
-        what = "token accessor";
-        if (value[0])
-            n = evict_by(lc, VP_CACHE_BY_TOKEN_ACCESSOR, value, NULL, true);
-    } else if (strcmp(type, "lease") == 0) {
-        what = "lease";
-        if (value[0])
-            n = evict_by(lc, VP_CACHE_BY_LEASE, value, NULL, true);
-    } else {
-        *out = error_json("failed to clear cache: invalid type provided");
-    }
-    if (!*out && n < 0 && what) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "failed to clear cache: %s not provided",
-                 what);
-        *status = 500;
-        *out = error_json(msg);
-    } else if (n >= 0) {
-        if (strcmp(type, "all") == 0 && lc->auto_auth_id[0]) {
-            /* Everything went, the auto-auth marker too: put it back. */
-            lc->auto_auth_id[0] = '\0';
-            const char *cur = vpd_token_current(lc->holder);
-            if (cur && lc->register_auto_auth)
-                on_auto_auth_token(cur, lc->holder->generation, lc);
-        }
-        *status = 200;
-        char text[64];
-        snprintf(text, sizeof text, "{\"data\":{\"cleared\":%d}}\n", n);
-        *out = strdup(text);
-    }
-    json_object_put(in);
+    return n;
 }
 
 /* ---- life ------------------------------------------------------------------
@@ -1182,7 +1151,8 @@ wall_ms(void)
 }
 
 /* One restored entry (tokens first, then the rest in creation order):
- * an entry whose parent token is not back is refused (spec 2.13). */
+ * an entry whose parent token is not back is refused, as Vault's restore
+ * does. */
 static int
 restore_entry(void *arg, const vp_cache_entry_t *e)
 {
@@ -1261,10 +1231,10 @@ lc_free(void *arg)
     void *done_arg = lc->closed_arg;
     for (size_t b = 0; b < BUCKETS; b++) {
         while (lc->inflight[b]) {
-            vpd_lc_ticket *t = lc->inflight[b];
+            vpd_lc_pending *t = lc->inflight[b];
             lc->inflight[b] = t->next;
             while (t->waiters) {
-                waiter *w = t->waiters;
+                vpd_lc_pending *w = t->waiters;
                 t->waiters = w->next;
                 free(w);
             }

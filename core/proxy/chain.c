@@ -1,5 +1,6 @@
-/* The phase engine.  Kept free of HTTP and libuv so it can be tested with
- * nothing but a request struct and plugin instances. */
+/* The phase engine.  Kept free of HTTP and the event loop: the consistency
+ * hooks need nothing but a request struct and plugin instances, and the
+ * cache phase is reached through the lease cache's narrow interface. */
 #include "autoconf.h"
 
 #include "proxy/chain.h"
@@ -21,14 +22,29 @@ push(vpd_instance ***arr, size_t *n, vpd_instance *inst)
 int
 vpd_chain_add(vpd_chain *chain, vpd_instance *inst)
 {
-    switch (inst->kind) {
-    case VP_KIND_CONSISTENCY:
-        return push(&chain->consistency, &chain->n_consistency, inst);
-    case VP_KIND_CACHE:
-        return push(&chain->cache, &chain->n_cache, inst);
-    default:
-        return -1; /* auth methods run beside the chain, not in it */
-    }
+    if (inst->kind != VP_KIND_CONSISTENCY)
+        return -1;
+    return push(&chain->consistency, &chain->n_consistency, inst);
+}
+
+void
+vpd_chain_set_cache(vpd_chain *chain, vpd_lease_cache *cache,
+                    const vpd_instance *store)
+{
+    chain->cache = cache;
+    chain->cache_store = store;
+}
+
+vpd_lease_cache *
+vpd_chain_cache(const vpd_chain *chain)
+{
+    return chain->cache;
+}
+
+const vpd_instance *
+vpd_chain_cache_store(const vpd_chain *chain)
+{
+    return chain->cache_store;
 }
 
 static vp_status_t
@@ -64,6 +80,17 @@ vpd_chain_on_request(vpd_chain *chain, vp_req_t *req, char *err, size_t err_len)
     return VP_CONTINUE;
 }
 
+bool
+vpd_chain_cache_lookup(vpd_chain *chain, vp_req_t *req, vpd_lc_pending **slot,
+                       vpd_lc_lookup_fn done, void *arg)
+{
+    *slot = NULL;
+    if (!chain->cache)
+        return false;
+    vpd_lc_lookup(chain->cache, req, slot, done, arg);
+    return true;
+}
+
 vp_status_t
 vpd_chain_on_response(vpd_chain *chain, vp_req_t *req, char *err,
                       size_t err_len)
@@ -83,6 +110,25 @@ vpd_chain_on_response(vpd_chain *chain, vp_req_t *req, char *err,
     return VP_CONTINUE;
 }
 
+vp_status_t
+vpd_chain_response_phase(vpd_chain *chain, vp_req_t *req, vpd_lc_pending **slot,
+                         char *err, size_t err_len)
+{
+    vp_status_t rc = vpd_chain_on_response(chain, req, err, err_len);
+    /* The store sees the upstream's own answer, before the router adds
+     * any header of ours to it. */
+    if (rc == VP_CONTINUE && slot && chain->cache)
+        vpd_lc_settle(chain->cache, slot, req, req->resp);
+    return rc;
+}
+
+void
+vpd_chain_abandon(vpd_chain *chain, vpd_lc_pending **slot)
+{
+    if (chain->cache)
+        vpd_lc_settle(chain->cache, slot, NULL, NULL);
+}
+
 void
 vpd_chain_dump(const vpd_chain *chain, FILE *out)
 {
@@ -90,13 +136,17 @@ vpd_chain_dump(const vpd_chain *chain, FILE *out)
     for (size_t i = 0; i < chain->n_consistency; i++)
         fprintf(out, "  %zu. %s (%s)\n", i + 1, chain->consistency[i]->label,
                 chain->consistency[i]->plugin->path);
-    for (size_t i = 0; i < chain->n_cache; i++)
-        fprintf(out, "  cache lookup: %s (%s)\n", chain->cache[i]->label,
-                chain->cache[i]->plugin->path);
+    const vpd_instance *store = chain->cache_store;
+    if (store)
+        fprintf(out, "  %zu. cache lookup: lease cache over %s (%s)\n",
+                chain->n_consistency + 1, store->label, store->plugin->path);
     fprintf(out, "forward: upstream\nresponse phase:\n");
     for (size_t i = chain->n_consistency; i-- > 0;)
         fprintf(out, "  %zu. %s\n", chain->n_consistency - i,
                 chain->consistency[i]->label);
+    if (store)
+        fprintf(out, "  %zu. cache store: lease cache over %s\n",
+                chain->n_consistency + 1, store->label);
 }
 
 void
@@ -104,9 +154,6 @@ vpd_chain_free(vpd_chain *chain)
 {
     for (size_t i = chain->n_consistency; i-- > 0;)
         vpd_instance_free(chain->consistency[i]);
-    for (size_t i = chain->n_cache; i-- > 0;)
-        vpd_instance_free(chain->cache[i]);
     free(chain->consistency);
-    free(chain->cache);
     memset(chain, 0, sizeof *chain);
 }

@@ -3,7 +3,7 @@
  * scrape.
  *
  * Vault emits its API-proxy counters as agent.* even in the proxy while
- * its docs promise proxy.* (spec 1.9): both are kept, so dashboards built
+ * its docs promise proxy.*: both are kept, so dashboards built
  * for either work.  Everything else is ours, under proxy.*.
  *
  * Ownership: a plain struct embedded by its owner (the router); it

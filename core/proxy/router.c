@@ -15,15 +15,16 @@
 
 #include "auth/auto_auth.h"
 #include "base/backoff.h"
-#include "cache/lease_cache.h"
 #include "base/log.h"
 #include "base/secmem.h"
+#include "base/version.h"
+#include "cache/lease_cache.h"
 #include "plugin/host_table.h"
 #include "plugin/request.h"
+#include "proxy/cache_clear.h"
+#include "proxy/proxy_metrics.h"
 #include "proxy/request_log.h"
 #include "proxy/sanitize.h"
-#include "http/server.h"
-#include "base/version.h"
 
 #define COMPONENT "proxy.apiproxy"
 
@@ -31,18 +32,34 @@
  * current one turned out dead, before it gets the server's 403. */
 #define HEAL_WAIT_MS 10000
 
+struct vpd_router {
+    uv_loop_t *loop;
+    const vpd_config *cfg;
+    vpd_fwd *fwd;
+    vpd_chain *chain;
+    vpd_token_holder *holder;
+    vpd_auto_auth *auto_auth; /* may be NULL */
+    size_t (*client_connections)(void *arg);
+    void *connections_arg;
+    void (*on_quit)(void *arg);
+    void *quit_arg;
+    unsigned retry_min_ms, retry_max_ms; /* chain retry waits */
+    long timeout_ms; /* per upstream call, retries included */
+    size_t inflight;
+    struct proxied *parked;    /* waiting for a new auto-auth token */
+    vpd_proxy_metrics metrics; /* /proxy/v1/metrics */
+};
+
 typedef struct proxied {
     vp_req_t r; /* first: hooks get &r */
     vpd_router *router;
     vpd_fwd_op *op;
     uv_timer_t *timer; /* retry waits and token waits */
     int chain_retries;
-    uint64_t token_generation; /* of the auto-auth token it carries */
-    bool healed;               /* already resent once with a new token */
-    vpd_lc_ticket *ticket;     /* a cache miss under way */
-    bool cache_waiting;        /* an identical request is under way */
-    bool cache_waited;         /* ...and it has finished: never wait again */
-    bool wait_for_token;       /* the auto-auth token is dead: wait */
+    uint64_t token_generation;  /* of the auto-auth token it carries */
+    bool healed;                /* already resent once with a new token */
+    vpd_lc_pending *cache_slot; /* its lookup, until the answer is stored */
+    bool wait_for_token;        /* the auto-auth token is dead: wait */
     /* Waiting for a new auto-auth token (router->parked list). */
     bool parked;
     struct proxied *park_prev, *park_next;
@@ -68,25 +85,52 @@ wall_ms(void)
     return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
 }
 
-void
-vpd_router_init(vpd_router *r, uv_loop_t *loop, const vpd_config *cfg,
-                vpd_fwd *fwd, vpd_chain *chain, vpd_token_holder *holder)
+vpd_router *
+vpd_router_new(uv_loop_t *loop, const vpd_router_deps *deps)
 {
-    memset(r, 0, sizeof *r);
+    vpd_router *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
     r->loop = loop;
-    r->cfg = cfg;
-    r->fwd = fwd;
-    r->chain = chain;
-    r->holder = holder;
-    r->retry_min_ms = 1000;
-    r->retry_max_ms = 1500;
-    vpd_token_listen(holder, on_new_token, r);
+    r->cfg = deps->cfg;
+    r->fwd = deps->fwd;
+    r->chain = deps->chain;
+    r->holder = deps->holder;
+    r->auto_auth = deps->auto_auth;
+    r->client_connections = deps->client_connections;
+    r->connections_arg = deps->connections_arg;
+    r->on_quit = deps->on_quit;
+    r->quit_arg = deps->quit_arg;
+    r->retry_min_ms = deps->retry_min_ms;
+    r->retry_max_ms = deps->retry_max_ms;
+    r->timeout_ms = deps->timeout_ms;
+    if (vpd_token_listen(r->holder, on_new_token, r) != 0) {
+        free(r);
+        return NULL;
+    }
     /* go-metrics names gauges after the host in some set-ups (telemetry
      * disable_hostname); read once here, never on a request. */
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) != 0)
         host[0] = '\0';
-    vpd_proxy_metrics_init(&r->metrics, &cfg->telemetry_conf, host, wall_ms());
+    vpd_proxy_metrics_init(&r->metrics, &r->cfg->telemetry_conf, host,
+                           wall_ms());
+    return r;
+}
+
+void
+vpd_router_free(vpd_router *r)
+{
+    if (!r)
+        return;
+    vpd_token_unlisten(r->holder, on_new_token, r);
+    free(r);
+}
+
+size_t
+vpd_router_inflight(const vpd_router *r)
+{
+    return r ? r->inflight : 0;
 }
 
 /* The request line of an answer given here, not by the proxy path. */
@@ -171,8 +215,10 @@ gather_metrics(vpd_router *rt)
         src.auth_failures = c->failures;
         src.login_attempts = c->login_attempts;
     }
-    if (rt->cache) {
-        const vpd_lc_counters *c = vpd_lc_counters_get(rt->cache);
+    vpd_lease_cache *cache = vpd_chain_cache(rt->chain);
+    const vpd_instance *store = vpd_chain_cache_store(rt->chain);
+    if (cache) {
+        const vpd_lc_counters *c = vpd_lc_counters_get(cache);
         src.have_cache = true;
         src.cache_stored = c->stored;
         src.cache_evicted = c->evicted;
@@ -180,22 +226,26 @@ gather_metrics(vpd_router *rt)
         src.cache_renewals = c->renewals;
         src.cache_renewal_failures = c->renewal_failures;
     }
-    if (rt->cache && rt->cache_store) {
-        const vp_cache_ops_t *ops = vpd_instance_ops(rt->cache_store);
-        if (ops->stats && ops->stats(&rt->cache_store->pub, &src.cache_entries,
-                                     &src.cache_bytes) == 0)
+    if (cache && store) {
+        const vp_cache_ops_t *ops = vpd_instance_ops(store);
+        /* The stats op reads only; the SDK's instance pointer is not
+         * const. */
+        vp_instance_t *pub = (vp_instance_t *)&store->pub;
+        if (ops->stats &&
+            ops->stats(pub, &src.cache_entries, &src.cache_bytes) == 0)
             src.have_cache_size = true;
     }
-    src.client_connections =
-        rt->server ? vpd_server_connections(rt->server) : 0;
+    src.client_connections = rt->client_connections
+                                 ? rt->client_connections(rt->connections_arg)
+                                 : 0;
     src.upstream_connections = rt->fwd ? vpd_fwd_open_connections(rt->fwd) : 0;
     src.inflight = rt->inflight;
     vpd_proxy_metrics_refresh(&rt->metrics, &src);
 }
 
-/* spec 2.12: ?format= wins; else an Accept header asking for OpenMetrics
- * (the first one), or naming Prometheus' text format or OpenBao's
- * "prometheus/telemetry" (any of them), selects prometheus. */
+/* The format of /proxy/v1/metrics: ?format= wins; else an Accept header asking
+ * for OpenMetrics (the first one), or naming Prometheus' text format or
+ * OpenBao's "prometheus/telemetry" (any of them), selects prometheus. */
 static void
 metrics_format(const vpd_http_req *http, char *format, size_t len)
 {
@@ -230,7 +280,7 @@ respond_text(vpd_http_req *http, uint64_t t0, int status, const char *ctype,
 }
 
 /* GET /proxy/v1/metrics: go-metrics' in-memory JSON summary, or the
- * Prometheus text format when telemetry enables it (spec 2.12). */
+ * Prometheus text format when telemetry enables it (vaproxyd(8)). */
 static void
 handle_metrics(vpd_router *r, vpd_http_req *http, uint64_t t0)
 {
@@ -274,7 +324,8 @@ handle_metrics(vpd_router *r, vpd_http_req *http, uint64_t t0)
     vpd_buf_free(&out);
 }
 
-/* spec 2.2: exactly one X-Vault-Request header whose value is "true". */
+/* require_request_header (vaproxyd.hcl(5)): exactly one X-Vault-Request
+ * header whose value is "true". */
 static bool
 has_request_header(const vpd_http_req *http)
 {
@@ -325,7 +376,6 @@ needs_cleaning(const char *path, char *out, size_t out_len)
 /* ---- the proxy path ---------------------------------------------------- */
 
 static void forward(proxied *p);
-static void resume_after_wait(void *arg);
 
 static void
 on_timer_closed(uv_handle_t *h)
@@ -354,14 +404,9 @@ finish(proxied *p)
 {
     p->router->inflight--;
     unpark(p);
-    if (p->cache_waiting)
-        vpd_lc_forget_waiter(p->router->cache, p);
-    if (p->ticket) {
-        /* Gave up without an answer: let the waiters try themselves. */
-        vpd_lc_ticket *t = p->ticket;
-        p->ticket = NULL;
-        vpd_lc_done(p->router->cache, t, &p->r, NULL);
-    }
+    /* Gave up without a stored answer: the requests waiting for this one
+     * try themselves. */
+    vpd_chain_abandon(p->router->chain, &p->cache_slot);
     if (p->timer)
         uv_close((uv_handle_t *)p->timer, on_timer_closed);
     vpd_hdrs_free(&p->denied_headers);
@@ -389,8 +434,9 @@ request_timer(proxied *p)
 static vpd_reqlog_cache
 cache_outcome(const proxied *p)
 {
-    return p->router->cache && p->forwarded ? VPD_REQLOG_CACHE_MISS
-                                            : VPD_REQLOG_CACHE_NONE;
+    return vpd_chain_cache(p->router->chain) && p->forwarded
+               ? VPD_REQLOG_CACHE_MISS
+               : VPD_REQLOG_CACHE_NONE;
 }
 
 /* A proxied request's end, just before its answer goes out (the request
@@ -426,7 +472,7 @@ respond_error(proxied *p, int status, const char *prefix, const char *detail)
     finish(p);
 }
 
-/* Builds the upstream header list and picks the token (spec 2.3). */
+/* Builds the upstream header list and picks the token. */
 static int
 prepare(proxied *p)
 {
@@ -471,8 +517,8 @@ prepare(proxied *p)
             if (vpd_hdrs_add(&r->up_headers, "X-Vault-Token", aa) != 0)
                 return -1;
             token = aa;
-            p->token_generation = rt->holder->generation;
-        } else if (rt->holder->token && rt->auto_auth) {
+            p->token_generation = vpd_token_generation(rt->holder);
+        } else if (vpd_token_is_dead(rt->holder) && rt->auto_auth) {
             p->wait_for_token = true; /* dead: a new one is on its way */
         }
     }
@@ -480,7 +526,8 @@ prepare(proxied *p)
     return r->token ? 0 : -1;
 }
 
-/* spec 2.10 on a 200 answer (forwarded or cached): may replace *body with
+/* Hides the auto-auth token (sanitize.h) in a 200 answer (forwarded or
+ * cached): may replace *body with
  * *clean (the caller frees it).  Returns -1 after answering 500. */
 static int
 sanitize(proxied *p, int status, const char **body, size_t *body_len,
@@ -528,13 +575,6 @@ relay(proxied *p, vpd_fwd_resp *resp)
     char *clean = NULL;
     if (sanitize(p, resp->status, &body, &body_len, &clean) != 0)
         return;
-    if (p->ticket) {
-        /* Cache decisions see the upstream's own answer, before any
-         * header of ours is added to it. */
-        vpd_lc_ticket *t = p->ticket;
-        p->ticket = NULL;
-        vpd_lc_done(rt->cache, t, r, resp);
-    }
     /* The forwarder already removed hop-by-hop headers and framing; the
      * upstream's headers (its Date included, as Vault Proxy relays it) go
      * back as they are, plus what hooks added. */
@@ -639,7 +679,7 @@ on_new_token(const char *token, uint64_t generation, void *arg)
 }
 
 /* Vault answers a revoked, expired or used-up token with 403 and an error
- * text containing "invalid token" (spec 3.3). */
+ * text containing "invalid token". */
 static bool
 says_invalid_token(const vpd_fwd_resp *resp)
 {
@@ -672,10 +712,11 @@ try_self_heal(proxied *p, vpd_fwd_resp *resp)
             "%s %s: the auto-auth token was "
             "rejected as invalid; logging in again and retrying once",
             p->r.http->method, p->r.http->path);
+    uint64_t generation = vpd_token_generation(rt->holder);
     if (vpd_token_current(rt->holder) != NULL &&
-        rt->holder->generation != p->token_generation) {
+        generation != p->token_generation) {
         /* A newer token arrived while this request was under way. */
-        on_new_token(vpd_token_current(rt->holder), rt->holder->generation, rt);
+        on_new_token(vpd_token_current(rt->holder), generation, rt);
         return true;
     }
     vpd_auto_auth_reauth(rt->auto_auth);
@@ -698,8 +739,8 @@ on_upstream(vpd_fwd_resp *resp, void *arg)
         return;
     r->resp = resp;
     char err[512];
-    vp_status_t rc =
-        vpd_chain_on_response(p->router->chain, r, err, sizeof err);
+    vp_status_t rc = vpd_chain_response_phase(p->router->chain, r,
+                                              &p->cache_slot, err, sizeof err);
     r->resp = NULL;
     if (rc == VP_RETRY && resp->error != VPD_FWD_CANCELLED &&
         p->chain_retries < p->router->cfg->vault.num_retries) {
@@ -746,55 +787,42 @@ forward(proxied *p)
     }
 }
 
-/* Answers from the cache, waits for an identical request under way, or
- * forwards (spec 2.5). */
+/* The cache lookup's outcome: a miss goes upstream, a hit is answered
+ * here as Vault Proxy answers one (sanitized like a forwarded answer, with
+ * the hooks' extra headers). */
 static void
-lookup_then_forward(proxied *p)
+on_cache_lookup(void *arg, vpd_lc_hit *hit)
 {
+    proxied *p = arg;
     vpd_router *rt = p->router;
-    if (!rt->cache) {
+    if (!hit) {
         forward(p);
         return;
     }
-    vpd_lc_hit hit;
-    bool waited = p->cache_waited;
-    p->cache_waiting = false;
-    switch (vpd_lc_lookup(rt->cache, &p->r, &p->ticket, &hit,
-                          waited ? NULL : resume_after_wait, p)) {
-    case VPD_LC_WAIT:
-        p->cache_waiting = true;
-        return;
-    case VPD_LC_FORWARD:
-        forward(p);
-        return;
-    case VPD_LC_HIT:
-        break;
-    }
-    const char *body = hit.body;
-    size_t body_len = hit.body_len;
+    const char *body = hit->body;
+    size_t body_len = hit->body_len;
     char *clean = NULL;
-    if (sanitize(p, hit.status, &body, &body_len, &clean) == 0) {
+    if (sanitize(p, hit->status, &body, &body_len, &clean) == 0) {
         for (size_t i = 0; i < p->r.extra_resp_headers.n; i++)
-            vpd_hdrs_add(&hit.headers, p->r.extra_resp_headers.v[i].name,
+            vpd_hdrs_add(&hit->headers, p->r.extra_resp_headers.v[i].name,
                          p->r.extra_resp_headers.v[i].value);
         vpd_metric_pair_inc(rt->metrics.proxy_success);
         vpd_metric_pair_inc(rt->metrics.cache_hit);
-        note_answer(p, hit.status, VPD_REQLOG_CACHE_HIT);
-        vpd_http_respond(p->r.http, hit.status, &hit.headers, body, body_len);
+        note_answer(p, hit->status, VPD_REQLOG_CACHE_HIT);
+        vpd_http_respond(p->r.http, hit->status, &hit->headers, body, body_len);
         finish(p);
     }
     free(clean);
-    vpd_hdrs_free(&hit.headers);
-    free(hit.body);
+    vpd_lc_hit_free(hit);
 }
 
+/* The request phase's cache step, then the forward on a miss. */
 static void
-resume_after_wait(void *arg)
+lookup_then_forward(proxied *p)
 {
-    proxied *p = arg;
-    p->cache_waiting = false;
-    p->cache_waited = true;
-    lookup_then_forward(p);
+    if (!vpd_chain_cache_lookup(p->router->chain, &p->r, &p->cache_slot,
+                                on_cache_lookup, p))
+        forward(p);
 }
 
 static void
@@ -860,21 +888,17 @@ vpd_router_handle(vpd_http_req *http, void *arg)
         return;
     }
     if (l->metrics_only) {
-        /* Only the metrics pattern is registered there (spec 2.1). */
+        /* Only the metrics pattern is registered there (role =
+         * "metrics_only", vaproxyd.hcl(5)). */
         respond_text(http, t0, 404, "text/plain; charset=utf-8",
                      "404 page not found\n", 19);
         return;
     }
     if (path_is(path, "cache-clear")) {
-        if (!rt->cache) {
-            /* No cache configured: every request gets an empty 200. */
-            log_local(http, t0, 200);
-            respond_empty(http, 200);
-            return;
-        }
         int status = 200;
         char *body = NULL;
-        vpd_lc_clear(rt->cache, http, &status, &body);
+        vpd_cache_clear_answer(vpd_chain_cache(rt->chain), http->method,
+                               http->body, http->body_len, &status, &body);
         vpd_hdrs h = {0};
         if (body)
             vpd_hdrs_add(&h, "Content-Type", "application/json");

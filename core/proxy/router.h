@@ -1,51 +1,54 @@
 /* The router: what happens to each request a listener parsed.  Proxy API
  * paths (/proxy/v1/..., /agent/v1/...) are answered here; everything else
- * gets its token chosen (api_proxy.use_auto_auth_token), runs through the
- * plugin chain and is forwarded upstream (spec 2.1-2.4).  Every answered
- * request is counted in the metrics and gets one request log line.
+ * gets its token chosen (api_proxy.use_auto_auth_token, vaproxyd.hcl(5)),
+ * runs through the chain (chain.h: consistency hooks, the cache lookup,
+ * the upstream call, the response hooks, the cache store) and is answered
+ * as Vault Proxy would answer it.  Every answered request is counted in
+ * the metrics and gets one request log line.
  *
- * Ownership: the router borrows everything it is given; it must outlive
- * every request it was handed. */
+ * Ownership: the router borrows everything in its dependencies; they must
+ * outlive it, and it must outlive every request it was handed. */
 #ifndef VPD_ROUTER_H
 #define VPD_ROUTER_H
 
+#include <stddef.h>
 #include <uv.h>
 
-#include "proxy/chain.h"
-#include "config/config.h"
-#include "upstream/forward.h"
-#include "http/http.h"
-#include "proxy/proxy_metrics.h"
 #include "auth/token_holder.h"
+#include "config/config.h"
+#include "http/http.h"
+#include "proxy/chain.h"
+#include "upstream/forward.h"
 
 typedef struct vpd_auto_auth vpd_auto_auth;
-typedef struct vpd_lease_cache vpd_lease_cache;
-typedef struct vpd_server vpd_server;
-typedef struct vpd_instance vpd_instance;
-struct proxied;
+typedef struct vpd_router vpd_router;
 
-typedef struct vpd_router {
-    uv_loop_t *loop;
+typedef struct {
     const vpd_config *cfg;
     vpd_fwd *fwd;
-    vpd_chain *chain;
+    vpd_chain *chain; /* its cache phase, if any, is the lease cache */
     vpd_token_holder *holder;
-    vpd_auto_auth *auto_auth;  /* may be NULL */
-    vpd_lease_cache *cache;    /* may be NULL: no cache block */
-    vpd_instance *cache_store; /* the cache's store, for its size; may
-                                  be NULL */
-    vpd_server *server;        /* for the connections gauge; may be NULL */
+    vpd_auto_auth *auto_auth; /* NULL: no auto_auth block */
+    /* The metrics' client connections gauge; NULL counts none. */
+    size_t (*client_connections)(void *arg);
+    void *connections_arg;
+    /* POST /proxy/v1/quit on a listener that allows it; may be NULL. */
     void (*on_quit)(void *arg);
     void *quit_arg;
-    unsigned retry_min_ms, retry_max_ms; /* chain retry waits */
-    long timeout_ms; /* per upstream call, retries included */
-    size_t inflight;
-    struct proxied *parked;    /* waiting for a new auto-auth token */
-    vpd_proxy_metrics metrics; /* /proxy/v1/metrics (spec 2.12) */
-} vpd_router;
+    /* Waits between the retries a response hook asks for: linear,
+     * jittered between these bounds (the daemon's are 1000 and 1500). */
+    unsigned retry_min_ms, retry_max_ms;
+    long timeout_ms; /* per upstream call, retries included; 0: none */
+} vpd_router_deps;
 
-void vpd_router_init(vpd_router *r, uv_loop_t *loop, const vpd_config *cfg,
-                     vpd_fwd *fwd, vpd_chain *chain, vpd_token_holder *holder);
+/* Returns NULL when out of memory. */
+vpd_router *vpd_router_new(uv_loop_t *loop, const vpd_router_deps *deps);
+
+/* Frees the router; no request may be under way. */
+void vpd_router_free(vpd_router *r);
+
+/* Requests under way (for the drain at shutdown). */
+size_t vpd_router_inflight(const vpd_router *r);
 
 /* The listener's request handler (vpd_http_handler_fn); arg = router. */
 void vpd_router_handle(vpd_http_req *http, void *arg);

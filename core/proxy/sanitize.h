@@ -1,4 +1,4 @@
-/* Hides the auto-auth token from clients that only borrow it (spec 2.10):
+/* Hides the auto-auth token from clients that only borrow it:
  * a token lookup or renewal made with, or about, the proxy's own token
  * answers without the token's id and accessor.
  *

@@ -412,6 +412,24 @@ def _():
         contains(r.stdout, "consistency_vault", "the providing plugin")
 
 
+@test("--dump-chain shows the lease cache as a phase: lookup last in the request phase, store last in the response phase")
+def _():
+    path = config_file("cache {}\n" + BASIC, sim=sim.addr, port=8100)
+    r = cli("--dump-chain", "--config", path, "--plugin-dir", PLUGIN_DIR)
+    eq(r.returncode, 0, f"--dump-chain: {r.stderr!r}")
+    request_phase, _, rest = r.stdout.partition("forward: upstream")
+    response_phase = rest.partition("response phase:")[2]
+    contains(request_phase, '2. cache lookup: lease cache over cache "memory"',
+             "the lookup after the consistency policy")
+    contains(request_phase, "cache_memory", "the providing plugin")
+    contains(response_phase, '2. cache store: lease cache over cache "memory"',
+             "the store after the response hooks")
+    path = config_file(BASIC, sim=sim.addr, port=8100)
+    r = cli("--dump-chain", "--config", path, "--plugin-dir", PLUGIN_DIR)
+    eq(r.returncode, 0, f"--dump-chain: {r.stderr!r}")
+    check("cache" not in r.stdout, f"no cache phase without a cache block: {r.stdout!r}")
+
+
 @test("an unknown auth method type: clear error naming the file and the method")
 def _():
     path = config_file("""vault {

@@ -62,7 +62,7 @@ static struct {
     vpd_chain chain;
     vpd_token_holder holder;
     vpd_registry plugins;
-    vpd_router router;
+    vpd_router *router;
     vpd_server *srv;
 } G;
 
@@ -113,11 +113,18 @@ setup_chain(void)
                          "fuzz", err, sizeof err);
     if (!store)
         die(err);
-    G.router.cache =
+    vpd_lease_cache *cache =
         vpd_lease_cache_new(&G.loop, store, G.fwd, &G.holder, true);
-    if (!G.router.cache)
+    if (!cache)
         die("lease cache");
-    G.router.cache_store = store;
+    vpd_chain_set_cache(&G.chain, cache, store);
+}
+
+static size_t
+client_connections(void *arg)
+{
+    (void)arg;
+    return G.srv ? vpd_server_connections(G.srv) : 0;
 }
 
 /* The config goes through the real loader, so listener defaults (limits,
@@ -165,21 +172,26 @@ setup(void)
     if (!G.fwd)
         die(err);
     vpd_fwd_set_retry_base_ms(G.fwd, 0, 0);
-    vpd_router_init(&G.router, &G.loop, G.cfg, G.fwd, &G.chain, &G.holder);
-    G.router.retry_min_ms = G.router.retry_max_ms = 0;
     setup_chain();
-    G.srv = vpd_server_start(&G.loop, G.cfg, vpd_router_handle, &G.router, err,
+    vpd_router_deps deps = {.cfg = G.cfg,
+                            .fwd = G.fwd,
+                            .chain = &G.chain,
+                            .holder = &G.holder,
+                            .client_connections = client_connections};
+    G.router = vpd_router_new(&G.loop, &deps);
+    if (!G.router)
+        die("router");
+    G.srv = vpd_server_start(&G.loop, G.cfg, vpd_router_handle, G.router, err,
                              sizeof err);
     if (!G.srv)
         die(err);
-    G.router.server = G.srv;
     G.ready = true;
 }
 
 static bool
 busy(void)
 {
-    return vpd_server_inflight(G.srv) || G.router.inflight ||
+    return vpd_server_inflight(G.srv) || vpd_router_inflight(G.router) ||
            vpd_fwd_inflight(G.fwd);
 }
 

@@ -185,3 +185,20 @@ tests_unit_test_lease_parts_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_lease_parts_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_lease_parts_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_lease_parts
+
+# the lease cache through its interface: per-token answers, cache-clear
+# selectors, coalescing of identical misses
+check_PROGRAMS += tests/unit/test_lease_cache
+tests_unit_test_lease_cache_SOURCES = tests/unit/test_lease_cache.c
+tests_unit_test_lease_cache_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_lease_cache_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_lease_cache_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_lease_cache
+
+# the router: a request through the chain against a loopback upstream
+check_PROGRAMS += tests/unit/test_router
+tests_unit_test_router_SOURCES = tests/unit/test_router.c
+tests_unit_test_router_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_router_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_router_LDADD = $(UNIT_LDADD) -lpthread
+TESTS += tests/unit/test_router

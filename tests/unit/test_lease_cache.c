@@ -1,0 +1,363 @@
+/* The lease cache through its narrow interface (cache/lease_cache.h), on
+ * the shipped "memory" store: answers kept per token and never served to
+ * another token, cache-clear by every selector type, and coalescing of
+ * identical misses (one goes upstream, the others wait for its answer).
+ * The loop never runs: renewals the cache starts are left unsent. */
+#include "autoconf.h"
+
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "cache/lease_cache.h"
+#include "plugin/host_table.h"
+#include "plugin/plugin_instance.h"
+#include "plugin/plugin_loader.h"
+
+typedef struct {
+    uv_loop_t loop;
+    vpd_registry reg;
+    vpd_instance *store;
+    vpd_fwd *fwd;
+    vpd_token_holder holder;
+    vpd_lease_cache *lc;
+} fixture;
+
+static void
+setup(fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    char err[1024];
+    uv_loop_init(&f->loop);
+    ASSERT_INT_EQ(vpd_plugins_load_dir(&f->reg, VP_BUILD_PLUGINDIR,
+                                       vpd_host_api(), err, sizeof err),
+                  0);
+    f->store = vpd_instance_new(&f->reg, VP_KIND_CACHE, "memory", NULL, NULL, 0,
+                                "test", err, sizeof err);
+    ASSERT_NOT_NULL(f->store);
+    /* Nothing listens there; renewals never leave the unrun loop anyway. */
+    vpd_vault_config vault = {.address = "http://127.0.0.1:1"};
+    f->fwd = vpd_fwd_new(&f->loop, &vault, err, sizeof err);
+    ASSERT_NOT_NULL(f->fwd);
+    f->lc = vpd_lease_cache_new(&f->loop, f->store, f->fwd, &f->holder, false);
+    ASSERT_NOT_NULL(f->lc);
+}
+
+/* A client request as the router hands it over. */
+typedef struct {
+    vpd_http_req http;
+    vp_req_t r;
+    char target[256];
+} request;
+
+static void
+request_init(request *q, const char *method, const char *target,
+             const char *body, const char *token)
+{
+    memset(q, 0, sizeof *q);
+    snprintf(q->http.method, sizeof q->http.method, "%s", method);
+    snprintf(q->target, sizeof q->target, "%s", target);
+    q->http.target = q->target;
+    q->http.path = q->target;
+    q->http.query = "";
+    q->http.body = (char *)body;
+    q->http.body_len = strlen(body);
+    q->r.http = &q->http;
+    q->r.token = (char *)token;
+}
+
+/* An upstream answer: JSON, status 200. */
+static void
+answer_init(vpd_fwd_resp *resp, const char *body)
+{
+    memset(resp, 0, sizeof *resp);
+    resp->status = 200;
+    resp->attempts = 1;
+    resp->body = (char *)body;
+    resp->body_len = strlen(body);
+    vpd_hdrs_add(&resp->headers, "Content-Type", "application/json");
+}
+
+#define ORPHAN_TOKEN                                                           \
+    "{\"auth\":{\"client_token\":\"child-1\",\"accessor\":\"acc-1\","          \
+    "\"renewable\":true,\"orphan\":true,\"lease_duration\":3600}}"
+#define LEASED_SECRET                                                          \
+    "{\"lease_id\":\"db/creds/ro/abc\",\"renewable\":true,"                    \
+    "\"lease_duration\":600,\"data\":{\"password\":\"p\"}}"
+
+/* What a lookup's callback saw. */
+typedef struct {
+    int calls;
+    bool hit;
+    int status;
+    char body[512];
+} outcome;
+
+static void
+on_lookup(void *arg, vpd_lc_hit *hit)
+{
+    outcome *o = arg;
+    o->calls++;
+    o->hit = hit != NULL;
+    if (hit) {
+        o->status = hit->status;
+        snprintf(o->body, sizeof o->body, "%.*s", (int)hit->body_len,
+                 hit->body);
+        vpd_lc_hit_free(hit);
+    }
+}
+
+/* A miss forwarded and answered with body: the cache decides what it
+ * keeps. */
+static void
+miss_then_answer(fixture *f, request *q, const char *body)
+{
+    outcome o = {0};
+    vpd_lc_pending *slot = NULL;
+    vpd_lc_lookup(f->lc, &q->r, &slot, on_lookup, &o);
+    ASSERT_INT_EQ(o.calls, 1);
+    ASSERT(!o.hit);
+    ASSERT_NOT_NULL(slot);
+    vpd_fwd_resp resp;
+    answer_init(&resp, body);
+    vpd_lc_settle(f->lc, &slot, &q->r, &resp);
+    ASSERT_NULL(slot);
+    vpd_hdrs_free(&resp.headers);
+}
+
+/* Looks q up and settles at once; returns whether it was a hit. */
+static bool
+is_hit(fixture *f, request *q, outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    vpd_lc_pending *slot = NULL;
+    vpd_lc_lookup(f->lc, &q->r, &slot, on_lookup, o);
+    ASSERT_INT_EQ(o->calls, 1);
+    vpd_lc_settle(f->lc, &slot, &q->r, NULL);
+    return o->hit;
+}
+
+TEST(a_kept_answer_is_served_to_its_token_only)
+{
+    fixture f;
+    setup(&f);
+    request q;
+    request_init(&q, "POST", "/v1/auth/token/create-orphan", "{}", "parent-A");
+    miss_then_answer(&f, &q, ORPHAN_TOKEN);
+    ASSERT_INT_EQ(vpd_lc_counters_get(f.lc)->stored, 1);
+    outcome o;
+    ASSERT(is_hit(&f, &q, &o));
+    ASSERT_INT_EQ(o.status, 200);
+    ASSERT_STR_CONTAINS(o.body, "child-1");
+    request other;
+    request_init(&other, "POST", "/v1/auth/token/create-orphan", "{}",
+                 "parent-B");
+    ASSERT(!is_hit(&f, &other, &o));
+    request none;
+    request_init(&none, "POST", "/v1/auth/token/create-orphan", "{}", "");
+    ASSERT(!is_hit(&f, &none, &o));
+}
+
+TEST(an_unrenewable_answer_is_not_kept)
+{
+    fixture f;
+    setup(&f);
+    request q;
+    request_init(&q, "GET", "/v1/secret/data/x", "", "parent-A");
+    miss_then_answer(&f, &q, "{\"data\":{\"v\":1},\"renewable\":false}");
+    ASSERT_INT_EQ(vpd_lc_counters_get(f.lc)->stored, 0);
+    outcome o;
+    ASSERT(!is_hit(&f, &q, &o));
+}
+
+/* The orphan token child-1 (accessor acc-1), and a lease obtained with it,
+ * which is kept because child-1 is now a managed token. */
+static void
+fill(fixture *f, request *token_req, request *lease_req)
+{
+    request_init(token_req, "POST", "/v1/auth/token/create-orphan", "{}",
+                 "parent-A");
+    miss_then_answer(f, token_req, ORPHAN_TOKEN);
+    request_init(lease_req, "GET", "/v1/db/creds/ro", "", "child-1");
+    miss_then_answer(f, lease_req, LEASED_SECRET);
+    ASSERT_INT_EQ(vpd_lc_counters_get(f->lc)->stored, 2);
+}
+
+static int
+clear(fixture *f, vpd_lc_clear_type type, const char *value, const char *ns)
+{
+    vpd_lc_selector sel = {type, value, ns};
+    return vpd_lc_clear(f->lc, &sel);
+}
+
+TEST(clear_by_lease_takes_that_entry_only)
+{
+    fixture f;
+    setup(&f);
+    request t, l;
+    fill(&f, &t, &l);
+    outcome o;
+    ASSERT_INT_EQ(clear(&f, VPD_LC_CLEAR_LEASE, "db/creds/ro/nope", NULL), 0);
+    ASSERT_INT_EQ(clear(&f, VPD_LC_CLEAR_LEASE, "db/creds/ro/abc", NULL), 1);
+    ASSERT(!is_hit(&f, &l, &o));
+    ASSERT(is_hit(&f, &t, &o));
+}
+
+TEST(clear_by_token_takes_its_leases_too)
+{
+    fixture f;
+    setup(&f);
+    request t, l;
+    fill(&f, &t, &l);
+    outcome o;
+    ASSERT_INT_EQ(clear(&f, VPD_LC_CLEAR_TOKEN, "child-1", NULL), 1);
+    ASSERT(!is_hit(&f, &t, &o));
+    ASSERT(!is_hit(&f, &l, &o));
+}
+
+TEST(clear_by_token_accessor)
+{
+    fixture f;
+    setup(&f);
+    request t, l;
+    fill(&f, &t, &l);
+    outcome o;
+    ASSERT_INT_EQ(clear(&f, VPD_LC_CLEAR_TOKEN_ACCESSOR, "acc-2", NULL), 0);
+    ASSERT_INT_EQ(clear(&f, VPD_LC_CLEAR_TOKEN_ACCESSOR, "acc-1", NULL), 1);
+    ASSERT(!is_hit(&f, &t, &o));
+    ASSERT(!is_hit(&f, &l, &o));
+}
+
+TEST(clear_by_request_path_in_a_namespace)
+{
+    fixture f;
+    setup(&f);
+    request t, l;
+    fill(&f, &t, &l);
+    outcome o;
+    ASSERT_INT_EQ(
+        clear(&f, VPD_LC_CLEAR_REQUEST_PATH, "/v1/db/creds/ro", "other/"), 0);
+    /* No namespace is the root namespace, where both were kept. */
+    ASSERT_INT_EQ(clear(&f, VPD_LC_CLEAR_REQUEST_PATH, "/v1/db/creds/ro", ""),
+                  1);
+    ASSERT(!is_hit(&f, &l, &o));
+    ASSERT(is_hit(&f, &t, &o));
+}
+
+TEST(clear_all_and_missing_values)
+{
+    fixture f;
+    setup(&f);
+    request t, l;
+    fill(&f, &t, &l);
+    ASSERT_INT_EQ(clear(&f, VPD_LC_CLEAR_TOKEN, "", NULL),
+                  VPD_LC_CLEAR_NO_VALUE);
+    ASSERT_INT_EQ(clear(&f, VPD_LC_CLEAR_LEASE, NULL, NULL),
+                  VPD_LC_CLEAR_NO_VALUE);
+    ASSERT_INT_EQ(clear(&f, VPD_LC_CLEAR_ALL, NULL, NULL), 2);
+    outcome o;
+    ASSERT(!is_hit(&f, &t, &o));
+    ASSERT(!is_hit(&f, &l, &o));
+    ASSERT_INT_EQ(clear(&f, VPD_LC_CLEAR_ALL, NULL, NULL), 0);
+}
+
+TEST(identical_misses_wait_for_the_first_and_get_its_answer)
+{
+    fixture f;
+    setup(&f);
+    request q[3];
+    outcome o[3] = {{0}};
+    vpd_lc_pending *slot[3] = {NULL};
+    for (int i = 0; i < 3; i++) {
+        request_init(&q[i], "POST", "/v1/auth/token/create-orphan", "{}",
+                     "parent-A");
+        vpd_lc_lookup(f.lc, &q[i].r, &slot[i], on_lookup, &o[i]);
+        ASSERT_NOT_NULL(slot[i]);
+    }
+    /* Only the first goes upstream; the others wait. */
+    ASSERT_INT_EQ(o[0].calls, 1);
+    ASSERT(!o[0].hit);
+    ASSERT_INT_EQ(o[1].calls, 0);
+    ASSERT_INT_EQ(o[2].calls, 0);
+    ASSERT_INT_EQ(vpd_lc_counters_get(f.lc)->misses, 1);
+    vpd_fwd_resp resp;
+    answer_init(&resp, ORPHAN_TOKEN);
+    vpd_lc_settle(f.lc, &slot[0], &q[0].r, &resp);
+    vpd_hdrs_free(&resp.headers);
+    for (int i = 1; i < 3; i++) {
+        ASSERT_INT_EQ(o[i].calls, 1);
+        ASSERT(o[i].hit);
+        ASSERT_STR_CONTAINS(o[i].body, "child-1");
+        ASSERT_NULL(slot[i]);
+    }
+}
+
+TEST(a_request_for_another_token_does_not_wait)
+{
+    fixture f;
+    setup(&f);
+    request a, b;
+    outcome oa = {0}, ob = {0};
+    vpd_lc_pending *sa = NULL, *sb = NULL;
+    request_init(&a, "POST", "/v1/auth/token/create-orphan", "{}", "parent-A");
+    request_init(&b, "POST", "/v1/auth/token/create-orphan", "{}", "parent-B");
+    vpd_lc_lookup(f.lc, &a.r, &sa, on_lookup, &oa);
+    vpd_lc_lookup(f.lc, &b.r, &sb, on_lookup, &ob);
+    ASSERT_INT_EQ(oa.calls, 1);
+    ASSERT_INT_EQ(ob.calls, 1);
+    ASSERT(!ob.hit);
+    vpd_lc_settle(f.lc, &sa, &a.r, NULL);
+    vpd_lc_settle(f.lc, &sb, &b.r, NULL);
+}
+
+TEST(waiters_of_a_request_that_gave_up_go_upstream_themselves)
+{
+    fixture f;
+    setup(&f);
+    request q[3];
+    outcome o[3] = {{0}};
+    vpd_lc_pending *slot[3] = {NULL};
+    for (int i = 0; i < 3; i++) {
+        request_init(&q[i], "POST", "/v1/auth/token/create-orphan", "{}",
+                     "parent-A");
+        vpd_lc_lookup(f.lc, &q[i].r, &slot[i], on_lookup, &o[i]);
+    }
+    /* The third waiter's client leaves: it just stops waiting. */
+    vpd_lc_settle(f.lc, &slot[2], &q[2].r, NULL);
+    ASSERT_NULL(slot[2]);
+    vpd_lc_settle(f.lc, &slot[0], &q[0].r, NULL);
+    ASSERT_INT_EQ(o[1].calls, 1);
+    ASSERT(!o[1].hit);
+    ASSERT_NOT_NULL(slot[1]); /* it forwards now, and must settle */
+    ASSERT_INT_EQ(o[2].calls, 0);
+    /* A woken request does not gather waiters: a new identical lookup
+     * forwards in parallel instead of queueing behind it. */
+    request late;
+    outcome ol = {0};
+    vpd_lc_pending *sl = NULL;
+    request_init(&late, "POST", "/v1/auth/token/create-orphan", "{}",
+                 "parent-A");
+    vpd_lc_lookup(f.lc, &late.r, &sl, on_lookup, &ol);
+    ASSERT_INT_EQ(ol.calls, 1);
+    ASSERT(!ol.hit);
+    vpd_lc_settle(f.lc, &slot[1], &q[1].r, NULL);
+    vpd_lc_settle(f.lc, &sl, &late.r, NULL);
+    ASSERT_INT_EQ(vpd_lc_counters_get(f.lc)->misses, 3);
+}
+
+int
+main(void)
+{
+    return RUN_TESTS(
+        T(a_kept_answer_is_served_to_its_token_only),
+        T(an_unrenewable_answer_is_not_kept),
+        T(clear_by_lease_takes_that_entry_only),
+        T(clear_by_token_takes_its_leases_too), T(clear_by_token_accessor),
+        T(clear_by_request_path_in_a_namespace),
+        T(clear_all_and_missing_values),
+        T(identical_misses_wait_for_the_first_and_get_its_answer),
+        T(a_request_for_another_token_does_not_wait),
+        T(waiters_of_a_request_that_gave_up_go_upstream_themselves));
+}
