@@ -1,6 +1,7 @@
 /* Auto-auth: logs in with the configured auth method plugin, keeps the
  * token renewed, logs in again when renewal fails or the max TTL nears,
- * and backs off after failed logins (spec 3.1-3.2).  The plugin describes
+ * and backs off after failed logins (auto_auth in vaproxyd.hcl(5)).  The
+ * plugin describes
  * the requests; this file sends them through the forwarder.
  *
  * Ownership: the lifecycle borrows the loop, forwarder, method instance and

@@ -1,5 +1,5 @@
-/* Diffie-Hellman sink encryption (spec 3.7; sink keys dh_type, dh_path,
- * derive_key, aad, aad_env_var in 1.5), compatible with Vault's
+/* Diffie-Hellman sink encryption (the sink keys dh_type, dh_path,
+ * derive_key, aad and aad_env_var of vaproxyd.hcl(5)), compatible with Vault's
  * helper/dhutil and sink.encryptToken:
  *
  *   - the client writes dh_path: {"curve25519_public_key":"<b64 32 bytes>"};

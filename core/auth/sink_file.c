@@ -128,7 +128,7 @@ write_file(const vpd_file_sink *s, const char *data, size_t len,
         return -1;
     }
     /* The mode is given to open(2) only, so the process umask still
-     * narrows it, as with Vault (spec 3.6). */
+     * narrows it, as Vault's file sink does. */
     const char *step = "write";
     int rc = write_all(fd, data, len);
     if (rc == 0 && (s->uid != (uid_t)-1 || s->gid != (gid_t)-1) &&

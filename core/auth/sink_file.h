@@ -1,6 +1,6 @@
-/* The file sink (spec 3.6): writes the auto-auth token to a file,
- * atomically (a temp file in the same directory, renamed over the target)
- * with the configured mode and owner.
+/* The file sink (sink "file" in vaproxyd.hcl(5)): writes the auto-auth token to
+ * a file, atomically (a temp file in the same directory, renamed over the
+ * target) with the configured mode and owner.
  *
  * Ownership: a vpd_file_sink owns copies of its settings. */
 #ifndef VPD_SINK_FILE_H

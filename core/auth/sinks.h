@@ -1,6 +1,6 @@
-/* The sink server (spec 3.5-3.7): hands every new auto-auth token to each
- * configured sink -- wrapped first when the sink has wrap_ttl, encrypted
- * when it has dh_type -- retrying a failure after 2 s +- 1 s until it
+/* The sink server (sinks in vaproxyd.hcl(5)): hands every new auto-auth token
+ * to each configured sink -- wrapped first when the sink has wrap_ttl,
+ * encrypted when it has dh_type -- retrying a failure after 2 s +- 1 s until it
  * succeeds or a newer token replaces it.  An unchanged token is not
  * written again.
  *

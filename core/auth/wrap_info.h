@@ -1,4 +1,4 @@
-/* The text a sink receives for a response-wrapped token (spec 3.1, 3.7):
+/* The text a sink receives for a response-wrapped token (wrap_ttl):
  * the wrap_info object with Vault's field order, then a newline.
  *
  * Ownership: the result is a secret buffer (vpd_secret_free). */

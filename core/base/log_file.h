@@ -1,5 +1,6 @@
 /* The log file: a second destination for log lines (they still go to
- * stderr), with Vault's rotation rules (spec 1.3, 1.10):
+ * stderr), with Vault's rotation rules (log_file, log_rotate_* in
+ * vaproxyd.hcl(5) and vaproxyd(8)):
  *
  *  - the file is opened for appending and created with mode 0600;
  *  - before a line is written, the file is rotated when it holds

@@ -1,7 +1,7 @@
 /* A small metrics registry: counters, gauges and latency histograms, and
  * the two ways of showing them that Vault Proxy's /v1/metrics offers
- * (spec 2.12): go-metrics' in-memory JSON summary and the Prometheus text
- * exposition format 0.0.4.
+ * (telemetry in vaproxyd.hcl(5)): go-metrics' in-memory JSON summary and the
+ * Prometheus text exposition format 0.0.4.
  *
  * Instruments live in a fixed array inside the registry and are created
  * once at start, so updating one is a plain add or store on the loop

@@ -7,7 +7,7 @@
 #define VPD_VERSION PACKAGE_VERSION
 
 /* Vault Proxy prefixes the client's User-Agent with its own name; we do the
- * same (spec 2.4.1) so servers can tell proxied traffic apart. */
+ * same so servers can tell proxied traffic apart. */
 #define VPD_API_PROXY_UA "Vault Proxy API Proxy/" VPD_VERSION " (vaproxy)"
 #define VPD_AUTO_AUTH_UA "Vault Proxy Auto-Auth/" VPD_VERSION " (vaproxy)"
 

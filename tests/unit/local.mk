@@ -115,7 +115,7 @@ tests_unit_test_auth_plugins_DEPENDENCIES = plugins/auth_approle.la \
 	plugins/auth_kubernetes.la plugins/auth_cert.la
 TESTS += tests/unit/test_auth_plugins
 
-# auto-auth token answers sanitised (spec 2.10)
+# auto-auth token answers sanitised
 check_PROGRAMS += tests/unit/test_sanitize
 tests_unit_test_sanitize_SOURCES = tests/unit/test_sanitize.c
 tests_unit_test_sanitize_CPPFLAGS = $(UNIT_CPPFLAGS)

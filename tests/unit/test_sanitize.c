@@ -1,4 +1,4 @@
-/* spec 2.10: answers about the auto-auth token lose its id and accessor;
+/* Answers about the auto-auth token lose its id and accessor;
  * everything else passes untouched. */
 #include "autoconf.h"
 

@@ -1,6 +1,6 @@
-/* DH sink encryption (spec 3.7): a client-side decryptor built on OpenSSL
- * (X25519, HKDF done by hand with HMAC-SHA256, AES-256-GCM) opens what the
- * sink writes, the way a Vault dhutil client would. */
+/* DH sink encryption (dh_type "curve25519"): a client-side decryptor built on
+ * OpenSSL (X25519, HKDF done by hand with HMAC-SHA256, AES-256-GCM) opens what
+ * the sink writes, the way a Vault dhutil client would. */
 #include "autoconf.h"
 
 #include "auth/sink_dh.h"
