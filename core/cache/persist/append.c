@@ -33,6 +33,9 @@ mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* 0: go on; 1: the store is off (restored without keep_after_import, or
+ * its restore rewrite failed), so the write succeeds doing nothing, as
+ * the cache must not fail for it; else a VP_E* code. */
 static int
 write_gate(vpd_persist *p)
 {
