@@ -1,7 +1,7 @@
-/* The encrypted persistent store of the lease cache (spec 2.13): what the
- * cache keeps survives a restart, so a sidecar can pick up the tokens and
- * leases an init container obtained (Vault's bolt-based persistent cache,
- * not byte-compatible with it).
+/* The encrypted persistent store of the lease cache (the `persist` block
+ * of vaproxyd.hcl(5)): what the cache keeps survives a restart, so a sidecar
+ * can pick up the tokens and leases an init container obtained (Vault's
+ * bolt-based persistent cache, not byte-compatible with it).
  *
  * Configuration, inside `cache { ... }`:
  *
@@ -15,7 +15,8 @@
  * `path` is a directory (it must exist); the store is the file
  * `<path>/vaproxy-cache.db`, mode 0600.  `keep_after_import` and
  * `exit_on_err` are real bools and default to false, as in Vault's code
- * (its docs say exit_on_err defaults to true: spec 1.7, 2.14 item 7).
+ * (Vault's documentation says exit_on_err defaults to true; its code, which
+ * is what running proxies do, says false).
  * `key_file` (type "file" only, required) holds the 32-byte key: exactly
  * 32 raw bytes (not all printable ASCII: a 32-character text is refused
  * rather than taken for a key), or 64 hex digits, or the standard or
@@ -127,7 +128,8 @@
  * threshold compactions write and fsync the new generation on a worker
  * thread while appends go on to the old file; the loop then re-seals
  * those appends onto the new file in order and renames it (the old file
- * stays the store, complete, until that rename; persist.c "compaction").
+ * stays the store, complete, until that rename; the three steps are in
+ * core/cache/persist/compact.c).
  *
  * fsync policy: appends are not fsynced (a write(2) of a few hundred bytes
  * to the page cache: kill -9 loses nothing already returned; a power
@@ -253,7 +255,8 @@ int vpd_persist_restore(vpd_persist *p, uint64_t now_wall_ms,
                         size_t err_len);
 
 /* A token entry is what the lease cache stores for the auto-auth token:
- * a token and no response (spec 2.7).  Such entries restore first and
+ * a token and no response, like the index Vault's lease cache keeps for
+ * its auto-auth token.  Such entries restore first and
  * their token becomes the stored auto-auth token. */
 static inline bool
 vpd_persist_is_token_entry(const vp_cache_entry_t *e)

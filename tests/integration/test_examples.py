@@ -125,11 +125,11 @@ def man_text(name):
     return read("contrib", "man", name).replace("\\-", "-")
 
 
-@test("vaproxyd.hcl(5) names every key of the key table, persist.c, sinks and plugins")
+@test("vaproxyd.hcl(5) names every key of the key table, persist_config.c, sinks and plugins accept")
 def _():
     keys = set(re.findall(r'K[DX]\("([a-z_]+)"', read("core", "config", "config_keys.c")))
-    persist = re.search(r"persist_keys\[\] = \{(.*?)\};", read("core", "cache", "persist.c"), re.S)
-    check(persist, "persist_keys found in core/cache/persist.c")
+    persist = re.search(r"persist_keys\[\] = \{(.*?)\};", read("core", "cache", "persist", "persist_config.c"), re.S)
+    check(persist, "persist_keys found in core/cache/persist/persist_config.c")
     keys |= set(re.findall(r'"([a-z_]+)"', persist.group(1)))
     keys |= set(re.findall(r'strcmp\(m->key, "([a-z_]+)"\)', read("core", "auth", "sink_file.c")))
     for path in glob.glob(os.path.join(SRCDIR, "plugins", "*", "*.c")):

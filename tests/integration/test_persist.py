@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""TAP integration tests of the persistent lease cache (spec 2.13, core/cache/persist.h):
+"""TAP integration tests of the persistent lease cache (the persist block of
+vaproxyd.hcl(5), core/cache/persist.h):
 restore across clean stops and kill -9, the auto-auth token preload, the
 expiry rule, key handling (file keys in every accepted form, the
 kubernetes service-account token), keep_after_import, file mode and
@@ -707,7 +708,7 @@ def _():
         p.wait_ready()
     except AssertionError:
         raise AssertionError(f"no restart after revoke-orphan (exit status "
-                             f"{p.proc.returncode}); spec 2.9: revoke-orphan clears the "
+                             f"{p.proc.returncode}); revoke-orphan clears the "
                              f"children's parent reference (Vault handleRevocationRequest), so "
                              f"they restore without it.\n{p.log_tail(8)}")
     wait_until(lambda: "authenticated with" in p.log(), timeout=8, msg="auto-auth login")
