@@ -1083,6 +1083,8 @@ conn_process(conn *c)
     while (!c->closing && !c->draining && !c->no_more && !c->outstanding &&
            write_queue(c) <= WRITE_HIGH_WATER) {
         size_t avail = c->in.len - c->in_off;
+        if (!avail)
+            break; /* and in.data may still be NULL */
         const char *p = c->in.data + c->in_off;
         if (!c->in_msg) {
             /* Blank lines before a request are allowed (RFC 9112 2.2);
