@@ -44,6 +44,7 @@
 #define DEFAULT_MAX_CONNECTIONS 4096u
 #define DEFAULT_READ_TIMEOUT_MS (30u * 1000u)
 #define DEFAULT_IDLE_TIMEOUT_MS (5u * 60u * 1000u)
+#define DEFAULT_READ_HEADER_TIMEOUT_MS (10u * 1000u)
 
 /* ---- errors ------------------------------------------------------------- */
 
@@ -1129,6 +1130,7 @@ parse_listener(loader *ld, const block *bl, vpd_listener_config *l)
     l->max_connections = DEFAULT_MAX_CONNECTIONS;
     l->read_timeout_ms = DEFAULT_READ_TIMEOUT_MS;
     l->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
+    l->read_header_timeout_ms = DEFAULT_READ_HEADER_TIMEOUT_MS;
 
     for (size_t i = 0; i < bl->body->n_members; i++)
         if (strcmp(bl->body->members[i].key, "type") == 0 &&

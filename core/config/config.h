@@ -113,6 +113,8 @@ typedef struct vpd_listener_config {
     size_t max_connections;   /* default 4096 */
     uint64_t read_timeout_ms; /* whole request read, default 30 s */
     uint64_t idle_timeout_ms; /* keep-alive idle, default 5 min */
+    /* Vault's http_read_header_timeout: request head, default 10 s. */
+    uint64_t read_header_timeout_ms;
     const char *file;
     int line;
 } vpd_listener_config;

@@ -296,6 +296,8 @@ static const vpd_config_key listener_keys[] = {
        RESTART),
     KD("http_idle_timeout", DUR, F_MS, vpd_listener_config, idle_timeout_ms,
        RESTART),
+    KD("http_read_header_timeout", DUR, F_MS, vpd_listener_config,
+       read_header_timeout_ms, RESTART),
     /* Keys of Vault's shared listener parser that Vault Proxy parses and
      * ignores; accepted so Vault configurations load unchanged.
      * tls_auto_reload and ACME are OpenBao server features the proxy
@@ -305,7 +307,6 @@ static const vpd_config_key listener_keys[] = {
     KX("max_request_duration", IGNORE, LIVE),
     KX("max_request_json_memory", IGNORE, LIVE),
     KX("max_request_json_strings", IGNORE, LIVE),
-    KX("http_read_header_timeout", IGNORE, LIVE),
     KX("http_write_timeout", IGNORE, LIVE),
     KX("tls_key_exchange_preferences", IGNORE, LIVE),
     KX("tls_prefer_server_cipher_suites", IGNORE, LIVE),

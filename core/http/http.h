@@ -34,13 +34,25 @@ typedef struct vpd_http_req {
     size_t body_len;
     int http_major, http_minor;
     bool keep_alive;  /* the client wants the connection kept */
-    bool client_gone; /* set by the server if the client left */
+    bool client_gone; /* set by the server if the client is gone (a reset
+                         or a failed write; see vpd_http_on_client_gone) */
     char peer[64];    /* "127.0.0.1:5555" or "unix" */
     void *user;       /* for the router */
 } vpd_http_req;
 
 /* The router: called once per parsed request, on the loop thread. */
 typedef void (*vpd_http_handler_fn)(vpd_http_req *req, void *arg);
+
+typedef void (*vpd_http_gone_fn)(vpd_http_req *req, void *arg);
+
+/* Asks to be told when the client of an unanswered request is really
+ * gone: its connection was reset, or a write to it failed.  A client that
+ * only ended its side (a half-close, TLS close_notify) still gets its
+ * answer and is not gone.  fn runs at most once, on the loop, with
+ * req->client_gone already set, and may answer req (which then only frees
+ * it); it does not run when the server itself closes.  A later call
+ * replaces fn.  Typical use: abandon upstream work nobody else waits for. */
+void vpd_http_on_client_gone(vpd_http_req *req, vpd_http_gone_fn fn, void *arg);
 
 /* Sends the response and releases the request.  `hdrs` may be NULL;
  * Content-Length, Date, Connection are added by the server.  body is

@@ -31,10 +31,12 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -42,6 +44,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "http/age_list.h"
 #include "http/tls.h"
 
 #define LOG_COMP "proxy.listener"
@@ -74,7 +77,12 @@ struct vpd_listener {
     vpd_tls_ctx *tls;
     size_t n_conns;
     size_t max_header, max_body, max_conns;
-    uint64_t read_timeout, idle_timeout;
+    uint64_t read_timeout, idle_timeout, header_timeout;
+    /* The connections the limit may close to make room, each list oldest
+     * first: lingering after their last answer (every byte of it handed
+     * to the kernel), idle between requests, and waiting for a request
+     * head to complete.  Busy connections are on none of them. */
+    vpd_age_list lingering, idle, heading;
     char *unix_path; /* set once we created the socket file */
     dev_t unix_dev;
     ino_t unix_ino;
@@ -102,7 +110,11 @@ struct vpd_server {
     char readbuf[READ_CHUNK]; /* shared: reads never overlap */
 };
 
-typedef enum { T_NONE = 0, T_READ, T_IDLE } timer_mode;
+/* What the connection waits for, and so which timeout applies: none while
+ * the router holds a request; a request head (the first one from the
+ * accept on, a later one from its first byte); the rest of a request whose
+ * head is complete; the next request on an idle keep-alive connection. */
+typedef enum { T_NONE = 0, T_HEAD, T_BODY, T_IDLE } timer_mode;
 
 struct conn {
     vpd_server *srv;
@@ -132,9 +144,13 @@ struct conn {
     srv_req *ready;       /* parsed, about to be dispatched */
     srv_req *outstanding; /* with the router */
     timer_mode tmode;
-    uint64_t deadline; /* loop time the tmode timeout is due; 0: none */
-    bool no_more;      /* parse no further requests here */
+    uint64_t deadline;   /* loop time the tmode timeout is due; 0: none */
+    uint64_t head_start; /* loop time the current request head began */
+    vpd_age_link age;    /* on one of the listener's eviction lists */
+    bool no_more;        /* parse no further requests here */
     bool reading, closing, draining, in_process, served_any;
+    bool eof;     /* the client will send nothing more (FIN, close_notify) */
+    bool sniffed; /* TLS: the first byte was checked for plain HTTP */
     char peer[64];
 };
 
@@ -144,6 +160,8 @@ struct srv_req {
     vpd_server *srv; /* NULL once the server is gone */
     conn *c;         /* NULL once the client is gone */
     srv_req *next, *prev;
+    vpd_http_gone_fn on_gone; /* the router's, run once on a departure */
+    void *gone_arg;
     bool head;
     char empty[1];
     char strings[]; /* target NUL path NUL */
@@ -517,20 +535,46 @@ on_conn_timer(uv_timer_t *t)
         uv_timer_start(&c->timer, on_conn_timer, c->deadline - now, 0);
         return;
     }
-    if (c->tmode == T_READ) {
+    bool started = c->in_msg || c->in.len > c->in_off;
+    if (c->tmode == T_BODY || (c->tmode == T_HEAD && started)) {
         vpd_log(VPD_LOG_DEBUG, LOG_COMP, "read timeout on connection from %s",
                 c->peer);
         conn_fail(c, 408, "request read timed out");
     } else {
+        /* Nothing of a request came: there is nobody to answer, as with
+         * Go's server, which closes such a connection silently. */
         vpd_log(VPD_LOG_DEBUG, LOG_COMP, "closing idle connection from %s",
                 c->peer);
         conn_finish(c);
     }
 }
 
-/* Read timer from the first byte of a request until it is complete (not
- * restarted by later bytes); idle timer between requests (the read timer
- * before the first one); none while the router holds a request.
+/* The loop time `ms` after `from`, or 0 (no deadline) when ms is 0. */
+static uint64_t
+deadline_after(uint64_t from, uint64_t ms)
+{
+    return ms ? from + ms : 0;
+}
+
+/* The earlier of two deadlines, 0 meaning none. */
+static uint64_t
+earlier_deadline(uint64_t a, uint64_t b)
+{
+    if (!a)
+        return b;
+    if (!b)
+        return a;
+    return a < b ? a : b;
+}
+
+/* The timeouts, all counted from a fixed start, never restarted by the
+ * bytes that trickle in: a request head must be complete within
+ * http_read_header_timeout and the whole request within
+ * http_read_timeout, both from the accept for the first request and from
+ * its first byte for a later one; an idle keep-alive connection waits
+ * http_idle_timeout from its last answer; nothing runs while the router
+ * holds a request.  Entering a state also puts the connection at the back
+ * of the matching eviction list (heading or idle) or takes it off.
  *
  * Only the deadline changes with the mode: the libuv timer is restarted
  * when it would fire too late, and otherwise left to fire and check
@@ -544,24 +588,40 @@ conn_update_timer(conn *c)
     timer_mode want;
     if (c->outstanding)
         want = T_NONE;
-    else if (c->in_msg || c->in.len > c->in_off)
-        want = T_READ;
+    else if (c->in_msg && c->headers_done)
+        want = T_BODY;
+    else if (c->in_msg || c->in.len > c->in_off || !c->served_any)
+        want = T_HEAD;
     else
         want = T_IDLE;
     if (want == c->tmode)
         return;
     c->tmode = want;
-    uint64_t ms = 0;
-    if (want == T_READ)
-        ms = c->lst->read_timeout;
-    else if (want == T_IDLE)
-        ms = c->served_any ? c->lst->idle_timeout : c->lst->read_timeout;
-    if (ms == 0) {
-        c->deadline = 0;
-        return;
+    struct vpd_listener *l = c->lst;
+    uint64_t now = uv_now(c->srv->loop), due = 0;
+    switch (want) {
+    case T_HEAD:
+        c->head_start = now;
+        vpd_age_list_append(&l->heading, &c->age);
+        due = earlier_deadline(deadline_after(now, l->header_timeout),
+                               deadline_after(now, l->read_timeout));
+        break;
+    case T_BODY:
+        vpd_age_list_remove(&c->age);
+        due = deadline_after(c->head_start, l->read_timeout);
+        break;
+    case T_IDLE:
+        vpd_age_list_append(&l->idle, &c->age);
+        due = deadline_after(now, l->idle_timeout);
+        break;
+    case T_NONE:
+        vpd_age_list_remove(&c->age);
+        break;
     }
-    uint64_t now = uv_now(c->srv->loop);
-    c->deadline = now + ms;
+    c->deadline = due;
+    if (!due)
+        return;
+    uint64_t ms = due > now ? due - now : 0;
     if (uv_is_active((uv_handle_t *)&c->timer) &&
         uv_timer_get_due_in(&c->timer) <= ms)
         return; /* it fires first and re-arms for the rest */
@@ -584,8 +644,11 @@ conn_update_reading(conn *c)
     if (c->closing)
         return;
     bool blocked = c->outstanding || write_queue(c) > WRITE_HIGH_WATER;
+    /* After the client's end of stream there is nothing left to read: a
+     * socket at EOF would only report it again on every loop turn. */
     bool want =
-        c->draining || !(blocked && c->in.len - c->in_off > IN_HIGH_WATER);
+        !c->eof &&
+        (c->draining || !(blocked && c->in.len - c->in_off > IN_HIGH_WATER));
     if (want && !c->reading) {
         if (uv_read_start(&c->h.stream, on_alloc, on_read) == 0)
             c->reading = true;
@@ -619,26 +682,37 @@ on_conn_handle_closed(uv_handle_t *h)
     server_maybe_done(srv);
 }
 
+/* Closes at once.  A request still with the router is detached from the
+ * connection and marked client_gone; unless the whole server is closing,
+ * the router's on_gone hook then runs (it may answer, which only frees
+ * the request), because nothing can reach this client any more. */
 static void
 conn_close(conn *c)
 {
     if (c->closing)
         return;
     c->closing = true;
+    srv_req *gone = NULL;
     if (c->outstanding) {
-        srv_req *r = c->outstanding;
-        r->pub.client_gone = true;
-        r->c = NULL;
+        gone = c->outstanding;
+        gone->pub.client_gone = true;
+        gone->c = NULL;
         c->outstanding = NULL;
         vpd_log(VPD_LOG_DEBUG, LOG_COMP,
                 "client %s went away while its request was in flight", c->peer);
     }
     list_unlink_conn(c);
+    vpd_age_list_remove(&c->age);
     c->lst->n_conns--;
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
     uv_close(&c->h.handle, on_conn_handle_closed);
     vpd_log(VPD_LOG_DEBUG, LOG_COMP, "connection from %s closed", c->peer);
+    if (gone && gone->on_gone && !c->srv->closing) {
+        vpd_http_gone_fn fn = gone->on_gone;
+        gone->on_gone = NULL;
+        fn(&gone->pub, gone->gone_arg);
+    }
 }
 
 static void
@@ -647,10 +721,15 @@ on_shutdown(uv_shutdown_t *s, int status)
     conn *c = s->data;
     if (c->closing)
         return;
-    if (status < 0) {
+    if (status < 0 || c->eof) {
+        /* Failed, or the client already ended its side: nothing can
+         * arrive that a linger would have to wait for. */
         conn_close(c);
         return;
     }
+    /* Every byte of the answer is with the kernel now, so at the limit
+     * this connection may be closed early without losing it. */
+    vpd_age_list_append(&c->lst->lingering, &c->age);
     uv_timer_stop(&c->timer);
     uv_timer_start(&c->timer, on_conn_timer, LINGER_MS, 0);
 }
@@ -662,6 +741,7 @@ conn_finish(conn *c)
         return;
     c->draining = true;
     c->no_more = true;
+    vpd_age_list_remove(&c->age);
     uv_timer_stop(&c->timer);
     c->tmode = T_NONE;
     c->deadline = 0;
@@ -1003,6 +1083,8 @@ conn_process(conn *c)
     while (!c->closing && !c->draining && !c->no_more && !c->outstanding &&
            write_queue(c) <= WRITE_HIGH_WATER) {
         size_t avail = c->in.len - c->in_off;
+        if (!avail)
+            break; /* and in.data may still be NULL */
         const char *p = c->in.data + c->in_off;
         if (!c->in_msg) {
             /* Blank lines before a request are allowed (RFC 9112 2.2);
@@ -1064,10 +1146,90 @@ conn_process(conn *c)
     }
     if (!c->closing) {
         compact_input(c);
+        /* After the client's end of stream, once every complete request
+         * it sent is answered, what is left can never become a request. */
+        if (c->eof && !c->draining && !c->outstanding &&
+            write_queue(c) <= WRITE_HIGH_WATER)
+            conn_finish(c);
+    }
+    if (!c->closing) {
         conn_update_timer(c);
         conn_update_reading(c);
     }
     c->in_process = false;
+}
+
+/* The client ended its side (TCP FIN, or TLS close_notify).  A half-closed
+ * client still reads: every request it sent is answered, in order, and
+ * the connection closes after the last answer.  Only a reset or a failed
+ * write means the client is gone. */
+static void
+conn_peer_done(conn *c)
+{
+    if (c->draining) {
+        conn_close(c); /* lingering, and the client closed too: done */
+        return;
+    }
+    vpd_log(VPD_LOG_DEBUG, LOG_COMP, "end of stream from %s", c->peer);
+    c->eof = true;
+    conn_process(c);
+}
+
+/* Go's answer to plain HTTP on a TLS listener, in clear text: the client
+ * gets a reason instead of an empty reply. */
+static void
+conn_refuse_plain_http(conn *c)
+{
+    static const char answer[] =
+        "HTTP/1.0 400 Bad Request\r\n\r\n"
+        "Client sent an HTTP request to an HTTPS server.\n";
+    uv_buf_t b = uv_buf_init((char *)answer, sizeof answer - 1);
+    vpd_log(VPD_LOG_DEBUG, LOG_COMP, "plain HTTP from %s on TLS listener %s",
+            c->peer, c->lst->name);
+    conn_send_raw(c, &b, 1);
+    conn_finish(c);
+}
+
+/* Bytes from the socket: decrypted first on a TLS listener, then parsed. */
+static void
+conn_received(conn *c, const char *data, size_t len)
+{
+    if (c->draining)
+        return; /* lingering: discard */
+    if (!c->tls) {
+        if (vpd_buf_append(&c->in, data, len) != 0) {
+            conn_close(c);
+            return;
+        }
+        conn_process(c);
+        return;
+    }
+    if (!c->sniffed) {
+        c->sniffed = true;
+        /* A TLS record starts with its content type (0x14..0x17, a
+         * ClientHello 0x16); an HTTP request starts with a method in
+         * capital letters. */
+        if (len && data[0] >= 'A' && data[0] <= 'Z') {
+            conn_refuse_plain_http(c);
+            return;
+        }
+    }
+    char err[256];
+    int r = vpd_tls_conn_recv(c->tls, data, len, &c->in, err, sizeof err);
+    if (r == VPD_TLS_ERROR) {
+        vpd_log(VPD_LOG_DEBUG, LOG_COMP, "TLS from %s: %s", c->peer, err);
+        conn_flush_tls(c); /* the alert, if any */
+        c->no_more = true;
+        conn_finish(c);
+        return;
+    }
+    conn_flush_tls(c);
+    if (c->closing)
+        return;
+    if (r == VPD_TLS_CLOSED)
+        conn_peer_done(c);
+    else
+        conn_process(c);
 }
 
 static void
@@ -1076,39 +1238,34 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     conn *c = s->data;
     if (c->closing || nread == 0)
         return;
+    if (nread == UV_EOF) {
+        conn_peer_done(c);
+        return;
+    }
     if (nread < 0) {
-        if (nread != UV_EOF)
-            vpd_log(VPD_LOG_DEBUG, LOG_COMP, "read from %s: %s", c->peer,
-                    uv_strerror((int)nread));
+        vpd_log(VPD_LOG_DEBUG, LOG_COMP, "read from %s: %s", c->peer,
+                uv_strerror((int)nread));
         conn_close(c);
         return;
     }
-    if (c->draining)
-        return; /* lingering: discard */
-    if (c->tls) {
-        char err[256];
-        int r = vpd_tls_conn_recv(c->tls, buf->base, (size_t)nread, &c->in, err,
-                                  sizeof err);
-        if (r == VPD_TLS_ERROR) {
-            vpd_log(VPD_LOG_DEBUG, LOG_COMP, "TLS from %s: %s", c->peer, err);
-            conn_flush_tls(c); /* the alert, if any */
-            c->no_more = true;
-            conn_finish(c);
-            return;
-        }
-        conn_flush_tls(c);
-        if (c->closing)
-            return;
-        conn_process(c);
-        if (r == VPD_TLS_CLOSED)
-            conn_close(c);
+    conn_received(c, buf->base, (size_t)nread);
+}
+
+/* At the connection limit a burst of new connections closes the oldest
+ * that wait for a request head.  Reading what a new client has already
+ * sent, before the next accept, lets a normal client's request reach the
+ * router (and leave the evictable set) at once, instead of a loop turn
+ * later, when the rest of the burst could have closed it. */
+static void
+conn_read_now(conn *c)
+{
+    uv_os_fd_t fd;
+    if (c->closing || uv_fileno(&c->h.handle, &fd) != 0)
         return;
-    }
-    if (vpd_buf_append(&c->in, buf->base, (size_t)nread) != 0) {
-        conn_close(c);
-        return;
-    }
-    conn_process(c);
+    ssize_t n = recv(fd, c->srv->readbuf, sizeof c->srv->readbuf, MSG_DONTWAIT);
+    if (n > 0)
+        conn_received(c, c->srv->readbuf, (size_t)n);
+    /* EOF, errors and "nothing yet" are left to libuv's own read. */
 }
 
 /* ---- accepting -------------------------------------------------------- */
@@ -1154,6 +1311,43 @@ init_stream(struct vpd_listener *l, uv_handle_t *h)
     return uv_tcp_init(l->srv->loop, (uv_tcp_t *)h);
 }
 
+static conn *
+conn_of_age(vpd_age_link *a)
+{
+    return (conn *)(void *)((char *)a - offsetof(conn, age));
+}
+
+/* At the connection limit, makes room as nginx and haproxy do: closes the
+ * oldest connection that has nothing left to give (lingering after its
+ * last answer), else the oldest idle keep-alive one, else the one that has
+ * waited longest for a request head; a connection whose request is with
+ * the router, or whose body is arriving, is never chosen.  So clients that
+ * open connections and send nothing, or drip header lines, cannot lock
+ * others out; they only push each other out.  Returns false when every
+ * connection is busy. */
+static bool
+listener_make_room(struct vpd_listener *l)
+{
+    vpd_age_list *order[] = {&l->lingering, &l->idle, &l->heading};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        vpd_age_link *a = vpd_age_list_oldest(order[i]);
+        if (!a)
+            continue;
+        conn *v = conn_of_age(a);
+        vpd_log(VPD_LOG_DEBUG, LOG_COMP,
+                "%s: at the limit of %zu connections, closing the %s "
+                "connection from %s",
+                l->name, l->max_conns,
+                i == 0   ? "lingering"
+                : i == 1 ? "idle"
+                         : "unfinished",
+                v->peer);
+        conn_close(v);
+        return true;
+    }
+    return false;
+}
+
 static void
 on_connection(uv_stream_t *server, int status)
 {
@@ -1164,6 +1358,9 @@ on_connection(uv_stream_t *server, int status)
                 uv_strerror(status));
         return;
     }
+    bool crowded = l->n_conns >= l->max_conns;
+    if (crowded && !srv->stopping)
+        listener_make_room(l);
     if (srv->stopping || l->n_conns >= l->max_conns) {
         /* Accept and drop: leaving it in the backlog would stall libuv's
          * accept loop on this listener. */
@@ -1221,6 +1418,8 @@ on_connection(uv_stream_t *server, int status)
     vpd_log(VPD_LOG_DEBUG, LOG_COMP, "connection from %s on %s", c->peer,
             l->name);
     conn_update_timer(c);
+    if (crowded)
+        conn_read_now(c);
     conn_update_reading(c);
 }
 
@@ -1511,6 +1710,7 @@ listener_open(vpd_server *srv, struct vpd_listener *l,
         cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONNS;
     l->read_timeout = cfg->read_timeout_ms;
     l->idle_timeout = cfg->idle_timeout_ms;
+    l->header_timeout = cfg->read_header_timeout_ms;
     if (cfg->type != VPD_LISTEN_TCP && cfg->type != VPD_LISTEN_UNIX)
         return lerr(err, err_len, l, "unsupported listener type");
     if (!cfg->tls_disable) {
@@ -1822,6 +2022,16 @@ vpd_http_respond(vpd_http_req *req, int status, const vpd_hdrs *hdrs,
             conn_process(c); /* next pipelined request, timers, reading */
     }
     req_free(r);
+}
+
+void
+vpd_http_on_client_gone(vpd_http_req *req, vpd_http_gone_fn fn, void *arg)
+{
+    srv_req *r = (srv_req *)req;
+    if (!req || r->magic != REQ_MAGIC)
+        return;
+    r->on_gone = fn;
+    r->gone_arg = arg;
 }
 
 void

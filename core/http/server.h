@@ -20,8 +20,12 @@ typedef struct vpd_server vpd_server;
  *
  * Limits of a listener that are 0 mean the default: max_header_bytes
  * 64 KiB, max_body_bytes 32 MiB, max_connections 4096; a timeout of 0 is
- * no timeout.  A connection over max_connections is accepted and closed
- * at once.  SIGPIPE is set to SIG_IGN if it still has its default action
+ * no timeout.  At max_connections a new connection takes the place of the
+ * oldest one lingering after its last answer, else of the oldest idle
+ * keep-alive one, else of the one that has waited longest for a request
+ * head; when every connection is busy it is accepted and closed at once.
+ * A client that ends its side (FIN, close_notify) gets the answers to
+ * every request it sent, in order, before the close.  SIGPIPE is set to SIG_IGN if it still has its default action
  * (libuv writes with write(2)).  A TCP host name (not an IP literal) is
  * resolved here, blocking, so call this before the loop serves. */
 vpd_server *vpd_server_start(uv_loop_t *loop, const vpd_config *cfg,

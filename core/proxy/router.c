@@ -825,6 +825,20 @@ lookup_then_forward(proxied *p)
         forward(p);
 }
 
+/* The client is really gone (a reset, or a write that failed; a client
+ * that only half-closed still waits for its answer): nobody will read the
+ * answer, so the upstream exchange is abandoned and its connection
+ * released now, unless identical requests wait for it through the cache.
+ * The cancelled op's callback answers, which then only frees. */
+static void
+on_client_gone(vpd_http_req *http, void *arg)
+{
+    proxied *p = arg;
+    (void)http;
+    if (p->op && !p->ticket)
+        vpd_fwd_cancel(p->op);
+}
+
 static void
 proxy(vpd_router *rt, vpd_http_req *http, uint64_t t0)
 {
@@ -838,6 +852,7 @@ proxy(vpd_router *rt, vpd_http_req *http, uint64_t t0)
     p->r.http = http;
     p->t0_ns = t0;
     rt->inflight++;
+    vpd_http_on_client_gone(http, on_client_gone, p);
     if (prepare(p) != 0) {
         respond_error(p, 500, "", "out of memory");
         return;

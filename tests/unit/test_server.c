@@ -52,6 +52,7 @@ static struct {
     atomic_int got_req;
     atomic_int closed;
     bool gone_seen;
+    int gone_calls; /* runs of the on_gone hook (loop thread) */
     char tmp[256];
     int port;
 } F;
@@ -97,6 +98,18 @@ later_fire(uv_timer_t *t)
     uv_close((uv_handle_t *)t, later_closed);
 }
 
+/* The router's hook: only a real departure may run it, and only while the
+ * server is open. */
+static void
+on_gone(vpd_http_req *req, void *arg)
+{
+    ASSERT(arg == &F);
+    ASSERT(req == F.held);
+    ASSERT(req->client_gone);
+    ASSERT_NOT_NULL(F.srv);
+    F.gone_calls++;
+}
+
 static void
 handler(vpd_http_req *req, void *arg)
 {
@@ -116,6 +129,7 @@ handler(vpd_http_req *req, void *arg)
     }
     case H_HOLD:
         F.held = req;
+        vpd_http_on_client_gone(req, on_gone, &F);
         break;
     case H_ERROR:
         vpd_http_respond_error(req, 412,
@@ -1035,6 +1049,23 @@ read_inflight(void)
     inflight_seen = (int)vpd_server_inflight(F.srv);
 }
 
+/* Closes with a reset (SO_LINGER 0): the client is really gone. */
+static void
+cli_reset(cli *c)
+{
+    struct linger lg = {1, 0};
+    ASSERT_INT_EQ(setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    cli_free(c);
+}
+
+static int gone_calls_seen;
+
+static void
+read_gone_calls(void)
+{
+    gone_calls_seen = F.gone_calls;
+}
+
 static void
 c_disconnect(void)
 {
@@ -1045,7 +1076,7 @@ c_disconnect(void)
     ASSERT_INT_EQ(atomic_load(&F.got_req), 1);
     on_loop(read_inflight);
     ASSERT_INT_EQ(inflight_seen, 1);
-    cli_free(c);
+    cli_reset(c);
     for (int i = 0; i < 300; i++) {
         on_loop(check_gone);
         if (F.gone_seen)
@@ -1053,6 +1084,8 @@ c_disconnect(void)
         msleep(10);
     }
     ASSERT(F.gone_seen);
+    on_loop(read_gone_calls);
+    ASSERT_INT_EQ(gone_calls_seen, 1);
     on_loop(respond_held);
     on_loop(read_inflight);
     ASSERT_INT_EQ(inflight_seen, 0);
@@ -1070,6 +1103,93 @@ TEST(client_disconnect_while_held)
     F.mode = H_HOLD;
     start(1);
     run(c_disconnect);
+}
+
+/* Reads until the server closes; true when it did (EOF) in time. */
+static bool
+cli_read_to_eof(cli *c)
+{
+    for (;;) {
+        ssize_t n = cli_fill(c);
+        if (n == 0)
+            return true;
+        if (n < 0)
+            return false;
+    }
+}
+
+/* A client that sends its request and then ends its side (nc -N, some
+ * HTTP/1.0 clients) still reads: it gets the answer, then the close, and
+ * is never taken for gone. */
+static void
+c_half_close(void)
+{
+    cli *c = cli_tcp();
+    cli_puts(c, "POST /v1/write HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+                "\r\nok");
+    ASSERT_INT_EQ(shutdown(c->fd, SHUT_WR), 0);
+    for (int i = 0; i < 500 && !atomic_load(&F.got_req); i++)
+        msleep(10);
+    ASSERT_INT_EQ(atomic_load(&F.got_req), 1);
+    /* Time for the server to see the end of stream before it answers. */
+    msleep(100);
+    on_loop(check_gone);
+    ASSERT(!F.gone_seen);
+    on_loop(respond_held);
+    resp r;
+    ASSERT_INT_EQ(cli_response(c, &r, false), 0);
+    ASSERT_INT_EQ(r.status, 200);
+    ASSERT_STR_EQ(r.body, "late");
+    ASSERT(cli_read_to_eof(c));
+    cli_free(c);
+    on_loop(read_gone_calls);
+    ASSERT_INT_EQ(gone_calls_seen, 0);
+    on_loop(read_inflight);
+    ASSERT_INT_EQ(inflight_seen, 0);
+}
+
+TEST(half_close_gets_answer)
+{
+    setup();
+    F.mode = H_HOLD;
+    start(1);
+    run(c_half_close);
+}
+
+/* Pipelined requests, then the end of stream: every request is answered,
+ * in order, then the connection closes; a partial request left at the end
+ * is dropped without an answer. */
+static void
+c_pipelined_eof(void)
+{
+    cli *c = cli_tcp();
+    cli_puts(c, "GET /v1/a HTTP/1.1\r\nHost: t\r\n\r\n"
+                "LIST /v1/b HTTP/1.1\r\nHost: t\r\n\r\n"
+                "POST /v1/c HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nz"
+                "GET /v1/partial HTTP/1.1\r\nHost:");
+    ASSERT_INT_EQ(shutdown(c->fd, SHUT_WR), 0);
+    const char *want[] = {"method=GET\ntarget=/v1/a\n",
+                          "method=LIST\ntarget=/v1/b\n",
+                          "method=POST\ntarget=/v1/c\n"};
+    resp r;
+    for (int i = 0; i < 3; i++) {
+        ASSERT_INT_EQ(cli_response(c, &r, false), 0);
+        ASSERT_INT_EQ(r.status, 200);
+        ASSERT_STR_CONTAINS(r.body, want[i]);
+    }
+    ASSERT(cli_read_to_eof(c));
+    ASSERT_INT_EQ(c->len, 0);
+    cli_free(c);
+    ASSERT_INT_EQ(atomic_load(&F.got_req), 3);
+}
+
+TEST(pipelined_then_eof_all_answered)
+{
+    setup();
+    F.mode = H_ASYNC;
+    F.async_ms = 20;
+    start(1);
+    run(c_pipelined_eof);
 }
 
 static void
@@ -1410,6 +1530,18 @@ TEST(ipv6_listener)
 
 /* ---- limits and timeouts ---------------------------------------------- */
 
+/* Waits until the handler got n requests in all. */
+static void
+wait_requests(int n)
+{
+    for (int i = 0; i < 500 && atomic_load(&F.got_req) < n; i++)
+        msleep(10);
+    ASSERT_INT_EQ(atomic_load(&F.got_req), n);
+}
+
+/* At the limit a new connection takes the place of the oldest idle
+ * keep-alive one; when every connection is busy (a request with the
+ * router, a body arriving), the newcomer is accepted and closed. */
 static void
 c_max_conns(void)
 {
@@ -1417,23 +1549,31 @@ c_max_conns(void)
     cli *a = cli_tcp(), *b = cli_tcp();
     get_ok(a, "/v1/1", &r);
     get_ok(b, "/v1/2", &r);
-    cli *c = cli_tcp(); /* the kernel accepts; the server drops it */
-    cli_puts(c, "GET /v1/3 HTTP/1.1\r\nHost: t\r\n\r\n");
-    ASSERT(cli_response(c, &r, false) != 0);
-    cli_free(c);
+    cli *c = cli_tcp();
+    get_ok(c, "/v1/3", &r);
+    ASSERT(cli_closed(a)); /* the oldest idle one made room */
     cli_free(a);
-    /* A slot frees up once the server saw the close. */
-    bool ok = false;
-    for (int i = 0; i < 100 && !ok; i++) {
-        msleep(20);
-        c = cli_tcp();
-        cli_puts(c, "GET /v1/4 HTTP/1.1\r\nHost: t\r\n\r\n");
-        ok = cli_response(c, &r, false) == 0 && r.status == 200;
-        cli_free(c);
-    }
-    ASSERT(ok);
-    get_ok(b, "/v1/5", &r);
+    get_ok(b, "/v1/4", &r);
+    /* b waits for its answer, c sends its body slowly: both are busy. */
+    F.mode = H_HOLD;
+    cli_puts(b, "GET /v1/held HTTP/1.1\r\nHost: t\r\n\r\n");
+    wait_requests(5);
+    cli_puts(c, "POST /v1/body HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
+                "\r\nab");
+    msleep(50);
+    cli *d = cli_tcp(); /* the kernel accepts; the server drops it */
+    cli_puts(d, "GET /v1/5 HTTP/1.1\r\nHost: t\r\n\r\n");
+    ASSERT(cli_response(d, &r, false) != 0);
+    cli_free(d);
+    F.mode = H_ECHO;
+    cli_puts(c, "cd");
+    ASSERT_INT_EQ(cli_response(c, &r, false), 0);
+    ASSERT_STR_CONTAINS(r.body, "body=abcd");
+    on_loop(respond_held);
+    ASSERT_INT_EQ(cli_response(b, &r, false), 0);
+    ASSERT_STR_EQ(r.body, "late");
     cli_free(b);
+    cli_free(c);
 }
 
 TEST(max_connections)
@@ -1442,6 +1582,133 @@ TEST(max_connections)
     F.lc[0].max_connections = 2;
     start(1);
     run(c_max_conns);
+}
+
+/* With no idle connection to close, the one that has waited longest for
+ * its request head makes room: clients that connect and drip header lines
+ * cannot lock a normal client out. */
+static void
+c_evict_unfinished(void)
+{
+    resp r;
+    cli *h1 = cli_tcp();
+    cli_puts(h1, "GET /v1/h1 HTTP/1.1\r\n");
+    msleep(50);
+    cli *h2 = cli_tcp();
+    cli_puts(h2, "GET /v1/h2 HTTP/1.1\r\n");
+    msleep(50);
+    cli *n = cli_tcp();
+    get_ok(n, "/v1/normal", &r);
+    cli_free(n);
+    /* The oldest unfinished one was closed without an answer... */
+    ASSERT(cli_read_to_eof(h1));
+    ASSERT_INT_EQ(h1->len, 0);
+    cli_free(h1);
+    /* ...and the younger one still completes its request. */
+    cli_puts(h2, "Host: t\r\n\r\n");
+    ASSERT_INT_EQ(cli_response(h2, &r, false), 0);
+    ASSERT_STR_CONTAINS(r.body, "target=/v1/h2\n");
+    cli_free(h2);
+}
+
+TEST(limit_closes_oldest_unfinished)
+{
+    setup();
+    F.lc[0].max_connections = 2;
+    start(1);
+    run(c_evict_unfinished);
+}
+
+/* Idle keep-alive connections go before unfinished requests, even
+ * younger ones. */
+static void
+c_evict_idle_first(void)
+{
+    resp r;
+    cli *h = cli_tcp();
+    cli_puts(h, "GET /v1/h HTTP/1.1\r\n");
+    msleep(50);
+    cli *idle = cli_tcp();
+    get_ok(idle, "/v1/idle", &r);
+    cli *n = cli_tcp();
+    get_ok(n, "/v1/normal", &r);
+    cli_free(n);
+    ASSERT(cli_closed(idle));
+    cli_free(idle);
+    cli_puts(h, "Host: t\r\n\r\n");
+    ASSERT_INT_EQ(cli_response(h, &r, false), 0);
+    ASSERT_STR_CONTAINS(r.body, "target=/v1/h\n");
+    cli_free(h);
+}
+
+TEST(limit_closes_idle_first)
+{
+    setup();
+    F.lc[0].max_connections = 2;
+    start(1);
+    run(c_evict_idle_first);
+}
+
+/* http_read_header_timeout bounds the request head from its start;
+ * dripping header lines does not extend it, and it does not apply to the
+ * body (http_read_timeout does). */
+static void
+c_header_timeout(void)
+{
+    resp r;
+    cli *c = cli_tcp();
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    cli_puts(c, "GET /v1/drip HTTP/1.1\r\n");
+    int sent = 0;
+    for (int i = 0; i < 40; i++) {
+        msleep(50);
+        if (send(c->fd, "X-Drip: 1\r\n", 11, MSG_NOSIGNAL) != 11)
+            break;
+        sent++;
+        struct pollfd pfd = {c->fd, POLLIN, 0};
+        if (poll(&pfd, 1, 0) == 1)
+            break; /* the answer is there */
+    }
+    ASSERT_INT_EQ(cli_response(c, &r, false), 0);
+    ASSERT_INT_EQ(r.status, 408);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+    ASSERT(ms >= 250);
+    ASSERT(ms < 1500);
+    ASSERT(sent >= 3);
+    cli_free(c);
+    /* A head sent at once and a body that takes longer than the header
+     * timeout: answered. */
+    c = cli_tcp();
+    cli_puts(c, "POST /v1/slow-body HTTP/1.1\r\nHost: t\r\n"
+                "Content-Length: 8\r\n\r\n");
+    for (int i = 0; i < 8; i++) {
+        msleep(60);
+        cli_puts(c, "b");
+    }
+    ASSERT_INT_EQ(cli_response(c, &r, false), 0);
+    ASSERT_INT_EQ(r.status, 200);
+    ASSERT_STR_CONTAINS(r.body, "body=bbbbbbbb");
+    /* A later request's head is timed from its first byte, not from the
+     * end of the answer before: an idle pause does not count. */
+    msleep(400);
+    cli_puts(c, "GET /v1/next HTTP/1.1\r\n");
+    msleep(150);
+    cli_puts(c, "Host: t\r\n\r\n");
+    ASSERT_INT_EQ(cli_response(c, &r, false), 0);
+    ASSERT_INT_EQ(r.status, 200);
+    cli_free(c);
+}
+
+TEST(read_header_timeout)
+{
+    setup();
+    F.lc[0].read_header_timeout_ms = 300;
+    F.lc[0].read_timeout_ms = 5000;
+    F.lc[0].idle_timeout_ms = 5000;
+    start(1);
+    run(c_header_timeout);
 }
 
 static void
@@ -1662,10 +1929,13 @@ c_tls(void)
     ASSERT_INT_EQ(cli_response(c, &r, false), 0);
     ASSERT_INT_EQ(cli_fill(c), 0);
     cli_free(c);
-    /* A plain-text client gets no answer and the server goes on. */
+    /* A plain-text client gets Go's clear-text 400 and the server goes
+     * on. */
     cli *p = cli_tcp();
     cli_puts(p, "GET / HTTP/1.1\r\n\r\n");
-    ASSERT(cli_response(p, &r, false) != 0);
+    ASSERT(cli_read_to_eof(p));
+    ASSERT_STR_EQ(p->buf, "HTTP/1.0 400 Bad Request\r\n\r\n"
+                          "Client sent an HTTP request to an HTTPS server.\n");
     cli_free(p);
     c = cli_tls(ctx);
     ASSERT_NOT_NULL(c);
@@ -1690,6 +1960,41 @@ TEST(tls_listener_basic)
     tls_listener();
     start(1);
     run(c_tls);
+}
+
+/* A TLS client that sends its requests and then close_notify still gets
+ * every answer, then the server's close_notify; TLS 1.3 and 1.2. */
+static void
+c_tls_close_notify(void)
+{
+    for (int v = 0; v < 2; v++) {
+        SSL_CTX *ctx = client_ctx("srv.crt", NULL, NULL);
+        if (v == 1)
+            SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+        cli *c = cli_tls(ctx);
+        ASSERT_NOT_NULL(c);
+        cli_puts(c, "GET /v1/one HTTP/1.1\r\nHost: t\r\n\r\n"
+                    "GET /v1/two HTTP/1.1\r\nHost: t\r\n\r\n");
+        ASSERT_INT_EQ(SSL_shutdown(c->ssl), 0); /* sent, not yet answered */
+        resp r;
+        ASSERT_INT_EQ(cli_response(c, &r, false), 0);
+        ASSERT_STR_CONTAINS(r.body, "target=/v1/one\n");
+        ASSERT_INT_EQ(cli_response(c, &r, false), 0);
+        ASSERT_STR_CONTAINS(r.body, "target=/v1/two\n");
+        ASSERT_INT_EQ(cli_fill(c), 0); /* the server's close_notify */
+        cli_free(c);
+        SSL_CTX_free(ctx);
+    }
+}
+
+TEST(tls_close_notify_gets_answers)
+{
+    setup();
+    tls_listener();
+    F.mode = H_ASYNC;
+    F.async_ms = 20;
+    start(1);
+    run(c_tls_close_notify);
 }
 
 static void
@@ -1895,13 +2200,16 @@ main(void)
         T(post_body), T(chunked_body), T(pipelined_in_order),
         T(pipelined_sync_handler), T(keepalive_reuse), T(http10),
         T(header_limit_431), T(body_limit_413), T(malformed_400),
-        T(client_disconnect_while_held), T(respond_after_server_close),
+        T(client_disconnect_while_held), T(half_close_gets_answer),
+        T(pipelined_then_eof_all_answered), T(respond_after_server_close),
         T(async_respond), T(head_no_body), T(expect_100_continue),
         T(respond_error_json), T(response_header_framing),
         T(unix_listener_mode), T(unix_listener_user_only),
         T(unix_listener_group_and_mode), T(unix_listener_errors),
-        T(ipv6_listener), T(max_connections), T(read_and_idle_timeout),
-        T(idle_timeout_counts_from_last_answer), T(graceful_stop),
-        T(garbage_does_not_crash), T(tls_listener_basic),
-        T(tls_client_cert_required), T(tls_reload), T(tls_config_errors));
+        T(ipv6_listener), T(max_connections), T(limit_closes_oldest_unfinished),
+        T(limit_closes_idle_first), T(read_header_timeout),
+        T(read_and_idle_timeout), T(idle_timeout_counts_from_last_answer),
+        T(graceful_stop), T(garbage_does_not_crash), T(tls_listener_basic),
+        T(tls_close_notify_gets_answers), T(tls_client_cert_required),
+        T(tls_reload), T(tls_config_errors));
 }
