@@ -722,6 +722,12 @@ age_headers(vpd_lc_hit *hit)
     vpd_hdrs_add(&hit->headers, "Age", text);
 }
 
+bool
+vpd_lc_has_waiters(const vpd_lc_pending *slot)
+{
+    return slot && !slot->owner && slot->waiters;
+}
+
 void
 vpd_lc_hit_free(vpd_lc_hit *hit)
 {

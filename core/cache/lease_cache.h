@@ -87,6 +87,11 @@ void vpd_lc_lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_pending **slot,
 void vpd_lc_settle(vpd_lease_cache *lc, vpd_lc_pending **slot,
                    const vp_req_t *r, const vpd_fwd_resp *resp);
 
+/* True when other requests wait for the answer of the request holding
+ * this slot (NULL is fine): abandoning its upstream call would only make
+ * them send their own. */
+bool vpd_lc_has_waiters(const vpd_lc_pending *slot);
+
 void vpd_lc_hit_free(vpd_lc_hit *hit);
 
 /* Evicts what the selector names, with the tokens and leases created from

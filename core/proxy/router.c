@@ -835,7 +835,7 @@ on_client_gone(vpd_http_req *http, void *arg)
 {
     proxied *p = arg;
     (void)http;
-    if (p->op && !p->ticket)
+    if (p->op && !vpd_lc_has_waiters(p->cache_slot))
         vpd_fwd_cancel(p->op);
 }
 

@@ -282,6 +282,11 @@ TEST(identical_misses_wait_for_the_first_and_get_its_answer)
     ASSERT_INT_EQ(o[1].calls, 0);
     ASSERT_INT_EQ(o[2].calls, 0);
     ASSERT_INT_EQ(vpd_lc_counters_get(f.lc)->misses, 1);
+    /* The router may abandon the first one's upstream call only if nobody
+     * waits for it; the waiters themselves forward nothing. */
+    ASSERT(vpd_lc_has_waiters(slot[0]));
+    ASSERT(!vpd_lc_has_waiters(slot[1]));
+    ASSERT(!vpd_lc_has_waiters(NULL));
     vpd_fwd_resp resp;
     answer_init(&resp, ORPHAN_TOKEN);
     vpd_lc_settle(f.lc, &slot[0], &q[0].r, &resp);
@@ -308,6 +313,7 @@ TEST(a_request_for_another_token_does_not_wait)
     ASSERT_INT_EQ(oa.calls, 1);
     ASSERT_INT_EQ(ob.calls, 1);
     ASSERT(!ob.hit);
+    ASSERT(!vpd_lc_has_waiters(sa));
     vpd_lc_settle(f.lc, &sa, &a.r, NULL);
     vpd_lc_settle(f.lc, &sb, &b.r, NULL);
 }
