@@ -590,9 +590,12 @@ static const keydef vault_keys[] = {
     KD("tls_skip_verify", K_RBOOL, vpd_vault_config, tls_skip_verify),
     KD("namespace", K_STR, vpd_vault_config, namespace_),
     KX("retry", K_CUSTOM),
+    KX("max_connections", K_CUSTOM),
 };
 
 static const keydef retry_keys[] = {KX("num_retries", K_CUSTOM)};
+
+static int get_positive(blk *b, const vpd_cfg_member *m, size_t *dst);
 
 static int
 parse_vault(loader *ld, const block *bl)
@@ -603,6 +606,12 @@ parse_vault(loader *ld, const block *bl)
     int rc = -1;
     if (apply_keys(&b, bl->body, vault_keys, NKEYS(vault_keys), &v) != 0)
         goto out;
+    for (size_t i = 0; i < bl->body->n_members; i++) {
+        const vpd_cfg_member *m = &bl->body->members[i];
+        if (strcmp(m->key, "max_connections") == 0 &&
+            get_positive(&b, m, &v.max_connections) != 0)
+            goto out;
+    }
 
     /* parseVault: absent or 0 means the default 12, -1 means none. */
     int64_t n = 0;

@@ -473,14 +473,17 @@ vpd_up_client_new(uv_loop_t *loop, unsigned max_connections, uint64_t idle_ms)
 void
 vpd_up_client_retire(vpd_up_client *cl, const vpd_up_tls *tls)
 {
-    for (up_pool *p = cl->pools, *next; p; p = next) {
-        next = p->next;
+    /* Closing a connection can drop other retired pools (on_conn_closed),
+     * so the scan starts over after each pool. */
+again:
+    for (up_pool *p = cl->pools; p; p = p->next) {
         if (p->dest.tls != tls || p->retired)
             continue;
-        p->retired = true;
         while (p->n_idle)
             vpd_up_conn_close(p->idle[p->n_idle - 1]);
+        p->retired = true;
         pool_maybe_drop(p);
+        goto again;
     }
 }
 

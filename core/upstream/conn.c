@@ -77,6 +77,8 @@ struct vpd_up_conn {
     vpd_buf hfield; /* the header being read: "name\0value" */
     size_t name_len;
     bool in_value;
+    const char *input_end; /* end of the bytes llhttp is reading */
+    const char *value_end; /* where the last value piece ended */
     size_t head_bytes;
     bool msg_done, skip_headers;
 
@@ -362,7 +364,22 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
         if (vpd_buf_append(&c->hfield, "", 1) != 0)
             return -1;
         c->in_value = true;
+    } else if (c->value_end != c->input_end) {
+        /* A second piece that does not just continue a read split
+         * mid-value: llhttp has passed over an obsolete line fold, which
+         * stands for one space. */
+        while (c->hfield.len > c->name_len + 1 &&
+               (c->hfield.data[c->hfield.len - 1] == ' ' ||
+                c->hfield.data[c->hfield.len - 1] == '\t'))
+            c->hfield.len--;
+        while (len && (*at == ' ' || *at == '\t')) {
+            at++;
+            len--;
+        }
+        if (vpd_buf_append(&c->hfield, " ", 1) != 0)
+            return -1;
     }
+    c->value_end = at + len;
     return vpd_buf_append(&c->hfield, at, len);
 }
 
@@ -458,10 +475,12 @@ answer_complete(vpd_up_conn *c, size_t rest)
     }
     /* Bytes after the answer were not asked for: a server that pipelines
      * or garbles its framing does not get the connection again. */
-    c->reusable =
+    bool keep =
         llhttp_should_keep_alive(&c->parser) && !rest && !c->parser.upgrade;
+    c->reusable = keep;
+    /* The owner may start the next exchange on c from inside deliver. */
     deliver(c);
-    if (!c->reusable)
+    if (!keep)
         vpd_up_conn_close(c);
 }
 
@@ -477,6 +496,8 @@ parse(vpd_up_conn *c, const char *p, size_t n)
     if (c->state != C_BUSY && c->state != C_TUNNEL)
         return;
     c->got_bytes = true;
+    c->input_end = p + n;
+    c->value_end = NULL;
     llhttp_errno_t e = llhttp_execute(&c->parser, p, n);
     if (e == HPE_OK)
         return;

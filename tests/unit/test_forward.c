@@ -1369,10 +1369,10 @@ TEST(many_targets)
 
 /* ---- tests: proxies from the environment ------------------------------ */
 
-/* The proxy variables count with curl's own rules: http_proxy (never
- * HTTP_PROXY) for http, all_proxy as the fallback, no_proxy exempting
- * hosts.  (The forwarder reads them once, at vpd_fwd_new, where curl would
- * read them on every transfer: the daemon never changes its environment.) */
+/* The proxy variables count as Vault's Go client counts them: HTTP_PROXY
+ * or http_proxy for http, HTTPS_PROXY or https_proxy for https, no
+ * all_proxy, NO_PROXY or no_proxy exempting hosts.  (The forwarder reads
+ * them once, at vpd_fwd_new: the daemon never changes its environment.) */
 static void
 proxy_case(const char *var, const char *no_proxy, bool via_proxy)
 {
@@ -1408,9 +1408,9 @@ proxy_case(const char *var, const char *no_proxy, bool via_proxy)
 TEST(proxy_from_environment)
 {
     proxy_case("http_proxy", NULL, true);
-    proxy_case("all_proxy", NULL, true);
-    proxy_case("ALL_PROXY", NULL, true);
-    proxy_case("HTTP_PROXY", NULL, false); /* curl ignores it for http */
+    proxy_case("HTTP_PROXY", NULL, true);
+    proxy_case("all_proxy", NULL, false); /* Go does not read it */
+    proxy_case("ALL_PROXY", NULL, false);
     proxy_case("https_proxy", NULL, false);
     proxy_case("http_proxy", "127.0.0.1", false);
     proxy_case("http_proxy", "*", false);
