@@ -95,6 +95,7 @@ static bool settings_ready;
 
 static void conn_fail(vpd_up_conn *c, vpd_up_error e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static int flush_tls(vpd_up_conn *c);
 static void begin_exchange(vpd_up_conn *c);
 static void start_tls(vpd_up_conn *c);
 
@@ -149,6 +150,13 @@ vpd_up_conn_close(vpd_up_conn *c)
     if (c->gai_active)
         uv_cancel((uv_req_t *)&c->gai);
     c->ev->closed(c);
+    if (c->tls && c->io && vpd_tls_conn_established(c->tls)) {
+        /* close_notify, as Go's client sends: OpenSSL also forgets the
+         * session of a connection freed without it, and the next
+         * connection could not resume it. */
+        vpd_tls_conn_shutdown(c->tls);
+        (void)flush_tls(c);
+    }
     io_drop(c);
     uv_close((uv_handle_t *)&c->timer, timer_closed);
 }
@@ -395,7 +403,8 @@ on_headers_complete(llhttp_t *p)
     if (st >= 100 && st < 200 && st != 101)
         return 1; /* interim: no body, the real answer follows */
     c->x->status = st;
-    return c->x->is_head ? 1 : 0;
+    /* Answers that never have a body, whatever their headers say. */
+    return c->x->is_head || st == 204 || st == 304 ? 1 : 0;
 }
 
 static int
