@@ -13,7 +13,6 @@
 
 #include "upstream/conn.h"
 
-#include <llhttp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,14 +72,7 @@ struct vpd_up_conn {
     vpd_tls_conn *tls;
     vpd_buf plain; /* TLS plaintext waiting for the parser */
 
-    llhttp_t parser;
-    vpd_buf hfield; /* the header being read: "name\0value" */
-    size_t name_len;
-    bool in_value;
-    const char *input_end; /* end of the bytes llhttp is reading */
-    const char *value_end; /* where the last value piece ended */
-    size_t head_bytes;
-    bool msg_done, skip_headers;
+    vpd_up_resp resp;
 
     bool reusable, served, got_bytes, write_failed;
     bool starting;   /* the first timer run starts connecting */
@@ -89,9 +81,6 @@ struct vpd_up_conn {
     uint64_t idle_ms;
     char rbuf[CONN_READ_BUF];
 };
-
-static llhttp_settings_t settings;
-static bool settings_ready;
 
 static void conn_fail(vpd_up_conn *c, vpd_up_error e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -110,7 +99,7 @@ conn_unpend(vpd_up_conn *c)
         uv_freeaddrinfo(c->ai_list);
     vpd_tls_conn_free(c->tls);
     vpd_buf_free_secret(&c->plain);
-    vpd_buf_free_secret(&c->hfield);
+    vpd_up_resp_free(&c->resp);
     free(c);
 }
 
@@ -266,195 +255,7 @@ on_request_written(uv_write_t *req, int status)
     conn_unpend(c);
 }
 
-/* ---- parsing ---------------------------------------------------------- */
-
-/* Joins obsolete folded lines with one space and trims the value. */
-static size_t
-clean_value(char *v, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        if (v[i] == '\r' || v[i] == '\n') {
-            while (i < n && (v[i] == '\r' || v[i] == '\n' || v[i] == ' ' ||
-                             v[i] == '\t'))
-                i++;
-            while (o && (v[o - 1] == ' ' || v[o - 1] == '\t'))
-                o--;
-            if (o)
-                v[o++] = ' ';
-            continue;
-        }
-        v[o++] = v[i++];
-    }
-    while (o && (v[o - 1] == ' ' || v[o - 1] == '\t'))
-        o--;
-    size_t s = 0;
-    while (s < o && (v[s] == ' ' || v[s] == '\t'))
-        s++;
-    memmove(v, v + s, o - s);
-    return o - s;
-}
-
-static int
-commit_header(vpd_up_conn *c)
-{
-    if (!c->in_value && !c->hfield.len)
-        return 0;
-    int rc = 0;
-    if (!c->in_value && vpd_buf_append(&c->hfield, "", 1) != 0)
-        return -1;
-    char *v = c->hfield.data + c->name_len + 1;
-    size_t vl = clean_value(v, c->hfield.len - c->name_len - 1);
-    if (!c->skip_headers && c->x && c->name_len)
-        rc = vpd_hdrs_addn(c->x->headers, c->hfield.data, c->name_len, v, vl);
-    if (c->hfield.len)
-        memset(c->hfield.data, 0, c->hfield.len); /* may hold a token */
-    vpd_buf_reset(&c->hfield);
-    c->name_len = 0;
-    c->in_value = false;
-    return rc;
-}
-
-static int
-count_head(vpd_up_conn *c, size_t len)
-{
-    c->head_bytes += len;
-    return c->head_bytes > VPD_UP_MAX_HEAD_BYTES ? -1 : 0;
-}
-
-static int
-on_message_begin(llhttp_t *p)
-{
-    vpd_up_conn *c = p->data;
-    vpd_buf_reset(&c->hfield);
-    c->name_len = 0;
-    c->in_value = false;
-    c->head_bytes = 0;
-    return 0;
-}
-
-static int
-on_status(llhttp_t *p, const char *at, size_t len)
-{
-    return count_head(p->data, len);
-}
-
-static int
-on_status_complete(llhttp_t *p)
-{
-    vpd_up_conn *c = p->data;
-    /* Headers of interim answers and of a proxy's answer are not the
-     * caller's. */
-    c->skip_headers =
-        c->state != C_BUSY || (p->status_code >= 100 && p->status_code < 200 &&
-                               p->status_code != 101);
-    return 0;
-}
-
-static int
-on_header_field(llhttp_t *p, const char *at, size_t len)
-{
-    vpd_up_conn *c = p->data;
-    if (count_head(c, len) != 0 || (c->in_value && commit_header(c) != 0) ||
-        vpd_buf_append(&c->hfield, at, len) != 0)
-        return -1;
-    c->name_len += len;
-    return 0;
-}
-
-static int
-on_header_value(llhttp_t *p, const char *at, size_t len)
-{
-    vpd_up_conn *c = p->data;
-    if (count_head(c, len) != 0)
-        return -1;
-    if (!c->in_value) {
-        if (vpd_buf_append(&c->hfield, "", 1) != 0)
-            return -1;
-        c->in_value = true;
-    } else if (c->value_end != c->input_end) {
-        /* A second piece that does not just continue a read split
-         * mid-value: llhttp has passed over an obsolete line fold, which
-         * stands for one space. */
-        while (c->hfield.len > c->name_len + 1 &&
-               (c->hfield.data[c->hfield.len - 1] == ' ' ||
-                c->hfield.data[c->hfield.len - 1] == '\t'))
-            c->hfield.len--;
-        while (len && (*at == ' ' || *at == '\t')) {
-            at++;
-            len--;
-        }
-        if (vpd_buf_append(&c->hfield, " ", 1) != 0)
-            return -1;
-    }
-    c->value_end = at + len;
-    return vpd_buf_append(&c->hfield, at, len);
-}
-
-static int
-on_headers_complete(llhttp_t *p)
-{
-    vpd_up_conn *c = p->data;
-    if (commit_header(c) != 0)
-        return -1;
-    int st = p->status_code;
-    if (c->state == C_TUNNEL)
-        return st / 100 == 2 ? 2 : 1; /* 2: the tunnel starts here */
-    if (st >= 100 && st < 200 && st != 101)
-        return 1; /* interim: no body, the real answer follows */
-    c->x->status = st;
-    /* Answers that never have a body, whatever their headers say. */
-    return c->x->is_head || st == 204 || st == 304 ? 1 : 0;
-}
-
-static int
-on_body(llhttp_t *p, const char *at, size_t len)
-{
-    vpd_up_conn *c = p->data;
-    if (c->state != C_BUSY || !c->x)
-        return 0;
-    return vpd_buf_append(c->x->body, at, len) == 0 ? 0 : -1;
-}
-
-static int
-on_message_complete(llhttp_t *p)
-{
-    vpd_up_conn *c = p->data;
-    int st = p->status_code;
-    if (c->state == C_BUSY && st >= 100 && st < 200 && st != 101) {
-        if (c->x)
-            vpd_hdrs_clear(c->x->headers);
-        return 0; /* parse on: the final answer follows */
-    }
-    c->msg_done = true;
-    return HPE_PAUSED; /* stop here: what follows is not this answer's */
-}
-
-static void
-settings_init(void)
-{
-    llhttp_settings_init(&settings);
-    settings.on_message_begin = on_message_begin;
-    settings.on_status = on_status;
-    settings.on_status_complete = on_status_complete;
-    settings.on_header_field = on_header_field;
-    settings.on_header_value = on_header_value;
-    settings.on_headers_complete = on_headers_complete;
-    settings.on_body = on_body;
-    settings.on_message_complete = on_message_complete;
-    settings_ready = true;
-}
-
-static void
-parser_reset(vpd_up_conn *c)
-{
-    if (!settings_ready)
-        settings_init();
-    llhttp_init(&c->parser, HTTP_RESPONSE, &settings);
-    c->parser.data = c;
-    c->msg_done = false;
-    c->head_bytes = 0;
-}
+/* ---- reading answers ------------------------------------------------ */
 
 /* The answer (or the proxy's answer to CONNECT) is complete; `rest` bytes
  * followed it. */
@@ -462,7 +263,7 @@ static void
 answer_complete(vpd_up_conn *c, size_t rest)
 {
     if (c->state == C_TUNNEL) {
-        int st = c->parser.status_code;
+        int st = c->resp.parser.status_code;
         if (st / 100 != 2)
             conn_fail(c, VPD_UP_UNREACHABLE,
                       "the egress proxy refused the tunnel: status %d", st);
@@ -473,7 +274,8 @@ answer_complete(vpd_up_conn *c, size_t rest)
             start_tls(c);
         return;
     }
-    if (c->parser.upgrade && c->x->status == 101) {
+    c->x->status = c->resp.status;
+    if (vpd_up_resp_upgraded(&c->resp)) {
         /* The caller speaks another protocol from here on. */
         uv_read_stop(&c->io->u.s);
         vpd_up_exchange *x = c->x;
@@ -484,8 +286,7 @@ answer_complete(vpd_up_conn *c, size_t rest)
     }
     /* Bytes after the answer were not asked for: a server that pipelines
      * or garbles its framing does not get the connection again. */
-    bool keep =
-        llhttp_should_keep_alive(&c->parser) && !rest && !c->parser.upgrade;
+    bool keep = vpd_up_resp_keep_alive(&c->resp) && !rest;
     c->reusable = keep;
     /* The owner may start the next exchange on c from inside deliver. */
     deliver(c);
@@ -505,26 +306,19 @@ parse(vpd_up_conn *c, const char *p, size_t n)
     if (c->state != C_BUSY && c->state != C_TUNNEL)
         return;
     c->got_bytes = true;
-    c->input_end = p + n;
-    c->value_end = NULL;
-    llhttp_errno_t e = llhttp_execute(&c->parser, p, n);
-    if (e == HPE_OK)
-        return;
-    if ((e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) && c->msg_done) {
-        const char *stop = llhttp_get_error_pos(&c->parser);
-        size_t used =
-            stop && stop >= p && stop <= p + n ? (size_t)(stop - p) : n;
+    size_t used;
+    switch (vpd_up_resp_feed(&c->resp, p, n, &used)) {
+    case VPD_UP_RESP_MORE:
+        break;
+    case VPD_UP_RESP_DONE:
         answer_complete(c, n - used);
-        return;
+        break;
+    case VPD_UP_RESP_ERROR:
+        conn_fail(c, VPD_UP_UNREACHABLE, "%s%s",
+                  c->state == C_TUNNEL ? "egress proxy: " : "upstream: ",
+                  vpd_up_resp_error(&c->resp));
+        break;
     }
-    if (c->head_bytes > VPD_UP_MAX_HEAD_BYTES)
-        conn_fail(c, VPD_UP_UNREACHABLE,
-                  "the upstream's response head is over %d bytes",
-                  VPD_UP_MAX_HEAD_BYTES);
-    else
-        conn_fail(c, VPD_UP_UNREACHABLE,
-                  "malformed answer from the upstream: %s",
-                  llhttp_errno_name(e));
 }
 
 /* The peer closed its side (or reset). */
@@ -533,8 +327,8 @@ on_peer_gone(vpd_up_conn *c, int status)
 {
     if (c->state == C_BUSY && status == UV_EOF && c->got_bytes) {
         /* An answer delimited by the close ends here. */
-        llhttp_finish(&c->parser);
-        if (c->msg_done) {
+        if (vpd_up_resp_eof(&c->resp) == VPD_UP_RESP_DONE) {
+            c->x->status = c->resp.status;
             c->reusable = false;
             deliver(c);
             vpd_up_conn_close(c);
@@ -672,7 +466,7 @@ begin_exchange(vpd_up_conn *c)
     c->got_bytes = false;
     c->write_failed = false;
     c->reusable = false;
-    parser_reset(c);
+    vpd_up_resp_init(&c->resp, false, x->is_head, x->headers, x->body);
     arm_deadline(c, 0);
     if (c->tls) {
         for (unsigned i = 0; i < x->nbufs; i++)
@@ -783,7 +577,7 @@ on_connected(uv_connect_t *req, int status)
     if (c->dest->https && c->dest->proxy) {
         vpd_buf b = VPD_BUF_INIT;
         c->state = C_TUNNEL;
-        parser_reset(c);
+        vpd_up_resp_init(&c->resp, true, false, NULL, NULL);
         if (vpd_egress_connect_head(&b, c->dest->proxy, c->dest->host,
                                     c->dest->port) != 0 ||
             write_copy(c, b.data, b.len, false) != 0)

@@ -19,12 +19,8 @@
 #include "base/buf.h"
 #include "http/http.h"
 #include "upstream/egress.h"
+#include "upstream/response.h"
 #include "upstream/tls_client.h"
-
-/* Bytes of response head (status line and header lines) accepted before
- * the answer counts as broken: bounds the memory a server can make us
- * spend on it. */
-#define VPD_UP_MAX_HEAD_BYTES (256 * 1024)
 
 typedef enum {
     VPD_UP_OK = 0,
