@@ -22,7 +22,7 @@ typedef struct vpd_tls_ctx vpd_tls_ctx;
 typedef struct vpd_tls_conn vpd_tls_conn;
 struct ssl_st; /* OpenSSL's SSL */
 
-/* Builds a context from the listener's tls_* keys (spec 1.8): reads
+/* Builds a context from the listener's tls_* keys (vaproxyd.hcl(5)): reads
  * tls_cert_file (a PEM chain) and tls_key_file, checks they match, applies
  * tls_min_version / tls_max_version ("tls10".."tls13"), tls_cipher_suites
  * (Go/IANA names mapped to OpenSSL names, other names passed through;

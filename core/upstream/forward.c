@@ -351,7 +351,7 @@ leave(vpd_fwd *fwd)
 /* ---- loop wake-up after a delivery ------------------------------------ */
 
 /* A callback delivered from the loop's timer phase (a transfer that
- * completed inside curl's timeout handling) must not leave the loop
+ * completed inside a timer callback) must not leave the loop
  * blocking in its poll phase: a caller driving it with UV_RUN_ONCE until
  * its callback ran would wait for the next unrelated event.  An active
  * idle handle makes that poll non-blocking; it is stopped after the poll
@@ -1323,7 +1323,7 @@ vpd_fwd_new(uv_loop_t *loop, const vpd_vault_config *vault, char *err,
     fwd->kick->idle.data = fwd->kick->check.data = fwd->kick;
     fwd->kick->open = 2;
     /* The vault block's files are read now, as at every SIGHUP; a failure
-     * shows on the requests (a TLS error), as it did with curl. */
+     * shows on the requests (a TLS error), not as a start-up failure. */
     if (fwd->origin.url.https)
         (void)fwd_default_tls(fwd);
     return fwd;
@@ -1481,7 +1481,7 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
             fwd, nonempty(req->client_cert), nonempty(req->client_key),
             nonempty(req->ca_cert), terr, sizeof terr);
         if (!op->own_tls) {
-            /* As a bad file was with curl: a TLS error, not retried. */
+            /* An unusable certificate or key: a TLS error, not retried. */
             op->attempts++;
             op_fail_soon(op, VPD_FWD_TLS, terr[0] ? terr : "TLS set-up failed");
             goto started;
