@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/backoff.h"
 #include "base/log.h"
 #include "base/version.h"
 #include "auth/wrap_info.h"
@@ -37,7 +38,7 @@ struct vpd_auto_auth {
     vpd_fwd_op *op;
     aa_state state;
     int rounds;
-    uint64_t backoff_ms; /* the next wait after a failure */
+    vpd_backoff backoff; /* the waits between failed logins */
     uint64_t lease_ms;   /* duration the last answer granted */
     uint64_t grace_ms;
     bool closing;
@@ -55,14 +56,6 @@ struct vpd_auto_auth {
 
 static void login_now(vpd_auto_auth *a);
 static void renew_now(vpd_auto_auth *a);
-
-static uint64_t
-random_between(uint64_t lo, uint64_t hi)
-{
-    uint32_t r = 0;
-    vpd_host_api()->random_bytes(&r, sizeof r);
-    return hi > lo ? lo + r % (hi - lo) : lo;
-}
 
 static void
 on_timer(uv_timer_t *t)
@@ -83,8 +76,10 @@ wait_then(vpd_auto_auth *a, aa_state next, uint64_t ms)
     uv_timer_start(&a->timer, on_timer, ms, 0);
 }
 
-/* spec 3.2: wait the current backoff, then grow it: double, cap at max,
- * take away up to a quarter at random so restarts do not synchronise. */
+/* After a failed login wait the current backoff, then grow it (double,
+ * cap at max_backoff, take away up to a quarter at random so restarted
+ * proxies do not log in in step), as vaproxyd.hcl(5) describes for
+ * min_backoff and max_backoff. */
 static void
 login_failed(vpd_auto_auth *a, const char *why)
 {
@@ -98,14 +93,7 @@ login_failed(vpd_auto_auth *a, const char *why)
         return;
     }
     a->backing_off = true;
-    uint64_t wait = a->backoff_ms;
-    uint64_t next = a->backoff_ms * 2;
-    if (next > a->method->max_backoff_ms)
-        next = a->method->max_backoff_ms;
-    next -= random_between(0, next / 4 + 1);
-    if (next < a->method->min_backoff_ms)
-        next = a->method->min_backoff_ms;
-    a->backoff_ms = next;
+    uint64_t wait = vpd_backoff_next(&a->backoff);
     vpd_log(VPD_LOG_INFO, COMPONENT, "retrying login in %llu ms",
             (unsigned long long)wait);
     wait_then(a, AA_LOGIN, wait);
@@ -179,8 +167,8 @@ login_now(vpd_auto_auth *a)
     a->counters.login_attempts++;
     vpd_login_reset(a->login);
     if (a->preloaded) {
-        /* spec 3.1 step 3: a token from the persistent cache is looked up
-         * instead of logging in; if it is still good, no login is needed. */
+        /* A token restored from the persistent cache is looked up instead
+         * of logging in; if it is still good, no login is needed. */
         const vp_host_api_t *host = vpd_host_api();
         host->login_set_request(a->login, "GET", "auth/token/lookup-self");
         host->login_set_token(a->login, a->preloaded);
@@ -277,14 +265,15 @@ vpd_auto_auth_extract_token(const char *body, bool lookup, char **token,
     return rc;
 }
 
-/* spec 2.8: after each renewal sleep two thirds of what is left plus a
- * third of the grace; when what is left is inside the grace (max TTL
- * near), log in again instead. */
+/* After each renewal sleep two thirds of what is left plus a third of the
+ * grace (a random tenth to fifth of the lease, as Vault's lifetime watcher
+ * does); when what is left is inside the grace (max TTL near), log in
+ * again instead. */
 static void
 schedule_renewal(vpd_auto_auth *a, uint64_t lease_ms, bool fresh)
 {
     if (fresh || lease_ms > a->lease_ms)
-        a->grace_ms = random_between(lease_ms / 10, lease_ms / 5 + 1);
+        a->grace_ms = vpd_rand_between(lease_ms / 10, lease_ms / 5);
     a->lease_ms = lease_ms;
     uint64_t sleep = lease_ms * 2 / 3 + a->grace_ms / 3;
     if (lease_ms <= a->grace_ms || lease_ms - sleep <= a->grace_ms) {
@@ -308,7 +297,7 @@ login_succeeded(vpd_auto_auth *a, const char *body)
             login_failed(a, "the answer has no wrap_info token");
             return;
         }
-        a->backoff_ms = a->method->min_backoff_ms;
+        vpd_backoff_reset(&a->backoff);
         a->state = AA_IDLE;
         a->counters.successes++;
         vpd_log(VPD_LOG_INFO, COMPONENT,
@@ -330,7 +319,7 @@ login_succeeded(vpd_auto_auth *a, const char *body)
         login_failed(a, why);
         return;
     }
-    a->backoff_ms = a->method->min_backoff_ms;
+    vpd_backoff_reset(&a->backoff);
     a->backing_off = false;
     if (vpd_token_set(a->holder, token) != 0) {
         vpd_secret_free(token);
@@ -355,14 +344,14 @@ login_succeeded(vpd_auto_auth *a, const char *body)
     if (!renewable) {
         /* Log in again when the grace period before expiry begins. */
         uint64_t ms = lease_s * 1000;
-        uint64_t grace = random_between(ms / 10, ms / 5 + 1);
+        uint64_t grace = vpd_rand_between(ms / 10, ms / 5);
         wait_then(a, AA_LOGIN, ms - grace);
         return;
     }
     a->lease_ms = lease_s * 1000;
-    a->grace_ms = random_between(a->lease_ms / 10, a->lease_ms / 5 + 1);
+    a->grace_ms = vpd_rand_between(a->lease_ms / 10, a->lease_ms / 5);
     a->first_renewal = true;
-    renew_now(a); /* the first renewal goes out at once (spec 2.8) */
+    renew_now(a); /* the first renewal goes out at once, as in Vault */
 }
 
 static void
@@ -544,7 +533,9 @@ vpd_auto_auth_new(uv_loop_t *loop, const vpd_method_config *method,
     a->holder = holder;
     if (events)
         a->ev = *events;
-    a->backoff_ms = method->min_backoff_ms ? method->min_backoff_ms : 1000;
+    vpd_backoff_init(&a->backoff,
+                     method->min_backoff_ms ? method->min_backoff_ms : 1000,
+                     method->max_backoff_ms);
     uv_timer_init(loop, &a->timer);
     a->timer.data = a;
     return a;
@@ -604,7 +595,9 @@ vpd_auto_auth_replace_method(vpd_auto_auth *a, const vpd_method_config *method,
     }
     a->method = method;
     a->inst = inst;
-    a->backoff_ms = method->min_backoff_ms ? method->min_backoff_ms : 1000;
+    vpd_backoff_init(&a->backoff,
+                     method->min_backoff_ms ? method->min_backoff_ms : 1000,
+                     method->max_backoff_ms);
     a->backing_off = false;
     vpd_log(VPD_LOG_INFO, COMPONENT,
             "auth method %s reconfigured: logging in with it", inst->pub.name);

@@ -2,20 +2,21 @@
  *
  *   [wrap_ttl: PUT sys/wrapping/wrap, async] -> [dh: encrypt] -> write
  *
- * One timer per sink carries its retries (2 s +- 1 s, spec 3.5); a newer
+ * One timer per sink carries its retries (2 s +- 1 s, random so that the
+ * retries of many sinks spread out); a newer
  * token restarts the pipeline; a write that succeeds ends it. */
 #include "autoconf.h"
 
 #include "auth/sinks.h"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "plugin/host_api.h"
+#include "base/backoff.h"
 #include "base/log.h"
 #include "auth/sink_dh.h"
 #include "auth/sink_file.h"
@@ -71,10 +72,8 @@ all_current(const vpd_sinks *s)
 static void
 retry_later(sink *k, const char *why)
 {
-    uint16_t r = 0;
-    RAND_bytes((unsigned char *)&r, sizeof r);
-    uint64_t wait =
-        RETRY_BASE_MS - RETRY_JITTER_MS + r % (2 * RETRY_JITTER_MS + 1);
+    uint64_t wait = vpd_rand_between(RETRY_BASE_MS - RETRY_JITTER_MS,
+                                     RETRY_BASE_MS + RETRY_JITTER_MS);
     vpd_log(VPD_LOG_ERROR, COMPONENT, "sink %s: %s (retrying in %llu ms)",
             k->file.path, why, (unsigned long long)wait);
     uv_timer_start(&k->retry, on_retry, wait, 0);
@@ -212,7 +211,7 @@ vpd_sinks_new(uv_loop_t *loop, const vpd_auto_auth_config *aa, vpd_fwd *fwd,
         if (rc == 0)
             rc = vpd_file_sink_check(&k->file, err, err_len);
         if (rc == 0 && c->dh_type && c->dh_type[0]) {
-            /* aad_env_var wins over aad (spec 1.5). */
+            /* aad_env_var, when that variable is set, wins over aad. */
             const char *aad = c->aad ? c->aad : "";
             const char *env = c->aad_env_var ? getenv(c->aad_env_var) : NULL;
             if (env)

@@ -1,5 +1,7 @@
-# core/base: buffers, text helpers, logging, log files, metrics (uses no other layer).
-core_libvpcore_la_SOURCES += core/base/buf.c core/base/buf.h core/base/log.c core/base/log.h \
+# core/base: backoff and jitter, buffers, text helpers, logging, log files,
+# metrics (uses no other layer).
+core_libvpcore_la_SOURCES += core/base/backoff.c core/base/backoff.h \
+	 core/base/buf.c core/base/buf.h core/base/log.c core/base/log.h \
 	 core/base/log_file.c core/base/log_file.h core/base/metrics.c \
 	 core/base/metrics.h core/base/textutil.c core/base/textutil.h \
 	 core/base/version.h

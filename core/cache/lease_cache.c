@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base/backoff.h"
 #include "base/buf.h"
 #include "cache/cache_key.h"
 #include "base/log.h"
@@ -304,19 +305,11 @@ watch_stop(vpd_lease_cache *lc, watch *w)
 
 static void evict_one(vpd_lease_cache *lc, const char *id, bool cascade);
 
-static uint64_t
-jitter(uint64_t lo, uint64_t hi)
-{
-    uint32_t r = 0;
-    vpd_host_api()->random_bytes(&r, sizeof r);
-    return hi > lo ? lo + r % (hi - lo) : lo;
-}
-
 /* Grace for a lease: a random value in [10 %, 20 %) of it (spec 2.8). */
 static uint32_t
 grace_for(uint64_t lease_ms)
 {
-    uint64_t g = jitter(lease_ms / 10, lease_ms / 5 + 1);
+    uint64_t g = vpd_rand_between(lease_ms / 10, lease_ms / 5);
     return g > UINT32_MAX ? UINT32_MAX : (uint32_t)g;
 }
 
@@ -372,7 +365,8 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
         }
         /* Back off for real (OpenBao computes this wait and never sleeps
          * it, spec 2.14): 10 s, doubling to 5 min, half of it random. */
-        uint64_t wait = w->backoff_ms / 2 + jitter(0, w->backoff_ms / 2 + 1);
+        uint64_t half = w->backoff_ms / 2;
+        uint64_t wait = vpd_rand_between(half, 2 * half);
         w->backoff_ms = w->backoff_ms * 2 > RENEW_BACKOFF_MAX_MS
                             ? RENEW_BACKOFF_MAX_MS
                             : w->backoff_ms * 2;

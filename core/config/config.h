@@ -88,7 +88,7 @@ typedef struct {
 
 typedef enum { VPD_LISTEN_TCP = 0, VPD_LISTEN_UNIX } vpd_listener_type;
 
-typedef struct {
+typedef struct vpd_listener_config {
     vpd_listener_type type;
     char *address;     /* tcp "host:port" (default 127.0.0.1:8200), unix path */
     bool metrics_only; /* role = "metrics_only" */

@@ -1,58 +1,31 @@
-/* HTTP types shared by the server side (listeners) and the client side
- * (forwarder): header lists and the request a listener hands the router.
+/* The request a listener hands the router, and the calls that answer it.
+ * The header list, the header policy and the status texts have their own
+ * modules (http/hdrs.h, http/hdr_policy.h, http/status.h); they are
+ * included here for the many users that need all of them.
  *
  * Ownership: a vpd_http_req belongs to the server until the router calls
  * vpd_http_respond exactly once; after that the pointer is dead.  Header
  * names and values are NUL-terminated copies owned by the request; the
  * router may edit req->headers with the vpd_hdrs_* calls, but must not
  * free or re-point target, path, query or body (target and path share one
- * allocation). */
+ * allocation).  req->listener points into the config the server was
+ * started from; include config/config.h to read its fields. */
 #ifndef VPD_HTTP_H
 #define VPD_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config/config.h"
+#include "http/hdr_policy.h"
+#include "http/hdrs.h"
+#include "http/status.h"
 
-typedef struct {
-    char *name;
-    char *value;
-} vpd_hdr;
-
-typedef struct {
-    vpd_hdr *v;
-    size_t n;
-    size_t cap;
-} vpd_hdrs;
-
-/* Each add copies name and value.  Returns 0 or -1 (out of memory). */
-int vpd_hdrs_add(vpd_hdrs *h, const char *name, const char *value);
-int vpd_hdrs_addn(vpd_hdrs *h, const char *name, size_t name_len,
-                  const char *value, size_t value_len);
-/* The idx-th value of a header (case-insensitive name), or NULL. */
-const char *vpd_hdrs_get(const vpd_hdrs *h, const char *name, size_t idx);
-size_t vpd_hdrs_count(const vpd_hdrs *h, const char *name);
-/* Removes every header with that name; returns how many went. */
-size_t vpd_hdrs_del(vpd_hdrs *h, const char *name);
-/* Appends a copy of every header of src to dst (dst zeroed or in use).
- * Returns 0 or -1 (out of memory; dst keeps what was added). */
-int vpd_hdrs_copy(vpd_hdrs *dst, const vpd_hdrs *src);
-/* Frees every name and value (values are wiped first: they may be tokens)
- * and leaves h empty and reusable. */
-void vpd_hdrs_free(vpd_hdrs *h);
-/* Like vpd_hdrs_free, but keeps the array for reuse (h->n becomes 0). */
-void vpd_hdrs_clear(vpd_hdrs *h);
-/* Hop-by-hop headers (RFC 9110 7.6.1) that a proxy must not forward, in
- * either direction; the _n form takes a name that is not NUL-terminated. */
-bool vpd_hdr_is_hop_by_hop(const char *name);
-bool vpd_hdr_is_hop_by_hop_n(const char *name, size_t nl);
-
-typedef struct vpd_listener vpd_listener;
+struct vpd_listener_config;
 
 typedef struct vpd_http_req {
-    const vpd_listener_config *listener; /* the listener it came in on */
-    char method[24];                     /* as sent, e.g. "GET", "LIST" */
+    /* the listener it came in on */
+    const struct vpd_listener_config *listener;
+    char method[24];   /* as sent, e.g. "GET", "LIST" */
     char *target;      /* raw request-target: path and query */
     char *path;        /* the path part of target (not decoded) */
     const char *query; /* after '?' in target, or "" */
@@ -84,14 +57,5 @@ void vpd_http_respond(vpd_http_req *req, int status, const vpd_hdrs *hdrs,
 
 /* Convenience: Vault-style {"errors":["msg"]} with Content-Type JSON. */
 void vpd_http_respond_error(vpd_http_req *req, int status, const char *msg);
-
-/* The body of a Vault error answer: {"errors":["msg"]} plus "\n", JSON
- * escaped like Go's encoding/json (so <, >, & become \u003c, \u003e,
- * \u0026).  Returns a malloc'd NUL-terminated string (free() it) and its
- * length in *len (may be NULL), or NULL when out of memory. */
-char *vpd_http_error_json(const char *msg, size_t *len);
-
-/* The standard reason phrase ("Not Found"), or "" for an unknown code. */
-const char *vpd_http_reason(int status);
 
 #endif

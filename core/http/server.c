@@ -331,10 +331,6 @@ conn_send(conn *c, const uv_buf_t *bufs, unsigned nbufs)
     conn_flush_tls(c);
 }
 
-/* Case-insensitive comparison of a name of known length with a literal. */
-#define NAME_IS(n, nl, lit)                                                    \
-    ((nl) == sizeof lit - 1 && strncasecmp((n), lit, sizeof lit - 1) == 0)
-
 /* Appends without a bounds check: the caller reserved the room. */
 #define PUT(p, s, l)                                                           \
     do {                                                                       \
@@ -390,15 +386,18 @@ conn_write_response(conn *c, int status, const vpd_hdrs *hdrs, const char *body,
         size_t vl = strcspn(v, "\r\n");
         if (n[nl] || v[vl])
             continue; /* CR or LF: could smuggle header lines */
-        if (NAME_IS(n, nl, "Content-Length")) {
-            if (!keep_given_cl || wrote_cl)
+        unsigned flags = vpd_hdr_flags(n, nl);
+        if (flags & VPD_HDR_CONNECTION)
+            continue; /* the keep-alive decision is the server's */
+        if (flags & VPD_HDR_FRAMING) {
+            /* The server sends whole bodies and frames them itself; only a
+             * HEAD or 304 answer may state the length of the body it
+             * stands for. */
+            bool length = nl == 14 && strncasecmp(n, "Content-Length", 14) == 0;
+            if (!length || !keep_given_cl || wrote_cl)
                 continue;
             wrote_cl = true;
-        } else if (NAME_IS(n, nl, "Transfer-Encoding") ||
-                   NAME_IS(n, nl, "Connection") ||
-                   NAME_IS(n, nl, "Keep-Alive")) {
-            continue;
-        } else if (NAME_IS(n, nl, "Date")) {
+        } else if (nl == 4 && strncasecmp(n, "Date", 4) == 0) {
             has_date = true;
         }
         send[i] = true;
@@ -1823,4 +1822,21 @@ vpd_http_respond(vpd_http_req *req, int status, const vpd_hdrs *hdrs,
             conn_process(c); /* next pipelined request, timers, reading */
     }
     req_free(r);
+}
+
+void
+vpd_http_respond_error(vpd_http_req *req, int status, const char *msg)
+{
+    static const char fallback[] = "{\"errors\":[\"internal error\"]}\n";
+    vpd_hdrs h = {0};
+    size_t len = 0;
+    char *body = vpd_http_error_json(msg, &len);
+    /* Out of memory still has to answer: the request must be released. */
+    vpd_hdrs_add(&h, "Content-Type", "application/json");
+    if (body)
+        vpd_http_respond(req, status, &h, body, len);
+    else
+        vpd_http_respond(req, status, &h, fallback, sizeof fallback - 1);
+    free(body);
+    vpd_hdrs_free(&h);
 }

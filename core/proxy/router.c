@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "auth/auto_auth.h"
+#include "base/backoff.h"
 #include "cache/lease_cache.h"
 #include "base/log.h"
 #include "plugin/request.h"
@@ -423,44 +424,6 @@ respond_error(proxied *p, int status, const char *prefix, const char *detail)
     finish(p);
 }
 
-static bool
-drop_request_header(const char *name)
-{
-    /* Host and framing are the forwarder's; Accept-Encoding is dropped so
-     * the body comes back uncompressed, as Vault Proxy does. */
-    static const char *const names[] = {"Host", "Content-Length", "Expect",
-                                        "Accept-Encoding", "User-Agent"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strcasecmp(name, names[i]) == 0)
-            return true;
-    }
-    return vpd_hdr_is_hop_by_hop(name);
-}
-
-/* True when a Connection header of the request names this header: such
- * headers are hop-by-hop too (RFC 9110 7.6.1). */
-static bool
-named_in_connection(const vpd_hdrs *in, const char *name)
-{
-    size_t len = strlen(name);
-    for (size_t i = 0; i < in->n; i++) {
-        if (strcasecmp(in->v[i].name, "Connection") != 0)
-            continue;
-        const char *v = in->v[i].value;
-        while (*v) {
-            while (*v == ' ' || *v == '\t' || *v == ',')
-                v++;
-            const char *end = v;
-            while (*end && *end != ',' && *end != ' ' && *end != '\t')
-                end++;
-            if ((size_t)(end - v) == len && strncasecmp(v, name, len) == 0)
-                return true;
-            v = end;
-        }
-    }
-    return false;
-}
-
 /* Builds the upstream header list and picks the token (spec 2.3). */
 static int
 prepare(proxied *p)
@@ -470,12 +433,15 @@ prepare(proxied *p)
     const vpd_hdrs *in = &r->http->headers;
     vpd_use_token_mode mode = rt->cfg->api_proxy.use_auto_auth_token;
     const char *ua = vpd_hdrs_get(in, "User-Agent", 0);
-    bool has_connection = vpd_hdrs_count(in, "Connection") > 0;
+    vpd_hdr_filter filter;
+    vpd_hdr_filter_init(&filter, in, VPD_HDR_TO_UPSTREAM, false);
 
     for (size_t i = 0; i < in->n; i++) {
         const char *name = in->v[i].name;
-        if (drop_request_header(name) ||
-            (has_connection && named_in_connection(in, name)))
+        if (vpd_hdr_filter_drops(&filter, name, strlen(name)))
+            continue;
+        /* Replaced below by ours with the client's appended. */
+        if (strcasecmp(name, "User-Agent") == 0)
             continue;
         /* force: the client's token is discarded before anything else. */
         if (mode == VPD_AUTO_AUTH_TOKEN_FORCE &&
@@ -737,13 +703,8 @@ on_upstream(vpd_fwd_resp *resp, void *arg)
         p->chain_retries < p->router->cfg->vault.num_retries) {
         /* Linear jittered waits, like the upstream client's own retries. */
         vpd_router *rt = p->router;
-        uint32_t rnd = 0;
-        vpd_host_api()->random_bytes(&rnd, sizeof rnd);
-        uint64_t span = rt->retry_max_ms > rt->retry_min_ms
-                            ? rt->retry_max_ms - rt->retry_min_ms
-                            : 0;
-        uint64_t wait = (rt->retry_min_ms + (span ? rnd % (span + 1) : 0)) *
-                        (uint64_t)(p->chain_retries + 1);
+        uint64_t wait = vpd_backoff_linear(rt->retry_min_ms, rt->retry_max_ms,
+                                           (unsigned)p->chain_retries + 1);
         p->chain_retries++;
         uv_timer_t *t = request_timer(p);
         if (!t) {

@@ -28,6 +28,30 @@ tests_unit_test_server_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_server_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_server
 
+# header policy: the flag table and the filter
+check_PROGRAMS += tests/unit/test_hdr_filter
+tests_unit_test_hdr_filter_SOURCES = tests/unit/test_hdr_filter.c
+tests_unit_test_hdr_filter_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_hdr_filter_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_hdr_filter_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_hdr_filter
+
+# jitter and backoff waits
+check_PROGRAMS += tests/unit/test_backoff
+tests_unit_test_backoff_SOURCES = tests/unit/test_backoff.c
+tests_unit_test_backoff_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_backoff_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_backoff_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_backoff
+
+# auto-auth state machine against a scripted Vault (with the approle plugin)
+check_PROGRAMS += tests/unit/test_auto_auth
+tests_unit_test_auto_auth_SOURCES = tests/unit/test_auto_auth.c
+tests_unit_test_auto_auth_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_auto_auth_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_auto_auth_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_auto_auth
+
 # forwarder
 check_PROGRAMS += tests/unit/test_forward
 tests_unit_test_forward_SOURCES = tests/unit/test_forward.c

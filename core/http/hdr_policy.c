@@ -1,0 +1,172 @@
+/* The header table and the filter built on it.  This runs for every header
+ * of every request and answer, so the table is checked by length first and
+ * the filter never allocates. */
+#include "autoconf.h"
+
+#include "http/hdr_policy.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define ENTRY(lit, flags)                                                      \
+    {                                                                          \
+        lit, sizeof lit - 1, flags                                             \
+    }
+
+static const struct {
+    const char *name;
+    size_t len;
+    unsigned flags;
+} header_table[] = {
+    /* RFC 9110 7.6.1, plus the legacy names Go's reverse proxy drops too
+     * (Keep-Alive, Proxy-Connection, Proxy-Authenticate,
+     * Proxy-Authorization, Upgrade). */
+    ENTRY("Connection", VPD_HDR_HOP_BY_HOP | VPD_HDR_CONNECTION),
+    ENTRY("Keep-Alive", VPD_HDR_HOP_BY_HOP | VPD_HDR_CONNECTION),
+    ENTRY("Proxy-Connection", VPD_HDR_HOP_BY_HOP),
+    ENTRY("Proxy-Authenticate", VPD_HDR_HOP_BY_HOP),
+    ENTRY("Proxy-Authorization", VPD_HDR_HOP_BY_HOP),
+    ENTRY("TE", VPD_HDR_HOP_BY_HOP),
+    ENTRY("Trailer", VPD_HDR_HOP_BY_HOP),
+    ENTRY("Transfer-Encoding", VPD_HDR_HOP_BY_HOP | VPD_HDR_FRAMING),
+    ENTRY("Upgrade", VPD_HDR_HOP_BY_HOP),
+    ENTRY("Content-Length", VPD_HDR_FRAMING),
+    /* The forwarder names the upstream host itself. */
+    ENTRY("Host", VPD_HDR_NOT_UPSTREAM),
+    /* The listener has already answered 100-continue and read the body. */
+    ENTRY("Expect", VPD_HDR_NOT_UPSTREAM),
+    /* Bodies come back identity-encoded, as Vault Proxy asks for them. */
+    ENTRY("Accept-Encoding", VPD_HDR_NOT_UPSTREAM),
+};
+
+unsigned
+vpd_hdr_flags(const char *name, size_t nl)
+{
+    if (!name)
+        return 0;
+    for (size_t i = 0; i < sizeof header_table / sizeof header_table[0]; i++)
+        if (header_table[i].len == nl &&
+            strncasecmp(header_table[i].name, name, nl) == 0)
+            return header_table[i].flags;
+    return 0;
+}
+
+bool
+vpd_hdr_is_hop_by_hop_n(const char *name, size_t nl)
+{
+    return (vpd_hdr_flags(name, nl) & VPD_HDR_HOP_BY_HOP) != 0;
+}
+
+bool
+vpd_hdr_is_hop_by_hop(const char *name)
+{
+    return name && vpd_hdr_is_hop_by_hop_n(name, strlen(name));
+}
+
+bool
+vpd_hdr_keeps_length(const char *method, int status)
+{
+    return status == 304 || (method && strcmp(method, "HEAD") == 0);
+}
+
+static bool
+is_connection(const char *name)
+{
+    return (name[0] | 0x20) == 'c' && strcasecmp(name, "Connection") == 0;
+}
+
+void
+vpd_hdr_filter_init(vpd_hdr_filter *f, const vpd_hdrs *src,
+                    vpd_hdr_direction dir, bool keep_length)
+{
+    memset(f, 0, sizeof *f);
+    f->src = src;
+    f->dir = dir;
+    f->keep_length = keep_length && dir == VPD_HDR_TO_CLIENT;
+    for (size_t i = 0; src && i < src->n; i++) {
+        if (!src->v[i].name || !is_connection(src->v[i].name))
+            continue;
+        if (f->nconn == sizeof f->conn / sizeof f->conn[0]) {
+            f->many = true;
+            break;
+        }
+        f->conn[f->nconn++] = src->v[i].value ? src->v[i].value : "";
+    }
+}
+
+/* Whether `name` is one of the tokens of a Connection value: a comma
+ * separated list, optional white space around each token, names compared
+ * without case. */
+static bool
+token_in_list(const char *list, const char *name, size_t nl)
+{
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *s = p;
+        while (*p && *p != ',')
+            p++;
+        const char *e = p;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if ((size_t)(e - s) == nl && nl && strncasecmp(s, name, nl) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool
+named_by_connection(const vpd_hdr_filter *f, const char *name, size_t nl)
+{
+    if (!f->many) {
+        for (size_t i = 0; i < f->nconn; i++)
+            if (token_in_list(f->conn[i], name, nl))
+                return true;
+        return false;
+    }
+    for (size_t i = 0; i < f->src->n; i++) {
+        const vpd_hdr *h = &f->src->v[i];
+        if (h->name && is_connection(h->name) &&
+            token_in_list(h->value ? h->value : "", name, nl))
+            return true;
+    }
+    return false;
+}
+
+bool
+vpd_hdr_filter_drops(const vpd_hdr_filter *f, const char *name, size_t nl)
+{
+    unsigned flags = vpd_hdr_flags(name, nl);
+    if (flags & VPD_HDR_HOP_BY_HOP)
+        return true;
+    if ((flags & VPD_HDR_FRAMING) && !f->keep_length)
+        return true;
+    if ((flags & VPD_HDR_NOT_UPSTREAM) && f->dir == VPD_HDR_TO_UPSTREAM)
+        return true;
+    return (f->nconn || f->many) && named_by_connection(f, name, nl);
+}
+
+size_t
+vpd_hdrs_filter(vpd_hdrs *h, vpd_hdr_direction dir, bool keep_length)
+{
+    if (!h)
+        return 0;
+    vpd_hdr_filter f;
+    vpd_hdr_filter_init(&f, h, dir, keep_length);
+    /* Kept headers move to the front in order; dropped ones are only
+     * swapped behind them and freed at the end, so the Connection values
+     * the filter points at stay valid for the whole pass. */
+    size_t kept = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        const char *n = h->v[i].name;
+        if (n && vpd_hdr_filter_drops(&f, n, strlen(n)))
+            continue;
+        vpd_hdr keep = h->v[i];
+        h->v[i] = h->v[kept];
+        h->v[kept++] = keep;
+    }
+    size_t gone = h->n - kept;
+    vpd_hdrs_truncate(h, kept);
+    return gone;
+}

@@ -1,0 +1,47 @@
+/* Header lists: an ordered list of (name, value) pairs in wire order and
+ * original case, with case-insensitive lookups.  A pure module: it knows
+ * nothing of listeners, connections or the config.
+ *
+ * Ownership: a vpd_hdrs owns every name and value in it (NUL-terminated
+ * copies, one allocation per header: name and value are adjacent, the
+ * value right after the name's NUL).  Values may hold tokens, so they are
+ * wiped before they are freed. */
+#ifndef VPD_HDRS_H
+#define VPD_HDRS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    char *name;
+    char *value;
+} vpd_hdr;
+
+typedef struct {
+    vpd_hdr *v;
+    size_t n;
+    size_t cap;
+} vpd_hdrs;
+
+/* Each add copies name and value.  Returns 0 or -1 (out of memory). */
+int vpd_hdrs_add(vpd_hdrs *h, const char *name, const char *value);
+int vpd_hdrs_addn(vpd_hdrs *h, const char *name, size_t name_len,
+                  const char *value, size_t value_len);
+/* The idx-th value of a header (case-insensitive name), or NULL. */
+const char *vpd_hdrs_get(const vpd_hdrs *h, const char *name, size_t idx);
+size_t vpd_hdrs_count(const vpd_hdrs *h, const char *name);
+/* Removes every header with that name; returns how many went. */
+size_t vpd_hdrs_del(vpd_hdrs *h, const char *name);
+/* Appends a copy of every header of src to dst (dst zeroed or in use).
+ * Returns 0 or -1 (out of memory; dst keeps what was added). */
+int vpd_hdrs_copy(vpd_hdrs *dst, const vpd_hdrs *src);
+/* Frees every name and value (values are wiped first: they may be tokens)
+ * and leaves h empty and reusable. */
+void vpd_hdrs_free(vpd_hdrs *h);
+/* Frees the headers from index n on (wiping their values); the first n
+ * stay as they are. */
+void vpd_hdrs_truncate(vpd_hdrs *h, size_t n);
+/* Like vpd_hdrs_free, but keeps the array for reuse (h->n becomes 0). */
+void vpd_hdrs_clear(vpd_hdrs *h);
+
+#endif

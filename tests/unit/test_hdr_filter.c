@@ -1,0 +1,242 @@
+/* The header policy (http/hdr_policy): the flag of every listed name, the
+ * filter in both directions, headers named by Connection headers (several
+ * of them, comma lists, any case, white space), and the Content-Length
+ * rule for HEAD and 304 answers. */
+#include "autoconf.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "http/hdr_policy.h"
+#include "http/hdrs.h"
+#include "test.h"
+
+static unsigned
+flags_of(const char *name)
+{
+    return vpd_hdr_flags(name, strlen(name));
+}
+
+/* "a,b,c": the names left in h, in order. */
+static void
+names(const vpd_hdrs *h, char *out, size_t len)
+{
+    out[0] = '\0';
+    for (size_t i = 0; i < h->n; i++) {
+        if (i)
+            strncat(out, ",", len - strlen(out) - 1);
+        strncat(out, h->v[i].name, len - strlen(out) - 1);
+    }
+}
+
+static void
+filtered(vpd_hdrs *h, vpd_hdr_direction dir, bool keep_length, size_t want_gone,
+         const char *want)
+{
+    char got[1024];
+    ASSERT_INT_EQ(vpd_hdrs_filter(h, dir, keep_length), want_gone);
+    names(h, got, sizeof got);
+    ASSERT_STR_EQ(got, want);
+}
+
+TEST(hop_by_hop_names_carry_the_flag)
+{
+    const char *hop[] = {"Connection",
+                         "Keep-Alive",
+                         "Proxy-Connection",
+                         "Proxy-Authenticate",
+                         "Proxy-Authorization",
+                         "TE",
+                         "Trailer",
+                         "Transfer-Encoding",
+                         "Upgrade"};
+    for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++) {
+        ASSERT(flags_of(hop[i]) & VPD_HDR_HOP_BY_HOP);
+        ASSERT(vpd_hdr_is_hop_by_hop(hop[i]));
+    }
+    ASSERT(!vpd_hdr_is_hop_by_hop("Content-Length"));
+    ASSERT(!vpd_hdr_is_hop_by_hop("X-Vault-Token"));
+    ASSERT(!vpd_hdr_is_hop_by_hop("Tex")); /* length matters */
+    ASSERT(!vpd_hdr_is_hop_by_hop(NULL));
+    /* The _n form looks only at the given bytes. */
+    ASSERT(vpd_hdr_is_hop_by_hop_n("TEXT", 2));
+}
+
+TEST(other_flags)
+{
+    ASSERT_INT_EQ(flags_of("Content-Length"), VPD_HDR_FRAMING);
+    ASSERT(flags_of("Transfer-Encoding") & VPD_HDR_FRAMING);
+    ASSERT(flags_of("Connection") & VPD_HDR_CONNECTION);
+    ASSERT(flags_of("Keep-Alive") & VPD_HDR_CONNECTION);
+    ASSERT(!(flags_of("Upgrade") & VPD_HDR_CONNECTION));
+    ASSERT_INT_EQ(flags_of("Host"), VPD_HDR_NOT_UPSTREAM);
+    ASSERT_INT_EQ(flags_of("Expect"), VPD_HDR_NOT_UPSTREAM);
+    ASSERT_INT_EQ(flags_of("Accept-Encoding"), VPD_HDR_NOT_UPSTREAM);
+    ASSERT_INT_EQ(flags_of("User-Agent"), 0);
+    ASSERT_INT_EQ(flags_of("X-Vault-Token"), 0);
+}
+
+TEST(names_match_in_any_case)
+{
+    ASSERT(vpd_hdr_is_hop_by_hop("connection"));
+    ASSERT(vpd_hdr_is_hop_by_hop("TRANSFER-ENCODING"));
+    ASSERT(vpd_hdr_is_hop_by_hop("te"));
+    ASSERT_INT_EQ(flags_of("content-LENGTH"), VPD_HDR_FRAMING);
+    ASSERT_INT_EQ(flags_of("hOST"), VPD_HDR_NOT_UPSTREAM);
+}
+
+TEST(toward_upstream)
+{
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "Host", "client.example");
+    vpd_hdrs_add(&h, "X-Vault-Token", "s.abc");
+    vpd_hdrs_add(&h, "content-length", "3");
+    vpd_hdrs_add(&h, "Expect", "100-continue");
+    vpd_hdrs_add(&h, "Accept-Encoding", "gzip");
+    vpd_hdrs_add(&h, "Upgrade", "h2c");
+    vpd_hdrs_add(&h, "Proxy-Authorization", "Basic x");
+    vpd_hdrs_add(&h, "X-Vault-Namespace", "ns1/");
+    vpd_hdrs_add(&h, "Transfer-Encoding", "chunked");
+    filtered(&h, VPD_HDR_TO_UPSTREAM, false, 7,
+             "X-Vault-Token,X-Vault-Namespace");
+    ASSERT_STR_EQ(vpd_hdrs_get(&h, "X-Vault-Token", 0), "s.abc");
+    vpd_hdrs_free(&h);
+}
+
+TEST(toward_the_client)
+{
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "Content-Type", "application/json");
+    vpd_hdrs_add(&h, "Content-Length", "12");
+    vpd_hdrs_add(&h, "Host", "vault"); /* only the upstream side drops it */
+    vpd_hdrs_add(&h, "Proxy-Authenticate", "Basic");
+    vpd_hdrs_add(&h, "Keep-Alive", "timeout=5");
+    vpd_hdrs_add(&h, "Cache-Control", "no-store");
+    filtered(&h, VPD_HDR_TO_CLIENT, false, 3,
+             "Content-Type,Host,Cache-Control");
+    vpd_hdrs_free(&h);
+}
+
+TEST(head_and_304_answers_keep_their_length)
+{
+    ASSERT(vpd_hdr_keeps_length("HEAD", 200));
+    ASSERT(vpd_hdr_keeps_length("GET", 304));
+    ASSERT(!vpd_hdr_keeps_length("GET", 200));
+    ASSERT(!vpd_hdr_keeps_length("head", 200)); /* methods are exact */
+    ASSERT(!vpd_hdr_keeps_length(NULL, 200));
+
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "Content-Length", "99");
+    vpd_hdrs_add(&h, "Transfer-Encoding", "chunked");
+    filtered(&h, VPD_HDR_TO_CLIENT, vpd_hdr_keeps_length("HEAD", 200), 1,
+             "Content-Length");
+    vpd_hdrs_free(&h);
+
+    /* The rule is for answers: a request never keeps its length. */
+    vpd_hdrs_add(&h, "Content-Length", "99");
+    filtered(&h, VPD_HDR_TO_UPSTREAM, true, 1, "");
+    vpd_hdrs_free(&h);
+}
+
+TEST(headers_named_by_connection_go)
+{
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "X-A", "1");
+    vpd_hdrs_add(&h, "Connection", " x-b ,\tX-C,, keep-alive ");
+    vpd_hdrs_add(&h, "X-B", "2");
+    vpd_hdrs_add(&h, "x-c", "3");
+    vpd_hdrs_add(&h, "X-Cc", "4"); /* a longer name is not a match */
+    vpd_hdrs_add(&h, "X-D", "5");
+    filtered(&h, VPD_HDR_TO_CLIENT, false, 3, "X-A,X-Cc,X-D");
+    vpd_hdrs_free(&h);
+}
+
+TEST(several_connection_headers_all_count)
+{
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "X-Early", "named by a later Connection header");
+    vpd_hdrs_add(&h, "Connection", "close");
+    vpd_hdrs_add(&h, "X-Keep", "k");
+    vpd_hdrs_add(&h, "connection", "X-EARLY");
+    vpd_hdrs_add(&h, "CONNECTION", "x-late");
+    vpd_hdrs_add(&h, "X-Late", "l");
+    filtered(&h, VPD_HDR_TO_UPSTREAM, false, 5, "X-Keep");
+    vpd_hdrs_free(&h);
+}
+
+TEST(many_connection_headers_are_all_read)
+{
+    /* More Connection headers than the filter keeps at hand: it reads the
+     * list itself and still finds the last one's names. */
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "X-Keep", "k");
+    for (int i = 0; i < 12; i++)
+        vpd_hdrs_add(&h, "Connection", "close");
+    vpd_hdrs_add(&h, "Connection", "X-Gone");
+    vpd_hdrs_add(&h, "X-Gone", "g");
+    vpd_hdrs_add(&h, "X-Keep-Too", "k");
+    filtered(&h, VPD_HDR_TO_CLIENT, false, 14, "X-Keep,X-Keep-Too");
+    vpd_hdrs_free(&h);
+}
+
+TEST(a_connection_header_can_name_a_framing_header)
+{
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "Connection", "Content-Length");
+    vpd_hdrs_add(&h, "Content-Length", "5");
+    filtered(&h, VPD_HDR_TO_CLIENT, true, 2, "");
+    vpd_hdrs_free(&h);
+}
+
+TEST(the_predicate_matches_the_in_place_filter)
+{
+    /* The forwarder checks names one by one while building its own list;
+     * it must reach the same verdicts as vpd_hdrs_filter. */
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "Connection", "X-Hop");
+    vpd_hdrs_add(&h, "X-Hop", "1");
+    vpd_hdrs_add(&h, "Host", "h");
+    vpd_hdrs_add(&h, "Accept", "*/*");
+    vpd_hdr_filter f;
+    vpd_hdr_filter_init(&f, &h, VPD_HDR_TO_UPSTREAM, false);
+    ASSERT(vpd_hdr_filter_drops(&f, "Connection", 10));
+    ASSERT(vpd_hdr_filter_drops(&f, "x-hop", 5));
+    ASSERT(vpd_hdr_filter_drops(&f, "Host", 4));
+    ASSERT(!vpd_hdr_filter_drops(&f, "Accept", 6));
+    /* Names need no NUL: the length decides. */
+    ASSERT(vpd_hdr_filter_drops(&f, "Hostile", 4));
+    ASSERT(!vpd_hdr_filter_drops(&f, "X-Hop-Not", 9));
+
+    vpd_hdr_filter none;
+    vpd_hdr_filter_init(&none, NULL, VPD_HDR_TO_CLIENT, false);
+    ASSERT(!vpd_hdr_filter_drops(&none, "X-Hop", 5));
+    ASSERT(!vpd_hdr_filter_drops(&none, "Host", 4));
+    vpd_hdrs_free(&h);
+}
+
+TEST(nothing_to_drop_changes_nothing)
+{
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "B", "2");
+    vpd_hdrs_add(&h, "A", "1");
+    filtered(&h, VPD_HDR_TO_UPSTREAM, false, 0, "B,A");
+    ASSERT_STR_EQ(vpd_hdrs_get(&h, "A", 0), "1");
+    ASSERT_INT_EQ(vpd_hdrs_filter(NULL, VPD_HDR_TO_CLIENT, false), 0);
+    vpd_hdrs_free(&h);
+    filtered(&h, VPD_HDR_TO_CLIENT, false, 0, "");
+}
+
+int
+main(void)
+{
+    return RUN_TESTS(T(hop_by_hop_names_carry_the_flag), T(other_flags),
+                     T(names_match_in_any_case), T(toward_upstream),
+                     T(toward_the_client),
+                     T(head_and_304_answers_keep_their_length),
+                     T(headers_named_by_connection_go),
+                     T(several_connection_headers_all_count),
+                     T(many_connection_headers_are_all_read),
+                     T(a_connection_header_can_name_a_framing_header),
+                     T(the_predicate_matches_the_in_place_filter),
+                     T(nothing_to_drop_changes_nothing));
+}
