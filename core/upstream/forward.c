@@ -20,6 +20,7 @@
 
 #include "upstream/forward.h"
 
+#include "base/backoff.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "upstream/client.h"
@@ -93,7 +94,6 @@ struct vpd_fwd {
 
     int num_retries;
     unsigned retry_min_ms, retry_max_ms;
-    uint64_t rng;
 
     vpd_fwd_op *free_ops; /* recycled ops, linked by next */
     size_t n_free_ops;
@@ -175,95 +175,6 @@ set_err(char *err, size_t err_len, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, err_len, fmt, ap);
     va_end(ap);
-}
-
-static uint64_t
-next_rand(vpd_fwd *fwd)
-{
-    /* xorshift64*: jitter only needs to spread clients, not be secret. */
-    uint64_t x = fwd->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    fwd->rng = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-/* Case-insensitive comparison of a name of known length with a literal. */
-static inline bool
-name_is(const char *n, size_t nl, const char *lit, size_t ll)
-{
-    return nl == ll && strncasecmp(n, lit, ll) == 0;
-}
-#define NAME_IS(n, nl, lit) name_is((n), (nl), lit, sizeof lit - 1)
-
-/* Whether `name` (nl bytes) is one of the comma-separated tokens of a
- * Connection header value. */
-static bool
-token_in_list(const char *list, const char *name, size_t nl)
-{
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *s = p;
-        while (*p && *p != ',')
-            p++;
-        const char *e = p;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if ((size_t)(e - s) == nl && strncasecmp(s, name, nl) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* The Connection headers of a list, found once per message so that the
- * check of every other name does not scan the whole list again. */
-typedef struct {
-    const char *small[4];
-    const char **v;
-    size_t n;
-} conn_values;
-
-static void
-conn_values_init(conn_values *cv, const vpd_hdrs *h)
-{
-    cv->v = cv->small;
-    cv->n = 0;
-    size_t cap = sizeof cv->small / sizeof cv->small[0];
-    for (size_t i = 0; h && i < h->n; i++) {
-        const char *n = h->v[i].name;
-        if ((n[0] | 0x20) != 'c' || strcasecmp(n, "Connection") != 0)
-            continue;
-        if (cv->n == cap) {
-            const char **nv = malloc(2 * cap * sizeof *nv);
-            if (!nv)
-                continue; /* out of memory: fewer names dropped */
-            memcpy(nv, cv->v, cv->n * sizeof *nv);
-            if (cv->v != cv->small)
-                free(cv->v);
-            cv->v = nv;
-            cap *= 2;
-        }
-        cv->v[cv->n++] = h->v[i].value ? h->v[i].value : "";
-    }
-}
-
-static void
-conn_values_free(conn_values *cv)
-{
-    if (cv->v != cv->small)
-        free(cv->v);
-}
-
-static bool
-named_by_connection(const conn_values *cv, const char *name, size_t nl)
-{
-    for (size_t i = 0; i < cv->n; i++)
-        if (token_in_list(cv->v[i], name, nl))
-            return true;
-    return false;
 }
 
 /* RFC 9110 tchar. */
@@ -516,50 +427,6 @@ error_name(vpd_fwd_error e)
     return "?";
 }
 
-/* Removes what must not be relayed from the upstream's headers, in one
- * pass over the list (this runs for every answer): the hop-by-hop headers,
- * any header a Connection header names, and Content-Length (the body is
- * whole and the server frames it) except on HEAD and 304 answers, where
- * it describes a body not sent. */
-static void
-filter_response_headers(vpd_hdrs *h, bool keep_length)
-{
-    conn_values cv;
-    conn_values_init(&cv, h);
-    /* Decide first, then compact: the Connection header must still be in
-     * place while other names are checked against it. */
-    bool small[64];
-    bool *drop = h->n <= 64 ? small : malloc(h->n * sizeof *drop);
-    if (!drop) {
-        conn_values_free(&cv);
-        return;
-    }
-    bool any = false;
-    for (size_t i = 0; i < h->n; i++) {
-        const char *n = h->v[i].name;
-        size_t nl = (size_t)(h->v[i].value - n) - 1; /* "name\0value" */
-        drop[i] = vpd_hdr_is_hop_by_hop_n(n, nl) ||
-                  (!keep_length && NAME_IS(n, nl, "Content-Length")) ||
-                  (cv.n && named_by_connection(&cv, n, nl));
-        any |= drop[i];
-    }
-    conn_values_free(&cv);
-    if (any) {
-        size_t kept = 0;
-        for (size_t i = 0; i < h->n; i++) {
-            if (drop[i]) {
-                explicit_bzero(h->v[i].value, strlen(h->v[i].value));
-                free(h->v[i].name); /* one allocation: name and value */
-            } else {
-                h->v[kept++] = h->v[i];
-            }
-        }
-        h->n = kept;
-    }
-    if (drop != small)
-        free(drop);
-}
-
 /* Withdraws the op's exchange from the client, if it has one there. */
 static void
 op_release_exchange(vpd_fwd_op *op)
@@ -597,7 +464,11 @@ op_finish(vpd_fwd_op *op)
     resp.error = op->error;
     resp.attempts = op->attempts;
     if (op->error == VPD_FWD_OK) {
-        filter_response_headers(&op->rhdrs, op->is_head || op->status == 304);
+        /* Hop-by-hop headers, those the Connection header names, and
+         * Content-Length (the listener frames the body) except where it
+         * describes a body not sent (HEAD, 304). */
+        vpd_hdrs_filter(&op->rhdrs, VPD_HDR_TO_CLIENT,
+                        vpd_hdr_keeps_length(op->method, op->status));
         resp.status = op->status;
         resp.headers = op->rhdrs;
         memset(&op->rhdrs, 0, sizeof op->rhdrs);
@@ -749,11 +620,9 @@ retry_wait_ms(vpd_fwd_op *op)
             }
         }
     }
-    uint64_t base = fwd->retry_min_ms;
-    if (fwd->retry_max_ms > fwd->retry_min_ms)
-        base += next_rand(fwd) % (fwd->retry_max_ms - fwd->retry_min_ms + 1);
-    /* attempt n (0-based) waits base * (n + 1) */
-    return base * (uint64_t)(op->retries + 1);
+    /* attempt n (0-based) waits (n + 1) * a random value in min..max */
+    return vpd_backoff_linear(fwd->retry_min_ms, fwd->retry_max_ms,
+                              (unsigned)op->retries + 1);
 }
 
 static bool
@@ -1277,9 +1146,6 @@ vpd_fwd_new(uv_loop_t *loop, const vpd_vault_config *vault, char *err,
     fwd->loop = loop;
     fwd->retry_min_ms = 1000;
     fwd->retry_max_ms = 1500;
-    fwd->rng = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)fwd;
-    if (!fwd->rng)
-        fwd->rng = 0x9E3779B97F4A7C15ULL;
     fwd->num_retries = vault->num_retries < 0 ? 0 : vault->num_retries;
     fwd->skip_verify = vault->tls_skip_verify;
     fwd->ca_cert = dup_or_null(vault->ca_cert);
@@ -1364,19 +1230,18 @@ vpd_fwd_resp_take(vpd_fwd_resp *resp, size_t *len)
 }
 
 /* The client's headers as lines for the upstream (op->hdrs), minus what
- * must not or need not travel: hop-by-hop headers and any the Connection
- * header names, Host and Content-Length (ours are sent), Expect (the body
- * goes at once), and Accept-Encoding (bodies are relayed identity-encoded,
- * as Vault Proxy does).  A name that is not a token or a value with CR or
- * LF would let a client smuggle header lines: such headers are dropped. */
+ * the header policy keeps from Vault (http/hdr_policy.h: hop-by-hop and
+ * Connection-named headers, framing, Host, Expect, Accept-Encoding).  A
+ * name that is not a token or a value with CR or LF would let a client
+ * smuggle header lines: such headers are dropped too. */
 static int
 build_headers(vpd_fwd_op *op, const vpd_hdrs *in)
 {
     size_t nin = in ? in->n : 0;
     vpd_buf *b = &op->hdrs;
     vpd_buf_reset(b);
-    conn_values cv;
-    conn_values_init(&cv, in);
+    vpd_hdr_filter f;
+    vpd_hdr_filter_init(&f, in, VPD_HDR_TO_UPSTREAM, false);
     int rc = 0;
     for (size_t i = 0; i < nin && rc == 0; i++) {
         const char *n = in->v[i].name,
@@ -1385,10 +1250,7 @@ build_headers(vpd_fwd_op *op, const vpd_hdrs *in)
         size_t vl = strcspn(v, "\r\n");
         if (!nl || v[vl])
             continue;
-        if (vpd_hdr_is_hop_by_hop_n(n, nl) || NAME_IS(n, nl, "Host") ||
-            NAME_IS(n, nl, "Content-Length") || NAME_IS(n, nl, "Expect") ||
-            NAME_IS(n, nl, "Accept-Encoding") ||
-            (cv.n && named_by_connection(&cv, n, nl)))
+        if (vpd_hdr_filter_drops(&f, n, nl))
             continue;
         if (vpd_buf_reserve(b, nl + vl + 4) != 0) {
             rc = -1;
@@ -1404,7 +1266,6 @@ build_headers(vpd_fwd_op *op, const vpd_hdrs *in)
         b->len += 2;
         b->data[b->len] = '\0';
     }
-    conn_values_free(&cv);
     return rc;
 }
 
