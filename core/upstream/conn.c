@@ -75,9 +75,10 @@ struct vpd_up_conn {
     vpd_up_resp resp;
 
     bool reusable, served, got_bytes, write_failed;
-    bool starting;   /* the first timer run starts connecting */
-    bool fail_soon;  /* the next timer run delivers x's error */
-    bool gai_active; /* an asynchronous lookup will call back */
+    bool req_writing; /* wreq is in use (the request is not all out) */
+    bool starting;    /* the first timer run starts connecting */
+    bool fail_soon;   /* the next timer run delivers x's error */
+    bool gai_active;  /* an asynchronous lookup will call back */
     uint64_t idle_ms;
     char rbuf[CONN_READ_BUF];
 };
@@ -244,6 +245,7 @@ static void
 on_request_written(uv_write_t *req, int status)
 {
     vpd_up_conn *c = req->data;
+    c->req_writing = false;
     if (status < 0 && status != UV_ECANCELED && c->state == C_BUSY &&
         !c->got_bytes) {
         /* A server that closed first leaves nothing to read: the request
@@ -286,7 +288,10 @@ answer_complete(vpd_up_conn *c, size_t rest)
     }
     /* Bytes after the answer were not asked for: a server that pipelines
      * or garbles its framing does not get the connection again. */
-    bool keep = vpd_up_resp_keep_alive(&c->resp) && !rest;
+    /* An answer that came before the whole request went out (a server
+     * refusing a large body early) leaves the write request busy: such a
+     * connection is not reused either. */
+    bool keep = vpd_up_resp_keep_alive(&c->resp) && !rest && !c->req_writing;
     c->reusable = keep;
     /* The owner may start the next exchange on c from inside deliver. */
     deliver(c);
@@ -488,6 +493,7 @@ begin_exchange(vpd_up_conn *c)
                   uv_strerror(rc));
         return;
     }
+    c->req_writing = true;
     c->pending++;
 }
 
