@@ -146,6 +146,11 @@ on_headers_complete(llhttp_t *p)
     if (commit_header(r) != 0)
         return -1;
     int st = p->status_code;
+    if (st < 100 || st > 999) {
+        /* llhttp takes fewer than three digits; HTTP does not. */
+        snprintf(r->why, sizeof r->why, "status code %d out of range", st);
+        return -1;
+    }
     if (r->tunnel)
         return st / 100 == 2 ? 2 : 1; /* 2: the tunnel starts here */
     if (is_interim(st))
