@@ -10,7 +10,7 @@ import sys
 from harness import (Proxy, Sim, check, eq, free_port, request, run, test)
 
 sim = Sim()
-ROOT = ("X-Vault-Token", "root")
+ROOT = ("X-Vault-Token", sim.root_token)
 
 CONFIG = """
 vault {

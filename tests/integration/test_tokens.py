@@ -251,13 +251,14 @@ def _():
 @test("token_file: a token with TTL 0 (root-like) is never renewed")
 def _():
     sim.reset()
-    p, port, _ = start("true", "root")
-    wait_login("root")
+    root = sim.root_token
+    p, port, _ = start("true", root)
+    wait_login(root)
     r, q = lookup(port, "root-used")
-    eq((r.status, q["token"]), (200, "root"), "root token injected")
+    eq((r.status, q["token"]), (200, root), "root token injected")
     time.sleep(1.0)  # a renewal would go out at once after the login
-    eq(renewals("root"), [], "no renew-self for a token that never expires")
-    eq(len(logins("root")), 1, "no further logins")
+    eq(renewals(root), [], "no renew-self for a token that never expires")
+    eq(len(logins(root)), 1, "no further logins")
 
 
 @test("token_file: a non-renewable token leads to a new login before it expires")
