@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """TAP integration tests of Vault's consistency model through the proxy
-(spec 4.2): enforce_consistency = always|never, when_inconsistent =
+(vaproxyd.hcl(5)): enforce_consistency = always|never, when_inconsistent =
 fail|retry|forward, against the simulator's X-Vault-Index emulation.
 """
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""TAP integration tests of the API proxy path (spec 2.1, 2.4): vaproxyd in
+"""TAP integration tests of the API proxy path (vaproxyd(8)): vaproxyd in
 front of the Vault simulator, checked on both sides of the proxy.
 
 Most tests share one simulator and one daemon (retries off, so upstream
@@ -272,7 +272,7 @@ def _():
     r = request(port, "GET", "/v1/sim/slow/3000", timeout=20)
     took = time.monotonic() - t0
     if r.status == 200 and took >= 2.9:
-        skip("BAO_CLIENT_TIMEOUT/VAULT_CLIENT_TIMEOUT (spec 1.1) is not implemented: the "
+        skip("BAO_CLIENT_TIMEOUT/VAULT_CLIENT_TIMEOUT (vaproxyd(8)) is not implemented: the "
              "forwarder's 60 s timeout cannot be shortened, so 504 cannot be provoked quickly")
     eq(r.status, 504, f"status after {took:.1f}s (body {r.body!r})")
     check(took < 2.9, f"answered after {took:.1f}s")
