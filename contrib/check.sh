@@ -108,13 +108,13 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 # The committed tree, cloned as CI clones it, under a dot-directory (as in
 # ~/.cache) and installing under another (as in ~/.local).  configure
 # refuses a working directory with a space in it, so the path has none.
-echo "== make check in a dot-directory"
 dot="$tmp/.cache/vaproxy"
 if git -C "$src" rev-parse --git-dir >/dev/null 2>&1 &&
     git clone -q "$src" "$dot/src"; then
     VP_SRC="$dot/src" run_suite "$dot/build" "make check in a dot-directory" \
         CFLAGS="-O0 -g" --enable-werror --prefix="$tmp/.local"
 else
+    echo "== make check in a dot-directory"
     echo "make check in a dot-directory: no git checkout to clone"
     failed=$((failed + 1))
     status=1
