@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""TAP integration tests of log files (spec 1.3, 1.10): log_file with mode
+"""TAP integration tests of log files (vaproxyd.hcl(5)): log_file with mode
 0600 next to stderr, -log-file over the config, rotation by size and by
 duration with max_files 0 / N / -1 and Vault's archive names, reopening
 after an external rename on SIGHUP, a failing log file that must not stop

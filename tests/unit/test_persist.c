@@ -606,8 +606,8 @@ TEST(key_file_forms)
 
     const char *bad[] = {"short", "000102030405060708090a0b0c0d0e0f", "",
                          "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8A==",
-                         "zz0102030405060708090a0b0c0d0e0f101112131415161718"
-                         "191a1b1c1d1e1f"};
+                         ("zz0102030405060708090a0b0c0d0e0f101112131415161718"
+                          "191a1b1c1d1e1f")};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_str(keyf, bad[i]);
         expect_open_error(&c, "expected 32 raw bytes, 64 hex digits or the "
