@@ -247,6 +247,7 @@ wait_ready() {
 nginx_common() { # $1 = dir
     cat <<EOF
 worker_processes 1;
+master_process ${NGINX_MASTER:-on};
 daemon off;
 pid $1/nginx.pid;
 error_log $T/logs/$(basename "$1")-error.log warn;
