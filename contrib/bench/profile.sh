@@ -25,6 +25,8 @@
 #   WARM=1             seconds of unmeasured load before each measurement
 #   STARTS=5           vaproxyd starts for the first-request timing
 #   METHOD=auto        auto | perf | callgrind (instruction counting)
+#   PROXIES="..."      the scenarios measured (default: all six; the
+#                      start-up figures are taken when vaproxyd is one)
 #   VAPROXYD, VAPROXY_PLUGIN_DIR, OUT_DIR, KEEP_TMP, LOG_LEVEL: as for run.sh
 #
 # nginx runs with master_process off here: one process to attach to, doing
@@ -41,7 +43,7 @@ DURATION=1 # unused here; lib.sh's check_knobs wants it
 ROUNDS=1
 BENCH_NAME=profile
 NGINX_MASTER=off
-PROXIES=(nginx-proxy haproxy vaproxyd nginx-tls haproxy-tls vaproxyd-tls)
+read -r -a PROXIES <<<"${PROXIES:-nginx-proxy haproxy vaproxyd nginx-tls haproxy-tls vaproxyd-tls}"
 CONNS=(1 32)
 LOAD_BEFORE=$(uptime | sed 's/.*load average: //')
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -246,6 +248,7 @@ EOF
 
 declare -A FIRST=()
 for name in vaproxyd vaproxyd-tls; do
+    [[ " ${PROXIES[*]} " == *" $name "* ]] || continue
     lines=()
     for ((i = 1; i <= STARTS; i++)); do
         t0=$(date +%s%N)
@@ -278,6 +281,7 @@ done
     echo
     echo "vaproxyd start-up, $STARTS starts each (median; all runs):"
     for name in vaproxyd vaproxyd-tls; do
+        [[ -n ${FIRST[$name]:-} ]] || continue
         printf '%s\n' "${FIRST[$name]}" | awk -v n="$name" '
             { a[NR] = $1; b[NR] = $2; s = s sprintf("%s%s/%s(%s)", (NR > 1 ? " " : ""), $1, $2, $3) }
             function med(x, k,   i, j, t) { for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++)
@@ -287,6 +291,7 @@ done
                 n, med(a, NR), med(b, NR), (med(b, NR) <= 20 ? "met" : "NOT met"), s }'
     done
     for name in vaproxyd vaproxyd-tls; do
+        [[ -n ${RSS[$name]:-} ]] || continue
         awk -v n="$name" -v k="${RSS[$name]:-0}" 'BEGIN {
             printf "  %-13s idle VmRSS %.1f MiB (goal <= 8 MiB: %s)\n", n, k / 1024, (k <= 8192 ? "met" : "NOT met") }'
     done

@@ -14,6 +14,9 @@
 #   KEEP_TMP=1         do not delete the temp dir (its path is printed)
 #   LOG_LEVEL=warn     vaproxyd's --log-level ("info" adds a request line
 #                      per request, written to a file in the temp dir)
+#   CANDIDATE=path     a second vaproxyd binary, run as the scenarios
+#   CANDIDATE_PLUGIN_DIR=dir   candidate and candidate-tls in the same rounds
+#                      (e.g. a branch's build against main's)
 #
 # Method: wrk on one CPU, every server on another, scenarios interleaved with
 # the order rotating between rounds, medians (README.md says why).
@@ -35,9 +38,19 @@ LOAD_BEFORE=$(uptime | sed 's/.*load average: //')
 . "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 
 check_knobs
+if [[ -n ${CANDIDATE:-} ]]; then
+    [[ -x $CANDIDATE ]] || die "CANDIDATE=$CANDIDATE is not an executable"
+    [[ -d ${CANDIDATE_PLUGIN_DIR:-} ]] || die "CANDIDATE is set: set CANDIDATE_PLUGIN_DIR to its plugin dir"
+fi
 bench_tmp up px ha vp vpt
 SAVE_FILES=(up/nginx.conf:up-nginx.conf px/nginx.conf:px-nginx.conf ha/haproxy.cfg:haproxy.cfg
     vp/config.hcl:vaproxyd.hcl vpt/config.hcl:vaproxyd-tls.hcl)
+PLAIN=(nginx-proxy haproxy vaproxyd)
+TLS=(nginx-tls haproxy-tls vaproxyd-tls)
+if [[ -n ${CANDIDATE:-} ]]; then
+    PLAIN+=(candidate)
+    TLS+=(candidate-tls)
+fi
 
 # 1. Packages, 2. vaproxyd (given, or built from a copy of the working tree)
 ensure_packages nginx haproxy wrk curl openssl
@@ -71,27 +84,38 @@ wait_ready "vaproxyd" "$VP_PID" "http://127.0.0.1:$VP_PORT$URL_PATH" "$T/logs/vp
 start_vaproxyd "$T/vpt"
 VPT_PID=$VPD_PID
 wait_ready "vaproxyd (TLS upstream)" "$VPT_PID" "http://127.0.0.1:$VPT_PORT$URL_PATH" "$T/logs/vpt.log" any
+CD_PID='' CDT_PID=''
+if [[ -n ${CANDIDATE:-} ]]; then
+    start_vaproxyd "$T/cd"
+    CD_PID=$VPD_PID
+    wait_ready "candidate" "$CD_PID" "http://127.0.0.1:$CD_PORT$URL_PATH" "$T/logs/cd.log" any
+    start_vaproxyd "$T/cdt"
+    CDT_PID=$VPD_PID
+    wait_ready "candidate (TLS upstream)" "$CDT_PID" "http://127.0.0.1:$CDT_PORT$URL_PATH" "$T/logs/cdt.log" any
+fi
 
 # One request through each proxy: same status and body as direct?
 for pair in "nginx-proxy:$PX_PORT" "haproxy:$HA_PORT" "vaproxyd:$VP_PORT" \
-    "nginx-tls:$PXT_PORT" "haproxy-tls:$HAT_PORT" "vaproxyd-tls:$VPT_PORT"; do
+    "nginx-tls:$PXT_PORT" "haproxy-tls:$HAT_PORT" "vaproxyd-tls:$VPT_PORT" \
+    ${CANDIDATE:+"candidate:$CD_PORT" "candidate-tls:$CDT_PORT"}; do
     check_same_answer "${pair%%:*}" "${pair#*:}"
 done
 
 # ---------------------------------------------------------------------------
 # Load
 
-PLAIN=(nginx-proxy haproxy vaproxyd)
-TLS=(nginx-tls haproxy-tls vaproxyd-tls)
 TARGET_PORT=([direct]=$UP_PORT [nginx-proxy]=$PX_PORT [haproxy]=$HA_PORT [vaproxyd]=$VP_PORT
-    [nginx-tls]=$PXT_PORT [haproxy-tls]=$HAT_PORT [vaproxyd-tls]=$VPT_PORT)
+    [nginx-tls]=$PXT_PORT [haproxy-tls]=$HAT_PORT [vaproxyd-tls]=$VPT_PORT
+    [candidate]=$CD_PORT [candidate-tls]=$CDT_PORT)
 TARGET_PID=([direct]=$UP_PID [nginx-proxy]=$PX_PID [haproxy]=$HA_PID [vaproxyd]=$VP_PID
-    [nginx-tls]=$PX_PID [haproxy-tls]=$HA_PID [vaproxyd-tls]=$VPT_PID)
+    [nginx-tls]=$PX_PID [haproxy-tls]=$HA_PID [vaproxyd-tls]=$VPT_PID
+    [candidate]=$CD_PID [candidate-tls]=$CDT_PID)
 TARGET_LOG=([direct]=$T/logs/up-error.log [nginx-proxy]=$T/logs/px-error.log
     [haproxy]=$T/logs/ha.log [vaproxyd]=$T/logs/vp.log [nginx-tls]=$T/logs/px-error.log
-    [haproxy-tls]=$T/logs/ha.log [vaproxyd-tls]=$T/logs/vpt.log)
+    [haproxy-tls]=$T/logs/ha.log [vaproxyd-tls]=$T/logs/vpt.log
+    [candidate]=$T/logs/cd.log [candidate-tls]=$T/logs/cdt.log)
 
-est=$(( (ROUNDS * 6 * ${#CONNS[@]} + ${#CONNS[@]}) * DURATION + 8 ))
+est=$(( (ROUNDS * (${#PLAIN[@]} + ${#TLS[@]}) * ${#CONNS[@]} + ${#CONNS[@]}) * DURATION + 8 ))
 log "pinning: $PIN_NOTE"
 log "ports: upstream $UP_PORT (TLS $UPT_PORT), nginx-proxy $PX_PORT/$PXT_PORT," \
     "haproxy $HA_PORT/$HAT_PORT, vaproxyd $VP_PORT/$VPT_PORT; load takes about ${est}s"
@@ -155,6 +179,7 @@ ratio_line() {
     echo "wrk -t1 -cN -d${DURATION}s --latency -H '$TOKEN_HDR' GET $URL_PATH; ${ROUNDS} round(s); medians over runs"
     echo "vaproxyd log level: $LOG_LEVEL"
     echo "vaproxyd: $VPD_BIN ($("$VPD_BIN" --version 2>/dev/null | head -1 || echo '?'))"
+    [[ -n ${CANDIDATE:-} ]] && echo "candidate: $CANDIDATE ($("$CANDIDATE" --version 2>/dev/null | head -1 || echo '?'))"
     echo "nginx: $("$NGINX" -v 2>&1 | sed 's/.*version: //'), haproxy: $(haproxy -v | awk 'NR == 1 { print $3 }')," \
         "wrk: $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
     echo
@@ -171,11 +196,28 @@ ratio_line() {
         ((c == 1)) && goal=1.1
         ratio_line "$c" vaproxyd nginx-proxy haproxy "$goal"
         ratio_line "$c" vaproxyd-tls nginx-tls haproxy-tls "$goal"
+        if [[ -n ${CANDIDATE:-} ]]; then
+            ratio_line "$c" candidate nginx-proxy haproxy "$goal"
+            ratio_line "$c" candidate-tls nginx-tls haproxy-tls "$goal"
+        fi
     done
+    if [[ -n ${CANDIDATE:-} ]]; then
+        echo "candidate / vaproxyd (req/s; p50 and p99: lower is better):"
+        for c in "${CONNS[@]}"; do
+            for sfx in "" -tls; do
+                awk -v c="$c" -v n="candidate$sfx" -v v="${MED_RPS["candidate$sfx $c"]:-0}" \
+                    -v x="${MED_RPS["vaproxyd$sfx $c"]:-0}" -v vl="${MED_P50["candidate$sfx $c"]:-0}" \
+                    -v xl="${MED_P50["vaproxyd$sfx $c"]:-0}" -v v9="${MED_P99["candidate$sfx $c"]:-0}" \
+                    -v x9="${MED_P99["vaproxyd$sfx $c"]:-0}" 'BEGIN {
+                    printf "%-13s c%-3s req/s %.2f   p50 %.2f   p99 %.2f\n", n, c, (x > 0 ? v / x : 0),
+                        (xl > 0 ? vl / xl : 0), (x9 > 0 ? v9 / x9 : 0) }'
+            done
+        done
+    fi
     echo "(direct = the upstream without a proxy, round 1 only, for context; -tls = the proxy talks TLS"
     echo " to the upstream; steal% = max over runs.  Differences under ~1.5x in req/s or ~5x in p99"
     echo " are within this kind of machine's noise.)"
 } | tee "$T/summary.txt"
 
 # Anything the servers logged.
-tail_logs vp.log vpt.log up-error.log px-error.log ha.log | tee -a "$T/summary.txt"
+tail_logs vp.log vpt.log cd.log cdt.log up-error.log px-error.log ha.log | tee -a "$T/summary.txt"

@@ -9,6 +9,7 @@
 #   PX_PORT / PXT_PORT   nginx proxy to the plain / TLS upstream (one process)
 #   HA_PORT / HAT_PORT   haproxy to the plain / TLS upstream (one process)
 #   VP_PORT / VPT_PORT   vaproxyd to the plain / TLS upstream (two processes)
+#   CD_PORT / CDT_PORT   the candidate vaproxyd (CANDIDATE=binary), likewise
 # shellcheck shell=bash disable=SC2034  # globals set here are used by the callers
 
 URL_PATH=/v1/secret/data/foo
@@ -28,6 +29,8 @@ pick_ports() {
     HAT_PORT=$(free_port)
     VP_PORT=$(free_port)
     VPT_PORT=$(free_port)
+    CD_PORT=$(free_port)
+    CDT_PORT=$(free_port)
 }
 
 # make_tls DIR: a throw-away CA (ca.pem) and a server certificate signed by
@@ -49,7 +52,7 @@ make_tls() {
 }
 
 # write_configs: every server's config under $T (up/, px/, ha/, vp/, vpt/,
-# tls/).  NGINX_MASTER=off (profile.sh) runs each nginx as one process.
+# cd/, cdt/, tls/).  NGINX_MASTER=off (profile.sh) runs each nginx as one process.
 write_configs() {
     make_tls "$T/tls"
     {
@@ -150,6 +153,9 @@ EOF
     # auto-auth); retries off so that errors show instead of being hidden.
     write_vp_conf "$T/vp/config.hcl" "http://127.0.0.1:$UP_PORT" "" "$VP_PORT"
     write_vp_conf "$T/vpt/config.hcl" "https://127.0.0.1:$UPT_PORT" "$T/tls/ca.pem" "$VPT_PORT"
+    mkdir -p "$T/cd" "$T/cdt"
+    write_vp_conf "$T/cd/config.hcl" "http://127.0.0.1:$UP_PORT" "" "$CD_PORT"
+    write_vp_conf "$T/cdt/config.hcl" "https://127.0.0.1:$UPT_PORT" "$T/tls/ca.pem" "$CDT_PORT"
 }
 
 write_vp_conf() { # file address ca_cert listen_port
@@ -188,11 +194,18 @@ start_haproxy() {
     PIDS+=("$HA_PID")
 }
 
-# start_vaproxyd DIR [PREFIX...]: vaproxyd on DIR/config.hcl, pinned; sets VPD_PID.
+# start_vaproxyd DIR [PREFIX...]: vaproxyd on DIR/config.hcl, pinned; sets
+# VPD_PID.  The dirs cd/ and cdt/ run the candidate binary (CANDIDATE).
 start_vaproxyd() {
-    local d=$1
+    local d=$1 bin=$VPD_BIN plugins=$VPD_PLUGINS
     shift
-    "${SRV_PIN[@]}" "$@" "$VPD_BIN" --config "$d/config.hcl" --plugin-dir "$VPD_PLUGINS" \
+    case $(basename "$d") in
+        cd | cdt)
+            bin=$CANDIDATE
+            plugins=$CANDIDATE_PLUGIN_DIR
+            ;;
+    esac
+    "${SRV_PIN[@]}" "$@" "$bin" --config "$d/config.hcl" --plugin-dir "$plugins" \
         --log-level "${LOG_LEVEL:-warn}" >"$T/logs/$(basename "$d").log" 2>&1 &
     VPD_PID=$!
     PIDS+=("$VPD_PID")
