@@ -75,6 +75,8 @@ start_nginx "$T/px"
 PX_PID=$NGX_PID
 wait_ready "nginx proxy" "$PX_PID" "http://127.0.0.1:$PX_PORT$URL_PATH" "$T/logs/px-error.log" 200
 
+# No command prefix here (profile.sh passes valgrind).
+# shellcheck disable=SC2119
 start_haproxy
 wait_ready "haproxy" "$HA_PID" "http://127.0.0.1:$HA_PORT$URL_PATH" "$T/logs/ha.log" 200
 
