@@ -21,7 +21,8 @@ UNIT_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS) $(OPENSSL
 UNIT_LDADD = core/libvpcore.la
 
 EXTRA_DIST += tests/harness/test.h tests/sim/vaultsim.py \
-	tests/integration/harness.py tests/data/config $(INTEGRATION_TESTS)
+	tests/integration/harness.py tests/tools/connect_proxy.py tests/data/config \
+	$(INTEGRATION_TESTS)
 
 include tests/unit/local.mk
 include tests/plugins/local.mk
@@ -53,4 +54,5 @@ INTEGRATION_TESTS = \
 	tests/integration/test_examples.py \
 	tests/integration/test_garbage.py \
 	tests/integration/test_layers.py \
-	tests/integration/test_license.py
+	tests/integration/test_license.py \
+	tests/integration/test_egress_proxy.py
