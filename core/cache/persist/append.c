@@ -154,7 +154,7 @@ vpd_persist_put(vpd_persist *p, const vp_cache_entry_t *e)
         vpd_persist_entry_free(fresh);
         if (x) {
             vpd_persist_idx_remove(p, x);
-            note_unsaved(p, ENOMEM);
+            note_unsaved(p, rc == VP_ENOMEM ? ENOMEM : EINVAL);
             vpd_persist_retry_kick(p);
         }
         return rc;
