@@ -1102,7 +1102,7 @@ TEST(full_disk_keeps_every_write)
     unsigned refused = writes_refused;
     ASSERT_INT_EQ(refused, 1);
     vp_cache_entry_t b2 = lease_entry("B", "response b, again", 2001, 600000);
-    usleep(250 * 1000); /* the backoff's first wait */
+    usleep(250 * 1000);                        /* the backoff's first wait */
     ASSERT_INT_EQ(vpd_persist_put(p, &b2), 0); /* a rewrite, which fails */
     ASSERT(writes_refused > refused);
     ASSERT(access(tmpf, F_OK) != 0);
