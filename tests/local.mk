@@ -47,6 +47,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_lifecycle.py \
 	tests/integration/test_cache.py \
 	tests/integration/test_persist.py \
+	tests/integration/test_persist_enospc.py \
 	tests/integration/test_logging.py \
 	tests/integration/test_reload.py \
 	tests/integration/test_reload_plugins.py \
