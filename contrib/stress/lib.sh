@@ -23,6 +23,24 @@ CLIENT=$TOOLS/stressclient.py
 BADUP=$TOOLS/badupstream.py
 PY=${PYTHON:-python3}
 
+# free_port: the bench's, plus a bind test.  The bench's only checks that
+# nothing listens there, but a client socket of the busy loopback (the
+# ephemeral range overlaps its range) holds a port as well.
+eval "$(declare -f free_port | sed '1s/^free_port/bench_free_port/')"
+free_port() {
+    local p i
+    for ((i = 0; i < 50; i++)); do
+        p=$(bench_free_port)
+        if "$PY" -c 'import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))' "$p" 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    die "no free port found"
+}
+
 # stress_init SUBDIR...: temp dir, packages, vaproxyd (built once by run.sh
 # and handed down through VAPROXYD), a higher open-files limit.
 stress_init() {
@@ -258,3 +276,29 @@ wrk_count() {
         END { print s + 0 }' "$out.wrk")
     echo "$got $((bad + se)) $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')" >"$out"
 }
+
+# ---------------------------------------------------------------------------
+# The simulator and the persistent cache
+
+# sim_token PORT: a fresh renewable token made in the simulator.
+sim_token() {
+    curl -s -X POST -d '{"ttl":3600,"renewable":true}' "http://127.0.0.1:$1/_sim/token" |
+        "$PY" -c 'import json, sys; print(json.load(sys.stdin)["id"])'
+}
+
+# persist_config FILE SIM_PORT PORT TOKEN_FILE DIR KEY_FILE [EXIT_ON_ERR]:
+# auto-auth with a lease cache persisted (keep_after_import = true).
+persist_config() {
+    auth_cache_config "$1" "http://127.0.0.1:$2" "$3" "$4" "  persist \"file\" {
+    path              = \"$5\"
+    key_file          = \"$6\"
+    keep_after_import = true
+    exit_on_err       = ${7:-true}
+  }"
+}
+
+# new_key FILE: 32 random bytes as hex, as an operator would make them.
+new_key() { openssl rand -hex 32 >"$1"; chmod 0400 "$1"; }
+
+# leases PORT COUNT PREFIX OUT: tests/tools/stressclient.py leases.
+leases() { "$PY" "$CLIENT" leases --port "$1" --count "$2" --prefix "$3" >"$4"; }

@@ -226,8 +226,8 @@ def slowloris(port, drippers=500, seconds=10.0, drip=1.0, steady_every=0.05,
 def half_close(port, path="/v1/secret/data/stress"):
     """A whole request followed by a half-close (`printf ... | nc -N`): the
     answer must still come back.  -> status (0: none)."""
-    out, _ = raw(port, f"GET {path} HTTP/1.1\r\nHost: x\r\nX-Vault-Token: {TOKEN}\r\n"
-                 "Connection: close\r\n\r\n".encode(), timeout=3, half_close=True)
+    out, _ = raw(port, f"GET {path} HTTP/1.1\r\nHost: x\r\nX-Vault-Token: {TOKEN}\r\n\r\n"
+                 .encode(), timeout=3, half_close=True)
     return status_of(out)
 
 
@@ -360,6 +360,33 @@ def abuse(port, quick=False):
 
 
 # --------------------------------------------------------------------------
+# leases: read database/creds/<prefix>-<i> and count the cache's answers
+
+def leases(port, count=100, prefix="p", token=None, timeout=10.0):
+    """Reads `count` distinct lease paths once each (with the auto-auth
+    token when `token` is None) -> figures: failed, hits, misses."""
+    hits = misses = failed = 0
+    for i in range(count):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        try:
+            c.request("GET", f"/v1/database/creds/{prefix}-{i}",
+                      headers={"X-Vault-Token": token} if token else {})
+            r = c.getresponse()
+            r.read()
+            if r.status != 200:
+                failed += 1
+            elif r.getheader("X-Cache") == "HIT":
+                hits += 1
+            else:
+                misses += 1
+        except (OSError, http.client.HTTPException):
+            failed += 1
+        finally:
+            c.close()
+    return {"requests": count, "failed": failed, "hits": hits, "misses": misses}
+
+
+# --------------------------------------------------------------------------
 # cross-token isolation (vaproxyd with a cache, in front of vaultsim)
 
 def sim_state(sim):
@@ -453,6 +480,9 @@ def main(argv=None):
     p = sub.add_parser("probe")
     p.add_argument("--path", required=True)
     p.add_argument("--count", type=int, default=10)
+    p = sub.add_parser("leases")
+    p.add_argument("--count", type=int, default=100)
+    p.add_argument("--prefix", default="p")
     p = sub.add_parser("abuse")
     p.add_argument("--quick", action="store_true")
     p = sub.add_parser("half-close")
@@ -471,6 +501,8 @@ def main(argv=None):
         res = slowloris(a.port, a.drippers, a.seconds, a.drip)
     elif a.cmd == "probe":
         res = probe(a.port, a.path, a.count)
+    elif a.cmd == "leases":
+        res = leases(a.port, a.count, a.prefix)
     elif a.cmd == "abuse":
         res = abuse(a.port, a.quick)
     elif a.cmd == "half-close":
