@@ -1,4 +1,5 @@
-/* dh_decrypt: the client side of a Diffie-Hellman file sink (spec 3.7), for
+/* dh_decrypt: the client side of a Diffie-Hellman file sink (a sink with
+ * dh_type = "curve25519", as vaproxyd.hcl(5) describes it), for
  * the integration tests.  Independent of the daemon's code: X25519 and
  * AES-256-GCM from OpenSSL 3, HKDF-SHA256 written out with HMAC.
  *
