@@ -21,6 +21,7 @@ FAMILIES=(soak upstream clients signals persist isolation)
 for f in "${FAMILIES[@]}"; do
     [[ -r $STRESS_DIR/$f.sh ]] || die "no scenario family '$f' (one of: soak upstream clients signals persist isolation)"
 done
+# shellcheck disable=SC2119  # no sub-directories to make
 stress_init
 
 export STRESS_TABLE=$T/table.txt

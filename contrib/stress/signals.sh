@@ -37,7 +37,6 @@ done
 wait "$LOAD" || true
 forget_pid "$LOAD"
 read -r req bad secs <"$T/hup-load"
-reloads=$(grep -c 'reload' "$T/logs/vaproxyd-hup.log" || true)
 alive=yes
 kill -0 "$VPD_PID" 2>/dev/null || alive=no
 stress_row "sighup-x10-under-load" "$req" "$bad" "${secs}s, $hups SIGHUPs sent, alive $alive" \

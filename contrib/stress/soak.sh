@@ -48,6 +48,7 @@ soak() {
     SOAK_BAD=$((${bad%% *} + wbad))
     SOAK_GROWTH=$growth
     SOAK_FD0=$fd0
+    # shellcheck disable=SC2034  # read by the verdicts (eval)
     SOAK_FD1=$fd1
 }
 
