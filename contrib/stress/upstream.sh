@@ -56,7 +56,9 @@ wrk_count "$VPD_PORT" /v1/secret/data/x "$UPFAULT_REQUESTS" "$UPFAULT_CONNS" "$T
 LOAD=$!
 PIDS+=("$LOAD")
 sleep 1
-kill -KILL "$UP_PID" 2>/dev/null || true
+# The master and its worker: a killed master alone leaves the worker serving.
+# shellcheck disable=SC2046  # one pid a word
+kill -KILL "$UP_PID" $(pgrep -P "$UP_PID") 2>/dev/null || true
 wait "$UP_PID" 2>/dev/null || true
 forget_pid "$UP_PID"
 sleep 1

@@ -118,7 +118,7 @@ def probe(port, path, count=10, token=TOKEN, timeout=30.0):
 def load(port, path="/v1/secret/data/stress", requests=2000, conns=8, seconds=60.0,
          token=TOKEN):
     """Keep-alive load from `conns` threads until `requests` answers or
-    `seconds` pass.  A failure is anything but a 2xx (an error status, a
+    `seconds` pass (no token header when `token` is empty: auto-auth's).  A failure is anything but a 2xx (an error status, a
     connection error, a timeout)."""
     lock = threading.Lock()
     state = {"sent": 0, "ok": 0, "failed": 0, "statuses": {}}
@@ -135,7 +135,7 @@ def load(port, path="/v1/secret/data/stress", requests=2000, conns=8, seconds=60
             try:
                 if c is None:
                     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                c.request("GET", path, headers={"X-Vault-Token": token})
+                c.request("GET", path, headers={"X-Vault-Token": token} if token else {})
                 r = c.getresponse()
                 r.read()
                 status = r.status
