@@ -18,7 +18,7 @@ import http.client
 import json
 import random
 import socket
-import ssl
+import struct
 import sys
 import threading
 import time
@@ -118,8 +118,9 @@ def probe(port, path, count=10, token=TOKEN, timeout=30.0):
 def load(port, path="/v1/secret/data/stress", requests=2000, conns=8, seconds=60.0,
          token=TOKEN):
     """Keep-alive load from `conns` threads until `requests` answers or
-    `seconds` pass (no token header when `token` is empty: auto-auth's).  A failure is anything but a 2xx (an error status, a
-    connection error, a timeout)."""
+    `seconds` pass; no token header when `token` is empty (auto-auth's
+    token is used then).  A failure is anything but a 2xx (an error
+    status, a connection error, a timeout)."""
     lock = threading.Lock()
     state = {"sent": 0, "ok": 0, "failed": 0, "statuses": {}}
     deadline = time.monotonic() + seconds
@@ -316,9 +317,8 @@ def malformed(port, rounds=10):
 
 
 def pipeline(port, depth=1000, path="/v1/secret/data/stress"):
-    """`depth` requests in one write; every answer must come back, 200, in
-    order (the X-Seq query is echoed nowhere, so the count is checked).
-    -> figures."""
+    """`depth` requests in one write, the last asking to close; every one
+    must be answered 200. -> figures."""
     one = f"GET {path} HTTP/1.1\r\nHost: x\r\nX-Vault-Token: {TOKEN}\r\n\r\n".encode()
     last = (f"GET {path} HTTP/1.1\r\nHost: x\r\nX-Vault-Token: {TOKEN}\r\n"
             "Connection: close\r\n\r\n").encode()
@@ -338,7 +338,8 @@ def hangups(port, count=500):
             s = socket.create_connection(("127.0.0.1", port), timeout=2)
             s.sendall(req[:rng.randrange(len(req))])
             if rng.random() < 0.5:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                # Linger 0: the close is a reset rather than a FIN.
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             s.close()
         except OSError:
             pass
@@ -510,7 +511,8 @@ def main(argv=None):
     elif a.cmd == "plain-on-tls":
         res = {"status": plain_on_tls(a.port)}
     else:
-        res = isolation(a.port, a.sim, admin_token=None, tokens=a.tokens, requests=a.requests, threads=a.threads)
+        res = isolation(a.port, a.sim, admin_token=None, tokens=a.tokens, requests=a.requests,
+                        threads=a.threads)
     print(json.dumps(res), flush=True)
     return 0
 
