@@ -39,15 +39,73 @@ static const struct {
     ENTRY("Accept-Encoding", VPD_HDR_NOT_UPSTREAM),
 };
 
+/* The table entries a name of length nl could match: at most two share a
+ * length, so most names are settled by this switch alone.  Indexes are
+ * one-based, 0 meaning none. */
+static void
+candidates(size_t nl, unsigned *a, unsigned *b)
+{
+    *a = *b = 0;
+    switch (nl) {
+    case 2: /* TE */
+        *a = 6;
+        break;
+    case 4: /* Host */
+        *a = 11;
+        break;
+    case 6: /* Expect */
+        *a = 12;
+        break;
+    case 7: /* Trailer, Upgrade */
+        *a = 7;
+        *b = 9;
+        break;
+    case 10: /* Connection, Keep-Alive */
+        *a = 1;
+        *b = 2;
+        break;
+    case 14: /* Content-Length */
+        *a = 10;
+        break;
+    case 15: /* Accept-Encoding */
+        *a = 13;
+        break;
+    case 16: /* Proxy-Connection */
+        *a = 3;
+        break;
+    case 17: /* Transfer-Encoding */
+        *a = 8;
+        break;
+    case 18: /* Proxy-Authenticate */
+        *a = 4;
+        break;
+    case 19: /* Proxy-Authorization */
+        *a = 5;
+        break;
+    default:
+        break;
+    }
+}
+
+static bool
+entry_is(unsigned idx, const char *name, size_t nl)
+{
+    return idx && header_table[idx - 1].len == nl &&
+           (header_table[idx - 1].name[0] | 0x20) == (name[0] | 0x20) &&
+           strncasecmp(header_table[idx - 1].name, name, nl) == 0;
+}
+
 unsigned
 vpd_hdr_flags(const char *name, size_t nl)
 {
-    if (!name)
+    if (!name || !nl)
         return 0;
-    for (size_t i = 0; i < sizeof header_table / sizeof header_table[0]; i++)
-        if (header_table[i].len == nl &&
-            strncasecmp(header_table[i].name, name, nl) == 0)
-            return header_table[i].flags;
+    unsigned a, b;
+    candidates(nl, &a, &b);
+    if (entry_is(a, name, nl))
+        return header_table[a - 1].flags;
+    if (entry_is(b, name, nl))
+        return header_table[b - 1].flags;
     return 0;
 }
 
