@@ -116,7 +116,8 @@ struct vpd_fwd_op {
     char method_buf[16];
     bool is_head, idempotent;
     bool send_body;
-    char *target; /* the client's target (prefix included), heap */
+    char *target; /* the client's target (prefix included): tbuf.data */
+    vpd_buf tbuf; /* kept by a recycled op */
     size_t prefix_len;
     char *log_path; /* set once a redirect replaced the target */
 
@@ -310,7 +311,10 @@ op_clear_request(vpd_fwd_op *op)
     if (op->method != op->method_buf)
         free(op->method);
     op->method = NULL;
-    free(op->target);
+    /* A target may name a token (the token store's URL forms). */
+    if (op->tbuf.len)
+        explicit_bzero(op->tbuf.data, op->tbuf.len);
+    vpd_buf_reset(&op->tbuf);
     op->target = NULL;
     free(op->log_path);
     op->log_path = NULL;
@@ -339,6 +343,7 @@ op_free(vpd_fwd_op *op)
     op_clear_request(op);
     vpd_buf_free_secret(&op->hdrs);
     vpd_buf_free_secret(&op->head);
+    vpd_buf_free(&op->tbuf);
     vpd_buf_free(&op->rbody);
     vpd_hdrs_free(&op->rhdrs);
     free(op);
@@ -360,10 +365,12 @@ op_alloc(vpd_fwd *fwd)
     fwd->free_ops = op->next;
     fwd->n_free_ops--;
     vpd_buf hdrs = op->hdrs, head = op->head, rbody = op->rbody;
+    vpd_buf tbuf = op->tbuf;
     vpd_hdrs rhdrs = op->rhdrs;
     memset(op, 0, sizeof *op);
     op->hdrs = hdrs;
     op->head = head;
+    op->tbuf = tbuf;
     op->rbody = rbody;
     op->rhdrs = rhdrs;
     return op;
@@ -383,6 +390,8 @@ op_recycle(vpd_fwd *fwd, vpd_fwd_op *op)
         vpd_buf_free_secret(&op->hdrs);
     if (op->head.cap > FWD_KEEP_BUF)
         vpd_buf_free_secret(&op->head);
+    if (op->tbuf.cap > FWD_KEEP_BUF)
+        vpd_buf_free(&op->tbuf);
     if (op->rbody.cap > FWD_KEEP_BUF)
         vpd_buf_free(&op->rbody);
     if (op->rhdrs.cap > 64)
@@ -969,8 +978,15 @@ maybe_redirect(vpd_fwd_op *op)
         snprintf(op->errbuf, sizeof op->errbuf, "out of memory");
         return -1;
     }
-    free(op->target);
-    op->target = target;
+    vpd_buf_reset(&op->tbuf);
+    int rc = vpd_buf_append_str(&op->tbuf, target);
+    free(target);
+    op->target = op->tbuf.data;
+    if (rc != 0) {
+        op->error = VPD_FWD_INTERNAL;
+        snprintf(op->errbuf, sizeof op->errbuf, "out of memory");
+        return -1;
+    }
     op->prefix_len = 0;
     op->redirect = o;
     op->redirected = true;
@@ -1365,13 +1381,15 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
 
     size_t pl = strlen(fwd->prefix), tl = strlen(req->target);
     bool slash = req->target[0] != '/';
-    op->target = malloc(pl + slash + tl + 1);
-    if (!op->target)
+    vpd_buf_reset(&op->tbuf);
+    if (vpd_buf_reserve(&op->tbuf, pl + slash + tl) != 0)
         goto fail;
+    op->target = op->tbuf.data;
     memcpy(op->target, fwd->prefix, pl);
     if (slash)
         op->target[pl] = '/';
     memcpy(op->target + pl + slash, req->target, tl + 1);
+    op->tbuf.len = pl + slash + tl;
     op->prefix_len = pl + slash;
     if (build_headers(op, req->headers) != 0)
         goto fail;
