@@ -133,13 +133,43 @@ is_connection(const char *name)
     return (name[0] | 0x20) == 'c' && strcasecmp(name, "Connection") == 0;
 }
 
+/* Splits a Connection value into f->tok as token_in_list reads it (comma
+ * separated, white space around each token, empty ones skipped). */
+static void
+split_tokens(vpd_hdr_filter *f, const char *list)
+{
+    const char *p = list;
+    while (*p && !f->many_tok) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *s = p;
+        while (*p && *p != ',')
+            p++;
+        const char *e = p;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (e == s)
+            continue;
+        if (f->ntok == sizeof f->tok / sizeof f->tok[0]) {
+            f->many_tok = true;
+            break;
+        }
+        f->tok[f->ntok].p = s;
+        f->tok[f->ntok].n = (size_t)(e - s);
+        f->ntok++;
+    }
+}
+
 void
 vpd_hdr_filter_init(vpd_hdr_filter *f, const vpd_hdrs *src,
                     vpd_hdr_direction dir, bool keep_length)
 {
-    memset(f, 0, sizeof *f);
     f->src = src;
     f->dir = dir;
+    f->nconn = 0;
+    f->many = false;
+    f->ntok = 0;
+    f->many_tok = false;
     f->keep_length = keep_length && dir == VPD_HDR_TO_CLIENT;
     for (size_t i = 0; src && i < src->n; i++) {
         if (!src->v[i].name || !is_connection(src->v[i].name))
@@ -149,6 +179,7 @@ vpd_hdr_filter_init(vpd_hdr_filter *f, const vpd_hdrs *src,
             break;
         }
         f->conn[f->nconn++] = src->v[i].value ? src->v[i].value : "";
+        split_tokens(f, f->conn[f->nconn - 1]);
     }
 }
 
@@ -177,6 +208,12 @@ token_in_list(const char *list, const char *name, size_t nl)
 static bool
 named_by_connection(const vpd_hdr_filter *f, const char *name, size_t nl)
 {
+    if (!f->many && !f->many_tok) {
+        for (size_t i = 0; i < f->ntok; i++)
+            if (f->tok[i].n == nl && strncasecmp(f->tok[i].p, name, nl) == 0)
+                return true;
+        return false;
+    }
     if (!f->many) {
         for (size_t i = 0; i < f->nconn; i++)
             if (token_in_list(f->conn[i], name, nl))
