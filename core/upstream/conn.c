@@ -80,6 +80,10 @@ struct vpd_up_conn {
     bool fail_soon;   /* the next timer run delivers x's error */
     bool gai_active;  /* an asynchronous lookup will call back */
     uint64_t idle_ms;
+    /* Loop time the current state's timeout is due (0: none), and the
+     * time the libuv timer is set for: it may be earlier, then it fires,
+     * finds nothing due and is set again (see arm_at). */
+    uint64_t due_at, armed_at;
     char rbuf[CONN_READ_BUF];
 };
 
@@ -165,15 +169,19 @@ deliver(vpd_up_conn *c)
 {
     vpd_up_exchange *x = c->x;
     c->x = NULL;
-    uv_timer_stop(&c->timer);
+    c->due_at = 0;
     if (x && c->state == C_BUSY && c->reusable && x->error == VPD_UP_OK) {
         c->state = C_IDLE;
         c->served = true;
-        if (c->idle_ms)
-            vpd_up_conn_set_idle(c, c->idle_ms);
     } else {
         c->reusable = false;
     }
+    /* An idle connection keeps the timer (set again only if it would fire
+     * too late); any other stops it, so that it keeps no loop alive. */
+    if (c->state == C_IDLE && c->idle_ms)
+        vpd_up_conn_set_idle(c, c->idle_ms);
+    else
+        uv_timer_stop(&c->timer);
     if (x)
         c->ev->done(c, x);
 }
@@ -460,6 +468,7 @@ fail_soon(vpd_up_conn *c, vpd_up_error e, const char *fmt, ...)
     c->x->status = 0;
     c->reusable = false;
     c->fail_soon = true;
+    c->armed_at = uv_now(c->loop);
     uv_timer_start(&c->timer, on_timer, 0, 0);
 }
 
@@ -527,6 +536,15 @@ on_timer(uv_timer_t *t)
         conn_start(c);
         return;
     }
+    uint64_t now = uv_now(c->loop);
+    if (!c->due_at)
+        return; /* set for a timeout that no longer applies */
+    if (now < c->due_at) {
+        c->armed_at = c->due_at;
+        uv_timer_start(&c->timer, on_timer, c->due_at - now, 0);
+        return;
+    }
+    c->due_at = 0;
     switch (c->state) {
     case C_IDLE:
     case C_UPGRADED:
@@ -540,16 +558,32 @@ on_timer(uv_timer_t *t)
     }
 }
 
+/* Makes the current state's timeout due at loop time `due`.  The libuv
+ * timer is set again only when it would fire too late; one set earlier
+ * fires, finds the timeout not yet due and is set for the rest (on_timer).
+ * So a kept-alive connection going busy, idle, busy for every exchange
+ * costs no timer operation per exchange. */
+static void
+arm_at(vpd_up_conn *c, uint64_t due)
+{
+    uint64_t now = uv_now(c->loop);
+    c->due_at = due > now ? due : now;
+    if (uv_is_active((uv_handle_t *)&c->timer) && c->armed_at <= c->due_at)
+        return;
+    c->armed_at = c->due_at;
+    uv_timer_start(&c->timer, on_timer, c->due_at - now, 0);
+}
+
 /* Runs the timer to the exchange's deadline, or cap_ms from now if that
  * comes first (cap_ms 0: no cap). */
 static void
 arm_deadline(vpd_up_conn *c, uint64_t cap_ms)
 {
     uint64_t now = uv_now(c->loop);
-    uint64_t due = c->x->deadline_ms > now ? c->x->deadline_ms - now : 0;
-    if (cap_ms && cap_ms < due)
-        due = cap_ms;
-    uv_timer_start(&c->timer, on_timer, due, 0);
+    uint64_t due = c->x->deadline_ms > now ? c->x->deadline_ms : now;
+    if (cap_ms && cap_ms < due - now)
+        due = now + cap_ms;
+    arm_at(c, due);
 }
 
 void
@@ -557,7 +591,7 @@ vpd_up_conn_set_idle(vpd_up_conn *c, uint64_t idle_ms)
 {
     c->idle_ms = idle_ms;
     if (c->state == C_IDLE && idle_ms)
-        uv_timer_start(&c->timer, on_timer, idle_ms, 0);
+        arm_at(c, uv_now(c->loop) + idle_ms);
 }
 
 /* ---- connecting ------------------------------------------------------- */
@@ -735,6 +769,7 @@ vpd_up_conn_open(uv_loop_t *loop, const vpd_up_dest *dest,
     c->pending = 1;
     c->state = C_RESOLVING;
     c->starting = true;
+    c->armed_at = uv_now(loop);
     uv_timer_start(&c->timer, on_timer, 0, 0);
     return c;
 }
