@@ -150,7 +150,7 @@ blocks_json(const vpd_config_key *k, const char *base)
     json_object *a = json_object_new_array();
     size_t n = AT(base, k->off2, size_t);
     size_t size = vpd_config_blocks[k->sub].elem_size;
-    const char *v = AT(base, k->off, const char *);
+    const char *v = AT(base, k->off, char *);
     for (size_t i = 0; i < n; i++)
         json_object_array_add(a, block_json(k->sub, v + i * size));
     return a;
@@ -191,7 +191,7 @@ value_json(const vpd_config_key *k, const char *base)
     case VPD_FIELD_ENUM:
         return jstr(k->names[AT(base, k->off, int)]);
     case VPD_FIELD_NODE:
-        return node_json(AT(base, k->off, const vpd_cfg_node *), k->secret);
+        return node_json(AT(base, k->off, vpd_cfg_node *), k->secret);
     case VPD_FIELD_FLAGS2:
         return flags_json(k, base);
     case VPD_FIELD_BLOCK:
@@ -216,7 +216,7 @@ block_json(vpd_block_id id, const char *base)
         return NULL;
     if (blk->raw_off != VPD_NO_FIELD) {
         json_object *raw =
-            node_json(AT(base, blk->raw_off, const vpd_cfg_node *), false);
+            node_json(AT(base, blk->raw_off, vpd_cfg_node *), false);
         return raw ? raw : json_object_new_object();
     }
     json_object *o = json_object_new_object();

@@ -44,7 +44,8 @@ int vpd_plugins_load_file(vpd_registry *reg, const char *path,
 /* Records why a plugin's init is failing: a host table's set_error with
  * no instance calls this while the loader runs init, and the loader puts
  * the text in its refusal.  Outside init the text is discarded. */
-void vpd_plugins_vset_init_error(const char *fmt, va_list ap);
+void vpd_plugins_vset_init_error(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
 
 /* Finds the implementation of `kind` called `name`, or NULL.  *owner (if
  * not NULL) receives the plugin providing it. */
