@@ -25,6 +25,7 @@
 #include "plugin/plugin_instance.h"
 #include "cache/lease_cache.h"
 #include "cache/persist.h"
+#include "config/config_keys.h"
 #include "base/log.h"
 #include "base/log_file.h"
 #include "plugin/plugin_loader.h"
@@ -226,8 +227,9 @@ load_plugins(daemon_t *d, char *err, size_t err_len)
     return 0;
 }
 
-/* The cache block minus `persist`, which is the core's business (the
- * store plugin checks the rest against its schema). */
+/* The cache block minus the core's keys (`persist` and the static-secret
+ * keys, config_keys.c): the store plugin checks the rest against its
+ * schema. */
 static const vpd_cfg_node *
 store_config(daemon_t *d, const vpd_cfg_node *node)
 {
@@ -241,7 +243,7 @@ store_config(daemon_t *d, const vpd_cfg_node *node)
     d->cache_conf.n_members = 0;
     for (size_t i = 0; i < node->n_members; i++) {
         const vpd_cfg_member *m = &node->members[i];
-        if (strcmp(m->key, "persist") == 0)
+        if (vpd_config_key_find(VPD_BLOCK_CACHE, m->key))
             continue;
         d->cache_conf.members[d->cache_conf.n_members++] = *m;
     }
