@@ -25,6 +25,7 @@
 #include "plugin/plugin_instance.h"
 #include "cache/lease_cache.h"
 #include "cache/persist.h"
+#include "cache/static_cache.h"
 #include "config/config_keys.h"
 #include "base/log.h"
 #include "base/log_file.h"
@@ -76,6 +77,7 @@ typedef struct {
     vpd_auto_auth *auto_auth;
     vpd_sinks *sinks;
     vpd_lease_cache *cache;
+    vpd_static_cache *statics; /* cache_static_secrets; NULL: off */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t drain_timer;
     uint64_t drain_started;
@@ -437,6 +439,11 @@ close_everything(daemon_t *d)
         vpd_sinks_close(d->sinks, NULL, NULL);
         d->sinks = NULL;
     }
+    if (d->statics) {
+        vpd_chain_set_static(&d->chain, NULL);
+        vpd_sc_close(d->statics, NULL, NULL);
+        d->statics = NULL;
+    }
     if (d->cache) {
         vpd_lc_close(d->cache, NULL, NULL);
         d->cache = NULL;
@@ -755,6 +762,30 @@ restore_cache(daemon_t *d)
     return 0;
 }
 
+/* The static secret cache (cache_static_secrets), first in the chain's
+ * cache phase.  Returns 0, or -1 when out of memory. */
+static int
+start_static_cache(daemon_t *d)
+{
+    const vpd_cache_config *cc = &d->cfg->cache;
+    if (!cc->cache_static_secrets)
+        return 0;
+    vpd_sc_config scfg = {
+        .refresh_ms = cc->static_refresh_ms,
+        .capability_ms = cc->static_capability_refresh_ms,
+        .behavior = cc->static_capability_behavior,
+        .events_off = cc->static_events == VPD_STATIC_EVENTS_OFF,
+    };
+    d->statics = vpd_sc_new(&d->loop, d->fwd, &scfg);
+    if (!d->statics) {
+        vpd_log(VPD_LOG_ERROR, COMPONENT, "static secret cache: out of memory");
+        return -1;
+    }
+    vpd_chain_set_static(&d->chain, d->statics);
+    vpd_sc_start(d->statics);
+    return 0;
+}
+
 /* The metrics' client connections gauge. */
 static size_t
 client_connections(void *arg)
@@ -811,8 +842,12 @@ serve(daemon_t *d)
             uv_run(&d->loop, UV_RUN_DEFAULT);
             return 1;
         }
-        vpd_chain_set_cache(&d->chain, d->cache, d->cache_store);
-        if (d->has_persist && restore_cache(d) != 0) {
+        /* disable_caching_dynamic_secrets: the lease cache still holds
+         * the persisted auto-auth token but answers nothing. */
+        if (!d->cfg->cache.disable_caching_dynamic_secrets)
+            vpd_chain_set_cache(&d->chain, d->cache, d->cache_store);
+        if (start_static_cache(d) != 0 ||
+            (d->has_persist && restore_cache(d) != 0)) {
             d->exit_code = 1;
             close_everything(d);
             uv_run(&d->loop, UV_RUN_DEFAULT);

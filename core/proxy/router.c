@@ -56,10 +56,11 @@ typedef struct proxied {
     vpd_fwd_op *op;
     uv_timer_t *timer; /* retry waits and token waits */
     int chain_retries;
-    uint64_t token_generation;  /* of the auto-auth token it carries */
-    bool healed;                /* already resent once with a new token */
-    vpd_lc_pending *cache_slot; /* its lookup, until the answer is stored */
-    bool wait_for_token;        /* the auto-auth token is dead: wait */
+    uint64_t token_generation;   /* of the auto-auth token it carries */
+    bool healed;                 /* already resent once with a new token */
+    vpd_lc_pending *cache_slot;  /* its lookup, until the answer is stored */
+    vpd_sc_ticket static_ticket; /* its static cache lookup, likewise */
+    bool wait_for_token;         /* the auto-auth token is dead: wait */
     /* Waiting for a new auto-auth token (router->parked list). */
     bool parked;
     struct proxied *park_prev, *park_next;
@@ -406,7 +407,8 @@ finish(proxied *p)
     unpark(p);
     /* Gave up without a stored answer: the requests waiting for this one
      * try themselves. */
-    vpd_chain_abandon(p->router->chain, &p->cache_slot);
+    vpd_chain_abandon(p->router->chain, &p->r, &p->cache_slot,
+                      &p->static_ticket);
     if (p->timer)
         uv_close((uv_handle_t *)p->timer, on_timer_closed);
     vpd_hdrs_free(&p->denied_headers);
@@ -434,7 +436,8 @@ request_timer(proxied *p)
 static vpd_reqlog_cache
 cache_outcome(const proxied *p)
 {
-    return vpd_chain_cache(p->router->chain) && p->forwarded
+    const vpd_chain *chain = p->router->chain;
+    return (vpd_chain_cache(chain) || vpd_chain_static(chain)) && p->forwarded
                ? VPD_REQLOG_CACHE_MISS
                : VPD_REQLOG_CACHE_NONE;
 }
@@ -739,8 +742,9 @@ on_upstream(vpd_fwd_resp *resp, void *arg)
         return;
     r->resp = resp;
     char err[512];
-    vp_status_t rc = vpd_chain_response_phase(p->router->chain, r,
-                                              &p->cache_slot, err, sizeof err);
+    vp_status_t rc =
+        vpd_chain_response_phase(p->router->chain, r, &p->cache_slot,
+                                 &p->static_ticket, err, sizeof err);
     r->resp = NULL;
     if (rc == VP_RETRY && resp->error != VPD_FWD_CANCELLED &&
         p->chain_retries < p->router->cfg->vault.num_retries) {
@@ -821,7 +825,7 @@ static void
 lookup_then_forward(proxied *p)
 {
     if (!vpd_chain_cache_lookup(p->router->chain, &p->r, &p->cache_slot,
-                                on_cache_lookup, p))
+                                &p->static_ticket, on_cache_lookup, p))
         forward(p);
 }
 
