@@ -236,6 +236,23 @@ gather_metrics(vpd_router *rt)
             ops->stats(pub, &src.cache_entries, &src.cache_bytes) == 0)
             src.have_cache_size = true;
     }
+    vpd_static_cache *statics = vpd_chain_static(rt->chain);
+    if (statics) {
+        const vpd_sc_counters *c = vpd_sc_counters_get(statics);
+        src.have_static = true;
+        src.static_hits = c->hits;
+        src.static_misses = c->misses;
+        src.static_stored = c->stored;
+        src.static_refreshes = c->refreshes;
+        src.static_refresh_failures = c->refresh_failures;
+        src.static_capability_checks = c->capability_checks;
+        src.static_capability_removals = c->capability_removals;
+        src.static_events_received = c->events_received;
+        src.static_entries = c->entries;
+        src.static_bytes = c->bytes;
+        src.static_tokens = c->tokens;
+        src.static_events_connected = c->events_connected;
+    }
     src.client_connections = rt->client_connections
                                  ? rt->client_connections(rt->connections_arg)
                                  : 0;
@@ -916,7 +933,8 @@ vpd_router_handle(vpd_http_req *http, void *arg)
     if (path_is(path, "cache-clear")) {
         int status = 200;
         char *body = NULL;
-        vpd_cache_clear_answer(vpd_chain_cache(rt->chain), http->method,
+        vpd_cache_clear_answer(vpd_chain_cache(rt->chain),
+                               vpd_chain_static(rt->chain), http->method,
                                http->body, http->body_len, &status, &body);
         vpd_hdrs h = {0};
         if (body)

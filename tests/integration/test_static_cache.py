@@ -256,5 +256,216 @@ def _():
     contains(d.proxy.log(), "static secret events are off")
 
 
+@test("a policy change removes access at the next capability check")
+def _():
+    d = start('  static_secret_token_capability_refresh_interval = "1s"\n'
+              '  static_secret_refresh_interval = "0"')
+    kv_put("secret/data/app", {"k": "v1"})
+    a, o = token(["app"]), token(["ops"])
+    eq(d.get("/v1/secret/data/app", a).status, 200)
+    eq(d.get("/v1/secret/data/app", o).status, 200)
+    eq(d.get("/v1/secret/data/app", a).header("X-Cache"), "HIT")
+    sim.control("POST", "token_policies", {"id": a, "policies": ["none"]})
+    wait_until(lambda: d.metrics().get("vault.proxy.cache.static.capability_removals", 0) >= 1,
+               timeout=5, msg="the capability check removed the token")
+    r = d.get("/v1/secret/data/app", a)
+    eq(r.status, 403, "forwarded, and refused by the server")
+    eq(d.get("/v1/secret/data/app", o).header("X-Cache"), "HIT", "the other token keeps it")
+    checks = [json.loads(r["body"]) for r in sim.requests("/v1/sys/capabilities-self")]
+    check(any("secret/data/app" in c["paths"] for c in checks), "the paths are checked")
+
+
+@test("a revoked token leaves every set; the last token out evicts the entry")
+def _():
+    d = start('  static_secret_token_capability_refresh_interval = "1s"\n'
+              '  static_secret_refresh_interval = "0"')
+    kv_put("secret/data/app", {"k": "v1"})
+    kv_put("kv/app", {"k": "one"})
+    a = token(["app"])
+    eq(d.get("/v1/secret/data/app", a).status, 200)
+    eq(d.get("/v1/kv/app", a).status, 200)
+    eq(d.metrics().get("vault.proxy.cache.static.entries"), 2)
+    sim.revoke(a)
+    wait_until(lambda: d.metrics().get("vault.proxy.cache.static.entries") == 0,
+               timeout=5, msg="entries evicted once their only token was revoked")
+    eq(d.get("/v1/secret/data/app", a).status, 403)
+
+
+@test("a failed capability check keeps access (optimistic) or removes it (pessimistic)")
+def _():
+    for behavior, kept in (("optimistic", True), ("pessimistic", False)):
+        d = start('  static_secret_token_capability_refresh_interval = "1s"\n'
+                  '  static_secret_refresh_interval = "0"\n'
+                  f'  static_secret_token_capability_refresh_behavior = "{behavior}"')
+        kv_put("secret/data/app", {"k": "v1"})
+        a = token(["app"])
+        eq(d.get("/v1/secret/data/app", a).status, 200)
+        sim.fail(count=-1, status=500, path_prefix="/v1/sys/capabilities-self")
+        wait_until(lambda: d.metrics().get("vault.proxy.cache.static.capability_checks", 0) >= 1,
+                   timeout=5, msg="a capability check")
+        time.sleep(0.3)
+        r = d.get("/v1/secret/data/app", a)
+        eq(r.header("X-Cache") == "HIT", kept, f"{behavior}: hit after a failed check")
+        d.proxy.stop()
+
+
+@test("cache-clear: request_path (a prefix) and all clear static entries")
+def _():
+    d = start()
+    kv_put("secret/data/app", {"k": "v1"})
+    kv_put("secret/data/app2", {"k": "v1"})
+    kv_put("kv/app", {"k": "one"})
+    o = token(["ops"])
+    for p in ("/v1/secret/data/app", "/v1/secret/data/app2", "/v1/kv/app"):
+        eq(d.get(p, o).status, 200)
+        eq(d.get(p, o).header("X-Cache"), "HIT")
+    r = request(d.port, "POST", "/proxy/v1/cache-clear", body={"type": "request_path",
+                                                               "value": "/v1/secret/data/app"})
+    eq(r.status, 200)
+    eq(r.json()["data"]["cleared"], 2, "both secret/data/app* entries")
+    eq(d.get("/v1/secret/data/app2", o).header("X-Cache"), "MISS")
+    eq(d.get("/v1/kv/app", o).header("X-Cache"), "HIT", "another prefix stays")
+    r = request(d.port, "POST", "/proxy/v1/cache-clear", body={"type": "all"})
+    eq(r.status, 200)
+    eq(d.get("/v1/kv/app", o).header("X-Cache"), "MISS", "all clears static entries")
+
+
+@test("metrics: static hits, misses, entries, bytes, stored")
+def _():
+    d = start()
+    kv_put("secret/data/app", {"k": "v1"})
+    a = token(["app"])
+    d.get("/v1/secret/data/app", a)
+    d.get("/v1/secret/data/app", a)
+    d.get("/v1/secret/data/app", a)
+    m = d.metrics()
+    eq(m.get("vault.proxy.cache.static.hits"), 2)
+    eq(m.get("vault.proxy.cache.static.misses"), 1)
+    eq(m.get("vault.proxy.cache.static.stored"), 1)
+    eq(m.get("vault.proxy.cache.static.entries"), 1)
+    eq(m.get("vault.proxy.cache.static.tokens"), 1)
+    check(m.get("vault.proxy.cache.static.bytes", 0) > 100, "bytes counted")
+    eq(m.get("vault.proxy.cache.static.events_connected"), 0)
+
+
+@test("a re-read: 403 removes the token, the next one replaces the answer; "
+      "404 evicts; 5xx keeps")
+def _():
+    d = start('  static_secret_refresh_interval = "1s"')
+    kv_put("secret/data/app", {"k": "v1"})
+    a, o = token(["app"]), token(["ops"])
+    eq(d.get("/v1/secret/data/app", a).status, 200)
+    eq(d.get("/v1/secret/data/app", o).status, 200)
+    sim.control("POST", "token_policies", {"id": a, "policies": ["none"]})
+    kv_put("secret/data/app", {"k": "v2"})
+    wait_until(lambda: d.get("/v1/secret/data/app", o).json()["data"]["data"] == {"k": "v2"},
+               timeout=5, msg="re-read with the next token")
+    r = d.get("/v1/secret/data/app", a)
+    eq(r.status, 403, "the refused token was removed from the set")
+    sim.fail(count=-1, status=503, path_prefix="/v1/secret/")
+    time.sleep(2.5)
+    r = d.get("/v1/secret/data/app", o)
+    eq(r.status, 200, "served while the server fails")
+    eq(r.header("X-Cache"), "HIT")
+    check(d.metrics().get("vault.proxy.cache.static.refresh_failures", 0) >= 1,
+          "failures counted")
+    sim.reset()
+    sim.api("DELETE", "secret/metadata/app")
+    wait_until(lambda: d.metrics().get("vault.proxy.cache.static.entries") == 0,
+               timeout=5, msg="a 404 on re-read evicts")
+
+
+@test("disable_caching_dynamic_secrets keeps static caching, caches no leases")
+def _():
+    d = start("  disable_caching_dynamic_secrets = true")
+    kv_put("secret/data/app", {"k": "v1"})
+    a = token(["app"])
+    d.get("/v1/secret/data/app", a)
+    eq(d.get("/v1/secret/data/app", a).header("X-Cache"), "HIT")
+    o = sim.make_token(policies=["root"])["id"]
+    r1 = d.get("/v1/database/creds/role", o)
+    r2 = d.get("/v1/database/creds/role", o)
+    eq(r1.status, 200)
+    check(r1.json()["lease_id"] != r2.json()["lease_id"], "leases are not cached")
+
+
+@test("config: cache_static_secrets needs auto_auth; disabling dynamic caching needs it")
+def _():
+    d = tmpdir("static-cfg-")
+    cfg = os.path.join(d, "a.hcl")
+    write(cfg, 'vault { address = "http://127.0.0.1:1" }\n'
+               'cache { cache_static_secrets = true }\n'
+               'listener "tcp" {\n address = "127.0.0.1:1"\n tls_disable = true\n}\n')
+    import subprocess
+    r = subprocess.run([os.environ["VAPROXYD"], "--check-config", "--config", cfg,
+                        "--plugin-dir", os.environ["VAPROXY_PLUGIN_DIR"]],
+                       capture_output=True, text=True)
+    check(r.returncode != 0, "refused")
+    contains(r.stderr + r.stdout, "cache_static_secrets=true requires an auto-auth block")
+    write(cfg, 'vault { address = "http://127.0.0.1:1" }\n'
+               'cache { disable_caching_dynamic_secrets = true }\n'
+               'listener "tcp" {\n address = "127.0.0.1:1"\n tls_disable = true\n}\n')
+    r = subprocess.run([os.environ["VAPROXYD"], "--check-config", "--config", cfg,
+                        "--plugin-dir", os.environ["VAPROXY_PLUGIN_DIR"]],
+                       capture_output=True, text=True)
+    check(r.returncode != 0, "refused")
+    contains(r.stderr + r.stdout, "cache.cache_static_secrets must be true")
+    write(cfg, 'vault { address = "http://127.0.0.1:1" }\n'
+               'cache { static_secret_events = "sometimes" }\n'
+               'listener "tcp" {\n address = "127.0.0.1:1"\n tls_disable = true\n}\n')
+    r = subprocess.run([os.environ["VAPROXYD"], "--check-config", "--config", cfg,
+                        "--plugin-dir", os.environ["VAPROXY_PLUGIN_DIR"]],
+                       capture_output=True, text=True)
+    check(r.returncode != 0, "an unknown value is refused")
+    contains(r.stderr + r.stdout, "static_secret_events")
+
+
+@test("randomized: many tokens, overlapping policies, writes and policy changes: "
+      "no answer to a token the server would refuse")
+def _():
+    d = start('  static_secret_token_capability_refresh_interval = "1s"\n'
+              '  static_secret_refresh_interval = "1s"')
+    rng = random.Random(int(os.environ.get("STATIC_SEED", "0")) or time.time_ns())
+    names = [f"n{i}" for i in range(6)]
+    for i, n in enumerate(names):
+        kv_put(f"secret/data/{n}", {"v": 0})
+    # Policies p0..p5 each read a random subset of the names.
+    for i in range(6):
+        rules = {f"secret/data/{n}": ["read"] for n in rng.sample(names, 3)}
+        sim.control("POST", "policy", {"name": f"p{i}", "rules": rules})
+    tokens = [token(rng.sample([f"p{i}" for i in range(6)], 2)) for _ in range(12)]
+    given = set()  # (token, name) pairs the server answered through the proxy
+    hits = violations = 0
+    for step in range(300):
+        t = rng.choice(tokens)
+        n = rng.choice(names)
+        if rng.random() < 0.08:
+            kv_put(f"secret/data/{n}", {"v": step})
+            continue
+        r = d.get(f"/v1/secret/data/{n}", t)
+        direct = sim.api("GET", f"secret/data/{n}", token=t)
+        if r.header("X-Cache") == "HIT":
+            hits += 1
+            if direct.status == 403 or (t, n) not in given:
+                violations += 1
+        elif r.status == 200:
+            given.add((t, n))
+    diag(f"{hits} hits in 300 steps")
+    check(hits > 50, "the cache was used")
+    eq(violations, 0, "answers to a token the server refuses")
+    # Vault changes policies behind the proxy's back: one capability-check
+    # interval later no refused token is served.
+    for t in rng.sample(tokens, 6):
+        sim.control("POST", "token_policies",
+                    {"id": t, "policies": rng.sample([f"p{i}" for i in range(6)], 1)})
+    time.sleep(2.5)
+    for t in tokens:
+        for n in names:
+            direct = sim.api("GET", f"secret/data/{n}", token=t)
+            r = d.get(f"/v1/secret/data/{n}", t)
+            if direct.status == 403:
+                check(r.header("X-Cache") != "HIT" and r.status == 403,
+                      f"a refused token is not served ({n})")
+
 if __name__ == "__main__":
     sys.exit(run())
