@@ -748,7 +748,16 @@ restore_cache(daemon_t *d)
         return strict ? -1 : 0;
     }
     char *token = NULL;
+    if (d->statics)
+        vpd_lc_set_static_restore(d->cache, vpd_sc_restore_entry, d->statics);
     int rc = vpd_lc_restore(d->cache, d->persist, &token, err, sizeof err);
+    if (d->statics) {
+        /* Restored entries are served at once; they are re-read and
+         * their tokens checked straight away. */
+        vpd_sc_set_persist(d->statics, d->persist);
+        vpd_sc_refresh_all(d->statics);
+        vpd_sc_check_all(d->statics);
+    }
     if (rc != 0) {
         vpd_log(VPD_LOG_ERROR, COMPONENT, "persistent cache: %s%s", err,
                 strict ? ": exiting with error as exit_on_err is set to true"

@@ -120,6 +120,8 @@ remove_visit(void *arg, vpd_se_entry *e)
     c->sc->counters.capability_removals++;
     if (e->n_tokens == 0)
         vpd_sc_evict(c->sc, e);
+    else
+        vpd_sc_persist_put(c->sc, e);
 }
 
 static void

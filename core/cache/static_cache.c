@@ -139,6 +139,7 @@ evict_for_write(vpd_static_cache *sc, const vp_req_t *r)
 void
 vpd_sc_evict(vpd_static_cache *sc, vpd_se_entry *e)
 {
+    vpd_sc_persist_delete(sc, e);
     vpd_se_remove(sc->table, e);
 }
 
@@ -281,6 +282,7 @@ vpd_sc_store(vpd_static_cache *sc, const char *ns, const char *path,
     }
     vpd_st_unref(sc->tokens, id); /* the entry holds its own reference */
     sc->counters.stored++;
+    vpd_sc_persist_put(sc, e);
     return 0;
 }
 

@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "cache/lease_cache.h"
+#include "cache/persist.h"
 #include "config/config.h"
 #include "plugin/request.h"
 #include "upstream/forward.h"
@@ -91,6 +92,14 @@ void vpd_sc_events_unavailable(void *sc);
  * restore from the persistent cache). */
 void vpd_sc_refresh_all(vpd_static_cache *sc);
 void vpd_sc_check_all(vpd_static_cache *sc);
+
+/* Persistence (the cache block's `persist`): entries and their token
+ * sets are kept in the lease cache's encrypted store.  restore_entry is
+ * the lease cache's restore hook (vpd_lc_set_static_restore): it takes an
+ * entry back, served at once.  set_persist makes every later change write
+ * through (p borrowed; NULL stops). */
+int vpd_sc_restore_entry(void *sc, const vp_cache_entry_t *e);
+void vpd_sc_set_persist(vpd_static_cache *sc, vpd_persist *p);
 
 const vpd_sc_counters *vpd_sc_counters_get(vpd_static_cache *sc);
 

@@ -45,6 +45,7 @@ struct vpd_static_cache {
     bool timers_started, closing;
     int open_handles;
     bool events_active, said_no_events;
+    vpd_persist *persist; /* borrowed; NULL: in memory only */
     void (*closed)(void *);
     void *closed_arg;
 };
@@ -113,6 +114,12 @@ void vpd_sc_store_after_mount_lookup(vpd_static_cache *sc, const char *ns,
                                      const vpd_fwd_resp *resp);
 
 void vpd_sc_mounts_free(vpd_static_cache *sc);
+
+/* ---- static_persist.c -------------------------------------------------- */
+
+/* Writes e (answer and token set) through to the persistent store. */
+void vpd_sc_persist_put(vpd_static_cache *sc, const vpd_se_entry *e);
+void vpd_sc_persist_delete(vpd_static_cache *sc, const vpd_se_entry *e);
 
 /* ---- capability_check.c ------------------------------------------------ */
 

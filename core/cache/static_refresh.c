@@ -73,8 +73,10 @@ on_reread(vpd_static_cache *sc, vpd_fwd_resp *resp, void *arg)
         if (vpd_sc_unwritten_since(sc, rr->ns, rr->path, rr->epoch) &&
             vpd_se_has_token(e, id) &&
             vpd_sc_replace(sc, e, resp->status, &resp->headers, resp->body,
-                           resp->body_len) == 0)
+                           resp->body_len) == 0) {
             sc->counters.refreshes++;
+            vpd_sc_persist_put(sc, e);
+        }
         finish(sc, rr);
         return;
     }
@@ -85,7 +87,8 @@ on_reread(vpd_static_cache *sc, vpd_fwd_resp *resp, void *arg)
         return;
     }
     if (resp->error == VPD_FWD_OK && resp->status == 403) {
-        vpd_se_remove_token(sc->table, e, id);
+        if (vpd_se_remove_token(sc->table, e, id) && e->n_tokens)
+            vpd_sc_persist_put(sc, e);
         try_next(sc, rr);
         return;
     }

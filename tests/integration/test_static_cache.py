@@ -467,5 +467,61 @@ def _():
                 check(r.header("X-Cache") != "HIT" and r.status == 403,
                       f"a refused token is not served ({n})")
 
+@test("persist + restart with the server down: static hits still served, "
+      "then re-read and checked once it is back")
+def _():
+    d = tmpdir("static-persist-")
+    pdir = os.path.join(d, "p")
+    os.mkdir(pdir)
+    key = os.path.join(d, "key")
+    write(key, os.urandom(32).hex() + "\n")
+    os.chmod(key, 0o400)
+    extra = (f'  persist "file" {{\n    path = "{pdir}"\n    key_file = "{key}"\n'
+             '    keep_after_import = true\n  }\n'
+             '  static_secret_token_capability_refresh_interval = "1h"\n'
+             '  static_secret_refresh_interval = "0"')
+    dm = start(extra, dir=d)
+    kv_put("secret/data/app", {"k": "v1"})
+    kv_put("kv/app", {"k": "one"})
+    a, o = token(["app"]), token(["ops"])
+    eq(dm.get("/v1/secret/data/app", a).status, 200)
+    eq(dm.get("/v1/secret/data/app", o).status, 200)
+    eq(dm.get("/v1/kv/app", a).status, 200)
+    dm.proxy.stop()
+    # The server goes down: every upstream request is dropped unanswered.
+    sim.fail(count=-1, status=0)
+    port = free_port()
+    p = Proxy(CONFIG, sim=sim.addr, port=port, token_file=os.path.join(d, "token"),
+              cache_extra=extra, env=ENV)
+    p.wait_ready()
+    d2 = Daemon(p, port, d)
+    for t, path, want in ((a, "/v1/secret/data/app", {"k": "v1"}),
+                          (o, "/v1/secret/data/app", {"k": "v1"}),
+                          (a, "/v1/kv/app", {"k": "one"})):
+        r = d2.get(path, t)
+        eq(r.status, 200, f"{path} served while the server is down")
+        eq(r.header("X-Cache"), "HIT")
+        body = r.json()["data"]
+        eq(body.get("data", body) if "/data/" in path else body, want)
+    n = token(["none"])
+    eq(d2.get("/v1/secret/data/app", n).status, 502, "other tokens are not served")
+    contains(p.log(), "restored")
+    check(p.alive(), "the failed re-reads harmed nothing")
+    sim.reset()
+    p.stop()
+    # A third start with the server up: re-read and capability check at once.
+    sim.control("POST", "token_policies", {"id": a, "policies": ["none"]})
+    kv_put("secret/data/app", {"k": "v2"})
+    port = free_port()
+    p = Proxy(CONFIG, sim=sim.addr, port=port, token_file=os.path.join(d, "token"),
+              cache_extra=extra, env=ENV)
+    p.wait_ready()
+    d3 = Daemon(p, port, d)
+    wait_until(lambda: d3.get("/v1/secret/data/app", o).json()["data"]["data"] == {"k": "v2"},
+               timeout=5, msg="re-read straight after start")
+    wait_until(lambda: d3.get("/v1/secret/data/app", a).status == 403, timeout=5,
+               msg="capability-checked straight after start")
+
+
 if __name__ == "__main__":
     sys.exit(run())
