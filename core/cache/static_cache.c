@@ -491,6 +491,17 @@ vpd_sc_events_unavailable(void *arg)
         arm_refresh(sc);
 }
 
+void
+vpd_sc_events_disconnected(void *arg)
+{
+    vpd_static_cache *sc = arg;
+    bool was = sc->events_active;
+    sc->events_active = false;
+    sc->counters.events_connected = false;
+    if (was)
+        arm_refresh(sc);
+}
+
 const vpd_sc_counters *
 vpd_sc_counters_get(vpd_static_cache *sc)
 {

@@ -87,6 +87,9 @@ void vpd_sc_events_connected(void *sc);
 void vpd_sc_events_event(void *sc, const char *ns, const char *path,
                          bool modified);
 void vpd_sc_events_unavailable(void *sc);
+/* The stream broke (it reconnects by itself): until it is back the
+ * refresh interval runs at its own period again. */
+void vpd_sc_events_disconnected(void *sc);
 
 /* Re-reads every entry, then checks every token's capabilities (after a
  * restore from the persistent cache). */

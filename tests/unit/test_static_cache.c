@@ -266,6 +266,9 @@ TEST(events_are_counted_and_change_the_refresh_state)
     vpd_sc_events_event(sc, "", "secret/data/a", true);
     vpd_sc_events_event(sc, "", "secret/metadata/a", false);
     ASSERT_INT_EQ(vpd_sc_counters_get(sc)->events_received, 2);
+    vpd_sc_events_disconnected(sc);
+    ASSERT(!vpd_sc_counters_get(sc)->events_connected);
+    vpd_sc_events_connected(sc);
     vpd_sc_events_unavailable(sc);
     ASSERT(!vpd_sc_counters_get(sc)->events_connected);
     vpd_sc_close(sc, NULL, NULL);
