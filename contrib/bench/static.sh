@@ -17,6 +17,8 @@
 #   KEEP_TMP=1         do not delete the temp dir (its path is printed)
 #   RSS_ONLY=1         skip the hit runs: fill ENTRIES entries, re-read them
 #                      and report memory
+#   CACHE_EXTRA=text   more lines for vaproxyd's cache block (e.g.
+#                      "disable_caching_dynamic_secrets = true")
 #
 # Set-up and method as run.sh and cache.sh (shared code in lib.sh): wrk on
 # one CPU, every server on another, scenarios interleaved, medians.  The
@@ -118,6 +120,7 @@ cache {
   static_secret_events                            = "off"
   static_secret_refresh_interval                  = "0"
   static_secret_token_capability_refresh_interval = "0"
+${CACHE_EXTRA:-}
 }
 listener "tcp" {
   address     = "127.0.0.1:$VP_PORT"
@@ -200,8 +203,10 @@ fill_pass fill "$ENTRIES"
 read -r FILL_N FILL_BAD FILL_HITS <<<"$FP"
 sleep 1
 RSS_FILLED=$(rss_kb "$VP_PID")
-ENTRIES_NOW=$(curl -s "http://127.0.0.1:$VP_PORT/proxy/v1/metrics" |
-    grep -o '"Name":"vault.proxy.cache.static.entries","Value":[0-9.]*' | sed 's/.*://')
+metric() { curl -s "http://127.0.0.1:$VP_PORT/proxy/v1/metrics" |
+    grep -o "\"Name\":\"vault.proxy.cache.static.$1\",\"Value\":[0-9.e+]*" | sed 's/.*://'; }
+ENTRIES_NOW=$(metric entries)
+BYTES_NOW=$(metric bytes)
 fill_pass verify "$ENTRIES"
 read -r VERIFY_N VERIFY_BAD VERIFY_HITS <<<"$FP"
 RSS_VERIFY=$(rss_kb "$VP_PID")
@@ -233,7 +238,8 @@ HWM=$(rss_kb "$VP_PID" VmHWM)
     echo "vaproxyd memory (VmRSS) with static entries of a $HIT_BYTES-byte KV hit:"
     printf '  %-40s %8s MiB\n' "at start" "$(mib "$RSS_START")"
     printf '  %-40s %8s MiB\n' "before the fill" "$(mib "$RSS_BEFORE")"
-    printf '  %-40s %8s MiB   (%s entries)\n' "after caching $ENTRIES KV paths" "$(mib "$RSS_FILLED")" "${ENTRIES_NOW:-?}"
+    printf '  %-40s %8s MiB   (%s entries, %s bytes as the cache counts them)\n' \
+        "after caching $ENTRIES KV paths" "$(mib "$RSS_FILLED")" "${ENTRIES_NOW:-?}" "${BYTES_NOW:-?}"
     printf '  %-40s %8s MiB   (VmHWM %s MiB)\n' "after reading them all again" "$(mib "$RSS_VERIFY")" "$(mib "$HWM")"
     echo "  fill: $FILL_N answers ($FILL_BAD not 200); re-read: $VERIFY_HITS/$VERIFY_N hits"
     awk -v a="$RSS_VERIFY" -v b="$RSS_BEFORE" -v n="$ENTRIES" -v t="$RSS_TARGET_MIB" 'BEGIN {

@@ -20,4 +20,5 @@ core_libvpcore_la_SOURCES += core/cache/static_cache.c core/cache/static_cache.h
 	 core/cache/static_tokens.h core/cache/static_table.c \
 	 core/cache/static_table.h core/cache/static_calls.c \
 	 core/cache/static_refresh.c core/cache/static_mounts.c \
-	 core/cache/capability_check.c core/cache/static_persist.c
+	 core/cache/capability_check.c core/cache/static_persist.c \
+	 core/cache/static_pack.c core/cache/static_pack.h

@@ -53,11 +53,11 @@ vpd_sc_new(uv_loop_t *loop, vpd_fwd *fwd, const vpd_sc_config *cfg)
         sc->cfg.max_parallel = 4;
     sc->tokens = vpd_st_new();
     sc->table = sc->tokens ? vpd_se_new(sc->tokens) : NULL;
-    sc->pack = vpd_resp_pack_new();
+    sc->pack = vpd_static_pack_new();
     if (!sc->table || !sc->pack) {
         vpd_se_free(sc->table);
         vpd_st_free(sc->tokens);
-        vpd_resp_pack_free(sc->pack);
+        vpd_static_pack_free(sc->pack);
         free(sc);
         return NULL;
     }
@@ -148,7 +148,8 @@ static bool
 make_hit(vpd_static_cache *sc, const vpd_se_entry *e, vpd_lc_hit *hit)
 {
     size_t len = 0;
-    char *text = vpd_resp_unpack(sc->pack, e->packed, e->packed_len, &len);
+    char *text =
+        vpd_static_unpack(sc->pack, vpd_se_answer(e), e->packed_len, &len);
     memset(hit, 0, sizeof *hit);
     if (!text || vpd_lc_parse_stored(text, len, hit) != 0) {
         vpd_hdrs_free(&hit->headers);
@@ -186,7 +187,7 @@ vpd_sc_lookup(vpd_static_cache *sc, const vp_req_t *r, vpd_lc_hit *hit,
     vpd_se_entry *e = vpd_se_get(sc->table, ns, vpd_sp_relative(r->http->path),
                                  r->http->query ? r->http->query : "");
     uint32_t id = e ? vpd_st_find(sc->tokens, r->token) : 0;
-    if (e && e->packed && vpd_se_has_token(e, id) && make_hit(sc, e, hit)) {
+    if (e && e->packed_len && vpd_se_has_token(e, id) && make_hit(sc, e, hit)) {
         sc->counters.hits++;
         ticket->kind = VPD_SP_NONE;
         return true;
@@ -243,22 +244,28 @@ pack_answer(vpd_static_cache *sc, int status, const vpd_hdrs *headers,
     rc |= vpd_buf_append(&b, "\r\n", 2);
     rc |= vpd_buf_append(&b, body ? body : "", len);
     char *packed =
-        rc == 0 ? vpd_resp_pack(sc->pack, b.data, b.len, out_len) : NULL;
+        rc == 0 ? vpd_static_pack(sc->pack, b.data, b.len, out_len) : NULL;
     vpd_buf_free_secret(&b);
     return packed;
 }
 
 int
-vpd_sc_replace(vpd_static_cache *sc, vpd_se_entry *e, int status,
+vpd_sc_replace(vpd_static_cache *sc, vpd_se_entry **e, int status,
                const vpd_hdrs *headers, const char *body, size_t len)
 {
     size_t plen = 0;
     char *packed = pack_answer(sc, status, headers, body, len, &plen);
-    if (!packed || plen > UINT32_MAX) {
+    vpd_se_entry *moved = NULL;
+    if (packed && plen <= UINT32_MAX)
+        moved = vpd_se_set_answer(sc->table, *e, packed, (uint32_t)plen,
+                                  vpd_sc_wall_ms());
+    if (packed) {
+        OPENSSL_cleanse(packed, plen);
         free(packed);
-        return -1;
     }
-    vpd_se_set_answer(sc->table, e, packed, (uint32_t)plen, vpd_sc_wall_ms());
+    if (!moved)
+        return -1;
+    *e = moved;
     return 0;
 }
 
@@ -273,10 +280,10 @@ vpd_sc_store(vpd_static_cache *sc, const char *ns, const char *path,
     if (!e)
         return -1;
     uint32_t id = vpd_st_acquire(sc->tokens, token);
-    if (!id || vpd_sc_replace(sc, e, status, headers, body, len) != 0 ||
+    if (!id || vpd_sc_replace(sc, &e, status, headers, body, len) != 0 ||
         vpd_se_add_token(sc->table, e, id) != 0) {
         vpd_st_unref(sc->tokens, id);
-        if (!e->n_tokens || !e->packed)
+        if (!e->n_tokens || !e->packed_len)
             vpd_sc_evict(sc, e);
         return -1;
     }
@@ -521,7 +528,7 @@ free_cache(vpd_static_cache *sc)
     vpd_sc_mounts_free(sc);
     vpd_se_free(sc->table);
     vpd_st_free(sc->tokens);
-    vpd_resp_pack_free(sc->pack);
+    vpd_static_pack_free(sc->pack);
     free(sc);
     if (done)
         done(arg);

@@ -8,7 +8,7 @@
 #ifndef VPD_STATIC_CACHE_IMPL_H
 #define VPD_STATIC_CACHE_IMPL_H
 
-#include "cache/resp_pack.h"
+#include "cache/static_pack.h"
 #include "cache/static_cache.h"
 #include "cache/static_table.h"
 #include "cache/static_tokens.h"
@@ -27,7 +27,7 @@ struct vpd_static_cache {
     vpd_sc_config cfg;
     vpd_st_registry *tokens;
     vpd_se_table *table;
-    vpd_resp_packer *pack;
+    vpd_static_packer *pack;
     vpd_sc_counters counters;
     /* Write evictions: a global count and the names of the last few. */
     uint64_t epoch;
@@ -73,8 +73,9 @@ int vpd_sc_store(vpd_static_cache *sc, const char *ns, const char *path,
                  const char *query, const char *token, int status,
                  const vpd_hdrs *headers, const char *body, size_t len);
 
-/* Replaces an entry's answer after a re-read (its tokens stay). */
-int vpd_sc_replace(vpd_static_cache *sc, vpd_se_entry *e, int status,
+/* Replaces an entry's answer after a re-read (its tokens stay); *e moves
+ * (vpd_se_set_answer). */
+int vpd_sc_replace(vpd_static_cache *sc, vpd_se_entry **e, int status,
                    const vpd_hdrs *headers, const char *body, size_t len);
 
 void vpd_sc_evict(vpd_static_cache *sc, vpd_se_entry *e);

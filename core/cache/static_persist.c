@@ -41,7 +41,7 @@ vpd_sc_set_persist(vpd_static_cache *sc, vpd_persist *p)
 void
 vpd_sc_persist_put(vpd_static_cache *sc, const vpd_se_entry *e)
 {
-    if (!sc->persist || sc->closing || !e->packed)
+    if (!sc->persist || sc->closing || !e->packed_len)
         return;
     char *id = record_id(e);
     vpd_buf tokens = VPD_BUF_INIT, path = VPD_BUF_INIT;
@@ -60,7 +60,7 @@ vpd_sc_persist_put(vpd_static_cache *sc, const vpd_se_entry *e)
             .namespace_ = vpd_se_ns(e),
             .request_path = path.data,
             .lease_token = tokens.data,
-            .response = {e->packed, e->packed_len},
+            .response = {vpd_se_answer(e), e->packed_len},
             .last_renewed_ms = e->stored_ms,
             .ttl_ms = CENTURY_MS,
         };
@@ -100,15 +100,16 @@ vpd_sc_restore_entry(void *arg, const vp_cache_entry_t *rec)
         vpd_se_put(sc->table, rec->namespace_ ? rec->namespace_ : "", path,
                    query ? query : "");
     free(path);
-    char *packed = e ? malloc(rec->response.len) : NULL;
-    if (!packed) {
+    vpd_se_entry *moved =
+        e ? vpd_se_set_answer(sc->table, e, rec->response.ptr,
+                              (uint32_t)rec->response.len, rec->last_renewed_ms)
+          : NULL;
+    if (!moved) {
         if (e)
             vpd_sc_evict(sc, e);
         return 1;
     }
-    memcpy(packed, rec->response.ptr, rec->response.len);
-    vpd_se_set_answer(sc->table, e, packed, (uint32_t)rec->response.len,
-                      rec->last_renewed_ms);
+    e = moved;
     const char *t = rec->lease_token;
     while (*t) {
         const char *nl = strchr(t, '\n');

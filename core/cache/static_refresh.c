@@ -72,7 +72,7 @@ on_reread(vpd_static_cache *sc, vpd_fwd_resp *resp, void *arg)
          * (and maybe re-stored) the entry: this answer may predate it. */
         if (vpd_sc_unwritten_since(sc, rr->ns, rr->path, rr->epoch) &&
             vpd_se_has_token(e, id) &&
-            vpd_sc_replace(sc, e, resp->status, &resp->headers, resp->body,
+            vpd_sc_replace(sc, &e, resp->status, &resp->headers, resp->body,
                            resp->body_len) == 0) {
             sc->counters.refreshes++;
             vpd_sc_persist_put(sc, e);

@@ -53,10 +53,21 @@ vpd_se_query(const vpd_se_entry *e)
 }
 
 static size_t
+key_size(const vpd_se_entry *e)
+{
+    return (size_t)e->ns_len + e->path_len + e->query_len + 3;
+}
+
+const char *
+vpd_se_answer(const vpd_se_entry *e)
+{
+    return e->key + key_size(e);
+}
+
+static size_t
 entry_bytes(const vpd_se_entry *e)
 {
-    size_t n =
-        sizeof *e + e->ns_len + e->path_len + e->query_len + 3 + e->packed_len;
+    size_t n = sizeof *e + key_size(e) + e->packed_len;
     if (e->cap_tokens > 1)
         n += (size_t)(e->cap_tokens - 1) * sizeof(uint32_t);
     return n;
@@ -85,11 +96,8 @@ free_entry(vpd_se_table *t, vpd_se_entry *e)
 {
     for (size_t i = 0; i < e->n_tokens; i++)
         vpd_st_unref(t->tokens, vpd_se_token_at(e, i));
-    if (e->packed) {
-        OPENSSL_cleanse(e->packed, e->packed_len);
-        free(e->packed);
-    }
     free(e->tokens);
+    OPENSSL_cleanse(e->key + key_size(e), e->packed_len);
     free(e);
 }
 
@@ -183,19 +191,27 @@ vpd_se_put(vpd_se_table *t, const char *ns, const char *path, const char *query)
     return e;
 }
 
-void
-vpd_se_set_answer(vpd_se_table *t, vpd_se_entry *e, char *packed, uint32_t len,
-                  uint64_t now_ms)
+vpd_se_entry *
+vpd_se_set_answer(vpd_se_table *t, vpd_se_entry *e, const char *packed,
+                  uint32_t len, uint64_t now_ms)
 {
+    size_t ks = key_size(e);
+    vpd_se_entry *n = malloc(sizeof *n + ks + len);
+    if (!n)
+        return NULL;
+    memcpy(n, e, sizeof *n + ks);
+    memcpy(n->key + ks, packed, len);
+    n->packed_len = len;
+    n->stored_ms = now_ms;
+    vpd_se_entry **at = bucket_of(t, vpd_se_ns(e), vpd_se_path(e));
+    while (*at != e)
+        at = &(*at)->next;
+    *at = n;
     t->bytes -= entry_bytes(e);
-    if (e->packed) {
-        OPENSSL_cleanse(e->packed, e->packed_len);
-        free(e->packed);
-    }
-    e->packed = packed;
-    e->packed_len = len;
-    e->stored_ms = now_ms;
-    t->bytes += entry_bytes(e);
+    t->bytes += entry_bytes(n);
+    OPENSSL_cleanse(e->key + ks, e->packed_len);
+    free(e);
+    return n;
 }
 
 uint32_t

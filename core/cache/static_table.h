@@ -19,17 +19,18 @@
 typedef struct vpd_se_entry vpd_se_entry;
 typedef struct vpd_se_table vpd_se_table;
 
+/* One allocation per entry: this header, the key, then the answer, so
+ * 100k entries cost no more than their bytes and one malloc header each. */
 struct vpd_se_entry {
-    vpd_se_entry *next; /* bucket chain */
-    char *packed;       /* the answer, resp_pack.h form; owned */
-    uint32_t packed_len;
+    vpd_se_entry *next;  /* bucket chain */
+    uint32_t packed_len; /* the answer's bytes (resp_pack.h form); 0: none */
     uint16_t ns_len, path_len, query_len;
     uint16_t n_tokens, cap_tokens;
     uint32_t token0;    /* the first token id, kept inline */
     uint32_t *tokens;   /* the rest (cap_tokens - 1 of them) */
     uint64_t stored_ms; /* wall clock when the answer was stored */
     uint32_t reading;   /* re-reads under way for it */
-    char key[];         /* ns '\0' path '\0' query '\0' */
+    char key[];         /* ns '\0' path '\0' query '\0' answer */
 };
 
 vpd_se_table *vpd_se_new(vpd_st_registry *tokens);
@@ -40,6 +41,8 @@ void vpd_se_free(vpd_se_table *t);
 const char *vpd_se_ns(const vpd_se_entry *e);
 const char *vpd_se_path(const vpd_se_entry *e);
 const char *vpd_se_query(const vpd_se_entry *e);
+/* The stored answer (packed_len bytes). */
+const char *vpd_se_answer(const vpd_se_entry *e);
 
 vpd_se_entry *vpd_se_get(const vpd_se_table *t, const char *ns,
                          const char *path, const char *query);
@@ -49,9 +52,12 @@ vpd_se_entry *vpd_se_get(const vpd_se_table *t, const char *ns,
 vpd_se_entry *vpd_se_put(vpd_se_table *t, const char *ns, const char *path,
                          const char *query);
 
-/* Replaces e's answer by packed[0..len) (taken) stored at now_ms. */
-void vpd_se_set_answer(vpd_se_table *t, vpd_se_entry *e, char *packed,
-                       uint32_t len, uint64_t now_ms);
+/* Replaces e's answer by a copy of packed[0..len), stored at now_ms.  The
+ * entry moves: returns its new address (the old one is dead), or NULL when
+ * out of memory (e is then unchanged). */
+vpd_se_entry *vpd_se_set_answer(vpd_se_table *t, vpd_se_entry *e,
+                                const char *packed, uint32_t len,
+                                uint64_t now_ms);
 
 bool vpd_se_has_token(const vpd_se_entry *e, uint32_t id);
 uint32_t vpd_se_token_at(const vpd_se_entry *e, size_t i);
