@@ -25,6 +25,8 @@
 #include "plugin/plugin_instance.h"
 #include "cache/lease_cache.h"
 #include "cache/persist.h"
+#include "cache/static_cache.h"
+#include "config/config_keys.h"
 #include "base/log.h"
 #include "base/log_file.h"
 #include "plugin/plugin_loader.h"
@@ -75,6 +77,7 @@ typedef struct {
     vpd_auto_auth *auto_auth;
     vpd_sinks *sinks;
     vpd_lease_cache *cache;
+    vpd_static_cache *statics; /* cache_static_secrets; NULL: off */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t drain_timer;
     uint64_t drain_started;
@@ -226,8 +229,9 @@ load_plugins(daemon_t *d, char *err, size_t err_len)
     return 0;
 }
 
-/* The cache block minus `persist`, which is the core's business (the
- * store plugin checks the rest against its schema). */
+/* The cache block minus the core's keys (`persist` and the static-secret
+ * keys, config_keys.c): the store plugin checks the rest against its
+ * schema. */
 static const vpd_cfg_node *
 store_config(daemon_t *d, const vpd_cfg_node *node)
 {
@@ -241,7 +245,7 @@ store_config(daemon_t *d, const vpd_cfg_node *node)
     d->cache_conf.n_members = 0;
     for (size_t i = 0; i < node->n_members; i++) {
         const vpd_cfg_member *m = &node->members[i];
-        if (strcmp(m->key, "persist") == 0)
+        if (vpd_config_key_find(VPD_BLOCK_CACHE, m->key))
             continue;
         d->cache_conf.members[d->cache_conf.n_members++] = *m;
     }
@@ -434,6 +438,11 @@ close_everything(daemon_t *d)
     if (d->sinks) {
         vpd_sinks_close(d->sinks, NULL, NULL);
         d->sinks = NULL;
+    }
+    if (d->statics) {
+        vpd_chain_set_static(&d->chain, NULL);
+        vpd_sc_close(d->statics, NULL, NULL);
+        d->statics = NULL;
     }
     if (d->cache) {
         vpd_lc_close(d->cache, NULL, NULL);
@@ -739,7 +748,16 @@ restore_cache(daemon_t *d)
         return strict ? -1 : 0;
     }
     char *token = NULL;
+    if (d->statics)
+        vpd_lc_set_static_restore(d->cache, vpd_sc_restore_entry, d->statics);
     int rc = vpd_lc_restore(d->cache, d->persist, &token, err, sizeof err);
+    if (d->statics) {
+        /* Restored entries are served at once; they are re-read and
+         * their tokens checked straight away. */
+        vpd_sc_set_persist(d->statics, d->persist);
+        vpd_sc_refresh_all(d->statics);
+        vpd_sc_check_all(d->statics);
+    }
     if (rc != 0) {
         vpd_log(VPD_LOG_ERROR, COMPONENT, "persistent cache: %s%s", err,
                 strict ? ": exiting with error as exit_on_err is set to true"
@@ -750,6 +768,30 @@ restore_cache(daemon_t *d)
         }
     }
     d->preloaded_token = token;
+    return 0;
+}
+
+/* The static secret cache (cache_static_secrets), first in the chain's
+ * cache phase.  Returns 0, or -1 when out of memory. */
+static int
+start_static_cache(daemon_t *d)
+{
+    const vpd_cache_config *cc = &d->cfg->cache;
+    if (!cc->cache_static_secrets)
+        return 0;
+    vpd_sc_config scfg = {
+        .refresh_ms = cc->static_refresh_ms,
+        .capability_ms = cc->static_capability_refresh_ms,
+        .behavior = cc->static_capability_behavior,
+        .events_off = cc->static_events == VPD_STATIC_EVENTS_OFF,
+    };
+    d->statics = vpd_sc_new(&d->loop, d->fwd, &scfg);
+    if (!d->statics) {
+        vpd_log(VPD_LOG_ERROR, COMPONENT, "static secret cache: out of memory");
+        return -1;
+    }
+    vpd_chain_set_static(&d->chain, d->statics);
+    vpd_sc_start(d->statics);
     return 0;
 }
 
@@ -809,8 +851,12 @@ serve(daemon_t *d)
             uv_run(&d->loop, UV_RUN_DEFAULT);
             return 1;
         }
-        vpd_chain_set_cache(&d->chain, d->cache, d->cache_store);
-        if (d->has_persist && restore_cache(d) != 0) {
+        /* disable_caching_dynamic_secrets: the lease cache still holds
+         * the persisted auto-auth token but answers nothing. */
+        if (!d->cfg->cache.disable_caching_dynamic_secrets)
+            vpd_chain_set_cache(&d->chain, d->cache, d->cache_store);
+        if (start_static_cache(d) != 0 ||
+            (d->has_persist && restore_cache(d) != 0)) {
             d->exit_code = 1;
             close_everything(d);
             uv_run(&d->loop, UV_RUN_DEFAULT);

@@ -13,3 +13,13 @@ core_libvpcore_la_SOURCES += core/cache/persist/persist_internal.h \
 	 core/cache/persist/compact.c core/cache/persist/retry.c \
 	 core/cache/persist/store.c \
 	 core/cache/persist/restore.c core/cache/persist/append.c
+# The static secret cache (KV answers per token set), one job per file
+# (static_cache_impl.h lists them).
+core_libvpcore_la_SOURCES += core/cache/static_cache.c core/cache/static_cache.h \
+	 core/cache/static_cache_impl.h core/cache/static_paths.c \
+	 core/cache/static_paths.h core/cache/static_tokens.c \
+	 core/cache/static_tokens.h core/cache/static_table.c \
+	 core/cache/static_table.h core/cache/static_calls.c \
+	 core/cache/static_refresh.c core/cache/static_store.c core/cache/static_mounts.c \
+	 core/cache/capability_check.c core/cache/static_persist.c \
+	 core/cache/static_pack.c core/cache/static_pack.h

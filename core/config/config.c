@@ -1475,15 +1475,72 @@ parse_plugins(loader *ld, const vpd_cfg_node *root, const char *file)
     return 0;
 }
 
+/* One of the names a CUSTOM enum key of the cache block may take. */
+static int
+get_cache_enum(blk *b, const vpd_cfg_member *m, const char *const *names,
+               size_t n_names, int *dst)
+{
+    if (m->value->type != VPD_CFG_STRING)
+        return type_fail(b, m, "a string");
+    for (size_t i = 0; i < n_names; i++) {
+        if (strcmp(m->value->str, names[i]) == 0) {
+            *dst = (int)i;
+            return 0;
+        }
+    }
+    return key_fail(b, m, "unknown value \"%s\" (%s or %s)",
+                    vpd_msg_text(m->value->str), names[0], names[1]);
+}
+
+/* The static-secret keys of the cache block (the core's); the rest of the
+ * block is the store plugin's, which removes none of ours. */
+static int
+load_cache_core_keys(loader *ld, const block *bl)
+{
+    vpd_cache_config *cc = &ld->cfg->cache;
+    blk b = {&ld->c, "cache", bl->file};
+    const vpd_cfg_node *body = bl->body;
+    if (!body || body->type != VPD_CFG_OBJECT)
+        return 0;
+    vpd_cfg_node core = *body;
+    core.members = calloc(body->n_members + 1, sizeof *core.members);
+    if (!core.members)
+        return cfail(&ld->c, bl->file, bl->line, "out of memory");
+    core.n_members = 0;
+    int rc = 0;
+    for (size_t i = 0; i < body->n_members && rc == 0; i++) {
+        const vpd_cfg_member *m = &body->members[i];
+        const keydef *d = find_key(BLOCK_KEYS(VPD_BLOCK_CACHE), m->key);
+        if (!d || strcmp(m->key, "persist") == 0)
+            continue;
+        if (strcmp(m->key, "static_secret_token_capability_refresh_behavior") ==
+            0)
+            rc = get_cache_enum(&b, m, d->names, 2,
+                                (int *)&cc->static_capability_behavior);
+        else if (strcmp(m->key, "static_secret_events") == 0)
+            rc = get_cache_enum(&b, m, d->names, 2, (int *)&cc->static_events);
+        else
+            core.members[core.n_members++] = *m;
+    }
+    if (rc == 0)
+        rc = apply_keys(&b, &core, BLOCK_KEYS(VPD_BLOCK_CACHE), cc);
+    free(core.members);
+    return rc;
+}
+
 /* The cache block is the store plugin's, `persist` included: its schema
- * checks it when the instance is built. */
+ * checks it when the instance is built.  The static-secret keys are the
+ * core's. */
 static int
 load_cache(loader *ld, const block *bl)
 {
-    ld->cfg->cache.present = true;
-    ld->cfg->cache.node = bl->body;
+    vpd_cache_config *cc = &ld->cfg->cache;
+    cc->present = true;
+    cc->node = bl->body;
+    cc->static_capability_refresh_ms = 5u * 60u * 1000u;
+    cc->static_refresh_ms = 60u * 1000u;
     ld->cache_at = (pos){bl->file, bl->line};
-    return 0;
+    return load_cache_core_keys(ld, bl);
 }
 
 static int
@@ -1789,6 +1846,20 @@ validate(loader *ld, const char *first_path)
         return cfail(c, ld->auto_auth_at.file, ld->auto_auth_at.line,
                      "auto_auth requires at least one sink or "
                      "api_proxy.use_auto_auth_token=true");
+    /* Vault refuses both at start: static secrets are kept fresh with the
+     * auto-auth token, and turning off the lease cache alone would leave
+     * a cache block that caches nothing. */
+    if (cfg->cache.present && cfg->cache.cache_static_secrets &&
+        !cfg->auto_auth.present)
+        return cfail(c, ld->cache_at.file, ld->cache_at.line,
+                     "cache.cache_static_secrets=true requires an auto-auth "
+                     "block configured, to use the token to connect with "
+                     "Vault's event system successfully");
+    if (cfg->cache.present && cfg->cache.disable_caching_dynamic_secrets &&
+        !cfg->cache.cache_static_secrets)
+        return cfail(c, ld->cache_at.file, ld->cache_at.line,
+                     "to disable caching dynamic secrets, "
+                     "cache.cache_static_secrets must be true");
     if (!cfg->auto_auth.present && !cfg->cache.present && cfg->n_listeners == 0)
         return cfail(c, first_path, 0,
                      "no auto_auth, cache, or listener block found in config");

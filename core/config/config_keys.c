@@ -13,6 +13,8 @@
 /* Enums are read through an int. */
 _Static_assert(sizeof(vpd_use_token_mode) == sizeof(int), "int-sized enum");
 _Static_assert(sizeof(vpd_listener_type) == sizeof(int), "int-sized enum");
+_Static_assert(sizeof(vpd_cap_behavior) == sizeof(int), "int-sized enum");
+_Static_assert(sizeof(vpd_static_events_mode) == sizeof(int), "int-sized enum");
 
 /* KD: a key stored in a field of `type`; KX: a key with no field of its
  * own (or one its loader code fills).  Both take the options of
@@ -54,6 +56,8 @@ static const char *const disable_names[] = {"auto-auth", "proxying"};
 static const char *const use_token_names[] = {"false", "true", "force"};
 static const char *const listener_type_names[] = {"tcp", "unix"};
 static const char *const role_names[] = {"default", "metrics_only"};
+static const char *const cap_behavior_names[] = {"optimistic", "pessimistic"};
+static const char *const static_events_names[] = {"auto", "off"};
 
 /* A BLOCK or BLOCKS key's class is that of adding or removing the block;
  * the block's own keys say what happens when they change. */
@@ -203,6 +207,24 @@ static const vpd_config_key api_proxy_keys[] = {
  * start. */
 static const vpd_config_key cache_keys[] = {
     KD("persist", CUSTOM, VPD_FIELD_MEMBERS, vpd_cache_config, node, RESTART),
+    /* Static secret caching: core keys, read by the loader and removed
+     * before the store plugin checks the rest.  The static cache is built
+     * once at start, so every change needs a restart. */
+    KD("cache_static_secrets", BOOL_, F_BOOL, vpd_cache_config,
+       cache_static_secrets, RESTART),
+    KD("disable_caching_dynamic_secrets", BOOL_, F_BOOL, vpd_cache_config,
+       disable_caching_dynamic_secrets, RESTART),
+    KD("static_secret_token_capability_refresh_interval", DUR, F_MS,
+       vpd_cache_config, static_capability_refresh_ms, RESTART,
+       .dump_default = "5m"),
+    KD("static_secret_token_capability_refresh_behavior", CUSTOM, F_ENUM,
+       vpd_cache_config, static_capability_behavior, RESTART,
+       .names = cap_behavior_names),
+    /* Ours (extensions): the re-read period and the event stream. */
+    KD("static_secret_refresh_interval", DUR, F_MS, vpd_cache_config,
+       static_refresh_ms, RESTART),
+    KD("static_secret_events", CUSTOM, F_ENUM, vpd_cache_config, static_events,
+       RESTART, .names = static_events_names),
 };
 
 /* Vault's configutil.Telemetry keys.  Those of external sinks and of

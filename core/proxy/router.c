@@ -60,10 +60,11 @@ typedef struct proxied {
     vpd_fwd_op *op;
     uv_timer_t *timer; /* retry waits and token waits */
     int chain_retries;
-    uint64_t token_generation;  /* of the auto-auth token it carries */
-    bool healed;                /* already resent once with a new token */
-    vpd_lc_pending *cache_slot; /* its lookup, until the answer is stored */
-    bool wait_for_token;        /* the auto-auth token is dead: wait */
+    uint64_t token_generation;   /* of the auto-auth token it carries */
+    bool healed;                 /* already resent once with a new token */
+    vpd_lc_pending *cache_slot;  /* its lookup, until the answer is stored */
+    vpd_sc_ticket static_ticket; /* its static cache lookup, likewise */
+    bool wait_for_token;         /* the auto-auth token is dead: wait */
     /* Waiting for a new auto-auth token (router->parked list). */
     bool parked;
     struct proxied *park_prev, *park_next;
@@ -244,6 +245,23 @@ gather_metrics(vpd_router *rt)
         if (ops->stats &&
             ops->stats(pub, &src.cache_entries, &src.cache_bytes) == 0)
             src.have_cache_size = true;
+    }
+    vpd_static_cache *statics = vpd_chain_static(rt->chain);
+    if (statics) {
+        const vpd_sc_counters *c = vpd_sc_counters_get(statics);
+        src.have_static = true;
+        src.static_hits = c->hits;
+        src.static_misses = c->misses;
+        src.static_stored = c->stored;
+        src.static_refreshes = c->refreshes;
+        src.static_refresh_failures = c->refresh_failures;
+        src.static_capability_checks = c->capability_checks;
+        src.static_capability_removals = c->capability_removals;
+        src.static_events_received = c->events_received;
+        src.static_entries = c->entries;
+        src.static_bytes = c->bytes;
+        src.static_tokens = c->tokens;
+        src.static_events_connected = c->events_connected;
     }
     src.client_connections = rt->client_connections
                                  ? rt->client_connections(rt->connections_arg)
@@ -432,7 +450,8 @@ finish(proxied *p)
     unpark(p);
     /* Gave up without a stored answer: the requests waiting for this one
      * try themselves. */
-    vpd_chain_abandon(p->router->chain, &p->cache_slot);
+    vpd_chain_abandon(p->router->chain, &p->r, &p->cache_slot,
+                      &p->static_ticket);
     if (p->timer)
         uv_close((uv_handle_t *)p->timer, on_timer_closed);
     vpd_hdrs_free(&p->denied_headers);
@@ -467,7 +486,8 @@ request_timer(proxied *p)
 static vpd_reqlog_cache
 cache_outcome(const proxied *p)
 {
-    return vpd_chain_cache(p->router->chain) && p->forwarded
+    const vpd_chain *chain = p->router->chain;
+    return (vpd_chain_cache(chain) || vpd_chain_static(chain)) && p->forwarded
                ? VPD_REQLOG_CACHE_MISS
                : VPD_REQLOG_CACHE_NONE;
 }
@@ -781,8 +801,9 @@ on_upstream(vpd_fwd_resp *resp, void *arg)
         return;
     r->resp = resp;
     char err[512];
-    vp_status_t rc = vpd_chain_response_phase(p->router->chain, r,
-                                              &p->cache_slot, err, sizeof err);
+    vp_status_t rc =
+        vpd_chain_response_phase(p->router->chain, r, &p->cache_slot,
+                                 &p->static_ticket, err, sizeof err);
     r->resp = NULL;
     if (rc == VP_RETRY && resp->error != VPD_FWD_CANCELLED &&
         p->chain_retries < p->router->cfg->vault.num_retries) {
@@ -863,7 +884,7 @@ static void
 lookup_then_forward(proxied *p)
 {
     if (!vpd_chain_cache_lookup(p->router->chain, &p->r, &p->cache_slot,
-                                on_cache_lookup, p))
+                                &p->static_ticket, on_cache_lookup, p))
         forward(p);
 }
 
@@ -954,7 +975,8 @@ vpd_router_handle(vpd_http_req *http, void *arg)
     if (path_is(path, "cache-clear")) {
         int status = 200;
         char *body = NULL;
-        vpd_cache_clear_answer(vpd_chain_cache(rt->chain), http->method,
+        vpd_cache_clear_answer(vpd_chain_cache(rt->chain),
+                               vpd_chain_static(rt->chain), http->method,
                                http->body, http->body_len, &status, &body);
         vpd_hdrs h = {0};
         if (body)

@@ -18,7 +18,9 @@ auth/userpass/login/<username> (the SDK template's method); KV v2 at
 secret/{data,metadata,delete,undelete,destroy}/<path>; database/creds/<role>;
 sys/leases/{renew,revoke,revoke-prefix,revoke-force,lookup} (and legacy
 sys/renew, sys/revoke); sys/wrapping/{wrap,lookup,unwrap};
-sys/internal/ui/mounts/secret.  Token-free helpers: sim/echo/*, sim/status/<code>
+sys/internal/ui/mounts/<path> (the KV mount a path is under);
+sys/capabilities-self; KV v1 mounts (kv/ by default; more with
+/_sim/kv_mount).  Token-free helpers: sim/echo/*, sim/status/<code>
 (?location=...), sim/slow/<ms>, sim/big/<bytes>.
 
 Response wrapping: X-Vault-Wrap-TTL (Go duration or seconds) on any request
@@ -55,9 +57,19 @@ ttl|token_ttl,max_ttl|token_max_ttl,renewable|token_renewable,policies},
 userpass {username,password,ttl|token_ttl,max_ttl|token_max_ttl,
 renewable|token_renewable,policies} (creates or replaces a user),
 mount {path,type} (type approle, kubernetes, cert or userpass), wrap {data,ttl,
-creation_path} (wraps data without a request).  "wrap": true answers carry
+creation_path} (wraps data without a request), policy {name,rules} (rules:
+{"<path glob>": [capabilities]}; null rules delete it), token_policies {id,
+policies}, kv_mount {path,version}, kv_mount_type {enabled}.  "wrap": true answers carry
 "wrap_info" and "wrapping_token"; the secret id is still returned too.
 TTLs are seconds or duration strings ("2s"); short ones (1-5 s) are fine.
+
+ACL model (static secret caching tests): as long as no policy is defined
+every token may do everything, as before.  Once one is, a token without the
+"root" policy may act on a KV path only as its defined policies allow:
+rules name a path exactly, or end in "*" (a prefix), and "+" matches one
+segment; capabilities are Vault's (create, read, update, patch, delete,
+list, deny; deny wins).  KV answers carry "mount_type": "kv" (Vault 1.15+)
+unless kv_mount_type turned that off.
 
 Consistency model: with lag N>0, writes advance the active node's index but
 not the "applied" one; each request naming an index beyond "applied" uses up
@@ -198,6 +210,30 @@ def permission_denied(invalid=False):
     return ApiError(403, "permission denied")
 
 
+def acl_rule_matches(rule, path):
+    """A policy path rule: exact, a trailing "*" prefix, "+" for one segment."""
+    glob = rule.endswith("*")
+    rparts = (rule[:-1] if glob else rule).split("/")
+    pparts = path.split("/")
+    if glob:
+        # The prefix's last part matches the start of the path's part.
+        if len(pparts) < len(rparts):
+            return False
+        for i, r in enumerate(rparts):
+            last = i == len(rparts) - 1
+            if r == "+" and not last:
+                continue
+            if last:
+                if not pparts[i].startswith(r) and r != "+":
+                    return False
+            elif r != pparts[i]:
+                return False
+        return True
+    if len(pparts) != len(rparts):
+        return False
+    return all(r == "+" or r == q for r, q in zip(rparts, pparts))
+
+
 # --------------------------------------------------------------------------
 # state
 
@@ -302,6 +338,7 @@ class State:
         self.userpass = {}      # username -> {"password", token options, "logins"}
         self.auth_mounts = {"auth/approle": "approle", "auth/kubernetes": "kubernetes",
                             "auth/cert": "cert", "auth/userpass": "userpass"}
+        self.clear_kv_acl()
         self.lease_duration = 30
         self.lease_max_ttl = 0
         self.cons_enabled = False
@@ -311,6 +348,41 @@ class State:
         self.forwarded = 0
         self.add_token(Token(self.root_token, ["root"], 0, 0, False, True, None,
                              display_name="root", path="auth/token/root"))
+
+    def clear_kv_acl(self):
+        """KV mounts beyond secret/ and the ACL policies (static caching tests)."""
+        self.policies = {}            # name -> {path glob: [capabilities]}
+        self.kv_mounts = {"secret": 2, "kv": 1}
+        self.kv_stores = {"secret": self.kv, "kv": {}}
+        self.kv_mount_type = True
+
+    def kv_mount_of(self, p):
+        """(mount, version, rest) of the KV mount p is under, else (None, 0, "")."""
+        best = None
+        for mount in self.kv_mounts:
+            if (p == mount or p.startswith(mount + "/")) and (best is None or len(mount) > len(best)):
+                best = mount
+        if best is None:
+            return None, 0, ""
+        return best, self.kv_mounts[best], p[len(best) + 1:]
+
+    def acl_active(self, tok):
+        return bool(self.policies) and "root" not in tok.policies
+
+    def capabilities(self, tok, path):
+        """Vault's capabilities of tok on path, as capabilities-self answers them."""
+        if "root" in tok.policies:
+            return ["root"]
+        if not self.policies:
+            return ["create", "delete", "list", "patch", "read", "update"]
+        caps = set()
+        for name in tok.policies:
+            for rule, rcaps in (self.policies.get(name) or {}).items():
+                if acl_rule_matches(rule, path):
+                    caps.update(rcaps)
+        if "deny" in caps:
+            return ["deny"]
+        return sorted(caps) or ["deny"]
 
     def clear_log(self):
         self.requests = []
@@ -781,7 +853,7 @@ class Handler(BaseHTTPRequestHandler):
             except ApiError as e:
                 status, payload = e.status, {"errors": e.errors}
             else:
-                wrote = (p.startswith("secret/") and status < 400
+                wrote = (st.kv_mount_of(p)[0] is not None and status < 400
                          and req.method in ("POST", "PUT", "DELETE", "PATCH"))
                 if wrote and cons:
                     st.record_write()
@@ -957,11 +1029,41 @@ class Handler(BaseHTTPRequestHandler):
                                         "kubernetes, cert or userpass")
                 st.auth_mounts[path] = body["type"]
                 return 200, {"mounts": dict(st.auth_mounts)}
+            if name in ("policy", "token_policies", "kv_mount", "kv_mount_type"):
+                return self._control_kv_acl(st, name, body)
             if name == "wrap":
                 ttl = parse_duration(body.get("ttl", 300), "ttl") or 300
                 return 200, st.wrap(envelope(body.get("data") or {}),
                                     body.get("creation_path") or "sys/wrapping/wrap", ttl, t)
         raise ApiError(404, f"unknown control endpoint {name!r}")
+
+    @staticmethod
+    def _control_kv_acl(st, name, body):
+        """The static secret caching controls: policies, KV mounts, mount_type."""
+        if name == "policy":
+            if not body.get("name"):
+                raise ApiError(400, "policy needs a name")
+            if body.get("rules") is None:
+                st.policies.pop(body["name"], None)
+            else:
+                st.policies[body["name"]] = {k: list(v) for k, v in body["rules"].items()}
+            return 200, {"policies": sorted(st.policies)}
+        if name == "token_policies":
+            tok = st.tokens.get(body.get("id") or "")
+            if tok is None:
+                raise ApiError(404, "no such token")
+            tok.policies = list(body.get("policies") or [])
+            return 200, {"id": tok.id, "policies": tok.policies}
+        if name == "kv_mount":
+            path = (body.get("path") or "").strip("/")
+            version = int(body.get("version", 2))
+            if not path or version not in (1, 2):
+                raise ApiError(400, "kv_mount needs a path and version 1 or 2")
+            st.kv_mounts[path] = version
+            st.kv_stores.setdefault(path, {})
+            return 200, {"kv_mounts": dict(st.kv_mounts)}
+        st.kv_mount_type = bool(body.get("enabled", True))
+        return 200, {"enabled": st.kv_mount_type}
 
     @staticmethod
     def _maybe_wrap(st, body, role, sid, out, t):
@@ -1008,8 +1110,11 @@ class Routes:
             return self.approle_role_api(mount, rest[len("role/"):])
         if p.startswith("auth/token/"):
             return self.token_api(p[len("auth/token/"):])
-        if p.startswith("secret/"):
-            return self.kv(p[len("secret/"):])
+        if p == "sys/capabilities-self":
+            return self.capabilities_self()
+        mount, version, rest = self.st.kv_mount_of(p)
+        if mount is not None:
+            return self.kv_mount_route(mount, version, rest)
         if p.startswith("database/creds/") and self.op == "read":
             return self.db_creds(p[len("database/creds/"):])
         if p.startswith("sys/leases/") or p.startswith("sys/renew") or p.startswith("sys/revoke"):
@@ -1042,7 +1147,13 @@ class Routes:
                      "version": "1.15.0-sim", "cluster_name": "sim", "cluster_id": CLUSTER_ID}
 
     def ui_mount(self, p):
-        # Clients (vault kv, the MariaDB plugin) probe this to learn the KV version.
+        # Clients (vault kv, the MariaDB plugin, vaproxyd's static cache)
+        # probe this to learn a path's mount and KV version.
+        mount, version, _ = self.st.kv_mount_of(p[len("sys/internal/ui/mounts/"):])
+        if mount is not None:
+            return 200, envelope({"type": "kv", "path": mount + "/",
+                                  "options": {"version": str(version)},
+                                  "description": "sim kv", "config": {}})
         mount = p[len("sys/internal/ui/mounts/"):].split("/")[0]
         if mount != "secret":
             raise ApiError(400, f"preflight capability check returned 403, please ensure client's "
@@ -1211,9 +1322,64 @@ class Routes:
 
     # -- KV v2 -------------------------------------------------------------
 
-    def kv(self, rest):
+    # -- KV mounts, ACL and capabilities (static secret caching) -----------
+
+    ACL_NEEDS = {"read": ("read",), "list": ("list",), "write": ("create", "update"),
+                 "patch": ("patch", "update"), "delete": ("delete",)}
+
+    def kv_mount_route(self, mount, version, rest):
+        st = self.st
+        path = mount + "/" + rest
+        if st.acl_active(self.tok):
+            caps = st.capabilities(self.tok, path)
+            if "deny" in caps or not any(c in caps for c in self.ACL_NEEDS.get(self.op, ())):
+                raise permission_denied()
+        if version == 2:
+            status, payload = self.kv(rest, st.kv_stores[mount], mount)
+        else:
+            status, payload = self.kv1(rest, st.kv_stores[mount], mount)
+        if st.kv_mount_type and isinstance(payload, dict):
+            payload["mount_type"] = "kv"
+        return status, payload
+
+    def kv1(self, path, store, mount):
+        if self.op == "read":
+            if path not in store:
+                raise ApiError(404)
+            return 200, envelope(store[path])
+        if self.op == "list":
+            prefix = path if path == "" or path.endswith("/") else path + "/"
+            keys = {n[len(prefix):].partition("/")[0] + n[len(prefix):].partition("/")[1]
+                    for n in store if n.startswith(prefix)}
+            if not keys:
+                raise ApiError(404)
+            return 200, envelope({"keys": sorted(keys)})
+        if self.op == "write":
+            store[path] = self.req.json()
+            return 204, None
+        if self.op == "delete":
+            store.pop(path, None)
+            return 204, None
+        self.need()
+
+    def capabilities_self(self):
+        self.need("write")
+        body = self.req.json()
+        paths = body.get("paths") or ([body["path"]] if body.get("path") else [])
+        if isinstance(paths, str):
+            paths = [paths]
+        if not paths:
+            raise ApiError(400, "'path' or 'paths' must be specified")
+        out = {p: self.st.capabilities(self.tok, p) for p in paths}
+        union = sorted({c for caps in out.values() for c in caps})
+        data = dict(out, capabilities=union)
+        answer = envelope(data)
+        answer.update(data)  # Vault repeats the data at the top level
+        return 200, answer
+
+    def kv(self, rest, kv=None, mount="secret"):
         kind, _, path = rest.partition("/")
-        kv, t = self.st.kv, self.t
+        kv, t = (self.st.kv if kv is None else kv), self.t
         sec = kv.get(path)
         if kind == "data":
             if self.op == "read":
@@ -1308,7 +1474,7 @@ class Routes:
                 kv.pop(path, None)
                 return 204, None
             self.need()
-        raise ApiError(404, f'no handler for route "secret/{rest}". route entry not found.')
+        raise ApiError(404, f'no handler for route "{mount}/{rest}". route entry not found.')
 
     # -- dynamic secrets and leases -----------------------------------------
 

@@ -210,3 +210,11 @@ tests_unit_test_router_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_router_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_router_LDADD = $(UNIT_LDADD) -lpthread
 TESTS += tests/unit/test_router
+
+# the static secret cache: token sets, eviction, path rules, the table
+check_PROGRAMS += tests/unit/test_static_cache
+tests_unit_test_static_cache_SOURCES = tests/unit/test_static_cache.c
+tests_unit_test_static_cache_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_static_cache_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_static_cache_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_static_cache
