@@ -560,6 +560,8 @@ lower(char *s)
 
 /* ---- vault { } ---------------------------------------------------------- */
 
+static int get_positive(blk *b, const vpd_cfg_member *m, size_t *dst);
+
 static int
 parse_vault(loader *ld, const block *bl)
 {
@@ -569,6 +571,12 @@ parse_vault(loader *ld, const block *bl)
     int rc = -1;
     if (apply_keys(&b, bl->body, BLOCK_KEYS(VPD_BLOCK_VAULT), &v) != 0)
         goto out;
+    for (size_t i = 0; i < bl->body->n_members; i++) {
+        const vpd_cfg_member *m = &bl->body->members[i];
+        if (strcmp(m->key, "max_connections") == 0 &&
+            get_positive(&b, m, &v.max_connections) != 0)
+            goto out;
+    }
 
     /* parseVault: absent or 0 means the default 12, -1 means none. */
     int64_t n = 0;

@@ -36,8 +36,9 @@ typedef struct {
     char *client_key;
     char *tls_server_name;
     bool tls_skip_verify;
-    int num_retries;  /* already resolved: absent/0 => 12, -1 => 0 */
-    char *namespace_; /* [V] vault.namespace */
+    int num_retries;        /* already resolved: absent/0 => 12, -1 => 0 */
+    char *namespace_;       /* [V] vault.namespace */
+    size_t max_connections; /* ours: upstream connections, 0 => 256 */
 } vpd_vault_config;
 
 typedef struct {

@@ -288,28 +288,41 @@ vpd_tls_ctx_free(vpd_tls_ctx *ctx)
 }
 
 vpd_tls_conn *
-vpd_tls_conn_new(vpd_tls_ctx *ctx)
+vpd_tls_conn_adopt(SSL *ssl)
 {
-    vpd_tls_conn *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->ssl = SSL_new(ctx->ssl_ctx);
-    c->rbio = BIO_new(BIO_s_mem());
-    c->wbio = BIO_new(BIO_s_mem());
-    if (!c->ssl || !c->rbio || !c->wbio) {
-        SSL_free(c->ssl);
-        BIO_free(c->rbio);
-        BIO_free(c->wbio);
+    vpd_tls_conn *c = ssl ? calloc(1, sizeof *c) : NULL;
+    BIO *rbio = c ? BIO_new(BIO_s_mem()) : NULL;
+    BIO *wbio = rbio ? BIO_new(BIO_s_mem()) : NULL;
+    if (!wbio) {
+        SSL_free(ssl);
+        BIO_free(rbio);
         free(c);
         ERR_clear_error();
         return NULL;
     }
+    c->ssl = ssl;
+    c->rbio = rbio;
+    c->wbio = wbio;
     /* An empty memory BIO means "try again", not end of file. */
     BIO_set_mem_eof_return(c->rbio, -1);
     BIO_set_mem_eof_return(c->wbio, -1);
     SSL_set_bio(c->ssl, c->rbio, c->wbio); /* SSL owns both now */
-    SSL_set_accept_state(c->ssl);
     return c;
+}
+
+vpd_tls_conn *
+vpd_tls_conn_new(vpd_tls_ctx *ctx)
+{
+    SSL *ssl = SSL_new(ctx->ssl_ctx);
+    if (ssl)
+        SSL_set_accept_state(ssl);
+    return vpd_tls_conn_adopt(ssl);
+}
+
+SSL *
+vpd_tls_conn_ssl(vpd_tls_conn *c)
+{
+    return c->ssl;
 }
 
 void

@@ -20,6 +20,7 @@
 
 typedef struct vpd_tls_ctx vpd_tls_ctx;
 typedef struct vpd_tls_conn vpd_tls_conn;
+struct ssl_st; /* OpenSSL's SSL */
 
 /* Builds a context from the listener's tls_* keys (vaproxyd.hcl(5)): reads
  * tls_cert_file (a PEM chain) and tls_key_file, checks they match, applies
@@ -37,6 +38,18 @@ void vpd_tls_ctx_free(vpd_tls_ctx *ctx);
 
 /* A server-side session on ctx.  Returns NULL when out of memory. */
 vpd_tls_conn *vpd_tls_conn_new(vpd_tls_ctx *ctx);
+
+/* Wraps an SSL object the caller has configured (the upstream client sets
+ * connect state, SNI, the name to verify and a session to resume) in the
+ * same memory-BIO pump, so both sides of the daemon share one way of
+ * moving TLS bytes.  Takes ownership of ssl, also on failure (NULL, out
+ * of memory).  A client session starts its handshake on the first
+ * vpd_tls_conn_recv, with or without data. */
+vpd_tls_conn *vpd_tls_conn_adopt(struct ssl_st *ssl);
+
+/* The OpenSSL session underneath, for verification results and session
+ * resumption; it stays owned by the connection. */
+struct ssl_st *vpd_tls_conn_ssl(vpd_tls_conn *c);
 void vpd_tls_conn_free(vpd_tls_conn *c);
 
 #define VPD_TLS_OK 0

@@ -1,34 +1,33 @@
-/* The forwarder drives one libcurl multi handle from the libuv loop, as
- * curl's docs/examples/multi-uv.c does: curl tells us which sockets to
- * watch (CURLMOPT_SOCKETFUNCTION, one uv_poll_t each) and when to wake it
- * (CURLMOPT_TIMERFUNCTION, one uv_timer_t), and we hand readiness back with
- * curl_multi_socket_action.  Nothing here blocks and there are no threads
- * of ours (curl's threaded resolver runs its own).
+/* The forwarder: Vault's client behaviour (retries with jittered waits,
+ * Retry-After, one redirect, deadlines, error mapping and header
+ * filtering) on top of the upstream client (client.c), which does one
+ * exchange at a time over pooled HTTP/1.1 connections.  Keeping the
+ * policy here and the transport there lets each be tested alone, and
+ * lets later users of the transport (the static cache's re-reads and
+ * event stream) skip the forwarder's policy.
  *
  * Each request is an op; ops are recycled through a small free list with
- * their buffers (URL, header lines, response body), so the steady state
- * allocates little per request.  An op gets a uv_timer_t only when it has
- * to wait before a retry.  Each attempt borrows an easy handle from a
- * small pool; the connections themselves live in the multi handle's
- * cache, so keep-alive reuse works across attempts and requests whatever
- * easy handle is used.  A handle that served a plain GET keeps its
- * options, and the next plain GET sets only what differs per request;
- * any other request starts from curl_easy_reset.
+ * their buffers (request head, response headers and body), so the steady
+ * state allocates little per request.  The request head is built once per
+ * destination and written with the body in one uv_write.  An op gets a
+ * uv_timer_t only when it has to wait before a retry or deliver a failure
+ * found while starting.
  *
  * Lifetimes: an op with a timer stays allocated until the timer's close
  * callback; one without goes back to the free list once its callback has
- * returned (the caller's op pointer is dead from then on, as documented).
- * Socket contexts and the curl timer are separate allocations freed by
- * their own close callbacks, which lets vpd_fwd_free release the
- * forwarder at once; the loop finishes the closing. */
+ * returned (the caller's op pointer is dead from then on, as documented). */
 #include "autoconf.h"
 
 #include "upstream/forward.h"
 
+#include "base/backoff.h"
 #include "base/buf.h"
 #include "base/log.h"
+#include "upstream/client.h"
+#include "upstream/egress.h"
+#include "upstream/tls_client.h"
+#include "upstream/url.h"
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -36,29 +35,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #define FWD_LOG "proxy.forward"
 #define FWD_DEFAULT_TIMEOUT_MS 60000L
-#define FWD_CONNECT_TIMEOUT_MS 30000L /* Go's dialer + TLS handshake */
-#define FWD_MAX_CONNECTS 64L
-#define FWD_POOL_MAX 64
 #define FWD_OP_POOL_MAX 256
 /* Buffers larger than this are not kept by a recycled op. */
 #define FWD_KEEP_BUF (64 * 1024)
-/* Parsed URLs kept for reuse (see url_cache_get). */
-#define FWD_UCACHE 32
-#define FWD_UCACHE_MAX_URL 1024
+/* Cert-auth identities kept with their pools (one per login certificate). */
+#define FWD_IDENTITIES 8
 
 typedef enum {
-    OP_RUNNING = 0, /* an attempt is in the multi handle */
+    OP_RUNNING = 0, /* an exchange is under way */
     OP_WAITING,     /* the timer runs before the next attempt */
     OP_DONE,        /* the callback ran or is running */
 } op_state;
-
-typedef struct fwd_sock fwd_sock;
 
 /* An idle handle that is active from a callback's delivery until the
  * loop's next check phase, and the check handle that stops it.  Freed
@@ -69,71 +61,44 @@ struct fwd_kick {
     int open;
 };
 
-/* A URL parsed the way curl parses CURLOPT_URL, for CURLOPT_CURLU. */
+/* A per-request TLS identity (the cert auth method) and its pool's key. */
 typedef struct {
-    char *url; /* NULL: the slot is free */
-    size_t len;
-    uint64_t hash;
-    uint64_t used; /* for LRU eviction */
-    unsigned refs; /* attempts whose easy handle points at u */
-    CURLU *u;
-} fwd_url;
+    char *cert, *key, *ca;
+    vpd_up_tls *tls;
+    uint64_t used;
+} fwd_identity;
 
-/* One upstream socket's watcher.  It outlives curl's interest in the
- * socket: between two requests on a kept-alive connection curl says
- * CURL_POLL_REMOVE and then asks again, and re-creating the watcher each
- * time costs four epoll_ctl calls per request.  The watcher goes when curl
- * really closes the socket (on_curl_closesocket). */
-struct fwd_sock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    vpd_fwd *fwd;
-    fwd_sock *prev, *next;
-    int events;  /* what the watcher is started for, 0 when stopped */
-    bool wanted; /* curl currently watches this socket */
-};
+/* Where an attempt goes: the origin, and the Host header that names it. */
+typedef struct {
+    vpd_up_url url; /* scheme, host, port of the origin */
+    char host_hdr[VPD_UP_HOST_MAX + 16];
+} fwd_origin;
 
 struct vpd_fwd {
     uv_loop_t *loop;
-    CURLM *multi;
-    uv_timer_t *timer;     /* curl's timer; freed by its close callback */
+    vpd_up_client *client;
+    vpd_egress *egress;
     struct fwd_kick *kick; /* see fwd_kick */
 
-    char *base;      /* scheme://host[:port][/prefix], no trailing '/' */
-    char *host_line; /* "Host: addr[:port]" when tls_server_name is used */
-    char *origin;    /* scheme://name:port the host_line applies to */
-    struct curl_slist *connect_to;
+    fwd_origin origin; /* vault.address */
+    char *prefix;      /* the address's path, no trailing '/'; "" if none */
     char *unix_path;
+    char *tls_name; /* tls_server_name, or NULL */
 
     char *ca_cert, *ca_path, *client_cert, *client_key;
     bool skip_verify;
-    bool tls_reloaded; /* vpd_fwd_set_tls ran: no cached CA store */
+    vpd_up_tls *tls;   /* the vault block's identity; NULL until needed */
+    char tls_err[200]; /* why tls could not be made, if it could not */
+    fwd_identity ids[FWD_IDENTITIES];
+    uint64_t id_tick;
+
     int num_retries;
     unsigned retry_min_ms, retry_max_ms;
-    uint64_t rng;
 
-    /* Idle easy handles; `ready` ones still hold the options of a plain
-     * GET (see easy_setup). */
-    struct {
-        CURL *e;
-        bool ready;
-    } pool[FWD_POOL_MAX];
-    size_t n_pool;
     vpd_fwd_op *free_ops; /* recycled ops, linked by next */
     size_t n_free_ops;
-
-    /* The proxy settings curl would read from the environment for each
-     * transfer, read once: http_proxy / https_proxy (HTTPS_PROXY) /
-     * all_proxy (ALL_PROXY) and no_proxy (NO_PROXY).  "" means none. */
-    char *proxy_http, *proxy_https, *no_proxy;
-
-    fwd_url ucache[FWD_UCACHE];
-    uint64_t ucache_tick;
-
     vpd_fwd_op *ops; /* under way, doubly linked */
     size_t n_ops;
-    fwd_sock *socks;
-    size_t n_sockets; /* opened by curl and not yet closed (metrics) */
 
     int busy;            /* depth of calls that may run user callbacks */
     bool free_requested; /* vpd_fwd_free ran inside a callback */
@@ -143,53 +108,54 @@ struct vpd_fwd {
 struct vpd_fwd_op {
     vpd_fwd *fwd;
     vpd_fwd_op *prev, *next; /* under way; or the free list */
-    uv_timer_t timer;        /* initialised only for a retry wait */
+    uv_timer_t timer;        /* initialised only when needed */
     bool timer_inited;
     op_state state;
 
     char *method; /* method_buf or a heap copy */
     char method_buf[16];
-    bool is_get, is_head, is_post;
-    bool plain;        /* GET, no body, no own TLS identity */
-    vpd_buf url;       /* what the next attempt asks for */
-    size_t target_off; /* where the client's target starts in url */
-    char *log_path;    /* set once a redirect replaced the url */
-    bool use_host_line;
-    vpd_buf hbuf;              /* header lines sent upstream, NUL-separated */
-    struct curl_slist *hnodes; /* the list curl gets, in hbuf's order */
-    size_t hnodes_cap;
-    struct curl_slist *hdrs; /* first node (the Host override, if any) */
+    bool is_head, idempotent;
+    bool send_body;
+    char *target; /* the client's target (prefix included), heap */
+    size_t prefix_len;
+    char *log_path; /* set once a redirect replaced the target */
+
+    fwd_origin redirect; /* the origin after a redirect */
+    bool redirected;
+    vpd_up_dest dest;
+    vpd_buf hdrs; /* the client's header lines, filtered, CRLF-ended */
+    vpd_buf head; /* request line, Host, hdrs, Content-Length, CRLF */
+    uv_buf_t bufs[2];
     char *body;
     size_t body_len;
-    bool send_body;
-    char *client_cert, *client_key, *ca_cert;
-    bool own_identity;
+    vpd_up_tls *own_tls; /* a per-request identity (referenced) */
 
     int max_retries;
     int retries; /* retries spent since the last redirect */
     int attempts;
-    bool redirected;
     uint64_t deadline; /* uv_now() milliseconds */
     uint64_t started_ns;
 
-    CURL *easy;
-    bool easy_keep;  /* the handle may keep its options for a plain GET */
-    int ucache_slot; /* the fwd->ucache entry the attempt uses, or -1 */
-    int status;
-    bool in_headers; /* between a status line and its blank line */
+    vpd_up_exchange x;
+    bool in_client; /* x is with the client */
     vpd_hdrs rhdrs;
-    vpd_buf hline; /* the header line being read (it may be folded) */
     vpd_buf rbody;
+    int status;
     vpd_fwd_error error;
-    char errbuf[CURL_ERROR_SIZE];
+    bool fail_pending; /* the timer delivers error */
+    char errbuf[256];
 
     vpd_fwd_cb cb;
     void *arg;
 };
 
-static bool curl_ready;
-
 /* ---- small helpers ---------------------------------------------------- */
+
+static const char *
+nonempty(const char *s)
+{
+    return s && *s ? s : NULL;
+}
 
 static char *
 dup_or_null(const char *s)
@@ -209,95 +175,6 @@ set_err(char *err, size_t err_len, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, err_len, fmt, ap);
     va_end(ap);
-}
-
-static uint64_t
-next_rand(vpd_fwd *fwd)
-{
-    /* xorshift64*: jitter only needs to spread clients, not be secret. */
-    uint64_t x = fwd->rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    fwd->rng = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
-/* Case-insensitive comparison of a name of known length with a literal. */
-static inline bool
-name_is(const char *n, size_t nl, const char *lit, size_t ll)
-{
-    return nl == ll && strncasecmp(n, lit, ll) == 0;
-}
-#define NAME_IS(n, nl, lit) name_is((n), (nl), lit, sizeof lit - 1)
-
-/* Whether `name` (nl bytes) is one of the comma-separated tokens of a
- * Connection header value. */
-static bool
-token_in_list(const char *list, const char *name, size_t nl)
-{
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *s = p;
-        while (*p && *p != ',')
-            p++;
-        const char *e = p;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if ((size_t)(e - s) == nl && strncasecmp(s, name, nl) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* The Connection headers of a list, found once per message so that the
- * check of every other name does not scan the whole list again. */
-typedef struct {
-    const char *small[4];
-    const char **v;
-    size_t n;
-} conn_values;
-
-static void
-conn_values_init(conn_values *cv, const vpd_hdrs *h)
-{
-    cv->v = cv->small;
-    cv->n = 0;
-    size_t cap = sizeof cv->small / sizeof cv->small[0];
-    for (size_t i = 0; h && i < h->n; i++) {
-        const char *n = h->v[i].name;
-        if ((n[0] | 0x20) != 'c' || strcasecmp(n, "Connection") != 0)
-            continue;
-        if (cv->n == cap) {
-            const char **nv = malloc(2 * cap * sizeof *nv);
-            if (!nv)
-                continue; /* out of memory: fewer names dropped */
-            memcpy(nv, cv->v, cv->n * sizeof *nv);
-            if (cv->v != cv->small)
-                free(cv->v);
-            cv->v = nv;
-            cap *= 2;
-        }
-        cv->v[cv->n++] = h->v[i].value ? h->v[i].value : "";
-    }
-}
-
-static void
-conn_values_free(conn_values *cv)
-{
-    if (cv->v != cv->small)
-        free(cv->v);
-}
-
-static bool
-named_by_connection(const conn_values *cv, const char *name, size_t nl)
-{
-    for (size_t i = 0; i < cv->n; i++)
-        if (token_in_list(cv->v[i], name, nl))
-            return true;
-    return false;
 }
 
 /* RFC 9110 tchar. */
@@ -362,9 +239,8 @@ valid_target(const char *s)
     return true;
 }
 
-/* ---- libuv <-> curl plumbing ----------------------------------------- */
+/* ---- entering and leaving user code ----------------------------------- */
 
-static void check_multi_info(vpd_fwd *fwd);
 static void fwd_destroy(vpd_fwd *fwd);
 
 static void
@@ -383,596 +259,10 @@ leave(vpd_fwd *fwd)
         fwd_destroy(fwd);
 }
 
-static void
-sock_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-static void
-sock_close(vpd_fwd *fwd, fwd_sock *s)
-{
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        fwd->socks = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    uv_poll_stop(&s->poll);
-    uv_close((uv_handle_t *)&s->poll, sock_closed);
-}
-
-static void on_poll(uv_poll_t *h, int status, int events);
-
-static fwd_sock *
-find_sock(vpd_fwd *fwd, curl_socket_t fd)
-{
-    for (fwd_sock *s = fwd->socks; s; s = s->next) {
-        if (s->fd == fd)
-            return s;
-    }
-    return NULL;
-}
-
-static int
-sock_watch(fwd_sock *s, int events)
-{
-    if (events == s->events)
-        return 0;
-    if (uv_poll_start(&s->poll, events, on_poll) != 0)
-        return -1;
-    s->events = events;
-    return 0;
-}
-
-static void
-on_poll(uv_poll_t *h, int status, int events)
-{
-    fwd_sock *s = h->data;
-    vpd_fwd *fwd = s->fwd;
-    int flags = 0;
-    int running;
-
-    if (!s->wanted) {
-        /* An idle kept-alive connection became readable: the upstream
-         * closed it (or sent garbage).  curl notices when it next tries to
-         * reuse it; until then, stop watching so we do not spin. */
-        uv_poll_stop(&s->poll);
-        s->events = 0;
-        return;
-    }
-
-    if (status < 0)
-        flags = CURL_CSELECT_ERR;
-    if (events & UV_READABLE)
-        flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-        flags |= CURL_CSELECT_OUT;
-    enter(fwd);
-    /* `s` may be closed inside this call: it is not touched afterwards. */
-    curl_multi_socket_action(fwd->multi, s->fd, flags, &running);
-    check_multi_info(fwd);
-    leave(fwd);
-}
-
-static int
-on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
-               void *socketp)
-{
-    vpd_fwd *fwd = userp;
-    fwd_sock *s = socketp;
-
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            /* Keep watching for readability only, so the next request on
-             * this connection needs no epoll_ctl at all. */
-            curl_multi_assign(fwd->multi, fd, NULL);
-            s->wanted = false;
-            if (sock_watch(s, UV_READABLE) != 0) {
-                uv_poll_stop(&s->poll);
-                s->events = 0;
-            }
-        }
-        return 0;
-    }
-    if (!s && (s = find_sock(fwd, fd)) != NULL)
-        curl_multi_assign(fwd->multi, fd, s);
-    if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s)
-            return -1;
-        if (uv_poll_init_socket(fwd->loop, &s->poll, fd) != 0) {
-            free(s);
-            return -1;
-        }
-        s->fd = fd;
-        s->fwd = fwd;
-        s->poll.data = s;
-        s->next = fwd->socks;
-        if (fwd->socks)
-            fwd->socks->prev = s;
-        fwd->socks = s;
-        curl_multi_assign(fwd->multi, fd, s);
-    }
-    int events = 0;
-    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-        events |= UV_READABLE;
-    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-        events |= UV_WRITABLE;
-    s->wanted = true;
-    return sock_watch(s, events);
-}
-
-/* curl opens a connection: as curl would, only counted (the open
- * upstream connections gauge). */
-static curl_socket_t
-on_curl_opensocket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
-{
-    vpd_fwd *fwd = clientp;
-    (void)purpose;
-    curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
-    if (fd != CURL_SOCKET_BAD)
-        fwd->n_sockets++;
-    return fd;
-}
-
-/* curl closes a socket: drop its watcher first (libuv must stop watching
- * an fd before it is closed and its number reused). */
-static int
-on_curl_closesocket(void *clientp, curl_socket_t fd)
-{
-    vpd_fwd *fwd = clientp;
-    fwd_sock *s = find_sock(fwd, fd);
-    if (s)
-        sock_close(fwd, s);
-    if (fwd->n_sockets)
-        fwd->n_sockets--;
-    return close(fd);
-}
-
-static void
-on_curl_timeout(uv_timer_t *t)
-{
-    vpd_fwd *fwd = t->data;
-    int running;
-
-    enter(fwd);
-    curl_multi_socket_action(fwd->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_multi_info(fwd);
-    leave(fwd);
-}
-
-static int
-on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-    vpd_fwd *fwd = userp;
-
-    if (fwd->freeing)
-        return 0;
-    if (timeout_ms < 0)
-        uv_timer_stop(fwd->timer);
-    else if (timeout_ms == 0 && uv_is_active((uv_handle_t *)fwd->timer) &&
-             uv_timer_get_due_in(fwd->timer) == 0)
-        ; /* already due: curl asks again for each transfer it is given */
-    else  /* 0 means "soon": the next loop iteration, never from here. */
-        uv_timer_start(fwd->timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
-    return 0;
-}
-
-/* ---- easy handle pool ------------------------------------------------- */
-
-/* Returns an idle handle (*ready: it still holds a plain GET's options)
- * or a new one. */
-static CURL *
-pool_get(vpd_fwd *fwd, bool *ready)
-{
-    if (fwd->n_pool) {
-        fwd->n_pool--;
-        *ready = fwd->pool[fwd->n_pool].ready;
-        return fwd->pool[fwd->n_pool].e;
-    }
-    *ready = false;
-    return curl_easy_init();
-}
-
-/* curl_easy_reset drops every option (and with them our pointers into the
- * op) but keeps the handle's caches; the connections stay in the multi's
- * cache either way.  A handle that served a plain GET (keep) is not reset:
- * the next plain GET overwrites every option that differs per request,
- * and anything else resets it first (attempt_start). */
-static void
-pool_put(vpd_fwd *fwd, CURL *e, bool keep)
-{
-    if (fwd->n_pool < FWD_POOL_MAX) {
-        if (!keep)
-            curl_easy_reset(e);
-        fwd->pool[fwd->n_pool].e = e;
-        fwd->pool[fwd->n_pool].ready = keep;
-        fwd->n_pool++;
-    } else {
-        curl_easy_cleanup(e);
-    }
-}
-
-/* ---- an attempt ------------------------------------------------------- */
-
-static size_t
-on_body(char *data, size_t size, size_t n, void *userp)
-{
-    vpd_fwd_op *op = userp;
-    size_t len = size * n;
-    if (vpd_buf_append(&op->rbody, data, len) != 0)
-        return 0; /* CURLE_WRITE_ERROR */
-    return len;
-}
-
-/* Adds the header line held in op->hline (already unfolded) to the
- * response headers.  Returns 0 or -1 (out of memory). */
-static int
-commit_header_line(vpd_fwd_op *op)
-{
-    const char *data = op->hline.data;
-    size_t l = op->hline.len;
-    int rc = 0;
-
-    if (!l)
-        return 0;
-    const char *colon = memchr(data, ':', l);
-    if (colon && colon != data) {
-        size_t nl = (size_t)(colon - data);
-        const char *v = colon + 1;
-        const char *end = data + l;
-        while (v < end && (*v == ' ' || *v == '\t'))
-            v++;
-        while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-            end--;
-        rc = vpd_hdrs_addn(&op->rhdrs, data, nl, v, (size_t)(end - v));
-    }
-    OPENSSL_cleanse(op->hline.data, op->hline.len);
-    vpd_buf_reset(&op->hline);
-    return rc;
-}
-
-/* curl hands over one header line at a time.  A line is kept back until
- * the next one shows it was not folded (obsolete line folding joins a
- * continuation to it with one space). */
-static size_t
-on_header(char *data, size_t size, size_t n, void *userp)
-{
-    vpd_fwd_op *op = userp;
-    size_t len = size * n;
-    size_t l = len;
-
-    while (l && (data[l - 1] == '\n' || data[l - 1] == '\r'))
-        l--;
-    if (l >= 5 && memcmp(data, "HTTP/", 5) == 0) {
-        /* A new response (an interim 1xx came first): forget its headers. */
-        vpd_buf_reset(&op->hline);
-        vpd_hdrs_clear(&op->rhdrs);
-        op->in_headers = true;
-        return len;
-    }
-    if (!op->in_headers)
-        return len; /* trailers after a chunked body are not relayed */
-    if (l == 0) {
-        op->in_headers = false;
-        return commit_header_line(op) == 0 ? len : 0;
-    }
-    if (data[0] == ' ' || data[0] == '\t') {
-        size_t i = 0;
-        while (i < l && (data[i] == ' ' || data[i] == '\t'))
-            i++;
-        if (op->hline.len && (vpd_buf_append(&op->hline, " ", 1) != 0 ||
-                              vpd_buf_append(&op->hline, data + i, l - i) != 0))
-            return 0;
-        return len;
-    }
-    if (commit_header_line(op) != 0 || vpd_buf_append(&op->hline, data, l) != 0)
-        return 0; /* CURLE_WRITE_ERROR */
-    return len;
-}
-
-static void
-attempt_reset(vpd_fwd_op *op)
-{
-    if (op->hline.len)
-        OPENSSL_cleanse(op->hline.data, op->hline.len);
-    vpd_buf_reset(&op->hline);
-    vpd_hdrs_clear(&op->rhdrs);
-    if (op->rbody.len)
-        OPENSSL_cleanse(op->rbody.data, op->rbody.len);
-    vpd_buf_reset(&op->rbody);
-    op->status = 0;
-    op->in_headers = false;
-    op->error = VPD_FWD_OK;
-    op->errbuf[0] = '\0';
-}
-
-#define SETOPT(e, o, v)                                                        \
-    do {                                                                       \
-        if (curl_easy_setopt((e), (o), (v)) != CURLE_OK)                       \
-            goto fail;                                                         \
-    } while (0)
-
-/* ---- parsed URL cache ------------------------------------------------- */
-
-/* curl parses the URL of every transfer (curl_url_set) and then rebuilds
- * it (curl_url_get), both through its byte-at-a-time printf: a large part
- * of its per-request work.  Given CURLOPT_CURLU, it copies the parsed
- * handle instead (curl_url_dup), so the URLs in use are parsed once, here,
- * with the flags curl itself uses for CURLOPT_URL (url.c
- * parseurlandfillconn: GUESS_SCHEME, NON_SUPPORT_SCHEME, PATH_AS_IS since
- * we set it).  CURLOPT_URL is still set to the same string, so everything
- * curl derives from the URL text is unchanged.  An entry is pinned while
- * an attempt uses it; the least recently used unpinned one makes room. */
-static uint64_t
-url_hash(const char *s, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-static void
-url_slot_clear(fwd_url *e)
-{
-    free(e->url);
-    curl_url_cleanup(e->u);
-    memset(e, 0, sizeof *e);
-}
-
-/* Returns the slot holding `url` parsed (pinned once more), or -1 when it
- * is not cacheable (too long, unparsable, an IPv6 zone id, which
- * curl_url_dup does not copy in 7.88) or every slot is pinned. */
-static int
-url_cache_get(vpd_fwd *fwd, const char *url, size_t len)
-{
-    if (len > FWD_UCACHE_MAX_URL)
-        return -1;
-    uint64_t h = url_hash(url, len);
-    int free_slot = -1, lru = -1;
-    for (int i = 0; i < FWD_UCACHE; i++) {
-        fwd_url *e = &fwd->ucache[i];
-        if (!e->url) {
-            if (free_slot < 0)
-                free_slot = i;
-            continue;
-        }
-        if (e->hash == h && e->len == len && memcmp(e->url, url, len) == 0) {
-            e->used = ++fwd->ucache_tick;
-            e->refs++;
-            return i;
-        }
-        if (!e->refs && (lru < 0 || e->used < fwd->ucache[lru].used))
-            lru = i;
-    }
-    int slot = free_slot >= 0 ? free_slot : lru;
-    if (slot < 0)
-        return -1;
-    CURLU *u = curl_url();
-    char *copy = malloc(len + 1);
-    char *zone = NULL;
-    if (!u || !copy ||
-        curl_url_set(u, CURLUPART_URL, url,
-                     CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME |
-                         CURLU_PATH_AS_IS) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK) {
-        curl_free(zone);
-        curl_url_cleanup(u);
-        free(copy);
-        return -1;
-    }
-    memcpy(copy, url, len + 1);
-    fwd_url *e = &fwd->ucache[slot];
-    url_slot_clear(e);
-    e->url = copy;
-    e->len = len;
-    e->hash = h;
-    e->u = u;
-    e->refs = 1;
-    e->used = ++fwd->ucache_tick;
-    return slot;
-}
-
-static void
-url_cache_unpin(vpd_fwd *fwd, int slot)
-{
-    if (slot >= 0 && fwd->ucache[slot].refs)
-        fwd->ucache[slot].refs--;
-}
-
-/* The options every attempt of this op shares with every other op of the
- * same kind: everything but the per-request ones of attempt_start.  For a
- * plain GET these are the same for all requests, which is what lets a
- * handle keep them (pool_put). */
-static int
-easy_setup(vpd_fwd_op *op, CURL *e)
-{
-    vpd_fwd *fwd = op->fwd;
-
-    /* The target goes out byte for byte: no dot-segment squashing. */
-    SETOPT(e, CURLOPT_PATH_AS_IS, 1L);
-    SETOPT(e, CURLOPT_NOSIGNAL, 1L);
-    SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    /* HTTP/1.1: simple and well-behaved with Vault; h2 could come later. */
-    SETOPT(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    /* Redirects are handled in op_attempt_done (one, like Vault's client);
-     * curl itself follows none. */
-    SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
-    /* Bodies are relayed exactly as sent: never decode. */
-    SETOPT(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-    SETOPT(e, CURLOPT_TCP_NODELAY, 1L);
-    SETOPT(e, CURLOPT_OPENSOCKETFUNCTION, on_curl_opensocket);
-    SETOPT(e, CURLOPT_OPENSOCKETDATA, fwd);
-    SETOPT(e, CURLOPT_CLOSESOCKETFUNCTION, on_curl_closesocket);
-    SETOPT(e, CURLOPT_CLOSESOCKETDATA, fwd);
-    SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    SETOPT(e, CURLOPT_TCP_KEEPIDLE, 30L);
-    SETOPT(e, CURLOPT_TCP_KEEPINTVL, 15L);
-    SETOPT(e, CURLOPT_HEADERFUNCTION, on_header);
-    SETOPT(e, CURLOPT_WRITEFUNCTION, on_body);
-    /* The environment's proxy settings, read once (vpd_fwd_new) instead of
-     * by curl on every transfer.  When http and https differ, the attempt
-     * picks by the URL's scheme. */
-    SETOPT(e, CURLOPT_NOPROXY, fwd->no_proxy);
-    if (strcmp(fwd->proxy_http, fwd->proxy_https) == 0)
-        SETOPT(e, CURLOPT_PROXY, fwd->proxy_http);
-
-    /* TLS towards Vault. */
-    SETOPT(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-    SETOPT(e, CURLOPT_SSL_VERIFYPEER, fwd->skip_verify ? 0L : 1L);
-    SETOPT(e, CURLOPT_SSL_VERIFYHOST, fwd->skip_verify ? 0L : 2L);
-    const char *ca = op->ca_cert ? op->ca_cert : fwd->ca_cert;
-    if (ca)
-        SETOPT(e, CURLOPT_CAINFO, ca);
-    if (fwd->ca_path)
-        SETOPT(e, CURLOPT_CAPATH, fwd->ca_path);
-#if LIBCURL_VERSION_NUM >= 0x075700
-    /* curl caches a CA store by file name for a day; after a SIGHUP the
-     * same name may hold new certificates, so new connections read the
-     * files again. */
-    if (fwd->tls_reloaded)
-        SETOPT(e, CURLOPT_CA_CACHE_TIMEOUT, 0L);
-#endif
-    const char *cert = op->own_identity ? op->client_cert : fwd->client_cert;
-    const char *key = op->own_identity ? op->client_key : fwd->client_key;
-    if (cert)
-        SETOPT(e, CURLOPT_SSLCERT, cert);
-    if (key)
-        SETOPT(e, CURLOPT_SSLKEY, key);
-    if (op->own_identity) {
-        /* A per-request identity (the cert auth method) must neither ride
-         * on a connection made with another one nor leave its connection
-         * or TLS session behind for others. */
-        SETOPT(e, CURLOPT_FRESH_CONNECT, 1L);
-        SETOPT(e, CURLOPT_FORBID_REUSE, 1L);
-        SETOPT(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
-    }
-    if (fwd->connect_to)
-        SETOPT(e, CURLOPT_CONNECT_TO, fwd->connect_to);
-    if (fwd->unix_path)
-        SETOPT(e, CURLOPT_UNIX_SOCKET_PATH, fwd->unix_path);
-    return 0;
-fail:
-    return -1;
-}
-
-/* Starts one attempt.  Returns 0, or -1 with op->error set. */
-static int
-attempt_start(vpd_fwd_op *op)
-{
-    vpd_fwd *fwd = op->fwd;
-    uint64_t now = uv_now(fwd->loop);
-
-    attempt_reset(op);
-    if (now >= op->deadline) {
-        op->error = VPD_FWD_TIMEOUT;
-        snprintf(op->errbuf, sizeof op->errbuf,
-                 "no time left for another attempt");
-        return -1;
-    }
-    long left = (long)(op->deadline - now);
-    bool ready;
-    CURL *e = pool_get(fwd, &ready);
-    if (!e) {
-        op->error = VPD_FWD_INTERNAL;
-        snprintf(op->errbuf, sizeof op->errbuf, "out of memory");
-        return -1;
-    }
-    op->easy = e;
-    op->easy_keep = false;
-    if (ready && !op->plain) {
-        curl_easy_reset(e);
-        ready = false;
-    }
-    if (!ready && easy_setup(op, e) != 0)
-        goto fail;
-
-    /* What differs per request or attempt. */
-    SETOPT(e, CURLOPT_PRIVATE, op);
-    SETOPT(e, CURLOPT_ERRORBUFFER, op->errbuf);
-    SETOPT(e, CURLOPT_HEADERDATA, op);
-    SETOPT(e, CURLOPT_WRITEDATA, op);
-    op->ucache_slot = url_cache_get(fwd, op->url.data, op->url.len);
-    SETOPT(e, CURLOPT_CURLU,
-           op->ucache_slot >= 0 ? fwd->ucache[op->ucache_slot].u : NULL);
-    SETOPT(e, CURLOPT_URL, op->url.data);
-    SETOPT(e, CURLOPT_TIMEOUT_MS, left);
-    SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS,
-           left < FWD_CONNECT_TIMEOUT_MS ? left : FWD_CONNECT_TIMEOUT_MS);
-    struct curl_slist *hdrs = op->hdrs;
-    if (fwd->host_line && !op->use_host_line)
-        hdrs = hdrs->next; /* the first line is the Host override */
-    SETOPT(e, CURLOPT_HTTPHEADER, hdrs);
-    bool keep = op->plain;
-    if (strcmp(fwd->proxy_http, fwd->proxy_https) != 0) {
-        const char *u = op->url.data;
-        if (strncasecmp(u, "https:", 6) == 0) {
-            SETOPT(e, CURLOPT_PROXY, fwd->proxy_https);
-        } else if (strncasecmp(u, "http:", 5) == 0) {
-            SETOPT(e, CURLOPT_PROXY, fwd->proxy_http);
-        } else {
-            /* Another scheme (curl refuses it): leave it to curl. */
-            SETOPT(e, CURLOPT_PROXY, NULL);
-            SETOPT(e, CURLOPT_NOPROXY, NULL);
-            keep = false;
-        }
-    }
-
-    if (!op->plain) {
-        if (op->is_get && !op->send_body) {
-            SETOPT(e, CURLOPT_HTTPGET, 1L);
-        } else if (op->is_head) {
-            SETOPT(e, CURLOPT_NOBODY, 1L);
-        } else {
-            if (op->send_body) {
-                SETOPT(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                       (curl_off_t)op->body_len);
-                SETOPT(e, CURLOPT_POSTFIELDS, op->body ? op->body : "");
-            }
-            if (!op->is_post || !op->send_body)
-                SETOPT(e, CURLOPT_CUSTOMREQUEST, op->method);
-        }
-    }
-
-    if (curl_multi_add_handle(fwd->multi, e) != CURLM_OK)
-        goto fail;
-    op->easy_keep = keep;
-    op->attempts++;
-    op->state = OP_RUNNING;
-    return 0;
-
-fail:
-    op->easy = NULL;
-    pool_put(fwd, e, false);
-    url_cache_unpin(fwd, op->ucache_slot);
-    op->ucache_slot = -1;
-    op->error = VPD_FWD_INTERNAL;
-    snprintf(op->errbuf, sizeof op->errbuf, "could not set up the request");
-    return -1;
-}
-
-/* Detaches the op's easy handle, if any, and returns it to the pool. */
-static void
-op_release_easy(vpd_fwd_op *op)
-{
-    if (!op->easy)
-        return;
-    curl_multi_remove_handle(op->fwd->multi, op->easy);
-    pool_put(op->fwd, op->easy, op->easy_keep);
-    op->easy = NULL;
-    op->easy_keep = false;
-    url_cache_unpin(op->fwd, op->ucache_slot);
-    op->ucache_slot = -1;
-}
-
 /* ---- loop wake-up after a delivery ------------------------------------ */
 
 /* A callback delivered from the loop's timer phase (a transfer that
- * completed inside curl's timeout handling) must not leave the loop
+ * completed inside a timer callback) must not leave the loop
  * blocking in its poll phase: a caller driving it with UV_RUN_ONCE until
  * its callback ran would wait for the next unrelated event.  An active
  * idle handle makes that poll non-blocking; it is stopped after the poll
@@ -1020,41 +310,37 @@ op_clear_request(vpd_fwd_op *op)
     if (op->method != op->method_buf)
         free(op->method);
     op->method = NULL;
+    free(op->target);
+    op->target = NULL;
     free(op->log_path);
     op->log_path = NULL;
-    if (op->hbuf.len)
-        OPENSSL_cleanse(op->hbuf.data, op->hbuf.len);
-    vpd_buf_reset(&op->hbuf);
-    op->hdrs = NULL;
+    if (op->hdrs.len)
+        OPENSSL_cleanse(op->hdrs.data, op->hdrs.len);
+    vpd_buf_reset(&op->hdrs);
+    if (op->head.len)
+        OPENSSL_cleanse(op->head.data, op->head.len);
+    vpd_buf_reset(&op->head);
     if (op->body) {
         OPENSSL_cleanse(op->body, op->body_len);
         free(op->body);
         op->body = NULL;
     }
-    free(op->client_cert);
-    free(op->client_key);
-    free(op->ca_cert);
-    op->client_cert = op->client_key = op->ca_cert = NULL;
+    vpd_up_tls_unref(op->own_tls);
+    op->own_tls = NULL;
     if (op->rbody.len)
         OPENSSL_cleanse(op->rbody.data, op->rbody.len);
     vpd_buf_reset(&op->rbody);
-    if (op->hline.len)
-        OPENSSL_cleanse(op->hline.data, op->hline.len);
-    vpd_buf_reset(&op->hline);
     vpd_hdrs_clear(&op->rhdrs);
-    vpd_buf_reset(&op->url);
 }
 
 static void
 op_free(vpd_fwd_op *op)
 {
     op_clear_request(op);
-    vpd_buf_free_secret(&op->hbuf);
-    vpd_buf_free(&op->url);
+    vpd_buf_free_secret(&op->hdrs);
+    vpd_buf_free_secret(&op->head);
     vpd_buf_free(&op->rbody);
-    vpd_buf_free_secret(&op->hline);
     vpd_hdrs_free(&op->rhdrs);
-    free(op->hnodes);
     free(op);
 }
 
@@ -1069,28 +355,17 @@ static vpd_fwd_op *
 op_alloc(vpd_fwd *fwd)
 {
     vpd_fwd_op *op = fwd->free_ops;
-    if (!op) {
-        op = calloc(1, sizeof *op);
-        if (op)
-            op->ucache_slot = -1;
-        return op;
-    }
+    if (!op)
+        return calloc(1, sizeof *op);
     fwd->free_ops = op->next;
     fwd->n_free_ops--;
-    vpd_buf url = op->url, hbuf = op->hbuf, hline = op->hline,
-            rbody = op->rbody;
+    vpd_buf hdrs = op->hdrs, head = op->head, rbody = op->rbody;
     vpd_hdrs rhdrs = op->rhdrs;
-    struct curl_slist *hnodes = op->hnodes;
-    size_t hnodes_cap = op->hnodes_cap;
     memset(op, 0, sizeof *op);
-    op->url = url;
-    op->hbuf = hbuf;
-    op->hline = hline;
+    op->hdrs = hdrs;
+    op->head = head;
     op->rbody = rbody;
     op->rhdrs = rhdrs;
-    op->hnodes = hnodes;
-    op->hnodes_cap = hnodes_cap;
-    op->ucache_slot = -1;
     return op;
 }
 
@@ -1104,19 +379,12 @@ op_recycle(vpd_fwd *fwd, vpd_fwd_op *op)
     }
     op_clear_request(op);
     /* Keep only ordinary sizes around. */
-    if (op->url.cap > FWD_KEEP_BUF)
-        vpd_buf_free(&op->url);
-    if (op->hbuf.cap > FWD_KEEP_BUF)
-        vpd_buf_free_secret(&op->hbuf);
+    if (op->hdrs.cap > FWD_KEEP_BUF)
+        vpd_buf_free_secret(&op->hdrs);
+    if (op->head.cap > FWD_KEEP_BUF)
+        vpd_buf_free_secret(&op->head);
     if (op->rbody.cap > FWD_KEEP_BUF)
         vpd_buf_free(&op->rbody);
-    if (op->hline.cap > FWD_KEEP_BUF)
-        vpd_buf_free_secret(&op->hline);
-    if (op->hnodes_cap > 64) {
-        free(op->hnodes);
-        op->hnodes = NULL;
-        op->hnodes_cap = 0;
-    }
     if (op->rhdrs.cap > 64)
         vpd_hdrs_free(&op->rhdrs);
     op->next = fwd->free_ops;
@@ -1132,7 +400,7 @@ op_log_path(const vpd_fwd_op *op, int *len)
         *len = (int)strlen(op->log_path);
         return op->log_path;
     }
-    const char *t = op->url.data + op->target_off;
+    const char *t = op->target + op->prefix_len;
     *len = (int)strcspn(t, "?");
     return t;
 }
@@ -1159,48 +427,14 @@ error_name(vpd_fwd_error e)
     return "?";
 }
 
-/* Removes what must not be relayed from the upstream's headers, in one
- * pass over the list (this runs for every answer): the hop-by-hop headers,
- * any header a Connection header names, and Content-Length (the body is
- * whole and the server frames it) except on HEAD and 304 answers, where
- * it describes a body not sent. */
+/* Withdraws the op's exchange from the client, if it has one there. */
 static void
-filter_response_headers(vpd_hdrs *h, bool keep_length)
+op_release_exchange(vpd_fwd_op *op)
 {
-    conn_values cv;
-    conn_values_init(&cv, h);
-    /* Decide first, then compact: the Connection header must still be in
-     * place while other names are checked against it. */
-    bool small[64];
-    bool *drop = h->n <= 64 ? small : malloc(h->n * sizeof *drop);
-    if (!drop) {
-        conn_values_free(&cv);
-        return;
+    if (op->in_client) {
+        vpd_up_client_cancel(&op->x);
+        op->in_client = false;
     }
-    bool any = false;
-    for (size_t i = 0; i < h->n; i++) {
-        const char *n = h->v[i].name;
-        size_t nl = (size_t)(h->v[i].value - n) - 1; /* "name\0value" */
-        drop[i] = vpd_hdr_is_hop_by_hop_n(n, nl) ||
-                  (!keep_length && NAME_IS(n, nl, "Content-Length")) ||
-                  (cv.n && named_by_connection(&cv, n, nl));
-        any |= drop[i];
-    }
-    conn_values_free(&cv);
-    if (any) {
-        size_t kept = 0;
-        for (size_t i = 0; i < h->n; i++) {
-            if (drop[i]) {
-                explicit_bzero(h->v[i].value, strlen(h->v[i].value));
-                free(h->v[i].name); /* one allocation: name and value */
-            } else {
-                h->v[kept++] = h->v[i];
-            }
-        }
-        h->n = kept;
-    }
-    if (drop != small)
-        free(drop);
 }
 
 /* Delivers the result and retires the op.  The callback may free the
@@ -1212,7 +446,7 @@ op_finish(vpd_fwd_op *op)
 {
     vpd_fwd *fwd = op->fwd;
 
-    op_release_easy(op);
+    op_release_exchange(op);
     if (op->timer_inited)
         uv_timer_stop(&op->timer);
     if (op->prev)
@@ -1230,7 +464,11 @@ op_finish(vpd_fwd_op *op)
     resp.error = op->error;
     resp.attempts = op->attempts;
     if (op->error == VPD_FWD_OK) {
-        filter_response_headers(&op->rhdrs, op->is_head || op->status == 304);
+        /* Hop-by-hop headers, those the Connection header names, and
+         * Content-Length (the listener frames the body) except where it
+         * describes a body not sent (HEAD, 304). */
+        vpd_hdrs_filter(&op->rhdrs, VPD_HDR_TO_CLIENT,
+                        vpd_hdr_keeps_length(op->method, op->status));
         resp.status = op->status;
         resp.headers = op->rhdrs;
         memset(&op->rhdrs, 0, sizeof op->rhdrs);
@@ -1293,51 +531,76 @@ op_finish(vpd_fwd_op *op)
 
 static void on_op_timer(uv_timer_t *t);
 
-/* Maps a curl failure onto our errors; *retry says whether Vault's client
+static void
+op_timer_start(vpd_fwd_op *op, uint64_t ms)
+{
+    if (!op->timer_inited) {
+        uv_timer_init(op->fwd->loop, &op->timer);
+        op->timer.data = op;
+        op->timer_inited = true;
+    }
+    uv_timer_start(&op->timer, on_op_timer, ms, 0);
+}
+
+/* A failure found while starting an attempt: delivered from the loop, as
+ * the callback never runs inside vpd_fwd_send. */
+static void
+op_fail_soon(vpd_fwd_op *op, vpd_fwd_error e, const char *text)
+{
+    op->error = e;
+    snprintf(op->errbuf, sizeof op->errbuf, "%s", text);
+    op->fail_pending = true;
+    op->state = OP_WAITING;
+    op_timer_start(op, 0);
+}
+
+/* Maps the client's outcome onto ours; *retry says whether Vault's client
  * (go-retryablehttp's base policy) would try again: certificate problems
  * and local mistakes are final, network trouble is not. */
 static vpd_fwd_error
-classify(CURLcode rc, bool *retry)
+classify(vpd_up_error e, bool *retry)
 {
     *retry = true;
-    switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
+    switch (e) {
+    case VPD_UP_OK:
+        return VPD_FWD_OK;
+    case VPD_UP_TIMEOUT:
         return VPD_FWD_TIMEOUT;
-    case CURLE_SSL_CONNECT_ERROR:
+    case VPD_UP_TLS:
         return VPD_FWD_TLS;
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CRL_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-    case CURLE_SSL_ENGINE_INITFAILED:
-    case CURLE_SSL_SHUTDOWN_FAILED:
-    case CURLE_SSL_CLIENTCERT:
-    case CURLE_USE_SSL_FAILED:
+    case VPD_UP_TLS_VERIFY:
         *retry = false;
         return VPD_FWD_TLS;
-    case CURLE_OUT_OF_MEMORY:
-    case CURLE_BAD_FUNCTION_ARGUMENT:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_WRITE_ERROR:
-    case CURLE_ABORTED_BY_CALLBACK:
-    case CURLE_FAILED_INIT:
+    case VPD_UP_INTERNAL:
         *retry = false;
         return VPD_FWD_INTERNAL;
-    default:
-        /* Refused, DNS, reset, nothing or garbage received. */
-        return VPD_FWD_UNREACHABLE;
+    case VPD_UP_UNREACHABLE:
+        break;
     }
+    return VPD_FWD_UNREACHABLE;
+}
+
+/* An HTTP-date in any of the three forms HTTP allows (RFC 9110 5.6.7),
+ * as seconds since the epoch, or -1. */
+static time_t
+parse_http_date(const char *s)
+{
+    static const char *const forms[] = {"%a, %d %b %Y %H:%M:%S GMT",
+                                        "%A, %d-%b-%y %H:%M:%S GMT",
+                                        "%a %b %e %H:%M:%S %Y"};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        struct tm tm;
+        memset(&tm, 0, sizeof tm);
+        const char *end = strptime(s, forms[i], &tm);
+        if (end && *end == '\0')
+            return timegm(&tm);
+    }
+    return (time_t)-1;
 }
 
 /* The wait before the next attempt: Retry-After on 429/503 if the
- * upstream sent one, otherwise linear jitter (spec 1.4). */
+ * upstream sent one, otherwise linear jitter as Vault's client waits
+ * (go-retryablehttp's LinearJitterBackoff). */
 static uint64_t
 retry_wait_ms(vpd_fwd_op *op)
 {
@@ -1350,18 +613,16 @@ retry_wait_ms(vpd_fwd_op *op)
             unsigned long long secs = strtoull(ra, &end, 10);
             if (*end == '\0' && ra[0] != '-')
                 return secs > 86400 ? 86400000ULL : secs * 1000ULL;
-            time_t when = curl_getdate(ra, NULL);
+            time_t when = parse_http_date(ra);
             if (when != (time_t)-1) {
                 time_t now = time(NULL);
                 return when > now ? (uint64_t)(when - now) * 1000ULL : 0;
             }
         }
     }
-    uint64_t base = fwd->retry_min_ms;
-    if (fwd->retry_max_ms > fwd->retry_min_ms)
-        base += next_rand(fwd) % (fwd->retry_max_ms - fwd->retry_min_ms + 1);
-    /* attempt n (0-based) waits base * (n + 1) */
-    return base * (uint64_t)(op->retries + 1);
+    /* attempt n (0-based) waits (n + 1) * a random value in min..max */
+    return vpd_backoff_linear(fwd->retry_min_ms, fwd->retry_max_ms,
+                              (unsigned)op->retries + 1);
 }
 
 static bool
@@ -1370,24 +631,271 @@ is_retryable_status(int status)
     return status == 429 || (status >= 500 && status <= 599 && status != 501);
 }
 
-/* Redirect handling as in Vault's client: one 301/302/307 is followed with
- * the same method, headers and body; never from https to http.  Returns 1
- * when op->url now names the new location (the caller sends again), 0 to
- * relay the response as is, -1 when the op failed (op->error set). */
+/* ---- building an attempt ---------------------------------------------- */
+
+/* The Host header value for an origin, as Go writes it: the port only when
+ * it is not the scheme's default. */
+static void
+origin_set(fwd_origin *o, const vpd_up_url *u)
+{
+    o->url = *u;
+    o->url.rest = NULL;
+    bool v6 = strchr(u->host, ':') != NULL;
+    bool dflt = u->port == (u->https ? 443 : 80);
+    if (dflt)
+        snprintf(o->host_hdr, sizeof o->host_hdr, "%s%s%s", v6 ? "[" : "",
+                 u->host, v6 ? "]" : "");
+    else
+        snprintf(o->host_hdr, sizeof o->host_hdr, "%s%s%s:%d", v6 ? "[" : "",
+                 u->host, v6 ? "]" : "", u->port);
+}
+
+static bool
+same_origin(const fwd_origin *a, const fwd_origin *b)
+{
+    return a->url.https == b->url.https && a->url.port == b->url.port &&
+           strcasecmp(a->url.host, b->url.host) == 0;
+}
+
+/* The vault block's TLS identity, made when first needed; NULL with
+ * fwd->tls_err set when its files cannot be used. */
+static vpd_up_tls *
+fwd_default_tls(vpd_fwd *fwd)
+{
+    if (!fwd->tls && !fwd->tls_err[0]) {
+        vpd_up_tls_opts o = {fwd->ca_cert, fwd->ca_path, fwd->client_cert,
+                             fwd->client_key, fwd->skip_verify};
+        fwd->tls = vpd_up_tls_new(&o, fwd->tls_err, sizeof fwd->tls_err);
+        if (!fwd->tls && !fwd->tls_err[0])
+            snprintf(fwd->tls_err, sizeof fwd->tls_err, "TLS set-up failed");
+    }
+    return fwd->tls;
+}
+
+static void
+identities_clear(vpd_fwd *fwd)
+{
+    for (int i = 0; i < FWD_IDENTITIES; i++) {
+        fwd_identity *id = &fwd->ids[i];
+        if (id->tls && fwd->client)
+            vpd_up_client_retire(fwd->client, id->tls);
+        vpd_up_tls_unref(id->tls);
+        free(id->cert);
+        free(id->key);
+        free(id->ca);
+        memset(id, 0, sizeof *id);
+    }
+}
+
+static bool
+same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The identity of a cert-auth login: its own context, so its pool and TLS
+ * sessions are never shared with requests made without it.  Returns a new
+ * reference, or NULL with a reason in err. */
+static vpd_up_tls *
+fwd_identity_tls(vpd_fwd *fwd, const char *cert, const char *key,
+                 const char *ca, char *err, size_t err_len)
+{
+    fwd_identity *slot = &fwd->ids[0];
+    for (int i = 0; i < FWD_IDENTITIES; i++) {
+        fwd_identity *id = &fwd->ids[i];
+        if (id->tls && same_str(id->cert, cert) && same_str(id->key, key) &&
+            same_str(id->ca, ca)) {
+            id->used = ++fwd->id_tick;
+            return vpd_up_tls_ref(id->tls);
+        }
+        if (!id->tls || (slot->tls && id->used < slot->used))
+            slot = id;
+    }
+    vpd_up_tls_opts o = {ca ? ca : fwd->ca_cert, fwd->ca_path, cert, key,
+                         fwd->skip_verify};
+    vpd_up_tls *t = vpd_up_tls_new(&o, err, err_len);
+    if (!t)
+        return NULL;
+    if (slot->tls) {
+        vpd_up_client_retire(fwd->client, slot->tls);
+        vpd_up_tls_unref(slot->tls);
+        free(slot->cert);
+        free(slot->key);
+        free(slot->ca);
+    }
+    slot->cert = dup_or_null(cert);
+    slot->key = dup_or_null(key);
+    slot->ca = dup_or_null(ca);
+    slot->tls = t;
+    slot->used = ++fwd->id_tick;
+    return vpd_up_tls_ref(t);
+}
+
+/* Fills op->dest and op->head for the op's current origin.  Returns 0, -1
+ * when out of memory, or 1 with op->error set (no TLS identity). */
 static int
-maybe_redirect(vpd_fwd_op *op, CURL *e)
+op_prepare(vpd_fwd_op *op)
 {
     vpd_fwd *fwd = op->fwd;
-    char *loc = NULL;
+    const fwd_origin *o = &fwd->origin;
+    bool base = true;
+    if (op->redirected && !same_origin(&op->redirect, &fwd->origin)) {
+        o = &op->redirect;
+        base = false;
+    }
+    vpd_up_dest *d = &op->dest;
+    memset(d, 0, sizeof *d);
+    d->https = o->url.https;
+    d->host = o->url.host;
+    d->port = o->url.port;
+    d->unix_path = base ? fwd->unix_path : NULL;
+    d->tls_name = base && fwd->tls_name ? fwd->tls_name : o->url.host;
+    if (d->https) {
+        d->tls = op->own_tls ? op->own_tls : fwd_default_tls(fwd);
+        if (!d->tls) {
+            op->error = VPD_FWD_TLS;
+            snprintf(op->errbuf, sizeof op->errbuf, "%s", fwd->tls_err);
+            return 1;
+        }
+    }
+    if (!d->unix_path)
+        d->proxy = vpd_egress_for(fwd->egress, d->https, d->host, d->port);
+    bool absolute = d->proxy && !d->https;
 
+    vpd_buf *h = &op->head;
+    vpd_buf_reset(h);
+    int rc =
+        vpd_buf_printf(h, "%s %s%s%s HTTP/1.1\r\nHost: %s\r\n", op->method,
+                       absolute ? "http://" : "", absolute ? o->host_hdr : "",
+                       op->target, o->host_hdr);
+    if (rc == 0 && absolute && d->proxy->auth[0])
+        rc = vpd_buf_printf(h, "Proxy-Authorization: %s\r\n", d->proxy->auth);
+    if (rc == 0 && op->hdrs.len)
+        rc = vpd_buf_append(h, op->hdrs.data, op->hdrs.len);
+    if (rc == 0 && op->send_body)
+        rc = vpd_buf_printf(h, "Content-Length: %zu\r\n", op->body_len);
+    if (rc == 0)
+        rc = vpd_buf_append(h, "\r\n", 2);
+    if (rc != 0)
+        return -1;
+    op->bufs[0] = uv_buf_init(h->data, (unsigned)h->len);
+    op->bufs[1] = uv_buf_init(op->body, (unsigned)op->body_len);
+    return 0;
+}
+
+static void on_exchange_done(vpd_up_exchange *x);
+
+/* Starts one attempt.  Returns 0 (the outcome comes through the loop), or
+ * -1 with op->error set when nothing could be started. */
+static int
+attempt_start(vpd_fwd_op *op)
+{
+    vpd_fwd *fwd = op->fwd;
+    uint64_t now = uv_now(fwd->loop);
+
+    op->error = VPD_FWD_OK;
+    op->errbuf[0] = '\0';
+    op->status = 0;
+    if (now >= op->deadline) {
+        op->error = VPD_FWD_TIMEOUT;
+        snprintf(op->errbuf, sizeof op->errbuf,
+                 "no time left for another attempt");
+        return -1;
+    }
+    int rc = op_prepare(op);
+    if (rc > 0) {
+        op->attempts++;
+        op_fail_soon(op, op->error, op->errbuf);
+        return 0;
+    }
+    vpd_up_exchange *x = &op->x;
+    memset(x, 0, sizeof *x);
+    x->bufs = op->bufs;
+    x->nbufs = op->send_body && op->body_len ? 2 : 1;
+    x->idempotent = op->idempotent;
+    x->is_head = op->is_head;
+    x->deadline_ms = op->deadline;
+    x->headers = &op->rhdrs;
+    x->body = &op->rbody;
+    x->cb = on_exchange_done;
+    x->arg = op;
+    if (rc < 0 || vpd_up_client_start(fwd->client, &op->dest, x) != 0) {
+        op->error = VPD_FWD_INTERNAL;
+        snprintf(op->errbuf, sizeof op->errbuf, "out of memory");
+        return -1;
+    }
+    op->in_client = true;
+    op->attempts++;
+    op->state = OP_RUNNING;
+    return 0;
+}
+
+/* Resolves a Location value against the op's current origin and target
+ * into *o and a new target (heap).  Returns 0 or -1. */
+static int
+resolve_location(vpd_fwd_op *op, const char *loc, fwd_origin *o, char **target)
+{
+    const fwd_origin *cur = op->redirected ? &op->redirect : &op->fwd->origin;
+    vpd_up_url u;
+    vpd_buf t = VPD_BUF_INIT;
+    if (strncasecmp(loc, "http://", 7) == 0 ||
+        strncasecmp(loc, "https://", 8) == 0) {
+        if (vpd_up_url_parse(loc, false, &u) != 0)
+            return -1;
+        origin_set(o, &u);
+        if (vpd_buf_append_str(&t, *u.rest == '/' ? "" : "/") != 0 ||
+            vpd_buf_append_str(&t, u.rest) != 0)
+            goto oom;
+    } else if (loc[0] == '/' && loc[1] == '/') {
+        char abs[2048];
+        snprintf(abs, sizeof abs, "%s:%s", cur->url.https ? "https" : "http",
+                 loc);
+        if (vpd_up_url_parse(abs, false, &u) != 0)
+            return -1;
+        origin_set(o, &u);
+        if (vpd_buf_append_str(&t, *u.rest == '/' ? "" : "/") != 0 ||
+            vpd_buf_append_str(&t, u.rest) != 0)
+            goto oom;
+    } else {
+        *o = *cur;
+        if (loc[0] != '/') {
+            /* Relative to the current path's directory. */
+            size_t pl = strcspn(op->target, "?");
+            while (pl && op->target[pl - 1] != '/')
+                pl--;
+            if (vpd_buf_append(&t, op->target, pl) != 0)
+                goto oom;
+        }
+        if (vpd_buf_append_str(&t, loc) != 0)
+            goto oom;
+    }
+    *target = vpd_buf_steal(&t);
+    return *target ? 0 : -1;
+oom:
+    vpd_buf_free(&t);
+    return -1;
+}
+
+/* Redirect handling as in Vault's client: one 301/302/307 is followed with
+ * the same method, headers and body; never from https to http.  Returns 1
+ * when the op now names the new location (the caller sends again), 0 to
+ * relay the response as is, -1 when the op failed (op->error set). */
+static int
+maybe_redirect(vpd_fwd_op *op)
+{
     if (op->redirected ||
         (op->status != 301 && op->status != 302 && op->status != 307))
         return 0;
-    if (curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK || !loc ||
-        !*loc)
+    const char *loc = vpd_hdrs_get(&op->rhdrs, "Location", 0);
+    if (!loc || !*loc)
         return 0;
-    if (strncasecmp(op->url.data, "https:", 6) == 0 &&
-        strncasecmp(loc, "https:", 6) != 0) {
+    fwd_origin o;
+    char *target = NULL;
+    if (resolve_location(op, loc, &o, &target) != 0)
+        return 0; /* not a place we can go: relay the answer */
+    const fwd_origin *cur = op->redirected ? &op->redirect : &op->fwd->origin;
+    if (cur->url.https && !o.url.https) {
+        free(target);
         op->error = VPD_FWD_UNREACHABLE;
         snprintf(op->errbuf, sizeof op->errbuf,
                  "redirect would cause protocol downgrade");
@@ -1399,42 +907,39 @@ maybe_redirect(vpd_fwd_op *op, CURL *e)
         const char *path = op_log_path(op, &pl);
         op->log_path = strndup(path, (size_t)pl);
     }
-    vpd_buf_reset(&op->url);
-    if (!op->log_path || vpd_buf_append_str(&op->url, loc) != 0) {
+    if (!op->log_path) {
+        free(target);
         op->error = VPD_FWD_INTERNAL;
         snprintf(op->errbuf, sizeof op->errbuf, "out of memory");
         return -1;
     }
-    const char *url = op->url.data;
-    /* The Host override belongs to the configured origin only. */
-    if (fwd->origin) {
-        size_t ol = strlen(fwd->origin);
-        op->use_host_line =
-            strncasecmp(url, fwd->origin, ol) == 0 &&
-            (url[ol] == '/' || url[ol] == '\0' || url[ol] == '?');
-    }
+    free(op->target);
+    op->target = target;
+    op->prefix_len = 0;
+    op->redirect = o;
     op->redirected = true;
     op->retries = 0; /* Vault's client starts over with a fresh budget */
     return 1;
 }
 
-/* One attempt has ended with curl result rc. */
+/* One attempt has ended: relay, redirect or retry. */
 static void
-op_attempt_done(vpd_fwd_op *op, CURLcode rc)
+op_attempt_done(vpd_fwd_op *op, vpd_up_error e, const char *text)
 {
     vpd_fwd *fwd = op->fwd;
-    CURL *e = op->easy;
     bool retry = false;
 
-    if (rc == CURLE_OK) {
-        long code = 0;
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-        op->status = (int)code;
+    if (e == VPD_UP_OK) {
+        op->status = op->x.status;
         op->error = VPD_FWD_OK;
         op->errbuf[0] = '\0';
-        int r = maybe_redirect(op, e);
+        if (op->x.upgraded) {
+            /* Nobody here speaks the new protocol: relay the 101 only. */
+            vpd_up_conn_close(op->x.upgraded);
+            op->x.upgraded = NULL;
+        }
+        int r = maybe_redirect(op);
         if (r != 0) {
-            op_release_easy(op);
             if (r > 0 && attempt_start(op) == 0)
                 return;
             op_finish(op);
@@ -1442,12 +947,10 @@ op_attempt_done(vpd_fwd_op *op, CURLcode rc)
         }
         retry = is_retryable_status(op->status);
     } else {
-        op->error = classify(rc, &retry);
-        if (!op->errbuf[0])
-            snprintf(op->errbuf, sizeof op->errbuf, "%s",
-                     curl_easy_strerror(rc));
+        op->error = classify(e, &retry);
+        snprintf(op->errbuf, sizeof op->errbuf, "%s",
+                 text && *text ? text : error_name(op->error));
     }
-    op_release_easy(op);
 
     if (retry && op->retries < op->max_retries) {
         uint64_t wait = retry_wait_ms(op);
@@ -1470,16 +973,22 @@ op_attempt_done(vpd_fwd_op *op, CURLcode rc)
             }
             op->retries++;
             op->state = OP_WAITING;
-            if (!op->timer_inited) {
-                uv_timer_init(fwd->loop, &op->timer);
-                op->timer.data = op;
-                op->timer_inited = true;
-            }
-            uv_timer_start(&op->timer, on_op_timer, wait, 0);
+            op_timer_start(op, wait);
             return;
         }
     }
     op_finish(op);
+}
+
+static void
+on_exchange_done(vpd_up_exchange *x)
+{
+    vpd_fwd_op *op = x->arg;
+    vpd_fwd *fwd = op->fwd;
+    op->in_client = false;
+    enter(fwd);
+    op_attempt_done(op, x->error, x->errtext);
+    leave(fwd);
 }
 
 static void
@@ -1491,41 +1000,21 @@ on_op_timer(uv_timer_t *t)
     if (op->state != OP_WAITING)
         return;
     enter(fwd);
-    if (attempt_start(op) != 0)
+    if (op->fail_pending) {
+        op->fail_pending = false;
         op_finish(op);
-    leave(fwd);
-}
-
-static void
-check_multi_info(vpd_fwd *fwd)
-{
-    CURLMsg *msg;
-    int left;
-
-    while (!fwd->free_requested &&
-           (msg = curl_multi_info_read(fwd->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE)
-            continue;
-        char *priv = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-        vpd_fwd_op *op = (vpd_fwd_op *)(void *)priv;
-        CURLcode rc = msg->data.result;
-        if (!op || op->easy != msg->easy_handle) {
-            curl_multi_remove_handle(fwd->multi, msg->easy_handle);
-            continue;
-        }
-        op_attempt_done(op, rc);
+    } else if (attempt_start(op) != 0) {
+        op_finish(op);
     }
+    leave(fwd);
 }
 
 /* ---- public API ------------------------------------------------------- */
 
-/* Parses vault.address into the base URL and, for tls_server_name, the
- * CONNECT_TO mapping.  curl 7.88 has no option to set the SNI apart from
- * the URL's host, so the URL names tls_server_name (SNI and certificate
- * check use it) and CURLOPT_CONNECT_TO "name:port:host:port" sends the
- * connection to the real address; a Host header keeps the address's
- * host, as Vault's Go client would send. */
+/* Parses vault.address: the origin (with tls_server_name as the TLS name
+ * while the connection still goes to the address's host, and the Host
+ * header stays the address's, as Vault's Go client does), the path prefix,
+ * or a unix socket. */
 static int
 parse_address(vpd_fwd *fwd, const vpd_vault_config *vault, char *err,
               size_t err_len)
@@ -1533,10 +1022,7 @@ parse_address(vpd_fwd *fwd, const vpd_vault_config *vault, char *err,
     const char *addr = vault->address && *vault->address
                            ? vault->address
                            : "https://127.0.0.1:8200";
-    int rc = -1;
-    char *scheme = NULL, *host = NULL, *port = NULL, *dport = NULL,
-         *path = NULL;
-    vpd_buf b = VPD_BUF_INIT;
+    vpd_up_url u;
 
     if (strncasecmp(addr, "unix://", 7) == 0) {
         /* As Vault's client: HTTP over the socket, host "localhost". */
@@ -1545,139 +1031,67 @@ parse_address(vpd_fwd *fwd, const vpd_vault_config *vault, char *err,
             return -1;
         }
         fwd->unix_path = strdup(addr + 7);
-        fwd->base = strdup("http://localhost");
-        return fwd->unix_path && fwd->base ? 0 : -1;
+        fwd->prefix = strdup("");
+        vpd_up_url_parse("http://localhost", false, &u);
+        origin_set(&fwd->origin, &u);
+        return fwd->unix_path && fwd->prefix ? 0 : -1;
     }
-
-    CURLU *u = curl_url();
-    if (!u)
-        return -1;
-    if (curl_url_set(u, CURLUPART_URL, addr, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-        set_err(err, err_len, "vault.address: %s: not a valid URL", addr);
-        goto out;
-    }
-    if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
-        set_err(err, err_len, "vault.address: %s: scheme must be http or https",
+    if (strncasecmp(addr, "http://", 7) != 0 &&
+        strncasecmp(addr, "https://", 8) != 0) {
+        set_err(err, err_len,
+                strstr(addr, "://")
+                    ? "vault.address: %s: scheme must be http or https"
+                    : "vault.address: %s: not a valid URL",
                 addr);
-        goto out;
+        return -1;
     }
-    curl_url_get(u, CURLUPART_PORT, &port, 0);
-    curl_url_get(u, CURLUPART_PORT, &dport, CURLU_DEFAULT_PORT);
-    curl_url_get(u, CURLUPART_PATH, &path, 0);
-    size_t pl = path ? strlen(path) : 0;
-    while (pl && path[pl - 1] == '/')
+    if (vpd_up_url_parse(addr, false, &u) != 0) {
+        set_err(err, err_len, "vault.address: %s: not a valid URL", addr);
+        return -1;
+    }
+    origin_set(&fwd->origin, &u);
+    size_t pl = strcspn(u.rest, "?#");
+    while (pl && u.rest[pl - 1] == '/')
         pl--;
-
-    bool https = strcasecmp(scheme, "https") == 0;
+    fwd->prefix = strndup(u.rest, pl);
     const char *sni = vault->tls_server_name;
-    if (https && sni && *sni) {
-        bool v6 = strchr(sni, ':') != NULL;
-        if (vpd_buf_printf(&b, "https://%s%s%s:%s", v6 ? "[" : "", sni,
-                           v6 ? "]" : "", dport) != 0)
-            goto out;
-        fwd->origin = strdup(b.data);
-        char *ct = NULL;
-        size_t ctl = strlen(sni) + strlen(host) + 2 * strlen(dport) + 8;
-        ct = malloc(ctl);
-        if (!ct || !fwd->origin)
-            goto oom;
-        snprintf(ct, ctl, "%s%s%s:%s:%s:%s", v6 ? "[" : "", sni, v6 ? "]" : "",
-                 dport, host, dport);
-        fwd->connect_to = curl_slist_append(NULL, ct);
-        free(ct);
-        size_t hl = strlen(host) + (port ? strlen(port) : 0) + 8;
-        fwd->host_line = malloc(hl);
-        if (!fwd->connect_to || !fwd->host_line)
-            goto oom;
-        snprintf(fwd->host_line, hl, "Host: %s%s%s", host, port ? ":" : "",
-                 port ? port : "");
-    } else {
-        if (vpd_buf_printf(&b, "%s://%s%s%s", https ? "https" : "http", host,
-                           port ? ":" : "", port ? port : "") != 0)
-            goto oom;
+    if (u.https && sni && *sni)
+        fwd->tls_name = strdup(sni);
+    if (!fwd->prefix || (u.https && sni && *sni && !fwd->tls_name)) {
+        set_err(err, err_len, "vault.address: %s: out of memory", addr);
+        return -1;
     }
-    if (pl && vpd_buf_append(&b, path, pl) != 0)
-        goto oom;
-    fwd->base = vpd_buf_steal(&b);
-    rc = fwd->base ? 0 : -1;
-    goto out;
-oom:
-    set_err(err, err_len, "vault.address: %s: out of memory", addr);
-out:
-    vpd_buf_free(&b);
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_free(dport);
-    curl_free(path);
-    curl_url_cleanup(u);
-    return rc;
-}
-
-static void
-timer_closed(uv_handle_t *h)
-{
-    free(h);
+    return 0;
 }
 
 static void
 fwd_release(vpd_fwd *fwd)
 {
-    /* Our watchers go first (curl forgets them), then curl closes its
-     * sockets; a late CURL_POLL_REMOVE then finds no context. */
-    while (fwd->socks) {
-        curl_multi_assign(fwd->multi, fwd->socks->fd, NULL);
-        sock_close(fwd, fwd->socks);
-    }
-    for (size_t i = 0; i < fwd->n_pool; i++)
-        curl_easy_cleanup(fwd->pool[i].e);
-    fwd->n_pool = 0;
     while (fwd->free_ops) {
         vpd_fwd_op *op = fwd->free_ops;
         fwd->free_ops = op->next;
         op_free(op);
     }
     fwd->n_free_ops = 0;
-    if (fwd->multi)
-        curl_multi_cleanup(fwd->multi);
-    fwd->multi = NULL;
-    for (int i = 0; i < FWD_UCACHE; i++)
-        url_slot_clear(&fwd->ucache[i]);
-    if (fwd->timer)
-        uv_close((uv_handle_t *)fwd->timer, timer_closed);
+    identities_clear(fwd);
+    if (fwd->client)
+        vpd_up_client_free(fwd->client);
+    fwd->client = NULL;
+    vpd_up_tls_unref(fwd->tls);
+    vpd_egress_free(fwd->egress);
     if (fwd->kick) {
         uv_close((uv_handle_t *)&fwd->kick->idle, kick_closed);
         uv_close((uv_handle_t *)&fwd->kick->check, kick_closed);
         fwd->kick = NULL;
     }
-    free(fwd->base);
-    free(fwd->origin);
-    free(fwd->host_line);
-    curl_slist_free_all(fwd->connect_to);
+    free(fwd->prefix);
     free(fwd->unix_path);
+    free(fwd->tls_name);
     free(fwd->ca_cert);
     free(fwd->ca_path);
     free(fwd->client_cert);
     free(fwd->client_key);
-    free(fwd->proxy_http);
-    free(fwd->proxy_https);
-    free(fwd->no_proxy);
     free(fwd);
-}
-
-/* The first of these environment variables that is set (even to ""), as
- * curl's proxy detection reads them; "" when none is. */
-static char *
-env_first(const char *const *names)
-{
-    for (; *names; names++) {
-        const char *v = getenv(*names);
-        if (v)
-            return strdup(v);
-    }
-    return strdup("");
 }
 
 int
@@ -1697,8 +1111,6 @@ vpd_fwd_set_tls(vpd_fwd *fwd, const vpd_vault_config *vault)
         free(key);
         return -1;
     }
-    /* curl copied the old strings into every handle and transfer, so
-     * requests under way keep their settings. */
     free(fwd->ca_cert);
     free(fwd->ca_path);
     free(fwd->client_cert);
@@ -1708,14 +1120,17 @@ vpd_fwd_set_tls(vpd_fwd *fwd, const vpd_vault_config *vault)
     fwd->client_cert = cert;
     fwd->client_key = key;
     fwd->skip_verify = vault->tls_skip_verify;
-    fwd->tls_reloaded = true;
-    /* Idle handles that kept a plain GET's options hold the old TLS ones. */
-    for (size_t i = 0; i < fwd->n_pool; i++) {
-        if (fwd->pool[i].ready) {
-            curl_easy_reset(fwd->pool[i].e);
-            fwd->pool[i].ready = false;
-        }
+    /* Requests under way keep the identity they hold a reference to; new
+     * ones get the new files (read again even under the same names). */
+    if (fwd->tls) {
+        vpd_up_client_retire(fwd->client, fwd->tls);
+        vpd_up_tls_unref(fwd->tls);
+        fwd->tls = NULL;
     }
+    fwd->tls_err[0] = '\0';
+    identities_clear(fwd);
+    if (fwd->origin.url.https)
+        (void)fwd_default_tls(fwd);
     return 0;
 }
 
@@ -1723,13 +1138,6 @@ vpd_fwd *
 vpd_fwd_new(uv_loop_t *loop, const vpd_vault_config *vault, char *err,
             size_t err_len)
 {
-    if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            set_err(err, err_len, "libcurl: %s", "global init failed");
-            return NULL;
-        }
-        curl_ready = true;
-    }
     vpd_fwd *fwd = calloc(1, sizeof *fwd);
     if (!fwd) {
         set_err(err, err_len, "forwarder: %s", "out of memory");
@@ -1738,9 +1146,6 @@ vpd_fwd_new(uv_loop_t *loop, const vpd_vault_config *vault, char *err,
     fwd->loop = loop;
     fwd->retry_min_ms = 1000;
     fwd->retry_max_ms = 1500;
-    fwd->rng = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)fwd;
-    if (!fwd->rng)
-        fwd->rng = 0x9E3779B97F4A7C15ULL;
     fwd->num_retries = vault->num_retries < 0 ? 0 : vault->num_retries;
     fwd->skip_verify = vault->tls_skip_verify;
     fwd->ca_cert = dup_or_null(vault->ca_cert);
@@ -1761,34 +1166,21 @@ vpd_fwd_new(uv_loop_t *loop, const vpd_vault_config *vault, char *err,
             set_err(err, err_len, "forwarder: %s", "out of memory");
         goto fail;
     }
-    /* What curl 7.88 would read on each transfer (url.c detect_proxy and
-     * create_conn_helper_init_proxy): <scheme>_proxy, HTTPS_PROXY for
-     * https only (never HTTP_PROXY), then all_proxy / ALL_PROXY; and
-     * no_proxy / NO_PROXY.  The first one set wins even when empty. */
-    static const char *const env_http[] = {"http_proxy", "all_proxy",
-                                           "ALL_PROXY", NULL};
-    static const char *const env_https[] = {"https_proxy", "HTTPS_PROXY",
-                                            "all_proxy", "ALL_PROXY", NULL};
-    static const char *const env_no[] = {"no_proxy", "NO_PROXY", NULL};
-    fwd->proxy_http = env_first(env_http);
-    fwd->proxy_https = env_first(env_https);
-    fwd->no_proxy = env_first(env_no);
-    if (!fwd->proxy_http || !fwd->proxy_https || !fwd->no_proxy) {
-        set_err(err, err_len, "forwarder: %s", "out of memory");
+    char perr[256] = "";
+    fwd->egress = vpd_egress_from_env(perr, sizeof perr);
+    if (!fwd->egress) {
+        set_err(err, err_len, "forwarder: %s", perr);
         goto fail;
     }
-    fwd->timer = malloc(sizeof *fwd->timer);
-    fwd->multi = curl_multi_init();
-    if (!fwd->timer || !fwd->multi) {
-        free(fwd->timer);
-        fwd->timer = NULL;
-        set_err(err, err_len, "libcurl: %s", "cannot create a multi handle");
-        goto fail;
-    }
-    uv_timer_init(loop, fwd->timer);
-    fwd->timer->data = fwd;
+    fwd->client = vpd_up_client_new(loop,
+                                    vault->max_connections > 0
+                                        ? (unsigned)vault->max_connections
+                                        : VPD_UP_DEFAULT_MAX_CONNECTIONS,
+                                    VPD_UP_DEFAULT_IDLE_MS);
     fwd->kick = calloc(1, sizeof *fwd->kick);
-    if (!fwd->kick) {
+    if (!fwd->client || !fwd->kick) {
+        free(fwd->kick);
+        fwd->kick = NULL;
         set_err(err, err_len, "forwarder: %s", "out of memory");
         goto fail;
     }
@@ -1796,12 +1188,10 @@ vpd_fwd_new(uv_loop_t *loop, const vpd_vault_config *vault, char *err,
     uv_check_init(loop, &fwd->kick->check);
     fwd->kick->idle.data = fwd->kick->check.data = fwd->kick;
     fwd->kick->open = 2;
-    curl_multi_setopt(fwd->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(fwd->multi, CURLMOPT_SOCKETDATA, fwd);
-    curl_multi_setopt(fwd->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(fwd->multi, CURLMOPT_TIMERDATA, fwd);
-    /* Enough idle connections kept for a busy proxy's concurrency. */
-    curl_multi_setopt(fwd->multi, CURLMOPT_MAXCONNECTS, FWD_MAX_CONNECTS);
+    /* The vault block's files are read now, as at every SIGHUP; a failure
+     * shows on the requests (a TLS error), not as a start-up failure. */
+    if (fwd->origin.url.https)
+        (void)fwd_default_tls(fwd);
     return fwd;
 
 fail:
@@ -1825,7 +1215,7 @@ vpd_fwd_inflight(const vpd_fwd *fwd)
 size_t
 vpd_fwd_open_connections(const vpd_fwd *fwd)
 {
-    return fwd->n_sockets;
+    return vpd_up_client_open_connections(fwd->client);
 }
 
 char *
@@ -1839,94 +1229,53 @@ vpd_fwd_resp_take(vpd_fwd_resp *resp, size_t *len)
     return b;
 }
 
-/* Header lines that remove what curl would add on its own. */
-static char line_no_expect[] = "Expect:";
-static char line_no_accept[] = "Accept:";
-static char line_no_ctype[] = "Content-Type:";
-
-/* Builds the header lines sent upstream from the client's headers: one
- * buffer of NUL-terminated lines (op->hbuf) and the curl_slist nodes
- * pointing into it (op->hnodes), both kept by recycled ops, so no
- * allocation in the steady state.  curl only reads the list. */
+/* The client's headers as lines for the upstream (op->hdrs), minus what
+ * the header policy keeps from Vault (http/hdr_policy.h: hop-by-hop and
+ * Connection-named headers, framing, Host, Expect, Accept-Encoding).  A
+ * name that is not a token or a value with CR or LF would let a client
+ * smuggle header lines: such headers are dropped too. */
 static int
 build_headers(vpd_fwd_op *op, const vpd_hdrs *in)
 {
-    vpd_fwd *fwd = op->fwd;
     size_t nin = in ? in->n : 0;
-    bool accept = false, ctype = false;
-
-    size_t need = nin + 4;
-    if (need > op->hnodes_cap) {
-        struct curl_slist *nodes = realloc(op->hnodes, need * sizeof *nodes);
-        if (!nodes)
-            return -1;
-        op->hnodes = nodes;
-        op->hnodes_cap = need;
-    }
-    struct curl_slist *nodes = op->hnodes;
-    size_t k = 0;
-    if (fwd->host_line)
-        nodes[k++].data = fwd->host_line;
-    size_t first = k;
-    vpd_buf *b = &op->hbuf;
+    vpd_buf *b = &op->hdrs;
     vpd_buf_reset(b);
-    conn_values cv;
-    conn_values_init(&cv, in);
-    for (size_t i = 0; i < nin; i++) {
+    vpd_hdr_filter f;
+    vpd_hdr_filter_init(&f, in, VPD_HDR_TO_UPSTREAM, false);
+    int rc = 0;
+    for (size_t i = 0; i < nin && rc == 0; i++) {
         const char *n = in->v[i].name,
                    *v = in->v[i].value ? in->v[i].value : "";
         size_t nl = token_len(n);
         size_t vl = strcspn(v, "\r\n");
-        /* CR or LF in a value would let a client smuggle header lines. */
         if (!nl || v[vl])
             continue;
-        if (vpd_hdr_is_hop_by_hop_n(n, nl) || NAME_IS(n, nl, "Host") ||
-            NAME_IS(n, nl, "Content-Length") || NAME_IS(n, nl, "Expect") ||
-            /* The body is relayed identity-encoded, as Vault Proxy does. */
-            NAME_IS(n, nl, "Accept-Encoding") ||
-            (cv.n && named_by_connection(&cv, n, nl)))
+        if (vpd_hdr_filter_drops(&f, n, nl))
             continue;
-        if (NAME_IS(n, nl, "Accept"))
-            accept = true;
-        if (NAME_IS(n, nl, "Content-Type"))
-            ctype = true;
-        /* "Name;" is how curl sends a header with an empty value.  The
-         * offset is turned into a pointer once the buffer stops moving. */
-        size_t off = b->len;
-        if (vpd_buf_reserve(b, nl + vl + 3) != 0) {
-            conn_values_free(&cv);
-            return -1;
+        if (vpd_buf_reserve(b, nl + vl + 4) != 0) {
+            rc = -1;
+            break;
         }
         memcpy(b->data + b->len, n, nl);
         b->len += nl;
-        if (vl) {
-            memcpy(b->data + b->len, ": ", 2);
-            memcpy(b->data + b->len + 2, v, vl);
-            b->len += vl + 2;
-        } else {
-            b->data[b->len++] = ';';
-        }
-        b->data[b->len++] = '\0';
-        nodes[k++].data = (char *)(uintptr_t)off;
+        memcpy(b->data + b->len, ": ", 2);
+        b->len += 2;
+        memcpy(b->data + b->len, v, vl);
+        b->len += vl;
+        memcpy(b->data + b->len, "\r\n", 2);
+        b->len += 2;
+        b->data[b->len] = '\0';
     }
-    conn_values_free(&cv);
-    size_t last = k;
-    /* "Name:" removes what curl would add on its own: Accept: * / *, and,
-     * on requests with a body, Expect: 100-continue (big bodies) and the
-     * form Content-Type it puts on POSTFIELDS.  Without a body curl adds
-     * neither, so those two lines would only cost it time. */
-    if (op->send_body)
-        nodes[k++].data = line_no_expect;
-    if (!accept)
-        nodes[k++].data = line_no_accept;
-    if (!ctype && op->send_body)
-        nodes[k++].data = line_no_ctype;
-    for (size_t i = first; i < last; i++)
-        nodes[i].data = b->data + (uintptr_t)nodes[i].data;
-    for (size_t i = 0; i < k; i++)
-        nodes[i].next = i + 1 < k ? &nodes[i + 1] : NULL;
-    op->hdrs = k ? nodes : NULL;
-    return 0;
+    return rc;
+}
+
+/* Methods Go's transport may send again on a fresh connection. */
+static bool
+is_idempotent(const char *m)
+{
+    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 ||
+           strcmp(m, "OPTIONS") == 0 || strcmp(m, "TRACE") == 0 ||
+           strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0;
 }
 
 vpd_fwd_op *
@@ -1951,26 +1300,28 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
     } else if (!(op->method = strdup(req->method))) {
         goto fail;
     }
-    op->is_get = strcmp(op->method, "GET") == 0;
     op->is_head = strcmp(op->method, "HEAD") == 0;
-    op->is_post = strcmp(op->method, "POST") == 0;
-    bool bodyful = op->is_post || strcmp(op->method, "PUT") == 0 ||
+    op->idempotent = is_idempotent(op->method);
+    bool bodyful = strcmp(op->method, "POST") == 0 ||
+                   strcmp(op->method, "PUT") == 0 ||
                    strcmp(op->method, "PATCH") == 0;
     op->send_body = !op->is_head && (req->body_len > 0 || bodyful);
 
-    vpd_buf_reset(&op->url);
-    if (vpd_buf_append_str(&op->url, fwd->base) != 0 ||
-        (req->target[0] != '/' && vpd_buf_append(&op->url, "/", 1) != 0))
+    size_t pl = strlen(fwd->prefix), tl = strlen(req->target);
+    bool slash = req->target[0] != '/';
+    op->target = malloc(pl + slash + tl + 1);
+    if (!op->target)
         goto fail;
-    op->target_off = op->url.len;
-    if (vpd_buf_append_str(&op->url, req->target) != 0)
-        goto fail;
-    op->use_host_line = fwd->host_line != NULL;
+    memcpy(op->target, fwd->prefix, pl);
+    if (slash)
+        op->target[pl] = '/';
+    memcpy(op->target + pl + slash, req->target, tl + 1);
+    op->prefix_len = pl + slash;
     if (build_headers(op, req->headers) != 0)
         goto fail;
 
-    op->body_len = req->body_len;
-    if (req->body_len) {
+    op->body_len = op->send_body ? req->body_len : 0;
+    if (op->body_len) {
         op->body = malloc(req->body_len + 1);
         if (!op->body)
             goto fail;
@@ -1978,32 +1329,32 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
         op->body[req->body_len] = '\0';
     }
 
-    if ((req->client_cert && *req->client_cert) ||
-        (req->client_key && *req->client_key) ||
-        (req->ca_cert && *req->ca_cert)) {
-        op->own_identity = true;
-        op->client_cert = dup_or_null(req->client_cert);
-        op->client_key = dup_or_null(req->client_key);
-        op->ca_cert = dup_or_null(req->ca_cert);
-        if ((req->client_cert && *req->client_cert && !op->client_cert) ||
-            (req->client_key && *req->client_key && !op->client_key) ||
-            (req->ca_cert && *req->ca_cert && !op->ca_cert))
-            goto fail;
-    }
-    op->plain = op->is_get && !op->send_body && !op->own_identity;
-
     op->max_retries =
         req->max_retries < 0 ? fwd->num_retries : req->max_retries;
     long tmo = req->timeout_ms > 0 ? req->timeout_ms : FWD_DEFAULT_TIMEOUT_MS;
     op->deadline = uv_now(fwd->loop) + (uint64_t)tmo;
 
-    /* curl_multi_add_handle only arms curl's timer: the transfer, and so
-     * the callback, start on a later loop iteration. */
+    if ((req->client_cert && *req->client_cert) ||
+        (req->client_key && *req->client_key) ||
+        (req->ca_cert && *req->ca_cert)) {
+        char terr[200] = "";
+        op->own_tls = fwd_identity_tls(
+            fwd, nonempty(req->client_cert), nonempty(req->client_key),
+            nonempty(req->ca_cert), terr, sizeof terr);
+        if (!op->own_tls) {
+            /* An unusable certificate or key: a TLS error, not retried. */
+            op->attempts++;
+            op_fail_soon(op, VPD_FWD_TLS, terr[0] ? terr : "TLS set-up failed");
+            goto started;
+        }
+    }
+
     if (attempt_start(op) != 0) {
         /* The call fails and the callback will never run. */
         op_recycle(fwd, op);
         return NULL;
     }
+started:
     op->next = fwd->ops;
     if (fwd->ops)
         fwd->ops->prev = op;
@@ -2023,7 +1374,7 @@ vpd_fwd_cancel(vpd_fwd_op *op)
         return;
     vpd_fwd *fwd = op->fwd;
     enter(fwd);
-    op_release_easy(op);
+    op_release_exchange(op);
     op->error = VPD_FWD_CANCELLED;
     snprintf(op->errbuf, sizeof op->errbuf, "request cancelled");
     op_finish(op);
@@ -2046,7 +1397,7 @@ vpd_fwd_free(vpd_fwd *fwd)
     enter(fwd);
     while (fwd->ops) {
         vpd_fwd_op *op = fwd->ops;
-        op_release_easy(op);
+        op_release_exchange(op);
         op->error = VPD_FWD_CANCELLED;
         snprintf(op->errbuf, sizeof op->errbuf, "forwarder shut down");
         op_finish(op);

@@ -1,6 +1,7 @@
-/* The forwarder: sends requests to the Vault server with libcurl's multi
- * interface driven by the libuv loop (no blocking, no threads), keeping
- * keep-alive connections to the upstream for reuse.
+/* The forwarder: sends requests to the Vault server the way Vault's own
+ * client does (retries, redirects, deadlines, error mapping), over the
+ * upstream client's pooled keep-alive connections (upstream/client.h), all
+ * on the libuv loop (no blocking, no threads of ours).
  *
  * Ownership: vpd_fwd_send copies everything in the request before it
  * returns.  The response handed to the callback is borrowed for the
@@ -66,22 +67,25 @@ typedef void (*vpd_fwd_cb)(vpd_fwd_resp *resp, void *arg);
  * minimum TLS 1.2; tls_server_name becomes the SNI and verification name
  * while the connection still goes to the address's host (the Host header
  * stays the address's).  Returns NULL with a message in err on a bad
- * address or when libcurl cannot start. */
+ * address or an unusable proxy setting in the environment.  vault.
+ * max_connections bounds the connections open to Vault (client.h). */
 vpd_fwd *vpd_fwd_new(uv_loop_t *loop, const vpd_vault_config *vault, char *err,
                      size_t err_len);
 
 /* SIGHUP: takes vault's ca_cert, ca_path, client_cert, client_key and
- * tls_skip_verify (copied) for connections made from now on; requests
- * under way and kept-alive connections made with the same settings are
- * left alone (curl reuses a connection only when its TLS settings match).
- * Returns 0, or -1 (out of memory) with the old settings kept. */
+ * tls_skip_verify (copied), reads the files again (even under the same
+ * names) and uses them for every connection made from now on; requests
+ * under way finish on their connections, which then close, as do the
+ * idle ones made with the old settings.  Files that cannot be used show
+ * as TLS errors on the requests.  Returns 0, or -1 (out of memory) with
+ * the old settings kept. */
 int vpd_fwd_set_tls(vpd_fwd *fwd, const vpd_vault_config *vault);
 
 /* Starts a request.  cb runs exactly once on the loop, never before
  * vpd_fwd_send returns.  Retries transport errors, 429 and 5xx except 501
- * (spec 1.4; 412 is left to the consistency layer) with linear jittered
- * waits, and follows one 301/302/307 as Vault's client does (never from
- * https to http).  Returns the op, or NULL (bad method or target, out of
+ * (as Vault's client does; 412 is left to the consistency layer) with linear
+ * jittered waits, and follows one 301/302/307 as Vault's client does (never
+ * from https to http).  Returns the op, or NULL (bad method or target, out of
  * memory, forwarder being freed): then cb never runs. */
 vpd_fwd_op *vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb,
                          void *arg);
@@ -100,8 +104,9 @@ size_t vpd_fwd_open_connections(const vpd_fwd *fwd);
 
 /* Sets the base wait between attempts: attempt n (0-based) waits a random
  * value in [min_ms, max_ms] times (n + 1).  The default is 1000..1500 ms
- * (go-retryablehttp's linear jitter, spec 1.4); tests use a few ms.  A
- * Retry-After header on 429/503 still wins, as in Vault.  Since: 0.1. */
+ * (go-retryablehttp's linear jitter, which Vault's client uses); tests use a
+ * few ms.  A Retry-After header on 429/503 still wins, as in Vault.  Since:
+ * 0.1. */
 void vpd_fwd_set_retry_base_ms(vpd_fwd *fwd, unsigned min_ms, unsigned max_ms);
 
 /* Moves the body out of a response inside the callback.  Returns the

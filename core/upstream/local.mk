@@ -1,2 +1,8 @@
 # core/upstream: the client side: what is sent to Vault and how.
-core_libvpcore_la_SOURCES += core/upstream/forward.c core/upstream/forward.h
+core_libvpcore_la_SOURCES += core/upstream/forward.c core/upstream/forward.h \
+	core/upstream/client.c core/upstream/client.h \
+	core/upstream/conn.c core/upstream/conn.h \
+	core/upstream/egress.c core/upstream/egress.h \
+	core/upstream/response.c core/upstream/response.h \
+	core/upstream/tls_client.c core/upstream/tls_client.h \
+	core/upstream/url.c core/upstream/url.h

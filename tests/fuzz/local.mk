@@ -90,3 +90,11 @@ tests_fuzz_fuzz_sink_dh_CPPFLAGS = $(FUZZ_CPPFLAGS) \
 tests_fuzz_fuzz_sink_dh_CFLAGS = $(UNIT_CFLAGS)
 tests_fuzz_fuzz_sink_dh_LDADD = $(UNIT_LDADD)
 TESTS += tests/fuzz/fuzz_sink_dh
+
+check_PROGRAMS += tests/fuzz/fuzz_upstream_response
+tests_fuzz_fuzz_upstream_response_SOURCES = tests/fuzz/fuzz_upstream_response.c tests/fuzz/replay.c
+tests_fuzz_fuzz_upstream_response_CPPFLAGS = $(FUZZ_CPPFLAGS) \
+	-DVP_FUZZ_CORPUS='"$(FUZZ_CORPUS)/upstream_response"'
+tests_fuzz_fuzz_upstream_response_CFLAGS = $(UNIT_CFLAGS)
+tests_fuzz_fuzz_upstream_response_LDADD = $(UNIT_LDADD)
+TESTS += tests/fuzz/fuzz_upstream_response

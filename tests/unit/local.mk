@@ -68,6 +68,14 @@ tests_unit_test_forward_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_forward_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_forward
 
+# upstream client (connections, pools, TLS, egress proxies)
+check_PROGRAMS += tests/unit/test_upstream_client
+tests_unit_test_upstream_client_SOURCES = tests/unit/test_upstream_client.c
+tests_unit_test_upstream_client_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_upstream_client_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_upstream_client_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_upstream_client
+
 # plugin loader (needs the test plugins and the shipped ones built)
 check_PROGRAMS += tests/unit/test_loader
 tests_unit_test_loader_SOURCES = tests/unit/test_loader.c

@@ -585,7 +585,7 @@ TEST(bodies_and_methods)
         ASSERT_STR_EQ(s.method, methods[i]);
         ASSERT_STR_EQ(s.body, body);
         ASSERT_INT_EQ(s.body_len, strlen(body));
-        /* curl adds no form Content-Type of its own. */
+        /* No form Content-Type is made up for the body. */
         ASSERT_INT_EQ(head_count(s.head, "Content-Type"), 0);
         result_free(&r);
     }
@@ -1211,6 +1211,36 @@ TEST(many_concurrent)
     env_done(&e);
 }
 
+/* vault { max_connections } bounds the connections: requests beyond it
+ * wait their turn and still all succeed. */
+TEST(max_connections_bound)
+{
+    upstream_t *up = upstream_start(NULL);
+    env_t e;
+    char a[128];
+    snprintf(a, sizeof a, "http://127.0.0.1:%d", up->port);
+    env_init(&e, a);
+    e.vault.max_connections = 2;
+    env_start(&e);
+    enum { N = 10 };
+    static result_t r[N];
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < N; i++) {
+        vpd_fwd_req q = mkreq("GET", "/v1/sys/health");
+        send_req(e.fwd, &q, &r[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        run_until(&e.loop, &r[i].done);
+        ASSERT(vpd_fwd_open_connections(e.fwd) <= 2);
+    }
+    for (int i = 0; i < N; i++) {
+        ASSERT_INT_EQ(r[i].status, 200);
+        result_free(&r[i]);
+    }
+    ASSERT(up->n_conns <= 2);
+    env_done(&e);
+}
+
 /* ---- tests: what recycled ops and handles carry over ----------------- */
 
 /* Requests of every kind in a row on recycled ops and easy handles: each
@@ -1369,10 +1399,10 @@ TEST(many_targets)
 
 /* ---- tests: proxies from the environment ------------------------------ */
 
-/* The proxy variables count with curl's own rules: http_proxy (never
- * HTTP_PROXY) for http, all_proxy as the fallback, no_proxy exempting
- * hosts.  (The forwarder reads them once, at vpd_fwd_new, where curl would
- * read them on every transfer: the daemon never changes its environment.) */
+/* The proxy variables count as Vault's Go client counts them: HTTP_PROXY
+ * or http_proxy for http, HTTPS_PROXY or https_proxy for https, no
+ * all_proxy, NO_PROXY or no_proxy exempting hosts.  (The forwarder reads
+ * them once, at vpd_fwd_new: the daemon never changes its environment.) */
 static void
 proxy_case(const char *var, const char *no_proxy, bool via_proxy)
 {
@@ -1408,9 +1438,9 @@ proxy_case(const char *var, const char *no_proxy, bool via_proxy)
 TEST(proxy_from_environment)
 {
     proxy_case("http_proxy", NULL, true);
-    proxy_case("all_proxy", NULL, true);
-    proxy_case("ALL_PROXY", NULL, true);
-    proxy_case("HTTP_PROXY", NULL, false); /* curl ignores it for http */
+    proxy_case("HTTP_PROXY", NULL, true);
+    proxy_case("all_proxy", NULL, false); /* Go does not read it */
+    proxy_case("ALL_PROXY", NULL, false);
     proxy_case("https_proxy", NULL, false);
     proxy_case("http_proxy", "127.0.0.1", false);
     proxy_case("http_proxy", "*", false);
@@ -1715,7 +1745,7 @@ main(void)
     unsetenv("all_proxy");
     unsetenv("ALL_PROXY");
     /* The TLS upstream writes with SSL_write, which can hit a peer that
-     * already left (curl itself sends with MSG_NOSIGNAL). */
+     * already left. */
     signal(SIGPIPE, SIG_IGN);
     return RUN_TESTS(
         T(get_pass_through), T(list_goes_out_as_list), T(bodies_and_methods),
@@ -1727,7 +1757,7 @@ main(void)
         T(retry_respects_deadline), T(refused_is_unreachable_after_retries),
         T(upstream_comes_back), T(reset_is_retried), T(timeout),
         T(redirect_followed_once), T(cancel), T(free_cancels_in_flight),
-        T(free_inside_callback), T(many_concurrent),
+        T(free_inside_callback), T(many_concurrent), T(max_connections_bound),
         T(reuse_carries_nothing_over), T(borrowed_answers_stay_separate),
         T(many_targets), T(proxy_from_environment), T(debug_log_has_no_secrets),
         T(tls_verification_on_by_default), T(tls_with_ca_cert),
