@@ -76,6 +76,14 @@ tests_unit_test_upstream_client_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_upstream_client_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_upstream_client
 
+# the RFC 6455 framing codec (split, coalesced, fragmented, refused frames)
+check_PROGRAMS += tests/unit/test_ws_frame
+tests_unit_test_ws_frame_SOURCES = tests/unit/test_ws_frame.c
+tests_unit_test_ws_frame_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_ws_frame_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ws_frame_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_ws_frame
+
 # plugin loader (needs the test plugins and the shipped ones built)
 check_PROGRAMS += tests/unit/test_loader
 tests_unit_test_loader_SOURCES = tests/unit/test_loader.c
