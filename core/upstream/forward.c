@@ -129,6 +129,8 @@ struct vpd_fwd_op {
     char *body;
     size_t body_len;
     vpd_up_tls *own_tls; /* a per-request identity (referenced) */
+    char upgrade[32];    /* the protocol asked for, "" for none */
+    vpd_up_conn *upgraded;
 
     int max_retries;
     int retries; /* retries spent since the last redirect */
@@ -471,6 +473,8 @@ op_finish(vpd_fwd_op *op)
                         vpd_hdr_keeps_length(op->method, op->status));
         resp.status = op->status;
         resp.headers = op->rhdrs;
+        resp.upgraded = op->upgraded;
+        op->upgraded = NULL;
         memset(&op->rhdrs, 0, sizeof op->rhdrs);
     } else {
         if (!op->errbuf[0])
@@ -503,9 +507,15 @@ op_finish(vpd_fwd_op *op)
                     path, error_name(op->error), op->errbuf, op->attempts, ms);
     }
 
+    if (op->upgraded) {
+        vpd_up_conn_close(op->upgraded);
+        op->upgraded = NULL;
+    }
     char *lent = resp.body;
     fwd_kick(fwd);
     op->cb(&resp, op->arg);
+    if (resp.upgraded)
+        vpd_up_conn_close(resp.upgraded);
 
     if (lent && resp.body != lent) {
         /* Taken: the memory is the caller's now. */
@@ -772,6 +782,9 @@ op_prepare(vpd_fwd_op *op)
         rc = vpd_buf_printf(h, "Proxy-Authorization: %s\r\n", d->proxy->auth);
     if (rc == 0 && op->hdrs.len)
         rc = vpd_buf_append(h, op->hdrs.data, op->hdrs.len);
+    if (rc == 0 && op->upgrade[0])
+        rc = vpd_buf_printf(h, "Connection: Upgrade\r\nUpgrade: %s\r\n",
+                            op->upgrade);
     if (rc == 0 && op->send_body)
         rc = vpd_buf_printf(h, "Content-Length: %zu\r\n", op->body_len);
     if (rc == 0)
@@ -934,8 +947,12 @@ op_attempt_done(vpd_fwd_op *op, vpd_up_error e, const char *text)
         op->error = VPD_FWD_OK;
         op->errbuf[0] = '\0';
         if (op->x.upgraded) {
-            /* Nobody here speaks the new protocol: relay the 101 only. */
-            vpd_up_conn_close(op->x.upgraded);
+            /* Only a caller that asked for the new protocol speaks it;
+             * for anyone else the 101 is relayed alone. */
+            if (op->upgrade[0] && op->status == 101)
+                op->upgraded = op->x.upgraded;
+            else
+                vpd_up_conn_close(op->x.upgraded);
             op->x.upgraded = NULL;
         }
         int r = maybe_redirect(op);
@@ -1299,6 +1316,12 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
         op->method = op->method_buf;
     } else if (!(op->method = strdup(req->method))) {
         goto fail;
+    }
+    if (req->upgrade) {
+        if (!valid_token(req->upgrade) ||
+            strlen(req->upgrade) >= sizeof op->upgrade)
+            goto fail;
+        memcpy(op->upgrade, req->upgrade, strlen(req->upgrade) + 1);
     }
     op->is_head = strcmp(op->method, "HEAD") == 0;
     op->idempotent = is_idempotent(op->method);

@@ -84,6 +84,14 @@ tests_unit_test_ws_frame_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ws_frame_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_ws_frame
 
+# the WebSocket client through the forwarder's Upgrade hand-off
+check_PROGRAMS += tests/unit/test_ws_client
+tests_unit_test_ws_client_SOURCES = tests/unit/test_ws_client.c
+tests_unit_test_ws_client_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_ws_client_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ws_client_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_ws_client
+
 # plugin loader (needs the test plugins and the shipped ones built)
 check_PROGRAMS += tests/unit/test_loader
 tests_unit_test_loader_SOURCES = tests/unit/test_loader.c
