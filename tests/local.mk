@@ -51,4 +51,5 @@ INTEGRATION_TESTS = \
 	tests/integration/test_reload_plugins.py \
 	tests/integration/test_ops.py \
 	tests/integration/test_examples.py \
-	tests/integration/test_garbage.py
+	tests/integration/test_garbage.py \
+	tests/integration/test_kv_events.py

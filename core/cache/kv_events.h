@@ -64,6 +64,8 @@ typedef struct {
     const char *pattern;    /* event type pattern; NULL: "kv*" */
     uint64_t reconnect_ms;  /* 0: 10 s */
     long handshake_timeout; /* ms; 0: 30 s */
+    const char *namespace_; /* vault { namespace }, sent as
+                               X-Vault-Namespace; NULL or "": none */
 } vpd_kv_events_opts;
 
 /* Counters for metrics (the static cache publishes them). */
@@ -92,6 +94,20 @@ void vpd_kv_events_kick(vpd_kv_events *ev);
 void vpd_kv_events_stop(vpd_kv_events *ev);
 
 void vpd_kv_events_stats_get(const vpd_kv_events *ev, vpd_kv_events_stats *s);
+
+/* One event as parsed from a JSON (CloudEvents) message: data.namespace,
+ * data.event_type, and from data.event.metadata the path (data_path when
+ * there is no path) and whether "modified" is "true". */
+typedef struct {
+    char ns[256];
+    char path[1024];
+    char event_type[64];
+    bool modified;
+} vpd_kv_event;
+
+/* Parses one message.  Returns 0, or -1 when it is not JSON or names no
+ * path (the stream then just skips it).  Exposed for tests. */
+int vpd_kv_event_parse(const char *msg, size_t len, vpd_kv_event *ev);
 
 /* Stops if needed and releases the module.  The loop must run afterwards
  * so libuv can finish closing its handles. */

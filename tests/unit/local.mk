@@ -163,6 +163,14 @@ tests_tools_dh_decrypt_CPPFLAGS = $(AM_CPPFLAGS)
 tests_tools_dh_decrypt_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JSONC_CFLAGS)
 tests_tools_dh_decrypt_LDADD = $(OPENSSL_LIBS) $(JSONC_LIBS)
 
+# KV event subscription probe (a helper, not a test): core/cache/kv_events
+# against the simulator's event stream (tests/integration/test_kv_events.py)
+check_PROGRAMS += tests/tools/kv_events_probe
+tests_tools_kv_events_probe_SOURCES = tests/tools/kv_events_probe.c
+tests_tools_kv_events_probe_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_tools_kv_events_probe_CFLAGS = $(UNIT_CFLAGS)
+tests_tools_kv_events_probe_LDADD = $(UNIT_LDADD)
+
 # cache plugin "memory", dlopened from the build tree and driven through
 # the stand-alone mock host (no core code linked)
 check_PROGRAMS += tests/unit/test_cache_memory
