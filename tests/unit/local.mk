@@ -92,6 +92,14 @@ tests_unit_test_ws_client_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_ws_client_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_ws_client
 
+# the KV event message parser of the event subscription
+check_PROGRAMS += tests/unit/test_kv_events
+tests_unit_test_kv_events_SOURCES = tests/unit/test_kv_events.c
+tests_unit_test_kv_events_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_kv_events_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_kv_events_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_kv_events
+
 # plugin loader (needs the test plugins and the shipped ones built)
 check_PROGRAMS += tests/unit/test_loader
 tests_unit_test_loader_SOURCES = tests/unit/test_loader.c
