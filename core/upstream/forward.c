@@ -489,6 +489,9 @@ op_finish(vpd_fwd_op *op)
     /* The body is lent from op->rbody; vpd_fwd_resp_take moves it out. */
     size_t body_len = op->rbody.len;
     if (vpd_buf_reserve(&op->rbody, 0) == 0) {
+        /* A buffer allocated just now, for an answer without a body, has
+         * no terminator yet. */
+        op->rbody.data[body_len] = '\0';
         resp.body = op->rbody.data;
         resp.body_len = body_len;
     }

@@ -264,7 +264,7 @@ on_handshake(vpd_fwd_resp *r, void *arg)
         return; /* cancelled by vpd_ws_close */
     vpd_ws_end e = {.error = r->error,
                     .http_status = r->status,
-                    .body = r->body ? r->body : "",
+                    .body = r->body && r->body_len ? r->body : "",
                     .code = VPD_WS_CLOSE_ABNORMAL};
     if (r->error != VPD_FWD_OK) {
         e.reason = r->error_text ? r->error_text : "handshake failed";
