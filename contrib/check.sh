@@ -4,24 +4,51 @@
 #     bash contrib/check.sh
 #
 # 1. installs the build dependencies with apt-get;
-# 2. builds and runs `make check` (unit and integration tests);
-# 3. builds again with AddressSanitizer + UndefinedBehaviorSanitizer
-#    (clang) and runs the same suite;
-# 4. runs `make distcheck` (tarball builds, installs, the SDK example
+# 2. checks that every tracked .c and .h is clang-formatted (one test);
+# 3. builds with warnings as errors and runs `make check` (unit and
+#    integration tests);
+# 4. builds again with AddressSanitizer + UndefinedBehaviorSanitizer
+#    (clang, warnings as errors) and runs the same suite;
+# 5. clones the committed tree into a dot-directory, installs into another
+#    and runs a plain -O0 `make check` there: nothing may depend on where
+#    the tree lives (glob's "**" skips dot-directories, for one);
+# 6. runs `make distcheck` (tarball builds, installs, the SDK example
 #    plugin builds against the installed headers);
-# 5. builds the Debian packages from that tarball, lints, installs, uses
+# 7. builds the Debian packages from that tarball, lints, installs, uses
 #    and purges them (contrib/debian/test.sh).
-# It ends with one line "N passed, N failed" over every test run.
+# It ends with one line "N passed, N failed" over every test run, and says
+# how long each step took.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 cd "$src"
 # shellcheck source=contrib/deps.sh
 . contrib/deps.sh
-vp_install_deps clang libclang-rt-14-dev
+vp_install_deps clang libclang-rt-14-dev clang-format git
 
 passed=0
 failed=0
 status=0
+started=$SECONDS
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# One test that is not a test-suite.log: counts it and says how it went.
+one() {
+    local what=$1
+    shift
+    if "$@"; then
+        echo "$what: ok"
+        passed=$((passed + 1))
+    else
+        echo "$what: FAILED"
+        failed=$((failed + 1))
+        status=1
+    fi
+}
+
+took() {
+    echo "   ($(( SECONDS - $1 ))s)"
+}
 
 # Adds one test-suite.log's counts to the totals and shows its failures.
 tally() {
@@ -44,11 +71,12 @@ tally() {
 }
 
 run_suite() {
-    local build=$1 what=$2
+    local build=$1 what=$2 t0=$SECONDS
     shift 2
     echo "== $what"
-    vp_build "$build" "$@"
+    vp_build "$build" "$@" || status=1
     make -C "$build" -j"$(nproc)" -s check >/dev/null 2>&1 || status=1
+    took "$t0"
     if [[ -f $build/test-suite.log ]]; then
         tally "$build/test-suite.log" "$what"
     else
@@ -58,15 +86,42 @@ run_suite() {
     fi
 }
 
-run_suite "$src/_build/check" "make check" CFLAGS="-O2 -g"
+# The tree is fully formatted (.clang-format); a change that is not fails here.
+# shellcheck disable=SC2317  # called through one()
+formatted() {
+    git -C "$src" ls-files -z -- '*.c' '*.h' |
+        (cd "$src" && xargs -0 clang-format --dry-run -Werror)
+}
+echo "== clang-format"
+t0=$SECONDS
+one "clang-format" formatted
+took "$t0"
+
+run_suite "$src/_build/check" "make check" CFLAGS="-O2 -g" --enable-werror
 
 san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite "$src/_build/asan" "make check (ASan+UBSan)" \
-    CC=clang CFLAGS="-O1 -g $san" LDFLAGS="$san"
+    CC=clang CFLAGS="-O1 -g $san" LDFLAGS="$san" --enable-werror
+
+# The committed tree, cloned as CI clones it, under a dot-directory (as in
+# ~/.cache) and installing under another (as in ~/.local).  configure
+# refuses a working directory with a space in it, so the path has none.
+dot="$tmp/.cache/vaproxy"
+if git -C "$src" rev-parse --git-dir >/dev/null 2>&1 &&
+    git clone -q "$src" "$dot/src"; then
+    VP_SRC="$dot/src" run_suite "$dot/build" "make check in a dot-directory" \
+        CFLAGS="-O0 -g" --enable-werror --prefix="$tmp/.local"
+else
+    echo "== make check in a dot-directory"
+    echo "make check in a dot-directory: no git checkout to clone"
+    failed=$((failed + 1))
+    status=1
+fi
 
 echo "== make distcheck"
+t0=$SECONDS
 if make -C "$src/_build/check" -s distcheck >"$src/_build/distcheck.log" 2>&1; then
     echo "make distcheck: ok"
     passed=$((passed + 1))
@@ -76,10 +131,12 @@ else
     failed=$((failed + 1))
     status=1
 fi
+took "$t0"
 
 # The Debian packages, built from the tarball distcheck just made: built,
 # inspected, linted, installed, used and purged (contrib/debian/test.sh).
 echo "== Debian packages"
+t0=$SECONDS
 tarball=$(ls "$src"/_build/check/vaproxy-*.tar.gz 2>/dev/null | head -n1 || true)
 if [[ -n $tarball ]]; then
     bash contrib/debian/test.sh --tarball "$tarball" >"$src/_build/debian.log" 2>&1 || status=1
@@ -98,6 +155,8 @@ else
     failed=$((failed + 1))
     status=1
 fi
+took "$t0"
 
+echo "all steps: $(( (SECONDS - started) / 60 ))m$(( (SECONDS - started) % 60 ))s"
 echo "$passed passed, $failed failed"
 exit $status

@@ -25,10 +25,11 @@ vp_install_deps() {
 }
 
 # Configures and builds vaproxy in BUILD_DIR (out of tree) with extra
-# configure arguments.
+# configure arguments: the tree this file is in, or the one $VP_SRC names
+# (contrib/check.sh builds a clone of it elsewhere).
 vp_build() {
     local src build
-    src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    src=${VP_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
     build=$1
     shift
     if [[ ! -x "$src/configure" ]]; then

@@ -21,7 +21,8 @@ UNIT_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS) $(OPENSSL
 UNIT_LDADD = core/libvpcore.la
 
 EXTRA_DIST += tests/harness/test.h tests/sim/vaultsim.py \
-	tests/integration/harness.py tests/data/config $(INTEGRATION_TESTS)
+	tests/integration/harness.py tests/tools/connect_proxy.py tests/data/config \
+	$(INTEGRATION_TESTS)
 
 include tests/unit/local.mk
 include tests/plugins/local.mk
@@ -46,10 +47,15 @@ INTEGRATION_TESTS = \
 	tests/integration/test_lifecycle.py \
 	tests/integration/test_cache.py \
 	tests/integration/test_persist.py \
+	tests/integration/test_persist_enospc.py \
 	tests/integration/test_logging.py \
 	tests/integration/test_reload.py \
 	tests/integration/test_reload_plugins.py \
 	tests/integration/test_ops.py \
 	tests/integration/test_examples.py \
 	tests/integration/test_garbage.py \
+	tests/integration/test_layers.py \
+	tests/integration/test_license.py \
+	tests/integration/test_egress_proxy.py \
+	tests/integration/test_stress_short.py \
 	tests/integration/test_kv_events.py

@@ -20,9 +20,9 @@
 #   RSS_ONLY=1         skip the hit runs: only fill LEASES leases, re-read
 #                      them and report memory (about 30 s with a build)
 #
-# Set-up and method as run.sh (build-and-clients.md section 3): wrk on one
-# CPU, every server on another, scenarios interleaved, medians.  The nginx
-# cache has that section's settings.  Shared code is in lib.sh.
+# Set-up and method as run.sh: wrk on one CPU, every server on another,
+# scenarios interleaved, medians.  README.md gives the nginx cache settings.
+# Shared code is in lib.sh.
 # Nothing outside the temp dir is written (no /etc/nginx, no /var/log).
 set -euo pipefail
 

@@ -210,7 +210,10 @@ USED_PORTS=" "
 free_port() {
     local p i
     for ((i = 0; i < 200; i++)); do
-        p=$((20000 + RANDOM % 40000))
+        # Below Linux's default ephemeral range (32768-60999): a port there
+        # may be the local end of someone's outgoing connection, which a
+        # connect test cannot see but which makes bind() fail.
+        p=$((20000 + RANDOM % 12000))
         [[ $USED_PORTS == *" $p "* ]] && continue
         # A refused connect means nothing listens there.
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
@@ -247,6 +250,7 @@ wait_ready() {
 nginx_common() { # $1 = dir
     cat <<EOF
 worker_processes 1;
+master_process ${NGINX_MASTER:-on};
 daemon off;
 pid $1/nginx.pid;
 error_log $T/logs/$(basename "$1")-error.log warn;
@@ -268,9 +272,10 @@ nginx_check() { # $1 = dir, $2 = what
         die "$2 nginx config rejected ($1/nginx.conf)"
 }
 
-start_nginx() { # $1 = dir; sets NGX_PID
+start_nginx() { # $1 = dir, then an optional command prefix (e.g. valgrind); sets NGX_PID
     local d=$1
-    "${SRV_PIN[@]}" "$NGINX" -p "$d/" -c "$d/nginx.conf" \
+    shift
+    "${SRV_PIN[@]}" "$@" "$NGINX" -p "$d/" -c "$d/nginx.conf" \
         -e "$T/logs/$(basename "$d")-error.log" >"$T/logs/$(basename "$d")-stdout.log" 2>&1 &
     NGX_PID=$!
     PIDS+=("$NGX_PID")

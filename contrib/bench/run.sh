@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# contrib/bench/run.sh: loopback pass-through benchmark of vaproxyd against an
-# nginx reverse proxy, both in front of the same nginx "Vault" upstream.
+# contrib/bench/run.sh: loopback pass-through benchmark of vaproxyd against
+# nginx proxy_pass and haproxy, all in front of the same nginx "Vault"
+# upstream, once over plain HTTP and once with a TLS upstream.
 #
 #   bash contrib/bench/run.sh            # from the repo root, as root on Debian 12
 #
@@ -13,102 +14,58 @@
 #   KEEP_TMP=1         do not delete the temp dir (its path is printed)
 #   LOG_LEVEL=warn     vaproxyd's --log-level ("info" adds a request line
 #                      per request, written to a file in the temp dir)
+#   CANDIDATE=path     a second vaproxyd binary, run as the scenarios
+#   CANDIDATE_PLUGIN_DIR=dir   candidate and candidate-tls in the same rounds
+#                      (e.g. a branch's build against main's)
 #
-# Set-up and method follow /work/shared/reference/build-and-clients.md section 3:
-# wrk on one CPU, every server on another, scenarios interleaved, medians.
+# Method: wrk on one CPU, every server on another, scenarios interleaved with
+# the order rotating between rounds, medians (README.md says why).
 # Nothing outside the temp dir is written (no /etc/nginx, no /var/log).
-# Shared code (temp dir, packages, build, pinning, wrk, table) is in lib.sh.
+# Shared code (temp dir, packages, build, pinning, wrk, table) is in lib.sh;
+# the servers' configs are in servers.sh.
 set -euo pipefail
 
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 LOG_LEVEL=${LOG_LEVEL:-warn}
 CONNS=(1 32)
-URL_PATH=/v1/secret/data/foo
-TOKEN_HDR='X-Vault-Token: t'
 BENCH_NAME=bench
+LOAD_BEFORE=$(uptime | sed 's/.*load average: //')
 
 # shellcheck source=contrib/bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=contrib/bench/servers.sh
+. "$(dirname "${BASH_SOURCE[0]}")/servers.sh"
 
 check_knobs
-bench_tmp up px vp
-SAVE_FILES=(up/nginx.conf:up-nginx.conf px/nginx.conf:px-nginx.conf vp/config.hcl:vaproxyd.hcl)
+if [[ -n ${CANDIDATE:-} ]]; then
+    [[ -x $CANDIDATE ]] || die "CANDIDATE=$CANDIDATE is not an executable"
+    [[ -d ${CANDIDATE_PLUGIN_DIR:-} ]] || die "CANDIDATE is set: set CANDIDATE_PLUGIN_DIR to its plugin dir"
+fi
+bench_tmp up px ha vp vpt
+SAVE_FILES=(up/nginx.conf:up-nginx.conf px/nginx.conf:px-nginx.conf ha/haproxy.cfg:haproxy.cfg
+    vp/config.hcl:vaproxyd.hcl vpt/config.hcl:vaproxyd-tls.hcl)
+PLAIN=(nginx-proxy haproxy vaproxyd)
+TLS=(nginx-tls haproxy-tls vaproxyd-tls)
+if [[ -n ${CANDIDATE:-} ]]; then
+    PLAIN+=(candidate)
+    TLS+=(candidate-tls)
+fi
 
 # 1. Packages, 2. vaproxyd (given, or built from a copy of the working tree)
-ensure_packages nginx wrk curl
+ensure_packages nginx haproxy wrk curl openssl
 get_vaproxyd
 setup_pinning
 
 # ---------------------------------------------------------------------------
-# Servers
+# Servers (configs: servers.sh)
 
 CURL_ARGS=(-H "$TOKEN_HDR")
 WRK_ARGS=(-H "$TOKEN_HDR")
 
-# A KV v2 read response, shaped like Vault's (no single quotes, no '$').
-BODY='{"request_id":"6f1c2a9e-3b7d-4c55-9a0e-2d8e5f4b1c77","lease_id":"","renewable":false,"lease_duration":0,"data":{"data":{"password":"s3cr3t","username":"app"},"metadata":{"created_time":"2024-01-01T00:00:00.000000000Z","custom_metadata":null,"deletion_time":"","destroyed":false,"version":3}},"wrap_info":null,"warnings":null,"auth":null,"mount_type":"kv"}'
-
-UP_PORT=$(free_port)
-PX_PORT=$(free_port)
-VP_PORT=$(free_port)
-
-{
-    nginx_common "$T/up"
-    cat <<EOF
-http {
-    access_log off;
-    default_type application/json;
-    keepalive_requests 1000000;
-$(nginx_temp_paths "$T/up")
-    server {
-        listen 127.0.0.1:$UP_PORT;
-        location /v1/ { return 200 '$BODY'; }
-    }
-}
-EOF
-} >"$T/up/nginx.conf"
-
-{
-    nginx_common "$T/px"
-    cat <<EOF
-http {
-    access_log off;
-    keepalive_requests 1000000;
-$(nginx_temp_paths "$T/px")
-    upstream vault_up {
-        server 127.0.0.1:$UP_PORT;
-        keepalive 64;
-        keepalive_requests 1000000;
-    }
-    server {
-        listen 127.0.0.1:$PX_PORT;
-        location / {
-            proxy_pass http://vault_up;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-}
-EOF
-} >"$T/px/nginx.conf"
-
-cat >"$T/vp/config.hcl" <<EOF
-vault {
-  address = "http://127.0.0.1:$UP_PORT"
-  retry {
-    num_retries = -1
-  }
-}
-
-listener "tcp" {
-  address     = "127.0.0.1:$VP_PORT"
-  tls_disable = true
-}
-EOF
-
-nginx_check "$T/up" upstream
-nginx_check "$T/px" proxy
+pick_ports
+write_configs
+check_configs
 
 start_nginx "$T/up"
 UP_PID=$NGX_PID
@@ -118,47 +75,74 @@ start_nginx "$T/px"
 PX_PID=$NGX_PID
 wait_ready "nginx proxy" "$PX_PID" "http://127.0.0.1:$PX_PORT$URL_PATH" "$T/logs/px-error.log" 200
 
-"${SRV_PIN[@]}" "$VPD_BIN" --config "$T/vp/config.hcl" --plugin-dir "$VPD_PLUGINS" \
-    --log-level "$LOG_LEVEL" >"$T/logs/vaproxyd.log" 2>&1 &
-VP_PID=$!
-PIDS+=("$VP_PID")
-wait_ready "vaproxyd" "$VP_PID" "http://127.0.0.1:$VP_PORT$URL_PATH" "$T/logs/vaproxyd.log" any
+# No command prefix here (profile.sh passes valgrind).
+# shellcheck disable=SC2119
+start_haproxy
+wait_ready "haproxy" "$HA_PID" "http://127.0.0.1:$HA_PORT$URL_PATH" "$T/logs/ha.log" 200
 
-# One request each through both proxies: same status and body as direct?
-for pair in "nginx-proxy:$PX_PORT" "vaproxyd:$VP_PORT"; do
-    name=${pair%%:*}
-    port=${pair#*:}
-    code=$(curl -s -o "$T/body-$name" -w '%{http_code}' --max-time 5 -H "$TOKEN_HDR" \
-        "http://127.0.0.1:$port$URL_PATH" || true)
-    if [[ $code != 200 ]]; then
-        log "WARNING: $name answered $code (not 200) to GET $URL_PATH"
-    elif [[ $(cat "$T/body-$name") != "$BODY" ]]; then
-        log "WARNING: $name returned a body different from the upstream's"
-    fi
+start_vaproxyd "$T/vp"
+VP_PID=$VPD_PID
+wait_ready "vaproxyd" "$VP_PID" "http://127.0.0.1:$VP_PORT$URL_PATH" "$T/logs/vp.log" any
+start_vaproxyd "$T/vpt"
+VPT_PID=$VPD_PID
+wait_ready "vaproxyd (TLS upstream)" "$VPT_PID" "http://127.0.0.1:$VPT_PORT$URL_PATH" "$T/logs/vpt.log" any
+CD_PID='' CDT_PID=''
+if [[ -n ${CANDIDATE:-} ]]; then
+    start_vaproxyd "$T/cd"
+    CD_PID=$VPD_PID
+    wait_ready "candidate" "$CD_PID" "http://127.0.0.1:$CD_PORT$URL_PATH" "$T/logs/cd.log" any
+    start_vaproxyd "$T/cdt"
+    CDT_PID=$VPD_PID
+    wait_ready "candidate (TLS upstream)" "$CDT_PID" "http://127.0.0.1:$CDT_PORT$URL_PATH" "$T/logs/cdt.log" any
+fi
+
+# One request through each proxy: same status and body as direct?
+for pair in "nginx-proxy:$PX_PORT" "haproxy:$HA_PORT" "vaproxyd:$VP_PORT" \
+    "nginx-tls:$PXT_PORT" "haproxy-tls:$HAT_PORT" "vaproxyd-tls:$VPT_PORT" \
+    ${CANDIDATE:+"candidate:$CD_PORT" "candidate-tls:$CDT_PORT"}; do
+    check_same_answer "${pair%%:*}" "${pair#*:}"
 done
 
 # ---------------------------------------------------------------------------
 # Load
 
-TARGET_PORT=([direct]=$UP_PORT [nginx-proxy]=$PX_PORT [vaproxyd]=$VP_PORT)
-TARGET_PID=([direct]=$UP_PID [nginx-proxy]=$PX_PID [vaproxyd]=$VP_PID)
+TARGET_PORT=([direct]=$UP_PORT [nginx-proxy]=$PX_PORT [haproxy]=$HA_PORT [vaproxyd]=$VP_PORT
+    [nginx-tls]=$PXT_PORT [haproxy-tls]=$HAT_PORT [vaproxyd-tls]=$VPT_PORT
+    [candidate]=$CD_PORT [candidate-tls]=$CDT_PORT)
+TARGET_PID=([direct]=$UP_PID [nginx-proxy]=$PX_PID [haproxy]=$HA_PID [vaproxyd]=$VP_PID
+    [nginx-tls]=$PX_PID [haproxy-tls]=$HA_PID [vaproxyd-tls]=$VPT_PID
+    [candidate]=$CD_PID [candidate-tls]=$CDT_PID)
 TARGET_LOG=([direct]=$T/logs/up-error.log [nginx-proxy]=$T/logs/px-error.log
-    [vaproxyd]=$T/logs/vaproxyd.log)
+    [haproxy]=$T/logs/ha.log [vaproxyd]=$T/logs/vp.log [nginx-tls]=$T/logs/px-error.log
+    [haproxy-tls]=$T/logs/ha.log [vaproxyd-tls]=$T/logs/vpt.log
+    [candidate]=$T/logs/cd.log [candidate-tls]=$T/logs/cdt.log)
 
-est=$(( (ROUNDS * 2 * ${#CONNS[@]} + ${#CONNS[@]}) * DURATION + 3 ))
+est=$(( (ROUNDS * (${#PLAIN[@]} + ${#TLS[@]}) * ${#CONNS[@]} + ${#CONNS[@]}) * DURATION + 8 ))
 log "pinning: $PIN_NOTE"
-log "ports: upstream $UP_PORT, nginx-proxy $PX_PORT, vaproxyd $VP_PORT; load takes about ${est}s"
+log "ports: upstream $UP_PORT (TLS $UPT_PORT), nginx-proxy $PX_PORT/$PXT_PORT," \
+    "haproxy $HA_PORT/$HAT_PORT, vaproxyd $VP_PORT/$VPT_PORT; load takes about ${est}s"
 
-# Warm-up: open keep-alive connections and pools everywhere (not measured).
-for tg in direct nginx-proxy vaproxyd; do
+# Warm-up: open keep-alive connections, pools and TLS sessions everywhere
+# (not measured).
+for tg in direct "${PLAIN[@]}" "${TLS[@]}"; do
     warm_wrk "$tg"
 done
 
+# rotate N WORD...: the words rotated left by N, so that across rounds each
+# proxy runs first, in the middle and last (drift favours none of them).
+rotate() {
+    local n=$1
+    shift
+    local a=("$@") i
+    for ((i = 0; i < ${#a[@]}; i++)); do
+        printf '%s ' "${a[(i + n) % ${#a[@]}]}"
+    done
+}
+
 for ((r = 1; r <= ROUNDS; r++)); do
-    # Alternate which proxy goes first so drift does not favour one of them.
-    if ((r % 2)); then order=(nginx-proxy vaproxyd); else order=(vaproxyd nginx-proxy); fi
     for c in "${CONNS[@]}"; do
         ((r == 1)) && run_wrk direct "$c" "$r"
+        read -r -a order <<<"$(rotate $((r - 1)) "${PLAIN[@]}") $(rotate $((r - 1)) "${TLS[@]}")"
         for tg in "${order[@]}"; do
             run_wrk "$tg" "$c" "$r"
         done
@@ -168,35 +152,74 @@ done
 # ---------------------------------------------------------------------------
 # Summary
 
+# ratio_line C VP NGINX HAPROXY GOAL: vaproxyd against the better of nginx and
+# haproxy (by median req/s): req/s ratio (goal: at least GOAL), p50 ratio,
+# and p99 against the lower p99 of the two (goal: not above it).
+ratio_line() {
+    local c=$1 vp=$2 ng=$3 ha=$4 goal=$5 best other
+    [[ -n ${MED_RPS["$vp $c"]:-} && -n ${MED_RPS["$ng $c"]:-} && -n ${MED_RPS["$ha $c"]:-} ]] || return 0
+    best=$ng
+    other=$ha
+    if awk -v a="${MED_RPS["$ha $c"]}" -v b="${MED_RPS["$ng $c"]}" 'BEGIN { exit !(a > b) }'; then
+        best=$ha
+        other=$ng
+    fi
+    awk -v c="$c" -v vp="$vp" -v best="$best" -v goal="$goal" \
+        -v v="${MED_RPS["$vp $c"]}" -v x="${MED_RPS["$best $c"]}" \
+        -v vl="${MED_P50["$vp $c"]}" -v xl="${MED_P50["$best $c"]}" \
+        -v v99="${MED_P99["$vp $c"]}" -v a99="${MED_P99["$best $c"]}" -v b99="${MED_P99["$other $c"]}" 'BEGIN {
+        r = (x > 0 ? v / x : 0); m99 = (a99 < b99 ? a99 : b99)
+        printf "%-12s c%-3s vs %-11s req/s %.2f (goal >= %.1f: %s)   p50 %.2f   p99 %.3f vs %.3f ms (%s)\n",
+            vp, c, best, r, goal, (r >= goal ? "met" : "NOT met"), (xl > 0 ? vl / xl : 0),
+            v99, m99, (v99 <= m99 ? "met" : "NOT met") }'
+}
+
 {
     echo
     echo "vaproxy loopback benchmark: $(date -u '+%Y-%m-%d %H:%M:%SZ'), $(nproc) CPUs, $PIN_NOTE"
+    echo "load before the run: $LOAD_BEFORE; after: $(uptime | sed 's/.*load average: //')"
     echo "wrk -t1 -cN -d${DURATION}s --latency -H '$TOKEN_HDR' GET $URL_PATH; ${ROUNDS} round(s); medians over runs"
     echo "vaproxyd log level: $LOG_LEVEL"
     echo "vaproxyd: $VPD_BIN ($("$VPD_BIN" --version 2>/dev/null | head -1 || echo '?'))"
-    echo "nginx: $("$NGINX" -v 2>&1 | sed 's/.*version: //'), wrk: $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
+    [[ -n ${CANDIDATE:-} ]] && echo "candidate: $CANDIDATE ($("$CANDIDATE" --version 2>/dev/null | head -1 || echo '?'))"
+    echo "nginx: $("$NGINX" -v 2>&1 | sed 's/.*version: //'), haproxy: $(haproxy -v | awk 'NR == 1 { print $3 }')," \
+        "wrk: $(wrk -v 2>&1 | head -1 | awk '{print $2}')"
     echo
     table_header
     for c in "${CONNS[@]}"; do
-        for tg in direct nginx-proxy vaproxyd; do
+        for tg in direct "${PLAIN[@]}" "${TLS[@]}"; do
             table_row "$tg" "$c"
         done
     done
     echo
+    echo "vaproxyd / the better of nginx and haproxy (goals: req/s >= 1.1 at c1, >= 1.2 at c32; p99 not above theirs):"
     for c in "${CONNS[@]}"; do
-        v=${MED_RPS["vaproxyd $c"]:-}
-        x=${MED_RPS["nginx-proxy $c"]:-}
-        vl=${MED_P50["vaproxyd $c"]:-}
-        xl=${MED_P50["nginx-proxy $c"]:-}
-        if [[ -n $v && -n $x ]]; then
-            awk -v c="$c" -v v="$v" -v x="$x" -v vl="$vl" -v xl="$xl" 'BEGIN {
-                printf "ratio vaproxyd/nginx at c%-3s req/s %.2f   p50 %.2f\n", c,
-                    (x > 0 ? v / x : 0), (xl > 0 ? vl / xl : 0) }'
+        goal=1.2
+        ((c == 1)) && goal=1.1
+        ratio_line "$c" vaproxyd nginx-proxy haproxy "$goal"
+        ratio_line "$c" vaproxyd-tls nginx-tls haproxy-tls "$goal"
+        if [[ -n ${CANDIDATE:-} ]]; then
+            ratio_line "$c" candidate nginx-proxy haproxy "$goal"
+            ratio_line "$c" candidate-tls nginx-tls haproxy-tls "$goal"
         fi
     done
-    echo "(direct = the upstream without a proxy, round 1 only, for context; steal% = max over runs."
-    echo " Differences under ~1.5x in req/s or ~5x in p99 are within this kind of machine's noise.)"
+    if [[ -n ${CANDIDATE:-} ]]; then
+        echo "candidate / vaproxyd (req/s; p50 and p99: lower is better):"
+        for c in "${CONNS[@]}"; do
+            for sfx in "" -tls; do
+                awk -v c="$c" -v n="candidate$sfx" -v v="${MED_RPS["candidate$sfx $c"]:-0}" \
+                    -v x="${MED_RPS["vaproxyd$sfx $c"]:-0}" -v vl="${MED_P50["candidate$sfx $c"]:-0}" \
+                    -v xl="${MED_P50["vaproxyd$sfx $c"]:-0}" -v v9="${MED_P99["candidate$sfx $c"]:-0}" \
+                    -v x9="${MED_P99["vaproxyd$sfx $c"]:-0}" 'BEGIN {
+                    printf "%-13s c%-3s req/s %.2f   p50 %.2f   p99 %.2f\n", n, c, (x > 0 ? v / x : 0),
+                        (xl > 0 ? vl / xl : 0), (x9 > 0 ? v9 / x9 : 0) }'
+            done
+        done
+    fi
+    echo "(direct = the upstream without a proxy, round 1 only, for context; -tls = the proxy talks TLS"
+    echo " to the upstream; steal% = max over runs.  Differences under ~1.5x in req/s or ~5x in p99"
+    echo " are within this kind of machine's noise.)"
 } | tee "$T/summary.txt"
 
 # Anything the servers logged.
-tail_logs vaproxyd.log up-error.log px-error.log | tee -a "$T/summary.txt"
+tail_logs vp.log vpt.log cd.log cdt.log up-error.log px-error.log ha.log | tee -a "$T/summary.txt"

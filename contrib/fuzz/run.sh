@@ -5,9 +5,11 @@
 #
 #   bash contrib/fuzz/run.sh                 # every target, 60 s each
 #   bash contrib/fuzz/run.sh persist config  # only these
+#   bash contrib/fuzz/run.sh --long [target...]  # 10 minutes each; a crash
+#                                            # is minimized into the corpus
 #
 # Knobs (environment):
-#   FUZZ_SECONDS=60    run time per target (0: build only)
+#   FUZZ_SECONDS=60    run time per target (0: build only; 600 with --long)
 #   FUZZ_BUILD=dir     the separate build directory (default _build/fuzz)
 #   FUZZ_JOBS=2        make -j for the build
 #
@@ -19,10 +21,22 @@
 # tests/fuzz/corpus/<target>, which stays untouched); crashes to
 # FUZZ_BUILD/crashes/<target>/.  A crash found: fix it, then copy the
 # reproducer into tests/fuzz/corpus/<target>/ so `make check` replays it.
+#
+# --long is the hardening run: each target FUZZ_SECONDS (default 600), and
+# a crash, leak or timeout is minimized with libFuzzer's -minimize_crash
+# into tests/fuzz/corpus/<target>/crash-<sha1> (a reproducer: the check
+# program tests/fuzz/fuzz_<target> replays it from then on, and fails
+# until the bug is fixed).  The script then names that regression test.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${FUZZ_BUILD:-$src/_build/fuzz}
-seconds=${FUZZ_SECONDS:-60}
+long=0
+if [[ ${1:-} == --long ]]; then
+    long=1
+    shift
+fi
+seconds=${FUZZ_SECONDS:-$((long ? 600 : 60))}
+minimize_secs=${FUZZ_MINIMIZE_SECONDS:-120}
 jobs=${FUZZ_JOBS:-2}
 all="cfgtree config resp_pack persist sanitize wrap_info index_state \
     auto_auth host_json sink_dh"
@@ -91,6 +105,27 @@ seed_dirs() {
     esac
 }
 
+# minimize TARGET CRASH_DIR: each new artifact of this run, minimized into
+# the target's corpus as a reproducer (bounded by FUZZ_MINIMIZE_SECONDS).
+minimize() {
+    local t=$1 dir=$2 a out
+    for a in "$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* "$dir"/oom-*; do
+        [[ -f $a && ! -e $a.minimized ]] || continue
+        out=$src/tests/fuzz/corpus/$t/crash-$(sha1sum "$a" | cut -c1-40)
+        echo "   minimizing $a"
+        ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
+            "$build/bin/fuzz_$t" -minimize_crash=1 -max_total_time="$minimize_secs" \
+            -exact_artifact_path="$out" "$a" >"$a.minimize.log" 2>&1 || true
+        # Nothing smaller reproduced: keep the original.
+        [[ -s $out ]] || cp "$a" "$out"
+        touch "$a.minimized"
+        echo "   reproducer: ${out#"$src"/}"
+        echo "   regression test: tests/fuzz/fuzz_$t replays it in make check; it fails until"
+        echo "   the bug is fixed (make check TESTS=tests/fuzz/fuzz_$t).  Commit the reproducer"
+        echo "   with the fix, and add a unit test in tests/unit/ for the function at fault."
+    done
+}
+
 status=0
 for t in $targets; do
     corpus=$build/corpus/$t crashes=$build/crashes/$t
@@ -106,5 +141,6 @@ for t in $targets; do
         >"$build/fuzz_$t.log" 2>&1 || { status=1; echo "   FAILED: see $build/fuzz_$t.log and $crashes/"; }
     grep -E '^stat::(number_of_executed_units|new_units_added)' \
         "$build/fuzz_$t.log" | sed 's/^/   /' || true
+    ((long)) && minimize "$t" "$crashes"
 done
 exit $status

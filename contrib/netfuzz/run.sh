@@ -2,7 +2,7 @@
 # Fuzzes what clients send to vaproxyd (tests/netfuzz/fuzz_http.c) with
 # libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer:
 #
-#     bash contrib/netfuzz/run.sh [libFuzzer options...]
+#     bash contrib/netfuzz/run.sh [--long] [libFuzzer options...]
 #
 # FUZZ_SECONDS (default 60) bounds the run; FUZZ_BUILD (default
 # _build/netfuzz) is where the sanitized build, the growing corpus and any
@@ -10,10 +10,22 @@
 # tests/netfuzz/corpus are read, never written: copy a reproducer there by
 # hand once its bug is fixed, so `make check` replays it from then on.
 # Needs clang and libclang-rt-14-dev (contrib/deps.sh installs them).
+#
+# --long is the hardening run: FUZZ_SECONDS defaults to 600, and each
+# crash-*/leak-*/timeout-* of the run is minimized with libFuzzer's
+# -minimize_crash into tests/netfuzz/corpus/crash-<sha1>, a reproducer that
+# the check program tests/netfuzz/replay runs from then on (and fails on
+# until the bug is fixed); the script names that regression test.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${FUZZ_BUILD:-$src/_build/netfuzz}
-seconds=${FUZZ_SECONDS:-60}
+long=0
+if [[ ${1:-} == --long ]]; then
+    long=1
+    shift
+fi
+seconds=${FUZZ_SECONDS:-$((long ? 600 : 60))}
+minimize_secs=${FUZZ_MINIMIZE_SECONDS:-120}
 CC=${CC:-clang}
 
 # The library is built with coverage hooks (fuzzer-no-link); only the
@@ -46,9 +58,28 @@ llhttp_cflags=$(sed -n 's/^LLHTTP_CFLAGS = //p' "$build/Makefile")
 
 mkdir -p "$build/corpus"
 cd "$build"
-NETFUZZ_PLUGIN_DIR=${NETFUZZ_PLUGIN_DIR:-$build/plugins} \
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
-UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-    ./fuzz_http -max_total_time="$seconds" -timeout=10 -max_len=8192 \
+export NETFUZZ_PLUGIN_DIR=${NETFUZZ_PLUGIN_DIR:-$build/plugins}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Artifacts from earlier runs are not this run's findings.
+touch "$build/.run-start"
+status=0
+./fuzz_http -max_total_time="$seconds" -timeout=10 -max_len=8192 \
     -rss_limit_mb=2048 -print_final_stats=1 "$@" \
-    "$build/corpus" "$src/tests/netfuzz/corpus"
+    "$build/corpus" "$src/tests/netfuzz/corpus" || status=$?
+((long)) || exit $status
+
+for a in crash-* leak-* timeout-* oom-*; do
+    [[ -f $a && $a -nt $build/.run-start ]] || continue
+    out=$src/tests/netfuzz/corpus/crash-$(sha1sum "$a" | cut -c1-40)
+    echo "minimizing $build/$a"
+    ./fuzz_http -minimize_crash=1 -max_total_time="$minimize_secs" -timeout=10 \
+        -exact_artifact_path="$out" "$a" >"$a.minimize.log" 2>&1 || true
+    # Nothing smaller reproduced: keep the original.
+    [[ -s $out ]] || cp "$a" "$out"
+    echo "reproducer: ${out#"$src"/}"
+    echo "regression test: tests/netfuzz/replay replays it in make check; it fails until the"
+    echo "bug is fixed (make check TESTS=tests/netfuzz/replay).  Commit the reproducer with"
+    echo "the fix, and add a case to tests/integration/test_garbage.py if a client can send it."
+done
+exit $status

@@ -600,6 +600,26 @@ evict_lease_prefix(vpd_lease_cache *lc, const char *prefix)
     return n;
 }
 
+/* ---- the on-disk copy -----------------------------------------------------
+ */
+
+/* The store keeps what it could not write (a full disk) in memory and
+ * writes it later, so a failed put means the entry is not persisted at
+ * all (out of memory): the cache still holds and serves it, and the log
+ * says a restart will not bring it back. */
+static void
+persist_put(vpd_lease_cache *lc, const vp_cache_entry_t *e)
+{
+    if (!lc->persist)
+        return;
+    int rc = vpd_persist_put(lc->persist, e);
+    if (rc != 0)
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "cache entry %.12s is served from memory but not persisted: "
+                "%s",
+                e->id, vp_strerror(rc));
+}
+
 /* ---- the auto-auth token ------------------------------------------------- */
 
 /* A new auto-auth token becomes a managed token entry (no response, never
@@ -636,8 +656,8 @@ on_auto_auth_token(const char *token, uint64_t generation, void *arg)
     if (lc->ops->store(&lc->store->pub, &e) != VP_CONTINUE)
         vpd_log(VPD_LOG_WARN, COMPONENT,
                 "could not register the auto-auth token as managed");
-    else if (lc->persist)
-        vpd_persist_put(lc->persist, &e);
+    else
+        persist_put(lc, &e);
 }
 
 /* ---- lookups ---------------------------------------------------------------
@@ -853,8 +873,8 @@ orphan_visit(void *arg, const vp_cache_entry_t *e)
     copy.size = sizeof copy;
     copy.token_parent = NULL;
     /* The store copies the entry; a replacement keeps its place. */
-    if (lc->ops->store(&lc->store->pub, &copy) == VP_CONTINUE && lc->persist)
-        vpd_persist_put(lc->persist, &copy);
+    if (lc->ops->store(&lc->store->pub, &copy) == VP_CONTINUE)
+        persist_put(lc, &copy);
     return 1;
 }
 
@@ -1017,8 +1037,7 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
         vp_status_t rc = raw ? lc->ops->store(&lc->store->pub, &e) : VP_ERROR;
         if (rc == VP_CONTINUE) {
             lc->counters.stored++;
-            if (lc->persist)
-                vpd_persist_put(lc->persist, &e);
+            persist_put(lc, &e);
             watch_start(lc, key, ttl_s * 1000);
         } else if (rc == VP_DECLINED) {
             lc->counters.refused_full++;
@@ -1276,6 +1295,9 @@ vpd_lc_close(vpd_lease_cache *lc, void (*done)(void *), void *arg)
     }
     free(lc->renewing);
     lc->renewing = NULL;
+    /* The store's retry timer must close while the loop still runs. */
+    if (lc->persist)
+        vpd_persist_set_loop(lc->persist, NULL);
     vpd_rt_close(lc->watches, lc_free, lc);
     lc->watches = NULL;
 }

@@ -11,5 +11,6 @@ core_libvpcore_la_SOURCES += core/cache/persist/persist_internal.h \
 	 core/cache/persist/codec.c core/cache/persist/crypto.c \
 	 core/cache/persist/key_material.c core/cache/persist/entry_index.c \
 	 core/cache/persist/record_io.c core/cache/persist/replay.c \
-	 core/cache/persist/compact.c core/cache/persist/store.c \
+	 core/cache/persist/compact.c core/cache/persist/retry.c \
+	 core/cache/persist/store.c \
 	 core/cache/persist/restore.c core/cache/persist/append.c

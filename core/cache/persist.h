@@ -123,13 +123,30 @@
  * file is untouched, after it the new one is complete, and a left-over
  * temp file is removed on open.  It runs when a restore kept the file,
  * when dead bytes (replaced, renewed, deleted records) exceed both
- * 256 KiB and the live bytes, on vpd_persist_compact, and before the
- * next write after a failed one.  With a loop (vpd_persist_set_loop) the
+ * 256 KiB and the live bytes, on vpd_persist_compact, and after a failed
+ * write (see "Failed writes" below).  With a loop (vpd_persist_set_loop) the
  * threshold compactions write and fsync the new generation on a worker
  * thread while appends go on to the old file; the loop then re-seals
  * those appends onto the new file in order and renames it (the old file
  * stays the store, complete, until that rename; the three steps are in
  * core/cache/persist/compact.c).
+ *
+ * ---- Failed writes ---------------------------------------------------
+ *
+ * A write that fails (a full disk, a quota) loses nothing the cache
+ * holds: the index is always the whole state the cache gave the store
+ * (an entry whose record could not be written keeps its payload in
+ * memory, wiped when freed), the torn bytes are cut off, and from then on
+ * nothing is appended - a record after a torn one would reuse its nonce -
+ * until a rewrite as a new generation holds the whole index again.  That
+ * rewrite is retried with a backoff from 200 ms doubling to 5 s: with a
+ * loop on a timer that starts a background compaction, without one by
+ * the next write whose wait is over, and once more when the handle is
+ * closed.  A warning with the reason ("No space left on device") is
+ * logged when the first write fails, an info line when the file is whole
+ * again, and a warning if it is still behind when the handle is closed
+ * (what was kept in memory is then lost, and a restart restores the
+ * state from before the failure).  Writes keep succeeding meanwhile.
  *
  * fsync policy: appends are not fsynced (a write(2) of a few hundred bytes
  * to the page cache: kill -9 loses nothing already returned; a power
@@ -166,6 +183,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <uv.h>
 #include <vaproxy/cache.h>
@@ -265,9 +283,12 @@ vpd_persist_is_token_entry(const vp_cache_entry_t *e)
 }
 
 /* Inserts or replaces the entry with e->id (a replacement keeps the
- * creation position).  Returns 0, VP_EINVAL (no id, before restore),
- * VP_EIO/VP_EFULL (the entry is then not in the store; a warning is
- * logged), VP_ENOMEM. */
+ * creation position).  Returns 0 when the entry is in the store: written,
+ * or - when the write failed (a full disk) - kept in memory and written
+ * by the next rewrite (see "Failed writes" above).  Returns VP_EINVAL (no
+ * id, before restore) or VP_ENOMEM when it is not in the store at all: a
+ * caller logs that and keeps serving the entry from memory; an older
+ * version of it is then gone from the store too. */
 int vpd_persist_put(vpd_persist *p, const vp_cache_entry_t *e);
 
 /* Records a renewal.  Returns 0, VP_ENOENT (unknown id) or an error. */
@@ -295,7 +316,10 @@ int vpd_persist_compact(vpd_persist *p, char *err, size_t err_len);
  * a loop (the default) they run inside the write.  The loop must run
  * until the compaction under way is done; vpd_persist_compact and
  * vpd_persist_close wait for it.  Since the loop uses the handle,
- * everything else stays on the loop thread. */
+ * everything else stays on the loop thread.  After a failed write the
+ * loop also carries the retry timer: call vpd_persist_set_loop(p, NULL)
+ * while the loop still runs, before it stops, so the timer is closed and
+ * freed by it. */
 void vpd_persist_set_loop(vpd_persist *p, uv_loop_t *loop);
 
 /* Starts a background compaction now (none if one is under way).
@@ -315,6 +339,10 @@ int vpd_persist_sync(vpd_persist *p);
  * failed restore compaction). */
 bool vpd_persist_active(const vpd_persist *p);
 
+/* True unless a write failed and no rewrite since has written the whole
+ * state (see "Failed writes" above). */
+bool vpd_persist_whole(const vpd_persist *p);
+
 /* Number of live entries (token entries included). */
 size_t vpd_persist_count(const vpd_persist *p);
 
@@ -327,6 +355,14 @@ void vpd_persist_close(vpd_persist *p);
  * on an unreadable store and wants to start afresh).  Returns 0 (also
  * when there was none) or VP_EIO with a message. */
 int vpd_persist_discard(const vpd_persist_config *c, char *err, size_t err_len);
+
+/* For tests: the call every write of every store goes through, pwrite(2)
+ * unless replaced (NULL restores it), so a test can make the disk look
+ * full without filling one.  Replace it only while no background
+ * compaction is under way: its worker thread reads it. */
+typedef ssize_t (*vpd_persist_pwrite_fn)(int fd, const void *buf, size_t n,
+                                         off_t off);
+void vpd_persist_set_pwrite(vpd_persist_pwrite_fn fn);
 
 /* The replay and read-back of vpd_persist_restore over record payloads
  * that are already opened: no file, no keys.  A fuzzer cannot forge the

@@ -127,7 +127,7 @@ static const vpd_config_key vault_keys[] = {
     KD("tls_skip_verify", RBOOL, F_BOOL, vpd_vault_config, tls_skip_verify,
        LIVE),
     KD("namespace", STR, F_STR, vpd_vault_config, namespace_, RESTART),
-    /* Ours: the bound on upstream connections, fixed at creation. */
+    /* Ours: the bound on upstream connections, fixed with the forwarder. */
     KD("max_connections", CUSTOM, F_SIZE, vpd_vault_config, max_connections,
        RESTART),
     KX("retry", CUSTOM, LIVE, .field = VPD_FIELD_BLOCK, .off = 0,

@@ -561,7 +561,8 @@ static void
 op_fail_soon(vpd_fwd_op *op, vpd_fwd_error e, const char *text)
 {
     op->error = e;
-    snprintf(op->errbuf, sizeof op->errbuf, "%s", text);
+    if (text != op->errbuf) /* a caller may hand over what is already set */
+        snprintf(op->errbuf, sizeof op->errbuf, "%s", text);
     op->fail_pending = true;
     op->state = OP_WAITING;
     op_timer_start(op, 0);

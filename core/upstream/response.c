@@ -69,7 +69,8 @@ count_head(vpd_up_resp *r, size_t len)
     r->head_bytes += len;
     if (r->head_bytes <= VPD_UP_MAX_HEAD_BYTES)
         return 0;
-    snprintf(r->why, sizeof r->why, "the response head is over %d bytes",
+    snprintf(r->why, sizeof r->why,
+             "upstream answer header too large (over %d bytes)",
              VPD_UP_MAX_HEAD_BYTES);
     return -1;
 }
@@ -227,9 +228,10 @@ vpd_up_resp_feed(vpd_up_resp *r, const char *p, size_t n, size_t *used)
             *used = (size_t)(stop - p);
         return VPD_UP_RESP_DONE;
     }
+    /* Said in our words: llhttp's error names are its internals, not
+     * something an operator can act on. */
     if (!r->why[0])
-        snprintf(r->why, sizeof r->why, "malformed answer: %s",
-                 llhttp_errno_name(e));
+        snprintf(r->why, sizeof r->why, "malformed answer from the upstream");
     return VPD_UP_RESP_ERROR;
 }
 
@@ -259,7 +261,7 @@ vpd_up_resp_upgraded(const vpd_up_resp *r)
 const char *
 vpd_up_resp_error(const vpd_up_resp *r)
 {
-    return r->why[0] ? r->why : "malformed answer";
+    return r->why[0] ? r->why : "malformed answer from the upstream";
 }
 
 void

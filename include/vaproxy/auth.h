@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vaproxy SDK: auth method plugins (kind VP_KIND_AUTH).
  *
  * An auth method does no I/O of its own.  It describes the login request

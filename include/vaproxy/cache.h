@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vaproxy SDK: cache plugins (kind VP_KIND_CACHE).
  *
  * A cache plugin stores and finds entries; the core decides what is

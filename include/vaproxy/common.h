@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vaproxy SDK: small shared definitions.
  *
  * Ownership: a vp_str_t never owns its bytes; it points into memory whose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vaproxy SDK: consistency policy plugins (kind VP_KIND_CONSISTENCY).
  *
  * A consistency policy sees every proxied request before it goes upstream

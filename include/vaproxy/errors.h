@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vaproxy SDK: error codes and hook statuses.
  *
  * Host functions return 0 or a negative VP_E* code (libuv style).  Hooks

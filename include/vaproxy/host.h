@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vaproxy SDK: the host table, the only way a plugin reaches the daemon.
  *
  * The daemon hands a const vp_host_api_t to every plugin (in init and in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vaproxy SDK: the plugin descriptor, instances and configuration schema.
  *
  * A plugin is a shared object with exactly one exported symbol: a const

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vaproxy SDK: everything a plugin needs, in one include.
  * Compile with `pkg-config --cflags vaproxy-sdk`; link against nothing. */
 #ifndef VAPROXY_VAPROXY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* vaproxy SDK: ABI version and changelog.
  *
  * A plugin records the ABI it was compiled against in its descriptor.  The

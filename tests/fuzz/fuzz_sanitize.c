@@ -1,4 +1,5 @@
-/* Fuzz target: sanitising an upstream token lookup answer (spec 2.10).
+/* Fuzz target: sanitising an upstream token lookup answer (the auto-auth
+ * token's id and accessor are hidden from clients that only borrow it).
  * The request body comes from a client and the answer from upstream;
  * neither is trusted.  Input: path, request token, request body, auto-auth
  * token and answer body, separated by NUL bytes (an empty auto-auth

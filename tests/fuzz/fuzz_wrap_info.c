@@ -1,5 +1,6 @@
 /* Fuzz target: the wrap_info text a sink writes, taken from an upstream
- * answer (spec 3.1, 3.7).  The answer is upstream's JSON: any bytes. */
+ * answer to a wrapped login or a sink with wrap_ttl.  The answer is
+ * upstream's JSON: any bytes. */
 #include "autoconf.h"
 
 #include <stdlib.h>

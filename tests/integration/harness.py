@@ -14,7 +14,7 @@ sys.path) looks like this:
         port = free_port()
         p = Proxy(CONFIG, sim=sim.addr, port=port)
         p.wait_ready(port)
-        r = request(port, "GET", "/v1/auth/token/lookup-self", {"X-Vault-Token": "root"})
+        r = request(port, "GET", "/v1/auth/token/lookup-self", {"X-Vault-Token": sim.root_token})
         eq(r.status, 200, "status")
 
     if __name__ == "__main__":
@@ -31,10 +31,12 @@ import collections
 import http.client
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
 import ssl
+import string
 import subprocess
 import sys
 import tempfile
@@ -44,7 +46,7 @@ import urllib.parse
 
 __all__ = [
     "Sim", "Proxy", "Client", "Response", "TestFailure", "Skip",
-    "free_port", "template", "tmpdir", "request", "raw", "parse_responses",
+    "free_port", "template", "tmpdir", "random_token", "find_named", "request", "raw", "parse_responses",
     "insecure_ctx", "make_cert", "test", "run", "check", "eq", "contains",
     "wait_until", "skip", "need_binary", "diag",
     "write_atomic", "read_text", "rec_header", "rec_body", "PLAIN_CONFIG",
@@ -135,6 +137,23 @@ def diag(msg):
 # temp dirs, ports, templating
 
 _tmpdirs = []
+
+
+def random_token():
+    """A token shaped like Vault's (hvs. and 24 letters and digits), new each call."""
+    alphabet = string.ascii_letters + string.digits
+    return "hvs." + "".join(secrets.choice(alphabet) for _ in range(24))
+
+
+def find_named(top, name, parent=None):
+    """Every file called NAME under TOP (whose directory is called PARENT, if
+    given), sorted.  Walks with os.walk, not glob("**"), because "**" skips
+    dot-directories and an install prefix may well be under one (~/.local)."""
+    found = []
+    for d, _, files in os.walk(top):
+        if name in files and (parent is None or os.path.basename(d) == parent):
+            found.append(os.path.join(d, name))
+    return sorted(found)
 
 
 def tmpdir(prefix="vaproxy-test-"):
@@ -310,12 +329,17 @@ class Sim(_Process):
 
     name = "vaultsim"
 
-    def __init__(self, tls=None, root_token="root", args=(), timeout=READY_TIMEOUT,
+    def __init__(self, tls=None, root_token=None, args=(), timeout=READY_TIMEOUT,
                  client_ca=None):
         """tls=(cert, key) serves HTTPS; client_ca=FILE (with tls) also requests client
-        certificates verified against FILE, for the cert auth method."""
+        certificates verified against FILE, for the cert auth method.  The root token
+        (self.root_token) is a fresh random one unless given."""
         self.dir = tmpdir("vaultsim-")
-        self.root_token = root_token
+        # Random, never a word like "root": the log-secrecy tests look for every
+        # token the simulator knows in the daemon's logs, and a word that also
+        # occurs in paths (the tree under /root/...) would be found there.
+        self.root_token = root_token or random_token()
+        root_token = self.root_token
         port_file = os.path.join(self.dir, "port")
         argv = [PYTHON, SIM_SCRIPT, "--port", "0", "--port-file", port_file,
                 "--root-token", root_token, "--log", os.path.join(self.dir, "requests.log")]

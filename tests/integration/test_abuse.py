@@ -183,7 +183,7 @@ def _():
     p, port = start()
     sim.reset()
     body = json.dumps({"data": {"k": "v"}})
-    req = (f"PUT /v1/secret/data/half HTTP/1.1\r\nHost: x\r\nX-Vault-Token: root\r\n"
+    req = (f"PUT /v1/secret/data/half HTTP/1.1\r\nHost: x\r\nX-Vault-Token: {sim.root_token}\r\n"
            f"Content-Length: {len(body)}\r\n\r\n{body}")
     resps = parse_responses(raw(port, req, shutdown_write=True))
     eq(len(resps), 1, "one answer")
@@ -191,7 +191,7 @@ def _():
     eq(len(sim.requests("/v1/secret/data/half")), 1, "the write reached Vault once")
     # Pipelined, then the end of stream: three answers in order.
     paths = ["/v1/sys/health", "/v1/secret/data/half", "/v1/sys/nope-" + os.urandom(4).hex()]
-    data = "".join(f"GET {p_} HTTP/1.1\r\nHost: x\r\nX-Vault-Token: root\r\n\r\n"
+    data = "".join(f"GET {p_} HTTP/1.1\r\nHost: x\r\nX-Vault-Token: {sim.root_token}\r\n\r\n"
                    for p_ in paths)
     resps = parse_responses(raw(port, data, shutdown_write=True))
     eq(len(resps), 3, "three answers")
@@ -219,7 +219,7 @@ def _():
     for i in range(n):
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
         s.sendall(f"GET /v1/sys/slow/{i} HTTP/1.1\r\nHost: x\r\n"
-                  f"X-Vault-Token: root\r\n\r\n".encode())
+                  f"X-Vault-Token: {sim.root_token}\r\n\r\n".encode())
         socks.append(s)
     wait_until(lambda: len(sim.requests("/v1/sys/slow")) >= n, timeout=10,
                msg="every request upstream")

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""TAP integration tests of the auto-auth methods (spec 3.1, 3.4): approle,
+"""TAP integration tests of the auto-auth methods (vaproxyd.hcl(5)): approle,
 kubernetes, cert and token_file against the Vault simulator — the exact
 login request each sends, mount_path and namespace, renewal, re-login after
 revocation and after the max TTL with rewritten credential files, approle's
@@ -651,7 +651,7 @@ def _():
                 if (header(q, "User-Agent") or "").startswith(UA_PREFIX)]
         ns = header(q, "X-Vault-Namespace")
         check(ns in (want, want + "/"), f"{name}: login X-Vault-Namespace {ns!r}, want {want!r} "
-                                        f"(spec 1.1, 3.1)")
+                                        f"(BAO_NAMESPACE over VAULT_NAMESPACE)")
         (r,) = wait_until(lambda: renewals(tok), timeout=3, msg="renewal")
         ns = header(r, "X-Vault-Namespace")
         check(ns in (want, want + "/"), f"{name}: renewal X-Vault-Namespace {ns!r}")

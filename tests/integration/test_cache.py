@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""TAP integration tests of the lease cache (spec 2.5-2.9, 2.11): keys and
+"""TAP integration tests of the lease cache (vaproxyd(8)): keys and
 hits, per-token isolation, what is and is not cached, renewal watchers,
 eviction on revocation and re-authentication, cache-clear, request
 coalescing and the memory store's limits -- vaproxyd against the simulator.
@@ -564,7 +564,7 @@ def _():
                msg="a second login after the failed renewal")
     logins = [q for q in upstream("auth/token/lookup-self") if q["token"] == d.token]
     check(len(logins) >= 2, f"re-login used the same token ({len(logins)} lookup-self)")
-    # spec 2.7: registering the token the cache already manages is a no-op
+    # As in Vault: registering the token the cache already manages is a no-op
     # (TestRegisterAutoAuth_sameToken); its leases stay.
     j = hit(creds(port, "same"), "the same token's lease after the re-login")
     eq(j["lease_id"], lid, "same lease")
@@ -737,7 +737,7 @@ def _():
     eq(len(upstream("sim/slow/200")), 50, "every slow request reached the sim")
     diag(f"50 identical uncacheable 200 ms requests took {took:.2f}s")
     check(took < 3.0, f"50 identical uncacheable 200 ms requests took {took:.2f}s "
-                      f"(one after another: 10 s; spec 2.5 says they go in parallel)")
+                      f"(one after another: 10 s; uncacheable requests must go in parallel)")
 
 
 def raw_get_then_close(port, path, linger):

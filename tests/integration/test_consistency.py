@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """TAP integration tests of Vault's consistency model through the proxy
-(spec 4.2): enforce_consistency = always|never, when_inconsistent =
+(vaproxyd.hcl(5)): enforce_consistency = always|never, when_inconsistent =
 fail|retry|forward, against the simulator's X-Vault-Index emulation.
 """
 
@@ -10,7 +10,7 @@ import sys
 from harness import (Proxy, Sim, check, eq, free_port, request, run, test)
 
 sim = Sim()
-ROOT = ("X-Vault-Token", "root")
+ROOT = ("X-Vault-Token", sim.root_token)
 
 CONFIG = """
 vault {

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""TAP integration tests of vaproxyd as a program: command line (spec 1.1),
-config files, directories and JSON (spec 1.2), validation errors (spec
-1.12), environment overrides, plugin refusal, --dump-chain, and log
+"""TAP integration tests of vaproxyd as a program: command line (vaproxyd(8)),
+config files, directories and JSON, validation errors (vaproxyd.hcl(5)),
+environment overrides, plugin refusal, --dump-chain, and log
 secrecy.
 """
 
@@ -164,7 +164,7 @@ listener "tcp" {
     contains(p.log(), "addres", "start error names the key")
 
 
-@test("validation rules after merge (spec 1.12) and bad values are refused")
+@test("validation rules after merge and bad values are refused")
 def _():
     cases = [
         ("api_proxy { use_auto_auth_token = true }\n"

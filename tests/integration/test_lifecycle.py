@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""TAP integration tests of the auto-auth lifecycle (spec 3.1-3.3): login
+"""TAP integration tests of the auto-auth lifecycle (vaproxyd(8)): login
 backoff growth, cap and reset; exit_on_err for every method; exit_after_auth
 waiting for every sink; self-healing of a revoked auto-auth token (re-login
 and one transparent retry; requests wait for the new token); and log
@@ -258,7 +258,7 @@ def _():
          mount="auth/approle-bad")
     case("approle: no role-id file", "approle",
          {"role_id_file_path": os.path.join(d, "absent")})
-    # 200 without a token (Vault Proxy's [BUG] exits 0 there, spec 3.1).
+    # 200 without a token (Vault Proxy exits 0 there, a bug vaproxyd does not copy).
     sim.fail(count=-1, status=200, path_prefix="/v1/auth/approle-200/login",
              body={"auth": None, "data": {}})
     case("approle: 200 without auth", "approle", approle_setup(tmpdir("eoe-b-"), good),
@@ -332,7 +332,7 @@ def _():
 
 
 # --------------------------------------------------------------------------
-# self-healing (spec 3.3)
+# self-healing: a revoked auto-auth token is replaced by a new login
 
 def heal_daemon(ttl=600):
     sim.reset()

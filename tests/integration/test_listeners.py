@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """TAP integration tests of listeners and the daemon's own endpoints: unix
 sockets, TLS (client certificates, SIGHUP reload), SIGTERM drain, pid_file,
-require_request_header (spec 2.2), cache-clear / quit / metrics (spec 2.11,
-2.12), metrics_only listeners and unclean paths (spec 2.1).
+require_request_header, cache-clear / quit / metrics, metrics_only
+listeners and unclean paths (vaproxyd(8), vaproxyd.hcl(5)).
 """
 
 import os
@@ -457,7 +457,7 @@ def counters(port):
     return {c["Name"]: c["Count"] for c in r.json()["Counters"]}
 
 
-@test("metrics: proxy counters count answers; format selection (spec 1.9, 2.12)")
+@test("metrics: proxy counters count answers; format selection")
 def _():
     p, port = plain()
     before = counters(port)

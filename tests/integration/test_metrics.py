@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""TAP integration tests of the metrics endpoint (spec 1.9, 2.12) and the
+"""TAP integration tests of the metrics endpoint (vaproxyd(8)) and the
 request log lines: JSON and Prometheus formats and their selection, errors,
 counters that move with proxied requests, cache hits and misses and
 auto-auth logins, histograms, connection gauges, retention, metrics_only
@@ -151,7 +151,7 @@ def _():
         check(0 < s["Min"] <= s["Max"] < 5, f"duration in seconds: {s}")
 
 
-@test("format selection and errors (spec 2.12)")
+@test("format selection and errors")
 def _():
     p, port = start(VAULT + LISTENER + 'telemetry {\n  disable_hostname = true\n}\n')
     text = prom(port)

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""TAP integration tests of the API proxy path (spec 2.1, 2.4): vaproxyd in
+"""TAP integration tests of the API proxy path (vaproxyd(8)): vaproxyd in
 front of the Vault simulator, checked on both sides of the proxy.
 
 Most tests share one simulator and one daemon (retries off, so upstream
@@ -210,7 +210,7 @@ def _():
     sim.reset()
     sim.fail(count=1, status=503, path_prefix="/v1/secret/", body={"errors": ["custom", "two"]},
              headers={"Retry-After": "0", "X-Upstream": "v"})
-    r = request(port, "GET", "/v1/secret/data/x", {"X-Vault-Token": "root"})
+    r = request(port, "GET", "/v1/secret/data/x", {"X-Vault-Token": sim.root_token})
     eq((r.status, r.json(), r.header("X-Upstream")), (503, {"errors": ["custom", "two"]}, "v"),
        "injected 503 relayed")
     eq(len(sim.requests("/v1/secret/")), 1, "no retries with num_retries = -1")
@@ -272,7 +272,7 @@ def _():
     r = request(port, "GET", "/v1/sim/slow/3000", timeout=20)
     took = time.monotonic() - t0
     if r.status == 200 and took >= 2.9:
-        skip("BAO_CLIENT_TIMEOUT/VAULT_CLIENT_TIMEOUT (spec 1.1) is not implemented: the "
+        skip("BAO_CLIENT_TIMEOUT/VAULT_CLIENT_TIMEOUT (vaproxyd(8)) is not implemented: the "
              "forwarder's 60 s timeout cannot be shortened, so 504 cannot be provoked quickly")
     eq(r.status, 504, f"status after {took:.1f}s (body {r.body!r})")
     check(took < 2.9, f"answered after {took:.1f}s")
@@ -531,7 +531,7 @@ def _():
     base = [("Host", f"127.0.0.1:{port}"), ("User-Agent", "python-requests/2.28.1"),
             ("Accept-Encoding", "gzip, deflate"), ("Accept", "*/*"),
             ("Connection", "keep-alive"), ("X-Vault-Request", "true"),
-            ("X-Vault-Token", "root")]
+            ("X-Vault-Token", sim.root_token)]
     with Client(port) as c:
         r = c.request("GET", "/v1/secret/data/foo", base)
         eq(r.status, 200, "read")
@@ -569,7 +569,7 @@ def _():
     sim.reset(all=True)
     sim.api("POST", "secret/data/foo", {"data": {"a": "b"}})
     sim.reset()
-    base = [("Accept", "application/json, text/plain, */*"), ("X-Vault-Token", "root"),
+    base = [("Accept", "application/json, text/plain, */*"), ("X-Vault-Token", sim.root_token),
             ("User-Agent", "axios/1.21.1"), ("Accept-Encoding", "gzip, compress, deflate, br"),
             ("Host", f"127.0.0.1:{port}"), ("Connection", "keep-alive")]
     with Client(port) as c:
@@ -589,7 +589,7 @@ def _():
     log = sim.requests("/v1/")
     eq(len(log), 5, "all forwarded")
     q = log[0]
-    eq(q["token"], "root", "token forwarded")
+    eq(q["token"], sim.root_token, "token forwarded")
     ua = [v for k, v in q["headers"] if k.lower() == "user-agent"][0]
     check(ua.startswith("Vault Proxy API Proxy/") and ua.endswith("; axios/1.21.1"), ua)
     check("x-vault-request" not in hdr_names(q["headers"]), "no X-Vault-Request invented")

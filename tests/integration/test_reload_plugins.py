@@ -215,7 +215,7 @@ listener "tcp" {
   tls_disable = true
 }
 """
-ROOT = ("X-Vault-Token", "root")
+ROOT = ("X-Vault-Token", sim.root_token)
 
 
 def sent(q, name):

@@ -3,7 +3,6 @@
 out of tree against the installed headers with nothing but pkg-config, and
 a running vaproxyd loads it and puts it in the chain."""
 
-import glob
 import os
 import shutil
 import subprocess
@@ -30,7 +29,7 @@ def staged_sdk():
                         "install-pkgconfigDATA", "DESTDIR=" + stage],
                        env=env, capture_output=True, text=True, timeout=120)
     check(r.returncode == 0, "staging the SDK failed:\n" + r.stdout + r.stderr)
-    pcs = glob.glob(os.path.join(stage, "**", "vaproxy-sdk.pc"), recursive=True)
+    pcs = find_named(stage, "vaproxy-sdk.pc")
     check(len(pcs) == 1, f"expected one installed vaproxy-sdk.pc, found {pcs}")
     env["PKG_CONFIG_PATH"] = os.path.dirname(pcs[0])
     env["PKG_CONFIG_SYSROOT_DIR"] = stage

@@ -15,15 +15,14 @@ temporary directories, so it also runs from a read-only source tree (make
 distcheck).
 """
 
-import glob
 import os
 import re
 import shutil
 import subprocess
 import sys
 
-from harness import (Proxy, Sim, TestFailure, check, contains, eq, need_binary, read_text,
-                     rec_body, run, test, tmpdir, wait_until)
+from harness import (Proxy, Sim, TestFailure, check, contains, eq, find_named, need_binary,
+                     read_text, rec_body, run, test, tmpdir, wait_until)
 
 BUILD = os.environ.get("VAPROXY_BUILDDIR", "")
 SRC = os.environ.get("VAPROXY_SRCDIR", "")
@@ -98,9 +97,9 @@ def staged():
         env = clean_env()
         sh(["make", "-C", BUILD, "install-sdk", "DESTDIR=" + stage], BUILD, env,
            "staging the SDK")
-        pcs = glob.glob(os.path.join(stage, "**", "vaproxy-sdk.pc"), recursive=True)
+        pcs = find_named(stage, "vaproxy-sdk.pc")
         check(len(pcs) == 1, f"expected one installed vaproxy-sdk.pc, found {pcs}")
-        m4s = glob.glob(os.path.join(stage, "**", "aclocal", "vaproxy-sdk.m4"), recursive=True)
+        m4s = find_named(stage, "vaproxy-sdk.m4", parent="aclocal")
         check(len(m4s) == 1, f"expected one installed aclocal/vaproxy-sdk.m4, found {m4s}")
         pc_dir = os.path.dirname(pcs[0])
         # What the .pc says before relocation: where the real install goes.

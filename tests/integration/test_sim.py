@@ -9,18 +9,20 @@ Runs without vaproxyd: the one harness test about daemons stands in
 import base64
 import hashlib
 import os
+import re
 import ssl
 import signal
+import subprocess
 import sys
 import time
 
 # The script's own directory is on sys.path, so the harness imports directly.
-from harness import (Client, Proxy, Sim, TestFailure, check, contains, eq,
-                     free_port, make_cert, need_binary, parse_responses, raw, request, run,
-                     test, tmpdir, wait_until)
+from harness import (PYTHON, SIM_SCRIPT, Client, Proxy, Sim, TestFailure, check, contains, eq,
+                     find_named, free_port, make_cert, need_binary, parse_responses, raw,
+                     request, run, test, tmpdir, wait_until)
 
 sim = Sim()  # shared by the tests below; each test resets what it touches
-ROOT = {"X-Vault-Token": "root"}
+ROOT = {"X-Vault-Token": sim.root_token}
 
 
 def hdr(token):
@@ -242,12 +244,12 @@ def _():
 @test("request log records method, raw path, headers and token")
 def _():
     sim.reset()
-    request(sim.port, "LIST", "/v1/secret/metadata/?x=1", [("X-Vault-Token", "root"), ("A", "b")])
+    request(sim.port, "LIST", "/v1/secret/metadata/?x=1", [("X-Vault-Token", sim.root_token), ("A", "b")])
     (q,) = sim.requests()
     eq((q["method"], q["path"], q["raw_path"], q["token"]),
-       ("LIST", "/v1/secret/metadata/", "/v1/secret/metadata/?x=1", "root"), "entry")
+       ("LIST", "/v1/secret/metadata/", "/v1/secret/metadata/?x=1", sim.root_token), "entry")
     check(q["status"] in (200, 404), f"answered status recorded: {q['status']}")
-    eq(q["headers"][-2:], [["X-Vault-Token", "root"], ["A", "b"]], "headers in wire order")
+    eq(q["headers"][-2:], [["X-Vault-Token", sim.root_token], ["A", "b"]], "headers in wire order")
 
 
 @test("consistency: index header, 412 while lagging, forward-active-node")
@@ -502,7 +504,8 @@ def _():
     eq(tsim.addr, f"https://127.0.0.1:{tsim.port}", "https address")
     r = request(tsim.addr, "GET", "/v1/sys/health", tls_ctx=tsim.tls_ctx)
     eq(r.status, 200, "health over verified TLS")
-    eq(tsim.api("GET", "auth/token/lookup-self").json()["data"]["id"], "root", "root lookup")
+    eq(tsim.api("GET", "auth/token/lookup-self").json()["data"]["id"], tsim.root_token,
+       "root lookup")
 
 
 @test("sim exits cleanly on SIGTERM even with an idle keep-alive connection")
@@ -540,6 +543,60 @@ def _():
     else:
         raise TestFailure("wait_ready succeeded against a daemon that exited")
     check(time.monotonic() - t0 < 5, "did not wait out the whole timeout")
+
+
+TOKEN_SHAPE = re.compile(r"^hvs\.[A-Za-z0-9]{24}$")
+
+
+@test("the root token is random, Vault-shaped, new per simulator; a given one is kept")
+def _():
+    check(TOKEN_SHAPE.match(sim.root_token), f"shape: {sim.root_token!r}")
+    eq(request(sim.port, "GET", "/v1/auth/token/lookup-self", ROOT).status, 200,
+       "the root token works")
+    eq(request(sim.port, "GET", "/v1/auth/token/lookup-self", hdr("root")).status, 403,
+       "the word root is no token")
+    other = Sim()
+    check(TOKEN_SHAPE.match(other.root_token) and other.root_token != sim.root_token,
+          f"a second simulator has a token of its own: {other.root_token!r}")
+    other.stop()
+    given = Sim(root_token="hvs.given")
+    eq(given.api("GET", "auth/token/lookup-self").json()["data"]["id"], "hvs.given",
+       "an explicit root token")
+    given.stop()
+
+
+@test("vaultsim.py run by hand without --root-token makes up a random one")
+def _():
+    d = tmpdir("sim-cli-")
+    port_file = os.path.join(d, "port")
+    proc = subprocess.Popen([PYTHON, SIM_SCRIPT, "--port", "0", "--port-file", port_file],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: os.path.exists(port_file), timeout=10, msg="its port file")
+        with open(port_file) as f:
+            port = int(f.read())
+        state = request(port, "GET", "/_sim/state").json()
+        ids = [t["id"] for t in state["tokens"]]
+        eq(len(ids), 1, f"one token at start: {ids}")
+        check(TOKEN_SHAPE.match(ids[0]), f"shape: {ids[0]!r}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@test("find_named walks into dot-directories, where glob's ** does not look")
+def _():
+    d = tmpdir("find-")
+    deep = os.path.join(d, "home", ".local", "share", "aclocal")
+    os.makedirs(deep)
+    os.makedirs(os.path.join(d, "other"))
+    for where in (deep, os.path.join(d, "other")):
+        with open(os.path.join(where, "x.m4"), "w") as f:
+            f.write("")
+    eq(find_named(d, "x.m4"), sorted([os.path.join(deep, "x.m4"),
+                                      os.path.join(d, "other", "x.m4")]), "every x.m4")
+    eq(find_named(d, "x.m4", parent="aclocal"), [os.path.join(deep, "x.m4")],
+       "only the one in an aclocal directory")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""TAP integration tests of the file sink (spec 3.5-3.7): mode and
+"""TAP integration tests of the file sink (vaproxyd.hcl(5)): mode and
 ownership, atomic replacement, the start-up write check, retries of failed
 writes, several sinks, no rewrite of an unchanged token, sink-level
 response wrapping and Diffie-Hellman encryption (opened with
@@ -228,7 +228,7 @@ def _():
     for path in paths:
         eq(read(path), tok, f"{os.path.basename(path)}: token")
         eq(oct(os.stat(path).st_mode & 0o777), oct(0o600),
-           f"{os.path.basename(path)}: mode & ~umask (spec 3.6)")
+           f"{os.path.basename(path)}: mode & ~umask: the umask applies")
 
 
 @test("uid/gid: the sink file is chowned (65534); only uid leaves the group alone")

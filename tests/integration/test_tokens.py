@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""TAP integration tests of token selection (spec 2.3) and token_file
-auto-auth (spec 3.1, 3.4.4): login, renewal, re-login, exit_after_auth,
+"""TAP integration tests of token selection and token_file
+auto-auth (vaproxyd.hcl(5)): login, renewal, re-login, exit_after_auth,
 exit_on_err — vaproxyd against the Vault simulator.
 """
 
@@ -123,7 +123,7 @@ def lookup(port, tag, token=None, extra=()):
 
 # --------------------------------------------------------------------------
 
-@test("use_auto_auth_token: false / true / force x client token or not (spec 2.3)")
+@test("use_auto_auth_token: false / true / force x client token or not")
 def _():
     sim.reset()
     aa = sim.make_token(ttl=3600)["id"]
@@ -169,7 +169,7 @@ def _():
         eq(xvt, [] if m == "false" else [aa], f"{m}: X-Vault-Token next to a bearer header")
 
 
-@test("the auto-auth token is never revealed to clients (spec 2.10)")
+@test("the auto-auth token is never revealed to clients (no id or accessor in a lookup)")
 def _():
     sim.reset()
     aa = sim.make_token(ttl=3600, renewable=True)["id"]
@@ -251,13 +251,14 @@ def _():
 @test("token_file: a token with TTL 0 (root-like) is never renewed")
 def _():
     sim.reset()
-    p, port, _ = start("true", "root")
-    wait_login("root")
+    root = sim.root_token
+    p, port, _ = start("true", root)
+    wait_login(root)
     r, q = lookup(port, "root-used")
-    eq((r.status, q["token"]), (200, "root"), "root token injected")
+    eq((r.status, q["token"]), (200, root), "root token injected")
     time.sleep(1.0)  # a renewal would go out at once after the login
-    eq(renewals("root"), [], "no renew-self for a token that never expires")
-    eq(len(logins("root")), 1, "no further logins")
+    eq(renewals(root), [], "no renew-self for a token that never expires")
+    eq(len(logins(root)), 1, "no further logins")
 
 
 @test("token_file: a non-renewable token leads to a new login before it expires")
@@ -364,7 +365,7 @@ auto_auth {
     umask = os.umask(0)
     os.umask(umask)
     for path, mode in zip(sinks, (0o640, 0o600)):
-        check(os.path.exists(path), f"sink file {path} written (spec 3.5, 3.6)")
+        check(os.path.exists(path), f"sink file {path} written")
         with open(path) as f:
             eq(f.read(), tok, f"{os.path.basename(path)}: exactly the token")
         eq(oct(os.stat(path).st_mode & 0o777), oct(mode & ~umask),
@@ -404,8 +405,8 @@ def _():
     p, _, _ = start("true", "hvs.rejected", method_extra="exit_on_err = true", ready=False)
     rc = p.wait_exit(timeout=10)
     check(rc > 0, f"rejected token: exit status {rc}")
-    # The upstream answers 200 but without data.id: Vault Proxy's [BUG]
-    # exits 0 here (spec 3.1); the status must still say failure.
+    # The upstream answers 200 but without data.id: Vault Proxy exits 0
+    # here, a bug; vaproxyd's exit status must still say failure.
     sim.reset()
     tok = sim.make_token(ttl=600)["id"]
     sim.fail(count=-1, status=200, path_prefix="/v1/auth/token/lookup-self", body={"data": {}})

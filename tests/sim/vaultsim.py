@@ -1653,7 +1653,11 @@ def main(argv=None):
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
     ap.add_argument("--port-file", help="write the bound port here once listening")
-    ap.add_argument("--root-token", default="root")
+    # A random root token, shaped like the ones Vault issues, rather than a word
+    # such as "root" that also occurs in paths (/root/...): tests look for every
+    # token in the daemon's logs, and a path must never look like a leak.
+    ap.add_argument("--root-token", default=None,
+                    help="the root token (default: a random hvs. token per run)")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
     ap.add_argument("--tls-client-ca", help="request (not require) client certificates and "
@@ -1674,7 +1678,8 @@ def main(argv=None):
         ssl_ctx.verify_mode = ssl.CERT_OPTIONAL
 
     log = open(args.log, "a", encoding="utf-8") if args.log else None
-    server = SimServer((args.host, args.port), State(args.root_token), ssl_ctx, log)
+    root_token = args.root_token or "hvs." + rand_id()
+    server = SimServer((args.host, args.port), State(root_token), ssl_ctx, log)
 
     def on_signal(signum, frame):
         raise SystemExit(0)  # unwinds serve_forever() in the main thread

@@ -1,6 +1,7 @@
-/* dh_decrypt: the client side of a Diffie-Hellman file sink (spec 3.7), for
- * the integration tests.  Independent of the daemon's code: X25519 and
- * AES-256-GCM from OpenSSL 3, HKDF-SHA256 written out with HMAC.
+/* dh_decrypt: the client side of a Diffie-Hellman file sink (dh_type =
+ * "curve25519" in vaproxyd.hcl(5)), for the integration tests.
+ * Independent of the daemon's code: X25519 and AES-256-GCM from OpenSSL 3,
+ * HKDF-SHA256 written out with HMAC.
  *
  *   dh_decrypt --generate OUT_PRIV OUT_PUB_JSON
  *       makes a client key pair: OUT_PRIV gets the 32-byte private key as

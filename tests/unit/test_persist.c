@@ -1,8 +1,8 @@
 /* The encrypted persistent store: every field survives, restore order and
  * expiry, keys (key_file forms, kubernetes SA token, wrong keys refused),
  * keep_after_import, and crash safety (a torn last record at every byte,
- * a compaction cut off at every byte, write failures, and a writer killed
- * with SIGKILL at random moments). */
+ * a compaction cut off at every byte, write failures, a full disk that
+ * loses nothing, and a writer killed with SIGKILL at random moments). */
 #include "autoconf.h"
 
 #include "test.h"
@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -606,8 +607,8 @@ TEST(key_file_forms)
 
     const char *bad[] = {"short", "000102030405060708090a0b0c0d0e0f", "",
                          "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8A==",
-                         "zz0102030405060708090a0b0c0d0e0f101112131415161718"
-                         "191a1b1c1d1e1f"};
+                         ("zz0102030405060708090a0b0c0d0e0f101112131415161718"
+                          "191a1b1c1d1e1f")};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_str(keyf, bad[i]);
         expect_open_error(&c, "expected 32 raw bytes, 64 hex digits or the "
@@ -947,7 +948,8 @@ TEST(damaged_record_restores_the_prefix)
 }
 
 /* A write that fails half-way (the file size limit stands in for a full
- * disk) is rolled back; the next write starts a new generation. */
+ * disk) is rolled back, but the entry stays in the store: the next write
+ * rewrites the store as a new generation that holds it. */
 TEST(failed_write_recovers)
 {
     setup();
@@ -967,18 +969,305 @@ TEST(failed_write_recovers)
     rl = old_rl;
     rl.rlim_cur = (rlim_t)size + 100;
     ASSERT_INT_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
-    ASSERT_INT_EQ(vpd_persist_put(p, &b), VP_EIO);
-    ASSERT_INT_EQ(file_size(db), size); /* the torn bytes were cut off */
+    ASSERT_INT_EQ(vpd_persist_put(p, &b), 0); /* kept in memory */
+    ASSERT_INT_EQ(file_size(db), size);       /* the torn bytes were cut off */
+    ASSERT(!vpd_persist_whole(p));
     ASSERT_INT_EQ(setrlimit(RLIMIT_FSIZE, &old_rl), 0);
     vp_cache_entry_t cc = lease_entry("C", "response c", 1000, 600000);
-    ASSERT_INT_EQ(vpd_persist_put(p, &cc), 0);
-    ASSERT_INT_EQ(vpd_persist_count(p), 2);
+    ASSERT_INT_EQ(vpd_persist_put(p, &cc), 0); /* kept: no retry yet */
+    ASSERT(!vpd_persist_whole(p));
+    ASSERT_INT_EQ(vpd_persist_count(p), 3);
+    char err[256];
+    ASSERT_INT_EQ(vpd_persist_compact(p, err, sizeof err), 0);
+    ASSERT(vpd_persist_whole(p));
     vpd_persist_close(p);
     sbuf want = {0};
     entry_text(&want, &a);
+    entry_text(&want, &b);
     entry_text(&want, &cc);
     sb_add(&want, "aat=(null)\n");
     ASSERT_STR_EQ(restore_text(2000), want.s);
+    cleanup();
+}
+
+/* ---- a full disk ------------------------------------------------------- */
+
+/* The write seam: while disk_full is set the disk has room for
+ * space_left more bytes (then none), so the first write tears a record as
+ * a disk that fills up in the middle of a write does, and every later one
+ * fails with ENOSPC; writes_refused counts those failures.  Atomic: the
+ * retry's background rewrite writes on a worker thread. */
+static _Atomic bool disk_full;
+static _Atomic long space_left;
+static _Atomic unsigned writes_refused;
+
+static void
+fill_disk(long room)
+{
+    space_left = room;
+    writes_refused = 0;
+    disk_full = true;
+}
+
+static ssize_t
+full_disk_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    if (!disk_full)
+        return pwrite(fd, buf, n, off);
+    long room = space_left;
+    if (room <= 0) {
+        writes_refused++;
+        errno = ENOSPC;
+        return -1;
+    }
+    size_t part = n < (size_t)room ? n : (size_t)room;
+    ssize_t w = pwrite(fd, buf, part, off);
+    if (w > 0)
+        space_left -= w;
+    return w;
+}
+
+/* Log lines, caught by pointing stderr at a file. */
+typedef struct {
+    char path[600];
+    int saved_fd;
+} log_catch;
+
+static void
+log_catch_start(log_catch *lc)
+{
+    snprintf(lc->path, sizeof lc->path, "%s/log", dir);
+    int fd = open(lc->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT(fd >= 0);
+    lc->saved_fd = dup(STDERR_FILENO);
+    ASSERT(lc->saved_fd >= 0);
+    ASSERT_INT_EQ(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    close(fd);
+    vpd_log_set_level(VPD_LOG_INFO);
+}
+
+/* Returns what was logged since start (the caller frees it). */
+static char *
+log_catch_stop(log_catch *lc)
+{
+    vpd_log_set_level(VPD_LOG_ERROR);
+    ASSERT_INT_EQ(dup2(lc->saved_fd, STDERR_FILENO), STDERR_FILENO);
+    close(lc->saved_fd);
+    size_t len = 0;
+    char *text = read_all(lc->path, &len);
+    text[len] = '\0';
+    return text;
+}
+
+static unsigned
+count_of(const char *hay, const char *needle)
+{
+    unsigned n = 0;
+    for (const char *at = hay; (at = strstr(at, needle)); at++)
+        n++;
+    return n;
+}
+
+#define EPISODE_WARN "the cache keeps serving"
+#define EPISODE_INFO "is whole again"
+
+/* Every kind of write made while the disk is full - a new entry, a
+ * replacement, a renewal, a put then delete, the auto-auth token - stays
+ * in the store, also a write right after a failed rewrite (the retry's
+ * backoff never refuses a write); once there is space the next due write
+ * rewrites the store with all of it.  The episode is logged once at warn
+ * with the reason and once at info when it is over, without a secret. */
+TEST(full_disk_keeps_every_write)
+{
+    setup();
+    write_file(keyf, KEY_A, 32);
+    vpd_persist_config c = file_cfg(true);
+    vpd_persist *p = open_ready(&c);
+    vp_cache_entry_t a = lease_entry("A", "response a", 1000, 600000);
+    vp_cache_entry_t b = lease_entry("B", "response b", 1000, 600000);
+    ASSERT_INT_EQ(vpd_persist_put(p, &a), 0);
+    ASSERT_INT_EQ(vpd_persist_put(p, &b), 0);
+    ASSERT_INT_EQ(vpd_persist_set_auto_auth_token(p, "hvs.before"), 0);
+    off_t size = file_size(db);
+
+    log_catch lc;
+    log_catch_start(&lc);
+    vpd_persist_set_pwrite(full_disk_pwrite);
+    fill_disk(10);
+    vp_cache_entry_t cc = lease_entry("C", "response c", 2000, 600000);
+    cc.token = "hvs.secret-of-c";
+    ASSERT_INT_EQ(vpd_persist_put(p, &cc), 0); /* the write fails */
+    ASSERT(!vpd_persist_whole(p));
+    ASSERT_INT_EQ(file_size(db), size); /* the torn bytes were cut off */
+    unsigned refused = writes_refused;
+    ASSERT_INT_EQ(refused, 1);
+    vp_cache_entry_t b2 = lease_entry("B", "response b, again", 2001, 600000);
+    usleep(250 * 1000);                        /* the backoff's first wait */
+    ASSERT_INT_EQ(vpd_persist_put(p, &b2), 0); /* a rewrite, which fails */
+    ASSERT(writes_refused > refused);
+    ASSERT(access(tmpf, F_OK) != 0);
+    /* Within the backoff's wait after that failed rewrite: kept all the
+     * same, with no rewrite tried. */
+    refused = writes_refused;
+    vp_cache_entry_t d = lease_entry("D", "response d", 2002, 600000);
+    ASSERT_INT_EQ(vpd_persist_put(p, &d), 0);
+    ASSERT_INT_EQ(vpd_persist_renewed(p, "A", 2003, 700000), 0);
+    vp_cache_entry_t e = lease_entry("E", "response e", 2004, 600000);
+    ASSERT_INT_EQ(vpd_persist_put(p, &e), 0);
+    ASSERT_INT_EQ(vpd_persist_delete(p, "E"), 0);
+    ASSERT_INT_EQ(vpd_persist_set_auto_auth_token(p, "hvs.during"), 0);
+    ASSERT_INT_EQ(writes_refused, refused);
+    ASSERT_INT_EQ(vpd_persist_count(p), 4);
+    ASSERT_INT_EQ(file_size(db), size);
+
+    /* Space is back; the next write after the wait (twice the first, less
+     * up to a quarter of it) rewrites everything. */
+    disk_full = false;
+    usleep(450 * 1000);
+    vp_cache_entry_t f = lease_entry("F", "response f", 2005, 600000);
+    ASSERT_INT_EQ(vpd_persist_put(p, &f), 0);
+    ASSERT(vpd_persist_whole(p));
+    vpd_persist_set_pwrite(NULL);
+    /* Appends go on after it. */
+    vp_cache_entry_t g = lease_entry("G", "response g", 2006, 600000);
+    ASSERT_INT_EQ(vpd_persist_put(p, &g), 0);
+    char *log = log_catch_stop(&lc);
+    ASSERT_INT_EQ(count_of(log, EPISODE_WARN), 1);
+    ASSERT_STR_CONTAINS(log, "No space left on device");
+    ASSERT_INT_EQ(count_of(log, EPISODE_INFO), 1);
+    ASSERT(!strstr(log, "hvs."));
+    free(log);
+    vpd_persist_close(p);
+
+    sbuf want = {0};
+    a.last_renewed_ms = 2003;
+    a.ttl_ms = 700000;
+    entry_text(&want, &a);
+    entry_text(&want, &b2);
+    entry_text(&want, &cc);
+    entry_text(&want, &d);
+    entry_text(&want, &f);
+    entry_text(&want, &g);
+    sb_add(&want, "aat=hvs.during\n");
+    ASSERT_STR_EQ(restore_text(3000), want.s);
+    free(want.s);
+    cleanup();
+}
+
+/* Closing while the disk is still full tries once more, and says so when
+ * it cannot write what it kept: the restart then restores the state from
+ * before the failure, never a damaged file. */
+TEST(full_disk_at_close_says_what_is_lost)
+{
+    setup();
+    write_file(keyf, KEY_A, 32);
+    vpd_persist_config c = file_cfg(true);
+    vpd_persist *p = open_ready(&c);
+    vp_cache_entry_t a = lease_entry("A", "response a", 1000, 600000);
+    ASSERT_INT_EQ(vpd_persist_put(p, &a), 0);
+    log_catch lc;
+    log_catch_start(&lc);
+    vpd_persist_set_pwrite(full_disk_pwrite);
+    fill_disk(10);
+    vp_cache_entry_t b = lease_entry("B", "response b", 1000, 600000);
+    ASSERT_INT_EQ(vpd_persist_put(p, &b), 0);
+    vpd_persist_close(p);
+    disk_full = false;
+    vpd_persist_set_pwrite(NULL);
+    char *log = log_catch_stop(&lc);
+    ASSERT_INT_EQ(count_of(log, EPISODE_WARN), 1);
+    ASSERT_STR_CONTAINS(log, "before closing it");
+    ASSERT_STR_CONTAINS(log, "are lost");
+    free(log);
+    sbuf want = {0};
+    entry_text(&want, &a);
+    sb_add(&want, "aat=(null)\n");
+    ASSERT_STR_EQ(restore_text(2000), want.s);
+    free(want.s);
+    cleanup();
+}
+
+/* With a loop nothing has to write again: the retry timer rewrites in the
+ * background with a backoff while the disk is full (each try fails), and
+ * heals the store on its own once there is space; then it stops. */
+static void
+space_returns(uv_timer_t *t)
+{
+    (void)t;
+    disk_full = false;
+}
+
+static void
+watchdog(uv_timer_t *t)
+{
+    uv_stop(t->loop);
+}
+
+TEST(full_disk_heals_on_its_own_with_a_loop)
+{
+    setup();
+    write_file(keyf, KEY_A, 32);
+    vpd_persist_config c = file_cfg(true);
+    vpd_persist *p = open_ready(&c);
+    uv_loop_t loop;
+    ASSERT_INT_EQ(uv_loop_init(&loop), 0);
+    vpd_persist_set_loop(p, &loop);
+    vp_cache_entry_t a = lease_entry("A", "response a", 1000, 600000);
+    ASSERT_INT_EQ(vpd_persist_put(p, &a), 0);
+
+    vpd_persist_set_pwrite(full_disk_pwrite);
+    fill_disk(10);
+    char ids[30][8];
+    for (int i = 0; i < 30; i++) {
+        snprintf(ids[i], sizeof ids[i], "L%d", i);
+        vp_cache_entry_t e =
+            lease_entry(ids[i], "leased", 1000 + (uint64_t)i, 600000);
+        ASSERT_INT_EQ(vpd_persist_put(p, &e), 0);
+    }
+    ASSERT(!vpd_persist_whole(p));
+    unsigned at_first = writes_refused;
+    ASSERT_INT_EQ(at_first, 1); /* one failed append; the rest wait */
+
+    uv_timer_t space, dog;
+    ASSERT_INT_EQ(uv_timer_init(&loop, &space), 0);
+    ASSERT_INT_EQ(uv_timer_init(&loop, &dog), 0);
+    uv_timer_start(&space, space_returns, 700, 0);
+    uv_timer_start(&dog, watchdog, 15000, 0);
+    uv_unref((uv_handle_t *)&dog);
+    /* Returns when the store healed and its timer stopped, or at the
+     * watchdog. */
+    ASSERT_INT_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ASSERT(vpd_persist_whole(p));
+    ASSERT(writes_refused > at_first); /* retried while it was full */
+    vpd_persist_set_pwrite(NULL);
+    uv_close((uv_handle_t *)&space, NULL);
+    uv_close((uv_handle_t *)&dog, NULL);
+    vpd_persist_set_loop(p, NULL);
+    ASSERT_INT_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ASSERT_INT_EQ(uv_loop_close(&loop), 0);
+
+    /* Healed before closing: nothing is left to the last rewrite. */
+    char *raw_before = NULL;
+    size_t len_before = 0;
+    raw_before = read_all(db, &len_before);
+    vpd_persist_close(p);
+    size_t len_after = 0;
+    char *raw_after = read_all(db, &len_after);
+    ASSERT_INT_EQ(len_after, len_before);
+    ASSERT(memcmp(raw_after, raw_before, len_before) == 0);
+    free(raw_before);
+    free(raw_after);
+
+    sbuf want = {0};
+    entry_text(&want, &a);
+    for (int i = 0; i < 30; i++) {
+        vp_cache_entry_t e =
+            lease_entry(ids[i], "leased", 1000 + (uint64_t)i, 600000);
+        entry_text(&want, &e);
+    }
+    sb_add(&want, "aat=(null)\n");
+    ASSERT_STR_EQ(restore_text(3000), want.s);
+    free(want.s);
     cleanup();
 }
 
@@ -1714,7 +2003,9 @@ main(void)
         T(file_mode_0600_and_lock), T(keep_after_import_false),
         T(compaction_bounds_the_file), T(torn_last_record_every_offset),
         T(torn_compaction_every_offset), T(damaged_record_restores_the_prefix),
-        T(failed_write_recovers), T(sigkill_at_random_moments),
+        T(failed_write_recovers), T(full_disk_keeps_every_write),
+        T(full_disk_at_close_says_what_is_lost),
+        T(full_disk_heals_on_its_own_with_a_loop), T(sigkill_at_random_moments),
         T(sigkill_during_background_compactions),
         T(appends_during_background_compaction_are_kept),
         T(close_during_background_compaction), T(config_parse),

@@ -702,7 +702,7 @@ c_list_split(void)
         char rest[256];
         /* The rest of "LIST " after the first piece, then the request. */
         snprintf(rest, sizeof rest, "%s/v1/x%zu HTTP/1.1\r\nHost: t\r\n\r\n",
-                 "LIST " + strlen(first[i]), i);
+                 &"LIST "[strlen(first[i])], i);
         cli_puts(c, first[i]);
         msleep(50);
         cli_puts(c, rest);
@@ -989,8 +989,8 @@ c_malformed(void)
         "GARBAGE\r\n\r\n",
         "GET /x HTTP/1.1\r\nBad Header\r\n\r\n",
         "GET /x HTTP/9.9\r\n\r\n",
-        "POST /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: "
-        "chunked\r\n\r\n0\r\n\r\n",
+        ("POST /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: "
+         "chunked\r\n\r\n0\r\n\r\n"),
         "POST /x HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
         "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         "list /x HTTP/1.1\r\n\r\n",

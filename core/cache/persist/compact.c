@@ -4,11 +4,16 @@
  * part on a libuv worker while appends go on to the old file, whose
  * records appended meanwhile are then re-sealed onto the new one.
  *
+ * A rewrite is also how the store heals after a failed write: entries
+ * that could not be written are pending in the index (their payloads in
+ * memory), the snapshot copies those payloads, and a rewrite whose
+ * snapshot came after the last unwritten change makes the file whole.
+ *
  * Ownership: a job owns its snapshot (offsets, renewal values, copies of
- * the data key, the key material and the auto-auth token, a dup of the
- * store's fd) and, until the rename, the temp file; the handle points at
- * the job under way (p->job) and the job back at the handle, until one
- * of them finishes it. */
+ * the pending payloads, the data key, the key material and the auto-auth
+ * token, a dup of the store's fd) and, until the rename, the temp file; the
+ * handle points at the job under way (p->job) and the job back at the handle,
+ * until one of them finishes it. */
 #include "autoconf.h"
 
 #include "cache/persist/persist_internal.h"
@@ -66,6 +71,8 @@ struct vpd_persist_job {
     uint64_t *offs;     /* old offsets in; new offsets out */
     uint32_t *lens;     /* 0 out: could not be read, dropped */
     uint64_t *lr, *ttl; /* renewal values at snapshot time */
+    uint8_t **pend;     /* copies of pending payloads (secret), or NULL */
+    uint64_t mark;      /* p->unsaved at snapshot time */
     char *auto_auth;    /* secret copy */
     uint8_t old_dk[VPD_PERSIST_KEY_LEN];
     int old_fd;
@@ -96,6 +103,13 @@ job_free(vpd_persist_job *j)
         close(j->old_fd);
     if (j->tfd >= 0) /* never handed over: an unfinished rewrite */
         close(j->tfd);
+    for (size_t i = 0; j->pend && i < j->n; i++)
+        if (j->pend[i]) { /* lens[i] is its whole record's length */
+            OPENSSL_cleanse(j->pend[i], j->lens[i] - VPD_PERSIST_REC_HDR -
+                                            VPD_PERSIST_TAG_LEN);
+            free(j->pend[i]);
+        }
+    free(j->pend);
     vpd_secret_free(j->auto_auth);
     vpd_secret_free(j->ikm);
     OPENSSL_cleanse(j->old_dk, sizeof j->old_dk);
@@ -128,9 +142,10 @@ snapshot(vpd_persist *p, char *err, size_t err_len)
     j->lens = calloc(n, sizeof *j->lens);
     j->lr = calloc(n, sizeof *j->lr);
     j->ttl = calloc(n, sizeof *j->ttl);
+    j->pend = calloc(n, sizeof *j->pend);
     j->ikm = vpd_secret_dup(p->ikm, p->ikm_len);
     j->ikm_len = p->ikm_len;
-    bool oom = !j->offs || !j->lens || !j->lr || !j->ttl || !j->ikm;
+    bool oom = !j->offs || !j->lens || !j->lr || !j->ttl || !j->pend || !j->ikm;
     if (p->auto_auth &&
         !(j->auto_auth = vpd_secret_dup(p->auto_auth, strlen(p->auto_auth))))
         oom = true;
@@ -152,8 +167,20 @@ snapshot(vpd_persist *p, char *err, size_t err_len)
         j->lens[i] = x->rec_len;
         j->lr[i] = x->last_renewed_ms;
         j->ttl[i] = x->ttl_ms;
+        if (!x->pending)
+            continue;
+        /* Its payload, not its old record (if any), is what it holds. */
+        j->lens[i] = (uint32_t)(VPD_PERSIST_REC_HDR + x->pending_len +
+                                VPD_PERSIST_TAG_LEN);
+        if (!(j->pend[i] = malloc(x->pending_len))) {
+            job_free(j);
+            vpd_persist_fail(err, err_len, "out of memory");
+            return NULL;
+        }
+        memcpy(j->pend[i], x->pending, x->pending_len);
     }
     memcpy(j->old_dk, p->dk, VPD_PERSIST_KEY_LEN);
+    j->mark = p->unsaved;
     j->snap_end = p->end;
     j->sync_dir = p->dir_dirty;
     return j;
@@ -229,14 +256,18 @@ write_generation(const vpd_persist *p, vpd_persist_job *j)
     vpd_persist_wb_put(&out, hdr, VPD_PERSIST_HDR_LEN);
     for (size_t i = 0; i < j->n; i++) {
         uint32_t len = j->lens[i];
-        if (vpd_persist_load_record_at(j->old_fd, j->old_dk, j->offs[i], len,
-                                       &buf, &cap) != 0) {
+        uint8_t *payload;
+        if (j->pend[i]) {
+            payload = j->pend[i]; /* never written: the copy in memory */
+        } else if (vpd_persist_load_record_at(j->old_fd, j->old_dk, j->offs[i],
+                                              len, &buf, &cap) != 0) {
             /* Damaged since it was read: left out (finish says so). */
             j->lens[i] = 0;
             continue;
+        } else {
+            payload = buf + VPD_PERSIST_REC_HDR;
         }
         size_t n = len - VPD_PERSIST_REC_HDR - VPD_PERSIST_TAG_LEN;
-        uint8_t *payload = buf + VPD_PERSIST_REC_HDR;
         vpd_persist_put_set_times(payload, j->lr[i], j->ttl[i]);
         size_t at = out.n;
         vpd_persist_wb_put(&out, NULL, len);
@@ -247,7 +278,8 @@ write_generation(const vpd_persist *p, vpd_persist_job *j)
         }
         int sealed =
             vpd_persist_seal_record(j->dk, seq, payload, n, out.p + at);
-        OPENSSL_cleanse(buf, len);
+        if (!j->pend[i])
+            OPENSSL_cleanse(buf, len);
         if (sealed != 0) {
             vpd_persist_fail(j->err, sizeof j->err,
                              "cannot encrypt the persistent cache");
@@ -380,7 +412,6 @@ finish(vpd_persist *p, vpd_persist_job *j, bool sync_dir, char *err,
     uint64_t shift_from = j->snap_end,
              new_tail = j->end - (p->end - j->snap_end);
     p->end = j->end;
-    p->broken = false;
     p->compactions++;
     if (j->ikm_changed) {
         vpd_log(VPD_LOG_INFO, VPD_PERSIST_COMPONENT,
@@ -394,7 +425,17 @@ finish(vpd_persist *p, vpd_persist_job *j, bool sync_dir, char *err,
     unsigned dropped = 0;
     for (vpd_persist_entry *x = p->head, *nx; x; x = nx) {
         nx = x->next;
-        if (x->off >= shift_from) {
+        if (x->pending) {
+            /* Written now if the snapshot had this very payload; one that
+             * became pending later waits for the next rewrite. */
+            if (x->pending_mark <= j->mark && x->snap_idx < j->n &&
+                j->pend[x->snap_idx]) {
+                vpd_persist_entry_drop_pending(x);
+                x->off = j->offs[x->snap_idx];
+                x->rec_len = j->lens[x->snap_idx];
+                p->live_bytes += x->rec_len;
+            }
+        } else if (x->off >= shift_from) {
             x->off = x->off - shift_from + new_tail; /* appended meanwhile */
         } else if (x->snap_idx < j->n && j->lens[x->snap_idx]) {
             x->off = j->offs[x->snap_idx];
@@ -408,6 +449,15 @@ finish(vpd_persist *p, vpd_persist_job *j, bool sync_dir, char *err,
                 "%s: %u entr%s could not be read back and %s dropped",
                 p->db_path, dropped, dropped == 1 ? "y" : "ies",
                 dropped == 1 ? "is" : "are");
+    if (p->behind && p->unsaved == j->mark) {
+        p->behind = false;
+        vpd_log(
+            VPD_LOG_INFO, VPD_PERSIST_COMPONENT,
+            "the persistent cache %s is whole again: every change kept "
+            "in memory since the failed write (%llu ms ago) is written",
+            p->db_path,
+            (unsigned long long)(vpd_persist_mono_ms() - p->episode_start_ms));
+    }
     return 0;
 io_fail:
     vpd_persist_fail(err, err_len, "%s %s.tmp: %s", step, p->db_path,
@@ -454,25 +504,22 @@ job_done(uv_work_t *req, int status)
     }
     p->job = NULL;
     char why[512];
+    /* While the store is behind, the failure episode was logged once and
+     * the retry timer owns what happens next: a failed try is a detail. */
+    vpd_log_level level = p->behind ? VPD_LOG_DEBUG : VPD_LOG_WARN;
     if (status != 0) {
         job_abandon(p, j);
-        vpd_log(VPD_LOG_WARN, VPD_PERSIST_COMPONENT,
+        vpd_log(level, VPD_PERSIST_COMPONENT,
                 "cannot compact the persistent "
                 "cache: %s",
                 uv_strerror(status));
     } else if (finish(p, j, false, why, sizeof why) != 0) {
-        vpd_log(VPD_LOG_WARN, VPD_PERSIST_COMPONENT,
+        vpd_log(level, VPD_PERSIST_COMPONENT,
                 "cannot compact the persistent "
                 "cache: %s",
                 why);
     }
     job_free(j);
-    /* An append that failed meanwhile left the index ahead of the file
-     * (a renewal) or the log without a record: rewrite once more. */
-    if (p->failed_during_job && !p->inert) {
-        p->failed_during_job = false;
-        vpd_persist_job_start(p);
-    }
 }
 
 /* Step 1 now, step 2 on a worker, step 3 when it is done. */
@@ -547,13 +594,6 @@ vpd_persist_compact_start(vpd_persist *p)
         return 0;
     vpd_persist_job_start(p);
     return p->job ? 0 : VP_EIO;
-}
-
-void
-vpd_persist_set_loop(vpd_persist *p, uv_loop_t *loop)
-{
-    if (p)
-        p->loop = loop;
 }
 
 bool

@@ -5,14 +5,21 @@
  * The entries themselves stay in the file, so the store does not keep a
  * second copy of every cached response.
  *
- * Ownership: the handle owns the index entries and their ids, and the
- * auto-auth token copy (a secret buffer). */
+ * An entry whose latest PUT could not be written keeps that payload here
+ * (pending) until a rewrite puts it in the file, so the index is always
+ * the whole state the cache gave the store.
+ *
+ * Ownership: the handle owns the index entries, their ids and pending
+ * payloads (wiped when freed), and the auto-auth token copy (a secret
+ * buffer). */
 #include "autoconf.h"
 
 #include "cache/persist/persist_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "base/secmem.h"
 
@@ -68,9 +75,22 @@ vpd_persist_entry_new(const char *id)
 }
 
 void
+vpd_persist_entry_drop_pending(vpd_persist_entry *x)
+{
+    if (x->pending) {
+        OPENSSL_cleanse(x->pending, x->pending_cap);
+        free(x->pending);
+    }
+    x->pending = NULL;
+    x->pending_len = x->pending_cap = 0;
+    x->pending_mark = 0;
+}
+
+void
 vpd_persist_entry_free(vpd_persist_entry *x)
 {
     if (x) {
+        vpd_persist_entry_drop_pending(x);
         free(x->id);
         free(x);
     }

@@ -15,6 +15,8 @@
  *   replay.c           applying records, reading the log on open
  *   compact.c          rewriting the store as a new generation, also in
  *                      the background on a libuv worker
+ *   retry.c            after a failed write: the rewrite retried with a
+ *                      bounded backoff until the file is whole again
  *   store.c            open, close, sync, discard of the store
  *   restore.c          handing the stored entries to the cache
  *   append.c           the writes: one sealed record per state change
@@ -34,13 +36,24 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <uv.h>
 #include <vaproxy/cache.h>
 
+#include "base/backoff.h"
 #include "cache/persist.h"
 
 #define VPD_PERSIST_COMPONENT "proxy.cache.persist"
+
+/* Milliseconds on the monotonic clock (failure episodes and retries). */
+static inline uint64_t
+vpd_persist_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 /* Sizes of the file format (see core/cache/persist.h). */
 #define VPD_PERSIST_HDR_LEN 108
@@ -155,7 +168,9 @@ int vpd_persist_load_ikm(const vpd_persist_config *c, char **ikm,
 /* ---- entry_index.c ------------------------------------------------------ */
 
 /* One live entry: where its latest PUT record is and its latest renewal
- * values (the entry itself stays in the file). */
+ * values (the entry itself stays in the file).  An entry whose latest PUT
+ * could not be written (a full disk) is pending instead: its payload is
+ * kept here, off and rec_len are 0, and the next rewrite writes it. */
 typedef struct vpd_persist_entry {
     char *id;
     struct vpd_persist_entry *hnext;       /* hash chain */
@@ -165,6 +180,10 @@ typedef struct vpd_persist_entry {
     uint64_t last_renewed_ms, ttl_ms;
     uint32_t snap_idx; /* its place in the compaction under way */
     bool token;
+    uint8_t *pending;      /* the PUT payload not in the file (secret) */
+    size_t pending_len;    /* its length; the buffer's is pending_cap */
+    size_t pending_cap;    /* wiped over this length when freed */
+    uint64_t pending_mark; /* p->unsaved when it became pending */
 } vpd_persist_entry;
 
 /* A background compaction (compact.c owns its layout). */
@@ -185,13 +204,23 @@ struct vpd_persist {
     char *auto_auth;     /* secret, or NULL */
     uint64_t live_bytes; /* PUT records of live entries */
     uint64_t torn_bytes;
-    uint64_t last_recover_ms;
     uv_loop_t *loop;      /* set: threshold compactions run off the loop */
     vpd_persist_job *job; /* the background compaction under way */
     unsigned compactions;
-    bool existed, restored, inert, broken;
-    bool failed_during_job; /* an append failed while a job ran */
-    bool dir_dirty;         /* a rename not yet fsynced into the directory */
+    bool existed, restored, inert;
+    bool dir_dirty; /* a rename not yet fsynced into the directory */
+    /* A failure episode (retry.c): behind is set when a change could not
+     * be written; from then on changes go to the index only (appending
+     * after a torn record would reuse its nonce) until a rewrite made
+     * after the last of them is the store.  unsaved counts those changes
+     * over the whole run; a rewrite made from a snapshot taken when it
+     * was N makes the store whole if it is still N when it finishes. */
+    bool behind;
+    uint64_t unsaved;
+    uint64_t episode_start_ms; /* monotonic */
+    vpd_backoff retry;         /* the waits between rewrite tries */
+    uint64_t retry_at_ms;      /* without a loop: when a write may retry */
+    uv_timer_t *retry_timer;   /* with a loop: armed while behind */
 };
 
 vpd_persist_entry *vpd_persist_idx_find(const vpd_persist *p, const char *id);
@@ -211,6 +240,9 @@ void vpd_persist_idx_clear(vpd_persist *p);
 /* Replaces the kept auto-auth token with a copy (NULL or "" forgets it).
  * Returns 0 or -1 (out of memory; the old one stays). */
 int vpd_persist_keep_auto_auth(vpd_persist *p, const char *token);
+
+/* Wipes and frees x's pending payload (x is then written or gone). */
+void vpd_persist_entry_drop_pending(vpd_persist_entry *x);
 
 /* ---- record_io.c -------------------------------------------------------- */
 
@@ -265,6 +297,22 @@ int vpd_persist_job_settle(vpd_persist *p, char *err, size_t err_len);
 /* Compacts when dead bytes exceed both the threshold and the live bytes:
  * in the background with a loop, else at once. */
 void vpd_persist_compact_if_due(vpd_persist *p);
+
+/* ---- retry.c ------------------------------------------------------------ */
+
+/* Called by every write that left a change in memory only (p->behind is
+ * set): with a loop, arms the retry timer if it is not armed; without
+ * one, rewrites now if the backoff's wait is over.  Never while a
+ * background compaction is under way (its end is judged when it
+ * finishes). */
+void vpd_persist_retry_kick(vpd_persist *p);
+
+/* Closes the retry timer (its memory is freed by the loop). */
+void vpd_persist_retry_stop(vpd_persist *p);
+
+/* A last rewrite before the handle goes away, when the store is behind;
+ * if it fails, says what is lost. */
+void vpd_persist_retry_last(vpd_persist *p);
 
 /* ---- store.c ------------------------------------------------------------ */
 

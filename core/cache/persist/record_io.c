@@ -15,11 +15,20 @@
 
 #include <openssl/crypto.h>
 
+/* Every write of every store goes through here (see persist.h). */
+static vpd_persist_pwrite_fn write_call = pwrite;
+
+void
+vpd_persist_set_pwrite(vpd_persist_pwrite_fn fn)
+{
+    write_call = fn ? fn : pwrite;
+}
+
 int
 vpd_persist_pwrite_all(int fd, const uint8_t *buf, size_t n, uint64_t off)
 {
     while (n) {
-        ssize_t w = pwrite(fd, buf, n, (off_t)off);
+        ssize_t w = write_call(fd, buf, n, (off_t)off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)

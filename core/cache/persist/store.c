@@ -40,6 +40,7 @@ xstrdup_opt(const char *s, bool *oom)
 void
 vpd_persist_free(vpd_persist *p)
 {
+    vpd_persist_retry_stop(p);
     if (p->fd >= 0)
         close(p->fd);
     if (p->dirfd >= 0)
@@ -187,6 +188,8 @@ vpd_persist_close(vpd_persist *p)
                 "cannot compact the persistent "
                 "cache: %s",
                 why);
+    /* What a full disk kept in memory gets one last chance. */
+    vpd_persist_retry_last(p);
     if (p->fd >= 0 && !p->inert && fdatasync(p->fd) != 0)
         vpd_log(VPD_LOG_WARN, VPD_PERSIST_COMPONENT, "fdatasync %s: %s",
                 p->db_path, strerror(errno));
@@ -226,6 +229,12 @@ bool
 vpd_persist_active(const vpd_persist *p)
 {
     return p && !p->inert;
+}
+
+bool
+vpd_persist_whole(const vpd_persist *p)
+{
+    return p && !p->behind;
 }
 
 size_t

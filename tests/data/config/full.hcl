@@ -1,4 +1,4 @@
-# The HCL example of spec 1.13: every key the proxy understands.  Paths
+# Every key the proxy understands, as in vaproxyd.hcl(5).  Paths
 # are only strings here: loading a configuration reads no other file.
 pid_file = "/run/bao-proxy.pid"
 exit_after_auth = false

@@ -1,5 +1,5 @@
-# Vault Proxy refuses use_auto_auth_token without auto_auth (spec 1.12,
-# rule 3), so the seed listener file is paired with this one.
+# Vault Proxy refuses use_auto_auth_token without an auto_auth block
+# (vaproxyd.hcl(5)), so the seed listener file is paired with this one.
 auto_auth {
   method "token_file" {
     config = { token_file_path = "/tmp/t" }
