@@ -31,10 +31,10 @@ class Probe(_Process):
 
     name = "kv_events_probe"
 
-    def __init__(self, s, token="root", reconnect_ms=300, env=None):
+    def __init__(self, s, token=None, reconnect_ms=300, env=None):
         self.dir = tmpdir("kvprobe-")
         self.token_file = os.path.join(self.dir, "token")
-        self.set_token(token)
+        self.set_token(token or s.root_token)
         argv = [PROBE, s.addr, self.token_file, str(reconnect_ms)]
         e = dict(os.environ)
         e.update(env or {})
@@ -85,7 +85,7 @@ def _():
         reqs = subscribes()
         eq(len(reqs), 1, "one subscribe")
         eq(reqs[0]["raw_path"], "/v1/sys/events/subscribe/kv*?json=true", "target")
-        eq(reqs[0]["token"], "root", "auto-auth token")
+        eq(reqs[0]["token"], sim.root_token, "auto-auth token")
 
 
 @test("every KV v2 operation names its own path")
