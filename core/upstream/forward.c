@@ -130,6 +130,8 @@ struct vpd_fwd_op {
     char *body;
     size_t body_len;
     vpd_up_tls *own_tls; /* a per-request identity (referenced) */
+    char upgrade[32];    /* the protocol asked for, "" for none */
+    vpd_up_conn *upgraded;
 
     int max_retries;
     int retries; /* retries spent since the last redirect */
@@ -480,6 +482,8 @@ op_finish(vpd_fwd_op *op)
                         vpd_hdr_keeps_length(op->method, op->status));
         resp.status = op->status;
         resp.headers = op->rhdrs;
+        resp.upgraded = op->upgraded;
+        op->upgraded = NULL;
         memset(&op->rhdrs, 0, sizeof op->rhdrs);
     } else {
         if (!op->errbuf[0])
@@ -494,6 +498,9 @@ op_finish(vpd_fwd_op *op)
     /* The body is lent from op->rbody; vpd_fwd_resp_take moves it out. */
     size_t body_len = op->rbody.len;
     if (vpd_buf_reserve(&op->rbody, 0) == 0) {
+        /* A buffer allocated just now, for an answer without a body, has
+         * no terminator yet. */
+        op->rbody.data[body_len] = '\0';
         resp.body = op->rbody.data;
         resp.body_len = body_len;
     }
@@ -512,9 +519,15 @@ op_finish(vpd_fwd_op *op)
                     path, error_name(op->error), op->errbuf, op->attempts, ms);
     }
 
+    if (op->upgraded) {
+        vpd_up_conn_close(op->upgraded);
+        op->upgraded = NULL;
+    }
     char *lent = resp.body;
     fwd_kick(fwd);
     op->cb(&resp, op->arg);
+    if (resp.upgraded)
+        vpd_up_conn_close(resp.upgraded);
 
     if (lent && resp.body != lent) {
         /* Taken: the memory is the caller's now. */
@@ -771,10 +784,12 @@ head_write(vpd_fwd_op *op, const fwd_origin *o, bool absolute)
     size_t ml = strlen(op->method), tl = strlen(op->target);
     size_t hl = strlen(o->host_hdr);
     size_t al = absolute && d->proxy->auth[0] ? strlen(d->proxy->auth) : 0;
+    size_t ul = op->upgrade[0] ? strlen(op->upgrade) : 0;
     char num[24], *ne = num + sizeof num;
     char *ns = op->send_body ? fmt_size(ne, op->body_len) : ne;
     size_t total = ml + 1 + (absolute ? 7 + hl : 0) + tl + 11 + 6 + hl + 2 +
                    (al ? 21 + al + 2 : 0) + op->hdrs.len +
+                   (ul ? 30 + ul + 2 : 0) +
                    (op->send_body ? 16 + (size_t)(ne - ns) + 2 : 0) + 2;
     vpd_buf *h = &op->head;
     vpd_buf_reset(h);
@@ -798,6 +813,11 @@ head_write(vpd_fwd_op *op, const fwd_origin *o, bool absolute)
     }
     if (op->hdrs.len)
         p = put(p, op->hdrs.data, op->hdrs.len);
+    if (ul) {
+        p = put(p, "Connection: Upgrade\r\nUpgrade: ", 30);
+        p = put(p, op->upgrade, ul);
+        p = put(p, "\r\n", 2);
+    }
     if (op->send_body) {
         p = put(p, "Content-Length: ", 16);
         p = put(p, ns, (size_t)(ne - ns));
@@ -1006,8 +1026,12 @@ op_attempt_done(vpd_fwd_op *op, vpd_up_error e, const char *text)
         op->error = VPD_FWD_OK;
         op->errbuf[0] = '\0';
         if (op->x.upgraded) {
-            /* Nobody here speaks the new protocol: relay the 101 only. */
-            vpd_up_conn_close(op->x.upgraded);
+            /* Only a caller that asked for the new protocol speaks it;
+             * for anyone else the 101 is relayed alone. */
+            if (op->upgrade[0] && op->status == 101)
+                op->upgraded = op->x.upgraded;
+            else
+                vpd_up_conn_close(op->x.upgraded);
             op->x.upgraded = NULL;
         }
         int r = maybe_redirect(op);
@@ -1371,6 +1395,12 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
         op->method = op->method_buf;
     } else if (!(op->method = strdup(req->method))) {
         goto fail;
+    }
+    if (req->upgrade) {
+        if (!valid_token(req->upgrade) ||
+            strlen(req->upgrade) >= sizeof op->upgrade)
+            goto fail;
+        memcpy(op->upgrade, req->upgrade, strlen(req->upgrade) + 1);
     }
     op->is_head = strcmp(op->method, "HEAD") == 0;
     op->idempotent = is_idempotent(op->method);

@@ -20,7 +20,8 @@ sys/leases/{renew,revoke,revoke-prefix,revoke-force,lookup} (and legacy
 sys/renew, sys/revoke); sys/wrapping/{wrap,lookup,unwrap};
 sys/internal/ui/mounts/<path> (the KV mount a path is under);
 sys/capabilities-self; KV v1 mounts (kv/ by default; more with
-/_sim/kv_mount).  Token-free helpers: sim/echo/*, sim/status/<code>
+/_sim/kv_mount); sys/events/subscribe/<pattern> (a WebSocket of KV
+events; see the event stream section).  Token-free helpers: sim/echo/*, sim/status/<code>
 (?location=...), sim/slow/<ms>, sim/big/<bytes>.
 
 Response wrapping: X-Vault-Wrap-TTL (Go duration or seconds) on any request
@@ -80,12 +81,14 @@ Setting lag freezes "applied" where it is; pass "applied" to move it.
 
 import argparse
 import base64
+import fnmatch
 import hashlib
 import hmac
 import json
 import math
 import os
 import secrets
+import select
 import signal
 import socket
 import socketserver
@@ -762,6 +765,8 @@ class Handler(BaseHTTPRequestHandler):
         # the request line holds the target exactly as the client sent it.
         raw_path = self.requestline.split()[1]
         req = Request(self.command, raw_path, list(self.headers.items()), body, self.peer_cert)
+        if req.path.startswith("/v1/sys/events/subscribe/"):
+            return serve_event_stream(self, req, t0)
 
         if req.path.startswith("/_sim/"):
             try:
@@ -857,6 +862,8 @@ class Handler(BaseHTTPRequestHandler):
                          and req.method in ("POST", "PUT", "DELETE", "PATCH"))
                 if wrote and cons:
                     st.record_write()
+                if wrote:
+                    self.server.events.publish_kv(req.method, p)
             extra = [("X-Vault-Index", st.index_header(wrote))] if cons else []
             return status, payload, extra
 
@@ -911,6 +918,8 @@ class Handler(BaseHTTPRequestHandler):
         name = req.path[len("/_sim/"):].strip("/")
         body = req.json() if req.method in ("POST", "PUT") else {}
         t = time.time()
+        if name == "events":
+            return events_control(self.server.events, req, body)
         with st.lock:
             if name == "requests":
                 prefix = (req.query.get("path_prefix") or [""])[0]
@@ -1518,6 +1527,248 @@ class Routes:
 
 
 # --------------------------------------------------------------------------
+# event stream (sys/events/subscribe over a WebSocket)
+#
+# Vault's event notifications, as the proxy's static secret cache consumes
+# them: GET /v1/sys/events/subscribe/<pattern>?json=true with a valid token
+# upgrades to a WebSocket (RFC 6455, server side) on which every KV write,
+# delete, undelete, destroy and metadata change made afterwards arrives as
+# one text message in Vault's CloudEvents JSON shape.  Control (/_sim/events):
+# POST {enabled (false: subscribe answers 404), drop (cut every stream
+# without a close frame), ping (payload), split (write frames in pieces of
+# this many bytes, 0 whole), malformed (send a frame no server may send),
+# close {code, reason}, send (an extra message, JSON), refuse (answer the
+# next N subscribes 403)}; GET {enabled, subscribers, connects, pongs,
+# closes, sent, split}.
+
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def ws_frame(opcode, payload, fin=True):
+    """One unmasked server frame."""
+    n = len(payload)
+    head = bytes([(0x80 if fin else 0) | opcode])
+    if n < 126:
+        head += bytes([n])
+    elif n < 65536:
+        head += bytes([126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([127]) + n.to_bytes(8, "big")
+    return head + payload
+
+
+def kv_event(method, p):
+    """(event type, metadata) for a successful KV write at /v1/<p>, or None."""
+    mount, _, rest = p.partition("/")
+    kind, _, name = rest.partition("/")
+    data_path = "%s/data/%s" % (mount, name)
+    table = {
+        ("data", "POST"): "data-write", ("data", "PUT"): "data-write",
+        ("data", "PATCH"): "data-patch", ("data", "DELETE"): "data-delete",
+        ("delete", "POST"): "delete", ("delete", "PUT"): "delete",
+        ("undelete", "POST"): "undelete", ("undelete", "PUT"): "undelete",
+        ("destroy", "POST"): "destroy", ("destroy", "PUT"): "destroy",
+        ("metadata", "POST"): "metadata-write", ("metadata", "PUT"): "metadata-write",
+        ("metadata", "PATCH"): "metadata-patch", ("metadata", "DELETE"): "metadata-delete",
+    }
+    op = table.get((kind, method))
+    if op is None or not name:
+        return None
+    meta = {"modified": "true", "operation": method.lower() if method != "POST" else "write",
+            "path": "%s/%s/%s" % (mount, kind, name)}
+    if op in ("data-write", "data-patch", "undelete", "metadata-write", "metadata-patch"):
+        meta["data_path"] = data_path
+    return "kv-v2/" + op, meta
+
+
+class EventHub:
+    """The subscribers and the stream knobs; its own lock (never the state's)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.enabled = True
+        self.split = 0
+        self.refuse = 0
+        self.subs = []
+        self.connects = 0
+        self.sent = 0
+        self.pongs = []
+        self.closes = []
+
+    def publish(self, event_type, metadata):
+        msg = {"id": str(uuid.uuid4()), "source": "vault://vaultsim", "specversion": "1.0",
+               "type": "*", "datacontentype": "application/cloudevents",
+               "time": rfc3339(time.time()),
+               "data": {"event": {"id": str(uuid.uuid4()), "metadata": metadata},
+                        "event_type": event_type,
+                        "plugin_info": {"mount_class": "secret", "mount_accessor": "kv_sim",
+                                        "mount_path": metadata["path"].split("/")[0] + "/",
+                                        "plugin": "kv"}}}
+        frame = ws_frame(0x1, json.dumps(msg, separators=(",", ":")).encode())
+        with self.lock:
+            for sub in self.subs:
+                if fnmatch_type(sub["pattern"], event_type):
+                    sub["queue"].append(("frame", frame))
+                    self.sent += 1
+
+    def publish_kv(self, method, p):
+        ev = kv_event(method, p)
+        if ev:
+            self.publish(*ev)
+
+    def broadcast(self, action):
+        with self.lock:
+            for sub in self.subs:
+                sub["queue"].append(action)
+
+
+def fnmatch_type(pattern, event_type):
+    return fnmatch.fnmatchcase(event_type, pattern)
+
+
+def events_control(hub, req, body):
+    """/_sim/events: the stream's knobs and what the streams saw."""
+    if req.method == "GET":
+        with hub.lock:
+            return 200, {"enabled": hub.enabled, "subscribers": len(hub.subs),
+                         "connects": hub.connects, "pongs": list(hub.pongs),
+                         "closes": list(hub.closes), "sent": hub.sent, "split": hub.split}
+    with hub.lock:
+        if "enabled" in body:
+            hub.enabled = bool(body["enabled"])
+        if "split" in body:
+            hub.split = max(0, int(body["split"]))
+        if "refuse" in body:
+            hub.refuse = max(0, int(body["refuse"]))
+    if body.get("ping") is not None:
+        hub.broadcast(("frame", ws_frame(0x9, str(body["ping"]).encode()[:125])))
+    if body.get("malformed"):
+        # A masked frame: only clients mask, so a client must fail the stream.
+        hub.broadcast(("frame", bytes([0x81, 0x81, 1, 2, 3, 4, ord("x") ^ 1])))
+    if body.get("send") is not None:
+        hub.broadcast(("frame", ws_frame(0x1, json.dumps(body["send"]).encode())))
+    if body.get("close"):
+        c = body["close"]
+        payload = int(c.get("code", 1000)).to_bytes(2, "big") + str(c.get("reason", "")).encode()
+        hub.broadcast(("frame", ws_frame(0x8, payload[:125])))
+    if body.get("drop"):
+        hub.broadcast(("drop",))
+    return 200, {"ok": True}
+
+
+def _ws_read_frames(buf):
+    """Client frames (masked) complete in buf: ([(opcode, payload)], rest)."""
+    out = []
+    while len(buf) >= 2:
+        op, n, pos = buf[0] & 0x0F, buf[1] & 0x7F, 2
+        if n == 126:
+            if len(buf) < 4:
+                break
+            n, pos = int.from_bytes(buf[2:4], "big"), 4
+        elif n == 127:
+            if len(buf) < 10:
+                break
+            n, pos = int.from_bytes(buf[2:10], "big"), 10
+        masked = buf[1] & 0x80
+        need = pos + (4 if masked else 0) + n
+        if len(buf) < need:
+            break
+        key = buf[pos:pos + 4] if masked else b"\0\0\0\0"
+        data = buf[need - n:need]
+        out.append((op, bytes(b ^ key[i % 4] for i, b in enumerate(data)), bool(masked)))
+        buf = buf[need:]
+    return out, buf
+
+
+def serve_event_stream(handler, req, t0):
+    """GET /v1/sys/events/subscribe/<pattern>: the WebSocket, until it ends."""
+    hub, st = handler.server.events, handler.server.state
+    pattern = req.path[len("/v1/sys/events/subscribe/"):]
+    rec = {"seq": 0, "time": t0, "method": req.method, "path": req.path,
+           "raw_path": req.raw_path, "headers": [[k, v] for k, v in req.headers], "body": "",
+           "token": req.token(), "status": None, "forwarded": False, "client_cert": False,
+           "client_cn": None}
+    with st.lock:
+        rec["seq"] = len(st.requests) + 1
+        st.requests.append(rec)
+        tok = st.tokens.get(req.token() or "")
+    with hub.lock:
+        enabled = hub.enabled
+        refuse = hub.refuse > 0
+        if refuse:
+            hub.refuse -= 1
+    key = req.header("Sec-WebSocket-Key")
+    if not enabled:
+        status, payload = 404, {"errors": []}
+    elif req.method != "GET":
+        status, payload = 405, {"errors": ["unsupported operation"]}
+    elif (req.header("Upgrade") or "").lower() != "websocket" or not key:
+        status, payload = 400, {"errors": ["expected a websocket upgrade"]}
+    elif tok is None or refuse:
+        status, payload = 403, {"errors": ["permission denied"]}
+    else:
+        status, payload = 101, None
+    rec["status"] = status
+    if status != 101:
+        handler._send(status, payload)
+        return handler._log_line(req, status, t0)
+    accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+    handler.wfile.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                         "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n"
+                         % accept).encode())
+    handler.wfile.flush()
+    handler._log_line(req, 101, t0)
+    handler.close_connection = True
+    sock = handler.connection
+    sub = {"pattern": pattern, "queue": []}
+    with hub.lock:
+        hub.subs.append(sub)
+        hub.connects += 1
+    buf = b""
+    try:
+        while True:
+            with hub.lock:
+                actions, sub["queue"] = sub["queue"], []
+                split = hub.split
+            for a in actions:
+                if a[0] == "drop":
+                    sock.shutdown(socket.SHUT_RDWR)
+                    return
+                data = a[1]
+                if split:
+                    for i in range(0, len(data), split):
+                        sock.sendall(data[i:i + split])
+                        time.sleep(0.002)
+                else:
+                    sock.sendall(data)
+            pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
+            if not pending and not select.select([sock], [], [], 0.02)[0]:
+                continue
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            frames, buf = _ws_read_frames(buf + chunk)
+            for op, payload, masked in frames:
+                if op == 0xA:
+                    with hub.lock:
+                        hub.pongs.append(payload.decode("utf-8", "replace"))
+                elif op == 0x9:
+                    sock.sendall(ws_frame(0xA, payload))
+                elif op == 0x8:
+                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                    with hub.lock:
+                        hub.closes.append([code, payload[2:].decode("utf-8", "replace")])
+                    sock.sendall(ws_frame(0x8, payload[:2]))
+                    return
+    except (OSError, ValueError):
+        return
+    finally:
+        with hub.lock:
+            if sub in hub.subs:
+                hub.subs.remove(sub)
+
+
+# --------------------------------------------------------------------------
 # server
 
 class SimServer(ThreadingHTTPServer):
@@ -1534,6 +1785,7 @@ class SimServer(ThreadingHTTPServer):
         self.ssl_ctx = ssl_ctx
         self.log = log
         self.log_lock = threading.Lock()
+        self.events = EventHub()
         super().__init__(addr, Handler)
 
     def server_bind(self):

@@ -76,6 +76,30 @@ tests_unit_test_upstream_client_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_upstream_client_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_upstream_client
 
+# the RFC 6455 framing codec (split, coalesced, fragmented, refused frames)
+check_PROGRAMS += tests/unit/test_ws_frame
+tests_unit_test_ws_frame_SOURCES = tests/unit/test_ws_frame.c
+tests_unit_test_ws_frame_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_ws_frame_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ws_frame_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_ws_frame
+
+# the WebSocket client through the forwarder's Upgrade hand-off
+check_PROGRAMS += tests/unit/test_ws_client
+tests_unit_test_ws_client_SOURCES = tests/unit/test_ws_client.c
+tests_unit_test_ws_client_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_ws_client_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ws_client_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_ws_client
+
+# the KV event message parser of the event subscription
+check_PROGRAMS += tests/unit/test_kv_events
+tests_unit_test_kv_events_SOURCES = tests/unit/test_kv_events.c
+tests_unit_test_kv_events_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_kv_events_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_kv_events_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_kv_events
+
 # plugin loader (needs the test plugins and the shipped ones built)
 check_PROGRAMS += tests/unit/test_loader
 tests_unit_test_loader_SOURCES = tests/unit/test_loader.c
@@ -146,6 +170,14 @@ tests_tools_dh_decrypt_SOURCES = tests/tools/dh_decrypt.c
 tests_tools_dh_decrypt_CPPFLAGS = $(AM_CPPFLAGS)
 tests_tools_dh_decrypt_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JSONC_CFLAGS)
 tests_tools_dh_decrypt_LDADD = $(OPENSSL_LIBS) $(JSONC_LIBS)
+
+# KV event subscription probe (a helper, not a test): core/cache/kv_events
+# against the simulator's event stream (tests/integration/test_kv_events.py)
+check_PROGRAMS += tests/tools/kv_events_probe
+tests_tools_kv_events_probe_SOURCES = tests/tools/kv_events_probe.c
+tests_tools_kv_events_probe_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_tools_kv_events_probe_CFLAGS = $(UNIT_CFLAGS)
+tests_tools_kv_events_probe_LDADD = $(UNIT_LDADD)
 
 # cache plugin "memory", dlopened from the build tree and driven through
 # the stand-alone mock host (no core code linked)
