@@ -7,6 +7,8 @@
 #   $(datadir)/vaproxy-sdk/mock_host.{c,h}      the mock host, as source
 #   $(datadir)/vaproxy-sdk/base/duration.c      the daemon's duration parser,
 #                                               which mock_host.c includes
+#   $(datadir)/vaproxy-sdk/plugin/json_api.[ch] the host's JSON members
+#                                               (ABI 1.2), which it includes too
 #   $(datadir)/vaproxy-sdk/template/...         the template plugin project
 #
 # The mock host installed is tests/host/mock_host.[ch] itself, the one the
@@ -32,6 +34,8 @@ vpsdkdir = $(datadir)/vaproxy-sdk
 dist_vpsdk_DATA = tests/host/mock_host.c tests/host/mock_host.h
 vpsdkbasedir = $(vpsdkdir)/base
 vpsdkbase_DATA = core/base/duration.c
+vpsdkplugindir = $(vpsdkdir)/plugin
+vpsdkplugin_DATA = core/plugin/json_api.c core/plugin/json_api.h
 
 vpsdktemplatedir = $(vpsdkdir)/template
 dist_vpsdktemplate_DATA = sdk/template/configure.ac \
@@ -43,10 +47,11 @@ dist_vpsdktemplatetests_DATA = sdk/template/tests/test_auth_example.c \
 	sdk/template/tests/mock_host_build.c
 
 install-sdk: install-vaproxyincludeHEADERS install-pkgconfigDATA \
-	install-dist_aclocalDATA install-dist_vpsdkDATA install-vpsdkbaseDATA \
+	install-dist_aclocalDATA install-dist_vpsdkDATA install-vpsdkbaseDATA install-vpsdkpluginDATA \
 	install-dist_vpsdktemplateDATA install-dist_vpsdktemplatesrcDATA \
 	install-dist_vpsdktemplatetestsDATA
 .PHONY: install-sdk
 
 EXTRA_DIST += sdk/vaproxy-sdk.pc.in sdk/GUIDE.md \
-	sdk/example/Makefile sdk/example/example_hello.c sdk/example/README.md
+	sdk/example/Makefile sdk/example/example_hello.c sdk/example/README.md \
+	sdk/example/example_metadata.c

@@ -37,6 +37,8 @@
 #include "auth/sink_file.h"
 #include "auth/sinks.h"
 #include "auth/token_holder.h"
+#include "plugin/fetch.h"
+#include "plugin/timers.h"
 
 #define COMPONENT "proxy"
 #define DRAIN_LIMIT_MS 30000
@@ -435,6 +437,10 @@ close_everything(daemon_t *d)
         vpd_auto_auth_close(d->auto_auth, on_auto_auth_closed, d);
         d->auto_auth = NULL;
     }
+    /* Plugin timers and fetches close with the loop still running; the
+     * instances that started them are freed after it. */
+    vpd_plugin_timers_shutdown();
+    vpd_plugin_fetch_shutdown();
     if (d->sinks) {
         vpd_sinks_close(d->sinks, NULL, NULL);
         d->sinks = NULL;
@@ -617,16 +623,24 @@ reload(daemon_t *d)
     bool keep_fresh = false;
     if (d->auto_auth &&
         vpd_config_method_change(d->auth_cfg, fresh) == VPD_METHOD_REPLACE) {
-        /* The new instance is already built and checked: auto-auth logs
-         * in with it now; the old one and its config can go. */
-        vpd_auto_auth_replace_method(d->auto_auth, &fresh->auto_auth.method,
-                                     scratch.auth_method);
-        vpd_instance_free(d->auth_method);
+        /* The running instance takes the new block when its plugin can
+         * (it keeps a credential it read, ABI 1.2); otherwise the new
+         * instance, already built and checked, replaces it.  Either way
+         * auto-auth logs in with the new settings now, and the old
+         * config can go. */
+        if (vpd_reload_auth_method(d->auth_method, scratch.auth_method)) {
+            vpd_auto_auth_replace_method(d->auto_auth, &fresh->auto_auth.method,
+                                         d->auth_method);
+        } else {
+            vpd_auto_auth_replace_method(d->auto_auth, &fresh->auto_auth.method,
+                                         scratch.auth_method);
+            vpd_instance_free(d->auth_method);
+            d->auth_method = scratch.auth_method;
+            scratch.auth_method = NULL;
+        }
         if (d->auth_cfg != d->cfg)
             vpd_config_free(d->auth_cfg);
-        d->auth_method = scratch.auth_method;
         d->auth_cfg = fresh;
-        scratch.auth_method = NULL;
         keep_fresh = true;
     }
     free_instances(&scratch);
@@ -808,6 +822,8 @@ serve(daemon_t *d)
 {
     char err[1024];
     uv_loop_init(&d->loop);
+    vpd_plugin_timers_set_loop(&d->loop);
+    vpd_plugin_fetch_set_loop(&d->loop);
     d->fwd = vpd_fwd_new(&d->loop, &d->cfg->vault, err, sizeof err);
     if (!d->fwd) {
         vpd_log(VPD_LOG_ERROR, COMPONENT, "upstream client: %s", err);

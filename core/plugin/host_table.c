@@ -1,7 +1,9 @@
 /* The host table's shims: see host_table.h.  The members that act on
  * login requests and proxied requests are implemented in login.c and
- * request.c; the ones here are the rest: logging and errors, memory,
- * configuration lookups, files, JSON, time and randomness. */
+ * request.c, the 1.2 timers, reauth, fetch and JSON members in timers.c,
+ * reauth.c, fetch.c and json_api.c; the ones here are the rest: logging
+ * and errors, memory, configuration lookups, files, the 1.0 JSON
+ * helpers, time and randomness. */
 #include "autoconf.h"
 
 #include "plugin/host_table.h"
@@ -22,10 +24,14 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/secmem.h"
+#include "plugin/fetch.h"
+#include "plugin/json_api.h"
 #include "plugin/login.h"
 #include "plugin/plugin_instance.h"
 #include "plugin/plugin_loader.h"
+#include "plugin/reauth.h"
 #include "plugin/request.h"
+#include "plugin/timers.h"
 
 #define FILE_MAX (1024 * 1024)
 
@@ -338,6 +344,34 @@ static const vp_host_api_t host_table = {
     .random_bytes = host_random_bytes,
     .login_method = vpd_login_method,
     .login_path = vpd_login_path,
+
+    /* 1.2: timers */
+    .timer_start = vpd_plugin_timer_start,
+    .timer_stop = vpd_plugin_timer_stop,
+    .reauth = vpd_plugin_reauth,
+
+    /* 1.2: fetch */
+    .fetch = vpd_plugin_fetch,
+    .fetch_cancel = vpd_plugin_fetch_cancel,
+
+    /* 1.2: JSON */
+    .json_parse = vpd_json_parse,
+    .json_free = vpd_json_free,
+    .json_get = vpd_json_get,
+    .json_type = vpd_json_type,
+    .json_get_int = vpd_json_get_int,
+    .json_get_number = vpd_json_get_number,
+    .json_get_bool = vpd_json_get_bool,
+    .json_get_str = vpd_json_get_str,
+    .json_array_len = vpd_json_array_len,
+    .json_array_at = vpd_json_array_at,
+    .json_new = vpd_json_new,
+    .json_add_str = vpd_json_add_str,
+    .json_add_int = vpd_json_add_int,
+    .json_add_number = vpd_json_add_number,
+    .json_add_bool = vpd_json_add_bool,
+    .json_add = vpd_json_add,
+    .json_to_text = vpd_json_to_text,
 };
 
 const vp_host_api_t *

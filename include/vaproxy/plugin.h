@@ -51,6 +51,8 @@ typedef struct vp_instance {
     const vp_host_api_t *host;
     const char *name; /* implementation name, e.g. "approle" */
     void *data;       /* the plugin's own per-instance state */
+    uint32_t size;    /* sizeof(vp_instance_t) of the host (1.2; check
+                         host->abi_minor >= 2 before reading it) */
 } vp_instance_t;
 
 /* Types a configuration key may have.  The core checks them (and rejects

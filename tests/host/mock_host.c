@@ -30,6 +30,15 @@
 
 #define FILE_MAX (1024 * 1024)
 
+static char *mock_secret_dup(const char *s, size_t len);
+static void mock_release_instance_async(const mock_instance *mi);
+
+/* The daemon's JSON members themselves (core/plugin/json_api.c, installed
+ * beside this file as plugin/json_api.c), with the mock's counted secret
+ * buffers: a plugin's JSON code behaves here as in vaproxyd. */
+#define VPD_JSON_SECRET_DUP mock_secret_dup
+#include "plugin/json_api.c"
+
 static long live_secrets;
 static long live_allocs;
 static char init_error[1024];
@@ -406,6 +415,7 @@ mock_instance_new(const char *name, const vp_conf_field_t *schema,
         mi->pairs[i] = strdup(pairs[i] ? pairs[i] : "");
     mi->pub.host = mock_host();
     mi->pub.name = name;
+    mi->pub.size = (uint32_t)sizeof mi->pub;
     mi->schema = schema;
     return mi;
 }
@@ -452,6 +462,7 @@ mock_destroy(const vp_auth_ops_t *ops, mock_instance *mi)
         return;
     if (ops->destroy)
         ops->destroy(&mi->pub);
+    mock_release_instance_async(mi);
     mock_instance_free(mi);
 }
 
@@ -754,6 +765,267 @@ mock_random_bytes(void *buf, size_t len)
     return 0;
 }
 
+/* ---- 1.2: timers on a fake clock --------------------------------------- */
+
+struct vp_timer {
+    vp_instance_t *inst;
+    vp_timer_cb cb;
+    void *arg;
+    uint64_t due, repeat;
+    int stopped;
+    struct vp_timer *next;
+};
+
+static vp_timer_t *mock_timers;
+static uint64_t mock_clock;
+static long reauth_calls;
+
+static vp_timer_t *
+mock_timer_start(vp_instance_t *inst, uint64_t delay_ms, uint64_t repeat_ms,
+                 vp_timer_cb cb, void *arg)
+{
+    if (!inst || !cb)
+        return NULL;
+    vp_timer_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    *t = (vp_timer_t){inst,      cb, arg,        mock_clock + delay_ms,
+                      repeat_ms, 0,  mock_timers};
+    mock_timers = t;
+    return t;
+}
+
+static void
+mock_timer_stop(vp_timer_t *t)
+{
+    if (t)
+        t->stopped = 1; /* freed by the next sweep, never inside a call */
+}
+
+static void
+sweep_timers(void)
+{
+    for (vp_timer_t **p = &mock_timers; *p;) {
+        vp_timer_t *t = *p;
+        if (t->stopped) {
+            *p = t->next;
+            free(t);
+        } else {
+            p = &t->next;
+        }
+    }
+}
+
+static vp_timer_t *
+earliest_due(uint64_t until)
+{
+    vp_timer_t *best = NULL;
+    for (vp_timer_t *t = mock_timers; t; t = t->next)
+        if (!t->stopped && t->due <= until && (!best || t->due < best->due))
+            best = t;
+    return best;
+}
+
+void
+mock_clock_advance(uint64_t ms)
+{
+    uint64_t until = mock_clock + ms;
+    vp_timer_t *t;
+    while ((t = earliest_due(until))) {
+        mock_clock = t->due;
+        if (t->repeat)
+            t->due += t->repeat;
+        else
+            t->stopped = 1;
+        t->cb(t->inst, t->arg);
+    }
+    mock_clock = until;
+    sweep_timers();
+}
+
+uint64_t
+mock_clock_now(void)
+{
+    return mock_clock;
+}
+
+size_t
+mock_timers_live(const mock_instance *mi)
+{
+    size_t n = 0;
+    for (vp_timer_t *t = mock_timers; t; t = t->next)
+        if (!t->stopped && (!mi || t->inst == &mi->pub))
+            n++;
+    return n;
+}
+
+static int
+mock_reauth(vp_instance_t *inst)
+{
+    if (!inst)
+        return VP_ENOTSUP;
+    reauth_calls++;
+    return 0;
+}
+
+long
+mock_reauth_count(void)
+{
+    return reauth_calls;
+}
+
+/* ---- 1.2: fetch with canned answers ------------------------------------ */
+
+struct vp_fetch {
+    vp_instance_t *inst;
+    vp_fetch_cb cb;
+    void *arg;
+    int cancelled;
+    size_t max_answer;
+    struct vp_fetch *next;
+};
+
+static vp_fetch_t *mock_fetches;
+static int canned_status = 200;
+static char *canned_body;
+static char *canned_error;
+static mock_fetch_seen last_fetch;
+
+static void
+seen_free(mock_fetch_seen *f)
+{
+    free(f->method);
+    free(f->url);
+    free(f->headers);
+    mock_secret_free(f->body);
+    memset(f, 0, sizeof *f);
+}
+
+void
+mock_fetch_answer(int status, const char *body)
+{
+    canned_status = status;
+    free(canned_body);
+    canned_body = body ? strdup(body) : NULL;
+    free(canned_error);
+    canned_error = NULL;
+}
+
+void
+mock_fetch_fail(const char *error)
+{
+    free(canned_error);
+    canned_error = strdup(error ? error : "failed");
+}
+
+const mock_fetch_seen *
+mock_fetch_last(void)
+{
+    return &last_fetch;
+}
+
+static vp_fetch_t *
+mock_fetch(vp_instance_t *inst, const vp_fetch_request_t *req, vp_fetch_cb cb,
+           void *arg)
+{
+    if (!inst || !req || !cb || !req->url) {
+        if (inst)
+            mock_set_error(inst, "fetch: no request or no url");
+        return NULL;
+    }
+    seen_free(&last_fetch);
+    last_fetch.method = strdup(req->method ? req->method
+                               : req->body ? "POST"
+                                           : "GET");
+    last_fetch.url = strdup(req->url);
+    size_t hlen = 1;
+    for (const char *const *h = req->headers; h && *h; h++)
+        hlen += strlen(*h) + 1;
+    last_fetch.headers = calloc(1, hlen);
+    for (const char *const *h = req->headers; h && *h; h++) {
+        strcat(last_fetch.headers, *h);
+        strcat(last_fetch.headers, "\n");
+    }
+    if (req->body)
+        last_fetch.body = mock_secret_dup(req->body, req->body_len);
+    last_fetch.timeout_ms = req->timeout_ms;
+    last_fetch.max_answer = req->max_answer;
+    vp_fetch_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    *f = (vp_fetch_t){
+        inst, cb, arg, 0, req->max_answer ? req->max_answer : 1024 * 1024,
+        NULL};
+    /* Appended, so answers come in the order requests went out. */
+    vp_fetch_t **p = &mock_fetches;
+    while (*p)
+        p = &(*p)->next;
+    *p = f;
+    return f;
+}
+
+static void
+mock_fetch_cancel(vp_fetch_t *f)
+{
+    if (f)
+        f->cancelled = 1;
+}
+
+size_t
+mock_fetch_complete(void)
+{
+    size_t n = 0;
+    while (mock_fetches) {
+        vp_fetch_t *f = mock_fetches;
+        mock_fetches = f->next;
+        if (!f->cancelled) {
+            char *body = NULL;
+            vp_fetch_answer_t a = {.size = sizeof a};
+            if (canned_error) {
+                a.error = canned_error;
+                a.body = "";
+            } else if (canned_body && strlen(canned_body) > f->max_answer) {
+                a.error = "the answer is larger than allowed";
+                a.body = "";
+            } else {
+                const char *b = canned_body ? canned_body : "";
+                body = mock_secret_dup(b, strlen(b));
+                a.status = canned_status;
+                a.body = body ? body : "";
+                a.body_len = body ? strlen(body) : 0;
+            }
+            f->cb(f->inst, &a, f->arg);
+            mock_secret_free(body);
+            n++;
+        }
+        free(f);
+    }
+    return n;
+}
+
+size_t
+mock_fetch_pending(void)
+{
+    size_t n = 0;
+    for (vp_fetch_t *f = mock_fetches; f; f = f->next)
+        n += !f->cancelled;
+    return n;
+}
+
+/* What the daemon does after an instance's destroy: stop its timers and
+ * abandon its requests. */
+static void
+mock_release_instance_async(const mock_instance *mi)
+{
+    for (vp_timer_t *t = mock_timers; t; t = t->next)
+        if (t->inst == &mi->pub)
+            t->stopped = 1;
+    sweep_timers();
+    for (vp_fetch_t *f = mock_fetches; f; f = f->next)
+        if (f->inst == &mi->pub)
+            f->cancelled = 1;
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 /* Request-hook members stay NULL: auth plugins have no business with
@@ -787,6 +1059,34 @@ static const vp_host_api_t mock_table = {
     .random_bytes = mock_random_bytes,
     .login_method = mock_login_method,
     .login_path = mock_login_path,
+
+    /* 1.2: timers */
+    .timer_start = mock_timer_start,
+    .timer_stop = mock_timer_stop,
+    .reauth = mock_reauth,
+
+    /* 1.2: fetch */
+    .fetch = mock_fetch,
+    .fetch_cancel = mock_fetch_cancel,
+
+    /* 1.2: JSON */
+    .json_parse = vpd_json_parse,
+    .json_free = vpd_json_free,
+    .json_get = vpd_json_get,
+    .json_type = vpd_json_type,
+    .json_get_int = vpd_json_get_int,
+    .json_get_number = vpd_json_get_number,
+    .json_get_bool = vpd_json_get_bool,
+    .json_get_str = vpd_json_get_str,
+    .json_array_len = vpd_json_array_len,
+    .json_array_at = vpd_json_array_at,
+    .json_new = vpd_json_new,
+    .json_add_str = vpd_json_add_str,
+    .json_add_int = vpd_json_add_int,
+    .json_add_number = vpd_json_add_number,
+    .json_add_bool = vpd_json_add_bool,
+    .json_add = vpd_json_add,
+    .json_to_text = vpd_json_to_text,
 };
 
 const vp_host_api_t *

@@ -24,7 +24,8 @@
  * mock reads durations exactly as vaproxyd does.  See sdk/GUIDE.md and
  * the template.
  *
- * What it covers: everything auth methods and caches call (mock_create
+ * What it covers: everything auth methods and caches call, the 1.2
+ * timers, fetch and JSON members too (see the end of this file) (mock_create
  * runs an auth method's create; for a cache, check the schema with
  * mock_check_schema, make the instance with mock_instance_new and call the
  * ops yourself).  The proxied-request members (req_*, resp_*), which only
@@ -121,5 +122,39 @@ const char *mock_init_error(void);
  * host table (alloc, calloc, strdup minus free). */
 long mock_live_secrets(void);
 long mock_live_allocs(void);
+
+/* ---- ABI 1.2 members ----------------------------------------------------
+ *
+ * Timers run on a fake clock that only mock_clock_advance moves (now_ms
+ * stays the real monotonic clock): a test advances it and the timers due
+ * on the way fire in order, each at its time, repeating ones again and
+ * again.  mock_destroy stops an instance's timers, as the daemon does. */
+void mock_clock_advance(uint64_t ms);
+uint64_t mock_clock_now(void);
+/* Timers started and not yet stopped or fired (one-shot), of mi, or of
+ * every instance when mi is NULL. */
+size_t mock_timers_live(const mock_instance *mi);
+/* How many times reauth was called (it always returns 0 here). */
+long mock_reauth_count(void);
+
+/* fetch never calls back inside the call: requests wait until the test
+ * calls mock_fetch_complete, which answers every pending one, in order,
+ * with the canned answer (status 200 and an empty body until set), or
+ * fails them with the canned error; an answer longer than the request's
+ * max_answer fails with the daemon's text.  mock_destroy abandons an
+ * instance's requests.  The last request is kept for the test to read. */
+typedef struct {
+    char *method, *url;
+    char *headers; /* "Name: value\n" each */
+    char *body;    /* NULL: none */
+    uint64_t timeout_ms;
+    size_t max_answer;
+} mock_fetch_seen;
+
+void mock_fetch_answer(int status, const char *body);
+void mock_fetch_fail(const char *error);
+size_t mock_fetch_complete(void);
+size_t mock_fetch_pending(void);
+const mock_fetch_seen *mock_fetch_last(void);
 
 #endif

@@ -13,7 +13,7 @@ Vault can observe and what vaproxy's tests need to provoke.
 Vault API (/v1/...): sys/health; auth/token/{lookup-self,lookup,lookup-accessor,
 renew-self,renew,create,create-orphan,revoke,revoke-self,revoke-orphan,
 revoke-accessor}; auth/approle/{login,role/<name>/secret-id,role/<name>/role-id};
-auth/kubernetes/login; auth/cert/login (the TLS peer certificate);
+auth/kubernetes/login; auth/jwt/login; auth/cert/login (the TLS peer certificate);
 auth/userpass/login/<username> (the SDK template's method); KV v2 at
 secret/{data,metadata,delete,undelete,destroy}/<path>; database/creds/<role>;
 sys/leases/{renew,revoke,revoke-prefix,revoke-force,lookup} (and legacy
@@ -53,7 +53,8 @@ bind_secret_id,secret_id_num_uses,wrap,wrap_ttl} (creates or replaces the
 role with one secret id), approle/secret-id {role_id|role_name,secret_id,
 num_uses,wrap,wrap_ttl} (one more secret id), kubernetes {role,jwt|jwts,
 ttl|token_ttl,max_ttl|token_max_ttl,renewable|token_renewable,policies,
-replace} (adds JWTs to the role unless replace), cert {name,cn,fingerprint,
+replace} (adds JWTs to the role unless replace), jwt {role,jwt|jwts, token
+options, replace} (the same for the jwt method; answers the JWTs used), cert {name,cn,fingerprint,
 ttl|token_ttl,max_ttl|token_max_ttl,renewable|token_renewable,policies},
 userpass {username,password,ttl|token_ttl,max_ttl|token_max_ttl,
 renewable|token_renewable,policies} (creates or replaces a user),
@@ -339,8 +340,10 @@ class State:
         self.cert_roles = []    # [{"name", "cn", "fingerprint", token options}], in order
         self.wraps = {}         # wrapping token -> {"info", "response", "expires"}
         self.userpass = {}      # username -> {"password", token options, "logins"}
+        self.jwt_roles = {}     # role name -> {"jwts", token options, "logins", "used"}
         self.auth_mounts = {"auth/approle": "approle", "auth/kubernetes": "kubernetes",
-                            "auth/cert": "cert", "auth/userpass": "userpass"}
+                            "auth/cert": "cert", "auth/userpass": "userpass",
+                            "auth/jwt": "jwt"}
         self.clear_kv_acl()
         self.lease_duration = 30
         self.lease_max_ttl = 0
@@ -1002,6 +1005,8 @@ class Handler(BaseHTTPRequestHandler):
                 out = {"role_id": role["role_id"], "secret_id": sid,
                        "secret_id_accessor": role["secret_ids"][sid]["accessor"]}
                 return 200, self._maybe_wrap(st, body, role, sid, out, t)
+            if name == "jwt":
+                return control_jwt(st, body)
             if name == "kubernetes":
                 role_name = body.get("role")
                 if not role_name:
@@ -1086,6 +1091,24 @@ class Handler(BaseHTTPRequestHandler):
         wrapped = st.wrap(answer, "auth/approle/role/%s/secret-id" % role["role_name"], ttl, t)
         return dict(out, wrap_info=wrapped["wrap_info"],
                     wrapping_token=wrapped["wrap_info"]["token"])
+
+
+def control_jwt(st, body):
+    """Control "jwt": {role, jwt|jwts, token options, replace} adds JWTs a
+    jwt role accepts; answers the role with its logins and the JWTs
+    used, in order."""
+    role_name = body.get("role")
+    if not role_name:
+        raise ApiError(400, "missing role")
+    old = st.jwt_roles.get(role_name)
+    if old is None or body.get("replace"):
+        old = dict(st.token_options({}), jwts=[], logins=0, used=[])
+    role = dict(old, **st.token_options(body, old))
+    jwts = list(body.get("jwts") or []) + ([body["jwt"]] if body.get("jwt") else [])
+    role["jwts"] = old["jwts"] + [j for j in jwts if j not in old["jwts"]]
+    st.jwt_roles[role_name] = role
+    return 200, {"role": role_name, "jwts": role["jwts"], "logins": role["logins"],
+                 "used": role["used"]}
 
 
 class Routes:
@@ -1232,6 +1255,27 @@ class Routes:
             return 200, envelope({"secret_id": sid, "secret_id_accessor": entry["accessor"],
                                   "secret_id_ttl": 0, "secret_id_num_uses": entry["uses"]})
         raise ApiError(404, f'no handler for route "{mount}/role/{rest}". route entry not found.')
+
+    def jwt_login(self, mount):
+        """Vault's jwt auth method, reduced to what the sim needs: the role
+        must exist and accept exactly this JWT (no signature checks); a JWT
+        it does not accept is refused with 400, as Vault does for one it
+        cannot validate."""
+        body = self.req.json()
+        if not body.get("role"):
+            raise ApiError(400, "missing role")
+        if not body.get("jwt"):
+            raise ApiError(400, "missing token")
+        role = self.st.jwt_roles.get(body["role"])
+        if role is None:
+            raise ApiError(400, f'role "{body["role"]}" could not be found')
+        if body["jwt"] not in role["jwts"]:
+            raise ApiError(400, "error validating token: invalid signature")
+        role["logins"] += 1
+        role["used"].append(body["jwt"])
+        tok = self.st.login_token(role, mount + "/login", "jwt-" + body["role"],
+                                  {"role": body["role"]}, self.t)
+        return 200, envelope(auth=tok.auth_block(self.t))
 
     def kubernetes_login(self, mount):
         body = self.req.json()

@@ -250,3 +250,24 @@ tests_unit_test_static_cache_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_static_cache_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_static_cache_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_static_cache
+
+# the host table's 1.2 members: timers, reauth, JSON, fetch
+check_PROGRAMS += tests/unit/test_host_api12
+tests_unit_test_host_api12_SOURCES = tests/unit/test_host_api12.c
+tests_unit_test_host_api12_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_host_api12_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_host_api12_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_host_api12
+
+# auth method "jwt" (plugins/auth_jwt, a plugin built like a third party's):
+# its own unit tests on the in-tree mock host; test_auth_jwt.py builds it
+# against the staged SDK and runs it against the simulator
+check_PROGRAMS += tests/unit/test_auth_jwt
+tests_unit_test_auth_jwt_SOURCES = plugins/auth_jwt/tests/test_auth_jwt.c \
+	plugins/auth_jwt/src/auth_jwt.c \
+	tests/host/mock_host.c tests/host/mock_host.h
+tests_unit_test_auth_jwt_CPPFLAGS = $(UNIT_CPPFLAGS) \
+	-I$(top_srcdir)/tests/host
+tests_unit_test_auth_jwt_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_auth_jwt_LDADD = $(JSONC_LIBS)
+TESTS += tests/unit/test_auth_jwt
