@@ -21,7 +21,8 @@ UNIT_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS) $(OPENSSL
 UNIT_LDADD = core/libvpcore.la
 
 EXTRA_DIST += tests/harness/test.h tests/sim/vaultsim.py \
-	tests/integration/harness.py tests/tools/connect_proxy.py tests/data/config \
+	tests/integration/harness.py tests/tools/connect_proxy.py \
+	tests/tools/badupstream.py tests/tools/stressclient.py tests/data/config \
 	$(INTEGRATION_TESTS)
 
 include tests/unit/local.mk
