@@ -37,7 +37,9 @@ typedef struct {
 int vpd_plugins_load_dir(vpd_registry *reg, const char *dir,
                          const vp_host_api_t *host, char *err, size_t err_len);
 
-/* Loads one plugin; `path` may omit the extension.  Returns 0 or -1. */
+/* Loads one plugin; `path` may omit the extension.  The plugin's ABI is
+ * checked against the host table's abi_major and abi_minor (a test hands
+ * over an older minor to act as an older daemon).  Returns 0 or -1. */
 int vpd_plugins_load_file(vpd_registry *reg, const char *path,
                           const vp_host_api_t *host, char *err, size_t err_len);
 
