@@ -27,6 +27,7 @@
 #include "cache/persist.h"
 #include "base/log.h"
 #include "base/log_file.h"
+#include "plugin/plugin_describe.h"
 #include "plugin/plugin_loader.h"
 #include "app/reload_plugins.h"
 #include "proxy/router.h"
@@ -215,15 +216,12 @@ inherit_namespace(vpd_config *cfg)
 static int
 load_plugins(daemon_t *d, char *err, size_t err_len)
 {
-    if (d->opt->n_plugin_dirs == 0)
-        return vpd_plugins_load_dir(&d->plugins, VP_PLUGINDIR, vpd_host_api(),
-                                    err, err_len);
-    for (size_t i = 0; i < d->opt->n_plugin_dirs; i++) {
-        if (vpd_plugins_load_dir(&d->plugins, d->opt->plugin_dirs[i],
-                                 vpd_host_api(), err, err_len) != 0)
-            return -1;
-    }
-    return 0;
+    /* The operator's directories first, then the compiled-in one, so a
+     * directory of extra plugins keeps the shipped ones (vaproxyd(8)). */
+    return vpd_plugins_load_search_path(
+        &d->plugins, d->opt->plugin_dirs, d->opt->n_plugin_dirs,
+        d->opt->no_default_plugin_dir ? NULL : VP_PLUGINDIR, vpd_host_api(),
+        err, err_len);
 }
 
 /* The cache block minus `persist`, which is the core's business (the
@@ -907,12 +905,42 @@ serve(daemon_t *d)
     return d->exit_code;
 }
 
+/* The two plugin instances outside the request chain, before it in
+ * --dump-chain: the auth method that logs in, and the lease cache's
+ * store. */
+static void
+dump_auth_and_cache(const daemon_t *d, FILE *out)
+{
+    const vpd_instance *m = d->auth_method;
+    if (m)
+        fprintf(out, "auto-auth: %s (%s)\n", m->label, m->plugin->path);
+    else
+        fprintf(out, "auto-auth: none\n");
+    /* Without a cache nothing names one, as in the phases below. */
+    const vpd_instance *c = d->cache_store;
+    if (c)
+        fprintf(out, "cache: lease cache over %s (%s)\n", c->label,
+                c->plugin->path);
+}
+
 int
 vpd_daemon_run(const vpd_options *opt)
 {
     daemon_t d = {.opt = opt};
     char err[2048];
     int rc = 1;
+
+    /* Describing plugins needs no configuration: an operator runs it to
+     * learn what to write. */
+    if (opt->describe_plugins) {
+        if (load_plugins(&d, err, sizeof err) != 0) {
+            fprintf(stderr, "error loading plugins: %s\n", err);
+        } else {
+            rc = vpd_plugins_describe(&d.plugins, stdout) == 0 ? 0 : 1;
+        }
+        vpd_plugins_unload(&d.plugins);
+        return rc;
+    }
 
     d.cfg = vpd_config_load(opt->config_paths, opt->n_config_paths, err,
                             sizeof err);
@@ -951,6 +979,7 @@ vpd_daemon_run(const vpd_options *opt)
     /* The cache phase shows in --dump-chain before any cache exists. */
     vpd_chain_set_cache(&d.chain, NULL, d.cache_store);
     if (opt->dump_chain) {
+        dump_auth_and_cache(&d, stdout);
         vpd_chain_dump(&d.chain, stdout);
         rc = 0;
         goto out;

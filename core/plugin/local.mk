@@ -3,6 +3,7 @@
 core_libvpcore_la_SOURCES += core/plugin/host_table.c core/plugin/host_table.h \
 	 core/plugin/login.c core/plugin/login.h \
 	 core/plugin/plugin_conf.c core/plugin/plugin_conf.h \
+	 core/plugin/plugin_describe.c core/plugin/plugin_describe.h \
 	 core/plugin/plugin_instance.c core/plugin/plugin_instance.h \
 	 core/plugin/plugin_loader.c core/plugin/plugin_loader.h \
 	 core/plugin/request.c core/plugin/request.h

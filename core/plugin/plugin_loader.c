@@ -13,6 +13,7 @@
 #include "plugin/plugin_loader.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <dlfcn.h>
 #include <ltdl.h>
 #include <stdarg.h>
@@ -378,6 +379,38 @@ vpd_plugins_load_file(vpd_registry *reg, const char *path,
     return 0;
 }
 
+/* The loaded plugin whose module is called modname, or NULL. */
+static const vpd_plugin *
+loaded_module(const vpd_registry *reg, const char *modname)
+{
+    for (size_t i = 0; i < reg->n; i++)
+        if (strcmp(reg->v[i].desc->name, modname) == 0)
+            return &reg->v[i];
+    return NULL;
+}
+
+int
+vpd_plugins_load_search_path(vpd_registry *reg, const char *const *dirs,
+                             size_t n_dirs, const char *default_dir,
+                             const vp_host_api_t *host, char *err,
+                             size_t err_len)
+{
+    for (size_t i = 0; i < n_dirs; i++)
+        if (vpd_plugins_load_dir(reg, dirs[i], host, err, err_len) != 0)
+            return -1;
+    if (!default_dir)
+        return 0;
+    /* Someone who names directories of their own may run from a tree
+     * where the compiled-in one was never installed. */
+    struct stat st;
+    if (n_dirs > 0 && stat(default_dir, &st) != 0 && errno == ENOENT) {
+        vpd_log(VPD_LOG_DEBUG, "proxy.plugins",
+                "the default plugin directory %s does not exist", default_dir);
+        return 0;
+    }
+    return vpd_plugins_load_dir(reg, default_dir, host, err, err_len);
+}
+
 static int
 compare_names(const void *a, const void *b)
 {
@@ -430,6 +463,18 @@ vpd_plugins_load_dir(vpd_registry *reg, const char *dir,
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, stems[i]);
+        /* Directories are searched in order, like PATH: a module an
+         * earlier directory provided hides the one of the same name
+         * here. */
+        char modname[256];
+        module_name(stems[i], modname, sizeof modname);
+        const vpd_plugin *earlier = loaded_module(reg, modname);
+        if (earlier) {
+            vpd_log(VPD_LOG_DEBUG, "proxy.plugins",
+                    "skipped %s: %s is already loaded from %s", path, modname,
+                    earlier->path);
+            continue;
+        }
         rc = vpd_plugins_load_file(reg, path, host, err, err_len);
     }
     for (size_t i = 0; i < n; i++)

@@ -536,6 +536,57 @@ TEST(a_world_writable_plugin_or_directory_is_refused)
     rmdir(dir);
 }
 
+/* --plugin-dir directories come first, then the default one; the first
+ * module of a name wins, and a missing default directory only matters
+ * when nothing else was named. */
+TEST(plugin_directories_are_searched_in_order_then_the_default)
+{
+    char dir[] = "/tmp/vp-search-XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    char so[256], vault[256];
+    snprintf(so, sizeof so, "%s/trace.so", dir);
+    snprintf(vault, sizeof vault, "%s/consistency_vault.so", dir);
+    copy_file(VP_TEST_PLUGINDIR "/.libs/trace.so", so);
+    copy_file(VP_BUILD_PLUGINDIR "/.libs/consistency_vault.so", vault);
+    const char *dirs[] = {dir};
+    char err[1024] = "";
+    vpd_registry reg = {0};
+
+    int rc = vpd_plugins_load_search_path(&reg, dirs, 1, VP_BUILD_PLUGINDIR,
+                                          vpd_host_api(), err, sizeof err);
+    if (rc != 0)
+        printf("# %s\n", err);
+    ASSERT_INT_EQ(rc, 0);
+    vpd_plugin *owner = NULL;
+    ASSERT_NOT_NULL(vpd_plugins_find(&reg, VP_KIND_CONSISTENCY, "trace", NULL));
+    ASSERT_NOT_NULL(
+        vpd_plugins_find(&reg, VP_KIND_CONSISTENCY, "always", &owner));
+    ASSERT_STR_CONTAINS(owner->path, dir); /* the given directory's copy */
+    ASSERT_NOT_NULL(vpd_plugins_find(&reg, VP_KIND_AUTH, "token_file", &owner));
+    ASSERT_STR_CONTAINS(owner->path, VP_BUILD_PLUGINDIR);
+    vpd_plugins_unload(&reg);
+
+    /* Only the given directories. */
+    ASSERT_INT_EQ(vpd_plugins_load_search_path(&reg, dirs, 1, NULL,
+                                               vpd_host_api(), err, sizeof err),
+                  0);
+    ASSERT_NULL(vpd_plugins_find(&reg, VP_KIND_AUTH, "token_file", NULL));
+    vpd_plugins_unload(&reg);
+
+    ASSERT_INT_EQ(vpd_plugins_load_search_path(&reg, dirs, 1, "/nonexistent",
+                                               vpd_host_api(), err, sizeof err),
+                  0);
+    vpd_plugins_unload(&reg);
+    ASSERT_INT_EQ(vpd_plugins_load_search_path(&reg, NULL, 0, "/nonexistent",
+                                               vpd_host_api(), err, sizeof err),
+                  -1);
+    ASSERT_STR_CONTAINS(err, "plugin directory /nonexistent: cannot be read");
+    vpd_plugins_unload(&reg);
+    unlink(so);
+    unlink(vault);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -554,5 +605,6 @@ main(void)
         T(the_loader_hands_plugins_the_table_it_is_given),
         T(vp_strerror_names_every_code),
         T(a_plugin_targeting_an_older_minor_loads_into_that_daemon),
-        T(a_world_writable_plugin_or_directory_is_refused));
+        T(a_world_writable_plugin_or_directory_is_refused),
+        T(plugin_directories_are_searched_in_order_then_the_default));
 }

@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""TAP integration tests of how vaproxyd finds, checks and shows plugins
+(vaproxyd(8), vaproxy-plugin(3)): immediate binding, permissions, the
+search order of --plugin-dir, --describe-plugins, --dump-chain, redaction
+by schema in --check-config -v, and the cache block with a third-party
+store.  Needs no simulator: nothing here serves a request.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from harness import PLAIN_CONFIG
+from harness import check, contains, eq, run, template, test, tmpdir
+
+BINARY = os.environ.get("VAPROXYD", "")
+PLUGIN_DIR = os.environ.get("VAPROXY_PLUGIN_DIR", "")
+TEST_PLUGIN_DIR = os.environ.get("VAPROXY_TEST_PLUGIN_DIR", "")
+
+BASIC = template(PLAIN_CONFIG, sim="http://127.0.0.1:1", port=8100)
+
+
+def cli(*args, timeout=15):
+    return subprocess.run([BINARY] + list(args), capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def config(text):
+    path = os.path.join(tmpdir("cfg-"), "config.hcl")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def plugin_copy(*names, src=None):
+    """A fresh directory (mode 0755) holding copies of the named modules."""
+    d = tmpdir("plugins-")
+    os.chmod(d, 0o755)
+    for name in names:
+        shutil.copy(os.path.join(src or TEST_PLUGIN_DIR, ".libs", name + ".so"), d)
+        os.chmod(os.path.join(d, name + ".so"), 0o755)
+    return d
+
+
+@test("a plugin with an unresolved symbol is refused at start, naming its path and the symbol")
+def _():
+    d = plugin_copy("undefined_symbol")
+    r = cli("--check-config", "--config", config(BASIC), "--plugin-dir", PLUGIN_DIR,
+            "--plugin-dir", d, "--no-default-plugin-dir")
+    check(r.returncode != 0, f"must be refused: {r.stdout!r} {r.stderr!r}")
+    contains(r.stderr, os.path.join(d, "undefined_symbol") + " refused", "the plugin's path")
+    contains(r.stderr, "vp_symbol_nobody_defines", "the missing symbol")
+
+
+@test("a world-writable plugin file or directory is refused with a clear message")
+def _():
+    d = plugin_copy("trace")
+    os.chmod(d, 0o777)
+    r = cli("--check-config", "--config", config(BASIC), "--plugin-dir", PLUGIN_DIR,
+            "--plugin-dir", d)
+    check(r.returncode != 0, "a world-writable directory must be refused")
+    contains(r.stderr, f"directory {d} is writable by every user (mode 0777)", "says why")
+    os.chmod(d, 0o755)
+    os.chmod(os.path.join(d, "trace.so"), 0o757)
+    r = cli("--check-config", "--config", config(BASIC), "--plugin-dir", PLUGIN_DIR,
+            "--plugin-dir", d)
+    check(r.returncode != 0, "a world-writable file must be refused")
+    contains(r.stderr, "trace.so is writable by every user (mode 0757)", "says why")
+    os.chmod(os.path.join(d, "trace.so"), 0o755)
+    r = cli("--check-config", "--config", config(BASIC), "--plugin-dir", PLUGIN_DIR,
+            "--plugin-dir", d)
+    eq(r.returncode, 0, f"once fixed it loads: {r.stderr!r}")
+
+
+@test("--plugin-dir adds directories searched before the default one; the first module "
+      "of a name wins; --help says so")
+def _():
+    d = plugin_copy("consistency_vault", src=PLUGIN_DIR)
+    r = cli("--describe-plugins", "--plugin-dir", d, "--plugin-dir", PLUGIN_DIR)
+    eq(r.returncode, 0, f"same module in two directories: {r.stderr!r}")
+    contains(r.stdout, os.path.join(d, "consistency_vault"), "the earlier directory's copy")
+    check(os.path.join(PLUGIN_DIR, "consistency_vault") not in r.stdout,
+          "the later copy is skipped")
+    contains(r.stdout, 'auth "token_file"', "the later directory's other plugins")
+    r = cli("--help")
+    contains(r.stdout, "searched in order, then the default", "--help gives the order")
+    contains(r.stdout, "--no-default-plugin-dir", "--help names the opt-out")
+
+
+@test("--describe-plugins: every loaded plugin with kind, name, version, ABI and schema")
+def _():
+    r = cli("--describe-plugins", "--plugin-dir", PLUGIN_DIR, "--no-default-plugin-dir")
+    eq(r.returncode, 0, f"--describe-plugins: {r.stderr!r}")
+    contains(r.stdout, "auth_token_file 1.0 (ABI 1.", "module, version and ABI")
+    contains(r.stdout, 'auth "token_file"', "kind and name")
+    contains(r.stdout, "token_file_path: path, required", "a key, its type and flag")
+    contains(r.stdout, 'cache "memory"', "a cache")
+    contains(r.stdout, 'consistency "always"', "a consistency policy")
+    d = plugin_copy("abi_target")
+    r = cli("--describe-plugins", "--plugin-dir", d, "--no-default-plugin-dir")
+    eq(r.returncode, 0, f"--describe-plugins: {r.stderr!r}")
+    contains(r.stdout, "abi_target test (ABI 1.1)", "the minor the plugin declares")
+    contains(r.stdout, "(no configuration keys)", "an empty schema")
+
+
+@test("--dump-chain names the auth method and the cache store")
+def _():
+    tok = os.path.join(tmpdir(), "token")
+    path = config('cache {}\napi_proxy { use_auto_auth_token = true }\n'
+                  'auto_auth {\n  method "token_file" {\n'
+                  f'    config = {{ token_file_path = "{tok}" }}\n  }}\n}}\n' + BASIC)
+    r = cli("--dump-chain", "--config", path, "--plugin-dir", PLUGIN_DIR)
+    eq(r.returncode, 0, f"--dump-chain: {r.stderr!r}")
+    contains(r.stdout, 'auto-auth: auth "token_file" (' + os.path.join(PLUGIN_DIR,
+                                                                        "auth_token_file"),
+             "the auth method and its plugin")
+    contains(r.stdout, 'cache: lease cache over cache "memory" (', "the cache store")
+    r = cli("--dump-chain", "--config", config(BASIC), "--plugin-dir", PLUGIN_DIR)
+    contains(r.stdout, "auto-auth: none", "no auth method")
+
+
+if __name__ == "__main__":
+    sys.exit(run())
