@@ -121,5 +121,80 @@ def _():
     contains(r.stdout, "auto-auth: none", "no auth method")
 
 
+KEYED = BASIC + """
+plugin "consistency" "keyed" {
+  config = { label = "shown-label", pin = "pin-1234", blob = "blob-b10b" }
+}
+"""
+
+
+@test("--check-config -v redacts plugin keys the schema flags VP_CONF_SECRET, whatever "
+      "their names")
+def _():
+    d = plugin_copy("keyed")
+    path = config(KEYED + 'plugin "cache" "keyed_store" { config = { passphrase = "pp-one" } }\n'
+                  'cache {\n  slots = 2\n}\n')
+    r = cli("--check-config", "-v", "--config", path, "--plugin-dir", PLUGIN_DIR,
+            "--plugin-dir", d)
+    eq(r.returncode, 0, f"--check-config -v: {r.stderr!r}")
+    dump = json.loads(r.stdout)
+    keyed = [p for p in dump["plugin"] if p["name"] == "keyed"][0]["config"]
+    eq(keyed, {"label": "shown-label", "pin": "<redacted>", "blob": "<redacted>"},
+       "flagged keys redacted, the others shown")
+    store = [p for p in dump["plugin"] if p["name"] == "keyed_store"][0]["config"]
+    eq(store, {"passphrase": "<redacted>"}, "the cache store's plugin block")
+    for secret in ("pin-1234", "blob-b10b", "pp-one"):
+        check(secret not in r.stdout + r.stderr, f"{secret} printed")
+    # The store's keys in the cache block, by the same schema.
+    path = config(KEYED + 'plugin "cache" "keyed_store" {}\n'
+                  'cache {\n  slots = 2\n  passphrase = "pp-two"\n}\n')
+    r = cli("--check-config", "-v", "--config", path, "--plugin-dir", PLUGIN_DIR,
+            "--plugin-dir", d)
+    eq(r.returncode, 0, f"--check-config -v: {r.stderr!r}")
+    eq(json.loads(r.stdout)["cache"], {"slots": 2, "passphrase": "<redacted>"},
+       "the cache block")
+    check("pp-two" not in r.stdout + r.stderr, "the passphrase printed")
+
+
+@test("with a third-party cache store, the cache block is checked against its schema and "
+      "handed to it; a plugin \"cache\" block alone leaves the cache off")
+def _():
+    d = plugin_copy("keyed")
+    store = KEYED + 'plugin "cache" "keyed_store" {}\n'
+    text = store + 'cache {\n  slots = 3\n  bogus_key = 1\n}\n'
+    line = text.split("\n").index("  bogus_key = 1") + 1
+    path = config(text)
+    r = cli("--check-config", "--config", path, "--plugin-dir", PLUGIN_DIR, "--plugin-dir", d)
+    check(r.returncode != 0, "an unknown key in the cache block must be refused")
+    contains(r.stderr, f'{path}:{line}: cache "keyed_store": unknown key "bogus_key"',
+             "file, line, store and key")
+    path = config(store + "cache {}\n")
+    r = cli("--check-config", "--config", path, "--plugin-dir", PLUGIN_DIR, "--plugin-dir", d)
+    check(r.returncode != 0, "the store's required key is missing")
+    contains(r.stderr, "slots", "names the missing key")
+    path = config(store + "cache {\n  slots = 3\n}\n")
+    r = cli("--dump-chain", "--config", path, "--plugin-dir", PLUGIN_DIR, "--plugin-dir", d,
+            "--log-level", "info")
+    eq(r.returncode, 0, f"--dump-chain: {r.stderr!r}")
+    contains(r.stderr, "keyed_store: 3 slots", "the store got the cache block's key")
+    contains(r.stdout, 'cache lookup: lease cache over cache "keyed_store"', "the store")
+    path = config(store.replace("{}", '{ config = { slots = 4 } }') + "cache {\n  slots = 3\n}\n")
+    r = cli("--check-config", "--config", path, "--plugin-dir", PLUGIN_DIR, "--plugin-dir", d)
+    check(r.returncode != 0, "one key given twice must be refused")
+    contains(r.stderr, 'cache store key "slots" is given both in the cache block and in '
+             'plugin "cache" "keyed_store"', "says where")
+    path = config(store.replace("{}", '{ config = { slots = 4 } }'))
+    r = cli("--dump-chain", "--config", path, "--plugin-dir", PLUGIN_DIR, "--plugin-dir", d)
+    eq(r.returncode, 0, f"--dump-chain: {r.stderr!r}")
+    check("cache" not in r.stdout, f"no cache without a cache block: {r.stdout!r}")
+    contains(r.stderr, 'plugin "cache" "keyed_store" has no effect without a cache block',
+             "a warning says so")
+    # The shipped store still refuses what it does not know.
+    path = config(BASIC + "cache {\n  bogus_key = 1\n}\n")
+    r = cli("--check-config", "--config", path, "--plugin-dir", PLUGIN_DIR)
+    check(r.returncode != 0, "an unknown key for the memory store")
+    contains(r.stderr, 'unknown key "bogus_key"', "names the key")
+
+
 if __name__ == "__main__":
     sys.exit(run())

@@ -9,7 +9,7 @@ check_LTLIBRARIES += tests/plugins/trace.la tests/plugins/bad_magic.la \
 	tests/plugins/init_fails.la tests/plugins/no_descriptor.la \
 	tests/plugins/undefined_symbol.la tests/plugins/dup_never.la \
 	tests/plugins/reconf.la tests/plugins/abi_old.la \
-	tests/plugins/abi_target.la
+	tests/plugins/abi_target.la tests/plugins/keyed.la
 
 tests_plugins_trace_la_SOURCES = tests/plugins/trace.c
 tests_plugins_trace_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
@@ -43,6 +43,10 @@ tests_plugins_abi_old_la_SOURCES = tests/plugins/abi_old.c
 tests_plugins_abi_old_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
 tests_plugins_abi_old_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
 tests_plugins_abi_old_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_keyed_la_SOURCES = tests/plugins/keyed.c
+tests_plugins_keyed_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
+tests_plugins_keyed_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
+tests_plugins_keyed_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
 # Built with this SDK's headers for ABI 1.1 daemons.
 tests_plugins_abi_target_la_SOURCES = tests/plugins/abi_target.c
 tests_plugins_abi_target_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS) \
