@@ -1,6 +1,7 @@
 # core/plugin: the host side of the SDK: loader, host table, instances and
 # their configuration, login requests, the request API.
 core_libvpcore_la_SOURCES += core/plugin/host_table.c core/plugin/host_table.h \
+	 core/plugin/file_read.c core/plugin/file_read.h \
 	 core/plugin/login.c core/plugin/login.h \
 	 core/plugin/plugin_conf.c core/plugin/plugin_conf.h \
 	 core/plugin/plugin_describe.c core/plugin/plugin_describe.h \

@@ -28,6 +28,11 @@
 #define VPD_DURATION_STATIC
 #include "base/duration.c"
 
+/* The daemon's file reader (core/plugin/file_read.c, installed beside this
+ * file as plugin/file_read.c): the same refusals, in the same words. */
+#define VPD_FILE_READ_STATIC
+#include "plugin/file_read.c"
+
 #define FILE_MAX (1024 * 1024)
 
 static long live_secrets;
@@ -457,68 +462,67 @@ mock_destroy(const vp_auth_ops_t *ops, mock_instance *mi)
 
 /* ---- files ------------------------------------------------------------- */
 
+/* The rules and messages are the daemon's own file_read.c's. */
+static int
+mock_read_with(const vp_instance_t *inst, const char *path, unsigned flags,
+               unsigned deny_mode, char **out, size_t *out_len)
+{
+    *out = NULL;
+    char why[512], *raw = NULL;
+    size_t len = 0;
+    int rc = vpd_file_read(path, flags, deny_mode, FILE_MAX, &raw, &len, why,
+                           sizeof why);
+    if (rc != 0) {
+        if (inst && rc != VP_ENOMEM)
+            mock_set_error(inst, "%s", why);
+        return rc;
+    }
+    if (why[0])
+        mock_log(inst, VP_LOG_WARN, "%s", why);
+    const char *start = raw;
+    size_t n = len;
+    if (flags & VP_READ_TRIM) {
+        while (n && isspace((unsigned char)*start)) {
+            start++;
+            n--;
+        }
+        while (n && isspace((unsigned char)start[n - 1]))
+            n--;
+    }
+    *out = mock_secret_dup(start, n);
+    file_read_wipe(raw, len);
+    free(raw);
+    if (!*out)
+        return VP_ENOMEM;
+    if (out_len)
+        *out_len = n;
+    return 0;
+}
+
 static int
 mock_read_file(const vp_instance_t *inst, const char *path, int trim,
                char **out, size_t *out_len)
 {
+    return mock_read_with(inst, path, trim ? VP_READ_TRIM : 0, 0, out, out_len);
+}
+
+static int
+mock_read_file_opts(const vp_instance_t *inst, const char *path,
+                    const vp_read_opts_t *opts, char **out, size_t *out_len)
+{
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        int e = errno;
+    if (!opts)
+        return mock_read_with(inst, path, 0, 0, out, out_len);
+    const unsigned known = VP_READ_TRIM | VP_READ_NOFOLLOW | VP_READ_REMOVE;
+    if (opts->size < sizeof *opts || (opts->flags & ~known)) {
         if (inst)
-            mock_set_error(inst, "cannot read %s: %s", path, strerror(e));
-        return e == ENOENT ? VP_ENOENT : VP_EIO;
+            mock_set_error(inst, "read_file_opts: %s",
+                           opts->size < sizeof *opts ? "options too small"
+                                                     : "unknown flags");
+        return VP_EINVAL;
     }
-    char *buf = malloc(FILE_MAX);
-    if (!buf) {
-        close(fd);
-        return VP_ENOMEM;
-    }
-    size_t len = 0;
-    int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, FILE_MAX - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            if (inst)
-                mock_set_error(inst, "cannot read %s: %s", path,
-                               strerror(errno));
-            rc = VP_EIO;
-            break;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len == FILE_MAX) {
-            if (inst)
-                mock_set_error(inst, "%s is larger than 1 MiB", path);
-            rc = VP_EIO;
-            break;
-        }
-    }
-    close(fd);
-    if (rc == 0) {
-        const char *start = buf;
-        if (trim) {
-            while (len && isspace((unsigned char)*start)) {
-                start++;
-                len--;
-            }
-            while (len && isspace((unsigned char)start[len - 1]))
-                len--;
-        }
-        *out = mock_secret_dup(start, len);
-        if (!*out)
-            rc = VP_ENOMEM;
-        else if (out_len)
-            *out_len = len;
-    }
-    volatile char *v = buf;
-    for (size_t i = 0; i < FILE_MAX; i++)
-        v[i] = 0;
-    free(buf);
-    return rc;
+    return mock_read_with(inst, path, opts->flags, opts->deny_mode, out,
+                          out_len);
 }
 
 /* ---- JSON -------------------------------------------------------------- */
@@ -787,6 +791,7 @@ static const vp_host_api_t mock_table = {
     .random_bytes = mock_random_bytes,
     .login_method = mock_login_method,
     .login_path = mock_login_path,
+    .read_file_opts = mock_read_file_opts,
 };
 
 const vp_host_api_t *

@@ -170,6 +170,17 @@ tests_unit_test_duration_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_duration_LDADD = $(UNIT_LDADD) $(JSONC_LIBS)
 TESTS += tests/unit/test_duration
 
+# host->read_file and read_file_opts: the daemon and the SDK's mock host
+# (which share core/plugin/file_read.c) read and refuse files alike
+check_PROGRAMS += tests/unit/test_read_file
+tests_unit_test_read_file_SOURCES = tests/unit/test_read_file.c \
+	tests/host/mock_host.c tests/host/mock_host.h
+tests_unit_test_read_file_CPPFLAGS = $(UNIT_CPPFLAGS) \
+	-I$(top_srcdir)/tests/host
+tests_unit_test_read_file_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_read_file_LDADD = $(UNIT_LDADD) $(JSONC_LIBS)
+TESTS += tests/unit/test_read_file
+
 # encrypted persistent store of the lease cache: format, keys, crash safety
 check_PROGRAMS += tests/unit/test_persist
 tests_unit_test_persist_SOURCES = tests/unit/test_persist.c
