@@ -196,5 +196,31 @@ def _():
     contains(r.stderr, 'unknown key "bogus_key"', "names the key")
 
 
+@test("a login the auth method declines (VP_DECLINED) is retried, never logged as a failure "
+      "nor fatal under exit_on_err")
+def _():
+    d = plugin_copy("keyed")
+    sink = os.path.join(tmpdir(), "sink")
+    path = config(BASIC + 'auto_auth {\n  method "keyed_wait" {\n    exit_on_err = true\n'
+                  '    min_backoff = "200ms"\n  }\n'
+                  f'  sink "file" {{\n    config = {{ path = "{sink}" }}\n  }}\n}}\n')
+    p = subprocess.Popen([BINARY, "--config", path, "--plugin-dir", PLUGIN_DIR, "--plugin-dir", d,
+                          "--log-level", "info"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    try:
+        p.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        pass
+    alive = p.poll() is None
+    p.terminate()
+    out = p.communicate(timeout=15)[0]
+    check(alive, f"vaproxyd exited ({p.returncode}): {out[-2000:]}")
+    contains(out, "[warn] proxy.auth.handler: the auth method cannot log in yet: "
+             "waiting for the credential",
+             "the method's reason, as a warning")
+    check(out.count("cannot log in yet") >= 2, f"retried: {out[-2000:]}")
+    check("login failed" not in out, f"no failure logged: {out[-2000:]}")
+
+
 if __name__ == "__main__":
     sys.exit(run())

@@ -6,7 +6,9 @@
  *   - cache "keyed_store": a third-party store that keeps nothing (every
  *     lookup misses), keys slots (int, required) and passphrase (secret),
  *     so tests see the cache block checked against its schema and handed
- *     to it; create logs the slots it was given. */
+ *     to it; create logs the slots it was given;
+ *   - auth "keyed_wait": declines every login (VP_DECLINED, "waiting for
+ *     the credential"), so tests see a declined login is no failure. */
 #include <vaproxy/vaproxy.h>
 
 static const vp_conf_field_t policy_schema[] = {
@@ -93,7 +95,19 @@ static const vp_cache_ops_t store_ops = {
     .evict = store_evict,
 };
 
+static vp_status_t
+wait_login_begin(vp_instance_t *inst, vp_login_t *login)
+{
+    (void)login;
+    inst->host->set_error(inst, "waiting for the credential");
+    return VP_DECLINED;
+}
+
+static const vp_auth_ops_t wait_ops = {.size = sizeof wait_ops,
+                                       .login_begin = wait_login_begin};
+
 static const vp_provide_t provides[] = {
+    {VP_KIND_AUTH, "keyed_wait", &wait_ops, NULL},
     {VP_KIND_CONSISTENCY, "keyed", &policy_ops, policy_schema},
     {VP_KIND_CACHE, "keyed_store", &store_ops, store_schema},
     {0, NULL, NULL, NULL},
