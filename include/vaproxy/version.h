@@ -37,6 +37,11 @@
  *     errors.h, static inline: the host table is unchanged.  Every host
  *     table member's comment now gives Returns, Ownership, Async and
  *     Since; req_ctx_set's failure is VP_EFULL, as it always was.
+ *     File reading: read_file_opts appended to the host table (no-follow,
+ *     permission check, removal after reading); read_file and it read
+ *     regular files only, opened without blocking.  VP_TARGET_ABI_MINOR
+ *     (plugin.h): VP_PLUGIN_HEADER records the minor a plugin needs,
+ *     by default the headers', so a plugin can target older daemons.
  */
 #ifndef VAPROXY_VERSION_H
 #define VAPROXY_VERSION_H
