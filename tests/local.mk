@@ -41,6 +41,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_metrics.py \
 	tests/integration/test_consistency.py \
 	tests/integration/test_daemon.py \
+	tests/integration/test_plugins.py \
 	tests/integration/test_sdk_example.py \
 	tests/integration/test_sdk_template.py \
 	tests/integration/test_auth_jwt.py \

@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "config/config_diff.h"
 #include "config/config_dump.h"
+#include "config/config_keys.h"
 #include "upstream/forward.h"
 #include "base/secmem.h"
 #include "plugin/host_table.h"
@@ -29,6 +30,7 @@
 #include "config/config_keys.h"
 #include "base/log.h"
 #include "base/log_file.h"
+#include "plugin/plugin_describe.h"
 #include "plugin/plugin_loader.h"
 #include "app/reload_plugins.h"
 #include "proxy/router.h"
@@ -220,37 +222,70 @@ inherit_namespace(vpd_config *cfg)
 static int
 load_plugins(daemon_t *d, char *err, size_t err_len)
 {
-    if (d->opt->n_plugin_dirs == 0)
-        return vpd_plugins_load_dir(&d->plugins, VP_PLUGINDIR, vpd_host_api(),
-                                    err, err_len);
-    for (size_t i = 0; i < d->opt->n_plugin_dirs; i++) {
-        if (vpd_plugins_load_dir(&d->plugins, d->opt->plugin_dirs[i],
-                                 vpd_host_api(), err, err_len) != 0)
-            return -1;
+    /* The operator's directories first, then the compiled-in one, so a
+     * directory of extra plugins keeps the shipped ones (vaproxyd(8)). */
+    return vpd_plugins_load_search_path(
+        &d->plugins, d->opt->plugin_dirs, d->opt->n_plugin_dirs,
+        d->opt->no_default_plugin_dir ? NULL : VP_PLUGINDIR, vpd_host_api(),
+        err, err_len);
+}
+
+/* Appends the members of obj (an OBJECT node, may be NULL) to out, leaving
+ * out the keys the core reads from the cache block itself (`persist`, and
+ * whatever else its key table lists).  A key already in out is an error:
+ * the store gets one value for each. */
+static int
+add_store_keys(vpd_cfg_node *out, const vpd_cfg_node *obj, const char *other,
+               char *err, size_t err_len)
+{
+    if (!obj || obj->type != VPD_CFG_OBJECT)
+        return 0;
+    for (size_t i = 0; i < obj->n_members; i++) {
+        const vpd_cfg_member *m = &obj->members[i];
+        if (vpd_config_key_find(VPD_BLOCK_CACHE, m->key))
+            continue;
+        for (size_t j = 0; j < out->n_members; j++) {
+            if (strcmp(out->members[j].key, m->key) == 0) {
+                snprintf(err, err_len,
+                         "%s:%d: cache store key \"%s\" is given both in "
+                         "the cache block and in %s",
+                         m->value && m->value->file ? m->value->file : "?",
+                         m->line, m->key, other);
+                return -1;
+            }
+        }
+        out->members[out->n_members++] = *m;
     }
     return 0;
 }
 
-/* The cache block minus the core's keys (`persist` and the static-secret
- * keys, config_keys.c): the store plugin checks the rest against its
- * schema. */
+/* The store's configuration: the `config` of the `plugin "cache"` block
+ * (when there is one) and the store's keys of the cache block, which is
+ * checked against the store's schema like any plugin block.  The members
+ * are shared with the config's trees; the instance copies them. */
 static const vpd_cfg_node *
-store_config(daemon_t *d, const vpd_cfg_node *node)
+store_config(daemon_t *d, const vpd_cfg_node *cache,
+             const vpd_plugin_block *store, char *err, size_t err_len)
 {
-    if (!node || node->type != VPD_CFG_OBJECT)
-        return node;
-    d->cache_conf = *node;
-    d->cache_conf.members =
-        calloc(node->n_members + 1, sizeof *d->cache_conf.members);
-    if (!d->cache_conf.members)
-        return node;
-    d->cache_conf.n_members = 0;
-    for (size_t i = 0; i < node->n_members; i++) {
-        const vpd_cfg_member *m = &node->members[i];
-        if (vpd_config_key_find(VPD_BLOCK_CACHE, m->key))
-            continue;
-        d->cache_conf.members[d->cache_conf.n_members++] = *m;
+    const vpd_cfg_node *own = store ? store->config : NULL;
+    size_t n = (cache && cache->type == VPD_CFG_OBJECT ? cache->n_members : 0) +
+               (own && own->type == VPD_CFG_OBJECT ? own->n_members : 0);
+    d->cache_conf = (vpd_cfg_node){.type = VPD_CFG_OBJECT};
+    if (cache) {
+        d->cache_conf.file = cache->file;
+        d->cache_conf.line = cache->line;
     }
+    d->cache_conf.members = calloc(n + 1, sizeof *d->cache_conf.members);
+    if (!d->cache_conf.members) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    char other[300];
+    snprintf(other, sizeof other, "plugin \"cache\" \"%s\"",
+             store ? store->name : "");
+    if (add_store_keys(&d->cache_conf, own, other, err, err_len) != 0 ||
+        add_store_keys(&d->cache_conf, cache, other, err, err_len) != 0)
+        return NULL;
     return &d->cache_conf;
 }
 
@@ -303,26 +338,22 @@ build_instances(daemon_t *d, char *err, size_t err_len)
         return -1;
     }
     /* Then every `plugin` block, in config order.  A cache plugin block
-     * names the lease cache's store instead of the default "memory". */
+     * names the lease cache's store instead of the default "memory"; the
+     * cache block turns the cache on. */
+    const vpd_plugin_block *store = NULL;
     for (size_t i = 0; i < cfg->n_plugins; i++) {
         const vpd_plugin_block *pb = &cfg->plugins[i];
         vp_kind_t kind = strcmp(pb->kind, "cache") == 0 ? VP_KIND_CACHE
                                                         : VP_KIND_CONSISTENCY;
         if (kind == VP_KIND_CACHE) {
-            if (d->cache_store) {
+            if (store) {
                 snprintf(err, err_len,
                          "%s:%d: only one cache plugin block "
                          "may be given",
                          pb->file, pb->line);
                 return -1;
             }
-            snprintf(where, sizeof where, "%s:%d: plugin \"cache\" \"%s\"",
-                     pb->file, pb->line, pb->name);
-            d->cache_store =
-                vpd_instance_new(&d->plugins, kind, pb->name, pb->config, NULL,
-                                 0, where, err, err_len);
-            if (!d->cache_store)
-                return -1;
+            store = pb;
             continue;
         }
         snprintf(where, sizeof where, "%s:%d: plugin \"%s\" \"%s\"", pb->file,
@@ -338,20 +369,41 @@ build_instances(daemon_t *d, char *err, size_t err_len)
             return -1;
         }
     }
-    /* `cache {}` (even empty) turns the lease cache on; its keys are the
-     * store's configuration (max_entries, max_bytes for "memory"). */
+    if (store && !cfg->cache.present) {
+        /* Choosing a store is not asking for a cache (vaproxyd.hcl(5)). */
+        if (!vpd_plugins_find(&d->plugins, VP_KIND_CACHE, store->name, NULL)) {
+            snprintf(err, err_len,
+                     "%s:%d: no plugin provides cache \"%s\" (is it in a "
+                     "--plugin-dir?)",
+                     store->file, store->line, store->name);
+            return -1;
+        }
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "%s:%d: plugin \"cache\" \"%s\" has no effect without a "
+                "cache block: the lease cache is off",
+                store->file, store->line, store->name);
+    }
+    /* `cache {}` (even empty) turns the lease cache on; its keys, but for
+     * the core's own (persist), are the store's configuration
+     * (max_entries, max_bytes for "memory"). */
     if (cfg->cache.present) {
         int found = vpd_persist_config_parse(cfg->cache.node, &d->persist_cfg,
                                              err, err_len);
         if (found < 0)
             return -1;
         d->has_persist = found == 1;
-    }
-    if (cfg->cache.present && !d->cache_store) {
-        snprintf(where, sizeof where, "cache");
-        const vpd_cfg_node *conf = store_config(d, cfg->cache.node);
-        d->cache_store = vpd_instance_new(&d->plugins, VP_KIND_CACHE, "memory",
-                                          conf, NULL, 0, where, err, err_len);
+        const vpd_cfg_node *conf =
+            store_config(d, cfg->cache.node, store, err, err_len);
+        if (!conf)
+            return -1;
+        if (store)
+            snprintf(where, sizeof where, "%s:%d: plugin \"cache\" \"%s\"",
+                     store->file, store->line, store->name);
+        else
+            snprintf(where, sizeof where, "cache");
+        d->cache_store = vpd_instance_new(&d->plugins, VP_KIND_CACHE,
+                                          store ? store->name : "memory", conf,
+                                          NULL, 0, where, err, err_len);
         if (!d->cache_store)
             return -1;
     }
@@ -969,12 +1021,90 @@ serve(daemon_t *d)
     return d->exit_code;
 }
 
+/* The schema flag of `key` in `schema`: 1 when VP_CONF_SECRET. */
+static int
+schema_says_secret(const vpd_registry *reg, vp_kind_t kind, const char *name,
+                   const char *key)
+{
+    const vp_provide_t *p =
+        name ? vpd_plugins_find(reg, kind, name, NULL) : NULL;
+    for (const vp_conf_field_t *f = p ? p->schema : NULL; f && f->key; f++)
+        if (strcmp(f->key, key) == 0)
+            return (f->flags & VP_CONF_SECRET) != 0;
+    return 0;
+}
+
+/* The name of the cache store: the `plugin "cache"` block's, or the
+ * default "memory". */
+static const char *
+cache_store_name(const vpd_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_plugins; i++)
+        if (strcmp(cfg->plugins[i].kind, "cache") == 0)
+            return cfg->plugins[i].name;
+    return "memory";
+}
+
+/* The redactor of --check-config -v: finds which plugin owns `block` and
+ * asks its schema about `key`. */
+static int
+plugin_key_is_secret(void *ctx, const vpd_cfg_node *block, const char *key)
+{
+    const daemon_t *d = ctx;
+    const vpd_config *cfg = d->cfg;
+    const vpd_method_config *m = &cfg->auto_auth.method;
+    if (cfg->auto_auth.present && block == m->config)
+        return schema_says_secret(&d->plugins, VP_KIND_AUTH, m->type, key);
+    if (cfg->cache.present && block == cfg->cache.node)
+        return schema_says_secret(&d->plugins, VP_KIND_CACHE,
+                                  cache_store_name(cfg), key);
+    for (size_t i = 0; i < cfg->n_plugins; i++) {
+        const vpd_plugin_block *pb = &cfg->plugins[i];
+        if (block != pb->config)
+            continue;
+        vp_kind_t kind = strcmp(pb->kind, "cache") == 0 ? VP_KIND_CACHE
+                                                        : VP_KIND_CONSISTENCY;
+        return schema_says_secret(&d->plugins, kind, pb->name, key);
+    }
+    return 0;
+}
+
+/* The two plugin instances outside the request chain, before it in
+ * --dump-chain: the auth method that logs in, and the lease cache's
+ * store. */
+static void
+dump_auth_and_cache(const daemon_t *d, FILE *out)
+{
+    const vpd_instance *m = d->auth_method;
+    if (m)
+        fprintf(out, "auto-auth: %s (%s)\n", m->label, m->plugin->path);
+    else
+        fprintf(out, "auto-auth: none\n");
+    /* Without a cache nothing names one, as in the phases below. */
+    const vpd_instance *c = d->cache_store;
+    if (c)
+        fprintf(out, "cache: lease cache over %s (%s)\n", c->label,
+                c->plugin->path);
+}
+
 int
 vpd_daemon_run(const vpd_options *opt)
 {
     daemon_t d = {.opt = opt};
     char err[2048];
     int rc = 1;
+
+    /* Describing plugins needs no configuration: an operator runs it to
+     * learn what to write. */
+    if (opt->describe_plugins) {
+        if (load_plugins(&d, err, sizeof err) != 0) {
+            fprintf(stderr, "error loading plugins: %s\n", err);
+        } else {
+            rc = vpd_plugins_describe(&d.plugins, stdout) == 0 ? 0 : 1;
+        }
+        vpd_plugins_unload(&d.plugins);
+        return rc;
+    }
 
     d.cfg = vpd_config_load(opt->config_paths, opt->n_config_paths, err,
                             sizeof err);
@@ -1013,6 +1143,7 @@ vpd_daemon_run(const vpd_options *opt)
     /* The cache phase shows in --dump-chain before any cache exists. */
     vpd_chain_set_cache(&d.chain, NULL, d.cache_store);
     if (opt->dump_chain) {
+        dump_auth_and_cache(&d, stdout);
         vpd_chain_dump(&d.chain, stdout);
         rc = 0;
         goto out;
@@ -1021,7 +1152,8 @@ vpd_daemon_run(const vpd_options *opt)
         if (opt->verbose) {
             /* stdout holds only the JSON, for tools; the verdict goes to
              * stderr. */
-            rc = vpd_config_dump(d.cfg, stdout) == 0 ? 0 : 1;
+            vpd_dump_redactor r = {plugin_key_is_secret, &d};
+            rc = vpd_config_dump_redacting(d.cfg, &r, stdout) == 0 ? 0 : 1;
             fprintf(stderr, "configuration is valid\n");
             goto out;
         }

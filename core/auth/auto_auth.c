@@ -126,6 +126,24 @@ login_failed_as(vpd_auto_auth *a, const char *why, vp_auth_failure_t kind)
     wait_then(a, AA_LOGIN, wait);
 }
 
+/* The method said a login is not possible yet (VP_DECLINED: its
+ * credential file is not there yet, say).  That is no failure: it is not
+ * logged as one, counted, or fatal under exit_on_err; the login is tried
+ * again after the same backoff. */
+static void
+login_declined(vpd_auto_auth *a, const char *why)
+{
+    vpd_log(VPD_LOG_WARN, COMPONENT, "the auth method cannot log in yet: %s",
+            why);
+    if (a->ev.on_login_done)
+        a->ev.on_login_done(false, a->ev.arg);
+    a->backing_off = true;
+    uint64_t wait = vpd_backoff_next(&a->backoff);
+    vpd_log(VPD_LOG_INFO, COMPONENT, "retrying login in %llu ms",
+            (unsigned long long)wait);
+    wait_then(a, AA_LOGIN, wait);
+}
+
 static void
 login_failed(vpd_auto_auth *a, const char *why)
 {
@@ -258,6 +276,11 @@ login_now(vpd_auto_auth *a)
     const vp_auth_ops_t *ops = vpd_instance_ops(a->inst);
     vpd_instance_clear_error(a->inst);
     vp_status_t rc = ops->login_begin(&a->inst->pub, a->login);
+    if (rc == VP_DECLINED) {
+        const char *why = vpd_instance_error(a->inst);
+        login_declined(a, why[0] ? why : "it declined to start a login");
+        return;
+    }
     if (rc != VP_CONTINUE) {
         const char *why = vpd_instance_error(a->inst);
         login_failed(a, why[0] ? why : "the auth method could not start");

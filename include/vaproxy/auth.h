@@ -56,7 +56,10 @@ typedef struct vp_auth_ops {
      * where mount_path comes from the method block (auth/<type> unless
      * set), so most methods only set the body.  Files are re-read
      * here at every login.  Returns VP_CONTINUE (send it), VP_DECLINED (not
-     * possible right now: retried after backoff) or VP_ERROR.
+     * possible right now, e.g. a credential file not written yet: the
+     * set_error text is logged as a warning and the login is retried
+     * after backoff; it is not counted as a failure and does not stop
+     * the daemon under exit_on_err) or VP_ERROR (a failed login).
      * Ownership: login is borrowed; the host copies what is set in it.
      * Async: no.  Since 1.0. */
     vp_status_t (*login_begin)(vp_instance_t *inst, vp_login_t *login);

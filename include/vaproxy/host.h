@@ -96,6 +96,23 @@ typedef enum vp_login_result {
     VP_LOGIN_RESULT_LOOKUP = 1 /* data.id of a token lookup (token_file) */
 } vp_login_result_t;
 
+/* Options of read_file_opts (Since 1.2). */
+typedef struct vp_read_opts {
+    size_t size;        /* sizeof(vp_read_opts_t) */
+    unsigned flags;     /* VP_READ_* */
+    unsigned deny_mode; /* permission bits the file must not have, e.g.
+                           0077 for "readable by its owner only"; 0: any */
+} vp_read_opts_t;
+
+/* Trims white space around the contents (as read_file's `trim`). */
+#define VP_READ_TRIM 0x1u
+/* Refuses a path whose last component is a symbolic link. */
+#define VP_READ_NOFOLLOW 0x2u
+/* Removes the file once it has been read, as Vault Agent's
+ * remove_*_after_reading options do; a failed removal is logged as a
+ * warning and the contents are still returned. */
+#define VP_READ_REMOVE 0x4u
+
 struct vp_host_api {
     uint32_t size; /* sizeof the table the host was built with */
     uint16_t abi_major;
@@ -174,7 +191,11 @@ struct vp_host_api {
     /* ---- Files ------------------------------------------------------ */
 
     /* Reads a small local file (at most 1 MiB), trimming surrounding
-     * white space when `trim` is non-zero.
+     * white space when `trim` is non-zero.  The file is opened without
+     * blocking and must be a regular file: a FIFO, a device or a
+     * directory is refused (VP_EIO), never waited on.  For more checks
+     * (no symbolic link, permissions) and removal after reading, see
+     * read_file_opts.
      * Returns 0, VP_ENOENT / VP_EIO (set_error already says why, when
      * inst is not NULL) or VP_ENOMEM.
      * Ownership: path is borrowed; *out is a secret buffer, the caller's,
@@ -444,6 +465,23 @@ struct vp_host_api {
      * the caller's (secret_free); *len (if not NULL) gets its length.
      * Async: no.  Since 1.2. */
     char *(*json_to_text)(const vp_json_t *node, size_t *len);
+    /* ---- 1.2: file reading ------------------------------------------ */
+
+    /* read_file with options (opts may be NULL: as read_file without
+     * trim).  opts->flags: VP_READ_TRIM, VP_READ_NOFOLLOW (a symbolic
+     * link is refused), VP_READ_REMOVE (the file is removed after a
+     * successful read); opts->deny_mode: permission bits that make the
+     * file refused (0077: it must be private to its owner).  Like
+     * read_file, only a regular file is read, opened without blocking.
+     * Returns 0, VP_ENOENT / VP_EIO (set_error already says why, when
+     * inst is not NULL), VP_EINVAL (opts->size too small, or an unknown
+     * flag) or VP_ENOMEM.
+     * Ownership: path and opts are borrowed; *out is a secret buffer, the
+     * caller's, released with secret_free; *out_len (if not NULL) gets its
+     * length.  Async: no (a short read of a local file).  Since 1.2. */
+    int (*read_file_opts)(const vp_instance_t *inst, const char *path,
+                          const vp_read_opts_t *opts, char **out,
+                          size_t *out_len);
 };
 
 /* True when the host table has `member` (it was added in a minor the host

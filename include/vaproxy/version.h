@@ -57,6 +57,11 @@
  *     block replaces the instance, as before.
  *     A size field appended to vp_instance_t and vp_auth_answer_t, which
  *     the host allocates: plugins built before 1.2 never read it.
+ *     File reading: read_file_opts appended to the host table (no-follow,
+ *     permission check, removal after reading); read_file and it read
+ *     regular files only, opened without blocking.  VP_TARGET_ABI_MINOR
+ *     (plugin.h): VP_PLUGIN_HEADER records the minor a plugin needs,
+ *     by default the headers', so a plugin can target older daemons.
  */
 #ifndef VAPROXY_VERSION_H
 #define VAPROXY_VERSION_H

@@ -202,6 +202,30 @@ tests_unit_test_duration_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_duration_LDADD = $(UNIT_LDADD) $(JSONC_LIBS)
 TESTS += tests/unit/test_duration
 
+# host->read_file and read_file_opts: the daemon and the SDK's mock host
+# (which share core/plugin/file_read.c) read and refuse files alike
+check_PROGRAMS += tests/unit/test_read_file
+tests_unit_test_read_file_SOURCES = tests/unit/test_read_file.c \
+	tests/host/mock_host.c tests/host/mock_host.h
+tests_unit_test_read_file_CPPFLAGS = $(UNIT_CPPFLAGS) \
+	-I$(top_srcdir)/tests/host
+tests_unit_test_read_file_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_read_file_LDADD = $(UNIT_LDADD) $(JSONC_LIBS)
+TESTS += tests/unit/test_read_file
+
+# the SDK's mock host covers every kind and the request members (test
+# plugins dlopened from the build tree, no core code linked)
+check_PROGRAMS += tests/unit/test_mock_host
+tests_unit_test_mock_host_SOURCES = tests/unit/test_mock_host.c \
+	tests/host/mock_host.c tests/host/mock_host.h
+tests_unit_test_mock_host_CPPFLAGS = $(UNIT_CPPFLAGS) \
+	-I$(top_srcdir)/tests/host
+tests_unit_test_mock_host_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_mock_host_LDADD = $(JSONC_LIBS) -ldl
+tests_unit_test_mock_host_DEPENDENCIES = tests/plugins/trace.la \
+	tests/plugins/keyed.la
+TESTS += tests/unit/test_mock_host
+
 # encrypted persistent store of the lease cache: format, keys, crash safety
 check_PROGRAMS += tests/unit/test_persist
 tests_unit_test_persist_SOURCES = tests/unit/test_persist.c
