@@ -210,3 +210,11 @@ tests_unit_test_router_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_router_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_router_LDADD = $(UNIT_LDADD) -lpthread
 TESTS += tests/unit/test_router
+
+# agent mode: config blocks, runner scheduling
+check_PROGRAMS += tests/unit/test_agent_config
+tests_unit_test_agent_config_SOURCES = tests/unit/test_agent_config.c
+tests_unit_test_agent_config_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_agent_config_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agent_config_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_agent_config
