@@ -16,11 +16,6 @@ static char err[1024];
 static const char *
 write_cfg(const char *text)
 {
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/vp_test_agent_config.%ld",
-                 (long)getpid());
-        mkdir(dir, 0700);
-    }
     snprintf(cfg_path, sizeof cfg_path, "%s/a.hcl", dir);
     FILE *f = fopen(cfg_path, "w");
     if (!f)
@@ -266,6 +261,12 @@ TEST(exit_after_auth_and_sinkless_auto_auth)
 int
 main(void)
 {
+    /* One scratch directory for every test (each runs in a child). */
+    snprintf(dir, sizeof dir, "/tmp/vp_test_agent_config.XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
     int rc =
         RUN_TESTS(T(template_defaults), T(template_all_keys),
                   T(template_errors), T(template_config_block),
