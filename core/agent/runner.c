@@ -352,6 +352,13 @@ on_answer(int status, const vpd_hdrs *hdrs, const char *body, size_t len,
         check_done(r);
         return;
     }
+    if (status == 404 && s->op == VPD_AGENT_LIST) {
+        /* Nothing under the path: an empty list, as consul-template
+         * gives. */
+        status = 200;
+        body = "{\"data\":{\"keys\":[]}}";
+        len = strlen(body);
+    }
     if (status < 200 || status > 299) {
         if (renewal) {
             vpd_log(VPD_LOG_INFO, COMPONENT,

@@ -5,6 +5,7 @@
 
 #include <json.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/backoff.h"
 
@@ -34,6 +35,20 @@ vpd_agent_lease_parse(const char *json, vpd_agent_lease *out)
     out->has_lease = lease_id && lease_id[0] && out->duration_ms > 0;
     if (!out->has_lease)
         out->renewable = false;
+    /* A certificate (a PKI issue) has no lease but an end: it counts as a
+     * non-renewable lease running until data.expiration, as
+     * consul-template treats it. */
+    json_object *data;
+    if (!out->has_lease && json_object_object_get_ex(o, "data", &data) &&
+        json_object_is_type(data, json_type_object) &&
+        json_object_object_get_ex(data, "expiration", &v) &&
+        json_object_is_type(v, json_type_int)) {
+        int64_t left = json_object_get_int64(v) - (int64_t)time(NULL);
+        if (left > 0) {
+            out->has_lease = true;
+            out->duration_ms = (uint64_t)left * 1000u;
+        }
+    }
     json_object_put(o);
     return 0;
 }

@@ -34,7 +34,8 @@ typedef struct {
     uint64_t delay_ms;
 } vpd_agent_next;
 
-/* Reads lease_id, renewable and lease_duration from a Vault JSON answer.
+/* Reads lease_id, renewable and lease_duration from a Vault JSON answer;
+ * a certificate's data.expiration counts as a non-renewable lease.
  * Returns 0, or -1 when the text is not a JSON object. */
 int vpd_agent_lease_parse(const char *json, vpd_agent_lease *out);
 
