@@ -57,4 +57,5 @@ INTEGRATION_TESTS = \
 	tests/integration/test_layers.py \
 	tests/integration/test_license.py \
 	tests/integration/test_egress_proxy.py \
-	tests/integration/test_stress_short.py
+	tests/integration/test_stress_short.py \
+	tests/integration/test_kubernetes_manifests.py
