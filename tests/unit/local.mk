@@ -211,6 +211,15 @@ tests_unit_test_router_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_router_LDADD = $(UNIT_LDADD) -lpthread
 TESTS += tests/unit/test_router
 
+# the template language: golden files, the two-pass contract, speed
+check_PROGRAMS += tests/unit/test_tmpl
+tests_unit_test_tmpl_SOURCES = tests/unit/test_tmpl.c
+tests_unit_test_tmpl_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_tmpl_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tmpl_LDADD = $(UNIT_LDADD) $(JSONC_LIBS)
+TESTS += tests/unit/test_tmpl
+EXTRA_DIST += tests/data/tmpl
+
 # agent mode: config blocks, runner scheduling
 check_PROGRAMS += tests/unit/test_agent_config
 tests_unit_test_agent_config_SOURCES = tests/unit/test_agent_config.c
