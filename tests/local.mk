@@ -58,4 +58,5 @@ INTEGRATION_TESTS = \
 	tests/integration/test_license.py \
 	tests/integration/test_egress_proxy.py \
 	tests/integration/test_stress_short.py \
+	tests/integration/test_agent.py \
 	tests/integration/test_kubernetes_manifests.py
