@@ -331,6 +331,37 @@ TEST(dedup_render_and_refresh)
     vpd_config_free(cfg);
 }
 
+TEST(wait_debounces_changes)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             AUTH "template_config {\n static_secret_render_interval = "
+                  "\"100ms\"\n}\n"
+                  "template {\n contents = \"R:kv/w\"\n destination = \"%s\"\n"
+                  " wait {\n min = \"600ms\"\n max = \"5s\"\n }\n}\n",
+             tmp("w.txt"));
+    vpd_config *cfg = load(text);
+    vault_set("kv/w", 200, "1");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    vpd_agent_runner *r = start(&loop, cfg, false);
+    /* The first render is not held back. */
+    run_for(&loop, 80);
+    ASSERT_STR_EQ(slurp(tmp("w.txt")), "1\n");
+    vault_set("kv/w", 200, "2");
+    run_for(&loop, 200);
+    vault_set("kv/w", 200, "3");
+    run_for(&loop, 200);
+    ASSERT_STR_EQ(slurp(tmp("w.txt")), "1\n"); /* still held */
+    run_for(&loop, 1200);
+    ASSERT_STR_EQ(slurp(tmp("w.txt")), "3\n");
+    vpd_agent_stats s;
+    vpd_agent_runner_stats(r, &s);
+    ASSERT_INT_EQ(s.writes, 2); /* two changes, one write */
+    stop(&loop, r);
+    vpd_config_free(cfg);
+}
+
 TEST(renewable_lease_is_renewed_not_refetched)
 {
     char text[1024];
@@ -513,12 +544,12 @@ main(void)
         perror("mkdtemp");
         return 1;
     }
-    int rc = RUN_TESTS(T(schedule_rules), T(dedup_render_and_refresh),
-                       T(renewable_lease_is_renewed_not_refetched),
-                       T(write_with_arguments_and_one_shot),
-                       T(exit_on_retry_failure), T(bad_template_fails_at_start),
-                       T(benchmark_100_templates_1000_secrets),
-                       T(benchmark_with_the_template_library));
+    int rc = RUN_TESTS(
+        T(schedule_rules), T(dedup_render_and_refresh),
+        T(wait_debounces_changes), T(renewable_lease_is_renewed_not_refetched),
+        T(write_with_arguments_and_one_shot), T(exit_on_retry_failure),
+        T(bad_template_fails_at_start), T(benchmark_100_templates_1000_secrets),
+        T(benchmark_with_the_template_library));
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (dir[0] && system(cmd) != 0)
