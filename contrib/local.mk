@@ -84,3 +84,4 @@ EXTRA_DIST += contrib/debian/build.sh contrib/debian/test.sh \
 	contrib/debian/vaproxyd.install contrib/debian/vaproxyd.postinst \
 	contrib/debian/vaproxyd.postrm \
 	contrib/debian/libvaproxy-sdk-dev.install
+EXTRA_DIST += contrib/kubernetes/README.md contrib/kubernetes/init-container.yaml contrib/kubernetes/sidecar.yaml

@@ -18,6 +18,7 @@ include core/plugin/local.mk
 include core/auth/local.mk
 include core/cache/local.mk
 include core/proxy/local.mk
+include core/agent/local.mk
 include core/app/local.mk
 
 core_libvpcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LLHTTP_CFLAGS)

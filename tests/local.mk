@@ -63,4 +63,6 @@ INTEGRATION_TESTS = \
 	tests/integration/test_egress_proxy.py \
 	tests/integration/test_stress_short.py \
 	tests/integration/test_static_cache.py \
-	tests/integration/test_kv_events.py
+	tests/integration/test_kv_events.py \
+	tests/integration/test_agent.py \
+	tests/integration/test_kubernetes_manifests.py

@@ -6,6 +6,8 @@
 
 #include "app/daemon.h"
 
+#include <signal.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "app/agent_mode.h"
 #include "auth/auto_auth.h"
 #include "proxy/chain.h"
 #include "config/config.h"
@@ -82,6 +85,7 @@ typedef struct {
     vpd_sinks *sinks;
     vpd_lease_cache *cache;
     vpd_static_cache *statics; /* cache_static_secrets; NULL: off */
+    vpd_agent_mode *agent;     /* templates and exec (agent_mode.h) */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t drain_timer;
     uint64_t drain_started;
@@ -485,6 +489,8 @@ close_everything(daemon_t *d)
     uv_close((uv_handle_t *)&d->sig_term, NULL);
     uv_close((uv_handle_t *)&d->sig_int, NULL);
     uv_close((uv_handle_t *)&d->sig_hup, NULL);
+    vpd_agent_mode_close(d->agent);
+    d->agent = NULL;
     if (d->auto_auth) {
         vpd_auto_auth_close(d->auto_auth, on_auto_auth_closed, d);
         d->auto_auth = NULL;
@@ -544,6 +550,9 @@ begin_shutdown(daemon_t *d, int code)
     d->stopping = true;
     d->exit_code = code;
     vpd_log(VPD_LOG_INFO, COMPONENT, "shutting down");
+    /* Templates stop; a supervised child still running gets SIGTERM. */
+    vpd_agent_mode_close(d->agent);
+    d->agent = NULL;
     if (d->server)
         vpd_server_stop_accepting(d->server);
     d->drain_started = uv_now(&d->loop);
@@ -559,8 +568,13 @@ on_quit(void *arg)
 static void
 on_term_signal(uv_signal_t *s, int signum)
 {
+    daemon_t *d = s->data;
     vpd_log(VPD_LOG_INFO, COMPONENT, "received signal %d", signum);
-    begin_shutdown(s->data, 0);
+    /* A supervised child gets the signal; its exit ends vaproxyd with its
+     * status (Vault Agent's exec). */
+    if (vpd_agent_mode_signal(d->agent, signum))
+        return;
+    begin_shutdown(d, 0);
 }
 
 /* ---- reload ------------------------------------------------------------- */
@@ -725,6 +739,7 @@ on_hup(uv_signal_t *s, int signum)
     if (d->notify)
         vpd_sd_notify_reloading();
     vpd_log(VPD_LOG_INFO, COMPONENT, "SIGHUP: reloading");
+    vpd_agent_mode_signal(d->agent, SIGHUP);
     char err[1024];
     if (vpd_log_file_reopen(err, sizeof err) != 0)
         vpd_log(VPD_LOG_ERROR, COMPONENT, "%s", err);
@@ -743,6 +758,7 @@ on_auth_token(const char *token, bool wrapped, void *arg)
     (void)wrapped;
     if (d->sinks)
         vpd_sinks_deliver(d->sinks, token);
+    vpd_agent_mode_token(d->agent);
 }
 
 /* exit_after_auth: once every sink holds the token (at once when there
@@ -751,7 +767,9 @@ static void
 on_sinks_written(void *arg)
 {
     daemon_t *d = arg;
-    if (d->exit_after_auth) {
+    /* In agent mode exit_after_auth means "render once": the runner
+     * decides when to exit. */
+    if (d->exit_after_auth && !d->agent) {
         vpd_log(VPD_LOG_INFO, COMPONENT,
                 "exit_after_auth: every sink has the token, exiting");
         begin_shutdown(d, 0);
@@ -763,6 +781,13 @@ on_auth_fatal(const char *why, void *arg)
 {
     vpd_log(VPD_LOG_ERROR, COMPONENT, "exit_on_err: %s", why);
     begin_shutdown(arg, 1);
+}
+
+/* Agent mode is done (one-shot), gave up, or its child exited. */
+static void
+on_agent_exit(int code, void *arg)
+{
+    begin_shutdown(arg, code);
 }
 
 static int
@@ -968,6 +993,16 @@ serve(daemon_t *d)
         uv_run(&d->loop, UV_RUN_DEFAULT);
         return 1;
     }
+    if (vpd_agent_mode_wanted(d->cfg) &&
+        !(d->agent = vpd_agent_mode_new(&d->loop, d->cfg, d->router,
+                                        d->exit_after_auth, on_agent_exit, d,
+                                        err, sizeof err))) {
+        vpd_log(VPD_LOG_ERROR, COMPONENT, "agent: %s", err);
+        d->exit_code = 1;
+        close_everything(d);
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+        return 1;
+    }
     if (d->cfg->n_listeners) {
         d->server = vpd_server_start(&d->loop, d->cfg, vpd_router_handle,
                                      d->router, err, sizeof err);
@@ -1137,6 +1172,10 @@ vpd_daemon_run(const vpd_options *opt)
         goto out;
     }
     if (build_instances(&d, err, sizeof err) != 0) {
+        fprintf(stderr, "error validating configuration: %s\n", err);
+        goto out;
+    }
+    if (vpd_agent_mode_check(d.cfg, err, sizeof err) != 0) {
         fprintf(stderr, "error validating configuration: %s\n", err);
         goto out;
     }

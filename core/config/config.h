@@ -21,6 +21,7 @@
 
 #include "base/duration.h"
 #include "config/cfgtree.h"
+#include "config/config_agent.h"
 
 typedef enum {
     VPD_AUTO_AUTH_TOKEN_FALSE = 0,
@@ -189,6 +190,15 @@ typedef struct {
     vpd_telemetry_config telemetry_conf;
     vpd_plugin_block *plugins;
     size_t n_plugins;
+
+    /* Agent mode (config_agent.h): templates rendered to files, and a
+     * supervised child whose environment comes from env_template blocks. */
+    vpd_template_config *templates;
+    size_t n_templates;
+    vpd_template_settings template_config;
+    vpd_exec_config exec;
+    vpd_env_template_config *env_templates;
+    size_t n_env_templates;
 
     char *pid_file;
     bool exit_after_auth;

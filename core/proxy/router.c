@@ -78,6 +78,10 @@ typedef struct proxied {
     uint64_t up_t0_ns;    /* the current upstream exchange began */
     uint64_t upstream_ns; /* every upstream exchange, summed */
     bool forwarded;
+    /* A request made inside the daemon (vpd_router_local): its answer
+     * goes to this callback instead of a client connection. */
+    vpd_router_local_fn local_done;
+    void *local_arg;
 } proxied;
 
 static void on_new_token(const char *token, uint64_t generation, void *arg);
@@ -467,6 +471,34 @@ finish(proxied *p)
     free(p);
 }
 
+/* Hands the answer to the client, or to the callback of a local request
+ * (which then owns nothing of it: the request is freed after). */
+static void
+answer(proxied *p, int status, const vpd_hdrs *hdrs, const char *body,
+       size_t len)
+{
+    if (p->local_done)
+        p->local_done(status, hdrs, body, len, p->local_arg);
+    else
+        vpd_http_respond(p->r.http, status, hdrs, body, len);
+}
+
+static void
+answer_error(proxied *p, int status, const char *msg)
+{
+    if (!p->local_done) {
+        vpd_http_respond_error(p->r.http, status, msg);
+        return;
+    }
+    json_object *o = json_object_new_object(), *a = json_object_new_array();
+    json_object_array_add(a, json_object_new_string(msg));
+    json_object_object_add(o, "errors", a);
+    const char *text =
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    p->local_done(status, NULL, text, strlen(text), p->local_arg);
+    json_object_put(o);
+}
+
 /* The request's timer, created the first time it is needed. */
 static uv_timer_t *
 request_timer(proxied *p)
@@ -509,8 +541,8 @@ respond_answered(proxied *p)
 {
     vp_req_t *r = &p->r;
     note_answer(p, r->answer_status, VPD_REQLOG_CACHE_NONE);
-    vpd_http_respond(r->http, r->answer_status, &r->answer_headers,
-                     r->answer_body, r->answer_len);
+    answer(p, r->answer_status, &r->answer_headers, r->answer_body,
+           r->answer_len);
     finish(p);
 }
 
@@ -521,7 +553,7 @@ respond_error(proxied *p, int status, const char *prefix, const char *detail)
     char msg[512];
     snprintf(msg, sizeof msg, "%s%s", prefix, detail);
     note_answer(p, status, cache_outcome(p));
-    vpd_http_respond_error(p->r.http, status, msg);
+    answer_error(p, status, msg);
     finish(p);
 }
 
@@ -569,7 +601,9 @@ prepare(proxied *p)
         return -1;
 
     const char *token = vpd_hdrs_get(&r->up_headers, "X-Vault-Token", 0);
-    if ((!token || !token[0]) && mode != VPD_AUTO_AUTH_TOKEN_FALSE) {
+    /* Local requests (the agent's templates) always use auto-auth's. */
+    if ((!token || !token[0]) &&
+        (mode != VPD_AUTO_AUTH_TOKEN_FALSE || p->local_done)) {
         /* Before the first login the request goes without a token, as
          * Vault Proxy does; a token known to be dead is never sent. */
         const char *aa = vpd_token_current(rt->holder);
@@ -656,7 +690,7 @@ relay(proxied *p, vpd_fwd_resp *resp)
             r->http->method, r->http->path, resp->status, resp->attempts,
             resp->attempts == 1 ? "" : "s");
     note_answer(p, resp->status, cache_outcome(p));
-    vpd_http_respond(r->http, resp->status, out, body, body_len);
+    answer(p, resp->status, out, body, body_len);
     free(clean);
     finish(p);
 }
@@ -695,8 +729,8 @@ on_park_timeout(uv_timer_t *t)
                 p->r.http->method, p->r.http->path);
         vpd_metric_pair_inc(p->router->metrics.proxy_client_error);
         note_answer(p, p->denied_status, cache_outcome(p));
-        vpd_http_respond(p->r.http, p->denied_status, &p->denied_headers,
-                         p->denied_body, p->denied_len);
+        answer(p, p->denied_status, &p->denied_headers, p->denied_body,
+               p->denied_len);
         finish(p);
         return;
     }
@@ -872,7 +906,7 @@ on_cache_lookup(void *arg, vpd_lc_hit *hit)
         vpd_metric_pair_inc(rt->metrics.proxy_success);
         vpd_metric_pair_inc(rt->metrics.cache_hit);
         note_answer(p, hit->status, VPD_REQLOG_CACHE_HIT);
-        vpd_http_respond(p->r.http, hit->status, &hit->headers, body, body_len);
+        answer(p, hit->status, &hit->headers, body, body_len);
         finish(p);
     }
     free(clean);
@@ -902,20 +936,11 @@ on_client_gone(vpd_http_req *http, void *arg)
         vpd_fwd_cancel(p->op);
 }
 
+/* Runs a request through the chain: hooks, the cache, the upstream. */
 static void
-proxy(vpd_router *rt, vpd_http_req *http, uint64_t t0)
+run_proxied(proxied *p)
 {
-    proxied *p = proxied_new(rt);
-    if (!p) {
-        log_local(http, t0, 500);
-        vpd_http_respond_error(http, 500, "out of memory");
-        return;
-    }
-    p->router = rt;
-    p->r.http = http;
-    p->t0_ns = t0;
-    rt->inflight++;
-    vpd_http_on_client_gone(http, on_client_gone, p);
+    vpd_router *rt = p->router;
     if (prepare(p) != 0) {
         respond_error(p, 500, "", "out of memory");
         return;
@@ -937,6 +962,93 @@ proxy(vpd_router *rt, vpd_http_req *http, uint64_t t0)
             return;
     }
     lookup_then_forward(p);
+}
+
+static void
+proxy(vpd_router *rt, vpd_http_req *http, uint64_t t0)
+{
+    proxied *p = proxied_new(rt);
+    if (!p) {
+        log_local(http, t0, 500);
+        vpd_http_respond_error(http, 500, "out of memory");
+        return;
+    }
+    p->router = rt;
+    p->r.http = http;
+    p->t0_ns = t0;
+    rt->inflight++;
+    vpd_http_on_client_gone(http, on_client_gone, p);
+    run_proxied(p);
+}
+
+/* ---- local requests (vpd_router_local) ---------------------------------- */
+
+/* A request with no client: the parts a listener would have parsed. */
+typedef struct {
+    vpd_http_req http;
+    vpd_router_local_fn done;
+    void *arg;
+} local_req;
+
+static void
+local_answered(int status, const vpd_hdrs *hdrs, const char *body, size_t len,
+               void *arg)
+{
+    local_req *lr = arg;
+    lr->done(status, hdrs, body, len, lr->arg);
+    vpd_hdrs_free(&lr->http.headers);
+    free(lr->http.target);
+    free(lr->http.path);
+    free(lr->http.body);
+    free(lr);
+}
+
+int
+vpd_router_local(vpd_router *rt, const char *method, const char *target,
+                 const char *body, size_t body_len, vpd_router_local_fn done,
+                 void *arg)
+{
+    local_req *lr = calloc(1, sizeof *lr);
+    proxied *p = proxied_new(rt);
+    if (!lr || !p || strlen(method) >= sizeof lr->http.method)
+        goto fail;
+    lr->done = done;
+    lr->arg = arg;
+    vpd_http_req *h = &lr->http;
+    snprintf(h->method, sizeof h->method, "%s", method);
+    const char *q = strchr(target, '?');
+    h->target = strdup(target);
+    h->path = q ? strndup(target, (size_t)(q - target)) : strdup(target);
+    h->body = malloc(body_len + 1);
+    if (!h->target || !h->path || !h->body)
+        goto fail;
+    h->query = q ? strchr(h->target, '?') + 1 : "";
+    if (body_len)
+        memcpy(h->body, body, body_len);
+    h->body[body_len] = '\0';
+    h->body_len = body_len;
+    h->http_major = h->http_minor = 1;
+    snprintf(h->peer, sizeof h->peer, "agent");
+    if (vpd_hdrs_add(&h->headers, "X-Vault-Request", "true") != 0)
+        goto fail;
+    p->router = rt;
+    p->r.http = h;
+    p->t0_ns = uv_hrtime();
+    p->local_done = local_answered;
+    p->local_arg = lr;
+    rt->inflight++;
+    run_proxied(p);
+    return 0;
+fail:
+    if (lr) {
+        vpd_hdrs_free(&lr->http.headers);
+        free(lr->http.target);
+        free(lr->http.path);
+        free(lr->http.body);
+    }
+    free(lr);
+    free(p);
+    return -1;
 }
 
 void

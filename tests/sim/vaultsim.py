@@ -1149,6 +1149,10 @@ class Routes:
             return self.kv_mount_route(mount, version, rest)
         if p.startswith("database/creds/") and self.op == "read":
             return self.db_creds(p[len("database/creds/"):])
+        if p.startswith("pki/issue/"):
+            return self.pki_issue(p[len("pki/issue/"):])
+        if p.startswith("kv/"):
+            return self.kv_v1(p[len("kv/"):])
         if p.startswith("sys/leases/") or p.startswith("sys/renew") or p.startswith("sys/revoke"):
             return self.leases(p[len("sys/"):])
         raise ApiError(404, f'no handler for route "{p}". route entry not found.')
@@ -1538,6 +1542,51 @@ class Routes:
         st.leases[lease.id] = lease
         return 200, envelope({"username": f"v-sim-{role}-{rand_id(8)}", "password": rand_id(20)},
                              lease_id=lease.id, renewable=True, lease_duration=lease.duration)
+
+    # -- PKI issue (agent templates: a write with key=value arguments) -----
+
+    def pki_issue(self, role):
+        """pki/issue/<role>: a fake certificate for common_name, valid ttl
+        seconds (default 3600); no lease, as Vault issues them."""
+        self.need("write")
+        body = self.req.json()
+        cn = body.get("common_name")
+        if not cn:
+            raise ApiError(400, "the common_name field is required")
+        ttl = parse_duration(body.get("ttl"), "ttl") or 3600
+        serial = ":".join(f"{b:02x}" for b in secrets.token_bytes(8))
+        cert = f"-----BEGIN CERTIFICATE-----\n{role}:{cn}:{serial}\n-----END CERTIFICATE-----"
+        ca = "-----BEGIN CERTIFICATE-----\nsim-ca\n-----END CERTIFICATE-----"
+        return 200, envelope({"certificate": cert, "issuing_ca": ca, "ca_chain": [ca],
+                              "private_key": f"-----BEGIN RSA PRIVATE KEY-----\n{serial}\n-----END RSA PRIVATE KEY-----",
+                              "private_key_type": "rsa", "serial_number": serial,
+                              "expiration": int(self.t + ttl)})
+
+    # -- KV version 1 at kv/ (agent templates) -----------------------------
+
+    def kv_v1(self, path):
+        """kv/<path>: read, write (the body is the secret), list, delete;
+        answers carry Vault's default KV v1 lease_duration (768h)."""
+        store = self.st.__dict__.setdefault("kv1", {})
+        if self.op == "list":
+            prefix = path if path == "" or path.endswith("/") else path + "/"
+            keys = sorted({k[len(prefix):].split("/")[0] + ("/" if "/" in k[len(prefix):] else "")
+                           for k in store if k.startswith(prefix)})
+            if not keys:
+                raise ApiError(404)
+            return 200, envelope({"keys": keys})
+        if self.op == "read":
+            if path not in store:
+                raise ApiError(404)
+            return 200, envelope(dict(store[path]), lease_duration=2764800)
+        if self.op == "write":
+            store[path] = self.req.json()
+            self.st.record_write()
+            return 204, None
+        if self.op == "delete":
+            store.pop(path, None)
+            return 204, None
+        raise ApiError(405)
 
     def leases(self, p):
         st, t = self.st, self.t

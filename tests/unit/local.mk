@@ -295,3 +295,32 @@ tests_unit_test_auth_jwt_CPPFLAGS = $(UNIT_CPPFLAGS) \
 tests_unit_test_auth_jwt_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_auth_jwt_LDADD = $(JSONC_LIBS)
 TESTS += tests/unit/test_auth_jwt
+
+# the template language: golden files, the two-pass contract, speed
+check_PROGRAMS += tests/unit/test_tmpl
+tests_unit_test_tmpl_SOURCES = tests/unit/test_tmpl.c
+tests_unit_test_tmpl_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_tmpl_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tmpl_LDADD = $(UNIT_LDADD) $(JSONC_LIBS)
+TESTS += tests/unit/test_tmpl
+EXTRA_DIST += tests/data/tmpl
+
+# agent mode: config blocks, runner scheduling
+check_PROGRAMS += tests/unit/test_agent_config
+tests_unit_test_agent_config_SOURCES = tests/unit/test_agent_config.c
+tests_unit_test_agent_config_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_agent_config_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agent_config_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_agent_config
+check_PROGRAMS += tests/unit/test_agent_runner
+tests_unit_test_agent_runner_SOURCES = tests/unit/test_agent_runner.c
+tests_unit_test_agent_runner_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_agent_runner_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agent_runner_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_agent_runner
+check_PROGRAMS += tests/unit/test_agent_dest
+tests_unit_test_agent_dest_SOURCES = tests/unit/test_agent_dest.c
+tests_unit_test_agent_dest_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_agent_dest_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agent_dest_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_agent_dest
