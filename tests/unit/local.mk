@@ -271,3 +271,10 @@ tests_unit_test_auth_jwt_CPPFLAGS = $(UNIT_CPPFLAGS) \
 tests_unit_test_auth_jwt_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_auth_jwt_LDADD = $(JSONC_LIBS)
 TESTS += tests/unit/test_auth_jwt
+
+check_PROGRAMS += tests/unit/test_tls_session_name
+tests_unit_test_tls_session_name_SOURCES = tests/unit/test_tls_session_name.c
+tests_unit_test_tls_session_name_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_tls_session_name_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tls_session_name_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_tls_session_name
