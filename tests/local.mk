@@ -61,4 +61,5 @@ INTEGRATION_TESTS = \
 	tests/integration/test_egress_proxy.py \
 	tests/integration/test_stress_short.py \
 	tests/integration/test_static_cache.py \
-	tests/integration/test_kv_events.py
+	tests/integration/test_kv_events.py \
+	tests/integration/test_static_events.py
