@@ -445,6 +445,13 @@ start_kv_events(daemon_t *d, bool wait_for_token)
     vpd_kv_events_auth auth = {
         .token = events_token, .reauth = events_reauth, .arg = d};
     vpd_kv_events_opts opts = {.namespace_ = d->cfg->vault.namespace_};
+    /* VAPROXY_EVENTS_RECONNECT_MS shortens the wait before a broken
+     * stream is opened again; the test suite uses it to keep stream
+     * tests fast. */
+    const char *rc = getenv("VAPROXY_EVENTS_RECONNECT_MS");
+    unsigned long long ms;
+    if (rc && sscanf(rc, "%llu", &ms) == 1 && ms > 0)
+        opts.reconnect_ms = ms;
     vpd_kv_events_cb cb = {
         .on_connected = vpd_sc_events_connected,
         .on_event = vpd_sc_events_event,
