@@ -65,4 +65,5 @@ INTEGRATION_TESTS = \
 	tests/integration/test_static_cache.py \
 	tests/integration/test_kv_events.py \
 	tests/integration/test_agent.py \
-	tests/integration/test_kubernetes_manifests.py
+	tests/integration/test_kubernetes_manifests.py \
+	tests/integration/test_static_events.py

@@ -29,6 +29,7 @@
 #include "plugin/plugin_instance.h"
 #include "cache/lease_cache.h"
 #include "cache/persist.h"
+#include "cache/kv_events.h"
 #include "cache/static_cache.h"
 #include "config/config_keys.h"
 #include "base/log.h"
@@ -86,6 +87,8 @@ typedef struct {
     vpd_lease_cache *cache;
     vpd_static_cache *statics; /* cache_static_secrets; NULL: off */
     vpd_agent_mode *agent;     /* templates and exec (agent_mode.h) */
+    vpd_kv_events *kv_events;  /* the KV event stream; NULL: not running */
+    bool events_wanted;        /* static_secret_events in force is "auto" */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t drain_timer;
     uint64_t drain_started;
@@ -468,6 +471,109 @@ on_login_done(bool ok, void *arg)
         notify_state(d);
 }
 
+/* ---- the KV event stream (static_secret_events) ------------------------- */
+
+static const char *
+events_token(void *arg)
+{
+    daemon_t *d = arg;
+    return vpd_token_current(&d->holder);
+}
+
+static void
+events_reauth(void *arg)
+{
+    daemon_t *d = arg;
+    if (d->auto_auth)
+        vpd_auto_auth_reauth(d->auto_auth);
+}
+
+/* Subscribes when the stream is wanted and not running.  With
+ * wait_for_token, only once auto-auth has a token: the token listener
+ * starts it then (an attempt without one would wait out the reconnect
+ * delay).  The stream reports to the static cache. */
+static void
+start_kv_events(daemon_t *d, bool wait_for_token)
+{
+    if (!d->events_wanted || d->kv_events || !d->statics || d->stopping ||
+        (wait_for_token && !vpd_token_current(&d->holder)))
+        return;
+    vpd_kv_events_auth auth = {
+        .token = events_token, .reauth = events_reauth, .arg = d};
+    vpd_kv_events_opts opts = {.namespace_ = d->cfg->vault.namespace_};
+    /* VAPROXY_EVENTS_RECONNECT_MS shortens the wait before a broken
+     * stream is opened again; the test suite uses it to keep stream
+     * tests fast. */
+    const char *rc = getenv("VAPROXY_EVENTS_RECONNECT_MS");
+    unsigned long long ms;
+    if (rc && sscanf(rc, "%llu", &ms) == 1 && ms > 0)
+        opts.reconnect_ms = ms;
+    vpd_kv_events_cb cb = {
+        .on_connected = vpd_sc_events_connected,
+        .on_event = vpd_sc_events_event,
+        .on_unavailable = vpd_sc_events_unavailable,
+        .on_disconnected = vpd_sc_events_disconnected,
+    };
+    d->kv_events =
+        vpd_kv_events_start(&d->loop, d->fwd, &auth, &opts, &cb, d->statics);
+    if (!d->kv_events) {
+        vpd_log(VPD_LOG_ERROR, COMPONENT,
+                "KV event stream: out of memory; cached KV secrets are "
+                "re-read every static_secret_refresh_interval");
+        return;
+    }
+    vpd_sc_set_event_source(d->statics, d->kv_events);
+}
+
+/* Closes the stream (if any) for good; the loop must run afterwards.
+ * Runs before the forwarder is freed. */
+static void
+stop_kv_events(daemon_t *d)
+{
+    if (!d->kv_events)
+        return;
+    if (d->statics)
+        vpd_sc_set_event_source(d->statics, NULL);
+    vpd_kv_events_free(d->kv_events);
+    d->kv_events = NULL;
+}
+
+/* Token holder listener: the first token starts the stream; a later one
+ * lets a stream waiting to reconnect (after an invalid-token close, say)
+ * try at once with it. */
+static void
+on_token_for_events(const char *token, uint64_t generation, void *arg)
+{
+    daemon_t *d = arg;
+    (void)token;
+    (void)generation;
+    if (d->kv_events)
+        vpd_kv_events_kick(d->kv_events);
+    else
+        start_kv_events(d, true);
+}
+
+/* SIGHUP: static_secret_events may change live. */
+static void
+reload_kv_events(daemon_t *d, const vpd_config *fresh)
+{
+    bool want = fresh->cache.static_events != VPD_STATIC_EVENTS_OFF;
+    if (!d->statics || !d->auto_auth || want == d->events_wanted)
+        return;
+    d->events_wanted = want;
+    if (want) {
+        vpd_log(VPD_LOG_INFO, COMPONENT,
+                "reload: static_secret_events is now auto: subscribing to "
+                "the server's KV events");
+        start_kv_events(d, true);
+    } else {
+        vpd_log(VPD_LOG_INFO, COMPONENT,
+                "reload: static_secret_events is now off: cached KV secrets "
+                "are re-read every static_secret_refresh_interval");
+        stop_kv_events(d);
+    }
+}
+
 /* ---- shutdown ------------------------------------------------------------ */
 
 static void
@@ -503,6 +609,7 @@ close_everything(daemon_t *d)
         vpd_sinks_close(d->sinks, NULL, NULL);
         d->sinks = NULL;
     }
+    stop_kv_events(d);
     if (d->statics) {
         vpd_chain_set_static(&d->chain, NULL);
         vpd_sc_close(d->statics, NULL, NULL);
@@ -553,6 +660,9 @@ begin_shutdown(daemon_t *d, int code)
     /* Templates stop; a supervised child still running gets SIGTERM. */
     vpd_agent_mode_close(d->agent);
     d->agent = NULL;
+    /* The stream closes at once (a going-away close): a re-read it would
+     * start now could only hold up the drain. */
+    stop_kv_events(d);
     if (d->server)
         vpd_server_stop_accepting(d->server);
     d->drain_started = uv_now(&d->loop);
@@ -686,6 +796,7 @@ reload(daemon_t *d)
     vpd_instances running = {d->cfg, &d->chain, d->cache_store};
     vpd_instances built = {fresh, &scratch.chain, scratch.cache_store};
     restart += vpd_reload_plugins(&running, &built);
+    reload_kv_events(d, fresh);
     bool keep_fresh = false;
     if (d->auto_auth &&
         vpd_config_method_change(d->auth_cfg, fresh) == VPD_METHOD_REPLACE) {
@@ -1036,7 +1147,19 @@ serve(daemon_t *d)
             vpd_secret_free(d->preloaded_token);
             d->preloaded_token = NULL;
         }
+        /* The KV event stream starts with the first token (a preloaded
+         * one included) and reconnects at once on every later one. */
+        bool listening = false;
+        d->events_wanted =
+            d->statics && d->cfg->cache.static_events != VPD_STATIC_EVENTS_OFF;
+        if (d->statics &&
+            !(listening =
+                  vpd_token_listen(&d->holder, on_token_for_events, d) == 0))
+            vpd_log(VPD_LOG_WARN, COMPONENT,
+                    "KV event stream: too many token listeners; it "
+                    "reconnects on its own delay only");
         vpd_auto_auth_start(d->auto_auth);
+        start_kv_events(d, listening);
     }
     if (d->cfg->pid_file && d->cfg->pid_file[0]) {
         if (write_pid_file(d->cfg->pid_file) != 0)

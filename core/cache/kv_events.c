@@ -200,10 +200,10 @@ on_closed(void *arg, const vpd_ws_end *e)
     if (!e->opened && e->error == VPD_FWD_OK &&
         (e->http_status == 404 || e->http_status == 405)) {
         k->st.unavailable = true;
-        vpd_log(VPD_LOG_INFO, KV_LOG,
-                "the server has no event stream (status %d): static "
-                "secrets are re-read every static_secret_refresh_interval",
-                e->http_status);
+        /* The static cache says so at info, once for the daemon's life;
+         * this line only adds the status for debugging. */
+        vpd_log(VPD_LOG_DEBUG, KV_LOG,
+                "the server has no event stream (status %d)", e->http_status);
         k->cb.on_unavailable(k->arg);
         return;
     }

@@ -331,7 +331,9 @@ void
 vpd_sc_events_event(void *arg, const char *ns, const char *path, bool modified)
 {
     vpd_static_cache *sc = arg;
-    sc->counters.events_received++;
+    /* With a stream attached its own count is the one published. */
+    if (!sc->events_source)
+        sc->counters.events_received++;
     char n[512];
     if (!modified || !path || vpd_sp_namespace(ns, n, sizeof n) != 0)
         return;
@@ -369,9 +371,38 @@ vpd_sc_events_disconnected(void *arg)
         arm_refresh(sc);
 }
 
+/* Takes the attached stream's figures into the counters. */
+static void
+sync_event_counters(vpd_static_cache *sc)
+{
+    if (!sc->events_source)
+        return;
+    vpd_kv_events_stats st;
+    vpd_kv_events_stats_get(sc->events_source, &st);
+    sc->counters.events_received = sc->events_base + st.events_received;
+    sc->counters.events_connected = st.connected;
+}
+
+void
+vpd_sc_set_event_source(vpd_static_cache *sc, const vpd_kv_events *ev)
+{
+    sync_event_counters(sc);
+    sc->events_source = ev;
+    sc->events_base = sc->counters.events_received;
+    if (!ev) {
+        /* No stream reports any more: the interval is the only guard. */
+        bool was = sc->events_active;
+        sc->events_active = false;
+        sc->counters.events_connected = false;
+        if (was)
+            arm_refresh(sc);
+    }
+}
+
 const vpd_sc_counters *
 vpd_sc_counters_get(vpd_static_cache *sc)
 {
+    sync_event_counters(sc);
     sc->counters.entries = vpd_se_count(sc->table);
     sc->counters.bytes = vpd_se_bytes(sc->table);
     sc->counters.tokens = vpd_st_count(sc->tokens);

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "cache/kv_events.h"
 #include "cache/lease_cache.h"
 #include "cache/persist.h"
 #include "config/config.h"
@@ -90,6 +91,14 @@ void vpd_sc_events_unavailable(void *sc);
 /* The stream broke (it reconnects by itself): until it is back the
  * refresh interval runs at its own period again. */
 void vpd_sc_events_disconnected(void *sc);
+
+/* The running event stream (borrowed until the next call), whose own
+ * counters the metrics then show: events received (added to those of the
+ * streams before it, so the counter never goes back) and whether it is
+ * connected.  NULL: the stream was stopped (SIGHUP set
+ * static_secret_events = "off", or shutdown): the refresh interval runs
+ * at its own period again. */
+void vpd_sc_set_event_source(vpd_static_cache *sc, const vpd_kv_events *ev);
 
 /* Re-reads every entry, then checks every token's capabilities (after a
  * restore from the persistent cache). */

@@ -48,6 +48,10 @@ struct vpd_static_cache {
     bool timers_started, closing;
     int open_handles;
     bool events_active, said_no_events;
+    /* The event stream whose counters the metrics show (borrowed; NULL
+     * when none runs), and the events of the streams before it. */
+    const vpd_kv_events *events_source;
+    uint64_t events_base;
     vpd_persist *persist; /* borrowed; NULL: in memory only */
     void (*closed)(void *);
     void *closed_arg;

@@ -233,8 +233,9 @@ static const vpd_config_key cache_keys[] = {
     /* Ours (extensions): the re-read period and the event stream. */
     KD("static_secret_refresh_interval", DUR, F_MS, vpd_cache_config,
        static_refresh_ms, RESTART),
+    /* The event stream starts and stops on SIGHUP (vaproxyd(8)). */
     KD("static_secret_events", CUSTOM, F_ENUM, vpd_cache_config, static_events,
-       RESTART, .names = static_events_names),
+       LIVE, .names = static_events_names),
 };
 
 /* Vault's configutil.Telemetry keys.  Those of external sinks and of

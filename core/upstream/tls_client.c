@@ -23,7 +23,23 @@ struct vpd_up_tls {
     char session_name[VPD_UP_HOST_MAX];
 };
 
-static int ex_index = -1; /* SSL ex_data: the name a session belongs to */
+/* SSL ex_data: the name a session belongs to, the connection's own copy.
+ * A pointer into the pool would not do: an upgraded connection (the KV
+ * event stream) can outlive its pool when SIGHUP replaces the TLS files,
+ * and a session ticket arriving then would read freed memory. */
+static int ex_index = -1;
+
+static void
+free_name(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+          void *argp)
+{
+    (void)parent;
+    (void)ad;
+    (void)idx;
+    (void)argl;
+    (void)argp;
+    free(ptr);
+}
 
 static void
 reason(char *err, size_t err_len, const char *what, const char *file)
@@ -62,7 +78,7 @@ vpd_up_tls_new(const vpd_up_tls_opts *o, char *err, size_t err_len)
 {
     ERR_clear_error();
     if (ex_index < 0)
-        ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+        ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, free_name);
     vpd_up_tls *t = calloc(1, sizeof *t);
     SSL_CTX *ctx = t ? SSL_CTX_new(TLS_client_method()) : NULL;
     if (!ctx) {
@@ -138,9 +154,12 @@ vpd_up_tls_conn_new(vpd_up_tls *t, const char *name)
     if (!ssl)
         return NULL;
     SSL_set_connect_state(ssl);
-    /* The name outlives the SSL: it belongs to the pool, which outlives
-     * its connections. */
-    SSL_set_ex_data(ssl, ex_index, (void *)name);
+    char *own = strdup(name);
+    if (!own || SSL_set_ex_data(ssl, ex_index, own) != 1) {
+        free(own);
+        SSL_free(ssl);
+        return NULL;
+    }
     bool ip = vpd_up_host_is_ip(name);
     if (!ip)
         SSL_set_tlsext_host_name(ssl, name);

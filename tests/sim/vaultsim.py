@@ -866,7 +866,7 @@ class Handler(BaseHTTPRequestHandler):
                 if wrote and cons:
                     st.record_write()
                 if wrote:
-                    self.server.events.publish_kv(req.method, p)
+                    self.server.events.publish_kv(req.method, p, st.kv_mount_of(p)[1])
             extra = [("X-Vault-Index", st.index_header(wrote))] if cons else []
             return status, payload, extra
 
@@ -1650,8 +1650,19 @@ def ws_frame(opcode, payload, fin=True):
     return head + payload
 
 
-def kv_event(method, p):
+def kv1_event(method, p):
+    """(event type, metadata) for a successful write at /v1/<p> on a KV v1
+    mount: Vault names the secret's own path, mount included."""
+    op = {"POST": "write", "PUT": "write", "DELETE": "delete"}.get(method)
+    if op is None:
+        return None
+    return "kv-v1/" + op, {"modified": "true", "operation": op, "path": p}
+
+
+def kv_event(method, p, version=2):
     """(event type, metadata) for a successful KV write at /v1/<p>, or None."""
+    if version == 1:
+        return kv1_event(method, p)
     mount, _, rest = p.partition("/")
     kind, _, name = rest.partition("/")
     data_path = "%s/data/%s" % (mount, name)
@@ -1704,8 +1715,8 @@ class EventHub:
                     sub["queue"].append(("frame", frame))
                     self.sent += 1
 
-    def publish_kv(self, method, p):
-        ev = kv_event(method, p)
+    def publish_kv(self, method, p, version=2):
+        ev = kv_event(method, p, version)
         if ev:
             self.publish(*ev)
 

@@ -324,3 +324,10 @@ tests_unit_test_agent_dest_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_agent_dest_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_agent_dest_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_agent_dest
+
+check_PROGRAMS += tests/unit/test_tls_session_name
+tests_unit_test_tls_session_name_SOURCES = tests/unit/test_tls_session_name.c
+tests_unit_test_tls_session_name_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_tls_session_name_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tls_session_name_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_tls_session_name
