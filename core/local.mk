@@ -22,9 +22,9 @@ include core/app/local.mk
 
 core_libvpcore_la_CPPFLAGS = $(AM_CPPFLAGS) $(LLHTTP_CFLAGS)
 core_libvpcore_la_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) \
-	$(JSONC_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS)
+	$(JSONC_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS) $(NGHTTP2_CFLAGS)
 core_libvpcore_la_LIBADD = core/libllhttp.la $(UV_LIBS) \
-	$(JSONC_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS) $(LTDL_LIBS) -lm
+	$(JSONC_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS) $(NGHTTP2_LIBS) $(LTDL_LIBS) -lm
 
 sbin_PROGRAMS += core/vaproxyd
 core_vaproxyd_SOURCES = core/app/main.c
