@@ -311,6 +311,13 @@ vpd_h2_conn_new(const vpd_h2_io *io, void *arg, const vpd_h2_limits *lim)
      * the session (nghttp2 answers with GOAWAY itself). */
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_max_settings(opt, 32);
+#if HAVE_DECL_NGHTTP2_OPTION_SET_MAX_CONTINUATIONS
+    nghttp2_option_set_max_continuations(opt, 2 * MAX_CONTINUATIONS);
+#endif
+#if HAVE_DECL_NGHTTP2_OPTION_SET_STREAM_RESET_RATE_LIMIT
+    nghttp2_option_set_stream_reset_rate_limit(opt, 2 * RESET_BURST,
+                                               2 * RESET_RATE);
+#endif
     if (nghttp2_session_server_new2(&h->ng, cb, h, opt) != 0)
         goto fail;
     nghttp2_session_callbacks_del(cb);
@@ -356,7 +363,9 @@ vpd_h2_conn_recv(vpd_h2_conn *h, const char *data, size_t len)
                 nghttp2_strerror((int)r));
         h->failed = true;
         h->failed_at = vpd_h2_now(h);
-        if (r != NGHTTP2_ERR_BAD_CLIENT_MAGIC)
+        if (r == NGHTTP2_ERR_FLOODED)
+            nghttp2_session_terminate_session(h->ng, NGHTTP2_ENHANCE_YOUR_CALM);
+        else if (r != NGHTTP2_ERR_BAD_CLIENT_MAGIC)
             nghttp2_session_terminate_session(h->ng, NGHTTP2_PROTOCOL_ERROR);
     }
 }
