@@ -399,7 +399,9 @@ vpd_h2_conn_done(const vpd_h2_conn *h, bool eof)
         return !want_write;
     if (!nghttp2_session_want_read(h->ng) && !want_write)
         return true;
-    return eof && !h->streams && !want_write;
+    /* After the client's end of stream no request can complete and no
+     * window can open: what is left is the router's answers. */
+    return eof && !h->held && !want_write;
 }
 
 void

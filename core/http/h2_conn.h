@@ -77,7 +77,7 @@ void vpd_h2_conn_flush(vpd_h2_conn *h);
 
 /* True when the session is over (GOAWAY exchanged or an error, and
  * nothing left to send), or when the client ended its side (eof) and no
- * stream is left: the connection should close politely. */
+ * request is left with the router: the connection should close politely. */
 bool vpd_h2_conn_done(const vpd_h2_conn *h, bool eof);
 
 /* Graceful end (SIGTERM, /proxy/v1/quit): GOAWAY with the last stream
