@@ -488,8 +488,7 @@ vpd_h2_conn_detach(vpd_h2_conn *h, bool run_gone)
     if (h->detached)
         return;
     h->detached = true;
-    for (h2_stream *s = h->streams; s; s = s->next)
-        vpd_h2_stream_detach(s, run_gone);
+    vpd_h2_reqs_detach(h, run_gone);
 }
 
 void

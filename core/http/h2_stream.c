@@ -228,6 +228,10 @@ vpd_h2_stream_complete(h2_stream *s)
     r->h = h;
     r->s = s;
     s->req = r;
+    r->next = h->reqs;
+    if (h->reqs)
+        h->reqs->prev = r;
+    h->reqs = r;
     h->held++;
     h->last_progress = vpd_h2_now(h);
     vpd_log(VPD_LOG_DEBUG, LOG_COMP, "h2 stream %d: request %s %s from %s",
@@ -395,17 +399,41 @@ vpd_h2_stream_closed(h2_stream *s)
     vpd_h2_stream_free(s);
 }
 
-void
-vpd_h2_stream_detach(h2_stream *s, bool run_gone)
+/* Takes the request off its connection's list. */
+static void
+unlist(h2_req *r)
 {
-    if (!s->req)
-        return;
-    h2_req *r = s->req;
-    vpd_h2_conn *h = s->h;
+    vpd_h2_conn *h = r->h;
+    if (r->prev)
+        r->prev->next = r->next;
+    else if (h->reqs == r)
+        h->reqs = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    r->next = r->prev = NULL;
     r->h = NULL;
     h->held--;
     h->io.released(h->arg);
-    abandon(s, run_gone);
+}
+
+void
+vpd_h2_reqs_detach(vpd_h2_conn *h, bool run_gone)
+{
+    while (h->reqs) {
+        h2_req *r = h->reqs;
+        unlist(r);
+        r->pub.client_gone = true;
+        if (r->s) {
+            r->s->req = NULL;
+            r->s = NULL;
+        }
+        /* The hook may answer, which only frees the request now. */
+        if (run_gone && r->on_gone) {
+            vpd_http_gone_fn fn = r->on_gone;
+            r->on_gone = NULL;
+            fn(&r->pub, r->gone_arg);
+        }
+    }
 }
 
 bool
@@ -422,10 +450,8 @@ vpd_h2_respond(vpd_http_req *req, int status, const vpd_hdrs *hdrs,
     vpd_h2_conn *h = r->h;
     h2_stream *s = r->s;
     r->magic = 0;
-    if (h) {
-        h->held--;
-        h->io.released(h->arg);
-    }
+    if (h)
+        unlist(r);
     if (h && s && !h->detached) {
         s->req = NULL;
         vpd_log(VPD_LOG_DEBUG, LOG_COMP, "h2 stream %d: response %d to %s",

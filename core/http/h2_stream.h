@@ -6,7 +6,8 @@
  * closes them or with the connection).  A stream whose request is with
  * the router points to it (req) and the request points back (s); either
  * side clears the link when it goes first.  A request also points to its
- * connection (h) until the connection is detached. */
+ * connection (h), and is on the connection's list, until it is answered or
+ * the connection is detached. */
 #ifndef VPD_H2_STREAM_H
 #define VPD_H2_STREAM_H
 
@@ -35,7 +36,8 @@ struct vpd_h2_conn {
     char peer[64];
     h2_stream *streams; /* every stream nghttp2 has not closed yet */
     size_t n_streams;
-    size_t held;          /* requests with the router, also reset ones */
+    h2_req *reqs;         /* requests with the router, also reset ones */
+    size_t held;          /* how many */
     size_t body_buffered; /* request body bytes of incomplete streams */
     size_t block_bytes;   /* the header block being received */
     unsigned block_frames;
@@ -77,8 +79,9 @@ struct h2_stream {
 struct h2_req {
     vpd_http_req pub;
     unsigned magic;
-    vpd_h2_conn *h; /* NULL once the connection is detached */
-    h2_stream *s;   /* NULL once the stream is closed */
+    vpd_h2_conn *h;      /* NULL once the connection is detached */
+    h2_stream *s;        /* NULL once the stream is closed */
+    h2_req *next, *prev; /* on h->reqs while h is set */
     vpd_http_gone_fn on_gone;
     void *gone_arg;
     bool head;
@@ -106,8 +109,9 @@ void vpd_h2_stream_fail(h2_stream *s, int status, const char *msg);
 /* nghttp2 closed the stream: a request still with the router is now
  * abandoned (client_gone, on_gone runs). */
 void vpd_h2_stream_closed(h2_stream *s);
-/* The connection is gone: the request, if any, is abandoned. */
-void vpd_h2_stream_detach(h2_stream *s, bool run_gone);
+/* The connection is gone: every request it still has with the router is
+ * abandoned, also those whose stream is already closed. */
+void vpd_h2_reqs_detach(vpd_h2_conn *h, bool run_gone);
 
 /* h2_conn.c */
 uint64_t vpd_h2_now(const vpd_h2_conn *h);

@@ -190,8 +190,10 @@ pump(void)
 static void
 teardown(void)
 {
-    vpd_h2_conn_detach(F.h, true);
-    vpd_h2_conn_free(F.h);
+    if (F.h) {
+        vpd_h2_conn_detach(F.h, true);
+        vpd_h2_conn_free(F.h);
+    }
     nghttp2_session_del(F.cli);
     vpd_buf_free(&F.to_client);
     for (int i = 0; i < 1024; i++)
@@ -351,6 +353,19 @@ TEST(reset_while_held_then_answer_frees)
     ASSERT_INT_EQ(F.released, 1);
     pump();
     ASSERT_INT_EQ(F.status[id], 0);
+    /* Reset, then the connection goes, then the router answers: the
+     * request must not point at the freed connection. */
+    int32_t id2 = get("GET", "/v1/slow2");
+    pump();
+    ASSERT_INT_EQ(F.n_held, 2);
+    nghttp2_submit_rst_stream(F.cli, NGHTTP2_FLAG_NONE, id2, NGHTTP2_CANCEL);
+    pump();
+    vpd_h2_conn_detach(F.h, true);
+    ASSERT_INT_EQ(F.released, 2);
+    vpd_h2_conn_free(F.h);
+    F.h = NULL;
+    vpd_http_respond(F.held[1], 200, NULL, "later", 5);
+    ASSERT_INT_EQ(F.released, 2);
     teardown();
 }
 
