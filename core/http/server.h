@@ -1,5 +1,8 @@
 /* Listeners: TCP or unix sockets, plain or TLS, each serving HTTP/1.1 with
- * llhttp and handing complete requests to the router.
+ * llhttp and handing complete requests to the router.  A connection that
+ * agrees on h2 by ALPN, or opens with the HTTP/2 preface on a listener
+ * with http2_prior_knowledge, is served by http/h2_conn.h instead; its
+ * streams reach the same router.
  *
  * Ownership: the server owns its listeners and connections.  It keeps a
  * pointer to the config it was started from (which must outlive it). */
