@@ -46,31 +46,6 @@
 /* How long the GOAWAY of a failed session may wait for the client. */
 #define FAILED_GRACE_MS 5000
 
-static vpd_h2_counters counters;
-
-void
-vpd_h2_counters_get(vpd_h2_counters *out)
-{
-    *out = counters;
-}
-
-void
-vpd_h2_count_stream(bool opened)
-{
-    if (opened) {
-        counters.streams_total++;
-        counters.streams_open++;
-    } else {
-        counters.streams_open--;
-    }
-}
-
-uint64_t
-vpd_h2_now(const vpd_h2_conn *h)
-{
-    return uv_now(h->lim.loop);
-}
-
 static void
 bucket_init(h2_bucket *b, uint32_t burst, uint32_t per_sec, uint64_t now)
 {
@@ -94,18 +69,6 @@ bucket_take(h2_bucket *b, uint64_t now)
         return false;
     b->milli -= 1000;
     return true;
-}
-
-void
-vpd_h2_conn_fail(vpd_h2_conn *h, uint32_t code, const char *why)
-{
-    if (h->failed)
-        return;
-    h->failed = true;
-    h->failed_at = vpd_h2_now(h);
-    vpd_log(VPD_LOG_INFO, LOG_COMP, "h2 connection from %s: %s (GOAWAY %s)",
-            h->peer, why, nghttp2_http2_strerror(code));
-    nghttp2_session_terminate_session(h->ng, code);
 }
 
 /* ---- nghttp2 callbacks -------------------------------------------------- */
@@ -215,7 +178,7 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *f, void *user)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     if (f->hd.type == NGHTTP2_RST_STREAM) {
-        counters.peer_resets++;
+        vpd_h2_count_peer_reset();
         if (!bucket_take(&h->resets, now)) {
             vpd_h2_conn_fail(h, NGHTTP2_ENHANCE_YOUR_CALM,
                              "too many stream resets");
@@ -240,7 +203,7 @@ on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *user)
 {
     vpd_h2_conn *h = user;
     if (f->hd.type == NGHTTP2_GOAWAY) {
-        counters.goaways_sent++;
+        vpd_h2_count_goaway();
         return 0;
     }
     if (f->hd.type == NGHTTP2_DATA)
@@ -335,8 +298,7 @@ vpd_h2_conn_new(const vpd_h2_io *io, void *arg, const vpd_h2_limits *lim)
         nghttp2_session_set_local_window_size(h->ng, NGHTTP2_FLAG_NONE, 0,
                                               CONN_WINDOW) != 0)
         goto fail;
-    counters.conns_total++;
-    counters.conns_open++;
+    vpd_h2_count_conn(true);
     h->counted = true;
     return h;
 fail:
@@ -502,6 +464,6 @@ vpd_h2_conn_free(vpd_h2_conn *h)
     while (h->streams)
         vpd_h2_stream_free(h->streams);
     if (h->counted)
-        counters.conns_open--;
+        vpd_h2_count_conn(false);
     free(h);
 }

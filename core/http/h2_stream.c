@@ -150,6 +150,30 @@ request_free(h2_req *r)
     free(r);
 }
 
+/* HTTP/2 clients may split Cookie into one field per pair; on its way to
+ * an HTTP/1.1 upstream it must be one field again, joined with "; "
+ * (RFC 9113 8.2.3).  Returns 0 or -1 (out of memory). */
+static int
+join_cookies(vpd_hdrs *h)
+{
+    size_t n = vpd_hdrs_count(h, "cookie");
+    if (n < 2)
+        return 0;
+    vpd_buf joined = {0};
+    for (size_t i = 0; i < n; i++) {
+        const char *v = vpd_hdrs_get(h, "cookie", i);
+        if ((i && vpd_buf_append(&joined, "; ", 2) != 0) ||
+            vpd_buf_append(&joined, v, strlen(v)) != 0) {
+            vpd_buf_free_secret(&joined);
+            return -1;
+        }
+    }
+    vpd_hdrs_del(h, "cookie");
+    int rc = vpd_hdrs_addn(h, "cookie", 6, joined.data, joined.len);
+    vpd_buf_free_secret(&joined);
+    return rc;
+}
+
 void
 vpd_h2_stream_complete(h2_stream *s)
 {
@@ -208,6 +232,11 @@ vpd_h2_stream_complete(h2_stream *s)
     if (s->authority.len && !vpd_hdrs_get(&s->hdrs, "host", 0) &&
         vpd_hdrs_addn(&s->hdrs, "host", 4, s->authority.data,
                       s->authority.len) != 0) {
+        free(r);
+        vpd_h2_conn_fail(h, NGHTTP2_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    if (join_cookies(&s->hdrs) != 0) {
         free(r);
         vpd_h2_conn_fail(h, NGHTTP2_INTERNAL_ERROR, "out of memory");
         return;

@@ -1,6 +1,8 @@
 /* The inside of an HTTP/2 connection, shared by h2_conn.c (the session,
- * its callbacks and defences) and h2_stream.c (one stream's request as a
- * vpd_http_req, and its answer as HEADERS and DATA frames).
+ * its callbacks and defences), h2_stream.c (one stream's request as a
+ * vpd_http_req, and its answer as HEADERS and DATA frames) and
+ * h2_session.c (the clock, GOAWAY on failure, the totals).  h2_conn.c
+ * calls into the other two; they never call into h2_conn.c.
  *
  * Ownership: the connection owns its streams (a list, freed when nghttp2
  * closes them or with the connection).  A stream whose request is with
@@ -113,10 +115,13 @@ void vpd_h2_stream_closed(h2_stream *s);
  * abandoned, also those whose stream is already closed. */
 void vpd_h2_reqs_detach(vpd_h2_conn *h, bool run_gone);
 
-/* h2_conn.c */
+/* h2_session.c */
 uint64_t vpd_h2_now(const vpd_h2_conn *h);
 /* Ends the session with GOAWAY(code); nothing more is read. */
 void vpd_h2_conn_fail(vpd_h2_conn *h, uint32_t code, const char *why);
+void vpd_h2_count_conn(bool opened);
 void vpd_h2_count_stream(bool opened);
+void vpd_h2_count_peer_reset(void);
+void vpd_h2_count_goaway(void);
 
 #endif

@@ -1189,8 +1189,11 @@ conn_pick_protocol(conn *c)
         c->proto_known = true;
         return true;
     }
-    if (m < VPD_H2_PREFACE_LEN)
-        return false;
+    if (m < VPD_H2_PREFACE_LEN) {
+        /* A prefix waits for the rest, unless no more can come. */
+        c->proto_known = c->eof;
+        return c->eof;
+    }
     conn_start_h2(c);
     return true;
 }

@@ -285,11 +285,15 @@ TEST(list_put_head)
     setup("p", 0);
     int32_t l = get("LIST", "/v1/secret/metadata/");
     int32_t hd = get("HEAD", "/v1/sys/health");
-    nghttp2_nv nv[] = {NV(":method", "PUT"), NV(":scheme", "https"),
-                       NV(":path", "/v1/secret/data/y"), NV(":authority", "a")};
+    nghttp2_nv nv[] = {NV(":method", "PUT"),
+                       NV(":scheme", "https"),
+                       NV(":path", "/v1/secret/data/y"),
+                       NV(":authority", "a"),
+                       NV("cookie", "a=1"),
+                       NV("cookie", "b=2")};
     nghttp2_data_provider dp = {.source.ptr = "{\"data\":{\"k\":\"v\"}}",
                                 .read_callback = read_src};
-    int32_t p = nghttp2_submit_request(F.cli, NULL, nv, 4, &dp, NULL);
+    int32_t p = nghttp2_submit_request(F.cli, NULL, nv, 6, &dp, NULL);
     pump();
     ASSERT_INT_EQ(F.n_held, 3);
     vpd_http_req *rl = NULL, *rh = NULL, *rp = NULL;
@@ -307,6 +311,8 @@ TEST(list_put_head)
     ASSERT_STR_EQ(rp->body, "{\"data\":{\"k\":\"v\"}}");
     ASSERT_INT_EQ(rp->body_len, 18);
     ASSERT_STR_EQ(vpd_hdrs_get(&rp->headers, "Host", 0), "a");
+    ASSERT_INT_EQ(vpd_hdrs_count(&rp->headers, "Cookie"), 1);
+    ASSERT_STR_EQ(vpd_hdrs_get(&rp->headers, "Cookie", 0), "a=1; b=2");
     vpd_hdrs h = {0};
     vpd_hdrs_add(&h, "Content-Length", "42");
     vpd_http_respond(rh, 200, &h, "ignored", 7);
