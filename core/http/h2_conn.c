@@ -32,6 +32,8 @@
 #define CONN_WINDOW (16 << 20)
 /* Above this many bytes queued for the socket, stop producing frames. */
 #define WRITE_HIGH_WATER (1024 * 1024)
+/* Frames gathered before they go to the socket together. */
+#define SEND_BATCH (64 * 1024)
 /* A header block may exceed the header list limit by this much of
  * framing and encoding before it counts as a flood. */
 #define BLOCK_SLACK (16 * 1024)
@@ -332,22 +334,29 @@ vpd_h2_conn_recv(vpd_h2_conn *h, const char *data, size_t len)
     }
 }
 
+/* Frames are gathered into one buffer and handed over together: one TLS
+ * record and one write for many small frames (a burst of answers is
+ * HEADERS and DATA for each stream). */
 void
 vpd_h2_conn_flush(vpd_h2_conn *h)
 {
     while (!h->detached && h->io.backlog(h->arg) <= WRITE_HIGH_WATER) {
         const uint8_t *out = NULL;
         ssize_t n = nghttp2_session_mem_send(h->ng, &out);
-        if (n <= 0) {
-            if (n < 0 && !h->failed) {
-                h->failed = true;
-                h->failed_at = vpd_h2_now(h);
-                vpd_log(VPD_LOG_DEBUG, LOG_COMP, "h2 to %s: %s", h->peer,
-                        nghttp2_strerror((int)n));
-            }
-            break;
+        if (n < 0 && !h->failed) {
+            h->failed = true;
+            h->failed_at = vpd_h2_now(h);
+            vpd_log(VPD_LOG_DEBUG, LOG_COMP, "h2 to %s: %s", h->peer,
+                    nghttp2_strerror((int)n));
         }
-        h->io.send(h->arg, out, (size_t)n);
+        if (n > 0 && vpd_buf_append(&h->out, out, (size_t)n) != 0)
+            n = -1;
+        if (h->out.len && (n <= 0 || h->out.len >= SEND_BATCH)) {
+            h->io.send(h->arg, (const uint8_t *)h->out.data, h->out.len);
+            vpd_buf_reset(&h->out);
+        }
+        if (n <= 0)
+            break;
     }
 }
 
@@ -463,6 +472,7 @@ vpd_h2_conn_free(vpd_h2_conn *h)
     nghttp2_session_del(h->ng);
     while (h->streams)
         vpd_h2_stream_free(h->streams);
+    vpd_buf_free(&h->out);
     if (h->counted)
         vpd_h2_count_conn(false);
     free(h);

@@ -36,6 +36,7 @@ struct vpd_h2_conn {
     void *arg;
     vpd_h2_limits lim;
     char peer[64];
+    vpd_buf out;        /* frames on their way to io->send */
     h2_stream *streams; /* every stream nghttp2 has not closed yet */
     size_t n_streams;
     h2_req *reqs;         /* requests with the router, also reset ones */
