@@ -100,8 +100,10 @@ took "$t0"
 run_suite "$src/_build/check" "make check" CFLAGS="-O2 -g" --enable-werror
 
 san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+# Sanitized code runs a few times slower: each unit test gets 60 s instead
+# of the harness's 20 before it counts as hung.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 VP_TEST_TIMEOUT=60 \
     run_suite "$src/_build/asan" "make check (ASan+UBSan)" \
     CC=clang CFLAGS="-O1 -g $san" LDFLAGS="$san" --enable-werror
 

@@ -2,7 +2,14 @@
 EXTRA_DIST += contrib/deps.sh contrib/check.sh contrib/demo/run.sh
 dist_noinst_SCRIPTS += contrib/bench/run.sh contrib/bench/cache.sh \
 	contrib/fuzz/run.sh
-EXTRA_DIST += contrib/bench/README.md contrib/bench/lib.sh contrib/bench/fill.lua
+EXTRA_DIST += contrib/bench/README.md contrib/bench/lib.sh contrib/bench/fill.lua \
+	contrib/bench/servers.sh contrib/bench/profile.sh contrib/bench/cg_calls.py \
+	contrib/bench/static.sh contrib/bench/static_fill.lua
+# The stress campaign (contrib/stress/README.md).
+EXTRA_DIST += contrib/stress/README.md contrib/stress/run.sh contrib/stress/lib.sh \
+	contrib/stress/soak.sh contrib/stress/upstream.sh contrib/stress/clients.sh \
+	contrib/stress/signals.sh contrib/stress/persist.sh contrib/stress/isolation.sh \
+	contrib/stress/count.lua
 # libFuzzer run of what clients send (tests/netfuzz/).
 dist_noinst_SCRIPTS += contrib/netfuzz/run.sh
 
@@ -77,3 +84,4 @@ EXTRA_DIST += contrib/debian/build.sh contrib/debian/test.sh \
 	contrib/debian/vaproxyd.install contrib/debian/vaproxyd.postinst \
 	contrib/debian/vaproxyd.postrm \
 	contrib/debian/libvaproxy-sdk-dev.install
+EXTRA_DIST += contrib/kubernetes/README.md contrib/kubernetes/init-container.yaml contrib/kubernetes/sidecar.yaml

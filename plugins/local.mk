@@ -43,3 +43,8 @@ plugins_cache_memory_la_SOURCES = plugins/cache_memory/cache_memory.c \
 plugins_cache_memory_la_CPPFLAGS = $(PLUGIN_CPPFLAGS)
 plugins_cache_memory_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_cache_memory_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+# auth_jwt is built like a third party's plugin, against the installed SDK
+# with its own Makefile (tests/integration/test_auth_jwt.py does it); its
+# unit tests also run in-tree (tests/unit/local.mk).
+EXTRA_DIST += plugins/auth_jwt/Makefile plugins/auth_jwt/README.md

@@ -3,16 +3,21 @@
 #
 #   $(includedir)/vaproxy/*.h                   the public headers
 #   $(libdir)/pkgconfig/vaproxy-sdk.pc          cflags, plugindir, mockhostdir
-#   $(datadir)/aclocal/vaproxy-sdk.m4           VAPROXY_SDK, VAPROXY_SDK_MOCKHOST
+#   $(datadir)/aclocal/vaproxy-sdk.m4           VAPROXY_CHECK_SDK,
+#                                               VAPROXY_CHECK_MOCKHOST
 #   $(datadir)/vaproxy-sdk/mock_host.{c,h}      the mock host, as source
 #   $(datadir)/vaproxy-sdk/base/duration.c      the daemon's duration parser,
+#                                               which mock_host.c includes
+#   $(datadir)/vaproxy-sdk/plugin/json_api.[ch] the host's JSON members
+#                                               (ABI 1.2), which it includes too
+#   $(datadir)/vaproxy-sdk/plugin/file_read.c   the daemon's file reader,
 #                                               which mock_host.c includes
 #   $(datadir)/vaproxy-sdk/template/...         the template plugin project
 #
 # The mock host installed is tests/host/mock_host.[ch] itself, the one the
-# in-tree plugin tests use, with core/base/duration.c, the daemon's own
-# parser, at the relative path mock_host.c includes it by: one source of
-# truth.  `make install-sdk` installs
+# in-tree plugin tests use, with core/base/duration.c and
+# core/plugin/file_read.c, the daemon's own parser and file reader, at the
+# relative paths mock_host.c includes them by: one source of truth.  `make install-sdk` installs
 # only these files (the integration tests stage them with DESTDIR).
 vaproxyincludedir = $(includedir)/vaproxy
 vaproxyinclude_HEADERS = \
@@ -32,6 +37,9 @@ vpsdkdir = $(datadir)/vaproxy-sdk
 dist_vpsdk_DATA = tests/host/mock_host.c tests/host/mock_host.h
 vpsdkbasedir = $(vpsdkdir)/base
 vpsdkbase_DATA = core/base/duration.c
+vpsdkplugindir = $(vpsdkdir)/plugin
+vpsdkplugin_DATA = core/plugin/json_api.c core/plugin/json_api.h \
+	core/plugin/file_read.c
 
 vpsdktemplatedir = $(vpsdkdir)/template
 dist_vpsdktemplate_DATA = sdk/template/configure.ac \
@@ -44,9 +52,11 @@ dist_vpsdktemplatetests_DATA = sdk/template/tests/test_auth_example.c \
 
 install-sdk: install-vaproxyincludeHEADERS install-pkgconfigDATA \
 	install-dist_aclocalDATA install-dist_vpsdkDATA install-vpsdkbaseDATA \
+	install-vpsdkpluginDATA \
 	install-dist_vpsdktemplateDATA install-dist_vpsdktemplatesrcDATA \
 	install-dist_vpsdktemplatetestsDATA
 .PHONY: install-sdk
 
 EXTRA_DIST += sdk/vaproxy-sdk.pc.in sdk/GUIDE.md \
-	sdk/example/Makefile sdk/example/example_hello.c sdk/example/README.md
+	sdk/example/Makefile sdk/example/example_hello.c sdk/example/README.md \
+	sdk/example/example_metadata.c

@@ -21,7 +21,8 @@ UNIT_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS) $(OPENSSL
 UNIT_LDADD = core/libvpcore.la
 
 EXTRA_DIST += tests/harness/test.h tests/sim/vaultsim.py \
-	tests/integration/harness.py tests/tools/connect_proxy.py tests/data/config \
+	tests/integration/harness.py tests/tools/connect_proxy.py \
+	tests/tools/badupstream.py tests/tools/stressclient.py tests/data/config \
 	$(INTEGRATION_TESTS)
 
 include tests/unit/local.mk
@@ -41,8 +42,11 @@ INTEGRATION_TESTS = \
 	tests/integration/test_metrics.py \
 	tests/integration/test_consistency.py \
 	tests/integration/test_daemon.py \
+	tests/integration/test_plugins.py \
 	tests/integration/test_sdk_example.py \
 	tests/integration/test_sdk_template.py \
+	tests/integration/test_auth_jwt.py \
+	tests/integration/test_sdk_fetch_example.py \
 	tests/integration/test_auth_methods.py \
 	tests/integration/test_sinks.py \
 	tests/integration/test_lifecycle.py \
@@ -58,4 +62,8 @@ INTEGRATION_TESTS = \
 	tests/integration/test_layers.py \
 	tests/integration/test_license.py \
 	tests/integration/test_egress_proxy.py \
-	tests/integration/test_stress_short.py
+	tests/integration/test_stress_short.py \
+	tests/integration/test_static_cache.py \
+	tests/integration/test_kv_events.py \
+	tests/integration/test_agent.py \
+	tests/integration/test_kubernetes_manifests.py

@@ -6,6 +6,8 @@
 
 #include "app/daemon.h"
 
+#include <signal.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,19 +16,24 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "app/agent_mode.h"
 #include "auth/auto_auth.h"
 #include "proxy/chain.h"
 #include "config/config.h"
 #include "config/config_diff.h"
 #include "config/config_dump.h"
+#include "config/config_keys.h"
 #include "upstream/forward.h"
 #include "base/secmem.h"
 #include "plugin/host_table.h"
 #include "plugin/plugin_instance.h"
 #include "cache/lease_cache.h"
 #include "cache/persist.h"
+#include "cache/static_cache.h"
+#include "config/config_keys.h"
 #include "base/log.h"
 #include "base/log_file.h"
+#include "plugin/plugin_describe.h"
 #include "plugin/plugin_loader.h"
 #include "app/reload_plugins.h"
 #include "proxy/router.h"
@@ -35,6 +42,8 @@
 #include "auth/sink_file.h"
 #include "auth/sinks.h"
 #include "auth/token_holder.h"
+#include "plugin/fetch.h"
+#include "plugin/timers.h"
 
 #define COMPONENT "proxy"
 #define DRAIN_LIMIT_MS 30000
@@ -75,6 +84,8 @@ typedef struct {
     vpd_auto_auth *auto_auth;
     vpd_sinks *sinks;
     vpd_lease_cache *cache;
+    vpd_static_cache *statics; /* cache_static_secrets; NULL: off */
+    vpd_agent_mode *agent;     /* templates and exec (agent_mode.h) */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t drain_timer;
     uint64_t drain_started;
@@ -215,36 +226,70 @@ inherit_namespace(vpd_config *cfg)
 static int
 load_plugins(daemon_t *d, char *err, size_t err_len)
 {
-    if (d->opt->n_plugin_dirs == 0)
-        return vpd_plugins_load_dir(&d->plugins, VP_PLUGINDIR, vpd_host_api(),
-                                    err, err_len);
-    for (size_t i = 0; i < d->opt->n_plugin_dirs; i++) {
-        if (vpd_plugins_load_dir(&d->plugins, d->opt->plugin_dirs[i],
-                                 vpd_host_api(), err, err_len) != 0)
-            return -1;
+    /* The operator's directories first, then the compiled-in one, so a
+     * directory of extra plugins keeps the shipped ones (vaproxyd(8)). */
+    return vpd_plugins_load_search_path(
+        &d->plugins, d->opt->plugin_dirs, d->opt->n_plugin_dirs,
+        d->opt->no_default_plugin_dir ? NULL : VP_PLUGINDIR, vpd_host_api(),
+        err, err_len);
+}
+
+/* Appends the members of obj (an OBJECT node, may be NULL) to out, leaving
+ * out the keys the core reads from the cache block itself (`persist`, and
+ * whatever else its key table lists).  A key already in out is an error:
+ * the store gets one value for each. */
+static int
+add_store_keys(vpd_cfg_node *out, const vpd_cfg_node *obj, const char *other,
+               char *err, size_t err_len)
+{
+    if (!obj || obj->type != VPD_CFG_OBJECT)
+        return 0;
+    for (size_t i = 0; i < obj->n_members; i++) {
+        const vpd_cfg_member *m = &obj->members[i];
+        if (vpd_config_key_find(VPD_BLOCK_CACHE, m->key))
+            continue;
+        for (size_t j = 0; j < out->n_members; j++) {
+            if (strcmp(out->members[j].key, m->key) == 0) {
+                snprintf(err, err_len,
+                         "%s:%d: cache store key \"%s\" is given both in "
+                         "the cache block and in %s",
+                         m->value && m->value->file ? m->value->file : "?",
+                         m->line, m->key, other);
+                return -1;
+            }
+        }
+        out->members[out->n_members++] = *m;
     }
     return 0;
 }
 
-/* The cache block minus `persist`, which is the core's business (the
- * store plugin checks the rest against its schema). */
+/* The store's configuration: the `config` of the `plugin "cache"` block
+ * (when there is one) and the store's keys of the cache block, which is
+ * checked against the store's schema like any plugin block.  The members
+ * are shared with the config's trees; the instance copies them. */
 static const vpd_cfg_node *
-store_config(daemon_t *d, const vpd_cfg_node *node)
+store_config(daemon_t *d, const vpd_cfg_node *cache,
+             const vpd_plugin_block *store, char *err, size_t err_len)
 {
-    if (!node || node->type != VPD_CFG_OBJECT)
-        return node;
-    d->cache_conf = *node;
-    d->cache_conf.members =
-        calloc(node->n_members + 1, sizeof *d->cache_conf.members);
-    if (!d->cache_conf.members)
-        return node;
-    d->cache_conf.n_members = 0;
-    for (size_t i = 0; i < node->n_members; i++) {
-        const vpd_cfg_member *m = &node->members[i];
-        if (strcmp(m->key, "persist") == 0)
-            continue;
-        d->cache_conf.members[d->cache_conf.n_members++] = *m;
+    const vpd_cfg_node *own = store ? store->config : NULL;
+    size_t n = (cache && cache->type == VPD_CFG_OBJECT ? cache->n_members : 0) +
+               (own && own->type == VPD_CFG_OBJECT ? own->n_members : 0);
+    d->cache_conf = (vpd_cfg_node){.type = VPD_CFG_OBJECT};
+    if (cache) {
+        d->cache_conf.file = cache->file;
+        d->cache_conf.line = cache->line;
     }
+    d->cache_conf.members = calloc(n + 1, sizeof *d->cache_conf.members);
+    if (!d->cache_conf.members) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    char other[300];
+    snprintf(other, sizeof other, "plugin \"cache\" \"%s\"",
+             store ? store->name : "");
+    if (add_store_keys(&d->cache_conf, own, other, err, err_len) != 0 ||
+        add_store_keys(&d->cache_conf, cache, other, err, err_len) != 0)
+        return NULL;
     return &d->cache_conf;
 }
 
@@ -297,26 +342,22 @@ build_instances(daemon_t *d, char *err, size_t err_len)
         return -1;
     }
     /* Then every `plugin` block, in config order.  A cache plugin block
-     * names the lease cache's store instead of the default "memory". */
+     * names the lease cache's store instead of the default "memory"; the
+     * cache block turns the cache on. */
+    const vpd_plugin_block *store = NULL;
     for (size_t i = 0; i < cfg->n_plugins; i++) {
         const vpd_plugin_block *pb = &cfg->plugins[i];
         vp_kind_t kind = strcmp(pb->kind, "cache") == 0 ? VP_KIND_CACHE
                                                         : VP_KIND_CONSISTENCY;
         if (kind == VP_KIND_CACHE) {
-            if (d->cache_store) {
+            if (store) {
                 snprintf(err, err_len,
                          "%s:%d: only one cache plugin block "
                          "may be given",
                          pb->file, pb->line);
                 return -1;
             }
-            snprintf(where, sizeof where, "%s:%d: plugin \"cache\" \"%s\"",
-                     pb->file, pb->line, pb->name);
-            d->cache_store =
-                vpd_instance_new(&d->plugins, kind, pb->name, pb->config, NULL,
-                                 0, where, err, err_len);
-            if (!d->cache_store)
-                return -1;
+            store = pb;
             continue;
         }
         snprintf(where, sizeof where, "%s:%d: plugin \"%s\" \"%s\"", pb->file,
@@ -332,20 +373,41 @@ build_instances(daemon_t *d, char *err, size_t err_len)
             return -1;
         }
     }
-    /* `cache {}` (even empty) turns the lease cache on; its keys are the
-     * store's configuration (max_entries, max_bytes for "memory"). */
+    if (store && !cfg->cache.present) {
+        /* Choosing a store is not asking for a cache (vaproxyd.hcl(5)). */
+        if (!vpd_plugins_find(&d->plugins, VP_KIND_CACHE, store->name, NULL)) {
+            snprintf(err, err_len,
+                     "%s:%d: no plugin provides cache \"%s\" (is it in a "
+                     "--plugin-dir?)",
+                     store->file, store->line, store->name);
+            return -1;
+        }
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "%s:%d: plugin \"cache\" \"%s\" has no effect without a "
+                "cache block: the lease cache is off",
+                store->file, store->line, store->name);
+    }
+    /* `cache {}` (even empty) turns the lease cache on; its keys, but for
+     * the core's own (persist), are the store's configuration
+     * (max_entries, max_bytes for "memory"). */
     if (cfg->cache.present) {
         int found = vpd_persist_config_parse(cfg->cache.node, &d->persist_cfg,
                                              err, err_len);
         if (found < 0)
             return -1;
         d->has_persist = found == 1;
-    }
-    if (cfg->cache.present && !d->cache_store) {
-        snprintf(where, sizeof where, "cache");
-        const vpd_cfg_node *conf = store_config(d, cfg->cache.node);
-        d->cache_store = vpd_instance_new(&d->plugins, VP_KIND_CACHE, "memory",
-                                          conf, NULL, 0, where, err, err_len);
+        const vpd_cfg_node *conf =
+            store_config(d, cfg->cache.node, store, err, err_len);
+        if (!conf)
+            return -1;
+        if (store)
+            snprintf(where, sizeof where, "%s:%d: plugin \"cache\" \"%s\"",
+                     store->file, store->line, store->name);
+        else
+            snprintf(where, sizeof where, "cache");
+        d->cache_store = vpd_instance_new(&d->plugins, VP_KIND_CACHE,
+                                          store ? store->name : "memory", conf,
+                                          NULL, 0, where, err, err_len);
         if (!d->cache_store)
             return -1;
     }
@@ -427,13 +489,24 @@ close_everything(daemon_t *d)
     uv_close((uv_handle_t *)&d->sig_term, NULL);
     uv_close((uv_handle_t *)&d->sig_int, NULL);
     uv_close((uv_handle_t *)&d->sig_hup, NULL);
+    vpd_agent_mode_close(d->agent);
+    d->agent = NULL;
     if (d->auto_auth) {
         vpd_auto_auth_close(d->auto_auth, on_auto_auth_closed, d);
         d->auto_auth = NULL;
     }
+    /* Plugin timers and fetches close with the loop still running; the
+     * instances that started them are freed after it. */
+    vpd_plugin_timers_shutdown();
+    vpd_plugin_fetch_shutdown();
     if (d->sinks) {
         vpd_sinks_close(d->sinks, NULL, NULL);
         d->sinks = NULL;
+    }
+    if (d->statics) {
+        vpd_chain_set_static(&d->chain, NULL);
+        vpd_sc_close(d->statics, NULL, NULL);
+        d->statics = NULL;
     }
     if (d->cache) {
         vpd_lc_close(d->cache, NULL, NULL);
@@ -477,6 +550,9 @@ begin_shutdown(daemon_t *d, int code)
     d->stopping = true;
     d->exit_code = code;
     vpd_log(VPD_LOG_INFO, COMPONENT, "shutting down");
+    /* Templates stop; a supervised child still running gets SIGTERM. */
+    vpd_agent_mode_close(d->agent);
+    d->agent = NULL;
     if (d->server)
         vpd_server_stop_accepting(d->server);
     d->drain_started = uv_now(&d->loop);
@@ -492,8 +568,13 @@ on_quit(void *arg)
 static void
 on_term_signal(uv_signal_t *s, int signum)
 {
+    daemon_t *d = s->data;
     vpd_log(VPD_LOG_INFO, COMPONENT, "received signal %d", signum);
-    begin_shutdown(s->data, 0);
+    /* A supervised child gets the signal; its exit ends vaproxyd with its
+     * status (Vault Agent's exec). */
+    if (vpd_agent_mode_signal(d->agent, signum))
+        return;
+    begin_shutdown(d, 0);
 }
 
 /* ---- reload ------------------------------------------------------------- */
@@ -608,16 +689,24 @@ reload(daemon_t *d)
     bool keep_fresh = false;
     if (d->auto_auth &&
         vpd_config_method_change(d->auth_cfg, fresh) == VPD_METHOD_REPLACE) {
-        /* The new instance is already built and checked: auto-auth logs
-         * in with it now; the old one and its config can go. */
-        vpd_auto_auth_replace_method(d->auto_auth, &fresh->auto_auth.method,
-                                     scratch.auth_method);
-        vpd_instance_free(d->auth_method);
+        /* The running instance takes the new block when its plugin can
+         * (it keeps a credential it read, ABI 1.2); otherwise the new
+         * instance, already built and checked, replaces it.  Either way
+         * auto-auth logs in with the new settings now, and the old
+         * config can go. */
+        if (vpd_reload_auth_method(d->auth_method, scratch.auth_method)) {
+            vpd_auto_auth_replace_method(d->auto_auth, &fresh->auto_auth.method,
+                                         d->auth_method);
+        } else {
+            vpd_auto_auth_replace_method(d->auto_auth, &fresh->auto_auth.method,
+                                         scratch.auth_method);
+            vpd_instance_free(d->auth_method);
+            d->auth_method = scratch.auth_method;
+            scratch.auth_method = NULL;
+        }
         if (d->auth_cfg != d->cfg)
             vpd_config_free(d->auth_cfg);
-        d->auth_method = scratch.auth_method;
         d->auth_cfg = fresh;
-        scratch.auth_method = NULL;
         keep_fresh = true;
     }
     free_instances(&scratch);
@@ -650,6 +739,7 @@ on_hup(uv_signal_t *s, int signum)
     if (d->notify)
         vpd_sd_notify_reloading();
     vpd_log(VPD_LOG_INFO, COMPONENT, "SIGHUP: reloading");
+    vpd_agent_mode_signal(d->agent, SIGHUP);
     char err[1024];
     if (vpd_log_file_reopen(err, sizeof err) != 0)
         vpd_log(VPD_LOG_ERROR, COMPONENT, "%s", err);
@@ -668,6 +758,7 @@ on_auth_token(const char *token, bool wrapped, void *arg)
     (void)wrapped;
     if (d->sinks)
         vpd_sinks_deliver(d->sinks, token);
+    vpd_agent_mode_token(d->agent);
 }
 
 /* exit_after_auth: once every sink holds the token (at once when there
@@ -676,7 +767,9 @@ static void
 on_sinks_written(void *arg)
 {
     daemon_t *d = arg;
-    if (d->exit_after_auth) {
+    /* In agent mode exit_after_auth means "render once": the runner
+     * decides when to exit. */
+    if (d->exit_after_auth && !d->agent) {
         vpd_log(VPD_LOG_INFO, COMPONENT,
                 "exit_after_auth: every sink has the token, exiting");
         begin_shutdown(d, 0);
@@ -688,6 +781,13 @@ on_auth_fatal(const char *why, void *arg)
 {
     vpd_log(VPD_LOG_ERROR, COMPONENT, "exit_on_err: %s", why);
     begin_shutdown(arg, 1);
+}
+
+/* Agent mode is done (one-shot), gave up, or its child exited. */
+static void
+on_agent_exit(int code, void *arg)
+{
+    begin_shutdown(arg, code);
 }
 
 static int
@@ -739,7 +839,16 @@ restore_cache(daemon_t *d)
         return strict ? -1 : 0;
     }
     char *token = NULL;
+    if (d->statics)
+        vpd_lc_set_static_restore(d->cache, vpd_sc_restore_entry, d->statics);
     int rc = vpd_lc_restore(d->cache, d->persist, &token, err, sizeof err);
+    if (d->statics) {
+        /* Restored entries are served at once; they are re-read and
+         * their tokens checked straight away. */
+        vpd_sc_set_persist(d->statics, d->persist);
+        vpd_sc_refresh_all(d->statics);
+        vpd_sc_check_all(d->statics);
+    }
     if (rc != 0) {
         vpd_log(VPD_LOG_ERROR, COMPONENT, "persistent cache: %s%s", err,
                 strict ? ": exiting with error as exit_on_err is set to true"
@@ -750,6 +859,30 @@ restore_cache(daemon_t *d)
         }
     }
     d->preloaded_token = token;
+    return 0;
+}
+
+/* The static secret cache (cache_static_secrets), first in the chain's
+ * cache phase.  Returns 0, or -1 when out of memory. */
+static int
+start_static_cache(daemon_t *d)
+{
+    const vpd_cache_config *cc = &d->cfg->cache;
+    if (!cc->cache_static_secrets)
+        return 0;
+    vpd_sc_config scfg = {
+        .refresh_ms = cc->static_refresh_ms,
+        .capability_ms = cc->static_capability_refresh_ms,
+        .behavior = cc->static_capability_behavior,
+        .events_off = cc->static_events == VPD_STATIC_EVENTS_OFF,
+    };
+    d->statics = vpd_sc_new(&d->loop, d->fwd, &scfg);
+    if (!d->statics) {
+        vpd_log(VPD_LOG_ERROR, COMPONENT, "static secret cache: out of memory");
+        return -1;
+    }
+    vpd_chain_set_static(&d->chain, d->statics);
+    vpd_sc_start(d->statics);
     return 0;
 }
 
@@ -766,6 +899,8 @@ serve(daemon_t *d)
 {
     char err[1024];
     uv_loop_init(&d->loop);
+    vpd_plugin_timers_set_loop(&d->loop);
+    vpd_plugin_fetch_set_loop(&d->loop);
     d->fwd = vpd_fwd_new(&d->loop, &d->cfg->vault, err, sizeof err);
     if (!d->fwd) {
         vpd_log(VPD_LOG_ERROR, COMPONENT, "upstream client: %s", err);
@@ -809,8 +944,12 @@ serve(daemon_t *d)
             uv_run(&d->loop, UV_RUN_DEFAULT);
             return 1;
         }
-        vpd_chain_set_cache(&d->chain, d->cache, d->cache_store);
-        if (d->has_persist && restore_cache(d) != 0) {
+        /* disable_caching_dynamic_secrets: the lease cache still holds
+         * the persisted auto-auth token but answers nothing. */
+        if (!d->cfg->cache.disable_caching_dynamic_secrets)
+            vpd_chain_set_cache(&d->chain, d->cache, d->cache_store);
+        if (start_static_cache(d) != 0 ||
+            (d->has_persist && restore_cache(d) != 0)) {
             d->exit_code = 1;
             close_everything(d);
             uv_run(&d->loop, UV_RUN_DEFAULT);
@@ -849,6 +988,16 @@ serve(daemon_t *d)
     d->router = vpd_router_new(&d->loop, &deps);
     if (!d->router) {
         vpd_log(VPD_LOG_ERROR, COMPONENT, "router: out of memory");
+        d->exit_code = 1;
+        close_everything(d);
+        uv_run(&d->loop, UV_RUN_DEFAULT);
+        return 1;
+    }
+    if (vpd_agent_mode_wanted(d->cfg) &&
+        !(d->agent = vpd_agent_mode_new(&d->loop, d->cfg, d->router,
+                                        d->exit_after_auth, on_agent_exit, d,
+                                        err, sizeof err))) {
+        vpd_log(VPD_LOG_ERROR, COMPONENT, "agent: %s", err);
         d->exit_code = 1;
         close_everything(d);
         uv_run(&d->loop, UV_RUN_DEFAULT);
@@ -907,12 +1056,90 @@ serve(daemon_t *d)
     return d->exit_code;
 }
 
+/* The schema flag of `key` in `schema`: 1 when VP_CONF_SECRET. */
+static int
+schema_says_secret(const vpd_registry *reg, vp_kind_t kind, const char *name,
+                   const char *key)
+{
+    const vp_provide_t *p =
+        name ? vpd_plugins_find(reg, kind, name, NULL) : NULL;
+    for (const vp_conf_field_t *f = p ? p->schema : NULL; f && f->key; f++)
+        if (strcmp(f->key, key) == 0)
+            return (f->flags & VP_CONF_SECRET) != 0;
+    return 0;
+}
+
+/* The name of the cache store: the `plugin "cache"` block's, or the
+ * default "memory". */
+static const char *
+cache_store_name(const vpd_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_plugins; i++)
+        if (strcmp(cfg->plugins[i].kind, "cache") == 0)
+            return cfg->plugins[i].name;
+    return "memory";
+}
+
+/* The redactor of --check-config -v: finds which plugin owns `block` and
+ * asks its schema about `key`. */
+static int
+plugin_key_is_secret(void *ctx, const vpd_cfg_node *block, const char *key)
+{
+    const daemon_t *d = ctx;
+    const vpd_config *cfg = d->cfg;
+    const vpd_method_config *m = &cfg->auto_auth.method;
+    if (cfg->auto_auth.present && block == m->config)
+        return schema_says_secret(&d->plugins, VP_KIND_AUTH, m->type, key);
+    if (cfg->cache.present && block == cfg->cache.node)
+        return schema_says_secret(&d->plugins, VP_KIND_CACHE,
+                                  cache_store_name(cfg), key);
+    for (size_t i = 0; i < cfg->n_plugins; i++) {
+        const vpd_plugin_block *pb = &cfg->plugins[i];
+        if (block != pb->config)
+            continue;
+        vp_kind_t kind = strcmp(pb->kind, "cache") == 0 ? VP_KIND_CACHE
+                                                        : VP_KIND_CONSISTENCY;
+        return schema_says_secret(&d->plugins, kind, pb->name, key);
+    }
+    return 0;
+}
+
+/* The two plugin instances outside the request chain, before it in
+ * --dump-chain: the auth method that logs in, and the lease cache's
+ * store. */
+static void
+dump_auth_and_cache(const daemon_t *d, FILE *out)
+{
+    const vpd_instance *m = d->auth_method;
+    if (m)
+        fprintf(out, "auto-auth: %s (%s)\n", m->label, m->plugin->path);
+    else
+        fprintf(out, "auto-auth: none\n");
+    /* Without a cache nothing names one, as in the phases below. */
+    const vpd_instance *c = d->cache_store;
+    if (c)
+        fprintf(out, "cache: lease cache over %s (%s)\n", c->label,
+                c->plugin->path);
+}
+
 int
 vpd_daemon_run(const vpd_options *opt)
 {
     daemon_t d = {.opt = opt};
     char err[2048];
     int rc = 1;
+
+    /* Describing plugins needs no configuration: an operator runs it to
+     * learn what to write. */
+    if (opt->describe_plugins) {
+        if (load_plugins(&d, err, sizeof err) != 0) {
+            fprintf(stderr, "error loading plugins: %s\n", err);
+        } else {
+            rc = vpd_plugins_describe(&d.plugins, stdout) == 0 ? 0 : 1;
+        }
+        vpd_plugins_unload(&d.plugins);
+        return rc;
+    }
 
     d.cfg = vpd_config_load(opt->config_paths, opt->n_config_paths, err,
                             sizeof err);
@@ -948,9 +1175,14 @@ vpd_daemon_run(const vpd_options *opt)
         fprintf(stderr, "error validating configuration: %s\n", err);
         goto out;
     }
+    if (vpd_agent_mode_check(d.cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "error validating configuration: %s\n", err);
+        goto out;
+    }
     /* The cache phase shows in --dump-chain before any cache exists. */
     vpd_chain_set_cache(&d.chain, NULL, d.cache_store);
     if (opt->dump_chain) {
+        dump_auth_and_cache(&d, stdout);
         vpd_chain_dump(&d.chain, stdout);
         rc = 0;
         goto out;
@@ -959,7 +1191,8 @@ vpd_daemon_run(const vpd_options *opt)
         if (opt->verbose) {
             /* stdout holds only the JSON, for tools; the verdict goes to
              * stderr. */
-            rc = vpd_config_dump(d.cfg, stdout) == 0 ? 0 : 1;
+            vpd_dump_redactor r = {plugin_key_is_secret, &d};
+            rc = vpd_config_dump_redacting(d.cfg, &r, stdout) == 0 ? 0 : 1;
             fprintf(stderr, "configuration is valid\n");
             goto out;
         }

@@ -13,21 +13,23 @@
 typedef struct {
     const char **config_paths;
     size_t n_config_paths;
-    const char **plugin_dirs;
+    const char **plugin_dirs; /* searched in order, before the default */
     size_t n_plugin_dirs;
-    const char *log_level;  /* flag, or NULL */
-    const char *log_format; /* flag, or NULL */
+    bool no_default_plugin_dir; /* search only plugin_dirs */
+    const char *log_level;      /* flag, or NULL */
+    const char *log_format;     /* flag, or NULL */
     /* -log-file and the rotation flags: NULL unless given; they win over
      * the config's keys, at start and at every reload (vaproxyd(8)). */
     const char *log_file;
     const char *log_rotate_bytes;
     const char *log_rotate_duration;
     const char *log_rotate_max_files;
-    bool combine_logs;   /* log lines on stdout instead of stderr */
-    bool check_config;   /* validate everything, start nothing */
-    bool verbose;        /* with check_config: print the config */
-    bool dump_chain;     /* print the chain and exit */
-    int exit_after_auth; /* -1: from config, 0/1: the flag */
+    bool combine_logs;     /* log lines on stdout instead of stderr */
+    bool check_config;     /* validate everything, start nothing */
+    bool verbose;          /* with check_config: print the config */
+    bool dump_chain;       /* print the chain and exit */
+    bool describe_plugins; /* print every loaded plugin and exit */
+    int exit_after_auth;   /* -1: from config, 0/1: the flag */
 } vpd_options;
 
 /* Returns the process exit status. */

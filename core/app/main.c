@@ -30,12 +30,19 @@ usage(FILE *out)
         "                       .hcl/.json files; repeatable, merged in order\n"
         "                       (default: $BAO_PROXY_CONFIG_PATH or\n"
         "                       $VAULT_PROXY_CONFIG_PATH)\n"
-        "  --plugin-dir DIR     where plugins are loaded from; repeatable\n"
+        "  --plugin-dir DIR     load plugins from DIR too; repeatable;\n"
+        "                       searched in order, then the default\n"
+        "                       directory; a module name found earlier\n"
+        "                       hides the same name later\n"
         "                       (default: %s)\n"
+        "  --no-default-plugin-dir  search only the --plugin-dir ones\n"
         "  --check-config       validate the config and plugins, then exit;\n"
         "                       with -v also print the merged config as\n"
         "                       JSON, secrets redacted\n"
         "  --dump-chain         print the plugin chain, then exit\n"
+        "  --describe-plugins   print every loaded plugin (kind, name,\n"
+        "                       version, ABI, configuration keys), then\n"
+        "                       exit\n"
         "  --log-level LEVEL    trace, debug, info, warn, error\n"
         "  --log-format FORMAT  standard or json\n"
         "  --log-file PATH      also write log lines to PATH (a trailing '/'\n"
@@ -65,6 +72,8 @@ main(int argc, char **argv)
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"plugin-dir", required_argument, NULL, 'p'},
+        {"no-default-plugin-dir", no_argument, NULL, 'N'},
+        {"describe-plugins", no_argument, NULL, 'P'},
         {"check-config", no_argument, NULL, 'k'},
         {"dump-chain", no_argument, NULL, 'D'},
         {"log-level", required_argument, NULL, 'l'},
@@ -103,6 +112,12 @@ main(int argc, char **argv)
             (c == 'c' ? configs : plugin_dirs)[(*n)++] = optarg;
             break;
         }
+        case 'N':
+            opt.no_default_plugin_dir = true;
+            break;
+        case 'P':
+            opt.describe_plugins = true;
+            break;
         case 'k':
             opt.check_config = true;
             break;
@@ -162,7 +177,7 @@ main(int argc, char **argv)
         if (env && env[0])
             configs[opt.n_config_paths++] = env;
     }
-    if (opt.n_config_paths == 0) {
+    if (opt.n_config_paths == 0 && !opt.describe_plugins) {
         fprintf(stderr, "Must specify exactly at least one config path "
                         "using -config\n");
         return 1;

@@ -88,3 +88,22 @@ vpd_reload_plugins(const vpd_instances *r, const vpd_instances *f)
         missed += apply(r->cache_store, f->cache_store, "cache");
     return missed;
 }
+
+bool
+vpd_reload_auth_method(vpd_instance *running, vpd_instance *fresh)
+{
+    if (!running || !fresh || running->provide != fresh->provide ||
+        !vpd_instance_reconfigure_op(running))
+        return false;
+    char err[1024];
+    if (vpd_instance_reconfigure(running, fresh, err, sizeof err) != 0) {
+        vpd_log(VPD_LOG_WARN, COMPONENT,
+                "reload: auth method changed: reconfigure refused (%s): "
+                "replacing the instance",
+                err);
+        return false;
+    }
+    vpd_log(VPD_LOG_INFO, COMPONENT,
+            "reload: auth method changed: applied to the running instance");
+    return true;
+}

@@ -20,6 +20,7 @@
 #ifndef VPD_RELOAD_PLUGINS_H
 #define VPD_RELOAD_PLUGINS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "proxy/chain.h"
@@ -33,6 +34,14 @@ typedef struct {
                                   then one per consistency block */
     vpd_instance *cache_store; /* NULL without a cache */
 } vpd_instances;
+
+/* SIGHUP changed the auth method's block, not its type (config_diff.c's
+ * VPD_METHOD_REPLACE): running takes fresh's configuration through the
+ * method's reconfigure op (ABI 1.2), so it keeps what it holds (a JWT read
+ * from a file that was removed after reading).  Returns true when it did;
+ * false when the method has no op or refused the change (logged), and the
+ * caller then replaces running by fresh. */
+bool vpd_reload_auth_method(vpd_instance *running, vpd_instance *fresh);
 
 /* Returns how many changes were not applied (needing a restart, or
  * refused by the plugin); each was logged. */

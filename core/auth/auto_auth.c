@@ -3,8 +3,11 @@
  *   LOGIN --ok--> RENEW (first renewal at once, then the 2/3 schedule)
  *     |             |--renewal failed / max TTL near--> LOGIN (no wait)
  *     +--failed--> BACKOFF --timer--> LOGIN
+ *     +--failed, the method says permanently--> STOPPED --reauth--> LOGIN
  *
- * Only one upstream request is under way at a time. */
+ * Only one upstream request is under way at a time.  A second timer
+ * carries the method's own reauth requests (host->reauth, ABI 1.2) out of
+ * the plugin's hook before they start a login. */
 #include "autoconf.h"
 
 #include "auth/auto_auth.h"
@@ -21,6 +24,7 @@
 #include "auth/wrap_info.h"
 #include "base/secmem.h"
 #include "plugin/host_table.h"
+#include "plugin/reauth.h"
 
 #define COMPONENT "proxy.auth.handler"
 #define MAX_ROUNDS 8 /* round trips in one login (unwrap, then login...) */
@@ -36,6 +40,8 @@ struct vpd_auto_auth {
     vpd_auto_auth_events ev;
 
     uv_timer_t timer;
+    uv_timer_t reauth_timer; /* the method's reauth, one loop turn later */
+    int open_handles;
     vp_login_t *login;
     vpd_fwd_op *op;
     aa_state state;
@@ -45,10 +51,12 @@ struct vpd_auto_auth {
     uint64_t grace_ms;
     bool closing;
     bool reauth_pending;
-    bool backing_off;   /* the last login failed: wait it out */
-    bool first_renewal; /* the renewal right after a login */
-    char *preloaded;    /* secret: a token restored from the
-                           persistent cache, tried before a login */
+    bool backing_off;           /* the last login failed: wait it out */
+    bool stopped;               /* the method said the failure is permanent */
+    bool method_reauth_pending; /* the method asked during a login */
+    bool first_renewal;         /* the renewal right after a login */
+    char *preloaded;            /* secret: a token restored from the
+                                   persistent cache, tried before a login */
     bool trying_preloaded;
     char login_path[512]; /* "<mount_path>/login" */
     vpd_auto_auth_counters counters;
@@ -83,7 +91,7 @@ wait_then(vpd_auto_auth *a, aa_state next, uint64_t ms)
  * proxies do not log in in step), as vaproxyd.hcl(5) describes for
  * min_backoff and max_backoff. */
 static void
-login_failed(vpd_auto_auth *a, const char *why)
+login_failed_as(vpd_auto_auth *a, const char *why, vp_auth_failure_t kind)
 {
     a->counters.failures++;
     vpd_log(VPD_LOG_ERROR, COMPONENT, "login failed: %s", why);
@@ -94,11 +102,85 @@ login_failed(vpd_auto_auth *a, const char *why)
             a->ev.on_fatal(why, a->ev.arg);
         return;
     }
+    if (a->method_reauth_pending) {
+        /* The credential changed while this login was under way: the
+         * failure was the old one's, try the new one at once. */
+        a->method_reauth_pending = false;
+        login_now(a);
+        return;
+    }
+    if (kind == VP_AUTH_FAIL_PERMANENT) {
+        /* Retrying cannot help; the method calls reauth when its
+         * credential changes, or SIGHUP brings another block. */
+        a->stopped = true;
+        a->state = AA_WAIT;
+        vpd_log(VPD_LOG_ERROR, COMPONENT,
+                "the auth method says retrying cannot help: waiting for "
+                "its credential or its configuration to change");
+        return;
+    }
     a->backing_off = true;
     uint64_t wait = vpd_backoff_next(&a->backoff);
     vpd_log(VPD_LOG_INFO, COMPONENT, "retrying login in %llu ms",
             (unsigned long long)wait);
     wait_then(a, AA_LOGIN, wait);
+}
+
+/* The method said a login is not possible yet (VP_DECLINED: its
+ * credential file is not there yet, say).  That is no failure: it is not
+ * logged as one, counted, or fatal under exit_on_err; the login is tried
+ * again after the same backoff. */
+static void
+login_declined(vpd_auto_auth *a, const char *why)
+{
+    vpd_log(VPD_LOG_WARN, COMPONENT, "the auth method cannot log in yet: %s",
+            why);
+    if (a->ev.on_login_done)
+        a->ev.on_login_done(false, a->ev.arg);
+    a->backing_off = true;
+    uint64_t wait = vpd_backoff_next(&a->backoff);
+    vpd_log(VPD_LOG_INFO, COMPONENT, "retrying login in %llu ms",
+            (unsigned long long)wait);
+    wait_then(a, AA_LOGIN, wait);
+}
+
+static void
+login_failed(vpd_auto_auth *a, const char *why)
+{
+    login_failed_as(a, why, VP_AUTH_FAIL_TRANSIENT);
+}
+
+/* A login request failed upstream: the method's login_failed hook (ABI
+ * 1.2) sees the answer, may drop what it cached, says whether retrying
+ * can help and may give its own message. */
+static void
+login_request_failed(vpd_auto_auth *a, const vpd_fwd_resp *resp,
+                     const char *why)
+{
+    vp_auth_failure_t (*hook)(vp_instance_t *, const vp_auth_answer_t *) =
+        vpd_instance_login_failed_op(a->inst);
+    if (!hook) {
+        login_failed(a, why);
+        return;
+    }
+    bool answered = resp->error == VPD_FWD_OK;
+    const char *body = answered ? (resp->body ? resp->body : "") : why;
+    vp_auth_answer_t ans = {
+        .status = answered ? resp->status : 0,
+        .body = {body, answered ? resp->body_len : strlen(why)},
+        .size = sizeof ans,
+    };
+    vpd_instance_clear_error(a->inst);
+    vp_auth_failure_t kind = hook(&a->inst->pub, &ans);
+    const char *own = vpd_instance_error(a->inst);
+    char msg[1024];
+    if (own[0]) {
+        snprintf(msg, sizeof msg, "%s (%s)", own, why);
+        why = msg;
+    }
+    login_failed_as(a, why,
+                    kind == VP_AUTH_FAIL_PERMANENT ? VP_AUTH_FAIL_PERMANENT
+                                                   : VP_AUTH_FAIL_TRANSIENT);
 }
 
 static void
@@ -166,6 +248,7 @@ login_now(vpd_auto_auth *a)
     a->state = AA_LOGIN;
     a->rounds = 0;
     a->reauth_pending = false;
+    a->stopped = false;
     a->counters.login_attempts++;
     vpd_login_reset(a->login);
     if (a->preloaded) {
@@ -193,6 +276,11 @@ login_now(vpd_auto_auth *a)
     const vp_auth_ops_t *ops = vpd_instance_ops(a->inst);
     vpd_instance_clear_error(a->inst);
     vp_status_t rc = ops->login_begin(&a->inst->pub, a->login);
+    if (rc == VP_DECLINED) {
+        const char *why = vpd_instance_error(a->inst);
+        login_declined(a, why[0] ? why : "it declined to start a login");
+        return;
+    }
     if (rc != VP_CONTINUE) {
         const char *why = vpd_instance_error(a->inst);
         login_failed(a, why[0] ? why : "the auth method could not start");
@@ -323,6 +411,7 @@ login_succeeded(vpd_auto_auth *a, const char *body)
     }
     vpd_backoff_reset(&a->backoff);
     a->backing_off = false;
+    a->method_reauth_pending = false;
     if (vpd_token_set(a->holder, token) != 0) {
         vpd_secret_free(token);
         login_failed(a, "out of memory");
@@ -375,7 +464,7 @@ on_login_answer(vpd_fwd_resp *resp, void *arg)
             login_now(a);
             return;
         }
-        login_failed(a, why);
+        login_request_failed(a, resp, why);
         return;
     }
     if (a->trying_preloaded) {
@@ -389,6 +478,7 @@ on_login_answer(vpd_fwd_resp *resp, void *arg)
         vp_auth_answer_t ans = {
             .status = resp->status,
             .body = {resp->body ? resp->body : "", resp->body_len},
+            .size = sizeof ans,
         };
         /* The next request starts empty, with the same result rule. */
         vp_login_t *next = vpd_login_new();
@@ -515,6 +605,40 @@ renew_now(vpd_auto_auth *a)
         login_now(a);
 }
 
+/* The method's reauth, out of its hook: log in now unless a login is
+ * under way (then again right after it), also during a backoff or after
+ * a permanent failure, which is what the method's new credential is for. */
+static void
+on_method_reauth_timer(uv_timer_t *t)
+{
+    vpd_auto_auth *a = t->data;
+    if (a->closing)
+        return;
+    if (a->state == AA_LOGIN && a->op) {
+        a->method_reauth_pending = true;
+        return;
+    }
+    vpd_log(VPD_LOG_INFO, COMPONENT, "the auth method %s asked to log in again",
+            a->inst->pub.name);
+    a->backing_off = false;
+    a->stopped = false;
+    if (a->op) {
+        /* A renewal is under way; its answer starts the login. */
+        a->reauth_pending = true;
+        return;
+    }
+    uv_timer_stop(&a->timer);
+    login_now(a);
+}
+
+static void
+on_method_reauth(void *arg)
+{
+    vpd_auto_auth *a = arg;
+    if (!a->closing)
+        uv_timer_start(&a->reauth_timer, on_method_reauth_timer, 0, 0);
+}
+
 vpd_auto_auth *
 vpd_auto_auth_new(uv_loop_t *loop, const vpd_method_config *method,
                   vpd_instance *inst, vpd_fwd *fwd, vpd_token_holder *holder,
@@ -540,6 +664,10 @@ vpd_auto_auth_new(uv_loop_t *loop, const vpd_method_config *method,
                      method->max_backoff_ms);
     uv_timer_init(loop, &a->timer);
     a->timer.data = a;
+    uv_timer_init(loop, &a->reauth_timer);
+    a->reauth_timer.data = a;
+    a->open_handles = 2;
+    vpd_plugin_reauth_register(&inst->pub, on_method_reauth, a);
     return a;
 }
 
@@ -571,7 +699,7 @@ vpd_auto_auth_reauth(vpd_auto_auth *a)
 {
     /* During a failure backoff the timer logs in; requests asking again
      * must not turn the backoff into a login storm. */
-    if (a->closing || a->state == AA_LOGIN || a->backing_off)
+    if (a->closing || a->state == AA_LOGIN || a->backing_off || a->stopped)
         return;
     if (a->op) {
         /* A renewal is under way; its answer will decide. */
@@ -597,10 +725,13 @@ vpd_auto_auth_replace_method(vpd_auto_auth *a, const vpd_method_config *method,
     }
     a->method = method;
     a->inst = inst;
+    vpd_plugin_reauth_register(&inst->pub, on_method_reauth, a);
     vpd_backoff_init(&a->backoff,
                      method->min_backoff_ms ? method->min_backoff_ms : 1000,
                      method->max_backoff_ms);
     a->backing_off = false;
+    a->stopped = false;
+    a->method_reauth_pending = false;
     vpd_log(VPD_LOG_INFO, COMPONENT,
             "auth method %s reconfigured: logging in with it", inst->pub.name);
     if (a->op) {
@@ -622,6 +753,8 @@ static void
 on_closed(uv_handle_t *h)
 {
     vpd_auto_auth *a = h->data;
+    if (--a->open_handles > 0)
+        return;
     void (*done)(void *) = a->closed;
     void *arg = a->closed_arg;
     vpd_login_free(a->login);
@@ -642,6 +775,9 @@ vpd_auto_auth_close(vpd_auto_auth *a, void (*done)(void *), void *arg)
         a->op = NULL;
         vpd_fwd_cancel(op);
     }
+    vpd_plugin_reauth_unregister(&a->inst->pub);
     uv_timer_stop(&a->timer);
+    uv_timer_stop(&a->reauth_timer);
     uv_close((uv_handle_t *)&a->timer, on_closed);
+    uv_close((uv_handle_t *)&a->reauth_timer, on_closed);
 }

@@ -72,8 +72,11 @@ struct vpd_lease_cache {
     vpd_token_holder *holder;
     bool register_auto_auth;
     char auto_auth_id[VPD_CACHE_KEY_LEN + 8]; /* its token entry */
-    char *auto_auth_token;       /* secret: the token registered there */
-    vpd_persist *persist;        /* optional on-disk copy (borrowed) */
+    char *auto_auth_token; /* secret: the token registered there */
+    vpd_persist *persist;  /* optional on-disk copy (borrowed) */
+    /* The static secret cache's restore, for its entries in the store. */
+    int (*restore_static)(void *arg, const vp_cache_entry_t *e);
+    void *restore_static_arg;
     vpd_resp_packer *pack;       /* packs stored answers */
     vpd_rt_set *watches;         /* renewal watchers, one per kept entry */
     struct renew_ctx **renewing; /* renewals under way */
@@ -1182,6 +1185,10 @@ static int
 restore_entry(void *arg, const vp_cache_entry_t *e)
 {
     vpd_lease_cache *lc = arg;
+    if (vpd_persist_is_static_entry(e))
+        return lc->restore_static
+                   ? lc->restore_static(lc->restore_static_arg, e)
+                   : 0;
     if (vpd_persist_is_token_entry(e)) {
         if (lc->ops->store(&lc->store->pub, e) != VP_CONTINUE)
             return 1;
@@ -1208,6 +1215,15 @@ restore_entry(void *arg, const vp_cache_entry_t *e)
         watch_start(lc, e->id, left);
     lc->counters.stored++;
     return 0;
+}
+
+void
+vpd_lc_set_static_restore(vpd_lease_cache *lc,
+                          int (*fn)(void *arg, const vp_cache_entry_t *e),
+                          void *arg)
+{
+    lc->restore_static = fn;
+    lc->restore_static_arg = arg;
 }
 
 int

@@ -110,6 +110,12 @@ typedef struct vpd_persist vpd_persist;
 int vpd_lc_restore(vpd_lease_cache *lc, vpd_persist *p, char **auto_auth_token,
                    char *err, size_t err_len);
 
+/* Where vpd_lc_restore hands the static secret cache's entries
+ * (vpd_persist_is_static_entry); without it they are left in the store. */
+void vpd_lc_set_static_restore(vpd_lease_cache *lc,
+                               int (*fn)(void *arg, const vp_cache_entry_t *e),
+                               void *arg);
+
 const vpd_lc_counters *vpd_lc_counters_get(const vpd_lease_cache *lc);
 
 /* Stops renewals without evicting (shutdown keeps entries intact for a

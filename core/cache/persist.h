@@ -181,6 +181,7 @@
 #define VPD_PERSIST_H
 
 #include <stdbool.h>
+#include <string.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -280,6 +281,19 @@ static inline bool
 vpd_persist_is_token_entry(const vp_cache_entry_t *e)
 {
     return e->token && e->token[0] && e->response.len == 0;
+}
+
+/* The static secret cache's entries (static_persist.c) share the store:
+ * their ids start with this prefix, they carry no token, lease or parent,
+ * and their token set is in lease_token (one token a line).  The lease
+ * cache hands them to the static cache when it restores. */
+#define VPD_PERSIST_STATIC_PREFIX "static:"
+
+static inline bool
+vpd_persist_is_static_entry(const vp_cache_entry_t *e)
+{
+    return e->id && strncmp(e->id, VPD_PERSIST_STATIC_PREFIX,
+                            sizeof VPD_PERSIST_STATIC_PREFIX - 1) == 0;
 }
 
 /* Inserts or replaces the entry with e->id (a replacement keeps the

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #define DEFAULT_VAULT_ADDRESS "https://127.0.0.1:8200"
@@ -501,6 +502,8 @@ free_listener(vpd_listener_config *l)
     free(l->socket_group);
 }
 
+static void free_agent(vpd_config *cfg);
+
 void
 vpd_config_free(vpd_config *cfg)
 {
@@ -518,6 +521,7 @@ vpd_config_free(vpd_config *cfg)
         free(cfg->plugins[i].name);
     }
     free(cfg->plugins);
+    free_agent(cfg);
     free(cfg->pid_file);
     free(cfg->log_level);
     free(cfg->log_format);
@@ -1475,15 +1479,538 @@ parse_plugins(loader *ld, const vpd_cfg_node *root, const char *file)
     return 0;
 }
 
+/* One of the names a CUSTOM enum key of the cache block may take. */
+static int
+get_cache_enum(blk *b, const vpd_cfg_member *m, const char *const *names,
+               size_t n_names, int *dst)
+{
+    if (m->value->type != VPD_CFG_STRING)
+        return type_fail(b, m, "a string");
+    for (size_t i = 0; i < n_names; i++) {
+        if (strcmp(m->value->str, names[i]) == 0) {
+            *dst = (int)i;
+            return 0;
+        }
+    }
+    return key_fail(b, m, "unknown value \"%s\" (%s or %s)",
+                    vpd_msg_text(m->value->str), names[0], names[1]);
+}
+
+/* The static-secret keys of the cache block (the core's); the rest of the
+ * block is the store plugin's, which removes none of ours. */
+static int
+load_cache_core_keys(loader *ld, const block *bl)
+{
+    vpd_cache_config *cc = &ld->cfg->cache;
+    blk b = {&ld->c, "cache", bl->file};
+    const vpd_cfg_node *body = bl->body;
+    if (!body || body->type != VPD_CFG_OBJECT)
+        return 0;
+    vpd_cfg_node core = *body;
+    core.members = calloc(body->n_members + 1, sizeof *core.members);
+    if (!core.members)
+        return cfail(&ld->c, bl->file, bl->line, "out of memory");
+    core.n_members = 0;
+    int rc = 0;
+    for (size_t i = 0; i < body->n_members && rc == 0; i++) {
+        const vpd_cfg_member *m = &body->members[i];
+        const keydef *d = find_key(BLOCK_KEYS(VPD_BLOCK_CACHE), m->key);
+        if (!d || strcmp(m->key, "persist") == 0)
+            continue;
+        if (strcmp(m->key, "static_secret_token_capability_refresh_behavior") ==
+            0)
+            rc = get_cache_enum(&b, m, d->names, 2,
+                                (int *)&cc->static_capability_behavior);
+        else if (strcmp(m->key, "static_secret_events") == 0)
+            rc = get_cache_enum(&b, m, d->names, 2, (int *)&cc->static_events);
+        else
+            core.members[core.n_members++] = *m;
+    }
+    if (rc == 0)
+        rc = apply_keys(&b, &core, BLOCK_KEYS(VPD_BLOCK_CACHE), cc);
+    free(core.members);
+    return rc;
+}
+
+/* ---- agent mode: template, template_config, exec, env_template ---------- */
+
+#define DEFAULT_COMMAND_TIMEOUT_MS (30u * 1000u)
+#define DEFAULT_STATIC_RENDER_INTERVAL_MS (5u * 60u * 1000u)
+#define DEFAULT_MAX_CONNECTIONS_PER_HOST 10u
+
+static void
+free_template(vpd_template_config *t)
+{
+    free(t->source);
+    free(t->contents);
+    free(t->destination);
+    free(t->perms);
+    free(t->user);
+    free(t->group);
+    free(t->command);
+    free(t->exec.command);
+    free(t->left_delimiter);
+    free(t->right_delimiter);
+    free(t->sandbox_path);
+}
+
+static void
+free_env_template(vpd_env_template_config *e)
+{
+    free(e->name);
+    free(e->source);
+    free(e->contents);
+    free(e->left_delimiter);
+    free(e->right_delimiter);
+}
+
+static void
+free_exec(vpd_exec_config *e)
+{
+    free(e->command);
+    free(e->restart_on_secret_changes);
+    free(e->restart_stop_signal);
+    memset(e, 0, sizeof(*e));
+}
+
+static void
+free_agent(vpd_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_templates; i++)
+        free_template(&cfg->templates[i]);
+    free(cfg->templates);
+    for (size_t i = 0; i < cfg->n_env_templates; i++)
+        free_env_template(&cfg->env_templates[i]);
+    free(cfg->env_templates);
+    free(cfg->template_config.lease_renewal_threshold);
+    free_exec(&cfg->exec);
+}
+
+/* A command: a list of strings is the argv as is; a single string is run
+ * by the shell (*shell set), as consul-template runs a string command. */
+static int
+get_argv(blk *b, const vpd_cfg_member *m, const char ***argv, size_t *n,
+         bool *shell)
+{
+    const vpd_cfg_node *const *items;
+    size_t k;
+    if (get_str_list(b, m, &items, &k) != 0)
+        return -1;
+    if (k == 0 || !items[0]->str[0])
+        return key_fail(b, m, "the command cannot be empty");
+    const char **v = calloc(k + 1, sizeof(*v));
+    if (!v)
+        return key_fail(b, m, "out of memory");
+    for (size_t i = 0; i < k; i++)
+        v[i] = items[i]->str;
+    free(*argv);
+    *argv = v;
+    *n = k;
+    if (shell)
+        *shell = m->value->type == VPD_CFG_STRING;
+    return 0;
+}
+
+/* The signal names restart_stop_signal accepts, with or without "SIG". */
+static int
+signal_number(const char *name)
+{
+    static const struct {
+        const char *name;
+        int num;
+    } sigs[] = {
+        {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT},
+        {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+        {"TERM", SIGTERM}, {"ALRM", SIGALRM}, {"WINCH", SIGWINCH},
+    };
+    if (strncasecmp(name, "SIG", 3) == 0)
+        name += 3;
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (strcasecmp(name, sigs[i].name) == 0)
+            return sigs[i].num;
+    return -1;
+}
+
+static int
+parse_wait(loader *ld, const block *bl, vpd_wait_config *w)
+{
+    blk b = {&ld->c, "template.wait", bl->file};
+    if (apply_keys(&b, bl->body, BLOCK_KEYS(VPD_BLOCK_TEMPLATE_WAIT), w) != 0)
+        return -1;
+    /* consul-template: a max left out is four times the min. */
+    if (w->max_ms == 0)
+        w->max_ms = w->min_ms * 4;
+    if (w->min_ms > w->max_ms)
+        return cfail(&ld->c, bl->file, bl->line,
+                     "template.wait: min cannot be greater than max");
+    return 0;
+}
+
+static int
+parse_template_exec(loader *ld, const block *bl, vpd_tmpl_exec_config *e)
+{
+    blk b = {&ld->c, "template.exec", bl->file};
+    e->timeout_ms = DEFAULT_COMMAND_TIMEOUT_MS;
+    if (apply_keys(&b, bl->body, BLOCK_KEYS(VPD_BLOCK_TEMPLATE_EXEC), e) != 0)
+        return -1;
+    const vpd_cfg_member *m = vpd_cfg_get(bl->body, "command");
+    if (!m)
+        return cfail(&ld->c, bl->file, bl->line,
+                     "template.exec: command is required");
+    return get_argv(&b, m, &e->command, &e->n_command, NULL);
+}
+
+/* Reads the one optional sub-block `key` of a template with fn. */
+static int
+template_sub(loader *ld, blk *b, const block *bl, const char *key,
+             int (*fn)(loader *, const block *, void *), void *dst)
+{
+    blocks store = {0};
+    const block *one = NULL;
+    char too_many[96];
+    snprintf(too_many, sizeof too_many, "at most one \"%s\" block is allowed",
+             key);
+    int rc = collect_single(b, bl->body, key, too_many, &one, &store);
+    if (rc == 0 && one)
+        rc = fn(ld, one, dst);
+    free(store.v);
+    return rc;
+}
+
+static int
+wait_fn(loader *ld, const block *bl, void *dst)
+{
+    return parse_wait(ld, bl, dst);
+}
+
+static int
+texec_fn(loader *ld, const block *bl, void *dst)
+{
+    return parse_template_exec(ld, bl, dst);
+}
+
+static int
+parse_template(loader *ld, const block *bl, vpd_template_config *t)
+{
+    cctx *c = &ld->c;
+    blk b = {c, "template", bl->file};
+    t->file = bl->file;
+    t->line = bl->line;
+    t->create_dest_dirs = true;
+    t->command_timeout_ms = DEFAULT_COMMAND_TIMEOUT_MS;
+    t->mode = 0644;
+    if (apply_keys(&b, bl->body, BLOCK_KEYS(VPD_BLOCK_TEMPLATE), t) != 0)
+        return -1;
+    for (size_t i = 0; i < bl->body->n_members; i++) {
+        const vpd_cfg_member *m = &bl->body->members[i];
+        if (strcmp(m->key, "command") == 0) {
+            if (get_argv(&b, m, &t->command, &t->n_command,
+                         &t->command_is_shell) != 0)
+                return -1;
+        } else if (strcmp(m->key, "perms") == 0) {
+            if (get_str(&b, m, &t->perms) != 0)
+                return -1;
+            char *end = NULL;
+            unsigned long mode = t->perms ? strtoul(t->perms, &end, 8) : 0;
+            if (!t->perms || *end || mode > 07777)
+                return key_fail(&b, m,
+                                "expected an octal file mode such as "
+                                "\"0600\", got \"%s\"",
+                                vpd_msg_text(t->perms ? t->perms : ""));
+            t->mode = (unsigned)mode;
+        }
+    }
+    if (template_sub(ld, &b, bl, "wait", wait_fn, &t->wait) != 0 ||
+        template_sub(ld, &b, bl, "exec", texec_fn, &t->exec) != 0)
+        return -1;
+    if (t->source && t->contents)
+        return cfail(c, bl->file, bl->line,
+                     "template: only one of source or contents can be "
+                     "specified");
+    if (!t->source && !t->contents)
+        return cfail(c, bl->file, bl->line,
+                     "template: one of source or contents is required");
+    if (!t->destination)
+        return cfail(c, bl->file, bl->line,
+                     "template: destination is required");
+    if (t->command && t->exec.command)
+        return cfail(c, bl->file, bl->line,
+                     "template: command and exec cannot both be specified "
+                     "(exec replaces command)");
+    return 0;
+}
+
+static int
+parse_templates(loader *ld, const vpd_cfg_node *root, const char *file)
+{
+    blk b = {&ld->c, NULL, file};
+    blocks ts = {0};
+    int rc = -1;
+    if (collect(&b, root, "template", BLOCK_KEYS(VPD_BLOCK_TEMPLATE), &ts) != 0)
+        goto out;
+    vpd_config *cfg = ld->cfg;
+    for (size_t i = 0; i < ts.n; i++) {
+        vpd_template_config *nt =
+            realloc(cfg->templates, (cfg->n_templates + 1) * sizeof(*nt));
+        if (!nt) {
+            cfail(&ld->c, file, ts.v[i].line, "out of memory");
+            goto out;
+        }
+        cfg->templates = nt;
+        vpd_template_config *t = &cfg->templates[cfg->n_templates++];
+        memset(t, 0, sizeof(*t));
+        if (parse_template(ld, &ts.v[i], t) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    free(ts.v);
+    return rc;
+}
+
+static int
+parse_template_config(loader *ld, const block *bl)
+{
+    vpd_template_settings s = {0};
+    blk b = {&ld->c, "template_config", bl->file};
+    int rc = -1;
+    s.static_secret_render_interval_ms = DEFAULT_STATIC_RENDER_INTERVAL_MS;
+    s.max_connections_per_host = DEFAULT_MAX_CONNECTIONS_PER_HOST;
+    s.lease_threshold = 0.9;
+    if (apply_keys(&b, bl->body, BLOCK_KEYS(VPD_BLOCK_TEMPLATE_CONFIG), &s) !=
+        0)
+        goto out;
+    for (size_t i = 0; i < bl->body->n_members; i++) {
+        const vpd_cfg_member *m = &bl->body->members[i];
+        if (strcmp(m->key, "max_connections_per_host") == 0) {
+            if (get_positive(&b, m, &s.max_connections_per_host) != 0)
+                goto out;
+        } else if (strcmp(m->key, "lease_renewal_threshold") == 0) {
+            const vpd_cfg_node *v = m->value;
+            if (v->type != VPD_CFG_NUMBER && v->type != VPD_CFG_STRING) {
+                type_fail(&b, m, "a number");
+                goto out;
+            }
+            /* Numbers keep their text in the tree. */
+            char *end = NULL;
+            double d = strtod(v->str ? v->str : "", &end);
+            if (!v->str || !v->str[0] || *end || !(d > 0 && d <= 1)) {
+                key_fail(&b, m, "must be a number above 0 and at most 1");
+                goto out;
+            }
+            s.lease_threshold = d;
+            char text[32];
+            snprintf(text, sizeof text, "%g", d);
+            free(s.lease_renewal_threshold);
+            if (!(s.lease_renewal_threshold =
+                      xstrdup(&ld->c, bl->file, m->line, text)))
+                goto out;
+        }
+    }
+    /* Vault Agent treats a zero interval as its default. */
+    if (s.static_secret_render_interval_ms == 0)
+        s.static_secret_render_interval_ms = DEFAULT_STATIC_RENDER_INTERVAL_MS;
+    s.present = true;
+    free(ld->cfg->template_config.lease_renewal_threshold);
+    ld->cfg->template_config = s;
+    memset(&s, 0, sizeof(s));
+    rc = 0;
+out:
+    free(s.lease_renewal_threshold);
+    return rc;
+}
+
+static int
+parse_exec(loader *ld, const block *bl)
+{
+    vpd_exec_config e = {0};
+    blk b = {&ld->c, "exec", bl->file};
+    int rc = -1;
+    e.file = bl->file;
+    e.line = bl->line;
+    if (apply_keys(&b, bl->body, BLOCK_KEYS(VPD_BLOCK_EXEC), &e) != 0)
+        goto out;
+    for (size_t i = 0; i < bl->body->n_members; i++) {
+        const vpd_cfg_member *m = &bl->body->members[i];
+        if (strcmp(m->key, "command") == 0) {
+            if (m->value->type != VPD_CFG_LIST) {
+                type_fail(&b, m, "a list of strings");
+                goto out;
+            }
+            if (get_argv(&b, m, &e.command, &e.n_command, NULL) != 0)
+                goto out;
+        } else if (strcmp(m->key, "restart_on_secret_changes") == 0) {
+            if (get_str(&b, m, &e.restart_on_secret_changes) != 0)
+                goto out;
+            const char *v = e.restart_on_secret_changes;
+            if (!v || (strcmp(v, "always") != 0 && strcmp(v, "never") != 0)) {
+                key_fail(&b, m, "must be \"always\" or \"never\", got \"%s\"",
+                         vpd_msg_text(v ? v : ""));
+                goto out;
+            }
+        } else if (strcmp(m->key, "restart_stop_signal") == 0) {
+            if (get_str(&b, m, &e.restart_stop_signal) != 0)
+                goto out;
+            if (!e.restart_stop_signal ||
+                signal_number(e.restart_stop_signal) < 0) {
+                key_fail(&b, m, "unknown signal \"%s\"",
+                         vpd_msg_text(e.restart_stop_signal
+                                          ? e.restart_stop_signal
+                                          : ""));
+                goto out;
+            }
+        }
+    }
+    if (!e.command) {
+        cfail(&ld->c, bl->file, bl->line, "exec: command is required");
+        goto out;
+    }
+    if (!e.restart_on_secret_changes &&
+        !(e.restart_on_secret_changes =
+              xstrdup(&ld->c, bl->file, bl->line, "always")))
+        goto out;
+    if (!e.restart_stop_signal && !(e.restart_stop_signal = xstrdup(
+                                        &ld->c, bl->file, bl->line, "SIGTERM")))
+        goto out;
+    e.stop_signal = signal_number(e.restart_stop_signal);
+    e.present = true;
+    free_exec(&ld->cfg->exec);
+    ld->cfg->exec = e;
+    memset(&e, 0, sizeof(e));
+    rc = 0;
+out:
+    free_exec(&e);
+    return rc;
+}
+
+/* Keys of a template that an env_template may not have: its value goes to
+ * the child's environment, not to a file, and the child is exec's. */
+static const char *const env_template_forbidden[] = {
+    "destination",  "create_dest_dirs",
+    "perms",        "user",
+    "group",        "backup",
+    "command",      "command_timeout",
+    "exec",         "wait",
+    "sandbox_path", NULL};
+
+static int
+parse_env_template(loader *ld, const block *bl, vpd_env_template_config *e)
+{
+    char name[160];
+    cctx *c = &ld->c;
+    e->file = bl->file;
+    e->line = bl->line;
+    if (!bl->label || !bl->label[0])
+        return cfail(c, bl->file, bl->line,
+                     "env_template: the environment variable name is "
+                     "required, as in env_template \"NAME\" { ... }");
+    if (!(e->name = xstrdup(c, bl->file, bl->line, bl->label)))
+        return -1;
+    snprintf(name, sizeof name, "env_template \"%s\"", vpd_msg_text(e->name));
+    blk b = {c, name, bl->file};
+    for (size_t i = 0; i < bl->body->n_members; i++) {
+        const vpd_cfg_member *m = &bl->body->members[i];
+        for (size_t k = 0; env_template_forbidden[k]; k++)
+            if (strcmp(m->key, env_template_forbidden[k]) == 0)
+                return key_fail(&b, m,
+                                "not allowed in an env_template (its value "
+                                "goes to exec's environment)");
+    }
+    if (apply_keys(&b, bl->body, BLOCK_KEYS(VPD_BLOCK_ENV_TEMPLATE), e) != 0)
+        return -1;
+    if (e->source && e->contents)
+        return cfail(c, bl->file, bl->line,
+                     "%s: only one of source or contents can be specified",
+                     name);
+    if (!e->source && !e->contents)
+        return cfail(c, bl->file, bl->line,
+                     "%s: one of source or contents is required", name);
+    return 0;
+}
+
+static int
+parse_env_templates(loader *ld, const vpd_cfg_node *root, const char *file)
+{
+    blk b = {&ld->c, NULL, file};
+    blocks es = {0};
+    int rc = -1;
+    if (collect(&b, root, "env_template", BLOCK_KEYS(VPD_BLOCK_ENV_TEMPLATE),
+                &es) != 0)
+        goto out;
+    vpd_config *cfg = ld->cfg;
+    for (size_t i = 0; i < es.n; i++) {
+        vpd_env_template_config *ne = realloc(
+            cfg->env_templates, (cfg->n_env_templates + 1) * sizeof(*ne));
+        if (!ne) {
+            cfail(&ld->c, file, es.v[i].line, "out of memory");
+            goto out;
+        }
+        cfg->env_templates = ne;
+        vpd_env_template_config *e = &cfg->env_templates[cfg->n_env_templates];
+        memset(e, 0, sizeof(*e));
+        cfg->n_env_templates++;
+        if (parse_env_template(ld, &es.v[i], e) != 0)
+            goto out;
+        for (size_t j = 0; j + 1 < cfg->n_env_templates; j++)
+            if (strcmp(cfg->env_templates[j].name, e->name) == 0) {
+                cfail(&ld->c, file, es.v[i].line,
+                      "env_template \"%s\": defined twice",
+                      vpd_msg_text(e->name));
+                goto out;
+            }
+    }
+    rc = 0;
+out:
+    free(es.v);
+    return rc;
+}
+
+/* What Vault Agent refuses about the agent blocks taken together. */
+static int
+validate_agent(loader *ld, const char *first_path)
+{
+    vpd_config *cfg = ld->cfg;
+    cctx *c = &ld->c;
+    if (cfg->n_env_templates && !cfg->exec.present)
+        return cfail(c, cfg->env_templates[0].file, cfg->env_templates[0].line,
+                     "env_template: requires an exec block (the variables "
+                     "go to its child)");
+    if (cfg->n_env_templates && cfg->n_templates)
+        return cfail(c, cfg->templates[0].file, cfg->templates[0].line,
+                     "template: cannot be used with env_template (exec "
+                     "mode renders to the environment only)");
+    if ((cfg->n_templates || cfg->n_env_templates) && !cfg->auto_auth.present)
+        return cfail(c,
+                     cfg->n_templates ? cfg->templates[0].file
+                                      : cfg->env_templates[0].file,
+                     cfg->n_templates ? cfg->templates[0].line
+                                      : cfg->env_templates[0].line,
+                     "%s: requires an auto_auth block (secrets are read "
+                     "with its token)",
+                     cfg->n_templates ? "template" : "env_template");
+    (void)first_path;
+    return 0;
+}
+
+static int
+load_template_config(loader *ld, const block *bl)
+{
+    return parse_template_config(ld, bl);
+}
+
 /* The cache block is the store plugin's, `persist` included: its schema
- * checks it when the instance is built. */
+ * checks it when the instance is built.  The static-secret keys are the
+ * core's. */
 static int
 load_cache(loader *ld, const block *bl)
 {
-    ld->cfg->cache.present = true;
-    ld->cfg->cache.node = bl->body;
+    vpd_cache_config *cc = &ld->cfg->cache;
+    cc->present = true;
+    cc->node = bl->body;
+    cc->static_capability_refresh_ms = 5u * 60u * 1000u;
+    cc->static_refresh_ms = 60u * 1000u;
     ld->cache_at = (pos){bl->file, bl->line};
-    return 0;
+    return load_cache_core_keys(ld, bl);
 }
 
 static int
@@ -1520,6 +2047,14 @@ static const top_block top_blocks[] = {
      load_telemetry, NULL, NULL},
     {"listener", true, NULL, NULL, parse_listeners, listener_types},
     {"plugin", true, NULL, NULL, parse_plugins, plugin_kinds},
+    /* Agent mode. */
+    {"template", true, NULL, NULL, parse_templates, NULL},
+    {"template_config", false,
+     "at most one \"template_config\" block is allowed", load_template_config,
+     NULL, NULL},
+    {"exec", false, "at most one \"exec\" block is allowed", parse_exec, NULL,
+     NULL},
+    {"env_template", true, NULL, NULL, parse_env_templates, NULL},
 };
 
 /* One file's top-level scalars join the config read so far: a later
@@ -1785,13 +2320,35 @@ validate(loader *ld, const char *first_path)
         return cfail(c, ld->use_token_at.file, ld->use_token_at.line,
                      "api_proxy.use_auto_auth_token is true and auto_auth "
                      "uses wrapping");
-    if (cfg->auto_auth.present && cfg->auto_auth.n_sinks == 0 && !use_token)
+    if (validate_agent(ld, first_path) != 0)
+        return -1;
+    /* Vault Agent: templates use the token too, so they count as a use. */
+    bool agent = cfg->n_templates || cfg->n_env_templates;
+    if (cfg->auto_auth.present && cfg->auto_auth.n_sinks == 0 && !use_token &&
+        !agent)
         return cfail(c, ld->auto_auth_at.file, ld->auto_auth_at.line,
                      "auto_auth requires at least one sink or "
                      "api_proxy.use_auto_auth_token=true");
+    /* Vault refuses both at start: static secrets are kept fresh with the
+     * auto-auth token, and turning off the lease cache alone would leave
+     * a cache block that caches nothing. */
+    if (cfg->cache.present && cfg->cache.cache_static_secrets &&
+        !cfg->auto_auth.present)
+        return cfail(c, ld->cache_at.file, ld->cache_at.line,
+                     "cache.cache_static_secrets=true requires an auto-auth "
+                     "block configured, to use the token to connect with "
+                     "Vault's event system successfully");
+    if (cfg->cache.present && cfg->cache.disable_caching_dynamic_secrets &&
+        !cfg->cache.cache_static_secrets)
+        return cfail(c, ld->cache_at.file, ld->cache_at.line,
+                     "to disable caching dynamic secrets, "
+                     "cache.cache_static_secrets must be true");
     if (!cfg->auto_auth.present && !cfg->cache.present && cfg->n_listeners == 0)
-        return cfail(c, first_path, 0,
-                     "no auto_auth, cache, or listener block found in config");
+        if (!cfg->auto_auth.present && !cfg->cache.present &&
+            cfg->n_listeners == 0 && !cfg->exec.present)
+            return cfail(
+                c, first_path, 0,
+                "no auto_auth, cache, or listener block found in config");
     return 0;
 }
 

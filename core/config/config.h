@@ -21,6 +21,7 @@
 
 #include "base/duration.h"
 #include "config/cfgtree.h"
+#include "config/config_agent.h"
 
 typedef enum {
     VPD_AUTO_AUTH_TOKEN_FALSE = 0,
@@ -83,9 +84,31 @@ typedef struct {
     bool prepend_configured_namespace;
 } vpd_api_proxy_config;
 
+/* What a failed capability check does to a token's access
+ * (static_secret_token_capability_refresh_behavior). */
+typedef enum {
+    VPD_CAP_OPTIMISTIC = 0, /* keep access until Vault says otherwise */
+    VPD_CAP_PESSIMISTIC,    /* remove access when the check cannot be made */
+} vpd_cap_behavior;
+
+/* static_secret_events: "auto" subscribes to the server's KV events when
+ * it has them; "off" never tries and refreshes on the interval only. */
+typedef enum {
+    VPD_STATIC_EVENTS_AUTO = 0,
+    VPD_STATIC_EVENTS_OFF,
+} vpd_static_events_mode;
+
 typedef struct {
     bool present;
     const vpd_cfg_node *node; /* whole block, for the cache plugin */
+    /* Static secret caching (vaproxyd.hcl(5)); core keys inside the
+     * plugin-owned block, removed before the store plugin sees it. */
+    bool cache_static_secrets;
+    bool disable_caching_dynamic_secrets;
+    uint64_t static_capability_refresh_ms; /* default 5 minutes */
+    vpd_cap_behavior static_capability_behavior;
+    uint64_t static_refresh_ms; /* default 1 minute; 0: never */
+    vpd_static_events_mode static_events;
 } vpd_cache_config;
 
 typedef enum { VPD_LISTEN_TCP = 0, VPD_LISTEN_UNIX } vpd_listener_type;
@@ -170,6 +193,15 @@ typedef struct {
     vpd_telemetry_config telemetry_conf;
     vpd_plugin_block *plugins;
     size_t n_plugins;
+
+    /* Agent mode (config_agent.h): templates rendered to files, and a
+     * supervised child whose environment comes from env_template blocks. */
+    vpd_template_config *templates;
+    size_t n_templates;
+    vpd_template_settings template_config;
+    vpd_exec_config exec;
+    vpd_env_template_config *env_templates;
+    size_t n_env_templates;
 
     char *pid_file;
     bool exit_after_auth;

@@ -84,7 +84,7 @@ raw_node(const vpd_config_block *blk, const char *base)
 {
     return blk->raw_off == VPD_NO_FIELD
                ? NULL
-               : AT(base, blk->raw_off, const vpd_cfg_node *);
+               : AT(base, blk->raw_off, vpd_cfg_node *);
 }
 
 static bool
@@ -116,11 +116,11 @@ value_equal(const vpd_config_block *blk, const vpd_config_key *k, const char *a,
     case VPD_FIELD_SIZE:
         return AT(a, k->off, size_t) == AT(b, k->off, size_t);
     case VPD_FIELD_NODE:
-        return vpd_cfg_node_equal(AT(a, k->off, const vpd_cfg_node *),
-                                  AT(b, k->off, const vpd_cfg_node *));
+        return vpd_cfg_node_equal(AT(a, k->off, vpd_cfg_node *),
+                                  AT(b, k->off, vpd_cfg_node *));
     case VPD_FIELD_MEMBERS:
-        return members_equal(AT(a, k->off, const vpd_cfg_node *),
-                             AT(b, k->off, const vpd_cfg_node *), k->name);
+        return members_equal(AT(a, k->off, vpd_cfg_node *),
+                             AT(b, k->off, vpd_cfg_node *), k->name);
     case VPD_FIELD_FLAGS2:
         return AT(a, k->off, bool) == AT(b, k->off, bool) &&
                AT(a, k->off2, bool) == AT(b, k->off2, bool);
@@ -128,8 +128,8 @@ value_equal(const vpd_config_block *blk, const vpd_config_key *k, const char *a,
         size_t n = AT(a, k->off2, size_t);
         if (n != AT(b, k->off2, size_t))
             return false;
-        const char *const *sa = AT(a, k->off, const char *const *);
-        const char *const *sb = AT(b, k->off, const char *const *);
+        const char *const *sa = AT(a, k->off, char *const *);
+        const char *const *sb = AT(b, k->off, char *const *);
         for (size_t i = 0; i < n; i++)
             if (!str_eq(sa[i], sb[i]))
                 return false;
@@ -163,8 +163,8 @@ blocks_equal(const vpd_config_key *k, const char *a, const char *b,
     if (n != AT(b, k->off2, size_t))
         return false;
     size_t size = vpd_config_blocks[k->sub].elem_size;
-    const char *va = AT(a, k->off, const char *);
-    const char *vb = AT(b, k->off, const char *);
+    const char *va = AT(a, k->off, char *);
+    const char *vb = AT(b, k->off, char *);
     for (size_t i = 0; i < n; i++)
         if (!block_equal(k->sub, va + i * size, vb + i * size, only))
             return false;
@@ -248,8 +248,8 @@ diff_blocks(diff *d, const vpd_config_key *k, const char *a, const char *b)
         differs(d, sub->count_name);
         return;
     }
-    const char *va = AT(a, k->off, const char *);
-    const char *vb = AT(b, k->off, const char *);
+    const char *va = AT(a, k->off, char *);
+    const char *vb = AT(b, k->off, char *);
     char what[160];
     for (size_t i = 0; i < n; i++) {
         const char *ea = va + i * sub->elem_size, *eb = vb + i * sub->elem_size;

@@ -1,8 +1,10 @@
 /* The dump is built as a json-c tree by walking the key table over the
  * typed config (so defaults show), plus the generic trees of plugin-owned
  * blocks (method and sink `config`, cache, telemetry, plugin blocks),
- * redacted on the way: a key the table marks secret, and any key of a
- * generic tree whose name says it authenticates. */
+ * redacted on the way: a key the table marks secret, any key of a generic
+ * tree whose name says it authenticates, and any key the plugin owning
+ * the tree flags secret in its schema (asked through the redactor, as the
+ * schemas live in a higher layer). */
 #include "autoconf.h"
 
 #include "config/config_dump.h"
@@ -91,7 +93,7 @@ jdur(uint64_t ms)
 /* A generic tree, with values under secret keys redacted (whole
  * sub-trees included: a secret block hides everything in it). */
 static json_object *
-node_json(const vpd_cfg_node *n, bool secret)
+node_json(const vpd_cfg_node *n, bool secret, const vpd_dump_redactor *r)
 {
     if (!n)
         return NULL;
@@ -110,7 +112,7 @@ node_json(const vpd_cfg_node *n, bool secret)
     case VPD_CFG_LIST: {
         json_object *a = json_object_new_array();
         for (size_t i = 0; i < n->n_items; i++) {
-            json_object *v = node_json(n->items[i], false);
+            json_object *v = node_json(n->items[i], false, r);
             json_object_array_add(a, v);
         }
         return a;
@@ -119,8 +121,9 @@ node_json(const vpd_cfg_node *n, bool secret)
         json_object *o = json_object_new_object();
         for (size_t i = 0; i < n->n_members; i++) {
             const vpd_cfg_member *m = &n->members[i];
-            put(o, m->key,
-                node_json(m->value, vpd_config_key_is_secret(m->key)));
+            bool hidden = vpd_config_key_is_secret(m->key) ||
+                          (r && r->secret(r->ctx, n, m->key) == 1);
+            put(o, m->key, node_json(m->value, hidden, r));
         }
         return o;
     }
@@ -130,7 +133,8 @@ node_json(const vpd_cfg_node *n, bool secret)
 
 #define AT(base, off, type) (*(const type *)(const void *)((base) + (off)))
 
-static json_object *block_json(vpd_block_id id, const char *base);
+static json_object *block_json(vpd_block_id id, const char *base,
+                               const vpd_dump_redactor *r);
 
 /* A list of the names whose flags are set. */
 static json_object *
@@ -145,21 +149,23 @@ flags_json(const vpd_config_key *k, const char *base)
 }
 
 static json_object *
-blocks_json(const vpd_config_key *k, const char *base)
+blocks_json(const vpd_config_key *k, const char *base,
+            const vpd_dump_redactor *r)
 {
     json_object *a = json_object_new_array();
     size_t n = AT(base, k->off2, size_t);
     size_t size = vpd_config_blocks[k->sub].elem_size;
-    const char *v = AT(base, k->off, const char *);
+    const char *v = AT(base, k->off, char *);
     for (size_t i = 0; i < n; i++)
-        json_object_array_add(a, block_json(k->sub, v + i * size));
+        json_object_array_add(a, block_json(k->sub, v + i * size, r));
     return a;
 }
 
 /* A stored value as JSON, or NULL when it is not shown (absent, or kept
  * only inside a block dumped as written). */
 static json_object *
-value_json(const vpd_config_key *k, const char *base)
+value_json(const vpd_config_key *k, const char *base,
+           const vpd_dump_redactor *r)
 {
     switch (k->field) {
     case VPD_FIELD_STR: {
@@ -191,13 +197,13 @@ value_json(const vpd_config_key *k, const char *base)
     case VPD_FIELD_ENUM:
         return jstr(k->names[AT(base, k->off, int)]);
     case VPD_FIELD_NODE:
-        return node_json(AT(base, k->off, const vpd_cfg_node *), k->secret);
+        return node_json(AT(base, k->off, vpd_cfg_node *), k->secret, r);
     case VPD_FIELD_FLAGS2:
         return flags_json(k, base);
     case VPD_FIELD_BLOCK:
-        return block_json(k->sub, base + k->off);
+        return block_json(k->sub, base + k->off, r);
     case VPD_FIELD_BLOCKS:
-        return blocks_json(k, base);
+        return blocks_json(k, base, r);
     case VPD_FIELD_NONE:
     case VPD_FIELD_MEMBERS:
     case VPD_FIELD_STRS:
@@ -209,14 +215,14 @@ value_json(const vpd_config_key *k, const char *base)
 /* One block instance: as written (redacted) when the block keeps its
  * tree, else its stored keys in table order; NULL when absent. */
 static json_object *
-block_json(vpd_block_id id, const char *base)
+block_json(vpd_block_id id, const char *base, const vpd_dump_redactor *r)
 {
     const vpd_config_block *blk = &vpd_config_blocks[id];
     if (blk->present_off != VPD_NO_FIELD && !AT(base, blk->present_off, bool))
         return NULL;
     if (blk->raw_off != VPD_NO_FIELD) {
         json_object *raw =
-            node_json(AT(base, blk->raw_off, const vpd_cfg_node *), false);
+            node_json(AT(base, blk->raw_off, vpd_cfg_node *), false, r);
         return raw ? raw : json_object_new_object();
     }
     json_object *o = json_object_new_object();
@@ -227,7 +233,7 @@ block_json(vpd_block_id id, const char *base)
         const vpd_config_key *k = &blk->keys[i];
         if (k->alias || (k->tls_only && !tls))
             continue;
-        put(o, k->dump_name ? k->dump_name : k->name, value_json(k, base));
+        put(o, k->dump_name ? k->dump_name : k->name, value_json(k, base, r));
     }
     /* Several listeners may share a type: say where each one is. */
     if (id == VPD_BLOCK_LISTENER) {
@@ -244,8 +250,15 @@ block_json(vpd_block_id id, const char *base)
 int
 vpd_config_dump(const vpd_config *cfg, FILE *out)
 {
+    return vpd_config_dump_redacting(cfg, NULL, out);
+}
+
+int
+vpd_config_dump_redacting(const vpd_config *cfg, const vpd_dump_redactor *r,
+                          FILE *out)
+{
     json_object *root = json_object_new_object();
-    json_object *keys = block_json(VPD_BLOCK_TOP, (const char *)cfg);
+    json_object *keys = block_json(VPD_BLOCK_TOP, (const char *)cfg, r);
     if (!root || !keys) {
         json_object_put(root);
         json_object_put(keys);

@@ -13,6 +13,8 @@
 /* Enums are read through an int. */
 _Static_assert(sizeof(vpd_use_token_mode) == sizeof(int), "int-sized enum");
 _Static_assert(sizeof(vpd_listener_type) == sizeof(int), "int-sized enum");
+_Static_assert(sizeof(vpd_cap_behavior) == sizeof(int), "int-sized enum");
+_Static_assert(sizeof(vpd_static_events_mode) == sizeof(int), "int-sized enum");
 
 /* KD: a key stored in a field of `type`; KX: a key with no field of its
  * own (or one its loader code fills).  Both take the options of
@@ -54,6 +56,8 @@ static const char *const disable_names[] = {"auto-auth", "proxying"};
 static const char *const use_token_names[] = {"false", "true", "force"};
 static const char *const listener_type_names[] = {"tcp", "unix"};
 static const char *const role_names[] = {"default", "metrics_only"};
+static const char *const cap_behavior_names[] = {"optimistic", "pessimistic"};
+static const char *const static_events_names[] = {"auto", "off"};
 
 /* A BLOCK or BLOCKS key's class is that of adding or removing the block;
  * the block's own keys say what happens when they change. */
@@ -73,6 +77,16 @@ static const vpd_config_key top_keys[] = {
     /* Ours: extra chain instances. */
     KD("plugin", CUSTOM, VPD_FIELD_BLOCKS, vpd_config, plugins, RESTART,
        .off2 = offsetof(vpd_config, n_plugins), .sub = VPD_BLOCK_PLUGIN),
+    /* Agent mode: fixed when the runner starts. */
+    KD("template", CUSTOM, VPD_FIELD_BLOCKS, vpd_config, templates, RESTART,
+       .off2 = offsetof(vpd_config, n_templates), .sub = VPD_BLOCK_TEMPLATE),
+    KD("template_config", CUSTOM, VPD_FIELD_BLOCK, vpd_config, template_config,
+       RESTART, .sub = VPD_BLOCK_TEMPLATE_CONFIG),
+    KD("exec", CUSTOM, VPD_FIELD_BLOCK, vpd_config, exec, RESTART,
+       .sub = VPD_BLOCK_EXEC),
+    KD("env_template", CUSTOM, VPD_FIELD_BLOCKS, vpd_config, env_templates,
+       RESTART, .off2 = offsetof(vpd_config, n_env_templates),
+       .sub = VPD_BLOCK_ENV_TEMPLATE),
     KD("pid_file", STR, F_STR, vpd_config, pid_file, RESTART),
     KD("exit_after_auth", BOOL_, F_BOOL, vpd_config, exit_after_auth, RESTART),
     KD("disable_idle_connections", CUSTOM, VPD_FIELD_FLAGS2, vpd_config,
@@ -203,6 +217,24 @@ static const vpd_config_key api_proxy_keys[] = {
  * start. */
 static const vpd_config_key cache_keys[] = {
     KD("persist", CUSTOM, VPD_FIELD_MEMBERS, vpd_cache_config, node, RESTART),
+    /* Static secret caching: core keys, read by the loader and removed
+     * before the store plugin checks the rest.  The static cache is built
+     * once at start, so every change needs a restart. */
+    KD("cache_static_secrets", BOOL_, F_BOOL, vpd_cache_config,
+       cache_static_secrets, RESTART),
+    KD("disable_caching_dynamic_secrets", BOOL_, F_BOOL, vpd_cache_config,
+       disable_caching_dynamic_secrets, RESTART),
+    KD("static_secret_token_capability_refresh_interval", DUR, F_MS,
+       vpd_cache_config, static_capability_refresh_ms, RESTART,
+       .dump_default = "5m"),
+    KD("static_secret_token_capability_refresh_behavior", CUSTOM, F_ENUM,
+       vpd_cache_config, static_capability_behavior, RESTART,
+       .names = cap_behavior_names),
+    /* Ours (extensions): the re-read period and the event stream. */
+    KD("static_secret_refresh_interval", DUR, F_MS, vpd_cache_config,
+       static_refresh_ms, RESTART),
+    KD("static_secret_events", CUSTOM, F_ENUM, vpd_cache_config, static_events,
+       RESTART, .names = static_events_names),
 };
 
 /* Vault's configutil.Telemetry keys.  Those of external sinks and of
@@ -378,6 +410,95 @@ static const vpd_config_key plugin_keys[] = {
     KD("config", CUSTOM, F_NODE, vpd_plugin_block, config, PLUGIN),
 };
 
+/* ---- agent mode (config_agent.h) ---------------------------------------
+ * Templates, the supervised child and its environment are set up once at
+ * start: every change needs a restart. */
+static const vpd_config_key template_keys[] = {
+    KD("source", STR, F_STR, vpd_template_config, source, RESTART),
+    KD("contents", STR, F_STR, vpd_template_config, contents, RESTART),
+    KD("destination", STR, F_STR, vpd_template_config, destination, RESTART),
+    KD("create_dest_dirs", BOOL_, F_BOOL, vpd_template_config, create_dest_dirs,
+       RESTART),
+    KD("perms", CUSTOM, F_STR, vpd_template_config, perms, RESTART,
+       .dump_default = "0644"),
+    KD("user", STR, F_STR, vpd_template_config, user, RESTART),
+    KD("group", STR, F_STR, vpd_template_config, group, RESTART),
+    KD("backup", BOOL_, F_BOOL, vpd_template_config, backup, RESTART),
+    KD("command", CUSTOM, VPD_FIELD_STRS, vpd_template_config, command, RESTART,
+       .off2 = offsetof(vpd_template_config, n_command)),
+    KD("command_timeout", DUR, F_MS, vpd_template_config, command_timeout_ms,
+       RESTART),
+    KD("exec", CUSTOM, VPD_FIELD_BLOCK, vpd_template_config, exec, RESTART,
+       .sub = VPD_BLOCK_TEMPLATE_EXEC),
+    KD("error_on_missing_key", BOOL_, F_BOOL, vpd_template_config,
+       error_on_missing_key, RESTART),
+    KD("left_delimiter", STR, F_STR, vpd_template_config, left_delimiter,
+       RESTART),
+    KD("right_delimiter", STR, F_STR, vpd_template_config, right_delimiter,
+       RESTART),
+    KD("sandbox_path", STR, F_STR, vpd_template_config, sandbox_path, RESTART),
+    KD("wait", CUSTOM, VPD_FIELD_BLOCK, vpd_template_config, wait, RESTART,
+       .sub = VPD_BLOCK_TEMPLATE_WAIT),
+};
+
+static const vpd_config_key template_wait_keys[] = {
+    KD("min", DUR, F_MS, vpd_wait_config, min_ms, RESTART),
+    KD("max", DUR, F_MS, vpd_wait_config, max_ms, RESTART),
+};
+
+static const vpd_config_key template_exec_keys[] = {
+    KD("command", CUSTOM, VPD_FIELD_STRS, vpd_tmpl_exec_config, command,
+       RESTART, .off2 = offsetof(vpd_tmpl_exec_config, n_command)),
+    KD("timeout", DUR, F_MS, vpd_tmpl_exec_config, timeout_ms, RESTART),
+};
+
+static const vpd_config_key template_config_keys[] = {
+    KD("static_secret_render_interval", DUR, F_MS, vpd_template_settings,
+       static_secret_render_interval_ms, RESTART),
+    KD("exit_on_retry_failure", BOOL_, F_BOOL, vpd_template_settings,
+       exit_on_retry_failure, RESTART),
+    KD("max_connections_per_host", CUSTOM, F_SIZE, vpd_template_settings,
+       max_connections_per_host, RESTART),
+    KD("lease_renewal_threshold", CUSTOM, F_STR, vpd_template_settings,
+       lease_renewal_threshold, RESTART, .dump_default = "0.9"),
+};
+
+static const vpd_config_key exec_keys[] = {
+    KD("command", CUSTOM, VPD_FIELD_STRS, vpd_exec_config, command, RESTART,
+       .off2 = offsetof(vpd_exec_config, n_command)),
+    KD("restart_on_secret_changes", CUSTOM, F_STR, vpd_exec_config,
+       restart_on_secret_changes, RESTART),
+    KD("restart_stop_signal", CUSTOM, F_STR, vpd_exec_config,
+       restart_stop_signal, RESTART),
+};
+
+static const vpd_config_key env_template_keys[] = {
+    KD("source", STR, F_STR, vpd_env_template_config, source, RESTART),
+    KD("contents", STR, F_STR, vpd_env_template_config, contents, RESTART),
+    KD("error_on_missing_key", BOOL_, F_BOOL, vpd_env_template_config,
+       error_on_missing_key, RESTART),
+    KD("left_delimiter", STR, F_STR, vpd_env_template_config, left_delimiter,
+       RESTART),
+    KD("right_delimiter", STR, F_STR, vpd_env_template_config, right_delimiter,
+       RESTART),
+};
+
+static void
+template_label(const void *elem, size_t index, char *buf, size_t len)
+{
+    const vpd_template_config *t = elem;
+    snprintf(buf, len, "template %zu (%s)", index + 1,
+             t->destination ? t->destination : "?");
+}
+
+static void
+env_template_label(const void *elem, size_t index, char *buf, size_t len)
+{
+    const vpd_env_template_config *e = elem;
+    (void)index;
+    snprintf(buf, len, "env_template \"%s\"", e->name ? e->name : "?");
+}
+
 static void
 listener_label(const void *elem, size_t index, char *buf, size_t len)
 {
@@ -487,6 +608,53 @@ const vpd_config_block vpd_config_blocks[VPD_BLOCK_COUNT] = {
                           .diff_whole = true,
                           .count_name = "plugin blocks",
                           .label = plugin_label},
+    [VPD_BLOCK_TEMPLATE] = {.name = "template",
+                            KEYS(template_keys),
+                            .elem_size = sizeof(vpd_template_config),
+                            .present_off = VPD_NO_FIELD,
+                            .raw_off = VPD_NO_FIELD,
+                            .diff_name = "template",
+                            .diff_whole = true,
+                            .count_name = "the number of templates",
+                            .label = template_label},
+    [VPD_BLOCK_TEMPLATE_WAIT] = {.name = "template.wait",
+                                 KEYS(template_wait_keys),
+                                 .elem_size = sizeof(vpd_wait_config),
+                                 .present_off = VPD_NO_FIELD,
+                                 .raw_off = VPD_NO_FIELD,
+                                 .diff_name = "template wait",
+                                 .diff_whole = true},
+    [VPD_BLOCK_TEMPLATE_EXEC] = {.name = "template.exec",
+                                 KEYS(template_exec_keys),
+                                 .elem_size = sizeof(vpd_tmpl_exec_config),
+                                 .present_off = VPD_NO_FIELD,
+                                 .raw_off = VPD_NO_FIELD,
+                                 .diff_name = "template exec",
+                                 .diff_whole = true},
+    [VPD_BLOCK_TEMPLATE_CONFIG] = {.name = "template_config",
+                                   KEYS(template_config_keys),
+                                   .elem_size = sizeof(vpd_template_settings),
+                                   .present_off =
+                                       offsetof(vpd_template_settings, present),
+                                   .raw_off = VPD_NO_FIELD,
+                                   .diff_name = "template_config",
+                                   .diff_whole = true},
+    [VPD_BLOCK_EXEC] = {.name = "exec",
+                        KEYS(exec_keys),
+                        .elem_size = sizeof(vpd_exec_config),
+                        .present_off = offsetof(vpd_exec_config, present),
+                        .raw_off = VPD_NO_FIELD,
+                        .diff_name = "exec",
+                        .diff_whole = true},
+    [VPD_BLOCK_ENV_TEMPLATE] = {.name = "env_template",
+                                KEYS(env_template_keys),
+                                .elem_size = sizeof(vpd_env_template_config),
+                                .present_off = VPD_NO_FIELD,
+                                .raw_off = VPD_NO_FIELD,
+                                .diff_name = "env_template",
+                                .diff_whole = true,
+                                .count_name = "env_template blocks",
+                                .label = env_template_label},
 };
 
 const vpd_config_key *

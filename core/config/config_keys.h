@@ -32,6 +32,13 @@ typedef enum {
     VPD_BLOCK_LISTENER,
     VPD_BLOCK_QUIT_API, /* listener { proxy_api { } } and agent_api */
     VPD_BLOCK_PLUGIN,
+    /* Agent mode. */
+    VPD_BLOCK_TEMPLATE,
+    VPD_BLOCK_TEMPLATE_WAIT, /* template { wait { } } */
+    VPD_BLOCK_TEMPLATE_EXEC, /* template { exec { } } */
+    VPD_BLOCK_TEMPLATE_CONFIG,
+    VPD_BLOCK_EXEC,
+    VPD_BLOCK_ENV_TEMPLATE,
     VPD_BLOCK_COUNT
 } vpd_block_id;
 

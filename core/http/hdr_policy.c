@@ -39,15 +39,73 @@ static const struct {
     ENTRY("Accept-Encoding", VPD_HDR_NOT_UPSTREAM),
 };
 
+/* The table entries a name of length nl could match: at most two share a
+ * length, so most names are settled by this switch alone.  Indexes are
+ * one-based, 0 meaning none. */
+static void
+candidates(size_t nl, unsigned *a, unsigned *b)
+{
+    *a = *b = 0;
+    switch (nl) {
+    case 2: /* TE */
+        *a = 6;
+        break;
+    case 4: /* Host */
+        *a = 11;
+        break;
+    case 6: /* Expect */
+        *a = 12;
+        break;
+    case 7: /* Trailer, Upgrade */
+        *a = 7;
+        *b = 9;
+        break;
+    case 10: /* Connection, Keep-Alive */
+        *a = 1;
+        *b = 2;
+        break;
+    case 14: /* Content-Length */
+        *a = 10;
+        break;
+    case 15: /* Accept-Encoding */
+        *a = 13;
+        break;
+    case 16: /* Proxy-Connection */
+        *a = 3;
+        break;
+    case 17: /* Transfer-Encoding */
+        *a = 8;
+        break;
+    case 18: /* Proxy-Authenticate */
+        *a = 4;
+        break;
+    case 19: /* Proxy-Authorization */
+        *a = 5;
+        break;
+    default:
+        break;
+    }
+}
+
+static bool
+entry_is(unsigned idx, const char *name, size_t nl)
+{
+    return idx && header_table[idx - 1].len == nl &&
+           (header_table[idx - 1].name[0] | 0x20) == (name[0] | 0x20) &&
+           strncasecmp(header_table[idx - 1].name, name, nl) == 0;
+}
+
 unsigned
 vpd_hdr_flags(const char *name, size_t nl)
 {
-    if (!name)
+    if (!name || !nl)
         return 0;
-    for (size_t i = 0; i < sizeof header_table / sizeof header_table[0]; i++)
-        if (header_table[i].len == nl &&
-            strncasecmp(header_table[i].name, name, nl) == 0)
-            return header_table[i].flags;
+    unsigned a, b;
+    candidates(nl, &a, &b);
+    if (entry_is(a, name, nl))
+        return header_table[a - 1].flags;
+    if (entry_is(b, name, nl))
+        return header_table[b - 1].flags;
     return 0;
 }
 
@@ -75,13 +133,43 @@ is_connection(const char *name)
     return (name[0] | 0x20) == 'c' && strcasecmp(name, "Connection") == 0;
 }
 
+/* Splits a Connection value into f->tok as token_in_list reads it (comma
+ * separated, white space around each token, empty ones skipped). */
+static void
+split_tokens(vpd_hdr_filter *f, const char *list)
+{
+    const char *p = list;
+    while (*p && !f->many_tok) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *s = p;
+        while (*p && *p != ',')
+            p++;
+        const char *e = p;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (e == s)
+            continue;
+        if (f->ntok == sizeof f->tok / sizeof f->tok[0]) {
+            f->many_tok = true;
+            break;
+        }
+        f->tok[f->ntok].p = s;
+        f->tok[f->ntok].n = (size_t)(e - s);
+        f->ntok++;
+    }
+}
+
 void
 vpd_hdr_filter_init(vpd_hdr_filter *f, const vpd_hdrs *src,
                     vpd_hdr_direction dir, bool keep_length)
 {
-    memset(f, 0, sizeof *f);
     f->src = src;
     f->dir = dir;
+    f->nconn = 0;
+    f->many = false;
+    f->ntok = 0;
+    f->many_tok = false;
     f->keep_length = keep_length && dir == VPD_HDR_TO_CLIENT;
     for (size_t i = 0; src && i < src->n; i++) {
         if (!src->v[i].name || !is_connection(src->v[i].name))
@@ -91,6 +179,7 @@ vpd_hdr_filter_init(vpd_hdr_filter *f, const vpd_hdrs *src,
             break;
         }
         f->conn[f->nconn++] = src->v[i].value ? src->v[i].value : "";
+        split_tokens(f, f->conn[f->nconn - 1]);
     }
 }
 
@@ -119,6 +208,12 @@ token_in_list(const char *list, const char *name, size_t nl)
 static bool
 named_by_connection(const vpd_hdr_filter *f, const char *name, size_t nl)
 {
+    if (!f->many && !f->many_tok) {
+        for (size_t i = 0; i < f->ntok; i++)
+            if (f->tok[i].n == nl && strncasecmp(f->tok[i].p, name, nl) == 0)
+                return true;
+        return false;
+    }
     if (!f->many) {
         for (size_t i = 0; i < f->nconn; i++)
             if (token_in_list(f->conn[i], name, nl))

@@ -74,6 +74,13 @@ typedef struct {
     const char *conn[8]; /* the Connection values, when there are few */
     size_t nconn;
     bool many; /* more than fit in conn: scan src instead */
+    /* The tokens of those values, split once, when there are few. */
+    struct {
+        const char *p;
+        size_t n;
+    } tok[16];
+    size_t ntok;
+    bool many_tok; /* more than fit in tok: read the values instead */
 } vpd_hdr_filter;
 
 /* Prepares a filter for the headers of one message (src may be NULL: then

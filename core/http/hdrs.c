@@ -1,24 +1,86 @@
 /* Header lists: the one container for HTTP headers, shared by the listener
  * side and the forwarder side.
  *
+ * Names and values are not allocated one by one: they are bumped into
+ * blocks that belong to the list, and vpd_hdrs_clear keeps the largest
+ * block, so a list reused for every request (a connection's, a recycled
+ * forwarder op's) stops calling malloc once it has seen its largest
+ * message.  Blocks are never moved, so a name or value pointer stays
+ * valid until the list is cleared or freed.
+ *
  * Header values may carry tokens (X-Vault-Token, Authorization), so every
- * value is wiped before its memory goes back to the allocator. */
+ * byte is wiped before its memory is reused or goes back to the
+ * allocator. */
 #include "autoconf.h"
 
 #include "http/hdrs.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* A header is one allocation, "name\0value\0": half the malloc calls of
- * two copies, on the path every request takes several times. */
-static void
-free_header(vpd_hdr *hd)
+/* Room for the headers of an ordinary request or answer in one block. */
+#define FIRST_BLOCK 480
+
+struct vpd_hdrs_block {
+    struct vpd_hdrs_block *next; /* older, smaller blocks */
+    size_t cap, used;
+    char data[];
+};
+
+/* Room for `need` bytes in the newest block, adding a block if needed. */
+static char *
+bump(vpd_hdrs *h, size_t need)
 {
-    if (hd->value)
-        explicit_bzero(hd->value, strlen(hd->value));
-    free(hd->name);
+    struct vpd_hdrs_block *b = h->mem;
+    if (!b || b->cap - b->used < need) {
+        size_t cap = b ? 2 * b->cap : FIRST_BLOCK;
+        if (cap < need)
+            cap = need;
+        if (cap > SIZE_MAX - sizeof *b)
+            return NULL;
+        struct vpd_hdrs_block *nb = malloc(sizeof *nb + cap);
+        if (!nb)
+            return NULL;
+        nb->next = b;
+        nb->cap = cap;
+        nb->used = 0;
+        h->mem = b = nb;
+    }
+    char *p = b->data + b->used;
+    b->used += need;
+    return p;
+}
+
+static void
+wipe_header(vpd_hdr *hd)
+{
+    /* The name's and the value's bytes, with both NULs: adjacent. */
+    size_t len = (size_t)(hd->value - hd->name) + strlen(hd->value) + 1;
+    explicit_bzero(hd->name, len);
+}
+
+/* Wipes and frees every block but the newest (the largest), which is
+ * kept, wiped and empty, when keep is true. */
+static void
+release_blocks(vpd_hdrs *h, bool keep)
+{
+    struct vpd_hdrs_block *b = h->mem;
+    if (keep && b) {
+        explicit_bzero(b->data, b->used);
+        b->used = 0;
+        b = b->next;
+        h->mem->next = NULL;
+    } else {
+        h->mem = NULL;
+    }
+    while (b) {
+        struct vpd_hdrs_block *next = b->next;
+        explicit_bzero(b->data, b->used);
+        free(b);
+        b = next;
+    }
 }
 
 int
@@ -41,9 +103,9 @@ vpd_hdrs_addn(vpd_hdrs *h, const char *name, size_t name_len, const char *value,
         h->v = v;
         h->cap = cap;
     }
-    if (name_len > ((size_t)-1) / 2 || value_len > ((size_t)-1) / 2)
+    if (name_len > ((size_t)-1) / 4 || value_len > ((size_t)-1) / 4)
         return -1;
-    char *n = malloc(name_len + value_len + 2);
+    char *n = bump(h, name_len + value_len + 2);
     if (!n)
         return -1;
     memcpy(n, name, name_len);
@@ -102,7 +164,7 @@ vpd_hdrs_del(vpd_hdrs *h, const char *name)
         return 0;
     for (size_t i = 0; i < h->n; i++) {
         if (strcasecmp(h->v[i].name, name) == 0) {
-            free_header(&h->v[i]);
+            wipe_header(&h->v[i]);
             gone++;
         } else {
             h->v[j++] = h->v[i];
@@ -130,9 +192,7 @@ vpd_hdrs_free(vpd_hdrs *h)
 {
     if (!h)
         return;
-    for (size_t i = 0; i < h->n; i++) {
-        free_header(&h->v[i]);
-    }
+    release_blocks(h, false);
     free(h->v);
     h->v = NULL;
     h->n = h->cap = 0;
@@ -143,8 +203,7 @@ vpd_hdrs_clear(vpd_hdrs *h)
 {
     if (!h)
         return;
-    for (size_t i = 0; i < h->n; i++)
-        free_header(&h->v[i]);
+    release_blocks(h, true);
     h->n = 0;
 }
 
@@ -154,7 +213,7 @@ vpd_hdrs_truncate(vpd_hdrs *h, size_t n)
     if (!h)
         return;
     for (size_t i = n; i < h->n; i++)
-        free_header(&h->v[i]);
+        wipe_header(&h->v[i]);
     if (n < h->n)
         h->n = n;
 }

@@ -2,10 +2,13 @@
  * original case, with case-insensitive lookups.  A pure module: it knows
  * nothing of listeners, connections or the config.
  *
- * Ownership: a vpd_hdrs owns every name and value in it (NUL-terminated
- * copies, one allocation per header: name and value are adjacent, the
- * value right after the name's NUL).  Values may hold tokens, so they are
- * wiped before they are freed. */
+ * Ownership: a vpd_hdrs owns every name and value in it: NUL-terminated
+ * copies kept in blocks of its own (`mem`), name and value adjacent.  A
+ * name or value stays where it is until the list is cleared or freed;
+ * removing a header (vpd_hdrs_del, vpd_hdrs_truncate) wipes its bytes but
+ * gives the room back only then.  Values may hold tokens, so every byte is
+ * wiped before its memory is reused or freed.  A list may be moved by
+ * copying the struct and zeroing the source. */
 #ifndef VPD_HDRS_H
 #define VPD_HDRS_H
 
@@ -17,10 +20,13 @@ typedef struct {
     char *value;
 } vpd_hdr;
 
+struct vpd_hdrs_block;
+
 typedef struct {
     vpd_hdr *v;
     size_t n;
     size_t cap;
+    struct vpd_hdrs_block *mem; /* the bytes of names and values */
 } vpd_hdrs;
 
 /* Each add copies name and value.  Returns 0 or -1 (out of memory). */
@@ -41,7 +47,9 @@ void vpd_hdrs_free(vpd_hdrs *h);
 /* Frees the headers from index n on (wiping their values); the first n
  * stay as they are. */
 void vpd_hdrs_truncate(vpd_hdrs *h, size_t n);
-/* Like vpd_hdrs_free, but keeps the array for reuse (h->n becomes 0). */
+/* Like vpd_hdrs_free, but keeps the array and one block of memory for
+ * reuse (h->n becomes 0): a list refilled for every request then
+ * allocates nothing. */
 void vpd_hdrs_clear(vpd_hdrs *h);
 
 #endif

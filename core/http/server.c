@@ -60,6 +60,11 @@
 #define DEFAULT_MAX_BODY (32 * 1024 * 1024)
 #define DEFAULT_MAX_CONNS 4096
 #define REQ_MAGIC 0x76706472u /* "vpdr" */
+/* Answered requests kept for reuse, with their header memory. */
+#define SPARE_REQS 64
+/* The smallest room for target and path a request struct gets, so that a
+ * kept one fits most later requests. */
+#define REQ_STRINGS_MIN 256
 
 typedef struct conn conn;
 typedef struct srv_req srv_req;
@@ -100,6 +105,8 @@ struct vpd_server {
     conn *conns;   /* open connections (not yet closing) */
     srv_req *reqs; /* requests handed to the router */
     size_t inflight;
+    srv_req *spare; /* answered, kept for reuse (linked by next) */
+    size_t n_spare;
     size_t handles; /* handles whose close callback has not run */
     bool stopping, closing, finished;
     void (*done)(void *);
@@ -167,6 +174,7 @@ struct srv_req {
     void *gone_arg;
     bool head;
     char empty[1];
+    size_t strings_cap;
     char strings[]; /* target NUL path NUL */
 };
 
@@ -224,16 +232,67 @@ http_date(vpd_server *srv)
     return srv->date;
 }
 
+/* Releases an answered request.  While the server runs, it is kept for
+ * the next one with its header memory (wiped), so that the steady state
+ * allocates no request structs and no header lists. */
 static void
 req_free(srv_req *r)
 {
     r->magic = 0;
-    vpd_hdrs_free(&r->pub.headers);
     if (r->pub.body && r->pub.body != r->empty) {
         explicit_bzero(r->pub.body, r->pub.body_len);
         free(r->pub.body);
     }
+    r->pub.body = NULL;
+    vpd_server *srv = r->srv;
+    if (srv && !srv->closing && srv->n_spare < SPARE_REQS) {
+        vpd_hdrs_clear(&r->pub.headers);
+        explicit_bzero(r->strings, r->strings_cap);
+        r->next = srv->spare;
+        srv->spare = r;
+        srv->n_spare++;
+        return;
+    }
+    vpd_hdrs_free(&r->pub.headers);
     free(r);
+}
+
+/* A zeroed request with room for `strings` bytes of target and path, a
+ * kept one when it is large enough.  Its header list is empty but may
+ * hold memory. */
+static srv_req *
+req_new(vpd_server *srv, size_t strings)
+{
+    srv_req *r = srv->spare;
+    if (r && r->strings_cap >= strings) {
+        srv->spare = r->next;
+        srv->n_spare--;
+    } else {
+        size_t cap = strings < REQ_STRINGS_MIN ? REQ_STRINGS_MIN : strings;
+        r = malloc(sizeof *r + cap);
+        if (!r)
+            return NULL;
+        memset(&r->pub.headers, 0, sizeof r->pub.headers);
+        r->strings_cap = cap;
+    }
+    vpd_hdrs headers = r->pub.headers;
+    size_t cap = r->strings_cap;
+    memset(r, 0, sizeof *r);
+    r->pub.headers = headers;
+    r->strings_cap = cap;
+    return r;
+}
+
+static void
+spare_reqs_free(vpd_server *srv)
+{
+    while (srv->spare) {
+        srv_req *r = srv->spare;
+        srv->spare = r->next;
+        vpd_hdrs_free(&r->pub.headers);
+        free(r);
+    }
+    srv->n_spare = 0;
 }
 
 /* ---- writing ---------------------------------------------------------- */
@@ -806,7 +865,7 @@ cb_message_begin(llhttp_t *p)
     vpd_buf_reset(&c->hname);
     vpd_buf_reset(&c->hval);
     vpd_buf_reset(&c->body);
-    vpd_hdrs_free(&c->hdrs);
+    vpd_hdrs_clear(&c->hdrs);
     return 0;
 }
 
@@ -980,10 +1039,9 @@ cb_message_complete(llhttp_t *p)
             slash = tl == 0 || url[0] == '?';
         }
     }
-    srv_req *r = malloc(sizeof *r + 2 * (tl + 2));
+    srv_req *r = req_new(c->srv, 2 * (tl + 2));
     if (!r)
         return oom(c);
-    memset(r, 0, sizeof *r);
     r->magic = REQ_MAGIC;
     char *target = r->strings;
     if (slash)
@@ -1007,8 +1065,11 @@ cb_message_complete(llhttp_t *p)
     memcpy(r->pub.method, m ? m : "", ml);
     r->pub.method[ml] = '\0';
     r->head = !c->is_list && p->method == HTTP_HEAD;
+    /* The parsed headers go with the request; the connection takes the
+     * request's emptied list (and its memory) for the next one. */
+    vpd_hdrs spare = r->pub.headers;
     r->pub.headers = c->hdrs;
-    memset(&c->hdrs, 0, sizeof c->hdrs);
+    c->hdrs = spare;
     if (c->body.len) {
         r->pub.body_len = c->body.len;
         r->pub.body = vpd_buf_steal(&c->body);
@@ -1922,6 +1983,7 @@ server_maybe_done(vpd_server *srv)
     if (!srv->closing || srv->handles > 0 || srv->finished)
         return;
     srv->finished = true;
+    spare_reqs_free(srv);
     for (srv_req *r = srv->reqs; r; r = r->next)
         r->srv = NULL; /* the router may still answer; then it only frees */
     for (size_t i = 0; i < srv->n_lst; i++)

@@ -1,7 +1,9 @@
 /* The host table's shims: see host_table.h.  The members that act on
  * login requests and proxied requests are implemented in login.c and
- * request.c; the ones here are the rest: logging and errors, memory,
- * configuration lookups, files, JSON, time and randomness. */
+ * request.c, the 1.2 timers, reauth, fetch and JSON members in timers.c,
+ * reauth.c, fetch.c and json_api.c; the ones here are the rest: logging
+ * and errors, memory, configuration lookups, files, the 1.0 JSON
+ * helpers, time and randomness. */
 #include "autoconf.h"
 
 #include "plugin/host_table.h"
@@ -19,13 +21,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/buf.h"
 #include "base/log.h"
 #include "base/secmem.h"
+#include "plugin/fetch.h"
+#include "plugin/json_api.h"
+#include "plugin/file_read.h"
 #include "plugin/login.h"
 #include "plugin/plugin_instance.h"
 #include "plugin/plugin_loader.h"
+#include "plugin/reauth.h"
 #include "plugin/request.h"
+#include "plugin/timers.h"
 
 #define FILE_MAX (1024 * 1024)
 
@@ -148,65 +154,66 @@ host_conf_duration_ms(const vp_instance_t *inst, const char *key, uint64_t *out)
 
 /* ---- files ------------------------------------------------------------- */
 
+/* The rules and messages are file_read.c's, shared with the mock host. */
+static int
+read_with(const vp_instance_t *inst, const char *path, unsigned flags,
+          unsigned deny_mode, char **out, size_t *out_len)
+{
+    *out = NULL;
+    char why[512], *raw = NULL;
+    size_t len = 0;
+    int rc = vpd_file_read(path, flags, deny_mode, FILE_MAX, &raw, &len, why,
+                           sizeof why);
+    if (rc != 0) {
+        if (inst && rc != VP_ENOMEM)
+            host_set_error(inst, "%s", why);
+        return rc;
+    }
+    if (why[0])
+        host_log(inst, VP_LOG_WARN, "%s", why);
+    const char *start = raw;
+    size_t n = len;
+    if (flags & VP_READ_TRIM) {
+        while (n && isspace((unsigned char)*start)) {
+            start++;
+            n--;
+        }
+        while (n && isspace((unsigned char)start[n - 1]))
+            n--;
+    }
+    *out = vpd_secret_dup(start, n);
+    OPENSSL_cleanse(raw, len);
+    free(raw);
+    if (!*out)
+        return VP_ENOMEM;
+    if (out_len)
+        *out_len = n;
+    return 0;
+}
+
 static int
 host_read_file(const vp_instance_t *inst, const char *path, int trim,
                char **out, size_t *out_len)
 {
-    vpd_instance *vi = (vpd_instance *)inst;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        int e = errno;
-        if (vi)
-            host_set_error(inst, "cannot read %s: %s", path, strerror(e));
-        return e == ENOENT ? VP_ENOENT : VP_EIO;
+    return read_with(inst, path, trim ? VP_READ_TRIM : 0, 0, out, out_len);
+}
+
+static int
+host_read_file_opts(const vp_instance_t *inst, const char *path,
+                    const vp_read_opts_t *opts, char **out, size_t *out_len)
+{
+    *out = NULL;
+    if (!opts)
+        return read_with(inst, path, 0, 0, out, out_len);
+    const unsigned known = VP_READ_TRIM | VP_READ_NOFOLLOW | VP_READ_REMOVE;
+    if (opts->size < sizeof *opts || (opts->flags & ~known)) {
+        if (inst)
+            host_set_error(inst, "read_file_opts: %s",
+                           opts->size < sizeof *opts ? "options too small"
+                                                     : "unknown flags");
+        return VP_EINVAL;
     }
-    vpd_buf b = VPD_BUF_INIT;
-    char chunk[4096];
-    int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            host_set_error(inst, "cannot read %s: %s", path, strerror(errno));
-            rc = VP_EIO;
-            break;
-        }
-        if (n == 0)
-            break;
-        if (b.len + (size_t)n > FILE_MAX) {
-            host_set_error(inst, "%s is larger than 1 MiB", path);
-            rc = VP_EIO;
-            break;
-        }
-        if (vpd_buf_append(&b, chunk, (size_t)n) != 0) {
-            rc = VP_ENOMEM;
-            break;
-        }
-    }
-    OPENSSL_cleanse(chunk, sizeof chunk);
-    close(fd);
-    if (rc != 0) {
-        vpd_buf_free_secret(&b);
-        return rc;
-    }
-    const char *start = b.data ? b.data : "";
-    size_t len = b.len;
-    if (trim) {
-        while (len && isspace((unsigned char)*start)) {
-            start++;
-            len--;
-        }
-        while (len && isspace((unsigned char)start[len - 1]))
-            len--;
-    }
-    *out = vpd_secret_dup(start, len);
-    vpd_buf_free_secret(&b);
-    if (!*out)
-        return VP_ENOMEM;
-    if (out_len)
-        *out_len = len;
-    return 0;
+    return read_with(inst, path, opts->flags, opts->deny_mode, out, out_len);
 }
 
 /* ---- JSON -------------------------------------------------------------- */
@@ -338,6 +345,35 @@ static const vp_host_api_t host_table = {
     .random_bytes = host_random_bytes,
     .login_method = vpd_login_method,
     .login_path = vpd_login_path,
+
+    /* 1.2: timers */
+    .timer_start = vpd_plugin_timer_start,
+    .timer_stop = vpd_plugin_timer_stop,
+    .reauth = vpd_plugin_reauth,
+
+    /* 1.2: fetch */
+    .fetch = vpd_plugin_fetch,
+    .fetch_cancel = vpd_plugin_fetch_cancel,
+
+    /* 1.2: JSON */
+    .json_parse = vpd_json_parse,
+    .json_free = vpd_json_free,
+    .json_get = vpd_json_get,
+    .json_type = vpd_json_type,
+    .json_get_int = vpd_json_get_int,
+    .json_get_number = vpd_json_get_number,
+    .json_get_bool = vpd_json_get_bool,
+    .json_get_str = vpd_json_get_str,
+    .json_array_len = vpd_json_array_len,
+    .json_array_at = vpd_json_array_at,
+    .json_new = vpd_json_new,
+    .json_add_str = vpd_json_add_str,
+    .json_add_int = vpd_json_add_int,
+    .json_add_number = vpd_json_add_number,
+    .json_add_bool = vpd_json_add_bool,
+    .json_add = vpd_json_add,
+    .json_to_text = vpd_json_to_text,
+    .read_file_opts = host_read_file_opts,
 };
 
 const vp_host_api_t *

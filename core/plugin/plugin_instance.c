@@ -5,6 +5,10 @@
 
 #include "plugin/plugin_instance.h"
 
+#include "plugin/fetch.h"
+#include "plugin/reauth.h"
+#include "plugin/timers.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +60,7 @@ vpd_instance_new(vpd_registry *reg, vp_kind_t kind, const char *name,
     }
     vi->pub.host = owner->host;
     vi->pub.name = p->name;
+    vi->pub.size = (uint32_t)sizeof vi->pub;
     vi->kind = kind;
     vi->provide = p;
     vi->plugin = owner;
@@ -97,6 +102,11 @@ vpd_instance_free(vpd_instance *vi)
             destroy(&vi->pub);
         vi->plugin->live_instances--;
     }
+    /* Timers and requests the plugin left running must not call into an
+     * instance that is gone (ABI 1.2: cancelled on destroy). */
+    vpd_plugin_timers_cancel(&vi->pub);
+    vpd_plugin_fetch_cancel_instance(&vi->pub);
+    vpd_plugin_reauth_unregister(&vi->pub);
     /* The configuration goes after destroy: the plugin's state may point
      * at its strings until then. */
     vpd_plugin_conf_free(&vi->conf);
@@ -134,8 +144,20 @@ int (*vpd_instance_reconfigure_op(const vpd_instance *vi))(vp_instance_t *,
             return ((const vp_consistency_ops_t *)ops)->reconfigure;
         break;
     case VP_KIND_AUTH:
+        if (OPS_HAS(vp_auth_ops_t, ops, reconfigure, 2, minor))
+            return ((const vp_auth_ops_t *)ops)->reconfigure;
         break;
     }
+    return NULL;
+}
+
+vp_auth_failure_t (*vpd_instance_login_failed_op(const vpd_instance *vi))(
+    vp_instance_t *, const vp_auth_answer_t *)
+{
+    unsigned minor = vi->plugin ? vi->plugin->desc->abi_minor : 0;
+    if (vi->kind == VP_KIND_AUTH &&
+        OPS_HAS(vp_auth_ops_t, vi->provide->ops, login_failed, 2, minor))
+        return ((const vp_auth_ops_t *)vi->provide->ops)->login_failed;
     return NULL;
 }
 

@@ -44,11 +44,15 @@ void vpd_instance_free(vpd_instance *inst);
  * and the synthetic pairs). */
 bool vpd_instance_same_config(const vpd_instance *a, const vpd_instance *b);
 
-/* The implementation's reconfigure op, or NULL when it has none: auth
- * methods (swapped instead), and every implementation of a plugin built
- * against ABI 1.0, whose ops tables end before the op. */
+/* The implementation's reconfigure op, or NULL when it has none: every
+ * implementation of a plugin built against ABI 1.0, and auth methods of
+ * plugins built before 1.2, whose ops tables end before the op. */
 int (*vpd_instance_reconfigure_op(const vpd_instance *inst))(vp_instance_t *,
                                                              vp_instance_t *);
+
+/* An auth method's login_failed op (ABI 1.2), or NULL when it has none. */
+vp_auth_failure_t (*vpd_instance_login_failed_op(const vpd_instance *inst))(
+    vp_instance_t *, const vp_auth_answer_t *);
 
 /* Applies next's configuration to the running inst (same implementation;
  * next made by vpd_instance_new from the new configuration, so already

@@ -1,12 +1,19 @@
 /* Plugin loading.  The order matters for safety: open the module, find the
  * descriptor, check every field we can without executing plugin code, and
  * only then call its init.  A plugin that fails any step is refused with
- * its path and the reason, and unloaded. */
+ * its path and the reason, and unloaded.
+ *
+ * Modules are opened with immediate binding (RTLD_NOW): a plugin that
+ * needs a symbol nobody provides is refused at start, naming the symbol,
+ * instead of killing the daemon the first time that code runs.  A module
+ * file, or the directory holding it, that anyone may write is refused too:
+ * whoever can replace it runs code as the daemon. */
 #include "autoconf.h"
 
 #include "plugin/plugin_loader.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <dlfcn.h>
 #include <ltdl.h>
 #include <stdarg.h>
@@ -79,33 +86,83 @@ module_name(const char *path, char *out, size_t out_len)
     out[i] = '\0';
 }
 
-/* libltdl reports a failed open as "file not found" even when the file is
- * there but has an unresolvable symbol.  Ask dlopen directly for the real
- * reason, so the operator sees which symbol is missing. */
-static void
-explain_open_failure(const char *path, char *why, size_t why_len)
+/* Why the last module open was refused, when the file was there: libltdl
+ * itself only says "file not found" after trying every candidate name. */
+static char open_refusal[512];
+
+/* Refuses a file or directory anyone may write (the sticky bit does not
+ * help: it only stops others from renaming what is already there). */
+static int
+refuse_world_writable(const char *path, char *why, size_t why_len)
 {
-    char candidates[3][1024];
-    const char *base = strrchr(path, '/');
-    size_t dirlen = base ? (size_t)(base - path + 1) : 0;
-    base = base ? base + 1 : path;
-    snprintf(candidates[0], sizeof candidates[0], "%s.so", path);
-    snprintf(candidates[1], sizeof candidates[1], "%.*s.libs/%s.so",
-             (int)dirlen, path, base);
-    snprintf(candidates[2], sizeof candidates[2], "%s", path);
-    for (size_t i = 0; i < 3; i++) {
-        struct stat st;
-        if (stat(candidates[i], &st) != 0 || !S_ISREG(st.st_mode))
-            continue;
-        void *h = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
-        if (h) {
-            dlclose(h);
-            continue;
-        }
-        snprintf(why, why_len, "%s", dlerror());
-        return;
-    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !(st.st_mode & S_IWOTH))
+        return 0;
+    snprintf(why, why_len,
+             "%s %s is writable by every user (mode %04o); remove that "
+             "permission (chmod o-w)",
+             S_ISDIR(st.st_mode) ? "directory" : "file", path,
+             (unsigned)(st.st_mode & 07777));
+    return -1;
 }
+
+/* The directory part of path ("." when there is none). */
+static void
+dir_of(const char *path, char *out, size_t out_len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(out, out_len, ".");
+    else if (slash == path)
+        snprintf(out, out_len, "/");
+    else
+        snprintf(out, out_len, "%.*s", (int)(slash - path), path);
+}
+
+/* libltdl's own dlopen loader binds lazily (RTLD_LAZY), so this one
+ * replaces it: the same dlopen, with RTLD_NOW, after the permission
+ * check.  It records the reason of a refusal for a file that exists. */
+static lt_module
+now_open(lt_user_data data, const char *filename, lt_dladvise advise)
+{
+    (void)data;
+    (void)advise;
+    struct stat st;
+    if (!filename || stat(filename, &st) != 0)
+        return NULL;
+    char dir[1024];
+    dir_of(filename, dir, sizeof dir);
+    if (refuse_world_writable(filename, open_refusal, sizeof open_refusal) !=
+            0 ||
+        refuse_world_writable(dir, open_refusal, sizeof open_refusal) != 0)
+        return NULL;
+    void *h = dlopen(filename, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        snprintf(open_refusal, sizeof open_refusal, "%s", dlerror());
+    return h;
+}
+
+static int
+now_close(lt_user_data data, lt_module module)
+{
+    (void)data;
+    return dlclose(module);
+}
+
+static void *
+now_sym(lt_user_data data, lt_module module, const char *name)
+{
+    (void)data;
+    return dlsym(module, name);
+}
+
+static const lt_dlvtable now_loader = {
+    .name = "vaproxy_dlopen_now",
+    .module_open = now_open,
+    .module_close = now_close,
+    .find_sym = now_sym,
+    .priority = LT_DLLOADER_PREPEND,
+};
 
 static int
 check_ops(const vp_provide_t *p, const char *path, char *err, size_t err_len)
@@ -152,25 +209,29 @@ check_ops(const vp_provide_t *p, const char *path, char *err, size_t err_len)
 
 /* Everything that can be checked without running plugin code. */
 static int
-check_descriptor(const vpd_registry *reg, const vp_plugin_t *d,
-                 const char *path, const char *modname, char *err,
-                 size_t err_len)
+check_descriptor(const vpd_registry *reg, const vp_host_api_t *host,
+                 const vp_plugin_t *d, const char *path, const char *modname,
+                 char *err, size_t err_len)
 {
     if (d->magic != VP_PLUGIN_MAGIC)
         return refuse(err, err_len, path,
                       "bad magic 0x%08x (not a vaproxy plugin, or built "
                       "against a foreign SDK)",
                       (unsigned)d->magic);
-    if (d->abi_major != VP_ABI_MAJOR)
+    if (d->abi_major != host->abi_major)
         return refuse(err, err_len, path,
                       "built for ABI %u.%u, this vaproxyd speaks ABI %u.%u "
                       "(major versions must match)",
-                      d->abi_major, d->abi_minor, VP_ABI_MAJOR, VP_ABI_MINOR);
-    if (d->abi_minor > VP_ABI_MINOR)
+                      d->abi_major, d->abi_minor, host->abi_major,
+                      host->abi_minor);
+    /* The minor a plugin records is the one it needs
+     * (VP_TARGET_ABI_MINOR), not necessarily that of its headers. */
+    if (d->abi_minor > host->abi_minor)
         return refuse(err, err_len, path,
                       "built for ABI %u.%u, newer than this vaproxyd's "
                       "ABI %u.%u: upgrade vaproxyd",
-                      d->abi_major, d->abi_minor, VP_ABI_MAJOR, VP_ABI_MINOR);
+                      d->abi_major, d->abi_minor, host->abi_major,
+                      host->abi_minor);
     if (d->size < DESC_MIN_SIZE)
         return refuse(err, err_len, path, "descriptor size %u is too small",
                       (unsigned)d->size);
@@ -211,6 +272,21 @@ ensure_ltdl(char *err, size_t err_len)
         snprintf(err, err_len, "libltdl: %s", lt_dlerror());
         return -1;
     }
+    /* Only our loader may open files: were libltdl's lazy one left in
+     * place, it would retry a module ours refused.  libltdl frees every
+     * loader's table in lt_dlexit, and forgets the one it hands back
+     * here, so both are heap copies released with free. */
+    free(lt_dlloader_remove("lt_dlopen"));
+    lt_dlvtable *mine = malloc(sizeof *mine);
+    if (mine)
+        *mine = now_loader;
+    if (!mine || lt_dlloader_add(mine) != 0) {
+        snprintf(err, err_len, "libltdl: %s",
+                 mine ? lt_dlerror() : "out of memory");
+        free(mine);
+        lt_dlexit();
+        return -1;
+    }
     lt_ready = 1;
     return 0;
 }
@@ -233,18 +309,25 @@ vpd_plugins_load_file(vpd_registry *reg, const char *path,
     char modname[256];
     module_name(stem, modname, sizeof modname);
 
+    /* The directory and a libtool archive (which names the file libltdl
+     * opens next) must be as safe as the module itself. */
+    char dir[1024], la[1100];
+    dir_of(stem, dir, sizeof dir);
+    snprintf(la, sizeof la, "%s.la", stem);
+    open_refusal[0] = '\0';
+    if (refuse_world_writable(dir, open_refusal, sizeof open_refusal) != 0 ||
+        refuse_world_writable(la, open_refusal, sizeof open_refusal) != 0)
+        return refuse(err, err_len, path, "%s", open_refusal);
+
     lt_dladvise advise;
     lt_dladvise_init(&advise);
     lt_dladvise_ext(&advise);
     lt_dladvise_local(&advise);
     lt_dlhandle h = lt_dlopenadvise(stem, advise);
     lt_dladvise_destroy(&advise);
-    if (!h) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", lt_dlerror());
-        explain_open_failure(stem, why, sizeof why);
-        return refuse(err, err_len, path, "cannot be loaded: %s", why);
-    }
+    if (!h)
+        return refuse(err, err_len, path, "cannot be loaded: %s",
+                      open_refusal[0] ? open_refusal : lt_dlerror());
 
     /* lt_dlsym tries <modname>_LTX_vaproxy_plugin, then vaproxy_plugin. */
     const vp_plugin_t *desc = lt_dlsym(h, "vaproxy_plugin");
@@ -256,7 +339,7 @@ vpd_plugins_load_file(vpd_registry *reg, const char *path,
                       "define it with VP_PLUGIN_DEFINE(%s))",
                       modname, modname);
     }
-    if (check_descriptor(reg, desc, path, modname, err, err_len) != 0) {
+    if (check_descriptor(reg, host, desc, path, modname, err, err_len) != 0) {
         lt_dlclose(h);
         return -1;
     }
@@ -294,6 +377,38 @@ vpd_plugins_load_file(vpd_registry *reg, const char *path,
             path, desc->name, desc->version ? desc->version : "?",
             desc->abi_major, desc->abi_minor);
     return 0;
+}
+
+/* The loaded plugin whose module is called modname, or NULL. */
+static const vpd_plugin *
+loaded_module(const vpd_registry *reg, const char *modname)
+{
+    for (size_t i = 0; i < reg->n; i++)
+        if (strcmp(reg->v[i].desc->name, modname) == 0)
+            return &reg->v[i];
+    return NULL;
+}
+
+int
+vpd_plugins_load_search_path(vpd_registry *reg, const char *const *dirs,
+                             size_t n_dirs, const char *default_dir,
+                             const vp_host_api_t *host, char *err,
+                             size_t err_len)
+{
+    for (size_t i = 0; i < n_dirs; i++)
+        if (vpd_plugins_load_dir(reg, dirs[i], host, err, err_len) != 0)
+            return -1;
+    if (!default_dir)
+        return 0;
+    /* Someone who names directories of their own may run from a tree
+     * where the compiled-in one was never installed. */
+    struct stat st;
+    if (n_dirs > 0 && stat(default_dir, &st) != 0 && errno == ENOENT) {
+        vpd_log(VPD_LOG_DEBUG, "proxy.plugins",
+                "the default plugin directory %s does not exist", default_dir);
+        return 0;
+    }
+    return vpd_plugins_load_dir(reg, default_dir, host, err, err_len);
 }
 
 static int
@@ -348,6 +463,18 @@ vpd_plugins_load_dir(vpd_registry *reg, const char *dir,
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, stems[i]);
+        /* Directories are searched in order, like PATH: a module an
+         * earlier directory provided hides the one of the same name
+         * here. */
+        char modname[256];
+        module_name(stems[i], modname, sizeof modname);
+        const vpd_plugin *earlier = loaded_module(reg, modname);
+        if (earlier) {
+            vpd_log(VPD_LOG_DEBUG, "proxy.plugins",
+                    "skipped %s: %s is already loaded from %s", path, modname,
+                    earlier->path);
+            continue;
+        }
         rc = vpd_plugins_load_file(reg, path, host, err, err_len);
     }
     for (size_t i = 0; i < n; i++)

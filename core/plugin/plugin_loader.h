@@ -32,19 +32,33 @@ typedef struct {
 } vpd_registry;
 
 /* Loads every plugin (.la or .so) in dir, handing each one's init the
- * host table.  Stops at the first plugin that is refused and writes
- * "plugin PATH refused: REASON" into err.  Returns 0 or -1. */
+ * host table; a module whose name is already loaded (from a directory
+ * searched earlier) is skipped.  Stops at the first plugin that is refused and
+ * writes "plugin PATH refused: REASON" into err.  Returns 0 or -1. */
 int vpd_plugins_load_dir(vpd_registry *reg, const char *dir,
                          const vp_host_api_t *host, char *err, size_t err_len);
 
-/* Loads one plugin; `path` may omit the extension.  Returns 0 or -1. */
+/* Loads the plugins of every directory in dirs, in order, then those of
+ * default_dir (NULL: none), which may be missing when dirs is not empty.
+ * The first directory holding a module of a given name wins: a module of
+ * the same name further on is skipped.  Stops at the first refusal, with
+ * it in err.  Returns 0 or -1. */
+int vpd_plugins_load_search_path(vpd_registry *reg, const char *const *dirs,
+                                 size_t n_dirs, const char *default_dir,
+                                 const vp_host_api_t *host, char *err,
+                                 size_t err_len);
+
+/* Loads one plugin; `path` may omit the extension.  The plugin's ABI is
+ * checked against the host table's abi_major and abi_minor (a test hands
+ * over an older minor to act as an older daemon).  Returns 0 or -1. */
 int vpd_plugins_load_file(vpd_registry *reg, const char *path,
                           const vp_host_api_t *host, char *err, size_t err_len);
 
 /* Records why a plugin's init is failing: a host table's set_error with
  * no instance calls this while the loader runs init, and the loader puts
  * the text in its refusal.  Outside init the text is discarded. */
-void vpd_plugins_vset_init_error(const char *fmt, va_list ap);
+void vpd_plugins_vset_init_error(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0)));
 
 /* Finds the implementation of `kind` called `name`, or NULL.  *owner (if
  * not NULL) receives the plugin providing it. */

@@ -149,6 +149,26 @@ vpd_req_ctx_get(const vp_req_t *r, const vp_instance_t *inst)
 }
 
 void
+vpd_req_recycle(vp_req_t *r)
+{
+    for (size_t i = 0; i < r->n_ctx; i++) {
+        if (r->ctx[i].cleanup)
+            r->ctx[i].cleanup(r->ctx[i].ptr);
+    }
+    vpd_hdrs_clear(&r->up_headers);
+    vpd_hdrs_clear(&r->extra_resp_headers);
+    vpd_hdrs_clear(&r->answer_headers);
+    free(r->answer_body);
+    vpd_secret_free(r->token);
+    vpd_hdrs up = r->up_headers, extra = r->extra_resp_headers,
+             answer = r->answer_headers;
+    memset(r, 0, sizeof *r);
+    r->up_headers = up;
+    r->extra_resp_headers = extra;
+    r->answer_headers = answer;
+}
+
+void
 vpd_req_release(vp_req_t *r)
 {
     for (size_t i = 0; i < r->n_ctx; i++) {

@@ -41,6 +41,11 @@ struct vp_req {
 /* Runs ctx cleanups and frees everything but `http`. */
 void vpd_req_release(vp_req_t *req);
 
+/* Like vpd_req_release, but the header lists keep their memory (emptied,
+ * wiped) and everything else is zeroed: the struct is ready for the next
+ * request without allocating its lists again. */
+void vpd_req_recycle(vp_req_t *req);
+
 /* The host table's members for proxied requests, with the contracts
  * host.h gives them.  Request headers are the ones going upstream; the
  * resp_* readers see the upstream answer only during response hooks. */

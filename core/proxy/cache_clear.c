@@ -95,13 +95,28 @@ vpd_cache_clear_request_free(vpd_cache_clear_request *req)
     memset(req, 0, sizeof *req);
 }
 
+/* The static cache's part: request_path and all clear its entries. */
+static int
+clear_static(vpd_static_cache *statics, const vpd_lc_selector *sel)
+{
+    if (!statics)
+        return 0;
+    if (sel->type == VPD_LC_CLEAR_ALL)
+        return vpd_sc_clear(statics, NULL, NULL);
+    if (sel->type == VPD_LC_CLEAR_REQUEST_PATH && sel->value && sel->value[0])
+        return vpd_sc_clear(statics, sel->namespace_, sel->value);
+    return 0;
+}
+
 void
-vpd_cache_clear_answer(vpd_lease_cache *cache, const char *method,
-                       const char *body, size_t len, int *status, char **out)
+vpd_cache_clear_answer(vpd_lease_cache *cache, vpd_static_cache *statics,
+                       const char *method, const char *body, size_t len,
+                       int *status, char **out)
 {
     *status = 200;
     *out = NULL;
-    if (!cache || (strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0))
+    if ((!cache && !statics) ||
+        (strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0))
         return;
     vpd_cache_clear_request req;
     const char *msg = NULL;
@@ -110,7 +125,13 @@ vpd_cache_clear_answer(vpd_lease_cache *cache, const char *method,
         *out = vpd_http_error_json(msg, NULL);
         return;
     }
-    int n = vpd_lc_clear(cache, &req.sel);
+    int n = cache ? vpd_lc_clear(cache, &req.sel)
+                  : (req.sel.type != VPD_LC_CLEAR_ALL &&
+                             (!req.sel.value || !req.sel.value[0])
+                         ? VPD_LC_CLEAR_NO_VALUE
+                         : 0);
+    if (n >= 0)
+        n += clear_static(statics, &req.sel);
     if (n < 0) {
         /* Vault Proxy answers a missing value as a server-side failure. */
         char text[96];

@@ -1,8 +1,9 @@
 /* The cache-clear API (POST or PUT /proxy/v1/cache-clear, and the
  * /agent/v1 form; vaproxyd(8)): the JSON body {"type", "value",
  * "namespace"} becomes a lease cache selector, and the cache's count or
- * error becomes Vault Proxy's answer.  The lease cache itself knows
- * nothing of requests and answers.
+ * error becomes Vault Proxy's answer.  `request_path` (a prefix) and
+ * `all` clear the static secret cache's entries too.  The caches
+ * themselves know nothing of requests and answers.
  *
  * Ownership: a parsed request owns its JSON; the selector's strings point
  * into it until vpd_cache_clear_request_free. */
@@ -12,6 +13,7 @@
 #include <stddef.h>
 
 #include "cache/lease_cache.h"
+#include "cache/static_cache.h"
 
 typedef struct {
     vpd_lc_selector sel;
@@ -27,11 +29,12 @@ int vpd_cache_clear_parse(const char *body, size_t len,
 void vpd_cache_clear_request_free(vpd_cache_clear_request *req);
 
 /* The whole exchange: *status and a JSON body to answer with (malloc'd;
- * NULL for an empty answer).  cache may be NULL (no cache block): every
- * request then gets an empty 200, as Vault Proxy's does without a cache.
- * Methods other than POST and PUT get an empty 200 too. */
-void vpd_cache_clear_answer(vpd_lease_cache *cache, const char *method,
-                            const char *body, size_t len, int *status,
-                            char **out);
+ * NULL for an empty answer).  cache and statics may be NULL; with neither
+ * (no cache block) every request gets an empty 200, as Vault Proxy's does
+ * without a cache.  Methods other than POST and PUT get an empty 200
+ * too. */
+void vpd_cache_clear_answer(vpd_lease_cache *cache, vpd_static_cache *statics,
+                            const char *method, const char *body, size_t len,
+                            int *status, char **out);
 
 #endif

@@ -35,6 +35,18 @@ vpd_chain_set_cache(vpd_chain *chain, vpd_lease_cache *cache,
     chain->cache_store = store;
 }
 
+void
+vpd_chain_set_static(vpd_chain *chain, vpd_static_cache *sc)
+{
+    chain->statics = sc;
+}
+
+vpd_static_cache *
+vpd_chain_static(const vpd_chain *chain)
+{
+    return chain->statics;
+}
+
 vpd_lease_cache *
 vpd_chain_cache(const vpd_chain *chain)
 {
@@ -82,11 +94,23 @@ vpd_chain_on_request(vpd_chain *chain, vp_req_t *req, char *err, size_t err_len)
 
 bool
 vpd_chain_cache_lookup(vpd_chain *chain, vp_req_t *req, vpd_lc_pending **slot,
-                       vpd_lc_lookup_fn done, void *arg)
+                       vpd_sc_ticket *ticket, vpd_lc_lookup_fn done, void *arg)
 {
     *slot = NULL;
-    if (!chain->cache)
-        return false;
+    memset(ticket, 0, sizeof *ticket);
+    if (chain->statics) {
+        vpd_lc_hit hit;
+        if (vpd_sc_lookup(chain->statics, req, &hit, ticket)) {
+            done(arg, &hit); /* the callee frees it (vpd_lc_lookup_fn) */
+            return true;
+        }
+    }
+    if (!chain->cache) {
+        if (!chain->statics)
+            return false;
+        done(arg, NULL);
+        return true;
+    }
     vpd_lc_lookup(chain->cache, req, slot, done, arg);
     return true;
 }
@@ -112,19 +136,24 @@ vpd_chain_on_response(vpd_chain *chain, vp_req_t *req, char *err,
 
 vp_status_t
 vpd_chain_response_phase(vpd_chain *chain, vp_req_t *req, vpd_lc_pending **slot,
-                         char *err, size_t err_len)
+                         vpd_sc_ticket *ticket, char *err, size_t err_len)
 {
     vp_status_t rc = vpd_chain_on_response(chain, req, err, err_len);
-    /* The store sees the upstream's own answer, before the router adds
+    /* The stores see the upstream's own answer, before the router adds
      * any header of ours to it. */
+    if (rc == VP_CONTINUE && ticket && chain->statics)
+        vpd_sc_settle(chain->statics, ticket, req, req->resp);
     if (rc == VP_CONTINUE && slot && chain->cache)
         vpd_lc_settle(chain->cache, slot, req, req->resp);
     return rc;
 }
 
 void
-vpd_chain_abandon(vpd_chain *chain, vpd_lc_pending **slot)
+vpd_chain_abandon(vpd_chain *chain, vp_req_t *req, vpd_lc_pending **slot,
+                  vpd_sc_ticket *ticket)
 {
+    if (chain->statics && ticket && ticket->kind)
+        vpd_sc_settle(chain->statics, ticket, req, NULL);
     if (chain->cache)
         vpd_lc_settle(chain->cache, slot, NULL, NULL);
 }
@@ -137,16 +166,22 @@ vpd_chain_dump(const vpd_chain *chain, FILE *out)
         fprintf(out, "  %zu. %s (%s)\n", i + 1, chain->consistency[i]->label,
                 chain->consistency[i]->plugin->path);
     const vpd_instance *store = chain->cache_store;
+    size_t step = chain->n_consistency + 1;
+    if (chain->statics)
+        fprintf(out, "  %zu. cache lookup: static secret cache\n", step++);
     if (store)
-        fprintf(out, "  %zu. cache lookup: lease cache over %s (%s)\n",
-                chain->n_consistency + 1, store->label, store->plugin->path);
+        fprintf(out, "  %zu. cache lookup: lease cache over %s (%s)\n", step,
+                store->label, store->plugin->path);
     fprintf(out, "forward: upstream\nresponse phase:\n");
     for (size_t i = chain->n_consistency; i-- > 0;)
         fprintf(out, "  %zu. %s\n", chain->n_consistency - i,
                 chain->consistency[i]->label);
+    step = chain->n_consistency + 1;
+    if (chain->statics)
+        fprintf(out, "  %zu. cache store: static secret cache\n", step++);
     if (store)
-        fprintf(out, "  %zu. cache store: lease cache over %s\n",
-                chain->n_consistency + 1, store->label);
+        fprintf(out, "  %zu. cache store: lease cache over %s\n", step,
+                store->label);
 }
 
 void

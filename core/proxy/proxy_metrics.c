@@ -80,6 +80,38 @@ vpd_proxy_metrics_init(vpd_proxy_metrics *pm, const vpd_telemetry_config *tel,
         gauge(pm, "proxy.cache.entries", "Entries in the lease cache");
     pm->cache_bytes =
         gauge(pm, "proxy.cache.bytes", "Bytes held by the lease cache store");
+    pm->static_hits = counter(pm, "proxy.cache.static.hits",
+                              "Requests answered from the static secret cache");
+    pm->static_misses =
+        counter(pm, "proxy.cache.static.misses",
+                "KV reads the static secret cache could not answer");
+    pm->static_stored = counter(pm, "proxy.cache.static.stored",
+                                "Answers stored for a token in the static "
+                                "secret cache");
+    pm->static_refreshes =
+        counter(pm, "proxy.cache.static.refreshes",
+                "Re-reads of static entries that updated or evicted them");
+    pm->static_refresh_failures =
+        counter(pm, "proxy.cache.static.refresh_failures",
+                "Re-reads the server did not answer (entries kept)");
+    pm->static_capability_checks =
+        counter(pm, "proxy.cache.static.capability_checks",
+                "Capability checks of the static cache's tokens");
+    pm->static_capability_removals =
+        counter(pm, "proxy.cache.static.capability_removals",
+                "Tokens taken out of a static entry by a capability check");
+    pm->static_events_received =
+        counter(pm, "proxy.cache.static.events_received",
+                "KV events received from the server's event stream");
+    pm->static_entries = gauge(pm, "proxy.cache.static.entries",
+                               "Entries in the static secret cache");
+    pm->static_bytes = gauge(pm, "proxy.cache.static.bytes",
+                             "Bytes held by the static secret cache");
+    pm->static_tokens = gauge(pm, "proxy.cache.static.tokens",
+                              "Tokens in the static cache's token sets");
+    pm->static_events_connected =
+        gauge(pm, "proxy.cache.static.events_connected",
+              "1 while the KV event stream is connected, else 0");
     pm->client_connections =
         gauge(pm, "proxy.client.connections", "Open client connections");
     pm->upstream_connections = gauge(pm, "proxy.upstream.connections",
@@ -129,6 +161,24 @@ vpd_proxy_metrics_refresh(vpd_proxy_metrics *pm,
     if (s->have_cache_size) {
         vpd_gauge_set(pm->cache_entries, (double)s->cache_entries);
         vpd_gauge_set(pm->cache_bytes, (double)s->cache_bytes);
+    }
+    if (s->have_static) {
+        vpd_counter_set(pm->static_hits, s->static_hits);
+        vpd_counter_set(pm->static_misses, s->static_misses);
+        vpd_counter_set(pm->static_stored, s->static_stored);
+        vpd_counter_set(pm->static_refreshes, s->static_refreshes);
+        vpd_counter_set(pm->static_refresh_failures,
+                        s->static_refresh_failures);
+        vpd_counter_set(pm->static_capability_checks,
+                        s->static_capability_checks);
+        vpd_counter_set(pm->static_capability_removals,
+                        s->static_capability_removals);
+        vpd_counter_set(pm->static_events_received, s->static_events_received);
+        vpd_gauge_set(pm->static_entries, (double)s->static_entries);
+        vpd_gauge_set(pm->static_bytes, (double)s->static_bytes);
+        vpd_gauge_set(pm->static_tokens, (double)s->static_tokens);
+        vpd_gauge_set(pm->static_events_connected,
+                      s->static_events_connected ? 1.0 : 0.0);
     }
     vpd_gauge_set(pm->client_connections, (double)s->client_connections);
     vpd_gauge_set(pm->upstream_connections, (double)s->upstream_connections);

@@ -30,6 +30,13 @@ typedef struct {
     vpd_metric *cache_stored, *cache_evicted, *cache_refused_full;
     vpd_metric *cache_renewals, *cache_renewal_failures;
     vpd_metric *cache_entries, *cache_bytes;
+    /* The static secret cache (proxy.cache.static.*). */
+    vpd_metric *static_hits, *static_misses, *static_stored;
+    vpd_metric *static_refreshes, *static_refresh_failures;
+    vpd_metric *static_capability_checks, *static_capability_removals;
+    vpd_metric *static_events_received;
+    vpd_metric *static_entries, *static_bytes, *static_tokens;
+    vpd_metric *static_events_connected;
     vpd_metric *client_connections, *upstream_connections, *inflight;
     vpd_metric *request_seconds, *upstream_seconds;
     vpd_metric *h2_conns, *h2_conns_open, *h2_streams, *h2_streams_open;
@@ -47,6 +54,12 @@ typedef struct {
     uint64_t cache_renewals, cache_renewal_failures;
     bool have_cache_size;
     uint64_t cache_entries, cache_bytes;
+    bool have_static;
+    uint64_t static_hits, static_misses, static_stored, static_refreshes,
+        static_refresh_failures, static_capability_checks,
+        static_capability_removals, static_events_received;
+    uint64_t static_entries, static_bytes, static_tokens;
+    bool static_events_connected;
     size_t client_connections, upstream_connections, inflight;
 } vpd_proxy_metrics_sources;
 

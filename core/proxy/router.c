@@ -31,6 +31,8 @@
 /* How long a request waits for auto-auth to bring a new token after the
  * current one turned out dead, before it gets the server's 403. */
 #define HEAL_WAIT_MS 10000
+/* Finished requests kept for reuse with their header memory. */
+#define SPARE_PROXIED 64
 
 struct vpd_router {
     uv_loop_t *loop;
@@ -46,7 +48,9 @@ struct vpd_router {
     unsigned retry_min_ms, retry_max_ms; /* chain retry waits */
     long timeout_ms; /* per upstream call, retries included */
     size_t inflight;
-    struct proxied *parked;    /* waiting for a new auto-auth token */
+    struct proxied *parked; /* waiting for a new auto-auth token */
+    struct proxied *spare;  /* finished, kept (linked by park_next) */
+    size_t n_spare;
     vpd_proxy_metrics metrics; /* /proxy/v1/metrics */
 };
 
@@ -56,10 +60,11 @@ typedef struct proxied {
     vpd_fwd_op *op;
     uv_timer_t *timer; /* retry waits and token waits */
     int chain_retries;
-    uint64_t token_generation;  /* of the auto-auth token it carries */
-    bool healed;                /* already resent once with a new token */
-    vpd_lc_pending *cache_slot; /* its lookup, until the answer is stored */
-    bool wait_for_token;        /* the auto-auth token is dead: wait */
+    uint64_t token_generation;   /* of the auto-auth token it carries */
+    bool healed;                 /* already resent once with a new token */
+    vpd_lc_pending *cache_slot;  /* its lookup, until the answer is stored */
+    vpd_sc_ticket static_ticket; /* its static cache lookup, likewise */
+    bool wait_for_token;         /* the auto-auth token is dead: wait */
     /* Waiting for a new auto-auth token (router->parked list). */
     bool parked;
     struct proxied *park_prev, *park_next;
@@ -73,6 +78,10 @@ typedef struct proxied {
     uint64_t up_t0_ns;    /* the current upstream exchange began */
     uint64_t upstream_ns; /* every upstream exchange, summed */
     bool forwarded;
+    /* A request made inside the daemon (vpd_router_local): its answer
+     * goes to this callback instead of a client connection. */
+    vpd_router_local_fn local_done;
+    void *local_arg;
 } proxied;
 
 static void on_new_token(const char *token, uint64_t generation, void *arg);
@@ -124,6 +133,12 @@ vpd_router_free(vpd_router *r)
     if (!r)
         return;
     vpd_token_unlisten(r->holder, on_new_token, r);
+    while (r->spare) {
+        struct proxied *p = r->spare;
+        r->spare = p->park_next;
+        vpd_req_release(&p->r);
+        free(p);
+    }
     free(r);
 }
 
@@ -234,6 +249,23 @@ gather_metrics(vpd_router *rt)
         if (ops->stats &&
             ops->stats(pub, &src.cache_entries, &src.cache_bytes) == 0)
             src.have_cache_size = true;
+    }
+    vpd_static_cache *statics = vpd_chain_static(rt->chain);
+    if (statics) {
+        const vpd_sc_counters *c = vpd_sc_counters_get(statics);
+        src.have_static = true;
+        src.static_hits = c->hits;
+        src.static_misses = c->misses;
+        src.static_stored = c->stored;
+        src.static_refreshes = c->refreshes;
+        src.static_refresh_failures = c->refresh_failures;
+        src.static_capability_checks = c->capability_checks;
+        src.static_capability_removals = c->capability_removals;
+        src.static_events_received = c->events_received;
+        src.static_entries = c->entries;
+        src.static_bytes = c->bytes;
+        src.static_tokens = c->tokens;
+        src.static_events_connected = c->events_connected;
     }
     src.client_connections = rt->client_connections
                                  ? rt->client_connections(rt->connections_arg)
@@ -399,20 +431,72 @@ unpark(proxied *p)
     p->park_prev = p->park_next = NULL;
 }
 
+/* A zeroed request, a kept one if there is one. */
+static proxied *
+proxied_new(vpd_router *rt)
+{
+    proxied *p = rt->spare;
+    if (!p)
+        return calloc(1, sizeof *p);
+    rt->spare = p->park_next;
+    rt->n_spare--;
+    vp_req_t r = p->r; /* recycled: empty lists that keep their memory */
+    memset(p, 0, sizeof *p);
+    p->r = r;
+    return p;
+}
+
 static void
 finish(proxied *p)
 {
+    vpd_router *rt = p->router;
     p->router->inflight--;
     unpark(p);
     /* Gave up without a stored answer: the requests waiting for this one
      * try themselves. */
-    vpd_chain_abandon(p->router->chain, &p->cache_slot);
+    vpd_chain_abandon(p->router->chain, &p->r, &p->cache_slot,
+                      &p->static_ticket);
     if (p->timer)
         uv_close((uv_handle_t *)p->timer, on_timer_closed);
     vpd_hdrs_free(&p->denied_headers);
     free(p->denied_body);
+    if (rt->n_spare < SPARE_PROXIED) {
+        vpd_req_recycle(&p->r);
+        p->park_next = rt->spare;
+        rt->spare = p;
+        rt->n_spare++;
+        return;
+    }
     vpd_req_release(&p->r);
     free(p);
+}
+
+/* Hands the answer to the client, or to the callback of a local request
+ * (which then owns nothing of it: the request is freed after). */
+static void
+answer(proxied *p, int status, const vpd_hdrs *hdrs, const char *body,
+       size_t len)
+{
+    if (p->local_done)
+        p->local_done(status, hdrs, body, len, p->local_arg);
+    else
+        vpd_http_respond(p->r.http, status, hdrs, body, len);
+}
+
+static void
+answer_error(proxied *p, int status, const char *msg)
+{
+    if (!p->local_done) {
+        vpd_http_respond_error(p->r.http, status, msg);
+        return;
+    }
+    json_object *o = json_object_new_object(), *a = json_object_new_array();
+    json_object_array_add(a, json_object_new_string(msg));
+    json_object_object_add(o, "errors", a);
+    const char *text =
+        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    p->local_done(status, NULL, text, strlen(text), p->local_arg);
+    json_object_put(o);
 }
 
 /* The request's timer, created the first time it is needed. */
@@ -434,7 +518,8 @@ request_timer(proxied *p)
 static vpd_reqlog_cache
 cache_outcome(const proxied *p)
 {
-    return vpd_chain_cache(p->router->chain) && p->forwarded
+    const vpd_chain *chain = p->router->chain;
+    return (vpd_chain_cache(chain) || vpd_chain_static(chain)) && p->forwarded
                ? VPD_REQLOG_CACHE_MISS
                : VPD_REQLOG_CACHE_NONE;
 }
@@ -456,8 +541,8 @@ respond_answered(proxied *p)
 {
     vp_req_t *r = &p->r;
     note_answer(p, r->answer_status, VPD_REQLOG_CACHE_NONE);
-    vpd_http_respond(r->http, r->answer_status, &r->answer_headers,
-                     r->answer_body, r->answer_len);
+    answer(p, r->answer_status, &r->answer_headers, r->answer_body,
+           r->answer_len);
     finish(p);
 }
 
@@ -468,7 +553,7 @@ respond_error(proxied *p, int status, const char *prefix, const char *detail)
     char msg[512];
     snprintf(msg, sizeof msg, "%s%s", prefix, detail);
     note_answer(p, status, cache_outcome(p));
-    vpd_http_respond_error(p->r.http, status, msg);
+    answer_error(p, status, msg);
     finish(p);
 }
 
@@ -498,16 +583,27 @@ prepare(proxied *p)
         if (vpd_hdrs_add(&r->up_headers, name, in->v[i].value) != 0)
             return -1;
     }
+    /* Ours, then "; " and the client's, cut to 1023 bytes in all as
+     * before; plain copies, since every request comes through here. */
     char agent[1024];
-    if (ua && ua[0])
-        snprintf(agent, sizeof agent, "%s; %s", VPD_API_PROXY_UA, ua);
-    else
-        snprintf(agent, sizeof agent, "%s", VPD_API_PROXY_UA);
-    if (vpd_hdrs_add(&r->up_headers, "User-Agent", agent) != 0)
+    static const char own[] = VPD_API_PROXY_UA;
+    size_t al = sizeof own - 1;
+    memcpy(agent, own, al);
+    if (ua && ua[0]) {
+        size_t ul = strnlen(ua, sizeof agent);
+        if (ul > sizeof agent - 1 - al - 2)
+            ul = sizeof agent - 1 - al - 2;
+        memcpy(agent + al, "; ", 2);
+        memcpy(agent + al + 2, ua, ul);
+        al += 2 + ul;
+    }
+    if (vpd_hdrs_addn(&r->up_headers, "User-Agent", 10, agent, al) != 0)
         return -1;
 
     const char *token = vpd_hdrs_get(&r->up_headers, "X-Vault-Token", 0);
-    if ((!token || !token[0]) && mode != VPD_AUTO_AUTH_TOKEN_FALSE) {
+    /* Local requests (the agent's templates) always use auto-auth's. */
+    if ((!token || !token[0]) &&
+        (mode != VPD_AUTO_AUTH_TOKEN_FALSE || p->local_done)) {
         /* Before the first login the request goes without a token, as
          * Vault Proxy does; a token known to be dead is never sent. */
         const char *aa = vpd_token_current(rt->holder);
@@ -594,7 +690,7 @@ relay(proxied *p, vpd_fwd_resp *resp)
             r->http->method, r->http->path, resp->status, resp->attempts,
             resp->attempts == 1 ? "" : "s");
     note_answer(p, resp->status, cache_outcome(p));
-    vpd_http_respond(r->http, resp->status, out, body, body_len);
+    answer(p, resp->status, out, body, body_len);
     free(clean);
     finish(p);
 }
@@ -633,8 +729,8 @@ on_park_timeout(uv_timer_t *t)
                 p->r.http->method, p->r.http->path);
         vpd_metric_pair_inc(p->router->metrics.proxy_client_error);
         note_answer(p, p->denied_status, cache_outcome(p));
-        vpd_http_respond(p->r.http, p->denied_status, &p->denied_headers,
-                         p->denied_body, p->denied_len);
+        answer(p, p->denied_status, &p->denied_headers, p->denied_body,
+               p->denied_len);
         finish(p);
         return;
     }
@@ -739,8 +835,9 @@ on_upstream(vpd_fwd_resp *resp, void *arg)
         return;
     r->resp = resp;
     char err[512];
-    vp_status_t rc = vpd_chain_response_phase(p->router->chain, r,
-                                              &p->cache_slot, err, sizeof err);
+    vp_status_t rc =
+        vpd_chain_response_phase(p->router->chain, r, &p->cache_slot,
+                                 &p->static_ticket, err, sizeof err);
     r->resp = NULL;
     if (rc == VP_RETRY && resp->error != VPD_FWD_CANCELLED &&
         p->chain_retries < p->router->cfg->vault.num_retries) {
@@ -809,7 +906,7 @@ on_cache_lookup(void *arg, vpd_lc_hit *hit)
         vpd_metric_pair_inc(rt->metrics.proxy_success);
         vpd_metric_pair_inc(rt->metrics.cache_hit);
         note_answer(p, hit->status, VPD_REQLOG_CACHE_HIT);
-        vpd_http_respond(p->r.http, hit->status, &hit->headers, body, body_len);
+        answer(p, hit->status, &hit->headers, body, body_len);
         finish(p);
     }
     free(clean);
@@ -821,7 +918,7 @@ static void
 lookup_then_forward(proxied *p)
 {
     if (!vpd_chain_cache_lookup(p->router->chain, &p->r, &p->cache_slot,
-                                on_cache_lookup, p))
+                                &p->static_ticket, on_cache_lookup, p))
         forward(p);
 }
 
@@ -839,20 +936,11 @@ on_client_gone(vpd_http_req *http, void *arg)
         vpd_fwd_cancel(p->op);
 }
 
+/* Runs a request through the chain: hooks, the cache, the upstream. */
 static void
-proxy(vpd_router *rt, vpd_http_req *http, uint64_t t0)
+run_proxied(proxied *p)
 {
-    proxied *p = calloc(1, sizeof *p);
-    if (!p) {
-        log_local(http, t0, 500);
-        vpd_http_respond_error(http, 500, "out of memory");
-        return;
-    }
-    p->router = rt;
-    p->r.http = http;
-    p->t0_ns = t0;
-    rt->inflight++;
-    vpd_http_on_client_gone(http, on_client_gone, p);
+    vpd_router *rt = p->router;
     if (prepare(p) != 0) {
         respond_error(p, 500, "", "out of memory");
         return;
@@ -874,6 +962,93 @@ proxy(vpd_router *rt, vpd_http_req *http, uint64_t t0)
             return;
     }
     lookup_then_forward(p);
+}
+
+static void
+proxy(vpd_router *rt, vpd_http_req *http, uint64_t t0)
+{
+    proxied *p = proxied_new(rt);
+    if (!p) {
+        log_local(http, t0, 500);
+        vpd_http_respond_error(http, 500, "out of memory");
+        return;
+    }
+    p->router = rt;
+    p->r.http = http;
+    p->t0_ns = t0;
+    rt->inflight++;
+    vpd_http_on_client_gone(http, on_client_gone, p);
+    run_proxied(p);
+}
+
+/* ---- local requests (vpd_router_local) ---------------------------------- */
+
+/* A request with no client: the parts a listener would have parsed. */
+typedef struct {
+    vpd_http_req http;
+    vpd_router_local_fn done;
+    void *arg;
+} local_req;
+
+static void
+local_answered(int status, const vpd_hdrs *hdrs, const char *body, size_t len,
+               void *arg)
+{
+    local_req *lr = arg;
+    lr->done(status, hdrs, body, len, lr->arg);
+    vpd_hdrs_free(&lr->http.headers);
+    free(lr->http.target);
+    free(lr->http.path);
+    free(lr->http.body);
+    free(lr);
+}
+
+int
+vpd_router_local(vpd_router *rt, const char *method, const char *target,
+                 const char *body, size_t body_len, vpd_router_local_fn done,
+                 void *arg)
+{
+    local_req *lr = calloc(1, sizeof *lr);
+    proxied *p = proxied_new(rt);
+    if (!lr || !p || strlen(method) >= sizeof lr->http.method)
+        goto fail;
+    lr->done = done;
+    lr->arg = arg;
+    vpd_http_req *h = &lr->http;
+    snprintf(h->method, sizeof h->method, "%s", method);
+    const char *q = strchr(target, '?');
+    h->target = strdup(target);
+    h->path = q ? strndup(target, (size_t)(q - target)) : strdup(target);
+    h->body = malloc(body_len + 1);
+    if (!h->target || !h->path || !h->body)
+        goto fail;
+    h->query = q ? strchr(h->target, '?') + 1 : "";
+    if (body_len)
+        memcpy(h->body, body, body_len);
+    h->body[body_len] = '\0';
+    h->body_len = body_len;
+    h->http_major = h->http_minor = 1;
+    snprintf(h->peer, sizeof h->peer, "agent");
+    if (vpd_hdrs_add(&h->headers, "X-Vault-Request", "true") != 0)
+        goto fail;
+    p->router = rt;
+    p->r.http = h;
+    p->t0_ns = uv_hrtime();
+    p->local_done = local_answered;
+    p->local_arg = lr;
+    rt->inflight++;
+    run_proxied(p);
+    return 0;
+fail:
+    if (lr) {
+        vpd_hdrs_free(&lr->http.headers);
+        free(lr->http.target);
+        free(lr->http.path);
+        free(lr->http.body);
+    }
+    free(lr);
+    free(p);
+    return -1;
 }
 
 void
@@ -912,7 +1087,8 @@ vpd_router_handle(vpd_http_req *http, void *arg)
     if (path_is(path, "cache-clear")) {
         int status = 200;
         char *body = NULL;
-        vpd_cache_clear_answer(vpd_chain_cache(rt->chain), http->method,
+        vpd_cache_clear_answer(vpd_chain_cache(rt->chain),
+                               vpd_chain_static(rt->chain), http->method,
                                http->body, http->body_len, &status, &body);
         vpd_hdrs h = {0};
         if (body)

@@ -50,6 +50,22 @@ void vpd_router_free(vpd_router *r);
 /* Requests under way (for the drain at shutdown). */
 size_t vpd_router_inflight(const vpd_router *r);
 
+/* The answer to a local request: status, headers (may be NULL) and body,
+ * all valid only during the call. */
+typedef void (*vpd_router_local_fn)(int status, const vpd_hdrs *hdrs,
+                                    const char *body, size_t len, void *arg);
+
+/* Runs a request made inside the daemon (the agent's template reads)
+ * through the same path as a client's (the chain, the lease cache,
+ * consistency, retries, self-healing) with the auto-auth token, whatever
+ * api_proxy.use_auto_auth_token says.  target is the path and query, as
+ * "/v1/secret/data/x".  done runs exactly once, perhaps before this
+ * returns (an early failure).
+ * Returns 0, or -1 when out of memory (done never runs). */
+int vpd_router_local(vpd_router *rt, const char *method, const char *target,
+                     const char *body, size_t body_len,
+                     vpd_router_local_fn done, void *arg);
+
 /* The listener's request handler (vpd_http_handler_fn); arg = router. */
 void vpd_router_handle(vpd_http_req *http, void *arg);
 

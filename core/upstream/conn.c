@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #define CONN_READ_BUF 16384
 /* Go's dialer gives up after 30 s; later phases run on the deadline. */
 #define CONN_CONNECT_TIMEOUT_MS 30000
@@ -79,7 +81,17 @@ struct vpd_up_conn {
     bool starting;    /* the first timer run starts connecting */
     bool fail_soon;   /* the next timer run delivers x's error */
     bool gai_active;  /* an asynchronous lookup will call back */
+    /* After a 101: who reads the new protocol, and the bytes that came
+     * with the 101's head, handed over from the loop. */
+    const vpd_up_stream_events *sev;
+    void *sarg;
+    vpd_buf early;
+    bool early_due;
     uint64_t idle_ms;
+    /* Loop time the current state's timeout is due (0: none), and the
+     * time the libuv timer is set for: it may be earlier, then it fires,
+     * finds nothing due and is set again (see arm_at). */
+    uint64_t due_at, armed_at;
     char rbuf[CONN_READ_BUF];
 };
 
@@ -100,6 +112,7 @@ conn_unpend(vpd_up_conn *c)
         uv_freeaddrinfo(c->ai_list);
     vpd_tls_conn_free(c->tls);
     vpd_buf_free_secret(&c->plain);
+    vpd_buf_free_secret(&c->early);
     vpd_up_resp_free(&c->resp);
     free(c);
 }
@@ -136,6 +149,7 @@ vpd_up_conn_close(vpd_up_conn *c)
     c->state = C_CLOSED;
     c->reusable = false;
     c->x = NULL;
+    c->sev = NULL;
     uv_timer_stop(&c->timer);
     if (c->gai_active)
         uv_cancel((uv_req_t *)&c->gai);
@@ -165,17 +179,33 @@ deliver(vpd_up_conn *c)
 {
     vpd_up_exchange *x = c->x;
     c->x = NULL;
-    uv_timer_stop(&c->timer);
+    c->due_at = 0;
     if (x && c->state == C_BUSY && c->reusable && x->error == VPD_UP_OK) {
         c->state = C_IDLE;
         c->served = true;
-        if (c->idle_ms)
-            vpd_up_conn_set_idle(c, c->idle_ms);
     } else {
         c->reusable = false;
     }
+    /* An idle connection keeps the timer (set again only if it would fire
+     * too late); any other stops it, so that it keeps no loop alive. */
+    if (c->state == C_IDLE && c->idle_ms)
+        vpd_up_conn_set_idle(c, c->idle_ms);
+    else
+        uv_timer_stop(&c->timer);
     if (x)
         c->ev->done(c, x);
+}
+
+/* An upgraded connection ended by itself: its reader learns why, then it
+ * closes. */
+static void
+stream_end(vpd_up_conn *c, const char *why)
+{
+    const vpd_up_stream_events *sev = c->sev;
+    c->sev = NULL;
+    if (sev)
+        sev->ended(c->sarg, why);
+    vpd_up_conn_close(c);
 }
 
 static void
@@ -184,6 +214,15 @@ conn_fail(vpd_up_conn *c, vpd_up_error e, const char *fmt, ...)
     if (c->state == C_CLOSED)
         return;
     c->reusable = false;
+    if (c->state == C_UPGRADED) {
+        char why[160];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof why, fmt, ap);
+        va_end(ap);
+        stream_end(c, why);
+        return;
+    }
     if (c->x) {
         vpd_up_exchange *x = c->x;
         x->error = e;
@@ -262,7 +301,7 @@ on_request_written(uv_write_t *req, int status)
 /* The answer (or the proxy's answer to CONNECT) is complete; `rest` bytes
  * followed it. */
 static void
-answer_complete(vpd_up_conn *c, size_t rest)
+answer_complete(vpd_up_conn *c, const char *rest_p, size_t rest)
 {
     if (c->state == C_TUNNEL) {
         int st = c->resp.parser.status_code;
@@ -278,8 +317,13 @@ answer_complete(vpd_up_conn *c, size_t rest)
     }
     c->x->status = c->resp.status;
     if (vpd_up_resp_upgraded(&c->resp)) {
-        /* The caller speaks another protocol from here on. */
+        /* The caller speaks another protocol from here on; what the
+         * server sent after the 101's head is already that protocol. */
         uv_read_stop(&c->io->u.s);
+        if (rest && vpd_buf_append(&c->early, rest_p, rest) != 0) {
+            conn_fail(c, VPD_UP_INTERNAL, "out of memory");
+            return;
+        }
         vpd_up_exchange *x = c->x;
         c->state = C_UPGRADED;
         x->upgraded = c;
@@ -302,10 +346,14 @@ answer_complete(vpd_up_conn *c, size_t rest)
 static void
 parse(vpd_up_conn *c, const char *p, size_t n)
 {
-    if (c->state == C_IDLE || c->state == C_UPGRADED) {
+    if (c->state == C_UPGRADED) {
+        if (c->sev)
+            c->sev->data(c->sarg, p, n);
+        return;
+    }
+    if (c->state == C_IDLE) {
         /* Nothing was asked: a broken server.  Never reuse it. */
-        if (c->state == C_IDLE)
-            vpd_up_conn_close(c);
+        vpd_up_conn_close(c);
         return;
     }
     if (c->state != C_BUSY && c->state != C_TUNNEL)
@@ -316,7 +364,7 @@ parse(vpd_up_conn *c, const char *p, size_t n)
     case VPD_UP_RESP_MORE:
         break;
     case VPD_UP_RESP_DONE:
-        answer_complete(c, n - used);
+        answer_complete(c, p + used, n - used);
         break;
     case VPD_UP_RESP_ERROR:
         conn_fail(c, VPD_UP_UNREACHABLE, "%s%s",
@@ -354,6 +402,10 @@ on_peer_gone(vpd_up_conn *c, int status)
     case C_TUNNEL:
         conn_fail(c, VPD_UP_UNREACHABLE,
                   "the egress proxy closed the connection");
+        break;
+    case C_UPGRADED:
+        stream_end(c, status == UV_EOF ? "closed by the upstream"
+                                       : uv_strerror(status));
         break;
     default:
         vpd_up_conn_close(c);
@@ -460,6 +512,7 @@ fail_soon(vpd_up_conn *c, vpd_up_error e, const char *fmt, ...)
     c->x->status = 0;
     c->reusable = false;
     c->fail_soon = true;
+    c->armed_at = uv_now(c->loop);
     uv_timer_start(&c->timer, on_timer, 0, 0);
 }
 
@@ -515,6 +568,18 @@ static void
 on_timer(uv_timer_t *t)
 {
     vpd_up_conn *c = t->data;
+    if (c->early_due) {
+        c->early_due = false;
+        if (c->state == C_UPGRADED && c->sev && c->early.len) {
+            /* Handed over from a copy of the pointer: the reader may close
+             * the connection from its callback. */
+            size_t n = c->early.len;
+            c->early.len = 0;
+            c->sev->data(c->sarg, c->early.data, n);
+            OPENSSL_cleanse(c->early.data, n);
+        }
+        return;
+    }
     if (c->fail_soon) {
         c->fail_soon = false;
         c->reusable = false;
@@ -527,6 +592,15 @@ on_timer(uv_timer_t *t)
         conn_start(c);
         return;
     }
+    uint64_t now = uv_now(c->loop);
+    if (!c->due_at)
+        return; /* set for a timeout that no longer applies */
+    if (now < c->due_at) {
+        c->armed_at = c->due_at;
+        uv_timer_start(&c->timer, on_timer, c->due_at - now, 0);
+        return;
+    }
+    c->due_at = 0;
     switch (c->state) {
     case C_IDLE:
     case C_UPGRADED:
@@ -540,16 +614,32 @@ on_timer(uv_timer_t *t)
     }
 }
 
+/* Makes the current state's timeout due at loop time `due`.  The libuv
+ * timer is set again only when it would fire too late; one set earlier
+ * fires, finds the timeout not yet due and is set for the rest (on_timer).
+ * So a kept-alive connection going busy, idle, busy for every exchange
+ * costs no timer operation per exchange. */
+static void
+arm_at(vpd_up_conn *c, uint64_t due)
+{
+    uint64_t now = uv_now(c->loop);
+    c->due_at = due > now ? due : now;
+    if (uv_is_active((uv_handle_t *)&c->timer) && c->armed_at <= c->due_at)
+        return;
+    c->armed_at = c->due_at;
+    uv_timer_start(&c->timer, on_timer, c->due_at - now, 0);
+}
+
 /* Runs the timer to the exchange's deadline, or cap_ms from now if that
  * comes first (cap_ms 0: no cap). */
 static void
 arm_deadline(vpd_up_conn *c, uint64_t cap_ms)
 {
     uint64_t now = uv_now(c->loop);
-    uint64_t due = c->x->deadline_ms > now ? c->x->deadline_ms - now : 0;
-    if (cap_ms && cap_ms < due)
-        due = cap_ms;
-    uv_timer_start(&c->timer, on_timer, due, 0);
+    uint64_t due = c->x->deadline_ms > now ? c->x->deadline_ms : now;
+    if (cap_ms && cap_ms < due - now)
+        due = now + cap_ms;
+    arm_at(c, due);
 }
 
 void
@@ -557,7 +647,7 @@ vpd_up_conn_set_idle(vpd_up_conn *c, uint64_t idle_ms)
 {
     c->idle_ms = idle_ms;
     if (c->state == C_IDLE && idle_ms)
-        uv_timer_start(&c->timer, on_timer, idle_ms, 0);
+        arm_at(c, uv_now(c->loop) + idle_ms);
 }
 
 /* ---- connecting ------------------------------------------------------- */
@@ -735,6 +825,7 @@ vpd_up_conn_open(uv_loop_t *loop, const vpd_up_dest *dest,
     c->pending = 1;
     c->state = C_RESOLVING;
     c->starting = true;
+    c->armed_at = uv_now(loop);
     uv_timer_start(&c->timer, on_timer, 0, 0);
     return c;
 }
@@ -775,4 +866,38 @@ vpd_up_conn_stale(const vpd_up_conn *c, const vpd_up_exchange *x)
 {
     return c->served && !c->got_bytes && x->error == VPD_UP_UNREACHABLE &&
            (x->idempotent || c->write_failed);
+}
+
+/* ---- after a 101 ------------------------------------------------------ */
+
+int
+vpd_up_conn_stream(vpd_up_conn *c, const vpd_up_stream_events *ev, void *arg)
+{
+    if (c->state != C_UPGRADED || !c->io || c->sev)
+        return -1;
+    c->sev = ev;
+    c->sarg = arg;
+    if (uv_read_start(&c->io->u.s, on_alloc, on_read) != 0) {
+        c->sev = NULL;
+        return -1;
+    }
+    if (c->early.len) {
+        c->early_due = true;
+        uv_timer_start(&c->timer, on_timer, 0, 0);
+    }
+    return 0;
+}
+
+int
+vpd_up_conn_stream_write(vpd_up_conn *c, const void *p, size_t n)
+{
+    if (c->state != C_UPGRADED || !c->io)
+        return -1;
+    if (!n)
+        return 0;
+    if (!c->tls)
+        return write_copy(c, p, n, false);
+    if (vpd_tls_conn_send(c->tls, p, n) != 0)
+        return -1;
+    return flush_tls(c);
 }

@@ -102,9 +102,29 @@ void vpd_up_conn_close(vpd_up_conn *c);
 void vpd_up_conn_set_idle(vpd_up_conn *c, uint64_t idle_ms);
 
 /* After a 101: the pool lets go of the connection, which is then the
- * exchange caller's to close; no events reach the pool any more.  (The
- * calls to speak another protocol on it come with its first user.) */
+ * exchange caller's to close; no events reach the pool any more. */
 void vpd_up_conn_detach(vpd_up_conn *c);
+
+/* Reading and writing the new protocol on a connection handed over after
+ * a 101.  `data` gets the server's bytes in order (TLS already removed),
+ * first any that came in the same read as the 101's head; `ended` says
+ * the connection ended by itself (closed by the server, reset, a failed
+ * write) and it is closed when `ended` returns.  Either may close the
+ * connection.  vpd_up_conn_close ends it from our side, without `ended`. */
+typedef struct {
+    void (*data)(void *arg, const char *p, size_t n);
+    void (*ended)(void *arg, const char *why);
+} vpd_up_stream_events;
+
+/* Starts reading (the first bytes come from the loop, never inside this
+ * call).  Returns 0, or -1 (not an upgraded connection, or already
+ * read). */
+int vpd_up_conn_stream(vpd_up_conn *c, const vpd_up_stream_events *ev,
+                       void *arg);
+
+/* Sends bytes (copied, encrypted on TLS).  Returns 0, or -1 when out of
+ * memory or not upgraded; a failed write shows later as `ended`. */
+int vpd_up_conn_stream_write(vpd_up_conn *c, const void *p, size_t n);
 
 bool vpd_up_conn_reusable(const vpd_up_conn *c);
 void *vpd_up_conn_owner(const vpd_up_conn *c);

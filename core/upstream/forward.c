@@ -116,7 +116,8 @@ struct vpd_fwd_op {
     char method_buf[16];
     bool is_head, idempotent;
     bool send_body;
-    char *target; /* the client's target (prefix included), heap */
+    char *target; /* the client's target (prefix included): tbuf.data */
+    vpd_buf tbuf; /* kept by a recycled op */
     size_t prefix_len;
     char *log_path; /* set once a redirect replaced the target */
 
@@ -129,6 +130,8 @@ struct vpd_fwd_op {
     char *body;
     size_t body_len;
     vpd_up_tls *own_tls; /* a per-request identity (referenced) */
+    char upgrade[32];    /* the protocol asked for, "" for none */
+    vpd_up_conn *upgraded;
 
     int max_retries;
     int retries; /* retries spent since the last redirect */
@@ -310,7 +313,10 @@ op_clear_request(vpd_fwd_op *op)
     if (op->method != op->method_buf)
         free(op->method);
     op->method = NULL;
-    free(op->target);
+    /* A target may name a token (the token store's URL forms). */
+    if (op->tbuf.len)
+        explicit_bzero(op->tbuf.data, op->tbuf.len);
+    vpd_buf_reset(&op->tbuf);
     op->target = NULL;
     free(op->log_path);
     op->log_path = NULL;
@@ -339,6 +345,7 @@ op_free(vpd_fwd_op *op)
     op_clear_request(op);
     vpd_buf_free_secret(&op->hdrs);
     vpd_buf_free_secret(&op->head);
+    vpd_buf_free(&op->tbuf);
     vpd_buf_free(&op->rbody);
     vpd_hdrs_free(&op->rhdrs);
     free(op);
@@ -360,10 +367,12 @@ op_alloc(vpd_fwd *fwd)
     fwd->free_ops = op->next;
     fwd->n_free_ops--;
     vpd_buf hdrs = op->hdrs, head = op->head, rbody = op->rbody;
+    vpd_buf tbuf = op->tbuf;
     vpd_hdrs rhdrs = op->rhdrs;
     memset(op, 0, sizeof *op);
     op->hdrs = hdrs;
     op->head = head;
+    op->tbuf = tbuf;
     op->rbody = rbody;
     op->rhdrs = rhdrs;
     return op;
@@ -383,6 +392,8 @@ op_recycle(vpd_fwd *fwd, vpd_fwd_op *op)
         vpd_buf_free_secret(&op->hdrs);
     if (op->head.cap > FWD_KEEP_BUF)
         vpd_buf_free_secret(&op->head);
+    if (op->tbuf.cap > FWD_KEEP_BUF)
+        vpd_buf_free(&op->tbuf);
     if (op->rbody.cap > FWD_KEEP_BUF)
         vpd_buf_free(&op->rbody);
     if (op->rhdrs.cap > 64)
@@ -471,6 +482,8 @@ op_finish(vpd_fwd_op *op)
                         vpd_hdr_keeps_length(op->method, op->status));
         resp.status = op->status;
         resp.headers = op->rhdrs;
+        resp.upgraded = op->upgraded;
+        op->upgraded = NULL;
         memset(&op->rhdrs, 0, sizeof op->rhdrs);
     } else {
         if (!op->errbuf[0])
@@ -485,6 +498,9 @@ op_finish(vpd_fwd_op *op)
     /* The body is lent from op->rbody; vpd_fwd_resp_take moves it out. */
     size_t body_len = op->rbody.len;
     if (vpd_buf_reserve(&op->rbody, 0) == 0) {
+        /* A buffer allocated just now, for an answer without a body, has
+         * no terminator yet. */
+        op->rbody.data[body_len] = '\0';
         resp.body = op->rbody.data;
         resp.body_len = body_len;
     }
@@ -503,9 +519,15 @@ op_finish(vpd_fwd_op *op)
                     path, error_name(op->error), op->errbuf, op->attempts, ms);
     }
 
+    if (op->upgraded) {
+        vpd_up_conn_close(op->upgraded);
+        op->upgraded = NULL;
+    }
     char *lent = resp.body;
     fwd_kick(fwd);
     op->cb(&resp, op->arg);
+    if (resp.upgraded)
+        vpd_up_conn_close(resp.upgraded);
 
     if (lent && resp.body != lent) {
         /* Taken: the memory is the caller's now. */
@@ -732,6 +754,81 @@ fwd_identity_tls(vpd_fwd *fwd, const char *cert, const char *key,
     return vpd_up_tls_ref(t);
 }
 
+/* Decimal digits of v, written backwards from end; returns the start. */
+static char *
+fmt_size(char *end, size_t v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
+/* Appends without a bounds check: the caller reserved the room. */
+static char *
+put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* op->head: the request line, Host (and Proxy-Authorization for a plain
+ * request through an egress proxy, which then gets the absolute form), the
+ * client's header lines, Content-Length and the blank line.  Plain copies
+ * into one reserved stretch: this runs for every request. */
+static int
+head_write(vpd_fwd_op *op, const fwd_origin *o, bool absolute)
+{
+    const vpd_up_dest *d = &op->dest;
+    size_t ml = strlen(op->method), tl = strlen(op->target);
+    size_t hl = strlen(o->host_hdr);
+    size_t al = absolute && d->proxy->auth[0] ? strlen(d->proxy->auth) : 0;
+    size_t ul = op->upgrade[0] ? strlen(op->upgrade) : 0;
+    char num[24], *ne = num + sizeof num;
+    char *ns = op->send_body ? fmt_size(ne, op->body_len) : ne;
+    size_t total = ml + 1 + (absolute ? 7 + hl : 0) + tl + 11 + 6 + hl + 2 +
+                   (al ? 21 + al + 2 : 0) + op->hdrs.len +
+                   (ul ? 30 + ul + 2 : 0) +
+                   (op->send_body ? 16 + (size_t)(ne - ns) + 2 : 0) + 2;
+    vpd_buf *h = &op->head;
+    vpd_buf_reset(h);
+    if (vpd_buf_reserve(h, total) != 0)
+        return -1;
+    char *p = h->data;
+    p = put(p, op->method, ml);
+    *p++ = ' ';
+    if (absolute) {
+        p = put(p, "http://", 7);
+        p = put(p, o->host_hdr, hl);
+    }
+    p = put(p, op->target, tl);
+    p = put(p, " HTTP/1.1\r\nHost: ", 17);
+    p = put(p, o->host_hdr, hl);
+    p = put(p, "\r\n", 2);
+    if (al) {
+        p = put(p, "Proxy-Authorization: ", 21);
+        p = put(p, d->proxy->auth, al);
+        p = put(p, "\r\n", 2);
+    }
+    if (op->hdrs.len)
+        p = put(p, op->hdrs.data, op->hdrs.len);
+    if (ul) {
+        p = put(p, "Connection: Upgrade\r\nUpgrade: ", 30);
+        p = put(p, op->upgrade, ul);
+        p = put(p, "\r\n", 2);
+    }
+    if (op->send_body) {
+        p = put(p, "Content-Length: ", 16);
+        p = put(p, ns, (size_t)(ne - ns));
+        p = put(p, "\r\n", 2);
+    }
+    p = put(p, "\r\n", 2);
+    h->len = (size_t)(p - h->data);
+    h->data[h->len] = '\0';
+    return 0;
+}
+
 /* Fills op->dest and op->head for the op's current origin.  Returns 0, -1
  * when out of memory, or 1 with op->error set (no TLS identity). */
 static int
@@ -763,22 +860,9 @@ op_prepare(vpd_fwd_op *op)
         d->proxy = vpd_egress_for(fwd->egress, d->https, d->host, d->port);
     bool absolute = d->proxy && !d->https;
 
-    vpd_buf *h = &op->head;
-    vpd_buf_reset(h);
-    int rc =
-        vpd_buf_printf(h, "%s %s%s%s HTTP/1.1\r\nHost: %s\r\n", op->method,
-                       absolute ? "http://" : "", absolute ? o->host_hdr : "",
-                       op->target, o->host_hdr);
-    if (rc == 0 && absolute && d->proxy->auth[0])
-        rc = vpd_buf_printf(h, "Proxy-Authorization: %s\r\n", d->proxy->auth);
-    if (rc == 0 && op->hdrs.len)
-        rc = vpd_buf_append(h, op->hdrs.data, op->hdrs.len);
-    if (rc == 0 && op->send_body)
-        rc = vpd_buf_printf(h, "Content-Length: %zu\r\n", op->body_len);
-    if (rc == 0)
-        rc = vpd_buf_append(h, "\r\n", 2);
-    if (rc != 0)
+    if (head_write(op, o, absolute) != 0)
         return -1;
+    vpd_buf *h = &op->head;
     op->bufs[0] = uv_buf_init(h->data, (unsigned)h->len);
     op->bufs[1] = uv_buf_init(op->body, (unsigned)op->body_len);
     return 0;
@@ -914,8 +998,15 @@ maybe_redirect(vpd_fwd_op *op)
         snprintf(op->errbuf, sizeof op->errbuf, "out of memory");
         return -1;
     }
-    free(op->target);
-    op->target = target;
+    vpd_buf_reset(&op->tbuf);
+    int rc = vpd_buf_append_str(&op->tbuf, target);
+    free(target);
+    op->target = op->tbuf.data;
+    if (rc != 0) {
+        op->error = VPD_FWD_INTERNAL;
+        snprintf(op->errbuf, sizeof op->errbuf, "out of memory");
+        return -1;
+    }
     op->prefix_len = 0;
     op->redirect = o;
     op->redirected = true;
@@ -935,8 +1026,12 @@ op_attempt_done(vpd_fwd_op *op, vpd_up_error e, const char *text)
         op->error = VPD_FWD_OK;
         op->errbuf[0] = '\0';
         if (op->x.upgraded) {
-            /* Nobody here speaks the new protocol: relay the 101 only. */
-            vpd_up_conn_close(op->x.upgraded);
+            /* Only a caller that asked for the new protocol speaks it;
+             * for anyone else the 101 is relayed alone. */
+            if (op->upgrade[0] && op->status == 101)
+                op->upgraded = op->x.upgraded;
+            else
+                vpd_up_conn_close(op->x.upgraded);
             op->x.upgraded = NULL;
         }
         int r = maybe_redirect(op);
@@ -1301,6 +1396,12 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
     } else if (!(op->method = strdup(req->method))) {
         goto fail;
     }
+    if (req->upgrade) {
+        if (!valid_token(req->upgrade) ||
+            strlen(req->upgrade) >= sizeof op->upgrade)
+            goto fail;
+        memcpy(op->upgrade, req->upgrade, strlen(req->upgrade) + 1);
+    }
     op->is_head = strcmp(op->method, "HEAD") == 0;
     op->idempotent = is_idempotent(op->method);
     bool bodyful = strcmp(op->method, "POST") == 0 ||
@@ -1310,13 +1411,15 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
 
     size_t pl = strlen(fwd->prefix), tl = strlen(req->target);
     bool slash = req->target[0] != '/';
-    op->target = malloc(pl + slash + tl + 1);
-    if (!op->target)
+    vpd_buf_reset(&op->tbuf);
+    if (vpd_buf_reserve(&op->tbuf, pl + slash + tl) != 0)
         goto fail;
+    op->target = op->tbuf.data;
     memcpy(op->target, fwd->prefix, pl);
     if (slash)
         op->target[pl] = '/';
     memcpy(op->target + pl + slash, req->target, tl + 1);
+    op->tbuf.len = pl + slash + tl;
     op->prefix_len = pl + slash;
     if (build_headers(op, req->headers) != 0)
         goto fail;

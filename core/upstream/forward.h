@@ -17,6 +17,7 @@
 
 #include "config/config.h"
 #include "http/http.h"
+#include "upstream/conn.h"
 
 typedef struct vpd_fwd vpd_fwd;
 typedef struct vpd_fwd_op vpd_fwd_op;
@@ -42,6 +43,10 @@ typedef struct {
     const char *client_cert;
     const char *client_key;
     const char *ca_cert;
+    /* A protocol to switch to ("websocket"): sent as Upgrade with
+     * Connection: Upgrade.  A 101 answer then hands the connection over
+     * in resp->upgraded; redirects are followed as for any request. */
+    const char *upgrade;
 } vpd_fwd_req;
 
 /* What the callback sees.  `headers` are the upstream's in its order,
@@ -57,6 +62,11 @@ typedef struct {
     char *body;       /* NUL-terminated */
     size_t body_len;
     int attempts; /* how many times it was sent */
+    /* After a 101 to a request with `upgrade`: the connection, which the
+     * callback takes by setting this to NULL (then reads and writes it
+     * with vpd_up_conn_stream and closes it with vpd_up_conn_close); one
+     * left here is closed when the callback returns. */
+    vpd_up_conn *upgraded;
 } vpd_fwd_resp;
 
 typedef void (*vpd_fwd_cb)(vpd_fwd_resp *resp, void *arg);

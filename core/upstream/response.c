@@ -44,9 +44,58 @@ clean_value(char *v, size_t n)
     return o - s;
 }
 
+/* Copies a header held as spans into `field`: the bytes fed are about to
+ * go, or a second piece of it arrived. */
+static int
+materialize(vpd_up_resp *r)
+{
+    if (!r->spans)
+        return 0;
+    r->spans = false;
+    if (vpd_buf_append(&r->field, r->span_name, r->name_len) != 0)
+        return -1;
+    if (r->in_value &&
+        (vpd_buf_append(&r->field, "", 1) != 0 ||
+         vpd_buf_append(&r->field, r->span_value, r->span_value_len) != 0))
+        return -1;
+    return 0;
+}
+
+/* The header held as spans, when its value is one clean piece: only the
+ * white space around the value goes, and nothing is copied before the
+ * list takes it.  Returns 1 when the value needs the general cleaning. */
+static int
+commit_spans(vpd_up_resp *r)
+{
+    const char *v = r->in_value ? r->span_value : "";
+    size_t vl = r->in_value ? r->span_value_len : 0;
+    if (memchr(v, '\r', vl) || memchr(v, '\n', vl))
+        return 1;
+    while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+        vl--;
+    while (vl && (*v == ' ' || *v == '\t')) {
+        v++;
+        vl--;
+    }
+    int rc = 0;
+    if (!r->skip_headers && r->headers && r->name_len)
+        rc = vpd_hdrs_addn(r->headers, r->span_name, r->name_len, v, vl);
+    r->spans = false;
+    r->name_len = 0;
+    r->in_value = false;
+    return rc;
+}
+
 static int
 commit_header(vpd_up_resp *r)
 {
+    if (r->spans) {
+        int rc = commit_spans(r);
+        if (rc <= 0)
+            return rc;
+        if (materialize(r) != 0)
+            return -1;
+    }
     if (!r->in_value && !r->field.len)
         return 0;
     int rc = 0;
@@ -82,6 +131,7 @@ on_message_begin(llhttp_t *p)
     vpd_buf_reset(&r->field);
     r->name_len = 0;
     r->in_value = false;
+    r->spans = false;
     r->head_bytes = 0;
     return 0;
 }
@@ -104,8 +154,15 @@ static int
 on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     vpd_up_resp *r = p->data;
-    if (count_head(r, len) != 0 || (r->in_value && commit_header(r) != 0) ||
-        vpd_buf_append(&r->field, at, len) != 0)
+    if (count_head(r, len) != 0 || (r->in_value && commit_header(r) != 0))
+        return -1;
+    if (!r->spans && !r->name_len && !r->field.len) {
+        r->spans = true;
+        r->span_name = at;
+        r->name_len = len;
+        return 0;
+    }
+    if (materialize(r) != 0 || vpd_buf_append(&r->field, at, len) != 0)
         return -1;
     r->name_len += len;
     return 0;
@@ -116,6 +173,15 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     vpd_up_resp *r = p->data;
     if (count_head(r, len) != 0)
+        return -1;
+    if (r->spans && !r->in_value) {
+        r->in_value = true;
+        r->span_value = at;
+        r->span_value_len = len;
+        r->value_end = at + len;
+        return 0;
+    }
+    if (materialize(r) != 0)
         return -1;
     if (!r->in_value) {
         if (vpd_buf_append(&r->field, "", 1) != 0)
@@ -220,6 +286,11 @@ vpd_up_resp_feed(vpd_up_resp *r, const char *p, size_t n, size_t *used)
     r->input_end = p + n;
     r->value_end = NULL;
     llhttp_errno_t e = llhttp_execute(&r->parser, p, n);
+    /* The bytes fed are the caller's only until this returns. */
+    if (r->spans && materialize(r) != 0 && e == HPE_OK) {
+        snprintf(r->why, sizeof r->why, "out of memory");
+        return VPD_UP_RESP_ERROR;
+    }
     if (e == HPE_OK)
         return VPD_UP_RESP_MORE;
     if ((e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) && r->done) {

@@ -36,10 +36,15 @@ typedef struct {
     bool is_head; /* the answer to HEAD */
     int status;   /* of the final answer, once its head is read */
     bool done;
-    /* The header being read: "name\0value". */
+    /* The header being read: "name\0value" in `field`; or, while it is
+     * one unbroken piece of the bytes being fed (the usual case), only
+     * where its name and value lie in them (`spans`). */
     vpd_buf field;
     size_t name_len;
     bool in_value;
+    bool spans;
+    const char *span_name, *span_value;
+    size_t span_value_len;
     bool skip_headers; /* an interim or proxy answer's: not kept */
     const char *input_end, *value_end; /* to tell line folds from splits */
     size_t head_bytes;

@@ -6,6 +6,19 @@
  * cache what to evict.  An entry's key (`id`) is derived from the method,
  * raw URI, headers, body and the effective token, so an entry is never
  * served to another token.
+ *
+ * One entry is not an answer: while auto-auth holds a token, the core
+ * stores it as a managed token so that what it creates can be found and
+ * evicted with it.  That entry has the id "auto-auth-N", an empty
+ * namespace_ and request_path (""), `token` set, no lease and an empty
+ * `response` ({NULL, 0}); it is never served, and it counts against a
+ * store's limits like any other entry.
+ *
+ * Re-entrancy: the core never calls an op of an instance from inside a
+ * visit of that instance (to evict what a find matched, it collects the
+ * ids first and evicts after find returns), so a store need not support
+ * evict or store during a lookup or find visit, and a visit callback a
+ * plugin writes for its own use must not call them either.
  */
 #ifndef VAPROXY_CACHE_H
 #define VAPROXY_CACHE_H
@@ -26,7 +39,11 @@ typedef struct vp_cache_entry {
     const char *token_parent; /* managed token that created `token` */
     const char *lease;        /* lease id this response carries */
     const char *lease_token;  /* token that obtained `lease` */
-    vp_str_t response;        /* status line, headers and body as sent */
+    vp_str_t response;        /* the answer in the core's own packed
+                                 form: opaque bytes, not HTTP text, whose
+                                 format may change between versions; store
+                                 and return them unchanged.  Empty for the
+                                 auto-auth token's entry. */
     uint64_t last_renewed_ms; /* wall clock, ms since the epoch */
     uint64_t ttl_ms;          /* lease or token duration */
 } vp_cache_entry_t;

@@ -33,11 +33,85 @@ typedef enum vp_log_level {
     VP_LOG_ERROR = 4
 } vp_log_level_t;
 
+/* A timer an instance started (1.2).  Opaque. */
+typedef struct vp_timer vp_timer_t;
+/* Runs on the loop when a timer is due; inst is the instance that started
+ * it, arg what it gave. */
+typedef void (*vp_timer_cb)(vp_instance_t *inst, void *arg);
+
+/* An HTTP(S) request an instance started with fetch (1.2).  Opaque. */
+typedef struct vp_fetch vp_fetch_t;
+
+/* What fetch sends.  Zero every field you do not set (a designated
+ * initialiser does), and set size to sizeof(vp_fetch_request_t): fields
+ * appended later are then read as absent. */
+typedef struct vp_fetch_request {
+    uint32_t size;
+    const char *method; /* NULL: GET, or POST when body is set */
+    const char *url;    /* http:// or https:// */
+    /* Request headers as "Name: value" strings, ended by NULL (may be
+     * NULL). */
+    const char *const *headers;
+    const char *body; /* sent as is; NULL: none */
+    size_t body_len;
+    uint64_t timeout_ms; /* the whole exchange; 0: 10 seconds */
+    size_t max_answer;   /* the longest body accepted; 0: 1 MiB */
+    const char *ca_file; /* NULL: the system's CAs */
+    const char *client_cert, *client_key; /* PEM files, or NULL */
+    int insecure_skip_verify;             /* non-zero: no TLS checks */
+} vp_fetch_request_t;
+
+/* What a fetch got, borrowed for the callback.  status is 0 when no answer
+ * arrived; error then says why (timeout, refused, too large, ...). */
+typedef struct vp_fetch_answer {
+    uint32_t size;     /* sizeof(vp_fetch_answer_t) of the host */
+    int status;        /* HTTP status, or 0 */
+    const char *error; /* NULL when an answer arrived */
+    /* The body, NUL-terminated, in a secret buffer the host wipes after
+     * the callback: copy with secret_dup what you keep. */
+    const char *body;
+    size_t body_len;
+} vp_fetch_answer_t;
+
+/* Runs on the loop once per fetch that was not cancelled. */
+typedef void (*vp_fetch_cb)(vp_instance_t *inst,
+                            const vp_fetch_answer_t *answer, void *arg);
+
+/* A JSON value: a parsed document, a node inside one, or a value being
+ * built (1.2).  Opaque. */
+typedef struct vp_json vp_json_t;
+
+typedef enum vp_json_type {
+    VP_JSON_NULL = 0,
+    VP_JSON_BOOL = 1,
+    VP_JSON_NUMBER = 2, /* integer or not: json_get_int / json_get_number */
+    VP_JSON_STRING = 3,
+    VP_JSON_ARRAY = 4,
+    VP_JSON_OBJECT = 5
+} vp_json_type_t;
+
 /* How the core finds the token in the answer to the last login request. */
 typedef enum vp_login_result {
     VP_LOGIN_RESULT_AUTH = 0,  /* auth.client_token (every login method) */
     VP_LOGIN_RESULT_LOOKUP = 1 /* data.id of a token lookup (token_file) */
 } vp_login_result_t;
+
+/* Options of read_file_opts (Since 1.2). */
+typedef struct vp_read_opts {
+    size_t size;        /* sizeof(vp_read_opts_t) */
+    unsigned flags;     /* VP_READ_* */
+    unsigned deny_mode; /* permission bits the file must not have, e.g.
+                           0077 for "readable by its owner only"; 0: any */
+} vp_read_opts_t;
+
+/* Trims white space around the contents (as read_file's `trim`). */
+#define VP_READ_TRIM 0x1u
+/* Refuses a path whose last component is a symbolic link. */
+#define VP_READ_NOFOLLOW 0x2u
+/* Removes the file once it has been read, as Vault Agent's
+ * remove_*_after_reading options do; a failed removal is logged as a
+ * warning and the contents are still returned. */
+#define VP_READ_REMOVE 0x4u
 
 struct vp_host_api {
     uint32_t size; /* sizeof the table the host was built with */
@@ -117,7 +191,11 @@ struct vp_host_api {
     /* ---- Files ------------------------------------------------------ */
 
     /* Reads a small local file (at most 1 MiB), trimming surrounding
-     * white space when `trim` is non-zero.
+     * white space when `trim` is non-zero.  The file is opened without
+     * blocking and must be a regular file: a FIFO, a device or a
+     * directory is refused (VP_EIO), never waited on.  For more checks
+     * (no symbolic link, permissions) and removal after reading, see
+     * read_file_opts.
      * Returns 0, VP_ENOENT / VP_EIO (set_error already says why, when
      * inst is not NULL) or VP_ENOMEM.
      * Ownership: path is borrowed; *out is a secret buffer, the caller's,
@@ -269,6 +347,141 @@ struct vp_host_api {
      * unset).  Ownership: borrowed until the request changes.  Async: no.
      * Since 1.0. */
     const char *(*login_path)(const vp_login_t *login);
+
+    /* ==== 1.2: timers ================================================= */
+
+    /* Calls cb(inst, arg) on the loop after delay_ms, then every repeat_ms
+     * when repeat_ms is not 0.  The daemon stops every timer of an
+     * instance when it destroys it (after the ops' destroy returned).
+     * Returns the timer, or NULL when out of memory or when no loop runs
+     * (vaproxyd --check-config): start timers from hooks that run while
+     * serving (login_begin, a timer, a fetch callback), not from create.
+     * Ownership: the timer is the host's; a one-shot timer is released
+     * after its callback returns, a repeating one by timer_stop.
+     * Async: yes, cb runs later, never inside this call.  Since 1.2. */
+    vp_timer_t *(*timer_start)(vp_instance_t *inst, uint64_t delay_ms,
+                               uint64_t repeat_ms, vp_timer_cb cb, void *arg);
+    /* Stops and releases a timer that has not fired yet (one-shot) or a
+     * repeating one, also from inside its own callback; NULL is ignored.
+     * Returns: nothing.  Ownership: takes the timer; it is invalid
+     * afterwards.  Async: no.  Since 1.2. */
+    void (*timer_stop)(vp_timer_t *timer);
+    /* Asks auto-auth to log in again with this auth method soon (for
+     * example because its credential file changed), even while it waits
+     * out a backoff or after a permanent failure.  Returns 0, or
+     * VP_ENOTSUP when inst is not the auth method auto-auth uses.
+     * Ownership: nothing is kept.  Async: yes, the login starts on a later
+     * loop iteration, never inside this call.  Since 1.2. */
+    int (*reauth)(vp_instance_t *inst);
+
+    /* ==== 1.2: fetch ================================================== */
+
+    /* Starts an HTTP(S) request to any URL (instance metadata, an OIDC
+     * discovery document, ...), driven on the loop by libcurl.  Proxies
+     * come from the environment as curl reads them (http_proxy,
+     * https_proxy, no_proxy).  An answer longer than max_answer fails
+     * with status 0.  Returns the request, or NULL (bad arguments: no url,
+     * or out of memory; set_error says why).  cb runs once, later, unless
+     * fetch_cancel or the instance's destroy came first.
+     * Ownership: req and everything it points to are copied; the handle
+     * is the host's and is invalid once cb has returned.
+     * Async: yes, never calls cb inside this call.  Since 1.2. */
+    vp_fetch_t *(*fetch)(vp_instance_t *inst, const vp_fetch_request_t *req,
+                         vp_fetch_cb cb, void *arg);
+    /* Abandons a request whose callback has not run; cb will not run.
+     * NULL is ignored.  Returns: nothing.  Ownership: takes the handle.
+     * Async: no.  Since 1.2. */
+    void (*fetch_cancel)(vp_fetch_t *fetch);
+
+    /* ==== 1.2: JSON =================================================== */
+
+    /* Parses a JSON document.  Returns 0, VP_EINVAL (not JSON) or
+     * VP_ENOMEM.  Ownership: text is borrowed; *out is the caller's,
+     * released with json_free.  Async: no.  Since 1.2. */
+    int (*json_parse)(const char *text, size_t len, vp_json_t **out);
+    /* Releases a document from json_parse or json_new (with everything
+     * added to it); NULL is ignored.  Never pass a node found inside a
+     * document, or a value already added to another.  Wipes the strings
+     * it held.  Returns: nothing.  Ownership: takes doc.  Async: no.
+     * Since 1.2. */
+    void (*json_free)(vp_json_t *doc);
+    /* The node at a dotted path below node ("auth.metadata.role"; NULL or
+     * "" is node itself); an array element is a number in the path
+     * ("keys.0.kid").  Returns it, or NULL when there is no such member.
+     * Ownership: borrowed from the document, valid until it is freed.
+     * Async: no.  Since 1.2. */
+    const vp_json_t *(*json_get)(const vp_json_t *node, const char *path);
+    /* The type of a node.  Returns it (VP_JSON_NULL for a NULL node).
+     * Ownership: nothing.  Async: no.  Since 1.2. */
+    vp_json_type_t (*json_type)(const vp_json_t *node);
+    /* Typed getters at a dotted path (as json_get).  Returns 0 and the
+     * value, VP_ENOENT (no such member) or VP_EINVAL (another type; an
+     * integer getter also refuses a number with a fraction or out of
+     * range).  Ownership: a string is borrowed from the document (the
+     * caller secret_dups what it keeps); *len may be NULL.  Async: no.
+     * Since 1.2. */
+    int (*json_get_int)(const vp_json_t *node, const char *path, int64_t *out);
+    /* Returns, Ownership, Async, Since: as json_get_int; any number. */
+    int (*json_get_number)(const vp_json_t *node, const char *path,
+                           double *out);
+    /* Returns, Ownership, Async, Since: as json_get_int; *out is 0 or 1. */
+    int (*json_get_bool)(const vp_json_t *node, const char *path, int *out);
+    /* Returns, Ownership, Async, Since: as json_get_int. */
+    int (*json_get_str)(const vp_json_t *node, const char *path,
+                        const char **out, size_t *len);
+    /* The length of the array at path.  Returns 0, VP_ENOENT or VP_EINVAL
+     * (not an array).  Ownership: nothing.  Async: no.  Since 1.2. */
+    int (*json_array_len)(const vp_json_t *node, const char *path, size_t *out);
+    /* Element idx of an array node.  Returns it, or NULL (not an array,
+     * or idx past its end).  Ownership: borrowed like json_get's.
+     * Async: no.  Since 1.2. */
+    const vp_json_t *(*json_array_at)(const vp_json_t *array, size_t idx);
+
+    /* A new empty VP_JSON_OBJECT or VP_JSON_ARRAY to build on.  Returns
+     * it, or NULL (another type, or out of memory).  Ownership: the
+     * caller's (json_free), until it is added to another value.
+     * Async: no.  Since 1.2. */
+    vp_json_t *(*json_new)(vp_json_type_t type);
+    /* Adds a value to an object (under key, replacing a member of that
+     * name) or to the end of an array (key NULL).  Returns 0, VP_EINVAL
+     * (container not an object or array, key missing for an object or
+     * given for an array) or VP_ENOMEM.  Ownership: key and strings are
+     * copied; json_add takes child (also on failure), which then belongs
+     * to container.  Async: no.  Since 1.2. */
+    int (*json_add_str)(vp_json_t *container, const char *key,
+                        const char *value);
+    /* Returns, Ownership, Async, Since: as json_add_str. */
+    int (*json_add_int)(vp_json_t *container, const char *key, int64_t value);
+    /* Returns, Ownership, Async, Since: as json_add_str. */
+    int (*json_add_number)(vp_json_t *container, const char *key, double value);
+    /* Returns, Ownership, Async, Since: as json_add_str; value 0 is false,
+     * anything else true. */
+    int (*json_add_bool)(vp_json_t *container, const char *key, int value);
+    /* Returns, Ownership, Async, Since: as json_add_str; child is a value
+     * from json_new (nested objects and arrays). */
+    int (*json_add)(vp_json_t *container, const char *key, vp_json_t *child);
+    /* The compact JSON text of a value.  Returns it, or NULL when out of
+     * memory.  Ownership: node is borrowed; the text is a secret buffer,
+     * the caller's (secret_free); *len (if not NULL) gets its length.
+     * Async: no.  Since 1.2. */
+    char *(*json_to_text)(const vp_json_t *node, size_t *len);
+    /* ---- 1.2: file reading ------------------------------------------ */
+
+    /* read_file with options (opts may be NULL: as read_file without
+     * trim).  opts->flags: VP_READ_TRIM, VP_READ_NOFOLLOW (a symbolic
+     * link is refused), VP_READ_REMOVE (the file is removed after a
+     * successful read); opts->deny_mode: permission bits that make the
+     * file refused (0077: it must be private to its owner).  Like
+     * read_file, only a regular file is read, opened without blocking.
+     * Returns 0, VP_ENOENT / VP_EIO (set_error already says why, when
+     * inst is not NULL), VP_EINVAL (opts->size too small, or an unknown
+     * flag) or VP_ENOMEM.
+     * Ownership: path and opts are borrowed; *out is a secret buffer, the
+     * caller's, released with secret_free; *out_len (if not NULL) gets its
+     * length.  Async: no (a short read of a local file).  Since 1.2. */
+    int (*read_file_opts)(const vp_instance_t *inst, const char *path,
+                          const vp_read_opts_t *opts, char **out,
+                          size_t *out_len);
 };
 
 /* True when the host table has `member` (it was added in a minor the host

@@ -39,6 +39,21 @@ VP_BEGIN_DECLS
 
 typedef struct vp_host_api vp_host_api_t;
 
+/* The ABI minor a plugin needs, recorded in its descriptor by
+ * VP_PLUGIN_HEADER.  It defaults to the minor of these headers; a plugin
+ * that uses nothing newer than, say, 1.1 defines VP_TARGET_ABI_MINOR to 1
+ * (before including any SDK header, or with -DVP_TARGET_ABI_MINOR=1) and
+ * then loads into 1.1 daemons too.  Such a plugin must not call a host
+ * member added later without checking it with VP_HOST_HAS, and the daemon
+ * ignores the ops its tables have beyond that minor.  Since 1.2; older
+ * SDKs always record their own minor. */
+#ifndef VP_TARGET_ABI_MINOR
+#define VP_TARGET_ABI_MINOR VP_ABI_MINOR
+#endif
+#if VP_TARGET_ABI_MINOR > VP_ABI_MINOR
+#error "VP_TARGET_ABI_MINOR is newer than this SDK's VP_ABI_MINOR"
+#endif
+
 typedef enum vp_kind {
     VP_KIND_AUTH = 1,       /* ops: vp_auth_ops_t (auth.h) */
     VP_KIND_CACHE = 2,      /* ops: vp_cache_ops_t (cache.h) */
@@ -51,6 +66,8 @@ typedef struct vp_instance {
     const vp_host_api_t *host;
     const char *name; /* implementation name, e.g. "approle" */
     void *data;       /* the plugin's own per-instance state */
+    uint32_t size;    /* sizeof(vp_instance_t) of the host (1.2; check
+                         host->abi_minor >= 2 before reading it) */
 } vp_instance_t;
 
 /* Types a configuration key may have.  The core checks them (and rejects
@@ -90,7 +107,7 @@ typedef struct vp_provide {
 typedef struct vp_plugin {
     uint32_t magic;      /* VP_PLUGIN_MAGIC */
     uint16_t abi_major;  /* VP_ABI_MAJOR the plugin was built with */
-    uint16_t abi_minor;  /* VP_ABI_MINOR the plugin was built with */
+    uint16_t abi_minor;  /* the minor it needs: VP_TARGET_ABI_MINOR */
     uint32_t size;       /* sizeof(vp_plugin_t) the plugin was built with */
     const char *name;    /* module name: file name without extension */
     const char *version; /* the plugin's own version text */
@@ -119,7 +136,7 @@ typedef struct vp_plugin {
 
 #define VP_PLUGIN_HEADER(modname)                                              \
     .magic = VP_PLUGIN_MAGIC, .abi_major = VP_ABI_MAJOR,                       \
-    .abi_minor = VP_ABI_MINOR, .size = (uint32_t)sizeof(vp_plugin_t),          \
+    .abi_minor = VP_TARGET_ABI_MINOR, .size = (uint32_t)sizeof(vp_plugin_t),   \
     .name = #modname
 
 VP_END_DECLS

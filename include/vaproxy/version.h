@@ -37,6 +37,31 @@
  *     errors.h, static inline: the host table is unchanged.  Every host
  *     table member's comment now gives Returns, Ownership, Async and
  *     Since; req_ctx_set's failure is VP_EFULL, as it always was.
+ *     Appended to vp_host_api_t, each block read only when the table's
+ *     size covers it (VP_HOST_HAS):
+ *       timers: timer_start, timer_stop (one-shot and repeating, stopped
+ *         when their instance is destroyed), reauth (an auth method asks
+ *         auto-auth to log in again);
+ *       fetch: fetch, fetch_cancel, with vp_fetch_request_t and
+ *         vp_fetch_answer_t (asynchronous HTTP(S) to any URL through
+ *         libcurl, bounded answer in a secret buffer);
+ *       JSON: json_parse, json_free, json_get, json_type, json_get_int,
+ *         json_get_number, json_get_bool, json_get_str, json_array_len,
+ *         json_array_at, json_new, json_add_str, json_add_int,
+ *         json_add_number, json_add_bool, json_add, json_to_text.
+ *     Appended to vp_auth_ops_t: login_failed (the method sees a failed
+ *     login and says transient or permanent, with its own message) and
+ *     reconfigure (SIGHUP applies a changed method block to the running
+ *     instance, which keeps its credential).  Plugins built against 1.0
+ *     or 1.1 have neither: every failure is transient and a changed
+ *     block replaces the instance, as before.
+ *     A size field appended to vp_instance_t and vp_auth_answer_t, which
+ *     the host allocates: plugins built before 1.2 never read it.
+ *     File reading: read_file_opts appended to the host table (no-follow,
+ *     permission check, removal after reading); read_file and it read
+ *     regular files only, opened without blocking.  VP_TARGET_ABI_MINOR
+ *     (plugin.h): VP_PLUGIN_HEADER records the minor a plugin needs,
+ *     by default the headers', so a plugin can target older daemons.
  */
 #ifndef VAPROXY_VERSION_H
 #define VAPROXY_VERSION_H

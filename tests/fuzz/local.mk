@@ -99,6 +99,14 @@ tests_fuzz_fuzz_upstream_response_CFLAGS = $(UNIT_CFLAGS)
 tests_fuzz_fuzz_upstream_response_LDADD = $(UNIT_LDADD)
 TESTS += tests/fuzz/fuzz_upstream_response
 
+check_PROGRAMS += tests/fuzz/fuzz_ws_frame
+tests_fuzz_fuzz_ws_frame_SOURCES = tests/fuzz/fuzz_ws_frame.c tests/fuzz/replay.c
+tests_fuzz_fuzz_ws_frame_CPPFLAGS = $(FUZZ_CPPFLAGS) \
+	-DVP_FUZZ_CORPUS='"$(FUZZ_CORPUS)/ws_frame"'
+tests_fuzz_fuzz_ws_frame_CFLAGS = $(UNIT_CFLAGS)
+tests_fuzz_fuzz_ws_frame_LDADD = $(UNIT_LDADD)
+TESTS += tests/fuzz/fuzz_ws_frame
+
 # HTTP/2 clients: frames of one h2c connection through the listener, the
 # router and the chain (like tests/netfuzz/fuzz_http.c for HTTP/1.1).
 check_PROGRAMS += tests/fuzz/fuzz_h2

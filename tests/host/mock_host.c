@@ -28,7 +28,21 @@
 #define VPD_DURATION_STATIC
 #include "base/duration.c"
 
+/* The daemon's file reader (core/plugin/file_read.c, installed beside this
+ * file as plugin/file_read.c): the same refusals, in the same words. */
+#define VPD_FILE_READ_STATIC
+#include "plugin/file_read.c"
+
 #define FILE_MAX (1024 * 1024)
+
+static char *mock_secret_dup(const char *s, size_t len);
+static void mock_release_instance_async(const mock_instance *mi);
+
+/* The daemon's JSON members themselves (core/plugin/json_api.c, installed
+ * beside this file as plugin/json_api.c), with the mock's counted secret
+ * buffers: a plugin's JSON code behaves here as in vaproxyd. */
+#define VPD_JSON_SECRET_DUP mock_secret_dup
+#include "plugin/json_api.c"
 
 static long live_secrets;
 static long live_allocs;
@@ -406,6 +420,7 @@ mock_instance_new(const char *name, const vp_conf_field_t *schema,
         mi->pairs[i] = strdup(pairs[i] ? pairs[i] : "");
     mi->pub.host = mock_host();
     mi->pub.name = name;
+    mi->pub.size = (uint32_t)sizeof mi->pub;
     mi->schema = schema;
     return mi;
 }
@@ -421,8 +436,10 @@ mock_instance_free(mock_instance *mi)
     free(mi);
 }
 
-mock_instance *
-mock_create(const vp_auth_ops_t *ops, const char *name,
+/* Every kind's ops table starts with size, create and destroy, in that
+ * order: the kinds share this. */
+static mock_instance *
+create_with(int (*create)(vp_instance_t *), const char *name,
             const vp_conf_field_t *schema, const char *const *pairs, int *rc,
             char *err, size_t err_len)
 {
@@ -437,7 +454,7 @@ mock_create(const vp_auth_ops_t *ops, const char *name,
         *rc = VP_ENOMEM;
         return NULL;
     }
-    if (ops->create && (*rc = ops->create(&mi->pub)) != 0) {
+    if (create && (*rc = create(&mi->pub)) != 0) {
         snprintf(err, err_len, "%s", mi->error);
         mock_instance_free(mi);
         return NULL;
@@ -445,80 +462,410 @@ mock_create(const vp_auth_ops_t *ops, const char *name,
     return mi;
 }
 
-void
-mock_destroy(const vp_auth_ops_t *ops, mock_instance *mi)
+static void
+destroy_with(void (*destroy)(vp_instance_t *), mock_instance *mi)
 {
     if (!mi)
         return;
-    if (ops->destroy)
-        ops->destroy(&mi->pub);
+    if (destroy)
+        destroy(&mi->pub);
+    mock_release_instance_async(mi);
     mock_instance_free(mi);
 }
 
+mock_instance *
+mock_create(const vp_auth_ops_t *ops, const char *name,
+            const vp_conf_field_t *schema, const char *const *pairs, int *rc,
+            char *err, size_t err_len)
+{
+    return create_with(ops->create, name, schema, pairs, rc, err, err_len);
+}
+
+void
+mock_destroy(const vp_auth_ops_t *ops, mock_instance *mi)
+{
+    destroy_with(ops->destroy, mi);
+}
+
+mock_instance *
+mock_create_cache(const vp_cache_ops_t *ops, const char *name,
+                  const vp_conf_field_t *schema, const char *const *pairs,
+                  int *rc, char *err, size_t err_len)
+{
+    return create_with(ops->create, name, schema, pairs, rc, err, err_len);
+}
+
+void
+mock_destroy_cache(const vp_cache_ops_t *ops, mock_instance *mi)
+{
+    destroy_with(ops->destroy, mi);
+}
+
+mock_instance *
+mock_create_consistency(const vp_consistency_ops_t *ops, const char *name,
+                        const vp_conf_field_t *schema, const char *const *pairs,
+                        int *rc, char *err, size_t err_len)
+{
+    return create_with(ops->create, name, schema, pairs, rc, err, err_len);
+}
+
+void
+mock_destroy_consistency(const vp_consistency_ops_t *ops, mock_instance *mi)
+{
+    destroy_with(ops->destroy, mi);
+}
+
+/* ---- proxied requests -------------------------------------------------- */
+
+/* The headers plugins may not add upstream: the daemon's forwarder owns
+ * the hop-by-hop ones and Host (core/http/hdr_policy.c lists the same). */
+static int
+mock_owned_header(const char *name)
+{
+    static const char *const owned[] = {"Connection",
+                                        "Keep-Alive",
+                                        "Proxy-Connection",
+                                        "Proxy-Authenticate",
+                                        "Proxy-Authorization",
+                                        "TE",
+                                        "Trailer",
+                                        "Transfer-Encoding",
+                                        "Upgrade",
+                                        "Host"};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        if (strcasecmp(name, owned[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int
+hdr_add(mock_headers *h, const char *name, const char *value)
+{
+    if (h->n == MOCK_REQ_MAX_HEADERS)
+        return VP_ENOMEM;
+    char *n = strdup(name), *v = strdup(value ? value : "");
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return VP_ENOMEM;
+    }
+    h->v[h->n].name = n;
+    h->v[h->n].value = v;
+    h->n++;
+    return 0;
+}
+
+static const char *
+hdr_get(const mock_headers *h, const char *name, size_t idx)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (strcasecmp(h->v[i].name, name) == 0 && idx-- == 0)
+            return h->v[i].value;
+    return NULL;
+}
+
+static size_t
+hdr_count(const mock_headers *h, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->n; i++)
+        n += strcasecmp(h->v[i].name, name) == 0;
+    return n;
+}
+
+static size_t
+hdr_remove(mock_headers *h, const char *name)
+{
+    size_t kept = 0, removed = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        if (strcasecmp(h->v[i].name, name) == 0) {
+            free(h->v[i].name);
+            free(h->v[i].value);
+            removed++;
+        } else {
+            h->v[kept++] = h->v[i];
+        }
+    }
+    h->n = kept;
+    return removed;
+}
+
+static void
+hdr_free(mock_headers *h)
+{
+    while (h->n > 0) {
+        h->n--;
+        free(h->v[h->n].name);
+        free(h->v[h->n].value);
+    }
+}
+
+vp_req_t *
+mock_req_new(const char *method, const char *path, const char *token)
+{
+    vp_req_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    snprintf(r->method, sizeof r->method, "%s", method ? method : "GET");
+    r->path = strdup(path ? path : "/");
+    r->token = mock_secret_dup(token ? token : "", token ? strlen(token) : 0);
+    if (!r->path || !r->token) {
+        mock_req_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+int
+mock_req_add_header(vp_req_t *r, const char *name, const char *value)
+{
+    return hdr_add(&r->headers, name, value);
+}
+
+int
+mock_req_set_response(vp_req_t *r, int status, const char *body)
+{
+    free(r->resp_body);
+    r->resp_body = strdup(body ? body : "");
+    r->resp_status = status;
+    return r->resp_body ? 0 : VP_ENOMEM;
+}
+
+int
+mock_req_add_response_header(vp_req_t *r, const char *name, const char *value)
+{
+    return hdr_add(&r->resp_headers, name, value);
+}
+
+const char *
+mock_req_added_response_header(const vp_req_t *r, const char *name)
+{
+    return hdr_get(&r->added_resp_headers, name, 0);
+}
+
+void
+mock_req_free(vp_req_t *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_ctx; i++)
+        if (r->ctx[i].cleanup)
+            r->ctx[i].cleanup(r->ctx[i].ptr);
+    hdr_free(&r->headers);
+    hdr_free(&r->resp_headers);
+    hdr_free(&r->added_resp_headers);
+    free(r->path);
+    mock_secret_free(r->token);
+    free(r->resp_body);
+    free(r->answer_content_type);
+    free(r->answer_body);
+    free(r);
+}
+
+static const char *
+mock_req_method(const vp_req_t *r)
+{
+    return r->method;
+}
+
+static const char *
+mock_req_path(const vp_req_t *r)
+{
+    return r->path;
+}
+
+static const char *
+mock_req_token(const vp_req_t *r)
+{
+    return r->token;
+}
+
+static const char *
+mock_req_header(const vp_req_t *r, const char *name, size_t idx)
+{
+    return hdr_get(&r->headers, name, idx);
+}
+
+static size_t
+mock_req_header_count(const vp_req_t *r, const char *name)
+{
+    return hdr_count(&r->headers, name);
+}
+
+static int
+mock_req_header_add(vp_req_t *r, const char *name, const char *value)
+{
+    if (!name || mock_owned_header(name))
+        return VP_EINVAL;
+    return hdr_add(&r->headers, name, value);
+}
+
+static size_t
+mock_req_header_remove(vp_req_t *r, const char *name)
+{
+    return hdr_remove(&r->headers, name);
+}
+
+static int
+mock_resp_status(const vp_req_t *r)
+{
+    return r->resp_status;
+}
+
+static const char *
+mock_resp_header(const vp_req_t *r, const char *name, size_t idx)
+{
+    return r->resp_status ? hdr_get(&r->resp_headers, name, idx) : NULL;
+}
+
+static size_t
+mock_resp_header_count(const vp_req_t *r, const char *name)
+{
+    return r->resp_status ? hdr_count(&r->resp_headers, name) : 0;
+}
+
+static vp_str_t
+mock_resp_body(const vp_req_t *r)
+{
+    vp_str_t s = {"", 0};
+    if (r->resp_status && r->resp_body) {
+        s.ptr = r->resp_body;
+        s.len = strlen(r->resp_body);
+    }
+    return s;
+}
+
+static int
+mock_resp_header_add(vp_req_t *r, const char *name, const char *value)
+{
+    return hdr_add(&r->added_resp_headers, name, value);
+}
+
+static int
+mock_req_respond(vp_req_t *r, int status, const char *content_type,
+                 const char *body, size_t len)
+{
+    if (status < 100 || status > 599)
+        return VP_EINVAL;
+    char *copy = malloc(len + 1);
+    char *ct = content_type ? strdup(content_type) : NULL;
+    if (!copy || (content_type && !ct)) {
+        free(copy);
+        free(ct);
+        return VP_ENOMEM;
+    }
+    if (len)
+        memcpy(copy, body, len);
+    copy[len] = '\0';
+    free(r->answer_body);
+    free(r->answer_content_type);
+    r->answer_body = copy;
+    r->answer_len = len;
+    r->answer_content_type = ct;
+    r->answer_status = status;
+    return 0;
+}
+
+static int
+mock_req_attempts(const vp_req_t *r)
+{
+    return r->attempts;
+}
+
+static int
+mock_req_ctx_set(vp_req_t *r, const vp_instance_t *inst, void *ptr,
+                 void (*cleanup)(void *ptr))
+{
+    for (size_t i = 0; i < r->n_ctx; i++) {
+        if (r->ctx[i].inst == inst) {
+            if (r->ctx[i].cleanup && r->ctx[i].ptr != ptr)
+                r->ctx[i].cleanup(r->ctx[i].ptr);
+            r->ctx[i].ptr = ptr;
+            r->ctx[i].cleanup = cleanup;
+            return 0;
+        }
+    }
+    if (r->n_ctx == MOCK_REQ_CTX_MAX)
+        return VP_EFULL;
+    r->ctx[r->n_ctx].inst = inst;
+    r->ctx[r->n_ctx].ptr = ptr;
+    r->ctx[r->n_ctx].cleanup = cleanup;
+    r->n_ctx++;
+    return 0;
+}
+
+static void *
+mock_req_ctx_get(const vp_req_t *r, const vp_instance_t *inst)
+{
+    for (size_t i = 0; i < r->n_ctx; i++)
+        if (r->ctx[i].inst == inst)
+            return r->ctx[i].ptr;
+    return NULL;
+}
+
 /* ---- files ------------------------------------------------------------- */
+
+/* The rules and messages are the daemon's own file_read.c's. */
+static int
+mock_read_with(const vp_instance_t *inst, const char *path, unsigned flags,
+               unsigned deny_mode, char **out, size_t *out_len)
+{
+    *out = NULL;
+    char why[512], *raw = NULL;
+    size_t len = 0;
+    int rc = vpd_file_read(path, flags, deny_mode, FILE_MAX, &raw, &len, why,
+                           sizeof why);
+    if (rc != 0) {
+        if (inst && rc != VP_ENOMEM)
+            mock_set_error(inst, "%s", why);
+        return rc;
+    }
+    if (why[0])
+        mock_log(inst, VP_LOG_WARN, "%s", why);
+    const char *start = raw;
+    size_t n = len;
+    if (flags & VP_READ_TRIM) {
+        while (n && isspace((unsigned char)*start)) {
+            start++;
+            n--;
+        }
+        while (n && isspace((unsigned char)start[n - 1]))
+            n--;
+    }
+    *out = mock_secret_dup(start, n);
+    file_read_wipe(raw, len);
+    free(raw);
+    if (!*out)
+        return VP_ENOMEM;
+    if (out_len)
+        *out_len = n;
+    return 0;
+}
 
 static int
 mock_read_file(const vp_instance_t *inst, const char *path, int trim,
                char **out, size_t *out_len)
 {
+    return mock_read_with(inst, path, trim ? VP_READ_TRIM : 0, 0, out, out_len);
+}
+
+static int
+mock_read_file_opts(const vp_instance_t *inst, const char *path,
+                    const vp_read_opts_t *opts, char **out, size_t *out_len)
+{
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        int e = errno;
+    if (!opts)
+        return mock_read_with(inst, path, 0, 0, out, out_len);
+    const unsigned known = VP_READ_TRIM | VP_READ_NOFOLLOW | VP_READ_REMOVE;
+    if (opts->size < sizeof *opts || (opts->flags & ~known)) {
         if (inst)
-            mock_set_error(inst, "cannot read %s: %s", path, strerror(e));
-        return e == ENOENT ? VP_ENOENT : VP_EIO;
+            mock_set_error(inst, "read_file_opts: %s",
+                           opts->size < sizeof *opts ? "options too small"
+                                                     : "unknown flags");
+        return VP_EINVAL;
     }
-    char *buf = malloc(FILE_MAX);
-    if (!buf) {
-        close(fd);
-        return VP_ENOMEM;
-    }
-    size_t len = 0;
-    int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, FILE_MAX - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            if (inst)
-                mock_set_error(inst, "cannot read %s: %s", path,
-                               strerror(errno));
-            rc = VP_EIO;
-            break;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-        if (len == FILE_MAX) {
-            if (inst)
-                mock_set_error(inst, "%s is larger than 1 MiB", path);
-            rc = VP_EIO;
-            break;
-        }
-    }
-    close(fd);
-    if (rc == 0) {
-        const char *start = buf;
-        if (trim) {
-            while (len && isspace((unsigned char)*start)) {
-                start++;
-                len--;
-            }
-            while (len && isspace((unsigned char)start[len - 1]))
-                len--;
-        }
-        *out = mock_secret_dup(start, len);
-        if (!*out)
-            rc = VP_ENOMEM;
-        else if (out_len)
-            *out_len = len;
-    }
-    volatile char *v = buf;
-    for (size_t i = 0; i < FILE_MAX; i++)
-        v[i] = 0;
-    free(buf);
-    return rc;
+    return mock_read_with(inst, path, opts->flags, opts->deny_mode, out,
+                          out_len);
 }
 
 /* ---- JSON -------------------------------------------------------------- */
@@ -754,10 +1101,269 @@ mock_random_bytes(void *buf, size_t len)
     return 0;
 }
 
+/* ---- 1.2: timers on a fake clock --------------------------------------- */
+
+struct vp_timer {
+    vp_instance_t *inst;
+    vp_timer_cb cb;
+    void *arg;
+    uint64_t due, repeat;
+    int stopped;
+    struct vp_timer *next;
+};
+
+static vp_timer_t *mock_timers;
+static uint64_t mock_clock;
+static long reauth_calls;
+
+static vp_timer_t *
+mock_timer_start(vp_instance_t *inst, uint64_t delay_ms, uint64_t repeat_ms,
+                 vp_timer_cb cb, void *arg)
+{
+    if (!inst || !cb)
+        return NULL;
+    vp_timer_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    *t = (vp_timer_t){inst,      cb, arg,        mock_clock + delay_ms,
+                      repeat_ms, 0,  mock_timers};
+    mock_timers = t;
+    return t;
+}
+
+static void
+mock_timer_stop(vp_timer_t *t)
+{
+    if (t)
+        t->stopped = 1; /* freed by the next sweep, never inside a call */
+}
+
+static void
+sweep_timers(void)
+{
+    for (vp_timer_t **p = &mock_timers; *p;) {
+        vp_timer_t *t = *p;
+        if (t->stopped) {
+            *p = t->next;
+            free(t);
+        } else {
+            p = &t->next;
+        }
+    }
+}
+
+static vp_timer_t *
+earliest_due(uint64_t until)
+{
+    vp_timer_t *best = NULL;
+    for (vp_timer_t *t = mock_timers; t; t = t->next)
+        if (!t->stopped && t->due <= until && (!best || t->due < best->due))
+            best = t;
+    return best;
+}
+
+void
+mock_clock_advance(uint64_t ms)
+{
+    uint64_t until = mock_clock + ms;
+    vp_timer_t *t;
+    while ((t = earliest_due(until))) {
+        mock_clock = t->due;
+        if (t->repeat)
+            t->due += t->repeat;
+        else
+            t->stopped = 1;
+        t->cb(t->inst, t->arg);
+    }
+    mock_clock = until;
+    sweep_timers();
+}
+
+uint64_t
+mock_clock_now(void)
+{
+    return mock_clock;
+}
+
+size_t
+mock_timers_live(const mock_instance *mi)
+{
+    size_t n = 0;
+    for (vp_timer_t *t = mock_timers; t; t = t->next)
+        if (!t->stopped && (!mi || t->inst == &mi->pub))
+            n++;
+    return n;
+}
+
+static int
+mock_reauth(vp_instance_t *inst)
+{
+    if (!inst)
+        return VP_ENOTSUP;
+    reauth_calls++;
+    return 0;
+}
+
+long
+mock_reauth_count(void)
+{
+    return reauth_calls;
+}
+
+/* ---- 1.2: fetch with canned answers ------------------------------------ */
+
+struct vp_fetch {
+    vp_instance_t *inst;
+    vp_fetch_cb cb;
+    void *arg;
+    int cancelled;
+    size_t max_answer;
+    struct vp_fetch *next;
+};
+
+static vp_fetch_t *mock_fetches;
+static int canned_status = 200;
+static char *canned_body;
+static char *canned_error;
+static mock_fetch_seen last_fetch;
+
+static void
+seen_free(mock_fetch_seen *f)
+{
+    free(f->method);
+    free(f->url);
+    free(f->headers);
+    mock_secret_free(f->body);
+    memset(f, 0, sizeof *f);
+}
+
+void
+mock_fetch_answer(int status, const char *body)
+{
+    canned_status = status;
+    free(canned_body);
+    canned_body = body ? strdup(body) : NULL;
+    free(canned_error);
+    canned_error = NULL;
+}
+
+void
+mock_fetch_fail(const char *error)
+{
+    free(canned_error);
+    canned_error = strdup(error ? error : "failed");
+}
+
+const mock_fetch_seen *
+mock_fetch_last(void)
+{
+    return &last_fetch;
+}
+
+static vp_fetch_t *
+mock_fetch(vp_instance_t *inst, const vp_fetch_request_t *req, vp_fetch_cb cb,
+           void *arg)
+{
+    if (!inst || !req || !cb || !req->url) {
+        if (inst)
+            mock_set_error(inst, "fetch: no request or no url");
+        return NULL;
+    }
+    seen_free(&last_fetch);
+    last_fetch.method = strdup(req->method ? req->method
+                               : req->body ? "POST"
+                                           : "GET");
+    last_fetch.url = strdup(req->url);
+    size_t hlen = 1;
+    for (const char *const *h = req->headers; h && *h; h++)
+        hlen += strlen(*h) + 1;
+    last_fetch.headers = calloc(1, hlen);
+    for (const char *const *h = req->headers; h && *h; h++) {
+        strcat(last_fetch.headers, *h);
+        strcat(last_fetch.headers, "\n");
+    }
+    if (req->body)
+        last_fetch.body = mock_secret_dup(req->body, req->body_len);
+    last_fetch.timeout_ms = req->timeout_ms;
+    last_fetch.max_answer = req->max_answer;
+    vp_fetch_t *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    *f = (vp_fetch_t){
+        inst, cb, arg, 0, req->max_answer ? req->max_answer : 1024 * 1024,
+        NULL};
+    /* Appended, so answers come in the order requests went out. */
+    vp_fetch_t **p = &mock_fetches;
+    while (*p)
+        p = &(*p)->next;
+    *p = f;
+    return f;
+}
+
+static void
+mock_fetch_cancel(vp_fetch_t *f)
+{
+    if (f)
+        f->cancelled = 1;
+}
+
+size_t
+mock_fetch_complete(void)
+{
+    size_t n = 0;
+    while (mock_fetches) {
+        vp_fetch_t *f = mock_fetches;
+        mock_fetches = f->next;
+        if (!f->cancelled) {
+            char *body = NULL;
+            vp_fetch_answer_t a = {.size = sizeof a};
+            if (canned_error) {
+                a.error = canned_error;
+                a.body = "";
+            } else if (canned_body && strlen(canned_body) > f->max_answer) {
+                a.error = "the answer is larger than allowed";
+                a.body = "";
+            } else {
+                const char *b = canned_body ? canned_body : "";
+                body = mock_secret_dup(b, strlen(b));
+                a.status = canned_status;
+                a.body = body ? body : "";
+                a.body_len = body ? strlen(body) : 0;
+            }
+            f->cb(f->inst, &a, f->arg);
+            mock_secret_free(body);
+            n++;
+        }
+        free(f);
+    }
+    return n;
+}
+
+size_t
+mock_fetch_pending(void)
+{
+    size_t n = 0;
+    for (vp_fetch_t *f = mock_fetches; f; f = f->next)
+        n += !f->cancelled;
+    return n;
+}
+
+/* What the daemon does after an instance's destroy: stop its timers and
+ * abandon its requests. */
+static void
+mock_release_instance_async(const mock_instance *mi)
+{
+    for (vp_timer_t *t = mock_timers; t; t = t->next)
+        if (t->inst == &mi->pub)
+            t->stopped = 1;
+    sweep_timers();
+    for (vp_fetch_t *f = mock_fetches; f; f = f->next)
+        if (f->inst == &mi->pub)
+            f->cancelled = 1;
+}
+
 /* ---- the table --------------------------------------------------------- */
 
-/* Request-hook members stay NULL: auth plugins have no business with
- * them, and a call would crash the test at once. */
 static const vp_host_api_t mock_table = {
     .size = sizeof(vp_host_api_t),
     .abi_major = VP_ABI_MAJOR,
@@ -783,10 +1389,55 @@ static const vp_host_api_t mock_table = {
     .login_add_header = mock_login_add_header,
     .login_set_tls = mock_login_set_tls,
     .login_set_result = mock_login_set_result,
+    .req_method = mock_req_method,
+    .req_path = mock_req_path,
+    .req_token = mock_req_token,
+    .req_header = mock_req_header,
+    .req_header_count = mock_req_header_count,
+    .req_header_add = mock_req_header_add,
+    .req_header_remove = mock_req_header_remove,
+    .resp_status = mock_resp_status,
+    .resp_header = mock_resp_header,
+    .resp_header_count = mock_resp_header_count,
+    .resp_body = mock_resp_body,
+    .resp_header_add = mock_resp_header_add,
+    .req_respond = mock_req_respond,
+    .req_attempts = mock_req_attempts,
+    .req_ctx_set = mock_req_ctx_set,
+    .req_ctx_get = mock_req_ctx_get,
     .now_ms = mock_now_ms,
     .random_bytes = mock_random_bytes,
     .login_method = mock_login_method,
     .login_path = mock_login_path,
+
+    /* 1.2: timers */
+    .timer_start = mock_timer_start,
+    .timer_stop = mock_timer_stop,
+    .reauth = mock_reauth,
+
+    /* 1.2: fetch */
+    .fetch = mock_fetch,
+    .fetch_cancel = mock_fetch_cancel,
+
+    /* 1.2: JSON */
+    .json_parse = vpd_json_parse,
+    .json_free = vpd_json_free,
+    .json_get = vpd_json_get,
+    .json_type = vpd_json_type,
+    .json_get_int = vpd_json_get_int,
+    .json_get_number = vpd_json_get_number,
+    .json_get_bool = vpd_json_get_bool,
+    .json_get_str = vpd_json_get_str,
+    .json_array_len = vpd_json_array_len,
+    .json_array_at = vpd_json_array_at,
+    .json_new = vpd_json_new,
+    .json_add_str = vpd_json_add_str,
+    .json_add_int = vpd_json_add_int,
+    .json_add_number = vpd_json_add_number,
+    .json_add_bool = vpd_json_add_bool,
+    .json_add = vpd_json_add,
+    .json_to_text = vpd_json_to_text,
+    .read_file_opts = mock_read_file_opts,
 };
 
 const vp_host_api_t *

@@ -24,11 +24,15 @@
  * mock reads durations exactly as vaproxyd does.  See sdk/GUIDE.md and
  * the template.
  *
- * What it covers: everything auth methods and caches call (mock_create
- * runs an auth method's create; for a cache, check the schema with
- * mock_check_schema, make the instance with mock_instance_new and call the
- * ops yourself).  The proxied-request members (req_*, resp_*), which only
- * consistency policies use, are NULL: a call crashes the test at once.
+ * What it covers: every member of the host table, for every kind, the
+ * 1.2 timers, fetch and JSON members too (see the end of this file).
+ * mock_create, mock_create_cache and mock_create_consistency check the
+ * schema and run the implementation's create, like the core; the
+ * proxied-request members (req_*, resp_*) act on a mock_req_new request
+ * whose upstream answer the test sets and whose outcome (headers added,
+ * the answer given with req_respond) it reads.  Files are read by the
+ * daemon's own code (plugin/file_read.c), so the refusals and their texts
+ * are the daemon's.
  *
  * Ownership, for every function below: strings passed in are borrowed
  * for the call (what is kept is copied); what a mock_*_new or mock_create
@@ -46,6 +50,45 @@
 #include <vaproxy/vaproxy.h>
 
 #define MOCK_LOGIN_MAX_HEADERS 16
+#define MOCK_REQ_MAX_HEADERS 32
+/* As many instances as the daemon keeps per-request state for. */
+#define MOCK_REQ_CTX_MAX 8
+
+/* A header list of the mock's requests. */
+typedef struct mock_headers {
+    size_t n;
+    struct {
+        char *name;
+        char *value;
+    } v[MOCK_REQ_MAX_HEADERS];
+} mock_headers;
+
+/* The mock's proxied request, readable by the test.  The strings belong to
+ * the request (mock_req_free releases them). */
+struct vp_req {
+    char method[16];
+    char *path;
+    char *token;          /* secret buffer; "" when none */
+    mock_headers headers; /* as they go upstream (req_header_add here) */
+    int attempts;         /* what req_attempts returns; the test sets it */
+    /* The upstream answer response hooks see (mock_req_set_response);
+     * resp_status 0: none arrived. */
+    int resp_status;
+    char *resp_body;
+    mock_headers resp_headers;
+    /* What the plugin did: resp_header_add, and req_respond. */
+    mock_headers added_resp_headers;
+    int answer_status; /* 0 until req_respond */
+    char *answer_content_type;
+    char *answer_body;
+    size_t answer_len;
+    size_t n_ctx;
+    struct {
+        const vp_instance_t *inst;
+        void *ptr;
+        void (*cleanup)(void *ptr);
+    } ctx[MOCK_REQ_CTX_MAX];
+};
 
 /* The mock's login request, readable by the test.  Every string is NULL
  * until set; all belong to the login (mock_login_reset frees them). */
@@ -100,6 +143,38 @@ mock_instance *mock_create(const vp_auth_ops_t *ops, const char *name,
 /* Runs ops->destroy and frees the instance. */
 void mock_destroy(const vp_auth_ops_t *ops, mock_instance *mi);
 
+/* The same for a cache store and for a consistency policy. */
+mock_instance *mock_create_cache(const vp_cache_ops_t *ops, const char *name,
+                                 const vp_conf_field_t *schema,
+                                 const char *const *pairs, int *rc, char *err,
+                                 size_t err_len);
+void mock_destroy_cache(const vp_cache_ops_t *ops, mock_instance *mi);
+mock_instance *mock_create_consistency(const vp_consistency_ops_t *ops,
+                                       const char *name,
+                                       const vp_conf_field_t *schema,
+                                       const char *const *pairs, int *rc,
+                                       char *err, size_t err_len);
+void mock_destroy_consistency(const vp_consistency_ops_t *ops,
+                              mock_instance *mi);
+
+/* Proxied requests for consistency (and cache) hooks: method (NULL:
+ * "GET"), raw path with query, and the token it carries (NULL: none).
+ * Returns NULL when out of memory.  mock_req_free runs the cleanups of
+ * req_ctx_set, as the daemon does when a request ends. */
+vp_req_t *mock_req_new(const char *method, const char *path, const char *token);
+void mock_req_free(vp_req_t *req);
+/* A request header as the client sent it.  Returns 0 or VP_ENOMEM. */
+int mock_req_add_header(vp_req_t *req, const char *name, const char *value);
+/* The upstream answer response hooks see, and its headers.  Return 0 or
+ * VP_ENOMEM. */
+int mock_req_set_response(vp_req_t *req, int status, const char *body);
+int mock_req_add_response_header(vp_req_t *req, const char *name,
+                                 const char *value);
+/* The first value of a header the plugin added to the client's answer
+ * (resp_header_add), or NULL. */
+const char *mock_req_added_response_header(const vp_req_t *req,
+                                           const char *name);
+
 /* Login requests.  mock_login_default fills in what the core does before
  * login_begin: PUT <mount_path>/login with the body {}. */
 vp_login_t *mock_login_new(void);
@@ -121,5 +196,39 @@ const char *mock_init_error(void);
  * host table (alloc, calloc, strdup minus free). */
 long mock_live_secrets(void);
 long mock_live_allocs(void);
+
+/* ---- ABI 1.2 members ----------------------------------------------------
+ *
+ * Timers run on a fake clock that only mock_clock_advance moves (now_ms
+ * stays the real monotonic clock): a test advances it and the timers due
+ * on the way fire in order, each at its time, repeating ones again and
+ * again.  mock_destroy stops an instance's timers, as the daemon does. */
+void mock_clock_advance(uint64_t ms);
+uint64_t mock_clock_now(void);
+/* Timers started and not yet stopped or fired (one-shot), of mi, or of
+ * every instance when mi is NULL. */
+size_t mock_timers_live(const mock_instance *mi);
+/* How many times reauth was called (it always returns 0 here). */
+long mock_reauth_count(void);
+
+/* fetch never calls back inside the call: requests wait until the test
+ * calls mock_fetch_complete, which answers every pending one, in order,
+ * with the canned answer (status 200 and an empty body until set), or
+ * fails them with the canned error; an answer longer than the request's
+ * max_answer fails with the daemon's text.  mock_destroy abandons an
+ * instance's requests.  The last request is kept for the test to read. */
+typedef struct {
+    char *method, *url;
+    char *headers; /* "Name: value\n" each */
+    char *body;    /* NULL: none */
+    uint64_t timeout_ms;
+    size_t max_answer;
+} mock_fetch_seen;
+
+void mock_fetch_answer(int status, const char *body);
+void mock_fetch_fail(const char *error);
+size_t mock_fetch_complete(void);
+size_t mock_fetch_pending(void);
+const mock_fetch_seen *mock_fetch_last(void);
 
 #endif

@@ -16,7 +16,7 @@ import sys
 
 from harness import check, diag, eq, need_binary, run, skip, test
 
-LAYERS = ["base", "config", "http", "upstream", "plugin", "auth", "cache", "proxy", "app"]
+LAYERS = ["base", "config", "http", "upstream", "plugin", "auth", "cache", "proxy", "agent", "app"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 
 # Pairs of files allowed to depend on each other, in the cycle checks only

@@ -169,6 +169,10 @@ def _():
     for f in ("mock_host.c", "mock_host.h"):
         eq(read_text(os.path.join(share, "vaproxy-sdk", f)),
            read_text(os.path.join(SRC, "tests", "host", f)), f"installed {f} vs tests/host/{f}")
+    for f, src in (("base/duration.c", "core/base/duration.c"),
+                   ("plugin/file_read.c", "core/plugin/file_read.c")):
+        eq(read_text(os.path.join(share, "vaproxy-sdk", f)),
+           read_text(os.path.join(SRC, src)), f"installed {f} vs {src}")
     eq(pkg_var("mockhostdir"), os.path.join(share, "vaproxy-sdk"), "mockhostdir")
 
 

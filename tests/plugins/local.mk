@@ -8,7 +8,8 @@ check_LTLIBRARIES += tests/plugins/trace.la tests/plugins/bad_magic.la \
 	tests/plugins/abi_major.la tests/plugins/abi_minor.la \
 	tests/plugins/init_fails.la tests/plugins/no_descriptor.la \
 	tests/plugins/undefined_symbol.la tests/plugins/dup_never.la \
-	tests/plugins/reconf.la tests/plugins/abi_old.la
+	tests/plugins/reconf.la tests/plugins/abi_old.la \
+	tests/plugins/abi_target.la tests/plugins/keyed.la
 
 tests_plugins_trace_la_SOURCES = tests/plugins/trace.c
 tests_plugins_trace_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
@@ -42,15 +43,26 @@ tests_plugins_abi_old_la_SOURCES = tests/plugins/abi_old.c
 tests_plugins_abi_old_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
 tests_plugins_abi_old_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
 tests_plugins_abi_old_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_keyed_la_SOURCES = tests/plugins/keyed.c
+tests_plugins_keyed_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
+tests_plugins_keyed_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
+tests_plugins_keyed_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+# Built with this SDK's headers for ABI 1.1 daemons.
+tests_plugins_abi_target_la_SOURCES = tests/plugins/abi_target.c
+tests_plugins_abi_target_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS) \
+	-DVP_TARGET_ABI_MINOR=1
+tests_plugins_abi_target_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
+tests_plugins_abi_target_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
 # Exports no descriptor at all, so no export filter either.
 tests_plugins_no_descriptor_la_SOURCES = tests/plugins/no_descriptor.c
 tests_plugins_no_descriptor_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
 tests_plugins_no_descriptor_la_LDFLAGS = -module -avoid-version -shared \
 	-rpath $(abs_builddir)/tests/plugins
-# Deliberately links with an unresolved symbol (no --no-undefined), bound
-# at load time (-z now) so the loader must refuse it, naming the symbol.
+# Deliberately links with an unresolved symbol (no --no-undefined) and
+# with the linker's default lazy binding, as most plugins are built: the
+# loader must bind it at once and refuse it, naming the symbol.
 tests_plugins_undefined_symbol_la_SOURCES = tests/plugins/undefined_symbol.c
 tests_plugins_undefined_symbol_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
 tests_plugins_undefined_symbol_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
 tests_plugins_undefined_symbol_la_LDFLAGS = -module -avoid-version -shared \
-	-Wl,-z,now -rpath $(abs_builddir)/tests/plugins
+	-Wl,-z,lazy -rpath $(abs_builddir)/tests/plugins

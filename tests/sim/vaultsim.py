@@ -13,12 +13,15 @@ Vault can observe and what vaproxy's tests need to provoke.
 Vault API (/v1/...): sys/health; auth/token/{lookup-self,lookup,lookup-accessor,
 renew-self,renew,create,create-orphan,revoke,revoke-self,revoke-orphan,
 revoke-accessor}; auth/approle/{login,role/<name>/secret-id,role/<name>/role-id};
-auth/kubernetes/login; auth/cert/login (the TLS peer certificate);
+auth/kubernetes/login; auth/jwt/login; auth/cert/login (the TLS peer certificate);
 auth/userpass/login/<username> (the SDK template's method); KV v2 at
 secret/{data,metadata,delete,undelete,destroy}/<path>; database/creds/<role>;
 sys/leases/{renew,revoke,revoke-prefix,revoke-force,lookup} (and legacy
 sys/renew, sys/revoke); sys/wrapping/{wrap,lookup,unwrap};
-sys/internal/ui/mounts/secret.  Token-free helpers: sim/echo/*, sim/status/<code>
+sys/internal/ui/mounts/<path> (the KV mount a path is under);
+sys/capabilities-self; KV v1 mounts (kv/ by default; more with
+/_sim/kv_mount); sys/events/subscribe/<pattern> (a WebSocket of KV
+events; see the event stream section).  Token-free helpers: sim/echo/*, sim/status/<code>
 (?location=...), sim/slow/<ms>, sim/big/<bytes>.
 
 Response wrapping: X-Vault-Wrap-TTL (Go duration or seconds) on any request
@@ -50,14 +53,25 @@ bind_secret_id,secret_id_num_uses,wrap,wrap_ttl} (creates or replaces the
 role with one secret id), approle/secret-id {role_id|role_name,secret_id,
 num_uses,wrap,wrap_ttl} (one more secret id), kubernetes {role,jwt|jwts,
 ttl|token_ttl,max_ttl|token_max_ttl,renewable|token_renewable,policies,
-replace} (adds JWTs to the role unless replace), cert {name,cn,fingerprint,
+replace} (adds JWTs to the role unless replace), jwt {role,jwt|jwts, token
+options, replace} (the same for the jwt method; answers the JWTs used), cert {name,cn,fingerprint,
 ttl|token_ttl,max_ttl|token_max_ttl,renewable|token_renewable,policies},
 userpass {username,password,ttl|token_ttl,max_ttl|token_max_ttl,
 renewable|token_renewable,policies} (creates or replaces a user),
 mount {path,type} (type approle, kubernetes, cert or userpass), wrap {data,ttl,
-creation_path} (wraps data without a request).  "wrap": true answers carry
+creation_path} (wraps data without a request), policy {name,rules} (rules:
+{"<path glob>": [capabilities]}; null rules delete it), token_policies {id,
+policies}, kv_mount {path,version}, kv_mount_type {enabled}.  "wrap": true answers carry
 "wrap_info" and "wrapping_token"; the secret id is still returned too.
 TTLs are seconds or duration strings ("2s"); short ones (1-5 s) are fine.
+
+ACL model (static secret caching tests): as long as no policy is defined
+every token may do everything, as before.  Once one is, a token without the
+"root" policy may act on a KV path only as its defined policies allow:
+rules name a path exactly, or end in "*" (a prefix), and "+" matches one
+segment; capabilities are Vault's (create, read, update, patch, delete,
+list, deny; deny wins).  KV answers carry "mount_type": "kv" (Vault 1.15+)
+unless kv_mount_type turned that off.
 
 Consistency model: with lag N>0, writes advance the active node's index but
 not the "applied" one; each request naming an index beyond "applied" uses up
@@ -68,12 +82,14 @@ Setting lag freezes "applied" where it is; pass "applied" to move it.
 
 import argparse
 import base64
+import fnmatch
 import hashlib
 import hmac
 import json
 import math
 import os
 import secrets
+import select
 import signal
 import socket
 import socketserver
@@ -198,6 +214,30 @@ def permission_denied(invalid=False):
     return ApiError(403, "permission denied")
 
 
+def acl_rule_matches(rule, path):
+    """A policy path rule: exact, a trailing "*" prefix, "+" for one segment."""
+    glob = rule.endswith("*")
+    rparts = (rule[:-1] if glob else rule).split("/")
+    pparts = path.split("/")
+    if glob:
+        # The prefix's last part matches the start of the path's part.
+        if len(pparts) < len(rparts):
+            return False
+        for i, r in enumerate(rparts):
+            last = i == len(rparts) - 1
+            if r == "+" and not last:
+                continue
+            if last:
+                if not pparts[i].startswith(r) and r != "+":
+                    return False
+            elif r != pparts[i]:
+                return False
+        return True
+    if len(pparts) != len(rparts):
+        return False
+    return all(r == "+" or r == q for r, q in zip(rparts, pparts))
+
+
 # --------------------------------------------------------------------------
 # state
 
@@ -300,8 +340,11 @@ class State:
         self.cert_roles = []    # [{"name", "cn", "fingerprint", token options}], in order
         self.wraps = {}         # wrapping token -> {"info", "response", "expires"}
         self.userpass = {}      # username -> {"password", token options, "logins"}
+        self.jwt_roles = {}     # role name -> {"jwts", token options, "logins", "used"}
         self.auth_mounts = {"auth/approle": "approle", "auth/kubernetes": "kubernetes",
-                            "auth/cert": "cert", "auth/userpass": "userpass"}
+                            "auth/cert": "cert", "auth/userpass": "userpass",
+                            "auth/jwt": "jwt"}
+        self.clear_kv_acl()
         self.lease_duration = 30
         self.lease_max_ttl = 0
         self.cons_enabled = False
@@ -311,6 +354,41 @@ class State:
         self.forwarded = 0
         self.add_token(Token(self.root_token, ["root"], 0, 0, False, True, None,
                              display_name="root", path="auth/token/root"))
+
+    def clear_kv_acl(self):
+        """KV mounts beyond secret/ and the ACL policies (static caching tests)."""
+        self.policies = {}            # name -> {path glob: [capabilities]}
+        self.kv_mounts = {"secret": 2, "kv": 1}
+        self.kv_stores = {"secret": self.kv, "kv": {}}
+        self.kv_mount_type = True
+
+    def kv_mount_of(self, p):
+        """(mount, version, rest) of the KV mount p is under, else (None, 0, "")."""
+        best = None
+        for mount in self.kv_mounts:
+            if (p == mount or p.startswith(mount + "/")) and (best is None or len(mount) > len(best)):
+                best = mount
+        if best is None:
+            return None, 0, ""
+        return best, self.kv_mounts[best], p[len(best) + 1:]
+
+    def acl_active(self, tok):
+        return bool(self.policies) and "root" not in tok.policies
+
+    def capabilities(self, tok, path):
+        """Vault's capabilities of tok on path, as capabilities-self answers them."""
+        if "root" in tok.policies:
+            return ["root"]
+        if not self.policies:
+            return ["create", "delete", "list", "patch", "read", "update"]
+        caps = set()
+        for name in tok.policies:
+            for rule, rcaps in (self.policies.get(name) or {}).items():
+                if acl_rule_matches(rule, path):
+                    caps.update(rcaps)
+        if "deny" in caps:
+            return ["deny"]
+        return sorted(caps) or ["deny"]
 
     def clear_log(self):
         self.requests = []
@@ -690,6 +768,8 @@ class Handler(BaseHTTPRequestHandler):
         # the request line holds the target exactly as the client sent it.
         raw_path = self.requestline.split()[1]
         req = Request(self.command, raw_path, list(self.headers.items()), body, self.peer_cert)
+        if req.path.startswith("/v1/sys/events/subscribe/"):
+            return serve_event_stream(self, req, t0)
 
         if req.path.startswith("/_sim/"):
             try:
@@ -781,10 +861,12 @@ class Handler(BaseHTTPRequestHandler):
             except ApiError as e:
                 status, payload = e.status, {"errors": e.errors}
             else:
-                wrote = (p.startswith("secret/") and status < 400
+                wrote = (st.kv_mount_of(p)[0] is not None and status < 400
                          and req.method in ("POST", "PUT", "DELETE", "PATCH"))
                 if wrote and cons:
                     st.record_write()
+                if wrote:
+                    self.server.events.publish_kv(req.method, p)
             extra = [("X-Vault-Index", st.index_header(wrote))] if cons else []
             return status, payload, extra
 
@@ -839,6 +921,8 @@ class Handler(BaseHTTPRequestHandler):
         name = req.path[len("/_sim/"):].strip("/")
         body = req.json() if req.method in ("POST", "PUT") else {}
         t = time.time()
+        if name == "events":
+            return events_control(self.server.events, req, body)
         with st.lock:
             if name == "requests":
                 prefix = (req.query.get("path_prefix") or [""])[0]
@@ -921,6 +1005,8 @@ class Handler(BaseHTTPRequestHandler):
                 out = {"role_id": role["role_id"], "secret_id": sid,
                        "secret_id_accessor": role["secret_ids"][sid]["accessor"]}
                 return 200, self._maybe_wrap(st, body, role, sid, out, t)
+            if name == "jwt":
+                return control_jwt(st, body)
             if name == "kubernetes":
                 role_name = body.get("role")
                 if not role_name:
@@ -957,11 +1043,41 @@ class Handler(BaseHTTPRequestHandler):
                                         "kubernetes, cert or userpass")
                 st.auth_mounts[path] = body["type"]
                 return 200, {"mounts": dict(st.auth_mounts)}
+            if name in ("policy", "token_policies", "kv_mount", "kv_mount_type"):
+                return self._control_kv_acl(st, name, body)
             if name == "wrap":
                 ttl = parse_duration(body.get("ttl", 300), "ttl") or 300
                 return 200, st.wrap(envelope(body.get("data") or {}),
                                     body.get("creation_path") or "sys/wrapping/wrap", ttl, t)
         raise ApiError(404, f"unknown control endpoint {name!r}")
+
+    @staticmethod
+    def _control_kv_acl(st, name, body):
+        """The static secret caching controls: policies, KV mounts, mount_type."""
+        if name == "policy":
+            if not body.get("name"):
+                raise ApiError(400, "policy needs a name")
+            if body.get("rules") is None:
+                st.policies.pop(body["name"], None)
+            else:
+                st.policies[body["name"]] = {k: list(v) for k, v in body["rules"].items()}
+            return 200, {"policies": sorted(st.policies)}
+        if name == "token_policies":
+            tok = st.tokens.get(body.get("id") or "")
+            if tok is None:
+                raise ApiError(404, "no such token")
+            tok.policies = list(body.get("policies") or [])
+            return 200, {"id": tok.id, "policies": tok.policies}
+        if name == "kv_mount":
+            path = (body.get("path") or "").strip("/")
+            version = int(body.get("version", 2))
+            if not path or version not in (1, 2):
+                raise ApiError(400, "kv_mount needs a path and version 1 or 2")
+            st.kv_mounts[path] = version
+            st.kv_stores.setdefault(path, {})
+            return 200, {"kv_mounts": dict(st.kv_mounts)}
+        st.kv_mount_type = bool(body.get("enabled", True))
+        return 200, {"enabled": st.kv_mount_type}
 
     @staticmethod
     def _maybe_wrap(st, body, role, sid, out, t):
@@ -975,6 +1091,24 @@ class Handler(BaseHTTPRequestHandler):
         wrapped = st.wrap(answer, "auth/approle/role/%s/secret-id" % role["role_name"], ttl, t)
         return dict(out, wrap_info=wrapped["wrap_info"],
                     wrapping_token=wrapped["wrap_info"]["token"])
+
+
+def control_jwt(st, body):
+    """Control "jwt": {role, jwt|jwts, token options, replace} adds JWTs a
+    jwt role accepts; answers the role with its logins and the JWTs
+    used, in order."""
+    role_name = body.get("role")
+    if not role_name:
+        raise ApiError(400, "missing role")
+    old = st.jwt_roles.get(role_name)
+    if old is None or body.get("replace"):
+        old = dict(st.token_options({}), jwts=[], logins=0, used=[])
+    role = dict(old, **st.token_options(body, old))
+    jwts = list(body.get("jwts") or []) + ([body["jwt"]] if body.get("jwt") else [])
+    role["jwts"] = old["jwts"] + [j for j in jwts if j not in old["jwts"]]
+    st.jwt_roles[role_name] = role
+    return 200, {"role": role_name, "jwts": role["jwts"], "logins": role["logins"],
+                 "used": role["used"]}
 
 
 class Routes:
@@ -1008,10 +1142,17 @@ class Routes:
             return self.approle_role_api(mount, rest[len("role/"):])
         if p.startswith("auth/token/"):
             return self.token_api(p[len("auth/token/"):])
-        if p.startswith("secret/"):
-            return self.kv(p[len("secret/"):])
+        if p == "sys/capabilities-self":
+            return self.capabilities_self()
+        mount, version, rest = self.st.kv_mount_of(p)
+        if mount is not None:
+            return self.kv_mount_route(mount, version, rest)
         if p.startswith("database/creds/") and self.op == "read":
             return self.db_creds(p[len("database/creds/"):])
+        if p.startswith("pki/issue/"):
+            return self.pki_issue(p[len("pki/issue/"):])
+        if p.startswith("kv/"):
+            return self.kv_v1(p[len("kv/"):])
         if p.startswith("sys/leases/") or p.startswith("sys/renew") or p.startswith("sys/revoke"):
             return self.leases(p[len("sys/"):])
         raise ApiError(404, f'no handler for route "{p}". route entry not found.')
@@ -1042,7 +1183,13 @@ class Routes:
                      "version": "1.15.0-sim", "cluster_name": "sim", "cluster_id": CLUSTER_ID}
 
     def ui_mount(self, p):
-        # Clients (vault kv, the MariaDB plugin) probe this to learn the KV version.
+        # Clients (vault kv, the MariaDB plugin, vaproxyd's static cache)
+        # probe this to learn a path's mount and KV version.
+        mount, version, _ = self.st.kv_mount_of(p[len("sys/internal/ui/mounts/"):])
+        if mount is not None:
+            return 200, envelope({"type": "kv", "path": mount + "/",
+                                  "options": {"version": str(version)},
+                                  "description": "sim kv", "config": {}})
         mount = p[len("sys/internal/ui/mounts/"):].split("/")[0]
         if mount != "secret":
             raise ApiError(400, f"preflight capability check returned 403, please ensure client's "
@@ -1112,6 +1259,27 @@ class Routes:
             return 200, envelope({"secret_id": sid, "secret_id_accessor": entry["accessor"],
                                   "secret_id_ttl": 0, "secret_id_num_uses": entry["uses"]})
         raise ApiError(404, f'no handler for route "{mount}/role/{rest}". route entry not found.')
+
+    def jwt_login(self, mount):
+        """Vault's jwt auth method, reduced to what the sim needs: the role
+        must exist and accept exactly this JWT (no signature checks); a JWT
+        it does not accept is refused with 400, as Vault does for one it
+        cannot validate."""
+        body = self.req.json()
+        if not body.get("role"):
+            raise ApiError(400, "missing role")
+        if not body.get("jwt"):
+            raise ApiError(400, "missing token")
+        role = self.st.jwt_roles.get(body["role"])
+        if role is None:
+            raise ApiError(400, f'role "{body["role"]}" could not be found')
+        if body["jwt"] not in role["jwts"]:
+            raise ApiError(400, "error validating token: invalid signature")
+        role["logins"] += 1
+        role["used"].append(body["jwt"])
+        tok = self.st.login_token(role, mount + "/login", "jwt-" + body["role"],
+                                  {"role": body["role"]}, self.t)
+        return 200, envelope(auth=tok.auth_block(self.t))
 
     def kubernetes_login(self, mount):
         body = self.req.json()
@@ -1211,9 +1379,64 @@ class Routes:
 
     # -- KV v2 -------------------------------------------------------------
 
-    def kv(self, rest):
+    # -- KV mounts, ACL and capabilities (static secret caching) -----------
+
+    ACL_NEEDS = {"read": ("read",), "list": ("list",), "write": ("create", "update"),
+                 "patch": ("patch", "update"), "delete": ("delete",)}
+
+    def kv_mount_route(self, mount, version, rest):
+        st = self.st
+        path = mount + "/" + rest
+        if st.acl_active(self.tok):
+            caps = st.capabilities(self.tok, path)
+            if "deny" in caps or not any(c in caps for c in self.ACL_NEEDS.get(self.op, ())):
+                raise permission_denied()
+        if version == 2:
+            status, payload = self.kv(rest, st.kv_stores[mount], mount)
+        else:
+            status, payload = self.kv1(rest, st.kv_stores[mount], mount)
+        if st.kv_mount_type and isinstance(payload, dict):
+            payload["mount_type"] = "kv"
+        return status, payload
+
+    def kv1(self, path, store, mount):
+        if self.op == "read":
+            if path not in store:
+                raise ApiError(404)
+            return 200, envelope(store[path])
+        if self.op == "list":
+            prefix = path if path == "" or path.endswith("/") else path + "/"
+            keys = {n[len(prefix):].partition("/")[0] + n[len(prefix):].partition("/")[1]
+                    for n in store if n.startswith(prefix)}
+            if not keys:
+                raise ApiError(404)
+            return 200, envelope({"keys": sorted(keys)})
+        if self.op == "write":
+            store[path] = self.req.json()
+            return 204, None
+        if self.op == "delete":
+            store.pop(path, None)
+            return 204, None
+        self.need()
+
+    def capabilities_self(self):
+        self.need("write")
+        body = self.req.json()
+        paths = body.get("paths") or ([body["path"]] if body.get("path") else [])
+        if isinstance(paths, str):
+            paths = [paths]
+        if not paths:
+            raise ApiError(400, "'path' or 'paths' must be specified")
+        out = {p: self.st.capabilities(self.tok, p) for p in paths}
+        union = sorted({c for caps in out.values() for c in caps})
+        data = dict(out, capabilities=union)
+        answer = envelope(data)
+        answer.update(data)  # Vault repeats the data at the top level
+        return 200, answer
+
+    def kv(self, rest, kv=None, mount="secret"):
         kind, _, path = rest.partition("/")
-        kv, t = self.st.kv, self.t
+        kv, t = (self.st.kv if kv is None else kv), self.t
         sec = kv.get(path)
         if kind == "data":
             if self.op == "read":
@@ -1308,7 +1531,7 @@ class Routes:
                 kv.pop(path, None)
                 return 204, None
             self.need()
-        raise ApiError(404, f'no handler for route "secret/{rest}". route entry not found.')
+        raise ApiError(404, f'no handler for route "{mount}/{rest}". route entry not found.')
 
     # -- dynamic secrets and leases -----------------------------------------
 
@@ -1319,6 +1542,51 @@ class Routes:
         st.leases[lease.id] = lease
         return 200, envelope({"username": f"v-sim-{role}-{rand_id(8)}", "password": rand_id(20)},
                              lease_id=lease.id, renewable=True, lease_duration=lease.duration)
+
+    # -- PKI issue (agent templates: a write with key=value arguments) -----
+
+    def pki_issue(self, role):
+        """pki/issue/<role>: a fake certificate for common_name, valid ttl
+        seconds (default 3600); no lease, as Vault issues them."""
+        self.need("write")
+        body = self.req.json()
+        cn = body.get("common_name")
+        if not cn:
+            raise ApiError(400, "the common_name field is required")
+        ttl = parse_duration(body.get("ttl"), "ttl") or 3600
+        serial = ":".join(f"{b:02x}" for b in secrets.token_bytes(8))
+        cert = f"-----BEGIN CERTIFICATE-----\n{role}:{cn}:{serial}\n-----END CERTIFICATE-----"
+        ca = "-----BEGIN CERTIFICATE-----\nsim-ca\n-----END CERTIFICATE-----"
+        return 200, envelope({"certificate": cert, "issuing_ca": ca, "ca_chain": [ca],
+                              "private_key": f"-----BEGIN RSA PRIVATE KEY-----\n{serial}\n-----END RSA PRIVATE KEY-----",
+                              "private_key_type": "rsa", "serial_number": serial,
+                              "expiration": int(self.t + ttl)})
+
+    # -- KV version 1 at kv/ (agent templates) -----------------------------
+
+    def kv_v1(self, path):
+        """kv/<path>: read, write (the body is the secret), list, delete;
+        answers carry Vault's default KV v1 lease_duration (768h)."""
+        store = self.st.__dict__.setdefault("kv1", {})
+        if self.op == "list":
+            prefix = path if path == "" or path.endswith("/") else path + "/"
+            keys = sorted({k[len(prefix):].split("/")[0] + ("/" if "/" in k[len(prefix):] else "")
+                           for k in store if k.startswith(prefix)})
+            if not keys:
+                raise ApiError(404)
+            return 200, envelope({"keys": keys})
+        if self.op == "read":
+            if path not in store:
+                raise ApiError(404)
+            return 200, envelope(dict(store[path]), lease_duration=2764800)
+        if self.op == "write":
+            store[path] = self.req.json()
+            self.st.record_write()
+            return 204, None
+        if self.op == "delete":
+            store.pop(path, None)
+            return 204, None
+        raise ApiError(405)
 
     def leases(self, p):
         st, t = self.st, self.t
@@ -1352,6 +1620,248 @@ class Routes:
 
 
 # --------------------------------------------------------------------------
+# event stream (sys/events/subscribe over a WebSocket)
+#
+# Vault's event notifications, as the proxy's static secret cache consumes
+# them: GET /v1/sys/events/subscribe/<pattern>?json=true with a valid token
+# upgrades to a WebSocket (RFC 6455, server side) on which every KV write,
+# delete, undelete, destroy and metadata change made afterwards arrives as
+# one text message in Vault's CloudEvents JSON shape.  Control (/_sim/events):
+# POST {enabled (false: subscribe answers 404), drop (cut every stream
+# without a close frame), ping (payload), split (write frames in pieces of
+# this many bytes, 0 whole), malformed (send a frame no server may send),
+# close {code, reason}, send (an extra message, JSON), refuse (answer the
+# next N subscribes 403)}; GET {enabled, subscribers, connects, pongs,
+# closes, sent, split}.
+
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def ws_frame(opcode, payload, fin=True):
+    """One unmasked server frame."""
+    n = len(payload)
+    head = bytes([(0x80 if fin else 0) | opcode])
+    if n < 126:
+        head += bytes([n])
+    elif n < 65536:
+        head += bytes([126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([127]) + n.to_bytes(8, "big")
+    return head + payload
+
+
+def kv_event(method, p):
+    """(event type, metadata) for a successful KV write at /v1/<p>, or None."""
+    mount, _, rest = p.partition("/")
+    kind, _, name = rest.partition("/")
+    data_path = "%s/data/%s" % (mount, name)
+    table = {
+        ("data", "POST"): "data-write", ("data", "PUT"): "data-write",
+        ("data", "PATCH"): "data-patch", ("data", "DELETE"): "data-delete",
+        ("delete", "POST"): "delete", ("delete", "PUT"): "delete",
+        ("undelete", "POST"): "undelete", ("undelete", "PUT"): "undelete",
+        ("destroy", "POST"): "destroy", ("destroy", "PUT"): "destroy",
+        ("metadata", "POST"): "metadata-write", ("metadata", "PUT"): "metadata-write",
+        ("metadata", "PATCH"): "metadata-patch", ("metadata", "DELETE"): "metadata-delete",
+    }
+    op = table.get((kind, method))
+    if op is None or not name:
+        return None
+    meta = {"modified": "true", "operation": method.lower() if method != "POST" else "write",
+            "path": "%s/%s/%s" % (mount, kind, name)}
+    if op in ("data-write", "data-patch", "undelete", "metadata-write", "metadata-patch"):
+        meta["data_path"] = data_path
+    return "kv-v2/" + op, meta
+
+
+class EventHub:
+    """The subscribers and the stream knobs; its own lock (never the state's)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.enabled = True
+        self.split = 0
+        self.refuse = 0
+        self.subs = []
+        self.connects = 0
+        self.sent = 0
+        self.pongs = []
+        self.closes = []
+
+    def publish(self, event_type, metadata):
+        msg = {"id": str(uuid.uuid4()), "source": "vault://vaultsim", "specversion": "1.0",
+               "type": "*", "datacontentype": "application/cloudevents",
+               "time": rfc3339(time.time()),
+               "data": {"event": {"id": str(uuid.uuid4()), "metadata": metadata},
+                        "event_type": event_type,
+                        "plugin_info": {"mount_class": "secret", "mount_accessor": "kv_sim",
+                                        "mount_path": metadata["path"].split("/")[0] + "/",
+                                        "plugin": "kv"}}}
+        frame = ws_frame(0x1, json.dumps(msg, separators=(",", ":")).encode())
+        with self.lock:
+            for sub in self.subs:
+                if fnmatch_type(sub["pattern"], event_type):
+                    sub["queue"].append(("frame", frame))
+                    self.sent += 1
+
+    def publish_kv(self, method, p):
+        ev = kv_event(method, p)
+        if ev:
+            self.publish(*ev)
+
+    def broadcast(self, action):
+        with self.lock:
+            for sub in self.subs:
+                sub["queue"].append(action)
+
+
+def fnmatch_type(pattern, event_type):
+    return fnmatch.fnmatchcase(event_type, pattern)
+
+
+def events_control(hub, req, body):
+    """/_sim/events: the stream's knobs and what the streams saw."""
+    if req.method == "GET":
+        with hub.lock:
+            return 200, {"enabled": hub.enabled, "subscribers": len(hub.subs),
+                         "connects": hub.connects, "pongs": list(hub.pongs),
+                         "closes": list(hub.closes), "sent": hub.sent, "split": hub.split}
+    with hub.lock:
+        if "enabled" in body:
+            hub.enabled = bool(body["enabled"])
+        if "split" in body:
+            hub.split = max(0, int(body["split"]))
+        if "refuse" in body:
+            hub.refuse = max(0, int(body["refuse"]))
+    if body.get("ping") is not None:
+        hub.broadcast(("frame", ws_frame(0x9, str(body["ping"]).encode()[:125])))
+    if body.get("malformed"):
+        # A masked frame: only clients mask, so a client must fail the stream.
+        hub.broadcast(("frame", bytes([0x81, 0x81, 1, 2, 3, 4, ord("x") ^ 1])))
+    if body.get("send") is not None:
+        hub.broadcast(("frame", ws_frame(0x1, json.dumps(body["send"]).encode())))
+    if body.get("close"):
+        c = body["close"]
+        payload = int(c.get("code", 1000)).to_bytes(2, "big") + str(c.get("reason", "")).encode()
+        hub.broadcast(("frame", ws_frame(0x8, payload[:125])))
+    if body.get("drop"):
+        hub.broadcast(("drop",))
+    return 200, {"ok": True}
+
+
+def _ws_read_frames(buf):
+    """Client frames (masked) complete in buf: ([(opcode, payload)], rest)."""
+    out = []
+    while len(buf) >= 2:
+        op, n, pos = buf[0] & 0x0F, buf[1] & 0x7F, 2
+        if n == 126:
+            if len(buf) < 4:
+                break
+            n, pos = int.from_bytes(buf[2:4], "big"), 4
+        elif n == 127:
+            if len(buf) < 10:
+                break
+            n, pos = int.from_bytes(buf[2:10], "big"), 10
+        masked = buf[1] & 0x80
+        need = pos + (4 if masked else 0) + n
+        if len(buf) < need:
+            break
+        key = buf[pos:pos + 4] if masked else b"\0\0\0\0"
+        data = buf[need - n:need]
+        out.append((op, bytes(b ^ key[i % 4] for i, b in enumerate(data)), bool(masked)))
+        buf = buf[need:]
+    return out, buf
+
+
+def serve_event_stream(handler, req, t0):
+    """GET /v1/sys/events/subscribe/<pattern>: the WebSocket, until it ends."""
+    hub, st = handler.server.events, handler.server.state
+    pattern = req.path[len("/v1/sys/events/subscribe/"):]
+    rec = {"seq": 0, "time": t0, "method": req.method, "path": req.path,
+           "raw_path": req.raw_path, "headers": [[k, v] for k, v in req.headers], "body": "",
+           "token": req.token(), "status": None, "forwarded": False, "client_cert": False,
+           "client_cn": None}
+    with st.lock:
+        rec["seq"] = len(st.requests) + 1
+        st.requests.append(rec)
+        tok = st.tokens.get(req.token() or "")
+    with hub.lock:
+        enabled = hub.enabled
+        refuse = hub.refuse > 0
+        if refuse:
+            hub.refuse -= 1
+    key = req.header("Sec-WebSocket-Key")
+    if not enabled:
+        status, payload = 404, {"errors": []}
+    elif req.method != "GET":
+        status, payload = 405, {"errors": ["unsupported operation"]}
+    elif (req.header("Upgrade") or "").lower() != "websocket" or not key:
+        status, payload = 400, {"errors": ["expected a websocket upgrade"]}
+    elif tok is None or refuse:
+        status, payload = 403, {"errors": ["permission denied"]}
+    else:
+        status, payload = 101, None
+    rec["status"] = status
+    if status != 101:
+        handler._send(status, payload)
+        return handler._log_line(req, status, t0)
+    accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+    handler.wfile.write(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                         "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n"
+                         % accept).encode())
+    handler.wfile.flush()
+    handler._log_line(req, 101, t0)
+    handler.close_connection = True
+    sock = handler.connection
+    sub = {"pattern": pattern, "queue": []}
+    with hub.lock:
+        hub.subs.append(sub)
+        hub.connects += 1
+    buf = b""
+    try:
+        while True:
+            with hub.lock:
+                actions, sub["queue"] = sub["queue"], []
+                split = hub.split
+            for a in actions:
+                if a[0] == "drop":
+                    sock.shutdown(socket.SHUT_RDWR)
+                    return
+                data = a[1]
+                if split:
+                    for i in range(0, len(data), split):
+                        sock.sendall(data[i:i + split])
+                        time.sleep(0.002)
+                else:
+                    sock.sendall(data)
+            pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
+            if not pending and not select.select([sock], [], [], 0.02)[0]:
+                continue
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            frames, buf = _ws_read_frames(buf + chunk)
+            for op, payload, masked in frames:
+                if op == 0xA:
+                    with hub.lock:
+                        hub.pongs.append(payload.decode("utf-8", "replace"))
+                elif op == 0x9:
+                    sock.sendall(ws_frame(0xA, payload))
+                elif op == 0x8:
+                    code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                    with hub.lock:
+                        hub.closes.append([code, payload[2:].decode("utf-8", "replace")])
+                    sock.sendall(ws_frame(0x8, payload[:2]))
+                    return
+    except (OSError, ValueError):
+        return
+    finally:
+        with hub.lock:
+            if sub in hub.subs:
+                hub.subs.remove(sub)
+
+
+# --------------------------------------------------------------------------
 # server
 
 class SimServer(ThreadingHTTPServer):
@@ -1368,6 +1878,7 @@ class SimServer(ThreadingHTTPServer):
         self.ssl_ctx = ssl_ctx
         self.log = log
         self.log_lock = threading.Lock()
+        self.events = EventHub()
         super().__init__(addr, Handler)
 
     def server_bind(self):

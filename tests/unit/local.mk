@@ -84,6 +84,30 @@ tests_unit_test_upstream_client_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_upstream_client_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_upstream_client
 
+# the RFC 6455 framing codec (split, coalesced, fragmented, refused frames)
+check_PROGRAMS += tests/unit/test_ws_frame
+tests_unit_test_ws_frame_SOURCES = tests/unit/test_ws_frame.c
+tests_unit_test_ws_frame_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_ws_frame_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ws_frame_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_ws_frame
+
+# the WebSocket client through the forwarder's Upgrade hand-off
+check_PROGRAMS += tests/unit/test_ws_client
+tests_unit_test_ws_client_SOURCES = tests/unit/test_ws_client.c
+tests_unit_test_ws_client_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_ws_client_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_ws_client_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_ws_client
+
+# the KV event message parser of the event subscription
+check_PROGRAMS += tests/unit/test_kv_events
+tests_unit_test_kv_events_SOURCES = tests/unit/test_kv_events.c
+tests_unit_test_kv_events_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_kv_events_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_kv_events_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_kv_events
+
 # plugin loader (needs the test plugins and the shipped ones built)
 check_PROGRAMS += tests/unit/test_loader
 tests_unit_test_loader_SOURCES = tests/unit/test_loader.c
@@ -155,6 +179,14 @@ tests_tools_dh_decrypt_CPPFLAGS = $(AM_CPPFLAGS)
 tests_tools_dh_decrypt_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(JSONC_CFLAGS)
 tests_tools_dh_decrypt_LDADD = $(OPENSSL_LIBS) $(JSONC_LIBS)
 
+# KV event subscription probe (a helper, not a test): core/cache/kv_events
+# against the simulator's event stream (tests/integration/test_kv_events.py)
+check_PROGRAMS += tests/tools/kv_events_probe
+tests_tools_kv_events_probe_SOURCES = tests/tools/kv_events_probe.c
+tests_tools_kv_events_probe_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_tools_kv_events_probe_CFLAGS = $(UNIT_CFLAGS)
+tests_tools_kv_events_probe_LDADD = $(UNIT_LDADD)
+
 # cache plugin "memory", dlopened from the build tree and driven through
 # the stand-alone mock host (no core code linked)
 check_PROGRAMS += tests/unit/test_cache_memory
@@ -177,6 +209,30 @@ tests_unit_test_duration_CPPFLAGS = $(UNIT_CPPFLAGS) \
 tests_unit_test_duration_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_duration_LDADD = $(UNIT_LDADD) $(JSONC_LIBS)
 TESTS += tests/unit/test_duration
+
+# host->read_file and read_file_opts: the daemon and the SDK's mock host
+# (which share core/plugin/file_read.c) read and refuse files alike
+check_PROGRAMS += tests/unit/test_read_file
+tests_unit_test_read_file_SOURCES = tests/unit/test_read_file.c \
+	tests/host/mock_host.c tests/host/mock_host.h
+tests_unit_test_read_file_CPPFLAGS = $(UNIT_CPPFLAGS) \
+	-I$(top_srcdir)/tests/host
+tests_unit_test_read_file_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_read_file_LDADD = $(UNIT_LDADD) $(JSONC_LIBS)
+TESTS += tests/unit/test_read_file
+
+# the SDK's mock host covers every kind and the request members (test
+# plugins dlopened from the build tree, no core code linked)
+check_PROGRAMS += tests/unit/test_mock_host
+tests_unit_test_mock_host_SOURCES = tests/unit/test_mock_host.c \
+	tests/host/mock_host.c tests/host/mock_host.h
+tests_unit_test_mock_host_CPPFLAGS = $(UNIT_CPPFLAGS) \
+	-I$(top_srcdir)/tests/host
+tests_unit_test_mock_host_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_mock_host_LDADD = $(JSONC_LIBS) -ldl
+tests_unit_test_mock_host_DEPENDENCIES = tests/plugins/trace.la \
+	tests/plugins/keyed.la
+TESTS += tests/unit/test_mock_host
 
 # encrypted persistent store of the lease cache: format, keys, crash safety
 check_PROGRAMS += tests/unit/test_persist
@@ -218,3 +274,61 @@ tests_unit_test_router_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_router_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_router_LDADD = $(UNIT_LDADD) -lpthread
 TESTS += tests/unit/test_router
+
+# the static secret cache: token sets, eviction, path rules, the table
+check_PROGRAMS += tests/unit/test_static_cache
+tests_unit_test_static_cache_SOURCES = tests/unit/test_static_cache.c
+tests_unit_test_static_cache_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_static_cache_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_static_cache_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_static_cache
+
+# the host table's 1.2 members: timers, reauth, JSON, fetch
+check_PROGRAMS += tests/unit/test_host_api12
+tests_unit_test_host_api12_SOURCES = tests/unit/test_host_api12.c
+tests_unit_test_host_api12_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_host_api12_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_host_api12_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_host_api12
+
+# auth method "jwt" (plugins/auth_jwt, a plugin built like a third party's):
+# its own unit tests on the in-tree mock host; test_auth_jwt.py builds it
+# against the staged SDK and runs it against the simulator
+check_PROGRAMS += tests/unit/test_auth_jwt
+tests_unit_test_auth_jwt_SOURCES = plugins/auth_jwt/tests/test_auth_jwt.c \
+	plugins/auth_jwt/src/auth_jwt.c \
+	tests/host/mock_host.c tests/host/mock_host.h
+tests_unit_test_auth_jwt_CPPFLAGS = $(UNIT_CPPFLAGS) \
+	-I$(top_srcdir)/tests/host
+tests_unit_test_auth_jwt_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_auth_jwt_LDADD = $(JSONC_LIBS)
+TESTS += tests/unit/test_auth_jwt
+
+# the template language: golden files, the two-pass contract, speed
+check_PROGRAMS += tests/unit/test_tmpl
+tests_unit_test_tmpl_SOURCES = tests/unit/test_tmpl.c
+tests_unit_test_tmpl_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_tmpl_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tmpl_LDADD = $(UNIT_LDADD) $(JSONC_LIBS)
+TESTS += tests/unit/test_tmpl
+EXTRA_DIST += tests/data/tmpl
+
+# agent mode: config blocks, runner scheduling
+check_PROGRAMS += tests/unit/test_agent_config
+tests_unit_test_agent_config_SOURCES = tests/unit/test_agent_config.c
+tests_unit_test_agent_config_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_agent_config_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agent_config_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_agent_config
+check_PROGRAMS += tests/unit/test_agent_runner
+tests_unit_test_agent_runner_SOURCES = tests/unit/test_agent_runner.c
+tests_unit_test_agent_runner_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_agent_runner_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agent_runner_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_agent_runner
+check_PROGRAMS += tests/unit/test_agent_dest
+tests_unit_test_agent_dest_SOURCES = tests/unit/test_agent_dest.c
+tests_unit_test_agent_dest_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_agent_dest_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_agent_dest_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_agent_dest

@@ -5,6 +5,7 @@
 #include "autoconf.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "http/hdr_policy.h"
@@ -179,6 +180,73 @@ TEST(many_connection_headers_are_all_read)
     vpd_hdrs_free(&h);
 }
 
+TEST(many_connection_tokens_are_all_read)
+{
+    /* One Connection value with more tokens than the filter splits ahead:
+     * the last token still names a header; white space and empty list
+     * elements around tokens never count as names. */
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "X-Keep", "k");
+    vpd_hdrs_add(&h, "Connection",
+                 "a, b,c ,d,e,f,g,h,i,j,k,l,m,n,o,p,q,"
+                 " ,, X-Gone\t");
+    vpd_hdrs_add(&h, "X-Gone", "g");
+    vpd_hdrs_add(&h, "Connection", " , X-Gone-Too ,");
+    vpd_hdrs_add(&h, "X-Gone-Too", "g");
+    vpd_hdrs_add(&h, "X-Keep-Too", "k");
+    filtered(&h, VPD_HDR_TO_CLIENT, false, 4, "X-Keep,X-Keep-Too");
+    vpd_hdrs_add(&h, "Connection", "x-keep");
+    filtered(&h, VPD_HDR_TO_CLIENT, false, 2, "X-Keep-Too");
+    vpd_hdrs_free(&h);
+}
+
+/* The list's memory: names and values stay where they are while the list
+ * grows, a removed header's bytes are wiped, and a cleared list takes new
+ * headers in the memory it kept. */
+TEST(header_memory_stays_put_and_is_reused)
+{
+    vpd_hdrs h = {0};
+    char name[32], value[64];
+    const char *first_name = NULL, *first_value = NULL;
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof name, "X-Header-%d", i);
+        snprintf(value, sizeof value, "value number %d of the list", i);
+        ASSERT_INT_EQ(vpd_hdrs_add(&h, name, value), 0);
+        if (i == 0) {
+            first_name = h.v[0].name;
+            first_value = h.v[0].value;
+        }
+    }
+    ASSERT(h.v[0].name == first_name);
+    ASSERT_STR_EQ(first_name, "X-Header-0");
+    ASSERT_STR_EQ(first_value, "value number 0 of the list");
+    ASSERT_STR_EQ(vpd_hdrs_get(&h, "x-header-199", 0),
+                  "value number 199 of the list");
+    const char *gone = vpd_hdrs_get(&h, "X-Header-7", 0);
+    ASSERT_INT_EQ(vpd_hdrs_del(&h, "X-Header-7"), 1);
+    ASSERT_INT_EQ(gone[0], '\0'); /* wiped, still ours until cleared */
+    ASSERT_INT_EQ(h.n, 199);
+    vpd_hdrs_truncate(&h, 1);
+    ASSERT_INT_EQ(h.n, 1);
+    ASSERT_STR_EQ(h.v[0].value, "value number 0 of the list");
+    vpd_hdrs_clear(&h);
+    ASSERT_INT_EQ(h.n, 0);
+    ASSERT_NOT_NULL(h.mem);
+    ASSERT_INT_EQ(vpd_hdrs_add(&h, "A", "1"), 0);
+    ASSERT_INT_EQ(vpd_hdrs_add(&h, "B", ""), 0);
+    ASSERT_STR_EQ(vpd_hdrs_get(&h, "a", 0), "1");
+    ASSERT_STR_EQ(vpd_hdrs_get(&h, "b", 0), "");
+    ASSERT(vpd_hdrs_get(&h, "X-Header-0", 0) == NULL);
+    /* A moved list (struct copy, source zeroed) keeps working. */
+    vpd_hdrs moved = h;
+    memset(&h, 0, sizeof h);
+    ASSERT_INT_EQ(vpd_hdrs_add(&moved, "C", "3"), 0);
+    ASSERT_INT_EQ(moved.n, 3);
+    vpd_hdrs_free(&h);
+    vpd_hdrs_free(&moved);
+    ASSERT(moved.mem == NULL && moved.v == NULL && moved.n == 0);
+}
+
 TEST(a_connection_header_can_name_a_framing_header)
 {
     vpd_hdrs h = {0};
@@ -236,6 +304,8 @@ main(void)
                      T(headers_named_by_connection_go),
                      T(several_connection_headers_all_count),
                      T(many_connection_headers_are_all_read),
+                     T(many_connection_tokens_are_all_read),
+                     T(header_memory_stays_put_and_is_reused),
                      T(a_connection_header_can_name_a_framing_header),
                      T(the_predicate_matches_the_in_place_filter),
                      T(nothing_to_drop_changes_nothing));

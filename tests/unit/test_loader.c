@@ -6,7 +6,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config/cfgtree.h"
 #include "plugin/host_table.h"
@@ -452,6 +455,138 @@ TEST(vp_strerror_names_every_code)
     ASSERT_STR_EQ(vp_strerror(-1000), "unknown error");
 }
 
+/* A plugin that records the minor it needs loads into a daemon of that
+ * minor; one that records the headers' minor does not. */
+TEST(a_plugin_targeting_an_older_minor_loads_into_that_daemon)
+{
+    vp_host_api_t older = *vpd_host_api();
+    older.abi_minor = 1;
+    vpd_registry reg = {0};
+    char err[1024] = "";
+    int rc = vpd_plugins_load_file(&reg, VP_TEST_PLUGINDIR "/abi_target",
+                                   &older, err, sizeof err);
+    if (rc != 0)
+        printf("# %s\n", err);
+    ASSERT_INT_EQ(rc, 0);
+    ASSERT_INT_EQ(reg.v[0].desc->abi_minor, 1);
+    ASSERT_NOT_NULL(
+        vpd_plugins_find(&reg, VP_KIND_CONSISTENCY, "abi_target", NULL));
+    vpd_plugins_unload(&reg);
+
+    ASSERT_INT_EQ(vpd_plugins_load_file(&reg, VP_TEST_PLUGINDIR "/trace",
+                                        &older, err, sizeof err),
+                  -1);
+    char want[128];
+    snprintf(want, sizeof want,
+             "built for ABI %d.%d, newer than this vaproxyd's ABI %d.1",
+             VP_ABI_MAJOR, VP_ABI_MINOR, VP_ABI_MAJOR);
+    ASSERT_STR_CONTAINS(err, want);
+    vpd_plugins_unload(&reg);
+
+    /* The daemon of the headers' minor loads it too. */
+    ASSERT_INT_EQ(load(VP_TEST_PLUGINDIR, "abi_target", err, sizeof err), 0);
+}
+
+static void
+copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    ASSERT_NOT_NULL(in);
+    ASSERT_NOT_NULL(out);
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        ASSERT_INT_EQ(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    ASSERT_INT_EQ(fclose(out), 0);
+}
+
+/* Anyone who can write a plugin file or its directory could make the
+ * daemon run their code: both are refused, with the path and the mode. */
+TEST(a_world_writable_plugin_or_directory_is_refused)
+{
+    char dir[] = "/tmp/vp-loader-XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    char so[256];
+    snprintf(so, sizeof so, "%s/trace.so", dir);
+    copy_file(VP_TEST_PLUGINDIR "/.libs/trace.so", so);
+    char err[1024];
+
+    ASSERT_INT_EQ(chmod(so, 0644), 0);
+    ASSERT_INT_EQ(chmod(dir, 0777), 0);
+    ASSERT_INT_EQ(load(dir, "trace.so", err, sizeof err), -1);
+    ASSERT_STR_CONTAINS(err, "refused: directory ");
+    ASSERT_STR_CONTAINS(err, dir);
+    ASSERT_STR_CONTAINS(err, "is writable by every user (mode 0777)");
+
+    ASSERT_INT_EQ(chmod(dir, 0755), 0);
+    ASSERT_INT_EQ(chmod(so, 0666), 0);
+    ASSERT_INT_EQ(load(dir, "trace.so", err, sizeof err), -1);
+    ASSERT_STR_CONTAINS(err, ": file ");
+    ASSERT_STR_CONTAINS(err, "trace.so is writable by every user (mode 0666)");
+    vpd_registry reg = {0};
+    ASSERT_INT_EQ(
+        vpd_plugins_load_dir(&reg, dir, vpd_host_api(), err, sizeof err), -1);
+    ASSERT_STR_CONTAINS(err, "is writable by every user");
+    vpd_plugins_unload(&reg);
+
+    ASSERT_INT_EQ(chmod(so, 0644), 0);
+    ASSERT_INT_EQ(load(dir, "trace.so", err, sizeof err), 0);
+    unlink(so);
+    rmdir(dir);
+}
+
+/* --plugin-dir directories come first, then the default one; the first
+ * module of a name wins, and a missing default directory only matters
+ * when nothing else was named. */
+TEST(plugin_directories_are_searched_in_order_then_the_default)
+{
+    char dir[] = "/tmp/vp-search-XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    char so[256], vault[256];
+    snprintf(so, sizeof so, "%s/trace.so", dir);
+    snprintf(vault, sizeof vault, "%s/consistency_vault.so", dir);
+    copy_file(VP_TEST_PLUGINDIR "/.libs/trace.so", so);
+    copy_file(VP_BUILD_PLUGINDIR "/.libs/consistency_vault.so", vault);
+    const char *dirs[] = {dir};
+    char err[1024] = "";
+    vpd_registry reg = {0};
+
+    int rc = vpd_plugins_load_search_path(&reg, dirs, 1, VP_BUILD_PLUGINDIR,
+                                          vpd_host_api(), err, sizeof err);
+    if (rc != 0)
+        printf("# %s\n", err);
+    ASSERT_INT_EQ(rc, 0);
+    vpd_plugin *owner = NULL;
+    ASSERT_NOT_NULL(vpd_plugins_find(&reg, VP_KIND_CONSISTENCY, "trace", NULL));
+    ASSERT_NOT_NULL(
+        vpd_plugins_find(&reg, VP_KIND_CONSISTENCY, "always", &owner));
+    ASSERT_STR_CONTAINS(owner->path, dir); /* the given directory's copy */
+    ASSERT_NOT_NULL(vpd_plugins_find(&reg, VP_KIND_AUTH, "token_file", &owner));
+    ASSERT_STR_CONTAINS(owner->path, VP_BUILD_PLUGINDIR);
+    vpd_plugins_unload(&reg);
+
+    /* Only the given directories. */
+    ASSERT_INT_EQ(vpd_plugins_load_search_path(&reg, dirs, 1, NULL,
+                                               vpd_host_api(), err, sizeof err),
+                  0);
+    ASSERT_NULL(vpd_plugins_find(&reg, VP_KIND_AUTH, "token_file", NULL));
+    vpd_plugins_unload(&reg);
+
+    ASSERT_INT_EQ(vpd_plugins_load_search_path(&reg, dirs, 1, "/nonexistent",
+                                               vpd_host_api(), err, sizeof err),
+                  0);
+    vpd_plugins_unload(&reg);
+    ASSERT_INT_EQ(vpd_plugins_load_search_path(&reg, NULL, 0, "/nonexistent",
+                                               vpd_host_api(), err, sizeof err),
+                  -1);
+    ASSERT_STR_CONTAINS(err, "plugin directory /nonexistent: cannot be read");
+    vpd_plugins_unload(&reg);
+    unlink(so);
+    unlink(vault);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -468,5 +603,8 @@ main(void)
         T(unreadable_directory_is_an_error),
         T(instance_config_is_checked_against_the_schema),
         T(the_loader_hands_plugins_the_table_it_is_given),
-        T(vp_strerror_names_every_code));
+        T(vp_strerror_names_every_code),
+        T(a_plugin_targeting_an_older_minor_loads_into_that_daemon),
+        T(a_world_writable_plugin_or_directory_is_refused),
+        T(plugin_directories_are_searched_in_order_then_the_default));
 }

@@ -499,6 +499,48 @@ TEST(server_closes_idle_connection)
     env_done(&e);
 }
 
+/* The connection timer is set again only when it would fire too late: an
+ * idle timeout longer than the last exchange's deadline must still run
+ * its full length, not end at the earlier time the timer was set for. */
+TEST(idle_timeout_outlives_an_earlier_deadline)
+{
+    server_t *s = server_start(NULL);
+    script(s, (step_t){.reply = OK2});
+    env_t e;
+    env_init(&e, s, 4);
+    vpd_up_client_free(e.cl);
+    e.cl = vpd_up_client_new(&e.loop, 4, 800);
+    ex_t x;
+    ex_do(&e, &x, "GET", 200);
+    ASSERT_INT_EQ(x.x.error, VPD_UP_OK);
+    ex_free(&x);
+    settle(&e, 350); /* past the deadline the timer was set for */
+    ASSERT_INT_EQ(vpd_up_client_open_connections(e.cl), 1);
+    settle(&e, 900); /* past the idle timeout */
+    ASSERT_INT_EQ(vpd_up_client_open_connections(e.cl), 0);
+    env_done(&e);
+}
+
+/* And the other way round: a later exchange with a longer deadline is not
+ * cut short by a timer still set for an earlier, shorter one. */
+TEST(longer_deadline_after_a_shorter_one)
+{
+    server_t *s = server_start(NULL);
+    script(s, (step_t){.reply = OK2});
+    script(s, (step_t){.reply = OK2, .delay_ms = 400});
+    env_t e;
+    env_init(&e, s, 4);
+    ex_t x;
+    ex_do(&e, &x, "GET", 150);
+    ASSERT_INT_EQ(x.x.error, VPD_UP_OK);
+    ex_free(&x);
+    ex_do(&e, &x, "GET", 3000);
+    ASSERT_INT_EQ(x.x.error, VPD_UP_OK);
+    ASSERT_INT_EQ(count(s, &s->n_conns), 1);
+    ex_free(&x);
+    env_done(&e);
+}
+
 /* The race Go's transport handles: the server drops a kept-alive
  * connection just as a request goes out on it.  An idempotent request is
  * sent again on a fresh connection; a POST that may have arrived is not. */
@@ -1010,6 +1052,8 @@ main(void)
         T(close_delimited), T(interim_answers_skipped), T(no_body_answers),
         T(pipelined_answers_refused), T(connection_close_honoured),
         T(server_closes_idle_connection),
+        T(idle_timeout_outlives_an_earlier_deadline),
+        T(longer_deadline_after_a_shorter_one),
         T(stale_connection_retried_when_idempotent),
         T(server_closes_mid_answer), T(slow_server_times_out),
         T(oversize_head_refused), T(malformed_answer), T(refused_connection),

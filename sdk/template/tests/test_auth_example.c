@@ -226,12 +226,12 @@ test_answers(void)
     static const char auth[] = "{\"auth\":{\"client_token\":\"hvs.x\","
                                "\"metadata\":{\"username\":\"alice\"}}}";
     static const char wrapped[] = "{\"wrap_info\":{\"token\":\"hvs.w\"}}";
-    vp_auth_answer_t a = {200, {auth, sizeof auth - 1}};
+    vp_auth_answer_t a = {200, {auth, sizeof auth - 1}, sizeof a};
     mock_log_clear();
     CHECK_INT(ops()->login_step(&mi->pub, &a, next), VP_DONE);
     CHECK_CONTAINS(mock_log_text(), "logged in as alice");
     CHECK_LACKS(mock_log_text(), "hvs.x");
-    vp_auth_answer_t w = {200, {wrapped, sizeof wrapped - 1}};
+    vp_auth_answer_t w = {200, {wrapped, sizeof wrapped - 1}, sizeof w};
     CHECK_INT(ops()->login_step(&mi->pub, &w, next), VP_DONE);
     CHECK_INT(next->path == NULL, 1); /* nothing more to send */
     mock_login_free(next);
