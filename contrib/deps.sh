@@ -5,7 +5,7 @@ set -euo pipefail
 
 VP_BUILD_DEPS=(autoconf automake libtool pkg-config make gcc
     libuv1-dev libssl-dev libcurl4-openssl-dev libjson-c-dev libltdl-dev zlib1g-dev
-    node-llhttp python3 openssl curl ca-certificates)
+    libnghttp2-dev node-llhttp python3 openssl curl ca-certificates nghttp2-client)
 
 vp_install_deps() {
     local missing=()

@@ -1,6 +1,6 @@
 # Developer scripts, benchmark, examples.
 EXTRA_DIST += contrib/deps.sh contrib/check.sh contrib/demo/run.sh
-dist_noinst_SCRIPTS += contrib/bench/run.sh contrib/bench/cache.sh \
+dist_noinst_SCRIPTS += contrib/bench/run.sh contrib/bench/cache.sh contrib/bench/h2.sh \
 	contrib/fuzz/run.sh
 EXTRA_DIST += contrib/bench/README.md contrib/bench/lib.sh contrib/bench/fill.lua \
 	contrib/bench/servers.sh contrib/bench/profile.sh contrib/bench/cg_calls.py \

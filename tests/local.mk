@@ -37,6 +37,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_proxy.py \
 	tests/integration/test_tokens.py \
 	tests/integration/test_listeners.py \
+	tests/integration/test_h2.py \
 	tests/integration/test_abuse.py \
 	tests/integration/test_metrics.py \
 	tests/integration/test_consistency.py \

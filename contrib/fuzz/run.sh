@@ -82,7 +82,8 @@ cppflags="-I$build -I$tree/include -I$tree/core -I$tree/tests/fuzz \
 # The convenience libraries' archives hold every core object.
 libs="$build/core/.libs/libvpcore.a $build/core/.libs/libllhttp.a \
     $(mkvar UV_LIBS) $(mkvar CURL_LIBS) $(mkvar JSONC_LIBS) \
-    $(mkvar OPENSSL_LIBS) $(mkvar ZLIB_LIBS) $(mkvar LTDL_LIBS) -lm -lpthread"
+    $(mkvar OPENSSL_LIBS) $(mkvar ZLIB_LIBS) $(mkvar NGHTTP2_LIBS) \
+    $(mkvar LTDL_LIBS) -lm -lpthread"
 
 mkdir -p "$build/bin"
 for t in $targets; do

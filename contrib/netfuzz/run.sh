@@ -46,7 +46,7 @@ fi
 make -C "$build" -s -j"$(nproc)" core/libvpcore.la \
     plugins/consistency_vault.la plugins/cache_memory.la
 
-pc="libuv libcurl json-c openssl zlib"
+pc="libuv libcurl json-c openssl zlib libnghttp2"
 llhttp_cflags=$(sed -n 's/^LLHTTP_CFLAGS = //p' "$build/Makefile")
 # shellcheck disable=SC2046,SC2086
 "$CC" -O1 -g $san -fsanitize=fuzzer -std=gnu11 \

@@ -128,6 +128,9 @@ typedef struct vpd_listener_config {
     bool tls_require_and_verify_client_cert;
     char *tls_client_ca_file;
     bool tls_disable_client_certs;
+    /* Ours: a plain listener also takes HTTP/2 from a client that starts
+     * with the connection preface (h2c with prior knowledge). */
+    bool http2_prior_knowledge;
     char *socket_mode; /* octal string, applied on its own */
     char *socket_user;
     char *socket_group;

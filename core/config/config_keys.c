@@ -318,6 +318,8 @@ static const vpd_config_key listener_keys[] = {
        tls_client_ca_file, LIVE, .tls_only = true),
     KD("tls_disable_client_certs", RBOOL, F_BOOL, vpd_listener_config,
        tls_disable_client_certs, LIVE, .tls_only = true),
+    KD("http2_prior_knowledge", RBOOL, F_BOOL, vpd_listener_config,
+       http2_prior_knowledge, RESTART),
     KD("socket_mode", STR, F_STR, vpd_listener_config, socket_mode, RESTART),
     KD("socket_user", STR, F_STR, vpd_listener_config, socket_user, RESTART),
     KD("socket_group", STR, F_STR, vpd_listener_config, socket_group, RESTART),

@@ -45,6 +45,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "http/age_list.h"
+#include "http/h2_conn.h"
 #include "http/tls.h"
 
 #define LOG_COMP "proxy.listener"
@@ -158,6 +159,8 @@ struct conn {
     bool reading, closing, draining, in_process, served_any;
     bool eof;     /* the client will send nothing more (FIN, close_notify) */
     bool sniffed; /* TLS: the first byte was checked for plain HTTP */
+    bool proto_known; /* ALPN or the h2c preface was looked at */
+    vpd_h2_conn *h2;  /* set: the connection speaks HTTP/2 */
     char peer[64];
 };
 
@@ -585,6 +588,11 @@ on_conn_timer(uv_timer_t *t)
         conn_close(c); /* linger over */
         return;
     }
+    if (c->h2) {
+        vpd_h2_conn_timeout(c->h2);
+        conn_process(c);
+        return;
+    }
     /* The timer is left running across mode changes (conn_update_timer):
      * it may be early, or for a mode that has no timeout any more. */
     if (c->tmode == T_NONE || !c->deadline)
@@ -726,6 +734,7 @@ on_conn_handle_closed(uv_handle_t *h)
     vpd_server *srv = c->srv;
     if (--c->open_handles > 0)
         return;
+    vpd_h2_conn_free(c->h2);
     vpd_tls_conn_free(c->tls);
     vpd_buf_free_secret(&c->in);
     vpd_buf_free(&c->out);
@@ -760,6 +769,8 @@ conn_close(conn *c)
         vpd_log(VPD_LOG_DEBUG, LOG_COMP,
                 "client %s went away while its request was in flight", c->peer);
     }
+    if (c->h2)
+        vpd_h2_conn_detach(c->h2, !c->srv->closing);
     list_unlink_conn(c);
     vpd_age_list_remove(&c->age);
     c->lst->n_conns--;
@@ -1135,11 +1146,159 @@ compact_input(conn *c)
         vpd_buf_free_secret(&c->in);
 }
 
+/* ---- HTTP/2 (core/http/h2_conn.h does the protocol) -------------------- */
+
+static void
+h2_send(void *arg, const uint8_t *data, size_t len)
+{
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    conn_send(arg, &b, 1);
+}
+
+static size_t
+h2_backlog(void *arg)
+{
+    conn *c = arg;
+    return c->closing ? 0 : write_queue(c);
+}
+
+static void
+h2_dispatch(void *arg, vpd_http_req *req)
+{
+    conn *c = arg;
+    c->srv->inflight++;
+    c->served_any = true;
+    c->srv->handler(req, c->srv->arg);
+}
+
+static void
+h2_released(void *arg)
+{
+    conn *c = arg;
+    c->srv->inflight--;
+}
+
+static void
+h2_kick(void *arg)
+{
+    conn_process(arg);
+}
+
+static const char *
+h2_date(void *arg)
+{
+    conn *c = arg;
+    return http_date(c->srv);
+}
+
+/* The connection speaks HTTP/2 from now on: timeouts and limits of the
+ * listener go to the session, which sends its SETTINGS first. */
+static void
+conn_start_h2(conn *c)
+{
+    static const vpd_h2_io io = {h2_send,     h2_backlog, h2_dispatch,
+                                 h2_released, h2_kick,    h2_date};
+    struct vpd_listener *l = c->lst;
+    vpd_h2_limits lim = {
+        .listener = l->cfg,
+        .loop = c->srv->loop,
+        .max_header = l->max_header,
+        .max_body = l->max_body,
+        .header_ms = l->header_timeout ? l->header_timeout : l->read_timeout,
+        .read_ms = l->read_timeout,
+        .idle_ms = l->idle_timeout,
+        .peer = c->peer,
+    };
+    c->proto_known = true;
+    c->h2 = vpd_h2_conn_new(&io, c, &lim);
+    if (!c->h2) {
+        conn_close(c);
+        return;
+    }
+    vpd_log(VPD_LOG_DEBUG, LOG_COMP, "HTTP/2 with %s", c->peer);
+    vpd_age_list_remove(&c->age);
+    c->tmode = T_NONE;
+    c->deadline = 0;
+    uv_timer_stop(&c->timer);
+    if (c->srv->stopping)
+        vpd_h2_conn_goaway(c->h2);
+}
+
+/* Decides once per connection: h2 by ALPN on TLS; on a plain listener
+ * with http2_prior_knowledge, h2 when the bytes start with the client
+ * preface.  Returns false while a preface prefix waits for more bytes. */
+static bool
+conn_pick_protocol(conn *c)
+{
+    if (c->tls) {
+        if (!vpd_tls_conn_established(c->tls))
+            return true;
+        if (vpd_tls_conn_alpn_h2(c->tls))
+            conn_start_h2(c);
+        c->proto_known = true;
+        return true;
+    }
+    if (!c->lst->cfg->http2_prior_knowledge) {
+        c->proto_known = true;
+        return true;
+    }
+    size_t avail = c->in.len - c->in_off;
+    if (!avail)
+        return c->eof ? (c->proto_known = true) : false;
+    size_t m = avail < VPD_H2_PREFACE_LEN ? avail : VPD_H2_PREFACE_LEN;
+    if (memcmp(c->in.data + c->in_off, VPD_H2_PREFACE, m) != 0) {
+        c->proto_known = true;
+        return true;
+    }
+    if (m < VPD_H2_PREFACE_LEN) {
+        /* A prefix waits for the rest, unless no more can come. */
+        c->proto_known = c->eof;
+        return c->eof;
+    }
+    conn_start_h2(c);
+    return true;
+}
+
+static void
+conn_h2_process(conn *c)
+{
+    c->in_process = true;
+    size_t avail = c->in.len - c->in_off;
+    if (avail && !c->draining && write_queue(c) <= WRITE_HIGH_WATER) {
+        c->in_off = c->in.len;
+        vpd_h2_conn_recv(c->h2, c->in.data + c->in.len - avail, avail);
+    }
+    if (!c->closing && !c->draining)
+        vpd_h2_conn_flush(c->h2);
+    if (!c->closing && !c->draining) {
+        compact_input(c);
+        if (vpd_h2_conn_done(c->h2, c->eof)) {
+            conn_finish(c);
+        } else {
+            uint64_t due = vpd_h2_conn_deadline(c->h2);
+            uint64_t now = uv_now(c->srv->loop);
+            uv_timer_stop(&c->timer);
+            if (due)
+                uv_timer_start(&c->timer, on_conn_timer,
+                               due > now ? due - now : 0, 0);
+        }
+    }
+    if (!c->closing)
+        conn_update_reading(c);
+    c->in_process = false;
+}
+
 static void
 conn_process(conn *c)
 {
     if (c->in_process || c->closing)
         return;
+    if (!c->proto_known && !conn_pick_protocol(c))
+        return;
+    if (c->h2) {
+        conn_h2_process(c);
+        return;
+    }
     c->in_process = true;
     while (!c->closing && !c->draining && !c->no_more && !c->outstanding &&
            write_queue(c) <= WRITE_HIGH_WATER) {
@@ -2008,6 +2167,12 @@ vpd_server_stop_accepting(vpd_server *srv)
     conn *next;
     for (conn *c = srv->conns; c; c = next) {
         next = c->next;
+        if (c->h2) {
+            /* GOAWAY; it closes once its open streams are answered. */
+            vpd_h2_conn_goaway(c->h2);
+            conn_process(c);
+            continue;
+        }
         /* Idle: close now.  Busy or half-read: it closes after its
          * answer (vpd_http_respond sees srv->stopping). */
         if (!c->outstanding && !c->in_msg && c->in.len == c->in_off)
@@ -2056,6 +2221,10 @@ vpd_http_respond(vpd_http_req *req, int status, const vpd_hdrs *hdrs,
 {
     if (!req)
         return;
+    if (vpd_h2_owns(req)) {
+        vpd_h2_respond(req, status, hdrs, body, body_len);
+        return;
+    }
     srv_req *r = (srv_req *)req;
     if (r->magic != REQ_MAGIC) {
         vpd_log(VPD_LOG_ERROR, LOG_COMP,
@@ -2089,6 +2258,10 @@ vpd_http_respond(vpd_http_req *req, int status, const vpd_hdrs *hdrs,
 void
 vpd_http_on_client_gone(vpd_http_req *req, vpd_http_gone_fn fn, void *arg)
 {
+    if (vpd_h2_owns(req)) {
+        vpd_h2_on_client_gone(req, fn, arg);
+        return;
+    }
     srv_req *r = (srv_req *)req;
     if (!req || r->magic != REQ_MAGIC)
         return;

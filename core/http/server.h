@@ -1,5 +1,8 @@
 /* Listeners: TCP or unix sockets, plain or TLS, each serving HTTP/1.1 with
- * llhttp and handing complete requests to the router.
+ * llhttp and handing complete requests to the router.  A connection that
+ * agrees on h2 by ALPN, or opens with the HTTP/2 preface on a listener
+ * with http2_prior_knowledge, is served by http/h2_conn.h instead; its
+ * streams reach the same router.
  *
  * Ownership: the server owns its listeners and connections.  It keeps a
  * pointer to the config it was started from (which must outlive it). */
@@ -25,9 +28,10 @@ typedef struct vpd_server vpd_server;
  * keep-alive one, else of the one that has waited longest for a request
  * head; when every connection is busy it is accepted and closed at once.
  * A client that ends its side (FIN, close_notify) gets the answers to
- * every request it sent, in order, before the close.  SIGPIPE is set to SIG_IGN if it still has its default action
- * (libuv writes with write(2)).  A TCP host name (not an IP literal) is
- * resolved here, blocking, so call this before the loop serves. */
+ * every request it sent, in order, before the close.  SIGPIPE is set to SIG_IGN
+ * if it still has its default action (libuv writes with write(2)).  A TCP host
+ * name (not an IP literal) is resolved here, blocking, so call this before the
+ * loop serves. */
 vpd_server *vpd_server_start(uv_loop_t *loop, const vpd_config *cfg,
                              vpd_http_handler_fn handler, void *arg, char *err,
                              size_t err_len);

@@ -134,22 +134,36 @@ done:
     return rc;
 }
 
-/* HTTP/2 is not served, so only http/1.1 is offered; a client that offers
- * only other protocols still gets a connection without ALPN. */
+/* h2 first, then http/1.1, as Go's server offers them; HTTP/2 needs
+ * TLS 1.2 or later (RFC 9113 9.2), so an older session gets http/1.1.
+ * A client that offers only other protocols still gets a connection
+ * without ALPN. */
 static int
 alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
             const unsigned char *in, unsigned int inlen, void *arg)
 {
-    static const unsigned char ours[] = "\x08http/1.1";
+    static const unsigned char both[] = "\x02h2\x08http/1.1";
+    static const unsigned char http11[] = "\x08http/1.1";
+    bool h2_ok = SSL_version(ssl) >= TLS1_2_VERSION;
     unsigned char *sel = NULL;
     unsigned char sel_len = 0;
-    if (SSL_select_next_proto(&sel, &sel_len, ours, sizeof ours - 1, in,
+    if (SSL_select_next_proto(&sel, &sel_len, h2_ok ? both : http11,
+                              h2_ok ? sizeof both - 1 : sizeof http11 - 1, in,
                               inlen) == OPENSSL_NPN_NEGOTIATED) {
         *out = sel;
         *outlen = sel_len;
         return SSL_TLSEXT_ERR_OK;
     }
     return SSL_TLSEXT_ERR_NOACK;
+}
+
+bool
+vpd_tls_conn_alpn_h2(vpd_tls_conn *c)
+{
+    const unsigned char *p = NULL;
+    unsigned int len = 0;
+    SSL_get0_alpn_selected(vpd_tls_conn_ssl(c), &p, &len);
+    return len == 2 && memcmp(p, "h2", 2) == 0;
 }
 
 /* Go's tls.RequestClientCert: ask, take whatever comes, verify nothing. */

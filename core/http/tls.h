@@ -2,7 +2,7 @@
  * socket I/O stays with libuv and OpenSSL only transforms bytes.
  *
  * A vpd_tls_ctx is one listener's certificate, key and policy (versions,
- * ciphers, client certificates, ALPN http/1.1).  A vpd_tls_conn is one
+ * ciphers, client certificates, ALPN h2 and http/1.1).  A vpd_tls_conn is one
  * accepted connection made from it; the connection keeps the context's
  * OpenSSL state alive on its own, so a context may be freed (replaced on
  * SIGHUP) while connections made from it are still open.
@@ -76,5 +76,8 @@ size_t vpd_tls_conn_pending_output(vpd_tls_conn *c);
 size_t vpd_tls_conn_read_output(vpd_tls_conn *c, char *out, size_t cap);
 
 bool vpd_tls_conn_established(const vpd_tls_conn *c);
+
+/* Whether the client and we agreed on h2 by ALPN (after the handshake). */
+bool vpd_tls_conn_alpn_h2(vpd_tls_conn *c);
 
 #endif

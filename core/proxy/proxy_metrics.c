@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "http/h2_conn.h"
+
 static void
 pair(vpd_proxy_metrics *pm, vpd_metric_pair p, const char *agent_name,
      const char *proxy_name, const char *help)
@@ -123,6 +125,18 @@ vpd_proxy_metrics_init(vpd_proxy_metrics *pm, const vpd_telemetry_config *tel,
         &pm->reg, VPD_METRIC_HISTOGRAM, "proxy.upstream.duration_seconds",
         "Time of each upstream exchange of a proxied request, retries "
         "included");
+    pm->h2_conns = counter(pm, "proxy.h2.connections",
+                           "Client connections that spoke HTTP/2");
+    pm->h2_conns_open = gauge(pm, "proxy.h2.connections.open",
+                              "Open HTTP/2 client connections");
+    pm->h2_streams =
+        counter(pm, "proxy.h2.streams", "HTTP/2 streams opened by clients");
+    pm->h2_streams_open =
+        gauge(pm, "proxy.h2.streams.open", "Open HTTP/2 streams");
+    pm->h2_peer_resets = counter(pm, "proxy.h2.peer_resets",
+                                 "HTTP/2 streams reset by the client");
+    pm->h2_goaways =
+        counter(pm, "proxy.h2.goaways_sent", "HTTP/2 GOAWAY frames sent");
     vpd_metrics_seal(&pm->reg);
 }
 
@@ -169,4 +183,14 @@ vpd_proxy_metrics_refresh(vpd_proxy_metrics *pm,
     vpd_gauge_set(pm->client_connections, (double)s->client_connections);
     vpd_gauge_set(pm->upstream_connections, (double)s->upstream_connections);
     vpd_gauge_set(pm->inflight, (double)s->inflight);
+    /* The listeners' HTTP/2 totals are process-wide; read them here
+     * rather than through every owner in between. */
+    vpd_h2_counters h2;
+    vpd_h2_counters_get(&h2);
+    vpd_counter_set(pm->h2_conns, h2.conns_total);
+    vpd_gauge_set(pm->h2_conns_open, (double)h2.conns_open);
+    vpd_counter_set(pm->h2_streams, h2.streams_total);
+    vpd_gauge_set(pm->h2_streams_open, (double)h2.streams_open);
+    vpd_counter_set(pm->h2_peer_resets, h2.peer_resets);
+    vpd_counter_set(pm->h2_goaways, h2.goaways_sent);
 }

@@ -39,6 +39,8 @@ typedef struct {
     vpd_metric *static_events_connected;
     vpd_metric *client_connections, *upstream_connections, *inflight;
     vpd_metric *request_seconds, *upstream_seconds;
+    vpd_metric *h2_conns, *h2_conns_open, *h2_streams, *h2_streams_open;
+    vpd_metric *h2_peer_resets, *h2_goaways;
 } vpd_proxy_metrics;
 
 /* What the other modules count, gathered by the owner before a scrape.

@@ -36,6 +36,14 @@ tests_unit_test_server_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_server_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_server
 
+# HTTP/2 sessions: an nghttp2 client against vpd_h2_conn in memory
+check_PROGRAMS += tests/unit/test_h2
+tests_unit_test_h2_SOURCES = tests/unit/test_h2.c
+tests_unit_test_h2_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_h2_CFLAGS = $(UNIT_CFLAGS) $(NGHTTP2_CFLAGS)
+tests_unit_test_h2_LDADD = $(UNIT_LDADD) $(NGHTTP2_LIBS)
+TESTS += tests/unit/test_h2
+
 # header policy: the flag table and the filter
 check_PROGRAMS += tests/unit/test_hdr_filter
 tests_unit_test_hdr_filter_SOURCES = tests/unit/test_hdr_filter.c

@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# contrib/bench/h2.sh: loopback HTTP/2 benchmark of vaproxyd's TLS listener
+# (ALPN h2) against nginx with "http2" on its TLS listener, both in front of
+# the same plain nginx "Vault" upstream, for two paths:
+#   pass    a KV read with a client token: forwarded every time
+#   hit     a lease read answered from the cache (vaproxyd's lease cache,
+#           nginx proxy_cache)
+# each with h2load at 1 and 32 connections and STREAMS concurrent streams
+# per connection.  Prints a table of medians and the ratio vaproxyd/nginx.
+#
+#   bash contrib/bench/h2.sh            # from the repo root, as root on Debian 12
+#
+# Knobs (environment):
+#   DURATION=10        seconds per h2load run
+#   ROUNDS=3           rounds; each runs every scenario, order alternating
+#   STREAMS=10         h2load -m: concurrent streams per connection
+#   VAPROXYD=path      use this binary instead of building one (then also set
+#   VAPROXY_PLUGIN_DIR=dir   the plugin directory it should load)
+#   OUT_DIR=dir        keep the h2load outputs, configs, logs and the table
+#   KEEP_TMP=1         do not delete the temp dir
+#
+# h2load runs on one CPU, every server on another (lib.sh's pinning), both
+# servers with one worker.  Nothing outside the temp dir is written.
+set -euo pipefail
+
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+STREAMS=${STREAMS:-10}
+CONNS=(1 32)
+PASS_PATH=/v1/secret/data/foo
+HIT_PATH=/v1/database/creds/app
+TOKEN=bench-token
+BENCH_NAME=bench-h2
+GOAL=1.2
+
+# shellcheck source=contrib/bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+check_knobs
+[[ $STREAMS =~ ^[1-9][0-9]*$ ]] || die "STREAMS must be a positive integer (got '$STREAMS')"
+
+bench_tmp up ng vp tls
+SAVE_FILES=(up/nginx.conf:up-nginx.conf ng/nginx.conf:ng-h2-nginx.conf
+            vp/config.hcl:vaproxyd.hcl)
+
+# lib.sh's build dependencies predate HTTP/2: name libnghttp2-dev here.
+ensure_packages nginx wrk curl nghttp2-client openssl libnghttp2-dev
+command -v h2load >/dev/null || die "h2load not found (nghttp2-client)"
+get_vaproxyd
+setup_pinning
+
+UP_PORT=$(free_port)
+NG_PORT=$(free_port)
+VP_PORT=$(free_port)
+
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$T/tls/key.pem" -out "$T/tls/cert.pem" >"$T/logs/openssl.log" 2>&1 ||
+    die "openssl failed (see $T/logs/openssl.log)"
+
+KV_BODY='{"request_id":"6f1c2a9e-3b7d-4c55-9a0e-2d8e5f4b1c77","lease_id":"","renewable":false,"lease_duration":0,"data":{"data":{"password":"s3cr3t","username":"app"},"metadata":{"created_time":"2024-01-01T00:00:00.000000000Z","custom_metadata":null,"deletion_time":"","destroyed":false,"version":3}},"wrap_info":null,"warnings":null,"auth":null,"mount_type":"kv"}'
+LOOKUP_BODY='{"data":{"id":"'$TOKEN'","ttl":0,"renewable":false,"policies":["default"]}}'
+RENEW_BODY='{"lease_id":"x","renewable":true,"lease_duration":3600}'
+# shellcheck disable=SC2016  # nginx expands $request_id
+LEASE_BODY='{"request_id":"$request_id","lease_id":"database/creds/app/$request_id","renewable":true,"lease_duration":3600,"data":{"username":"u","password":"p"},"wrap_info":null,"warnings":null,"auth":null}'
+
+{
+    nginx_common "$T/up"
+    cat <<EOF
+http {
+    access_log off;
+    default_type application/json;
+    keepalive_requests 1000000;
+$(nginx_temp_paths "$T/up")
+    server {
+        listen 127.0.0.1:$UP_PORT;
+        location = /v1/auth/token/lookup-self { return 200 '$LOOKUP_BODY'; }
+        location = /v1/sys/leases/renew { return 200 '$RENEW_BODY'; }
+        location /v1/database/creds/ { return 200 '$LEASE_BODY'; }
+        location /v1/secret/ { return 200 '$KV_BODY'; }
+        location / { return 404 '{"errors":[]}'; }
+    }
+}
+EOF
+} >"$T/up/nginx.conf"
+
+{
+    nginx_common "$T/ng"
+    cat <<EOF
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    http2_max_concurrent_streams 250;
+$(nginx_temp_paths "$T/ng")
+    proxy_cache_path $T/ng/cache keys_zone=vcache:10m;
+    upstream vault_up {
+        server 127.0.0.1:$UP_PORT;
+        keepalive 64;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen 127.0.0.1:$NG_PORT ssl http2;
+        ssl_certificate $T/tls/cert.pem;
+        ssl_certificate_key $T/tls/key.pem;
+        location / {
+            proxy_pass http://vault_up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location /v1/database/creds/ {
+            proxy_pass http://vault_up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_cache vcache;
+            proxy_cache_key "\$request_method\$request_uri\$http_x_vault_token";
+            proxy_cache_valid 200 10m;
+            proxy_cache_lock on;
+            add_header X-Cache-Status \$upstream_cache_status;
+        }
+    }
+}
+EOF
+} >"$T/ng/nginx.conf"
+
+printf '%s\n' "$TOKEN" >"$T/vp/token"
+cat >"$T/vp/config.hcl" <<EOF
+vault {
+  address = "http://127.0.0.1:$UP_PORT"
+  retry {
+    num_retries = -1
+  }
+}
+
+auto_auth {
+  method "token_file" {
+    config = { token_file_path = "$T/vp/token" }
+  }
+}
+
+api_proxy {
+  use_auto_auth_token = true
+}
+
+cache {}
+
+listener "tcp" {
+  address       = "127.0.0.1:$VP_PORT"
+  tls_cert_file = "$T/tls/cert.pem"
+  tls_key_file  = "$T/tls/key.pem"
+}
+EOF
+
+nginx_check "$T/up" upstream
+nginx_check "$T/ng" "h2"
+
+start_nginx "$T/up"
+UP_PID=$NGX_PID
+wait_ready "upstream nginx" "$UP_PID" "http://127.0.0.1:$UP_PORT/v1/sys/health" "$T/logs/up-error.log" any
+start_nginx "$T/ng"
+NG_PID=$NGX_PID
+CURL_ARGS=(-k)
+wait_ready "nginx h2" "$NG_PID" "https://127.0.0.1:$NG_PORT/v1/sys/health" "$T/logs/ng-error.log" any
+
+"${SRV_PIN[@]}" "$VPD_BIN" --config "$T/vp/config.hcl" --plugin-dir "$VPD_PLUGINS" \
+    --log-level warn >"$T/logs/vaproxyd.log" 2>&1 &
+VP_PID=$!
+PIDS+=("$VP_PID")
+wait_ready "vaproxyd" "$VP_PID" "https://127.0.0.1:$VP_PORT/v1/sys/health" "$T/logs/vaproxyd.log" any
+for ((i = 0; ; i++)); do
+    curl -sk "https://127.0.0.1:$VP_PORT/proxy/v1/metrics" |
+        grep -q '"Name":"vault.agent.auth.success","Count":[1-9]' && break
+    kill -0 "$VP_PID" 2>/dev/null || { tail -20 "$T/logs/vaproxyd.log" >&2; die "vaproxyd exited"; }
+    ((i < READY_SECS * 10)) || die "vaproxyd did not authenticate within ${READY_SECS}s"
+    sleep 0.1
+done
+
+# Both must speak h2 and both caches must hit before anything is measured.
+for port in "$NG_PORT" "$VP_PORT"; do
+    v=$(curl -sk --http2 -o /dev/null -w '%{http_version}' "https://127.0.0.1:$port$PASS_PATH" \
+        -H "X-Vault-Token: $TOKEN")
+    [[ $v == 2 ]] || die "port $port does not speak HTTP/2 (curl says '$v')"
+    curl -sk --http2 -o /dev/null "https://127.0.0.1:$port$HIT_PATH"
+    h=$(curl -sk --http2 -D - -o /dev/null "https://127.0.0.1:$port$HIT_PATH")
+    grep -qiE '^(x-cache: hit|x-cache-status: hit)' <<<"$h" ||
+        die "port $port: second $HIT_PATH is not a cache hit: $h"
+done
+
+# ---------------------------------------------------------------------------
+# Load
+
+declare -A H2_RESULTS=()
+
+# run_h2load SERVER PORT SCENARIO CONNS ROUND
+run_h2load() {
+    local srv=$1 port=$2 sc=$3 c=$4 r=$5 out path args=() rps failed
+    out=$T/wrk/$srv-$sc-c$c-r$r.txt
+    if [[ $sc == pass ]]; then
+        path=$PASS_PATH
+        args=(-H "x-vault-token: $TOKEN")
+    else
+        path=$HIT_PATH
+    fi
+    timeout $((DURATION + 30)) "${WRK_PIN[@]}" h2load -t1 -c"$c" -m"$STREAMS" -D"$DURATION" \
+        "${args[@]}" "https://127.0.0.1:$port$path" >"$out" 2>&1 || true
+    rps=$(awk '/^finished in/ { gsub(",", "", $4); print $4 }' "$out")
+    failed=$(awk '/^requests:/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^failed/) print $i }' "$out")
+    if ! grep -q '^status codes: [1-9][0-9]* 2xx, 0 3xx, 0 4xx, 0 5xx' "$out"; then
+        log "WARNING: $srv $sc c$c round $r had non-2xx answers or none: $(grep '^status codes' "$out")"
+    fi
+    H2_RESULTS["$srv $sc $c"]+="${rps:-0}"$'\n'
+    printf '%s: round %d/%d  %-8s %-4s c%-3s %10s req/s  failed %s\n' \
+        "$BENCH_NAME" "$r" "$ROUNDS" "$srv" "$sc" "$c" "${rps:-?}" "${failed:-?}" >&2
+}
+
+log "ports: upstream $UP_PORT, nginx $NG_PORT, vaproxyd $VP_PORT; $PIN_NOTE"
+for ((r = 1; r <= ROUNDS; r++)); do
+    if ((r % 2)); then order=(nginx vaproxyd); else order=(vaproxyd nginx); fi
+    for sc in pass hit; do
+        for c in "${CONNS[@]}"; do
+            for srv in "${order[@]}"; do
+                if [[ $srv == nginx ]]; then port=$NG_PORT; else port=$VP_PORT; fi
+                run_h2load "$srv" "$port" "$sc" "$c" "$r"
+            done
+        done
+    done
+done
+
+# ---------------------------------------------------------------------------
+# Summary
+
+{
+    echo "h2load -t1 -cN -m$STREAMS -D${DURATION}s over TLS (ALPN h2); ${ROUNDS} round(s); medians"
+    echo "vaproxyd: $VPD_BIN; nginx: $("$NGINX" -v 2>&1 | sed 's/.*version: //'); $PIN_NOTE"
+    printf '%-6s %5s %12s %12s %8s\n' scenario conns 'nginx req/s' 'vaproxyd' ratio
+    for sc in pass hit; do
+        for c in "${CONNS[@]}"; do
+            n=$(printf '%s' "${H2_RESULTS["nginx $sc $c"]:-}" | awk 'NF' | median)
+            v=$(printf '%s' "${H2_RESULTS["vaproxyd $sc $c"]:-}" | awk 'NF' | median)
+            awk -v s="$sc" -v c="$c" -v n="$n" -v v="$v" -v g="$GOAL" 'BEGIN {
+                r = (n > 0 ? v / n : 0)
+                printf "%-6s %5s %12.0f %12.0f %8.2f  (goal >= %.1f: %s)\n", s, c, n, v, r, g,
+                    (r >= g ? "met" : "not met") }'
+        done
+    done
+} | tee "$T/summary.txt"

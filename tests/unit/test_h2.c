@@ -1,0 +1,505 @@
+/* Unit tests of the HTTP/2 session (core/http/h2_conn.h): an nghttp2
+ * client session talks to a vpd_h2_conn in memory, with a fake listener
+ * connection (the io table) and a fake router that keeps or answers the
+ * requests it gets.  Covers the pseudo-header mapping, bodies, the answer's
+ * headers, resets while the router holds a request, the bound on requests
+ * held for reset streams, detaching, and the SETTINGS timeout. */
+#include "autoconf.h"
+
+#include <nghttp2/nghttp2.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "base/buf.h"
+#include "http/h2_conn.h"
+#include "test.h"
+
+/* ---- the fake connection and router ------------------------------------ */
+
+#define MAX_HELD 600
+
+static struct {
+    uv_loop_t loop;
+    vpd_h2_conn *h;
+    vpd_buf to_client; /* what the server sent */
+    vpd_http_req *held[MAX_HELD];
+    size_t n_held, dispatched, released, gone_calls;
+    bool answer_now; /* the router answers inside dispatch */
+    nghttp2_session *cli;
+    /* What the client saw, per stream (ids up to 1023). */
+    int status[1024];
+    vpd_buf body[1024];
+    char headers[1024][512];
+    uint32_t rst[1024];
+    bool closed[1024];
+    uint32_t goaway_code;
+    bool got_goaway;
+} F;
+
+static void
+io_send(void *arg, const uint8_t *data, size_t len)
+{
+    ASSERT_INT_EQ(vpd_buf_append(&F.to_client, (const char *)data, len), 0);
+}
+
+static size_t
+io_backlog(void *arg)
+{
+    return 0;
+}
+
+static void
+io_dispatch(void *arg, vpd_http_req *req)
+{
+    F.dispatched++;
+    if (F.answer_now) {
+        vpd_http_respond_error(req, 418, "teapot");
+        return;
+    }
+    ASSERT(F.n_held < MAX_HELD);
+    F.held[F.n_held++] = req;
+}
+
+static void
+io_released(void *arg)
+{
+    F.released++;
+}
+
+static void
+io_kick(void *arg)
+{
+    vpd_h2_conn_flush(F.h);
+}
+
+static const char *
+io_date(void *arg)
+{
+    return "Thu, 01 Jan 2026 00:00:00 GMT";
+}
+
+static const vpd_h2_io IO = {io_send,     io_backlog, io_dispatch,
+                             io_released, io_kick,    io_date};
+
+/* vpd_http_respond is server.c's; these tests link the whole library, so
+ * h2 requests reach vpd_h2_respond through it, as in the daemon. */
+
+/* ---- the client -------------------------------------------------------- */
+
+static int
+cli_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
+           size_t nl, const uint8_t *value, size_t vl, uint8_t flags, void *u)
+{
+    int32_t id = f->hd.stream_id;
+    if (id <= 0 || id >= 1024)
+        return 0;
+    if (nl == 7 && memcmp(name, ":status", 7) == 0) {
+        F.status[id] = atoi((const char *)value);
+        return 0;
+    }
+    size_t used = strlen(F.headers[id]);
+    snprintf(F.headers[id] + used, sizeof F.headers[id] - used, "%.*s=%.*s;",
+             (int)nl, name, (int)vl, value);
+    return 0;
+}
+
+static int
+cli_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
+         size_t len, void *u)
+{
+    if (id > 0 && id < 1024)
+        vpd_buf_append(&F.body[id], (const char *)data, len);
+    return 0;
+}
+
+static int
+cli_frame(nghttp2_session *s, const nghttp2_frame *f, void *u)
+{
+    if (f->hd.type == NGHTTP2_GOAWAY) {
+        F.got_goaway = true;
+        F.goaway_code = f->goaway.error_code;
+    }
+    if (f->hd.type == NGHTTP2_RST_STREAM && f->hd.stream_id < 1024)
+        F.rst[f->hd.stream_id] = f->rst_stream.error_code;
+    return 0;
+}
+
+static int
+cli_close(nghttp2_session *s, int32_t id, uint32_t code, void *u)
+{
+    if (id > 0 && id < 1024)
+        F.closed[id] = true;
+    return 0;
+}
+
+static void
+setup(const char *peer, uint64_t header_ms)
+{
+    memset(&F, 0, sizeof F);
+    ASSERT_INT_EQ(uv_loop_init(&F.loop), 0);
+    vpd_h2_limits lim = {.loop = &F.loop,
+                         .max_header = 8192,
+                         .max_body = 4096,
+                         .header_ms = header_ms,
+                         .read_ms = 0,
+                         .idle_ms = 0,
+                         .peer = peer};
+    F.h = vpd_h2_conn_new(&IO, NULL, &lim);
+    ASSERT_NOT_NULL(F.h);
+    nghttp2_session_callbacks *cb;
+    ASSERT_INT_EQ(nghttp2_session_callbacks_new(&cb), 0);
+    nghttp2_session_callbacks_set_on_header_callback(cb, cli_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, cli_data);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, cli_frame);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, cli_close);
+    ASSERT_INT_EQ(nghttp2_session_client_new(&F.cli, cb, NULL), 0);
+    nghttp2_session_callbacks_del(cb);
+    ASSERT_INT_EQ(nghttp2_submit_settings(F.cli, NGHTTP2_FLAG_NONE, NULL, 0),
+                  0);
+}
+
+/* Moves bytes both ways until neither side has anything to say. */
+static void
+pump(void)
+{
+    for (int round = 0; round < 100; round++) {
+        bool moved = false;
+        const uint8_t *out;
+        ssize_t n;
+        while ((n = nghttp2_session_mem_send(F.cli, &out)) > 0) {
+            vpd_h2_conn_recv(F.h, (const char *)out, (size_t)n);
+            moved = true;
+        }
+        vpd_h2_conn_flush(F.h);
+        if (F.to_client.len) {
+            ASSERT(nghttp2_session_mem_recv(F.cli,
+                                            (const uint8_t *)F.to_client.data,
+                                            F.to_client.len) >= 0);
+            vpd_buf_reset(&F.to_client);
+            moved = true;
+        }
+        if (!moved)
+            return;
+    }
+}
+
+static void
+teardown(void)
+{
+    if (F.h) {
+        vpd_h2_conn_detach(F.h, true);
+        vpd_h2_conn_free(F.h);
+    }
+    nghttp2_session_del(F.cli);
+    vpd_buf_free(&F.to_client);
+    for (int i = 0; i < 1024; i++)
+        vpd_buf_free(&F.body[i]);
+    uv_loop_close(&F.loop);
+}
+
+#define NV(n, v)                                                               \
+    {                                                                          \
+        (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1,          \
+            NGHTTP2_NV_FLAG_NONE                                               \
+    }
+
+static int32_t
+get(const char *method, const char *path)
+{
+    nghttp2_nv nv[] = {
+        {(uint8_t *)":method", (uint8_t *)method, 7, strlen(method), 0},
+        NV(":scheme", "https"),
+        {(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), 0},
+        NV(":authority", "vault.example:8200"),
+        NV("x-vault-token", "s.abc"),
+    };
+    int32_t id = nghttp2_submit_request(F.cli, NULL, nv, 5, NULL, NULL);
+    ASSERT(id > 0);
+    return id;
+}
+
+static ssize_t
+read_src(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
+         uint32_t *flags, nghttp2_data_source *src, void *u)
+{
+    const char *p = src->ptr;
+    size_t n = strlen(p);
+    ASSERT(n <= len);
+    memcpy(buf, p, n);
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)n;
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+TEST(get_maps_pseudo_headers)
+{
+    setup("10.0.0.1:5000", 0);
+    int32_t id = get("GET", "/v1/secret/data/x?version=2");
+    pump();
+    ASSERT_INT_EQ(F.n_held, 1);
+    vpd_http_req *r = F.held[0];
+    ASSERT_STR_EQ(r->method, "GET");
+    ASSERT_STR_EQ(r->target, "/v1/secret/data/x?version=2");
+    ASSERT_STR_EQ(r->path, "/v1/secret/data/x");
+    ASSERT_STR_EQ(r->query, "version=2");
+    ASSERT_STR_EQ(vpd_hdrs_get(&r->headers, "Host", 0), "vault.example:8200");
+    ASSERT_STR_EQ(vpd_hdrs_get(&r->headers, "X-Vault-Token", 0), "s.abc");
+    ASSERT_INT_EQ(r->http_major, 2);
+    ASSERT_STR_EQ(r->peer, "10.0.0.1:5000");
+    ASSERT(vpd_h2_owns(r));
+    ASSERT(!r->client_gone);
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "Content-Type", "application/json");
+    vpd_hdrs_add(&h, "X-Cache", "HIT");
+    vpd_hdrs_add(&h, "Age", "3");
+    vpd_hdrs_add(&h, "Connection", "close");
+    vpd_hdrs_add(&h, "Transfer-Encoding", "chunked");
+    vpd_hdrs_add(&h, "Content-Length", "999");
+    vpd_hdrs_add(&h, "X-Bad", "a\r\nInjected: yes");
+    F.n_held = 0;
+    vpd_http_respond(r, 200, &h, "{\"ok\":true}", 11);
+    vpd_hdrs_free(&h);
+    pump();
+    ASSERT_INT_EQ(F.status[id], 200);
+    ASSERT_STR_EQ(F.body[id].data, "{\"ok\":true}");
+    ASSERT_STR_CONTAINS(F.headers[id], "content-type=application/json;");
+    ASSERT_STR_CONTAINS(F.headers[id], "x-cache=HIT;");
+    ASSERT_STR_CONTAINS(F.headers[id], "age=3;");
+    ASSERT_STR_CONTAINS(F.headers[id], "content-length=11;");
+    ASSERT_STR_CONTAINS(F.headers[id], "date=Thu, 01 Jan 2026");
+    ASSERT(!strstr(F.headers[id], "connection"));
+    ASSERT(!strstr(F.headers[id], "transfer-encoding"));
+    ASSERT(!strstr(F.headers[id], "x-bad"));
+    ASSERT(!strstr(F.headers[id], "999"));
+    ASSERT_INT_EQ(F.released, 1);
+    teardown();
+}
+
+TEST(list_put_head)
+{
+    setup("p", 0);
+    int32_t l = get("LIST", "/v1/secret/metadata/");
+    int32_t hd = get("HEAD", "/v1/sys/health");
+    nghttp2_nv nv[] = {NV(":method", "PUT"),
+                       NV(":scheme", "https"),
+                       NV(":path", "/v1/secret/data/y"),
+                       NV(":authority", "a"),
+                       NV("cookie", "a=1"),
+                       NV("cookie", "b=2")};
+    nghttp2_data_provider dp = {.source.ptr = "{\"data\":{\"k\":\"v\"}}",
+                                .read_callback = read_src};
+    int32_t p = nghttp2_submit_request(F.cli, NULL, nv, 6, &dp, NULL);
+    pump();
+    ASSERT_INT_EQ(F.n_held, 3);
+    vpd_http_req *rl = NULL, *rh = NULL, *rp = NULL;
+    for (size_t i = 0; i < 3; i++) {
+        vpd_http_req *r = F.held[i];
+        if (!strcmp(r->method, "LIST"))
+            rl = r;
+        else if (!strcmp(r->method, "HEAD"))
+            rh = r;
+        else if (!strcmp(r->method, "PUT"))
+            rp = r;
+    }
+    ASSERT(rl && rh && rp);
+    ASSERT_STR_EQ(rl->path, "/v1/secret/metadata/");
+    ASSERT_STR_EQ(rp->body, "{\"data\":{\"k\":\"v\"}}");
+    ASSERT_INT_EQ(rp->body_len, 18);
+    ASSERT_STR_EQ(vpd_hdrs_get(&rp->headers, "Host", 0), "a");
+    ASSERT_INT_EQ(vpd_hdrs_count(&rp->headers, "Cookie"), 1);
+    ASSERT_STR_EQ(vpd_hdrs_get(&rp->headers, "Cookie", 0), "a=1; b=2");
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "Content-Length", "42");
+    vpd_http_respond(rh, 200, &h, "ignored", 7);
+    vpd_hdrs_free(&h);
+    vpd_http_respond(rl, 404, NULL, NULL, 0);
+    vpd_http_respond(rp, 204, NULL, NULL, 0);
+    pump();
+    ASSERT_INT_EQ(F.status[hd], 200);
+    ASSERT_INT_EQ(F.body[hd].len, 0);
+    ASSERT_STR_CONTAINS(F.headers[hd], "content-length=42;");
+    ASSERT_INT_EQ(F.status[l], 404);
+    ASSERT_INT_EQ(F.status[p], 204);
+    ASSERT(!strstr(F.headers[p], "content-length"));
+    teardown();
+}
+
+static vpd_http_req *gone_req;
+
+static void
+on_gone(vpd_http_req *req, void *arg)
+{
+    F.gone_calls++;
+    gone_req = req;
+    ASSERT(req->client_gone);
+}
+
+TEST(reset_while_held_then_answer_frees)
+{
+    setup("p", 0);
+    int32_t id = get("GET", "/v1/slow");
+    pump();
+    ASSERT_INT_EQ(F.n_held, 1);
+    vpd_http_on_client_gone(F.held[0], on_gone, NULL);
+    nghttp2_submit_rst_stream(F.cli, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    pump();
+    ASSERT_INT_EQ(F.gone_calls, 1);
+    ASSERT(gone_req == F.held[0]);
+    ASSERT(F.held[0]->client_gone);
+    ASSERT_INT_EQ(F.released, 0); /* still with the router */
+    vpd_h2_counters c;
+    vpd_h2_counters_get(&c);
+    ASSERT(c.peer_resets >= 1);
+    vpd_http_respond(F.held[0], 200, NULL, "late", 4);
+    ASSERT_INT_EQ(F.released, 1);
+    pump();
+    ASSERT_INT_EQ(F.status[id], 0);
+    /* Reset, then the connection goes, then the router answers: the
+     * request must not point at the freed connection. */
+    int32_t id2 = get("GET", "/v1/slow2");
+    pump();
+    ASSERT_INT_EQ(F.n_held, 2);
+    nghttp2_submit_rst_stream(F.cli, NGHTTP2_FLAG_NONE, id2, NGHTTP2_CANCEL);
+    pump();
+    vpd_h2_conn_detach(F.h, true);
+    ASSERT_INT_EQ(F.released, 2);
+    vpd_h2_conn_free(F.h);
+    F.h = NULL;
+    vpd_http_respond(F.held[1], 200, NULL, "later", 5);
+    ASSERT_INT_EQ(F.released, 2);
+    teardown();
+}
+
+/* Streams reset by the client still count while the router works on
+ * them: past the stream limit, new requests are refused. */
+TEST(reset_streams_count_against_the_limit)
+{
+    setup("p", 0);
+    for (int i = 0; i < VPD_H2_MAX_STREAMS; i++) {
+        int32_t id = get("GET", "/v1/slow");
+        pump();
+        nghttp2_submit_rst_stream(F.cli, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+        pump();
+    }
+    ASSERT_INT_EQ(F.n_held, VPD_H2_MAX_STREAMS);
+    int32_t id = get("GET", "/v1/one-more");
+    pump();
+    ASSERT_INT_EQ(F.n_held, VPD_H2_MAX_STREAMS);
+    ASSERT_INT_EQ(F.rst[id], NGHTTP2_REFUSED_STREAM);
+    /* One answer frees a place. */
+    vpd_http_respond(F.held[0], 200, NULL, NULL, 0);
+    int32_t id2 = get("GET", "/v1/now");
+    pump();
+    ASSERT_INT_EQ(F.n_held, VPD_H2_MAX_STREAMS + 1);
+    ASSERT_INT_EQ(F.rst[id2], 0);
+    for (size_t i = 1; i < F.n_held; i++)
+        vpd_http_respond(F.held[i], 200, NULL, NULL, 0);
+    teardown();
+}
+
+TEST(detach_marks_requests_gone)
+{
+    setup("p", 0);
+    get("GET", "/v1/a");
+    get("GET", "/v1/b");
+    pump();
+    ASSERT_INT_EQ(F.n_held, 2);
+    vpd_http_on_client_gone(F.held[0], on_gone, NULL);
+    vpd_h2_conn_detach(F.h, true);
+    ASSERT_INT_EQ(F.gone_calls, 1);
+    ASSERT(F.held[0]->client_gone && F.held[1]->client_gone);
+    ASSERT_INT_EQ(F.released, 2);
+    vpd_http_respond(F.held[0], 200, NULL, "x", 1);
+    vpd_http_respond_error(F.held[1], 500, "late");
+    ASSERT_INT_EQ(F.released, 2);
+    teardown();
+}
+
+TEST(sync_answer_and_body_limit)
+{
+    setup("p", 0);
+    F.answer_now = true;
+    int32_t id = get("GET", "/v1/x");
+    pump();
+    ASSERT_INT_EQ(F.status[id], 418);
+    ASSERT_STR_CONTAINS(F.body[id].data, "teapot");
+    /* A body over max_body (4096) is answered 413 and never dispatched. */
+    static char big[6000];
+    memset(big, 'a', sizeof big - 1);
+    nghttp2_nv nv[] = {NV(":method", "PUT"), NV(":scheme", "https"),
+                       NV(":path", "/v1/big"), NV(":authority", "a")};
+    nghttp2_data_provider dp = {.source.ptr = big, .read_callback = read_src};
+    size_t before = F.dispatched;
+    int32_t p = nghttp2_submit_request(F.cli, NULL, nv, 4, &dp, NULL);
+    pump();
+    ASSERT_INT_EQ(F.status[p], 413);
+    ASSERT_INT_EQ(F.dispatched, before);
+    teardown();
+}
+
+TEST(header_list_over_the_limit_is_431)
+{
+    setup("p", 0);
+    static char v[9000];
+    memset(v, 'v', sizeof v - 1);
+    nghttp2_nv nv[] = {NV(":method", "GET"),
+                       NV(":scheme", "https"),
+                       NV(":path", "/v1/h"),
+                       NV(":authority", "a"),
+                       {(uint8_t *)"x-big", (uint8_t *)v, 5, strlen(v), 0}};
+    int32_t id = nghttp2_submit_request(F.cli, NULL, nv, 5, NULL, NULL);
+    pump();
+    ASSERT_INT_EQ(F.status[id], 431);
+    ASSERT_INT_EQ(F.dispatched, 0);
+    teardown();
+}
+
+TEST(settings_timeout_and_goaway)
+{
+    setup("p", 1);
+    ASSERT(vpd_h2_conn_deadline(F.h) > 0);
+    usleep(5000);
+    uv_update_time(&F.loop);
+    vpd_h2_conn_timeout(F.h);
+    vpd_h2_conn_flush(F.h);
+    /* The client never sent its preface; skip ours and read the frames
+     * the server sent. */
+    ASSERT_INT_EQ(nghttp2_session_mem_recv(F.cli,
+                                           (const uint8_t *)F.to_client.data,
+                                           F.to_client.len),
+                  (ssize_t)F.to_client.len);
+    ASSERT(F.got_goaway);
+    ASSERT_INT_EQ(F.goaway_code, NGHTTP2_SETTINGS_TIMEOUT);
+    ASSERT(vpd_h2_conn_done(F.h, false));
+    teardown();
+    /* Graceful: GOAWAY NO_ERROR, the open stream still answered. */
+    setup("p", 0);
+    int32_t id = get("GET", "/v1/a");
+    pump();
+    vpd_h2_conn_goaway(F.h);
+    pump();
+    ASSERT(F.got_goaway);
+    ASSERT_INT_EQ(F.goaway_code, NGHTTP2_NO_ERROR);
+    ASSERT(!vpd_h2_conn_done(F.h, false));
+    vpd_http_respond(F.held[0], 200, NULL, "ok", 2);
+    pump();
+    ASSERT_INT_EQ(F.status[id], 200);
+    ASSERT(vpd_h2_conn_done(F.h, false));
+    teardown();
+}
+
+int
+main(void)
+{
+    return RUN_TESTS(
+        T(get_maps_pseudo_headers), T(list_put_head),
+        T(reset_while_held_then_answer_frees),
+        T(reset_streams_count_against_the_limit), T(detach_marks_requests_gone),
+        T(sync_answer_and_body_limit), T(header_list_over_the_limit_is_431),
+        T(settings_timeout_and_goaway));
+}
