@@ -12,11 +12,14 @@
 #                                               (ABI 1.2), which it includes too
 #   $(datadir)/vaproxy-sdk/plugin/file_read.c   the daemon's file reader,
 #                                               which mock_host.c includes
+#   $(datadir)/vaproxy-sdk/plugin/login_fields.c the daemon's login setters,
+#                                               which mock_host.c includes
 #   $(datadir)/vaproxy-sdk/template/...         the template plugin project
 #
 # The mock host installed is tests/host/mock_host.[ch] itself, the one the
 # in-tree plugin tests use, with core/base/duration.c and
-# core/plugin/file_read.c, the daemon's own parser and file reader, at the
+# core/plugin/file_read.c and core/plugin/login_fields.c, the daemon's own
+# parser, file reader and login setters, at the
 # relative paths mock_host.c includes them by: one source of truth.  `make install-sdk` installs
 # only these files (the integration tests stage them with DESTDIR).
 vaproxyincludedir = $(includedir)/vaproxy
@@ -39,7 +42,7 @@ vpsdkbasedir = $(vpsdkdir)/base
 vpsdkbase_DATA = core/base/duration.c
 vpsdkplugindir = $(vpsdkdir)/plugin
 vpsdkplugin_DATA = core/plugin/json_api.c core/plugin/json_api.h \
-	core/plugin/file_read.c
+	core/plugin/file_read.c core/plugin/login_fields.c
 
 vpsdktemplatedir = $(vpsdkdir)/template
 dist_vpsdktemplate_DATA = sdk/template/configure.ac \

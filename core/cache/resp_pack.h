@@ -8,10 +8,10 @@
  * big-endian), the deflate stream.  Text stored by earlier versions (a
  * persistent cache) starts with "HTTP/" and is read as it is.
  *
- * Ownership: a packer owns its two zlib streams (made once: a stream's
- * set-up costs far more than packing one answer); results are malloc'd
- * and belong to the caller, who wipes them (they hold secrets).  One
- * thread (the loop). */
+ * Ownership: a packer owns one deflate packer (deflate_pack.h, made once:
+ * a stream's set-up costs far more than packing one answer); results are
+ * malloc'd and belong to the caller, who wipes them (they hold secrets).
+ * One thread (the loop). */
 #ifndef VPD_RESP_PACK_H
 #define VPD_RESP_PACK_H
 

@@ -9,9 +9,9 @@
  * as it is, so the dictionary below may only ever be extended at its
  * start by a new tag, never changed.
  *
- * Ownership: a packer owns its two zlib streams (made once); results are
- * malloc'd and belong to the caller, who wipes them (they hold secrets).
- * One thread (the loop). */
+ * Ownership: a packer owns one deflate packer (deflate_pack.h, made
+ * once); results are malloc'd and belong to the caller, who wipes them (they
+ * hold secrets). One thread (the loop). */
 #ifndef VPD_STATIC_PACK_H
 #define VPD_STATIC_PACK_H
 

@@ -3,7 +3,7 @@
 # services: timers, reauth, fetch (libcurl) and the JSON API.
 core_libvpcore_la_SOURCES += core/plugin/host_table.c core/plugin/host_table.h \
 	 core/plugin/file_read.c core/plugin/file_read.h \
-	 core/plugin/login.c core/plugin/login.h \
+	 core/plugin/login.c core/plugin/login.h core/plugin/login_fields.c \
 	 core/plugin/plugin_conf.c core/plugin/plugin_conf.h \
 	 core/plugin/plugin_describe.c core/plugin/plugin_describe.h \
 	 core/plugin/plugin_instance.c core/plugin/plugin_instance.h \

@@ -36,6 +36,7 @@
 #define FILE_MAX (1024 * 1024)
 
 static char *mock_secret_dup(const char *s, size_t len);
+static void mock_secret_free(char *s);
 static void mock_release_instance_async(const mock_instance *mi);
 
 /* The daemon's JSON members themselves (core/plugin/json_api.c, installed
@@ -43,6 +44,14 @@ static void mock_release_instance_async(const mock_instance *mi);
  * buffers: a plugin's JSON code behaves here as in vaproxyd. */
 #define VPD_JSON_SECRET_DUP mock_secret_dup
 #include "plugin/json_api.c"
+
+/* The daemon's login setters (core/plugin/login_fields.c, installed beside
+ * this file as plugin/login_fields.c), with the mock's counted secret
+ * buffers; the mock keeps its own header list, which a test can read. */
+#define VPD_LOGIN_FIELDS_STATIC
+#define VPD_LOGIN_SECRET_DUP mock_secret_dup
+#define VPD_LOGIN_SECRET_FREE mock_secret_free
+#include "plugin/login_fields.c"
 
 static long live_secrets;
 static long live_allocs;
@@ -966,51 +975,6 @@ mock_login_free(vp_login_t *l)
 }
 
 static int
-replace_str(char **slot, const char *value)
-{
-    char *copy = NULL;
-    if (value && !(copy = strdup(value)))
-        return VP_ENOMEM;
-    free(*slot);
-    *slot = copy;
-    return 0;
-}
-
-static int
-replace_secret(char **slot, const char *value)
-{
-    char *copy = NULL;
-    if (value && !(copy = mock_secret_dup(value, strlen(value))))
-        return VP_ENOMEM;
-    mock_secret_free(*slot);
-    *slot = copy;
-    return 0;
-}
-
-static int
-mock_login_set_request(vp_login_t *l, const char *method, const char *path)
-{
-    if (!method || strlen(method) >= sizeof l->method || !path)
-        return VP_EINVAL;
-    while (*path == '/')
-        path++;
-    snprintf(l->method, sizeof l->method, "%s", method);
-    return replace_str(&l->path, path);
-}
-
-static int
-mock_login_set_body(vp_login_t *l, const char *json)
-{
-    return replace_secret(&l->body, json);
-}
-
-static int
-mock_login_set_token(vp_login_t *l, const char *token)
-{
-    return replace_secret(&l->token, token);
-}
-
-static int
 mock_login_add_header(vp_login_t *l, const char *name, const char *value)
 {
     if (!name || !value || l->n_headers == MOCK_LOGIN_MAX_HEADERS)
@@ -1021,45 +985,14 @@ mock_login_add_header(vp_login_t *l, const char *name, const char *value)
     return 0;
 }
 
-static int
-mock_login_set_tls(vp_login_t *l, const char *cert, const char *key,
-                   const char *ca)
-{
-    if (replace_str(&l->client_cert, cert) ||
-        replace_str(&l->client_key, key) || replace_str(&l->ca_cert, ca))
-        return VP_ENOMEM;
-    return 0;
-}
-
-static int
-mock_login_set_result(vp_login_t *l, vp_login_result_t where)
-{
-    if (where != VP_LOGIN_RESULT_AUTH && where != VP_LOGIN_RESULT_LOOKUP)
-        return VP_EINVAL;
-    l->result = where;
-    return 0;
-}
-
-static const char *
-mock_login_method(const vp_login_t *l)
-{
-    return l->method;
-}
-
-static const char *
-mock_login_path(const vp_login_t *l)
-{
-    return l->path ? l->path : "";
-}
-
 void
 mock_login_default(vp_login_t *login, const char *mount_path)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/login", mount_path);
     mock_login_reset(login);
-    mock_login_set_request(login, "PUT", path);
-    mock_login_set_body(login, "{}");
+    vpd_login_set_request(login, "PUT", path);
+    vpd_login_set_body(login, "{}");
 }
 
 const char *
@@ -1383,12 +1316,12 @@ static const vp_host_api_t mock_table = {
     .read_file = mock_read_file,
     .json_get_string = mock_json_get_string,
     .json_object_from_pairs = mock_json_object_from_pairs,
-    .login_set_request = mock_login_set_request,
-    .login_set_body = mock_login_set_body,
-    .login_set_token = mock_login_set_token,
+    .login_set_request = vpd_login_set_request,
+    .login_set_body = vpd_login_set_body,
+    .login_set_token = vpd_login_set_token,
     .login_add_header = mock_login_add_header,
-    .login_set_tls = mock_login_set_tls,
-    .login_set_result = mock_login_set_result,
+    .login_set_tls = vpd_login_set_tls,
+    .login_set_result = vpd_login_set_result,
     .req_method = mock_req_method,
     .req_path = mock_req_path,
     .req_token = mock_req_token,
@@ -1407,8 +1340,8 @@ static const vp_host_api_t mock_table = {
     .req_ctx_get = mock_req_ctx_get,
     .now_ms = mock_now_ms,
     .random_bytes = mock_random_bytes,
-    .login_method = mock_login_method,
-    .login_path = mock_login_path,
+    .login_method = vpd_login_method,
+    .login_path = vpd_login_path,
 
     /* 1.2: timers */
     .timer_start = mock_timer_start,

@@ -1,0 +1,143 @@
+/* zlib matches against the preset dictionary as if it preceded the text,
+ * so the callers' dictionaries put their most common strings last. */
+#include "autoconf.h"
+
+#include "cache/deflate_pack.h"
+
+#include <openssl/crypto.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define HDR 5
+#define WINDOW_BITS (-15) /* raw deflate, 32 KiB window */
+
+struct vpd_deflate_packer {
+    z_stream def, inf;
+    int def_ok, inf_ok;
+    vpd_deflate_params params;
+};
+
+vpd_deflate_packer *
+vpd_deflate_pack_new(const vpd_deflate_params *params)
+{
+    vpd_deflate_packer *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->params = *params;
+    /* memLevel 8: answers are small, and the state is made once. */
+    p->def_ok = deflateInit2(&p->def, params->level, Z_DEFLATED, WINDOW_BITS, 8,
+                             Z_DEFAULT_STRATEGY) == Z_OK;
+    p->inf_ok = inflateInit2(&p->inf, WINDOW_BITS) == Z_OK;
+    if (!p->def_ok || !p->inf_ok) {
+        vpd_deflate_pack_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void
+vpd_deflate_pack_free(vpd_deflate_packer *p)
+{
+    if (!p)
+        return;
+    if (p->def_ok)
+        deflateEnd(&p->def);
+    if (p->inf_ok)
+        inflateEnd(&p->inf);
+    free(p);
+}
+
+/* An exact-size copy of work[0..len), wiping and freeing work: the
+ * deflate bound is far above what a long-kept entry needs. */
+static char *
+shrink(char *work, size_t work_len, size_t len)
+{
+    char *out = malloc(len);
+    if (out)
+        memcpy(out, work, len);
+    OPENSSL_cleanse(work, work_len);
+    free(work);
+    return out;
+}
+
+char *
+vpd_deflate_pack(vpd_deflate_packer *p, const char *text, size_t len,
+                 size_t *out_len)
+{
+    if (len >= UINT32_MAX)
+        return NULL;
+    z_stream *z = &p->def;
+    if (deflateReset(z) != Z_OK ||
+        deflateSetDictionary(z, (const Bytef *)p->params.dict,
+                             (uInt)p->params.dict_len) != Z_OK)
+        return NULL;
+    uLong bound = deflateBound(z, (uLong)len);
+    char *out = malloc(HDR + bound);
+    if (!out)
+        return NULL;
+    out[0] = (char)p->params.tag;
+    out[1] = (char)(len >> 24);
+    out[2] = (char)(len >> 16);
+    out[3] = (char)(len >> 8);
+    out[4] = (char)len;
+    z->next_in = (Bytef *)(uintptr_t)text;
+    z->avail_in = (uInt)len;
+    z->next_out = (Bytef *)out + HDR;
+    z->avail_out = (uInt)bound;
+    if (deflate(z, Z_FINISH) != Z_STREAM_END) {
+        OPENSSL_cleanse(out, HDR + bound);
+        free(out);
+        return NULL;
+    }
+    size_t packed = HDR + (bound - z->avail_out);
+    if (p->params.exact_size) {
+        out = shrink(out, HDR + bound, packed);
+        if (!out)
+            return NULL;
+    }
+    *out_len = packed;
+    return out;
+}
+
+char *
+vpd_deflate_unpack(vpd_deflate_packer *p, const char *stored, size_t len,
+                   size_t *out_len)
+{
+    if (len < HDR || (unsigned char)stored[0] != p->params.tag)
+        return NULL;
+    const unsigned char *u = (const unsigned char *)stored;
+    size_t n =
+        (size_t)u[1] << 24 | (size_t)u[2] << 16 | (size_t)u[3] << 8 | u[4];
+    /* The length is read before anything is checked, so damaged bytes
+     * could ask for up to 4 GiB per lookup (found by fuzzing).  Deflate
+     * emits at least 2 bits per 258 bytes of output, so no genuine stream
+     * of k bytes inflates to more than 1032 * k. */
+    if (n / 1032 > len - HDR)
+        return NULL;
+    char *text = malloc(n + 1);
+    if (!text)
+        return NULL;
+    z_stream *z = &p->inf;
+    int rc = inflateReset(z) == Z_OK &&
+                     inflateSetDictionary(z, (const Bytef *)p->params.dict,
+                                          (uInt)p->params.dict_len) == Z_OK
+                 ? Z_OK
+                 : Z_DATA_ERROR;
+    if (rc == Z_OK) {
+        z->next_in = (Bytef *)(uintptr_t)(stored + HDR);
+        z->avail_in = (uInt)(len - HDR);
+        z->next_out = (Bytef *)text;
+        z->avail_out = (uInt)n;
+        rc = inflate(z, Z_FINISH);
+    }
+    if (rc != Z_STREAM_END || z->avail_out != 0) {
+        OPENSSL_cleanse(text, n);
+        free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    *out_len = n;
+    return text;
+}
