@@ -98,3 +98,12 @@ tests_fuzz_fuzz_upstream_response_CPPFLAGS = $(FUZZ_CPPFLAGS) \
 tests_fuzz_fuzz_upstream_response_CFLAGS = $(UNIT_CFLAGS)
 tests_fuzz_fuzz_upstream_response_LDADD = $(UNIT_LDADD)
 TESTS += tests/fuzz/fuzz_upstream_response
+
+# The golden template cases are seeds of the template fuzzer too.
+check_PROGRAMS += tests/fuzz/fuzz_tmpl
+tests_fuzz_fuzz_tmpl_SOURCES = tests/fuzz/fuzz_tmpl.c tests/fuzz/replay.c
+tests_fuzz_fuzz_tmpl_CPPFLAGS = $(FUZZ_CPPFLAGS) \
+	-DVP_FUZZ_CORPUS='"$(FUZZ_CORPUS)/tmpl:$(abs_top_srcdir)/tests/data/tmpl"'
+tests_fuzz_fuzz_tmpl_CFLAGS = $(UNIT_CFLAGS)
+tests_fuzz_fuzz_tmpl_LDADD = $(UNIT_LDADD)
+TESTS += tests/fuzz/fuzz_tmpl
