@@ -42,6 +42,9 @@ typedef struct {
     jmp_buf fail;
 } compiler;
 
+static void fail_at(compiler *c, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
+
 static void
 fail_at(compiler *c, size_t off, const char *fmt, ...)
 {

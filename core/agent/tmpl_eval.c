@@ -39,6 +39,9 @@ typedef struct {
     size_t nslots;
 } frame;
 
+static int rt_error(evaluator *e, const tmpl_proc *proc, const tmpl_insn *in,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 static int
 rt_error(evaluator *e, const tmpl_proc *proc, const tmpl_insn *in,
          const char *fmt, ...)

@@ -15,6 +15,9 @@
 #include "agent/tmpl_printf.h"
 #include "base/buf.h"
 
+static int fail(tmpl_call *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static int
 fail(tmpl_call *c, const char *fmt, ...)
 {

@@ -47,6 +47,9 @@ vpd_tmpl_line_col(const char *src, size_t off, int *line, int *col)
     *col = (int)(off - start) + 1;
 }
 
+static int fail(lexer *lx, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
 fail(lexer *lx, size_t off, const char *fmt, ...)
 {

@@ -34,6 +34,9 @@ typedef struct {
     jmp_buf fail;
 } parser;
 
+static void fail_at(parser *p, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
+
 static void
 fail_at(parser *p, size_t off, const char *fmt, ...)
 {
