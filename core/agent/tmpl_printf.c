@@ -181,29 +181,42 @@ fmt_int(vpd_buf *out, const spec *sp, char verb, int64_t i)
                              d + k);
         break;
     }
+    case 'U':
+        if (i < 0)
+            rc |= vpd_buf_printf(&b, "U+%016llX",
+                                 (unsigned long long)i); /* as Go: bits */
+        else
+            rc |= vpd_buf_printf(&b, "U+%04llX", (unsigned long long)i);
+        break;
     case 'c':
     case 'q': {
         char u8[5] = {0};
+        size_t n8;
         unsigned long r = i < 0 || i > 0x10ffff ? 0xfffd : (unsigned long)i;
-        if (r < 0x80)
+        if (r < 0x80) {
             u8[0] = (char)r;
-        else if (r < 0x800) {
+            n8 = 1;
+        } else if (r < 0x800) {
             u8[0] = (char)(0xc0 | (r >> 6));
             u8[1] = (char)(0x80 | (r & 0x3f));
+            n8 = 2;
         } else if (r < 0x10000) {
             u8[0] = (char)(0xe0 | (r >> 12));
             u8[1] = (char)(0x80 | ((r >> 6) & 0x3f));
             u8[2] = (char)(0x80 | (r & 0x3f));
+            n8 = 3;
         } else {
             u8[0] = (char)(0xf0 | (r >> 18));
             u8[1] = (char)(0x80 | ((r >> 12) & 0x3f));
             u8[2] = (char)(0x80 | ((r >> 6) & 0x3f));
             u8[3] = (char)(0x80 | (r & 0x3f));
+            n8 = 4;
         }
+        /* The length is counted, not measured: rune 0 is a NUL byte. */
         if (verb == 'c')
-            rc |= vpd_buf_append_str(&b, u8);
+            rc |= vpd_buf_append(&b, u8, n8);
         else
-            rc |= quote(&b, u8, strlen(u8), '\'');
+            rc |= quote(&b, u8, n8, '\'');
         break;
     }
     default: {
