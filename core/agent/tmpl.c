@@ -35,6 +35,7 @@ vpd_tmpl_compile(const char *name, const char *src, size_t len,
         return NULL;
     }
     t->limits.max_steps = opts->max_steps;
+    t->limits.max_output = opts->max_output;
     return t;
 }
 

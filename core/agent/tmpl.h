@@ -38,6 +38,9 @@ typedef struct {
     /* Guards against runaway templates; 0: unlimited steps, and nested
      * {{template}} calls up to 1000 deep. */
     size_t max_steps;
+    /* Bytes one render may print, and the longest string a function may
+     * build; 0: unlimited. */
+    size_t max_output;
 } tmpl_options;
 
 /* Compiles `src` (len bytes; need not be NUL-terminated).  `name` is what

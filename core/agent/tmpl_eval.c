@@ -25,6 +25,7 @@ typedef struct {
     tmpl_call *call;
     vpd_buf *out;
     size_t steps, max_steps, depth, max_depth;
+    size_t out_start, max_output;
 } evaluator;
 
 typedef struct {
@@ -173,6 +174,12 @@ call_fn(evaluator *e, frame *f, const tmpl_proc *proc, const tmpl_insn *in)
         char why[512];
         snprintf(why, sizeof(why), "%s", e->call->err);
         return rt_error(e, proc, in, "error calling %s: %s", in->fn->name, why);
+    }
+    if (e->max_output && vpd_tmpl_kind(r) == TMPL_STRING &&
+        r->u.s.len > e->max_output) {
+        vpd_tmpl_unref(r);
+        return rt_error(e, proc, in, "%s: result longer than %zu bytes",
+                        in->fn->name, e->max_output);
     }
     return push(f, r);
 }
@@ -391,6 +398,12 @@ run(evaluator *e, uint32_t proc_index, tmpl_value *dot)
                           e->max_steps);
             break;
         }
+        if (e->max_output && e->out->len - e->out_start > e->max_output) {
+            rc = rt_error(e, proc, &proc->code[pc ? pc - 1 : 0],
+                          "exceeded the render's output limit (%zu bytes)",
+                          e->max_output);
+            break;
+        }
         if (step(e, &f, proc, &pc) != 0) {
             rc = -1;
             if (!e->call->err[0])
@@ -421,11 +434,13 @@ int
 vpd_tmpl_eval(const tmpl_program *p, tmpl_call *call, const tmpl_limits *limits,
               tmpl_value *dot, vpd_buf *out)
 {
-    evaluator e = {p, call, out, 0, 0, 0, 1000};
+    evaluator e = {p, call, out, 0, 0, 0, 1000, out->len, 0};
     if (limits && limits->max_steps)
         e.max_steps = limits->max_steps;
     if (limits && limits->max_depth)
         e.max_depth = limits->max_depth;
+    if (limits && limits->max_output)
+        e.max_output = limits->max_output;
     call->err[0] = '\0';
     return run(&e, 0, dot);
 }

@@ -19,6 +19,9 @@
 typedef struct {
     size_t max_steps; /* instructions executed; default unlimited */
     size_t max_depth; /* nested {{template}} calls; default 1000 */
+    /* Bytes printed, and the longest string a function may return;
+     * default unlimited. */
+    size_t max_output;
 } tmpl_limits;
 
 /* Returns 0, or -1 with "file:line:col: executing \"name\" at <...>: why"

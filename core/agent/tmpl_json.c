@@ -335,10 +335,14 @@ vpd_tmpl_to_json(vpd_buf *out, const tmpl_value *v, bool pretty, char *err,
     return to_json(out, v, pretty, 0, err, errlen);
 }
 
-/* Whether YAML would read the plain scalar back as something other than
- * this string (a bool, null, number) or cannot write it plain at all. */
-static bool
-yaml_needs_quotes(const char *s, size_t n)
+/* How go-yaml writes a string: plain when it reads back as that string;
+ * double-quoted when it would read back as something else (a bool, null,
+ * a number) or holds control characters; single-quoted when YAML's
+ * syntax forbids it plain (indicators, ": ", " #", outer spaces). */
+enum { YAML_PLAIN, YAML_SINGLE, YAML_DOUBLE };
+
+static int
+yaml_style(const char *s, size_t n)
 {
     static const char *const special[] = {
         "",     "~",     "null",  "Null",  "NULL", "true", "True",
@@ -348,19 +352,12 @@ yaml_needs_quotes(const char *s, size_t n)
         ".Inf", ".INF",  "-.inf", ".nan",  ".NaN", "<<"};
     for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++)
         if (strlen(special[i]) == n && memcmp(special[i], s, n) == 0)
-            return true;
-    if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]) || s[0] == ' ' ||
-        s[n - 1] == ' ' || s[n - 1] == ':')
-        return true;
+            return YAML_DOUBLE;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c < 0x20 || c == 0x7f)
-            return true;
-        if ((c == ':' && i + 1 < n && s[i + 1] == ' ') ||
-            (c == '#' && i > 0 && s[i - 1] == ' '))
-            return true;
+            return YAML_DOUBLE;
     }
-    /* Anything that reads as a number. */
     char *end;
     char buf[64];
     if (n < sizeof(buf)) {
@@ -368,9 +365,16 @@ yaml_needs_quotes(const char *s, size_t n)
         buf[n] = '\0';
         strtod(buf, &end);
         if (*end == '\0')
-            return true;
+            return YAML_DOUBLE; /* it reads as a number */
     }
-    return false;
+    if (strchr("-?:,[]{}#&*!|>'\"%@`", s[0]) || s[0] == ' ' ||
+        s[n - 1] == ' ' || s[n - 1] == ':')
+        return YAML_SINGLE;
+    for (size_t i = 0; i + 1 < n; i++)
+        if ((s[i] == ':' && s[i + 1] == ' ') ||
+            (s[i] == ' ' && s[i + 1] == '#'))
+            return YAML_SINGLE;
+    return YAML_PLAIN;
 }
 
 static int
@@ -398,8 +402,17 @@ yaml_string(vpd_buf *out, const char *s, size_t n, int depth)
         }
         return rc ? -1 : 0;
     }
-    if (!yaml_needs_quotes(s, n))
+    int style = yaml_style(s, n);
+    if (style == YAML_PLAIN)
         return vpd_buf_append(out, s, n);
+    if (style == YAML_SINGLE) {
+        rc |= vpd_buf_append_str(out, "'");
+        for (size_t i = 0; i < n; i++)
+            rc |= vpd_buf_append(out, s[i] == '\'' ? "''" : s + i,
+                                 s[i] == '\'' ? 2 : 1);
+        rc |= vpd_buf_append_str(out, "'");
+        return rc ? -1 : 0;
+    }
     rc |= vpd_buf_append_str(out, "\"");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -449,6 +462,10 @@ to_yaml(vpd_buf *out, const tmpl_value *v, int depth, bool after_dash)
     case TMPL_INT:
         return vpd_tmpl_fmt_v(out, v);
     case TMPL_FLOAT:
+        /* consul-template's YAML goes through JSON, where an integral
+         * float is written as an integer, and YAML reads it back so. */
+        if (fabs(v->u.f) < 1e18 && v->u.f == (double)(int64_t)v->u.f)
+            return vpd_buf_printf(out, "%lld", (long long)v->u.f);
         return vpd_tmpl_fmt_float(out, v->u.f, 'g');
     case TMPL_STRING:
         return yaml_string(out, v->u.s.ptr, v->u.s.len, depth - 1);

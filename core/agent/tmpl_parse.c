@@ -35,7 +35,7 @@ typedef struct {
 } parser;
 
 static void fail_at(parser *p, size_t off, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4), noreturn));
 
 static void
 fail_at(parser *p, size_t off, const char *fmt, ...)
@@ -249,7 +249,7 @@ unquote(parser *p, const tmpl_tok *t, size_t *out_len)
                 k += put_utf8(o + k, r);
             continue;
         }
-        if (c >= '0' && c <= '7' && i + 1 < n + 1 && i + 2 <= n) {
+        if (c >= '0' && c <= '7' && i + 2 <= n) {
             r = (unsigned long)(c - '0');
             for (int d = 0; d < 2; d++, i++) {
                 if (s[i] < '0' || s[i] > '7')
@@ -284,17 +284,21 @@ number(parser *p, const tmpl_tok *t)
         const unsigned char *u = (const unsigned char *)s;
         if (len == 0)
             fail_at(p, t->off, "empty character constant");
+        /* One byte (a plain or escaped byte) is its own value; more must
+         * be exactly one UTF-8 encoded rune. */
         unsigned long r = u[0];
         size_t need = 1;
-        if (u[0] >= 0xf0)
-            r = u[0] & 0x07, need = 4;
-        else if (u[0] >= 0xe0)
-            r = u[0] & 0x0f, need = 3;
-        else if (u[0] >= 0xc0)
-            r = u[0] & 0x1f, need = 2;
-        for (size_t i = 1; i < need && i < len; i++)
-            r = (r << 6) | (u[i] & 0x3f);
-        if (len != need && !(len == 1))
+        if (len > 1) {
+            if (u[0] >= 0xf0)
+                r = u[0] & 0x07, need = 4;
+            else if (u[0] >= 0xe0)
+                r = u[0] & 0x0f, need = 3;
+            else if (u[0] >= 0xc0)
+                r = u[0] & 0x1f, need = 2;
+            for (size_t i = 1; i < need && i < len; i++)
+                r = (r << 6) | (u[i] & 0x3f);
+        }
+        if (len != need)
             fail_at(p, t->off, "malformed character constant: %.*s",
                     (int)t->len, p->src + t->off);
         n->i = (int64_t)r;
@@ -330,9 +334,9 @@ number(parser *p, const tmpl_tok *t)
                 n->i = neg ? (int64_t)(0 - u) : (int64_t)u;
                 return n;
             }
-            n->is_float = true; /* too big for int: Go keeps the float */
-            n->f = strtod(buf, NULL);
-            return n;
+            /* Go, too, refuses an integer constant that no int holds. */
+            fail_at(p, t->off, "%.*s overflows int", (int)t->len,
+                    p->src + t->off);
         }
     }
     char *end;

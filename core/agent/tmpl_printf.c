@@ -98,13 +98,18 @@ quote(vpd_buf *out, const char *s, size_t n, char q)
     return rc ? -1 : 0;
 }
 
+static int fmt_one(vpd_buf *out, const spec *sp, char verb, const tmpl_value *v,
+                   bool nested);
+
+/* Go's "%!d(string=x)": the value inside is printed with %v and the
+ * verb's own flags and width, as Go's fmt does. */
 static int
-bad_verb(vpd_buf *out, char verb, const tmpl_value *v)
+bad_verb(vpd_buf *out, const spec *sp, char verb, const tmpl_value *v)
 {
     if (!v)
         return vpd_buf_printf(out, "%%!%c(<nil>)", verb);
     int rc = vpd_buf_printf(out, "%%!%c(%s=", verb, vpd_tmpl_type_name(v));
-    rc |= vpd_tmpl_fmt_v(out, v);
+    rc |= fmt_one(out, sp, 'v', v, false);
     rc |= vpd_buf_append_str(out, ")");
     return rc ? -1 : 0;
 }
@@ -176,40 +181,91 @@ fmt_int(vpd_buf *out, const spec *sp, char verb, int64_t i)
                              d + k);
         break;
     }
+    case 'U':
+        if (i < 0)
+            rc |= vpd_buf_printf(&b, "U+%016llX",
+                                 (unsigned long long)i); /* as Go: bits */
+        else
+            rc |= vpd_buf_printf(&b, "U+%04llX", (unsigned long long)i);
+        break;
     case 'c':
     case 'q': {
         char u8[5] = {0};
+        size_t n8;
         unsigned long r = i < 0 || i > 0x10ffff ? 0xfffd : (unsigned long)i;
-        if (r < 0x80)
+        if (r < 0x80) {
             u8[0] = (char)r;
-        else if (r < 0x800) {
+            n8 = 1;
+        } else if (r < 0x800) {
             u8[0] = (char)(0xc0 | (r >> 6));
             u8[1] = (char)(0x80 | (r & 0x3f));
+            n8 = 2;
         } else if (r < 0x10000) {
             u8[0] = (char)(0xe0 | (r >> 12));
             u8[1] = (char)(0x80 | ((r >> 6) & 0x3f));
             u8[2] = (char)(0x80 | (r & 0x3f));
+            n8 = 3;
         } else {
             u8[0] = (char)(0xf0 | (r >> 18));
             u8[1] = (char)(0x80 | ((r >> 12) & 0x3f));
             u8[2] = (char)(0x80 | ((r >> 6) & 0x3f));
             u8[3] = (char)(0x80 | (r & 0x3f));
+            n8 = 4;
         }
+        /* The length is counted, not measured: rune 0 is a NUL byte. */
         if (verb == 'c')
-            rc |= vpd_buf_append_str(&b, u8);
+            rc |= vpd_buf_append(&b, u8, n8);
         else
-            rc |= quote(&b, u8, strlen(u8), '\'');
+            rc |= quote(&b, u8, n8, '\'');
         break;
     }
     default: {
         tmpl_value v = {.kind = TMPL_INT, .refs = 1, .u.i = i};
-        return bad_verb(out, verb, &v);
+        return bad_verb(out, sp, verb, &v);
     }
     }
     if (rc == 0)
         rc = pad(out, sp, b.data ? b.data : "", b.len, true);
     vpd_buf_free(&b);
     return rc ? -1 : 0;
+}
+
+/* %b ("8589934592000000p-33": the 53-bit mantissa and the binary
+ * exponent) and %x/%X (hexadecimal, with at least two exponent digits,
+ * where C's %a writes one). */
+static int
+fmt_float_binary(vpd_buf *out, const spec *sp, char verb, double f)
+{
+    char tmp[128];
+    const char *sign = signbit(f) ? "-" : sp->plus ? "+" : "";
+    if (verb == 'b') {
+        int e;
+        double m = frexp(fabs(f), &e);
+        unsigned long long mant = (unsigned long long)ldexp(m, 53);
+        if (f == 0)
+            e = -1074 + 53;
+        snprintf(tmp, sizeof(tmp), "%s%llup%+d", sign, mant, e - 53);
+    } else {
+        char a[96];
+        if (sp->prec >= 0)
+            snprintf(a, sizeof(a), "%.*a", sp->prec > 20 ? 20 : sp->prec,
+                     fabs(f));
+        else
+            snprintf(a, sizeof(a), "%a", fabs(f));
+        char *p = strchr(a, 'p');
+        if (p && (p[2] && !p[3])) {
+            /* One exponent digit: Go writes two. */
+            p[4] = '\0';
+            p[3] = p[2];
+            p[2] = '0';
+        }
+        snprintf(tmp, sizeof(tmp), "%s%s", sign, a);
+        if (verb == 'X')
+            for (char *c = tmp; *c; c++)
+                if (*c >= 'a' && *c <= 'z')
+                    *c = (char)(*c - 'a' + 'A');
+    }
+    return pad(out, sp, tmp, strlen(tmp), true);
 }
 
 static int
@@ -242,7 +298,13 @@ fmt_float(vpd_buf *out, const spec *sp, char verb, double f)
         vpd_buf_free(&b);
         return rc ? -1 : 0;
     }
+    if (verb == 'v')
+        verb = 'g'; /* %v with a precision is %g with it */
     switch (verb) {
+    case 'b':
+    case 'x':
+    case 'X':
+        return fmt_float_binary(out, sp, verb, f);
     case 'e':
     case 'E':
     case 'f':
@@ -281,7 +343,7 @@ fmt_float(vpd_buf *out, const spec *sp, char verb, double f)
     }
     default: {
         tmpl_value v = {.kind = TMPL_FLOAT, .refs = 1, .u.f = f};
-        return bad_verb(out, verb, &v);
+        return bad_verb(out, sp, verb, &v);
     }
     }
 }
@@ -320,7 +382,7 @@ fmt_string(vpd_buf *out, const spec *sp, char verb, const char *s, size_t n)
         tmpl_value v = {.kind = TMPL_STRING, .refs = 1};
         v.u.s.ptr = (char *)s;
         v.u.s.len = n;
-        return bad_verb(out, verb, &v);
+        return bad_verb(out, sp, verb, &v);
     }
     }
     if (rc == 0)
@@ -329,8 +391,11 @@ fmt_string(vpd_buf *out, const spec *sp, char verb, const char *s, size_t n)
     return rc ? -1 : 0;
 }
 
+/* nested: v is an element of a list or map, where Go prints nil as
+ * "<nil>" whatever the verb. */
 static int
-fmt_one(vpd_buf *out, const spec *sp, char verb, const tmpl_value *v)
+fmt_one(vpd_buf *out, const spec *sp, char verb, const tmpl_value *v,
+        bool nested)
 {
     int rc = 0;
     if (verb == 'T') {
@@ -339,14 +404,16 @@ fmt_one(vpd_buf *out, const spec *sp, char verb, const tmpl_value *v)
     }
     switch (vpd_tmpl_kind(v)) {
     case TMPL_NIL:
+        if (nested) /* Go writes it as is, without padding */
+            return vpd_buf_append_str(out, "<nil>");
         if (verb == 'v')
             return pad(out, sp, "<nil>", 5, false);
-        return bad_verb(out, verb, v);
+        return bad_verb(out, sp, verb, v);
     case TMPL_BOOL:
         if (verb == 'v' || verb == 't')
             return pad(out, sp, v->u.b ? "true" : "false", v->u.b ? 4 : 5,
                        false);
-        return bad_verb(out, verb, v);
+        return bad_verb(out, sp, verb, v);
     case TMPL_INT:
         return fmt_int(out, sp, verb, v->u.i);
     case TMPL_FLOAT:
@@ -358,7 +425,7 @@ fmt_one(vpd_buf *out, const spec *sp, char verb, const tmpl_value *v)
         for (size_t i = 0; i < v->u.list.len; i++) {
             if (i)
                 rc |= vpd_buf_append_str(out, " ");
-            rc |= fmt_one(out, sp, verb, v->u.list.items[i]);
+            rc |= fmt_one(out, sp, verb, v->u.list.items[i], true);
         }
         rc |= vpd_buf_append_str(out, "]");
         return rc ? -1 : 0;
@@ -370,7 +437,7 @@ fmt_one(vpd_buf *out, const spec *sp, char verb, const tmpl_value *v)
             const char *k = v->u.map.keys[i];
             rc |= fmt_string(out, sp, verb, k, strlen(k));
             rc |= vpd_buf_append_str(out, ":");
-            rc |= fmt_one(out, sp, verb, v->u.map.vals[i]);
+            rc |= fmt_one(out, sp, verb, v->u.map.vals[i], true);
         }
         rc |= vpd_buf_append_str(out, "]");
         return rc ? -1 : 0;
@@ -471,13 +538,17 @@ vpd_tmpl_sprintf(vpd_buf *out, const char *fmt, size_t len,
             rc |= vpd_buf_printf(out, "%%!%c(MISSING)", verb);
             continue;
         }
-        rc |= fmt_one(out, &sp, verb, args[arg++]);
+        rc |= fmt_one(out, &sp, verb, args[arg++], false);
     }
     if (arg < nargs) {
         rc |= vpd_buf_append_str(out, "%!(EXTRA ");
         for (size_t k = arg; k < nargs; k++) {
             if (k > arg)
                 rc |= vpd_buf_append_str(out, ", ");
+            if (!args[k]) {
+                rc |= vpd_buf_append_str(out, "<nil>");
+                continue;
+            }
             rc |= vpd_buf_printf(out, "%s=", vpd_tmpl_type_name(args[k]));
             rc |= vpd_tmpl_fmt_v(out, args[k]);
         }

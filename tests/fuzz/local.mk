@@ -116,3 +116,12 @@ tests_fuzz_fuzz_h2_CPPFLAGS = $(FUZZ_CPPFLAGS) \
 tests_fuzz_fuzz_h2_CFLAGS = $(UNIT_CFLAGS)
 tests_fuzz_fuzz_h2_LDADD = $(UNIT_LDADD)
 TESTS += tests/fuzz/fuzz_h2
+
+# The golden template cases are seeds of the template fuzzer too.
+check_PROGRAMS += tests/fuzz/fuzz_tmpl
+tests_fuzz_fuzz_tmpl_SOURCES = tests/fuzz/fuzz_tmpl.c tests/fuzz/replay.c
+tests_fuzz_fuzz_tmpl_CPPFLAGS = $(FUZZ_CPPFLAGS) \
+	-DVP_FUZZ_CORPUS='"$(FUZZ_CORPUS)/tmpl:$(abs_top_srcdir)/tests/data/tmpl"'
+tests_fuzz_fuzz_tmpl_CFLAGS = $(UNIT_CFLAGS)
+tests_fuzz_fuzz_tmpl_LDADD = $(UNIT_LDADD)
+TESTS += tests/fuzz/fuzz_tmpl

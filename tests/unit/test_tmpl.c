@@ -105,10 +105,30 @@ fake_getenv(void *arg, const char *name)
     return json_object_get_string(v);
 }
 
+/* file reads below tests/data/tmpl, as sandbox_path would confine it. */
+static int
+fake_file(void *arg, const char *path, tmpl_value **out, char *err,
+          size_t errlen)
+{
+    (void)arg;
+    char full[512];
+    snprintf(full, sizeof(full), "%s/%s", TMPL_DIR, path);
+    size_t len;
+    char *text = slurp(full, &len);
+    if (!text) {
+        snprintf(err, errlen, "no file %s", path);
+        return -1;
+    }
+    *out = vpd_tmpl_strn(text, len);
+    free(text);
+    return *out ? 0 : -1;
+}
+
 static tmpl_env
 fake_env(fake_vault *fv)
 {
-    tmpl_env env = {fv, fake_secret, fake_secrets, fake_pki, NULL, fake_getenv};
+    tmpl_env env = {fv,       fake_secret, fake_secrets,
+                    fake_pki, fake_file,   fake_getenv};
     return env;
 }
 
@@ -356,6 +376,31 @@ TEST(host_errors_fail_the_render)
     vpd_tmpl_free(t);
 }
 
+TEST(file_and_env_without_host_callbacks)
+{
+    const char *src =
+        "{{ file \"" TMPL_DIR "/file_input.txt\" }}"
+        "{{ env \"TMPL_TEST_VAR\" }}|{{ file \"/nonexistent/x\" }}";
+    setenv("TMPL_TEST_VAR", "from-env", 1);
+    char err[512];
+    tmpl_template *t =
+        vpd_tmpl_compile("f.tmpl", src, strlen(src), NULL, err, sizeof(err));
+    ASSERT_NOT_NULL(t);
+    tmpl_env env = {0};
+    tmpl_deps deps = {0};
+    vpd_buf out = VPD_BUF_INIT;
+    ASSERT_INT_EQ(vpd_tmpl_render(t, &env, NULL, &out, &deps, err, sizeof(err)),
+                  -1);
+    ASSERT_STR_EQ(out.data, "first line\nsecond line\nfrom-env|");
+    ASSERT_STR_CONTAINS(err, "error calling file: open /nonexistent/x: No "
+                             "such file or directory");
+    ASSERT_INT_EQ(deps.len, 1);
+    ASSERT_STR_EQ(deps.items[0].key, "file:" TMPL_DIR "/file_input.txt");
+    vpd_tmpl_deps_free(&deps);
+    vpd_buf_free(&out);
+    vpd_tmpl_free(t);
+}
+
 TEST(step_limit_stops_runaway_templates)
 {
     const char *src = "{{ define \"a\" }}{{ template \"a\" }}{{ end }}"
@@ -469,6 +514,7 @@ main(void)
 {
     return RUN_TESTS(T(golden_files), T(discovery_then_render),
                      T(host_errors_fail_the_render),
+                     T(file_and_env_without_host_callbacks),
                      T(step_limit_stops_runaway_templates),
                      T(benchmark_100_templates_over_1000_secrets));
 }
