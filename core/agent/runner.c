@@ -24,6 +24,8 @@
 #define DEFAULT_RETRY_MIN_MS 250u
 #define DEFAULT_RETRY_MAX_MS 60000u
 #define DEFAULT_STATIC_INTERVAL_MS (5u * 60u * 1000u)
+/* Vault Agent's default for template_config.max_connections_per_host. */
+#define DEFAULT_MAX_IN_FLIGHT 10u
 
 typedef struct tmpl_entry tmpl_entry;
 
@@ -39,7 +41,9 @@ typedef struct secret {
     char *answer;     /* the last good answer; NULL before the first */
     char *lease_id;
     uint64_t lease_ms;
-    int fetching; /* 0, or FETCH_READ or FETCH_RENEW while under way */
+    int fetching; /* 0, or FETCH_READ or FETCH_RENEW while queued or sent */
+    bool queued;  /* waiting in the runner's queue for a free slot */
+    struct secret *queue_next;
     vpd_agent_next_kind next_kind; /* what the timer does when it fires */
     uv_timer_t timer;
     bool timer_open;
@@ -81,7 +85,11 @@ struct vpd_agent_runner {
     size_t n_secrets;
     uv_timer_t pass_timer;
     bool pass_pending;
-    size_t inflight; /* fetches not answered yet */
+    size_t inflight;     /* fetches not answered yet */
+    size_t max_inflight; /* template_config.max_connections_per_host */
+    /* Fetches waiting for a slot, oldest first, so that no secret waits
+     * behind ones asked for after it. */
+    secret *queue_head, *queue_tail;
     size_t commands_running;
     size_t open_handles; /* timers still to close */
     bool started, closing, finished, freed;
@@ -95,6 +103,7 @@ struct vpd_agent_runner {
 
 static void schedule_pass(vpd_agent_runner *r);
 static void fetch(secret *s);
+static void pump(vpd_agent_runner *r);
 static void check_done(vpd_agent_runner *r);
 
 /* ---- the secret table ---------------------------------------------------- */
@@ -348,6 +357,8 @@ on_answer(int status, const vpd_hdrs *hdrs, const char *body, size_t len,
     bool renewal = s->fetching == FETCH_RENEW;
     s->fetching = 0;
     r->inflight--;
+    /* The freed slot goes to the oldest waiting request first. */
+    pump(r);
     if (r->closing || r->finished) {
         check_done(r);
         return;
@@ -418,13 +429,32 @@ send_request(secret *s, const char *method, const char *target,
     }
 }
 
+/* Whether a new request must wait: every slot is taken, or others are
+ * already waiting and go first. */
+static bool
+must_queue(const vpd_agent_runner *r)
+{
+    return r->inflight >= r->max_inflight || r->queue_head != NULL;
+}
+
 static void
-fetch(secret *s)
+enqueue(secret *s, int kind)
 {
     vpd_agent_runner *r = s->runner;
-    if (r->closing || r->finished)
-        return;
-    uv_timer_stop(&s->timer);
+    s->fetching = kind;
+    s->queued = true;
+    s->queue_next = NULL;
+    if (r->queue_tail)
+        r->queue_tail->queue_next = s;
+    else
+        r->queue_head = s;
+    r->queue_tail = s;
+}
+
+static void
+start_fetch(secret *s)
+{
+    vpd_agent_runner *r = s->runner;
     r->stats.fetches++;
     size_t n = strlen(s->path) + 32;
     char *target = malloc(n);
@@ -443,7 +473,20 @@ fetch(secret *s)
 }
 
 static void
-renew(secret *s)
+fetch(secret *s)
+{
+    vpd_agent_runner *r = s->runner;
+    if (r->closing || r->finished)
+        return;
+    uv_timer_stop(&s->timer);
+    if (must_queue(r))
+        enqueue(s, FETCH_READ);
+    else
+        start_fetch(s);
+}
+
+static void
+start_renew(secret *s)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "lease_id", json_object_new_string(s->lease_id));
@@ -456,6 +499,37 @@ renew(secret *s)
     }
     send_request(s, "PUT", "/v1/sys/leases/renew", body, FETCH_RENEW);
     free(body);
+}
+
+static void
+renew(secret *s)
+{
+    if (must_queue(s->runner))
+        enqueue(s, FETCH_RENEW);
+    else
+        start_renew(s);
+}
+
+/* Sends queued requests while slots are free.  A request that cannot be
+ * sent gives its slot back at once, so the loop goes on to the next. */
+static void
+pump(vpd_agent_runner *r)
+{
+    while (r->queue_head && r->inflight < r->max_inflight && !r->closing &&
+           !r->finished) {
+        secret *s = r->queue_head;
+        r->queue_head = s->queue_next;
+        if (!r->queue_head)
+            r->queue_tail = NULL;
+        s->queue_next = NULL;
+        s->queued = false;
+        int kind = s->fetching;
+        s->fetching = 0;
+        if (kind == FETCH_RENEW && s->answer && s->lease_id)
+            start_renew(s);
+        else
+            start_fetch(s);
+    }
 }
 
 static void
@@ -822,6 +896,10 @@ vpd_agent_runner_new(uv_loop_t *loop, const vpd_agent_runner_deps *deps,
     r->threshold = cfg->template_config.present
                        ? cfg->template_config.lease_threshold
                        : 0.9;
+    r->max_inflight = cfg->template_config.present &&
+                              cfg->template_config.max_connections_per_host
+                          ? cfg->template_config.max_connections_per_host
+                          : DEFAULT_MAX_IN_FLIGHT;
     r->static_interval_ms =
         cfg->template_config.present
             ? cfg->template_config.static_secret_render_interval_ms

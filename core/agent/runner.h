@@ -10,6 +10,8 @@
  *     static_secret_render_interval.  A failed fetch is retried with
  *     exponential backoff; after vault.retry.num_retries failures in a row
  *     template_config.exit_on_retry_failure makes the runner give up.
+ *   - At most template_config.max_connections_per_host requests wait for
+ *     an answer at once; the rest queue, oldest first.
  *   - A destination is written only when its text changed (dest_file.h),
  *     then its command runs (command.h); `wait` debounces the renders of
  *     one template.

@@ -118,6 +118,8 @@ static struct {
 } vault[MAX_PATHS];
 static size_t n_vault;
 static int reads, renews, writes;
+/* Requests sent and not yet answered, and the most seen at once. */
+static int in_flight, max_in_flight;
 static char last_write_body[256];
 
 static void
@@ -152,6 +154,7 @@ static void
 pending_fire(uv_timer_t *t)
 {
     pending *p = t->data;
+    in_flight--;
     p->done(p->status, NULL, p->body, strlen(p->body), p->arg);
     uv_close((uv_handle_t *)&p->t, pending_closed);
 }
@@ -186,6 +189,8 @@ fake_fetch(void *ctx, const char *method, const char *target, const char *body,
                 snprintf(p->body, sizeof p->body, "%s", vault[i].body);
             }
     }
+    if (++in_flight > max_in_flight)
+        max_in_flight = in_flight;
     uv_timer_init(loop, &p->t);
     p->t.data = p;
     uv_timer_start(&p->t, pending_fire, 0, 0);
@@ -386,6 +391,86 @@ TEST(renewable_lease_is_renewed_not_refetched)
     vpd_config_free(cfg);
 }
 
+/* lease_renewal_threshold sets the fraction of a non-renewable lease at
+ * which the secret is read again: with 0.5, a 4 s lease is read again
+ * between 1.8 s and 2.2 s (0.5 +- 5 %); the default 0.9 would wait until
+ * 3.4 s at least. */
+TEST(lease_renewal_threshold_sets_the_refetch_point)
+{
+    vpd_agent_lease fixed = {true, false, 100000};
+    for (int i = 0; i < 200; i++) {
+        vpd_agent_next n = vpd_agent_schedule(&fixed, 0.5, 300000);
+        ASSERT_INT_EQ(n.kind, VPD_AGENT_NEXT_REFETCH);
+        ASSERT(n.delay_ms >= 45000 && n.delay_ms <= 55000);
+    }
+    char text[1024];
+    snprintf(text, sizeof text,
+             AUTH "template_config {\n lease_renewal_threshold = 0.5\n}\n"
+                  "template {\n contents = \"R:db/static/x\"\n destination = "
+                  "\"%s\"\n}\n",
+             tmp("lease.txt"));
+    vpd_config *cfg = load(text);
+    vault_set("db/static/x", 200,
+              "{\"lease_id\":\"l2\",\"renewable\":false,"
+              "\"lease_duration\":4,\"data\":{\"u\":\"a\"}}");
+    reads = renews = 0;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    vpd_agent_runner *r = start(&loop, cfg, false);
+    run_for(&loop, 1600);
+    ASSERT_INT_EQ(reads, 1);
+    run_for(&loop, 1100);
+    ASSERT_INT_EQ(reads, 2);
+    ASSERT_INT_EQ(renews, 0);
+    stop(&loop, r);
+    vpd_config_free(cfg);
+}
+
+/* max_connections_per_host = 3: 30 distinct secrets are fetched at most
+ * three at a time, and every template still renders all of them. */
+TEST(max_connections_per_host_bounds_fetches)
+{
+    char text[4096];
+    size_t at = (size_t)snprintf(
+        text, sizeof text,
+        AUTH "template_config {\n max_connections_per_host = 3\n}\n");
+    for (int t = 0; t < 3; t++) {
+        at += (size_t)snprintf(text + at, sizeof text - at,
+                               "template {\n contents = \"");
+        for (int k = 0; k < 10; k++)
+            at += (size_t)snprintf(text + at, sizeof text - at, "R:kv/c%d ",
+                                   t * 10 + k);
+        at += (size_t)snprintf(text + at, sizeof text - at,
+                               "\"\n destination = \"%s\"\n}\n",
+                               tmp(t == 0   ? "c0.txt"
+                                   : t == 1 ? "c1.txt"
+                                            : "c2.txt"));
+    }
+    vpd_config *cfg = load(text);
+    for (int i = 0; i < 30; i++) {
+        char p[32], b[32];
+        snprintf(p, sizeof p, "kv/c%d", i);
+        snprintf(b, sizeof b, "%d", i);
+        vault_set(p, 200, b);
+    }
+    in_flight = max_in_flight = 0;
+    exit_code = -100;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    vpd_agent_runner *r = start(&loop, cfg, true);
+    run_for(&loop, 300);
+    ASSERT_INT_EQ(exit_code, 0);
+    ASSERT_INT_EQ(max_in_flight, 3);
+    vpd_agent_stats s;
+    vpd_agent_runner_stats(r, &s);
+    ASSERT_INT_EQ(s.fetches, 30);
+    ASSERT_INT_EQ(s.writes, 3);
+    ASSERT_STR_EQ(slurp(tmp("c1.txt")),
+                  "10\n11\n12\n13\n14\n15\n16\n17\n18\n19\n");
+    stop(&loop, r);
+    vpd_config_free(cfg);
+}
+
 TEST(write_with_arguments_and_one_shot)
 {
     char text[1024];
@@ -547,6 +632,8 @@ main(void)
     int rc = RUN_TESTS(
         T(schedule_rules), T(dedup_render_and_refresh),
         T(wait_debounces_changes), T(renewable_lease_is_renewed_not_refetched),
+        T(lease_renewal_threshold_sets_the_refetch_point),
+        T(max_connections_per_host_bounds_fetches),
         T(write_with_arguments_and_one_shot), T(exit_on_retry_failure),
         T(bad_template_fails_at_start), T(benchmark_100_templates_1000_secrets),
         T(benchmark_with_the_template_library));
