@@ -75,14 +75,13 @@ vpd_agent_schedule(const vpd_agent_lease *lease, double threshold,
                               (2.0 / 3.0) - 0.05 + (double)jitter / 1000.0);
         return n;
     }
-    double lo = threshold - 0.05;
-    if (lo < 0.05)
-        lo = 0.05;
-    double f = lo + (double)jitter / 1000.0;
-    if (f > 0.95 && threshold <= 0.95)
-        f = 0.95;
-    if (f > 1.0)
-        f = 1.0;
+    /* threshold +-5 %, kept strictly inside the lease: a re-fetch at its
+     * very end would race the expiry it is meant to beat. */
+    double f = threshold - 0.05 + (double)jitter / 1000.0;
+    if (f < 0.05)
+        f = 0.05;
+    if (f > 0.99)
+        f = 0.99;
     n.delay_ms = fraction(lease->duration_ms, f);
     return n;
 }
