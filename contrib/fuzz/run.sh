@@ -38,8 +38,9 @@ fi
 seconds=${FUZZ_SECONDS:-$((long ? 600 : 60))}
 minimize_secs=${FUZZ_MINIMIZE_SECONDS:-120}
 jobs=${FUZZ_JOBS:-2}
-all="cfgtree config resp_pack persist sanitize wrap_info index_state \
-    auto_auth host_json sink_dh"
+# Every target in tests/fuzz, so a new one is fuzzed without editing this.
+all=$(cd "$src/tests/fuzz" &&
+    for f in fuzz_*.c; do f=${f#fuzz_}; echo "${f%.c}"; done | tr '\n' ' ')
 targets=${*:-$all}
 
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
