@@ -43,7 +43,7 @@ typedef struct {
 } compiler;
 
 static void fail_at(compiler *c, size_t off, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4), noreturn));
+    __attribute__((format(printf, 3, 4)));
 
 static void
 fail_at(compiler *c, size_t off, const char *fmt, ...)

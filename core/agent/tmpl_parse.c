@@ -35,7 +35,7 @@ typedef struct {
 } parser;
 
 static void fail_at(parser *p, size_t off, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4), noreturn));
+    __attribute__((format(printf, 3, 4)));
 
 static void
 fail_at(parser *p, size_t off, const char *fmt, ...)
