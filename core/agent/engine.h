@@ -40,6 +40,8 @@ typedef struct {
     bool error_on_missing_key;
     const char *left_delimiter;  /* NULL: "{{" */
     const char *right_delimiter; /* NULL: "}}" */
+    /* Functions the template may not call, NULL-terminated; NULL: none. */
+    const char *const *function_denylist;
 } vpd_agent_tmpl_options;
 
 typedef struct vpd_agent_engine {

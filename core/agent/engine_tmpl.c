@@ -20,6 +20,7 @@ compile(const char *text, size_t len, const char *name,
         .left_delimiter = opt->left_delimiter,
         .right_delimiter = opt->right_delimiter,
         .error_on_missing_key = opt->error_on_missing_key,
+        .function_denylist = opt->function_denylist,
     };
     return vpd_tmpl_compile(name, text, len, &o, err, err_len);
 }

@@ -913,7 +913,8 @@ vpd_agent_runner_new(uv_loop_t *loop, const vpd_agent_runner_deps *deps,
         t->cfg = c;
         snprintf(t->name, sizeof t->name, "%s", c->destination);
         vpd_agent_tmpl_options opt = {c->error_on_missing_key,
-                                      c->left_delimiter, c->right_delimiter};
+                                      c->left_delimiter, c->right_delimiter,
+                                      c->function_denylist};
         if (compile_entry(r, t, c->contents, c->source, &opt, c->file, c->line,
                           "template", err, err_len) != 0)
             goto fail;
@@ -926,7 +927,8 @@ vpd_agent_runner_new(uv_loop_t *loop, const vpd_agent_runner_deps *deps,
         t->env_cfg = c;
         snprintf(t->name, sizeof t->name, "%s", c->name);
         vpd_agent_tmpl_options opt = {c->error_on_missing_key,
-                                      c->left_delimiter, c->right_delimiter};
+                                      c->left_delimiter, c->right_delimiter,
+                                      c->function_denylist};
         char what[160];
         snprintf(what, sizeof what, "env_template \"%s\"", c->name);
         if (compile_entry(r, t, c->contents, c->source, &opt, c->file, c->line,

@@ -30,7 +30,8 @@ vpd_tmpl_compile(const char *name, const char *src, size_t len,
     }
     if (vpd_tmpl_program_compile(
             name, src, len, opts->left_delimiter, opts->right_delimiter,
-            opts->error_on_missing_key, &t->prog, err, errlen) != 0) {
+            opts->error_on_missing_key, opts->function_denylist, &t->prog, err,
+            errlen) != 0) {
         free(t);
         return NULL;
     }

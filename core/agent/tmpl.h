@@ -41,6 +41,10 @@ typedef struct {
     /* Bytes one render may print, and the longest string a function may
      * build; 0: unlimited. */
     size_t max_output;
+    /* Names of functions a template may not call, NULL-terminated; NULL:
+     * none.  A call of one is refused at compile time, as an unknown
+     * function is. */
+    const char *const *function_denylist;
 } tmpl_options;
 
 /* Compiles `src` (len bytes; need not be NUL-terminated).  `name` is what

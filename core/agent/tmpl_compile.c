@@ -37,6 +37,7 @@ typedef struct {
     size_t nvars, vars_cap;
     loop *loops;
     size_t nloops, loops_cap;
+    const char *const *denylist; /* NULL-terminated; may be NULL */
     char *err;
     size_t errlen;
     jmp_buf fail;
@@ -154,6 +155,13 @@ function(compiler *c, const tmpl_node *ident, size_t nargs)
     const tmpl_func *f = vpd_tmpl_func_lookup(ident->text);
     if (!f)
         fail_at(c, ident->off, "function \"%s\" not defined", ident->text);
+    /* A denied function is refused where it is named, so a config that
+     * uses one fails at start rather than at its first render. */
+    for (size_t i = 0; c->denylist && c->denylist[i]; i++)
+        if (strcmp(c->denylist[i], ident->text) == 0)
+            fail_at(c, ident->off,
+                    "function \"%s\" is denied by function_denylist",
+                    ident->text);
     if ((int)nargs < f->min_args ||
         (f->max_args >= 0 && (int)nargs > f->max_args)) {
         if (f->min_args == f->max_args)
@@ -449,8 +457,8 @@ compile_all(compiler *c)
 int
 vpd_tmpl_program_compile(const char *name, const char *src, size_t len,
                          const char *left, const char *right,
-                         bool missing_key_error, tmpl_program **out, char *err,
-                         size_t errlen)
+                         bool missing_key_error, const char *const *denylist,
+                         tmpl_program **out, char *err, size_t errlen)
 {
     *out = NULL;
     tmpl_parsed parsed;
@@ -468,6 +476,7 @@ vpd_tmpl_program_compile(const char *name, const char *src, size_t len,
     p->missing_key_error = missing_key_error;
     c->prog = p;
     c->parsed = &parsed;
+    c->denylist = denylist;
     c->err = err;
     c->errlen = errlen;
     if (setjmp(c->fail) == 0) {

@@ -71,7 +71,8 @@ typedef struct {
 
 int vpd_tmpl_program_compile(const char *name, const char *src, size_t len,
                              const char *left, const char *right,
-                             bool missing_key_error, tmpl_program **out,
+                             bool missing_key_error,
+                             const char *const *denylist, tmpl_program **out,
                              char *err, size_t errlen);
 void vpd_tmpl_program_free(tmpl_program *p);
 

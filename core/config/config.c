@@ -1551,6 +1551,7 @@ free_template(vpd_template_config *t)
     free(t->exec.command);
     free(t->left_delimiter);
     free(t->right_delimiter);
+    free(t->function_denylist);
     free(t->sandbox_path);
 }
 
@@ -1562,6 +1563,7 @@ free_env_template(vpd_env_template_config *e)
     free(e->contents);
     free(e->left_delimiter);
     free(e->right_delimiter);
+    free(e->function_denylist);
 }
 
 static void
@@ -1608,6 +1610,50 @@ get_argv(blk *b, const vpd_cfg_member *m, const char ***argv, size_t *n,
     *n = k;
     if (shell)
         *shell = m->value->type == VPD_CFG_STRING;
+    return 0;
+}
+
+/* function_denylist: a list of function names (one string counts as a
+ * list of one), kept NULL-terminated for the template compiler. */
+static int
+get_denylist(blk *b, const vpd_cfg_member *m, const char ***list, size_t *n)
+{
+    const vpd_cfg_node *const *items;
+    size_t k;
+    if (get_str_list(b, m, &items, &k) != 0)
+        return -1;
+    const char **v = calloc(k + 1, sizeof(*v));
+    if (!v)
+        return key_fail(b, m, "out of memory");
+    for (size_t i = 0; i < k; i++)
+        v[i] = items[i]->str;
+    free(*list);
+    *list = v;
+    *n = k;
+    return 0;
+}
+
+/* uid or gid, Vault Agent's deprecated numeric owner of the destination:
+ * stored as the decimal text that user and group also accept.  Giving
+ * both spellings is refused, since neither could be said to win. */
+static int
+get_owner_id(blk *b, const vpd_cfg_member *m, const char *current, char **dst)
+{
+    int64_t id;
+    if (*dst)
+        return key_fail(b, m,
+                        "cannot be set together with %s (%s is its "
+                        "deprecated numeric spelling)",
+                        current, m->key);
+    if (get_int(b, m, &id) != 0)
+        return -1;
+    if (id < 0 || id > 0xfffffffe)
+        return key_fail(b, m, "expected a user or group id, got %lld",
+                        (long long)id);
+    char text[24];
+    snprintf(text, sizeof text, "%lld", (long long)id);
+    if (!(*dst = strdup(text)))
+        return key_fail(b, m, "out of memory");
     return 0;
 }
 
@@ -1718,6 +1764,16 @@ parse_template(loader *ld, const block *bl, vpd_template_config *t)
                                 "\"0600\", got \"%s\"",
                                 vpd_msg_text(t->perms ? t->perms : ""));
             t->mode = (unsigned)mode;
+        } else if (strcmp(m->key, "function_denylist") == 0) {
+            if (get_denylist(&b, m, &t->function_denylist,
+                             &t->n_function_denylist) != 0)
+                return -1;
+        } else if (strcmp(m->key, "uid") == 0) {
+            if (get_owner_id(&b, m, "user", &t->user) != 0)
+                return -1;
+        } else if (strcmp(m->key, "gid") == 0) {
+            if (get_owner_id(&b, m, "group", &t->group) != 0)
+                return -1;
         }
     }
     if (template_sub(ld, &b, bl, "wait", wait_fn, &t->wait) != 0 ||
@@ -1888,7 +1944,8 @@ out:
 static const char *const env_template_forbidden[] = {
     "destination",  "create_dest_dirs",
     "perms",        "user",
-    "group",        "backup",
+    "group",        "uid",
+    "gid",          "backup",
     "command",      "command_timeout",
     "exec",         "wait",
     "sandbox_path", NULL};
@@ -1918,6 +1975,13 @@ parse_env_template(loader *ld, const block *bl, vpd_env_template_config *e)
     }
     if (apply_keys(&b, bl->body, BLOCK_KEYS(VPD_BLOCK_ENV_TEMPLATE), e) != 0)
         return -1;
+    for (size_t i = 0; i < bl->body->n_members; i++) {
+        const vpd_cfg_member *m = &bl->body->members[i];
+        if (strcmp(m->key, "function_denylist") == 0 &&
+            get_denylist(&b, m, &e->function_denylist,
+                         &e->n_function_denylist) != 0)
+            return -1;
+    }
     if (e->source && e->contents)
         return cfail(c, bl->file, bl->line,
                      "%s: only one of source or contents can be specified",

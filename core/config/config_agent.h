@@ -48,6 +48,10 @@ typedef struct {
     bool error_on_missing_key;
     char *left_delimiter;  /* "{{" when absent */
     char *right_delimiter; /* "}}" when absent */
+    /* Template functions the template may not call, NULL-terminated;
+     * NULL when absent.  The strings belong to the parsed config tree. */
+    const char **function_denylist;
+    size_t n_function_denylist;
     char *sandbox_path;
     vpd_wait_config wait;
     const char *file; /* where the block was written */
@@ -84,6 +88,8 @@ typedef struct {
     bool error_on_missing_key;
     char *left_delimiter;
     char *right_delimiter;
+    const char **function_denylist; /* as in vpd_template_config */
+    size_t n_function_denylist;
     const char *file;
     int line;
 } vpd_env_template_config;

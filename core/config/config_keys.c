@@ -424,6 +424,10 @@ static const vpd_config_key template_keys[] = {
        .dump_default = "0644"),
     KD("user", STR, F_STR, vpd_template_config, user, RESTART),
     KD("group", STR, F_STR, vpd_template_config, group, RESTART),
+    /* Vault Agent's deprecated numeric spellings of user and group; the
+     * loader stores them there. */
+    KX("uid", CUSTOM, RESTART),
+    KX("gid", CUSTOM, RESTART),
     KD("backup", BOOL_, F_BOOL, vpd_template_config, backup, RESTART),
     KD("command", CUSTOM, VPD_FIELD_STRS, vpd_template_config, command, RESTART,
        .off2 = offsetof(vpd_template_config, n_command)),
@@ -437,6 +441,9 @@ static const vpd_config_key template_keys[] = {
        RESTART),
     KD("right_delimiter", STR, F_STR, vpd_template_config, right_delimiter,
        RESTART),
+    KD("function_denylist", CUSTOM, VPD_FIELD_STRS, vpd_template_config,
+       function_denylist, RESTART,
+       .off2 = offsetof(vpd_template_config, n_function_denylist)),
     KD("sandbox_path", STR, F_STR, vpd_template_config, sandbox_path, RESTART),
     KD("wait", CUSTOM, VPD_FIELD_BLOCK, vpd_template_config, wait, RESTART,
        .sub = VPD_BLOCK_TEMPLATE_WAIT),
@@ -482,6 +489,9 @@ static const vpd_config_key env_template_keys[] = {
        RESTART),
     KD("right_delimiter", STR, F_STR, vpd_env_template_config, right_delimiter,
        RESTART),
+    KD("function_denylist", CUSTOM, VPD_FIELD_STRS, vpd_env_template_config,
+       function_denylist, RESTART,
+       .off2 = offsetof(vpd_env_template_config, n_function_denylist)),
 };
 
 static void

@@ -73,7 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *right = strchr(f[2], ' ');
     if (right)
         *right++ = '\0';
-    tmpl_options o = {f[2], right, lens[1] % 2 == 1, 20000, 1 << 20};
+    tmpl_options o = {f[2], right, lens[1] % 2 == 1, 20000, 1 << 20, NULL};
     char err[512];
     tmpl_template *t =
         vpd_tmpl_compile("fuzz.tmpl", f[0], lens[0], &o, err, sizeof(err));

@@ -248,6 +248,46 @@ TEST(exec_and_env_template_errors)
                "6: exec: restart_stop_signal: unknown signal \"SIGFOO\"");
 }
 
+TEST(function_denylist_and_deprecated_owner_ids)
+{
+    vpd_config *cfg = load(AUTH "template {\n contents = \"x\"\n"
+                                " destination = \"/d\"\n"
+                                " function_denylist = [\"secret\", \"env\"]\n"
+                                " uid = 1000\n gid = \"100\"\n}\n");
+    vpd_template_config *t = &cfg->templates[0];
+    ASSERT_INT_EQ(t->n_function_denylist, 2);
+    ASSERT_STR_EQ(t->function_denylist[0], "secret");
+    ASSERT_STR_EQ(t->function_denylist[1], "env");
+    ASSERT_NULL(t->function_denylist[2]);
+    ASSERT_STR_EQ(t->user, "1000");
+    ASSERT_STR_EQ(t->group, "100");
+    vpd_config_free(cfg);
+
+    cfg = load(AUTH "env_template \"FOO\" {\n contents = \"a\"\n"
+                    " function_denylist = \"file\"\n}\n"
+                    "exec {\n command = [\"./app\"]\n}\n");
+    ASSERT_INT_EQ(cfg->env_templates[0].n_function_denylist, 1);
+    ASSERT_STR_EQ(cfg->env_templates[0].function_denylist[0], "file");
+    ASSERT_NULL(cfg->env_templates[0].function_denylist[1]);
+    vpd_config_free(cfg);
+
+    EXPECT_ERR(AUTH "template {\n contents = \"x\"\n destination = \"/d\"\n"
+                    " user = \"app\"\n uid = 1000\n}\n",
+               "8: template: uid: cannot be set together with user (uid is "
+               "its deprecated numeric spelling)");
+    EXPECT_ERR(AUTH "template {\n contents = \"x\"\n destination = \"/d\"\n"
+                    " gid = 5\n group = \"app\"\n}\n",
+               "7: template: gid: cannot be set together with group (gid is "
+               "its deprecated numeric spelling)");
+    EXPECT_ERR(AUTH "template {\n contents = \"x\"\n destination = \"/d\"\n"
+                    " uid = -1\n}\n",
+               "7: template: uid: expected a user or group id, got -1");
+    EXPECT_ERR(AUTH "template {\n contents = \"x\"\n destination = \"/d\"\n"
+                    " function_denylist = [1]\n}\n",
+               "7: template: function_denylist: expected a list of strings, "
+               "got a number in the list");
+}
+
 TEST(exit_after_auth_and_sinkless_auto_auth)
 {
     /* Templates use the token, so auto_auth needs no sink with them. */
@@ -271,6 +311,7 @@ main(void)
         RUN_TESTS(T(template_defaults), T(template_all_keys),
                   T(template_errors), T(template_config_block),
                   T(exec_and_env_templates), T(exec_and_env_template_errors),
+                  T(function_denylist_and_deprecated_owner_ids),
                   T(exit_after_auth_and_sinkless_auto_auth));
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

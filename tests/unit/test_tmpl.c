@@ -376,6 +376,35 @@ TEST(host_errors_fail_the_render)
     vpd_tmpl_free(t);
 }
 
+/* A denied function fails the compile where it is called, whether called
+ * directly or in a pipeline; functions not on the list still compile. */
+TEST(function_denylist_refuses_denied_calls)
+{
+    static const char *const denied[] = {"secret", "env", NULL};
+    tmpl_options o = {.function_denylist = denied};
+    char err[512];
+    const char *src = "a\n  {{ with secret \"kv/a\" }}{{ end }}";
+    tmpl_template *t =
+        vpd_tmpl_compile("d.tmpl", src, strlen(src), &o, err, sizeof(err));
+    ASSERT_NULL(t);
+    ASSERT_STR_EQ(err, "d.tmpl:2:11: function \"secret\" is denied by "
+                       "function_denylist");
+    src = "{{ \"HOME\" | env }}";
+    t = vpd_tmpl_compile("d.tmpl", src, strlen(src), &o, err, sizeof(err));
+    ASSERT_NULL(t);
+    ASSERT_STR_EQ(err, "d.tmpl:1:13: function \"env\" is denied by "
+                       "function_denylist");
+    src = "{{ file \"/x\" }}{{ toUpper \"a\" }}";
+    t = vpd_tmpl_compile("d.tmpl", src, strlen(src), &o, err, sizeof(err));
+    ASSERT_NOT_NULL(t);
+    vpd_tmpl_free(t);
+    /* Without a denylist the same template compiles. */
+    src = "{{ env \"HOME\" }}";
+    t = vpd_tmpl_compile("d.tmpl", src, strlen(src), NULL, err, sizeof(err));
+    ASSERT_NOT_NULL(t);
+    vpd_tmpl_free(t);
+}
+
 TEST(file_and_env_without_host_callbacks)
 {
     const char *src =
@@ -514,6 +543,7 @@ main(void)
 {
     return RUN_TESTS(T(golden_files), T(discovery_then_render),
                      T(host_errors_fail_the_render),
+                     T(function_denylist_refuses_denied_calls),
                      T(file_and_env_without_host_callbacks),
                      T(step_limit_stops_runaway_templates),
                      T(benchmark_100_templates_over_1000_secrets));
