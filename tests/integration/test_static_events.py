@@ -150,8 +150,13 @@ def cached(d, path, tok, want):
 @test("a write made at the server updates the entry within a second through events")
 def _():
     d = start()
+    base = d.metrics().get("vault.proxy.cache.static.events_received", 0)
     kv_put("secret/data/app", {"k": "v1"})
     kv_put("kv/app", {"k": "one"})
+    # The events of these two writes must be in before anything is cached,
+    # or one arriving late would re-read an entry and be counted below.
+    wait_until(lambda: d.metrics().get("vault.proxy.cache.static.events_received", 0)
+               >= base + 2, timeout=5, interval=0.02, msg="the two writes' events")
     tok = sim.make_token()["id"]
     eq(d.value("/v1/secret/data/app", tok), ("MISS", {"k": "v1"}))
     eq(d.value("/v1/secret/data/app", tok), ("HIT", {"k": "v1"}))
