@@ -154,8 +154,12 @@ def _():
         res = sc.load(port, requests=3000, conns=8)
         # Connections the clients closed are closed by the daemon when it
         # reads their end: poll (bounded) instead of guessing a delay.
+        # The upstream pool may keep one idle connection per request that
+        # ran at once (8 here) beyond what the warm-up left open; a leak
+        # would show per request (thousands), not per connection.
+        slack = 8 + 2
         deadline = time.monotonic() + 10
-        while fds(p.pid) > fd0 + 2 and time.monotonic() < deadline:
+        while fds(p.pid) > fd0 + slack and time.monotonic() < deadline:
             time.sleep(0.05)
         fd1, rss1 = fds(p.pid), rss_kb(p.pid)
         # The short run is too short to judge a 1 % RSS growth; the long
@@ -163,7 +167,7 @@ def _():
         diag(f"{res['requests']} requests, {res['failed']} failed; RSS {rss0} -> {rss1} kB; "
              f"fds {fd0} -> {fd1}")
         eq(res["failed"], 0, f"failed requests: {res}")
-        check(fd1 <= fd0 + 2, f"descriptors {fd0} -> {fd1}")
+        check(fd1 <= fd0 + slack, f"descriptors {fd0} -> {fd1}")
         check(p.alive(), "daemon alive")
 
 
