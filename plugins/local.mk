@@ -47,4 +47,5 @@ plugins_cache_memory_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 # auth_jwt is built like a third party's plugin, against the installed SDK
 # with its own Makefile (tests/integration/test_auth_jwt.py does it); its
 # unit tests also run in-tree (tests/unit/local.mk).
-EXTRA_DIST += plugins/auth_jwt/Makefile plugins/auth_jwt/README.md
+EXTRA_DIST += plugins/auth_jwt/Makefile plugins/auth_jwt/README.md \
+	plugins/auth_jwt/tests/mock_host_build.c
