@@ -2,8 +2,8 @@
  * TLS, when there is any, goes through the shared memory-BIO pump in
  * http/tls.c.  The per-request path allocates nothing of its own on plain
  * connections: the request goes out straight from the caller's buffers
- * (uv_write tries the writev at once when nothing is queued, so a request
- * costs one syscall), reads land in a buffer inside the connection, and
+ * (uv_try_write first, so a request costs one syscall), reads land in a
+ * buffer inside the connection, and
  * the parser and header scratch buffer are reused for every exchange.
  *
  * Lifetimes: the connection is freed when every libuv request and handle
@@ -252,17 +252,29 @@ on_own_written(uv_write_t *req, int status)
     conn_unpend(c);
 }
 
+/* Writes what the socket takes at once and returns how many bytes that
+ * was: 0 when writes are queued (libuv refuses uv_try_write then, which
+ * keeps the order) and on any error, which the queued write of the rest
+ * then reports through its callback as before.  Why not uv_write alone:
+ * libuv ends every queued write by re-arming the socket in epoll, one
+ * epoll_ctl per request, while a request or a TLS record of a few hundred
+ * bytes nearly always goes out whole. */
+static size_t
+try_write(vpd_up_conn *c, const uv_buf_t *bufs, unsigned nbufs)
+{
+    int r = uv_try_write(&c->io->u.s, bufs, nbufs);
+    return r > 0 ? (size_t)r : 0;
+}
+
+/* Queues a copy of the bytes the socket did not take. */
 static int
-write_copy(vpd_up_conn *c, const char *data, size_t len, bool from_tls)
+write_copy(vpd_up_conn *c, const char *data, size_t len)
 {
     own_write *w = malloc(sizeof *w + len);
     if (!w)
         return -1;
     w->c = c;
-    if (from_tls)
-        vpd_tls_conn_read_output(c->tls, w->data, len);
-    else
-        memcpy(w->data, data, len);
+    memcpy(w->data, data, len);
     uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
     if (uv_write(&w->req, &c->io->u.s, &b, 1, on_own_written) != 0) {
         free(w);
@@ -272,12 +284,31 @@ write_copy(vpd_up_conn *c, const char *data, size_t len, bool from_tls)
     return 0;
 }
 
-/* Sends whatever ciphertext the TLS session has produced. */
+/* Sends bytes the connection made itself: at once, and a copy of what the
+ * socket did not take. */
+static int
+send_own(vpd_up_conn *c, const char *data, size_t len)
+{
+    uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+    size_t n = try_write(c, &b, 1);
+    return n < len ? write_copy(c, data + n, len - n) : 0;
+}
+
+/* Sends whatever ciphertext the TLS session has produced, through a stack
+ * buffer: a record goes out without an allocation. */
 static int
 flush_tls(vpd_up_conn *c)
 {
-    size_t n = vpd_tls_conn_pending_output(c->tls);
-    return n ? write_copy(c, NULL, n, true) : 0;
+    char out[16384 + 512];
+    size_t n;
+    while (c->state != C_CLOSED && c->tls &&
+           (n = vpd_tls_conn_read_output(c->tls, out, sizeof out)) > 0) {
+        int rc = send_own(c, out, n);
+        OPENSSL_cleanse(out, n);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
 }
 
 static void
@@ -537,11 +568,34 @@ begin_exchange(vpd_up_conn *c)
             fail_soon(c, VPD_UP_INTERNAL, "out of memory");
         return;
     }
+    if (x->nbufs > VPD_UP_MAX_BUFS) {
+        fail_soon(c, VPD_UP_INTERNAL, "too many request buffers");
+        return;
+    }
+    size_t total = 0;
+    for (unsigned i = 0; i < x->nbufs; i++)
+        total += x->bufs[i].len;
+    size_t done = try_write(c, x->bufs, x->nbufs);
+    if (done == total)
+        return;
+    /* The rest from where the socket stopped; x->bufs stay as they are,
+     * since a retry on a fresh connection sends them again. */
+    uv_buf_t rest[VPD_UP_MAX_BUFS];
+    unsigned nrest = 0;
+    size_t skip = done;
+    for (unsigned i = 0; i < x->nbufs; i++) {
+        if (skip >= x->bufs[i].len) {
+            skip -= x->bufs[i].len;
+            continue;
+        }
+        rest[nrest++] = uv_buf_init(x->bufs[i].base + skip,
+                                    (unsigned)(x->bufs[i].len - skip));
+        skip = 0;
+    }
     c->wreq.data = c;
-    int rc =
-        uv_write(&c->wreq, &c->io->u.s, x->bufs, x->nbufs, on_request_written);
+    int rc = uv_write(&c->wreq, &c->io->u.s, rest, nrest, on_request_written);
     if (rc != 0) {
-        c->write_failed = true;
+        c->write_failed = !done;
         fail_soon(c, VPD_UP_UNREACHABLE, "writing to the upstream: %s",
                   uv_strerror(rc));
         return;
@@ -676,7 +730,7 @@ on_connected(uv_connect_t *req, int status)
         vpd_up_resp_init(&c->resp, true, false, NULL, NULL);
         if (vpd_egress_connect_head(&b, c->dest->proxy, c->dest->host,
                                     c->dest->port) != 0 ||
-            write_copy(c, b.data, b.len, false) != 0)
+            write_copy(c, b.data, b.len) != 0)
             conn_fail(c, VPD_UP_INTERNAL, "out of memory");
         vpd_buf_free_secret(&b);
     } else if (c->dest->https) {
@@ -896,7 +950,7 @@ vpd_up_conn_stream_write(vpd_up_conn *c, const void *p, size_t n)
     if (!n)
         return 0;
     if (!c->tls)
-        return write_copy(c, p, n, false);
+        return write_copy(c, p, n);
     if (vpd_tls_conn_send(c->tls, p, n) != 0)
         return -1;
     return flush_tls(c);

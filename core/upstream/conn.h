@@ -46,10 +46,13 @@ typedef struct {
 typedef struct vpd_up_conn vpd_up_conn;
 typedef struct vpd_up_exchange vpd_up_exchange;
 
+/* The most buffers one request may come in (head and body today). */
+#define VPD_UP_MAX_BUFS 4
+
 struct vpd_up_exchange {
     /* Request: the caller's bytes, sent as they are. */
     const uv_buf_t *bufs;
-    unsigned nbufs;
+    unsigned nbufs;       /* at most VPD_UP_MAX_BUFS */
     bool idempotent;      /* may be sent again after a stale connection */
     bool is_head;         /* the answer has no body whatever it says */
     uint64_t deadline_ms; /* uv_now() time at which it times out */
