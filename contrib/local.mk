@@ -4,7 +4,7 @@ dist_noinst_SCRIPTS += contrib/bench/run.sh contrib/bench/cache.sh contrib/bench
 	contrib/fuzz/run.sh
 EXTRA_DIST += contrib/bench/README.md contrib/bench/lib.sh contrib/bench/fill.lua \
 	contrib/bench/servers.sh contrib/bench/profile.sh contrib/bench/cg_calls.py \
-	contrib/bench/static.sh contrib/bench/static_fill.lua
+	contrib/bench/static.sh contrib/bench/static_fill.lua contrib/bench/relay.c
 # The stress campaign (contrib/stress/README.md).
 EXTRA_DIST += contrib/stress/README.md contrib/stress/run.sh contrib/stress/lib.sh \
 	contrib/stress/soak.sh contrib/stress/upstream.sh contrib/stress/clients.sh \

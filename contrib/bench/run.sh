@@ -45,7 +45,7 @@ fi
 bench_tmp up px ha vp vpt
 SAVE_FILES=(up/nginx.conf:up-nginx.conf px/nginx.conf:px-nginx.conf ha/haproxy.cfg:haproxy.cfg
     vp/config.hcl:vaproxyd.hcl vpt/config.hcl:vaproxyd-tls.hcl)
-PLAIN=(nginx-proxy haproxy vaproxyd)
+PLAIN=(relay nginx-proxy haproxy vaproxyd)
 TLS=(nginx-tls haproxy-tls vaproxyd-tls)
 if [[ -n ${CANDIDATE:-} ]]; then
     PLAIN+=(candidate)
@@ -53,7 +53,7 @@ if [[ -n ${CANDIDATE:-} ]]; then
 fi
 
 # 1. Packages, 2. vaproxyd (given, or built from a copy of the working tree)
-ensure_packages nginx haproxy wrk curl openssl
+ensure_packages nginx haproxy wrk curl openssl gcc
 get_vaproxyd
 setup_pinning
 
@@ -96,6 +96,9 @@ if [[ -n ${CANDIDATE:-} ]]; then
     wait_ready "candidate (TLS upstream)" "$CDT_PID" "http://127.0.0.1:$CDT_PORT$URL_PATH" "$T/logs/cdt.log" any
 fi
 
+start_relay
+wait_ready "relay" "$RL_PID" "http://127.0.0.1:$RL_PORT$URL_PATH" "$T/logs/relay.log" 200
+
 # One request through each proxy: same status and body as direct?
 for pair in "nginx-proxy:$PX_PORT" "haproxy:$HA_PORT" "vaproxyd:$VP_PORT" \
     "nginx-tls:$PXT_PORT" "haproxy-tls:$HAT_PORT" "vaproxyd-tls:$VPT_PORT" \
@@ -106,13 +109,13 @@ done
 # ---------------------------------------------------------------------------
 # Load
 
-TARGET_PORT=([direct]=$UP_PORT [nginx-proxy]=$PX_PORT [haproxy]=$HA_PORT [vaproxyd]=$VP_PORT
+TARGET_PORT=([direct]=$UP_PORT [relay]=$RL_PORT [nginx-proxy]=$PX_PORT [haproxy]=$HA_PORT [vaproxyd]=$VP_PORT
     [nginx-tls]=$PXT_PORT [haproxy-tls]=$HAT_PORT [vaproxyd-tls]=$VPT_PORT
     [candidate]=$CD_PORT [candidate-tls]=$CDT_PORT)
-TARGET_PID=([direct]=$UP_PID [nginx-proxy]=$PX_PID [haproxy]=$HA_PID [vaproxyd]=$VP_PID
+TARGET_PID=([direct]=$UP_PID [relay]=$RL_PID [nginx-proxy]=$PX_PID [haproxy]=$HA_PID [vaproxyd]=$VP_PID
     [nginx-tls]=$PX_PID [haproxy-tls]=$HA_PID [vaproxyd-tls]=$VPT_PID
     [candidate]=$CD_PID [candidate-tls]=$CDT_PID)
-TARGET_LOG=([direct]=$T/logs/up-error.log [nginx-proxy]=$T/logs/px-error.log
+TARGET_LOG=([direct]=$T/logs/up-error.log [relay]=$T/logs/relay.log [nginx-proxy]=$T/logs/px-error.log
     [haproxy]=$T/logs/ha.log [vaproxyd]=$T/logs/vp.log [nginx-tls]=$T/logs/px-error.log
     [haproxy-tls]=$T/logs/ha.log [vaproxyd-tls]=$T/logs/vpt.log
     [candidate]=$T/logs/cd.log [candidate-tls]=$T/logs/cdt.log)
@@ -203,6 +206,10 @@ ratio_line() {
             ratio_line "$c" candidate-tls nginx-tls haproxy-tls "$goal"
         fi
     done
+    echo "the ceiling here: relay (bytes copied, no HTTP: the least a proxy hop costs) / the better of nginx and haproxy:"
+    for c in "${CONNS[@]}"; do
+        ratio_line "$c" relay nginx-proxy haproxy "$( ((c == 1)) && echo 1.1 || echo 1.2)"
+    done
     if [[ -n ${CANDIDATE:-} ]]; then
         echo "candidate / vaproxyd (req/s; p50 and p99: lower is better):"
         for c in "${CONNS[@]}"; do
@@ -216,7 +223,8 @@ ratio_line() {
             done
         done
     fi
-    echo "(direct = the upstream without a proxy, round 1 only, for context; -tls = the proxy talks TLS"
+    echo "(direct = the upstream without a proxy, round 1 only, for context; relay = contrib/bench/relay.c,"
+    echo " which copies bytes without reading them: no real proxy can beat it; -tls = the proxy talks TLS"
     echo " to the upstream; steal% = max over runs.  Differences under ~1.5x in req/s or ~5x in p99"
     echo " are within this kind of machine's noise.)"
 } | tee "$T/summary.txt"

@@ -31,6 +31,7 @@ pick_ports() {
     VPT_PORT=$(free_port)
     CD_PORT=$(free_port)
     CDT_PORT=$(free_port)
+    RL_PORT=$(free_port)
 }
 
 # make_tls DIR: a throw-away CA (ca.pem) and a server certificate signed by
@@ -192,6 +193,17 @@ start_haproxy() {
     "${SRV_PIN[@]}" "$@" haproxy -db -f "$T/ha/haproxy.cfg" >"$T/logs/ha.log" 2>&1 &
     HA_PID=$!
     PIDS+=("$HA_PID")
+}
+
+# start_relay: relay.c (the least work a proxy hop can cost), built with the
+# system compiler and pinned like the proxies, in front of the plain
+# upstream; sets RL_PID.
+start_relay() {
+    cc -O2 -o "$T/relay" "$(dirname "${BASH_SOURCE[0]}")/relay.c" >"$T/logs/relay-build.log" 2>&1 ||
+        die "cannot build relay.c (see $T/logs/relay-build.log)"
+    "${SRV_PIN[@]}" "$T/relay" "$RL_PORT" "$UP_PORT" >"$T/logs/relay.log" 2>&1 &
+    RL_PID=$!
+    PIDS+=("$RL_PID")
 }
 
 # start_vaproxyd DIR [PREFIX...]: vaproxyd on DIR/config.hcl, pinned; sets
