@@ -499,6 +499,35 @@ def _():
     serving(port)
 
 
+@test("HEADERS on a lower stream id the client skipped: GOAWAY PROTOCOL_ERROR")
+def _():
+    p, port = tls_proxy()
+    h = H2(port)
+    h.request(5, path="/v1/sim/echo/five")
+    got, body, rst = h.response(5)
+    check(got and b"/v1/sim/echo/five" in body, "stream 5 answered")
+    h.request(3, path="/v1/sim/echo/three")  # 3 was skipped: never opened
+    seen = h.frames_until(lambda f: f[0] == GOAWAY)
+    gw = [f for f in seen if f[0] == GOAWAY]
+    check(gw, "a GOAWAY")
+    eq(struct.unpack(">I", gw[0][3][4:8])[0], PROTOCOL_ERROR, "GOAWAY code")
+    eq(struct.unpack(">I", gw[0][3][:4])[0] & 0x7FFFFFFF, 5, "last stream id")
+    check(not [f for f in seen if f[2] == 3], "stream 3 never answered")
+    h.close()
+    # Trailers on an open stream below the highest id are no such thing.
+    h = H2(port)
+    h.send(frame(HEADERS, END_HEADERS, 1, hpack(req_headers("PUT", "/v1/sim/echo/tr", port))))
+    h.request(3, path="/v1/sim/echo/three")
+    got, body, rst = h.response(3)
+    check(got and b"/v1/sim/echo/three" in body, "stream 3 answered")
+    h.send(frame(DATA, 0, 1, b"{}") +
+           frame(HEADERS, END_HEADERS | END_STREAM, 1, hpack([("x-trailer", "t")])))
+    got, body, rst = h.response(1)
+    check(got and b"/v1/sim/echo/tr" in body, f"stream 1 answered after its trailers {body!r}")
+    h.close()
+    serving(port)
+
+
 @test("SETTINGS and PING floods, and a zero-window stall, end with GOAWAY")
 def _():
     p, port = tls_proxy(extra='http_idle_timeout = "2s"')
