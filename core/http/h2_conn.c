@@ -411,6 +411,27 @@ vpd_h2_conn_goaway(vpd_h2_conn *h)
                           NGHTTP2_NO_ERROR, NULL, 0);
 }
 
+bool
+vpd_h2_conn_idle(const vpd_h2_conn *h)
+{
+    return !h->streams && !h->held;
+}
+
+/* Quietly, unlike vpd_h2_conn_fail: at the limit a crowd of idle clients
+ * is pushed out one by one, and each would be a log line at info. */
+void
+vpd_h2_conn_evict(vpd_h2_conn *h)
+{
+    if (h->detached)
+        return;
+    if (!h->failed) {
+        h->failed = true;
+        h->failed_at = vpd_h2_now(h);
+        nghttp2_session_terminate_session(h->ng, NGHTTP2_NO_ERROR);
+    }
+    vpd_h2_conn_flush(h);
+}
+
 static uint64_t
 earlier(uint64_t a, uint64_t b)
 {

@@ -553,6 +553,32 @@ def _():
     serving(port)
 
 
+@test("at max_connections, idle h2 connections make room (GOAWAY NO_ERROR); busy ones stay")
+def _():
+    p, port = tls_proxy(extra="max_connections = 4")
+    sim.delay(3000, path_prefix="/v1/sim/echo/busy")
+    busy = H2(port)  # the oldest, with a stream open upstream
+    busy.request(1, path="/v1/sim/echo/busy")
+    idle = []
+    for i in range(3):
+        h = H2(port)
+        h.request(1, path=f"/v1/sim/echo/idle-{i}")
+        got, body, rst = h.response(1)
+        check(got and f"/v1/sim/echo/idle-{i}".encode() in body, f"idle {i} answered first")
+        idle.append(h)
+    # The limit is reached: a new client is served all the same, at the
+    # cost of the oldest idle h2 connection, which is told why.
+    eq(curl_status(port), "2 200", "a new client at the limit is served")
+    eq(idle[0].goaway(), NO_ERROR, "the oldest idle h2 connection gets GOAWAY NO_ERROR")
+    eq(idle[0].frames_until(lambda f: False, timeout=5), [], "and is closed after it")
+    eq(curl_status(port, proto="--http1.1"), "1.1 200", "an HTTP/1.1 client too")
+    got, body, rst = busy.response(1)
+    check(got and b"/v1/sim/echo/busy" in body, "the busy connection kept its stream")
+    for h in [busy, *idle]:
+        h.close()
+    sim.reset()
+
+
 @test("request body over max_request_size: 413 on that stream, connection goes on")
 def _():
     p, port = tls_proxy(extra="max_request_size = 1000")

@@ -495,6 +495,30 @@ TEST(settings_timeout_and_goaway)
     teardown();
 }
 
+/* Idle means no stream open and nothing with the router: what the
+ * listener may close at its connection limit, after a GOAWAY NO_ERROR. */
+TEST(idle_and_evict)
+{
+    setup("p", 0);
+    ASSERT(vpd_h2_conn_idle(F.h));
+    int32_t id = get("GET", "/v1/a");
+    pump();
+    ASSERT(!vpd_h2_conn_idle(F.h));
+    nghttp2_submit_rst_stream(F.cli, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    pump();
+    ASSERT(!vpd_h2_conn_idle(F.h)); /* the router still has it */
+    vpd_http_respond(F.held[0], 200, NULL, NULL, 0);
+    pump();
+    ASSERT(vpd_h2_conn_idle(F.h));
+    vpd_h2_conn_evict(F.h);
+    ASSERT(F.to_client.len > 0); /* handed over at once */
+    pump();
+    ASSERT(F.got_goaway);
+    ASSERT_INT_EQ(F.goaway_code, NGHTTP2_NO_ERROR);
+    ASSERT(vpd_h2_conn_done(F.h, false));
+    teardown();
+}
+
 /* ---- raw frames: what a well-behaved nghttp2 client never sends ------- */
 
 static void
@@ -704,5 +728,5 @@ main(void)
         T(headers_on_a_skipped_id_is_protocol_error),
         T(headers_on_an_opened_id_keep_nghttp2s_handling),
         T(late_headers_on_a_closed_stream_are_not_protocol_error),
-        T(id_record_bounds_its_gaps));
+        T(id_record_bounds_its_gaps), T(idle_and_evict));
 }
