@@ -688,32 +688,45 @@ TEST(late_headers_on_a_closed_stream_are_not_protocol_error)
     teardown();
 }
 
+/* Ids fed one after the other and what each must be classified as. */
+typedef struct {
+    int32_t id;
+    vpd_h2_id_kind kind;
+} id_step;
+
+static void
+feed_ids(vpd_h2_ids *t, const id_step *steps, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ASSERT_INT_EQ(vpd_h2_ids_headers(t, steps[i].id), steps[i].kind);
+}
+
 TEST(id_record_bounds_its_gaps)
 {
     vpd_h2_ids t = {0};
-    ASSERT_INT_EQ(vpd_h2_ids_headers(&t, 2), VPD_H2_ID_USED);
-    ASSERT_INT_EQ(vpd_h2_ids_headers(&t, 0), VPD_H2_ID_USED);
-    ASSERT_INT_EQ(vpd_h2_ids_headers(&t, 1), VPD_H2_ID_NEW);
-    ASSERT_INT_EQ(vpd_h2_ids_headers(&t, 3), VPD_H2_ID_NEW);
-    ASSERT_INT_EQ(t.n_gaps, 0);
-    ASSERT_INT_EQ(vpd_h2_ids_headers(&t, 1), VPD_H2_ID_USED);
-    /* 3, then 9: 5 and 7 skipped. */
-    ASSERT_INT_EQ(vpd_h2_ids_headers(&t, 9), VPD_H2_ID_NEW);
-    ASSERT_INT_EQ(vpd_h2_ids_headers(&t, 5), VPD_H2_ID_NEVER_OPENED);
-    ASSERT_INT_EQ(vpd_h2_ids_headers(&t, 7), VPD_H2_ID_NEVER_OPENED);
-    ASSERT_INT_EQ(vpd_h2_ids_headers(&t, 9), VPD_H2_ID_USED);
-    ASSERT_INT_EQ(vpd_h2_ids_headers(&t, 11), VPD_H2_ID_NEW);
+    static const id_step start[] = {
+        {2, VPD_H2_ID_USED}, /* the server's */
+        {0, VPD_H2_ID_USED},         {1, VPD_H2_ID_NEW},
+        {3, VPD_H2_ID_NEW},          {1, VPD_H2_ID_USED},
+        {9, VPD_H2_ID_NEW}, /* 5 and 7 skipped */
+        {5, VPD_H2_ID_NEVER_OPENED}, {7, VPD_H2_ID_NEVER_OPENED},
+        {9, VPD_H2_ID_USED},         {11, VPD_H2_ID_NEW},
+    };
+    feed_ids(&t, start, sizeof start / sizeof start[0]);
+    ASSERT_INT_EQ(t.n_gaps, 1);
     /* Every other id from here: one gap each, the oldest forgotten. */
     for (int32_t id = 15; id < 15 + 4 * VPD_H2_IDS_GAPS; id += 4)
         ASSERT_INT_EQ(vpd_h2_ids_headers(&t, id), VPD_H2_ID_NEW);
     ASSERT_INT_EQ(t.n_gaps, VPD_H2_IDS_GAPS);
-    ASSERT_INT_EQ(vpd_h2_ids_headers(&t, 5), VPD_H2_ID_USED);
-    ASSERT_INT_EQ(vpd_h2_ids_headers(&t, 13), VPD_H2_ID_NEVER_OPENED);
-    ASSERT_INT_EQ(vpd_h2_ids_headers(&t, 15), VPD_H2_ID_USED);
-    ASSERT_INT_EQ(vpd_h2_ids_headers(&t, 17), VPD_H2_ID_NEVER_OPENED);
-    /* The highest id a client may use. */
-    ASSERT_INT_EQ(vpd_h2_ids_headers(&t, 0x7fffffff), VPD_H2_ID_NEW);
-    ASSERT_INT_EQ(vpd_h2_ids_headers(&t, 0x7ffffffd), VPD_H2_ID_NEVER_OPENED);
+    static const id_step after[] = {
+        {5, VPD_H2_ID_USED},
+        {13, VPD_H2_ID_NEVER_OPENED},
+        {15, VPD_H2_ID_USED},
+        {17, VPD_H2_ID_NEVER_OPENED},
+        {0x7fffffff, VPD_H2_ID_NEW}, /* the highest a client may use */
+        {0x7ffffffd, VPD_H2_ID_NEVER_OPENED},
+    };
+    feed_ids(&t, after, sizeof after / sizeof after[0]);
 }
 
 int
