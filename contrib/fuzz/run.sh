@@ -90,6 +90,7 @@ mkdir -p "$build/bin"
 for t in $targets; do
     extra=
     [[ $t == index_state ]] && extra=$tree/plugins/consistency_vault/index_state.c
+    [[ $t == h2 ]] && extra=$tree/tests/netfuzz/fuzz_server.c
     echo "== build fuzz_$t"
     # shellcheck disable=SC2086
     clang -std=gnu11 -O1 -g -fno-omit-frame-pointer $san -fsanitize=fuzzer \

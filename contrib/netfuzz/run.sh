@@ -42,7 +42,7 @@ if [[ ! -f $build/Makefile ]]; then
         CFLAGS="-O1 -g $san -fsanitize=fuzzer-no-link" LDFLAGS="$san")
 fi
 # The two plugins give the fuzzed router the daemon's chain (consistency
-# "always", the lease cache on "memory"); see setup_chain in fuzz_http.c.
+# "always", the lease cache on "memory"); see setup_chain in fuzz_server.c.
 make -C "$build" -s -j"$(nproc)" core/libvpcore.la \
     plugins/consistency_vault.la plugins/cache_memory.la
 
@@ -52,7 +52,7 @@ llhttp_cflags=$(sed -n 's/^LLHTTP_CFLAGS = //p' "$build/Makefile")
 "$CC" -O1 -g $san -fsanitize=fuzzer -std=gnu11 \
     -I"$build" -I"$src/include" -I"$src/core" \
     $(pkg-config --cflags $pc) $llhttp_cflags \
-    "$src/tests/netfuzz/fuzz_http.c" \
+    "$src/tests/netfuzz/fuzz_http.c" "$src/tests/netfuzz/fuzz_server.c" \
     "$build/core/.libs/libvpcore.a" "$build/core/.libs/libllhttp.a" \
     $(pkg-config --libs $pc) -lltdl -lm -o "$build/fuzz_http"
 

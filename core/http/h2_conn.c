@@ -15,7 +15,9 @@
  * limit allows, or split over too many CONTINUATION frames
  * (CVE-2024-27316); streams reset by the client faster than a token
  * bucket allows (CVE-2023-44487); SETTINGS, PING, PRIORITY and empty
- * DATA frames faster than another bucket allows. */
+ * DATA frames faster than another bucket allows.  And one check of the
+ * protocol nghttp2 leaves out: a HEADERS frame on a stream id the client
+ * skipped ends the connection with GOAWAY PROTOCOL_ERROR. */
 #include "autoconf.h"
 
 #include <stdio.h>
@@ -81,11 +83,34 @@ stream_of(vpd_h2_conn *h, int32_t id)
     return nghttp2_session_get_stream_user_data(h->ng, id);
 }
 
+/* A HEADERS frame on a client stream id below the highest one so far.
+ * RFC 9113 5.1.1 wants a new stream's id above every stream the client
+ * opened, and an unexpected id answered with a connection error
+ * PROTOCOL_ERROR; the same section puts skipped ids in the closed state
+ * once a higher one is used.  So a HEADERS on an id the client skipped can
+ * only be an attempt to open a stream out of order: GOAWAY
+ * PROTOCOL_ERROR.  An id the client did open is different: after we reset
+ * or ended a stream the client may still send its trailers, which RFC 9113
+ * 5.1 says to ignore for a while, so those frames keep nghttp2's handling
+ * (STREAM_CLOSED while it remembers the stream, ignored after).  nghttp2
+ * ignores both cases alike, since it forgets closed streams; hence our own
+ * record of the ids (h2_ids.h), looked at before nghttp2 sees the frame. */
+static bool
+stream_id_unexpected(vpd_h2_conn *h, const nghttp2_frame_hd *hd)
+{
+    if (hd->type != NGHTTP2_HEADERS ||
+        vpd_h2_ids_headers(&h->ids, hd->stream_id) != VPD_H2_ID_NEVER_OPENED)
+        return false;
+    vpd_h2_conn_fail(h, NGHTTP2_PROTOCOL_ERROR,
+                     "HEADERS on a stream id it skipped");
+    return true;
+}
+
 static int
 on_begin_frame(nghttp2_session *ng, const nghttp2_frame_hd *hd, void *user)
 {
     vpd_h2_conn *h = user;
-    if (h->failed)
+    if (h->failed || stream_id_unexpected(h, hd))
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     if (hd->type == NGHTTP2_HEADERS) {
         h->block_bytes = hd->length + 9;
@@ -384,6 +409,27 @@ vpd_h2_conn_goaway(vpd_h2_conn *h)
     nghttp2_submit_goaway(h->ng, NGHTTP2_FLAG_NONE,
                           nghttp2_session_get_last_proc_stream_id(h->ng),
                           NGHTTP2_NO_ERROR, NULL, 0);
+}
+
+bool
+vpd_h2_conn_idle(const vpd_h2_conn *h)
+{
+    return !h->streams && !h->held;
+}
+
+/* Quietly, unlike vpd_h2_conn_fail: at the limit a crowd of idle clients
+ * is pushed out one by one, and each would be a log line at info. */
+void
+vpd_h2_conn_evict(vpd_h2_conn *h)
+{
+    if (h->detached)
+        return;
+    if (!h->failed) {
+        h->failed = true;
+        h->failed_at = vpd_h2_now(h);
+        nghttp2_session_terminate_session(h->ng, NGHTTP2_NO_ERROR);
+    }
+    vpd_h2_conn_flush(h);
 }
 
 static uint64_t

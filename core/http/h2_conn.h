@@ -84,6 +84,16 @@ bool vpd_h2_conn_done(const vpd_h2_conn *h, bool eof);
  * seen; open streams finish, new ones are refused. */
 void vpd_h2_conn_goaway(vpd_h2_conn *h);
 
+/* True when no stream is open and no request is with the router: the
+ * connection only waits for its client, like an idle HTTP/1.1 keep-alive
+ * one, and the listener may close it to make room at its limit. */
+bool vpd_h2_conn_idle(const vpd_h2_conn *h);
+
+/* Ends an idle session before the listener closes the connection to make
+ * room: GOAWAY NO_ERROR, as on the idle timeout, handed to io->send at
+ * once.  Nothing more is read. */
+void vpd_h2_conn_evict(vpd_h2_conn *h);
+
 /* The loop time of the next deadline (0: none) and what to do when it
  * comes: handshake, stream read and no-progress timeouts. */
 uint64_t vpd_h2_conn_deadline(const vpd_h2_conn *h);

@@ -1259,6 +1259,20 @@ conn_pick_protocol(conn *c)
     return true;
 }
 
+/* An h2 connection without an open stream is as idle as a keep-alive one
+ * between requests: it joins the listener's idle list when it becomes so
+ * (keeping its place while it stays idle) and leaves it with its next
+ * stream, so that the connection limit can close it (listener_make_room). */
+static void
+conn_h2_track_idle(conn *c)
+{
+    vpd_age_list *idle = &c->lst->idle;
+    if (!vpd_h2_conn_idle(c->h2))
+        vpd_age_list_remove(&c->age);
+    else if (c->age.on != idle)
+        vpd_age_list_append(idle, &c->age);
+}
+
 static void
 conn_h2_process(conn *c)
 {
@@ -1281,6 +1295,7 @@ conn_h2_process(conn *c)
             if (due)
                 uv_timer_start(&c->timer, on_conn_timer,
                                due > now ? due - now : 0, 0);
+            conn_h2_track_idle(c);
         }
     }
     if (!c->closing)
@@ -1539,7 +1554,8 @@ conn_of_age(vpd_age_link *a)
 
 /* At the connection limit, makes room as nginx and haproxy do: closes the
  * oldest connection that has nothing left to give (lingering after its
- * last answer), else the oldest idle keep-alive one, else the one that has
+ * last answer), else the oldest idle one (HTTP/1.1 keep-alive between
+ * requests, HTTP/2 without an open stream), else the one that has
  * waited longest for a request head; a connection whose request is with
  * the router, or whose body is arriving, is never chosen.  So clients that
  * open connections and send nothing, or drip header lines, cannot lock
@@ -1562,6 +1578,8 @@ listener_make_room(struct vpd_listener *l)
                 : i == 1 ? "idle"
                          : "unfinished",
                 v->peer);
+        if (v->h2)
+            vpd_h2_conn_evict(v->h2); /* GOAWAY first, as on idle timeout */
         conn_close(v);
         return true;
     }

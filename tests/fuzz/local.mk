@@ -110,7 +110,8 @@ TESTS += tests/fuzz/fuzz_ws_frame
 # HTTP/2 clients: frames of one h2c connection through the listener, the
 # router and the chain (like tests/netfuzz/fuzz_http.c for HTTP/1.1).
 check_PROGRAMS += tests/fuzz/fuzz_h2
-tests_fuzz_fuzz_h2_SOURCES = tests/fuzz/fuzz_h2.c tests/fuzz/replay.c
+tests_fuzz_fuzz_h2_SOURCES = tests/fuzz/fuzz_h2.c tests/fuzz/replay.c \
+	tests/netfuzz/fuzz_server.c tests/netfuzz/fuzz_server.h
 tests_fuzz_fuzz_h2_CPPFLAGS = $(FUZZ_CPPFLAGS) \
 	-DVP_FUZZ_CORPUS='"$(FUZZ_CORPUS)/h2"'
 tests_fuzz_fuzz_h2_CFLAGS = $(UNIT_CFLAGS)

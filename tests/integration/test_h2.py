@@ -240,6 +240,13 @@ class H2:
             pass
 
 
+def get_echoed(h, stream, path, what):
+    """A GET on `stream` whose answer must echo `path` (the simulator's echo)."""
+    h.request(stream, path=path)
+    got, body, rst = h.response(stream)
+    check(got and path.encode() in body, f"{what}: {body[:200]!r}")
+
+
 # --------------------------------------------------------------------------
 # Clients through the proxy
 
@@ -267,9 +274,7 @@ def _():
 def _():
     p, port = tls_proxy()
     h = H2(port)  # asserts h2 was selected
-    h.request(1)
-    got, body, rst = h.response(1)
-    check(got and b'"path":"/v1/sim/echo/h2"' in body, f"h2 answer: {body[:200]!r}")
+    get_echoed(h, 1, "/v1/sim/echo/h2", "h2 answer")
     h.close()
     ctx = insecure_ctx()
     ctx.set_alpn_protocols(["http/1.1"])
@@ -359,9 +364,7 @@ def _():
     p = Proxy(H2C, sim=sim.addr, port=port, extra="")
     p.wait_ready()
     h = H2(port, tls=False)
-    h.request(1, path="/v1/sim/echo/h2c")
-    got, body, rst = h.response(1)
-    check(got and b'"path":"/v1/sim/echo/h2c"' in body, f"h2c answer {body[:100]!r}")
+    get_echoed(h, 1, "/v1/sim/echo/h2c", "h2c answer")
     h.close()
     eq(request(port, "GET", "/v1/sim/echo/plain").status, 200, "HTTP/1.1 on the same listener")
     r = subprocess.run([need_binary("curl"), "-s", "--http2-prior-knowledge", "-o", "/dev/null",
@@ -467,9 +470,7 @@ def _():
         h.send(frame(HEADERS, END_HEADERS | END_STREAM, sid, hpack(hs)))
         got, body, rst = h.response(sid)
         eq(rst, PROTOCOL_ERROR, f"case {i}: RST_STREAM code")
-    h.request(99, path="/v1/sim/echo/after")
-    got, body, rst = h.response(99)
-    check(got and b"/v1/sim/echo/after" in body, "a valid stream after them is answered")
+    get_echoed(h, 99, "/v1/sim/echo/after", "a valid stream after them is answered")
     h.close()
     serving(port)
 
@@ -499,6 +500,31 @@ def _():
     serving(port)
 
 
+@test("HEADERS on a lower stream id the client skipped: GOAWAY PROTOCOL_ERROR")
+def _():
+    p, port = tls_proxy()
+    h = H2(port)
+    get_echoed(h, 5, "/v1/sim/echo/five", "stream 5 answered")
+    h.request(3, path="/v1/sim/echo/three")  # 3 was skipped: never opened
+    seen = h.frames_until(lambda f: f[0] == GOAWAY)
+    gw = [f for f in seen if f[0] == GOAWAY]
+    check(gw, "a GOAWAY")
+    eq(struct.unpack(">I", gw[0][3][4:8])[0], PROTOCOL_ERROR, "GOAWAY code")
+    eq(struct.unpack(">I", gw[0][3][:4])[0] & 0x7FFFFFFF, 5, "last stream id")
+    check(not [f for f in seen if f[2] == 3], "stream 3 never answered")
+    h.close()
+    # Trailers on an open stream below the highest id are no such thing.
+    h = H2(port)
+    h.send(frame(HEADERS, END_HEADERS, 1, hpack(req_headers("PUT", "/v1/sim/echo/tr", port))))
+    get_echoed(h, 3, "/v1/sim/echo/three", "stream 3 answered")
+    h.send(frame(DATA, 0, 1, b"{}") +
+           frame(HEADERS, END_HEADERS | END_STREAM, 1, hpack([("x-trailer", "t")])))
+    got, body, rst = h.response(1)
+    check(got and b"/v1/sim/echo/tr" in body, f"stream 1 answered after its trailers {body!r}")
+    h.close()
+    serving(port)
+
+
 @test("SETTINGS and PING floods, and a zero-window stall, end with GOAWAY")
 def _():
     p, port = tls_proxy(extra='http_idle_timeout = "2s"')
@@ -524,6 +550,30 @@ def _():
     serving(port)
 
 
+@test("at max_connections, idle h2 connections make room (GOAWAY NO_ERROR); busy ones stay")
+def _():
+    p, port = tls_proxy(extra="max_connections = 4")
+    sim.delay(3000, path_prefix="/v1/sim/echo/busy")
+    busy = H2(port)  # the oldest, with a stream open upstream
+    busy.request(1, path="/v1/sim/echo/busy")
+    idle = []
+    for i in range(3):
+        h = H2(port)
+        get_echoed(h, 1, f"/v1/sim/echo/idle-{i}", f"idle {i} answered first")
+        idle.append(h)
+    # The limit is reached: a new client is served all the same, at the
+    # cost of the oldest idle h2 connection, which is told why.
+    eq(curl_status(port), "2 200", "a new client at the limit is served")
+    eq(idle[0].goaway(), NO_ERROR, "the oldest idle h2 connection gets GOAWAY NO_ERROR")
+    eq(idle[0].frames_until(lambda f: False, timeout=5), [], "and is closed after it")
+    eq(curl_status(port, proto="--http1.1"), "1.1 200", "an HTTP/1.1 client too")
+    got, body, rst = busy.response(1)
+    check(got and b"/v1/sim/echo/busy" in body, "the busy connection kept its stream")
+    for h in [busy, *idle]:
+        h.close()
+    sim.reset()
+
+
 @test("request body over max_request_size: 413 on that stream, connection goes on")
 def _():
     p, port = tls_proxy(extra="max_request_size = 1000")
@@ -531,9 +581,7 @@ def _():
     h.request(1, "PUT", "/v1/sim/echo/b", body=b"x" * 5000)
     got, body, rst = h.response(1)
     contains(body.decode(), "request body too large", "413 body")
-    h.request(3, path="/v1/sim/echo/small")
-    got, body, rst = h.response(3)
-    check(b"/v1/sim/echo/small" in body, "next stream answered")
+    get_echoed(h, 3, "/v1/sim/echo/small", "next stream answered")
     h.close()
 
 
@@ -581,15 +629,11 @@ def _():
 def _():
     p, port = tls_proxy()
     h = H2(port)
-    h.request(1, path="/v1/sim/echo/before")
-    got, body, rst = h.response(1)
-    check(got, "answer before the reload")
+    get_echoed(h, 1, "/v1/sim/echo/before", "answer before the reload")
     p.send_signal(signal.SIGHUP)
     wait_until(lambda: "reload" in p.log().lower(), msg="reload logged")
     time.sleep(0.3)
-    h.request(3, path="/v1/sim/echo/after-hup")
-    got, body, rst = h.response(3)
-    check(got and b"after-hup" in body, "same connection still served after SIGHUP")
+    get_echoed(h, 3, "/v1/sim/echo/after-hup", "same connection still served after SIGHUP")
     sim.delay(1000, path_prefix="/v1/sim/echo/cancel")
     h.request(5, path="/v1/sim/echo/cancel")
     h.send(frame(RST_STREAM, 0, 5, struct.pack(">I", 0x8)))

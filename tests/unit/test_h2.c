@@ -3,7 +3,8 @@
  * connection (the io table) and a fake router that keeps or answers the
  * requests it gets.  Covers the pseudo-header mapping, bodies, the answer's
  * headers, resets while the router holds a request, the bound on requests
- * held for reset streams, detaching, and the SETTINGS timeout. */
+ * held for reset streams, detaching, the SETTINGS timeout, and HEADERS
+ * on stream ids out of order (raw frames, no client session). */
 #include "autoconf.h"
 
 #include <nghttp2/nghttp2.h>
@@ -16,6 +17,7 @@
 
 #include "base/buf.h"
 #include "http/h2_conn.h"
+#include "http/h2_ids.h"
 #include "test.h"
 
 /* ---- the fake connection and router ------------------------------------ */
@@ -493,6 +495,240 @@ TEST(settings_timeout_and_goaway)
     teardown();
 }
 
+/* Idle means no stream open and nothing with the router: what the
+ * listener may close at its connection limit, after a GOAWAY NO_ERROR. */
+TEST(idle_and_evict)
+{
+    setup("p", 0);
+    ASSERT(vpd_h2_conn_idle(F.h));
+    int32_t id = get("GET", "/v1/a");
+    pump();
+    ASSERT(!vpd_h2_conn_idle(F.h));
+    nghttp2_submit_rst_stream(F.cli, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    pump();
+    ASSERT(!vpd_h2_conn_idle(F.h)); /* the router still has it */
+    vpd_http_respond(F.held[0], 200, NULL, NULL, 0);
+    pump();
+    ASSERT(vpd_h2_conn_idle(F.h));
+    vpd_h2_conn_evict(F.h);
+    ASSERT(F.to_client.len > 0); /* handed over at once */
+    pump();
+    ASSERT(F.got_goaway);
+    ASSERT_INT_EQ(F.goaway_code, NGHTTP2_NO_ERROR);
+    ASSERT(vpd_h2_conn_done(F.h, false));
+    teardown();
+}
+
+/* ---- raw frames: what a well-behaved nghttp2 client never sends ------- */
+
+static void
+raw_frame(uint8_t type, uint8_t flags, int32_t id, const void *payload,
+          size_t len)
+{
+    uint8_t hd[9] = {(uint8_t)(len >> 16),
+                     (uint8_t)(len >> 8),
+                     (uint8_t)len,
+                     type,
+                     flags,
+                     (uint8_t)(id >> 24),
+                     (uint8_t)(id >> 16),
+                     (uint8_t)(id >> 8),
+                     (uint8_t)id};
+    vpd_h2_conn_recv(F.h, (const char *)hd, sizeof hd);
+    if (len)
+        vpd_h2_conn_recv(F.h, payload, len);
+}
+
+/* The client preface and an empty SETTINGS. */
+static void
+raw_start(void)
+{
+    vpd_h2_conn_recv(F.h, VPD_H2_PREFACE, VPD_H2_PREFACE_LEN);
+    raw_frame(NGHTTP2_SETTINGS, 0, 0, NULL, 0);
+}
+
+/* One HPACK literal without indexing and without Huffman coding (names
+ * and values under 127 bytes). */
+static size_t
+hpack_literal(uint8_t *out, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    out[0] = 0;
+    out[1] = (uint8_t)nl;
+    memcpy(out + 2, name, nl);
+    out[2 + nl] = (uint8_t)vl;
+    memcpy(out + 3 + nl, value, vl);
+    return 3 + nl + vl;
+}
+
+/* A GET on `id`, ending the stream when `end` is set. */
+static void
+raw_get(int32_t id, const char *path, bool end)
+{
+    uint8_t block[256];
+    size_t n = 0;
+    n += hpack_literal(block + n, ":method", "GET");
+    n += hpack_literal(block + n, ":scheme", "https");
+    n += hpack_literal(block + n, ":path", path);
+    n += hpack_literal(block + n, ":authority", "a");
+    raw_frame(NGHTTP2_HEADERS,
+              NGHTTP2_FLAG_END_HEADERS | (end ? NGHTTP2_FLAG_END_STREAM : 0),
+              id, block, n);
+}
+
+static void
+raw_trailers(int32_t id)
+{
+    uint8_t block[64];
+    size_t n = hpack_literal(block, "x-trailer", "t");
+    raw_frame(NGHTTP2_HEADERS,
+              NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, id, block, n);
+}
+
+/* The GOAWAY among the frames the server sent so far: its error code and
+ * last stream id; false when there is none. */
+static bool
+sent_goaway(uint32_t *code, int32_t *last)
+{
+    vpd_h2_conn_flush(F.h);
+    const uint8_t *p = (const uint8_t *)F.to_client.data;
+    size_t left = F.to_client.len;
+    while (left >= 9) {
+        size_t len = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+        ASSERT(left >= 9 + len);
+        if (p[3] == NGHTTP2_GOAWAY && len >= 8) {
+            *last =
+                (int32_t)((uint32_t)(p[9] & 0x7f) << 24 |
+                          (uint32_t)p[10] << 16 | (uint32_t)p[11] << 8 | p[12]);
+            *code = (uint32_t)p[13] << 24 | (uint32_t)p[14] << 16 |
+                    (uint32_t)p[15] << 8 | p[16];
+            return true;
+        }
+        p += 9 + len;
+        left -= 9 + len;
+    }
+    return false;
+}
+
+/* A new stream's id must be above every id the client used: HEADERS on
+ * an id it skipped is a connection error PROTOCOL_ERROR, and that stream
+ * is never dispatched. */
+TEST(headers_on_a_skipped_id_is_protocol_error)
+{
+    setup("p", 0);
+    raw_start();
+    raw_get(5, "/v1/five", true);
+    ASSERT_INT_EQ(F.n_held, 1);
+    uint32_t code;
+    int32_t last;
+    ASSERT(!sent_goaway(&code, &last));
+    raw_get(3, "/v1/three", true);
+    ASSERT(sent_goaway(&code, &last));
+    ASSERT_INT_EQ(code, NGHTTP2_PROTOCOL_ERROR);
+    ASSERT_INT_EQ(last, 5);
+    ASSERT_INT_EQ(F.dispatched, 1);
+    /* Nothing more is read. */
+    raw_get(7, "/v1/seven", true);
+    ASSERT_INT_EQ(F.dispatched, 1);
+    vpd_http_respond(F.held[0], 200, NULL, NULL, 0);
+    teardown();
+    /* The first id already counts: 3 first leaves 1 skipped. */
+    setup("p", 0);
+    raw_start();
+    raw_get(3, "/v1/three", true);
+    raw_get(1, "/v1/one", true);
+    ASSERT(sent_goaway(&code, &last));
+    ASSERT_INT_EQ(code, NGHTTP2_PROTOCOL_ERROR);
+    ASSERT_INT_EQ(F.dispatched, 1);
+    vpd_http_respond(F.held[0], 200, NULL, NULL, 0);
+    teardown();
+}
+
+/* Ids the client did open keep nghttp2's handling: trailers on an open
+ * stream below the highest id complete its request, and HEADERS again on
+ * a stream whose request is complete is STREAM_CLOSED, not ours. */
+TEST(headers_on_an_opened_id_keep_nghttp2s_handling)
+{
+    setup("p", 0);
+    raw_start();
+    raw_get(1, "/v1/with-trailers", false);
+    raw_get(3, "/v1/three", true);
+    raw_get(9, "/v1/nine", true);
+    ASSERT_INT_EQ(F.dispatched, 2);
+    raw_trailers(1);
+    uint32_t code;
+    int32_t last;
+    ASSERT(!sent_goaway(&code, &last));
+    ASSERT_INT_EQ(F.dispatched, 3);
+    raw_get(3, "/v1/three-again", true);
+    ASSERT(sent_goaway(&code, &last));
+    ASSERT_INT_EQ(code, NGHTTP2_STREAM_CLOSED);
+    ASSERT_INT_EQ(F.dispatched, 3);
+    for (size_t i = 0; i < F.n_held; i++)
+        vpd_http_respond(F.held[i], 200, NULL, NULL, 0);
+    teardown();
+}
+
+/* A late HEADERS for a stream that was answered and closed is not a
+ * skipped id: nghttp2 ignores it, or ends the connection with
+ * STREAM_CLOSED while it remembers the stream; never our PROTOCOL_ERROR. */
+TEST(late_headers_on_a_closed_stream_are_not_protocol_error)
+{
+    setup("p", 0);
+    F.answer_now = true;
+    raw_start();
+    for (int32_t id = 1; id <= 41; id += 2)
+        raw_get(id, "/v1/x", true);
+    ASSERT_INT_EQ(F.dispatched, 21);
+    raw_trailers(1);
+    uint32_t code = 0;
+    int32_t last;
+    if (sent_goaway(&code, &last))
+        ASSERT_INT_EQ(code, NGHTTP2_STREAM_CLOSED);
+    teardown();
+}
+
+/* Ids fed one after the other and what each must be classified as. */
+typedef struct {
+    int32_t id;
+    vpd_h2_id_kind kind;
+} id_step;
+
+static void
+feed_ids(vpd_h2_ids *t, const id_step *steps, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ASSERT_INT_EQ(vpd_h2_ids_headers(t, steps[i].id), steps[i].kind);
+}
+
+TEST(id_record_bounds_its_gaps)
+{
+    vpd_h2_ids t = {0};
+    static const id_step start[] = {
+        {2, VPD_H2_ID_USED}, /* the server's */
+        {0, VPD_H2_ID_USED},         {1, VPD_H2_ID_NEW},
+        {3, VPD_H2_ID_NEW},          {1, VPD_H2_ID_USED},
+        {9, VPD_H2_ID_NEW}, /* 5 and 7 skipped */
+        {5, VPD_H2_ID_NEVER_OPENED}, {7, VPD_H2_ID_NEVER_OPENED},
+        {9, VPD_H2_ID_USED},         {11, VPD_H2_ID_NEW},
+    };
+    feed_ids(&t, start, sizeof start / sizeof start[0]);
+    ASSERT_INT_EQ(t.n_gaps, 1);
+    /* Every other id from here: one gap each, the oldest forgotten. */
+    for (int32_t id = 15; id < 15 + 4 * VPD_H2_IDS_GAPS; id += 4)
+        ASSERT_INT_EQ(vpd_h2_ids_headers(&t, id), VPD_H2_ID_NEW);
+    ASSERT_INT_EQ(t.n_gaps, VPD_H2_IDS_GAPS);
+    static const id_step after[] = {
+        {5, VPD_H2_ID_USED},
+        {13, VPD_H2_ID_NEVER_OPENED},
+        {15, VPD_H2_ID_USED},
+        {17, VPD_H2_ID_NEVER_OPENED},
+        {0x7fffffff, VPD_H2_ID_NEW}, /* the highest a client may use */
+        {0x7ffffffd, VPD_H2_ID_NEVER_OPENED},
+    };
+    feed_ids(&t, after, sizeof after / sizeof after[0]);
+}
+
 int
 main(void)
 {
@@ -501,5 +737,9 @@ main(void)
         T(reset_while_held_then_answer_frees),
         T(reset_streams_count_against_the_limit), T(detach_marks_requests_gone),
         T(sync_answer_and_body_limit), T(header_list_over_the_limit_is_431),
-        T(settings_timeout_and_goaway));
+        T(settings_timeout_and_goaway),
+        T(headers_on_a_skipped_id_is_protocol_error),
+        T(headers_on_an_opened_id_keep_nghttp2s_handling),
+        T(late_headers_on_a_closed_stream_are_not_protocol_error),
+        T(id_record_bounds_its_gaps), T(idle_and_evict));
 }
