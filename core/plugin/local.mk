@@ -8,6 +8,7 @@ core_libvpcore_la_SOURCES += core/plugin/host_table.c core/plugin/host_table.h \
 	 core/plugin/plugin_describe.c core/plugin/plugin_describe.h \
 	 core/plugin/plugin_instance.c core/plugin/plugin_instance.h \
 	 core/plugin/plugin_loader.c core/plugin/plugin_loader.h \
+	 core/plugin/plugin_layout.c core/plugin/plugin_layout.h \
 	 core/plugin/request.c core/plugin/request.h \
 	 core/plugin/timers.c core/plugin/timers.h \
 	 core/plugin/reauth.c core/plugin/reauth.h \
