@@ -10,6 +10,9 @@
  * (char *(const char *, size_t)) before including it; by default the
  * daemon's vpd_secret_dup is used.
  *
+ * The 1.0 helpers (json_get_string, json_object_from_pairs) are here too,
+ * for the same reason.
+ *
  * Ownership: documents from vpd_json_parse and vpd_json_new are the
  * caller's until vpd_json_free or until added to another value; nodes
  * found in a document are borrowed from it; texts are secret buffers. */
@@ -36,5 +39,10 @@ int vpd_json_add_number(vp_json_t *container, const char *key, double value);
 int vpd_json_add_bool(vp_json_t *container, const char *key, int value);
 int vpd_json_add(vp_json_t *container, const char *key, vp_json_t *child);
 char *vpd_json_to_text(const vp_json_t *node, size_t *len);
+
+/* The 1.0 members json_get_string and json_object_from_pairs (host.h). */
+int vpd_json_get_string(const char *json, size_t len, const char *path,
+                        char **out);
+char *vpd_json_object_from_pairs(const char *const *pairs);
 
 #endif
