@@ -13,9 +13,11 @@
  *   VPD_MEMBERS_SECRET_DUP(s, len): a secret buffer;
  *   VPD_MEMBERS_SET_ERROR(inst, fmt, ...) and VPD_MEMBERS_LOG(inst,
  *     level, fmt, ...): the host's set_error and log members;
- * and the declarations of vpd_file_read (plugin/file_read.h, or
- * file_read.c itself).  The members defined here are static.  Keep it to
- * libc and the SDK's headers. */
+ * and the declaration of vpd_file_read (plugin/file_read.h, or
+ * file_read.c itself).  The members defined here are static;
+ * VPD_HOST_MEMBERS_SHARED puts them in the includer's vp_host_api_t
+ * initializer.  Keep it to libc
+ * and the SDK's headers. */
 #include <ctype.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -138,3 +140,11 @@ member_read_file_opts(const vp_instance_t *inst, const char *path,
     return member_read_with(inst, path, opts->flags, opts->deny_mode, out,
                             out_len);
 }
+
+/* The designated initializers of every member above, for the includer's
+ * vp_host_api_t. */
+#define VPD_HOST_MEMBERS_SHARED                                                \
+    .conf_string = member_conf_string, .conf_int = member_conf_int,            \
+    .conf_bool = member_conf_bool,                                             \
+    .conf_duration_ms = member_conf_duration_ms,                               \
+    .read_file = member_read_file, .read_file_opts = member_read_file_opts

@@ -45,4 +45,19 @@ int vpd_json_get_string(const char *json, size_t len, const char *path,
                         char **out);
 char *vpd_json_object_from_pairs(const char *const *pairs);
 
+/* The designated initializers of every JSON member of vp_host_api_t, for
+ * the daemon's host table and the mock host's alike. */
+#define VPD_JSON_MEMBERS                                                       \
+    .json_get_string = vpd_json_get_string,                                    \
+    .json_object_from_pairs = vpd_json_object_from_pairs,                      \
+    .json_parse = vpd_json_parse, .json_free = vpd_json_free,                  \
+    .json_get = vpd_json_get, .json_type = vpd_json_type,                      \
+    .json_get_int = vpd_json_get_int, .json_get_number = vpd_json_get_number,  \
+    .json_get_bool = vpd_json_get_bool, .json_get_str = vpd_json_get_str,      \
+    .json_array_len = vpd_json_array_len, .json_array_at = vpd_json_array_at,  \
+    .json_new = vpd_json_new, .json_add_str = vpd_json_add_str,                \
+    .json_add_int = vpd_json_add_int, .json_add_number = vpd_json_add_number,  \
+    .json_add_bool = vpd_json_add_bool, .json_add = vpd_json_add,              \
+    .json_to_text = vpd_json_to_text
+
 #endif

@@ -1063,13 +1063,8 @@ static const vp_host_api_t mock_table = {
     .strdup = mock_strdup,
     .secret_dup = mock_secret_dup,
     .secret_free = mock_secret_free,
-    .conf_string = member_conf_string,
-    .conf_int = member_conf_int,
-    .conf_bool = member_conf_bool,
-    .conf_duration_ms = member_conf_duration_ms,
-    .read_file = member_read_file,
-    .json_get_string = vpd_json_get_string,
-    .json_object_from_pairs = vpd_json_object_from_pairs,
+    VPD_HOST_MEMBERS_SHARED,
+    VPD_JSON_MEMBERS,
     .login_set_request = vpd_login_set_request,
     .login_set_body = vpd_login_set_body,
     .login_set_token = vpd_login_set_token,
@@ -1105,26 +1100,6 @@ static const vp_host_api_t mock_table = {
     /* 1.2: fetch */
     .fetch = mock_fetch,
     .fetch_cancel = mock_fetch_cancel,
-
-    /* 1.2: JSON */
-    .json_parse = vpd_json_parse,
-    .json_free = vpd_json_free,
-    .json_get = vpd_json_get,
-    .json_type = vpd_json_type,
-    .json_get_int = vpd_json_get_int,
-    .json_get_number = vpd_json_get_number,
-    .json_get_bool = vpd_json_get_bool,
-    .json_get_str = vpd_json_get_str,
-    .json_array_len = vpd_json_array_len,
-    .json_array_at = vpd_json_array_at,
-    .json_new = vpd_json_new,
-    .json_add_str = vpd_json_add_str,
-    .json_add_int = vpd_json_add_int,
-    .json_add_number = vpd_json_add_number,
-    .json_add_bool = vpd_json_add_bool,
-    .json_add = vpd_json_add,
-    .json_to_text = vpd_json_to_text,
-    .read_file_opts = member_read_file_opts,
 };
 
 const vp_host_api_t *

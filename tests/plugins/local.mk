@@ -69,12 +69,12 @@ tests_plugins_undefined_symbol_la_LDFLAGS = -module -avoid-version -shared \
 	-Wl,-z,lazy -rpath $(abs_builddir)/tests/plugins
 # One schema in two layouts: schema10 stands in for a plugin built with
 # the ABI 1.0 headers, schema12 is built with these.
-tests_plugins_schema10_la_SOURCES = tests/plugins/schema_wide.c \
+tests_plugins_schema10_la_SOURCES = tests/plugins/schema_wide.c tests/plugins/schema_wide.h \
 	tests/plugins/layout_1_0.h
 tests_plugins_schema10_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS) -DSCHEMA_WIDE_1_0
 tests_plugins_schema10_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
 tests_plugins_schema10_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
-tests_plugins_schema12_la_SOURCES = tests/plugins/schema_wide.c
+tests_plugins_schema12_la_SOURCES = tests/plugins/schema_wide.c tests/plugins/schema_wide.h
 tests_plugins_schema12_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
 tests_plugins_schema12_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
 tests_plugins_schema12_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)

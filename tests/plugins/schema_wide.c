@@ -14,6 +14,8 @@
 
 #include <vaproxy/vaproxy.h>
 
+#include "schema_wide.h"
+
 #ifdef SCHEMA_WIDE_1_0
 #include "layout_1_0.h"
 #define MODULE schema10
@@ -38,17 +40,9 @@ typedef vp_conf_field_t field_t;
 #define TEXT_(x) #x
 #define TEXT(x) TEXT_(x)
 
-static const field_t wide_schema[] = {
-    FIELD("address", VP_CONF_STRING, VP_CONF_REQUIRED, NULL,
-          "where to send things"),
-    FIELD("ca_file", VP_CONF_PATH, 0, "/etc/ssl/ca.pem", "a CA bundle"),
-    FIELD("retries", VP_CONF_INT, 0, "3", "how many tries"),
-    FIELD("verify", VP_CONF_BOOL, 0, "true", "check the peer"),
-    FIELD("interval", VP_CONF_DURATION, 0, "30s", "how often"),
-    FIELD("file_mode", VP_CONF_MODE, 0, "0640", "mode of what is written"),
-    FIELD("api_key", VP_CONF_STRING, VP_CONF_SECRET, NULL, "kept secret"),
-    FIELD_END,
-};
+#define WIDE_FIELD(key, type, flags, def, help)                                \
+    FIELD(key, type, flags, def, help),
+static const field_t wide_schema[] = {SCHEMA_WIDE_FIELDS(WIDE_FIELD) FIELD_END};
 
 static const field_t narrow_schema[] = {
     FIELD("only", VP_CONF_INT, VP_CONF_REQUIRED, NULL, "the one key"),

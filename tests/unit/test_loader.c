@@ -16,6 +16,7 @@
 #include "plugin/host_table.h"
 #include "plugin/plugin_instance.h"
 #include "plugin/plugin_loader.h"
+#include "../plugins/schema_wide.h"
 
 static int
 load(const char *dir, const char *name, char *err, size_t len)
@@ -490,19 +491,11 @@ TEST(a_plugin_targeting_an_older_minor_loads_into_that_daemon)
 
 /* ---- schema layouts (ABI 1.2 records the element sizes) ---------------- */
 
-static const vp_conf_field_t wide_fields[] = {
-    VP_CONF_FIELD("address", VP_CONF_STRING, VP_CONF_REQUIRED, NULL,
-                  "where to send things"),
-    VP_CONF_FIELD("ca_file", VP_CONF_PATH, 0, "/etc/ssl/ca.pem", "a CA bundle"),
-    VP_CONF_FIELD("retries", VP_CONF_INT, 0, "3", "how many tries"),
-    VP_CONF_FIELD("verify", VP_CONF_BOOL, 0, "true", "check the peer"),
-    VP_CONF_FIELD("interval", VP_CONF_DURATION, 0, "30s", "how often"),
-    VP_CONF_FIELD("file_mode", VP_CONF_MODE, 0, "0640",
-                  "mode of what is written"),
-    VP_CONF_FIELD("api_key", VP_CONF_STRING, VP_CONF_SECRET, NULL,
-                  "kept secret"),
-    VP_CONF_END,
-};
+/* The schema the test plugins schema10 and schema12 declare. */
+#define WIDE_FIELD(key, type, flags, def, help)                                \
+    VP_CONF_FIELD(key, type, flags, def, help),
+static const vp_conf_field_t wide_fields[] = {SCHEMA_WIDE_FIELDS(WIDE_FIELD)
+                                                  VP_CONF_END};
 
 static void
 assert_same_field(const vp_conf_field_t *got, const vp_conf_field_t *want)
