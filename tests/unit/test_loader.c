@@ -15,6 +15,7 @@
 #include "config/cfgtree.h"
 #include "plugin/host_table.h"
 #include "plugin/plugin_instance.h"
+#include "plugin/plugin_layout.h"
 #include "plugin/plugin_loader.h"
 #include "../plugins/schema_wide.h"
 
@@ -636,6 +637,63 @@ TEST(every_schema_field_reads_alike_in_the_1_0_and_1_2_layouts)
     check_wide_plugin("schema12", (uint32_t)sizeof(vp_plugin_t));
 }
 
+/* A field as a later minor might grow it: the copy takes what the host
+ * knows and skips the rest. */
+typedef struct {
+    vp_conf_field_t known;
+    const char *appended;
+} future_field;
+
+static const vp_consistency_ops_t layout_ops = {.size = sizeof layout_ops};
+
+TEST(the_layout_copy_follows_the_recorded_strides_and_refuses_bad_ones)
+{
+    static const future_field future[] = {
+        {VP_CONF_FIELD("one", VP_CONF_INT, 0, "1", "first"), "x"},
+        {{.key = "two", .type = VP_CONF_BOOL, .help = "second"}, "y"},
+        {VP_CONF_END, NULL},
+    };
+    vp_provide_t provides[] = {
+        {VP_KIND_CONSISTENCY, "future", &layout_ops,
+         (const vp_conf_field_t *)(const void *)future},
+        {0, NULL, NULL, NULL},
+    };
+    vp_plugin_t d = {VP_PLUGIN_HEADER(future), .provides = provides};
+    d.conf_field_size = (uint32_t)sizeof(future_field);
+    vpd_layout l;
+    char why[512] = "";
+    ASSERT_INT_EQ(vpd_layout_copy(&d, &l, why, sizeof why), -1);
+    ASSERT_STR_CONTAINS(why, "key \"one\" says its size is");
+
+    /* Fields that leave size 0 are read with the descriptor's stride. */
+    future_field unsized[3];
+    memcpy(unsized, future, sizeof unsized);
+    unsized[0].known.size = 0;
+    provides[0].schema = (const vp_conf_field_t *)(const void *)unsized;
+    ASSERT_INT_EQ(vpd_layout_copy(&d, &l, why, sizeof why), 0);
+    ASSERT_INT_EQ(l.n_provides, 1);
+    ASSERT_STR_EQ(l.provides[0].name, "future");
+    const vp_conf_field_t *f = l.provides[0].schema;
+    ASSERT_STR_EQ(f[0].key, "one");
+    ASSERT_STR_EQ(f[0].default_value, "1");
+    ASSERT_STR_EQ(f[1].key, "two");
+    ASSERT_INT_EQ(f[1].type, VP_CONF_BOOL);
+    ASSERT_INT_EQ(f[1].size, sizeof(vp_conf_field_t));
+    ASSERT_NULL(f[2].key);
+    ASSERT_NULL(l.provides[1].name);
+    vpd_layout_free(&l);
+
+    /* A descriptor large enough to have the sizes must fill them. */
+    d.conf_field_size = 0;
+    ASSERT_INT_EQ(vpd_layout_copy(&d, &l, why, sizeof why), -1);
+    ASSERT_STR_CONTAINS(why, "conf_field_size 0 is not a valid ABI 1.x size");
+    ASSERT_STR_CONTAINS(why, "VP_PLUGIN_HEADER");
+    d.conf_field_size = (uint32_t)sizeof(vp_conf_field_t);
+    d.provide_size = 12;
+    ASSERT_INT_EQ(vpd_layout_copy(&d, &l, why, sizeof why), -1);
+    ASSERT_STR_CONTAINS(why, "provide_size 12 is not a valid ABI 1.x size");
+}
+
 static void
 copy_file(const char *from, const char *to)
 {
@@ -756,5 +814,6 @@ main(void)
         T(a_plugin_targeting_an_older_minor_loads_into_that_daemon),
         T(a_world_writable_plugin_or_directory_is_refused),
         T(plugin_directories_are_searched_in_order_then_the_default),
-        T(every_schema_field_reads_alike_in_the_1_0_and_1_2_layouts));
+        T(every_schema_field_reads_alike_in_the_1_0_and_1_2_layouts),
+        T(the_layout_copy_follows_the_recorded_strides_and_refuses_bad_ones));
 }
