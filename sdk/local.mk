@@ -14,13 +14,17 @@
 #                                               which mock_host.c includes
 #   $(datadir)/vaproxy-sdk/plugin/login_fields.c the daemon's login setters,
 #                                               which mock_host.c includes
+#   $(datadir)/vaproxy-sdk/base/conf_words.c    Go's booleans, "did you mean"
+#   $(datadir)/vaproxy-sdk/plugin/conf_schema.[ch] the daemon's schema checks
+#                                               and their messages
+#   $(datadir)/vaproxy-sdk/plugin/host_members.c the conf_* getters and file
+#                                               readers of both host tables
 #   $(datadir)/vaproxy-sdk/template/...         the template plugin project
 #
 # The mock host installed is tests/host/mock_host.[ch] itself, the one the
-# in-tree plugin tests use, with core/base/duration.c and
-# core/plugin/file_read.c and core/plugin/login_fields.c, the daemon's own
-# parser, file reader and login setters, at the
-# relative paths mock_host.c includes them by: one source of truth.  `make install-sdk` installs
+# in-tree plugin tests use, with the daemon's own sources it includes
+# (listed above) at the relative paths it includes them by: one source of
+# truth.  `make install-sdk` installs
 # only these files (the integration tests stage them with DESTDIR).
 vaproxyincludedir = $(includedir)/vaproxy
 vaproxyinclude_HEADERS = \
@@ -39,10 +43,12 @@ dist_aclocal_DATA = sdk/vaproxy-sdk.m4
 vpsdkdir = $(datadir)/vaproxy-sdk
 dist_vpsdk_DATA = tests/host/mock_host.c tests/host/mock_host.h
 vpsdkbasedir = $(vpsdkdir)/base
-vpsdkbase_DATA = core/base/duration.c
+vpsdkbase_DATA = core/base/duration.c core/base/conf_words.c
 vpsdkplugindir = $(vpsdkdir)/plugin
 vpsdkplugin_DATA = core/plugin/json_api.c core/plugin/json_api.h \
-	core/plugin/file_read.c core/plugin/login_fields.c
+	core/plugin/file_read.c core/plugin/login_fields.c \
+	core/plugin/conf_schema.c core/plugin/conf_schema.h \
+	core/plugin/host_members.c
 
 vpsdktemplatedir = $(vpsdkdir)/template
 dist_vpsdktemplate_DATA = sdk/template/configure.ac \

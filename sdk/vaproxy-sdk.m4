@@ -135,7 +135,8 @@ LDFLAGS=$vaproxy_sdk_save_LDFLAGS
 # ---------------------------------------------------------------
 # Finds the SDK's mock host, the stand-alone host table that plugin unit
 # tests link instead of the daemon: mock_host.c, mock_host.h and the
-# base/duration.c and plugin/file_read.c it includes, in the directory named by the pkg-config
+# daemon's sources it includes (base/duration.c, plugin/file_read.c,
+# plugin/conf_schema.c, plugin/host_members.c, ...), in the directory named by the pkg-config
 # variable mockhostdir (or by the VAPROXY_MOCKHOST_DIR variable given to
 # configure), plus json-c, which it
 # uses for the host's JSON helpers.  Call it after VAPROXY_CHECK_SDK.
@@ -162,13 +163,15 @@ AS_IF([test "x$VAPROXY_MOCKHOST_DIR" != x &&
        test -r "$VAPROXY_MOCKHOST_DIR/mock_host.c" &&
        test -r "$VAPROXY_MOCKHOST_DIR/mock_host.h" &&
        test -r "$VAPROXY_MOCKHOST_DIR/base/duration.c" &&
-       test -r "$VAPROXY_MOCKHOST_DIR/plugin/file_read.c"],
+       test -r "$VAPROXY_MOCKHOST_DIR/plugin/file_read.c" &&
+       test -r "$VAPROXY_MOCKHOST_DIR/plugin/conf_schema.c" &&
+       test -r "$VAPROXY_MOCKHOST_DIR/plugin/host_members.c"],
   [AC_MSG_RESULT([$VAPROXY_MOCKHOST_DIR])
    PKG_CHECK_MODULES([VAPROXY_MOCKHOST_JSONC], [json-c >= 0.13],
      [vaproxy_mockhost_found=yes],
      [vaproxy_mockhost_why="the mock host needs json-c (Debian: libjson-c-dev)"])],
   [AC_MSG_RESULT([no])
-   vaproxy_mockhost_why="no mock_host.c, mock_host.h, base/duration.c and plugin/file_read.c in \"$VAPROXY_MOCKHOST_DIR\""])
+   vaproxy_mockhost_why="no mock_host.c, mock_host.h and the daemon's sources it includes (base/duration.c, plugin/file_read.c, plugin/conf_schema.c, plugin/host_members.c) in \"$VAPROXY_MOCKHOST_DIR\""])
 AS_IF([test "x$vaproxy_mockhost_found" = xyes],
   [VAPROXY_MOCKHOST_CFLAGS="-I$VAPROXY_MOCKHOST_DIR $VAPROXY_SDK_CFLAGS $VAPROXY_MOCKHOST_JSONC_CFLAGS"
    VAPROXY_MOCKHOST_LIBS=$VAPROXY_MOCKHOST_JSONC_LIBS

@@ -26,6 +26,7 @@ EXTRA_DIST += tests/harness/test.h tests/sim/vaultsim.py \
 	$(INTEGRATION_TESTS)
 
 include tests/unit/local.mk
+include tests/host/local.mk
 include tests/plugins/local.mk
 include tests/netfuzz/local.mk
 include tests/fuzz/local.mk

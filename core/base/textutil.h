@@ -6,13 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Go's strconv.ParseBool spellings, which Vault accepts in strings:
- * 1 t T TRUE true True / 0 f F FALSE false False.  Returns 0 or -1. */
-int vpd_parse_go_bool(const char *s, bool *out);
-
-/* Levenshtein distance, for "did you mean" suggestions; strings longer
- * than 64 bytes count as far apart. */
-size_t vpd_edit_distance(const char *a, const char *b);
+/* vpd_parse_go_bool and vpd_edit_distance, which the SDK's mock host
+ * compiles too. */
+#include "base/conf_words.h"
 
 /* User text (keys, values) made safe for a one-line message: control
  * characters and quotes become '?', more than 60 bytes end in "...".

@@ -1,18 +1,14 @@
 /* The host table's shims: see host_table.h.  The members that act on
  * login requests and proxied requests are implemented in login.c and
  * request.c, the 1.2 timers, reauth, fetch and JSON members in timers.c,
- * reauth.c, fetch.c and json_api.c; the ones here are the rest: logging
- * and errors, memory, configuration lookups, files, the 1.0 JSON
- * helpers, time and randomness. */
+ * reauth.c, fetch.c and json_api.c (the 1.0 JSON helpers too), the
+ * configuration getters and file readers in host_members.c (shared with
+ * the SDK's mock host); the ones here are the rest: logging and errors,
+ * memory, time and randomness. */
 #include "autoconf.h"
 
 #include "plugin/host_table.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <json.h>
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,8 +28,6 @@
 #include "plugin/reauth.h"
 #include "plugin/request.h"
 #include "plugin/timers.h"
-
-#define FILE_MAX (1024 * 1024)
 
 /* ---- logging and errors ----------------------------------------------- */
 
@@ -106,183 +100,23 @@ host_strdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* ---- configuration ----------------------------------------------------- */
+/* ---- configuration, files -------------------------------------------- */
 
+/* The getters and the file readers are host_members.c's, shared with the
+ * SDK's mock host; these are what they act on. */
 static int
-conf_get(const vp_instance_t *inst, const char *key, vp_conf_type_t want,
-         const char **str, int64_t *num)
+instance_conf_get(const vp_instance_t *inst, const char *key,
+                  vp_conf_type_t want, const char **str, int64_t *num)
 {
     const vpd_instance *vi = (const vpd_instance *)inst;
     return vpd_plugin_conf_get(&vi->conf, key, want, str, num);
 }
 
-static int
-host_conf_string(const vp_instance_t *inst, const char *key, const char **out)
-{
-    int64_t unused;
-    return conf_get(inst, key, VP_CONF_STRING, out, &unused);
-}
-
-static int
-host_conf_int(const vp_instance_t *inst, const char *key, int64_t *out)
-{
-    const char *unused;
-    return conf_get(inst, key, VP_CONF_INT, &unused, out);
-}
-
-static int
-host_conf_bool(const vp_instance_t *inst, const char *key, int *out)
-{
-    const char *unused;
-    int64_t v = 0;
-    int rc = conf_get(inst, key, VP_CONF_BOOL, &unused, &v);
-    if (rc == 0)
-        *out = v != 0;
-    return rc;
-}
-
-static int
-host_conf_duration_ms(const vp_instance_t *inst, const char *key, uint64_t *out)
-{
-    const char *unused;
-    int64_t v = 0;
-    int rc = conf_get(inst, key, VP_CONF_DURATION, &unused, &v);
-    if (rc == 0)
-        *out = (uint64_t)v;
-    return rc;
-}
-
-/* ---- files ------------------------------------------------------------- */
-
-/* The rules and messages are file_read.c's, shared with the mock host. */
-static int
-read_with(const vp_instance_t *inst, const char *path, unsigned flags,
-          unsigned deny_mode, char **out, size_t *out_len)
-{
-    *out = NULL;
-    char why[512], *raw = NULL;
-    size_t len = 0;
-    int rc = vpd_file_read(path, flags, deny_mode, FILE_MAX, &raw, &len, why,
-                           sizeof why);
-    if (rc != 0) {
-        if (inst && rc != VP_ENOMEM)
-            host_set_error(inst, "%s", why);
-        return rc;
-    }
-    if (why[0])
-        host_log(inst, VP_LOG_WARN, "%s", why);
-    const char *start = raw;
-    size_t n = len;
-    if (flags & VP_READ_TRIM) {
-        while (n && isspace((unsigned char)*start)) {
-            start++;
-            n--;
-        }
-        while (n && isspace((unsigned char)start[n - 1]))
-            n--;
-    }
-    *out = vpd_secret_dup(start, n);
-    OPENSSL_cleanse(raw, len);
-    free(raw);
-    if (!*out)
-        return VP_ENOMEM;
-    if (out_len)
-        *out_len = n;
-    return 0;
-}
-
-static int
-host_read_file(const vp_instance_t *inst, const char *path, int trim,
-               char **out, size_t *out_len)
-{
-    return read_with(inst, path, trim ? VP_READ_TRIM : 0, 0, out, out_len);
-}
-
-static int
-host_read_file_opts(const vp_instance_t *inst, const char *path,
-                    const vp_read_opts_t *opts, char **out, size_t *out_len)
-{
-    *out = NULL;
-    if (!opts)
-        return read_with(inst, path, 0, 0, out, out_len);
-    const unsigned known = VP_READ_TRIM | VP_READ_NOFOLLOW | VP_READ_REMOVE;
-    if (opts->size < sizeof *opts || (opts->flags & ~known)) {
-        if (inst)
-            host_set_error(inst, "read_file_opts: %s",
-                           opts->size < sizeof *opts ? "options too small"
-                                                     : "unknown flags");
-        return VP_EINVAL;
-    }
-    return read_with(inst, path, opts->flags, opts->deny_mode, out, out_len);
-}
-
-/* ---- JSON -------------------------------------------------------------- */
-
-static int
-host_json_get_string(const char *json, size_t len, const char *path, char **out)
-{
-    json_tokener *tok = json_tokener_new();
-    if (!tok)
-        return VP_ENOMEM;
-    json_object *root = json_tokener_parse_ex(tok, json, (int)len);
-    int ok = root && json_tokener_get_error(tok) == json_tokener_success;
-    json_tokener_free(tok);
-    if (!ok) {
-        json_object_put(root);
-        return VP_EINVAL;
-    }
-    json_object *cur = root;
-    char part[128];
-    const char *p = path;
-    while (cur && *p) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n >= sizeof part) {
-            cur = NULL;
-            break;
-        }
-        memcpy(part, p, n);
-        part[n] = '\0';
-        json_object *next = NULL;
-        if (!json_object_is_type(cur, json_type_object) ||
-            !json_object_object_get_ex(cur, part, &next))
-            cur = NULL;
-        else
-            cur = next;
-        p += n + (dot ? 1 : 0);
-    }
-    int rc = VP_ENOENT;
-    if (cur && json_object_is_type(cur, json_type_string)) {
-        *out = vpd_secret_dup(json_object_get_string(cur),
-                              (size_t)json_object_get_string_len(cur));
-        rc = *out ? 0 : VP_ENOMEM;
-    }
-    json_object_put(root);
-    return rc;
-}
-
-static char *
-host_json_object_from_pairs(const char *const *pairs)
-{
-    json_object *obj = json_object_new_object();
-    if (!obj)
-        return NULL;
-    for (size_t i = 0; pairs[i]; i += 2) {
-        if (!pairs[i + 1])
-            continue;
-        json_object_object_add(obj, pairs[i],
-                               json_object_new_string(pairs[i + 1]));
-    }
-    size_t len = 0;
-    const char *text =
-        json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
-    char *out = vpd_secret_dup(text, len);
-    /* json-c keeps its own copies of the values; wipe the serialisation
-     * buffer before it is freed. */
-    OPENSSL_cleanse((char *)text, len);
-    json_object_put(obj);
-    return out;
-}
+#define VPD_MEMBERS_CONF_GET instance_conf_get
+#define VPD_MEMBERS_SECRET_DUP vpd_secret_dup
+#define VPD_MEMBERS_SET_ERROR host_set_error
+#define VPD_MEMBERS_LOG host_log
+#include "plugin/host_members.c"
 
 /* ---- time and randomness ----------------------------------------------- */
 
@@ -312,13 +146,8 @@ static const vp_host_api_t host_table = {
     .strdup = host_strdup,
     .secret_dup = vpd_secret_dup,
     .secret_free = vpd_secret_free,
-    .conf_string = host_conf_string,
-    .conf_int = host_conf_int,
-    .conf_bool = host_conf_bool,
-    .conf_duration_ms = host_conf_duration_ms,
-    .read_file = host_read_file,
-    .json_get_string = host_json_get_string,
-    .json_object_from_pairs = host_json_object_from_pairs,
+    VPD_HOST_MEMBERS_SHARED,
+    VPD_JSON_MEMBERS,
     .login_set_request = vpd_login_set_request,
     .login_set_body = vpd_login_set_body,
     .login_set_token = vpd_login_set_token,
@@ -354,26 +183,6 @@ static const vp_host_api_t host_table = {
     /* 1.2: fetch */
     .fetch = vpd_plugin_fetch,
     .fetch_cancel = vpd_plugin_fetch_cancel,
-
-    /* 1.2: JSON */
-    .json_parse = vpd_json_parse,
-    .json_free = vpd_json_free,
-    .json_get = vpd_json_get,
-    .json_type = vpd_json_type,
-    .json_get_int = vpd_json_get_int,
-    .json_get_number = vpd_json_get_number,
-    .json_get_bool = vpd_json_get_bool,
-    .json_get_str = vpd_json_get_str,
-    .json_array_len = vpd_json_array_len,
-    .json_array_at = vpd_json_array_at,
-    .json_new = vpd_json_new,
-    .json_add_str = vpd_json_add_str,
-    .json_add_int = vpd_json_add_int,
-    .json_add_number = vpd_json_add_number,
-    .json_add_bool = vpd_json_add_bool,
-    .json_add = vpd_json_add,
-    .json_to_text = vpd_json_to_text,
-    .read_file_opts = host_read_file_opts,
 };
 
 const vp_host_api_t *

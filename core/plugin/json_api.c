@@ -363,3 +363,73 @@ vpd_json_to_text(const vp_json_t *node, size_t *len)
         *len = n;
     return out;
 }
+
+/* ---- the 1.0 helpers ---------------------------------------------------- */
+
+int
+vpd_json_get_string(const char *json, size_t len, const char *path, char **out)
+{
+    json_tokener *tok = json_tokener_new();
+    if (!tok)
+        return VP_ENOMEM;
+    json_object *root = json_tokener_parse_ex(tok, json, (int)len);
+    int ok = root && json_tokener_get_error(tok) == json_tokener_success;
+    json_tokener_free(tok);
+    if (!ok) {
+        json_object_put(root);
+        return VP_EINVAL;
+    }
+    /* Members only, as in 1.0: json_get walks arrays too. */
+    json_object *cur = root;
+    char part[128];
+    const char *p = path;
+    while (cur && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof part) {
+            cur = NULL;
+            break;
+        }
+        memcpy(part, p, n);
+        part[n] = '\0';
+        json_object *next = NULL;
+        if (!json_object_is_type(cur, json_type_object) ||
+            !json_object_object_get_ex(cur, part, &next))
+            cur = NULL;
+        else
+            cur = next;
+        p += n + (dot ? 1 : 0);
+    }
+    int rc = VP_ENOENT;
+    if (cur && json_object_is_type(cur, json_type_string)) {
+        *out = VPD_JSON_SECRET_DUP(json_object_get_string(cur),
+                                   (size_t)json_object_get_string_len(cur));
+        rc = *out ? 0 : VP_ENOMEM;
+    }
+    wipe_strings(root);
+    json_object_put(root);
+    return rc;
+}
+
+char *
+vpd_json_object_from_pairs(const char *const *pairs)
+{
+    json_object *obj = json_object_new_object();
+    if (!obj)
+        return NULL;
+    for (size_t i = 0; pairs[i]; i += 2) {
+        if (pairs[i + 1])
+            json_object_object_add(obj, pairs[i],
+                                   json_object_new_string(pairs[i + 1]));
+    }
+    size_t len = 0;
+    const char *text =
+        json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
+    char *out = VPD_JSON_SECRET_DUP(text, len);
+    /* json-c keeps its own copies of the values and the printed text:
+     * wipe both before they are freed. */
+    wipe((char *)text, len);
+    wipe_strings(obj);
+    json_object_put(obj);
+    return out;
+}

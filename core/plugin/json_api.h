@@ -10,6 +10,9 @@
  * (char *(const char *, size_t)) before including it; by default the
  * daemon's vpd_secret_dup is used.
  *
+ * The 1.0 helpers (json_get_string, json_object_from_pairs) are here too,
+ * for the same reason.
+ *
  * Ownership: documents from vpd_json_parse and vpd_json_new are the
  * caller's until vpd_json_free or until added to another value; nodes
  * found in a document are borrowed from it; texts are secret buffers. */
@@ -36,5 +39,25 @@ int vpd_json_add_number(vp_json_t *container, const char *key, double value);
 int vpd_json_add_bool(vp_json_t *container, const char *key, int value);
 int vpd_json_add(vp_json_t *container, const char *key, vp_json_t *child);
 char *vpd_json_to_text(const vp_json_t *node, size_t *len);
+
+/* The 1.0 members json_get_string and json_object_from_pairs (host.h). */
+int vpd_json_get_string(const char *json, size_t len, const char *path,
+                        char **out);
+char *vpd_json_object_from_pairs(const char *const *pairs);
+
+/* The designated initializers of every JSON member of vp_host_api_t, for
+ * the daemon's host table and the mock host's alike. */
+#define VPD_JSON_MEMBERS                                                       \
+    .json_get_string = vpd_json_get_string,                                    \
+    .json_object_from_pairs = vpd_json_object_from_pairs,                      \
+    .json_parse = vpd_json_parse, .json_free = vpd_json_free,                  \
+    .json_get = vpd_json_get, .json_type = vpd_json_type,                      \
+    .json_get_int = vpd_json_get_int, .json_get_number = vpd_json_get_number,  \
+    .json_get_bool = vpd_json_get_bool, .json_get_str = vpd_json_get_str,      \
+    .json_array_len = vpd_json_array_len, .json_array_at = vpd_json_array_at,  \
+    .json_new = vpd_json_new, .json_add_str = vpd_json_add_str,                \
+    .json_add_int = vpd_json_add_int, .json_add_number = vpd_json_add_number,  \
+    .json_add_bool = vpd_json_add_bool, .json_add = vpd_json_add,              \
+    .json_to_text = vpd_json_to_text
 
 #endif

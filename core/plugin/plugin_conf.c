@@ -1,20 +1,19 @@
-/* A plugin instance's configuration: see plugin_conf.h.  The conversions
- * here decide what a plugin's conf_* getters return, so they follow the
- * daemon's own config reader: Go's boolean spellings, Vault's durations
- * (base/duration.h), octal file modes. */
+/* A plugin instance's configuration: see plugin_conf.h.  What a key
+ * converts to and what the messages say is conf_schema.c's, shared with
+ * the SDK's mock host; this file adds where the values come from (the
+ * config block's nodes, the synthetic pairs) and where they were written
+ * (file, line, instance). */
 #include "autoconf.h"
 
 #include "plugin/plugin_conf.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/duration.h"
-#include "base/textutil.h"
 #include "config/cfg_copy.h"
 #include "config/config_diff.h"
+#include "plugin/conf_schema.h"
 
 int
 vpd_plugin_conf_init(vpd_plugin_conf *c, const vp_conf_field_t *schema,
@@ -55,16 +54,6 @@ vpd_plugin_conf_free(vpd_plugin_conf *c)
     *c = (vpd_plugin_conf){.schema = c->schema};
 }
 
-static const vp_conf_field_t *
-schema_field(const vpd_plugin_conf *c, const char *key)
-{
-    for (const vp_conf_field_t *f = c->schema; f && f->key; f++) {
-        if (strcmp(f->key, key) == 0)
-            return f;
-    }
-    return NULL;
-}
-
 /* The configured node for key (last one wins, as in HCL), or NULL. */
 static const vpd_cfg_node *
 conf_node(const vpd_plugin_conf *c, const char *key)
@@ -89,132 +78,44 @@ conf_pair(const vpd_plugin_conf *c, const char *key)
     return NULL;
 }
 
-static int
-parse_int_text(const char *s, int base, int64_t *out)
+/* A node as the schema checks see values: HCL's numbers and booleans
+ * keep their types, so `retries = 3` and `retries = "3"` both read. */
+static vpd_conf_value
+node_value(const vpd_cfg_node *n)
 {
-    if (!*s)
-        return -1;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, base);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Converts one value (node, or text from a pair or default) to the field's
- * type.  Returns 0, or -1 with what was expected in `want`. */
-static int
-conf_convert(vp_conf_type_t type, const vpd_cfg_node *node, const char *text,
-             const char **str, int64_t *num, const char **want)
-{
-    switch (type) {
-    case VP_CONF_STRING:
-    case VP_CONF_PATH:
-        *want = "a string";
-        if (node && node->type != VPD_CFG_STRING)
-            return -1;
-        *str = node ? node->str : text;
-        return 0;
-    case VP_CONF_INT:
-        *want = "an integer";
-        if (node && node->type == VPD_CFG_NUMBER && !node->is_float) {
-            *num = node->num;
-            return 0;
-        }
-        return parse_int_text(
-            node ? (node->type == VPD_CFG_STRING ? node->str : "") : text, 10,
-            num);
-    case VP_CONF_BOOL: {
-        *want = "a bool";
-        bool b = false;
-        if (node && node->type == VPD_CFG_BOOL) {
-            *num = node->boolean;
-            return 0;
-        }
-        if (node && node->type != VPD_CFG_STRING)
-            return -1;
-        if (vpd_parse_go_bool(node ? node->str : text, &b) != 0)
-            return -1;
-        *num = b;
-        return 0;
+    vpd_conf_value v = {VPD_CONF_VALUE_OTHER, NULL, 0,
+                        vpd_cfg_type_name(n->type)};
+    if (n->type == VPD_CFG_STRING) {
+        v.kind = VPD_CONF_VALUE_TEXT;
+        v.text = n->str;
+    } else if (n->type == VPD_CFG_NUMBER && !n->is_float) {
+        v.kind = VPD_CONF_VALUE_WHOLE;
+        v.whole = n->num;
+    } else if (n->type == VPD_CFG_BOOL) {
+        v.kind = VPD_CONF_VALUE_TRUTH;
+        v.whole = n->boolean;
     }
-    case VP_CONF_DURATION: {
-        *want = "a duration (\"30s\", \"5m\", or seconds)";
-        uint64_t ms;
-        if (node && node->type == VPD_CFG_NUMBER && !node->is_float &&
-            node->num >= 0) {
-            *num = node->num * 1000;
-            return 0;
-        }
-        if (node && node->type != VPD_CFG_STRING)
-            return -1;
-        if (vpd_duration_parse(node ? node->str : text, &ms) != 0)
-            return -1;
-        *num = (int64_t)ms;
-        return 0;
-    }
-    case VP_CONF_MODE:
-        /* HCL's 0640 is already octal; JSON users write "0640" (which
-         * fixes hashicorp/vault#9404: JSON has no octal numbers). */
-        *want = "a file mode (0640 or \"0640\")";
-        if (node && node->type == VPD_CFG_NUMBER && !node->is_float) {
-            *num = node->num;
-        } else if ((!node || node->type == VPD_CFG_STRING) &&
-                   parse_int_text(node ? node->str : text, 8, num) == 0) {
-            /* parsed */
-        } else {
-            return -1;
-        }
-        return (*num >= 0 && *num <= 07777) ? 0 : -1;
-    }
-    *want = "a known type";
-    return -1;
+    return v;
 }
 
 int
 vpd_plugin_conf_get(const vpd_plugin_conf *c, const char *key,
                     vp_conf_type_t want_type, const char **str, int64_t *num)
 {
-    const vp_conf_field_t *f = schema_field(c, key);
-    const char *want;
-    if (!f)
-        return VP_EINVAL;
-    /* The getter's type must be compatible with the schema's. */
-    int text_like = want_type == VP_CONF_STRING;
-    int schema_text = f->type == VP_CONF_STRING || f->type == VP_CONF_PATH;
-    if (text_like != schema_text)
-        return VP_EINVAL;
     const vpd_cfg_node *node = conf_node(c, key);
     const char *text = node ? NULL : conf_pair(c, key);
-    if (!node && !text)
-        text = f->default_value;
-    if (!node && !text)
-        return VP_ENOENT;
-    return conf_convert(f->type, node, text, str, num, &want) == 0 ? 0
-                                                                   : VP_EINVAL;
+    vpd_conf_value v = {VPD_CONF_VALUE_TEXT, text, 0, "string"};
+    if (node)
+        v = node_value(node);
+    return vpd_conf_schema_get(c->schema, key, want_type,
+                               node || text ? &v : NULL, str, num);
 }
 
-/* A key that is not in the schema: name the closest one, when it is
- * within two edits, since that is almost always a typo. */
-static void
-unknown_key(const vpd_plugin_conf *c, const vpd_cfg_member *m,
-            const char *label, char *err, size_t err_len)
+static int
+conf_present(const void *ctx, const char *key)
 {
-    const char *best = NULL;
-    size_t best_d = 3;
-    for (const vp_conf_field_t *s = c->schema; s && s->key; s++) {
-        size_t d = vpd_edit_distance(m->key, s->key);
-        if (d < best_d) {
-            best_d = d;
-            best = s->key;
-        }
-    }
-    snprintf(err, err_len, "%s:%d: %s: unknown key \"%s\"%s%s%s",
-             m->value->file, m->line, label, m->key,
-             best ? " (did you mean \"" : "", best ? best : "",
-             best ? "\"?)" : "");
+    const vpd_plugin_conf *c = ctx;
+    return conf_node(c, key) || conf_pair(c, key);
 }
 
 int
@@ -227,33 +128,24 @@ vpd_plugin_conf_check(const vpd_plugin_conf *c, const char *label,
                  node->file, node->line, label, vpd_cfg_type_name(node->type));
         return -1;
     }
+    char msg[512];
     for (size_t i = 0; node && i < node->n_members; i++) {
         const vpd_cfg_member *m = &node->members[i];
-        const vp_conf_field_t *f = schema_field(c, m->key);
-        if (!f) {
-            unknown_key(c, m, label, err, err_len);
-            return -1;
-        }
-        const char *str, *want;
-        int64_t num;
-        if (conf_convert(f->type, m->value, NULL, &str, &num, &want) != 0) {
-            snprintf(err, err_len, "%s:%d: %s: %s: expected %s, got %s",
-                     m->value->file, m->line, label, m->key, want,
-                     vpd_cfg_type_name(m->value->type));
+        vpd_conf_value v = node_value(m->value);
+        if (vpd_conf_schema_check_value(c->schema, m->key, &v, msg,
+                                        sizeof msg) != 0) {
+            snprintf(err, err_len, "%s:%d: %s: %s", m->value->file, m->line,
+                     label, msg);
             return -1;
         }
     }
-    for (const vp_conf_field_t *f = c->schema; f && f->key; f++) {
-        if ((f->flags & VP_CONF_REQUIRED) && !conf_node(c, f->key) &&
-            !conf_pair(c, f->key)) {
-            if (node)
-                snprintf(err, err_len, "%s:%d: %s: missing required key \"%s\"",
-                         node->file, node->line, label, f->key);
-            else
-                snprintf(err, err_len, "%s: %s: missing required key \"%s\"",
-                         where, label, f->key);
-            return -1;
-        }
+    if (vpd_conf_schema_missing(c->schema, conf_present, c, msg, sizeof msg)) {
+        if (node)
+            snprintf(err, err_len, "%s:%d: %s: %s", node->file, node->line,
+                     label, msg);
+        else
+            snprintf(err, err_len, "%s: %s: %s", where, label, msg);
+        return -1;
     }
     return 0;
 }

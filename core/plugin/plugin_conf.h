@@ -6,7 +6,8 @@
  * Ownership: a vpd_plugin_conf owns its node copy and its pairs, made by
  * vpd_plugin_conf_init and released by vpd_plugin_conf_free, so it never
  * depends on the configuration it was read from.  The schema is borrowed
- * from the plugin and lives as long as the plugin stays loaded. */
+ * from the loader's copy of the plugin's (plugin_layout.h) and lives as
+ * long as the plugin stays loaded. */
 #ifndef VPD_PLUGIN_CONF_H
 #define VPD_PLUGIN_CONF_H
 
@@ -25,7 +26,7 @@ typedef struct {
 } vpd_conf_pair;
 
 typedef struct {
-    const vp_conf_field_t *schema; /* borrowed from the plugin */
+    const vp_conf_field_t *schema; /* borrowed from the loader */
     vpd_cfg_node *node;            /* a copy of the `config` object, or NULL */
     vpd_conf_pair *pairs;          /* copies of the synthetic pairs */
     size_t n_pairs;

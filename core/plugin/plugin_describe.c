@@ -58,7 +58,7 @@ vpd_plugins_describe(const vpd_registry *reg, FILE *out)
                 p->path);
         if (d->summary && d->summary[0])
             fprintf(out, "  %s\n", d->summary);
-        for (const vp_provide_t *pr = d->provides; pr->kind; pr++) {
+        for (const vp_provide_t *pr = p->layout.provides; pr->kind; pr++) {
             fprintf(out, "  %s \"%s\"\n", vpd_kind_name(pr->kind), pr->name);
             describe_schema(pr->schema, out);
         }

@@ -240,9 +240,19 @@ check_descriptor(const vpd_registry *reg, const vp_host_api_t *host,
                       "descriptor name \"%s\" does not match the file name "
                       "\"%s\"",
                       d->name ? d->name : "(null)", modname);
-    if (!d->provides || d->provides[0].kind == 0)
+    if (!d->provides)
         return refuse(err, err_len, path, "provides no implementation");
-    for (const vp_provide_t *p = d->provides; p->kind != 0; p++) {
+    return 0;
+}
+
+/* The implementations, read from the host's copy of the arrays. */
+static int
+check_provides(const vpd_registry *reg, const vp_plugin_t *d,
+               const vpd_layout *l, const char *path, char *err, size_t err_len)
+{
+    if (l->n_provides == 0)
+        return refuse(err, err_len, path, "provides no implementation");
+    for (const vp_provide_t *p = l->provides; p->kind != 0; p++) {
         if (!p->name || !p->name[0] || !p->ops)
             return refuse(err, err_len, path,
                           "an implementation has no name or no ops");
@@ -343,12 +353,24 @@ vpd_plugins_load_file(vpd_registry *reg, const char *path,
         lt_dlclose(h);
         return -1;
     }
+    vpd_layout layout;
+    char why[512];
+    if (vpd_layout_copy(desc, &layout, why, sizeof why) != 0) {
+        lt_dlclose(h);
+        return refuse(err, err_len, path, "%s", why);
+    }
+    if (check_provides(reg, desc, &layout, path, err, err_len) != 0) {
+        vpd_layout_free(&layout);
+        lt_dlclose(h);
+        return -1;
+    }
 
     void *state = NULL;
     if (desc->init) {
         init_error[0] = '\0';
         int rc = desc->init(host, &state);
         if (rc != 0) {
+            vpd_layout_free(&layout);
             lt_dlclose(h);
             return refuse(err, err_len, path, "init failed (%d, %s)%s%s", rc,
                           vp_strerror(rc), init_error[0] ? ": " : "",
@@ -364,6 +386,7 @@ vpd_plugins_load_file(vpd_registry *reg, const char *path,
             reg->v = grown;
         if (desc->fini)
             desc->fini(state);
+        vpd_layout_free(&layout);
         lt_dlclose(h);
         return refuse(err, err_len, path, "out of memory");
     }
@@ -371,6 +394,7 @@ vpd_plugins_load_file(vpd_registry *reg, const char *path,
     reg->v[reg->n++] = (vpd_plugin){.path = saved_path,
                                     .handle = h,
                                     .desc = desc,
+                                    .layout = layout,
                                     .host = host,
                                     .state = state};
     vpd_log(VPD_LOG_DEBUG, "proxy.plugins", "loaded %s (%s %s, ABI %u.%u)",
@@ -488,7 +512,7 @@ vpd_plugins_find(const vpd_registry *reg, vp_kind_t kind, const char *name,
                  vpd_plugin **owner)
 {
     for (size_t i = 0; i < reg->n; i++) {
-        for (const vp_provide_t *p = reg->v[i].desc->provides; p->kind; p++) {
+        for (const vp_provide_t *p = reg->v[i].layout.provides; p->kind; p++) {
             if (p->kind == kind && strcmp(p->name, name) == 0) {
                 if (owner)
                     *owner = &reg->v[i];
@@ -507,6 +531,7 @@ vpd_plugins_unload(vpd_registry *reg)
         vpd_plugin *p = &reg->v[i];
         if (p->desc->fini)
             p->desc->fini(p->state);
+        vpd_layout_free(&p->layout);
         if (!keep_mapped)
             lt_dlclose(p->handle);
         free(p->path);

@@ -7,8 +7,10 @@
  * records it, and instances of the plugin's implementations get it too.
  *
  * Ownership: the registry owns the module handles and closes them in
- * reverse load order in vpd_plugins_unload.  Descriptors and provides
- * arrays point into the loaded modules and die with them.  The host table
+ * reverse load order in vpd_plugins_unload, and each plugin's copy of its
+ * provides and schemas (plugin_layout.h).  Descriptors, and the names,
+ * texts and ops those copies point to, are in the loaded modules and die
+ * with them.  The host table
  * is borrowed and must outlive the registry. */
 #ifndef VPD_PLUGIN_LOADER_H
 #define VPD_PLUGIN_LOADER_H
@@ -17,10 +19,15 @@
 #include <stddef.h>
 #include <vaproxy/vaproxy.h>
 
+#include "plugin/plugin_layout.h"
+
 typedef struct vpd_plugin {
     char *path;   /* the file that was opened */
     void *handle; /* lt_dlhandle */
     const vp_plugin_t *desc;
+    /* desc's provides and schemas in the host's layout: read these, never
+     * desc->provides (whose stride is the plugin's). */
+    vpd_layout layout;
     const vp_host_api_t *host; /* the table init was given (borrowed) */
     void *state;               /* from desc->init */
     size_t live_instances;
@@ -60,8 +67,9 @@ int vpd_plugins_load_file(vpd_registry *reg, const char *path,
 void vpd_plugins_vset_init_error(const char *fmt, va_list ap)
     __attribute__((format(printf, 1, 0)));
 
-/* Finds the implementation of `kind` called `name`, or NULL.  *owner (if
- * not NULL) receives the plugin providing it. */
+/* Finds the implementation of `kind` called `name`, or NULL: the host's
+ * copy, whose schema is in the host's layout.  *owner (if not NULL)
+ * receives the plugin providing it. */
 const vp_provide_t *vpd_plugins_find(const vpd_registry *reg, vp_kind_t kind,
                                      const char *name, vpd_plugin **owner);
 

@@ -84,7 +84,10 @@ typedef enum vp_conf_type {
 #define VP_CONF_REQUIRED 0x1u /* the key must be present */
 #define VP_CONF_SECRET 0x2u   /* never echo the value in messages */
 
-/* One configuration key.  Arrays of fields end with {NULL}. */
+/* One configuration key.  Arrays of fields end with VP_CONF_END (a
+ * field whose key is NULL).  Write each field with VP_CONF_FIELD, or with
+ * designated initializers: members appended in later minors then get
+ * their defaults without a change to the plugin's source. */
 typedef struct vp_conf_field {
     const char *key;
     vp_conf_type_t type;
@@ -93,9 +96,27 @@ typedef struct vp_conf_field {
     const char *help;          /* one line saying what the key does, for
                                   readers of the source; unused by the
                                   daemon */
+    /* sizeof(vp_conf_field_t) of whoever filled the field: VP_CONF_FIELD
+     * sets it; 0 is allowed (the daemon takes the array's stride from the
+     * descriptor's conf_field_size, never from here).  The daemon's own
+     * copies of a schema carry its size.  Since 1.2. */
+    uint32_t size;
 } vp_conf_field_t;
 
-/* One implementation provided by a plugin.  Arrays end with {0}. */
+/* One schema entry and the end of a schema, in this SDK's layout. */
+#define VP_CONF_FIELD(key, type, flags, default_value, help)                   \
+    {                                                                          \
+        (key), (type), (flags), (default_value), (help),                       \
+            (uint32_t)sizeof(vp_conf_field_t)                                  \
+    }
+#define VP_CONF_END                                                            \
+    {                                                                          \
+        NULL, (vp_conf_type_t)0, 0, NULL, NULL, 0                              \
+    }
+
+/* One implementation provided by a plugin.  Arrays end with {0}.  The
+ * daemon walks them with the stride the descriptor records
+ * (provide_size). */
 typedef struct vp_provide {
     vp_kind_t kind;
     const char *name;              /* the name config files use */
@@ -118,6 +139,15 @@ typedef struct vp_plugin {
     int (*init)(const vp_host_api_t *host, void **state);
     void (*fini)(void *state);
     const vp_provide_t *provides;
+    /* The element sizes of the arrays above as the plugin was compiled:
+     * sizeof(vp_provide_t) and sizeof(vp_conf_field_t), filled by
+     * VP_PLUGIN_HEADER.  The daemon walks `provides` and every schema
+     * with these strides and copies them into its own layout, so a member
+     * appended to either struct never shifts an older plugin's array.  A
+     * descriptor whose `size` ends before them is read with the 1.0
+     * layouts; one that has them must fill both.  Since 1.2. */
+    uint32_t provide_size;
+    uint32_t conf_field_size;
 } vp_plugin_t;
 
 /* Defines the exported descriptor of module `modname` (which must equal the
@@ -137,7 +167,8 @@ typedef struct vp_plugin {
 #define VP_PLUGIN_HEADER(modname)                                              \
     .magic = VP_PLUGIN_MAGIC, .abi_major = VP_ABI_MAJOR,                       \
     .abi_minor = VP_TARGET_ABI_MINOR, .size = (uint32_t)sizeof(vp_plugin_t),   \
-    .name = #modname
+    .name = #modname, .provide_size = (uint32_t)sizeof(vp_provide_t),          \
+    .conf_field_size = (uint32_t)sizeof(vp_conf_field_t)
 
 VP_END_DECLS
 

@@ -62,6 +62,12 @@
  *     regular files only, opened without blocking.  VP_TARGET_ABI_MINOR
  *     (plugin.h): VP_PLUGIN_HEADER records the minor a plugin needs,
  *     by default the headers', so a plugin can target older daemons.
+ *     A size field appended to vp_conf_field_t (VP_CONF_FIELD fills it,
+ *     VP_CONF_END ends a schema), and provide_size and conf_field_size to
+ *     vp_plugin_t (VP_PLUGIN_HEADER fills them): the daemon walks provides
+ *     and every schema with the strides the plugin was compiled with, and
+ *     with the 1.0 ones for a descriptor that ends before them, so plugins
+ *     built against 1.0 or 1.1 keep loading.
  */
 #ifndef VAPROXY_VERSION_H
 #define VAPROXY_VERSION_H

@@ -60,15 +60,18 @@ typedef struct {
 } approle_state;
 
 static const vp_conf_field_t approle_schema[] = {
-    {"role_id_file_path", VP_CONF_PATH, VP_CONF_REQUIRED, NULL,
-     "file holding the role id (re-read at every login, never deleted)"},
-    {"secret_id_file_path", VP_CONF_PATH, 0, NULL,
-     "file holding the secret id; absent or empty: role-id-only login"},
-    {"remove_secret_id_file_after_reading", VP_CONF_BOOL, 0, "true",
-     "delete the secret-id file once it has been read"},
-    {"secret_id_response_wrapping_path", VP_CONF_STRING, 0, NULL,
-     "the secret-id file holds a wrapping token created at this path"},
-    {NULL, 0, 0, NULL, NULL},
+    VP_CONF_FIELD(
+        "role_id_file_path", VP_CONF_PATH, VP_CONF_REQUIRED, NULL,
+        "file holding the role id (re-read at every login, never deleted)"),
+    VP_CONF_FIELD(
+        "secret_id_file_path", VP_CONF_PATH, 0, NULL,
+        "file holding the secret id; absent or empty: role-id-only login"),
+    VP_CONF_FIELD("remove_secret_id_file_after_reading", VP_CONF_BOOL, 0,
+                  "true", "delete the secret-id file once it has been read"),
+    VP_CONF_FIELD(
+        "secret_id_response_wrapping_path", VP_CONF_STRING, 0, NULL,
+        "the secret-id file holds a wrapping token created at this path"),
+    VP_CONF_END,
 };
 
 static int

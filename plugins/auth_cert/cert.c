@@ -28,16 +28,18 @@ typedef struct {
 } cert_state;
 
 static const vp_conf_field_t cert_schema[] = {
-    {"name", VP_CONF_STRING, 0, NULL,
-     "certificate role to log in with (default: the first that matches)"},
-    {"ca_cert", VP_CONF_PATH, 0, NULL,
-     "CA file to verify the server with for the login"},
-    {"client_cert", VP_CONF_PATH, 0, NULL,
-     "client certificate for the login (with client_key)"},
-    {"client_key", VP_CONF_PATH, 0, NULL, "private key of client_cert"},
-    {"reload", VP_CONF_BOOL, 0, "false",
-     "accepted; the files are re-read at every login anyway"},
-    {NULL, 0, 0, NULL, NULL},
+    VP_CONF_FIELD(
+        "name", VP_CONF_STRING, 0, NULL,
+        "certificate role to log in with (default: the first that matches)"),
+    VP_CONF_FIELD("ca_cert", VP_CONF_PATH, 0, NULL,
+                  "CA file to verify the server with for the login"),
+    VP_CONF_FIELD("client_cert", VP_CONF_PATH, 0, NULL,
+                  "client certificate for the login (with client_key)"),
+    VP_CONF_FIELD("client_key", VP_CONF_PATH, 0, NULL,
+                  "private key of client_cert"),
+    VP_CONF_FIELD("reload", VP_CONF_BOOL, 0, "false",
+                  "accepted; the files are re-read at every login anyway"),
+    VP_CONF_END,
 };
 
 /* A string key, or NULL when it is absent or empty. */

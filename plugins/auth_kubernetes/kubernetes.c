@@ -13,11 +13,12 @@
 #define DEFAULT_TOKEN_PATH "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 static const vp_conf_field_t kubernetes_schema[] = {
-    {"role", VP_CONF_STRING, VP_CONF_REQUIRED, NULL,
-     "the Kubernetes auth role to log in as"},
-    {"token_path", VP_CONF_PATH, 0, DEFAULT_TOKEN_PATH,
-     "file holding the service account JWT (re-read at every login)"},
-    {NULL, 0, 0, NULL, NULL},
+    VP_CONF_FIELD("role", VP_CONF_STRING, VP_CONF_REQUIRED, NULL,
+                  "the Kubernetes auth role to log in as"),
+    VP_CONF_FIELD(
+        "token_path", VP_CONF_PATH, 0, DEFAULT_TOKEN_PATH,
+        "file holding the service account JWT (re-read at every login)"),
+    VP_CONF_END,
 };
 
 static int

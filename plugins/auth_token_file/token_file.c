@@ -12,9 +12,9 @@ typedef struct {
 } token_file_state;
 
 static const vp_conf_field_t token_file_schema[] = {
-    {"token_file_path", VP_CONF_PATH, VP_CONF_REQUIRED, NULL,
-     "file holding the Vault token"},
-    {NULL, 0, 0, NULL, NULL},
+    VP_CONF_FIELD("token_file_path", VP_CONF_PATH, VP_CONF_REQUIRED, NULL,
+                  "file holding the Vault token"),
+    VP_CONF_END,
 };
 
 static int

@@ -701,11 +701,12 @@ visit_entry(mc_state *st, const mc_entry *e, vp_cache_visit_fn visit, void *arg)
 /* ---- the ops ----------------------------------------------------------- */
 
 static const vp_conf_field_t memory_schema[] = {
-    {"max_entries", VP_CONF_INT, 0, "100000",
-     "most entries kept; further answers are relayed uncached"},
-    {"max_bytes", VP_CONF_INT, 0, "268435456",
-     "most bytes kept (responses, strings and per-entry overhead)"},
-    {NULL, 0, 0, NULL, NULL},
+    VP_CONF_FIELD("max_entries", VP_CONF_INT, 0, "100000",
+                  "most entries kept; further answers are relayed uncached"),
+    VP_CONF_FIELD(
+        "max_bytes", VP_CONF_INT, 0, "268435456",
+        "most bytes kept (responses, strings and per-entry overhead)"),
+    VP_CONF_END,
 };
 
 static int

@@ -31,9 +31,10 @@ typedef struct {
 static char managed_marker;
 
 static const vp_conf_field_t consistency_schema[] = {
-    {"when_inconsistent", VP_CONF_STRING, 0, "fail",
-     "fail, retry or forward: what a 412 from a standby turns into"},
-    {NULL, 0, 0, NULL, NULL},
+    VP_CONF_FIELD(
+        "when_inconsistent", VP_CONF_STRING, 0, "fail",
+        "fail, retry or forward: what a 412 from a standby turns into"),
+    VP_CONF_END,
 };
 
 static int

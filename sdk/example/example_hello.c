@@ -19,8 +19,9 @@
 /* The keys this implementation accepts; the daemon rejects any other key
  * with the config file's name and line before create runs. */
 static const vp_conf_field_t hello_schema[] = {
-    {"greeting", VP_CONF_STRING, 0, "hello", "text of the X-Example header"},
-    {NULL, 0, 0, NULL, NULL},
+    VP_CONF_FIELD("greeting", VP_CONF_STRING, 0, "hello",
+                  "text of the X-Example header"),
+    VP_CONF_END,
 };
 
 static vp_status_t

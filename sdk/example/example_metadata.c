@@ -31,11 +31,13 @@ typedef struct {
 } metadata_state;
 
 static const vp_conf_field_t metadata_schema[] = {
-    {"metadata_url", VP_CONF_STRING, VP_CONF_REQUIRED, NULL,
-     "the metadata server's identity token URL"},
-    {"role", VP_CONF_STRING, VP_CONF_REQUIRED, NULL, "the jwt role"},
-    {"timeout", VP_CONF_DURATION, 0, "5s", "how long a fetch may take"},
-    {NULL, 0, 0, NULL, NULL},
+    VP_CONF_FIELD("metadata_url", VP_CONF_STRING, VP_CONF_REQUIRED, NULL,
+                  "the metadata server's identity token URL"),
+    VP_CONF_FIELD("role", VP_CONF_STRING, VP_CONF_REQUIRED, NULL,
+                  "the jwt role"),
+    VP_CONF_FIELD("timeout", VP_CONF_DURATION, 0, "5s",
+                  "how long a fetch may take"),
+    VP_CONF_END,
 };
 
 static int

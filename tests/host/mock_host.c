@@ -33,7 +33,14 @@
 #define VPD_FILE_READ_STATIC
 #include "plugin/file_read.c"
 
-#define FILE_MAX (1024 * 1024)
+/* The daemon's configuration words and schema checks
+ * (core/base/conf_words.c and core/plugin/conf_schema.c, installed beside
+ * this file as base/conf_words.c and plugin/conf_schema.c): a bad
+ * configuration is refused here with the daemon's verdict, in its words. */
+#define VPD_CONF_WORDS_STATIC
+#include "base/conf_words.c"
+#define VPD_CONF_SCHEMA_STATIC
+#include "plugin/conf_schema.c"
 
 static char *mock_secret_dup(const char *s, size_t len);
 static void mock_secret_free(char *s);
@@ -227,16 +234,6 @@ mock_init_error(void)
 
 /* ---- configuration ----------------------------------------------------- */
 
-static const vp_conf_field_t *
-schema_field(const vp_conf_field_t *schema, const char *key)
-{
-    for (const vp_conf_field_t *f = schema; f && f->key; f++) {
-        if (strcmp(f->key, key) == 0)
-            return f;
-    }
-    return NULL;
-}
-
 static const char *
 pair_value(char *const *pairs, const char *key)
 {
@@ -248,132 +245,36 @@ pair_value(char *const *pairs, const char *key)
     return found;
 }
 
-/* Go's strconv.ParseBool spellings, like the core. */
-static int
-parse_bool(const char *s, int *out)
+/* The mock's values are all text, as a quoted value in a config file. */
+static vpd_conf_value
+text_value(const char *text)
 {
-    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
-    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
-    for (size_t i = 0; i < 6; i++) {
-        if (strcmp(s, yes[i]) == 0) {
-            *out = 1;
-            return 0;
-        }
-        if (strcmp(s, no[i]) == 0) {
-            *out = 0;
-            return 0;
-        }
-    }
-    return -1;
+    return (vpd_conf_value){VPD_CONF_VALUE_TEXT, text, 0, "string"};
 }
 
 static int
-parse_int(const char *s, int base, int64_t *out)
-{
-    if (!*s)
-        return -1;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, base);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Converts text to the field's type.  Returns 0, or -1 with what was
- * expected in *want, in the daemon's words (core/plugin/plugin_conf.c). */
-static int
-convert(vp_conf_type_t type, const char *text, int64_t *num, const char **want)
-{
-    int b = 0;
-    uint64_t ms = 0;
-    switch (type) {
-    case VP_CONF_STRING:
-    case VP_CONF_PATH:
-        *want = "a string";
-        return 0;
-    case VP_CONF_INT:
-        *want = "an integer";
-        return parse_int(text, 10, num);
-    case VP_CONF_BOOL:
-        *want = "a bool";
-        if (parse_bool(text, &b) != 0)
-            return -1;
-        *num = b;
-        return 0;
-    case VP_CONF_DURATION:
-        *want = "a duration (\"30s\", \"5m\", or seconds)";
-        if (vpd_duration_parse(text, &ms) != 0)
-            return -1;
-        *num = (int64_t)ms;
-        return 0;
-    case VP_CONF_MODE:
-        *want = "a file mode (0640 or \"0640\")";
-        if (parse_int(text, 8, num) != 0)
-            return -1;
-        return *num >= 0 && *num <= 07777 ? 0 : -1;
-    }
-    *want = "a known type";
-    return -1;
-}
-
-static int
-conf_get(const vp_instance_t *inst, const char *key, vp_conf_type_t want,
-         const char **str, int64_t *num)
+mock_conf_get(const vp_instance_t *inst, const char *key, vp_conf_type_t want,
+              const char **str, int64_t *num)
 {
     const mock_instance *mi = (const mock_instance *)inst;
-    const vp_conf_field_t *f = schema_field(mi->schema, key);
-    if (!f)
-        return VP_EINVAL; /* asking for a key the schema does not declare */
-    int text_like = want == VP_CONF_STRING;
-    int schema_text = f->type == VP_CONF_STRING || f->type == VP_CONF_PATH;
-    if (text_like != schema_text)
-        return VP_EINVAL;
     const char *text = pair_value(mi->pairs, key);
-    if (!text)
-        text = f->default_value;
-    if (!text)
-        return VP_ENOENT;
-    *str = text;
-    const char *unused;
-    return convert(f->type, text, num, &unused) == 0 ? 0 : VP_EINVAL;
+    vpd_conf_value v = text_value(text);
+    return vpd_conf_schema_get(mi->schema, key, want, text ? &v : NULL, str,
+                               num);
 }
 
-static int
-mock_conf_string(const vp_instance_t *inst, const char *key, const char **out)
-{
-    int64_t unused = 0;
-    return conf_get(inst, key, VP_CONF_STRING, out, &unused);
-}
+/* The getters and file readers are the daemon's own (host_members.c,
+ * installed beside this file as plugin/host_members.c). */
+#define VPD_MEMBERS_CONF_GET mock_conf_get
+#define VPD_MEMBERS_SECRET_DUP mock_secret_dup
+#define VPD_MEMBERS_SET_ERROR mock_set_error
+#define VPD_MEMBERS_LOG mock_log
+#include "plugin/host_members.c"
 
 static int
-mock_conf_int(const vp_instance_t *inst, const char *key, int64_t *out)
+pairs_present(const void *ctx, const char *key)
 {
-    const char *unused;
-    return conf_get(inst, key, VP_CONF_INT, &unused, out);
-}
-
-static int
-mock_conf_bool(const vp_instance_t *inst, const char *key, int *out)
-{
-    const char *unused;
-    int64_t v = 0;
-    int rc = conf_get(inst, key, VP_CONF_BOOL, &unused, &v);
-    if (rc == 0)
-        *out = v != 0;
-    return rc;
-}
-
-static int
-mock_conf_duration_ms(const vp_instance_t *inst, const char *key, uint64_t *out)
-{
-    const char *unused;
-    int64_t v = 0;
-    int rc = conf_get(inst, key, VP_CONF_DURATION, &unused, &v);
-    if (rc == 0)
-        *out = (uint64_t)v;
-    return rc;
+    return pair_value((char *const *)ctx, key) != NULL;
 }
 
 int
@@ -381,31 +282,13 @@ mock_check_schema(const vp_conf_field_t *schema, const char *const *pairs,
                   char *err, size_t err_len)
 {
     for (size_t i = 0; pairs && pairs[i]; i += 2) {
-        const vp_conf_field_t *f = schema_field(schema, pairs[i]);
-        if (!f) {
-            snprintf(err, err_len, "unknown key \"%s\"", pairs[i]);
+        vpd_conf_value v = text_value(pairs[i + 1] ? pairs[i + 1] : "");
+        if (vpd_conf_schema_check_value(schema, pairs[i], &v, err, err_len))
             return -1;
-        }
-        int64_t num = 0;
-        const char *want;
-        if (convert(f->type, pairs[i + 1], &num, &want) != 0) {
-            /* The mock's values are all text: the daemon says "got
-             * string" for a quoted value that does not convert. */
-            snprintf(err, err_len, "%s: expected %s, got string", pairs[i],
-                     want);
-            return -1;
-        }
     }
-    for (const vp_conf_field_t *f = schema; f && f->key; f++) {
-        int present = 0;
-        for (size_t i = 0; pairs && pairs[i]; i += 2)
-            present |= strcmp(pairs[i], f->key) == 0;
-        if ((f->flags & VP_CONF_REQUIRED) && !present) {
-            snprintf(err, err_len, "missing required key \"%s\"", f->key);
-            return -1;
-        }
-    }
-    return 0;
+    return vpd_conf_schema_missing(schema, pairs_present, pairs, err, err_len)
+               ? -1
+               : 0;
 }
 
 /* ---- instances --------------------------------------------------------- */
@@ -812,135 +695,6 @@ mock_req_ctx_get(const vp_req_t *r, const vp_instance_t *inst)
     return NULL;
 }
 
-/* ---- files ------------------------------------------------------------- */
-
-/* The rules and messages are the daemon's own file_read.c's. */
-static int
-mock_read_with(const vp_instance_t *inst, const char *path, unsigned flags,
-               unsigned deny_mode, char **out, size_t *out_len)
-{
-    *out = NULL;
-    char why[512], *raw = NULL;
-    size_t len = 0;
-    int rc = vpd_file_read(path, flags, deny_mode, FILE_MAX, &raw, &len, why,
-                           sizeof why);
-    if (rc != 0) {
-        if (inst && rc != VP_ENOMEM)
-            mock_set_error(inst, "%s", why);
-        return rc;
-    }
-    if (why[0])
-        mock_log(inst, VP_LOG_WARN, "%s", why);
-    const char *start = raw;
-    size_t n = len;
-    if (flags & VP_READ_TRIM) {
-        while (n && isspace((unsigned char)*start)) {
-            start++;
-            n--;
-        }
-        while (n && isspace((unsigned char)start[n - 1]))
-            n--;
-    }
-    *out = mock_secret_dup(start, n);
-    file_read_wipe(raw, len);
-    free(raw);
-    if (!*out)
-        return VP_ENOMEM;
-    if (out_len)
-        *out_len = n;
-    return 0;
-}
-
-static int
-mock_read_file(const vp_instance_t *inst, const char *path, int trim,
-               char **out, size_t *out_len)
-{
-    return mock_read_with(inst, path, trim ? VP_READ_TRIM : 0, 0, out, out_len);
-}
-
-static int
-mock_read_file_opts(const vp_instance_t *inst, const char *path,
-                    const vp_read_opts_t *opts, char **out, size_t *out_len)
-{
-    *out = NULL;
-    if (!opts)
-        return mock_read_with(inst, path, 0, 0, out, out_len);
-    const unsigned known = VP_READ_TRIM | VP_READ_NOFOLLOW | VP_READ_REMOVE;
-    if (opts->size < sizeof *opts || (opts->flags & ~known)) {
-        if (inst)
-            mock_set_error(inst, "read_file_opts: %s",
-                           opts->size < sizeof *opts ? "options too small"
-                                                     : "unknown flags");
-        return VP_EINVAL;
-    }
-    return mock_read_with(inst, path, opts->flags, opts->deny_mode, out,
-                          out_len);
-}
-
-/* ---- JSON -------------------------------------------------------------- */
-
-static int
-mock_json_get_string(const char *json, size_t len, const char *path, char **out)
-{
-    json_tokener *tok = json_tokener_new();
-    if (!tok)
-        return VP_ENOMEM;
-    json_object *root = json_tokener_parse_ex(tok, json, (int)len);
-    int ok = root && json_tokener_get_error(tok) == json_tokener_success;
-    json_tokener_free(tok);
-    if (!ok) {
-        json_object_put(root);
-        return VP_EINVAL;
-    }
-    json_object *cur = root;
-    char part[128];
-    const char *p = path;
-    while (cur && *p) {
-        const char *dot = strchr(p, '.');
-        size_t n = dot ? (size_t)(dot - p) : strlen(p);
-        if (n >= sizeof part) {
-            cur = NULL;
-            break;
-        }
-        memcpy(part, p, n);
-        part[n] = '\0';
-        json_object *next = NULL;
-        if (!json_object_is_type(cur, json_type_object) ||
-            !json_object_object_get_ex(cur, part, &next))
-            cur = NULL;
-        else
-            cur = next;
-        p += n + (dot ? 1 : 0);
-    }
-    int rc = VP_ENOENT;
-    if (cur && json_object_is_type(cur, json_type_string)) {
-        *out = mock_secret_dup(json_object_get_string(cur),
-                               (size_t)json_object_get_string_len(cur));
-        rc = *out ? 0 : VP_ENOMEM;
-    }
-    json_object_put(root);
-    return rc;
-}
-
-static char *
-mock_json_object_from_pairs(const char *const *pairs)
-{
-    json_object *obj = json_object_new_object();
-    if (!obj)
-        return NULL;
-    for (size_t i = 0; pairs[i]; i += 2) {
-        if (pairs[i + 1])
-            json_object_object_add(obj, pairs[i],
-                                   json_object_new_string(pairs[i + 1]));
-    }
-    size_t len = 0;
-    const char *text =
-        json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &len);
-    char *out = mock_secret_dup(text, len);
-    json_object_put(obj);
-    return out;
-}
-
 /* ---- login requests ---------------------------------------------------- */
 
 vp_login_t *
@@ -1309,13 +1063,8 @@ static const vp_host_api_t mock_table = {
     .strdup = mock_strdup,
     .secret_dup = mock_secret_dup,
     .secret_free = mock_secret_free,
-    .conf_string = mock_conf_string,
-    .conf_int = mock_conf_int,
-    .conf_bool = mock_conf_bool,
-    .conf_duration_ms = mock_conf_duration_ms,
-    .read_file = mock_read_file,
-    .json_get_string = mock_json_get_string,
-    .json_object_from_pairs = mock_json_object_from_pairs,
+    VPD_HOST_MEMBERS_SHARED,
+    VPD_JSON_MEMBERS,
     .login_set_request = vpd_login_set_request,
     .login_set_body = vpd_login_set_body,
     .login_set_token = vpd_login_set_token,
@@ -1351,26 +1100,6 @@ static const vp_host_api_t mock_table = {
     /* 1.2: fetch */
     .fetch = mock_fetch,
     .fetch_cancel = mock_fetch_cancel,
-
-    /* 1.2: JSON */
-    .json_parse = vpd_json_parse,
-    .json_free = vpd_json_free,
-    .json_get = vpd_json_get,
-    .json_type = vpd_json_type,
-    .json_get_int = vpd_json_get_int,
-    .json_get_number = vpd_json_get_number,
-    .json_get_bool = vpd_json_get_bool,
-    .json_get_str = vpd_json_get_str,
-    .json_array_len = vpd_json_array_len,
-    .json_array_at = vpd_json_array_at,
-    .json_new = vpd_json_new,
-    .json_add_str = vpd_json_add_str,
-    .json_add_int = vpd_json_add_int,
-    .json_add_number = vpd_json_add_number,
-    .json_add_bool = vpd_json_add_bool,
-    .json_add = vpd_json_add,
-    .json_to_text = vpd_json_to_text,
-    .read_file_opts = mock_read_file_opts,
 };
 
 const vp_host_api_t *

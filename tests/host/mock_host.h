@@ -18,11 +18,14 @@
  * pkg-config variable mockhostdir), and the aclocal macro
  * VAPROXY_CHECK_MOCKHOST finds them.  They are shipped as source, to be
  * compiled into the author's test program with the author's compiler and
- * flags (C11 or later, POSIX, json-c).  mock_host.c includes a third file,
- * the daemon's duration parser, installed beside it as base/duration.c
- * (in the tree it is core/base/duration.c, found through -I core): the
- * mock reads durations exactly as vaproxyd does.  See sdk/GUIDE.md and
- * the template.
+ * flags (C11 or later, POSIX, json-c).  mock_host.c includes more files,
+ * the daemon's own sources, installed beside it under base/ and plugin/
+ * (in the tree they are core/base and core/plugin, found through
+ * -I core): the duration parser, the configuration words and schema
+ * checks, the file reader, the login setters, the JSON members and the
+ * configuration and file members.  So the mock reads, refuses and words
+ * its refusals exactly as vaproxyd does.  See sdk/GUIDE.md and the
+ * template.
  *
  * What it covers: every member of the host table, for every kind, the
  * 1.2 timers, fetch and JSON members too (see the end of this file).
@@ -129,7 +132,9 @@ void mock_instance_free(mock_instance *mi);
 
 /* What the core does before create: every key must be in the schema, its
  * value must convert to the key's type, required keys must be present.
- * Returns 0, or -1 with a message naming the key in err. */
+ * Returns 0, or -1 with the daemon's message in err, byte for byte what
+ * vaproxyd says after "FILE:LINE: KIND \"NAME\": " for the same keys
+ * given as quoted strings (the mock's values are all text). */
 int mock_check_schema(const vp_conf_field_t *schema, const char *const *pairs,
                       char *err, size_t err_len);
 

@@ -225,5 +225,78 @@ def _():
     check("login failed" not in out, f"no failure logged: {out[-2000:]}")
 
 
+MOCK_CHECK = os.path.join(os.environ.get("VAPROXY_BUILDDIR", ""), "tests", "host",
+                          "mock_check_config")
+
+
+def schema_config(module, body):
+    """A configuration with consistency `module` configured by `body`, its
+    path and the line of the config object."""
+    text = BASIC + f'plugin "consistency" "{module}" {{\n  config = {{ {body} }}\n}}\n'
+    return config(text), text.split("\n").index(f"  config = {{ {body} }}") + 1
+
+
+@test("a bad plugin configuration gets the same message on the SDK's mock host as from "
+      "vaproxyd --check-config, byte for byte")
+def _():
+    d = plugin_copy("schema12")
+    so = os.path.join(d, "schema12.so")
+    cases = [
+        [("address", "a"), ("retries", "many")],
+        [("address", "a"), ("verify", "maybe")],
+        [("address", "a"), ("interval", "soon")],
+        [("address", "a"), ("file_mode", "0999")],
+        [("address", "a"), ("api_kee", "k")],
+        [("address", "a"), ("bogus_key", "1")],
+        [("retries", "2")],
+    ]
+    for pairs in cases:
+        body = ", ".join(f'{k} = "{v}"' for k, v in pairs)
+        path, line = schema_config("schema12", body)
+        r = cli("--check-config", "--config", path, "--plugin-dir", PLUGIN_DIR,
+                "--plugin-dir", d)
+        check(r.returncode != 0, f"{body}: must be refused: {r.stderr!r}")
+        said = [ln[ln.index(path):] for ln in r.stderr.splitlines() if path + ":" in ln]
+        m = subprocess.run([MOCK_CHECK, so, "schema12"] + [x for kv in pairs for x in kv],
+                           capture_output=True, text=True, timeout=15,
+                           stdin=subprocess.DEVNULL)
+        eq(m.returncode, 1, f"{body}: the mock must refuse it: {m.stdout!r} {m.stderr!r}")
+        mock = m.stdout[:-1] if m.stdout.endswith("\n") else m.stdout
+        eq(said, [f'{path}:{line}: consistency "schema12": {mock}'],
+           f"{body}: the daemon's line is the mock's message after file, line and instance")
+    m = subprocess.run([MOCK_CHECK, so, "schema12", "address", "a", "retries", "4"],
+                       capture_output=True, text=True, timeout=15, stdin=subprocess.DEVNULL)
+    eq((m.returncode, m.stdout), (0, "ok\n"), f"a good configuration: {m.stderr!r}")
+
+
+@test("a plugin built with the 1.0 layouts and one built with 1.2's show the same schema, "
+      "and the daemon hands every key of either to its create")
+def _():
+    d = plugin_copy("schema10", "schema12")
+    r = cli("--describe-plugins", "--plugin-dir", d, "--no-default-plugin-dir")
+    eq(r.returncode, 0, f"--describe-plugins: {r.stderr!r}")
+    blocks = {}
+    for block in r.stdout.split("\n\n"):
+        blocks[block.split(" ", 1)[0]] = [ln.strip() for ln in block.splitlines()
+                                          if ln.startswith("    ")]
+    eq(len(blocks.get("schema10", [])), 8, f"seven keys and the narrow one: {r.stdout!r}")
+    eq(blocks.get("schema10"), blocks.get("schema12"), "the same keys, types, flags, defaults")
+    contains(r.stdout, 'file_mode: mode, default "0640" -- mode of what is written',
+             "the last-but-one field, whole")
+    for module in ("schema10", "schema12"):
+        path, _ = schema_config(module, 'address = "h", retries = 7, verify = "false", '
+                                'interval = "2m", file_mode = "0600", api_key = "k"')
+        r = cli("--dump-chain", "--config", path, "--plugin-dir", PLUGIN_DIR,
+                "--plugin-dir", d, "--log-level", "info")
+        eq(r.returncode, 0, f"{module}: {r.stderr!r}")
+        contains(r.stderr, f"{module}: address=h ca_file=/etc/ssl/ca.pem retries=7 verify=0 "
+                 "interval_ms=120000", f"{module}: every key as configured or by default")
+        path, line = schema_config(module, 'address = "h", file_mode = "0999"')
+        r = cli("--check-config", "--config", path, "--plugin-dir", PLUGIN_DIR,
+                "--plugin-dir", d)
+        contains(r.stderr, f'{path}:{line}: consistency "{module}": file_mode: expected a '
+                 'file mode', f"{module}: the last typed field is checked")
+
+
 if __name__ == "__main__":
     sys.exit(run())

@@ -9,12 +9,15 @@
  *   - "abi_old_padded": a full 1.1-sized table with reconfigure set (a
  *     table padded by hand), which the daemon must still ignore because
  *     the plugin declares minor 0.
+ * Its descriptor and schema have the 1.0 layouts too (layout_1_0.h).
  * Both add their label (read in create) to answers as X-Abi-Old-Label, so
  * a test sees that a changed label did not apply and needs a restart. */
 #include <stddef.h>
 #include <string.h>
 
 #include <vaproxy/vaproxy.h>
+
+#include "layout_1_0.h"
 
 /* vp_consistency_ops_t as ABI 1.0 defined it. */
 typedef struct {
@@ -28,7 +31,7 @@ typedef struct {
 _Static_assert(sizeof(ops_1_0) == offsetof(vp_consistency_ops_t, reconfigure),
                "the 1.0 table ends where 1.1 appended reconfigure");
 
-static const vp_conf_field_t old_schema[] = {
+static const vp_conf_field_1_0 old_schema[] = {
     {"label", VP_CONF_STRING, VP_CONF_REQUIRED, NULL,
      "sent as X-Abi-Old-Label"},
     {NULL, 0, 0, NULL, NULL},
@@ -92,18 +95,20 @@ static const vp_consistency_ops_t padded_ops = {
 };
 
 static const vp_provide_t old_provides[] = {
-    {VP_KIND_CONSISTENCY, "abi_old", &old_table.ops, old_schema},
-    {VP_KIND_CONSISTENCY, "abi_old_padded", &padded_ops, old_schema},
+    {VP_KIND_CONSISTENCY, "abi_old", &old_table.ops, VP_SCHEMA_1_0(old_schema)},
+    {VP_KIND_CONSISTENCY, "abi_old_padded", &padded_ops,
+     VP_SCHEMA_1_0(old_schema)},
     {0, NULL, NULL, NULL},
 };
 
-/* Spelled out instead of VP_PLUGIN_HEADER, which records the minor of the
- * headers it is compiled with. */
-VP_PLUGIN_DEFINE(abi_old) = {
+/* Spelled out instead of VP_PLUGIN_HEADER, which records the minor and
+ * the layouts of the headers it is compiled with: this descriptor has the
+ * 1.0 size, so its schema is read with the 1.0 stride. */
+VP_PLUGIN_DEFINE_1_0(abi_old) = {
     .magic = VP_PLUGIN_MAGIC,
     .abi_major = 1,
     .abi_minor = 0,
-    .size = (uint32_t)sizeof(vp_plugin_t),
+    .size = (uint32_t)sizeof(vp_plugin_1_0),
     .name = "abi_old",
     .version = "test",
     .summary = "built against ABI 1.0",

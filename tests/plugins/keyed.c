@@ -12,10 +12,12 @@
 #include <vaproxy/vaproxy.h>
 
 static const vp_conf_field_t policy_schema[] = {
-    {"label", VP_CONF_STRING, 0, NULL, "shown in clear"},
-    {"pin", VP_CONF_STRING, VP_CONF_SECRET, NULL, "redacted by the flag"},
-    {"blob", VP_CONF_STRING, VP_CONF_SECRET, NULL, "redacted by the flag"},
-    {NULL, 0, 0, NULL, NULL},
+    VP_CONF_FIELD("label", VP_CONF_STRING, 0, NULL, "shown in clear"),
+    VP_CONF_FIELD("pin", VP_CONF_STRING, VP_CONF_SECRET, NULL,
+                  "redacted by the flag"),
+    VP_CONF_FIELD("blob", VP_CONF_STRING, VP_CONF_SECRET, NULL,
+                  "redacted by the flag"),
+    VP_CONF_END,
 };
 
 static vp_status_t
@@ -30,9 +32,11 @@ static const vp_consistency_ops_t policy_ops = {.size = sizeof policy_ops,
                                                 .on_request = pass};
 
 static const vp_conf_field_t store_schema[] = {
-    {"slots", VP_CONF_INT, VP_CONF_REQUIRED, NULL, "how many entries"},
-    {"passphrase", VP_CONF_STRING, VP_CONF_SECRET, NULL, "redacted"},
-    {NULL, 0, 0, NULL, NULL},
+    VP_CONF_FIELD("slots", VP_CONF_INT, VP_CONF_REQUIRED, NULL,
+                  "how many entries"),
+    VP_CONF_FIELD("passphrase", VP_CONF_STRING, VP_CONF_SECRET, NULL,
+                  "redacted"),
+    VP_CONF_END,
 };
 
 static int

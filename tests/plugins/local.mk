@@ -9,7 +9,8 @@ check_LTLIBRARIES += tests/plugins/trace.la tests/plugins/bad_magic.la \
 	tests/plugins/init_fails.la tests/plugins/no_descriptor.la \
 	tests/plugins/undefined_symbol.la tests/plugins/dup_never.la \
 	tests/plugins/reconf.la tests/plugins/abi_old.la \
-	tests/plugins/abi_target.la tests/plugins/keyed.la
+	tests/plugins/abi_target.la tests/plugins/keyed.la \
+	tests/plugins/schema10.la tests/plugins/schema12.la
 
 tests_plugins_trace_la_SOURCES = tests/plugins/trace.c
 tests_plugins_trace_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
@@ -39,7 +40,7 @@ tests_plugins_reconf_la_SOURCES = tests/plugins/reconf.c
 tests_plugins_reconf_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
 tests_plugins_reconf_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
 tests_plugins_reconf_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
-tests_plugins_abi_old_la_SOURCES = tests/plugins/abi_old.c
+tests_plugins_abi_old_la_SOURCES = tests/plugins/abi_old.c tests/plugins/layout_1_0.h
 tests_plugins_abi_old_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
 tests_plugins_abi_old_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
 tests_plugins_abi_old_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
@@ -66,3 +67,14 @@ tests_plugins_undefined_symbol_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
 tests_plugins_undefined_symbol_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
 tests_plugins_undefined_symbol_la_LDFLAGS = -module -avoid-version -shared \
 	-Wl,-z,lazy -rpath $(abs_builddir)/tests/plugins
+# One schema in two layouts: schema10 stands in for a plugin built with
+# the ABI 1.0 headers, schema12 is built with these.
+tests_plugins_schema10_la_SOURCES = tests/plugins/schema_wide.c tests/plugins/schema_wide.h \
+	tests/plugins/layout_1_0.h
+tests_plugins_schema10_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS) -DSCHEMA_WIDE_1_0
+tests_plugins_schema10_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
+tests_plugins_schema10_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_schema12_la_SOURCES = tests/plugins/schema_wide.c tests/plugins/schema_wide.h
+tests_plugins_schema12_la_CPPFLAGS = $(TEST_PLUGIN_CPPFLAGS)
+tests_plugins_schema12_la_CFLAGS = $(TEST_PLUGIN_CFLAGS)
+tests_plugins_schema12_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)

@@ -17,8 +17,9 @@ typedef struct {
 } reconf_state;
 
 static const vp_conf_field_t reconf_schema[] = {
-    {"label", VP_CONF_STRING, VP_CONF_REQUIRED, NULL, "sent as X-Reconf-Label"},
-    {NULL, 0, 0, NULL, NULL},
+    VP_CONF_FIELD("label", VP_CONF_STRING, VP_CONF_REQUIRED, NULL,
+                  "sent as X-Reconf-Label"),
+    VP_CONF_END,
 };
 
 static int

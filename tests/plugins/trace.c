@@ -11,8 +11,9 @@
 #include <vaproxy/vaproxy.h>
 
 static const vp_conf_field_t trace_schema[] = {
-    {"label", VP_CONF_STRING, VP_CONF_REQUIRED, NULL, "name in X-Trace"},
-    {NULL, 0, 0, NULL, NULL},
+    VP_CONF_FIELD("label", VP_CONF_STRING, VP_CONF_REQUIRED, NULL,
+                  "name in X-Trace"),
+    VP_CONF_END,
 };
 
 static const char *

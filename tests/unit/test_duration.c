@@ -39,8 +39,8 @@ static const duration_case cases[] = {
 };
 
 static const vp_conf_field_t schema[] = {
-    {"d", VP_CONF_DURATION, 0, NULL, "a duration"},
-    {NULL, 0, 0, NULL, NULL},
+    VP_CONF_FIELD("d", VP_CONF_DURATION, 0, NULL, "a duration"),
+    VP_CONF_END,
 };
 
 /* The daemon: the parser itself, then the host table's path (an

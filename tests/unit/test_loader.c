@@ -5,6 +5,7 @@
 #include "test.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,9 @@
 #include "config/cfgtree.h"
 #include "plugin/host_table.h"
 #include "plugin/plugin_instance.h"
+#include "plugin/plugin_layout.h"
 #include "plugin/plugin_loader.h"
+#include "../plugins/schema_wide.h"
 
 static int
 load(const char *dir, const char *name, char *err, size_t len)
@@ -487,6 +490,210 @@ TEST(a_plugin_targeting_an_older_minor_loads_into_that_daemon)
     ASSERT_INT_EQ(load(VP_TEST_PLUGINDIR, "abi_target", err, sizeof err), 0);
 }
 
+/* ---- schema layouts (ABI 1.2 records the element sizes) ---------------- */
+
+/* The schema the test plugins schema10 and schema12 declare. */
+#define WIDE_FIELD(key, type, flags, def, help)                                \
+    VP_CONF_FIELD(key, type, flags, def, help),
+static const vp_conf_field_t wide_fields[] = {SCHEMA_WIDE_FIELDS(WIDE_FIELD)
+                                                  VP_CONF_END};
+
+static void
+assert_same_field(const vp_conf_field_t *got, const vp_conf_field_t *want)
+{
+    ASSERT_STR_EQ(got->key, want->key);
+    ASSERT_INT_EQ(got->type, want->type);
+    ASSERT_INT_EQ(got->flags, want->flags);
+    if (want->default_value)
+        ASSERT_STR_EQ(got->default_value, want->default_value);
+    else
+        ASSERT_NULL(got->default_value);
+    ASSERT_STR_EQ(got->help, want->help);
+    ASSERT_INT_EQ(got->size, sizeof(vp_conf_field_t));
+}
+
+/* An instance of `impl` configured by the HCL object text `conf`: NULL
+ * with the daemon's message in err when the check refuses it. */
+static vpd_instance *
+configured(vpd_registry *reg, const char *impl, const char *conf, char *err,
+           size_t err_len)
+{
+    char text[512];
+    snprintf(text, sizeof text, "config = {\n%s\n}\n", conf);
+    vpd_cfg_tree tree = {0};
+    if (vpd_cfg_parse("t.hcl", text, strlen(text), &tree, err, err_len) != 0)
+        TEST_FAIL_("%s", err);
+    const vpd_cfg_member *m = vpd_cfg_get(tree.root, "config");
+    vpd_instance *vi = vpd_instance_new(reg, VP_KIND_CONSISTENCY, impl,
+                                        m->value, NULL, 0, "t", err, err_len);
+    vpd_cfg_tree_free(&tree);
+    return vi;
+}
+
+static void
+assert_refused(vpd_registry *reg, const char *impl, const char *conf,
+               const char *want)
+{
+    char err[1024] = "";
+    vpd_instance *vi = configured(reg, impl, conf, err, sizeof err);
+    if (vi)
+        TEST_FAIL_("%s: accepted %s", impl, conf);
+    ASSERT_STR_CONTAINS(err, want);
+}
+
+static void
+check_wide_plugin(const char *module, uint32_t desc_size)
+{
+    char path[512], err[1024] = "", narrow[64];
+    snprintf(path, sizeof path, "%s/%s", VP_TEST_PLUGINDIR, module);
+    snprintf(narrow, sizeof narrow, "%s_narrow", module);
+    vpd_registry reg = {0};
+    if (vpd_plugins_load_file(&reg, path, vpd_host_api(), err, sizeof err))
+        TEST_FAIL_("%s", err);
+    vpd_plugin *owner = NULL;
+    const vp_provide_t *p =
+        vpd_plugins_find(&reg, VP_KIND_CONSISTENCY, module, &owner);
+    ASSERT_NOT_NULL(p);
+    ASSERT_INT_EQ(owner->desc->size, desc_size);
+
+    /* The host's copy holds every field, in the host's layout. */
+    size_t n = 0;
+    for (; p->schema[n].key; n++) {
+        ASSERT(n < sizeof wide_fields / sizeof wide_fields[0] - 1);
+        assert_same_field(&p->schema[n], &wide_fields[n]);
+    }
+    ASSERT_INT_EQ(n, sizeof wide_fields / sizeof wide_fields[0] - 1);
+    const vp_provide_t *q =
+        vpd_plugins_find(&reg, VP_KIND_CONSISTENCY, narrow, NULL);
+    ASSERT_NOT_NULL(q);
+    ASSERT_STR_EQ(q->schema[0].key, "only");
+    ASSERT_INT_EQ(q->schema[0].type, VP_CONF_INT);
+    ASSERT_INT_EQ(q->schema[0].flags, VP_CONF_REQUIRED);
+    ASSERT_NULL(q->schema[1].key);
+
+    /* The daemon checks every field by its type. */
+    static const struct {
+        const char *conf, *want;
+    } bad[] = {
+        {"address = 5", "address: expected a string, got number"},
+        {"address = \"a\"\nca_file = true",
+         "ca_file: expected a string, got bool"},
+        {"address = \"a\"\nretries = \"many\"",
+         "retries: expected an integer, got string"},
+        {"address = \"a\"\nverify = \"maybe\"",
+         "verify: expected a bool, got string"},
+        {"address = \"a\"\ninterval = \"soon\"",
+         "interval: expected a duration"},
+        {"address = \"a\"\nfile_mode = \"0999\"",
+         "file_mode: expected a file mode"},
+        {"address = \"a\"\napi_key = [1]",
+         "api_key: expected a string, got list"},
+        {"address = \"a\"\napi_kee = \"k\"",
+         "unknown key \"api_kee\" (did you mean \"api_key\"?)"},
+        {"retries = 2", "missing required key \"address\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_refused(&reg, module, bad[i].conf, bad[i].want);
+    assert_refused(&reg, narrow, "", "missing required key \"only\"");
+
+    /* And reads every field back through the host table. */
+    vpd_instance *vi =
+        configured(&reg, module,
+                   "address = \"h\"\nretries = 5\nverify = \"false\"\n"
+                   "interval = \"2m\"\nfile_mode = 0600\napi_key = \"k\"",
+                   err, sizeof err);
+    if (!vi)
+        TEST_FAIL_("%s", err);
+    const vp_host_api_t *h = vpd_host_api();
+    const char *str = NULL;
+    int64_t num = 0;
+    int b = 1;
+    uint64_t ms = 0;
+    ASSERT_INT_EQ(h->conf_string(&vi->pub, "address", &str), 0);
+    ASSERT_STR_EQ(str, "h");
+    ASSERT_INT_EQ(h->conf_string(&vi->pub, "ca_file", &str), 0);
+    ASSERT_STR_EQ(str, "/etc/ssl/ca.pem");
+    ASSERT_INT_EQ(h->conf_int(&vi->pub, "retries", &num), 0);
+    ASSERT_INT_EQ(num, 5);
+    ASSERT_INT_EQ(h->conf_bool(&vi->pub, "verify", &b), 0);
+    ASSERT_INT_EQ(b, 0);
+    ASSERT_INT_EQ(h->conf_duration_ms(&vi->pub, "interval", &ms), 0);
+    ASSERT_INT_EQ(ms, 120000);
+    ASSERT_INT_EQ(h->conf_int(&vi->pub, "file_mode", &num), 0);
+    ASSERT_INT_EQ(num, 0600);
+    ASSERT_INT_EQ(h->conf_string(&vi->pub, "api_key", &str), 0);
+    ASSERT_STR_EQ(str, "k");
+    vpd_instance_free(vi);
+    vpd_plugins_unload(&reg);
+}
+
+/* A plugin built with the 1.0 headers has smaller schema fields than the
+ * daemon: read with the daemon's stride, its second field would start in
+ * the middle of the first. */
+TEST(every_schema_field_reads_alike_in_the_1_0_and_1_2_layouts)
+{
+    check_wide_plugin("schema10",
+                      (uint32_t)offsetof(vp_plugin_t, provide_size));
+    check_wide_plugin("schema12", (uint32_t)sizeof(vp_plugin_t));
+}
+
+/* A field as a later minor might grow it: the copy takes what the host
+ * knows and skips the rest. */
+typedef struct {
+    vp_conf_field_t known;
+    const char *appended;
+} future_field;
+
+static const vp_consistency_ops_t layout_ops = {.size = sizeof layout_ops};
+
+TEST(the_layout_copy_follows_the_recorded_strides_and_refuses_bad_ones)
+{
+    static const future_field future[] = {
+        {VP_CONF_FIELD("one", VP_CONF_INT, 0, "1", "first"), "x"},
+        {{.key = "two", .type = VP_CONF_BOOL, .help = "second"}, "y"},
+        {VP_CONF_END, NULL},
+    };
+    vp_provide_t provides[] = {
+        {VP_KIND_CONSISTENCY, "future", &layout_ops,
+         (const vp_conf_field_t *)(const void *)future},
+        {0, NULL, NULL, NULL},
+    };
+    vp_plugin_t d = {VP_PLUGIN_HEADER(future), .provides = provides};
+    d.conf_field_size = (uint32_t)sizeof(future_field);
+    vpd_layout l;
+    char why[512] = "";
+    ASSERT_INT_EQ(vpd_layout_copy(&d, &l, why, sizeof why), -1);
+    ASSERT_STR_CONTAINS(why, "key \"one\" says its size is");
+
+    /* Fields that leave size 0 are read with the descriptor's stride. */
+    future_field unsized[3];
+    memcpy(unsized, future, sizeof unsized);
+    unsized[0].known.size = 0;
+    provides[0].schema = (const vp_conf_field_t *)(const void *)unsized;
+    ASSERT_INT_EQ(vpd_layout_copy(&d, &l, why, sizeof why), 0);
+    ASSERT_INT_EQ(l.n_provides, 1);
+    ASSERT_STR_EQ(l.provides[0].name, "future");
+    const vp_conf_field_t *f = l.provides[0].schema;
+    ASSERT_STR_EQ(f[0].key, "one");
+    ASSERT_STR_EQ(f[0].default_value, "1");
+    ASSERT_STR_EQ(f[1].key, "two");
+    ASSERT_INT_EQ(f[1].type, VP_CONF_BOOL);
+    ASSERT_INT_EQ(f[1].size, sizeof(vp_conf_field_t));
+    ASSERT_NULL(f[2].key);
+    ASSERT_NULL(l.provides[1].name);
+    vpd_layout_free(&l);
+
+    /* A descriptor large enough to have the sizes must fill them. */
+    d.conf_field_size = 0;
+    ASSERT_INT_EQ(vpd_layout_copy(&d, &l, why, sizeof why), -1);
+    ASSERT_STR_CONTAINS(why, "conf_field_size 0 is not a valid ABI 1.x size");
+    ASSERT_STR_CONTAINS(why, "VP_PLUGIN_HEADER");
+    d.conf_field_size = (uint32_t)sizeof(vp_conf_field_t);
+    d.provide_size = 12;
+    ASSERT_INT_EQ(vpd_layout_copy(&d, &l, why, sizeof why), -1);
+    ASSERT_STR_CONTAINS(why, "provide_size 12 is not a valid ABI 1.x size");
+}
+
 static void
 copy_file(const char *from, const char *to)
 {
@@ -606,5 +813,7 @@ main(void)
         T(vp_strerror_names_every_code),
         T(a_plugin_targeting_an_older_minor_loads_into_that_daemon),
         T(a_world_writable_plugin_or_directory_is_refused),
-        T(plugin_directories_are_searched_in_order_then_the_default));
+        T(plugin_directories_are_searched_in_order_then_the_default),
+        T(every_schema_field_reads_alike_in_the_1_0_and_1_2_layouts),
+        T(the_layout_copy_follows_the_recorded_strides_and_refuses_bad_ones));
 }

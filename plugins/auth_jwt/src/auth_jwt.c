@@ -44,15 +44,15 @@ typedef struct jwt_state {
 } jwt_state;
 
 static const vp_conf_field_t jwt_schema[] = {
-    {"path", VP_CONF_PATH, VP_CONF_REQUIRED, NULL,
-     "the file holding the JWT to log in with"},
-    {"role", VP_CONF_STRING, VP_CONF_REQUIRED, NULL,
-     "the role of the jwt auth method to log in to"},
-    {"remove_jwt_after_reading", VP_CONF_BOOL, 0, "true",
-     "remove the file once it has been read, as Vault Agent does"},
-    {"watch_interval", VP_CONF_DURATION, 0, "500ms",
-     "how often the file is checked for a new JWT"},
-    {NULL, 0, 0, NULL, NULL},
+    VP_CONF_FIELD("path", VP_CONF_PATH, VP_CONF_REQUIRED, NULL,
+                  "the file holding the JWT to log in with"),
+    VP_CONF_FIELD("role", VP_CONF_STRING, VP_CONF_REQUIRED, NULL,
+                  "the role of the jwt auth method to log in to"),
+    VP_CONF_FIELD("remove_jwt_after_reading", VP_CONF_BOOL, 0, "true",
+                  "remove the file once it has been read, as Vault Agent does"),
+    VP_CONF_FIELD("watch_interval", VP_CONF_DURATION, 0, "500ms",
+                  "how often the file is checked for a new JWT"),
+    VP_CONF_END,
 };
 
 /* Reads the instance's settings from its configuration (inst or, in

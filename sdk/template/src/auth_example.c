@@ -38,11 +38,11 @@ typedef struct {
  * this before create runs: an unknown key, a wrong type or a missing
  * required key stops vaproxyd with the file, the line and the key. */
 static const vp_conf_field_t example_schema[] = {
-    {"username", VP_CONF_STRING, VP_CONF_REQUIRED, NULL,
-     "the user to log in as"},
-    {"password_file_path", VP_CONF_PATH, VP_CONF_REQUIRED, NULL,
-     "file holding the user's password (re-read at every login)"},
-    {NULL, 0, 0, NULL, NULL},
+    VP_CONF_FIELD("username", VP_CONF_STRING, VP_CONF_REQUIRED, NULL,
+                  "the user to log in as"),
+    VP_CONF_FIELD("password_file_path", VP_CONF_PATH, VP_CONF_REQUIRED, NULL,
+                  "file holding the user's password (re-read at every login)"),
+    VP_CONF_END,
 };
 
 /* The user name goes into the request path, so it must not be able to
