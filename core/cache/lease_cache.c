@@ -25,6 +25,7 @@
 #include "base/backoff.h"
 #include "base/buf.h"
 #include "cache/cache_key.h"
+#include "cache/hot_answers.h"
 #include "base/log.h"
 #include "cache/persist.h"
 #include "cache/renew_timers.h"
@@ -78,6 +79,7 @@ struct vpd_lease_cache {
     int (*restore_static)(void *arg, const vp_cache_entry_t *e);
     void *restore_static_arg;
     vpd_resp_packer *pack;       /* packs stored answers */
+    vpd_hot *hot;                /* answers served lately, inflated */
     vpd_rt_set *watches;         /* renewal watchers, one per kept entry */
     struct renew_ctx **renewing; /* renewals under way */
     size_t n_renewing, cap_renewing;
@@ -89,6 +91,24 @@ struct vpd_lease_cache {
 };
 
 /* ---- entries ------------------------------------------------------------ */
+
+/* Forgets the inflated copy of entry id's answer: called for every store
+ * and eviction, so a hit never serves an answer the store no longer
+ * holds. */
+static void
+hot_forget(vpd_lease_cache *lc, const char *id)
+{
+    unsigned char bin[VPD_CACHE_KEY_BIN_LEN];
+    if (vpd_cache_key_to_bin(id, bin) == 0)
+        vpd_hot_drop(lc->hot, bin);
+}
+
+static vp_status_t
+store_entry(vpd_lease_cache *lc, const vp_cache_entry_t *e)
+{
+    hot_forget(lc, e->id);
+    return lc->ops->store(&lc->store->pub, e);
+}
 
 /* A copy of the strings of an entry, for decisions made after the
  * plugin's borrowed view is gone. */
@@ -553,6 +573,7 @@ evict_one(vpd_lease_cache *lc, const char *id, bool cascade)
     if (w)
         watch_stop(lc, w);
     vp_cache_selector_t sel = {sizeof sel, VP_CACHE_BY_ID, id, NULL};
+    hot_forget(lc, id);
     if (lc->ops->evict(&lc->store->pub, &sel) > 0)
         lc->counters.evicted++;
     if (lc->persist && !lc->closing)
@@ -656,7 +677,7 @@ on_auto_auth_token(const char *token, uint64_t generation, void *arg)
         .request_path = "",
         .token = token,
     };
-    if (lc->ops->store(&lc->store->pub, &e) != VP_CONTINUE)
+    if (store_entry(lc, &e) != VP_CONTINUE)
         vpd_log(VPD_LOG_WARN, COMPONENT,
                 "could not register the auto-auth token as managed");
     else
@@ -668,9 +689,75 @@ on_auto_auth_token(const char *token, uint64_t generation, void *arg)
 
 typedef struct {
     vpd_lease_cache *lc;
+    const unsigned char *key; /* binary */
     vpd_lc_hit *hit;
+    uint64_t date; /* of the answer, seconds since the epoch; 0: unknown */
     bool found;
 } hit_visit_ctx;
+
+static int
+digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* Seconds since the epoch of an HTTP date ("Sun, 06 Nov 1994 08:49:37
+ * GMT", the form servers send), or 0.  By hand: strptime matched every
+ * month and day name against the locale, and was a quarter of a hit. */
+static uint64_t
+http_date(const char *s, size_t len)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    const char *comma = memchr(s, ',', len);
+    if (!comma || (size_t)(s + len - comma) < 26 || comma[1] != ' ')
+        return 0;
+    const char *p = comma + 2; /* "06 Nov 1994 08:49:37 GMT" */
+    int day = digits(p, 2), year = digits(p + 7, 4), hh = digits(p + 12, 2),
+        mm = digits(p + 15, 2), ss = digits(p + 18, 2), mon = -1;
+    for (int m = 0; m < 12; m++) {
+        if (memcmp(p + 3, months + 3 * m, 3) == 0)
+            mon = m + 1;
+    }
+    if (day < 1 || day > 31 || mon < 0 || year < 1970 || hh > 23 || mm > 59 ||
+        ss > 60 || hh < 0 || mm < 0 || ss < 0 || p[2] != ' ' || p[6] != ' ' ||
+        p[11] != ' ' || p[14] != ':' || p[17] != ':' ||
+        memcmp(p + 20, " GMT", 4) != 0)
+        return 0;
+    /* Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil,
+     * March-based years so that leap days come last). */
+    int y = year - (mon <= 2);
+    int era = y / 400, yoe = y - era * 400;
+    int doy = (153 * (mon + (mon > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = (int64_t)era * 146097 + doe - 719468;
+    return (uint64_t)(days * 86400 + hh * 3600 + mm * 60 + ss);
+}
+
+/* The Date of a stored answer's text, or 0. */
+static uint64_t
+text_date(const char *text, size_t len)
+{
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol || eol - p <= 1)
+            break; /* the blank line: no Date */
+        if (eol - p > 5 && strncasecmp(p, "Date:", 5) == 0) {
+            const char *v = p + 5;
+            while (v < eol && *v == ' ')
+                v++;
+            return http_date(v, (size_t)(eol - v));
+        }
+        p = eol + 1;
+    }
+    return 0;
+}
 
 /* Parses "HTTP/1.1 200 OK\r\nName: value\r\n...\r\n\r\nbody" and takes
  * the text, whose start then holds the body (one buffer, no copy). */
@@ -709,6 +796,8 @@ bad:
     return -1;
 }
 
+/* The hit is built from the inflated copy when there is one (hot_answers.h),
+ * else from the stored form, which then becomes the copy. */
 static int
 hit_visit(void *arg, const vp_cache_entry_t *e)
 {
@@ -716,8 +805,19 @@ hit_visit(void *arg, const vp_cache_entry_t *e)
     if (e->response.len == 0)
         return 1; /* a managed-token marker, not an answer */
     size_t len = 0;
-    char *text =
-        vpd_resp_unpack(c->lc->pack, e->response.ptr, e->response.len, &len);
+    char *text = NULL;
+    const char *hot = vpd_hot_get(c->lc->hot, c->key, &len, &c->date);
+    if (hot) {
+        if ((text = malloc(len + 1)) != NULL)
+            memcpy(text, hot, len + 1);
+    } else {
+        text = vpd_resp_unpack(c->lc->pack, e->response.ptr, e->response.len,
+                               &len);
+        if (text) {
+            c->date = text_date(text, len);
+            vpd_hot_put(c->lc->hot, c->key, text, len, c->date);
+        }
+    }
     if (text && vpd_lc_parse_stored(text, len, c->hit) == 0)
         c->found = true;
     return 1;
@@ -725,18 +825,10 @@ hit_visit(void *arg, const vp_cache_entry_t *e)
 
 /* Vault Proxy resets Date on a hit and says how old the answer is. */
 static void
-age_headers(vpd_lc_hit *hit)
+age_headers(vpd_lc_hit *hit, uint64_t date)
 {
-    const char *date = vpd_hdrs_get(&hit->headers, "Date", 0);
-    long age = 0;
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    if (date && strptime(date, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
-        time_t then = timegm(&tm);
-        age = (long)difftime(time(NULL), then);
-        if (age < 0)
-            age = 0;
-    }
+    uint64_t now = (uint64_t)time(NULL);
+    long age = date && now > date ? (long)(now - date) : 0;
     vpd_hdrs_del(&hit->headers, "Date");
     vpd_hdrs_del(&hit->headers, "Age");
     char text[32];
@@ -775,11 +867,13 @@ lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_pending **slot,
         done(arg, NULL);
         return;
     }
-    hit_visit_ctx hv = {lc, &hit, false};
+    unsigned char bin[VPD_CACHE_KEY_BIN_LEN];
+    vpd_cache_key_to_bin(key, bin);
+    hit_visit_ctx hv = {lc, bin, &hit, 0, false};
     if (lc->ops->lookup(&lc->store->pub, key, hit_visit, &hv) == VP_DONE &&
         hv.found) {
         lc->counters.hits++;
-        age_headers(&hit);
+        age_headers(&hit, hv.date);
         done(arg, &hit);
         return;
     }
@@ -876,7 +970,7 @@ orphan_visit(void *arg, const vp_cache_entry_t *e)
     copy.size = sizeof copy;
     copy.token_parent = NULL;
     /* The store copies the entry; a replacement keeps its place. */
-    if (lc->ops->store(&lc->store->pub, &copy) == VP_CONTINUE)
+    if (store_entry(lc, &copy) == VP_CONTINUE)
         persist_put(lc, &copy);
     return 1;
 }
@@ -1037,7 +1131,7 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
         e.response.len = len;
         e.last_renewed_ms = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
         e.ttl_ms = ttl_s * 1000;
-        vp_status_t rc = raw ? lc->ops->store(&lc->store->pub, &e) : VP_ERROR;
+        vp_status_t rc = raw ? store_entry(lc, &e) : VP_ERROR;
         if (rc == VP_CONTINUE) {
             lc->counters.stored++;
             persist_put(lc, &e);
@@ -1157,8 +1251,11 @@ vpd_lease_cache_new(uv_loop_t *loop, vpd_instance *store, vpd_fwd *fwd,
     lc->holder = holder;
     lc->register_auto_auth = register_auto_auth;
     lc->pack = vpd_resp_pack_new();
-    if (!lc->pack || !(lc->watches = vpd_rt_new(loop, on_watch_due, lc))) {
+    lc->hot = vpd_hot_new();
+    if (!lc->pack || !lc->hot ||
+        !(lc->watches = vpd_rt_new(loop, on_watch_due, lc))) {
         vpd_resp_pack_free(lc->pack);
+        vpd_hot_free(lc->hot);
         free(lc);
         return NULL;
     }
@@ -1190,7 +1287,7 @@ restore_entry(void *arg, const vp_cache_entry_t *e)
                    ? lc->restore_static(lc->restore_static_arg, e)
                    : 0;
     if (vpd_persist_is_token_entry(e)) {
-        if (lc->ops->store(&lc->store->pub, e) != VP_CONTINUE)
+        if (store_entry(lc, e) != VP_CONTINUE)
             return 1;
         snprintf(lc->auto_auth_id, sizeof lc->auto_auth_id, "%s", e->id);
         vpd_secret_free(lc->auto_auth_token);
@@ -1205,7 +1302,7 @@ restore_entry(void *arg, const vp_cache_entry_t *e)
                 e->id);
         return 1;
     }
-    if (lc->ops->store(&lc->store->pub, e) != VP_CONTINUE)
+    if (store_entry(lc, e) != VP_CONTINUE)
         return 1;
     uint64_t age =
         wall_ms() > e->last_renewed_ms ? wall_ms() - e->last_renewed_ms : 0;
@@ -1284,6 +1381,7 @@ lc_free(void *arg)
     }
     vpd_secret_free(lc->auto_auth_token);
     vpd_resp_pack_free(lc->pack);
+    vpd_hot_free(lc->hot);
     free(lc);
     if (done)
         done(done_arg);

@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 #include "cache/lease_cache.h"
@@ -353,11 +354,88 @@ TEST(waiters_of_a_request_that_gave_up_go_upstream_themselves)
     ASSERT_INT_EQ(vpd_lc_counters_get(f.lc)->misses, 3);
 }
 
+/* Hits are served from an inflated copy once served (hot_answers.h): an
+ * entry stored again under the same key must never bring back the copy
+ * of the answer it replaced. */
+TEST(a_hit_after_the_entry_was_replaced_serves_the_new_answer)
+{
+    fixture f;
+    setup(&f);
+    request t, l;
+    fill(&f, &t, &l);
+    outcome o;
+    ASSERT(is_hit(&f, &l, &o));
+    ASSERT(is_hit(&f, &l, &o)); /* the second from the inflated copy */
+    ASSERT_STR_CONTAINS(o.body, "db/creds/ro/abc");
+    ASSERT_INT_EQ(clear(&f, VPD_LC_CLEAR_LEASE, "db/creds/ro/abc", NULL), 1);
+    miss_then_answer(&f, &l,
+                     "{\"lease_id\":\"db/creds/ro/def\",\"renewable\":true,"
+                     "\"lease_duration\":600,\"data\":{\"password\":\"q\"}}");
+    ASSERT(is_hit(&f, &l, &o));
+    ASSERT_STR_CONTAINS(o.body, "db/creds/ro/def");
+    ASSERT(strstr(o.body, "db/creds/ro/abc") == NULL);
+}
+
+/* A hit's headers, as the router answers them. */
+typedef struct {
+    bool hit;
+    char age[32], x_cache[16];
+    bool has_date;
+} hit_headers;
+
+static void
+on_lookup_headers(void *arg, vpd_lc_hit *hit)
+{
+    hit_headers *h = arg;
+    h->hit = hit != NULL;
+    if (!hit)
+        return;
+    const char *age = vpd_hdrs_get(&hit->headers, "Age", 0);
+    const char *xc = vpd_hdrs_get(&hit->headers, "X-Cache", 0);
+    snprintf(h->age, sizeof h->age, "%s", age ? age : "");
+    snprintf(h->x_cache, sizeof h->x_cache, "%s", xc ? xc : "");
+    h->has_date = vpd_hdrs_get(&hit->headers, "Date", 0) != NULL;
+    vpd_lc_hit_free(hit);
+}
+
+/* Age counts from the answer's Date, whether the hit is built from the
+ * stored form or from the inflated copy. */
+TEST(a_hit_says_its_age_from_the_answers_date)
+{
+    fixture f;
+    setup(&f);
+    request q;
+    request_init(&q, "POST", "/v1/auth/token/create-orphan", "{}", "parent-A");
+    vpd_lc_pending *slot = NULL;
+    outcome o = {0};
+    vpd_lc_lookup(f.lc, &q.r, &slot, on_lookup, &o);
+    vpd_fwd_resp resp;
+    answer_init(&resp, ORPHAN_TOKEN);
+    time_t then = time(NULL) - 1000;
+    char date[64];
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", gmtime(&then));
+    vpd_hdrs_add(&resp.headers, "Date", date);
+    vpd_lc_settle(f.lc, &slot, &q.r, &resp);
+    vpd_hdrs_free(&resp.headers);
+    for (int round = 0; round < 2; round++) {
+        hit_headers h = {0};
+        vpd_lc_lookup(f.lc, &q.r, &slot, on_lookup_headers, &h);
+        vpd_lc_settle(f.lc, &slot, &q.r, NULL);
+        ASSERT(h.hit);
+        ASSERT_STR_EQ(h.x_cache, "HIT");
+        ASSERT(!h.has_date);
+        long age = strtol(h.age, NULL, 10);
+        ASSERT(age >= 1000 && age < 1100);
+    }
+}
+
 int
 main(void)
 {
     return RUN_TESTS(
         T(a_kept_answer_is_served_to_its_token_only),
+        T(a_hit_after_the_entry_was_replaced_serves_the_new_answer),
+        T(a_hit_says_its_age_from_the_answers_date),
         T(an_unrenewable_answer_is_not_kept),
         T(clear_by_lease_takes_that_entry_only),
         T(clear_by_token_takes_its_leases_too), T(clear_by_token_accessor),

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "cache/cache_key.h"
+#include "cache/hot_answers.h"
 #include "cache/renew_timers.h"
 #include "cache/resp_pack.h"
 
@@ -297,6 +298,65 @@ TEST(cache_key_hex_and_binary)
     ASSERT_INT_EQ(vpd_cache_key_to_bin(longer, bin), -1);
 }
 
+/* Keys are SHA-256 outputs; persisted entries are found again by them, so
+ * the canonical form may never change. */
+TEST(cache_keys_stay_what_earlier_versions_computed)
+{
+    vpd_hdrs h = {0};
+    char key[VPD_CACHE_KEY_LEN + 1];
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "t", key), 0);
+    ASSERT_STR_EQ(
+        key,
+        "20cff588c921b9ef9a0d30be2d4856ab3444c9497fca9c45f1ebeb295d521856");
+    vpd_hdrs_add(&h, "X-A", "1");
+    vpd_hdrs_add(&h, "X-Vault-Index", "left out");
+    vpd_hdrs_add(&h, "Content-Type", "application/json");
+    for (int i = 0; i < 2; i++) { /* the second from the same context */
+        ASSERT_INT_EQ(
+            vpd_cache_key("PUT", "/v1/y?a=1", &h, "{}", 2, "tok", key), 0);
+        ASSERT_STR_EQ(key, "64952e05163420f448179430f9e417a0"
+                           "845d7c9aa7585bbb6ca5906a27981500");
+    }
+    vpd_hdrs_free(&h);
+}
+
+/* ---- hot answers --------------------------------------------------------- */
+
+TEST(hot_answers_keep_drop_and_replace)
+{
+    vpd_hot *h = vpd_hot_new();
+    ASSERT_NOT_NULL(h);
+    uint8_t a[VPD_HOT_KEY_LEN] = {1, 2, 3}, b[VPD_HOT_KEY_LEN] = {5, 6, 3};
+    uint8_t same_slot[VPD_HOT_KEY_LEN] = {1, 2, 3, 9};
+    size_t len = 0;
+    uint64_t date = 0;
+    ASSERT_NULL(vpd_hot_get(h, a, &len, &date));
+    vpd_hot_put(h, a, "answer-a", 8, 77);
+    vpd_hot_put(h, b, "answer-b", 8, 0);
+    const char *t = vpd_hot_get(h, a, &len, &date);
+    ASSERT_NOT_NULL(t);
+    ASSERT_INT_EQ(len, 8);
+    ASSERT_INT_EQ(date, 77);
+    ASSERT_STR_EQ(t, "answer-a");
+    /* Another key of a's slot replaces it: found for neither but itself. */
+    vpd_hot_put(h, same_slot, "other", 5, 1);
+    ASSERT_NULL(vpd_hot_get(h, a, &len, &date));
+    ASSERT_STR_EQ(vpd_hot_get(h, same_slot, &len, &date), "other");
+    vpd_hot_drop(h, a); /* not there: the slot's answer stays */
+    ASSERT_NOT_NULL(vpd_hot_get(h, same_slot, &len, &date));
+    vpd_hot_drop(h, same_slot);
+    ASSERT_NULL(vpd_hot_get(h, same_slot, &len, &date));
+    ASSERT_STR_EQ(vpd_hot_get(h, b, &len, &date), "answer-b");
+    /* Too big to keep: the slot is emptied, nothing is kept. */
+    char *big = calloc(1, VPD_HOT_MAX_TEXT + 2);
+    ASSERT_NOT_NULL(big);
+    memset(big, 'x', VPD_HOT_MAX_TEXT + 1);
+    vpd_hot_put(h, b, big, VPD_HOT_MAX_TEXT + 1, 0);
+    ASSERT_NULL(vpd_hot_get(h, b, &len, &date));
+    free(big);
+    vpd_hot_free(h);
+}
+
 int
 main(void)
 {
@@ -304,5 +364,7 @@ main(void)
                      T(rescheduling_from_fire_does_not_spin),
                      T(pack_round_trips_and_shrinks),
                      T(unpack_reads_earlier_text_and_refuses_damage),
-                     T(cache_key_hex_and_binary));
+                     T(cache_key_hex_and_binary),
+                     T(cache_keys_stay_what_earlier_versions_computed),
+                     T(hot_answers_keep_drop_and_replace));
 }
