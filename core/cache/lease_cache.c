@@ -796,6 +796,16 @@ bad:
     return -1;
 }
 
+/* The words an entry's answer is packed with (resp_pack.h): the strings
+ * of the entry that its body repeats. */
+static void
+entry_words(const vp_cache_entry_t *e, vpd_resp_meta *m)
+{
+    m->words[0] = e->lease;
+    m->words[1] = e->token;
+    m->words[2] = e->token_accessor;
+}
+
 /* The hit is built from the inflated copy when there is one (hot_answers.h),
  * else from the stored form, which then becomes the copy. */
 static int
@@ -811,10 +821,12 @@ hit_visit(void *arg, const vp_cache_entry_t *e)
         if ((text = malloc(len + 1)) != NULL)
             memcpy(text, hot, len + 1);
     } else {
-        text = vpd_resp_unpack(c->lc->pack, e->response.ptr, e->response.len,
-                               &len);
+        vpd_resp_meta m = {{NULL}, 0};
+        entry_words(e, &m);
+        text = vpd_resp_unpack_with(c->lc->pack, e->response.ptr,
+                                    e->response.len, &m, &len);
         if (text) {
-            c->date = text_date(text, len);
+            c->date = m.date ? m.date : text_date(text, len);
             vpd_hot_put(c->lc->hot, c->key, text, len, c->date);
         }
     }
@@ -1048,19 +1060,28 @@ evict_on_revocation(vpd_lease_cache *lc, const vp_req_t *r, const char *ep)
     json_object_put(body);
 }
 
-/* The stored form of an answer (resp_pack.h). */
+/* The stored form of an answer (resp_pack.h) for entry e.  A Date that
+ * reads as a date is kept as a number, not in the text. */
 static char *
-serialise(vpd_lease_cache *lc, const vpd_fwd_resp *resp, size_t *len)
+serialise(vpd_lease_cache *lc, const vp_cache_entry_t *e,
+          const vpd_fwd_resp *resp, size_t *len)
 {
+    vpd_resp_meta m = {{NULL}, 0};
+    entry_words(e, &m);
     vpd_buf b = VPD_BUF_INIT;
     int rc = vpd_buf_printf(&b, "HTTP/1.1 %d %s\r\n", resp->status,
                             vpd_http_reason(resp->status));
-    for (size_t i = 0; i < resp->headers.n; i++)
-        rc |= vpd_buf_printf(&b, "%s: %s\r\n", resp->headers.v[i].name,
-                             resp->headers.v[i].value);
+    for (size_t i = 0; i < resp->headers.n; i++) {
+        const vpd_hdr *h = &resp->headers.v[i];
+        if (!m.date && strcasecmp(h->name, "Date") == 0 &&
+            (m.date = http_date(h->value, strlen(h->value))) != 0)
+            continue;
+        rc |= vpd_buf_printf(&b, "%s: %s\r\n", h->name, h->value);
+    }
     rc |= vpd_buf_append(&b, "\r\n", 2);
     rc |= vpd_buf_append(&b, resp->body ? resp->body : "", resp->body_len);
-    char *packed = rc == 0 ? vpd_resp_pack(lc->pack, b.data, b.len, len) : NULL;
+    char *packed =
+        rc == 0 ? vpd_resp_pack_with(lc->pack, b.data, b.len, &m, len) : NULL;
     vpd_buf_free_secret(&b);
     return packed;
 }
@@ -1124,7 +1145,7 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
     }
     if (keep) {
         size_t len = 0;
-        char *raw = serialise(lc, resp, &len);
+        char *raw = serialise(lc, &e, resp, &len);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         e.response.ptr = raw;

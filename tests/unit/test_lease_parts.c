@@ -200,7 +200,7 @@ TEST(pack_round_trips_and_shrinks)
     size_t plen = 0, tlen = 0;
     char *packed = vpd_resp_pack(pk, ANSWER, sizeof ANSWER - 1, &plen);
     ASSERT_NOT_NULL(packed);
-    ASSERT_INT_EQ((unsigned char)packed[0], VPD_RESP_PACKED);
+    ASSERT_INT_EQ((unsigned char)packed[0], VPD_RESP_PACKED_2);
     printf("# a %zu-byte lease answer packs into %zu bytes\n",
            sizeof ANSWER - 1, plen);
     ASSERT(plen < (sizeof ANSWER - 1) * 2 / 3);
@@ -273,6 +273,68 @@ TEST(unpack_reads_earlier_text_and_refuses_damage)
     ASSERT_NOT_NULL(t);
     ASSERT_STR_EQ(t, ANSWER);
     free(t);
+    free(packed);
+    vpd_resp_pack_free(pk);
+}
+
+/* ANSWER as versions before VPD_RESP_PACKED_2 stored it (a persistent
+ * cache keeps it so): zlib level 6 under the earlier dictionary. */
+static const char ANSWER_PACKED_1[] =
+    "\xf1\x00\x00\x01\x81\x23\x3e\x12\x09\x85\x0a\x24\x4e\xc0\xd1\x61"
+    "\x64\x0c\x0e\x50\x23\x03\x23\x33\x05\x43\x73\x2b\x43\x13\x2b\x13"
+    "\x33\x48\xd0\x82\x82\x0e\x25\x0c\x0c\x52\x4c\x93\x2c\x93\xcc\x52"
+    "\x75\x8d\xd3\x4c\xcd\x75\x8d\x93\x8d\x13\x75\x8d\xd2\x8c\x0c\x75"
+    "\xcd\x53\x8c\xd2\x2c\x92\x0c\xd3\x0c\x92\x0d\x0d\x51\xc3\x09\x14"
+    "\x02\x49\x40\x9e\x3e\x30\xc0\x53\x8a\xf5\x81\x0e\xd1\x37\xca\xf0"
+    "\x30\x4a\x31\xcc\x2e\x34\xcd\xb5\x0c\xac\x0c\x4d\x4f\x31\x4a\x09"
+    "\x36\x0d\x8c\x32\xac\x20\x26\x48\x41\xa9\x0e\x11\xac\x48\x01\xe9"
+    "\x68\x98\xa8\x6b\xec\x91\x6b\x90\x57\x18\x50\x65\xe9\x53\x18\x99"
+    "\x62\xea\x96\x0e\x34\x10\x29\xe0\xcb\x74\x81\x96\x83\x32\x2a\x88"
+    "\xd6\x0d\x2c\x37\x2e\x0a\xa9\x24\x31\xf8\x6b\xb9\x00";
+
+TEST(unpack_reads_the_earlier_packed_form)
+{
+    vpd_resp_packer *pk = vpd_resp_pack_new();
+    ASSERT_NOT_NULL(pk);
+    size_t tlen = 0;
+    vpd_resp_meta m = {{"database/creds/app/2hH2d1kq5m9QyUgd2dS5QZ1x"}, 9};
+    char *t = vpd_resp_unpack_with(pk, ANSWER_PACKED_1,
+                                   sizeof ANSWER_PACKED_1 - 1, &m, &tlen);
+    ASSERT_NOT_NULL(t);
+    ASSERT_STR_EQ(t, ANSWER);
+    ASSERT_INT_EQ(m.date, 0); /* its Date is in its text */
+    free(t);
+    vpd_resp_pack_free(pk);
+}
+
+/* The entry's words and the Date travel beside the text: the same words
+ * bring the text back, other words do not, and the lease answer shrinks
+ * further with its own lease id as a word. */
+TEST(pack_with_words_and_date)
+{
+    vpd_resp_packer *pk = vpd_resp_pack_new();
+    ASSERT_NOT_NULL(pk);
+    static const char lease[] = "database/creds/app/2hH2d1kq5m9QyUgd2dS5QZ1x";
+    vpd_resp_meta m = {{lease, NULL, "acc"}, 1795194886};
+    size_t plain_len = 0, plen = 0, tlen = 0;
+    char *plain = vpd_resp_pack(pk, ANSWER, sizeof ANSWER - 1, &plain_len);
+    char *packed = vpd_resp_pack_with(pk, ANSWER, sizeof ANSWER - 1, &m, &plen);
+    ASSERT_NOT_NULL(plain);
+    ASSERT_NOT_NULL(packed);
+    printf("# with its lease id as a word: %zu bytes, without: %zu\n", plen,
+           plain_len);
+    ASSERT(plen + 20 < plain_len);
+    vpd_resp_meta back = {{lease, NULL, "acc"}, 0};
+    char *t = vpd_resp_unpack_with(pk, packed, plen, &back, &tlen);
+    ASSERT_NOT_NULL(t);
+    ASSERT_STR_EQ(t, ANSWER);
+    ASSERT_INT_EQ(back.date, 1795194886);
+    free(t);
+    vpd_resp_meta other = {{"database/creds/app/other", NULL, "acc"}, 0};
+    t = vpd_resp_unpack_with(pk, packed, plen, &other, &tlen);
+    ASSERT(!t || strcmp(t, ANSWER) != 0);
+    free(t);
+    free(plain);
     free(packed);
     vpd_resp_pack_free(pk);
 }
@@ -364,7 +426,8 @@ main(void)
                      T(rescheduling_from_fire_does_not_spin),
                      T(pack_round_trips_and_shrinks),
                      T(unpack_reads_earlier_text_and_refuses_damage),
-                     T(cache_key_hex_and_binary),
+                     T(unpack_reads_the_earlier_packed_form),
+                     T(pack_with_words_and_date), T(cache_key_hex_and_binary),
                      T(cache_keys_stay_what_earlier_versions_computed),
                      T(hot_answers_keep_drop_and_replace));
 }
