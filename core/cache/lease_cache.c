@@ -314,6 +314,13 @@ renewal_remove(vpd_lease_cache *lc, renew_ctx *rc)
         lc->renewing[rc->idx] = last;
         vpd_rt_park(lc->watches, last->w, last->idx);
     }
+    /* A cache filled at once renews every entry at once; the array that
+     * held them all is given back once they are done. */
+    if (lc->n_renewing == 0 && lc->cap_renewing > 64) {
+        free(lc->renewing);
+        lc->renewing = NULL;
+        lc->cap_renewing = 0;
+    }
 }
 
 /* Unhooks and frees a watcher, abandoning its renewal. */

@@ -1,6 +1,7 @@
 /* Records live in slabs of SLAB records, never moved, so the table and
  * the heap hold plain pointers.  The table is open addressing with linear
- * probing (load <= 1/2, backward-shift deletion); ids are SHA-256 outputs
+ * probing (load <= 13/16, as the memory store's tables, backward-shift
+ * deletion); ids are SHA-256 outputs
  * a client can steer by grinding, so the slot comes from the id mixed
  * with a random per-set seed, not from its raw bytes. */
 #include "autoconf.h"
@@ -268,7 +269,8 @@ vpd_rt_new(uv_loop_t *loop, void (*fire)(void *arg, vpd_rt *r), void *arg)
 vpd_rt *
 vpd_rt_add(vpd_rt_set *s, const uint8_t id[VPD_RT_ID_LEN])
 {
-    if ((s->count + 1) * 2 > s->mask + 1 && tab_resize(s, (s->mask + 1) * 2))
+    if ((s->count + 1) * 16 > (s->mask + 1) * 13 &&
+        tab_resize(s, (s->mask + 1) * 2))
         return NULL;
     if (s->count + 1 > s->heap_cap) {
         size_t cap = s->heap_cap ? s->heap_cap * 2 : 256;
