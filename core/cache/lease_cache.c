@@ -339,6 +339,17 @@ watch_stop(vpd_lease_cache *lc, watch *w)
 
 static void evict_one(vpd_lease_cache *lc, const char *id, bool cascade);
 
+/* The back-off before the next try after `failures` failed renewals:
+ * 10 s, doubling to 5 min. */
+static uint64_t
+backoff_ms(unsigned failures)
+{
+    uint64_t ms = RENEW_BACKOFF_MIN_MS;
+    for (unsigned i = 0; i < failures && ms < RENEW_BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    return ms > RENEW_BACKOFF_MAX_MS ? RENEW_BACKOFF_MAX_MS : ms;
+}
+
 /* Grace for a lease: a random value in [10 %, 20 %) of it, as Vault's
  * lifetime watcher picks it. */
 static uint32_t
@@ -394,31 +405,31 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
             watch_end(lc, w, "renewal refused");
             return;
         }
-        if (now >= w->expires_at) {
+        uint64_t expires_at = vpd_rt_expires_at(lc->watches, w);
+        if (now >= expires_at) {
             watch_end(lc, w, "renewal failed until the lease ran out");
             return;
         }
         /* Back off for real (OpenBao computes this wait and never sleeps
          * it): 10 s, doubling to 5 min, half of it random. */
-        uint64_t half = w->backoff_ms / 2;
+        uint64_t half = backoff_ms(w->failures) / 2;
         uint64_t wait = vpd_rand_between(half, 2 * half);
-        w->backoff_ms = w->backoff_ms * 2 > RENEW_BACKOFF_MAX_MS
-                            ? RENEW_BACKOFF_MAX_MS
-                            : w->backoff_ms * 2;
-        if (now + wait > w->expires_at)
-            wait = w->expires_at - now;
+        if (w->failures < 15)
+            w->failures++;
+        if (now + wait > expires_at)
+            wait = expires_at - now;
         vpd_rt_schedule(lc->watches, w, wait);
         return;
     }
     lc->counters.renewals++;
-    w->backoff_ms = RENEW_BACKOFF_MIN_MS;
+    w->failures = 0;
     uint64_t lease_ms = lease_s * 1000;
     uint32_t lease_rounded =
-        lease_s > UINT32_MAX ? UINT32_MAX : (uint32_t)lease_s;
+        lease_s > VPD_RT_LEASE_S_MAX ? VPD_RT_LEASE_S_MAX : (uint32_t)lease_s;
     if (lease_rounded > w->lease_s)
         w->grace_ms = grace_for(lease_ms);
     w->lease_s = lease_rounded;
-    w->expires_at = now + lease_ms;
+    vpd_rt_set_expires_at(lc->watches, w, now + lease_ms);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t wall = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -431,7 +442,7 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
      * grace; inside the grace the lease is near its max TTL: let it go. */
     uint64_t sleep = lease_ms * 2 / 3 + w->grace_ms / 3;
     if (lease_ms <= w->grace_ms || lease_ms - sleep <= w->grace_ms) {
-        w->expires_at = 0; /* the next firing ends the watcher */
+        vpd_rt_set_expires_at(lc->watches, w, 0); /* the next firing ends it */
         vpd_rt_schedule(lc->watches, w, lease_ms);
         return;
     }
@@ -507,7 +518,7 @@ renew_visit(void *arg, const vp_cache_entry_t *e)
 static void
 renew_now(vpd_lease_cache *lc, watch *w)
 {
-    if (w->expires_at == 0) {
+    if (vpd_rt_expires_at(lc->watches, w) == 0) {
         watch_end(lc, w, "lease reached its max TTL");
         return;
     }
@@ -549,10 +560,11 @@ watch_start(vpd_lease_cache *lc, const char *id, uint64_t lease_ms)
         return;
     lc->counters.watchers++;
     uint64_t lease_s = (lease_ms + 999) / 1000;
-    w->lease_s = lease_s > UINT32_MAX ? UINT32_MAX : (uint32_t)lease_s;
+    w->lease_s =
+        lease_s > VPD_RT_LEASE_S_MAX ? VPD_RT_LEASE_S_MAX : (uint32_t)lease_s;
     w->grace_ms = grace_for(lease_ms);
-    w->expires_at = uv_now(lc->loop) + lease_ms;
-    w->backoff_ms = RENEW_BACKOFF_MIN_MS;
+    vpd_rt_set_expires_at(lc->watches, w, uv_now(lc->loop) + lease_ms);
+    w->failures = 0;
     renew_now(lc, w); /* the first renewal goes out at once, as in Vault */
 }
 

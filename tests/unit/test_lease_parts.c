@@ -180,6 +180,40 @@ TEST(rescheduling_from_fire_does_not_spin)
     ASSERT_INT_EQ(uv_loop_close(&loop), 0);
 }
 
+/* A record keeps when its lease runs out to the second, never earlier
+ * than told; 0 stays 0 (the next firing ends the watcher). */
+TEST(watchers_keep_expiry_to_the_second)
+{
+    uv_loop_t loop;
+    ASSERT_INT_EQ(uv_loop_init(&loop), 0);
+    vpd_rt_set *s = vpd_rt_new(&loop, on_fire, NULL);
+    ASSERT_NOT_NULL(s);
+    uint8_t id[VPD_RT_ID_LEN];
+    id_of(1, id);
+    vpd_rt *r = vpd_rt_add(s, id);
+    ASSERT_NOT_NULL(r);
+    ASSERT(sizeof *r <= 56);
+    uint64_t now = uv_now(&loop);
+    const uint64_t later[] = {
+        0, 1, 999, 1000, 1001, 3600000, 86400000ULL * 400};
+    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
+        vpd_rt_set_expires_at(s, r, now + later[i]);
+        uint64_t at = vpd_rt_expires_at(s, r);
+        ASSERT(at >= now + later[i]);
+        ASSERT(at < now + later[i] + 1000);
+    }
+    vpd_rt_set_expires_at(s, r, 0);
+    ASSERT_INT_EQ(vpd_rt_expires_at(s, r), 0);
+    r->lease_s = VPD_RT_LEASE_S_MAX;
+    r->failures = 15;
+    ASSERT_INT_EQ(r->lease_s, VPD_RT_LEASE_S_MAX);
+    ASSERT_INT_EQ(r->failures, 15);
+    ASSERT(vpd_rt_get(s, id) == r); /* the bit-fields left the id alone */
+    vpd_rt_close(s, NULL, NULL);
+    ASSERT_INT_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ASSERT_INT_EQ(uv_loop_close(&loop), 0);
+}
+
 /* ---- resp_pack ------------------------------------------------------------
  */
 
@@ -422,12 +456,12 @@ TEST(hot_answers_keep_drop_and_replace)
 int
 main(void)
 {
-    return RUN_TESTS(T(watchers_against_a_model),
-                     T(rescheduling_from_fire_does_not_spin),
-                     T(pack_round_trips_and_shrinks),
-                     T(unpack_reads_earlier_text_and_refuses_damage),
-                     T(unpack_reads_the_earlier_packed_form),
-                     T(pack_with_words_and_date), T(cache_key_hex_and_binary),
-                     T(cache_keys_stay_what_earlier_versions_computed),
-                     T(hot_answers_keep_drop_and_replace));
+    return RUN_TESTS(
+        T(watchers_against_a_model), T(rescheduling_from_fire_does_not_spin),
+        T(watchers_keep_expiry_to_the_second), T(pack_round_trips_and_shrinks),
+        T(unpack_reads_earlier_text_and_refuses_damage),
+        T(unpack_reads_the_earlier_packed_form), T(pack_with_words_and_date),
+        T(cache_key_hex_and_binary),
+        T(cache_keys_stay_what_earlier_versions_computed),
+        T(hot_answers_keep_drop_and_replace));
 }
