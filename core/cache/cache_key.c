@@ -7,6 +7,7 @@
 #include "cache/cache_key.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,9 +114,10 @@ vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
         unsigned char digest[32];
         unsigned int dl = 0;
         if (EVP_DigestFinal_ex(md, digest, &dl) == 1 && dl == 32) {
-            vpd_cache_key_to_hex(digest, out);
+            vpd_cache_key_to_hex(digest, out); /* its first 16 bytes */
             rc = 0;
         }
+        OPENSSL_cleanse(digest, sizeof digest);
     }
     if (order != small)
         free(order);
@@ -145,6 +147,20 @@ vpd_cache_key_to_bin(const char *id, unsigned char out[VPD_CACHE_KEY_BIN_LEN])
         out[i] = (unsigned char)(hi << 4 | lo);
     }
     return id[VPD_CACHE_KEY_LEN] == '\0' ? 0 : -1;
+}
+
+int
+vpd_cache_key_upgrade(const char *id, char out[VPD_CACHE_KEY_LEN + 1])
+{
+    for (size_t i = 0; i < 2 * VPD_CACHE_KEY_LEN; i++) {
+        if (nibble(id[i]) < 0)
+            return -1;
+    }
+    if (id[2 * VPD_CACHE_KEY_LEN] != '\0')
+        return -1;
+    memcpy(out, id, VPD_CACHE_KEY_LEN);
+    out[VPD_CACHE_KEY_LEN] = '\0';
+    return 0;
 }
 
 void

@@ -3,7 +3,7 @@
  * direct-mapped table (a slot per key's low bits, a newcomer replaces the
  * slot's answer), bounded in slots and in the size of an answer it takes,
  * so it costs at most HOT_SLOTS * VPD_HOT_MAX_TEXT bytes and usually a few
- * hundred KiB.  Keys are cache keys (SHA-256 of the request and its
+ * hundred KiB.  Keys are cache keys (a SHA-256 of the request and its
  * token), so an answer is only ever found again by the request, and the
  * token, that made it.  The lease cache drops a key whenever it stores or
  * evicts that entry, so a hot answer is never older than the stored one.
@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VPD_HOT_KEY_LEN 32
+#define VPD_HOT_KEY_LEN 16 /* a cache key's bytes (cache_key.h) */
 #define VPD_HOT_MAX_TEXT 16384
 
 typedef struct vpd_hot vpd_hot;

@@ -36,6 +36,9 @@
 
 #define COMPONENT "proxy.cache.leasecache"
 #define BUCKETS 4096 /* in-flight table */
+/* Room for an entry id: a key, one of an earlier version (twice as long)
+ * or an auto-auth marker. */
+#define ID_MAX (2 * VPD_CACHE_KEY_LEN + 8)
 #define RENEW_BACKOFF_MIN_MS 10000
 #define RENEW_BACKOFF_MAX_MS 300000
 
@@ -72,7 +75,7 @@ struct vpd_lease_cache {
     vpd_fwd *fwd;
     vpd_token_holder *holder;
     bool register_auto_auth;
-    char auto_auth_id[VPD_CACHE_KEY_LEN + 8]; /* its token entry */
+    char auto_auth_id[ID_MAX]; /* its token entry */
     char *auto_auth_token; /* secret: the token registered there */
     vpd_persist *persist;  /* optional on-disk copy (borrowed) */
     /* The static secret cache's restore, for its entries in the store. */
@@ -85,6 +88,10 @@ struct vpd_lease_cache {
     size_t n_renewing, cap_renewing;
     vpd_lc_pending *inflight[BUCKETS];
     vpd_lc_counters counters;
+    /* During a restore: ids of earlier versions' keys whose entries were
+     * kept under today's keys (cache_key.h), for the store to follow. */
+    char (*upgraded)[2 * VPD_CACHE_KEY_LEN + 1];
+    size_t n_upgraded, cap_upgraded;
     bool closing;
     void (*closed)(void *);
     void *closed_arg;
@@ -113,7 +120,7 @@ store_entry(vpd_lease_cache *lc, const vp_cache_entry_t *e)
 /* A copy of the strings of an entry, for decisions made after the
  * plugin's borrowed view is gone. */
 typedef struct {
-    char id[VPD_CACHE_KEY_LEN + 8];
+    char id[ID_MAX];
     char *token; /* secret */
     char *lease;
     char *lease_token; /* secret */
@@ -210,7 +217,7 @@ entry_full_get(vpd_lease_cache *lc, const char *id, entry_full *f)
 }
 
 typedef struct {
-    char (*ids)[VPD_CACHE_KEY_LEN + 8];
+    char (*ids)[ID_MAX];
     size_t n, cap;
 } id_list;
 
@@ -1315,9 +1322,47 @@ wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Remembers the earlier-version id of an entry restored under today's key;
+ * without memory the store just keeps the old id (found by no request). */
+static void
+note_upgraded(vpd_lease_cache *lc, const char *old_id)
+{
+    if (lc->n_upgraded == lc->cap_upgraded) {
+        size_t cap = lc->cap_upgraded ? lc->cap_upgraded * 2 : 16;
+        void *v = realloc(lc->upgraded, cap * sizeof *lc->upgraded);
+        if (!v)
+            return;
+        lc->upgraded = v;
+        lc->cap_upgraded = cap;
+    }
+    snprintf(lc->upgraded[lc->n_upgraded++], sizeof lc->upgraded[0], "%s",
+             old_id);
+}
+
+/* After a restore: the store keeps the upgraded entries under today's
+ * keys, so that renewals and evictions reach them. */
+static void
+persist_upgraded(vpd_lease_cache *lc)
+{
+    for (size_t i = 0; lc->persist && i < lc->n_upgraded; i++) {
+        char key[VPD_CACHE_KEY_LEN + 1];
+        entry_full f;
+        if (vpd_cache_key_upgrade(lc->upgraded[i], key) != 0 ||
+            entry_full_get(lc, key, &f) != 0)
+            continue;
+        vpd_persist_delete(lc->persist, lc->upgraded[i]);
+        persist_put(lc, &f.e);
+        entry_full_free(&f);
+    }
+    free(lc->upgraded);
+    lc->upgraded = NULL;
+    lc->n_upgraded = lc->cap_upgraded = 0;
+}
+
 /* One restored entry (tokens first, then the rest in creation order):
  * an entry whose parent token is not back is refused, as Vault's restore
- * does. */
+ * does.  An entry an earlier version keyed with the whole SHA-256 is kept
+ * under today's key, so that the same request finds it again. */
 static int
 restore_entry(void *arg, const vp_cache_entry_t *e)
 {
@@ -1326,6 +1371,15 @@ restore_entry(void *arg, const vp_cache_entry_t *e)
         return lc->restore_static
                    ? lc->restore_static(lc->restore_static_arg, e)
                    : 0;
+    char key[VPD_CACHE_KEY_LEN + 1];
+    vp_cache_entry_t today;
+    const char *old_id = NULL;
+    if (vpd_cache_key_upgrade(e->id, key) == 0) {
+        today = *e;
+        today.id = key;
+        old_id = e->id;
+        e = &today;
+    }
     if (vpd_persist_is_token_entry(e)) {
         if (store_entry(lc, e) != VP_CONTINUE)
             return 1;
@@ -1344,6 +1398,8 @@ restore_entry(void *arg, const vp_cache_entry_t *e)
     }
     if (store_entry(lc, e) != VP_CONTINUE)
         return 1;
+    if (old_id)
+        note_upgraded(lc, old_id);
     uint64_t age =
         wall_ms() > e->last_renewed_ms ? wall_ms() - e->last_renewed_ms : 0;
     uint64_t left = e->ttl_ms > age ? e->ttl_ms - age : 0;
@@ -1373,6 +1429,7 @@ vpd_lc_restore(vpd_lease_cache *lc, vpd_persist *p, char **auto_auth_token,
                                 auto_auth_token, &st, err, err_len);
     if (n < 0) {
         lc->persist = NULL;
+        persist_upgraded(lc);
         return -1;
     }
     vpd_log(VPD_LOG_INFO, COMPONENT,
@@ -1384,7 +1441,8 @@ vpd_lc_restore(vpd_lease_cache *lc, vpd_persist *p, char **auto_auth_token,
                        : "");
     if (!vpd_persist_active(p))
         lc->persist = NULL;
-    else /* compactions off the loop from now on */
+    persist_upgraded(lc);
+    if (lc->persist) /* compactions off the loop from now on */
         vpd_persist_set_loop(p, lc->loop);
     if (st.failed > 0) {
         snprintf(err, err_len, "%u cache entr%s could not be restored",

@@ -23,7 +23,8 @@
 #define EMPTY 0           /* a table slot holds a record's number + 1 */
 #define NO_REC UINT32_MAX /* the end of the free list */
 
-_Static_assert(sizeof(vpd_rt) <= 56, "a watcher record is 56 bytes");
+_Static_assert(sizeof(vpd_rt) <= 40, "a watcher record is 40 bytes");
+_Static_assert(VPD_RT_ID_LEN % 8 == 0, "ids are hashed 8 bytes at a time");
 
 typedef struct slab {
     vpd_rt rec[SLAB];
@@ -69,7 +70,7 @@ static size_t
 slot_of(const vpd_rt_set *s, const uint8_t id[VPD_RT_ID_LEN])
 {
     uint64_t h = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < VPD_RT_ID_LEN / 8; i++) {
         h ^= load64(id + 8 * i) ^ s->seed[i];
         h *= 0x9e3779b97f4a7c15ULL;
         h ^= h >> 29;

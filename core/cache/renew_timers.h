@@ -1,7 +1,7 @@
 /* The lease cache's renewal watchers as plain records: found by their
  * entry's 32-byte binary id, ordered by due time in one min-heap that a
  * single uv_timer_t drives.  A uv_timer_t per watcher cost ~150 bytes of
- * every cached lease; a record here is 56 bytes plus a 4-byte slot in the
+ * every cached lease; a record here is 40 bytes plus a 4-byte slot in the
  * table and one in the heap (records are numbered, not pointed to),
  * allocated in slabs (no malloc header per watcher).
  *
@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#define VPD_RT_ID_LEN 32
+#define VPD_RT_ID_LEN 16 /* a cache key's bytes (cache_key.h) */
 
 #define VPD_RT_LEASE_S_MAX ((1u << 28) - 1) /* 8.5 years */
 

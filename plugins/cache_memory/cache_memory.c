@@ -4,23 +4,27 @@
  * decides what is cached, renews it and says what to evict; this plugin only
  * keeps the entries and finds them by the indexes of cache.h.
  *
- * Layout.  Each entry is ONE allocation: a 40-byte header, one 16-byte
- * list link per secondary index the entry is in, then its strings (all
- * NUL-terminated, found by 16-bit offsets) and its response.  An id that
- * is a cache key (64 lower-case hex digits) is kept as its 32 bytes.  The
- * public vp_cache_entry_t is not stored: a visit gets one built on the
- * stack.  With 100k cached leases every byte of the header counts
- * (contrib/bench/cache.sh): a cached lease costs 72 bytes of header and
- * links besides its strings and response, where keeping the public
+ * Layout.  Each entry is ONE allocation: a 24-byte header, one 16-byte
+ * list link per list index the entry is in (token_parent, lease_token),
+ * then its strings (all NUL-terminated, in a fixed order, found by walking
+ * them: offsets cost every entry 18 bytes) and its response.  An id that
+ * is a cache key (32 or 64 lower-case hex digits) is kept as its 16 or 32
+ * bytes; namespace "root/" takes no bytes; a request_path that is "/v1/"
+ * and the start of the entry's lease id (as Vault's lease ids are: GET
+ * /v1/database/creds/app leases "database/creds/app/<id>") is kept as the
+ * length shared and the rest.  The public vp_cache_entry_t is not stored:
+ * a visit gets one built on the stack.  With 100k cached leases every byte
+ * counts (contrib/bench/cache.sh): a cached lease costs 40 bytes of header
+ * and link besides its strings and response, where keeping the public
  * struct, every link and every hash in each entry cost 240.  The
  * strings many entries share - namespace_, token_parent, lease_token:
  * every lease obtained with one token repeats that token, 95 bytes for a
  * Vault service token - are interned when longer than a pointer: the
  * entry holds a pointer to one reference-counted copy (the `bytes`
- * statistic and max_bytes still count them as if inline, so limits do
- * not depend on sharing).  Entry data is secret
- * (tokens, leases, response bodies) and is wiped with explicit_bzero
- * before it is freed.
+ * statistic and max_bytes count them, the root namespace and a path kept
+ * by reference as if inline, so limits do not depend on sharing).  Entry
+ * data is secret (tokens, leases, response bodies) and is wiped with
+ * explicit_bzero before it is freed.
  *
  * Indexes.  Six open-addressing hash tables (linear probing, load <= 13/16,
  * backward-shift deletion, so no tombstones), keyed with SipHash-1-3 under
@@ -28,13 +32,16 @@
  * Hashes are recomputed when needed rather than stored:
  *
  *   id               unique: a slot holds the entry.
- *   token, token_accessor, lease, token_parent, lease_token
- *                    a slot holds the head of an intrusive doubly-linked
- *                    list of the entries sharing that value.  "Unique"
- *                    indexes use the same structure: the core should never
- *                    store two entries with one token or lease, but if it
- *                    does, both stay findable and evictable rather than
- *                    one becoming unreachable.
+ *   token, token_accessor, lease
+ *                    a slot per entry; entries sharing a value follow one
+ *                    another in the probe sequence and are all found by
+ *                    probing on.  The core should never store two entries
+ *                    with one token or lease, but if it does, both stay
+ *                    findable and evictable rather than one becoming
+ *                    unreachable.
+ *   token_parent, lease_token
+ *                    many entries share a value: a slot holds the head of
+ *                    an intrusive doubly-linked list of them.
  *   request_path     not indexed: a request_path selector scans every
  *                    entry, keeps those of its namespace (exact) whose
  *                    path has the prefix.  Path clears are rare (the
@@ -102,7 +109,7 @@ static const int str_of[T_COUNT] = {
 };
 
 #define MAX_STRINGS 0xfffeu
-#define ID_BIN_LEN 32
+#define ID_BIN_LEN 32 /* the longest binary id: 64 hex digits */
 #define HEX_ID_LEN 64
 /* The longest request_path kept as a reference to the lease (F_PATH_FRONT). */
 #define PATH_FRONT_MAX 255
@@ -154,6 +161,7 @@ struct mc_entry {
     uint8_t present; /* bit s: the entry has string s */
     uint8_t links;   /* bit t: in list table t (a link follows) */
     uint8_t flags;
+    uint8_t id_len; /* with F_ID_BIN: the id's bytes (16 or 32) */
     union {
         struct {
             uint64_t last_renewed_ms, ttl_ms;
@@ -209,7 +217,7 @@ static size_t
 stored_len(const mc_entry *e, int s, const char *p)
 {
     if (s == S_ID && (e->flags & F_ID_BIN))
-        return ID_BIN_LEN;
+        return e->id_len;
     if (interned(e, s))
         return sizeof(mc_istr *);
     if (s == S_NS && (e->flags & F_NS_ROOT))
@@ -333,18 +341,21 @@ hexval(char c)
     return -1;
 }
 
-/* A cache key's 32 bytes; 0, or -1 when id is not 64 lower-case hex. */
-static int
+/* The bytes a cache key spells: 16 for 32 lower-case hex digits (the
+ * lease cache's keys), 32 for 64 (keys of earlier versions), else 0 (an id
+ * kept as text). */
+static size_t
 id_to_bin(const char *id, uint8_t out[ID_BIN_LEN])
 {
-    for (int i = 0; i < ID_BIN_LEN; i++) {
-        int hi = hexval(id[2 * i]);
-        int lo = hi < 0 ? -1 : hexval(id[2 * i + 1]);
+    size_t n = 0;
+    while (n < ID_BIN_LEN) {
+        int hi = hexval(id[2 * n]);
+        int lo = hi < 0 ? -1 : hexval(id[2 * n + 1]);
         if (lo < 0)
-            return -1;
-        out[i] = (uint8_t)(hi << 4 | lo);
+            break;
+        out[n++] = (uint8_t)(hi << 4 | lo);
     }
-    return id[HEX_ID_LEN] == '\0' ? 0 : -1;
+    return id[2 * n] == '\0' && (n == 16 || n == 32) ? n : 0;
 }
 
 /* The public view of e for a visit; idbuf holds the hex id, pathbuf the
@@ -363,11 +374,11 @@ view_of(const mc_entry *e, vp_cache_entry_t *v, char idbuf[HEX_ID_LEN + 1],
     v->request_path = path_of(e, pathbuf);
     if (e->flags & F_ID_BIN) {
         const uint8_t *b = (const uint8_t *)edata(e); /* the id comes first */
-        for (int i = 0; i < ID_BIN_LEN; i++) {
+        for (size_t i = 0; i < e->id_len; i++) {
             idbuf[2 * i] = hex[b[i] >> 4];
             idbuf[2 * i + 1] = hex[b[i] & 15];
         }
-        idbuf[HEX_ID_LEN] = '\0';
+        idbuf[2 * e->id_len] = '\0';
         v->id = idbuf;
     }
     if (e->flags & F_RESPONSE) {
@@ -414,7 +425,7 @@ typedef struct {
 typedef struct {
     const char *s;
     uint8_t bin[ID_BIN_LEN];
-    int is_bin;
+    size_t bin_len; /* 0: not an id spelling bytes */
     uint32_t h;
 } mc_query;
 
@@ -524,9 +535,9 @@ static void
 query_init(const mc_state *st, int t, const char *value, mc_query *q)
 {
     q->s = value;
-    q->is_bin = t == T_ID && id_to_bin(value, q->bin) == 0;
-    q->h = q->is_bin ? hash_bytes(st, q->bin, ID_BIN_LEN)
-                     : hash_bytes(st, value, strlen(value));
+    q->bin_len = t == T_ID ? id_to_bin(value, q->bin) : 0;
+    q->h = q->bin_len ? hash_bytes(st, q->bin, q->bin_len)
+                      : hash_bytes(st, value, strlen(value));
 }
 
 /* The hash of e's value in table t (which e is in). */
@@ -534,7 +545,7 @@ static uint32_t
 ehash(const mc_state *st, const mc_entry *e, int t)
 {
     if (t == T_ID && (e->flags & F_ID_BIN))
-        return hash_bytes(st, edata(e), ID_BIN_LEN);
+        return hash_bytes(st, edata(e), e->id_len);
     const char *k = estr(e, str_of[t]);
     return hash_bytes(st, k, strlen(k));
 }
@@ -543,8 +554,9 @@ static int
 matches(const mc_entry *e, int t, const mc_query *q)
 {
     if (t == T_ID && (e->flags & F_ID_BIN))
-        return q->is_bin && memcmp(edata(e), q->bin, ID_BIN_LEN) == 0;
-    if (t == T_ID && q->is_bin)
+        return q->bin_len == e->id_len &&
+               memcmp(edata(e), q->bin, e->id_len) == 0;
+    if (t == T_ID && q->bin_len)
         return 0;
     return strcmp(estr(e, str_of[t]), q->s) == 0;
 }
@@ -657,16 +669,15 @@ tab_link(const mc_state *st, mc_tab *tb, int t, mc_entry *e)
 {
     mc_query q;
     if (t == T_ID) {
-        q.is_bin = (e->flags & F_ID_BIN) != 0;
-        if (q.is_bin)
-            memcpy(q.bin, edata(e), ID_BIN_LEN);
-        q.s = q.is_bin ? "" : estr(e, S_ID);
+        q.bin_len = (e->flags & F_ID_BIN) ? e->id_len : 0;
+        memcpy(q.bin, edata(e), q.bin_len);
+        q.s = q.bin_len ? "" : estr(e, S_ID);
         q.h = ehash(st, e, t);
     } else {
         if (!ekey(e, t))
             return;
         q.s = ekey(e, t);
-        q.is_bin = 0;
+        q.bin_len = 0;
         q.h = ehash(st, e, t);
     }
     if (t != T_ID && !(LIST_TABLES & (1u << t))) {
@@ -960,14 +971,14 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
     /* The strings first (16-bit offsets), then the response.  A shared
      * string longer than a pointer is a pointer to its interned copy. */
     uint8_t idbin[ID_BIN_LEN];
-    int id_bin = id_to_bin(in.id, idbin) == 0;
+    size_t id_bin = id_to_bin(in.id, idbin);
     size_t lens[N_STR];
     size_t strings = 0, logical = 0;
     unsigned intern = 0, present = 0, flags = 0;
     uint16_t path_k = 0; /* with F_PATH_FRONT */
     for (int s = 0; s < N_STR; s++) {
         const char *v = cfield(&in, str_off[s]);
-        lens[s] = !v ? 0 : s == S_ID && id_bin ? ID_BIN_LEN : strlen(v) + 1;
+        lens[s] = !v ? 0 : s == S_ID && id_bin ? id_bin : strlen(v) + 1;
         if (lens[s] > MAX_STRINGS)
             return VP_DECLINED;
         logical += lens[s];
@@ -1051,6 +1062,7 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
     memset(e, 0, head);
     e->links = (uint8_t)links;
     e->present = (uint8_t)present;
+    e->id_len = (uint8_t)id_bin;
     e->flags = (uint8_t)((id_bin ? F_ID_BIN : 0) |
                          (in.response.ptr ? F_RESPONSE : 0) | intern | flags);
     e->u.t.last_renewed_ms = in.last_renewed_ms;
@@ -1061,7 +1073,7 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
         if (!lens[s])
             continue;
         if (s == S_ID && id_bin)
-            memcpy(d + at, idbin, ID_BIN_LEN);
+            memcpy(d + at, idbin, id_bin);
         else if (ist[s])
             memcpy(d + at, &ist[s], sizeof ist[s]);
         else if (s == S_PATH && (flags & F_PATH_FRONT)) {
