@@ -15,6 +15,7 @@
 #include "cache/lease_cache.h"
 
 #include <json.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,8 +77,8 @@ struct vpd_lease_cache {
     vpd_token_holder *holder;
     bool register_auto_auth;
     char auto_auth_id[ID_MAX]; /* its token entry */
-    char *auto_auth_token; /* secret: the token registered there */
-    vpd_persist *persist;  /* optional on-disk copy (borrowed) */
+    char *auto_auth_token;     /* secret: the token registered there */
+    vpd_persist *persist;      /* optional on-disk copy (borrowed) */
     /* The static secret cache's restore, for its entries in the store. */
     int (*restore_static)(void *arg, const vp_cache_entry_t *e);
     void *restore_static_arg;
@@ -792,8 +793,16 @@ vpd_lc_parse_stored(char *text, size_t len, vpd_lc_hit *hit)
 {
     const char *p = text, *end = text + len;
     const char *eol = memchr(p, '\n', len);
-    if (!eol || sscanf(p, "HTTP/1.1 %d", &hit->status) != 1)
+    /* "HTTP/1.1", white space, the status (strtol, not sscanf: this runs
+     * for every hit). */
+    char *num_end = NULL;
+    long status = eol && len >= 8 && memcmp(p, "HTTP/1.1", 8) == 0
+                      ? strtol(p + 8, &num_end, 10)
+                      : 0;
+    if (!num_end || num_end == p + 8 || num_end > eol || status < INT_MIN ||
+        status > INT_MAX)
         goto bad;
+    hit->status = (int)status;
     p = eol + 1;
     while (p < end && *p != '\r') {
         eol = memchr(p, '\n', (size_t)(end - p));

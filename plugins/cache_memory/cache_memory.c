@@ -367,9 +367,23 @@ view_of(const mc_entry *e, vp_cache_entry_t *v, char idbuf[HEX_ID_LEN + 1],
     static const char hex[] = "0123456789abcdef";
     memset(v, 0, sizeof *v);
     v->size = sizeof *v;
+    /* One walk over the strings (estr walks from the start each time). */
+    const char *d = edata(e);
+    size_t at = 0;
     for (int s = 0; s < N_STR; s++) {
+        if (!has(e, s))
+            continue;
+        const char *p = d + at, *val = p;
+        if (s == S_NS && (e->flags & F_NS_ROOT)) {
+            val = root_ns;
+        } else if (interned(e, s)) {
+            const mc_istr *is;
+            memcpy(&is, p, sizeof is);
+            val = is->s;
+        }
         if (s != S_PATH)
-            *(const char **)(void *)((char *)v + str_off[s]) = estr(e, s);
+            *(const char **)(void *)((char *)v + str_off[s]) = val;
+        at += stored_len(e, s, p);
     }
     v->request_path = path_of(e, pathbuf);
     if (e->flags & F_ID_BIN) {
@@ -382,7 +396,7 @@ view_of(const mc_entry *e, vp_cache_entry_t *v, char idbuf[HEX_ID_LEN + 1],
         v->id = idbuf;
     }
     if (e->flags & F_RESPONSE) {
-        v->response.ptr = edata(e) + str_at(e, N_STR);
+        v->response.ptr = d + at;
         v->response.len = e->resp_len;
     }
     v->last_renewed_ms = e->u.t.last_renewed_ms;

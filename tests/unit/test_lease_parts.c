@@ -420,6 +420,14 @@ TEST(cache_keys_stay_what_earlier_versions_computed)
             vpd_cache_key("PUT", "/v1/y?a=1", &h, "{}", 2, "tok", key), 0);
         ASSERT_STR_EQ(key, "64952e05163420f448179430f9e417a0");
     }
+    /* A body longer than the key's buffer goes to the digest as it is. */
+    char body[1500];
+    memset(body, 'b', sizeof body);
+    vpd_hdrs none = {0};
+    ASSERT_INT_EQ(
+        vpd_cache_key("POST", "/v1/z", &none, body, sizeof body, "tok", key),
+        0);
+    ASSERT_STR_EQ(key, "760cdd9e523263ac171bb3f1c716811c");
     vpd_hdrs_free(&h);
 }
 
