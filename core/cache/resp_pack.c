@@ -12,17 +12,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Vocabulary both dictionaries share, in the order it appears in them. */
+#define TOKEN_ANSWERS                                                          \
+    "{\"request_id\":\"\",\"lease_id\":\"\",\"renewable\":false,"              \
+    "\"lease_duration\":0,\"data\":null,\"wrap_info\":null,\"warnings\":null," \
+    "\"auth\":{\"client_token\":\"hvs.\",\"accessor\":\"\",\"policies\":"      \
+    "[\"default\"],\"token_policies\":[\"default\"],\"identity_policies\":"    \
+    "null,\"metadata\":{\"role_name\":\"\"},\"lease_duration\":2764800,"       \
+    "\"renewable\":true,\"entity_id\":\"\",\"token_type\":\"service\","        \
+    "\"orphan\":true,\"mfa_requirement\":null,\"num_uses\":0},"                \
+    "\"mount_type\":\"\"}\n"
+#define LEASED_SECRETS                                                         \
+    "{\"access_key\":\"\",\"secret_key\":\"\",\"security_token\":null}"        \
+    "{\"request_id\":\"\",\"lease_id\":\"\",\"renewable\":true,"               \
+    "\"lease_duration\":,\"data\":{\"username\":\"\",\"password\":\"\"},"      \
+    "\"wrap_info\":null,\"warnings\":null,\"auth\":null"
+
 /* The dictionary of VPD_RESP_PACKED: read only, kept as it was. */
 static const char dictionary_1[] =
     /* token answers (logins, token/create) */
-    "{\"request_id\":\"\",\"lease_id\":\"\",\"renewable\":false,"
-    "\"lease_duration\":0,\"data\":null,\"wrap_info\":null,\"warnings\":null,"
-    "\"auth\":{\"client_token\":\"hvs.\",\"accessor\":\"\",\"policies\":"
-    "[\"default\"],\"token_policies\":[\"default\"],\"identity_policies\":"
-    "null,\"metadata\":{\"role_name\":\"\"},\"lease_duration\":2764800,"
-    "\"renewable\":true,\"entity_id\":\"\",\"token_type\":\"service\","
-    "\"orphan\":true,\"mfa_requirement\":null,\"num_uses\":0},"
-    "\"mount_type\":\"\"}\n"
+    TOKEN_ANSWERS
     /* response heads */
     "HTTP/1.1 200 OK\r\nCache-Control: no-store\r\n"
     "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n"
@@ -31,33 +40,16 @@ static const char dictionary_1[] =
     "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec GMT\r\n"
     "Content-Type: application/json\r\n\r\n"
     /* leased secrets, the most common answer */
-    "{\"access_key\":\"\",\"secret_key\":\"\",\"security_token\":null}"
-    "{\"request_id\":\"\",\"lease_id\":\"\",\"renewable\":true,"
-    "\"lease_duration\":,\"data\":{\"username\":\"\",\"password\":\"\"},"
-    "\"wrap_info\":null,\"warnings\":null,\"auth\":null";
+    LEASED_SECRETS;
 
 /* The dictionary of VPD_RESP_PACKED_2: the Date is not in the text, and
  * the entry's words follow this. */
-static const char dictionary_2[] =
-    /* token answers (logins, token/create) */
-    "{\"request_id\":\"\",\"lease_id\":\"\",\"renewable\":false,"
-    "\"lease_duration\":0,\"data\":null,\"wrap_info\":null,\"warnings\":null,"
-    "\"auth\":{\"client_token\":\"hvs.\",\"accessor\":\"\",\"policies\":"
-    "[\"default\"],\"token_policies\":[\"default\"],\"identity_policies\":"
-    "null,\"metadata\":{\"role_name\":\"\"},\"lease_duration\":2764800,"
-    "\"renewable\":true,\"entity_id\":\"\",\"token_type\":\"service\","
-    "\"orphan\":true,\"mfa_requirement\":null,\"num_uses\":0},"
-    "\"mount_type\":\"\"}\n"
+static const char dictionary_2[] = TOKEN_ANSWERS
     /* response heads (a proxy in front of Vault adds Server) */
     "HTTP/1.1 200 OK\r\nServer: \r\nCache-Control: no-store\r\n"
     "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n"
     "X-Vault-Index: \r\n"
-    "Content-Type: application/json\r\n\r\n"
-    /* leased secrets, the most common answer */
-    "{\"access_key\":\"\",\"secret_key\":\"\",\"security_token\":null}"
-    "{\"request_id\":\"\",\"lease_id\":\"\",\"renewable\":true,"
-    "\"lease_duration\":,\"data\":{\"username\":\"\",\"password\":\"\"},"
-    "\"wrap_info\":null,\"warnings\":null,\"auth\":null";
+    "Content-Type: application/json\r\n\r\n" LEASED_SECRETS;
 
 /* Words beyond this are left out of the dictionary, the same way when
  * packing and unpacking (a lease id and a token are far shorter). */
