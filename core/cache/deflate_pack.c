@@ -46,6 +46,15 @@ dictionary(vpd_deflate_packer *p, const vpd_deflate_extra *x, size_t *len)
     return p->dict;
 }
 
+/* The words may be secret (a token): wiped from the scratch copy once zlib
+ * has taken the dictionary. */
+static void
+forget_words(vpd_deflate_packer *p, const vpd_deflate_extra *x)
+{
+    if (x && x->words_len && p->dict)
+        OPENSSL_cleanse(p->dict + p->params.dict_len, x->words_len);
+}
+
 vpd_deflate_packer *
 vpd_deflate_pack_new(const vpd_deflate_params *params)
 {
@@ -103,8 +112,11 @@ vpd_deflate_pack(vpd_deflate_packer *p, const char *text, size_t len,
     z_stream *z = &p->def;
     size_t dict_len = 0;
     const char *dict = dictionary(p, x, &dict_len);
-    if (!dict || deflateReset(z) != Z_OK ||
-        deflateSetDictionary(z, (const Bytef *)dict, (uInt)dict_len) != Z_OK)
+    int set =
+        dict && deflateReset(z) == Z_OK &&
+        deflateSetDictionary(z, (const Bytef *)dict, (uInt)dict_len) == Z_OK;
+    forget_words(p, x);
+    if (!set)
         return NULL;
     size_t head = HDR + p->params.meta_len;
     uLong bound = deflateBound(z, (uLong)len);
@@ -156,14 +168,17 @@ vpd_deflate_unpack(vpd_deflate_packer *p, const char *stored, size_t len,
     size_t dict_len = 0;
     const char *dict = dictionary(p, x, &dict_len);
     char *text = dict ? malloc(n + 1) : NULL;
-    if (!text)
+    if (!text) {
+        forget_words(p, x);
         return NULL;
+    }
     z_stream *z = &p->inf;
     int rc =
         inflateReset(z) == Z_OK && inflateSetDictionary(z, (const Bytef *)dict,
                                                         (uInt)dict_len) == Z_OK
             ? Z_OK
             : Z_DATA_ERROR;
+    forget_words(p, x);
     if (rc == Z_OK) {
         z->next_in = (Bytef *)(uintptr_t)(stored + head);
         z->avail_in = (uInt)(len - head);
