@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # contrib/bench/cache.sh: loopback cache-hit benchmark of vaproxyd's lease
 # cache against nginx proxy_cache hits, both in front of the same nginx
-# "Vault" upstream, plus vaproxyd's memory use with 100k cached leases.
+# "Vault" upstream, and against nginx answering the same lease JSON itself
+# (`return 200`: the ceiling for any HTTP/1.1 server here, as in static.sh),
+# plus vaproxyd's memory use with 100k cached leases.
 #
 #   bash contrib/bench/cache.sh          # from the repo root, as root on Debian 12
 #
@@ -19,6 +21,9 @@
 #                      as nginx's is)
 #   RSS_ONLY=1         skip the hit runs: only fill LEASES leases, re-read
 #                      them and report memory (about 30 s with a build)
+#   CALLGRIND=1        instead of all that: vaproxyd runs under callgrind
+#                      and the instructions per lease hit at c32 over
+#                      CG_SECS=5 seconds of wrk are reported
 #
 # Set-up and method as run.sh: wrk on one CPU, every server on another,
 # scenarios interleaved, medians.  README.md gives the nginx cache settings.
@@ -31,11 +36,14 @@ ROUNDS=${ROUNDS:-3}
 LEASES=${LEASES:-100000}
 FILL_CONNS=${FILL_CONNS:-16}
 RSS_ONLY=${RSS_ONLY:-0}
+CALLGRIND=${CALLGRIND:-0}
+CG_SECS=${CG_SECS:-5}
 CONNS=(1 32)
 URL_PATH=/v1/database/creds/app
 TOKEN=bench-token
 BENCH_NAME=bench-cache
-RSS_TARGET_MIB=64
+RSS_TARGET_MIB=40
+RATIO_TARGET=0.8
 LOG_LEVEL=${LOG_LEVEL:-warn}
 
 # shellcheck source=contrib/bench/lib.sh
@@ -46,13 +54,16 @@ check_knobs
 [[ $LEASES =~ ^[1-9][0-9]*$ ]] || die "LEASES must be a positive integer (got '$LEASES')"
 [[ $FILL_CONNS =~ ^[1-9][0-9]*$ ]] || die "FILL_CONNS must be a positive integer (got '$FILL_CONNS')"
 [[ $RSS_ONLY =~ ^[01]$ ]] || die "RSS_ONLY must be 0 or 1 (got '$RSS_ONLY')"
+[[ $CALLGRIND =~ ^[01]$ ]] || die "CALLGRIND must be 0 or 1 (got '$CALLGRIND')"
+[[ $CG_SECS =~ ^[1-9][0-9]*$ ]] || die "CG_SECS must be a positive integer (got '$CG_SECS')"
 [[ -r $HERE/fill.lua ]] || die "$HERE/fill.lua is missing"
 
-bench_tmp up px vp
+bench_tmp up px ng vp
 SAVE_FILES=(up/nginx.conf:up-nginx.conf px/nginx.conf:px-cache-nginx.conf
-            vp/config.hcl:vaproxyd.hcl)
+            ng/nginx.conf:return200-nginx.conf vp/config.hcl:vaproxyd.hcl)
 
 ensure_packages nginx wrk curl
+if ((CALLGRIND)); then ensure_packages valgrind; fi
 get_vaproxyd
 setup_pinning
 
@@ -67,6 +78,7 @@ setup_pinning
 
 UP_PORT=$(free_port)
 PX_PORT=$(free_port)
+NG_PORT=$(free_port)
 VP_PORT=$(free_port)
 
 LOOKUP_BODY='{"data":{"id":"'$TOKEN'","ttl":0,"renewable":false,"policies":["default"]}}'
@@ -128,6 +140,25 @@ $(nginx_temp_paths "$T/px")
 EOF
 } >"$T/px/nginx.conf"
 
+# The ceiling: nginx answering the lease JSON itself (the upstream's
+# answer, the same text).
+{
+    nginx_common "$T/ng"
+    cat <<EOF
+http {
+    access_log off;
+    default_type application/json;
+    keepalive_requests 1000000;
+$(nginx_temp_paths "$T/ng")
+    server {
+        listen 127.0.0.1:$NG_PORT;
+        location /v1/database/creds/ { return 200 '$LEASE_BODY'; }
+        location / { return 404 '{"errors":[]}'; }
+    }
+}
+EOF
+} >"$T/ng/nginx.conf"
+
 printf '%s\n' "$TOKEN" >"$T/vp/token"
 cat >"$T/vp/config.hcl" <<EOF
 vault {
@@ -159,6 +190,7 @@ EOF
 
 nginx_check "$T/up" upstream
 nginx_check "$T/px" "proxy_cache"
+nginx_check "$T/ng" "return 200"
 
 start_nginx "$T/up"
 UP_PID=$NGX_PID
@@ -168,7 +200,17 @@ start_nginx "$T/px"
 PX_PID=$NGX_PID
 wait_ready "nginx proxy_cache" "$PX_PID" "http://127.0.0.1:$PX_PORT/v1/sys/health" "$T/logs/px-error.log" any
 
-"${SRV_PIN[@]}" "$VPD_BIN" --config "$T/vp/config.hcl" --plugin-dir "$VPD_PLUGINS" \
+start_nginx "$T/ng"
+NG_PID=$NGX_PID
+wait_ready "nginx return 200" "$NG_PID" "http://127.0.0.1:$NG_PORT/v1/sys/health" "$T/logs/ng-error.log" any
+
+VP_WRAP=()
+if ((CALLGRIND)); then
+    VP_WRAP=(valgrind --tool=callgrind --callgrind-out-file="$T/vp/cg.out"
+        --dump-instr=no --collect-jumps=no)
+    READY_SECS=120
+fi
+"${SRV_PIN[@]}" "${VP_WRAP[@]}" "$VPD_BIN" --config "$T/vp/config.hcl" --plugin-dir "$VPD_PLUGINS" \
     --log-level "$LOG_LEVEL" >"$T/logs/vaproxyd.log" 2>&1 &
 VP_PID=$!
 PIDS+=("$VP_PID")
@@ -191,7 +233,7 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # log without buffering).
 up_count() { grep -c -- "$1" "$T/logs/up-access.log" 2>/dev/null || true; }
 
-[[ $(cat "/proc/$VP_PID/comm" 2>/dev/null) == vaproxyd* ]] ||
+((CALLGRIND)) || [[ $(cat "/proc/$VP_PID/comm" 2>/dev/null) == vaproxyd* ]] ||
     log "WARNING: pid $VP_PID is $(cat "/proc/$VP_PID/comm" 2>/dev/null), not vaproxyd: RSS figures are wrong"
 RSS_START=$(rss_kb "$VP_PID")
 
@@ -226,23 +268,56 @@ check_hit() { # name port field
 check_hit vaproxyd "$VP_PORT" X-Cache
 check_hit nginx-cache "$PX_PORT" X-Cache-Status
 HIT_BYTES=$(($(wc -c <"$T/h-vaproxyd-2") + $(wc -c <"$T/b-vaproxyd-2")))
+c=$(fetch nginx-200 "$NG_PORT" "$URL_PATH")
+[[ $c == 200 ]] || die "nginx return 200 answered $c (logs: $T/logs)"
+NG_BYTES=$(($(wc -c <"$T/h-nginx-200") + $(wc -c <"$T/b-nginx-200")))
+log "answer sizes (headers and body): vaproxyd hit $HIT_BYTES bytes, nginx return 200 $NG_BYTES bytes"
+
+# ---------------------------------------------------------------------------
+# CALLGRIND=1: instructions per hit, then stop.  Counting starts after a
+# warm-up (connections open, pools filled); the count of answers is wrk's.
+if ((CALLGRIND)); then
+    timeout 120 "${WRK_PIN[@]}" wrk -t1 -c32 -d1s "http://127.0.0.1:$VP_PORT$URL_PATH" \
+        >"$T/wrk/cg-warm.txt" 2>&1 || true
+    timeout 30 callgrind_control -z "$VP_PID" >/dev/null 2>&1 || die "callgrind_control -z failed"
+    timeout $((CG_SECS + 60)) "${WRK_PIN[@]}" wrk -t1 -c32 -d"${CG_SECS}s" \
+        "http://127.0.0.1:$VP_PORT$URL_PATH" >"$T/wrk/cg.txt" 2>&1 || true
+    rm -f "$T/vp/cg.out".*
+    timeout 30 callgrind_control -d "$VP_PID" >/dev/null 2>&1 || die "callgrind_control -d failed"
+    ir=''
+    for ((i = 0; i < 300; i++)); do # the dump is written asynchronously
+        ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$T/vp/cg.out".* 2>/dev/null || true)
+        [[ -n $ir ]] && break
+        sleep 0.1
+    done
+    read -r _ _ _ n2 _ n <<<"$(parse_wrk "$T/wrk/cg.txt")"
+    UP_GETS=$(up_count "^GET $URL_PATH")
+    awk -v a="${ir:-0}" -v n="$n" -v u="$UP_GETS" 'BEGIN {
+        printf "callgrind: %d hits at c32 in the measured run, %.0f instructions per hit (upstream GETs of the path: %d)\n",
+            n, (n ? a / n : 0), u }' | tee "$T/summary.txt"
+    if [[ -n ${OUT_DIR:-} ]]; then mkdir -p "$OUT_DIR" && cp "$T/vp/cg.out".* "$OUT_DIR/"; fi
+    exit 0
+fi
 
 # ---------------------------------------------------------------------------
 # Hit load
 
-TARGET_PORT=([nginx-cache]=$PX_PORT [vaproxyd]=$VP_PORT [vaproxyd@full]=$VP_PORT)
-TARGET_PID=([nginx-cache]=$PX_PID [vaproxyd]=$VP_PID [vaproxyd@full]=$VP_PID)
-TARGET_LOG=([nginx-cache]=$T/logs/px-error.log [vaproxyd]=$T/logs/vaproxyd.log
-    [vaproxyd@full]=$T/logs/vaproxyd.log)
+TARGET_PORT=([nginx-200]=$NG_PORT [nginx-cache]=$PX_PORT [vaproxyd]=$VP_PORT
+    [vaproxyd@full]=$VP_PORT)
+TARGET_PID=([nginx-200]=$NG_PID [nginx-cache]=$PX_PID [vaproxyd]=$VP_PID
+    [vaproxyd@full]=$VP_PID)
+TARGET_LOG=([nginx-200]=$T/logs/ng-error.log [nginx-cache]=$T/logs/px-error.log
+    [vaproxyd]=$T/logs/vaproxyd.log [vaproxyd@full]=$T/logs/vaproxyd.log)
 WRK_ARGS=()
 
 # RSS_ONLY: no hit runs (the table below stays empty).
 ((RSS_ONLY)) && ROUNDS=0
-est=$(( (ROUNDS * 2 * ${#CONNS[@]} + 1) * DURATION + 30 ))
+est=$(( (ROUNDS * 3 * ${#CONNS[@]} + 1) * DURATION + 30 ))
 log "pinning: $PIN_NOTE; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-log "ports: upstream $UP_PORT, nginx-cache $PX_PORT, vaproxyd $VP_PORT; load takes about ${est}s"
+log "ports: upstream $UP_PORT, nginx-cache $PX_PORT, nginx-200 $NG_PORT, vaproxyd $VP_PORT; load takes about ${est}s"
 
 if ((!RSS_ONLY)); then
+    warm_wrk nginx-200
     warm_wrk nginx-cache
     warm_wrk vaproxyd
 fi
@@ -250,7 +325,7 @@ UP_GETS_0=$(up_count "^GET /v1/database/creds/")
 
 for ((r = 1; r <= ROUNDS; r++)); do
     # Alternate which cache goes first so drift does not favour one of them.
-    if ((r % 2)); then order=(nginx-cache vaproxyd); else order=(vaproxyd nginx-cache); fi
+    if ((r % 2)); then order=(nginx-200 nginx-cache vaproxyd); else order=(vaproxyd nginx-cache nginx-200); fi
     for c in "${CONNS[@]}"; do
         for tg in "${order[@]}"; do
             run_wrk "$tg" "$c" "$r"
@@ -346,7 +421,7 @@ RSS_VERIFY=$(rss_kb "$VP_PID")
     echo
     table_header
     for c in "${CONNS[@]}"; do
-        for tg in nginx-cache vaproxyd; do
+        for tg in nginx-200 nginx-cache vaproxyd; do
             table_row "$tg" "$c"
         done
     done
@@ -363,6 +438,15 @@ RSS_VERIFY=$(rss_kb "$VP_PID")
                 printf "ratio vaproxyd-hit/nginx-hit at c%-3s req/s %.2f   p50 %.2f   p99 %.2f   (target req/s >= 1.00: %s)\n",
                     c, r, (xl > 0 ? vl / xl : 0), (xt > 0 ? vt / xt : 0), (r >= 1 ? "met" : "NOT met") }'
         fi
+    done
+    for c in "${CONNS[@]}"; do
+        v=${MED_RPS["vaproxyd $c"]:-}
+        x=${MED_RPS["nginx-200 $c"]:-}
+        [[ -n $v && -n $x ]] && awk -v c="$c" -v v="$v" -v x="$x" -v t="$RATIO_TARGET" 'BEGIN {
+            r = (x > 0 ? v / x : 0)
+            printf "ratio vaproxyd lease hit / nginx return 200 at c%-3s req/s %.2f", c, r
+            if (c == 32) printf " (goal >= %.2f: %s)", t, (r >= t ? "met" : "NOT met")
+            printf "\n" }'
     done
     echo "(vaproxyd@full = one run at c32 on the same path after the $LEASES leases were cached."
     echo " Upstream GETs during the hit runs: $UP_GETS_HIT (0 = every request was a hit). steal% = max over runs."
@@ -404,5 +488,5 @@ fi
 {
     n=$(grep -ciEv '\[(info|debug|trace)\]|"level":"(info|debug|trace)"' "$T/logs/vaproxyd.log" || true)
     echo "vaproxyd log ($LOG_LEVEL): $(wc -l <"$T/logs/vaproxyd.log") lines, ${n:-0} above info"
-    tail_logs vaproxyd.log up-error.log px-error.log
+    tail_logs vaproxyd.log up-error.log px-error.log ng-error.log
 } | tee -a "$T/summary.txt"

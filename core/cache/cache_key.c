@@ -7,6 +7,7 @@
 #include "cache/cache_key.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,30 @@ left_out(const char *name)
 
 static const vpd_hdr *sort_base;
 
+/* A context set up for SHA-256, made once and copied for each key: looking
+ * the digest up by name and making a context cost more than hashing a
+ * request (a cache hit is mostly this).  Like sort_base, used by the loop
+ * thread only; it lives as long as the process. */
+static EVP_MD_CTX *
+digest_ctx(void)
+{
+    static EVP_MD_CTX *ready, *work;
+    if (!ready) {
+        EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+        EVP_MD_CTX *r = EVP_MD_CTX_new(), *w = EVP_MD_CTX_new();
+        if (!sha256 || !r || !w || EVP_DigestInit_ex(r, sha256, NULL) != 1) {
+            EVP_MD_free(sha256);
+            EVP_MD_CTX_free(r);
+            EVP_MD_CTX_free(w);
+            return NULL;
+        }
+        EVP_MD_free(sha256); /* the context holds its own reference */
+        ready = r;
+        work = w;
+    }
+    return EVP_MD_CTX_copy_ex(work, ready) == 1 ? work : NULL;
+}
+
 static int
 by_name(const void *a, const void *b)
 {
@@ -34,19 +59,45 @@ by_name(const void *a, const void *b)
     return ia < ib ? -1 : ia > ib; /* stable: values keep their order */
 }
 
+/* The canonical form goes to the digest through a buffer: one update per
+ * kilobyte instead of several per header (each update costs more than
+ * hashing a short header).  It holds the token: wiped when done. */
+typedef struct {
+    EVP_MD_CTX *md;
+    size_t n;
+    unsigned char buf[1024];
+} feeder;
+
 static void
-feed_lower(EVP_MD_CTX *md, const char *s)
+flush(feeder *f)
 {
-    char chunk[64];
-    size_t n = 0;
-    for (; *s; s++) {
-        chunk[n++] = (char)tolower((unsigned char)*s);
-        if (n == sizeof chunk) {
-            EVP_DigestUpdate(md, chunk, n);
-            n = 0;
+    if (f->n)
+        EVP_DigestUpdate(f->md, f->buf, f->n);
+    f->n = 0;
+}
+
+static void
+feed(feeder *f, const void *p, size_t len)
+{
+    if (len > sizeof f->buf - f->n) {
+        flush(f);
+        if (len >= sizeof f->buf) {
+            EVP_DigestUpdate(f->md, p, len);
+            return;
         }
     }
-    EVP_DigestUpdate(md, chunk, n);
+    memcpy(f->buf + f->n, p, len);
+    f->n += len;
+}
+
+static void
+feed_lower(feeder *f, const char *s)
+{
+    for (; *s; s++) {
+        if (f->n == sizeof f->buf)
+            flush(f);
+        f->buf[f->n++] = (unsigned char)tolower((unsigned char)*s);
+    }
 }
 
 int
@@ -68,32 +119,37 @@ vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
     sort_base = headers->v;
     qsort(order, n, sizeof *order, by_name);
 
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_MD_CTX *md = digest_ctx();
     int rc = -1;
-    if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
-        EVP_DigestUpdate(md, method, strlen(method) + 1);
-        EVP_DigestUpdate(md, target, strlen(target) + 1);
+    if (md) {
+        feeder f;
+        f.md = md;
+        f.n = 0;
+        feed(&f, method, strlen(method) + 1);
+        feed(&f, target, strlen(target) + 1);
         for (size_t i = 0; i < n; i++) {
             const vpd_hdr *h = &headers->v[order[i]];
-            feed_lower(md, h->name);
-            EVP_DigestUpdate(md, ":", 1);
-            EVP_DigestUpdate(md, h->value, strlen(h->value) + 1);
+            feed_lower(&f, h->name);
+            feed(&f, ":", 1);
+            feed(&f, h->value, strlen(h->value) + 1);
         }
         char len[32];
         int ll = snprintf(len, sizeof len, "%zu", body_len);
-        EVP_DigestUpdate(md, "", 1);
-        EVP_DigestUpdate(md, len, (size_t)ll + 1);
+        feed(&f, "", 1);
+        feed(&f, len, (size_t)ll + 1);
         if (body_len)
-            EVP_DigestUpdate(md, body, body_len);
-        EVP_DigestUpdate(md, token ? token : "", token ? strlen(token) : 0);
+            feed(&f, body, body_len);
+        feed(&f, token ? token : "", token ? strlen(token) : 0);
+        flush(&f);
+        OPENSSL_cleanse(f.buf, sizeof f.buf);
         unsigned char digest[32];
         unsigned int dl = 0;
         if (EVP_DigestFinal_ex(md, digest, &dl) == 1 && dl == 32) {
-            vpd_cache_key_to_hex(digest, out);
+            vpd_cache_key_to_hex(digest, out); /* its first 16 bytes */
             rc = 0;
         }
+        OPENSSL_cleanse(digest, sizeof digest);
     }
-    EVP_MD_CTX_free(md);
     if (order != small)
         free(order);
     return rc;
@@ -122,6 +178,20 @@ vpd_cache_key_to_bin(const char *id, unsigned char out[VPD_CACHE_KEY_BIN_LEN])
         out[i] = (unsigned char)(hi << 4 | lo);
     }
     return id[VPD_CACHE_KEY_LEN] == '\0' ? 0 : -1;
+}
+
+int
+vpd_cache_key_upgrade(const char *id, char out[VPD_CACHE_KEY_LEN + 1])
+{
+    for (size_t i = 0; i < 2 * VPD_CACHE_KEY_LEN; i++) {
+        if (nibble(id[i]) < 0)
+            return -1;
+    }
+    if (id[2 * VPD_CACHE_KEY_LEN] != '\0')
+        return -1;
+    memcpy(out, id, VPD_CACHE_KEY_LEN);
+    out[VPD_CACHE_KEY_LEN] = '\0';
+    return 0;
 }
 
 void

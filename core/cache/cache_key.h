@@ -1,7 +1,11 @@
-/* The lease cache's key for a request: a SHA-256 over a canonical form of
- * everything that makes two requests different -- method, raw request
- * target, headers, body -- and the token the request carries upstream,
- * so an entry is never served to another token.  The
+/* The lease cache's key for a request: the first 128 bits of a SHA-256
+ * over a canonical form of everything that makes two requests different --
+ * method, raw request target, headers, body -- and the token the request
+ * carries upstream, so an entry is never served to another token.  128
+ * bits keep any two requests apart (finding a second request with a given
+ * key takes 2^128 tries) in half the bytes every cached entry and its
+ * renewal record keep; versions before kept all 256 bits (64 hex digits),
+ * whose first 32 digits are today's key (vpd_cache_key_upgrade).  The
  * consistency headers are left out (vault PR #11100): they change on
  * every request and would defeat the cache.
  *
@@ -13,21 +17,26 @@
 
 #include "http/http.h"
 
-#define VPD_CACHE_KEY_LEN 64
-#define VPD_CACHE_KEY_BIN_LEN 32
+#define VPD_CACHE_KEY_LEN 32
+#define VPD_CACHE_KEY_BIN_LEN 16
 
 /* Returns 0, or -1 when hashing failed. */
 int vpd_cache_key(const char *method, const char *target,
                   const vpd_hdrs *headers, const char *body, size_t body_len,
                   const char *token, char out[VPD_CACHE_KEY_LEN + 1]);
 
-/* The 32 bytes a key spells in hex.  Returns 0, or -1 when id is not 64
+/* The 16 bytes a key spells in hex.  Returns 0, or -1 when id is not 32
  * lower-case hex digits (ids the cache did not make: "auto-auth-1"). */
 int vpd_cache_key_to_bin(const char *id,
                          unsigned char out[VPD_CACHE_KEY_BIN_LEN]);
 
-/* The key of 32 bytes, as vpd_cache_key writes it. */
+/* The key of 16 bytes, as vpd_cache_key writes it. */
 void vpd_cache_key_to_hex(const unsigned char bin[VPD_CACHE_KEY_BIN_LEN],
                           char out[VPD_CACHE_KEY_LEN + 1]);
+
+/* Today's key for an id an earlier version made (64 lower-case hex
+ * digits: the whole SHA-256): its first 32 digits, into out.  Returns 0, or
+ * -1 when id is not such a key. */
+int vpd_cache_key_upgrade(const char *id, char out[VPD_CACHE_KEY_LEN + 1]);
 
 #endif

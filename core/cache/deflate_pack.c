@@ -17,11 +17,49 @@ struct vpd_deflate_packer {
     z_stream def, inf;
     int def_ok, inf_ok;
     vpd_deflate_params params;
+    char *dict; /* params.dict, then an answer's words */
+    size_t dict_cap;
 };
+
+/* The dictionary for an answer: the packer's own, or a copy of it followed
+ * by x's words.  Sets *len; NULL when out of memory. */
+static const char *
+dictionary(vpd_deflate_packer *p, const vpd_deflate_extra *x, size_t *len)
+{
+    *len = p->params.dict_len;
+    if (!x || !x->words_len)
+        return p->params.dict;
+    size_t need = p->params.dict_len + x->words_len;
+    if (need > p->dict_cap) {
+        char *d = malloc(need);
+        if (!d)
+            return NULL;
+        if (p->dict)
+            OPENSSL_cleanse(p->dict, p->dict_cap);
+        free(p->dict);
+        memcpy(d, p->params.dict, p->params.dict_len);
+        p->dict = d;
+        p->dict_cap = need;
+    }
+    memcpy(p->dict + p->params.dict_len, x->words, x->words_len);
+    *len = need;
+    return p->dict;
+}
+
+/* The words may be secret (a token): wiped from the scratch copy once zlib
+ * has taken the dictionary. */
+static void
+forget_words(vpd_deflate_packer *p, const vpd_deflate_extra *x)
+{
+    if (x && x->words_len && p->dict)
+        OPENSSL_cleanse(p->dict + p->params.dict_len, x->words_len);
+}
 
 vpd_deflate_packer *
 vpd_deflate_pack_new(const vpd_deflate_params *params)
 {
+    if (params->meta_len > VPD_DEFLATE_META_MAX)
+        return NULL;
     vpd_deflate_packer *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
@@ -46,6 +84,9 @@ vpd_deflate_pack_free(vpd_deflate_packer *p)
         deflateEnd(&p->def);
     if (p->inf_ok)
         inflateEnd(&p->inf);
+    if (p->dict)
+        OPENSSL_cleanse(p->dict, p->dict_cap);
+    free(p->dict);
     free(p);
 }
 
@@ -64,17 +105,22 @@ shrink(char *work, size_t work_len, size_t len)
 
 char *
 vpd_deflate_pack(vpd_deflate_packer *p, const char *text, size_t len,
-                 size_t *out_len)
+                 const vpd_deflate_extra *x, size_t *out_len)
 {
     if (len >= UINT32_MAX)
         return NULL;
     z_stream *z = &p->def;
-    if (deflateReset(z) != Z_OK ||
-        deflateSetDictionary(z, (const Bytef *)p->params.dict,
-                             (uInt)p->params.dict_len) != Z_OK)
+    size_t dict_len = 0;
+    const char *dict = dictionary(p, x, &dict_len);
+    int set =
+        dict && deflateReset(z) == Z_OK &&
+        deflateSetDictionary(z, (const Bytef *)dict, (uInt)dict_len) == Z_OK;
+    forget_words(p, x);
+    if (!set)
         return NULL;
+    size_t head = HDR + p->params.meta_len;
     uLong bound = deflateBound(z, (uLong)len);
-    char *out = malloc(HDR + bound);
+    char *out = malloc(head + bound);
     if (!out)
         return NULL;
     out[0] = (char)p->params.tag;
@@ -82,18 +128,20 @@ vpd_deflate_pack(vpd_deflate_packer *p, const char *text, size_t len,
     out[2] = (char)(len >> 16);
     out[3] = (char)(len >> 8);
     out[4] = (char)len;
+    for (size_t i = 0; i < p->params.meta_len; i++)
+        out[HDR + i] = x ? (char)x->meta[i] : 0;
     z->next_in = (Bytef *)(uintptr_t)text;
     z->avail_in = (uInt)len;
-    z->next_out = (Bytef *)out + HDR;
+    z->next_out = (Bytef *)out + head;
     z->avail_out = (uInt)bound;
     if (deflate(z, Z_FINISH) != Z_STREAM_END) {
-        OPENSSL_cleanse(out, HDR + bound);
+        OPENSSL_cleanse(out, head + bound);
         free(out);
         return NULL;
     }
-    size_t packed = HDR + (bound - z->avail_out);
+    size_t packed = head + (bound - z->avail_out);
     if (p->params.exact_size) {
-        out = shrink(out, HDR + bound, packed);
+        out = shrink(out, head + bound, packed);
         if (!out)
             return NULL;
     }
@@ -103,9 +151,10 @@ vpd_deflate_pack(vpd_deflate_packer *p, const char *text, size_t len,
 
 char *
 vpd_deflate_unpack(vpd_deflate_packer *p, const char *stored, size_t len,
-                   size_t *out_len)
+                   vpd_deflate_extra *x, size_t *out_len)
 {
-    if (len < HDR || (unsigned char)stored[0] != p->params.tag)
+    size_t head = HDR + p->params.meta_len;
+    if (len < head || (unsigned char)stored[0] != p->params.tag)
         return NULL;
     const unsigned char *u = (const unsigned char *)stored;
     size_t n =
@@ -114,20 +163,25 @@ vpd_deflate_unpack(vpd_deflate_packer *p, const char *stored, size_t len,
      * could ask for up to 4 GiB per lookup (found by fuzzing).  Deflate
      * emits at least 2 bits per 258 bytes of output, so no genuine stream
      * of k bytes inflates to more than 1032 * k. */
-    if (n / 1032 > len - HDR)
+    if (n / 1032 > len - head)
         return NULL;
-    char *text = malloc(n + 1);
-    if (!text)
+    size_t dict_len = 0;
+    const char *dict = dictionary(p, x, &dict_len);
+    char *text = dict ? malloc(n + 1) : NULL;
+    if (!text) {
+        forget_words(p, x);
         return NULL;
+    }
     z_stream *z = &p->inf;
-    int rc = inflateReset(z) == Z_OK &&
-                     inflateSetDictionary(z, (const Bytef *)p->params.dict,
-                                          (uInt)p->params.dict_len) == Z_OK
-                 ? Z_OK
-                 : Z_DATA_ERROR;
+    int rc =
+        inflateReset(z) == Z_OK && inflateSetDictionary(z, (const Bytef *)dict,
+                                                        (uInt)dict_len) == Z_OK
+            ? Z_OK
+            : Z_DATA_ERROR;
+    forget_words(p, x);
     if (rc == Z_OK) {
-        z->next_in = (Bytef *)(uintptr_t)(stored + HDR);
-        z->avail_in = (uInt)(len - HDR);
+        z->next_in = (Bytef *)(uintptr_t)(stored + head);
+        z->avail_in = (uInt)(len - head);
         z->next_out = (Bytef *)text;
         z->avail_out = (uInt)n;
         rc = inflate(z, Z_FINISH);
@@ -139,5 +193,7 @@ vpd_deflate_unpack(vpd_deflate_packer *p, const char *stored, size_t len,
     }
     text[n] = '\0';
     *out_len = n;
+    if (x)
+        memcpy(x->meta, u + HDR, p->params.meta_len);
     return text;
 }

@@ -15,6 +15,7 @@
 #include "cache/lease_cache.h"
 
 #include <json.h>
+#include <limits.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "base/backoff.h"
 #include "base/buf.h"
 #include "cache/cache_key.h"
+#include "cache/hot_answers.h"
 #include "base/log.h"
 #include "cache/persist.h"
 #include "cache/renew_timers.h"
@@ -35,6 +37,9 @@
 
 #define COMPONENT "proxy.cache.leasecache"
 #define BUCKETS 4096 /* in-flight table */
+/* Room for an entry id: a key, one of an earlier version (twice as long)
+ * or an auto-auth marker. */
+#define ID_MAX (2 * VPD_CACHE_KEY_LEN + 8)
 #define RENEW_BACKOFF_MIN_MS 10000
 #define RENEW_BACKOFF_MAX_MS 300000
 
@@ -71,18 +76,23 @@ struct vpd_lease_cache {
     vpd_fwd *fwd;
     vpd_token_holder *holder;
     bool register_auto_auth;
-    char auto_auth_id[VPD_CACHE_KEY_LEN + 8]; /* its token entry */
-    char *auto_auth_token; /* secret: the token registered there */
-    vpd_persist *persist;  /* optional on-disk copy (borrowed) */
+    char auto_auth_id[ID_MAX]; /* its token entry */
+    char *auto_auth_token;     /* secret: the token registered there */
+    vpd_persist *persist;      /* optional on-disk copy (borrowed) */
     /* The static secret cache's restore, for its entries in the store. */
     int (*restore_static)(void *arg, const vp_cache_entry_t *e);
     void *restore_static_arg;
     vpd_resp_packer *pack;       /* packs stored answers */
+    vpd_hot *hot;                /* answers served lately, inflated */
     vpd_rt_set *watches;         /* renewal watchers, one per kept entry */
     struct renew_ctx **renewing; /* renewals under way */
     size_t n_renewing, cap_renewing;
     vpd_lc_pending *inflight[BUCKETS];
     vpd_lc_counters counters;
+    /* During a restore: ids of earlier versions' keys whose entries were
+     * kept under today's keys (cache_key.h), for the store to follow. */
+    char (*upgraded)[2 * VPD_CACHE_KEY_LEN + 1];
+    size_t n_upgraded, cap_upgraded;
     bool closing;
     void (*closed)(void *);
     void *closed_arg;
@@ -90,10 +100,28 @@ struct vpd_lease_cache {
 
 /* ---- entries ------------------------------------------------------------ */
 
+/* Forgets the inflated copy of entry id's answer: called for every store
+ * and eviction, so a hit never serves an answer the store no longer
+ * holds. */
+static void
+hot_forget(vpd_lease_cache *lc, const char *id)
+{
+    unsigned char bin[VPD_CACHE_KEY_BIN_LEN];
+    if (vpd_cache_key_to_bin(id, bin) == 0)
+        vpd_hot_drop(lc->hot, bin);
+}
+
+static vp_status_t
+store_entry(vpd_lease_cache *lc, const vp_cache_entry_t *e)
+{
+    hot_forget(lc, e->id);
+    return lc->ops->store(&lc->store->pub, e);
+}
+
 /* A copy of the strings of an entry, for decisions made after the
  * plugin's borrowed view is gone. */
 typedef struct {
-    char id[VPD_CACHE_KEY_LEN + 8];
+    char id[ID_MAX];
     char *token; /* secret */
     char *lease;
     char *lease_token; /* secret */
@@ -190,7 +218,7 @@ entry_full_get(vpd_lease_cache *lc, const char *id, entry_full *f)
 }
 
 typedef struct {
-    char (*ids)[VPD_CACHE_KEY_LEN + 8];
+    char (*ids)[ID_MAX];
     size_t n, cap;
 } id_list;
 
@@ -294,6 +322,13 @@ renewal_remove(vpd_lease_cache *lc, renew_ctx *rc)
         lc->renewing[rc->idx] = last;
         vpd_rt_park(lc->watches, last->w, last->idx);
     }
+    /* A cache filled at once renews every entry at once; the array that
+     * held them all is given back once they are done. */
+    if (lc->n_renewing == 0 && lc->cap_renewing > 64) {
+        free(lc->renewing);
+        lc->renewing = NULL;
+        lc->cap_renewing = 0;
+    }
 }
 
 /* Unhooks and frees a watcher, abandoning its renewal. */
@@ -311,6 +346,17 @@ watch_stop(vpd_lease_cache *lc, watch *w)
 }
 
 static void evict_one(vpd_lease_cache *lc, const char *id, bool cascade);
+
+/* The back-off before the next try after `failures` failed renewals:
+ * 10 s, doubling to 5 min. */
+static uint64_t
+backoff_ms(unsigned failures)
+{
+    uint64_t ms = RENEW_BACKOFF_MIN_MS;
+    for (unsigned i = 0; i < failures && ms < RENEW_BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    return ms > RENEW_BACKOFF_MAX_MS ? RENEW_BACKOFF_MAX_MS : ms;
+}
 
 /* Grace for a lease: a random value in [10 %, 20 %) of it, as Vault's
  * lifetime watcher picks it. */
@@ -367,31 +413,31 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
             watch_end(lc, w, "renewal refused");
             return;
         }
-        if (now >= w->expires_at) {
+        uint64_t expires_at = vpd_rt_expires_at(lc->watches, w);
+        if (now >= expires_at) {
             watch_end(lc, w, "renewal failed until the lease ran out");
             return;
         }
         /* Back off for real (OpenBao computes this wait and never sleeps
          * it): 10 s, doubling to 5 min, half of it random. */
-        uint64_t half = w->backoff_ms / 2;
+        uint64_t half = backoff_ms(w->failures) / 2;
         uint64_t wait = vpd_rand_between(half, 2 * half);
-        w->backoff_ms = w->backoff_ms * 2 > RENEW_BACKOFF_MAX_MS
-                            ? RENEW_BACKOFF_MAX_MS
-                            : w->backoff_ms * 2;
-        if (now + wait > w->expires_at)
-            wait = w->expires_at - now;
+        if (w->failures < 15)
+            w->failures++;
+        if (now + wait > expires_at)
+            wait = expires_at - now;
         vpd_rt_schedule(lc->watches, w, wait);
         return;
     }
     lc->counters.renewals++;
-    w->backoff_ms = RENEW_BACKOFF_MIN_MS;
+    w->failures = 0;
     uint64_t lease_ms = lease_s * 1000;
     uint32_t lease_rounded =
-        lease_s > UINT32_MAX ? UINT32_MAX : (uint32_t)lease_s;
+        lease_s > VPD_RT_LEASE_S_MAX ? VPD_RT_LEASE_S_MAX : (uint32_t)lease_s;
     if (lease_rounded > w->lease_s)
         w->grace_ms = grace_for(lease_ms);
     w->lease_s = lease_rounded;
-    w->expires_at = now + lease_ms;
+    vpd_rt_set_expires_at(lc->watches, w, now + lease_ms);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t wall = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -404,7 +450,7 @@ on_renewed(vpd_fwd_resp *resp, void *arg)
      * grace; inside the grace the lease is near its max TTL: let it go. */
     uint64_t sleep = lease_ms * 2 / 3 + w->grace_ms / 3;
     if (lease_ms <= w->grace_ms || lease_ms - sleep <= w->grace_ms) {
-        w->expires_at = 0; /* the next firing ends the watcher */
+        vpd_rt_set_expires_at(lc->watches, w, 0); /* the next firing ends it */
         vpd_rt_schedule(lc->watches, w, lease_ms);
         return;
     }
@@ -480,7 +526,7 @@ renew_visit(void *arg, const vp_cache_entry_t *e)
 static void
 renew_now(vpd_lease_cache *lc, watch *w)
 {
-    if (w->expires_at == 0) {
+    if (vpd_rt_expires_at(lc->watches, w) == 0) {
         watch_end(lc, w, "lease reached its max TTL");
         return;
     }
@@ -522,10 +568,11 @@ watch_start(vpd_lease_cache *lc, const char *id, uint64_t lease_ms)
         return;
     lc->counters.watchers++;
     uint64_t lease_s = (lease_ms + 999) / 1000;
-    w->lease_s = lease_s > UINT32_MAX ? UINT32_MAX : (uint32_t)lease_s;
+    w->lease_s =
+        lease_s > VPD_RT_LEASE_S_MAX ? VPD_RT_LEASE_S_MAX : (uint32_t)lease_s;
     w->grace_ms = grace_for(lease_ms);
-    w->expires_at = uv_now(lc->loop) + lease_ms;
-    w->backoff_ms = RENEW_BACKOFF_MIN_MS;
+    vpd_rt_set_expires_at(lc->watches, w, uv_now(lc->loop) + lease_ms);
+    w->failures = 0;
     renew_now(lc, w); /* the first renewal goes out at once, as in Vault */
 }
 
@@ -553,6 +600,7 @@ evict_one(vpd_lease_cache *lc, const char *id, bool cascade)
     if (w)
         watch_stop(lc, w);
     vp_cache_selector_t sel = {sizeof sel, VP_CACHE_BY_ID, id, NULL};
+    hot_forget(lc, id);
     if (lc->ops->evict(&lc->store->pub, &sel) > 0)
         lc->counters.evicted++;
     if (lc->persist && !lc->closing)
@@ -656,7 +704,7 @@ on_auto_auth_token(const char *token, uint64_t generation, void *arg)
         .request_path = "",
         .token = token,
     };
-    if (lc->ops->store(&lc->store->pub, &e) != VP_CONTINUE)
+    if (store_entry(lc, &e) != VP_CONTINUE)
         vpd_log(VPD_LOG_WARN, COMPONENT,
                 "could not register the auto-auth token as managed");
     else
@@ -668,9 +716,75 @@ on_auto_auth_token(const char *token, uint64_t generation, void *arg)
 
 typedef struct {
     vpd_lease_cache *lc;
+    const unsigned char *key; /* binary */
     vpd_lc_hit *hit;
+    uint64_t date; /* of the answer, seconds since the epoch; 0: unknown */
     bool found;
 } hit_visit_ctx;
+
+static int
+digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* Seconds since the epoch of an HTTP date ("Sun, 06 Nov 1994 08:49:37
+ * GMT", the form servers send), or 0.  By hand: strptime matched every
+ * month and day name against the locale, and was a quarter of a hit. */
+static uint64_t
+http_date(const char *s, size_t len)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    const char *comma = memchr(s, ',', len);
+    if (!comma || (size_t)(s + len - comma) < 26 || comma[1] != ' ')
+        return 0;
+    const char *p = comma + 2; /* "06 Nov 1994 08:49:37 GMT" */
+    int day = digits(p, 2), year = digits(p + 7, 4), hh = digits(p + 12, 2),
+        mm = digits(p + 15, 2), ss = digits(p + 18, 2), mon = -1;
+    for (int m = 0; m < 12; m++) {
+        if (memcmp(p + 3, months + 3 * m, 3) == 0)
+            mon = m + 1;
+    }
+    if (day < 1 || day > 31 || mon < 0 || year < 1970 || hh > 23 || mm > 59 ||
+        ss > 60 || hh < 0 || mm < 0 || ss < 0 || p[2] != ' ' || p[6] != ' ' ||
+        p[11] != ' ' || p[14] != ':' || p[17] != ':' ||
+        memcmp(p + 20, " GMT", 4) != 0)
+        return 0;
+    /* Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil,
+     * March-based years so that leap days come last). */
+    int y = year - (mon <= 2);
+    int era = y / 400, yoe = y - era * 400;
+    int doy = (153 * (mon + (mon > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = (int64_t)era * 146097 + doe - 719468;
+    return (uint64_t)(days * 86400 + hh * 3600 + mm * 60 + ss);
+}
+
+/* The Date of a stored answer's text, or 0. */
+static uint64_t
+text_date(const char *text, size_t len)
+{
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol || eol - p <= 1)
+            break; /* the blank line: no Date */
+        if (eol - p > 5 && strncasecmp(p, "Date:", 5) == 0) {
+            const char *v = p + 5;
+            while (v < eol && *v == ' ')
+                v++;
+            return http_date(v, (size_t)(eol - v));
+        }
+        p = eol + 1;
+    }
+    return 0;
+}
 
 /* Parses "HTTP/1.1 200 OK\r\nName: value\r\n...\r\n\r\nbody" and takes
  * the text, whose start then holds the body (one buffer, no copy). */
@@ -679,8 +793,16 @@ vpd_lc_parse_stored(char *text, size_t len, vpd_lc_hit *hit)
 {
     const char *p = text, *end = text + len;
     const char *eol = memchr(p, '\n', len);
-    if (!eol || sscanf(p, "HTTP/1.1 %d", &hit->status) != 1)
+    /* "HTTP/1.1", white space, the status (strtol, not sscanf: this runs
+     * for every hit). */
+    char *num_end = NULL;
+    long status = eol && len >= 8 && memcmp(p, "HTTP/1.1", 8) == 0
+                      ? strtol(p + 8, &num_end, 10)
+                      : 0;
+    if (!num_end || num_end == p + 8 || num_end > eol || status < INT_MIN ||
+        status > INT_MAX)
         goto bad;
+    hit->status = (int)status;
     p = eol + 1;
     while (p < end && *p != '\r') {
         eol = memchr(p, '\n', (size_t)(end - p));
@@ -709,6 +831,18 @@ bad:
     return -1;
 }
 
+/* The words an entry's answer is packed with (resp_pack.h): the strings
+ * of the entry that its body repeats. */
+static void
+entry_words(const vp_cache_entry_t *e, vpd_resp_meta *m)
+{
+    m->words[0] = e->lease;
+    m->words[1] = e->token;
+    m->words[2] = e->token_accessor;
+}
+
+/* The hit is built from the inflated copy when there is one (hot_answers.h),
+ * else from the stored form, which then becomes the copy. */
 static int
 hit_visit(void *arg, const vp_cache_entry_t *e)
 {
@@ -716,8 +850,21 @@ hit_visit(void *arg, const vp_cache_entry_t *e)
     if (e->response.len == 0)
         return 1; /* a managed-token marker, not an answer */
     size_t len = 0;
-    char *text =
-        vpd_resp_unpack(c->lc->pack, e->response.ptr, e->response.len, &len);
+    char *text = NULL;
+    const char *hot = vpd_hot_get(c->lc->hot, c->key, &len, &c->date);
+    if (hot) {
+        if ((text = malloc(len + 1)) != NULL)
+            memcpy(text, hot, len + 1);
+    } else {
+        vpd_resp_meta m = {{NULL}, 0};
+        entry_words(e, &m);
+        text = vpd_resp_unpack_with(c->lc->pack, e->response.ptr,
+                                    e->response.len, &m, &len);
+        if (text) {
+            c->date = m.date ? m.date : text_date(text, len);
+            vpd_hot_put(c->lc->hot, c->key, text, len, c->date);
+        }
+    }
     if (text && vpd_lc_parse_stored(text, len, c->hit) == 0)
         c->found = true;
     return 1;
@@ -725,18 +872,10 @@ hit_visit(void *arg, const vp_cache_entry_t *e)
 
 /* Vault Proxy resets Date on a hit and says how old the answer is. */
 static void
-age_headers(vpd_lc_hit *hit)
+age_headers(vpd_lc_hit *hit, uint64_t date)
 {
-    const char *date = vpd_hdrs_get(&hit->headers, "Date", 0);
-    long age = 0;
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    if (date && strptime(date, "%a, %d %b %Y %H:%M:%S GMT", &tm)) {
-        time_t then = timegm(&tm);
-        age = (long)difftime(time(NULL), then);
-        if (age < 0)
-            age = 0;
-    }
+    uint64_t now = (uint64_t)time(NULL);
+    long age = date && now > date ? (long)(now - date) : 0;
     vpd_hdrs_del(&hit->headers, "Date");
     vpd_hdrs_del(&hit->headers, "Age");
     char text[32];
@@ -775,11 +914,13 @@ lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_pending **slot,
         done(arg, NULL);
         return;
     }
-    hit_visit_ctx hv = {lc, &hit, false};
+    unsigned char bin[VPD_CACHE_KEY_BIN_LEN];
+    vpd_cache_key_to_bin(key, bin);
+    hit_visit_ctx hv = {lc, bin, &hit, 0, false};
     if (lc->ops->lookup(&lc->store->pub, key, hit_visit, &hv) == VP_DONE &&
         hv.found) {
         lc->counters.hits++;
-        age_headers(&hit);
+        age_headers(&hit, hv.date);
         done(arg, &hit);
         return;
     }
@@ -876,7 +1017,7 @@ orphan_visit(void *arg, const vp_cache_entry_t *e)
     copy.size = sizeof copy;
     copy.token_parent = NULL;
     /* The store copies the entry; a replacement keeps its place. */
-    if (lc->ops->store(&lc->store->pub, &copy) == VP_CONTINUE)
+    if (store_entry(lc, &copy) == VP_CONTINUE)
         persist_put(lc, &copy);
     return 1;
 }
@@ -954,19 +1095,28 @@ evict_on_revocation(vpd_lease_cache *lc, const vp_req_t *r, const char *ep)
     json_object_put(body);
 }
 
-/* The stored form of an answer (resp_pack.h). */
+/* The stored form of an answer (resp_pack.h) for entry e.  A Date that
+ * reads as a date is kept as a number, not in the text. */
 static char *
-serialise(vpd_lease_cache *lc, const vpd_fwd_resp *resp, size_t *len)
+serialise(vpd_lease_cache *lc, const vp_cache_entry_t *e,
+          const vpd_fwd_resp *resp, size_t *len)
 {
+    vpd_resp_meta m = {{NULL}, 0};
+    entry_words(e, &m);
     vpd_buf b = VPD_BUF_INIT;
     int rc = vpd_buf_printf(&b, "HTTP/1.1 %d %s\r\n", resp->status,
                             vpd_http_reason(resp->status));
-    for (size_t i = 0; i < resp->headers.n; i++)
-        rc |= vpd_buf_printf(&b, "%s: %s\r\n", resp->headers.v[i].name,
-                             resp->headers.v[i].value);
+    for (size_t i = 0; i < resp->headers.n; i++) {
+        const vpd_hdr *h = &resp->headers.v[i];
+        if (!m.date && strcasecmp(h->name, "Date") == 0 &&
+            (m.date = http_date(h->value, strlen(h->value))) != 0)
+            continue;
+        rc |= vpd_buf_printf(&b, "%s: %s\r\n", h->name, h->value);
+    }
     rc |= vpd_buf_append(&b, "\r\n", 2);
     rc |= vpd_buf_append(&b, resp->body ? resp->body : "", resp->body_len);
-    char *packed = rc == 0 ? vpd_resp_pack(lc->pack, b.data, b.len, len) : NULL;
+    char *packed =
+        rc == 0 ? vpd_resp_pack_with(lc->pack, b.data, b.len, &m, len) : NULL;
     vpd_buf_free_secret(&b);
     return packed;
 }
@@ -1030,14 +1180,14 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
     }
     if (keep) {
         size_t len = 0;
-        char *raw = serialise(lc, resp, &len);
+        char *raw = serialise(lc, &e, resp, &len);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         e.response.ptr = raw;
         e.response.len = len;
         e.last_renewed_ms = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
         e.ttl_ms = ttl_s * 1000;
-        vp_status_t rc = raw ? lc->ops->store(&lc->store->pub, &e) : VP_ERROR;
+        vp_status_t rc = raw ? store_entry(lc, &e) : VP_ERROR;
         if (rc == VP_CONTINUE) {
             lc->counters.stored++;
             persist_put(lc, &e);
@@ -1157,8 +1307,11 @@ vpd_lease_cache_new(uv_loop_t *loop, vpd_instance *store, vpd_fwd *fwd,
     lc->holder = holder;
     lc->register_auto_auth = register_auto_auth;
     lc->pack = vpd_resp_pack_new();
-    if (!lc->pack || !(lc->watches = vpd_rt_new(loop, on_watch_due, lc))) {
+    lc->hot = vpd_hot_new();
+    if (!lc->pack || !lc->hot ||
+        !(lc->watches = vpd_rt_new(loop, on_watch_due, lc))) {
         vpd_resp_pack_free(lc->pack);
+        vpd_hot_free(lc->hot);
         free(lc);
         return NULL;
     }
@@ -1178,9 +1331,47 @@ wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Remembers the earlier-version id of an entry restored under today's key;
+ * without memory the store just keeps the old id (found by no request). */
+static void
+note_upgraded(vpd_lease_cache *lc, const char *old_id)
+{
+    if (lc->n_upgraded == lc->cap_upgraded) {
+        size_t cap = lc->cap_upgraded ? lc->cap_upgraded * 2 : 16;
+        void *v = realloc(lc->upgraded, cap * sizeof *lc->upgraded);
+        if (!v)
+            return;
+        lc->upgraded = v;
+        lc->cap_upgraded = cap;
+    }
+    snprintf(lc->upgraded[lc->n_upgraded++], sizeof lc->upgraded[0], "%s",
+             old_id);
+}
+
+/* After a restore: the store keeps the upgraded entries under today's
+ * keys, so that renewals and evictions reach them. */
+static void
+persist_upgraded(vpd_lease_cache *lc)
+{
+    for (size_t i = 0; lc->persist && i < lc->n_upgraded; i++) {
+        char key[VPD_CACHE_KEY_LEN + 1];
+        entry_full f;
+        if (vpd_cache_key_upgrade(lc->upgraded[i], key) != 0 ||
+            entry_full_get(lc, key, &f) != 0)
+            continue;
+        vpd_persist_delete(lc->persist, lc->upgraded[i]);
+        persist_put(lc, &f.e);
+        entry_full_free(&f);
+    }
+    free(lc->upgraded);
+    lc->upgraded = NULL;
+    lc->n_upgraded = lc->cap_upgraded = 0;
+}
+
 /* One restored entry (tokens first, then the rest in creation order):
  * an entry whose parent token is not back is refused, as Vault's restore
- * does. */
+ * does.  An entry an earlier version keyed with the whole SHA-256 is kept
+ * under today's key, so that the same request finds it again. */
 static int
 restore_entry(void *arg, const vp_cache_entry_t *e)
 {
@@ -1189,8 +1380,17 @@ restore_entry(void *arg, const vp_cache_entry_t *e)
         return lc->restore_static
                    ? lc->restore_static(lc->restore_static_arg, e)
                    : 0;
+    char key[VPD_CACHE_KEY_LEN + 1];
+    vp_cache_entry_t today;
+    const char *old_id = NULL;
+    if (vpd_cache_key_upgrade(e->id, key) == 0) {
+        today = *e;
+        today.id = key;
+        old_id = e->id;
+        e = &today;
+    }
     if (vpd_persist_is_token_entry(e)) {
-        if (lc->ops->store(&lc->store->pub, e) != VP_CONTINUE)
+        if (store_entry(lc, e) != VP_CONTINUE)
             return 1;
         snprintf(lc->auto_auth_id, sizeof lc->auto_auth_id, "%s", e->id);
         vpd_secret_free(lc->auto_auth_token);
@@ -1205,8 +1405,10 @@ restore_entry(void *arg, const vp_cache_entry_t *e)
                 e->id);
         return 1;
     }
-    if (lc->ops->store(&lc->store->pub, e) != VP_CONTINUE)
+    if (store_entry(lc, e) != VP_CONTINUE)
         return 1;
+    if (old_id)
+        note_upgraded(lc, old_id);
     uint64_t age =
         wall_ms() > e->last_renewed_ms ? wall_ms() - e->last_renewed_ms : 0;
     uint64_t left = e->ttl_ms > age ? e->ttl_ms - age : 0;
@@ -1236,6 +1438,7 @@ vpd_lc_restore(vpd_lease_cache *lc, vpd_persist *p, char **auto_auth_token,
                                 auto_auth_token, &st, err, err_len);
     if (n < 0) {
         lc->persist = NULL;
+        persist_upgraded(lc);
         return -1;
     }
     vpd_log(VPD_LOG_INFO, COMPONENT,
@@ -1247,7 +1450,8 @@ vpd_lc_restore(vpd_lease_cache *lc, vpd_persist *p, char **auto_auth_token,
                        : "");
     if (!vpd_persist_active(p))
         lc->persist = NULL;
-    else /* compactions off the loop from now on */
+    persist_upgraded(lc);
+    if (lc->persist) /* compactions off the loop from now on */
         vpd_persist_set_loop(p, lc->loop);
     if (st.failed > 0) {
         snprintf(err, err_len, "%u cache entr%s could not be restored",
@@ -1284,6 +1488,7 @@ lc_free(void *arg)
     }
     vpd_secret_free(lc->auto_auth_token);
     vpd_resp_pack_free(lc->pack);
+    vpd_hot_free(lc->hot);
     free(lc);
     if (done)
         done(done_arg);

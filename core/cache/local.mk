@@ -3,6 +3,7 @@ core_libvpcore_la_SOURCES += core/cache/cache_key.c core/cache/cache_key.h core/
 	 core/cache/lease_cache.h core/cache/persist.h \
 	 core/cache/renew_timers.c core/cache/renew_timers.h \
 	 core/cache/resp_pack.c core/cache/resp_pack.h \
+	 core/cache/hot_answers.c core/cache/hot_answers.h \
 	 core/cache/deflate_pack.c core/cache/deflate_pack.h \
 	 core/cache/kv_events.c core/cache/kv_events.h
 # core/cache/persist: the encrypted persistent store, one job per file

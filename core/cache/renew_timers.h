@@ -1,8 +1,9 @@
 /* The lease cache's renewal watchers as plain records: found by their
  * entry's 32-byte binary id, ordered by due time in one min-heap that a
  * single uv_timer_t drives.  A uv_timer_t per watcher cost ~150 bytes of
- * every cached lease; a record here is 64 bytes plus its slots in the
- * table and the heap, allocated in slabs (no malloc header per watcher).
+ * every cached lease; a record here is 40 bytes plus a 4-byte slot in the
+ * table and one in the heap (records are numbered, not pointed to),
+ * allocated in slabs (no malloc header per watcher).
  *
  * A record is idle, scheduled (in the heap) or parked: taken out of the
  * heap while its owner does something (a renewal under way), with a
@@ -20,18 +21,20 @@
 #include <stdint.h>
 #include <uv.h>
 
-#define VPD_RT_ID_LEN 32
+#define VPD_RT_ID_LEN 16 /* a cache key's bytes (cache_key.h) */
+
+#define VPD_RT_LEASE_S_MAX ((1u << 28) - 1) /* 8.5 years */
 
 typedef struct vpd_rt {
     uint8_t id[VPD_RT_ID_LEN]; /* the entry's key, binary (on a free
-                                  record: the next free one) */
+                                  record: the next free one's number) */
     uint64_t due;              /* loop time it fires (when scheduled) */
-    uint64_t expires_at;       /* loop time the lease runs out; 0: the
-                                  next firing ends the watcher */
-    uint32_t lease_s;          /* lease duration, seconds rounded up */
+    uint32_t expires;          /* private: vpd_rt_expires_at */
+    uint32_t lease_s : 28;     /* lease duration, seconds rounded up,
+                                  at most VPD_RT_LEASE_S_MAX */
+    uint32_t failures : 4;     /* renewals failed in a row (capped) */
     uint32_t grace_ms;         /* <= 20 % of the lease: fits for 248 days */
-    uint32_t backoff_ms;
-    uint32_t where; /* private: heap position or parked tag */
+    uint32_t where;            /* private: heap position or parked tag */
 } vpd_rt;
 
 #define VPD_RT_NO_TAG UINT32_MAX
@@ -59,6 +62,11 @@ void vpd_rt_park(vpd_rt_set *s, vpd_rt *r, uint32_t tag);
 
 /* The tag r is parked with, or VPD_RT_NO_TAG. */
 uint32_t vpd_rt_parked(const vpd_rt *r);
+
+/* When r's lease runs out, in loop time (kept to the second, rounded
+ * up), or 0: the next firing ends the watcher. */
+uint64_t vpd_rt_expires_at(const vpd_rt_set *s, const vpd_rt *r);
+void vpd_rt_set_expires_at(const vpd_rt_set *s, vpd_rt *r, uint64_t at);
 
 /* Takes r out of the set and frees it. */
 void vpd_rt_remove(vpd_rt_set *s, vpd_rt *r);

@@ -6,10 +6,6 @@
 
 #include "cache/static_pack.h"
 
-#include "cache/deflate_pack.h"
-
-#include <stdlib.h>
-
 static const char dictionary[] =
     /* KV v1 and metadata vocabulary */
     "{\"keys\":[\"\"]},\"cas_required\":false,\"current_version\":1,"
@@ -30,10 +26,6 @@ static const char dictionary[] =
     "\"version\":1}},\"wrap_info\":null,\"warnings\":null,\"auth\":null,"
     "\"mount_type\":\"kv\"}\n";
 
-struct vpd_static_packer {
-    vpd_deflate_packer *z;
-};
-
 vpd_static_packer *
 vpd_static_pack_new(void)
 {
@@ -46,36 +38,5 @@ vpd_static_pack_new(void)
         .tag = VPD_STATIC_PACKED,
         .exact_size = true,
     };
-    vpd_static_packer *p = calloc(1, sizeof *p);
-    if (!p)
-        return NULL;
-    p->z = vpd_deflate_pack_new(&params);
-    if (!p->z) {
-        free(p);
-        return NULL;
-    }
-    return p;
-}
-
-void
-vpd_static_pack_free(vpd_static_packer *p)
-{
-    if (!p)
-        return;
-    vpd_deflate_pack_free(p->z);
-    free(p);
-}
-
-char *
-vpd_static_pack(vpd_static_packer *p, const char *text, size_t len,
-                size_t *out_len)
-{
-    return vpd_deflate_pack(p->z, text, len, out_len);
-}
-
-char *
-vpd_static_unpack(vpd_static_packer *p, const char *stored, size_t len,
-                  size_t *out_len)
-{
-    return vpd_deflate_unpack(p->z, stored, len, out_len);
+    return vpd_deflate_pack_new(&params);
 }

@@ -4,37 +4,44 @@
  * decides what is cached, renews it and says what to evict; this plugin only
  * keeps the entries and finds them by the indexes of cache.h.
  *
- * Layout.  Each entry is ONE allocation: a 40-byte header, one 16-byte
- * list link per secondary index the entry is in, then its strings (all
- * NUL-terminated, found by 16-bit offsets) and its response.  An id that
- * is a cache key (64 lower-case hex digits) is kept as its 32 bytes.  The
- * public vp_cache_entry_t is not stored: a visit gets one built on the
- * stack.  With 100k cached leases every byte of the header counts
- * (contrib/bench/cache.sh): a cached lease costs 72 bytes of header and
- * links besides its strings and response, where keeping the public
+ * Layout.  Each entry is ONE allocation: a 24-byte header, one 16-byte
+ * list link per list index the entry is in (token_parent, lease_token),
+ * then its strings (all NUL-terminated, in a fixed order, found by walking
+ * them: offsets cost every entry 18 bytes) and its response.  An id that
+ * is a cache key (32 or 64 lower-case hex digits) is kept as its 16 or 32
+ * bytes; namespace "root/" takes no bytes; a request_path that is "/v1/"
+ * and the start of the entry's lease id (as Vault's lease ids are: GET
+ * /v1/database/creds/app leases "database/creds/app/<id>") is kept as the
+ * length shared and the rest.  The public vp_cache_entry_t is not stored:
+ * a visit gets one built on the stack.  With 100k cached leases every byte
+ * counts (contrib/bench/cache.sh): a cached lease costs 40 bytes of header
+ * and link besides its strings and response, where keeping the public
  * struct, every link and every hash in each entry cost 240.  The
  * strings many entries share - namespace_, token_parent, lease_token:
  * every lease obtained with one token repeats that token, 95 bytes for a
  * Vault service token - are interned when longer than a pointer: the
  * entry holds a pointer to one reference-counted copy (the `bytes`
- * statistic and max_bytes still count them as if inline, so limits do
- * not depend on sharing).  Entry data is secret
- * (tokens, leases, response bodies) and is wiped with explicit_bzero
- * before it is freed.
+ * statistic and max_bytes count them, the root namespace and a path kept
+ * by reference as if inline, so limits do not depend on sharing).  Entry
+ * data is secret (tokens, leases, response bodies) and is wiped with
+ * explicit_bzero before it is freed.
  *
- * Indexes.  Six open-addressing hash tables (linear probing, load <= 1/2,
+ * Indexes.  Six open-addressing hash tables (linear probing, load <= 13/16,
  * backward-shift deletion, so no tombstones), keyed with SipHash-1-3 under
  * a per-instance random key (ids are client-influenced: no hash flooding).
  * Hashes are recomputed when needed rather than stored:
  *
  *   id               unique: a slot holds the entry.
- *   token, token_accessor, lease, token_parent, lease_token
- *                    a slot holds the head of an intrusive doubly-linked
- *                    list of the entries sharing that value.  "Unique"
- *                    indexes use the same structure: the core should never
- *                    store two entries with one token or lease, but if it
- *                    does, both stay findable and evictable rather than
- *                    one becoming unreachable.
+ *   token, token_accessor, lease
+ *                    a slot per entry; entries sharing a value follow one
+ *                    another in the probe sequence and are all found by
+ *                    probing on.  The core should never store two entries
+ *                    with one token or lease, but if it does, both stay
+ *                    findable and evictable rather than one becoming
+ *                    unreachable.
+ *   token_parent, lease_token
+ *                    many entries share a value: a slot holds the head of
+ *                    an intrusive doubly-linked list of them.
  *   request_path     not indexed: a request_path selector scans every
  *                    entry, keeps those of its namespace (exact) whose
  *                    path has the prefix.  Path clears are rare (the
@@ -101,12 +108,33 @@ static const int str_of[T_COUNT] = {
     [T_LEASE] = S_LEASE, [T_PARENT] = S_PARENT, [T_LEASE_TOKEN] = S_LEASE_TOKEN,
 };
 
-#define NO_STR 0xffffu
 #define MAX_STRINGS 0xfffeu
-#define ID_BIN_LEN 32
+#define ID_BIN_LEN 32 /* the longest binary id: 64 hex digits */
 #define HEX_ID_LEN 64
+/* The longest request_path kept as a reference to the lease (F_PATH_FRONT). */
+#define PATH_FRONT_MAX 255
+#define PATH_FRONT_MIN 3 /* a shorter shared part saves nothing */
 
-enum { F_DEAD = 1, F_ID_BIN = 2, F_RESPONSE = 4 };
+/* F_NS_ROOT: namespace_ is "root/" and takes no bytes.  F_PATH_FRONT:
+ * request_path is "/v1/", then the first k bytes of the lease, then a
+ * suffix; it takes 2 bytes for k (native order) and the suffix with its
+ * NUL.  Vault's lease ids start with the path that made them
+ * ("database/creds/app/<id>" for GET /v1/database/creds/app), so the
+ * path of a lease entry mostly takes those 2 bytes and a NUL. */
+enum {
+    F_DEAD = 1,
+    F_ID_BIN = 2,
+    F_RESPONSE = 4,
+    F_NS_ROOT = 64,
+    F_PATH_FRONT = 128
+};
+
+static const char root_ns[] = "root/";
+
+/* The tables whose slots hold lists (many entries share a value: every
+ * lease obtained with one token); the others hold each entry in a slot of
+ * its own, duplicates found by probing on. */
+#define LIST_TABLES (1u << T_PARENT | 1u << T_LEASE_TOKEN)
 
 /* Strings that may be interned, and the flag bit saying an entry's is. */
 static int
@@ -130,10 +158,10 @@ typedef struct {
 
 struct mc_entry {
     uint32_t resp_len;
-    uint16_t off[N_STR]; /* of each string in data, or NO_STR */
-    uint16_t resp_off;   /* of the response in data */
-    uint8_t links;       /* bit t: in list table t (a link follows) */
+    uint8_t present; /* bit s: the entry has string s */
+    uint8_t links;   /* bit t: in list table t (a link follows) */
     uint8_t flags;
+    uint8_t id_len; /* with F_ID_BIN: the id's bytes (16 or 32) */
     union {
         struct {
             uint64_t last_renewed_ms, ttl_ms;
@@ -144,7 +172,7 @@ struct mc_entry {
 };
 
 /* What the header and a slot cost an entry in the `bytes` statistic: the
- * fixed header, then per index it is in a slot (8 bytes at load 1/4..1/2)
+ * fixed header, then per index it is in a slot (8 bytes at load 1/4..13/16)
  * and, for the list indexes, its link. */
 #define SLOT_COST 16u
 #define HDR_COST ((uint64_t)sizeof(mc_entry))
@@ -170,14 +198,6 @@ elink(mc_entry *e, int t)
     return &e->link[popcount8(e->links & ((1u << t) - 1u))];
 }
 
-static const mc_istr *
-eistr(const mc_entry *e, int s)
-{
-    const mc_istr *is;
-    memcpy(&is, edata(e) + e->off[s], sizeof is);
-    return is;
-}
-
 static int
 interned(const mc_entry *e, int s)
 {
@@ -185,12 +205,76 @@ interned(const mc_entry *e, int s)
     return bit && (e->flags & bit);
 }
 
+static int
+has(const mc_entry *e, int s)
+{
+    return (e->present >> s) & 1;
+}
+
+/* The bytes string s (which e has) takes in e's data, where it starts at
+ * p. */
+static size_t
+stored_len(const mc_entry *e, int s, const char *p)
+{
+    if (s == S_ID && (e->flags & F_ID_BIN))
+        return e->id_len;
+    if (interned(e, s))
+        return sizeof(mc_istr *);
+    if (s == S_NS && (e->flags & F_NS_ROOT))
+        return 0;
+    if (s == S_PATH && (e->flags & F_PATH_FRONT))
+        return 2 + strlen(p + 2) + 1;
+    return strlen(p) + 1;
+}
+
+/* Where string s starts in e's data (s == N_STR: the response).  Not
+ * stored: the strings are short and found by walking them, which costs
+ * less than the 18 bytes of offsets every entry carried. */
+static size_t
+str_at(const mc_entry *e, int s)
+{
+    const char *d = edata(e);
+    size_t at = 0;
+    for (int i = 0; i < s; i++) {
+        if (has(e, i))
+            at += stored_len(e, i, d + at);
+    }
+    return at;
+}
+
+static const mc_istr *
+eistr(const mc_entry *e, int s)
+{
+    const mc_istr *is;
+    memcpy(&is, edata(e) + str_at(e, s), sizeof is);
+    return is;
+}
+
+/* String s of e, or NULL; never asked for a path kept as F_PATH_FRONT
+ * (path_of spells that one out). */
 static const char *
 estr(const mc_entry *e, int s)
 {
-    if (e->off[s] == NO_STR)
+    if (!has(e, s))
         return NULL;
-    return interned(e, s) ? eistr(e, s)->s : edata(e) + e->off[s];
+    if (s == S_NS && (e->flags & F_NS_ROOT))
+        return root_ns;
+    return interned(e, s) ? eistr(e, s)->s : edata(e) + str_at(e, s);
+}
+
+/* The request_path of e, spelled out in buf if need be, or NULL. */
+static const char *
+path_of(const mc_entry *e, char buf[PATH_FRONT_MAX + 1])
+{
+    if (!(e->flags & F_PATH_FRONT))
+        return estr(e, S_PATH);
+    const char *p = edata(e) + str_at(e, S_PATH);
+    uint16_t k;
+    memcpy(&k, p, sizeof k);
+    memcpy(buf, "/v1/", 4);
+    memcpy(buf + 4, estr(e, S_LEASE), k);
+    strcpy(buf + 4 + k, p + 2); /* fits: checked when stored */
+    return buf;
 }
 
 /* The value e is indexed by in list table t, or NULL. */
@@ -205,7 +289,7 @@ ekey(const mc_entry *e, int t)
 static size_t
 data_len(const mc_entry *e)
 {
-    return e->resp_off + ((e->flags & F_RESPONSE) ? e->resp_len + 1u : 0u);
+    return str_at(e, N_STR) + ((e->flags & F_RESPONSE) ? e->resp_len + 1u : 0u);
 }
 
 /* The size of e's allocation (not stored: derived from its layout). */
@@ -215,15 +299,34 @@ alloc_len(const mc_entry *e)
     return sizeof *e + popcount8(e->links) * sizeof(mc_link) + data_len(e);
 }
 
-/* Interned strings count as if inline (see the top of this file). */
+/* Bit t: e is in table t (by its value; T_ID always). */
+static unsigned
+tables_of(const mc_entry *e)
+{
+    unsigned in = 1u << T_ID;
+    for (int t = T_ID + 1; t < T_COUNT; t++) {
+        if (ekey(e, t))
+            in |= 1u << t;
+    }
+    return in;
+}
+
+/* Interned strings, the root namespace and a path kept as a reference to
+ * the lease count as if inline (see the top of this file). */
 static size_t
 entry_cost(const mc_entry *e)
 {
-    size_t cost =
-        HDR_COST + data_len(e) + SLOT_COST * (1u + popcount8(e->links));
+    size_t cost = HDR_COST + data_len(e) + SLOT_COST * popcount8(tables_of(e));
     for (int s = 0; s < N_STR; s++) {
-        if (e->off[s] != NO_STR && interned(e, s))
+        if (has(e, s) && interned(e, s))
             cost += eistr(e, s)->len + 1u - sizeof(mc_istr *);
+    }
+    if (e->flags & F_NS_ROOT)
+        cost += sizeof root_ns;
+    if (e->flags & F_PATH_FRONT) {
+        uint16_t k;
+        memcpy(&k, edata(e) + str_at(e, S_PATH), sizeof k);
+        cost += 4u + k - 2u; /* "/v1/" and the lease's part, not k's bytes */
     }
     return cost;
 }
@@ -238,40 +341,62 @@ hexval(char c)
     return -1;
 }
 
-/* A cache key's 32 bytes; 0, or -1 when id is not 64 lower-case hex. */
-static int
+/* The bytes a cache key spells: 16 for 32 lower-case hex digits (the
+ * lease cache's keys), 32 for 64 (keys of earlier versions), else 0 (an id
+ * kept as text). */
+static size_t
 id_to_bin(const char *id, uint8_t out[ID_BIN_LEN])
 {
-    for (int i = 0; i < ID_BIN_LEN; i++) {
-        int hi = hexval(id[2 * i]);
-        int lo = hi < 0 ? -1 : hexval(id[2 * i + 1]);
+    size_t n = 0;
+    while (n < ID_BIN_LEN) {
+        int hi = hexval(id[2 * n]);
+        int lo = hi < 0 ? -1 : hexval(id[2 * n + 1]);
         if (lo < 0)
-            return -1;
-        out[i] = (uint8_t)(hi << 4 | lo);
+            break;
+        out[n++] = (uint8_t)(hi << 4 | lo);
     }
-    return id[HEX_ID_LEN] == '\0' ? 0 : -1;
+    return id[2 * n] == '\0' && (n == 16 || n == 32) ? n : 0;
 }
 
-/* The public view of e for a visit; idbuf holds the hex id. */
+/* The public view of e for a visit; idbuf holds the hex id, pathbuf the
+ * path when it is kept as a reference to the lease. */
 static void
-view_of(const mc_entry *e, vp_cache_entry_t *v, char idbuf[HEX_ID_LEN + 1])
+view_of(const mc_entry *e, vp_cache_entry_t *v, char idbuf[HEX_ID_LEN + 1],
+        char pathbuf[PATH_FRONT_MAX + 1])
 {
     static const char hex[] = "0123456789abcdef";
     memset(v, 0, sizeof *v);
     v->size = sizeof *v;
-    for (int s = 0; s < N_STR; s++)
-        *(const char **)(void *)((char *)v + str_off[s]) = estr(e, s);
+    /* One walk over the strings (estr walks from the start each time). */
+    const char *d = edata(e);
+    size_t at = 0;
+    for (int s = 0; s < N_STR; s++) {
+        if (!has(e, s))
+            continue;
+        const char *p = d + at, *val = p;
+        if (s == S_NS && (e->flags & F_NS_ROOT)) {
+            val = root_ns;
+        } else if (interned(e, s)) {
+            const mc_istr *is;
+            memcpy(&is, p, sizeof is);
+            val = is->s;
+        }
+        if (s != S_PATH)
+            *(const char **)(void *)((char *)v + str_off[s]) = val;
+        at += stored_len(e, s, p);
+    }
+    v->request_path = path_of(e, pathbuf);
     if (e->flags & F_ID_BIN) {
-        const uint8_t *b = (const uint8_t *)edata(e) + e->off[S_ID];
-        for (int i = 0; i < ID_BIN_LEN; i++) {
+        const uint8_t *b = (const uint8_t *)edata(e); /* the id comes first */
+        for (size_t i = 0; i < e->id_len; i++) {
             idbuf[2 * i] = hex[b[i] >> 4];
             idbuf[2 * i + 1] = hex[b[i] & 15];
         }
-        idbuf[HEX_ID_LEN] = '\0';
+        idbuf[2 * e->id_len] = '\0';
         v->id = idbuf;
     }
     if (e->flags & F_RESPONSE) {
-        v->response.ptr = edata(e) + e->resp_off;
+        v->response.ptr = d + at;
         v->response.len = e->resp_len;
     }
     v->last_renewed_ms = e->u.t.last_renewed_ms;
@@ -306,6 +431,7 @@ typedef struct {
     struct {
         vp_cache_entry_t v;
         char id[HEX_ID_LEN + 1];
+        char path[PATH_FRONT_MAX + 1];
     } views[VIEW_DEPTH];
 } mc_state;
 
@@ -313,7 +439,7 @@ typedef struct {
 typedef struct {
     const char *s;
     uint8_t bin[ID_BIN_LEN];
-    int is_bin;
+    size_t bin_len; /* 0: not an id spelling bytes */
     uint32_t h;
 } mc_query;
 
@@ -423,9 +549,9 @@ static void
 query_init(const mc_state *st, int t, const char *value, mc_query *q)
 {
     q->s = value;
-    q->is_bin = t == T_ID && id_to_bin(value, q->bin) == 0;
-    q->h = q->is_bin ? hash_bytes(st, q->bin, ID_BIN_LEN)
-                     : hash_bytes(st, value, strlen(value));
+    q->bin_len = t == T_ID ? id_to_bin(value, q->bin) : 0;
+    q->h = q->bin_len ? hash_bytes(st, q->bin, q->bin_len)
+                      : hash_bytes(st, value, strlen(value));
 }
 
 /* The hash of e's value in table t (which e is in). */
@@ -433,7 +559,7 @@ static uint32_t
 ehash(const mc_state *st, const mc_entry *e, int t)
 {
     if (t == T_ID && (e->flags & F_ID_BIN))
-        return hash_bytes(st, edata(e) + e->off[S_ID], ID_BIN_LEN);
+        return hash_bytes(st, edata(e), e->id_len);
     const char *k = estr(e, str_of[t]);
     return hash_bytes(st, k, strlen(k));
 }
@@ -442,9 +568,9 @@ static int
 matches(const mc_entry *e, int t, const mc_query *q)
 {
     if (t == T_ID && (e->flags & F_ID_BIN))
-        return q->is_bin &&
-               memcmp(edata(e) + e->off[S_ID], q->bin, ID_BIN_LEN) == 0;
-    if (t == T_ID && q->is_bin)
+        return q->bin_len == e->id_len &&
+               memcmp(edata(e), q->bin, e->id_len) == 0;
+    if (t == T_ID && q->bin_len)
         return 0;
     return strcmp(estr(e, str_of[t]), q->s) == 0;
 }
@@ -524,12 +650,15 @@ tab_resize(const vp_host_api_t *host, const mc_state *st, mc_tab *tb, int t,
     return 0;
 }
 
-/* Room for one more value. */
+/* Room for one more value.  The tables fill to 13/16 before they double:
+ * at 1/2 they took 8 to 16 bytes per entry each, and linear probing with
+ * backward-shift deletion still finds an entry in about three probes at
+ * that load. */
 static int
 tab_reserve(const vp_host_api_t *host, const mc_state *st, mc_tab *tb, int t)
 {
     size_t cap = tb->mask + 1;
-    if ((tb->used + 1) * 2 <= cap)
+    if ((tb->used + 1) * 16 <= cap * 13)
         return 0;
     if (cap > SIZE_MAX / 2 / sizeof(mc_entry *))
         return VP_ENOMEM;
@@ -554,17 +683,25 @@ tab_link(const mc_state *st, mc_tab *tb, int t, mc_entry *e)
 {
     mc_query q;
     if (t == T_ID) {
-        q.is_bin = (e->flags & F_ID_BIN) != 0;
-        if (q.is_bin)
-            memcpy(q.bin, edata(e) + e->off[S_ID], ID_BIN_LEN);
-        q.s = q.is_bin ? "" : estr(e, S_ID);
+        q.bin_len = (e->flags & F_ID_BIN) ? e->id_len : 0;
+        memcpy(q.bin, edata(e), q.bin_len);
+        q.s = q.bin_len ? "" : estr(e, S_ID);
         q.h = ehash(st, e, t);
     } else {
-        if (!(e->links & (1u << t)))
+        if (!ekey(e, t))
             return;
         q.s = ekey(e, t);
-        q.is_bin = 0;
+        q.bin_len = 0;
         q.h = ehash(st, e, t);
+    }
+    if (t != T_ID && !(LIST_TABLES & (1u << t))) {
+        /* A slot of its own, after any with the same value. */
+        size_t i = q.h & tb->mask;
+        while (tb->slot[i])
+            i = (i + 1) & tb->mask;
+        tb->slot[i] = e;
+        tb->used++;
+        return;
     }
     int found = 0;
     size_t i = tab_probe(tb, t, &q, &found);
@@ -583,12 +720,12 @@ tab_link(const mc_state *st, mc_tab *tb, int t, mc_entry *e)
 static void
 tab_unlink(const mc_state *st, mc_tab *tb, int t, mc_entry *e)
 {
-    if (t == T_ID) {
+    if (t != T_ID && !ekey(e, t))
+        return;
+    if (!(LIST_TABLES & (1u << t))) {
         tab_delete_slot(st, tb, t, tab_slot_of(st, tb, t, e));
         return;
     }
-    if (!(e->links & (1u << t)))
-        return;
     mc_link *l = elink(e, t);
     if (l->next)
         elink(l->next, t)->prev = l->prev;
@@ -618,10 +755,26 @@ tab_get(const mc_state *st, int t, const char *value)
     return found ? tb->slot[i] : NULL;
 }
 
-static mc_entry *
-next_in(mc_entry *e, int t)
+/* Calls fn for every entry with q's value in table t (a list table's
+ * list, or the slots of the others) until fn returns non-zero. */
+static void
+tab_each(const mc_tab *tb, int t, const mc_query *q,
+         int (*fn)(void *ctx, mc_entry *e), void *ctx)
 {
-    return elink(e, t)->next;
+    if (LIST_TABLES & (1u << t)) {
+        int found = 0;
+        size_t i = tab_probe(tb, t, q, &found);
+        for (mc_entry *e = found ? tb->slot[i] : NULL; e;
+             e = elink(e, t)->next) {
+            if (fn(ctx, e))
+                return;
+        }
+        return;
+    }
+    for (size_t i = q->h & tb->mask; tb->slot[i]; i = (i + 1) & tb->mask) {
+        if (matches(tb->slot[i], t, q) && fn(ctx, tb->slot[i]))
+            return;
+    }
 }
 
 /* ---- entry life -------------------------------------------------------- */
@@ -630,7 +783,7 @@ static void
 entry_free(const vp_host_api_t *host, mc_state *st, mc_entry *e)
 {
     for (int s = 0; s < N_STR; s++) {
-        if (e->off[s] != NO_STR && interned(e, s))
+        if (has(e, s) && interned(e, s))
             intern_put(host, st, (mc_istr *)(uintptr_t)eistr(e, s));
     }
     explicit_bzero(e, alloc_len(e));
@@ -689,12 +842,13 @@ visit_entry(mc_state *st, const mc_entry *e, vp_cache_visit_fn visit, void *arg)
 {
     unsigned depth = st->busy - 1;
     if (depth < VIEW_DEPTH) {
-        view_of(e, &st->views[depth].v, st->views[depth].id);
+        view_of(e, &st->views[depth].v, st->views[depth].id,
+                st->views[depth].path);
         return visit(arg, &st->views[depth].v);
     }
     vp_cache_entry_t v;
-    char idbuf[HEX_ID_LEN + 1];
-    view_of(e, &v, idbuf);
+    char idbuf[HEX_ID_LEN + 1], pathbuf[PATH_FRONT_MAX + 1];
+    view_of(e, &v, idbuf, pathbuf);
     return visit(arg, &v);
 }
 
@@ -832,17 +986,33 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
     /* The strings first (16-bit offsets), then the response.  A shared
      * string longer than a pointer is a pointer to its interned copy. */
     uint8_t idbin[ID_BIN_LEN];
-    int id_bin = id_to_bin(in.id, idbin) == 0;
+    size_t id_bin = id_to_bin(in.id, idbin);
     size_t lens[N_STR];
     size_t strings = 0, logical = 0;
-    unsigned intern = 0;
+    unsigned intern = 0, present = 0, flags = 0;
+    uint16_t path_k = 0; /* with F_PATH_FRONT */
     for (int s = 0; s < N_STR; s++) {
         const char *v = cfield(&in, str_off[s]);
-        lens[s] = !v ? 0 : s == S_ID && id_bin ? ID_BIN_LEN : strlen(v) + 1;
+        lens[s] = !v ? 0 : s == S_ID && id_bin ? id_bin : strlen(v) + 1;
         if (lens[s] > MAX_STRINGS)
             return VP_DECLINED;
         logical += lens[s];
-        if (intern_bit(s) && lens[s] > sizeof(mc_istr *)) {
+        if (v)
+            present |= 1u << s;
+        if (s == S_NS && v && strcmp(v, root_ns) == 0) {
+            flags |= F_NS_ROOT;
+            lens[s] = 0;
+        } else if (s == S_PATH && v && in.lease && lens[s] <= PATH_FRONT_MAX &&
+                   strncmp(v, "/v1/", 4) == 0) {
+            size_t k = 0;
+            while (v[4 + k] && v[4 + k] == in.lease[k])
+                k++;
+            if (k >= PATH_FRONT_MIN) {
+                flags |= F_PATH_FRONT;
+                path_k = (uint16_t)k;
+                lens[s] = 2 + strlen(v + 4 + k) + 1;
+            }
+        } else if (intern_bit(s) && lens[s] > sizeof(mc_istr *)) {
             intern |= (unsigned)intern_bit(s);
             lens[s] = sizeof(mc_istr *);
         }
@@ -850,20 +1020,20 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
     }
     if (strings > MAX_STRINGS)
         return VP_DECLINED;
-    unsigned links = 0;
+    unsigned tables = 1u << T_ID;
     for (int t = T_ID + 1; t < T_COUNT; t++) {
         const char *k = cfield(&in, str_off[str_of[t]]);
         if (k && k[0])
-            links |= 1u << t;
+            tables |= 1u << t;
     }
+    unsigned links = tables & LIST_TABLES;
     size_t resp = in.response.ptr ? in.response.len + 1 : 0;
     size_t head = sizeof(mc_entry) + popcount8(links) * sizeof(mc_link);
     size_t need = head + strings + resp;
     if (need > UINT32_MAX)
         return VP_DECLINED;
 
-    size_t cost =
-        HDR_COST + logical + resp + SLOT_COST * (1u + popcount8(links));
+    size_t cost = HDR_COST + logical + resp + SLOT_COST * popcount8(tables);
     mc_entry *old = tab_get(st, T_ID, in.id);
     uint64_t entries = st->entries + (old ? 0 : 1);
     uint64_t bytes = st->bytes - (old ? entry_cost(old) : 0);
@@ -883,7 +1053,7 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
 
     /* Every table gets room first, so nothing below can fail half-way. */
     for (int t = 0; t < T_COUNT; t++) {
-        if ((t == T_ID || (links & (1u << t))) &&
+        if ((tables & (1u << t)) &&
             tab_reserve(host, st, &st->tab[t], t) != 0) {
             host->set_error(inst, "out of memory");
             return VP_ERROR;
@@ -906,27 +1076,28 @@ memory_store(vp_instance_t *inst, const vp_cache_entry_t *entry)
     }
     memset(e, 0, head);
     e->links = (uint8_t)links;
+    e->present = (uint8_t)present;
+    e->id_len = (uint8_t)id_bin;
     e->flags = (uint8_t)((id_bin ? F_ID_BIN : 0) |
-                         (in.response.ptr ? F_RESPONSE : 0) | intern);
+                         (in.response.ptr ? F_RESPONSE : 0) | intern | flags);
     e->u.t.last_renewed_ms = in.last_renewed_ms;
     e->u.t.ttl_ms = in.ttl_ms;
     char *d = edata(e);
     size_t at = 0;
     for (int s = 0; s < N_STR; s++) {
-        if (!lens[s]) {
-            e->off[s] = NO_STR;
+        if (!lens[s])
             continue;
-        }
-        e->off[s] = (uint16_t)at;
         if (s == S_ID && id_bin)
-            memcpy(d + at, idbin, ID_BIN_LEN);
+            memcpy(d + at, idbin, id_bin);
         else if (ist[s])
             memcpy(d + at, &ist[s], sizeof ist[s]);
-        else
+        else if (s == S_PATH && (flags & F_PATH_FRONT)) {
+            memcpy(d + at, &path_k, sizeof path_k);
+            memcpy(d + at + 2, in.request_path + 4 + path_k, lens[s] - 2);
+        } else
             memcpy(d + at, cfield(&in, str_off[s]), lens[s]);
         at += lens[s];
     }
-    e->resp_off = (uint16_t)at;
     if (in.response.ptr) {
         if (in.response.len)
             memcpy(d + at, in.response.ptr, in.response.len);
@@ -975,7 +1146,8 @@ static int
 path_matches(const mc_entry *e, const char *ns, const char *prefix,
              size_t prefix_len)
 {
-    const char *ens = estr(e, S_NS), *path = estr(e, S_PATH);
+    char buf[PATH_FRONT_MAX + 1];
+    const char *ens = estr(e, S_NS), *path = path_of(e, buf);
     return ens && ens[0] && path && strcmp(ens, ns) == 0 &&
            strncmp(path, prefix, prefix_len) == 0;
 }
@@ -1019,16 +1191,15 @@ walk(mc_state *st, const vp_cache_selector_t *sel,
         }
         return;
     }
-    mc_entry *e = tab_get(st, t, value);
     if (t == T_ID) {
+        mc_entry *e = tab_get(st, t, value);
         if (e)
             fn(ctx, e);
         return;
     }
-    for (; e; e = next_in(e, t)) {
-        if (fn(ctx, e))
-            return;
-    }
+    mc_query q;
+    query_init(st, t, value, &q);
+    tab_each(&st->tab[t], t, &q, fn, ctx);
 }
 
 typedef struct {

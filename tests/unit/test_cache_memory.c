@@ -643,6 +643,101 @@ TEST(token_parent_with_many_children)
 
 /* The core should not store two entries with one token or lease, but a
  * cached renewal would: both stay findable and evictable. */
+/* What a visit shows of the strings the store keeps in compact forms. */
+typedef struct {
+    char id[80], ns[64], path[400], lease[400];
+} strings_seen;
+
+static int
+see_strings(void *arg, const vp_cache_entry_t *e)
+{
+    strings_seen *s = arg;
+    snprintf(s->id, sizeof s->id, "%s", e->id);
+    snprintf(s->ns, sizeof s->ns, "%s", e->namespace_ ? e->namespace_ : "-");
+    snprintf(s->path, sizeof s->path, "%s",
+             e->request_path ? e->request_path : "-");
+    snprintf(s->lease, sizeof s->lease, "%s", e->lease ? e->lease : "-");
+    return 0;
+}
+
+static strings_seen
+strings_of(mock_instance *mi, const char *id)
+{
+    strings_seen s;
+    memset(&s, 0, sizeof s);
+    ASSERT_INT_EQ(P.ops->lookup(&mi->pub, id, see_strings, &s), VP_DONE);
+    return s;
+}
+
+/* Keys of 32 and 64 hex digits kept as bytes, the root namespace as a
+ * flag, a lease's path as a reference to the lease: each reads back as it
+ * was stored, is found by its indexes, and counts in `bytes` as if kept
+ * whole. */
+TEST(compact_forms_read_back_as_stored)
+{
+    mock_instance *mi = make(NULL);
+    const char *k16 = "00112233445566778899aabbccddeeff";
+    const char *k32 = "00112233445566778899aabbccddeeff"
+                      "00112233445566778899aabbccddeeff";
+    put(mi, (spec){.id = k16,
+                   .ns = "root/",
+                   .path = "/v1/database/creds/app",
+                   .lease = "database/creds/app/abc",
+                   .ltoken = "hvs.tok",
+                   .resp = "r"});
+    put(mi, (spec){.id = k32, .ns = "team/", .path = "/v1/kv/x", .token = "t"});
+    put(mi, (spec){.id = "00112233445566778899aabbccddeeff00", .token = "u"});
+    strings_seen a = strings_of(mi, k16);
+    ASSERT_STR_EQ(a.id, k16);
+    ASSERT_STR_EQ(a.ns, "root/");
+    ASSERT_STR_EQ(a.path, "/v1/database/creds/app");
+    ASSERT_STR_EQ(a.lease, "database/creds/app/abc");
+    strings_seen b = strings_of(mi, k32);
+    ASSERT_STR_EQ(b.id, k32);
+    ASSERT_STR_EQ(b.ns, "team/");
+    ASSERT_STR_EQ(b.path, "/v1/kv/x");
+    ASSERT_STR_EQ(strings_of(mi, "00112233445566778899aabbccddeeff00").id,
+                  "00112233445566778899aabbccddeeff00");
+    ASSERT_INT_EQ(n_entries(mi), 3);
+    ASSERT_STR_EQ(found(mi, VP_CACHE_BY_REQUEST_PATH, "/v1/database/", NULL),
+                  k16);
+    ASSERT_STR_EQ(
+        found(mi, VP_CACHE_BY_REQUEST_PATH, "/v1/database/cre", "other/"), "");
+    ASSERT_STR_EQ(found(mi, VP_CACHE_BY_LEASE, "database/creds/app/abc", NULL),
+                  k16);
+    ASSERT_INT_EQ(evict(mi, VP_CACHE_BY_ID, k16, NULL), 1);
+    ASSERT_STR_EQ(strings_of(mi, k32).id, k32); /* the longer key stays */
+    done(mi);
+
+    /* The same lengths with nothing to share count the same bytes. */
+    mock_instance *x = make(NULL);
+    put(x, (spec){.id = "a",
+                  .ns = "root/",
+                  .path = "/v1/database/creds/app",
+                  .lease = "database/creds/app/abc"});
+    uint64_t shared = n_bytes(x);
+    done(x);
+    mock_instance *y = make(NULL);
+    put(y, (spec){.id = "a",
+                  .ns = "abcd/",
+                  .path = "/v1/xxxxxxxxxxxxxxxxxx",
+                  .lease = "database/creds/app/abc"});
+    ASSERT_INT_EQ(n_bytes(y), shared);
+    done(y);
+
+    /* A path too long to keep by reference is kept whole. */
+    char path[320], lease[320];
+    memset(lease, 'p', 300);
+    strcpy(lease + 300, "/id");
+    snprintf(path, sizeof path, "/v1/%.300s", lease);
+    mock_instance *z = make(NULL);
+    put(z, (spec){.id = "long", .ns = "root/", .path = path, .lease = lease});
+    strings_seen l = strings_of(z, "long");
+    ASSERT_STR_EQ(l.path, path);
+    ASSERT_STR_EQ(l.lease, lease);
+    done(z);
+}
+
 TEST(duplicate_values_in_unique_indexes)
 {
     mock_instance *mi = make(NULL);
@@ -1616,6 +1711,7 @@ main(void)
         T(entry_from_newer_abi), T(find_by_each_index),
         T(request_path_prefix_and_namespace), T(evict_by_each_index),
         T(token_parent_with_many_children),
+        T(compact_forms_read_back_as_stored),
         T(duplicate_values_in_unique_indexes), T(evict_all),
         T(invalid_selectors), T(find_stops_when_told),
         T(evict_and_store_during_visits), T(limit_on_entries),

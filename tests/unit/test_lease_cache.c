@@ -7,11 +7,16 @@
 
 #include "test.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
+#include "cache/cache_key.h"
 #include "cache/lease_cache.h"
+#include "cache/persist.h"
 #include "plugin/host_table.h"
 #include "plugin/plugin_instance.h"
 #include "plugin/plugin_loader.h"
@@ -353,11 +358,179 @@ TEST(waiters_of_a_request_that_gave_up_go_upstream_themselves)
     ASSERT_INT_EQ(vpd_lc_counters_get(f.lc)->misses, 3);
 }
 
+/* Hits are served from an inflated copy once served (hot_answers.h): an
+ * entry stored again under the same key must never bring back the copy
+ * of the answer it replaced. */
+TEST(a_hit_after_the_entry_was_replaced_serves_the_new_answer)
+{
+    fixture f;
+    setup(&f);
+    request t, l;
+    fill(&f, &t, &l);
+    outcome o;
+    ASSERT(is_hit(&f, &l, &o));
+    ASSERT(is_hit(&f, &l, &o)); /* the second from the inflated copy */
+    ASSERT_STR_CONTAINS(o.body, "db/creds/ro/abc");
+    ASSERT_INT_EQ(clear(&f, VPD_LC_CLEAR_LEASE, "db/creds/ro/abc", NULL), 1);
+    miss_then_answer(&f, &l,
+                     "{\"lease_id\":\"db/creds/ro/def\",\"renewable\":true,"
+                     "\"lease_duration\":600,\"data\":{\"password\":\"q\"}}");
+    ASSERT(is_hit(&f, &l, &o));
+    ASSERT_STR_CONTAINS(o.body, "db/creds/ro/def");
+    ASSERT(strstr(o.body, "db/creds/ro/abc") == NULL);
+}
+
+/* A hit's headers, as the router answers them. */
+typedef struct {
+    bool hit;
+    char age[32], x_cache[16];
+    bool has_date;
+} hit_headers;
+
+static void
+on_lookup_headers(void *arg, vpd_lc_hit *hit)
+{
+    hit_headers *h = arg;
+    h->hit = hit != NULL;
+    if (!hit)
+        return;
+    const char *age = vpd_hdrs_get(&hit->headers, "Age", 0);
+    const char *xc = vpd_hdrs_get(&hit->headers, "X-Cache", 0);
+    snprintf(h->age, sizeof h->age, "%s", age ? age : "");
+    snprintf(h->x_cache, sizeof h->x_cache, "%s", xc ? xc : "");
+    h->has_date = vpd_hdrs_get(&hit->headers, "Date", 0) != NULL;
+    vpd_lc_hit_free(hit);
+}
+
+/* Age counts from the answer's Date, whether the hit is built from the
+ * stored form or from the inflated copy. */
+TEST(a_hit_says_its_age_from_the_answers_date)
+{
+    fixture f;
+    setup(&f);
+    request q;
+    request_init(&q, "POST", "/v1/auth/token/create-orphan", "{}", "parent-A");
+    vpd_lc_pending *slot = NULL;
+    outcome o = {0};
+    vpd_lc_lookup(f.lc, &q.r, &slot, on_lookup, &o);
+    vpd_fwd_resp resp;
+    answer_init(&resp, ORPHAN_TOKEN);
+    time_t then = time(NULL) - 1000;
+    char date[64];
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", gmtime(&then));
+    vpd_hdrs_add(&resp.headers, "Date", date);
+    vpd_lc_settle(f.lc, &slot, &q.r, &resp);
+    vpd_hdrs_free(&resp.headers);
+    for (int round = 0; round < 2; round++) {
+        hit_headers h = {0};
+        vpd_lc_lookup(f.lc, &q.r, &slot, on_lookup_headers, &h);
+        vpd_lc_settle(f.lc, &slot, &q.r, NULL);
+        ASSERT(h.hit);
+        ASSERT_STR_EQ(h.x_cache, "HIT");
+        ASSERT(!h.has_date);
+        long age = strtol(h.age, NULL, 10);
+        ASSERT(age >= 1000 && age < 1100);
+    }
+}
+
+/* The ids a restore hands over, as one comma-separated string. */
+typedef struct {
+    char ids[1024];
+} id_seen;
+
+static int
+note_id(void *arg, const vp_cache_entry_t *e)
+{
+    id_seen *s = arg;
+    size_t n = strlen(s->ids);
+    snprintf(s->ids + n, sizeof s->ids - n, "%s%s", n ? "," : "", e->id);
+    return 0;
+}
+
+/* Versions before keyed entries with the whole SHA-256 (64 hex digits);
+ * today's key is its first half.  An entry such a version persisted is
+ * restored under today's key: the request that made it is a hit again,
+ * and the store keeps it under that key from then on. */
+TEST(an_entry_an_earlier_version_persisted_is_a_hit_after_restore)
+{
+    char dir[] = "/tmp/vp-lease-upgrade.XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(dir));
+    char keyf[sizeof dir + 8];
+    snprintf(keyf, sizeof keyf, "%s/key", dir);
+    int fd = open(keyf, O_WRONLY | O_CREAT | O_EXCL, 0400);
+    ASSERT(fd >= 0);
+    static const char hex_key[] =
+        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n";
+    ASSERT_INT_EQ(write(fd, hex_key, sizeof hex_key - 1),
+                  (ssize_t)sizeof hex_key - 1);
+    close(fd);
+    vpd_persist_config c = {.type = (char *)"file",
+                            .kind = VPD_PERSIST_FILE,
+                            .path = dir,
+                            .keep_after_import = true,
+                            .key_file = keyf};
+    char err[512];
+
+    request q;
+    request_init(&q, "POST", "/v1/auth/token/create-orphan", "{}", "parent-A");
+    char key[VPD_CACHE_KEY_LEN + 1], old_id[2 * VPD_CACHE_KEY_LEN + 1];
+    ASSERT_INT_EQ(vpd_cache_key(q.http.method, q.http.target, &q.r.up_headers,
+                                q.http.body, q.http.body_len, q.r.token, key),
+                  0);
+    snprintf(old_id, sizeof old_id, "%s%s", key,
+             "0123456789abcdef0123456789abcdef");
+    static const char stored[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+                                 "application/json\r\n\r\n" ORPHAN_TOKEN;
+    vp_cache_entry_t e = {
+        .size = sizeof e,
+        .id = old_id,
+        .namespace_ = "root/",
+        .request_path = "/v1/auth/token/create-orphan",
+        .token = "child-1",
+        .token_accessor = "acc-1",
+        .response = {stored, sizeof stored - 1},
+        .last_renewed_ms = (uint64_t)time(NULL) * 1000,
+        .ttl_ms = 3600000,
+    };
+    vpd_persist *p = vpd_persist_open(&c, err, sizeof err);
+    if (!p)
+        TEST_FAIL_("persist open: %s", err);
+    ASSERT(vpd_persist_restore(p, (uint64_t)time(NULL) * 1000, note_id, NULL,
+                               NULL, NULL, err, sizeof err) >= 0);
+    ASSERT_INT_EQ(vpd_persist_put(p, &e), 0);
+    vpd_persist_close(p);
+
+    fixture f;
+    setup(&f);
+    p = vpd_persist_open(&c, err, sizeof err);
+    ASSERT_NOT_NULL(p);
+    ASSERT_INT_EQ(vpd_lc_restore(f.lc, p, NULL, err, sizeof err), 0);
+    outcome o;
+    ASSERT(is_hit(&f, &q, &o));
+    ASSERT_STR_CONTAINS(o.body, "child-1");
+    vpd_persist_set_loop(p, NULL);
+    vpd_persist_close(p);
+
+    id_seen seen = {{0}};
+    p = vpd_persist_open(&c, err, sizeof err);
+    ASSERT_NOT_NULL(p);
+    ASSERT(vpd_persist_restore(p, (uint64_t)time(NULL) * 1000, note_id, &seen,
+                               NULL, NULL, err, sizeof err) >= 0);
+    vpd_persist_close(p);
+    ASSERT_STR_EQ(seen.ids, key);
+    char cmd[sizeof dir + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ASSERT_INT_EQ(system(cmd), 0);
+}
+
 int
 main(void)
 {
     return RUN_TESTS(
         T(a_kept_answer_is_served_to_its_token_only),
+        T(a_hit_after_the_entry_was_replaced_serves_the_new_answer),
+        T(a_hit_says_its_age_from_the_answers_date),
+        T(an_entry_an_earlier_version_persisted_is_a_hit_after_restore),
         T(an_unrenewable_answer_is_not_kept),
         T(clear_by_lease_takes_that_entry_only),
         T(clear_by_token_takes_its_leases_too), T(clear_by_token_accessor),

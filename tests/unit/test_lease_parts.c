@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "cache/cache_key.h"
+#include "cache/hot_answers.h"
 #include "cache/renew_timers.h"
 #include "cache/resp_pack.h"
 
@@ -179,6 +180,40 @@ TEST(rescheduling_from_fire_does_not_spin)
     ASSERT_INT_EQ(uv_loop_close(&loop), 0);
 }
 
+/* A record keeps when its lease runs out to the second, never earlier
+ * than told; 0 stays 0 (the next firing ends the watcher). */
+TEST(watchers_keep_expiry_to_the_second)
+{
+    uv_loop_t loop;
+    ASSERT_INT_EQ(uv_loop_init(&loop), 0);
+    vpd_rt_set *s = vpd_rt_new(&loop, on_fire, NULL);
+    ASSERT_NOT_NULL(s);
+    uint8_t id[VPD_RT_ID_LEN];
+    id_of(1, id);
+    vpd_rt *r = vpd_rt_add(s, id);
+    ASSERT_NOT_NULL(r);
+    ASSERT(sizeof *r <= 40);
+    uint64_t now = uv_now(&loop);
+    const uint64_t later[] = {
+        0, 1, 999, 1000, 1001, 3600000, 86400000ULL * 400};
+    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
+        vpd_rt_set_expires_at(s, r, now + later[i]);
+        uint64_t at = vpd_rt_expires_at(s, r);
+        ASSERT(at >= now + later[i]);
+        ASSERT(at < now + later[i] + 1000);
+    }
+    vpd_rt_set_expires_at(s, r, 0);
+    ASSERT_INT_EQ(vpd_rt_expires_at(s, r), 0);
+    r->lease_s = VPD_RT_LEASE_S_MAX;
+    r->failures = 15;
+    ASSERT_INT_EQ(r->lease_s, VPD_RT_LEASE_S_MAX);
+    ASSERT_INT_EQ(r->failures, 15);
+    ASSERT(vpd_rt_get(s, id) == r); /* the bit-fields left the id alone */
+    vpd_rt_close(s, NULL, NULL);
+    ASSERT_INT_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ASSERT_INT_EQ(uv_loop_close(&loop), 0);
+}
+
 /* ---- resp_pack ------------------------------------------------------------
  */
 
@@ -199,7 +234,7 @@ TEST(pack_round_trips_and_shrinks)
     size_t plen = 0, tlen = 0;
     char *packed = vpd_resp_pack(pk, ANSWER, sizeof ANSWER - 1, &plen);
     ASSERT_NOT_NULL(packed);
-    ASSERT_INT_EQ((unsigned char)packed[0], VPD_RESP_PACKED);
+    ASSERT_INT_EQ((unsigned char)packed[0], VPD_RESP_PACKED_2);
     printf("# a %zu-byte lease answer packs into %zu bytes\n",
            sizeof ANSWER - 1, plen);
     ASSERT(plen < (sizeof ANSWER - 1) * 2 / 3);
@@ -276,6 +311,68 @@ TEST(unpack_reads_earlier_text_and_refuses_damage)
     vpd_resp_pack_free(pk);
 }
 
+/* ANSWER as versions before VPD_RESP_PACKED_2 stored it (a persistent
+ * cache keeps it so): zlib level 6 under the earlier dictionary. */
+static const char ANSWER_PACKED_1[] =
+    "\xf1\x00\x00\x01\x81\x23\x3e\x12\x09\x85\x0a\x24\x4e\xc0\xd1\x61"
+    "\x64\x0c\x0e\x50\x23\x03\x23\x33\x05\x43\x73\x2b\x43\x13\x2b\x13"
+    "\x33\x48\xd0\x82\x82\x0e\x25\x0c\x0c\x52\x4c\x93\x2c\x93\xcc\x52"
+    "\x75\x8d\xd3\x4c\xcd\x75\x8d\x93\x8d\x13\x75\x8d\xd2\x8c\x0c\x75"
+    "\xcd\x53\x8c\xd2\x2c\x92\x0c\xd3\x0c\x92\x0d\x0d\x51\xc3\x09\x14"
+    "\x02\x49\x40\x9e\x3e\x30\xc0\x53\x8a\xf5\x81\x0e\xd1\x37\xca\xf0"
+    "\x30\x4a\x31\xcc\x2e\x34\xcd\xb5\x0c\xac\x0c\x4d\x4f\x31\x4a\x09"
+    "\x36\x0d\x8c\x32\xac\x20\x26\x48\x41\xa9\x0e\x11\xac\x48\x01\xe9"
+    "\x68\x98\xa8\x6b\xec\x91\x6b\x90\x57\x18\x50\x65\xe9\x53\x18\x99"
+    "\x62\xea\x96\x0e\x34\x10\x29\xe0\xcb\x74\x81\x96\x83\x32\x2a\x88"
+    "\xd6\x0d\x2c\x37\x2e\x0a\xa9\x24\x31\xf8\x6b\xb9\x00";
+
+TEST(unpack_reads_the_earlier_packed_form)
+{
+    vpd_resp_packer *pk = vpd_resp_pack_new();
+    ASSERT_NOT_NULL(pk);
+    size_t tlen = 0;
+    vpd_resp_meta m = {{"database/creds/app/2hH2d1kq5m9QyUgd2dS5QZ1x"}, 9};
+    char *t = vpd_resp_unpack_with(pk, ANSWER_PACKED_1,
+                                   sizeof ANSWER_PACKED_1 - 1, &m, &tlen);
+    ASSERT_NOT_NULL(t);
+    ASSERT_STR_EQ(t, ANSWER);
+    ASSERT_INT_EQ(m.date, 0); /* its Date is in its text */
+    free(t);
+    vpd_resp_pack_free(pk);
+}
+
+/* The entry's words and the Date travel beside the text: the same words
+ * bring the text back, other words do not, and the lease answer shrinks
+ * further with its own lease id as a word. */
+TEST(pack_with_words_and_date)
+{
+    vpd_resp_packer *pk = vpd_resp_pack_new();
+    ASSERT_NOT_NULL(pk);
+    static const char lease[] = "database/creds/app/2hH2d1kq5m9QyUgd2dS5QZ1x";
+    vpd_resp_meta m = {{lease, NULL, "acc"}, 1795194886};
+    size_t plain_len = 0, plen = 0, tlen = 0;
+    char *plain = vpd_resp_pack(pk, ANSWER, sizeof ANSWER - 1, &plain_len);
+    char *packed = vpd_resp_pack_with(pk, ANSWER, sizeof ANSWER - 1, &m, &plen);
+    ASSERT_NOT_NULL(plain);
+    ASSERT_NOT_NULL(packed);
+    printf("# with its lease id as a word: %zu bytes, without: %zu\n", plen,
+           plain_len);
+    ASSERT(plen + 20 < plain_len);
+    vpd_resp_meta back = {{lease, NULL, "acc"}, 0};
+    char *t = vpd_resp_unpack_with(pk, packed, plen, &back, &tlen);
+    ASSERT_NOT_NULL(t);
+    ASSERT_STR_EQ(t, ANSWER);
+    ASSERT_INT_EQ(back.date, 1795194886);
+    free(t);
+    vpd_resp_meta other = {{"database/creds/app/other", NULL, "acc"}, 0};
+    t = vpd_resp_unpack_with(pk, packed, plen, &other, &tlen);
+    ASSERT(!t || strcmp(t, ANSWER) != 0);
+    free(t);
+    free(plain);
+    free(packed);
+    vpd_resp_pack_free(pk);
+}
+
 /* ---- cache keys ------------------------------------------------------------
  */
 
@@ -297,12 +394,89 @@ TEST(cache_key_hex_and_binary)
     ASSERT_INT_EQ(vpd_cache_key_to_bin(longer, bin), -1);
 }
 
+/* Keys are the first half of SHA-256 outputs; persisted entries are found
+ * again by them, so the canonical form may never change, and a key of an
+ * earlier version (the whole digest) upgrades to today's by its first
+ * half. */
+TEST(cache_keys_stay_what_earlier_versions_computed)
+{
+    vpd_hdrs h = {0};
+    char key[VPD_CACHE_KEY_LEN + 1], up[VPD_CACHE_KEY_LEN + 1];
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "t", key), 0);
+    ASSERT_STR_EQ(key, "20cff588c921b9ef9a0d30be2d4856ab");
+    ASSERT_INT_EQ(
+        vpd_cache_key_upgrade(
+            "20cff588c921b9ef9a0d30be2d4856ab3444c9497fca9c45f1ebeb295d521856",
+            up),
+        0);
+    ASSERT_STR_EQ(up, key);
+    ASSERT_INT_EQ(vpd_cache_key_upgrade(key, up), -1); /* already today's */
+    ASSERT_INT_EQ(vpd_cache_key_upgrade("auto-auth-1", up), -1);
+    vpd_hdrs_add(&h, "X-A", "1");
+    vpd_hdrs_add(&h, "X-Vault-Index", "left out");
+    vpd_hdrs_add(&h, "Content-Type", "application/json");
+    for (int i = 0; i < 2; i++) { /* the second from the same context */
+        ASSERT_INT_EQ(
+            vpd_cache_key("PUT", "/v1/y?a=1", &h, "{}", 2, "tok", key), 0);
+        ASSERT_STR_EQ(key, "64952e05163420f448179430f9e417a0");
+    }
+    /* A body longer than the key's buffer goes to the digest as it is. */
+    char body[1500];
+    memset(body, 'b', sizeof body);
+    vpd_hdrs none = {0};
+    ASSERT_INT_EQ(
+        vpd_cache_key("POST", "/v1/z", &none, body, sizeof body, "tok", key),
+        0);
+    ASSERT_STR_EQ(key, "760cdd9e523263ac171bb3f1c716811c");
+    vpd_hdrs_free(&h);
+}
+
+/* ---- hot answers --------------------------------------------------------- */
+
+TEST(hot_answers_keep_drop_and_replace)
+{
+    vpd_hot *h = vpd_hot_new();
+    ASSERT_NOT_NULL(h);
+    uint8_t a[VPD_HOT_KEY_LEN] = {1, 2, 3}, b[VPD_HOT_KEY_LEN] = {5, 6, 3};
+    uint8_t same_slot[VPD_HOT_KEY_LEN] = {1, 2, 3, 9};
+    size_t len = 0;
+    uint64_t date = 0;
+    ASSERT_NULL(vpd_hot_get(h, a, &len, &date));
+    vpd_hot_put(h, a, "answer-a", 8, 77);
+    vpd_hot_put(h, b, "answer-b", 8, 0);
+    const char *t = vpd_hot_get(h, a, &len, &date);
+    ASSERT_NOT_NULL(t);
+    ASSERT_INT_EQ(len, 8);
+    ASSERT_INT_EQ(date, 77);
+    ASSERT_STR_EQ(t, "answer-a");
+    /* Another key of a's slot replaces it: found for neither but itself. */
+    vpd_hot_put(h, same_slot, "other", 5, 1);
+    ASSERT_NULL(vpd_hot_get(h, a, &len, &date));
+    ASSERT_STR_EQ(vpd_hot_get(h, same_slot, &len, &date), "other");
+    vpd_hot_drop(h, a); /* not there: the slot's answer stays */
+    ASSERT_NOT_NULL(vpd_hot_get(h, same_slot, &len, &date));
+    vpd_hot_drop(h, same_slot);
+    ASSERT_NULL(vpd_hot_get(h, same_slot, &len, &date));
+    ASSERT_STR_EQ(vpd_hot_get(h, b, &len, &date), "answer-b");
+    /* Too big to keep: the slot is emptied, nothing is kept. */
+    char *big = calloc(1, VPD_HOT_MAX_TEXT + 2);
+    ASSERT_NOT_NULL(big);
+    memset(big, 'x', VPD_HOT_MAX_TEXT + 1);
+    vpd_hot_put(h, b, big, VPD_HOT_MAX_TEXT + 1, 0);
+    ASSERT_NULL(vpd_hot_get(h, b, &len, &date));
+    free(big);
+    vpd_hot_free(h);
+}
+
 int
 main(void)
 {
-    return RUN_TESTS(T(watchers_against_a_model),
-                     T(rescheduling_from_fire_does_not_spin),
-                     T(pack_round_trips_and_shrinks),
-                     T(unpack_reads_earlier_text_and_refuses_damage),
-                     T(cache_key_hex_and_binary));
+    return RUN_TESTS(
+        T(watchers_against_a_model), T(rescheduling_from_fire_does_not_spin),
+        T(watchers_keep_expiry_to_the_second), T(pack_round_trips_and_shrinks),
+        T(unpack_reads_earlier_text_and_refuses_damage),
+        T(unpack_reads_the_earlier_packed_form), T(pack_with_words_and_date),
+        T(cache_key_hex_and_binary),
+        T(cache_keys_stay_what_earlier_versions_computed),
+        T(hot_answers_keep_drop_and_replace));
 }
