@@ -70,7 +70,8 @@ TESTS += tests/unit/test_auto_auth
 
 # forwarder
 check_PROGRAMS += tests/unit/test_forward
-tests_unit_test_forward_SOURCES = tests/unit/test_forward.c
+tests_unit_test_forward_SOURCES = tests/unit/test_forward.c \
+	tests/unit/loopback.c tests/unit/loopback.h
 tests_unit_test_forward_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_forward_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_forward_LDADD = $(UNIT_LDADD)
@@ -78,7 +79,8 @@ TESTS += tests/unit/test_forward
 
 # upstream client (connections, pools, TLS, egress proxies)
 check_PROGRAMS += tests/unit/test_upstream_client
-tests_unit_test_upstream_client_SOURCES = tests/unit/test_upstream_client.c
+tests_unit_test_upstream_client_SOURCES = tests/unit/test_upstream_client.c \
+	tests/unit/loopback.c tests/unit/loopback.h
 tests_unit_test_upstream_client_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_upstream_client_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_upstream_client_LDADD = $(UNIT_LDADD)
