@@ -315,6 +315,14 @@ tests_unit_test_tmpl_LDADD = $(UNIT_LDADD) $(JSONC_LIBS)
 TESTS += tests/unit/test_tmpl
 EXTRA_DIST += tests/data/tmpl
 
+# the template language's positions and positioned messages
+check_PROGRAMS += tests/unit/test_tmpl_pos
+tests_unit_test_tmpl_pos_SOURCES = tests/unit/test_tmpl_pos.c
+tests_unit_test_tmpl_pos_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_tmpl_pos_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tmpl_pos_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_tmpl_pos
+
 # agent mode: config blocks, runner scheduling
 check_PROGRAMS += tests/unit/test_agent_config
 tests_unit_test_agent_config_SOURCES = tests/unit/test_agent_config.c
