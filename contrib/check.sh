@@ -19,8 +19,10 @@
 # 6. builds the Debian packages from that tarball, lints, installs, uses
 #    and purges them (contrib/debian/test.sh; the package build does not
 #    run the suite again).
-# It ends with one line "N passed, N failed" over every test run, and says
-# how long each step took.
+# The suites mostly wait, so the sanitizer build (4) runs behind the plain
+# suite (3) and the clone's set-up (5) behind the sanitizer suite, at a low
+# priority.  It ends with one line "N passed, N failed" over every test
+# run, and says how long each step took.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 cd "$src"
@@ -82,11 +84,28 @@ tally() {
 # per core.
 test_jobs=$(( $(nproc) * 2 ))
 
+# shellcheck disable=SC2317  # called through the $meanwhile functions
+# Runs a command in the background at a low priority, its output in LOG:
+# the next step's build, while a suite leaves the CPUs mostly idle.  The
+# tests keep their priority, so they are not slowed.  Sets behind_pid.
+behind() {
+    local log=$1
+    shift
+    ( renice -n 10 -p "$BASHPID" >/dev/null 2>&1; "$@" ) >"$log" 2>&1 &
+    behind_pid=$!
+}
+
+# Builds, then runs `make check`; the function named by $meanwhile (if
+# any) is called between the two, to start something behind the suite.
 run_suite() {
     local build=$1 what=$2 t0=$SECONDS
     shift 2
     echo "== $what"
     vp_build "$build" "$@" || status=1
+    if [[ -n ${meanwhile:-} ]]; then
+        "$meanwhile"
+        meanwhile=
+    fi
     make -C "$build" -j"$test_jobs" -s check >/dev/null 2>&1 || status=1
     took "$t0"
     if [[ -f $build/test-suite.log ]]; then
@@ -96,6 +115,21 @@ run_suite() {
         failed=$((failed + 1))
         status=1
     fi
+}
+
+# The committed tree, cloned as CI clones it, under a dot-directory (as in
+# ~/.cache), autoreconf'd and configured in a build directory in there.
+# configure refuses a working directory with a space in it, so the path
+# has none.
+dot="$tmp/.cache/vaproxy"
+dcbuild="$dot/build"
+# shellcheck disable=SC2317  # called through behind()
+prepare_dot() {
+    git -C "$src" rev-parse --git-dir >/dev/null 2>&1 &&
+        git clone -q "$src" "$dot/src" &&
+        (cd "$dot/src" && autoreconf -fi) &&
+        mkdir -p "$dcbuild" &&
+        (cd "$dcbuild" && "$dot/src/configure" -q)
 }
 
 # The tree is fully formatted (.clang-format); a change that is not fails here.
@@ -109,34 +143,42 @@ t0=$SECONDS
 one "clang-format" formatted
 took "$t0"
 
-run_suite "$src/_build/check" "make check" CFLAGS="-O2 -g" --enable-werror
-
 san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+asan_args=(CC=clang CFLAGS="-O1 -g $san" LDFLAGS="$san" --enable-werror)
+# shellcheck disable=SC2317  # called through $meanwhile
+build_asan_behind() {
+    behind "$src/_build/asan-build.log" vp_build "$src/_build/asan" "${asan_args[@]}"
+    asan_pid=$behind_pid
+}
+meanwhile=build_asan_behind run_suite "$src/_build/check" "make check" \
+    CFLAGS="-O2 -g" --enable-werror
+
+# The sanitizer build started behind the plain suite; run_suite's own
+# build then only finishes it (or shows why it failed).
+wait "$asan_pid" || true
 # Sanitized code runs a few times slower: each unit test gets 60 s instead
 # of the harness's 20 before it counts as hung.
+# shellcheck disable=SC2317  # called through $meanwhile
+prepare_dot_behind() {
+    behind "$src/_build/dot-prepare.log" prepare_dot
+    dot_pid=$behind_pid
+}
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 VP_TEST_TIMEOUT=60 \
-    run_suite "$src/_build/asan" "make check (ASan+UBSan)" \
-    CC=clang CFLAGS="-O1 -g $san" LDFLAGS="$san" --enable-werror
+    meanwhile=prepare_dot_behind run_suite "$src/_build/asan" "make check (ASan+UBSan)" \
+    "${asan_args[@]}"
 
-# The committed tree, cloned as CI clones it, under a dot-directory (as in
-# ~/.cache), and `make distcheck` from a build directory in there: the
-# tarball is unpacked, built, tested, installed and uninstalled below the
-# dot-directory, so this one suite run proves both that the tarball is
-# whole and that nothing depends on where the tree lives.  -O0 here, -O2
-# and -O1 (sanitizers) above: each optimisation level warns differently.
-# configure refuses a working directory with a space in it, so the path
-# has none.
+# `make distcheck` from the build directory inside the dot-directory
+# clone: the tarball is unpacked, built, tested, installed and uninstalled
+# below the dot-directory, so this one suite run proves both that the
+# tarball is whole and that nothing depends on where the tree lives.  -O0
+# here, -O2 and -O1 (sanitizers) above: each optimisation level warns
+# differently.
+# The clone is made and configured behind the sanitizer suite.
 echo "== make distcheck in a dot-directory"
 t0=$SECONDS
-dot="$tmp/.cache/vaproxy"
-dcbuild="$dot/build"
 tarball=
-if git -C "$src" rev-parse --git-dir >/dev/null 2>&1 &&
-    git clone -q "$src" "$dot/src" &&
-    (cd "$dot/src" && autoreconf -fi >/dev/null 2>&1) &&
-    mkdir -p "$dcbuild" &&
-    (cd "$dcbuild" && "$dot/src/configure" -q >/dev/null 2>&1); then
+if wait "$dot_pid"; then
     # The distcheck's own `make check` writes its summary into this log
     # (the unpacked tree is removed when distcheck succeeds).
     if make -C "$dcbuild" -j"$test_jobs" -s distcheck \
@@ -163,6 +205,7 @@ if git -C "$src" rev-parse --git-dir >/dev/null 2>&1 &&
     tarball=$(ls "$dcbuild"/vaproxy-*.tar.gz 2>/dev/null | head -n1 || true)
 else
     echo "make distcheck: no git checkout to clone, or it did not configure"
+    tail -n 20 "$src/_build/dot-prepare.log"
     failed=$((failed + 1))
     status=1
 fi
