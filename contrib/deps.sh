@@ -24,12 +24,11 @@ vp_install_deps() {
     fi
 }
 
-# Configures and builds vaproxy in BUILD_DIR (out of tree) with extra
-# configure arguments: the tree this file is in, or the one $VP_SRC names
-# (contrib/check.sh builds a clone of it elsewhere).
+# Configures and builds vaproxy, the tree this file is in, in BUILD_DIR
+# (out of tree) with extra configure arguments.
 vp_build() {
     local src build
-    src=${VP_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+    src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
     build=$1
     shift
     if [[ ! -x "$src/configure" ]]; then

@@ -9,6 +9,7 @@ core_libvpcore_la_SOURCES += core/agent/tmpl.c core/agent/tmpl.h \
 	 core/agent/tmpl_json.c core/agent/tmpl_json.h \
 	 core/agent/tmpl_lex.c core/agent/tmpl_lex.h \
 	 core/agent/tmpl_parse.c core/agent/tmpl_parse.h \
+	 core/agent/tmpl_pos.c core/agent/tmpl_pos.h \
 	 core/agent/tmpl_printf.c core/agent/tmpl_printf.h \
 	 core/agent/tmpl_value.c core/agent/tmpl_value.h
 # Agent mode around the language: the runner that renders templates from

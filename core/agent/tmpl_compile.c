@@ -16,6 +16,7 @@
 
 #include "agent/tmpl_lex.h"
 #include "agent/tmpl_parse.h"
+#include "agent/tmpl_pos.h"
 
 typedef struct {
     const char *name;
@@ -49,15 +50,11 @@ static void fail_at(compiler *c, size_t off, const char *fmt, ...)
 static void
 fail_at(compiler *c, size_t off, const char *fmt, ...)
 {
-    int line, col;
-    vpd_tmpl_line_col(c->prog->src, off, &line, &col);
-    int n = snprintf(c->err, c->errlen, "%s:%d:%d: ", c->prog->file, line, col);
-    if (n >= 0 && (size_t)n < c->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    vpd_tmpl_vmsg_at(c->err, c->errlen, c->prog->file, c->prog->src, off, fmt,
+                     ap);
+    va_end(ap);
     longjmp(c->fail, 1);
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "agent/tmpl_lex.h"
+#include "agent/tmpl_pos.h"
 
 typedef struct {
     tmpl_value *coll;

@@ -4,6 +4,7 @@
 #include "autoconf.h"
 
 #include "agent/tmpl_lex.h"
+#include "agent/tmpl_pos.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,35 +34,16 @@ is_alnum(char c)
            (c >= '0' && c <= '9') || (unsigned char)c >= 0x80;
 }
 
-void
-vpd_tmpl_line_col(const char *src, size_t off, int *line, int *col)
-{
-    int l = 1;
-    size_t start = 0;
-    for (size_t i = 0; i < off; i++)
-        if (src[i] == '\n') {
-            l++;
-            start = i + 1;
-        }
-    *line = l;
-    *col = (int)(off - start) + 1;
-}
-
 static int fail(lexer *lx, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
 fail(lexer *lx, size_t off, const char *fmt, ...)
 {
-    int line, col;
-    vpd_tmpl_line_col(lx->src, off, &line, &col);
-    int n = snprintf(lx->err, lx->errlen, "%s:%d:%d: ", lx->name, line, col);
-    if (n >= 0 && (size_t)n < lx->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(lx->err + n, lx->errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    vpd_tmpl_vmsg_at(lx->err, lx->errlen, lx->name, lx->src, off, fmt, ap);
+    va_end(ap);
     return -1;
 }
 

@@ -65,8 +65,6 @@ int vpd_tmpl_lex(const char *name, const char *src, size_t len,
                  size_t errlen);
 void vpd_tmpl_toks_free(tmpl_toks *t);
 
-/* The 1-based line and byte column of `off` in `src`. */
-void vpd_tmpl_line_col(const char *src, size_t off, int *line, int *col);
 /* A token's name in messages: "EOF", "\"}}\"", "<if>", "\".a\"". */
 void vpd_tmpl_tok_describe(const char *src, const tmpl_tok *t, char *out,
                            size_t outlen);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "agent/tmpl_lex.h"
+#include "agent/tmpl_pos.h"
 
 struct tmpl_arena_chunk {
     tmpl_arena_chunk *next;
@@ -40,15 +41,10 @@ static void fail_at(parser *p, size_t off, const char *fmt, ...)
 static void
 fail_at(parser *p, size_t off, const char *fmt, ...)
 {
-    int line, col;
-    vpd_tmpl_line_col(p->src, off, &line, &col);
-    int n = snprintf(p->err, p->errlen, "%s:%d:%d: ", p->name, line, col);
-    if (n >= 0 && (size_t)n < p->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    vpd_tmpl_vmsg_at(p->err, p->errlen, p->name, p->src, off, fmt, ap);
+    va_end(ap);
     longjmp(p->fail, 1);
 }
 

@@ -208,12 +208,13 @@ template {
 
 
 CHILD = """#!/bin/sh
-# Writes its environment, then waits; reports the signals it gets.
+# Reports the signals it gets, writes its environment (the sign that it is
+# ready: the traps are set and the file is whole), then waits.
 out={dir}/child.$$
-env > "$out.env"
-echo $$ >> {dir}/pids
 trap 'echo INT >> {dir}/signals; exit 0' INT
 trap 'echo TERM >> {dir}/signals; exit 3' TERM
+env > "$out.tmp" && mv "$out.tmp" "$out.env"
+echo $$ >> {dir}/pids
 if [ -n "$EXIT_WITH" ]; then exit "$EXIT_WITH"; fi
 while :; do sleep 0.1; done
 """

@@ -70,7 +70,8 @@ TESTS += tests/unit/test_auto_auth
 
 # forwarder
 check_PROGRAMS += tests/unit/test_forward
-tests_unit_test_forward_SOURCES = tests/unit/test_forward.c
+tests_unit_test_forward_SOURCES = tests/unit/test_forward.c \
+	tests/unit/loopback.c tests/unit/loopback.h
 tests_unit_test_forward_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_forward_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_forward_LDADD = $(UNIT_LDADD)
@@ -78,7 +79,8 @@ TESTS += tests/unit/test_forward
 
 # upstream client (connections, pools, TLS, egress proxies)
 check_PROGRAMS += tests/unit/test_upstream_client
-tests_unit_test_upstream_client_SOURCES = tests/unit/test_upstream_client.c
+tests_unit_test_upstream_client_SOURCES = tests/unit/test_upstream_client.c \
+	tests/unit/loopback.c tests/unit/loopback.h
 tests_unit_test_upstream_client_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_upstream_client_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_upstream_client_LDADD = $(UNIT_LDADD)
@@ -312,6 +314,14 @@ tests_unit_test_tmpl_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_tmpl_LDADD = $(UNIT_LDADD) $(JSONC_LIBS)
 TESTS += tests/unit/test_tmpl
 EXTRA_DIST += tests/data/tmpl
+
+# the template language's positions and positioned messages
+check_PROGRAMS += tests/unit/test_tmpl_pos
+tests_unit_test_tmpl_pos_SOURCES = tests/unit/test_tmpl_pos.c
+tests_unit_test_tmpl_pos_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_tmpl_pos_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tmpl_pos_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_tmpl_pos
 
 # agent mode: config blocks, runner scheduling
 check_PROGRAMS += tests/unit/test_agent_config

@@ -7,6 +7,7 @@
 
 #include "upstream/forward.h"
 #include "base/log.h"
+#include "loopback.h"
 #include "test.h"
 
 #include <arpa/inet.h>
@@ -73,38 +74,6 @@ typedef struct {
     size_t len, cap;
 } conn_t;
 
-static ssize_t
-c_read(conn_t *c, void *p, size_t n)
-{
-    if (c->ssl) {
-        int r = SSL_read(c->ssl, p, (int)n);
-        return r > 0 ? r : -1;
-    }
-    ssize_t r;
-    do
-        r = read(c->fd, p, n);
-    while (r < 0 && errno == EINTR);
-    return r > 0 ? r : -1;
-}
-
-static int
-c_write(conn_t *c, const void *p, size_t n)
-{
-    const char *s = p;
-    while (n) {
-        ssize_t r;
-        if (c->ssl)
-            r = SSL_write(c->ssl, s, (int)n);
-        else
-            r = send(c->fd, s, n, MSG_NOSIGNAL);
-        if (r <= 0)
-            return -1;
-        s += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 static int
 c_fill(conn_t *c)
 {
@@ -112,7 +81,7 @@ c_fill(conn_t *c)
         c->cap = c->cap * 2 + 65536;
         c->buf = realloc(c->buf, c->cap + 1);
     }
-    ssize_t r = c_read(c, c->buf + c->len, c->cap - c->len);
+    ssize_t r = lb_read(c->fd, c->ssl, c->buf + c->len, c->cap - c->len);
     if (r <= 0)
         return -1;
     c->len += (size_t)r;
@@ -169,9 +138,8 @@ conn_main(void *arg)
     char sni[256] = "";
 
     if (up->ssl) {
-        c->ssl = SSL_new(up->ssl);
-        SSL_set_fd(c->ssl, c->fd);
-        if (SSL_accept(c->ssl) != 1)
+        c->ssl = lb_tls_accept(up->ssl, c->fd);
+        if (!c->ssl)
             goto out;
         const char *s = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
         if (s)
@@ -231,45 +199,32 @@ conn_main(void *arg)
         int n = snprintf(
             resp, 8192, "HTTP/1.1 %d Whatever\r\n%sContent-Length: %zu\r\n\r\n",
             a.status, a.headers, strlen(a.body));
-        int w = c_write(c, resp, (size_t)n);
+        int w = lb_write_all(c->fd, c->ssl, resp, (size_t)n);
         free(resp);
-        if (w != 0 || (!head && c_write(c, a.body, strlen(a.body)) != 0))
+        if (w != 0 ||
+            (!head && lb_write_all(c->fd, c->ssl, a.body, strlen(a.body)) != 0))
             goto out;
         if (a.close_after)
             goto out;
     }
 out:
-    if (c->ssl) {
-        SSL_shutdown(c->ssl);
-        SSL_free(c->ssl);
-    }
-    close(c->fd);
+    lb_conn_close(c->fd, c->ssl);
     free(c->buf);
     free(c);
     return NULL;
 }
 
 static void *
-accept_main(void *arg)
+conn_new(int fd, void *arg)
 {
     upstream_t *up = arg;
-    for (;;) {
-        int fd = accept(up->lfd, NULL, NULL);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            return NULL;
-        }
-        conn_t *c = calloc(1, sizeof *c);
-        c->up = up;
-        c->fd = fd;
-        pthread_mutex_lock(&up->mu);
-        c->id = up->n_conns++;
-        pthread_mutex_unlock(&up->mu);
-        pthread_t t;
-        pthread_create(&t, NULL, conn_main, c);
-        pthread_detach(t);
-    }
+    conn_t *c = calloc(1, sizeof *c);
+    c->up = up;
+    c->fd = fd;
+    pthread_mutex_lock(&up->mu);
+    c->id = up->n_conns++;
+    pthread_mutex_unlock(&up->mu);
+    return c;
 }
 
 /* A port nobody listens on (yet). */
@@ -293,20 +248,8 @@ upstream_start_on(int port, responder_fn fn, SSL_CTX *ssl)
     pthread_mutex_init(&up->mu, NULL);
     up->fn = fn;
     up->ssl = ssl;
-    up->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(up->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = htons((uint16_t)port);
-    ASSERT_INT_EQ(bind(up->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-    ASSERT_INT_EQ(listen(up->lfd, 128), 0);
-    socklen_t sl = sizeof sa;
-    getsockname(up->lfd, (struct sockaddr *)&sa, &sl);
-    up->port = ntohs(sa.sin_port);
-    pthread_t t;
-    pthread_create(&t, NULL, accept_main, up);
-    pthread_detach(t);
+    up->lfd = lb_listen(port, &up->port);
+    lb_accept_in_thread(up->lfd, conn_new, conn_main, up);
     return up;
 }
 
@@ -1491,65 +1434,12 @@ TEST(debug_log_has_no_secrets)
 
 /* ---- tests: TLS ------------------------------------------------------- */
 
-typedef struct {
-    char cert[64], key[64];
-    SSL_CTX *ctx;
-} tls_files;
+typedef lb_tls tls_files;
 
-static void
-add_ext(X509 *x, int nid, const char *value)
-{
-    X509V3_CTX c;
-    X509V3_set_ctx_nodb(&c);
-    X509V3_set_ctx(&c, x, x, NULL, NULL, 0);
-    X509_EXTENSION *ex = X509V3_EXT_conf_nid(NULL, &c, nid, value);
-    ASSERT_NOT_NULL(ex);
-    X509_add_ext(x, ex, -1);
-    X509_EXTENSION_free(ex);
-}
-
-/* A self-signed certificate for localhost, vault.test and 127.0.0.1 that
- * is also its own CA, written as PEM files, and a server context. */
 static void
 tls_make(tls_files *t, bool ask_client_cert)
 {
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-    ASSERT_NOT_NULL(k);
-    X509 *x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_set_pubkey(x, k);
-    X509_NAME *n = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-                               (const unsigned char *)"localhost", -1, -1, 0);
-    X509_set_issuer_name(x, n);
-    add_ext(x, NID_basic_constraints, "critical,CA:TRUE");
-    add_ext(x, NID_key_usage, "critical,digitalSignature,keyCertSign");
-    add_ext(x, NID_ext_key_usage, "serverAuth,clientAuth");
-    add_ext(x, NID_subject_key_identifier, "hash");
-    add_ext(x, NID_subject_alt_name,
-            "DNS:localhost,DNS:vault.test,IP:127.0.0.1");
-    ASSERT(X509_sign(x, k, EVP_sha256()) > 0);
-
-    snprintf(t->cert, sizeof t->cert, "/tmp/fwdcertXXXXXX");
-    snprintf(t->key, sizeof t->key, "/tmp/fwdkeyXXXXXX");
-    int cfd = mkstemp(t->cert), kfd = mkstemp(t->key);
-    ASSERT(cfd >= 0 && kfd >= 0);
-    FILE *cf = fdopen(cfd, "w"), *kf = fdopen(kfd, "w");
-    PEM_write_X509(cf, x);
-    PEM_write_PrivateKey(kf, k, NULL, NULL, 0, NULL, NULL);
-    fclose(cf);
-    fclose(kf);
-
-    t->ctx = SSL_CTX_new(TLS_server_method());
-    SSL_CTX_use_certificate(t->ctx, x);
-    SSL_CTX_use_PrivateKey(t->ctx, k);
-    if (ask_client_cert)
-        SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
-    X509_free(x);
-    EVP_PKEY_free(k);
+    lb_tls_make(t, (lb_tls_opts){.ask_client_cert = ask_client_cert});
 }
 
 static int
@@ -1561,8 +1451,7 @@ accept_any(X509_STORE_CTX *c, void *arg)
 static void
 tls_cleanup(tls_files *t)
 {
-    unlink(t->cert);
-    unlink(t->key);
+    lb_tls_cleanup(t);
 }
 
 static void

@@ -267,14 +267,31 @@ token_entry(const char *id, const char *token)
     return e;
 }
 
+/* A fresh directory and key file, and a store opened on them with the
+ * file kept after import (most tests start here). */
+static vpd_persist *
+open_fresh(vpd_persist_config *c)
+{
+    setup();
+    write_file(keyf, KEY_A, 32);
+    *c = file_cfg(true);
+    return open_ready(c);
+}
+
+/* Puts each entry of a NULL-terminated list, in order. */
+static void
+put_each(vpd_persist *p, vp_cache_entry_t *const *entries)
+{
+    for (; *entries; entries++)
+        ASSERT_INT_EQ(vpd_persist_put(p, *entries), 0);
+}
+
 /* ---- basics ------------------------------------------------------------ */
 
 TEST(round_trip_all_fields)
 {
-    setup();
-    write_file(keyf, KEY_A, 32);
-    vpd_persist_config c = file_cfg(true);
-    vpd_persist *p = open_ready(&c);
+    vpd_persist_config c;
+    vpd_persist *p = open_fresh(&c);
     static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Type: "
                                "application/json\r\n\r\n{\"auth\":{}}\0\xff";
     vp_cache_entry_t e = {
@@ -324,10 +341,8 @@ TEST(round_trip_all_fields)
 
 TEST(restore_order_tokens_first_creation_order)
 {
-    setup();
-    write_file(keyf, KEY_A, 32);
-    vpd_persist_config c = file_cfg(true);
-    vpd_persist *p = open_ready(&c);
+    vpd_persist_config c;
+    vpd_persist *p = open_fresh(&c);
     vp_cache_entry_t a = lease_entry("A", "a1", 1000, 600000);
     vp_cache_entry_t t1 = token_entry("auto-auth-1", "hvs.auto1");
     vp_cache_entry_t b = lease_entry("B", "b1", 1000, 600000);
@@ -336,11 +351,7 @@ TEST(restore_order_tokens_first_creation_order)
     cc.token = "hvs.child";
     cc.token_parent = "hvs.auto1";
     vp_cache_entry_t d = lease_entry("D", "d1", 1000, 600000);
-    ASSERT_INT_EQ(vpd_persist_put(p, &a), 0);
-    ASSERT_INT_EQ(vpd_persist_put(p, &t1), 0);
-    ASSERT_INT_EQ(vpd_persist_put(p, &b), 0);
-    ASSERT_INT_EQ(vpd_persist_put(p, &cc), 0);
-    ASSERT_INT_EQ(vpd_persist_put(p, &d), 0);
+    put_each(p, (vp_cache_entry_t *[]){&a, &t1, &b, &cc, &d, NULL});
     /* A replacement keeps its place; a renewal too; delete + put moves
      * to the end. */
     vp_cache_entry_t a2 = lease_entry("A", "a2", 2000, 700000);
@@ -371,10 +382,8 @@ TEST(restore_order_tokens_first_creation_order)
 
 TEST(expired_entries_dropped)
 {
-    setup();
-    write_file(keyf, KEY_A, 32);
-    vpd_persist_config c = file_cfg(true);
-    vpd_persist *p = open_ready(&c);
+    vpd_persist_config c;
+    vpd_persist *p = open_fresh(&c);
     uint64_t now = 1700000100000ull;
     /* Whole seconds, as Vault: 10 s ttl kept at 10.999 s, dropped at 11. */
     vp_cache_entry_t keep1 = lease_entry("keep1", "k", now - 10999, 10000);
@@ -385,12 +394,8 @@ TEST(expired_entries_dropped)
     vp_cache_entry_t future = lease_entry("future", "f", now + 5000, 0);
     vp_cache_entry_t tok = token_entry("auto-auth-7", "hvs.aa");
     tok.last_renewed_ms = 1; /* token entries are never expired */
-    ASSERT_INT_EQ(vpd_persist_put(p, &keep1), 0);
-    ASSERT_INT_EQ(vpd_persist_put(p, &gone1), 0);
-    ASSERT_INT_EQ(vpd_persist_put(p, &gone2), 0);
-    ASSERT_INT_EQ(vpd_persist_put(p, &renewed), 0);
-    ASSERT_INT_EQ(vpd_persist_put(p, &future), 0);
-    ASSERT_INT_EQ(vpd_persist_put(p, &tok), 0);
+    put_each(p, (vp_cache_entry_t *[]){&keep1, &gone1, &gone2, &renewed,
+                                       &future, &tok, NULL});
     ASSERT_INT_EQ(vpd_persist_renewed(p, "renewed", now - 1000, 3600000), 0);
     vpd_persist_close(p);
 
@@ -424,14 +429,11 @@ refuse_b(void *arg, const vp_cache_entry_t *e)
 
 TEST(delete_clear_and_refused_entries)
 {
-    setup();
-    write_file(keyf, KEY_A, 32);
-    vpd_persist_config c = file_cfg(true);
-    vpd_persist *p = open_ready(&c);
+    vpd_persist_config c;
+    vpd_persist *p = open_fresh(&c);
     vp_cache_entry_t a = lease_entry("A", "a", 1000, 600000);
     vp_cache_entry_t b = lease_entry("B", "b", 1000, 600000);
-    ASSERT_INT_EQ(vpd_persist_put(p, &a), 0);
-    ASSERT_INT_EQ(vpd_persist_put(p, &b), 0);
+    put_each(p, (vp_cache_entry_t *[]){&a, &b, NULL});
     ASSERT_INT_EQ(vpd_persist_delete(p, "A"), 0);
     ASSERT_INT_EQ(vpd_persist_delete(p, "A"), VP_ENOENT);
     ASSERT_INT_EQ(vpd_persist_renewed(p, "nope", 1, 1), VP_ENOENT);
@@ -472,10 +474,8 @@ TEST(delete_clear_and_refused_entries)
 
 TEST(auto_auth_token)
 {
-    setup();
-    write_file(keyf, KEY_A, 32);
-    vpd_persist_config c = file_cfg(true);
-    vpd_persist *p = open_ready(&c);
+    vpd_persist_config c;
+    vpd_persist *p = open_fresh(&c);
     vp_cache_entry_t t = token_entry("auto-auth-1", "hvs.first");
     ASSERT_INT_EQ(vpd_persist_put(p, &t), 0);
     vpd_persist_close(p);
@@ -519,10 +519,8 @@ expect_open_error(const vpd_persist_config *c, const char *needle)
 
 TEST(wrong_key_refused)
 {
-    setup();
-    write_file(keyf, KEY_A, 32);
-    vpd_persist_config c = file_cfg(true);
-    vpd_persist *p = open_ready(&c);
+    vpd_persist_config c;
+    vpd_persist *p = open_fresh(&c);
     vp_cache_entry_t a = lease_entry("A", "a", 1000, 600000);
     ASSERT_INT_EQ(vpd_persist_put(p, &a), 0);
     vpd_persist_close(p);
@@ -627,8 +625,7 @@ TEST(kubernetes_service_account_token)
     vpd_persist *p = open_ready(&c);
     vp_cache_entry_t t = token_entry("auto-auth-1", "hvs.k8s");
     vp_cache_entry_t a = lease_entry("A", "a", 1000, 600000);
-    ASSERT_INT_EQ(vpd_persist_put(p, &t), 0);
-    ASSERT_INT_EQ(vpd_persist_put(p, &a), 0);
+    put_each(p, (vp_cache_entry_t *[]){&t, &a, NULL});
     vpd_persist_close(p);
     sbuf want = {0};
     entry_text(&want, &t);
@@ -762,10 +759,8 @@ TEST(keep_after_import_false)
 
 TEST(compaction_bounds_the_file)
 {
-    setup();
-    write_file(keyf, KEY_A, 32);
-    vpd_persist_config c = file_cfg(true);
-    vpd_persist *p = open_ready(&c);
+    vpd_persist_config c;
+    vpd_persist *p = open_fresh(&c);
     char resp[400];
     memset(resp, 'x', sizeof resp - 1);
     resp[sizeof resp - 1] = '\0';
@@ -811,9 +806,7 @@ TEST(torn_last_record_every_offset)
     for (int op = 0; op < 6; op++) {
         unlink(db);
         vpd_persist *p = open_ready(&c);
-        ASSERT_INT_EQ(vpd_persist_put(p, &a), 0);
-        ASSERT_INT_EQ(vpd_persist_put(p, &t), 0);
-        ASSERT_INT_EQ(vpd_persist_put(p, &b), 0);
+        put_each(p, (vp_cache_entry_t *[]){&a, &t, &b, NULL});
         vpd_persist_close(p);
         char *old_state = restore_text(2000);
         p = vpd_persist_open(&c, (char[256]){0}, 256);
@@ -878,16 +871,12 @@ TEST(torn_last_record_every_offset)
  * goes.  Renamed, the new file restores the same state. */
 TEST(torn_compaction_every_offset)
 {
-    setup();
-    write_file(keyf, KEY_A, 32);
-    vpd_persist_config c = file_cfg(true);
-    vpd_persist *p = open_ready(&c);
+    vpd_persist_config c;
+    vpd_persist *p = open_fresh(&c);
     vp_cache_entry_t a = lease_entry("A", "response a", 1000, 600000);
     vp_cache_entry_t b = lease_entry("B", "response b", 1000, 600000);
     vp_cache_entry_t t = token_entry("auto-auth-1", "hvs.tok");
-    ASSERT_INT_EQ(vpd_persist_put(p, &a), 0);
-    ASSERT_INT_EQ(vpd_persist_put(p, &t), 0);
-    ASSERT_INT_EQ(vpd_persist_put(p, &b), 0);
+    put_each(p, (vp_cache_entry_t *[]){&a, &t, &b, NULL});
     ASSERT_INT_EQ(vpd_persist_renewed(p, "A", 1500, 600000), 0);
     ASSERT_INT_EQ(vpd_persist_delete(p, "B"), 0);
     ASSERT_INT_EQ(vpd_persist_set_auto_auth_token(p, "hvs.aa"), 0);
@@ -921,10 +910,8 @@ TEST(torn_compaction_every_offset)
  * it restore, nothing after it is trusted, no garbage comes out. */
 TEST(damaged_record_restores_the_prefix)
 {
-    setup();
-    write_file(keyf, KEY_A, 32);
-    vpd_persist_config c = file_cfg(true);
-    vpd_persist *p = open_ready(&c);
+    vpd_persist_config c;
+    vpd_persist *p = open_fresh(&c);
     vp_cache_entry_t a = lease_entry("A", "response a", 1000, 600000);
     vp_cache_entry_t b = lease_entry("B", "response b", 1000, 600000);
     ASSERT_INT_EQ(vpd_persist_put(p, &a), 0);
@@ -1079,14 +1066,11 @@ count_of(const char *hay, const char *needle)
  * with the reason and once at info when it is over, without a secret. */
 TEST(full_disk_keeps_every_write)
 {
-    setup();
-    write_file(keyf, KEY_A, 32);
-    vpd_persist_config c = file_cfg(true);
-    vpd_persist *p = open_ready(&c);
+    vpd_persist_config c;
+    vpd_persist *p = open_fresh(&c);
     vp_cache_entry_t a = lease_entry("A", "response a", 1000, 600000);
     vp_cache_entry_t b = lease_entry("B", "response b", 1000, 600000);
-    ASSERT_INT_EQ(vpd_persist_put(p, &a), 0);
-    ASSERT_INT_EQ(vpd_persist_put(p, &b), 0);
+    put_each(p, (vp_cache_entry_t *[]){&a, &b, NULL});
     ASSERT_INT_EQ(vpd_persist_set_auto_auth_token(p, "hvs.before"), 0);
     off_t size = file_size(db);
 
@@ -1159,10 +1143,8 @@ TEST(full_disk_keeps_every_write)
  * before the failure, never a damaged file. */
 TEST(full_disk_at_close_says_what_is_lost)
 {
-    setup();
-    write_file(keyf, KEY_A, 32);
-    vpd_persist_config c = file_cfg(true);
-    vpd_persist *p = open_ready(&c);
+    vpd_persist_config c;
+    vpd_persist *p = open_fresh(&c);
     vp_cache_entry_t a = lease_entry("A", "response a", 1000, 600000);
     ASSERT_INT_EQ(vpd_persist_put(p, &a), 0);
     log_catch lc;
@@ -1205,10 +1187,8 @@ watchdog(uv_timer_t *t)
 
 TEST(full_disk_heals_on_its_own_with_a_loop)
 {
-    setup();
-    write_file(keyf, KEY_A, 32);
-    vpd_persist_config c = file_cfg(true);
-    vpd_persist *p = open_ready(&c);
+    vpd_persist_config c;
+    vpd_persist *p = open_fresh(&c);
     uv_loop_t loop;
     ASSERT_INT_EQ(uv_loop_init(&loop), 0);
     vpd_persist_set_loop(p, &loop);
@@ -1661,10 +1641,8 @@ static vpd_persist *
 open_compacting(uv_loop_t *loop, char ids[][16], int n, const char *prefix,
                 char resp[RESP_LEN], char fill, unsigned *done_before)
 {
-    setup();
-    write_file(keyf, KEY_A, 32);
-    vpd_persist_config c = file_cfg(true);
-    vpd_persist *p = open_ready(&c);
+    vpd_persist_config c;
+    vpd_persist *p = open_fresh(&c);
     ASSERT_INT_EQ(uv_loop_init(loop), 0);
     vpd_persist_set_loop(p, loop);
     memset(resp, fill, RESP_LEN - 1);

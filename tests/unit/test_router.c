@@ -264,6 +264,14 @@ send_request(fixture *f, exchange *x, const char *method, const char *target,
     ASSERT_INT_EQ((int)vpd_router_inflight(f->router), 0);
 }
 
+/* GET /v1/secret/x with the extra header lines, answered with want_status. */
+static void
+get_secret(fixture *f, exchange *x, const char *headers, int want_status)
+{
+    send_request(f, x, "GET", "/v1/secret/x", headers);
+    ASSERT_INT_EQ(x->status, want_status);
+}
+
 static int
 upstream_requests(void)
 {
@@ -281,12 +289,11 @@ TEST(use_auto_auth_token_false_sends_only_the_clients_token)
     fixture f;
     setup(&f, "false", NULL, 0);
     exchange x;
-    send_request(&f, &x, "GET", "/v1/secret/x", "");
-    ASSERT_INT_EQ(x.status, 200);
+    get_secret(&f, &x, "", 200);
     ASSERT_STR_CONTAINS(x.body, "upstream");
     ASSERT_STR_EQ(up.last_token, "");
     ASSERT_STR_EQ(up.last_target, "/v1/secret/x");
-    send_request(&f, &x, "GET", "/v1/secret/x", "X-Vault-Token: mine\r\n");
+    get_secret(&f, &x, "X-Vault-Token: mine\r\n", 200);
     ASSERT_STR_EQ(up.last_token, "mine");
     ASSERT_INT_EQ(upstream_requests(), 2);
 }
@@ -296,10 +303,9 @@ TEST(use_auto_auth_token_true_fills_in_a_missing_token_only)
     fixture f;
     setup(&f, "true", NULL, 0);
     exchange x;
-    send_request(&f, &x, "GET", "/v1/secret/x", "");
-    ASSERT_INT_EQ(x.status, 200);
+    get_secret(&f, &x, "", 200);
     ASSERT_STR_EQ(up.last_token, "auto-auth-token");
-    send_request(&f, &x, "GET", "/v1/secret/x", "X-Vault-Token: mine\r\n");
+    get_secret(&f, &x, "X-Vault-Token: mine\r\n", 200);
     ASSERT_STR_EQ(up.last_token, "mine");
 }
 
@@ -308,8 +314,7 @@ TEST(use_auto_auth_token_force_replaces_the_clients_token)
     fixture f;
     setup(&f, "\"force\"", NULL, 0);
     exchange x;
-    send_request(&f, &x, "GET", "/v1/secret/x", "X-Vault-Token: mine\r\n");
-    ASSERT_INT_EQ(x.status, 200);
+    get_secret(&f, &x, "X-Vault-Token: mine\r\n", 200);
     ASSERT_STR_EQ(up.last_token, "auto-auth-token");
 }
 
@@ -318,8 +323,7 @@ TEST(a_request_hook_answers_early_and_nothing_goes_upstream)
     fixture f;
     setup(&f, "false", NULL, 0);
     exchange x;
-    send_request(&f, &x, "GET", "/v1/secret/x", "X-Trace-Answer: A\r\n");
-    ASSERT_INT_EQ(x.status, 200);
+    get_secret(&f, &x, "X-Trace-Answer: A\r\n", 200);
     ASSERT_STR_CONTAINS(x.body, "\"answered_by\":\"A\"");
     ASSERT_INT_EQ(upstream_requests(), 0);
 }
@@ -329,8 +333,7 @@ TEST(the_response_phase_runs_in_reverse_order)
     fixture f;
     setup(&f, "false", NULL, 0);
     exchange x;
-    send_request(&f, &x, "GET", "/v1/secret/x", "");
-    ASSERT_INT_EQ(x.status, 200);
+    get_secret(&f, &x, "", 200);
     ASSERT_STR_CONTAINS(x.answer, "X-Trace: A:request");
     ASSERT(strstr(x.answer, "B:response1") < strstr(x.answer, "A:response1"));
 }
@@ -341,12 +344,10 @@ TEST(a_retry_a_hook_asks_for_is_bounded_by_num_retries)
     setup(&f, "false", NULL, 2);
     exchange x;
     /* A wants 2 attempts: granted. */
-    send_request(&f, &x, "GET", "/v1/secret/x", "X-Trace-Retry: A:2\r\n");
-    ASSERT_INT_EQ(x.status, 200);
+    get_secret(&f, &x, "X-Trace-Retry: A:2\r\n", 200);
     ASSERT_INT_EQ(upstream_requests(), 2);
     /* A wants 9: the answer of the third attempt (two retries) goes out. */
-    send_request(&f, &x, "GET", "/v1/secret/x", "X-Trace-Retry: A:9\r\n");
-    ASSERT_INT_EQ(x.status, 200);
+    get_secret(&f, &x, "X-Trace-Retry: A:9\r\n", 200);
     ASSERT_STR_CONTAINS(x.body, "upstream");
     ASSERT_INT_EQ(upstream_requests(), 2 + 3);
 }
@@ -356,8 +357,7 @@ TEST(an_unreachable_upstream_is_a_502_in_vaults_error_shape)
     fixture f;
     setup(&f, "false", "http://127.0.0.1:1", -1);
     exchange x;
-    send_request(&f, &x, "GET", "/v1/secret/x", "");
-    ASSERT_INT_EQ(x.status, 502);
+    get_secret(&f, &x, "", 502);
     ASSERT_STR_CONTAINS(x.answer, "Content-Type: application/json");
     ASSERT_STR_CONTAINS(x.body, "{\"errors\":[\"failed to get the response: ");
 }

@@ -9,6 +9,7 @@
 #include "upstream/client.h"
 #include "upstream/egress.h"
 #include "upstream/tls_client.h"
+#include "loopback.h"
 #include "test.h"
 
 #include <arpa/inet.h>
@@ -57,29 +58,6 @@ typedef struct {
     SSL *ssl;
 } sconn_t;
 
-static ssize_t
-s_read(sconn_t *c, char *p, size_t n)
-{
-    if (c->ssl) {
-        int r = SSL_read(c->ssl, p, (int)n);
-        return r > 0 ? r : -1;
-    }
-    ssize_t r;
-    do
-        r = read(c->fd, p, n);
-    while (r < 0 && errno == EINTR);
-    return r > 0 ? r : -1;
-}
-
-static void
-s_write(sconn_t *c, const char *p, size_t n)
-{
-    if (c->ssl)
-        SSL_write(c->ssl, p, (int)n);
-    else
-        (void)!send(c->fd, p, n, MSG_NOSIGNAL);
-}
-
 static void *
 sconn_main(void *arg)
 {
@@ -88,9 +66,8 @@ sconn_main(void *arg)
     char buf[65536];
     size_t len = 0;
     if (s->ssl) {
-        c->ssl = SSL_new(s->ssl);
-        SSL_set_fd(c->ssl, c->fd);
-        if (SSL_accept(c->ssl) != 1)
+        c->ssl = lb_tls_accept(s->ssl, c->fd);
+        if (!c->ssl)
             goto out;
         pthread_mutex_lock(&s->mu);
         s->n_resumed += SSL_session_reused(c->ssl);
@@ -100,7 +77,7 @@ sconn_main(void *arg)
         char *end;
         buf[len] = '\0';
         while (!(end = strstr(buf, "\r\n\r\n"))) {
-            ssize_t r = s_read(c, buf + len, sizeof buf - 1 - len);
+            ssize_t r = lb_read(c->fd, c->ssl, buf + len, sizeof buf - 1 - len);
             if (r <= 0)
                 goto out;
             len += (size_t)r;
@@ -110,7 +87,7 @@ sconn_main(void *arg)
         const char *cl = strcasestr(buf, "\r\nContent-Length:");
         size_t blen = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
         while (len < head + blen) {
-            ssize_t r = s_read(c, buf + len, sizeof buf - 1 - len);
+            ssize_t r = lb_read(c->fd, c->ssl, buf + len, sizeof buf - 1 - len);
             if (r <= 0)
                 goto out;
             len += (size_t)r;
@@ -128,7 +105,8 @@ sconn_main(void *arg)
             size_t n = st.reply_len ? st.reply_len : strlen(st.reply);
             size_t piece = st.piece ? (size_t)st.piece : n;
             for (size_t o = 0; o < n; o += piece) {
-                s_write(c, st.reply + o, n - o < piece ? n - o : piece);
+                (void)lb_write_all(c->fd, c->ssl, st.reply + o,
+                                   n - o < piece ? n - o : piece);
                 if (st.piece)
                     usleep(2000);
             }
@@ -137,52 +115,28 @@ sconn_main(void *arg)
             goto out;
     }
 out:
-    if (c->ssl) {
-        SSL_shutdown(c->ssl);
-        SSL_free(c->ssl);
-    }
-    close(c->fd);
+    lb_conn_close(c->fd, c->ssl);
     free(c);
     return NULL;
 }
 
 static void *
-accept_main(void *arg)
+sconn_new(int fd, void *arg)
 {
     server_t *s = arg;
-    for (;;) {
-        int fd = accept(s->lfd, NULL, NULL);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            return NULL;
-        }
-        pthread_mutex_lock(&s->mu);
-        s->n_conns++;
-        pthread_mutex_unlock(&s->mu);
-        sconn_t *c = calloc(1, sizeof *c);
-        c->s = s;
-        c->fd = fd;
-        pthread_t t;
-        pthread_create(&t, NULL, sconn_main, c);
-        pthread_detach(t);
-    }
+    pthread_mutex_lock(&s->mu);
+    s->n_conns++;
+    pthread_mutex_unlock(&s->mu);
+    sconn_t *c = calloc(1, sizeof *c);
+    c->s = s;
+    c->fd = fd;
+    return c;
 }
 
 static int
 listen_loopback(int *port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_INT_EQ(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    ASSERT_INT_EQ(listen(fd, 64), 0);
-    socklen_t sl = sizeof sa;
-    getsockname(fd, (struct sockaddr *)&sa, &sl);
-    *port = ntohs(sa.sin_port);
-    return fd;
+    return lb_listen(0, port);
 }
 
 static server_t *
@@ -192,9 +146,7 @@ server_start(SSL_CTX *ssl)
     pthread_mutex_init(&s->mu, NULL);
     s->ssl = ssl;
     s->lfd = listen_loopback(&s->port);
-    pthread_t t;
-    pthread_create(&t, NULL, accept_main, s);
-    pthread_detach(t);
+    lb_accept_in_thread(s->lfd, sconn_new, sconn_main, s);
     return s;
 }
 
@@ -731,66 +683,18 @@ TEST(upgrade_hands_connection_over)
 
 /* ---- TLS -------------------------------------------------------------- */
 
-typedef struct {
-    char cert[64], key[64];
-    SSL_CTX *ctx;
-} tls_files;
+typedef lb_tls tls_files;
 
-static void
-add_ext(X509 *x, int nid, const char *value)
-{
-    X509V3_CTX c;
-    X509V3_set_ctx_nodb(&c);
-    X509V3_set_ctx(&c, x, x, NULL, NULL, 0);
-    X509_EXTENSION *ex = X509V3_EXT_conf_nid(NULL, &c, nid, value);
-    ASSERT_NOT_NULL(ex);
-    X509_add_ext(x, ex, -1);
-    X509_EXTENSION_free(ex);
-}
-
-/* A self-signed certificate for localhost, vault.test and 127.0.0.1 (its
- * own CA), valid now or expired an hour ago, as PEM files and a server
- * context. */
 static void
 tls_make(tls_files *t, bool expired)
 {
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), expired ? -7200 : -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), expired ? -3600 : 86400);
-    X509_set_pubkey(x, k);
-    X509_NAME *n = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-                               (const unsigned char *)"localhost", -1, -1, 0);
-    X509_set_issuer_name(x, n);
-    add_ext(x, NID_basic_constraints, "critical,CA:TRUE");
-    add_ext(x, NID_key_usage, "critical,digitalSignature,keyCertSign");
-    add_ext(x, NID_subject_alt_name,
-            "DNS:localhost,DNS:vault.test,IP:127.0.0.1");
-    ASSERT(X509_sign(x, k, EVP_sha256()) > 0);
-    snprintf(t->cert, sizeof t->cert, "/tmp/upcertXXXXXX");
-    snprintf(t->key, sizeof t->key, "/tmp/upkeyXXXXXX");
-    int cfd = mkstemp(t->cert), kfd = mkstemp(t->key);
-    ASSERT(cfd >= 0 && kfd >= 0);
-    FILE *cf = fdopen(cfd, "w"), *kf = fdopen(kfd, "w");
-    PEM_write_X509(cf, x);
-    PEM_write_PrivateKey(kf, k, NULL, NULL, 0, NULL, NULL);
-    fclose(cf);
-    fclose(kf);
-    t->ctx = SSL_CTX_new(TLS_server_method());
-    SSL_CTX_use_certificate(t->ctx, x);
-    SSL_CTX_use_PrivateKey(t->ctx, k);
-    X509_free(x);
-    EVP_PKEY_free(k);
+    lb_tls_make(t, (lb_tls_opts){.expired = expired});
 }
 
 static void
 tls_cleanup(tls_files *t)
 {
-    unlink(t->cert);
-    unlink(t->key);
+    lb_tls_cleanup(t);
 }
 
 static vpd_up_error
