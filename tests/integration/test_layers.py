@@ -2,7 +2,7 @@
 """TAP test that keeps core/'s layering true (core/README.md).
 
 The layers, lowest first: base < config < http < upstream < plugin < auth <
-cache < proxy < app.  A file may depend on its own layer or a lower one,
+cache < proxy < agent < app.  A file may depend on its own layer or a lower one,
 never on a higher one, and no two files may depend on each other, however
 indirectly.  Checked two ways: on the objects of the build (nm: which object
 references a symbol which object defines) and on the sources (every
