@@ -26,7 +26,7 @@ core_libvpcore_la_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) \
 	$(JSONC_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS) $(CURL_CFLAGS) \
 	$(NGHTTP2_CFLAGS)
 core_libvpcore_la_LIBADD = core/libllhttp.la $(UV_LIBS) \
-	$(JSONC_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS) $(LTDL_LIBS) $(CURL_LIBS) \
+	$(JSONC_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS) $(LTDL_LIBS) \
 	$(NGHTTP2_LIBS) -lm
 
 sbin_PROGRAMS += core/vaproxyd
