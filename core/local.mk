@@ -27,7 +27,7 @@ core_libvpcore_la_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) \
 	$(NGHTTP2_CFLAGS)
 core_libvpcore_la_LIBADD = core/libllhttp.la $(UV_LIBS) \
 	$(JSONC_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS) $(LTDL_LIBS) \
-	$(NGHTTP2_LIBS) -lm
+	$(NGHTTP2_LIBS)
 
 sbin_PROGRAMS += core/vaproxyd
 core_vaproxyd_SOURCES = core/app/main.c

@@ -247,7 +247,7 @@ check_PROGRAMS += tests/unit/test_metrics
 tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c
 tests_unit_test_metrics_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_metrics_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_metrics_LDADD = $(UNIT_LDADD)
+tests_unit_test_metrics_LDADD = $(UNIT_LDADD) -lm
 TESTS += tests/unit/test_metrics
 
 # lease cache parts: renewal watcher set, stored-answer packer, key forms
