@@ -127,10 +127,15 @@ vpd_hdr_keeps_length(const char *method, int status)
     return status == 304 || (method && strcmp(method, "HEAD") == 0);
 }
 
+/* The first four bytes settle Content-Type and Content-Length, which
+ * every answer has, without a call; the checks stop at a NUL (0x20 after
+ * folding), so a shorter name is never read past its end. */
 static bool
 is_connection(const char *name)
 {
-    return (name[0] | 0x20) == 'c' && strcasecmp(name, "Connection") == 0;
+    return (name[0] | 0x20) == 'c' && (name[1] | 0x20) == 'o' &&
+           (name[2] | 0x20) == 'n' && (name[3] | 0x20) == 'n' &&
+           strcasecmp(name, "Connection") == 0;
 }
 
 /* Splits a Connection value into f->tok as token_in_list reads it (comma

@@ -450,8 +450,14 @@ conn_write_response(conn *c, int status, const vpd_hdrs *hdrs, const char *body,
 
     /* First pass: which headers go out, and how many bytes in all. */
     size_t nh = hdrs ? hdrs->n : 0;
-    bool small[32];
-    bool *send = nh <= 32 ? small : malloc(nh * sizeof *send);
+    /* Per header: its name's and value's lengths, a name length of 0 for
+     * a header that does not go out; the second pass copies without
+     * measuring again. */
+    typedef struct {
+        size_t nl, vl;
+    } hdr_len;
+    hdr_len small[32];
+    hdr_len *send = nh <= 32 ? small : malloc(nh * sizeof *send);
     if (!send) {
         conn_close(c);
         return;
@@ -459,7 +465,7 @@ conn_write_response(conn *c, int status, const vpd_hdrs *hdrs, const char *body,
     size_t total = 64 + rl;
     for (size_t i = 0; i < nh; i++) {
         const char *n = hdrs->v[i].name, *v = hdrs->v[i].value;
-        send[i] = false;
+        send[i].nl = 0;
         if (!n || !v || !*n)
             continue;
         size_t nl = strcspn(n, "\r\n");
@@ -480,7 +486,8 @@ conn_write_response(conn *c, int status, const vpd_hdrs *hdrs, const char *body,
         } else if (nl == 4 && strncasecmp(n, "Date", 4) == 0) {
             has_date = true;
         }
-        send[i] = true;
+        send[i].nl = nl;
+        send[i].vl = vl;
         total += nl + vl + 4;
     }
     const char *date = has_date ? NULL : http_date(c->srv);
@@ -508,10 +515,10 @@ conn_write_response(conn *c, int status, const vpd_hdrs *hdrs, const char *body,
     }
     PUT(p, "\r\n", 2);
     for (size_t i = 0; i < nh; i++) {
-        if (!send[i])
+        size_t nl = send[i].nl, vl = send[i].vl;
+        if (!nl)
             continue;
         const char *n = hdrs->v[i].name, *v = hdrs->v[i].value;
-        size_t nl = strlen(n), vl = strlen(v);
         PUT(p, n, nl);
         PUT(p, ": ", 2);
         PUT(p, v, vl);

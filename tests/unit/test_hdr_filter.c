@@ -152,6 +152,35 @@ TEST(headers_named_by_connection_go)
     vpd_hdrs_free(&h);
 }
 
+/* Only a header named Connection, in any case, names others: not one
+ * whose name starts like it, is shorter, or is a Content- header. */
+TEST(only_connection_itself_names_headers)
+{
+    static const char *not_connection[] = {
+        "C",           "Co",          "Con",          "Conn",
+        "Connectio",   "Connections", "Content-Type", "Content-Length",
+        "Connection-X"};
+    for (size_t i = 0; i < sizeof not_connection / sizeof *not_connection;
+         i++) {
+        vpd_hdrs h = {0};
+        vpd_hdrs_add(&h, not_connection[i], "X-Named");
+        vpd_hdrs_add(&h, "X-Named", "1");
+        char want[64];
+        snprintf(want, sizeof want, "%s,X-Named", not_connection[i]);
+        filtered(&h, VPD_HDR_TO_CLIENT, true, 0, want);
+        vpd_hdrs_free(&h);
+    }
+    static const char *spellings[] = {"connection", "CONNECTION", "cOnNeCtIoN"};
+    for (size_t i = 0; i < sizeof spellings / sizeof *spellings; i++) {
+        vpd_hdrs h = {0};
+        vpd_hdrs_add(&h, spellings[i], "X-Named");
+        vpd_hdrs_add(&h, "X-Named", "1");
+        vpd_hdrs_add(&h, "X-Other", "2");
+        filtered(&h, VPD_HDR_TO_UPSTREAM, false, 2, "X-Other");
+        vpd_hdrs_free(&h);
+    }
+}
+
 TEST(several_connection_headers_all_count)
 {
     vpd_hdrs h = {0};
@@ -302,6 +331,7 @@ main(void)
                      T(toward_the_client),
                      T(head_and_304_answers_keep_their_length),
                      T(headers_named_by_connection_go),
+                     T(only_connection_itself_names_headers),
                      T(several_connection_headers_all_count),
                      T(many_connection_headers_are_all_read),
                      T(many_connection_tokens_are_all_read),
