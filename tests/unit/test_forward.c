@@ -1654,6 +1654,32 @@ TEST(tls_with_ca_cert)
     tls_cleanup(&t);
 }
 
+/* An error some other OpenSSL user left in this thread's queue does not
+ * make a healthy TLS exchange look failed: the connection's reads and
+ * writes start from an empty queue. */
+TEST(tls_ignores_a_stale_openssl_error)
+{
+    tls_files t;
+    tls_make(&t, false);
+    upstream_t *up = upstream_start_on(0, NULL, t.ctx);
+    env_t e;
+    env_tls(&e, up);
+    e.vault.ca_cert = t.cert;
+    env_start(&e);
+    vpd_fwd_req q = mkreq("GET", "/v1/sys/health");
+    result_t r;
+    for (int i = 0; i < 3; i++) {
+        ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH);
+        do_req(&e, &q, &r);
+        ASSERT_INT_EQ(r.err, VPD_FWD_OK);
+        ASSERT_INT_EQ(r.status, 200);
+        result_free(&r);
+    }
+    ASSERT_INT_EQ(up->n_conns, 1);
+    env_done(&e);
+    tls_cleanup(&t);
+}
+
 TEST(tls_skip_verify)
 {
     tls_files t;
@@ -1800,6 +1826,7 @@ main(void)
         T(reuse_carries_nothing_over), T(borrowed_answers_stay_separate),
         T(many_targets), T(proxy_from_environment), T(debug_log_has_no_secrets),
         T(tls_verification_on_by_default), T(tls_with_ca_cert),
-        T(tls_skip_verify), T(tls_server_name), T(tls_per_request_identity),
+        T(tls_ignores_a_stale_openssl_error), T(tls_skip_verify),
+        T(tls_server_name), T(tls_per_request_identity),
         T(tls_redirect_downgrade_refused));
 }
