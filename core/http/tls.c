@@ -382,6 +382,11 @@ vpd_tls_conn_recv(vpd_tls_conn *c, const char *data, size_t len, vpd_buf *plain,
         if (n > 0) {
             plain->len += (size_t)n;
             plain->data[plain->len] = '\0';
+            /* Nothing left to decrypt, in the BIO or in the session: the
+             * next SSL_read could only say "want read", a full trip
+             * through the record layer and SSL_get_error per message. */
+            if (BIO_ctrl_pending(c->rbio) == 0 && !SSL_has_pending(c->ssl))
+                return VPD_TLS_OK;
             continue;
         }
         int e = SSL_get_error(c->ssl, n);
