@@ -95,8 +95,26 @@ entry_is(unsigned idx, const char *name, size_t nl)
            strncasecmp(header_table[idx - 1].name, name, nl) == 0;
 }
 
+#define STARTS(c) (UINT32_C(1) << ((c) - 'a'))
+
+/* By hand from header_table: a name missing here would never be found
+ * (test_hdr_filter checks every name of the table). */
+const uint32_t vpd_hdr_starts[20] = {
+    [2] = STARTS('t'),                /* TE */
+    [4] = STARTS('h'),                /* Host */
+    [6] = STARTS('e'),                /* Expect */
+    [7] = STARTS('t') | STARTS('u'),  /* Trailer, Upgrade */
+    [10] = STARTS('c') | STARTS('k'), /* Connection, Keep-Alive */
+    [14] = STARTS('c'),               /* Content-Length */
+    [15] = STARTS('a'),               /* Accept-Encoding */
+    [16] = STARTS('p'),               /* Proxy-Connection */
+    [17] = STARTS('t'),               /* Transfer-Encoding */
+    [18] = STARTS('p'),               /* Proxy-Authenticate */
+    [19] = STARTS('p'),               /* Proxy-Authorization */
+};
+
 unsigned
-vpd_hdr_flags(const char *name, size_t nl)
+vpd_hdr_flags_lookup(const char *name, size_t nl)
 {
     if (!name || !nl)
         return 0;

@@ -4,6 +4,7 @@
  * rule for HEAD and 304 answers. */
 #include "autoconf.h"
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,6 +76,57 @@ TEST(other_flags)
     ASSERT_INT_EQ(flags_of("Accept-Encoding"), VPD_HDR_NOT_UPSTREAM);
     ASSERT_INT_EQ(flags_of("User-Agent"), 0);
     ASSERT_INT_EQ(flags_of("X-Vault-Token"), 0);
+}
+
+/* The inline first-letter check in vpd_hdr_flags never turns away a
+ * name the table lists: it agrees with the full lookup on every prefix of
+ * every listed name, in three casings, and of common other names. */
+TEST(the_inline_check_agrees_with_the_lookup)
+{
+    static const char *names[] = {"Connection",
+                                  "Keep-Alive",
+                                  "Proxy-Connection",
+                                  "Proxy-Authenticate",
+                                  "Proxy-Authorization",
+                                  "TE",
+                                  "Trailer",
+                                  "Transfer-Encoding",
+                                  "Upgrade",
+                                  "Content-Length",
+                                  "Host",
+                                  "Expect",
+                                  "Accept-Encoding",
+                                  "User-Agent",
+                                  "X-Vault-Token",
+                                  "Content-Type",
+                                  "Date",
+                                  "Server",
+                                  "Cache-Control",
+                                  "X-Vault-Request",
+                                  "Accept",
+                                  "Authorization",
+                                  "@ost",
+                                  "[e",
+                                  "1E"};
+    size_t listed = 0;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char v[3][32];
+        size_t n = strlen(names[i]);
+        for (size_t k = 0; k <= n; k++) {
+            v[0][k] = names[i][k];
+            v[1][k] = (char)toupper((unsigned char)names[i][k]);
+            v[2][k] = (char)tolower((unsigned char)names[i][k]);
+        }
+        for (size_t c = 0; c < 3; c++)
+            for (size_t nl = 0; nl <= n; nl++) {
+                unsigned fast = vpd_hdr_flags(v[c], nl);
+                if (fast != vpd_hdr_flags_lookup(v[c], nl))
+                    TEST_FAIL_("%.*s: %u inline, %u looked up", (int)nl, v[c],
+                               fast, vpd_hdr_flags_lookup(v[c], nl));
+                listed += fast != 0;
+            }
+    }
+    ASSERT_INT_EQ(listed, 13 * 3); /* each listed name, whole, thrice */
 }
 
 TEST(names_match_in_any_case)
@@ -327,6 +379,7 @@ int
 main(void)
 {
     return RUN_TESTS(T(hop_by_hop_names_carry_the_flag), T(other_flags),
+                     T(the_inline_check_agrees_with_the_lookup),
                      T(names_match_in_any_case), T(toward_upstream),
                      T(toward_the_client),
                      T(head_and_304_answers_keep_their_length),
