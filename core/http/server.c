@@ -937,6 +937,15 @@ cb_header_value_complete(llhttp_t *p)
  * takes "*" or "host:port"; such a target used to reach the forwarder,
  * which refuses it, and the client got a 500 for its own mistake.  Go's
  * server, which Vault Proxy runs on, answers these with 400. */
+/* The bytes a request target may not hold: controls, space, DEL and '#'.
+ * A table: every byte of every target is checked. */
+#define BAD_RANGE(lo, hi) [lo... hi] = 1
+static const unsigned char bad_target_byte[256] = {
+    BAD_RANGE(0x00, 0x20),
+    ['#'] = 1,
+    [0x7f] = 1,
+};
+
 static int
 cb_url_complete(llhttp_t *p)
 {
@@ -947,7 +956,7 @@ cb_url_complete(llhttp_t *p)
         n && (u[0] == '/' || (n > 7 && strncasecmp(u, "http://", 7) == 0) ||
               (n > 8 && strncasecmp(u, "https://", 8) == 0));
     for (size_t i = 0; ok && i < n; i++)
-        ok = (unsigned char)u[i] > 0x20 && u[i] != 0x7f && u[i] != '#';
+        ok = !bad_target_byte[(unsigned char)u[i]];
     if (!ok) {
         c->err_status = 400;
         c->err_msg = "malformed request: invalid request target";
@@ -961,7 +970,8 @@ static bool
 only_chunked_coding(const vpd_hdrs *h)
 {
     for (size_t i = 0; i < h->n; i++) {
-        if (strcasecmp(h->v[i].name, "Transfer-Encoding") != 0)
+        const char *n = h->v[i].name;
+        if ((n[0] | 0x20) != 't' || strcasecmp(n, "Transfer-Encoding") != 0)
             continue;
         const char *v = h->v[i].value;
         while (*v) {
