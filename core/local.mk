@@ -26,8 +26,8 @@ core_libvpcore_la_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) \
 	$(JSONC_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS) $(CURL_CFLAGS) \
 	$(NGHTTP2_CFLAGS)
 core_libvpcore_la_LIBADD = core/libllhttp.la $(UV_LIBS) \
-	$(JSONC_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS) $(LTDL_LIBS) $(CURL_LIBS) \
-	$(NGHTTP2_LIBS) -lm
+	$(JSONC_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS) $(LTDL_LIBS) \
+	$(NGHTTP2_LIBS)
 
 sbin_PROGRAMS += core/vaproxyd
 core_vaproxyd_SOURCES = core/app/main.c

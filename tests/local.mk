@@ -48,6 +48,7 @@ INTEGRATION_TESTS = \
 	tests/integration/test_sdk_template.py \
 	tests/integration/test_auth_jwt.py \
 	tests/integration/test_sdk_fetch_example.py \
+	tests/integration/test_lazy_libcurl.py \
 	tests/integration/test_auth_methods.py \
 	tests/integration/test_sinks.py \
 	tests/integration/test_lifecycle.py \

@@ -174,5 +174,7 @@ int vpd_metrics_write_prometheus(const vpd_metrics *r, uint64_t now_ms,
  * 32 bytes) and returns its length. */
 size_t vpd_metrics_fmt_g(double v, char *out);
 size_t vpd_metrics_fmt_json(double v, bool as_float32, char *out);
+/* sqrt() without libm (metrics.c says why), equal to it for every x. */
+double vpd_metrics_sqrt(double x);
 
 #endif

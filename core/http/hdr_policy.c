@@ -95,8 +95,26 @@ entry_is(unsigned idx, const char *name, size_t nl)
            strncasecmp(header_table[idx - 1].name, name, nl) == 0;
 }
 
+#define STARTS(c) (UINT32_C(1) << ((c) - 'a'))
+
+/* By hand from header_table: a name missing here would never be found
+ * (test_hdr_filter checks every name of the table). */
+const uint32_t vpd_hdr_starts[20] = {
+    [2] = STARTS('t'),                /* TE */
+    [4] = STARTS('h'),                /* Host */
+    [6] = STARTS('e'),                /* Expect */
+    [7] = STARTS('t') | STARTS('u'),  /* Trailer, Upgrade */
+    [10] = STARTS('c') | STARTS('k'), /* Connection, Keep-Alive */
+    [14] = STARTS('c'),               /* Content-Length */
+    [15] = STARTS('a'),               /* Accept-Encoding */
+    [16] = STARTS('p'),               /* Proxy-Connection */
+    [17] = STARTS('t'),               /* Transfer-Encoding */
+    [18] = STARTS('p'),               /* Proxy-Authenticate */
+    [19] = STARTS('p'),               /* Proxy-Authorization */
+};
+
 unsigned
-vpd_hdr_flags(const char *name, size_t nl)
+vpd_hdr_flags_lookup(const char *name, size_t nl)
 {
     if (!name || !nl)
         return 0;
@@ -127,10 +145,15 @@ vpd_hdr_keeps_length(const char *method, int status)
     return status == 304 || (method && strcmp(method, "HEAD") == 0);
 }
 
+/* The first four bytes settle Content-Type and Content-Length, which
+ * every answer has, without a call; the checks stop at a NUL (0x20 after
+ * folding), so a shorter name is never read past its end. */
 static bool
 is_connection(const char *name)
 {
-    return (name[0] | 0x20) == 'c' && strcasecmp(name, "Connection") == 0;
+    return (name[0] | 0x20) == 'c' && (name[1] | 0x20) == 'o' &&
+           (name[2] | 0x20) == 'n' && (name[3] | 0x20) == 'n' &&
+           strcasecmp(name, "Connection") == 0;
 }
 
 /* Splits a Connection value into f->tok as token_in_list reads it (comma

@@ -30,6 +30,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "http/hdrs.h"
 
@@ -47,9 +48,27 @@ enum {
     VPD_HDR_NOT_UPSTREAM = 1u << 3,
 };
 
+/* For each name length below 20, the first letters (bit c - 'a', case
+ * folded) of the table's names of that length.  It lets vpd_hdr_flags
+ * turn away most names inline, without a call: it runs a dozen times per
+ * proxied request, and most names it sees are not in the table. */
+extern const uint32_t vpd_hdr_starts[20];
+
+/* The table lookup behind vpd_hdr_flags. */
+unsigned vpd_hdr_flags_lookup(const char *name, size_t nl);
+
 /* The flags of a header name (case-insensitive; nl bytes, no NUL needed),
  * 0 for a name the table does not list. */
-unsigned vpd_hdr_flags(const char *name, size_t nl);
+static inline unsigned
+vpd_hdr_flags(const char *name, size_t nl)
+{
+    if (!name || nl == 0 || nl >= 20)
+        return 0;
+    unsigned c = (unsigned)((unsigned char)name[0] | 0x20) - 'a';
+    if (c >= 26 || !((vpd_hdr_starts[nl] >> c) & 1))
+        return 0;
+    return vpd_hdr_flags_lookup(name, nl);
+}
 
 /* Hop-by-hop headers that a proxy must not forward, in either direction;
  * the _n form takes a name that is not NUL-terminated. */

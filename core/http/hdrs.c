@@ -83,6 +83,15 @@ release_blocks(vpd_hdrs *h, bool keep)
     }
 }
 
+/* Header names compared without case.  The first bytes settle most
+ * lookups without a call: letters differ in case by 0x20 only, and a byte
+ * pair that only looks alike this way still goes to strcasecmp. */
+static inline bool
+same_name(const char *a, const char *b)
+{
+    return (a[0] | 0x20) == (b[0] | 0x20) && strcasecmp(a, b) == 0;
+}
+
 int
 vpd_hdrs_addn(vpd_hdrs *h, const char *name, size_t name_len, const char *value,
               size_t value_len)
@@ -135,7 +144,7 @@ vpd_hdrs_get(const vpd_hdrs *h, const char *name, size_t idx)
     if (!h || !name)
         return NULL;
     for (size_t i = 0; i < h->n; i++) {
-        if (strcasecmp(h->v[i].name, name) == 0) {
+        if (same_name(h->v[i].name, name)) {
             if (idx == 0)
                 return h->v[i].value;
             idx--;
@@ -151,7 +160,7 @@ vpd_hdrs_count(const vpd_hdrs *h, const char *name)
     if (!h || !name)
         return 0;
     for (size_t i = 0; i < h->n; i++)
-        if (strcasecmp(h->v[i].name, name) == 0)
+        if (same_name(h->v[i].name, name))
             c++;
     return c;
 }
@@ -163,7 +172,7 @@ vpd_hdrs_del(vpd_hdrs *h, const char *name)
     if (!h || !name)
         return 0;
     for (size_t i = 0; i < h->n; i++) {
-        if (strcasecmp(h->v[i].name, name) == 0) {
+        if (same_name(h->v[i].name, name)) {
             wipe_header(&h->v[i]);
             gone++;
         } else {

@@ -450,8 +450,14 @@ conn_write_response(conn *c, int status, const vpd_hdrs *hdrs, const char *body,
 
     /* First pass: which headers go out, and how many bytes in all. */
     size_t nh = hdrs ? hdrs->n : 0;
-    bool small[32];
-    bool *send = nh <= 32 ? small : malloc(nh * sizeof *send);
+    /* Per header: its name's and value's lengths, a name length of 0 for
+     * a header that does not go out; the second pass copies without
+     * measuring again. */
+    typedef struct {
+        size_t nl, vl;
+    } hdr_len;
+    hdr_len small[32];
+    hdr_len *send = nh <= 32 ? small : malloc(nh * sizeof *send);
     if (!send) {
         conn_close(c);
         return;
@@ -459,7 +465,7 @@ conn_write_response(conn *c, int status, const vpd_hdrs *hdrs, const char *body,
     size_t total = 64 + rl;
     for (size_t i = 0; i < nh; i++) {
         const char *n = hdrs->v[i].name, *v = hdrs->v[i].value;
-        send[i] = false;
+        send[i].nl = 0;
         if (!n || !v || !*n)
             continue;
         size_t nl = strcspn(n, "\r\n");
@@ -480,7 +486,8 @@ conn_write_response(conn *c, int status, const vpd_hdrs *hdrs, const char *body,
         } else if (nl == 4 && strncasecmp(n, "Date", 4) == 0) {
             has_date = true;
         }
-        send[i] = true;
+        send[i].nl = nl;
+        send[i].vl = vl;
         total += nl + vl + 4;
     }
     const char *date = has_date ? NULL : http_date(c->srv);
@@ -508,10 +515,10 @@ conn_write_response(conn *c, int status, const vpd_hdrs *hdrs, const char *body,
     }
     PUT(p, "\r\n", 2);
     for (size_t i = 0; i < nh; i++) {
-        if (!send[i])
+        size_t nl = send[i].nl, vl = send[i].vl;
+        if (!nl)
             continue;
         const char *n = hdrs->v[i].name, *v = hdrs->v[i].value;
-        size_t nl = strlen(n), vl = strlen(v);
         PUT(p, n, nl);
         PUT(p, ": ", 2);
         PUT(p, v, vl);
@@ -930,6 +937,15 @@ cb_header_value_complete(llhttp_t *p)
  * takes "*" or "host:port"; such a target used to reach the forwarder,
  * which refuses it, and the client got a 500 for its own mistake.  Go's
  * server, which Vault Proxy runs on, answers these with 400. */
+/* The bytes a request target may not hold: controls, space, DEL and '#'.
+ * A table: every byte of every target is checked. */
+#define BAD_RANGE(lo, hi) [lo... hi] = 1
+static const unsigned char bad_target_byte[256] = {
+    BAD_RANGE(0x00, 0x20),
+    ['#'] = 1,
+    [0x7f] = 1,
+};
+
 static int
 cb_url_complete(llhttp_t *p)
 {
@@ -940,7 +956,7 @@ cb_url_complete(llhttp_t *p)
         n && (u[0] == '/' || (n > 7 && strncasecmp(u, "http://", 7) == 0) ||
               (n > 8 && strncasecmp(u, "https://", 8) == 0));
     for (size_t i = 0; ok && i < n; i++)
-        ok = (unsigned char)u[i] > 0x20 && u[i] != 0x7f && u[i] != '#';
+        ok = !bad_target_byte[(unsigned char)u[i]];
     if (!ok) {
         c->err_status = 400;
         c->err_msg = "malformed request: invalid request target";
@@ -954,7 +970,8 @@ static bool
 only_chunked_coding(const vpd_hdrs *h)
 {
     for (size_t i = 0; i < h->n; i++) {
-        if (strcasecmp(h->v[i].name, "Transfer-Encoding") != 0)
+        const char *n = h->v[i].name;
+        if ((n[0] | 0x20) != 't' || strcasecmp(n, "Transfer-Encoding") != 0)
             continue;
         const char *v = h->v[i].value;
         while (*v) {

@@ -12,6 +12,7 @@
 
 #include "base/buf.h"
 #include "base/secmem.h"
+#include "plugin/curl_api.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
 #define DEFAULT_MAX_ANSWER (1024 * 1024)
@@ -39,6 +40,8 @@ typedef struct {
 } socket_watch;
 
 static uv_loop_t *fetch_loop;
+/* libcurl, loaded by the first fetch (curl_api.h). */
+static const vpd_curl_api *cu;
 static CURLM *multi;
 static uv_timer_t multi_timer;
 static bool curl_ready;
@@ -72,10 +75,10 @@ unlink_fetch(vp_fetch_t *f)
 static void
 free_fetch(vp_fetch_t *f)
 {
-    curl_multi_remove_handle(multi, f->easy);
-    curl_easy_cleanup(f->easy);
+    cu->multi_remove_handle(multi, f->easy);
+    cu->easy_cleanup(f->easy);
     wipe_slist(f->headers);
-    curl_slist_free_all(f->headers);
+    cu->slist_free_all(f->headers);
     vpd_secret_free(f->body);
     vpd_buf_free_secret(&f->answer);
     free(f);
@@ -95,14 +98,14 @@ deliver(vp_fetch_t *f, CURLcode result)
     long status = 0;
     vp_fetch_answer_t ans = {.size = sizeof ans};
     if (result == CURLE_OK) {
-        curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
+        cu->easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
         ans.status = (int)status;
         ans.body = f->answer.data ? f->answer.data : "";
         ans.body_len = f->answer.len;
     } else {
         ans.error = f->too_large  ? "the answer is larger than allowed"
                     : f->error[0] ? f->error
-                                  : curl_easy_strerror(result);
+                                  : cu->easy_strerror(result);
         ans.body = "";
     }
     /* Out of the list before the callback: it may start other requests
@@ -118,13 +121,13 @@ check_done(void)
 {
     CURLMsg *msg;
     int pending;
-    while ((msg = curl_multi_info_read(multi, &pending))) {
+    while ((msg = cu->multi_info_read(multi, &pending))) {
         if (msg->msg != CURLMSG_DONE)
             continue;
         vp_fetch_t *f = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&f);
+        cu->easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&f);
         CURLcode result = msg->data.result;
-        curl_multi_remove_handle(multi, msg->easy_handle);
+        cu->multi_remove_handle(multi, msg->easy_handle);
         if (f)
             deliver(f, result);
     }
@@ -142,7 +145,7 @@ on_poll(uv_poll_t *p, int status, int events)
     if (events & UV_WRITABLE)
         flags |= CURL_CSELECT_OUT;
     int running;
-    curl_multi_socket_action(multi, w->fd, flags, &running);
+    cu->multi_socket_action(multi, w->fd, flags, &running);
     check_done();
 }
 
@@ -151,7 +154,7 @@ on_multi_timer(uv_timer_t *t)
 {
     (void)t;
     int running;
-    curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    cu->multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
     check_done();
 }
 
@@ -186,7 +189,7 @@ on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
         if (w) {
             uv_poll_stop(&w->poll);
             uv_close((uv_handle_t *)&w->poll, on_watch_closed);
-            curl_multi_assign(multi, fd, NULL);
+            cu->multi_assign(multi, fd, NULL);
         }
         return 0;
     }
@@ -198,7 +201,7 @@ on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
         }
         w->fd = fd;
         w->poll.data = w;
-        curl_multi_assign(multi, fd, w);
+        cu->multi_assign(multi, fd, w);
     }
     int events = 0;
     if (what & CURL_POLL_IN)
@@ -209,22 +212,27 @@ on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
     return 0;
 }
 
+/* Loads libcurl (at the first fetch) and starts the multi handle; on a
+ * failure *why says what went wrong. */
 static int
-multi_ready(void)
+multi_ready(const char **why)
 {
     if (multi)
         return 0;
+    *why = "libcurl could not start";
+    if (!cu && !(cu = vpd_curl_api_get(why)))
+        return -1;
     if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        if (cu->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
             return -1;
         curl_ready = true;
     }
-    multi = curl_multi_init();
+    multi = cu->multi_init();
     if (!multi)
         return -1;
     uv_timer_init(fetch_loop, &multi_timer);
-    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    cu->multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    cu->multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
     return 0;
 }
 
@@ -254,50 +262,50 @@ set_options(vp_fetch_t *f, const vp_fetch_request_t *req)
     size_t body_len = body ? req->body_len : 0;
     if (!method)
         method = body ? "POST" : "GET";
-    curl_easy_setopt(e, CURLOPT_URL, req->url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, f);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->error);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+    cu->easy_setopt(e, CURLOPT_URL, req->url);
+    cu->easy_setopt(e, CURLOPT_PRIVATE, f);
+    cu->easy_setopt(e, CURLOPT_ERRORBUFFER, f->error);
+    cu->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    cu->easy_setopt(e, CURLOPT_WRITEDATA, f);
     uint64_t tmo = REQ_HAS(req, timeout_ms) && req->timeout_ms
                        ? req->timeout_ms
                        : DEFAULT_TIMEOUT_MS;
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)tmo);
+    cu->easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)tmo);
     if (strcmp(method, "HEAD") == 0) {
-        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        cu->easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else if (strcmp(method, "GET") != 0 || body) {
         /* Every other method sends its body, or an empty one with
          * Content-Length: 0 (as a PUT for a metadata token needs). */
         f->body = vpd_secret_dup(body ? body : "", body_len);
         if (!f->body)
             return VP_ENOMEM;
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, f->body);
+        cu->easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        cu->easy_setopt(e, CURLOPT_POSTFIELDS, f->body);
         if (strcmp(method, "POST") != 0)
-            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+            cu->easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     }
     if (REQ_HAS(req, headers) && req->headers) {
         for (const char *const *h = req->headers; *h; h++) {
-            struct curl_slist *l = curl_slist_append(f->headers, *h);
+            struct curl_slist *l = cu->slist_append(f->headers, *h);
             if (!l)
                 return VP_ENOMEM;
             f->headers = l;
         }
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->headers);
+        cu->easy_setopt(e, CURLOPT_HTTPHEADER, f->headers);
     }
     if (REQ_HAS(req, ca_file) && req->ca_file)
-        curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
+        cu->easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
     if (REQ_HAS(req, client_key)) {
         if (req->client_cert)
-            curl_easy_setopt(e, CURLOPT_SSLCERT, req->client_cert);
+            cu->easy_setopt(e, CURLOPT_SSLCERT, req->client_cert);
         if (req->client_key)
-            curl_easy_setopt(e, CURLOPT_SSLKEY, req->client_key);
+            cu->easy_setopt(e, CURLOPT_SSLKEY, req->client_key);
     }
     if (REQ_HAS(req, insecure_skip_verify) && req->insecure_skip_verify) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+        cu->easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        cu->easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     return 0;
 }
@@ -314,13 +322,17 @@ vpd_plugin_fetch(vp_instance_t *inst, const vp_fetch_request_t *req,
             host->set_error(inst, "fetch: no request or no url");
         return NULL;
     }
-    if (!fetch_loop || multi_ready() != 0) {
-        host->set_error(inst, "fetch: not available (no event loop or "
-                              "libcurl could not start)");
+    const char *why = NULL;
+    if (!fetch_loop) {
+        host->set_error(inst, "fetch: not available (no event loop)");
+        return NULL;
+    }
+    if (multi_ready(&why) != 0) {
+        host->set_error(inst, "fetch: not available: %s", why);
         return NULL;
     }
     vp_fetch_t *f = calloc(1, sizeof *f);
-    if (!f || !(f->easy = curl_easy_init())) {
+    if (!f || !(f->easy = cu->easy_init())) {
         free(f);
         host->set_error(inst, "fetch: out of memory");
         return NULL;
@@ -338,7 +350,7 @@ vpd_plugin_fetch(vp_instance_t *inst, const vp_fetch_request_t *req,
         live_fetches->prev = f;
     live_fetches = f;
     if (set_options(f, req) != 0 ||
-        curl_multi_add_handle(multi, f->easy) != CURLM_OK) {
+        cu->multi_add_handle(multi, f->easy) != CURLM_OK) {
         release(f);
         host->set_error(inst, "fetch: out of memory");
         return NULL;
@@ -371,7 +383,7 @@ vpd_plugin_fetch_shutdown(void)
     while (live_fetches)
         release(live_fetches);
     if (multi) {
-        curl_multi_cleanup(multi);
+        cu->multi_cleanup(multi);
         multi = NULL;
         uv_close((uv_handle_t *)&multi_timer, NULL);
     }

@@ -1,7 +1,8 @@
 /* The host table's fetch and fetch_cancel (ABI 1.2): asynchronous HTTP(S)
  * requests plugins make to anything that is not Vault (instance metadata
  * services, OIDC discovery documents).  libcurl's multi interface does the
- * protocol work; this module drives it on the daemon's loop with one
+ * protocol work (libcurl is loaded at the first fetch: curl_api.h); this
+ * module drives it on the daemon's loop with one
  * uv_poll per socket curl asks about and one uv_timer for curl's timeouts
  * (the pattern of curl's docs/examples/multi-uv.c).  Requests to Vault
  * never come here: they go through core/upstream.

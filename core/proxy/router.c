@@ -161,7 +161,11 @@ log_local(const vpd_http_req *http, uint64_t t0_ns, int status)
 static bool
 path_is(const char *path, const char *suffix)
 {
-    /* Exact matches only, like Go's mux: /proxy/v1/quit/ is forwarded. */
+    /* Exact matches only, like Go's mux: /proxy/v1/quit/ is forwarded.
+     * Nearly every path is Vault's (/v1/...): the second byte settles it
+     * before the comparisons, which run three times per request. */
+    if (path[0] != '/' || (path[1] != 'p' && path[1] != 'a'))
+        return false;
     if (strncmp(path, "/proxy/v1/", 10) == 0)
         return strcmp(path + 10, suffix) == 0;
     if (strncmp(path, "/agent/v1/", 10) == 0)

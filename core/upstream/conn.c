@@ -304,9 +304,14 @@ flush_tls(vpd_up_conn *c)
     while (c->state != C_CLOSED && c->tls &&
            (n = vpd_tls_conn_read_output(c->tls, out, sizeof out)) > 0) {
         int rc = send_own(c, out, n);
-        OPENSSL_cleanse(out, n);
+        explicit_bzero(out, n);
         if (rc != 0)
             return -1;
+        /* Usually one record: asking the BIO whether more is pending
+         * costs less than a read that finds it empty. */
+        if (n < sizeof out && c->state != C_CLOSED && c->tls &&
+            vpd_tls_conn_pending_output(c->tls) == 0)
+            break;
     }
     return 0;
 }

@@ -30,6 +30,7 @@
 
 #include <openssl/crypto.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,7 +122,6 @@ struct vpd_fwd_op {
     size_t prefix_len;
     char *log_path; /* set once a redirect replaced the target */
 
-    fwd_origin redirect; /* the origin after a redirect */
     bool redirected;
     vpd_up_dest dest;
     vpd_buf hdrs; /* the client's header lines, filtered, CRLF-ended */
@@ -136,21 +136,28 @@ struct vpd_fwd_op {
     int max_retries;
     int retries; /* retries spent since the last redirect */
     int attempts;
-    uint64_t deadline; /* uv_now() milliseconds */
-    uint64_t started_ns;
+    uint64_t deadline;   /* uv_now() milliseconds */
+    uint64_t started_ns; /* uv_hrtime(), when debug logging is on */
 
-    vpd_up_exchange x;
     bool in_client; /* x is with the client */
     vpd_hdrs rhdrs;
     vpd_buf rbody;
     int status;
     vpd_fwd_error error;
     bool fail_pending; /* the timer delivers error */
-    char errbuf[256];
 
     vpd_fwd_cb cb;
     void *arg;
+
+    /* The large members last: a reused op is zeroed only up to here
+     * (op_alloc), as each is written before it is read: x by
+     * attempt_start, redirect with redirected, errbuf at its first use. */
+    vpd_up_exchange x;
+    fwd_origin redirect; /* the origin after a redirect */
+    char errbuf[256];
 };
+
+#define OP_ZEROED offsetof(struct vpd_fwd_op, x)
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -180,34 +187,35 @@ set_err(char *err, size_t err_len, const char *fmt, ...)
     va_end(ap);
 }
 
-/* RFC 9110 tchar. */
+/* RFC 9110 tchar, as a table: every header name of every request is
+ * checked byte by byte, and a lookup is a few instructions where the
+ * range tests and the switch were a dozen. */
+#define TCHAR_RANGE(lo, hi) [lo... hi] = 1
+static const unsigned char tchar[256] = {
+    ['!'] = 1,
+    ['#'] = 1,
+    ['$'] = 1,
+    ['%'] = 1,
+    ['&'] = 1,
+    ['\''] = 1,
+    ['*'] = 1,
+    ['+'] = 1,
+    ['-'] = 1,
+    ['.'] = 1,
+    ['^'] = 1,
+    ['_'] = 1,
+    ['`'] = 1,
+    ['|'] = 1,
+    ['~'] = 1,
+    TCHAR_RANGE('0', '9'),
+    TCHAR_RANGE('A', 'Z'),
+    TCHAR_RANGE('a', 'z'),
+};
+
 static inline bool
 is_tchar(unsigned char c)
 {
-    if (c <= 0x20 || c >= 0x7f)
-        return false;
-    switch (c) {
-    case '"':
-    case '(':
-    case ')':
-    case ',':
-    case '/':
-    case ':':
-    case ';':
-    case '<':
-    case '=':
-    case '>':
-    case '?':
-    case '@':
-    case '[':
-    case '\\':
-    case ']':
-    case '{':
-    case '}':
-        return false;
-    default:
-        return true;
-    }
+    return tchar[c] != 0;
 }
 
 /* The length of a valid token, 0 if s is not one. */
@@ -229,16 +237,24 @@ valid_token(const char *s)
     return token_len(s) != 0;
 }
 
+/* The bytes a request target may not hold: controls, space, DEL and '#'
+ * (a fragment is never sent).  A table, as for tchar: this runs over the
+ * whole target of every request. */
+#define BAD_RANGE(lo, hi) [lo... hi] = 1
+static const unsigned char bad_target_byte[256] = {
+    BAD_RANGE(0x00, 0x20),
+    ['#'] = 1,
+    [0x7f] = 1,
+};
+
 static bool
 valid_target(const char *s)
 {
     if (!s || !*s)
         return false;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c <= 0x20 || c == 0x7f || c == '#')
+    for (; *s; s++)
+        if (bad_target_byte[(unsigned char)*s])
             return false;
-    }
     return true;
 }
 
@@ -320,21 +336,24 @@ op_clear_request(vpd_fwd_op *op)
     op->target = NULL;
     free(op->log_path);
     op->log_path = NULL;
+    /* explicit_bzero rather than OPENSSL_cleanse: both survive the
+     * optimizer, and glibc's is a vectorized memset where OpenSSL's
+     * stores a byte or a word at a time, three times per request. */
     if (op->hdrs.len)
-        OPENSSL_cleanse(op->hdrs.data, op->hdrs.len);
+        explicit_bzero(op->hdrs.data, op->hdrs.len);
     vpd_buf_reset(&op->hdrs);
     if (op->head.len)
-        OPENSSL_cleanse(op->head.data, op->head.len);
+        explicit_bzero(op->head.data, op->head.len);
     vpd_buf_reset(&op->head);
     if (op->body) {
-        OPENSSL_cleanse(op->body, op->body_len);
+        explicit_bzero(op->body, op->body_len);
         free(op->body);
         op->body = NULL;
     }
     vpd_up_tls_unref(op->own_tls);
     op->own_tls = NULL;
     if (op->rbody.len)
-        OPENSSL_cleanse(op->rbody.data, op->rbody.len);
+        explicit_bzero(op->rbody.data, op->rbody.len);
     vpd_buf_reset(&op->rbody);
     vpd_hdrs_clear(&op->rhdrs);
 }
@@ -369,7 +388,8 @@ op_alloc(vpd_fwd *fwd)
     vpd_buf hdrs = op->hdrs, head = op->head, rbody = op->rbody;
     vpd_buf tbuf = op->tbuf;
     vpd_hdrs rhdrs = op->rhdrs;
-    memset(op, 0, sizeof *op);
+    memset(op, 0, OP_ZEROED);
+    op->errbuf[0] = '\0';
     op->hdrs = hdrs;
     op->head = head;
     op->tbuf = tbuf;
@@ -506,7 +526,9 @@ op_finish(vpd_fwd_op *op)
     }
 
     if (vpd_log_enabled(VPD_LOG_DEBUG)) {
-        double ms = (double)(uv_hrtime() - op->started_ns) / 1e6;
+        /* 0 when debug logging was switched on while under way. */
+        double ms =
+            op->started_ns ? (double)(uv_hrtime() - op->started_ns) / 1e6 : 0;
         int pl;
         const char *path = op_log_path(op, &pl);
         if (op->error == VPD_FWD_OK)
@@ -1365,13 +1387,21 @@ build_headers(vpd_fwd_op *op, const vpd_hdrs *in)
     return rc;
 }
 
+/* Whether method m is lit; the first byte turns away most without a
+ * call, as each request asks this about half a dozen names. */
+static inline bool
+method_is(const char *m, const char *lit)
+{
+    return m[0] == lit[0] && strcmp(m, lit) == 0;
+}
+
 /* Methods Go's transport may send again on a fresh connection. */
 static bool
 is_idempotent(const char *m)
 {
-    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 ||
-           strcmp(m, "OPTIONS") == 0 || strcmp(m, "TRACE") == 0 ||
-           strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0;
+    return method_is(m, "GET") || method_is(m, "HEAD") ||
+           method_is(m, "OPTIONS") || method_is(m, "TRACE") ||
+           method_is(m, "PUT") || method_is(m, "DELETE");
 }
 
 vpd_fwd_op *
@@ -1388,7 +1418,8 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
     op->fwd = fwd;
     op->cb = cb;
     op->arg = arg;
-    op->started_ns = uv_hrtime();
+    /* Only the debug line reads it: no clock read per request otherwise. */
+    op->started_ns = vpd_log_enabled(VPD_LOG_DEBUG) ? uv_hrtime() : 0;
     size_t ml = strlen(req->method);
     if (ml < sizeof op->method_buf) {
         memcpy(op->method_buf, req->method, ml + 1);
@@ -1402,11 +1433,11 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
             goto fail;
         memcpy(op->upgrade, req->upgrade, strlen(req->upgrade) + 1);
     }
-    op->is_head = strcmp(op->method, "HEAD") == 0;
+    op->is_head = method_is(op->method, "HEAD");
     op->idempotent = is_idempotent(op->method);
-    bool bodyful = strcmp(op->method, "POST") == 0 ||
-                   strcmp(op->method, "PUT") == 0 ||
-                   strcmp(op->method, "PATCH") == 0;
+    bool bodyful = method_is(op->method, "POST") ||
+                   method_is(op->method, "PUT") ||
+                   method_is(op->method, "PATCH");
     op->send_body = !op->is_head && (req->body_len > 0 || bodyful);
 
     size_t pl = strlen(fwd->prefix), tl = strlen(req->target);

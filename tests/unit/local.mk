@@ -249,7 +249,7 @@ check_PROGRAMS += tests/unit/test_metrics
 tests_unit_test_metrics_SOURCES = tests/unit/test_metrics.c
 tests_unit_test_metrics_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_metrics_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_metrics_LDADD = $(UNIT_LDADD)
+tests_unit_test_metrics_LDADD = $(UNIT_LDADD) -lm
 TESTS += tests/unit/test_metrics
 
 # lease cache parts: renewal watcher set, stored-answer packer, key forms
@@ -292,6 +292,14 @@ tests_unit_test_host_api12_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_host_api12_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_host_api12_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_host_api12
+
+# libcurl loaded at the first fetch, and the reasons when it cannot be
+check_PROGRAMS += tests/unit/test_curl_api
+tests_unit_test_curl_api_SOURCES = tests/unit/test_curl_api.c
+tests_unit_test_curl_api_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_curl_api_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_curl_api_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_curl_api
 
 # auth method "jwt" (plugins/auth_jwt, a plugin built like a third party's):
 # its own unit tests on the in-tree mock host; test_auth_jwt.py builds it

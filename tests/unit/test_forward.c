@@ -669,6 +669,44 @@ TEST(bad_requests_refused_without_callback)
     ASSERT_INT_EQ(r.calls, 0);
 }
 
+/* Every byte, in a method and at the end of a target: a method takes
+ * RFC 9110 tchars only, a target anything but controls, space, DEL and
+ * '#'.  An accepted request is cancelled at once. */
+TEST(each_byte_of_method_and_target_is_checked)
+{
+    upstream_t *up = upstream_start(NULL);
+    env_t e;
+    env_http(&e, up);
+    static const char tchars[] = "!#$%&'*+-.^_`|~";
+    for (int c = 1; c < 256; c++) {
+        bool tchar = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+                     (c >= 'a' && c <= 'z') || strchr(tchars, c) != NULL;
+        bool target_ok = c > 0x20 && c != 0x7f && c != '#';
+        char method[4] = {'G', (char)c, 'T', '\0'};
+        char target[8] = {'/', 'v', '1', '/', 'x', (char)c, '\0'};
+        struct {
+            vpd_fwd_req q;
+            bool ok;
+        } cases[] = {{mkreq(method, "/v1/x"), tchar},
+                     {mkreq("GET", target), target_ok}};
+        for (size_t k = 0; k < 2; k++) {
+            result_t r = {0};
+            vpd_fwd_op *op = vpd_fwd_send(e.fwd, &cases[k].q, on_result, &r);
+            if ((op != NULL) != cases[k].ok)
+                TEST_FAIL_("byte 0x%02x in the %s: %s", c,
+                           k ? "target" : "method",
+                           op ? "accepted" : "refused");
+            if (op) {
+                vpd_fwd_cancel(op);
+                ASSERT_INT_EQ(r.calls, 1);
+                result_free(&r);
+            }
+        }
+    }
+    ASSERT_INT_EQ(vpd_fwd_inflight(e.fwd), 0);
+    env_done(&e);
+}
+
 TEST(connection_reuse)
 {
     upstream_t *up = upstream_start(NULL);
@@ -1505,6 +1543,32 @@ TEST(tls_with_ca_cert)
     tls_cleanup(&t);
 }
 
+/* An error some other OpenSSL user left in this thread's queue does not
+ * make a healthy TLS exchange look failed: the connection's reads and
+ * writes start from an empty queue. */
+TEST(tls_ignores_a_stale_openssl_error)
+{
+    tls_files t;
+    tls_make(&t, false);
+    upstream_t *up = upstream_start_on(0, NULL, t.ctx);
+    env_t e;
+    env_tls(&e, up);
+    e.vault.ca_cert = t.cert;
+    env_start(&e);
+    vpd_fwd_req q = mkreq("GET", "/v1/sys/health");
+    result_t r;
+    for (int i = 0; i < 3; i++) {
+        ERR_raise(ERR_LIB_SSL, SSL_R_BAD_LENGTH);
+        do_req(&e, &q, &r);
+        ASSERT_INT_EQ(r.err, VPD_FWD_OK);
+        ASSERT_INT_EQ(r.status, 200);
+        result_free(&r);
+    }
+    ASSERT_INT_EQ(up->n_conns, 1);
+    env_done(&e);
+    tls_cleanup(&t);
+}
+
 TEST(tls_skip_verify)
 {
     tls_files t;
@@ -1639,7 +1703,8 @@ main(void)
     return RUN_TESTS(
         T(get_pass_through), T(list_goes_out_as_list), T(bodies_and_methods),
         T(query_string_unchanged), T(request_headers_filtered),
-        T(bad_requests_refused_without_callback), T(connection_reuse),
+        T(bad_requests_refused_without_callback),
+        T(each_byte_of_method_and_target_is_checked), T(connection_reuse),
         T(path_prefix), T(bad_address), T(retry_500_then_ok),
         T(retry_500_exhausted), T(retry_default_from_vault_config),
         T(no_retry_501), T(no_retry_412), T(retry_429), T(retry_after_honoured),
@@ -1650,6 +1715,7 @@ main(void)
         T(reuse_carries_nothing_over), T(borrowed_answers_stay_separate),
         T(many_targets), T(proxy_from_environment), T(debug_log_has_no_secrets),
         T(tls_verification_on_by_default), T(tls_with_ca_cert),
-        T(tls_skip_verify), T(tls_server_name), T(tls_per_request_identity),
+        T(tls_ignores_a_stale_openssl_error), T(tls_skip_verify),
+        T(tls_server_name), T(tls_per_request_identity),
         T(tls_redirect_downgrade_refused));
 }

@@ -4,6 +4,7 @@
  * rule for HEAD and 304 answers. */
 #include "autoconf.h"
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,6 +76,57 @@ TEST(other_flags)
     ASSERT_INT_EQ(flags_of("Accept-Encoding"), VPD_HDR_NOT_UPSTREAM);
     ASSERT_INT_EQ(flags_of("User-Agent"), 0);
     ASSERT_INT_EQ(flags_of("X-Vault-Token"), 0);
+}
+
+/* The inline first-letter check in vpd_hdr_flags never turns away a
+ * name the table lists: it agrees with the full lookup on every prefix of
+ * every listed name, in three casings, and of common other names. */
+TEST(the_inline_check_agrees_with_the_lookup)
+{
+    static const char *names[] = {"Connection",
+                                  "Keep-Alive",
+                                  "Proxy-Connection",
+                                  "Proxy-Authenticate",
+                                  "Proxy-Authorization",
+                                  "TE",
+                                  "Trailer",
+                                  "Transfer-Encoding",
+                                  "Upgrade",
+                                  "Content-Length",
+                                  "Host",
+                                  "Expect",
+                                  "Accept-Encoding",
+                                  "User-Agent",
+                                  "X-Vault-Token",
+                                  "Content-Type",
+                                  "Date",
+                                  "Server",
+                                  "Cache-Control",
+                                  "X-Vault-Request",
+                                  "Accept",
+                                  "Authorization",
+                                  "@ost",
+                                  "[e",
+                                  "1E"};
+    size_t listed = 0;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char v[3][32];
+        size_t n = strlen(names[i]);
+        for (size_t k = 0; k <= n; k++) {
+            v[0][k] = names[i][k];
+            v[1][k] = (char)toupper((unsigned char)names[i][k]);
+            v[2][k] = (char)tolower((unsigned char)names[i][k]);
+        }
+        for (size_t c = 0; c < 3; c++)
+            for (size_t nl = 0; nl <= n; nl++) {
+                unsigned fast = vpd_hdr_flags(v[c], nl);
+                if (fast != vpd_hdr_flags_lookup(v[c], nl))
+                    TEST_FAIL_("%.*s: %u inline, %u looked up", (int)nl, v[c],
+                               fast, vpd_hdr_flags_lookup(v[c], nl));
+                listed += fast != 0;
+            }
+    }
+    ASSERT_INT_EQ(listed, 13 * 3); /* each listed name, whole, thrice */
 }
 
 TEST(names_match_in_any_case)
@@ -150,6 +202,35 @@ TEST(headers_named_by_connection_go)
     vpd_hdrs_add(&h, "X-D", "5");
     filtered(&h, VPD_HDR_TO_CLIENT, false, 3, "X-A,X-Cc,X-D");
     vpd_hdrs_free(&h);
+}
+
+/* Only a header named Connection, in any case, names others: not one
+ * whose name starts like it, is shorter, or is a Content- header. */
+TEST(only_connection_itself_names_headers)
+{
+    static const char *not_connection[] = {
+        "C",           "Co",          "Con",          "Conn",
+        "Connectio",   "Connections", "Content-Type", "Content-Length",
+        "Connection-X"};
+    for (size_t i = 0; i < sizeof not_connection / sizeof *not_connection;
+         i++) {
+        vpd_hdrs h = {0};
+        vpd_hdrs_add(&h, not_connection[i], "X-Named");
+        vpd_hdrs_add(&h, "X-Named", "1");
+        char want[64];
+        snprintf(want, sizeof want, "%s,X-Named", not_connection[i]);
+        filtered(&h, VPD_HDR_TO_CLIENT, true, 0, want);
+        vpd_hdrs_free(&h);
+    }
+    static const char *spellings[] = {"connection", "CONNECTION", "cOnNeCtIoN"};
+    for (size_t i = 0; i < sizeof spellings / sizeof *spellings; i++) {
+        vpd_hdrs h = {0};
+        vpd_hdrs_add(&h, spellings[i], "X-Named");
+        vpd_hdrs_add(&h, "X-Named", "1");
+        vpd_hdrs_add(&h, "X-Other", "2");
+        filtered(&h, VPD_HDR_TO_UPSTREAM, false, 2, "X-Other");
+        vpd_hdrs_free(&h);
+    }
 }
 
 TEST(several_connection_headers_all_count)
@@ -298,10 +379,12 @@ int
 main(void)
 {
     return RUN_TESTS(T(hop_by_hop_names_carry_the_flag), T(other_flags),
+                     T(the_inline_check_agrees_with_the_lookup),
                      T(names_match_in_any_case), T(toward_upstream),
                      T(toward_the_client),
                      T(head_and_304_answers_keep_their_length),
                      T(headers_named_by_connection_go),
+                     T(only_connection_itself_names_headers),
                      T(several_connection_headers_all_count),
                      T(many_connection_headers_are_all_read),
                      T(many_connection_tokens_are_all_read),

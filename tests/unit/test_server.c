@@ -1027,6 +1027,42 @@ TEST(malformed_400)
     run(c_malformed);
 }
 
+/* The target's bytes: the ones a URL may carry are served, a fragment
+ * mark or DEL gets the listener's own 400 (llhttp lets them through). */
+static void
+c_target_bytes(void)
+{
+    static const char ok[] = "!$&'()*+,;=:@~%-._/?09AZaz";
+    resp r;
+    cli *c = cli_tcp();
+    for (const char *b = ok; *b; b++) {
+        char path[16];
+        snprintf(path, sizeof path, "/v1/x%c", *b);
+        get_ok(c, path, &r);
+    }
+    cli_free(c);
+    static const char bad[] = {'#', 0x7f};
+    for (size_t i = 0; i < sizeof bad; i++) {
+        char req[64];
+        snprintf(req, sizeof req, "GET /v1/x%cy HTTP/1.1\r\nHost: t\r\n\r\n",
+                 bad[i]);
+        c = cli_tcp();
+        cli_puts(c, req);
+        if (cli_response(c, &r, false) != 0)
+            TEST_FAIL_("no answer to a target with byte 0x%02x", bad[i]);
+        ASSERT_INT_EQ(r.status, 400);
+        ASSERT_STR_CONTAINS(r.body, "malformed request: ");
+        cli_free(c);
+    }
+}
+
+TEST(target_bytes)
+{
+    setup();
+    start(1);
+    run(c_target_bytes);
+}
+
 static void
 check_gone(void)
 {
@@ -2201,16 +2237,17 @@ main(void)
         T(post_body), T(chunked_body), T(pipelined_in_order),
         T(pipelined_sync_handler), T(keepalive_reuse), T(http10),
         T(header_limit_431), T(body_limit_413), T(malformed_400),
-        T(client_disconnect_while_held), T(half_close_gets_answer),
-        T(pipelined_then_eof_all_answered), T(respond_after_server_close),
-        T(async_respond), T(head_no_body), T(expect_100_continue),
-        T(respond_error_json), T(response_header_framing),
-        T(unix_listener_mode), T(unix_listener_user_only),
-        T(unix_listener_group_and_mode), T(unix_listener_errors),
-        T(ipv6_listener), T(max_connections), T(limit_closes_oldest_unfinished),
-        T(limit_closes_idle_first), T(read_header_timeout),
-        T(read_and_idle_timeout), T(idle_timeout_counts_from_last_answer),
-        T(graceful_stop), T(garbage_does_not_crash), T(tls_listener_basic),
+        T(target_bytes), T(client_disconnect_while_held),
+        T(half_close_gets_answer), T(pipelined_then_eof_all_answered),
+        T(respond_after_server_close), T(async_respond), T(head_no_body),
+        T(expect_100_continue), T(respond_error_json),
+        T(response_header_framing), T(unix_listener_mode),
+        T(unix_listener_user_only), T(unix_listener_group_and_mode),
+        T(unix_listener_errors), T(ipv6_listener), T(max_connections),
+        T(limit_closes_oldest_unfinished), T(limit_closes_idle_first),
+        T(read_header_timeout), T(read_and_idle_timeout),
+        T(idle_timeout_counts_from_last_answer), T(graceful_stop),
+        T(garbage_does_not_crash), T(tls_listener_basic),
         T(tls_close_notify_gets_answers), T(tls_client_cert_required),
         T(tls_reload), T(tls_config_errors));
 }
