@@ -18,6 +18,12 @@
 #   VAPROXY_PLUGIN_DIR=dir   the plugin directory it should load)
 #   OUT_DIR=dir        keep the h2load outputs, configs, logs and the table
 #   KEEP_TMP=1         do not delete the temp dir
+#   PROFILE=1          after the rounds, per server and path one bounded
+#                      h2load run at c1 (PROFILE_REQS requests, default
+#                      20000) under strace -c, and one under perf stat:
+#                      syscalls, writes and reads per request, and CPU
+#                      microseconds per request.  Unlike req/s, these hold
+#                      on a machine busy with other work.
 #
 # h2load runs on one CPU, every server on another (lib.sh's pinning), both
 # servers with one worker.  Nothing outside the temp dir is written.
@@ -44,7 +50,13 @@ SAVE_FILES=(up/nginx.conf:up-nginx.conf ng/nginx.conf:ng-h2-nginx.conf
             vp/config.hcl:vaproxyd.hcl)
 
 # lib.sh's build dependencies predate HTTP/2: name libnghttp2-dev here.
-ensure_packages nginx wrk curl nghttp2-client openssl libnghttp2-dev
+PROFILE=${PROFILE:-0}
+PROFILE_REQS=${PROFILE_REQS:-20000}
+[[ $PROFILE =~ ^[01]$ ]] || die "PROFILE must be 0 or 1 (got '$PROFILE')"
+[[ $PROFILE_REQS =~ ^[1-9][0-9]*$ ]] || die "PROFILE_REQS must be a positive integer (got '$PROFILE_REQS')"
+PROFILE_PKGS=()
+((PROFILE)) && PROFILE_PKGS=(strace)
+ensure_packages nginx wrk curl nghttp2-client openssl libnghttp2-dev "${PROFILE_PKGS[@]}"
 command -v h2load >/dev/null || die "h2load not found (nghttp2-client)"
 get_vaproxyd
 setup_pinning
@@ -226,6 +238,61 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 # ---------------------------------------------------------------------------
+# Profile (PROFILE=1): per request, what each server asks of the kernel and
+# how much CPU it spends.  nginx is measured in its worker process.
+
+# profile_h2load SCENARIO PORT: one bounded h2load run at c1
+profile_h2load() {
+    local args=()
+    if [[ $1 == pass ]]; then args=(-H "x-vault-token: $TOKEN" "https://127.0.0.1:$2$PASS_PATH")
+    else args=("https://127.0.0.1:$2$HIT_PATH"); fi
+    "${WRK_PIN[@]}" h2load -t1 -c1 -m"$STREAMS" -n"$PROFILE_REQS" "${args[@]}"
+}
+
+# profile_run PID PORT SCENARIO -> "syscalls writes reads cpu_us" per request
+profile_run() {
+    local pid=$1 port=$2 sc=$3 st=$T/wrk/strace-$1-$3.txt ps=$T/wrk/perf-$1-$3.txt sp i cpu=nan
+    strace -c -f -p "$pid" -o "$st" 2>"$st.err" &
+    sp=$!
+    # strace says on stderr when it is attached.
+    for ((i = 0; i < 50; i++)); do
+        grep -q attached "$st.err" 2>/dev/null && break
+        sleep 0.1
+    done
+    profile_h2load "$sc" "$port" >"$T/wrk/h2load-strace-$pid-$sc.txt" 2>&1 || true
+    kill -INT "$sp" 2>/dev/null || true
+    wait "$sp" 2>/dev/null || true
+    # perf is optional (linux-perf); without it the CPU column says nan.
+    if command -v perf >/dev/null; then
+        perf stat -e task-clock -x, -o "$ps" -p "$pid" 2>/dev/null &
+        sp=$!
+        sleep 0.3 # perf prints nothing when it is attached
+        profile_h2load "$sc" "$port" >"$T/wrk/h2load-perf-$pid-$sc.txt" 2>&1 || true
+        kill -INT "$sp" 2>/dev/null || true
+        wait "$sp" 2>/dev/null || true
+        cpu=$(awk -F, -v n="$PROFILE_REQS" '$3 == "task-clock" { printf "%.1f", $1 * 1000 / n }' "$ps")
+    fi
+    awk -v n="$PROFILE_REQS" -v cpu="${cpu:-nan}" '
+        $NF ~ /^(write|writev|sendmsg|sendto)$/ { w += $4 }
+        $NF ~ /^(read|readv|recvfrom|recvmsg)$/ { r += $4 }
+        $NF == "total" { t = $4 }
+        END { printf "%.2f %.2f %.2f %s\n", t / n, w / n, r / n, cpu }' "$st"
+}
+
+PROFILE_TABLE=""
+if ((PROFILE)); then
+    NG_WORKER=$(pgrep -P "$NG_PID" -f 'worker process' | head -1 || true)
+    [[ -n $NG_WORKER ]] || die "no nginx worker process under pid $NG_PID"
+    for sc in pass hit; do
+        for srv in nginx vaproxyd; do
+            if [[ $srv == nginx ]]; then pid=$NG_WORKER port=$NG_PORT; else pid=$VP_PID port=$VP_PORT; fi
+            log "profile: $srv $sc c1, $PROFILE_REQS requests"
+            PROFILE_TABLE+=$(printf '%-6s %-9s %s' "$sc" "$srv" "$(profile_run "$pid" "$port" "$sc")")$'\n'
+        done
+    done
+fi
+
+# ---------------------------------------------------------------------------
 # Summary
 
 {
@@ -242,4 +309,13 @@ done
                     (r >= g ? "met" : "not met") }'
         done
     done
+    if [[ -n $PROFILE_TABLE ]]; then
+        echo
+        echo "per request at c1 (-m$STREAMS, $PROFILE_REQS requests; writes and reads count both client and upstream sockets):"
+        printf '%-6s %-9s %9s %7s %7s %7s\n' scenario server syscalls writes reads 'cpu us'
+        printf '%s' "$PROFILE_TABLE" | while read -r a b c d e f; do
+            printf '%-6s %-9s %9s %7s %7s %7s\n' "$a" "$b" "$c" "$d" "$e" "$f"
+        done
+    fi
+    echo "load: $(uptime | sed 's/.*load average: //') (1, 5, 15 min)"
 } | tee "$T/summary.txt"

@@ -377,6 +377,7 @@ vpd_h2_conn_flush(vpd_h2_conn *h)
         if (n > 0 && vpd_buf_append(&h->out, out, (size_t)n) != 0)
             n = -1;
         if (h->out.len && (n <= 0 || h->out.len >= SEND_BATCH)) {
+            vpd_h2_count_send();
             h->io.send(h->arg, (const uint8_t *)h->out.data, h->out.len);
             vpd_buf_reset(&h->out);
         }

@@ -118,6 +118,9 @@ typedef struct {
     uint64_t streams_total, streams_open;
     uint64_t peer_resets;  /* RST_STREAM frames received */
     uint64_t goaways_sent; /* GOAWAY frames sent, any error code */
+    /* Batches of frames handed to the transport (io->send): each is one
+     * run of TLS records and one write, however many streams it carries. */
+    uint64_t sends;
 } vpd_h2_counters;
 
 void vpd_h2_counters_get(vpd_h2_counters *out);

@@ -50,6 +50,12 @@ vpd_h2_count_goaway(void)
     counters.goaways_sent++;
 }
 
+void
+vpd_h2_count_send(void)
+{
+    counters.sends++;
+}
+
 uint64_t
 vpd_h2_now(const vpd_h2_conn *h)
 {

@@ -253,7 +253,9 @@ vpd_h2_stream_complete(h2_stream *s)
     r->pub.http_minor = 0;
     r->pub.keep_alive = true;
     r->pub.listener = h->lim.listener;
-    snprintf(r->pub.peer, sizeof r->pub.peer, "%s", h->peer);
+    /* Both are NUL-terminated arrays of one size: a plain copy. */
+    _Static_assert(sizeof r->pub.peer == sizeof h->peer, "peer sizes differ");
+    memcpy(r->pub.peer, h->peer, sizeof r->pub.peer);
     r->h = h;
     r->s = s;
     s->req = r;
@@ -285,6 +287,19 @@ read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
     return (ssize_t)n;
 }
 
+/* The decimal digits of v, written backwards from the end of buf (no NUL:
+ * nghttp2 takes lengths); returns where they start. */
+static char *
+decimal(char *buf, size_t cap, uint64_t v)
+{
+    char *p = buf + cap;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && p > buf);
+    return p;
+}
+
 static bool
 clean_value(const char *v)
 {
@@ -307,18 +322,23 @@ submit_answer(h2_stream *s, int status, const vpd_hdrs *hdrs, const char *body,
     bool no_body = status < 200 || status == 204 || status == 304;
     bool keep_given_cl = head || status == 304;
     size_t nh = hdrs ? hdrs->n : 0;
-    nghttp2_nv *nv = calloc(nh + 4, sizeof *nv);
-    char **names = calloc(nh + 1, sizeof *names);
-    char st[8], cl[24];
-    if (!nv || !names) {
-        free(nv);
-        free(names);
+    /* One allocation for the field list and the lower-cased names after
+     * it: this runs for every answer. */
+    size_t names_len = 0;
+    for (size_t i = 0; i < nh; i++)
+        if (hdrs->v[i].name)
+            names_len += strlen(hdrs->v[i].name) + 1;
+    nghttp2_nv *nv = malloc((nh + 4) * sizeof *nv + names_len);
+    if (!nv) {
         vpd_h2_conn_fail(h, NGHTTP2_INTERNAL_ERROR, "out of memory");
         return;
     }
+    char *low = (char *)(nv + nh + 4);
+    char st[3] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
+                  (char)('0' + status % 10)};
+    char cl[24];
     size_t n = 0;
-    snprintf(st, sizeof st, "%d", status);
-    nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)st, 7, strlen(st),
+    nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)st, 7, 3,
                            NGHTTP2_NV_FLAG_NONE};
     bool has_date = false, wrote_cl = false;
     for (size_t i = 0; i < nh; i++) {
@@ -337,24 +357,22 @@ submit_answer(h2_stream *s, int status, const vpd_hdrs *hdrs, const char *body,
         } else if (strcasecmp(name, "date") == 0) {
             has_date = true;
         }
-        char *low = malloc(nl + 1);
-        if (!low)
-            continue;
         for (size_t k = 0; k < nl; k++)
             low[k] = (char)tolower((unsigned char)name[k]);
         low[nl] = '\0';
-        names[i] = low;
         nv[n++] = (nghttp2_nv){(uint8_t *)low, (uint8_t *)v, nl, strlen(v),
                                NGHTTP2_NV_FLAG_NONE};
+        low += nl + 1;
     }
     const char *date = has_date ? NULL : h->io.date(h->arg);
     if (date)
         nv[n++] = (nghttp2_nv){(uint8_t *)"date", (uint8_t *)date, 4,
                                strlen(date), NGHTTP2_NV_FLAG_NONE};
     if (!no_body && !wrote_cl) {
-        snprintf(cl, sizeof cl, "%zu", body_len);
-        nv[n++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)cl, 14,
-                               strlen(cl), NGHTTP2_NV_FLAG_NONE};
+        char *digits = decimal(cl, sizeof cl, body_len);
+        nv[n++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)digits,
+                               14, (size_t)(cl + sizeof cl - digits),
+                               NGHTTP2_NV_FLAG_NONE};
     }
     bool with_data = !head && !no_body && body_len;
     if (with_data) {
@@ -374,9 +392,6 @@ submit_answer(h2_stream *s, int status, const vpd_hdrs *hdrs, const char *body,
     if (rc != 0)
         vpd_log(VPD_LOG_DEBUG, LOG_COMP, "h2 stream %d: answer not sent: %s",
                 s->id, nghttp2_strerror(rc));
-    for (size_t i = 0; i < nh; i++)
-        free(names[i]);
-    free(names);
     free(nv);
     h->last_progress = vpd_h2_now(h);
 }

@@ -126,5 +126,6 @@ void vpd_h2_count_conn(bool opened);
 void vpd_h2_count_stream(bool opened);
 void vpd_h2_count_peer_reset(void);
 void vpd_h2_count_goaway(void);
+void vpd_h2_count_send(void);
 
 #endif

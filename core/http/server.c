@@ -112,6 +112,12 @@ struct vpd_server {
     void (*done)(void *);
     void *done_arg;
     uv_timer_t anchor; /* always closed last, so done never runs inline */
+    /* HTTP/2 connections whose streams were answered since the loop last
+     * waited: their frames leave together, once per loop turn, just before
+     * the loop waits again (on_h2_flush).  The handle runs only while the
+     * list is not empty. */
+    uv_prepare_t h2_flush;
+    vpd_age_list h2_pending;
     llhttp_settings_t settings;
     time_t date_sec;
     char date[40];
@@ -161,6 +167,8 @@ struct conn {
     bool sniffed; /* TLS: the first byte was checked for plain HTTP */
     bool proto_known; /* ALPN or the h2c preface was looked at */
     vpd_h2_conn *h2;  /* set: the connection speaks HTTP/2 */
+    /* On srv->h2_pending while answers wait for the loop turn's flush. */
+    vpd_age_link h2_pending;
     char peer[64];
 };
 
@@ -179,6 +187,7 @@ struct srv_req {
 };
 
 static void conn_process(conn *c);
+static void on_h2_flush(uv_prepare_t *p);
 static void conn_close(conn *c);
 static void conn_finish(conn *c);
 static void server_maybe_done(vpd_server *srv);
@@ -780,6 +789,7 @@ conn_close(conn *c)
         vpd_h2_conn_detach(c->h2, !c->srv->closing);
     list_unlink_conn(c);
     vpd_age_list_remove(&c->age);
+    vpd_age_list_remove(&c->h2_pending);
     c->lst->n_conns--;
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
@@ -1195,10 +1205,22 @@ h2_released(void *arg)
     c->srv->inflight--;
 }
 
+/* An answer was submitted outside vpd_h2_conn_recv (the router answered
+ * later, from an upstream's reply or a timer).  Flushing at once would cost
+ * one TLS record and one write per stream; answers that arrive in one
+ * batch of events are gathered instead and leave together when the loop
+ * turn ends (on_h2_flush).  While the connection is being processed, its
+ * own flush comes after vpd_h2_conn_recv anyway. */
 static void
 h2_kick(void *arg)
 {
-    conn_process(arg);
+    conn *c = arg;
+    vpd_server *srv = c->srv;
+    if (c->closing || c->in_process || srv->closing || c->h2_pending.on)
+        return;
+    vpd_age_list_append(&srv->h2_pending, &c->h2_pending);
+    if (!uv_is_active((uv_handle_t *)&srv->h2_flush))
+        uv_prepare_start(&srv->h2_flush, on_h2_flush);
 }
 
 static const char *
@@ -1318,6 +1340,23 @@ conn_h2_process(conn *c)
     if (!c->closing)
         conn_update_reading(c);
     c->in_process = false;
+}
+
+/* Runs before the loop waits, while connections have answers queued:
+ * each gets one flush for everything answered since the last wait.
+ * Processing one may answer streams of another (a router hook run by a
+ * departure), which joins the list and is flushed in the same walk. */
+static void
+on_h2_flush(uv_prepare_t *p)
+{
+    vpd_server *srv = p->data;
+    vpd_age_link *l;
+    while ((l = srv->h2_pending.head) != NULL) {
+        conn *c = (conn *)(void *)((char *)l - offsetof(conn, h2_pending));
+        vpd_age_list_remove(l);
+        conn_process(c);
+    }
+    uv_prepare_stop(p);
 }
 
 static void
@@ -2005,6 +2044,14 @@ listener_close(struct vpd_listener *l)
 /* ---- the server ------------------------------------------------------- */
 
 static void
+on_h2_flush_closed(uv_handle_t *h)
+{
+    vpd_server *srv = h->data;
+    srv->handles--;
+    server_maybe_done(srv);
+}
+
+static void
 on_anchor_closed(uv_handle_t *h)
 {
     vpd_server *srv = h->data;
@@ -2070,7 +2117,9 @@ vpd_server_start(uv_loop_t *loop, const vpd_config *cfg,
     srv->settings.on_message_complete = cb_message_complete;
     uv_timer_init(loop, &srv->anchor);
     srv->anchor.data = srv;
-    srv->handles = 1;
+    uv_prepare_init(loop, &srv->h2_flush);
+    srv->h2_flush.data = srv;
+    srv->handles = 2;
     if (cfg->n_listeners) {
         srv->lst = calloc(cfg->n_listeners, sizeof *srv->lst);
         if (!srv->lst) {
@@ -2245,6 +2294,7 @@ vpd_server_close(vpd_server *srv, void (*done)(void *), void *arg)
         listener_close(&srv->lst[i]);
     while (srv->conns)
         conn_close(srv->conns);
+    uv_close((uv_handle_t *)&srv->h2_flush, on_h2_flush_closed);
     uv_close((uv_handle_t *)&srv->anchor, on_anchor_closed);
 }
 

@@ -4,20 +4,27 @@
  * requests it gets.  Covers the pseudo-header mapping, bodies, the answer's
  * headers, resets while the router holds a request, the bound on requests
  * held for reset streams, detaching, the SETTINGS timeout, and HEADERS
- * on stream ids out of order (raw frames, no client session). */
+ * on stream ids out of order (raw frames, no client session), and how
+ * answers are gathered into few sends (also through a real listener). */
 #include "autoconf.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "base/buf.h"
 #include "http/h2_conn.h"
 #include "http/h2_ids.h"
+#include "http/server.h"
 #include "test.h"
 
 /* ---- the fake connection and router ------------------------------------ */
@@ -28,6 +35,8 @@ static struct {
     uv_loop_t loop;
     vpd_h2_conn *h;
     vpd_buf to_client; /* what the server sent */
+    size_t sends;      /* io->send calls */
+    bool kick_defers;  /* io->kick leaves the flush to the test */
     vpd_http_req *held[MAX_HELD];
     size_t n_held, dispatched, released, gone_calls;
     bool answer_now; /* the router answers inside dispatch */
@@ -46,6 +55,7 @@ static void
 io_send(void *arg, const uint8_t *data, size_t len)
 {
     ASSERT_INT_EQ(vpd_buf_append(&F.to_client, (const char *)data, len), 0);
+    F.sends++;
 }
 
 static size_t
@@ -75,7 +85,8 @@ io_released(void *arg)
 static void
 io_kick(void *arg)
 {
-    vpd_h2_conn_flush(F.h);
+    if (!F.kick_defers)
+        vpd_h2_conn_flush(F.h);
 }
 
 static const char *
@@ -729,6 +740,176 @@ TEST(id_record_bounds_its_gaps)
     feed_ids(&t, after, sizeof after / sizeof after[0]);
 }
 
+/* An answer's HEADERS and its small DATA frame leave in one send, and so
+ * do the answers of several streams flushed together. */
+TEST(answers_flushed_together_are_one_send)
+{
+    setup("p", 0);
+    pump();
+    int32_t ids[5];
+    for (int i = 0; i < 5; i++)
+        ids[i] = get("GET", "/v1/secret/data/x");
+    pump();
+    ASSERT_INT_EQ(F.n_held, 5);
+    F.sends = 0;
+    vpd_http_respond(F.held[0], 200, NULL, "{\"one\":1}", 9);
+    ASSERT_INT_EQ(F.sends, 1); /* io_kick flushed: HEADERS and DATA */
+    ASSERT(nghttp2_session_mem_recv(F.cli, (const uint8_t *)F.to_client.data,
+                                    F.to_client.len) >= 0);
+    vpd_buf_reset(&F.to_client);
+    ASSERT_INT_EQ(F.status[ids[0]], 200);
+    ASSERT_STR_EQ(F.body[ids[0]].data, "{\"one\":1}");
+    ASSERT(F.closed[ids[0]]);
+    /* Four answers submitted before one flush (the listener's kick waits
+     * for the end of the loop turn): one send. */
+    F.sends = 0;
+    F.kick_defers = true;
+    for (int i = 1; i < 5; i++)
+        vpd_http_respond(F.held[i], 200, NULL, "{}", 2);
+    ASSERT_INT_EQ(F.sends, 0);
+    vpd_h2_conn_flush(F.h);
+    ASSERT_INT_EQ(F.sends, 1);
+    pump();
+    for (int i = 1; i < 5; i++) {
+        ASSERT_INT_EQ(F.status[ids[i]], 200);
+        ASSERT_STR_EQ(F.body[ids[i]].data, "{}");
+    }
+    F.n_held = 0;
+    teardown();
+}
+
+/* ---- through a real listener (h2c with prior knowledge) ----------------- */
+
+#define LISTENER_STREAMS 10
+
+static struct {
+    vpd_http_req *held[LISTENER_STREAMS];
+    size_t n_held;
+    bool closed;
+} L;
+
+static void
+hold_handler(vpd_http_req *req, void *arg)
+{
+    ASSERT(L.n_held < LISTENER_STREAMS);
+    L.held[L.n_held++] = req;
+}
+
+static void
+on_srv_closed(void *arg)
+{
+    L.closed = true;
+}
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* One turn of the server's loop, then the client's bytes both ways. */
+static void
+listener_turn(int fd)
+{
+    uv_run(&F.loop, UV_RUN_NOWAIT);
+    const uint8_t *out;
+    ssize_t n;
+    while ((n = nghttp2_session_mem_send(F.cli, &out)) > 0)
+        ASSERT_INT_EQ(send(fd, out, (size_t)n, 0), n);
+    char buf[16384];
+    while ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+        ASSERT(nghttp2_session_mem_recv(F.cli, (const uint8_t *)buf,
+                                        (size_t)n) >= 0);
+}
+
+/* Turns until cond holds; fails after 5 seconds. */
+#define TURN_UNTIL(fd, cond)                                                   \
+    do {                                                                       \
+        uint64_t until_ = now_ms() + 5000;                                     \
+        while (!(cond)) {                                                      \
+            ASSERT(now_ms() < until_);                                         \
+            listener_turn(fd);                                                 \
+            usleep(200);                                                       \
+        }                                                                      \
+    } while (0)
+
+static int
+listener_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_INT_EQ(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd; /* the client session sends the preface itself */
+}
+
+/* Streams the router answers in one loop turn (as when several upstream
+ * replies come in one batch of events) leave in one send: one TLS record
+ * run and one write for all of them, not one per stream.  A connection
+ * closed while its answers wait for the flush, and a server closed then,
+ * leave nothing behind (the sanitizer build checks the memory). */
+TEST(listener_gathers_the_answers_of_one_turn)
+{
+    setup("p", 0);
+    memset(&L, 0, sizeof L);
+    vpd_listener_config lc = {.type = VPD_LISTEN_TCP,
+                              .address = "127.0.0.1:0",
+                              .tls_disable = true,
+                              .http2_prior_knowledge = true,
+                              .read_timeout_ms = 5000,
+                              .idle_timeout_ms = 5000};
+    vpd_config cfg = {.listeners = &lc, .n_listeners = 1};
+    char err[256] = "";
+    vpd_server *srv =
+        vpd_server_start(&F.loop, &cfg, hold_handler, NULL, err, sizeof err);
+    if (!srv)
+        TEST_FAIL_("vpd_server_start: %s", err);
+    int fd = listener_connect(vpd_server_port(srv, 0));
+    int32_t ids[LISTENER_STREAMS];
+    for (int i = 0; i < LISTENER_STREAMS; i++)
+        ids[i] = get("GET", "/v1/secret/data/x");
+    TURN_UNTIL(fd, L.n_held == LISTENER_STREAMS);
+
+    vpd_h2_counters before, after;
+    vpd_h2_counters_get(&before);
+    for (int i = 0; i < LISTENER_STREAMS; i++) {
+        char body[32];
+        int n = snprintf(body, sizeof body, "{\"stream\":%d}", ids[i]);
+        vpd_http_respond(L.held[i], 200, NULL, body, (size_t)n);
+    }
+    vpd_h2_counters_get(&after);
+    ASSERT_INT_EQ(after.sends - before.sends, 0); /* nothing yet */
+    TURN_UNTIL(fd, F.closed[ids[LISTENER_STREAMS - 1]]);
+    vpd_h2_counters_get(&after);
+    ASSERT_INT_EQ(after.sends - before.sends, 1);
+    for (int i = 0; i < LISTENER_STREAMS; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "{\"stream\":%d}", ids[i]);
+        ASSERT_INT_EQ(F.status[ids[i]], 200);
+        ASSERT_STR_EQ(F.body[ids[i]].data, want);
+    }
+
+    /* Answers queued for the flush, then the server closes before the
+     * loop turns: the connection leaves the queue as it closes. */
+    L.n_held = 0;
+    int32_t last[2];
+    for (int i = 0; i < 2; i++)
+        last[i] = get("GET", "/v1/secret/data/y");
+    TURN_UNTIL(fd, L.n_held == 2);
+    vpd_http_respond(L.held[0], 200, NULL, "{}", 2);
+    vpd_server_close(srv, on_srv_closed, NULL);
+    vpd_http_respond(L.held[1], 200, NULL, "{}", 2); /* only freed */
+    TURN_UNTIL(fd, L.closed);
+    ASSERT(!F.closed[last[0]] || F.status[last[0]] == 200);
+    close(fd);
+    uv_run(&F.loop, UV_RUN_DEFAULT);
+    teardown();
+}
+
 int
 main(void)
 {
@@ -741,5 +922,7 @@ main(void)
         T(headers_on_a_skipped_id_is_protocol_error),
         T(headers_on_an_opened_id_keep_nghttp2s_handling),
         T(late_headers_on_a_closed_stream_are_not_protocol_error),
-        T(id_record_bounds_its_gaps), T(idle_and_evict));
+        T(id_record_bounds_its_gaps), T(idle_and_evict),
+        T(answers_flushed_together_are_one_send),
+        T(listener_gathers_the_answers_of_one_turn));
 }
