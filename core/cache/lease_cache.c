@@ -1121,6 +1121,33 @@ serialise(vpd_lease_cache *lc, const vp_cache_entry_t *e,
     return packed;
 }
 
+/* Whether the answer may say "renewable": true anywhere, which every answer
+ * kept here does (a lease's, or its auth's).  Most answers that pass
+ * through (KV reads, lists, sys/) say false or nothing, and telling them
+ * apart costs a scan instead of a JSON parse of the whole body.  A key
+ * written with escapes would be missed, and the answer then only goes
+ * uncached, never wrongly cached. */
+static bool
+may_be_renewable(const char *body, size_t len)
+{
+    static const char key[] = "\"renewable\"";
+    const char *end = body + len;
+    for (const char *p = body;
+         (p = memmem(p, (size_t)(end - p), key, sizeof key - 1)) != NULL;) {
+        p += sizeof key - 1;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+            p++;
+        if (p == end || *p != ':')
+            continue;
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+            p++;
+        if ((size_t)(end - p) >= 4 && memcmp(p, "true", 4) == 0)
+            return true;
+    }
+    return false;
+}
+
 static void
 maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
             const vpd_fwd_resp *resp)
@@ -1136,7 +1163,8 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
         evict_on_revocation(lc, r, ep);
         return;
     }
-    if (!resp->body_len || is_renewal(ep))
+    if (!resp->body_len || is_renewal(ep) ||
+        !may_be_renewable(resp->body, resp->body_len))
         return;
     json_object *root = json_tokener_parse(resp->body);
     if (!root || !json_object_is_type(root, json_type_object)) {

@@ -177,6 +177,27 @@ TEST(an_unrenewable_answer_is_not_kept)
     ASSERT(!is_hit(&f, &q, &o));
 }
 
+/* The scan that spares most answers a JSON parse must still find
+ * "renewable": true when the server spaces or indents its JSON. */
+TEST(a_spaced_renewable_answer_is_still_kept)
+{
+    fixture f;
+    setup(&f);
+    request q;
+    request_init(&q, "POST", "/v1/auth/token/create-orphan", "{}", "parent-A");
+    miss_then_answer(&f, &q,
+                     "{\n  \"renewable\" : false,\n  \"auth\": {\n"
+                     "    \"client_token\": \"child-9\",\n"
+                     "    \"accessor\": \"acc-9\",\n"
+                     "    \"renewable\"\t:\r\n true,\n"
+                     "    \"orphan\": true,\n"
+                     "    \"lease_duration\": 3600\n  }\n}\n");
+    ASSERT_INT_EQ(vpd_lc_counters_get(f.lc)->stored, 1);
+    outcome o;
+    ASSERT(is_hit(&f, &q, &o));
+    ASSERT_STR_CONTAINS(o.body, "child-9");
+}
+
 /* The orphan token child-1 (accessor acc-1), and a lease obtained with it,
  * which is kept because child-1 is now a managed token. */
 static void
@@ -532,6 +553,7 @@ main(void)
         T(a_hit_says_its_age_from_the_answers_date),
         T(an_entry_an_earlier_version_persisted_is_a_hit_after_restore),
         T(an_unrenewable_answer_is_not_kept),
+        T(a_spaced_renewable_answer_is_still_kept),
         T(clear_by_lease_takes_that_entry_only),
         T(clear_by_token_takes_its_leases_too), T(clear_by_token_accessor),
         T(clear_by_request_path_in_a_namespace),
