@@ -2269,7 +2269,11 @@ vpd_server_stop_accepting(vpd_server *srv)
 size_t
 vpd_server_inflight(const vpd_server *srv)
 {
-    return srv ? srv->inflight : 0;
+    if (!srv)
+        return 0;
+    /* Answers waiting for the loop turn's h2 flush are not out yet: a
+     * drain that ended now would close their connections unsent. */
+    return srv->inflight + (srv->h2_pending.head != NULL);
 }
 
 size_t
@@ -2292,6 +2296,8 @@ vpd_server_close(vpd_server *srv, void (*done)(void *), void *arg)
     srv->done_arg = arg;
     for (size_t i = 0; i < srv->n_lst; i++)
         listener_close(&srv->lst[i]);
+    /* What was answered still goes out before the connections close. */
+    on_h2_flush(&srv->h2_flush);
     while (srv->conns)
         conn_close(srv->conns);
     uv_close((uv_handle_t *)&srv->h2_flush, on_h2_flush_closed);
