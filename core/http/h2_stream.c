@@ -7,7 +7,7 @@
  * DATA frames contradict) with RST_STREAM PROTOCOL_ERROR. */
 #include "autoconf.h"
 
-#include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,18 +300,25 @@ decimal(char *buf, size_t cap, uint64_t v)
     return p;
 }
 
-static bool
-clean_value(const char *v)
+/* The length of a header name or value, or -1 when it holds CR or LF.  One
+ * pass for both: strcspn stops at the first CR, LF or the NUL. */
+static ptrdiff_t
+clean_len(const char *v)
 {
-    for (; *v; v++)
-        if (*v == '\r' || *v == '\n')
-            return false;
-    return true;
+    size_t n = strcspn(v, "\r\n");
+    return v[n] ? -1 : (ptrdiff_t)n;
 }
+
+/* Fields an answer has room for without an allocation: the router's
+ * answers carry a handful of headers. */
+#define NV_ON_STACK 24
 
 /* Submits HEADERS (and DATA through read_body).  The header rules are
  * those of the HTTP/1.1 answer (http/http.h), plus lower-case names and
- * no connection-specific header at all (RFC 9113 8.2.2). */
+ * no connection-specific header at all (RFC 9113 8.2.2).  nghttp2 copies
+ * the names and lower-cases them while it does, so they are handed over
+ * as they are; the names written here are static and lower-case already,
+ * and are not copied at all. */
 static void
 submit_answer(h2_stream *s, int status, const vpd_hdrs *hdrs, const char *body,
               size_t body_len, bool head)
@@ -322,31 +329,27 @@ submit_answer(h2_stream *s, int status, const vpd_hdrs *hdrs, const char *body,
     bool no_body = status < 200 || status == 204 || status == 304;
     bool keep_given_cl = head || status == 304;
     size_t nh = hdrs ? hdrs->n : 0;
-    /* One allocation for the field list and the lower-cased names after
-     * it: this runs for every answer. */
-    size_t names_len = 0;
-    for (size_t i = 0; i < nh; i++)
-        if (hdrs->v[i].name)
-            names_len += strlen(hdrs->v[i].name) + 1;
-    nghttp2_nv *nv = malloc((nh + 4) * sizeof *nv + names_len);
-    if (!nv) {
+    nghttp2_nv stack_nv[NV_ON_STACK];
+    nghttp2_nv *nv = stack_nv;
+    if (nh + 4 > NV_ON_STACK && !(nv = malloc((nh + 4) * sizeof *nv))) {
         vpd_h2_conn_fail(h, NGHTTP2_INTERNAL_ERROR, "out of memory");
         return;
     }
-    char *low = (char *)(nv + nh + 4);
     char st[3] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
                   (char)('0' + status % 10)};
     char cl[24];
     size_t n = 0;
     nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)st, 7, 3,
-                           NGHTTP2_NV_FLAG_NONE};
+                           NGHTTP2_NV_FLAG_NO_COPY_NAME};
     bool has_date = false, wrote_cl = false;
     for (size_t i = 0; i < nh; i++) {
         const char *name = hdrs->v[i].name, *v = hdrs->v[i].value;
-        if (!name || !v || !*name || !clean_value(name) || !clean_value(v))
+        if (!name || !v || !*name)
             continue;
-        size_t nl = strlen(name);
-        unsigned flags = vpd_hdr_flags(name, nl);
+        ptrdiff_t nl = clean_len(name), vl = clean_len(v);
+        if (nl < 0 || vl < 0)
+            continue;
+        unsigned flags = vpd_hdr_flags(name, (size_t)nl);
         if (flags & (VPD_HDR_CONNECTION | VPD_HDR_HOP_BY_HOP))
             continue;
         if (flags & VPD_HDR_FRAMING) {
@@ -354,25 +357,21 @@ submit_answer(h2_stream *s, int status, const vpd_hdrs *hdrs, const char *body,
             if (!length || !keep_given_cl || wrote_cl)
                 continue;
             wrote_cl = true;
-        } else if (strcasecmp(name, "date") == 0) {
+        } else if (nl == 4 && strcasecmp(name, "date") == 0) {
             has_date = true;
         }
-        for (size_t k = 0; k < nl; k++)
-            low[k] = (char)tolower((unsigned char)name[k]);
-        low[nl] = '\0';
-        nv[n++] = (nghttp2_nv){(uint8_t *)low, (uint8_t *)v, nl, strlen(v),
-                               NGHTTP2_NV_FLAG_NONE};
-        low += nl + 1;
+        nv[n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)v, (size_t)nl,
+                               (size_t)vl, NGHTTP2_NV_FLAG_NONE};
     }
     const char *date = has_date ? NULL : h->io.date(h->arg);
     if (date)
         nv[n++] = (nghttp2_nv){(uint8_t *)"date", (uint8_t *)date, 4,
-                               strlen(date), NGHTTP2_NV_FLAG_NONE};
+                               strlen(date), NGHTTP2_NV_FLAG_NO_COPY_NAME};
     if (!no_body && !wrote_cl) {
         char *digits = decimal(cl, sizeof cl, body_len);
         nv[n++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)digits,
                                14, (size_t)(cl + sizeof cl - digits),
-                               NGHTTP2_NV_FLAG_NONE};
+                               NGHTTP2_NV_FLAG_NO_COPY_NAME};
     }
     bool with_data = !head && !no_body && body_len;
     if (with_data) {
@@ -392,7 +391,8 @@ submit_answer(h2_stream *s, int status, const vpd_hdrs *hdrs, const char *body,
     if (rc != 0)
         vpd_log(VPD_LOG_DEBUG, LOG_COMP, "h2 stream %d: answer not sent: %s",
                 s->id, nghttp2_strerror(rc));
-    free(nv);
+    if (nv != stack_nv)
+        free(nv);
     h->last_progress = vpd_h2_now(h);
 }
 

@@ -293,6 +293,34 @@ TEST(get_maps_pseudo_headers)
     teardown();
 }
 
+/* More headers than the answer keeps room for on the stack: every one
+ * still arrives, lower-cased, and the status and Date too. */
+TEST(answer_with_many_headers)
+{
+    setup("p", 0);
+    int32_t id = get("GET", "/v1/sys/health");
+    pump();
+    ASSERT_INT_EQ(F.n_held, 1);
+    vpd_hdrs h = {0};
+    for (int i = 0; i < 40; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "X-H%02d", i);
+        vpd_hdrs_add(&h, name, "v");
+    }
+    vpd_http_respond(F.held[0], 203, &h, "x", 1);
+    vpd_hdrs_free(&h);
+    F.n_held = 0;
+    pump();
+    ASSERT_INT_EQ(F.status[id], 203);
+    ASSERT_STR_CONTAINS(F.headers[id], "x-h00=v;");
+    ASSERT_STR_CONTAINS(F.headers[id], "x-h23=v;");
+    ASSERT_STR_CONTAINS(F.headers[id], "x-h39=v;");
+    ASSERT_STR_CONTAINS(F.headers[id], "date=Thu, 01 Jan 2026");
+    ASSERT_STR_CONTAINS(F.headers[id], "content-length=1;");
+    ASSERT(!strstr(F.headers[id], "X-H"));
+    teardown();
+}
+
 TEST(list_put_head)
 {
     setup("p", 0);
@@ -914,8 +942,8 @@ int
 main(void)
 {
     return RUN_TESTS(
-        T(get_maps_pseudo_headers), T(list_put_head),
-        T(reset_while_held_then_answer_frees),
+        T(get_maps_pseudo_headers), T(answer_with_many_headers),
+        T(list_put_head), T(reset_while_held_then_answer_frees),
         T(reset_streams_count_against_the_limit), T(detach_marks_requests_gone),
         T(sync_answer_and_body_limit), T(header_list_over_the_limit_is_431),
         T(settings_timeout_and_goaway),
