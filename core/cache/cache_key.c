@@ -129,7 +129,7 @@ feed_lower(feeder *f, const char *s)
 static struct {
     size_t len;
     unsigned char form[1024];
-    unsigned char digest[VPD_CACHE_KEY_BIN_LEN];
+    char hex[VPD_CACHE_KEY_LEN + 1];
 } last;
 
 /* The decimal digits of v, written backwards from the end of buf; returns
@@ -189,7 +189,7 @@ vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
         size_t used = f.n;
         if (!f.spilled && used && used == last.len &&
             memcmp(f.buf, last.form, used) == 0) {
-            vpd_cache_key_to_hex(last.digest, out);
+            memcpy(out, last.hex, sizeof last.hex);
             OPENSSL_cleanse(f.buf, used);
             rc = 0;
         } else {
@@ -204,7 +204,7 @@ vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
                 last.len = 0;
                 if (whole && used) {
                     memcpy(last.form, f.buf, used);
-                    memcpy(last.digest, digest, sizeof last.digest);
+                    memcpy(last.hex, out, sizeof last.hex);
                     last.len = used;
                 }
                 rc = 0;
@@ -230,15 +230,26 @@ nibble(char c)
     return -1;
 }
 
+/* Every lookup turns its key into bytes: a table instead of two branches
+ * per digit.  It holds each lower-case hex digit's value plus one, so that
+ * the zero of every other byte (a NUL included) says "not a digit". */
+static const unsigned char hex_plus_one[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
+
 int
 vpd_cache_key_to_bin(const char *id, unsigned char out[VPD_CACHE_KEY_BIN_LEN])
 {
     for (size_t i = 0; i < VPD_CACHE_KEY_BIN_LEN; i++) {
-        int hi = nibble(id[2 * i]);
-        int lo = hi < 0 ? -1 : nibble(id[2 * i + 1]);
-        if (lo < 0)
+        unsigned hi = hex_plus_one[(unsigned char)id[2 * i]];
+        if (!hi)
+            return -1; /* a NUL too: a short id is never read past */
+        unsigned lo = hex_plus_one[(unsigned char)id[2 * i + 1]];
+        if (!lo)
             return -1;
-        out[i] = (unsigned char)(hi << 4 | lo);
+        out[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
     }
     return id[VPD_CACHE_KEY_LEN] == '\0' ? 0 : -1;
 }
