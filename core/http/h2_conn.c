@@ -308,7 +308,9 @@ vpd_h2_conn_new(const vpd_h2_io *io, void *arg, const vpd_h2_limits *lim)
     nghttp2_option_set_stream_reset_rate_limit(opt, 2 * RESET_BURST,
                                                2 * RESET_RATE);
 #endif
-    if (nghttp2_session_server_new2(&h->ng, cb, h, opt) != 0)
+    nghttp2_mem mem;
+    vpd_h2_pool_mem(&h->pool, &mem);
+    if (nghttp2_session_server_new3(&h->ng, cb, h, opt, &mem) != 0)
         goto fail;
     nghttp2_session_callbacks_del(cb);
     nghttp2_option_del(opt);
@@ -335,6 +337,7 @@ fail:
         nghttp2_option_del(opt);
     if (h->ng)
         nghttp2_session_del(h->ng);
+    vpd_h2_pool_clear(&h->pool);
     free(h);
     return NULL;
 }
@@ -519,6 +522,8 @@ vpd_h2_conn_free(vpd_h2_conn *h)
     nghttp2_session_del(h->ng);
     while (h->streams)
         vpd_h2_stream_free(h->streams);
+    /* Only now: nghttp2 and the streams have given every block back. */
+    vpd_h2_pool_clear(&h->pool);
     vpd_buf_free(&h->out);
     if (h->counted)
         vpd_h2_count_conn(false);

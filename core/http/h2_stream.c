@@ -23,7 +23,7 @@
 h2_stream *
 vpd_h2_stream_new(vpd_h2_conn *h, int32_t id)
 {
-    h2_stream *s = calloc(1, sizeof *s);
+    h2_stream *s = vpd_h2_pool_zalloc(&h->pool, sizeof *s);
     if (!s)
         return NULL;
     s->h = h;
@@ -60,7 +60,7 @@ vpd_h2_stream_free(h2_stream *s)
         explicit_bzero(s->out, s->out_len);
         free(s->out);
     }
-    free(s);
+    vpd_h2_pool_free(&h->pool, s);
 }
 
 void

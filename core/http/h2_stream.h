@@ -20,6 +20,7 @@
 #include "base/buf.h"
 #include "http/h2_conn.h"
 #include "http/h2_ids.h"
+#include "http/h2_pool.h"
 
 typedef struct h2_stream h2_stream;
 typedef struct h2_req h2_req;
@@ -46,7 +47,8 @@ struct vpd_h2_conn {
     size_t block_bytes;   /* the header block being received */
     unsigned block_frames;
     h2_bucket resets, control;
-    vpd_h2_ids ids; /* the client's stream ids so far */
+    vpd_h2_ids ids;   /* the client's stream ids so far */
+    vpd_h2_pool pool; /* nghttp2's memory and the streams' records */
     uint64_t started, last_progress, failed_at;
     bool got_settings; /* the client's first SETTINGS arrived */
     bool failed;       /* we ended the session with an error */

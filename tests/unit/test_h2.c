@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "base/buf.h"
 #include "http/h2_conn.h"
 #include "http/h2_ids.h"
+#include "http/h2_pool.h"
 #include "http/server.h"
 #include "test.h"
 
@@ -319,6 +321,45 @@ TEST(answer_with_many_headers)
     ASSERT_STR_CONTAINS(F.headers[id], "content-length=1;");
     ASSERT(!strstr(F.headers[id], "X-H"));
     teardown();
+}
+
+/* The pool hands a freed block out again, zeroed when asked, keeps no
+ * more than its bound, and grows blocks with their contents. */
+TEST(pool_recycles_within_its_bound)
+{
+    vpd_h2_pool pool = {0};
+    char *a = vpd_h2_pool_alloc(&pool, 100);
+    ASSERT_NOT_NULL(a);
+    memset(a, 'x', 100);
+    vpd_h2_pool_free(&pool, a);
+    char *b = vpd_h2_pool_zalloc(&pool, 120); /* same class: same block */
+    ASSERT(b == a);
+    for (size_t i = 0; i < 120; i++)
+        ASSERT_INT_EQ(b[i], 0);
+    memcpy(b, "kept", 5);
+    nghttp2_mem mem;
+    vpd_h2_pool_mem(&pool, &mem);
+    char *c = mem.realloc(b, 3000, mem.mem_user_data); /* beyond the classes */
+    ASSERT_NOT_NULL(c);
+    ASSERT_STR_EQ(c, "kept");
+    ASSERT_INT_EQ(pool.kept[1], 1);              /* b went back to its list */
+    c = mem.realloc(c, 2000, mem.mem_user_data); /* shrinking keeps it */
+    ASSERT_STR_EQ(c, "kept");
+    mem.free(c, mem.mem_user_data); /* a big block is not kept */
+    size_t kept = 0;
+    for (size_t i = 0; i < VPD_H2_POOL_CLASSES; i++)
+        kept += pool.kept[i];
+    ASSERT_INT_EQ(kept, 1);
+    void *many[VPD_H2_POOL_KEEP + 8];
+    for (size_t i = 0; i < sizeof many / sizeof many[0]; i++)
+        ASSERT_NOT_NULL(many[i] = mem.calloc(4, 16, mem.mem_user_data));
+    for (size_t i = 0; i < sizeof many / sizeof many[0]; i++)
+        mem.free(many[i], mem.mem_user_data);
+    ASSERT_INT_EQ(pool.kept[0], VPD_H2_POOL_KEEP);
+    ASSERT(mem.calloc(SIZE_MAX / 2, 4, mem.mem_user_data) == NULL);
+    vpd_h2_pool_clear(&pool);
+    ASSERT_INT_EQ(pool.kept[0], 0);
+    ASSERT(pool.free_list[0] == NULL && pool.free_list[1] == NULL);
 }
 
 TEST(list_put_head)
@@ -943,7 +984,8 @@ main(void)
 {
     return RUN_TESTS(
         T(get_maps_pseudo_headers), T(answer_with_many_headers),
-        T(list_put_head), T(reset_while_held_then_answer_frees),
+        T(pool_recycles_within_its_bound), T(list_put_head),
+        T(reset_while_held_then_answer_frees),
         T(reset_streams_count_against_the_limit), T(detach_marks_requests_gone),
         T(sync_answer_and_body_limit), T(header_list_over_the_limit_is_431),
         T(settings_timeout_and_goaway),
