@@ -52,8 +52,10 @@ vpd_h2_stream_free(h2_stream *s)
     if (!s->complete)
         h->body_buffered -= s->body.len;
     vpd_h2_count_stream(false);
-    vpd_buf_free(&s->target);
-    vpd_buf_free(&s->authority);
+    if (s->target)
+        nghttp2_rcbuf_decref(s->target);
+    if (s->authority)
+        nghttp2_rcbuf_decref(s->authority);
     vpd_hdrs_free(&s->hdrs);
     vpd_buf_free_secret(&s->body);
     if (s->out) {
@@ -63,29 +65,38 @@ vpd_h2_stream_free(h2_stream *s)
     vpd_h2_pool_free(&h->pool, s);
 }
 
+/* Keeps a reference to a pseudo-header's value in *slot. */
+static void
+keep_value(nghttp2_rcbuf **slot, nghttp2_rcbuf *value)
+{
+    nghttp2_rcbuf_incref(value);
+    if (*slot)
+        nghttp2_rcbuf_decref(*slot);
+    *slot = value;
+}
+
 void
 vpd_h2_stream_header(h2_stream *s, const uint8_t *name, size_t nl,
-                     const uint8_t *value, size_t vl)
+                     nghttp2_rcbuf *value)
 {
+    nghttp2_vec vv = nghttp2_rcbuf_get_buf(value);
+    const uint8_t *vp = vv.base;
+    size_t vl = vv.len;
     s->header_bytes += nl + vl + HEADER_OVERHEAD;
     if (s->header_bytes > s->h->lim.max_header)
         s->header_too_large = true;
     if (s->in_trailers || s->header_too_large)
         return; /* trailers are counted, not kept, as on HTTP/1.1 */
-    const char *n = (const char *)name, *v = (const char *)value;
+    const char *n = (const char *)name, *v = (const char *)vp;
     if (nl && n[0] == ':') {
         if (nl == 7 && memcmp(n, ":method", 7) == 0) {
             size_t ml = vl < sizeof s->method ? vl : sizeof s->method - 1;
             memcpy(s->method, v, ml);
             s->method[ml] = '\0';
         } else if (nl == 5 && memcmp(n, ":path", 5) == 0) {
-            vpd_buf_reset(&s->target);
-            if (vpd_buf_append(&s->target, v, vl) != 0)
-                vpd_h2_conn_fail(s->h, NGHTTP2_INTERNAL_ERROR, "out of memory");
+            keep_value(&s->target, value);
         } else if (nl == 10 && memcmp(n, ":authority", 10) == 0) {
-            vpd_buf_reset(&s->authority);
-            if (vpd_buf_append(&s->authority, v, vl) != 0)
-                vpd_h2_conn_fail(s->h, NGHTTP2_INTERNAL_ERROR, "out of memory");
+            keep_value(&s->authority, value);
         }
         return;
     }
@@ -184,8 +195,11 @@ vpd_h2_stream_complete(h2_stream *s)
     h->body_buffered -= s->body.len;
     if (s->answered)
         return; /* refused or answered early; the client has its answer */
-    const char *target = s->target.data;
-    size_t tl = s->target.len;
+    nghttp2_vec tv = {NULL, 0};
+    if (s->target)
+        tv = nghttp2_rcbuf_get_buf(s->target);
+    const char *target = (const char *)tv.base;
+    size_t tl = tv.len;
     if (!target || !tl || target[0] != '/') {
         /* CONNECT (no :path) and the asterisk form are not ours. */
         vpd_h2_stream_fail(s, 400, "malformed request: invalid request target");
@@ -229,9 +243,12 @@ vpd_h2_stream_complete(h2_stream *s)
     memcpy(r->pub.method, s->method, sizeof r->pub.method);
     r->head = strcmp(s->method, "HEAD") == 0;
     /* The router and the forwarder read Host, as they would on HTTP/1.1. */
-    if (s->authority.len && !vpd_hdrs_get(&s->hdrs, "host", 0) &&
-        vpd_hdrs_addn(&s->hdrs, "host", 4, s->authority.data,
-                      s->authority.len) != 0) {
+    nghttp2_vec av = {NULL, 0};
+    if (s->authority)
+        av = nghttp2_rcbuf_get_buf(s->authority);
+    if (av.len && !vpd_hdrs_get(&s->hdrs, "host", 0) &&
+        vpd_hdrs_addn(&s->hdrs, "host", 4, (const char *)av.base, av.len) !=
+            0) {
         free(r);
         vpd_h2_conn_fail(h, NGHTTP2_INTERNAL_ERROR, "out of memory");
         return;

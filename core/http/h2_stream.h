@@ -64,7 +64,9 @@ struct h2_stream {
     h2_stream *next, *prev;
     uint64_t start;
     char method[24];
-    vpd_buf target, authority;
+    /* :path and :authority, kept as nghttp2 decoded them (a reference,
+     * not a copy); released with the stream. */
+    nghttp2_rcbuf *target, *authority;
     vpd_hdrs hdrs;
     size_t header_bytes;
     vpd_buf body;
@@ -102,7 +104,7 @@ void vpd_h2_stream_free(h2_stream *s);
 /* One header of the request (or of its trailers, which are only
  * counted).  Pseudo-headers go to method, target, authority. */
 void vpd_h2_stream_header(h2_stream *s, const uint8_t *name, size_t nl,
-                          const uint8_t *value, size_t vl);
+                          nghttp2_rcbuf *value);
 /* Body bytes; false when the stream is over its limit (it is answered
  * with 413 and the bytes dropped). */
 void vpd_h2_stream_data(h2_stream *s, const uint8_t *data, size_t len);
