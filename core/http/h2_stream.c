@@ -185,6 +185,18 @@ join_cookies(vpd_hdrs *h)
     return rc;
 }
 
+/* Bytes a request target may not hold: controls, space, DEL and '#'.  A
+ * table, since every byte of every target is looked at. */
+static const bool bad_in_target[256] = {
+    [0] = true,  [1] = true,  [2] = true,   [3] = true,   [4] = true,
+    [5] = true,  [6] = true,  [7] = true,   [8] = true,   [9] = true,
+    [10] = true, [11] = true, [12] = true,  [13] = true,  [14] = true,
+    [15] = true, [16] = true, [17] = true,  [18] = true,  [19] = true,
+    [20] = true, [21] = true, [22] = true,  [23] = true,  [24] = true,
+    [25] = true, [26] = true, [27] = true,  [28] = true,  [29] = true,
+    [30] = true, [31] = true, [' '] = true, ['#'] = true, [0x7f] = true,
+};
+
 void
 vpd_h2_stream_complete(h2_stream *s)
 {
@@ -206,8 +218,7 @@ vpd_h2_stream_complete(h2_stream *s)
         return;
     }
     for (size_t i = 0; i < tl; i++) {
-        unsigned char ch = (unsigned char)target[i];
-        if (ch <= 0x20 || ch == 0x7f || ch == '#') {
+        if (bad_in_target[(unsigned char)target[i]]) {
             vpd_h2_stream_fail(s, 400,
                                "malformed request: invalid request target");
             return;

@@ -362,6 +362,27 @@ TEST(pool_recycles_within_its_bound)
     ASSERT(pool.free_list[0] == NULL && pool.free_list[1] == NULL);
 }
 
+/* A target with a fragment or a DEL never reaches the router: 400.  The
+ * same target without them does. */
+TEST(bad_bytes_in_the_target_are_400)
+{
+    setup("p", 0);
+    int32_t hash = get("GET", "/v1/secret/data/x#frag");
+    int32_t del = get("GET", "/v1/secret/data/\x7f");
+    int32_t ok = get("GET", "/v1/secret/data/x~%20y");
+    pump();
+    ASSERT_INT_EQ(F.status[hash], 400);
+    ASSERT_INT_EQ(F.status[del] == 400 || F.rst[del] != 0, 1);
+    ASSERT_INT_EQ(F.n_held, 1);
+    ASSERT_STR_EQ(F.held[0]->target, "/v1/secret/data/x~%20y");
+    ASSERT_INT_EQ(F.status[ok], 0);
+    vpd_http_respond(F.held[0], 204, NULL, NULL, 0);
+    F.n_held = 0;
+    pump();
+    ASSERT_INT_EQ(F.status[ok], 204);
+    teardown();
+}
+
 TEST(list_put_head)
 {
     setup("p", 0);
@@ -984,8 +1005,8 @@ main(void)
 {
     return RUN_TESTS(
         T(get_maps_pseudo_headers), T(answer_with_many_headers),
-        T(pool_recycles_within_its_bound), T(list_put_head),
-        T(reset_while_held_then_answer_frees),
+        T(pool_recycles_within_its_bound), T(bad_bytes_in_the_target_are_400),
+        T(list_put_head), T(reset_while_held_then_answer_frees),
         T(reset_streams_count_against_the_limit), T(detach_marks_requests_gone),
         T(sync_answer_and_body_limit), T(header_list_over_the_limit_is_431),
         T(settings_timeout_and_goaway),
