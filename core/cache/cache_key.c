@@ -7,9 +7,9 @@
 #include "cache/cache_key.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -17,6 +17,9 @@
 static bool
 left_out(const char *name)
 {
+    /* Most headers do not start with "x-": they leave after one look. */
+    if ((name[0] | 0x20) != 'x' || name[1] != '-')
+        return false;
     return strcasecmp(name, "X-Vault-Index") == 0 ||
            strcasecmp(name, "X-Vault-Forward") == 0 ||
            strcasecmp(name, "X-Vault-Inconsistent") == 0 ||
@@ -53,7 +56,12 @@ static int
 by_name(const void *a, const void *b)
 {
     size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
-    int c = strcasecmp(sort_base[ia].name, sort_base[ib].name);
+    const char *na = sort_base[ia].name, *nb = sort_base[ib].name;
+    /* Most pairs differ in their first letter: settled without a call,
+     * in the order strcasecmp gives. */
+    int c = tolower((unsigned char)na[0]) - tolower((unsigned char)nb[0]);
+    if (c == 0)
+        c = strcasecmp(na, nb);
     if (c != 0)
         return c;
     return ia < ib ? -1 : ia > ib; /* stable: values keep their order */
@@ -65,15 +73,30 @@ by_name(const void *a, const void *b)
 typedef struct {
     EVP_MD_CTX *md;
     size_t n;
+    bool spilled; /* part of the form went to the digest already */
+    bool failed;  /* no digest context could be made */
     unsigned char buf[1024];
 } feeder;
+
+/* The digest context is set up only when something is hashed: a form
+ * that matches the last one is never hashed at all. */
+static EVP_MD_CTX *
+md_of(feeder *f)
+{
+    if (!f->md && !f->failed) {
+        f->md = digest_ctx();
+        f->failed = !f->md;
+    }
+    return f->md;
+}
 
 static void
 flush(feeder *f)
 {
-    if (f->n)
+    if (f->n && md_of(f))
         EVP_DigestUpdate(f->md, f->buf, f->n);
     f->n = 0;
+    f->spilled = true;
 }
 
 static void
@@ -82,7 +105,9 @@ feed(feeder *f, const void *p, size_t len)
     if (len > sizeof f->buf - f->n) {
         flush(f);
         if (len >= sizeof f->buf) {
-            EVP_DigestUpdate(f->md, p, len);
+            f->spilled = true;
+            if (md_of(f))
+                EVP_DigestUpdate(f->md, p, len);
             return;
         }
     }
@@ -98,6 +123,31 @@ feed_lower(feeder *f, const char *s)
             flush(f);
         f->buf[f->n++] = (unsigned char)tolower((unsigned char)*s);
     }
+}
+
+/* The last canonical form that fit in the feeder's buffer and its digest.
+ * A client that repeats a request (a poller, a burst of streams on one
+ * connection) gets its key from a comparison instead of a SHA-256, which
+ * costs more than the rest of a cache hit.  The form holds the token, so a
+ * request with another token never matches it; it is wiped when replaced.
+ * Used by the loop thread only, like sort_base. */
+static struct {
+    size_t len;
+    unsigned char form[1024];
+    char hex[VPD_CACHE_KEY_LEN + 1];
+} last;
+
+/* The decimal digits of v, written backwards from the end of buf; returns
+ * where they start. */
+static char *
+decimal(char *buf, size_t cap, size_t v)
+{
+    char *p = buf + cap;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && p > buf);
+    return p;
 }
 
 int
@@ -119,12 +169,12 @@ vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
     sort_base = headers->v;
     qsort(order, n, sizeof *order, by_name);
 
-    EVP_MD_CTX *md = digest_ctx();
     int rc = -1;
-    if (md) {
+    {
         feeder f;
-        f.md = md;
+        f.md = NULL;
         f.n = 0;
+        f.spilled = f.failed = false;
         feed(&f, method, strlen(method) + 1);
         feed(&f, target, strlen(target) + 1);
         for (size_t i = 0; i < n; i++) {
@@ -133,22 +183,40 @@ vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
             feed(&f, ":", 1);
             feed(&f, h->value, strlen(h->value) + 1);
         }
-        char len[32];
-        int ll = snprintf(len, sizeof len, "%zu", body_len);
+        char len[24];
+        char *digits = decimal(len, sizeof len - 1, body_len);
+        len[sizeof len - 1] = '\0';
         feed(&f, "", 1);
-        feed(&f, len, (size_t)ll + 1);
+        feed(&f, digits, (size_t)(len + sizeof len - digits));
         if (body_len)
             feed(&f, body, body_len);
         feed(&f, token ? token : "", token ? strlen(token) : 0);
-        flush(&f);
-        OPENSSL_cleanse(f.buf, sizeof f.buf);
-        unsigned char digest[32];
-        unsigned int dl = 0;
-        if (EVP_DigestFinal_ex(md, digest, &dl) == 1 && dl == 32) {
-            vpd_cache_key_to_hex(digest, out); /* its first 16 bytes */
+        size_t used = f.n;
+        if (!f.spilled && used && used == last.len &&
+            memcmp(f.buf, last.form, used) == 0) {
+            memcpy(out, last.hex, sizeof last.hex);
+            OPENSSL_cleanse(f.buf, used);
             rc = 0;
+        } else {
+            bool whole = !f.spilled;
+            flush(&f);
+            unsigned char digest[32];
+            unsigned int dl = 0;
+            if (md_of(&f) && !f.failed &&
+                EVP_DigestFinal_ex(f.md, digest, &dl) == 1 && dl == 32) {
+                vpd_cache_key_to_hex(digest, out); /* its first 16 bytes */
+                OPENSSL_cleanse(last.form, last.len);
+                last.len = 0;
+                if (whole && used) {
+                    memcpy(last.form, f.buf, used);
+                    memcpy(last.hex, out, sizeof last.hex);
+                    last.len = used;
+                }
+                rc = 0;
+            }
+            OPENSSL_cleanse(f.buf, whole ? used : sizeof f.buf);
+            OPENSSL_cleanse(digest, sizeof digest);
         }
-        OPENSSL_cleanse(digest, sizeof digest);
     }
     if (order != small)
         free(order);
@@ -167,15 +235,26 @@ nibble(char c)
     return -1;
 }
 
+/* Every lookup turns its key into bytes: a table instead of two branches
+ * per digit.  It holds each lower-case hex digit's value plus one, so that
+ * the zero of every other byte (a NUL included) says "not a digit". */
+static const unsigned char hex_plus_one[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
+
 int
 vpd_cache_key_to_bin(const char *id, unsigned char out[VPD_CACHE_KEY_BIN_LEN])
 {
     for (size_t i = 0; i < VPD_CACHE_KEY_BIN_LEN; i++) {
-        int hi = nibble(id[2 * i]);
-        int lo = hi < 0 ? -1 : nibble(id[2 * i + 1]);
-        if (lo < 0)
+        unsigned hi = hex_plus_one[(unsigned char)id[2 * i]];
+        if (!hi)
+            return -1; /* a NUL too: a short id is never read past */
+        unsigned lo = hex_plus_one[(unsigned char)id[2 * i + 1]];
+        if (!lo)
             return -1;
-        out[i] = (unsigned char)(hi << 4 | lo);
+        out[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
     }
     return id[VPD_CACHE_KEY_LEN] == '\0' ? 0 : -1;
 }

@@ -153,14 +153,18 @@ on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f, void *user)
     return 0;
 }
 
+/* The value comes as nghttp2's reference-counted buffer, so that the
+ * stream can keep :path and :authority without copying them. */
 static int
-on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name,
-          size_t nl, const uint8_t *value, size_t vl, uint8_t flags, void *user)
+on_header(nghttp2_session *ng, const nghttp2_frame *f, nghttp2_rcbuf *name,
+          nghttp2_rcbuf *value, uint8_t flags, void *user)
 {
     vpd_h2_conn *h = user;
     h2_stream *s = stream_of(h, f->hd.stream_id);
-    if (s)
-        vpd_h2_stream_header(s, name, nl, value, vl);
+    if (s) {
+        nghttp2_vec nv = nghttp2_rcbuf_get_buf(name);
+        vpd_h2_stream_header(s, nv.base, nv.len, value);
+    }
     return h->failed ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
@@ -290,7 +294,7 @@ vpd_h2_conn_new(const vpd_h2_io *io, void *arg, const vpd_h2_limits *lim)
     nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
                                                             on_begin_headers);
-    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_header_callback2(cb, on_header);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
                                                               on_data_chunk);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
@@ -308,7 +312,9 @@ vpd_h2_conn_new(const vpd_h2_io *io, void *arg, const vpd_h2_limits *lim)
     nghttp2_option_set_stream_reset_rate_limit(opt, 2 * RESET_BURST,
                                                2 * RESET_RATE);
 #endif
-    if (nghttp2_session_server_new2(&h->ng, cb, h, opt) != 0)
+    nghttp2_mem mem;
+    vpd_h2_pool_mem(&h->pool, &mem);
+    if (nghttp2_session_server_new3(&h->ng, cb, h, opt, &mem) != 0)
         goto fail;
     nghttp2_session_callbacks_del(cb);
     nghttp2_option_del(opt);
@@ -335,6 +341,7 @@ fail:
         nghttp2_option_del(opt);
     if (h->ng)
         nghttp2_session_del(h->ng);
+    vpd_h2_pool_clear(&h->pool);
     free(h);
     return NULL;
 }
@@ -515,10 +522,14 @@ vpd_h2_conn_free(vpd_h2_conn *h)
     if (!h)
         return;
     vpd_h2_conn_detach(h, false);
-    /* nghttp2 runs no callback while it is deleted. */
-    nghttp2_session_del(h->ng);
+    /* The streams go first: they hold references to nghttp2's buffers,
+     * which need the session to be released.  nghttp2 runs no callback
+     * while it is deleted, so it never sees the streams gone. */
     while (h->streams)
         vpd_h2_stream_free(h->streams);
+    nghttp2_session_del(h->ng);
+    /* Only now: nghttp2 and the streams have given every block back. */
+    vpd_h2_pool_clear(&h->pool);
     vpd_buf_free(&h->out);
     if (h->counted)
         vpd_h2_count_conn(false);

@@ -7,7 +7,7 @@
  * DATA frames contradict) with RST_STREAM PROTOCOL_ERROR. */
 #include "autoconf.h"
 
-#include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +23,7 @@
 h2_stream *
 vpd_h2_stream_new(vpd_h2_conn *h, int32_t id)
 {
-    h2_stream *s = calloc(1, sizeof *s);
+    h2_stream *s = vpd_h2_pool_zalloc(&h->pool, sizeof *s);
     if (!s)
         return NULL;
     s->h = h;
@@ -52,40 +52,51 @@ vpd_h2_stream_free(h2_stream *s)
     if (!s->complete)
         h->body_buffered -= s->body.len;
     vpd_h2_count_stream(false);
-    vpd_buf_free(&s->target);
-    vpd_buf_free(&s->authority);
+    if (s->target)
+        nghttp2_rcbuf_decref(s->target);
+    if (s->authority)
+        nghttp2_rcbuf_decref(s->authority);
     vpd_hdrs_free(&s->hdrs);
     vpd_buf_free_secret(&s->body);
     if (s->out) {
         explicit_bzero(s->out, s->out_len);
         free(s->out);
     }
-    free(s);
+    vpd_h2_pool_free(&h->pool, s);
+}
+
+/* Keeps a reference to a pseudo-header's value in *slot. */
+static void
+keep_value(nghttp2_rcbuf **slot, nghttp2_rcbuf *value)
+{
+    nghttp2_rcbuf_incref(value);
+    if (*slot)
+        nghttp2_rcbuf_decref(*slot);
+    *slot = value;
 }
 
 void
 vpd_h2_stream_header(h2_stream *s, const uint8_t *name, size_t nl,
-                     const uint8_t *value, size_t vl)
+                     nghttp2_rcbuf *value)
 {
+    nghttp2_vec vv = nghttp2_rcbuf_get_buf(value);
+    const uint8_t *vp = vv.base;
+    size_t vl = vv.len;
     s->header_bytes += nl + vl + HEADER_OVERHEAD;
     if (s->header_bytes > s->h->lim.max_header)
         s->header_too_large = true;
     if (s->in_trailers || s->header_too_large)
         return; /* trailers are counted, not kept, as on HTTP/1.1 */
-    const char *n = (const char *)name, *v = (const char *)value;
+    const char *n = (const char *)name, *v = (const char *)vp;
     if (nl && n[0] == ':') {
         if (nl == 7 && memcmp(n, ":method", 7) == 0) {
             size_t ml = vl < sizeof s->method ? vl : sizeof s->method - 1;
             memcpy(s->method, v, ml);
             s->method[ml] = '\0';
         } else if (nl == 5 && memcmp(n, ":path", 5) == 0) {
-            vpd_buf_reset(&s->target);
-            if (vpd_buf_append(&s->target, v, vl) != 0)
-                vpd_h2_conn_fail(s->h, NGHTTP2_INTERNAL_ERROR, "out of memory");
+            keep_value(&s->target, value);
         } else if (nl == 10 && memcmp(n, ":authority", 10) == 0) {
-            vpd_buf_reset(&s->authority);
-            if (vpd_buf_append(&s->authority, v, vl) != 0)
-                vpd_h2_conn_fail(s->h, NGHTTP2_INTERNAL_ERROR, "out of memory");
+            keep_value(&s->authority, value);
         }
         return;
     }
@@ -174,6 +185,18 @@ join_cookies(vpd_hdrs *h)
     return rc;
 }
 
+/* Bytes a request target may not hold: controls, space, DEL and '#'.  A
+ * table, since every byte of every target is looked at. */
+static const bool bad_in_target[256] = {
+    [0] = true,  [1] = true,  [2] = true,   [3] = true,   [4] = true,
+    [5] = true,  [6] = true,  [7] = true,   [8] = true,   [9] = true,
+    [10] = true, [11] = true, [12] = true,  [13] = true,  [14] = true,
+    [15] = true, [16] = true, [17] = true,  [18] = true,  [19] = true,
+    [20] = true, [21] = true, [22] = true,  [23] = true,  [24] = true,
+    [25] = true, [26] = true, [27] = true,  [28] = true,  [29] = true,
+    [30] = true, [31] = true, [' '] = true, ['#'] = true, [0x7f] = true,
+};
+
 void
 vpd_h2_stream_complete(h2_stream *s)
 {
@@ -184,16 +207,18 @@ vpd_h2_stream_complete(h2_stream *s)
     h->body_buffered -= s->body.len;
     if (s->answered)
         return; /* refused or answered early; the client has its answer */
-    const char *target = s->target.data;
-    size_t tl = s->target.len;
+    nghttp2_vec tv = {NULL, 0};
+    if (s->target)
+        tv = nghttp2_rcbuf_get_buf(s->target);
+    const char *target = (const char *)tv.base;
+    size_t tl = tv.len;
     if (!target || !tl || target[0] != '/') {
         /* CONNECT (no :path) and the asterisk form are not ours. */
         vpd_h2_stream_fail(s, 400, "malformed request: invalid request target");
         return;
     }
     for (size_t i = 0; i < tl; i++) {
-        unsigned char ch = (unsigned char)target[i];
-        if (ch <= 0x20 || ch == 0x7f || ch == '#') {
+        if (bad_in_target[(unsigned char)target[i]]) {
             vpd_h2_stream_fail(s, 400,
                                "malformed request: invalid request target");
             return;
@@ -229,9 +254,12 @@ vpd_h2_stream_complete(h2_stream *s)
     memcpy(r->pub.method, s->method, sizeof r->pub.method);
     r->head = strcmp(s->method, "HEAD") == 0;
     /* The router and the forwarder read Host, as they would on HTTP/1.1. */
-    if (s->authority.len && !vpd_hdrs_get(&s->hdrs, "host", 0) &&
-        vpd_hdrs_addn(&s->hdrs, "host", 4, s->authority.data,
-                      s->authority.len) != 0) {
+    nghttp2_vec av = {NULL, 0};
+    if (s->authority)
+        av = nghttp2_rcbuf_get_buf(s->authority);
+    if (av.len && !vpd_hdrs_get(&s->hdrs, "host", 0) &&
+        vpd_hdrs_addn(&s->hdrs, "host", 4, (const char *)av.base, av.len) !=
+            0) {
         free(r);
         vpd_h2_conn_fail(h, NGHTTP2_INTERNAL_ERROR, "out of memory");
         return;
@@ -300,18 +328,25 @@ decimal(char *buf, size_t cap, uint64_t v)
     return p;
 }
 
-static bool
-clean_value(const char *v)
+/* The length of a header name or value, or -1 when it holds CR or LF.  One
+ * pass for both: strcspn stops at the first CR, LF or the NUL. */
+static ptrdiff_t
+clean_len(const char *v)
 {
-    for (; *v; v++)
-        if (*v == '\r' || *v == '\n')
-            return false;
-    return true;
+    size_t n = strcspn(v, "\r\n");
+    return v[n] ? -1 : (ptrdiff_t)n;
 }
+
+/* Fields an answer has room for without an allocation: the router's
+ * answers carry a handful of headers. */
+#define NV_ON_STACK 24
 
 /* Submits HEADERS (and DATA through read_body).  The header rules are
  * those of the HTTP/1.1 answer (http/http.h), plus lower-case names and
- * no connection-specific header at all (RFC 9113 8.2.2). */
+ * no connection-specific header at all (RFC 9113 8.2.2).  nghttp2 copies
+ * the names and lower-cases them while it does, so they are handed over
+ * as they are; the names written here are static and lower-case already,
+ * and are not copied at all. */
 static void
 submit_answer(h2_stream *s, int status, const vpd_hdrs *hdrs, const char *body,
               size_t body_len, bool head)
@@ -322,31 +357,27 @@ submit_answer(h2_stream *s, int status, const vpd_hdrs *hdrs, const char *body,
     bool no_body = status < 200 || status == 204 || status == 304;
     bool keep_given_cl = head || status == 304;
     size_t nh = hdrs ? hdrs->n : 0;
-    /* One allocation for the field list and the lower-cased names after
-     * it: this runs for every answer. */
-    size_t names_len = 0;
-    for (size_t i = 0; i < nh; i++)
-        if (hdrs->v[i].name)
-            names_len += strlen(hdrs->v[i].name) + 1;
-    nghttp2_nv *nv = malloc((nh + 4) * sizeof *nv + names_len);
-    if (!nv) {
+    nghttp2_nv stack_nv[NV_ON_STACK];
+    nghttp2_nv *nv = stack_nv;
+    if (nh + 4 > NV_ON_STACK && !(nv = malloc((nh + 4) * sizeof *nv))) {
         vpd_h2_conn_fail(h, NGHTTP2_INTERNAL_ERROR, "out of memory");
         return;
     }
-    char *low = (char *)(nv + nh + 4);
     char st[3] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
                   (char)('0' + status % 10)};
     char cl[24];
     size_t n = 0;
     nv[n++] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)st, 7, 3,
-                           NGHTTP2_NV_FLAG_NONE};
+                           NGHTTP2_NV_FLAG_NO_COPY_NAME};
     bool has_date = false, wrote_cl = false;
     for (size_t i = 0; i < nh; i++) {
         const char *name = hdrs->v[i].name, *v = hdrs->v[i].value;
-        if (!name || !v || !*name || !clean_value(name) || !clean_value(v))
+        if (!name || !v || !*name)
             continue;
-        size_t nl = strlen(name);
-        unsigned flags = vpd_hdr_flags(name, nl);
+        ptrdiff_t nl = clean_len(name), vl = clean_len(v);
+        if (nl < 0 || vl < 0)
+            continue;
+        unsigned flags = vpd_hdr_flags(name, (size_t)nl);
         if (flags & (VPD_HDR_CONNECTION | VPD_HDR_HOP_BY_HOP))
             continue;
         if (flags & VPD_HDR_FRAMING) {
@@ -354,25 +385,21 @@ submit_answer(h2_stream *s, int status, const vpd_hdrs *hdrs, const char *body,
             if (!length || !keep_given_cl || wrote_cl)
                 continue;
             wrote_cl = true;
-        } else if (strcasecmp(name, "date") == 0) {
+        } else if (nl == 4 && strcasecmp(name, "date") == 0) {
             has_date = true;
         }
-        for (size_t k = 0; k < nl; k++)
-            low[k] = (char)tolower((unsigned char)name[k]);
-        low[nl] = '\0';
-        nv[n++] = (nghttp2_nv){(uint8_t *)low, (uint8_t *)v, nl, strlen(v),
-                               NGHTTP2_NV_FLAG_NONE};
-        low += nl + 1;
+        nv[n++] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)v, (size_t)nl,
+                               (size_t)vl, NGHTTP2_NV_FLAG_NONE};
     }
     const char *date = has_date ? NULL : h->io.date(h->arg);
     if (date)
         nv[n++] = (nghttp2_nv){(uint8_t *)"date", (uint8_t *)date, 4,
-                               strlen(date), NGHTTP2_NV_FLAG_NONE};
+                               strlen(date), NGHTTP2_NV_FLAG_NO_COPY_NAME};
     if (!no_body && !wrote_cl) {
         char *digits = decimal(cl, sizeof cl, body_len);
         nv[n++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)digits,
                                14, (size_t)(cl + sizeof cl - digits),
-                               NGHTTP2_NV_FLAG_NONE};
+                               NGHTTP2_NV_FLAG_NO_COPY_NAME};
     }
     bool with_data = !head && !no_body && body_len;
     if (with_data) {
@@ -392,7 +419,8 @@ submit_answer(h2_stream *s, int status, const vpd_hdrs *hdrs, const char *body,
     if (rc != 0)
         vpd_log(VPD_LOG_DEBUG, LOG_COMP, "h2 stream %d: answer not sent: %s",
                 s->id, nghttp2_strerror(rc));
-    free(nv);
+    if (nv != stack_nv)
+        free(nv);
     h->last_progress = vpd_h2_now(h);
 }
 

@@ -20,6 +20,7 @@
 #include "base/buf.h"
 #include "http/h2_conn.h"
 #include "http/h2_ids.h"
+#include "http/h2_pool.h"
 
 typedef struct h2_stream h2_stream;
 typedef struct h2_req h2_req;
@@ -46,7 +47,8 @@ struct vpd_h2_conn {
     size_t block_bytes;   /* the header block being received */
     unsigned block_frames;
     h2_bucket resets, control;
-    vpd_h2_ids ids; /* the client's stream ids so far */
+    vpd_h2_ids ids;   /* the client's stream ids so far */
+    vpd_h2_pool pool; /* nghttp2's memory and the streams' records */
     uint64_t started, last_progress, failed_at;
     bool got_settings; /* the client's first SETTINGS arrived */
     bool failed;       /* we ended the session with an error */
@@ -62,7 +64,9 @@ struct h2_stream {
     h2_stream *next, *prev;
     uint64_t start;
     char method[24];
-    vpd_buf target, authority;
+    /* :path and :authority, kept as nghttp2 decoded them (a reference,
+     * not a copy); released with the stream. */
+    nghttp2_rcbuf *target, *authority;
     vpd_hdrs hdrs;
     size_t header_bytes;
     vpd_buf body;
@@ -100,7 +104,7 @@ void vpd_h2_stream_free(h2_stream *s);
 /* One header of the request (or of its trailers, which are only
  * counted).  Pseudo-headers go to method, target, authority. */
 void vpd_h2_stream_header(h2_stream *s, const uint8_t *name, size_t nl,
-                          const uint8_t *value, size_t vl);
+                          nghttp2_rcbuf *value);
 /* Body bytes; false when the stream is over its limit (it is answered
  * with 413 and the bytes dropped). */
 void vpd_h2_stream_data(h2_stream *s, const uint8_t *data, size_t len);

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "base/buf.h"
 #include "http/h2_conn.h"
 #include "http/h2_ids.h"
+#include "http/h2_pool.h"
 #include "http/server.h"
 #include "test.h"
 
@@ -290,6 +292,94 @@ TEST(get_maps_pseudo_headers)
     ASSERT(!strstr(F.headers[id], "x-bad"));
     ASSERT(!strstr(F.headers[id], "999"));
     ASSERT_INT_EQ(F.released, 1);
+    teardown();
+}
+
+/* More headers than the answer keeps room for on the stack: every one
+ * still arrives, lower-cased, and the status and Date too. */
+TEST(answer_with_many_headers)
+{
+    setup("p", 0);
+    int32_t id = get("GET", "/v1/sys/health");
+    pump();
+    ASSERT_INT_EQ(F.n_held, 1);
+    vpd_hdrs h = {0};
+    for (int i = 0; i < 40; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "X-H%02d", i);
+        vpd_hdrs_add(&h, name, "v");
+    }
+    vpd_http_respond(F.held[0], 203, &h, "x", 1);
+    vpd_hdrs_free(&h);
+    F.n_held = 0;
+    pump();
+    ASSERT_INT_EQ(F.status[id], 203);
+    ASSERT_STR_CONTAINS(F.headers[id], "x-h00=v;");
+    ASSERT_STR_CONTAINS(F.headers[id], "x-h23=v;");
+    ASSERT_STR_CONTAINS(F.headers[id], "x-h39=v;");
+    ASSERT_STR_CONTAINS(F.headers[id], "date=Thu, 01 Jan 2026");
+    ASSERT_STR_CONTAINS(F.headers[id], "content-length=1;");
+    ASSERT(!strstr(F.headers[id], "X-H"));
+    teardown();
+}
+
+/* The pool hands a freed block out again, zeroed when asked, keeps no
+ * more than its bound, and grows blocks with their contents. */
+TEST(pool_recycles_within_its_bound)
+{
+    vpd_h2_pool pool = {0};
+    char *a = vpd_h2_pool_alloc(&pool, 100);
+    ASSERT_NOT_NULL(a);
+    memset(a, 'x', 100);
+    vpd_h2_pool_free(&pool, a);
+    char *b = vpd_h2_pool_zalloc(&pool, 120); /* same class: same block */
+    ASSERT(b == a);
+    for (size_t i = 0; i < 120; i++)
+        ASSERT_INT_EQ(b[i], 0);
+    memcpy(b, "kept", 5);
+    nghttp2_mem mem;
+    vpd_h2_pool_mem(&pool, &mem);
+    char *c = mem.realloc(b, 3000, mem.mem_user_data); /* beyond the classes */
+    ASSERT_NOT_NULL(c);
+    ASSERT_STR_EQ(c, "kept");
+    ASSERT_INT_EQ(pool.kept[1], 1);              /* b went back to its list */
+    c = mem.realloc(c, 2000, mem.mem_user_data); /* shrinking keeps it */
+    ASSERT_STR_EQ(c, "kept");
+    mem.free(c, mem.mem_user_data); /* a big block is not kept */
+    size_t kept = 0;
+    for (size_t i = 0; i < VPD_H2_POOL_CLASSES; i++)
+        kept += pool.kept[i];
+    ASSERT_INT_EQ(kept, 1);
+    void *many[VPD_H2_POOL_KEEP + 8];
+    for (size_t i = 0; i < sizeof many / sizeof many[0]; i++)
+        ASSERT_NOT_NULL(many[i] = mem.calloc(4, 16, mem.mem_user_data));
+    for (size_t i = 0; i < sizeof many / sizeof many[0]; i++)
+        mem.free(many[i], mem.mem_user_data);
+    ASSERT_INT_EQ(pool.kept[0], VPD_H2_POOL_KEEP);
+    ASSERT(mem.calloc(SIZE_MAX / 2, 4, mem.mem_user_data) == NULL);
+    vpd_h2_pool_clear(&pool);
+    ASSERT_INT_EQ(pool.kept[0], 0);
+    ASSERT(pool.free_list[0] == NULL && pool.free_list[1] == NULL);
+}
+
+/* A target with a fragment or a DEL never reaches the router: 400.  The
+ * same target without them does. */
+TEST(bad_bytes_in_the_target_are_400)
+{
+    setup("p", 0);
+    int32_t hash = get("GET", "/v1/secret/data/x#frag");
+    int32_t del = get("GET", "/v1/secret/data/\x7f");
+    int32_t ok = get("GET", "/v1/secret/data/x~%20y");
+    pump();
+    ASSERT_INT_EQ(F.status[hash], 400);
+    ASSERT_INT_EQ(F.status[del] == 400 || F.rst[del] != 0, 1);
+    ASSERT_INT_EQ(F.n_held, 1);
+    ASSERT_STR_EQ(F.held[0]->target, "/v1/secret/data/x~%20y");
+    ASSERT_INT_EQ(F.status[ok], 0);
+    vpd_http_respond(F.held[0], 204, NULL, NULL, 0);
+    F.n_held = 0;
+    pump();
+    ASSERT_INT_EQ(F.status[ok], 204);
     teardown();
 }
 
@@ -914,8 +1004,9 @@ int
 main(void)
 {
     return RUN_TESTS(
-        T(get_maps_pseudo_headers), T(list_put_head),
-        T(reset_while_held_then_answer_frees),
+        T(get_maps_pseudo_headers), T(answer_with_many_headers),
+        T(pool_recycles_within_its_bound), T(bad_bytes_in_the_target_are_400),
+        T(list_put_head), T(reset_while_held_then_answer_frees),
         T(reset_streams_count_against_the_limit), T(detach_marks_requests_gone),
         T(sync_answer_and_body_limit), T(header_list_over_the_limit_is_431),
         T(settings_timeout_and_goaway),

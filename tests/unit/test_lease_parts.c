@@ -431,6 +431,36 @@ TEST(cache_keys_stay_what_earlier_versions_computed)
     vpd_hdrs_free(&h);
 }
 
+/* A repeated request gets its key without hashing again; the remembered
+ * one must never answer for another token, nor for a token that only
+ * starts like the remembered one. */
+TEST(cache_key_repeated_request_never_crosses_tokens)
+{
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "Accept", "*/*");
+    char a[VPD_CACHE_KEY_LEN + 1], a2[VPD_CACHE_KEY_LEN + 1];
+    char b[VPD_CACHE_KEY_LEN + 1], b2[VPD_CACHE_KEY_LEN + 1];
+    char c[VPD_CACHE_KEY_LEN + 1], d[VPD_CACHE_KEY_LEN + 1];
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-a", a), 0);
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-a", a2), 0);
+    ASSERT_STR_EQ(a, a2);
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-b", b), 0);
+    ASSERT(strcmp(a, b) != 0);
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-b", b2), 0);
+    ASSERT_STR_EQ(b, b2);
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-bb", c), 0);
+    ASSERT(strcmp(b, c) != 0);
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, NULL, d), 0);
+    ASSERT(strcmp(d, b) != 0 && strcmp(d, c) != 0);
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-a", a2), 0);
+    ASSERT_STR_EQ(a, a2);
+    /* The consistency headers stay out of a remembered key too. */
+    vpd_hdrs_add(&h, "X-Vault-Index", "v1:changes");
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-a", a2), 0);
+    ASSERT_STR_EQ(a, a2);
+    vpd_hdrs_free(&h);
+}
+
 /* ---- hot answers --------------------------------------------------------- */
 
 TEST(hot_answers_keep_drop_and_replace)
@@ -478,5 +508,6 @@ main(void)
         T(unpack_reads_the_earlier_packed_form), T(pack_with_words_and_date),
         T(cache_key_hex_and_binary),
         T(cache_keys_stay_what_earlier_versions_computed),
+        T(cache_key_repeated_request_never_crosses_tokens),
         T(hot_answers_keep_drop_and_replace));
 }
