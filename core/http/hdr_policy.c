@@ -6,37 +6,38 @@
 #include "http/hdr_policy.h"
 
 #include <string.h>
-#include <strings.h>
 
 #define ENTRY(lit, flags)                                                      \
     {                                                                          \
         lit, sizeof lit - 1, flags                                             \
     }
 
+/* Names in lower case, zero-padded to three words: entry_is compares a
+ * word at a time. */
 static const struct {
-    const char *name;
+    char name[24];
     size_t len;
     unsigned flags;
 } header_table[] = {
     /* RFC 9110 7.6.1, plus the legacy names Go's reverse proxy drops too
      * (Keep-Alive, Proxy-Connection, Proxy-Authenticate,
      * Proxy-Authorization, Upgrade). */
-    ENTRY("Connection", VPD_HDR_HOP_BY_HOP | VPD_HDR_CONNECTION),
-    ENTRY("Keep-Alive", VPD_HDR_HOP_BY_HOP | VPD_HDR_CONNECTION),
-    ENTRY("Proxy-Connection", VPD_HDR_HOP_BY_HOP),
-    ENTRY("Proxy-Authenticate", VPD_HDR_HOP_BY_HOP),
-    ENTRY("Proxy-Authorization", VPD_HDR_HOP_BY_HOP),
-    ENTRY("TE", VPD_HDR_HOP_BY_HOP),
-    ENTRY("Trailer", VPD_HDR_HOP_BY_HOP),
-    ENTRY("Transfer-Encoding", VPD_HDR_HOP_BY_HOP | VPD_HDR_FRAMING),
-    ENTRY("Upgrade", VPD_HDR_HOP_BY_HOP),
-    ENTRY("Content-Length", VPD_HDR_FRAMING),
+    ENTRY("connection", VPD_HDR_HOP_BY_HOP | VPD_HDR_CONNECTION),
+    ENTRY("keep-alive", VPD_HDR_HOP_BY_HOP | VPD_HDR_CONNECTION),
+    ENTRY("proxy-connection", VPD_HDR_HOP_BY_HOP),
+    ENTRY("proxy-authenticate", VPD_HDR_HOP_BY_HOP),
+    ENTRY("proxy-authorization", VPD_HDR_HOP_BY_HOP),
+    ENTRY("te", VPD_HDR_HOP_BY_HOP),
+    ENTRY("trailer", VPD_HDR_HOP_BY_HOP),
+    ENTRY("transfer-encoding", VPD_HDR_HOP_BY_HOP | VPD_HDR_FRAMING),
+    ENTRY("upgrade", VPD_HDR_HOP_BY_HOP),
+    ENTRY("content-length", VPD_HDR_FRAMING),
     /* The forwarder names the upstream host itself. */
-    ENTRY("Host", VPD_HDR_NOT_UPSTREAM),
+    ENTRY("host", VPD_HDR_NOT_UPSTREAM),
     /* The listener has already answered 100-continue and read the body. */
-    ENTRY("Expect", VPD_HDR_NOT_UPSTREAM),
+    ENTRY("expect", VPD_HDR_NOT_UPSTREAM),
     /* Bodies come back identity-encoded, as Vault Proxy asks for them. */
-    ENTRY("Accept-Encoding", VPD_HDR_NOT_UPSTREAM),
+    ENTRY("accept-encoding", VPD_HDR_NOT_UPSTREAM),
 };
 
 /* The table entries a name of length nl could match: at most two share a
@@ -87,12 +88,33 @@ candidates(size_t nl, unsigned *a, unsigned *b)
     }
 }
 
+/* Up to 8 bytes of a table name and of the candidate, compared without
+ * regard to case: bit 0x40 is set in the letters of the lower-case name
+ * and in neither '-' nor the zero padding, so `fold` has 0x20 exactly at
+ * the letters, and a byte matches when it is that letter in either case
+ * or, elsewhere, the very same byte. */
+static inline bool
+same_word(uint64_t want, const char *name, size_t n)
+{
+    uint64_t got = 0;
+    memcpy(&got, name, n);
+    uint64_t fold = (want >> 1) & UINT64_C(0x2020202020202020);
+    return (got | fold) == want;
+}
+
 static bool
 entry_is(unsigned idx, const char *name, size_t nl)
 {
-    return idx && header_table[idx - 1].len == nl &&
-           (header_table[idx - 1].name[0] | 0x20) == (name[0] | 0x20) &&
-           strncasecmp(header_table[idx - 1].name, name, nl) == 0;
+    if (!idx || header_table[idx - 1].len != nl)
+        return false;
+    const char *t = header_table[idx - 1].name;
+    for (size_t i = 0; i < nl; i += 8) {
+        uint64_t want;
+        memcpy(&want, t + i, 8);
+        if (!same_word(want, name + i, nl - i < 8 ? nl - i : 8))
+            return false;
+    }
+    return true;
 }
 
 #define STARTS(c) (UINT32_C(1) << ((c) - 'a'))
@@ -145,15 +167,13 @@ vpd_hdr_keeps_length(const char *method, int status)
     return status == 304 || (method && strcmp(method, "HEAD") == 0);
 }
 
-/* The first four bytes settle Content-Type and Content-Length, which
- * every answer has, without a call; the checks stop at a NUL (0x20 after
- * folding), so a shorter name is never read past its end. */
-static bool
-is_connection(const char *name)
+/* A name's length settles nearly every header without reading it
+ * (Connection is the table's first entry). */
+static inline bool
+is_connection(const vpd_hdr *h)
 {
-    return (name[0] | 0x20) == 'c' && (name[1] | 0x20) == 'o' &&
-           (name[2] | 0x20) == 'n' && (name[3] | 0x20) == 'n' &&
-           strcasecmp(name, "Connection") == 0;
+    return h->name_len == 10 && h->name && (h->name[0] | 0x20) == 'c' &&
+           entry_is(1, h->name, 10);
 }
 
 /* Splits a Connection value into f->tok as token_in_list reads it (comma
@@ -195,7 +215,7 @@ vpd_hdr_filter_init(vpd_hdr_filter *f, const vpd_hdrs *src,
     f->many_tok = false;
     f->keep_length = keep_length && dir == VPD_HDR_TO_CLIENT;
     for (size_t i = 0; src && i < src->n; i++) {
-        if (!src->v[i].name || !is_connection(src->v[i].name))
+        if (!is_connection(&src->v[i]))
             continue;
         if (f->nconn == sizeof f->conn / sizeof f->conn[0]) {
             f->many = true;
@@ -204,6 +224,22 @@ vpd_hdr_filter_init(vpd_hdr_filter *f, const vpd_hdrs *src,
         f->conn[f->nconn++] = src->v[i].value ? src->v[i].value : "";
         split_tokens(f, f->conn[f->nconn - 1]);
     }
+}
+
+/* Two names of n bytes each, compared without regard to ASCII case. */
+static bool
+same_name(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if ((unsigned)(x - 'A') < 26u)
+            x |= 0x20;
+        if ((unsigned)(y - 'A') < 26u)
+            y |= 0x20;
+        if (x != y)
+            return false;
+    }
+    return true;
 }
 
 /* Whether `name` is one of the tokens of a Connection value: a comma
@@ -222,7 +258,7 @@ token_in_list(const char *list, const char *name, size_t nl)
         const char *e = p;
         while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
             e--;
-        if ((size_t)(e - s) == nl && nl && strncasecmp(s, name, nl) == 0)
+        if ((size_t)(e - s) == nl && nl && same_name(s, name, nl))
             return true;
     }
     return false;
@@ -233,7 +269,7 @@ named_by_connection(const vpd_hdr_filter *f, const char *name, size_t nl)
 {
     if (!f->many && !f->many_tok) {
         for (size_t i = 0; i < f->ntok; i++)
-            if (f->tok[i].n == nl && strncasecmp(f->tok[i].p, name, nl) == 0)
+            if (f->tok[i].n == nl && same_name(f->tok[i].p, name, nl))
                 return true;
         return false;
     }
@@ -245,15 +281,16 @@ named_by_connection(const vpd_hdr_filter *f, const char *name, size_t nl)
     }
     for (size_t i = 0; i < f->src->n; i++) {
         const vpd_hdr *h = &f->src->v[i];
-        if (h->name && is_connection(h->name) &&
+        if (is_connection(h) &&
             token_in_list(h->value ? h->value : "", name, nl))
             return true;
     }
     return false;
 }
 
-bool
-vpd_hdr_filter_drops(const vpd_hdr_filter *f, const char *name, size_t nl)
+/* The body of vpd_hdr_filter_drops, inline in vpd_hdrs_filter's loop. */
+static inline bool
+drops(const vpd_hdr_filter *f, const char *name, size_t nl)
 {
     unsigned flags = vpd_hdr_flags(name, nl);
     if (flags & VPD_HDR_HOP_BY_HOP)
@@ -263,6 +300,12 @@ vpd_hdr_filter_drops(const vpd_hdr_filter *f, const char *name, size_t nl)
     if ((flags & VPD_HDR_NOT_UPSTREAM) && f->dir == VPD_HDR_TO_UPSTREAM)
         return true;
     return (f->nconn || f->many) && named_by_connection(f, name, nl);
+}
+
+bool
+vpd_hdr_filter_drops(const vpd_hdr_filter *f, const char *name, size_t nl)
+{
+    return drops(f, name, nl);
 }
 
 size_t
@@ -278,11 +321,14 @@ vpd_hdrs_filter(vpd_hdrs *h, vpd_hdr_direction dir, bool keep_length)
     size_t kept = 0;
     for (size_t i = 0; i < h->n; i++) {
         const char *n = h->v[i].name;
-        if (n && vpd_hdr_filter_drops(&f, n, strlen(n)))
+        if (n && drops(&f, n, h->v[i].name_len))
             continue;
-        vpd_hdr keep = h->v[i];
-        h->v[i] = h->v[kept];
-        h->v[kept++] = keep;
+        if (i != kept) {
+            vpd_hdr keep = h->v[i];
+            h->v[i] = h->v[kept];
+            h->v[kept] = keep;
+        }
+        kept++;
     }
     size_t gone = h->n - kept;
     vpd_hdrs_truncate(h, kept);

@@ -54,6 +54,25 @@ enum {
  * proxied request, and most names it sees are not in the table. */
 extern const uint32_t vpd_hdr_starts[20];
 
+/* Whether the nl bytes at name are `lower` (nl bytes, lower case) without
+ * regard to ASCII case, as strncasecmp in the C locale would say for names
+ * without NULs.  Inline: header names are short, and a libc call costs
+ * more than the loop on the path every answer takes. */
+static inline bool
+vpd_hdr_name_is(const char *name, size_t nl, const char *lower, size_t ll)
+{
+    if (nl != ll)
+        return false;
+    for (size_t i = 0; i < nl; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if ((unsigned)(c - 'A') < 26u)
+            c |= 0x20;
+        if (c != (unsigned char)lower[i])
+            return false;
+    }
+    return true;
+}
+
 /* The table lookup behind vpd_hdr_flags. */
 unsigned vpd_hdr_flags_lookup(const char *name, size_t nl);
 

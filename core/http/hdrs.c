@@ -57,8 +57,7 @@ static void
 wipe_header(vpd_hdr *hd)
 {
     /* The name's and the value's bytes, with both NULs: adjacent. */
-    size_t len = (size_t)(hd->value - hd->name) + strlen(hd->value) + 1;
-    explicit_bzero(hd->name, len);
+    explicit_bzero(hd->name, hd->name_len + hd->value_len + 2);
 }
 
 /* Wipes and frees every block but the newest (the largest), which is
@@ -125,6 +124,8 @@ vpd_hdrs_addn(vpd_hdrs *h, const char *name, size_t name_len, const char *value,
     val[value_len] = '\0';
     h->v[h->n].name = n;
     h->v[h->n].value = val;
+    h->v[h->n].name_len = name_len;
+    h->v[h->n].value_len = value_len;
     h->n++;
     return 0;
 }

@@ -18,6 +18,9 @@
 typedef struct {
     char *name;
     char *value;
+    /* Their lengths without the NUL, set when the header is added: the
+     * filters and the wipe read them instead of measuring every time. */
+    size_t name_len, value_len;
 } vpd_hdr;
 
 struct vpd_hdrs_block;

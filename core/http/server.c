@@ -488,11 +488,11 @@ conn_write_response(conn *c, int status, const vpd_hdrs *hdrs, const char *body,
             /* The server sends whole bodies and frames them itself; only a
              * HEAD or 304 answer may state the length of the body it
              * stands for. */
-            bool length = nl == 14 && strncasecmp(n, "Content-Length", 14) == 0;
+            bool length = vpd_hdr_name_is(n, nl, "content-length", 14);
             if (!length || !keep_given_cl || wrote_cl)
                 continue;
             wrote_cl = true;
-        } else if (nl == 4 && strncasecmp(n, "Date", 4) == 0) {
+        } else if (vpd_hdr_name_is(n, nl, "date", 4)) {
             has_date = true;
         }
         send[i].nl = nl;

@@ -138,6 +138,54 @@ TEST(names_match_in_any_case)
     ASSERT_INT_EQ(flags_of("hOST"), VPD_HDR_NOT_UPSTREAM);
 }
 
+/* Names are compared a word at a time with case folded only where the
+ * listed name has a letter: a byte that equals a letter or '-' once bit
+ * 0x20 is set (CR for '-', '_' and '@'-row bytes for letters) must not
+ * match, in the first word, the last one, or a short tail. */
+TEST(near_misses_do_not_match)
+{
+    static const char *misses[] = {"Content\rLength",
+                                   "Content-Lengt\x08",
+                                   "\x03ontent-Length",
+                                   "Proxy\rAuthorization",
+                                   "Proxy-Authorizatio\x0e",
+                                   "Keep\rAlive",
+                                   "Transfer-Encodin\x07",
+                                   "T\x05",
+                                   "\x14\x45",
+                                   "Hos\x14",
+                                   "Content_Length",
+                                   "Content-Lengti",
+                                   "Connectiom"};
+    for (size_t i = 0; i < sizeof misses / sizeof *misses; i++) {
+        size_t n = strlen(misses[i]);
+        if (vpd_hdr_flags_lookup(misses[i], n) != 0)
+            TEST_FAIL_("entry %zu matched a listed name", i);
+    }
+    /* Every letter of a listed name may be in either case. */
+    ASSERT_INT_EQ(flags_of("pROXY-aUTHORIZATIOn"), VPD_HDR_HOP_BY_HOP);
+    ASSERT_INT_EQ(flags_of("Content-LengtH"), VPD_HDR_FRAMING);
+}
+
+/* The list keeps each name's and value's length: the filter reads the
+ * name's instead of measuring it. */
+TEST(lengths_are_kept)
+{
+    vpd_hdrs h = {0};
+    ASSERT_INT_EQ(vpd_hdrs_add(&h, "Connection", "close"), 0);
+    ASSERT_INT_EQ(vpd_hdrs_addn(&h, "Close-Me", 5, "ab\0cd", 5), 0);
+    ASSERT_INT_EQ(vpd_hdrs_add(&h, "X-Kept", NULL), 0);
+    ASSERT_INT_EQ(h.v[0].name_len, 10);
+    ASSERT_INT_EQ(h.v[0].value_len, 5);
+    ASSERT_INT_EQ(h.v[1].name_len, 5);
+    ASSERT_INT_EQ(h.v[1].value_len, 5);
+    ASSERT_INT_EQ(h.v[2].name_len, 6);
+    ASSERT_INT_EQ(h.v[2].value_len, 0);
+    /* "Close" (five bytes of "Close-Me") is what Connection names. */
+    filtered(&h, VPD_HDR_TO_CLIENT, false, 2, "X-Kept");
+    vpd_hdrs_free(&h);
+}
+
 TEST(toward_upstream)
 {
     vpd_hdrs h = {0};
@@ -378,18 +426,18 @@ TEST(nothing_to_drop_changes_nothing)
 int
 main(void)
 {
-    return RUN_TESTS(T(hop_by_hop_names_carry_the_flag), T(other_flags),
-                     T(the_inline_check_agrees_with_the_lookup),
-                     T(names_match_in_any_case), T(toward_upstream),
-                     T(toward_the_client),
-                     T(head_and_304_answers_keep_their_length),
-                     T(headers_named_by_connection_go),
-                     T(only_connection_itself_names_headers),
-                     T(several_connection_headers_all_count),
-                     T(many_connection_headers_are_all_read),
-                     T(many_connection_tokens_are_all_read),
-                     T(header_memory_stays_put_and_is_reused),
-                     T(a_connection_header_can_name_a_framing_header),
-                     T(the_predicate_matches_the_in_place_filter),
-                     T(nothing_to_drop_changes_nothing));
+    return RUN_TESTS(
+        T(hop_by_hop_names_carry_the_flag), T(other_flags),
+        T(the_inline_check_agrees_with_the_lookup), T(names_match_in_any_case),
+        T(near_misses_do_not_match), T(lengths_are_kept), T(toward_upstream),
+        T(toward_the_client), T(head_and_304_answers_keep_their_length),
+        T(headers_named_by_connection_go),
+        T(only_connection_itself_names_headers),
+        T(several_connection_headers_all_count),
+        T(many_connection_headers_are_all_read),
+        T(many_connection_tokens_are_all_read),
+        T(header_memory_stays_put_and_is_reused),
+        T(a_connection_header_can_name_a_framing_header),
+        T(the_predicate_matches_the_in_place_filter),
+        T(nothing_to_drop_changes_nothing));
 }
