@@ -23,3 +23,14 @@ vpd_msg_text(const char *s)
     d[o] = '\0';
     return d;
 }
+
+char *
+vpd_decimal_backwards(char *buf, size_t cap, unsigned long long v)
+{
+    char *p = buf + cap;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && p > buf);
+    return p;
+}

@@ -16,4 +16,9 @@
  * several; valid until four more calls. */
 const char *vpd_msg_text(const char *s);
 
+/* Writes the decimal digits of v backwards from the end of buf (cap
+ * bytes, no NUL) and returns where they start: a length for a header
+ * without snprintf. */
+char *vpd_decimal_backwards(char *buf, size_t cap, unsigned long long v);
+
 #endif

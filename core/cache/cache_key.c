@@ -6,6 +6,8 @@
 
 #include "cache/cache_key.h"
 
+#include "base/textutil.h"
+
 #include <ctype.h>
 #include <stdbool.h>
 #include <openssl/crypto.h>
@@ -137,19 +139,6 @@ static struct {
     char hex[VPD_CACHE_KEY_LEN + 1];
 } last;
 
-/* The decimal digits of v, written backwards from the end of buf; returns
- * where they start. */
-static char *
-decimal(char *buf, size_t cap, size_t v)
-{
-    char *p = buf + cap;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v && p > buf);
-    return p;
-}
-
 int
 vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
               const char *body, size_t body_len, const char *token,
@@ -184,7 +173,7 @@ vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
             feed(&f, h->value, strlen(h->value) + 1);
         }
         char len[24];
-        char *digits = decimal(len, sizeof len - 1, body_len);
+        char *digits = vpd_decimal_backwards(len, sizeof len - 1, body_len);
         len[sizeof len - 1] = '\0';
         feed(&f, "", 1);
         feed(&f, digits, (size_t)(len + sizeof len - digits));

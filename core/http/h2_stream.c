@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "base/log.h"
+#include "base/textutil.h"
 #include "http/h2_stream.h"
 
 #define LOG_COMP "proxy.listener"
@@ -315,19 +316,6 @@ read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
     return (ssize_t)n;
 }
 
-/* The decimal digits of v, written backwards from the end of buf (no NUL:
- * nghttp2 takes lengths); returns where they start. */
-static char *
-decimal(char *buf, size_t cap, uint64_t v)
-{
-    char *p = buf + cap;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v && p > buf);
-    return p;
-}
-
 /* The length of a header name or value, or -1 when it holds CR or LF.  One
  * pass for both: strcspn stops at the first CR, LF or the NUL. */
 static ptrdiff_t
@@ -396,7 +384,7 @@ submit_answer(h2_stream *s, int status, const vpd_hdrs *hdrs, const char *body,
         nv[n++] = (nghttp2_nv){(uint8_t *)"date", (uint8_t *)date, 4,
                                strlen(date), NGHTTP2_NV_FLAG_NO_COPY_NAME};
     if (!no_body && !wrote_cl) {
-        char *digits = decimal(cl, sizeof cl, body_len);
+        char *digits = vpd_decimal_backwards(cl, sizeof cl, body_len);
         nv[n++] = (nghttp2_nv){(uint8_t *)"content-length", (uint8_t *)digits,
                                14, (size_t)(cl + sizeof cl - digits),
                                NGHTTP2_NV_FLAG_NO_COPY_NAME};
