@@ -5,6 +5,7 @@
 #include "autoconf.h"
 
 #include "agent/tmpl_parse.h"
+#include "base/textutil.h"
 
 #include <errno.h>
 #include <math.h>
@@ -154,18 +155,6 @@ expect(parser *p, tmpl_tok_kind kind, const char *context, const char *what)
     return t;
 }
 
-static int
-hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static size_t
 put_utf8(char *o, unsigned long r)
 {
@@ -232,7 +221,7 @@ unquote(parser *p, const tmpl_tok *t, size_t *out_len)
         unsigned long r = 0;
         if (digits) {
             for (int d = 0; d < digits; d++) {
-                int h = i < n ? hex_val(s[i]) : -1;
+                int h = i < n ? vpd_hex_value(s[i]) : -1;
                 if (h < 0)
                     fail_at(p, t->off, "invalid escape in %.*s", (int)t->len,
                             p->src + t->off);

@@ -34,3 +34,15 @@ vpd_decimal_backwards(char *buf, size_t cap, unsigned long long v)
     } while (v && p > buf);
     return p;
 }
+
+int
+vpd_hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

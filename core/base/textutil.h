@@ -16,6 +16,9 @@
  * several; valid until four more calls. */
 const char *vpd_msg_text(const char *s);
 
+/* The value of one hexadecimal digit (either case), or -1. */
+int vpd_hex_value(char c);
+
 /* Writes the decimal digits of v backwards from the end of buf (cap
  * bytes, no NUL) and returns where they start: a length for a header
  * without snprintf. */

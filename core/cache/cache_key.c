@@ -214,16 +214,6 @@ vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
 
 static const char hexdigits[] = "0123456789abcdef";
 
-static int
-nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Every lookup turns its key into bytes: a table instead of two branches
  * per digit.  It holds each lower-case hex digit's value plus one, so that
  * the zero of every other byte (a NUL included) says "not a digit". */
@@ -252,7 +242,7 @@ int
 vpd_cache_key_upgrade(const char *id, char out[VPD_CACHE_KEY_LEN + 1])
 {
     for (size_t i = 0; i < 2 * VPD_CACHE_KEY_LEN; i++) {
-        if (nibble(id[i]) < 0)
+        if (!hex_plus_one[(unsigned char)id[i]])
             return -1;
     }
     if (id[2 * VPD_CACHE_KEY_LEN] != '\0')

@@ -8,6 +8,7 @@
 #include "autoconf.h"
 
 #include "config/cfgtree.h"
+#include "base/textutil.h"
 
 #include "base/buf.h"
 
@@ -239,25 +240,13 @@ ident(parser *ps)
 }
 
 static int
-hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-static int
 read_hex(parser *ps, int digits, unsigned long *out)
 {
     unsigned long v = 0;
     if (ps->end - ps->p < digits)
         return -1;
     for (int i = 0; i < digits; i++) {
-        int h = hexval(ps->p[i]);
+        int h = vpd_hex_value(ps->p[i]);
         if (h < 0)
             return -1;
         v = v * 16 + (unsigned long)h;

@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 
 #include "base/log.h"
+#include "base/textutil.h"
 #include "base/secmem.h"
 
 /* Reads a small file into a secret buffer.  Returns 0, or -1 with errno
@@ -95,18 +96,6 @@ is_space(char c)
 }
 
 static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static int
 b64val(char c)
 {
     if (c >= 'A' && c <= 'Z')
@@ -144,7 +133,7 @@ decode_key(const char *s, size_t n, uint8_t key[VPD_PERSIST_KEY_LEN])
         n--;
     if (n == 2 * VPD_PERSIST_KEY_LEN) {
         for (size_t i = 0; i < VPD_PERSIST_KEY_LEN; i++) {
-            int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+            int hi = vpd_hex_value(s[2 * i]), lo = vpd_hex_value(s[2 * i + 1]);
             if (hi < 0 || lo < 0)
                 goto base64;
             key[i] = (uint8_t)(hi << 4 | lo);
