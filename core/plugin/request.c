@@ -45,6 +45,7 @@ vpd_req_header_add(vp_req_t *r, const char *name, const char *value)
 {
     if (vpd_hdr_is_hop_by_hop(name) || strcasecmp(name, "Host") == 0)
         return VP_EINVAL;
+    r->up_headers_checked = false; /* the forwarder filters it */
     return vpd_hdrs_add(&r->up_headers, name, value) == 0 ? 0 : VP_ENOMEM;
 }
 

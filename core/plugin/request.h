@@ -23,7 +23,12 @@ typedef struct {
 struct vp_req {
     vpd_http_req *http;  /* the client's request (server-owned) */
     vpd_hdrs up_headers; /* what goes upstream */
-    char *token;         /* effective token, wiped on free; "" none */
+    /* Every header of up_headers passed the upstream header policy and
+     * the forwarder's wire check (vpd_fwd_header_ok) as the router added
+     * it: the forwarder need not filter them again.  A plugin's addition
+     * clears it. */
+    bool up_headers_checked;
+    char *token; /* effective token, wiped on free; "" none */
     bool used_auto_auth_token;
     vpd_fwd_resp *resp;          /* upstream answer, during response hooks */
     vpd_hdrs extra_resp_headers; /* added by hooks for the client */

@@ -561,7 +561,21 @@ respond_error(proxied *p, int status, const char *prefix, const char *detail)
     finish(p);
 }
 
-/* Builds the upstream header list and picks the token. */
+/* Adds one header to the upstream list, noting whether the forwarder
+ * could write it as is. */
+static int
+add_up_header(vp_req_t *r, const char *name, size_t nl, const char *value,
+              size_t vl)
+{
+    if (!vpd_fwd_header_ok(name, nl, value, vl))
+        r->up_headers_checked = false;
+    return vpd_hdrs_addn(&r->up_headers, name, nl, value, vl);
+}
+
+/* Builds the upstream header list and picks the token: one pass over the
+ * client's headers applies the header policy, notes User-Agent and the
+ * client's token, and checks each kept header for the wire, so that the
+ * forwarder does not filter the list again. */
 static int
 prepare(proxied *p)
 {
@@ -569,22 +583,31 @@ prepare(proxied *p)
     vp_req_t *r = &p->r;
     const vpd_hdrs *in = &r->http->headers;
     vpd_use_token_mode mode = rt->cfg->api_proxy.use_auto_auth_token;
-    const char *ua = vpd_hdrs_get(in, "User-Agent", 0);
+    const char *ua = NULL, *token = NULL;
+    size_t token_len = 0;
     vpd_hdr_filter filter;
     vpd_hdr_filter_init(&filter, in, VPD_HDR_TO_UPSTREAM, false);
 
+    r->up_headers_checked = true;
     for (size_t i = 0; i < in->n; i++) {
-        const char *name = in->v[i].name;
-        if (vpd_hdr_filter_drops(&filter, name, strlen(name)))
+        const vpd_hdr *h = &in->v[i];
+        /* Replaced below by ours with the client's appended (the first
+         * one, even when a Connection header names it). */
+        bool is_ua = vpd_hdr_name_is(h->name, h->name_len, "user-agent", 10);
+        if (is_ua && !ua)
+            ua = h->value;
+        if (is_ua || vpd_hdr_filter_drops(&filter, h->name, h->name_len))
             continue;
-        /* Replaced below by ours with the client's appended. */
-        if (strcasecmp(name, "User-Agent") == 0)
-            continue;
-        /* force: the client's token is discarded before anything else. */
-        if (mode == VPD_AUTO_AUTH_TOKEN_FORCE &&
-            strcasecmp(name, "X-Vault-Token") == 0)
-            continue;
-        if (vpd_hdrs_add(&r->up_headers, name, in->v[i].value) != 0)
+        if (vpd_hdr_name_is(h->name, h->name_len, "x-vault-token", 13)) {
+            /* force: the client's token is discarded before anything. */
+            if (mode == VPD_AUTO_AUTH_TOKEN_FORCE)
+                continue;
+            if (!token) {
+                token = h->value;
+                token_len = h->value_len;
+            }
+        }
+        if (add_up_header(r, h->name, h->name_len, h->value, h->value_len) != 0)
             return -1;
     }
     /* Ours, then "; " and the client's, cut to 1023 bytes in all as
@@ -601,10 +624,9 @@ prepare(proxied *p)
         memcpy(agent + al + 2, ua, ul);
         al += 2 + ul;
     }
-    if (vpd_hdrs_addn(&r->up_headers, "User-Agent", 10, agent, al) != 0)
+    if (add_up_header(r, "User-Agent", 10, agent, al) != 0)
         return -1;
 
-    const char *token = vpd_hdrs_get(&r->up_headers, "X-Vault-Token", 0);
     /* Local requests (the agent's templates) always use auto-auth's. */
     if ((!token || !token[0]) &&
         (mode != VPD_AUTO_AUTH_TOKEN_FALSE || p->local_done)) {
@@ -613,16 +635,19 @@ prepare(proxied *p)
         const char *aa = vpd_token_current(rt->holder);
         r->used_auto_auth_token = true;
         if (aa) {
-            vpd_hdrs_del(&r->up_headers, "X-Vault-Token");
-            if (vpd_hdrs_add(&r->up_headers, "X-Vault-Token", aa) != 0)
+            size_t aa_len = strlen(aa);
+            if (token)
+                vpd_hdrs_del(&r->up_headers, "X-Vault-Token");
+            if (add_up_header(r, "X-Vault-Token", 13, aa, aa_len) != 0)
                 return -1;
             token = aa;
+            token_len = aa_len;
             p->token_generation = vpd_token_generation(rt->holder);
         } else if (vpd_token_is_dead(rt->holder) && rt->auto_auth) {
             p->wait_for_token = true; /* dead: a new one is on its way */
         }
     }
-    r->token = vpd_secret_dup(token ? token : "", token ? strlen(token) : 0);
+    r->token = vpd_secret_dup(token ? token : "", token ? token_len : 0);
     return r->token ? 0 : -1;
 }
 
@@ -713,7 +738,8 @@ set_auto_auth_token(proxied *p, const char *token, uint64_t generation)
 {
     vp_req_t *r = &p->r;
     vpd_hdrs_del(&r->up_headers, "X-Vault-Token");
-    if (token && vpd_hdrs_add(&r->up_headers, "X-Vault-Token", token) != 0)
+    if (token &&
+        add_up_header(r, "X-Vault-Token", 13, token, strlen(token)) != 0)
         return -1;
     vpd_secret_free(r->token);
     r->token = vpd_secret_dup(token ? token : "", token ? strlen(token) : 0);
@@ -879,6 +905,7 @@ forward(proxied *p)
         .body_len = r->http->body_len,
         .max_retries = -1,
         .timeout_ms = p->router->timeout_ms,
+        .headers_checked = r->up_headers_checked,
     };
     p->up_t0_ns = uv_hrtime();
     p->op = vpd_fwd_send(p->router->fwd, &fr, on_upstream, p);

@@ -1347,17 +1347,55 @@ vpd_fwd_resp_take(vpd_fwd_resp *resp, size_t *len)
     return b;
 }
 
+bool
+vpd_fwd_header_ok(const char *name, size_t name_len, const char *value,
+                  size_t value_len)
+{
+    return name_len && token_len(name) == name_len &&
+           !memchr(value, '\n', value_len) && !memchr(value, '\r', value_len);
+}
+
+/* Headers the caller has checked (vpd_fwd_req.headers_checked) as lines
+ * for the upstream: one reservation, then plain copies. */
+static int
+write_checked_headers(vpd_buf *b, const vpd_hdrs *in)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < in->n; i++)
+        total += in->v[i].name_len + in->v[i].value_len + 4;
+    if (vpd_buf_reserve(b, total) != 0)
+        return -1;
+    char *p = b->data + b->len;
+    for (size_t i = 0; i < in->n; i++) {
+        const vpd_hdr *h = &in->v[i];
+        memcpy(p, h->name, h->name_len);
+        p += h->name_len;
+        *p++ = ':';
+        *p++ = ' ';
+        memcpy(p, h->value, h->value_len);
+        p += h->value_len;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    b->len = (size_t)(p - b->data);
+    b->data[b->len] = '\0';
+    return 0;
+}
+
 /* The client's headers as lines for the upstream (op->hdrs), minus what
  * the header policy keeps from Vault (http/hdr_policy.h: hop-by-hop and
  * Connection-named headers, framing, Host, Expect, Accept-Encoding).  A
  * name that is not a token or a value with CR or LF would let a client
- * smuggle header lines: such headers are dropped too. */
+ * smuggle header lines: such headers are dropped too.  A caller that
+ * checked all this already (the router) has its list written as is. */
 static int
-build_headers(vpd_fwd_op *op, const vpd_hdrs *in)
+build_headers(vpd_fwd_op *op, const vpd_hdrs *in, bool checked)
 {
     size_t nin = in ? in->n : 0;
     vpd_buf *b = &op->hdrs;
     vpd_buf_reset(b);
+    if (checked && nin)
+        return write_checked_headers(b, in);
     vpd_hdr_filter f;
     vpd_hdr_filter_init(&f, in, VPD_HDR_TO_UPSTREAM, false);
     int rc = 0;
@@ -1452,7 +1490,7 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
     memcpy(op->target + pl + slash, req->target, tl + 1);
     op->tbuf.len = pl + slash + tl;
     op->prefix_len = pl + slash;
-    if (build_headers(op, req->headers) != 0)
+    if (build_headers(op, req->headers, req->headers_checked) != 0)
         goto fail;
 
     op->body_len = op->send_body ? req->body_len : 0;

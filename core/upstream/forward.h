@@ -47,6 +47,12 @@ typedef struct {
      * Connection: Upgrade.  A 101 answer then hands the connection over
      * in resp->upgraded; redirects are followed as for any request. */
     const char *upgrade;
+    /* Set when the caller vouches for `headers`: none is one the header
+     * policy drops toward the upstream (http/hdr_policy.h), every name is
+     * a token and no value holds CR or LF (vpd_fwd_header_ok).  The
+     * forwarder then writes them out without filtering them again; the
+     * router checks each header as it builds its list anyway. */
+    bool headers_checked;
 } vpd_fwd_req;
 
 /* What the callback sees.  `headers` are the upstream's in its order,
@@ -90,6 +96,12 @@ vpd_fwd *vpd_fwd_new(uv_loop_t *loop, const vpd_vault_config *vault, char *err,
  * as TLS errors on the requests.  Returns 0, or -1 (out of memory) with
  * the old settings kept. */
 int vpd_fwd_set_tls(vpd_fwd *fwd, const vpd_vault_config *vault);
+
+/* Whether a header can go on the wire as it is: its name a token (RFC 9110
+ * tchar) and its value free of CR and LF.  The forwarder drops any other
+ * header, as one that could smuggle header lines. */
+bool vpd_fwd_header_ok(const char *name, size_t name_len, const char *value,
+                       size_t value_len);
 
 /* Starts a request.  cb runs exactly once on the loop, never before
  * vpd_fwd_send returns.  Retries transport errors, 429 and 5xx except 501

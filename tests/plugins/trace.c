@@ -3,7 +3,8 @@
  * can read the order of the chain from the answer.  Request headers steer
  * it: "X-Trace-Answer: A" makes instance A answer early;
  * "X-Trace-Retry: A:3" makes instance A ask for a retry until the request
- * has been sent 3 times. */
+ * has been sent 3 times; "X-Trace-Add: A:Name:value" makes instance A add
+ * the request header "Name: value" for the upstream. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,21 @@ trace_on_request(vp_instance_t *inst, vp_req_t *req)
             0)
             return VP_ERROR;
         return VP_DONE;
+    }
+    const char *label = label_of(inst);
+    size_t len = strlen(label);
+    for (size_t i = 0; (answer = host->req_header(req, "X-Trace-Add", i));
+         i++) {
+        if (strncmp(answer, label, len) != 0 || answer[len] != ':')
+            continue;
+        const char *colon = strchr(answer + len + 1, ':');
+        if (!colon)
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(colon - answer - len - 1),
+                 answer + len + 1);
+        if (host->req_header_add(req, name, colon + 1) != 0)
+            return VP_ERROR;
     }
     return VP_CONTINUE;
 }

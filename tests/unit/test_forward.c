@@ -652,6 +652,50 @@ TEST(request_headers_filtered)
     env_done(&e);
 }
 
+/* A caller that checked its headers (the router) has them written as
+ * they are, in order: the forwarder does not filter them again. */
+TEST(checked_request_headers_written_as_they_are)
+{
+    ASSERT(vpd_fwd_header_ok("X-A", 3, "v", 1));
+    ASSERT(vpd_fwd_header_ok("X-A", 3, "", 0));
+    ASSERT(!vpd_fwd_header_ok("", 0, "v", 1));
+    ASSERT(!vpd_fwd_header_ok("X A", 3, "v", 1));
+    ASSERT(!vpd_fwd_header_ok("X-A", 3, "a\r\nX-I: 1", 10));
+    ASSERT(!vpd_fwd_header_ok("X-A", 3, "a\nb", 3));
+    ASSERT(!vpd_fwd_header_ok("X-A", 3, "a\rb", 3));
+
+    upstream_t *up = upstream_start(NULL);
+    env_t e;
+    env_http(&e, up);
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "X-First", "1");
+    vpd_hdrs_add(&h, "X-Empty", "");
+    vpd_hdrs_add(&h, "Accept-Encoding", "identity");
+    vpd_hdrs_add(&h, "X-Vault-Token", "s.abc");
+    vpd_fwd_req q = mkreq("GET", "/v1/x");
+    q.headers = &h;
+    q.headers_checked = true;
+    result_t r;
+    do_req(&e, &q, &r);
+    ASSERT_INT_EQ(r.err, VPD_FWD_OK);
+    rec_t s = rec_at(up, 0);
+    char want[128];
+    snprintf(want, sizeof want,
+             "Host: 127.0.0.1:%d\r\nX-First: 1\r\nX-Empty: \r\n"
+             "Accept-Encoding: identity\r\nX-Vault-Token: s.abc\r\n",
+             up->port);
+    ASSERT_STR_CONTAINS(s.head, want);
+    result_free(&r);
+    /* The same list unchecked: the policy drops what it must. */
+    q.headers_checked = false;
+    do_req(&e, &q, &r);
+    ASSERT_INT_EQ(head_count(rec_at(up, 1).head, "Accept-Encoding"), 0);
+    ASSERT_INT_EQ(head_count(rec_at(up, 1).head, "X-First"), 1);
+    result_free(&r);
+    vpd_hdrs_free(&h);
+    env_done(&e);
+}
+
 TEST(bad_requests_refused_without_callback)
 {
     upstream_t *up = upstream_start(NULL);
@@ -1703,6 +1747,7 @@ main(void)
     return RUN_TESTS(
         T(get_pass_through), T(list_goes_out_as_list), T(bodies_and_methods),
         T(query_string_unchanged), T(request_headers_filtered),
+        T(checked_request_headers_written_as_they_are),
         T(bad_requests_refused_without_callback),
         T(each_byte_of_method_and_target_is_checked), T(connection_reuse),
         T(path_prefix), T(bad_address), T(retry_500_then_ok),

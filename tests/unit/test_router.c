@@ -29,6 +29,7 @@
 #include "plugin/plugin_loader.h"
 #include "proxy/chain.h"
 #include "proxy/router.h"
+#include "base/version.h"
 #include "upstream/forward.h"
 
 /* ---- the loopback upstream --------------------------------------------- */
@@ -39,6 +40,7 @@ static struct {
     int requests;
     char last_target[512];
     char last_token[256]; /* X-Vault-Token, "" if none */
+    char last_head[16384];
 } up = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static const char UP_BODY[] = "{\"data\":{\"from\":\"upstream\"}}";
@@ -88,6 +90,7 @@ upstream_main(void *arg)
         up.requests++;
         sscanf(buf, "%*s %511s", up.last_target);
         header_value(buf, "X-Vault-Token", up.last_token, sizeof up.last_token);
+        memcpy(up.last_head, buf, len + 1);
         pthread_mutex_unlock(&up.mu);
         char answer[512];
         int n = snprintf(answer, sizeof answer,
@@ -318,6 +321,83 @@ TEST(use_auto_auth_token_force_replaces_the_clients_token)
     ASSERT_STR_EQ(up.last_token, "auto-auth-token");
 }
 
+/* How many header lines of the recorded upstream head have this name. */
+static int
+upstream_header_count(const char *name)
+{
+    int n = 0;
+    size_t nl = strlen(name);
+    for (const char *p = strstr(up.last_head, "\r\n"); p && p[2] != '\r';
+         p = strstr(p + 2, "\r\n"))
+        if (strncasecmp(p + 2, name, nl) == 0 && p[2 + nl] == ':')
+            n++;
+    return n;
+}
+
+static const char *
+upstream_header(const char *name)
+{
+    static char v[1024];
+    header_value(up.last_head, name, v, sizeof v);
+    return v;
+}
+
+TEST(the_upstream_head_has_the_clients_headers_less_the_policys_drops)
+{
+    fixture f;
+    setup(&f, "true", NULL, 0);
+    exchange x;
+    get_secret(&f, &x,
+               "Connection: X-Named\r\nX-Named: 1\r\nKeep-Alive: timeout=5\r\n"
+               "TE: trailers\r\nProxy-Authorization: Basic eA==\r\n"
+               "Accept-Encoding: gzip\r\nUser-Agent: client/1\r\n"
+               "X-Custom: v\r\nX-Empty:\r\nx-vault-token: mine\r\n"
+               "Accept: application/json\r\n",
+               200);
+    ASSERT_STR_EQ(up.last_token, "mine");
+    ASSERT_INT_EQ(upstream_header_count("X-Vault-Token"), 1);
+    ASSERT_STR_EQ(upstream_header("X-Custom"), "v");
+    ASSERT_INT_EQ(upstream_header_count("X-Empty"), 1);
+    ASSERT_STR_EQ(upstream_header("X-Empty"), "");
+    ASSERT_STR_EQ(upstream_header("Accept"), "application/json");
+    ASSERT_STR_EQ(upstream_header("User-Agent"), VPD_API_PROXY_UA "; client/1");
+    ASSERT_INT_EQ(upstream_header_count("User-Agent"), 1);
+    char host[64];
+    snprintf(host, sizeof host, "127.0.0.1:%d", up.port);
+    ASSERT_STR_EQ(upstream_header("Host"), host);
+    ASSERT_INT_EQ(upstream_header_count("Host"), 1);
+    const char *gone[] = {"Connection",          "X-Named",
+                          "Keep-Alive",          "TE",
+                          "Proxy-Authorization", "Accept-Encoding",
+                          "Content-Length",      "Transfer-Encoding"};
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+        if (upstream_header_count(gone[i]) != 0)
+            TEST_FAIL_("%s went upstream: %s", gone[i], up.last_head);
+    /* Without a client token, auto-auth's goes, once. */
+    get_secret(&f, &x, "X-Custom: w\r\n", 200);
+    ASSERT_STR_EQ(up.last_token, "auto-auth-token");
+    ASSERT_INT_EQ(upstream_header_count("X-Vault-Token"), 1);
+    ASSERT_STR_EQ(upstream_header("X-Custom"), "w");
+    ASSERT_STR_EQ(upstream_header("User-Agent"), VPD_API_PROXY_UA);
+}
+
+/* The router checks the client's headers as it copies them; a header a
+ * plugin adds afterwards is still held to the policy by the forwarder. */
+TEST(a_header_a_plugin_adds_is_still_filtered_upstream)
+{
+    fixture f;
+    setup(&f, "false", NULL, 0);
+    exchange x;
+    get_secret(&f, &x,
+               "X-Trace-Add: A:X-Added:1\r\n"
+               "X-Trace-Add: B:Accept-Encoding:br\r\n"
+               "X-Trace-Add: B:Content-Length:5\r\n",
+               200);
+    ASSERT_STR_EQ(upstream_header("X-Added"), "1");
+    ASSERT_INT_EQ(upstream_header_count("Accept-Encoding"), 0);
+    ASSERT_INT_EQ(upstream_header_count("Content-Length"), 0);
+}
+
 TEST(a_request_hook_answers_early_and_nothing_goes_upstream)
 {
     fixture f;
@@ -381,6 +461,8 @@ main(void)
         T(use_auto_auth_token_false_sends_only_the_clients_token),
         T(use_auto_auth_token_true_fills_in_a_missing_token_only),
         T(use_auto_auth_token_force_replaces_the_clients_token),
+        T(the_upstream_head_has_the_clients_headers_less_the_policys_drops),
+        T(a_header_a_plugin_adds_is_still_filtered_upstream),
         T(a_request_hook_answers_early_and_nothing_goes_upstream),
         T(the_response_phase_runs_in_reverse_order),
         T(a_retry_a_hook_asks_for_is_bounded_by_num_retries),
