@@ -69,6 +69,17 @@
 typedef struct conn conn;
 typedef struct srv_req srv_req;
 
+/* A target, header name or header value as llhttp hands it over: while it
+ * lies whole in the input buffer it is kept as a span into that buffer
+ * (`at`), with no copy; the copy in `buf` is made only when it straddles
+ * two reads, or when the parse stops with it unfinished (the buffer may
+ * move before the next part comes). */
+typedef struct {
+    const char *at; /* the span, or NULL: the text is in buf */
+    size_t len;
+    vpd_buf buf;
+} piece;
+
 struct vpd_listener {
     vpd_server *srv;
     const vpd_listener_config *cfg;
@@ -149,7 +160,8 @@ struct conn {
     size_t in_off;
     vpd_buf out; /* response head scratch, reused */
     /* Message being parsed. */
-    vpd_buf url, hname, hval, body;
+    piece url, hname, hval;
+    vpd_buf body;
     vpd_hdrs hdrs;
     size_t header_bytes;
     bool in_msg, is_list, headers_done;
@@ -754,9 +766,9 @@ on_conn_handle_closed(uv_handle_t *h)
     vpd_tls_conn_free(c->tls);
     vpd_buf_free_secret(&c->in);
     vpd_buf_free(&c->out);
-    vpd_buf_free(&c->url);
-    vpd_buf_free(&c->hname);
-    vpd_buf_free_secret(&c->hval);
+    vpd_buf_free(&c->url.buf);
+    vpd_buf_free(&c->hname.buf);
+    vpd_buf_free_secret(&c->hval.buf);
     vpd_buf_free_secret(&c->body);
     vpd_hdrs_free(&c->hdrs);
     if (c->ready)
@@ -846,6 +858,65 @@ conn_finish(conn *c)
     conn_update_reading(c);
 }
 
+/* ---- pieces of the message being parsed -------------------------------- */
+
+/* Moves a piece's span into its own buffer.  Returns 0 or -1. */
+static int
+piece_keep(piece *p)
+{
+    if (!p->at)
+        return 0;
+    const char *at = p->at;
+    p->at = NULL;
+    return vpd_buf_append(&p->buf, at, p->len);
+}
+
+/* More text of a piece: the first part is only pointed at. */
+static int
+piece_add(piece *p, const char *at, size_t len)
+{
+    if (!p->at && !p->buf.len) {
+        p->at = at;
+        p->len = len;
+        return 0;
+    }
+    if (piece_keep(p) != 0)
+        return -1;
+    return vpd_buf_append(&p->buf, at, len);
+}
+
+/* The piece's text so far (never NULL) and its length. */
+static const char *
+piece_text(const piece *p, size_t *len)
+{
+    if (p->at) {
+        *len = p->len;
+        return p->at;
+    }
+    *len = p->buf.len;
+    return p->buf.data ? p->buf.data : "";
+}
+
+/* Empties a piece; a copy that may hold a secret (a header value) is
+ * wiped first. */
+static void
+piece_reset(piece *p, bool secret)
+{
+    p->at = NULL;
+    if (secret && p->buf.len)
+        explicit_bzero(p->buf.data, p->buf.len);
+    vpd_buf_reset(&p->buf);
+}
+
+/* After llhttp stopped: what the pieces point at in the input buffer is
+ * copied, as that buffer may be compacted or grow before the parse goes
+ * on.  Returns 0 or -1. */
+static int
+keep_pieces(conn *c)
+{
+    return piece_keep(&c->url) | piece_keep(&c->hname) | piece_keep(&c->hval);
+}
+
 /* ---- llhttp callbacks ------------------------------------------------- */
 
 static int
@@ -878,9 +949,9 @@ cb_message_begin(llhttp_t *p)
     c->header_bytes = 0;
     c->err_status = 0;
     c->err_msg = NULL;
-    vpd_buf_reset(&c->url);
-    vpd_buf_reset(&c->hname);
-    vpd_buf_reset(&c->hval);
+    piece_reset(&c->url, false);
+    piece_reset(&c->hname, false);
+    piece_reset(&c->hval, true);
     vpd_buf_reset(&c->body);
     vpd_hdrs_clear(&c->hdrs);
     return 0;
@@ -892,7 +963,7 @@ cb_url(llhttp_t *p, const char *at, size_t len)
     conn *c = p->data;
     if (header_limit(c, len))
         return HPE_USER;
-    return vpd_buf_append(&c->url, at, len) ? oom(c) : 0;
+    return piece_add(&c->url, at, len) ? oom(c) : 0;
 }
 
 static int
@@ -903,7 +974,7 @@ cb_header_field(llhttp_t *p, const char *at, size_t len)
         return HPE_USER;
     if (c->headers_done) /* trailers are counted, not kept */
         return 0;
-    return vpd_buf_append(&c->hname, at, len) ? oom(c) : 0;
+    return piece_add(&c->hname, at, len) ? oom(c) : 0;
 }
 
 static int
@@ -914,7 +985,7 @@ cb_header_value(llhttp_t *p, const char *at, size_t len)
         return HPE_USER;
     if (c->headers_done)
         return 0;
-    return vpd_buf_append(&c->hval, at, len) ? oom(c) : 0;
+    return piece_add(&c->hval, at, len) ? oom(c) : 0;
 }
 
 static int
@@ -924,19 +995,16 @@ cb_header_value_complete(llhttp_t *p)
     if (header_limit(c, 4)) /* ": " and CRLF */
         return HPE_USER;
     if (!c->headers_done) {
-        size_t vl = c->hval.len;
-        while (vl &&
-               (c->hval.data[vl - 1] == ' ' || c->hval.data[vl - 1] == '\t'))
+        size_t nl, vl;
+        const char *n = piece_text(&c->hname, &nl);
+        const char *v = piece_text(&c->hval, &vl);
+        while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
             vl--;
-        if (vpd_hdrs_addn(&c->hdrs, c->hname.data ? c->hname.data : "",
-                          c->hname.len, c->hval.data ? c->hval.data : "",
-                          vl) != 0)
+        if (vpd_hdrs_addn(&c->hdrs, n, nl, v, vl) != 0)
             return oom(c);
     }
-    vpd_buf_reset(&c->hname);
-    if (c->hval.len)
-        explicit_bzero(c->hval.data, c->hval.len);
-    vpd_buf_reset(&c->hval);
+    piece_reset(&c->hname, false);
+    piece_reset(&c->hval, true);
     return 0;
 }
 
@@ -960,8 +1028,8 @@ static int
 cb_url_complete(llhttp_t *p)
 {
     conn *c = p->data;
-    const char *u = c->url.data ? c->url.data : "";
-    size_t n = c->url.len;
+    size_t n;
+    const char *u = piece_text(&c->url, &n);
     bool ok =
         n && (u[0] == '/' || (n > 7 && strncasecmp(u, "http://", 7) == 0) ||
               (n > 8 && strncasecmp(u, "https://", 8) == 0));
@@ -1049,8 +1117,8 @@ cb_message_complete(llhttp_t *p)
     /* An absolute-form target (RFC 9112 3.2.2: "GET http://host/v1/x")
      * is reduced to its path and query, as Go's server does; the
      * authority is not ours to forward to. */
-    const char *url = c->url.data ? c->url.data : "";
-    size_t tl = c->url.len;
+    size_t tl;
+    const char *url = piece_text(&c->url, &tl);
     bool slash = false;
     if (tl && url[0] != '/') {
         size_t skip = 0;
@@ -1114,6 +1182,7 @@ cb_message_complete(llhttp_t *p)
     c->in_msg = false;
     if (!r->pub.keep_alive)
         c->no_more = true;
+    piece_reset(&c->url, false); /* copied into the request */
     return HPE_PAUSED;
 }
 
@@ -1406,6 +1475,10 @@ conn_process(conn *c)
         llhttp_errno_t e = llhttp_execute(&c->parser, p, avail);
         if (c->closing)
             break; /* a write inside a callback failed */
+        if (keep_pieces(c) != 0) {
+            conn_fail(c, 500, "out of memory");
+            break;
+        }
         if (e == HPE_OK) {
             c->in_off = c->in.len;
             break;

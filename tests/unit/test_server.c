@@ -738,6 +738,39 @@ TEST(list_split)
     run(c_list_split);
 }
 
+/* A request head cut at every byte: target, names and values that
+ * straddle two reads arrive whole (the listener points into its input
+ * while a piece lies in it whole, and copies what a read leaves unfinished). */
+static void
+c_head_split(void)
+{
+    static const char head[] =
+        "GET /v1/secret/data/split?q=1 HTTP/1.1\r\nHost: t\r\n"
+        "X-Vault-Token: hvs.straddle\r\nX-Two: a b \r\n\r\n";
+    cli *c = cli_tcp();
+    resp r;
+    for (size_t cut = 1; cut < sizeof head - 1; cut++) {
+        char first[sizeof head];
+        snprintf(first, sizeof first, "%.*s", (int)cut, head);
+        cli_puts(c, first);
+        msleep(2); /* most often, two reads */
+        cli_puts(c, head + cut);
+        ASSERT_INT_EQ(cli_response(c, &r, false), 0);
+        ASSERT_INT_EQ(r.status, 200);
+        ASSERT_STR_CONTAINS(r.body, "target=/v1/secret/data/split?q=1\n");
+        ASSERT_STR_CONTAINS(r.body, "headers=Host: t|X-Vault-Token: "
+                                    "hvs.straddle|X-Two: a b|\n");
+    }
+    cli_free(c);
+}
+
+TEST(head_split)
+{
+    setup();
+    start(1);
+    run(c_head_split);
+}
+
 static void
 c_post(void)
 {
@@ -2234,7 +2267,7 @@ main(void)
 {
     return RUN_TESTS(
         T(hdrs_helpers), T(simple_get), T(list_method), T(list_split),
-        T(post_body), T(chunked_body), T(pipelined_in_order),
+        T(head_split), T(post_body), T(chunked_body), T(pipelined_in_order),
         T(pipelined_sync_handler), T(keepalive_reuse), T(http10),
         T(header_limit_431), T(body_limit_413), T(malformed_400),
         T(target_bytes), T(client_disconnect_while_held),
