@@ -46,6 +46,7 @@
 #include "base/log.h"
 #include "http/age_list.h"
 #include "http/h2_conn.h"
+#include "http/target_bytes.h"
 #include "http/tls.h"
 
 #define LOG_COMP "proxy.listener"
@@ -1015,15 +1016,6 @@ cb_header_value_complete(llhttp_t *p)
  * takes "*" or "host:port"; such a target used to reach the forwarder,
  * which refuses it, and the client got a 500 for its own mistake.  Go's
  * server, which Vault Proxy runs on, answers these with 400. */
-/* The bytes a request target may not hold: controls, space, DEL and '#'.
- * A table: every byte of every target is checked. */
-#define BAD_RANGE(lo, hi) [lo... hi] = 1
-static const unsigned char bad_target_byte[256] = {
-    BAD_RANGE(0x00, 0x20),
-    ['#'] = 1,
-    [0x7f] = 1,
-};
-
 static int
 cb_url_complete(llhttp_t *p)
 {
@@ -1033,8 +1025,7 @@ cb_url_complete(llhttp_t *p)
     bool ok =
         n && (u[0] == '/' || (n > 7 && strncasecmp(u, "http://", 7) == 0) ||
               (n > 8 && strncasecmp(u, "https://", 8) == 0));
-    for (size_t i = 0; ok && i < n; i++)
-        ok = !bad_target_byte[(unsigned char)u[i]];
+    ok = ok && vpd_target_bytes_ok(u, n);
     if (!ok) {
         c->err_status = 400;
         c->err_msg = "malformed request: invalid request target";

@@ -23,6 +23,7 @@
 #include "base/backoff.h"
 #include "base/buf.h"
 #include "base/log.h"
+#include "http/target_bytes.h"
 #include "upstream/client.h"
 #include "upstream/egress.h"
 #include "upstream/tls_client.h"
@@ -237,25 +238,13 @@ valid_token(const char *s)
     return token_len(s) != 0;
 }
 
-/* The bytes a request target may not hold: controls, space, DEL and '#'
- * (a fragment is never sent).  A table, as for tchar: this runs over the
- * whole target of every request. */
-#define BAD_RANGE(lo, hi) [lo... hi] = 1
-static const unsigned char bad_target_byte[256] = {
-    BAD_RANGE(0x00, 0x20),
-    ['#'] = 1,
-    [0x7f] = 1,
-};
-
+/* Whether s is a target the forwarder may send: not empty, and none of
+ * its bytes one a target may not hold (http/target_bytes.h).  Sets *len. */
 static bool
-valid_target(const char *s)
+valid_target(const char *s, size_t *len)
 {
-    if (!s || !*s)
-        return false;
-    for (; *s; s++)
-        if (bad_target_byte[(unsigned char)*s])
-            return false;
-    return true;
+    *len = s ? strlen(s) : 0;
+    return *len && vpd_target_bytes_ok(s, *len);
 }
 
 /* ---- entering and leaving user code ----------------------------------- */
@@ -1445,8 +1434,9 @@ is_idempotent(const char *m)
 vpd_fwd_op *
 vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
 {
+    size_t tl;
     if (!fwd || !req || !cb || fwd->freeing || fwd->free_requested ||
-        !valid_token(req->method) || !valid_target(req->target) ||
+        !valid_token(req->method) || !valid_target(req->target, &tl) ||
         (req->body_len && !req->body))
         return NULL;
 
@@ -1478,7 +1468,7 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
                    method_is(op->method, "PATCH");
     op->send_body = !op->is_head && (req->body_len > 0 || bodyful);
 
-    size_t pl = strlen(fwd->prefix), tl = strlen(req->target);
+    size_t pl = strlen(fwd->prefix);
     bool slash = req->target[0] != '/';
     vpd_buf_reset(&op->tbuf);
     if (vpd_buf_reserve(&op->tbuf, pl + slash + tl) != 0)

@@ -52,6 +52,13 @@ tests_unit_test_hdr_filter_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_hdr_filter_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_hdr_filter
 
+check_PROGRAMS += tests/unit/test_target_bytes
+tests_unit_test_target_bytes_SOURCES = tests/unit/test_target_bytes.c
+tests_unit_test_target_bytes_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_target_bytes_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_target_bytes_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_target_bytes
+
 # jitter and backoff waits
 check_PROGRAMS += tests/unit/test_backoff
 tests_unit_test_backoff_SOURCES = tests/unit/test_backoff.c
