@@ -67,7 +67,8 @@ release_blocks(vpd_hdrs *h, bool keep)
 {
     struct vpd_hdrs_block *b = h->mem;
     if (keep && b) {
-        explicit_bzero(b->data, b->used);
+        if (b->used) /* most answers' extra header lists stay empty */
+            explicit_bzero(b->data, b->used);
         b->used = 0;
         b = b->next;
         h->mem->next = NULL;

@@ -149,6 +149,36 @@ vpd_req_ctx_get(const vp_req_t *r, const vp_instance_t *inst)
     return NULL;
 }
 
+/* Wipes and lets go of the effective token. */
+static void
+drop_token(vp_req_t *r)
+{
+    if (r->token == r->token_room)
+        explicit_bzero(r->token_room, r->token_len + 1);
+    else
+        vpd_secret_free(r->token);
+    r->token = NULL;
+    r->token_len = 0;
+}
+
+int
+vpd_req_set_token(vp_req_t *r, const char *s, size_t len)
+{
+    drop_token(r);
+    if (len < sizeof r->token_room) {
+        if (len)
+            memcpy(r->token_room, s, len);
+        r->token_room[len] = '\0';
+        r->token = r->token_room;
+    } else if (!(r->token = vpd_secret_dup(s, len))) {
+        return -1;
+    }
+    r->token_len = len;
+    return 0;
+}
+
+/* Field by field rather than one memset and the lists copied around it:
+ * this runs for every request.  Contexts past n_ctx are never read. */
 void
 vpd_req_recycle(vp_req_t *r)
 {
@@ -156,17 +186,21 @@ vpd_req_recycle(vp_req_t *r)
         if (r->ctx[i].cleanup)
             r->ctx[i].cleanup(r->ctx[i].ptr);
     }
+    r->n_ctx = 0;
     vpd_hdrs_clear(&r->up_headers);
     vpd_hdrs_clear(&r->extra_resp_headers);
     vpd_hdrs_clear(&r->answer_headers);
     free(r->answer_body);
-    vpd_secret_free(r->token);
-    vpd_hdrs up = r->up_headers, extra = r->extra_resp_headers,
-             answer = r->answer_headers;
-    memset(r, 0, sizeof *r);
-    r->up_headers = up;
-    r->extra_resp_headers = extra;
-    r->answer_headers = answer;
+    r->answer_body = NULL;
+    r->answer_len = 0;
+    drop_token(r);
+    r->http = NULL;
+    r->up_headers_checked = false;
+    r->used_auto_auth_token = false;
+    r->resp = NULL;
+    r->attempts = 0;
+    r->answered = false;
+    r->answer_status = 0;
 }
 
 void
@@ -182,6 +216,5 @@ vpd_req_release(vp_req_t *r)
     vpd_hdrs_free(&r->answer_headers);
     free(r->answer_body);
     r->answer_body = NULL;
-    vpd_secret_free(r->token);
-    r->token = NULL;
+    drop_token(r);
 }

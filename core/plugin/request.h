@@ -29,6 +29,10 @@ struct vp_req {
      * clears it. */
     bool up_headers_checked;
     char *token; /* effective token, wiped on free; "" none */
+    size_t token_len;
+    /* Where token lives when it fits (vpd_req_set_token): an ordinary
+     * token costs no allocation per request. */
+    char token_room[128];
     bool used_auto_auth_token;
     vpd_fwd_resp *resp;          /* upstream answer, during response hooks */
     vpd_hdrs extra_resp_headers; /* added by hooks for the client */
@@ -42,6 +46,10 @@ struct vp_req {
     vpd_req_ctx ctx[VPD_REQ_CTX_MAX];
     size_t n_ctx;
 };
+
+/* Sets the request's effective token to a copy of the len bytes at s
+ * (the old one is wiped).  Returns 0 or -1 (out of memory). */
+int vpd_req_set_token(vp_req_t *req, const char *s, size_t len);
 
 /* Runs ctx cleanups and frees everything but `http`. */
 void vpd_req_release(vp_req_t *req);

@@ -6,6 +6,7 @@
 #include "proxy/router.h"
 
 #include <json.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,10 +373,26 @@ has_request_header(const vpd_http_req *http)
 
 /* Go's mux redirects requests whose path is not clean (//, /./, /../) to
  * the cleaned path.  Returns true and writes the clean path if needed. */
+/* Whether the path holds "//", "/./" or "/../": one pass, where three
+ * strstr calls read nearly every path three times. */
+static bool
+has_unclean_segment(const char *path)
+{
+    for (const char *p = path; *p; p++) {
+        if (p[0] != '/')
+            continue;
+        if (p[1] == '/')
+            return true;
+        if (p[1] == '.' && (p[2] == '/' || (p[2] == '.' && p[3] == '/')))
+            return true;
+    }
+    return false;
+}
+
 static bool
 needs_cleaning(const char *path, char *out, size_t out_len)
 {
-    if (!strstr(path, "//") && !strstr(path, "/./") && !strstr(path, "/../"))
+    if (!has_unclean_segment(path))
         return false;
     size_t n = 0;
     const char *p = path;
@@ -444,9 +461,10 @@ proxied_new(vpd_router *rt)
         return calloc(1, sizeof *p);
     rt->spare = p->park_next;
     rt->n_spare--;
-    vp_req_t r = p->r; /* recycled: empty lists that keep their memory */
-    memset(p, 0, sizeof *p);
-    p->r = r;
+    /* The request part was recycled (vpd_req_recycle: empty lists that
+     * keep their memory); only what follows it is zeroed. */
+    memset((char *)p + offsetof(proxied, router), 0,
+           sizeof *p - offsetof(proxied, router));
     return p;
 }
 
@@ -561,13 +579,24 @@ respond_error(proxied *p, int status, const char *prefix, const char *detail)
     finish(p);
 }
 
-/* Adds one header to the upstream list, noting whether the forwarder
- * could write it as is. */
+/* Adds one of the client's headers to the upstream list, noting whether
+ * the forwarder could write it as is. */
 static int
 add_up_header(vp_req_t *r, const char *name, size_t nl, const char *value,
               size_t vl)
 {
     if (!vpd_fwd_header_ok(name, nl, value, vl))
+        r->up_headers_checked = false;
+    return vpd_hdrs_addn(&r->up_headers, name, nl, value, vl);
+}
+
+/* Adds a header of ours (a literal name, a token) to the upstream list:
+ * only its value needs the check. */
+static int
+add_own_header(vp_req_t *r, const char *name, size_t nl, const char *value,
+               size_t vl)
+{
+    if (!vpd_fwd_header_value_ok(value, vl))
         r->up_headers_checked = false;
     return vpd_hdrs_addn(&r->up_headers, name, nl, value, vl);
 }
@@ -624,7 +653,7 @@ prepare(proxied *p)
         memcpy(agent + al + 2, ua, ul);
         al += 2 + ul;
     }
-    if (add_up_header(r, "User-Agent", 10, agent, al) != 0)
+    if (add_own_header(r, "User-Agent", 10, agent, al) != 0)
         return -1;
 
     /* Local requests (the agent's templates) always use auto-auth's. */
@@ -638,7 +667,7 @@ prepare(proxied *p)
             size_t aa_len = strlen(aa);
             if (token)
                 vpd_hdrs_del(&r->up_headers, "X-Vault-Token");
-            if (add_up_header(r, "X-Vault-Token", 13, aa, aa_len) != 0)
+            if (add_own_header(r, "X-Vault-Token", 13, aa, aa_len) != 0)
                 return -1;
             token = aa;
             token_len = aa_len;
@@ -647,8 +676,7 @@ prepare(proxied *p)
             p->wait_for_token = true; /* dead: a new one is on its way */
         }
     }
-    r->token = vpd_secret_dup(token ? token : "", token ? token_len : 0);
-    return r->token ? 0 : -1;
+    return vpd_req_set_token(r, token ? token : "", token ? token_len : 0);
 }
 
 /* Hides the auto-auth token (sanitize.h) in a 200 answer (forwarded or
@@ -739,12 +767,13 @@ set_auto_auth_token(proxied *p, const char *token, uint64_t generation)
     vp_req_t *r = &p->r;
     vpd_hdrs_del(&r->up_headers, "X-Vault-Token");
     if (token &&
-        add_up_header(r, "X-Vault-Token", 13, token, strlen(token)) != 0)
+        add_own_header(r, "X-Vault-Token", 13, token, strlen(token)) != 0)
         return -1;
-    vpd_secret_free(r->token);
-    r->token = vpd_secret_dup(token ? token : "", token ? strlen(token) : 0);
+    if (vpd_req_set_token(r, token ? token : "", token ? strlen(token) : 0) !=
+        0)
+        return -1;
     p->token_generation = generation;
-    return r->token ? 0 : -1;
+    return 0;
 }
 
 static void

@@ -1337,11 +1337,21 @@ vpd_fwd_resp_take(vpd_fwd_resp *resp, size_t *len)
 }
 
 bool
+vpd_fwd_header_value_ok(const char *value, size_t value_len)
+{
+    return !memchr(value, '\n', value_len) && !memchr(value, '\r', value_len);
+}
+
+bool
 vpd_fwd_header_ok(const char *name, size_t name_len, const char *value,
                   size_t value_len)
 {
-    return name_len && token_len(name) == name_len &&
-           !memchr(value, '\n', value_len) && !memchr(value, '\r', value_len);
+    if (!name_len)
+        return false;
+    for (size_t i = 0; i < name_len; i++)
+        if (!is_tchar((unsigned char)name[i]))
+            return false;
+    return vpd_fwd_header_value_ok(value, value_len);
 }
 
 /* Headers the caller has checked (vpd_fwd_req.headers_checked) as lines

@@ -102,6 +102,8 @@ int vpd_fwd_set_tls(vpd_fwd *fwd, const vpd_vault_config *vault);
  * header, as one that could smuggle header lines. */
 bool vpd_fwd_header_ok(const char *name, size_t name_len, const char *value,
                        size_t value_len);
+/* The value half of that check, for a name known to be a token. */
+bool vpd_fwd_header_value_ok(const char *value, size_t value_len);
 
 /* Starts a request.  cb runs exactly once on the loop, never before
  * vpd_fwd_send returns.  Retries transport errors, 429 and 5xx except 501

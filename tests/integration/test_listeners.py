@@ -518,6 +518,14 @@ def _():
         r = request(port, "GET", path)
         eq((r.status, r.header("Location")), (301, want), f"redirect for {path}")
     eq(sim.requests(), [], "nothing forwarded")
+    # Dots that are not a "." or ".." segment followed by a slash: as clean
+    # as they look, forwarded.
+    for path in ("/v1/sim/echo/.x", "/v1/sim/echo/..x", "/v1/sim/echo/x.",
+                 "/v1/sim/echo/a/."):
+        r = request(port, "GET", path)
+        eq(r.header("Location"), None, f"no redirect for {path}")
+        check(r.status != 301, f"{path} answered {r.status}, not redirected")
+    eq(len(sim.requests()), 4, "all four forwarded")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ static struct {
     pthread_mutex_t mu;
     int requests;
     char last_target[512];
-    char last_token[256]; /* X-Vault-Token, "" if none */
+    char last_token[1024]; /* X-Vault-Token, "" if none */
     char last_head[16384];
 } up = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -381,6 +381,26 @@ TEST(the_upstream_head_has_the_clients_headers_less_the_policys_drops)
     ASSERT_STR_EQ(upstream_header("User-Agent"), VPD_API_PROXY_UA);
 }
 
+/* Tokens of every length, one request after another on recycled request
+ * state: a long one (kept on the heap), a short one (kept inline), and a
+ * long one again. */
+TEST(tokens_short_and_long_go_upstream_whole)
+{
+    fixture f;
+    setup(&f, "false", NULL, 0);
+    exchange x;
+    char token[400], line[512];
+    for (int round = 0; round < 3; round++) {
+        size_t len = round == 1 ? 20 : sizeof token - 1;
+        for (size_t i = 0; i < len; i++)
+            token[i] = (char)('a' + (i + (size_t)round) % 26);
+        token[len] = '\0';
+        snprintf(line, sizeof line, "X-Vault-Token: %s\r\n", token);
+        get_secret(&f, &x, line, 200);
+        ASSERT_STR_EQ(up.last_token, token);
+    }
+}
+
 /* The router checks the client's headers as it copies them; a header a
  * plugin adds afterwards is still held to the policy by the forwarder. */
 TEST(a_header_a_plugin_adds_is_still_filtered_upstream)
@@ -463,6 +483,7 @@ main(void)
         T(use_auto_auth_token_force_replaces_the_clients_token),
         T(the_upstream_head_has_the_clients_headers_less_the_policys_drops),
         T(a_header_a_plugin_adds_is_still_filtered_upstream),
+        T(tokens_short_and_long_go_upstream_whole),
         T(a_request_hook_answers_early_and_nothing_goes_upstream),
         T(the_response_phase_runs_in_reverse_order),
         T(a_retry_a_hook_asks_for_is_bounded_by_num_retries),
