@@ -166,6 +166,9 @@ struct conn {
     vpd_hdrs hdrs;
     size_t header_bytes;
     bool in_msg, is_list, headers_done;
+    /* A header of Transfer-Encoding's or Expect's length was seen: only
+     * then does cb_headers_complete look for them in the list. */
+    bool maybe_coding, maybe_expect;
     int err_status;
     const char *err_msg;  /* ours: llhttp may overwrite its reason */
     srv_req *ready;       /* parsed, about to be dispatched */
@@ -947,6 +950,7 @@ cb_message_begin(llhttp_t *p)
     c->in_msg = true;
     c->is_list = false;
     c->headers_done = false;
+    c->maybe_coding = c->maybe_expect = false;
     c->header_bytes = 0;
     c->err_status = 0;
     c->err_msg = NULL;
@@ -1001,6 +1005,8 @@ cb_header_value_complete(llhttp_t *p)
         const char *v = piece_text(&c->hval, &vl);
         while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
             vl--;
+        c->maybe_coding |= nl == 17;
+        c->maybe_expect |= nl == 6;
         if (vpd_hdrs_addn(&c->hdrs, n, nl, v, vl) != 0)
             return oom(c);
     }
@@ -1069,7 +1075,7 @@ cb_headers_complete(llhttp_t *p)
         c->err_msg = "request body too large";
         return -1;
     }
-    if (!only_chunked_coding(&c->hdrs)) {
+    if (c->maybe_coding && !only_chunked_coding(&c->hdrs)) {
         /* RFC 9112 6.1: a coding we cannot undo is refused, never passed
          * on with its bytes still encoded. */
         c->err_status = 501;
@@ -1077,7 +1083,8 @@ cb_headers_complete(llhttp_t *p)
         return -1;
     }
     /* Ask for the body when the client waits for permission. */
-    const char *expect = vpd_hdrs_get(&c->hdrs, "Expect", 0);
+    const char *expect =
+        c->maybe_expect ? vpd_hdrs_get(&c->hdrs, "Expect", 0) : NULL;
     if (expect && strcasecmp(expect, "100-continue") == 0 &&
         p->http_major == 1 && p->http_minor >= 1 &&
         ((p->flags & F_CHUNKED) ||

@@ -74,6 +74,7 @@ typedef struct {
 typedef struct {
     vpd_up_url url; /* scheme, host, port of the origin */
     char host_hdr[VPD_UP_HOST_MAX + 16];
+    size_t host_len; /* of host_hdr: measured once, not per request */
 } fwd_origin;
 
 struct vpd_fwd {
@@ -115,6 +116,7 @@ struct vpd_fwd_op {
     op_state state;
 
     char *method; /* method_buf or a heap copy */
+    size_t method_len;
     char method_buf[16];
     bool is_head, idempotent;
     bool send_body;
@@ -682,6 +684,7 @@ origin_set(fwd_origin *o, const vpd_up_url *u)
     else
         snprintf(o->host_hdr, sizeof o->host_hdr, "%s%s%s:%d", v6 ? "[" : "",
                  u->host, v6 ? "]" : "", u->port);
+    o->host_len = strlen(o->host_hdr);
 }
 
 static bool
@@ -792,8 +795,8 @@ static int
 head_write(vpd_fwd_op *op, const fwd_origin *o, bool absolute)
 {
     const vpd_up_dest *d = &op->dest;
-    size_t ml = strlen(op->method), tl = strlen(op->target);
-    size_t hl = strlen(o->host_hdr);
+    /* The target is tbuf's whole text (vpd_fwd_send, maybe_redirect). */
+    size_t ml = op->method_len, tl = op->tbuf.len, hl = o->host_len;
     size_t al = absolute && d->proxy->auth[0] ? strlen(d->proxy->auth) : 0;
     size_t ul = op->upgrade[0] ? strlen(op->upgrade) : 0;
     char num[24], *ne = num + sizeof num;
@@ -1459,6 +1462,7 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
     /* Only the debug line reads it: no clock read per request otherwise. */
     op->started_ns = vpd_log_enabled(VPD_LOG_DEBUG) ? uv_hrtime() : 0;
     size_t ml = strlen(req->method);
+    op->method_len = ml;
     if (ml < sizeof op->method_buf) {
         memcpy(op->method_buf, req->method, ml + 1);
         op->method = op->method_buf;
