@@ -41,7 +41,7 @@ TEST(neighbours_of_bad_bytes)
     ASSERT(vpd_target_bytes_ok("", 0));
     ASSERT(!vpd_target_bytes_ok("/v1/a#b/c/d/e/f", 15));
     ASSERT(!vpd_target_bytes_ok("/v1/abcdefg\x7f", 12));
-    ASSERT(!vpd_target_bytes_ok("/v1/abc\0" "defgh", 12));
+    ASSERT(!vpd_target_bytes_ok("/v1/abc\0defgh", 12));
     ASSERT(!vpd_target_bytes_ok("\x21\x22\x20\x24\x80\x81\x82\x83", 8));
 }
 
