@@ -14,6 +14,7 @@
 #   DURATION=10        seconds per h2load run
 #   ROUNDS=3           rounds; each runs every scenario, order alternating
 #   STREAMS=10         h2load -m: concurrent streams per connection
+#   CONNS="1 32"       h2load -c values to run (CONNS=1 for the c1 rows only)
 #   VAPROXYD=path      use this binary instead of building one (then also set
 #   VAPROXY_PLUGIN_DIR=dir   the plugin directory it should load)
 #   OUT_DIR=dir        keep the h2load outputs, configs, logs and the table
@@ -32,7 +33,7 @@ set -euo pipefail
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 STREAMS=${STREAMS:-10}
-CONNS=(1 32)
+read -r -a CONNS <<<"${CONNS:-1 32}"
 PASS_PATH=/v1/secret/data/foo
 HIT_PATH=/v1/database/creds/app
 TOKEN=bench-token
@@ -44,6 +45,10 @@ GOAL=1.2
 
 check_knobs
 [[ $STREAMS =~ ^[1-9][0-9]*$ ]] || die "STREAMS must be a positive integer (got '$STREAMS')"
+((${#CONNS[@]})) || die "CONNS must name at least one connection count"
+for c in "${CONNS[@]}"; do
+    [[ $c =~ ^[1-9][0-9]*$ ]] || die "CONNS must be positive integers (got '$c')"
+done
 
 bench_tmp up ng vp tls
 SAVE_FILES=(up/nginx.conf:up-nginx.conf ng/nginx.conf:ng-h2-nginx.conf

@@ -28,12 +28,10 @@ left_out(const char *name)
            strcasecmp(name, "X-Vault-Token") == 0; /* hashed as token */
 }
 
-static const vpd_hdr *sort_base;
-
 /* A context set up for SHA-256, made once and copied for each key: looking
  * the digest up by name and making a context cost more than hashing a
- * request (a cache hit is mostly this).  Like sort_base, used by the loop
- * thread only; it lives as long as the process. */
+ * request (a cache hit is mostly this).  Used by the loop thread only; it
+ * lives as long as the process and holds nothing of any request. */
 static EVP_MD_CTX *
 digest_ctx(void)
 {
@@ -52,21 +50,6 @@ digest_ctx(void)
         work = w;
     }
     return EVP_MD_CTX_copy_ex(work, ready) == 1 ? work : NULL;
-}
-
-static int
-by_name(const void *a, const void *b)
-{
-    size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
-    const char *na = sort_base[ia].name, *nb = sort_base[ib].name;
-    /* Most pairs differ in their first letter: settled without a call,
-     * in the order strcasecmp gives. */
-    int c = tolower((unsigned char)na[0]) - tolower((unsigned char)nb[0]);
-    if (c == 0)
-        c = strcasecmp(na, nb);
-    if (c != 0)
-        return c;
-    return ia < ib ? -1 : ia > ib; /* stable: values keep their order */
 }
 
 /* The canonical form goes to the digest through a buffer: one update per
@@ -127,23 +110,37 @@ feed_lower(feeder *f, const char *s)
     }
 }
 
-/* The last canonical form that fit in the feeder's buffer and its digest.
- * A client that repeats a request (a poller, a burst of streams on one
- * connection) gets its key from a comparison instead of a SHA-256, which
- * costs more than the rest of a cache hit.  The form holds the token, so a
- * request with another token never matches it; it is wiped when replaced.
- * Used by the loop thread only, like sort_base. */
-static struct {
-    size_t len;
-    unsigned char form[1024];
-    char hex[VPD_CACHE_KEY_LEN + 1];
-} last;
+void
+vpd_cache_key_memo_wipe(vpd_cache_key_memo *memo)
+{
+    OPENSSL_cleanse(memo, sizeof *memo);
+}
+
+/* The sort order of the kept headers: by lower-cased name, ties by their
+ * place in the request, so that values keep their order.  Most pairs differ
+ * in their first letter: settled without a call, in the order strcasecmp
+ * gives. */
+static int
+by_name(const void *a, const void *b, void *base)
+{
+    const vpd_hdr *v = base;
+    size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+    const char *na = v[ia].name, *nb = v[ib].name;
+    int c = tolower((unsigned char)na[0]) - tolower((unsigned char)nb[0]);
+    if (c == 0)
+        c = strcasecmp(na, nb);
+    if (c != 0)
+        return c;
+    return ia < ib ? -1 : ia > ib;
+}
 
 int
 vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
               const char *body, size_t body_len, const char *token,
-              char out[VPD_CACHE_KEY_LEN + 1])
+              vpd_cache_key_memo *memo, char out[VPD_CACHE_KEY_LEN + 1])
 {
+    _Static_assert(sizeof memo->form == sizeof((feeder *)0)->buf,
+                   "a memo holds what fits in the feeder's buffer");
     size_t small[32];
     size_t *order =
         headers->n <= 32 ? small : malloc(headers->n * sizeof *order);
@@ -154,9 +151,7 @@ vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
         if (!left_out(headers->v[i].name))
             order[n++] = i;
     }
-    /* The loop thread is the only caller, so a file-static base is safe. */
-    sort_base = headers->v;
-    qsort(order, n, sizeof *order, by_name);
+    qsort_r(order, n, sizeof *order, by_name, headers->v);
 
     int rc = -1;
     {
@@ -181,9 +176,9 @@ vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
             feed(&f, body, body_len);
         feed(&f, token ? token : "", token ? strlen(token) : 0);
         size_t used = f.n;
-        if (!f.spilled && used && used == last.len &&
-            memcmp(f.buf, last.form, used) == 0) {
-            memcpy(out, last.hex, sizeof last.hex);
+        if (memo && !f.spilled && used && used == memo->len &&
+            memcmp(f.buf, memo->form, used) == 0) {
+            memcpy(out, memo->hex, sizeof memo->hex);
             OPENSSL_cleanse(f.buf, used);
             rc = 0;
         } else {
@@ -194,12 +189,14 @@ vpd_cache_key(const char *method, const char *target, const vpd_hdrs *headers,
             if (md_of(&f) && !f.failed &&
                 EVP_DigestFinal_ex(f.md, digest, &dl) == 1 && dl == 32) {
                 vpd_cache_key_to_hex(digest, out); /* its first 16 bytes */
-                OPENSSL_cleanse(last.form, last.len);
-                last.len = 0;
-                if (whole && used) {
-                    memcpy(last.form, f.buf, used);
-                    memcpy(last.hex, out, sizeof last.hex);
-                    last.len = used;
+                if (memo) {
+                    OPENSSL_cleanse(memo->form, memo->len);
+                    memo->len = 0;
+                    if (whole && used) {
+                        memcpy(memo->form, f.buf, used);
+                        memcpy(memo->hex, out, sizeof memo->hex);
+                        memo->len = used;
+                    }
                 }
                 rc = 0;
             }

@@ -9,7 +9,10 @@
  * consistency headers are left out (vault PR #11100): they change on
  * every request and would defeat the cache.
  *
- * Ownership: writes into the caller's 65-byte buffer. */
+ * Ownership: writes into the caller's buffer of VPD_CACHE_KEY_LEN + 1
+ * bytes.  A memo belongs to its caller (the lease cache keeps one), which
+ * wipes it with vpd_cache_key_memo_wipe before freeing it: it holds a
+ * token. */
 #ifndef VPD_CACHE_KEY_H
 #define VPD_CACHE_KEY_H
 
@@ -20,10 +23,27 @@
 #define VPD_CACHE_KEY_LEN 32
 #define VPD_CACHE_KEY_BIN_LEN 16
 
-/* Returns 0, or -1 when hashing failed. */
+/* The last canonical form a caller's keys were made of, and its key.  A
+ * client that repeats a request (a poller, a burst of streams on one
+ * connection) gets its key from a comparison instead of a SHA-256, which
+ * costs more than the rest of a cache hit.  The form holds the token, so
+ * a request with another token never matches it; it is wiped when
+ * replaced. */
+typedef struct {
+    size_t len; /* 0: nothing remembered */
+    unsigned char form[1024];
+    char hex[VPD_CACHE_KEY_LEN + 1];
+} vpd_cache_key_memo;
+
+/* Forgets what memo remembers, and wipes it. */
+void vpd_cache_key_memo_wipe(vpd_cache_key_memo *memo);
+
+/* Returns 0, or -1 when hashing failed.  memo may be NULL: then every key
+ * is hashed. */
 int vpd_cache_key(const char *method, const char *target,
                   const vpd_hdrs *headers, const char *body, size_t body_len,
-                  const char *token, char out[VPD_CACHE_KEY_LEN + 1]);
+                  const char *token, vpd_cache_key_memo *memo,
+                  char out[VPD_CACHE_KEY_LEN + 1]);
 
 /* The 16 bytes a key spells in hex.  Returns 0, or -1 when id is not 32
  * lower-case hex digits (ids the cache did not make: "auto-auth-1"). */

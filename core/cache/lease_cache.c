@@ -82,8 +82,11 @@ struct vpd_lease_cache {
     /* The static secret cache's restore, for its entries in the store. */
     int (*restore_static)(void *arg, const vp_cache_entry_t *e);
     void *restore_static_arg;
-    vpd_resp_packer *pack;       /* packs stored answers */
-    vpd_hot *hot;                /* answers served lately, inflated */
+    vpd_resp_packer *pack; /* packs stored answers */
+    vpd_hot *hot;          /* answers served lately, inflated */
+    /* The last request's canonical form (it holds its token): wiped when
+     * the cache is freed. */
+    vpd_cache_key_memo key_memo;
     vpd_rt_set *watches;         /* renewal watchers, one per kept entry */
     struct renew_ctx **renewing; /* renewals under way */
     size_t n_renewing, cap_renewing;
@@ -906,16 +909,21 @@ vpd_lc_hit_free(vpd_lc_hit *hit)
 /* may_wait false: a request that already waited once; it never waits
  * again and nobody waits for it, so woken requests that still miss go
  * upstream in parallel instead of queueing one behind another. */
+/* known_key: the request's key when the caller has it already (a waiter
+ * has its owner's: that is how it found the owner), else NULL. */
 static void
 lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_pending **slot,
-       vpd_lc_lookup_fn done, void *arg, bool may_wait)
+       vpd_lc_lookup_fn done, void *arg, bool may_wait, const char *known_key)
 {
     *slot = NULL;
     vpd_lc_hit hit;
     memset(&hit, 0, sizeof hit);
     char key[VPD_CACHE_KEY_LEN + 1];
-    if (vpd_cache_key(r->http->method, r->http->target, &r->up_headers,
-                      r->http->body, r->http->body_len, r->token, key) != 0) {
+    if (known_key) {
+        memcpy(key, known_key, sizeof key);
+    } else if (vpd_cache_key(r->http->method, r->http->target, &r->up_headers,
+                             r->http->body, r->http->body_len, r->token,
+                             &lc->key_memo, key) != 0) {
         done(arg, NULL);
         return;
     }
@@ -966,7 +974,7 @@ void
 vpd_lc_lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_pending **slot,
               vpd_lc_lookup_fn done, void *arg)
 {
-    lookup(lc, r, slot, done, arg, true);
+    lookup(lc, r, slot, done, arg, true, NULL);
 }
 
 /* ---- deciding what to keep ---------------------------------------------- */
@@ -1283,7 +1291,7 @@ vpd_lc_settle(vpd_lease_cache *lc, vpd_lc_pending **slot, const vp_req_t *r,
         vpd_lc_lookup_fn wdone = w->done;
         void *warg = w->arg;
         free(w);
-        lookup(lc, wreq, wslot, wdone, warg, false);
+        lookup(lc, wreq, wslot, wdone, warg, false, t->key);
     }
     free(t);
 }
@@ -1522,6 +1530,7 @@ lc_free(void *arg)
     vpd_secret_free(lc->auto_auth_token);
     vpd_resp_pack_free(lc->pack);
     vpd_hot_free(lc->hot);
+    vpd_cache_key_memo_wipe(&lc->key_memo);
     free(lc);
     if (done)
         done(done_arg);

@@ -286,6 +286,7 @@ vpd_h2_conn_new(const vpd_h2_io *io, void *arg, const vpd_h2_limits *lim)
     snprintf(h->peer, sizeof h->peer, "%s", lim->peer ? lim->peer : "?");
     h->lim.peer = h->peer;
     h->started = h->last_progress = vpd_h2_now(h);
+    h->frame_left = VPD_H2_PREFACE_LEN;
     bucket_init(&h->resets, RESET_BURST, RESET_RATE, h->started);
     bucket_init(&h->control, CONTROL_BURST, CONTROL_RATE, h->started);
     if (nghttp2_session_callbacks_new(&cb) != 0 ||
@@ -346,12 +347,39 @@ fail:
     return NULL;
 }
 
-void
-vpd_h2_conn_recv(vpd_h2_conn *h, const char *data, size_t len)
+/* Follows the client's bytes frame by frame: returns how many of the len
+ * bytes at p reach the end of the preface or of the next frame (all len
+ * when none ends in them). */
+static size_t
+to_frame_end(vpd_h2_conn *h, const uint8_t *p, size_t len)
 {
-    if (h->failed || h->detached || !len)
-        return;
-    ssize_t r = nghttp2_session_mem_recv(h->ng, (const uint8_t *)data, len);
+    size_t i = 0;
+    while (i < len) {
+        if (h->frame_left) {
+            size_t k = len - i < h->frame_left ? len - i : h->frame_left;
+            h->frame_left -= k;
+            i += k;
+            if (!h->frame_left)
+                return i;
+            continue;
+        }
+        h->frame_hd[h->frame_hd_len++] = p[i++];
+        if (h->frame_hd_len == sizeof h->frame_hd) {
+            const uint8_t *hd = h->frame_hd;
+            h->frame_hd_len = 0;
+            /* The first 24 bits of a frame header are its payload length. */
+            h->frame_left = (size_t)hd[0] << 16 | (size_t)hd[1] << 8 | hd[2];
+            if (!h->frame_left)
+                return i;
+        }
+    }
+    return i;
+}
+
+static void
+feed(vpd_h2_conn *h, const uint8_t *data, size_t len)
+{
+    ssize_t r = nghttp2_session_mem_recv(h->ng, data, len);
     if (r < 0 && !h->failed) {
         /* A bad preface or a flood nghttp2 caught; it has queued its own
          * GOAWAY when one makes sense. */
@@ -363,6 +391,39 @@ vpd_h2_conn_recv(vpd_h2_conn *h, const char *data, size_t len)
             nghttp2_session_terminate_session(h->ng, NGHTTP2_ENHANCE_YOUR_CALM);
         else if (r != NGHTTP2_ERR_BAD_CLIENT_MAGIC)
             nghttp2_session_terminate_session(h->ng, NGHTTP2_PROTOCOL_ERROR);
+    }
+}
+
+/* A client with several requests in one read would otherwise get every
+ * answer in one write at the end, and send its next requests only then:
+ * the two sides would take turns, each idle while the other works, and
+ * each wait for the other would end in a wake-up.  So, while io->eager
+ * says the client is all the loop has to do, the frames go to nghttp2 one
+ * by one and each answer leaves as soon as it is made; the client works
+ * on the first answers while we make the rest, and its next requests are
+ * there by the time we are done.  Otherwise (many busy connections) the
+ * input goes to nghttp2 whole and its answers leave together, one write
+ * for many streams, when the connection is flushed.  The frame walk runs
+ * either way, so that the next eager read starts on a frame boundary. */
+void
+vpd_h2_conn_recv(vpd_h2_conn *h, const char *data, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)data;
+    if (h->failed || h->detached || !len)
+        return;
+    if (!h->io.eager(h->arg)) {
+        for (size_t i = 0; i < len;)
+            i += to_frame_end(h, p + i, len - i);
+        feed(h, p, len);
+        return;
+    }
+    while (len && !h->failed && !h->detached) {
+        size_t n = to_frame_end(h, p, len);
+        feed(h, p, n);
+        p += n;
+        len -= n;
+        if (h->answers_unsent)
+            vpd_h2_conn_flush(h);
     }
 }
 
@@ -385,6 +446,7 @@ vpd_h2_conn_flush(vpd_h2_conn *h)
             n = -1;
         if (h->out.len && (n <= 0 || h->out.len >= SEND_BATCH)) {
             vpd_h2_count_send();
+            h->answers_unsent = 0;
             h->io.send(h->arg, (const uint8_t *)h->out.data, h->out.len);
             vpd_buf_reset(&h->out);
         }

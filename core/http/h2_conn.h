@@ -44,6 +44,11 @@ typedef struct {
     void (*kick)(void *arg);
     /* The Date header value for this second. */
     const char *(*date)(void *arg);
+    /* True when each answer should leave as soon as it is made, instead
+     * of with the others of its batch: the client waits for them and no
+     * other connection competes for the loop, so the client can start its
+     * next requests while the rest are still being answered. */
+    bool (*eager)(void *arg);
 } vpd_h2_io;
 
 typedef struct {
@@ -69,7 +74,9 @@ vpd_h2_conn *vpd_h2_conn_new(const vpd_h2_io *io, void *arg,
                              const vpd_h2_limits *lim);
 
 /* Feeds plaintext from the client; every byte is taken.  Complete
- * requests are dispatched from inside this call. */
+ * requests are dispatched from inside this call; when io->eager says so,
+ * each answer made meanwhile is handed to io->send before the next frame
+ * is read. */
 void vpd_h2_conn_recv(vpd_h2_conn *h, const char *data, size_t len);
 
 /* Hands queued frames to io->send while io->backlog allows. */

@@ -402,6 +402,7 @@ submit_answer(h2_stream *s, int status, const vpd_hdrs *hdrs, const char *body,
     }
     nghttp2_data_provider dp = {.source.ptr = s, .read_callback = read_body};
     s->answered = true;
+    h->answers_unsent++;
     int rc =
         nghttp2_submit_response(h->ng, s->id, nv, n, with_data ? &dp : NULL);
     if (rc != 0)

@@ -49,6 +49,13 @@ struct vpd_h2_conn {
     h2_bucket resets, control;
     vpd_h2_ids ids;   /* the client's stream ids so far */
     vpd_h2_pool pool; /* nghttp2's memory and the streams' records */
+    /* Where the client's bytes are: what is left of the preface or of the
+     * frame under way, and a frame header read in part (vpd_h2_conn_recv
+     * feeds nghttp2 frame by frame when answers leave one by one). */
+    size_t frame_left;
+    uint8_t frame_hd[9];
+    unsigned frame_hd_len;
+    unsigned answers_unsent; /* answers submitted since the last send */
     uint64_t started, last_progress, failed_at;
     bool got_settings; /* the client's first SETTINGS arrived */
     bool failed;       /* we ended the session with an error */

@@ -126,10 +126,13 @@ struct vpd_server {
     uv_timer_t anchor; /* always closed last, so done never runs inline */
     /* HTTP/2 connections whose streams were answered since the loop last
      * waited: their frames leave together, once per loop turn, just before
-     * the loop waits again (on_h2_flush).  The handle runs only while the
-     * list is not empty. */
+     * the loop waits again (on_h2_flush).  The same handle counts the h2
+     * connections that read something in each loop turn, which says
+     * whether answers should leave one by one (h2_eager).  The handle runs
+     * only while the list is not empty or h2 connections read lately. */
     uv_prepare_t h2_flush;
     vpd_age_list h2_pending;
+    unsigned h2_reads_turn, h2_reads_last_turn;
     llhttp_settings_t settings;
     time_t date_sec;
     char date[40];
@@ -1297,13 +1300,25 @@ h2_date(void *arg)
     return http_date(c->srv);
 }
 
+/* Answers leave one by one while at most one h2 connection reads per loop
+ * turn (this one, this turn and the last): the client waits for them,
+ * and nothing else would be slowed by the extra writes.  When several
+ * connections read in one turn the loop is busy, and one write per
+ * connection and turn costs far less CPU per answer than one per stream. */
+static bool
+h2_eager(void *arg)
+{
+    conn *c = arg;
+    return c->srv->h2_reads_turn <= 1 && c->srv->h2_reads_last_turn <= 1;
+}
+
 /* The connection speaks HTTP/2 from now on: timeouts and limits of the
  * listener go to the session, which sends its SETTINGS first. */
 static void
 conn_start_h2(conn *c)
 {
-    static const vpd_h2_io io = {h2_send,     h2_backlog, h2_dispatch,
-                                 h2_released, h2_kick,    h2_date};
+    static const vpd_h2_io io = {h2_send, h2_backlog, h2_dispatch, h2_released,
+                                 h2_kick, h2_date,    h2_eager};
     struct vpd_listener *l = c->lst;
     vpd_h2_limits lim = {
         .listener = l->cfg,
@@ -1385,6 +1400,10 @@ conn_h2_process(conn *c)
     c->in_process = true;
     size_t avail = c->in.len - c->in_off;
     if (avail && !c->draining && write_queue(c) <= WRITE_HIGH_WATER) {
+        vpd_server *srv = c->srv;
+        srv->h2_reads_turn++;
+        if (!uv_is_active((uv_handle_t *)&srv->h2_flush) && !srv->closing)
+            uv_prepare_start(&srv->h2_flush, on_h2_flush);
         c->in_off = c->in.len;
         vpd_h2_conn_recv(c->h2, c->in.data + c->in.len - avail, avail);
     }
@@ -1412,18 +1431,23 @@ conn_h2_process(conn *c)
 /* Runs before the loop waits, while connections have answers queued:
  * each gets one flush for everything answered since the last wait.
  * Processing one may answer streams of another (a router hook run by a
- * departure), which joins the list and is flushed in the same walk. */
+ * departure), which joins the list and is flushed in the same walk.  It
+ * also closes the count of h2 reads of the turn that ended; once a turn
+ * went by without any, it stops until the next read or answer. */
 static void
 on_h2_flush(uv_prepare_t *p)
 {
     vpd_server *srv = p->data;
     vpd_age_link *l;
+    srv->h2_reads_last_turn = srv->h2_reads_turn;
+    srv->h2_reads_turn = 0;
     while ((l = srv->h2_pending.head) != NULL) {
         conn *c = (conn *)(void *)((char *)l - offsetof(conn, h2_pending));
         vpd_age_list_remove(l);
         conn_process(c);
     }
-    uv_prepare_stop(p);
+    if (!srv->h2_reads_last_turn || srv->closing)
+        uv_prepare_stop(p);
 }
 
 static void

@@ -39,6 +39,7 @@ static struct {
     vpd_buf to_client; /* what the server sent */
     size_t sends;      /* io->send calls */
     bool kick_defers;  /* io->kick leaves the flush to the test */
+    bool eager;        /* io->eager's answer */
     vpd_http_req *held[MAX_HELD];
     size_t n_held, dispatched, released, gone_calls;
     bool answer_now; /* the router answers inside dispatch */
@@ -97,8 +98,14 @@ io_date(void *arg)
     return "Thu, 01 Jan 2026 00:00:00 GMT";
 }
 
-static const vpd_h2_io IO = {io_send,     io_backlog, io_dispatch,
-                             io_released, io_kick,    io_date};
+static bool
+io_eager(void *arg)
+{
+    return F.eager;
+}
+
+static const vpd_h2_io IO = {io_send, io_backlog, io_dispatch, io_released,
+                             io_kick, io_date,    io_eager};
 
 /* vpd_http_respond is server.c's; these tests link the whole library, so
  * h2 requests reach vpd_h2_respond through it, as in the daemon. */
@@ -868,6 +875,111 @@ TEST(answers_flushed_together_are_one_send)
     teardown();
 }
 
+/* What the client session has to send, gathered into one buffer. */
+static void
+client_bytes(vpd_buf *out)
+{
+    const uint8_t *p;
+    ssize_t n;
+    while ((n = nghttp2_session_mem_send(F.cli, &p)) > 0)
+        ASSERT_INT_EQ(vpd_buf_append(out, (const char *)p, (size_t)n), 0);
+}
+
+#define EAGER_STREAMS 5
+
+/* Four GETs and a PUT with a body (HEADERS, then DATA with END_STREAM),
+ * all answered by the router while they are read, as a cache hit is. */
+static void
+eager_requests(int32_t ids[EAGER_STREAMS])
+{
+    for (int i = 0; i < EAGER_STREAMS - 1; i++)
+        ids[i] = get("GET", "/v1/database/creds/app");
+    nghttp2_nv nv[] = {NV(":method", "PUT"), NV(":scheme", "https"),
+                       NV(":path", "/v1/kv/x"), NV(":authority", "a")};
+    nghttp2_data_provider dp = {.source.ptr = "{\"a\":1}",
+                                .read_callback = read_src};
+    ids[EAGER_STREAMS - 1] =
+        nghttp2_submit_request(F.cli, NULL, nv, 4, &dp, NULL);
+    ASSERT(ids[EAGER_STREAMS - 1] > 0);
+}
+
+/* Hands what the server sent to the client and checks every answer. */
+static void
+eager_check(const int32_t ids[EAGER_STREAMS])
+{
+    ASSERT(nghttp2_session_mem_recv(F.cli, (const uint8_t *)F.to_client.data,
+                                    F.to_client.len) >= 0);
+    vpd_buf_reset(&F.to_client);
+    for (int i = 0; i < EAGER_STREAMS; i++) {
+        ASSERT_INT_EQ(F.status[ids[i]], 418);
+        ASSERT_STR_CONTAINS(F.body[ids[i]].data, "teapot");
+        ASSERT(F.closed[ids[i]]);
+    }
+}
+
+/* Requests answered while they are read leave one send per answer when
+ * io->eager says the client waits for them (it gets to work on the first
+ * while the rest are made), and one send for all when it does not.  The
+ * frames are followed across reads split anywhere, also through reads
+ * that were not eager, so that an eager read still finds each frame's
+ * end. */
+TEST(eager_answers_leave_one_by_one)
+{
+    setup("p", 0);
+    pump();
+    F.answer_now = true;
+    F.kick_defers = true; /* as the listener: the flush is the caller's */
+    int32_t ids[EAGER_STREAMS];
+
+    /* One read holding every request. */
+    for (int eager = 0; eager < 2; eager++) {
+        eager_requests(ids);
+        vpd_buf in = {0};
+        client_bytes(&in);
+        F.eager = eager;
+        F.sends = 0;
+        vpd_h2_conn_recv(F.h, in.data, in.len);
+        ASSERT_INT_EQ(F.sends, eager ? EAGER_STREAMS : 0);
+        vpd_h2_conn_flush(F.h);
+        ASSERT_INT_EQ(F.sends, eager ? EAGER_STREAMS : 1);
+        eager_check(ids);
+        vpd_buf_free(&in);
+    }
+
+    /* Reads of 1, 2, 7 and 10 bytes, eager: still one send per answer. */
+    static const size_t sizes[] = {1, 2, 7, 10};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        eager_requests(ids);
+        vpd_buf in = {0};
+        client_bytes(&in);
+        F.eager = true;
+        F.sends = 0;
+        for (size_t off = 0; off < in.len; off += sizes[k]) {
+            size_t n = in.len - off < sizes[k] ? in.len - off : sizes[k];
+            vpd_h2_conn_recv(F.h, in.data + off, n);
+        }
+        ASSERT_INT_EQ(F.sends, EAGER_STREAMS);
+        eager_check(ids);
+        vpd_buf_free(&in);
+    }
+
+    /* A read that was not eager ends inside the first frame; the eager
+     * read after it still answers stream by stream. */
+    eager_requests(ids);
+    vpd_buf in = {0};
+    client_bytes(&in);
+    ASSERT(in.len > 13);
+    F.eager = false;
+    F.sends = 0;
+    vpd_h2_conn_recv(F.h, in.data, 13);
+    F.eager = true;
+    vpd_h2_conn_recv(F.h, in.data + 13, in.len - 13);
+    ASSERT_INT_EQ(F.sends, EAGER_STREAMS);
+    eager_check(ids);
+    vpd_buf_free(&in);
+    teardown();
+}
+
 /* ---- through a real listener (h2c with prior knowledge) ----------------- */
 
 #define LISTENER_STREAMS 10
@@ -1015,5 +1127,6 @@ main(void)
         T(late_headers_on_a_closed_stream_are_not_protocol_error),
         T(id_record_bounds_its_gaps), T(idle_and_evict),
         T(answers_flushed_together_are_one_send),
+        T(eager_answers_leave_one_by_one),
         T(listener_gathers_the_answers_of_one_turn));
 }

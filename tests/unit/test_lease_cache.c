@@ -496,7 +496,8 @@ TEST(an_entry_an_earlier_version_persisted_is_a_hit_after_restore)
     request_init(&q, "POST", "/v1/auth/token/create-orphan", "{}", "parent-A");
     char key[VPD_CACHE_KEY_LEN + 1], old_id[2 * VPD_CACHE_KEY_LEN + 1];
     ASSERT_INT_EQ(vpd_cache_key(q.http.method, q.http.target, &q.r.up_headers,
-                                q.http.body, q.http.body_len, q.r.token, key),
+                                q.http.body, q.http.body_len, q.r.token, NULL,
+                                key),
                   0);
     snprintf(old_id, sizeof old_id, "%s%s", key,
              "0123456789abcdef0123456789abcdef");

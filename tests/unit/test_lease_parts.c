@@ -380,7 +380,8 @@ TEST(cache_key_hex_and_binary)
 {
     vpd_hdrs h = {0};
     char key[VPD_CACHE_KEY_LEN + 1], back[VPD_CACHE_KEY_LEN + 1];
-    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "t", key), 0);
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "t", NULL, key),
+                  0);
     unsigned char bin[VPD_CACHE_KEY_BIN_LEN];
     ASSERT_INT_EQ(vpd_cache_key_to_bin(key, bin), 0);
     vpd_cache_key_to_hex(bin, back);
@@ -402,7 +403,8 @@ TEST(cache_keys_stay_what_earlier_versions_computed)
 {
     vpd_hdrs h = {0};
     char key[VPD_CACHE_KEY_LEN + 1], up[VPD_CACHE_KEY_LEN + 1];
-    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "t", key), 0);
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "t", NULL, key),
+                  0);
     ASSERT_STR_EQ(key, "20cff588c921b9ef9a0d30be2d4856ab");
     ASSERT_INT_EQ(
         vpd_cache_key_upgrade(
@@ -417,46 +419,74 @@ TEST(cache_keys_stay_what_earlier_versions_computed)
     vpd_hdrs_add(&h, "Content-Type", "application/json");
     for (int i = 0; i < 2; i++) { /* the second from the same context */
         ASSERT_INT_EQ(
-            vpd_cache_key("PUT", "/v1/y?a=1", &h, "{}", 2, "tok", key), 0);
+            vpd_cache_key("PUT", "/v1/y?a=1", &h, "{}", 2, "tok", NULL, key),
+            0);
         ASSERT_STR_EQ(key, "64952e05163420f448179430f9e417a0");
     }
     /* A body longer than the key's buffer goes to the digest as it is. */
     char body[1500];
     memset(body, 'b', sizeof body);
     vpd_hdrs none = {0};
-    ASSERT_INT_EQ(
-        vpd_cache_key("POST", "/v1/z", &none, body, sizeof body, "tok", key),
-        0);
+    ASSERT_INT_EQ(vpd_cache_key("POST", "/v1/z", &none, body, sizeof body,
+                                "tok", NULL, key),
+                  0);
     ASSERT_STR_EQ(key, "760cdd9e523263ac171bb3f1c716811c");
     vpd_hdrs_free(&h);
 }
 
 /* A repeated request gets its key without hashing again; the remembered
  * one must never answer for another token, nor for a token that only
- * starts like the remembered one. */
+ * starts like the remembered one.  The memo is its owner's and holds the
+ * token until it is wiped. */
 TEST(cache_key_repeated_request_never_crosses_tokens)
 {
     vpd_hdrs h = {0};
     vpd_hdrs_add(&h, "Accept", "*/*");
+    vpd_cache_key_memo m = {0};
     char a[VPD_CACHE_KEY_LEN + 1], a2[VPD_CACHE_KEY_LEN + 1];
     char b[VPD_CACHE_KEY_LEN + 1], b2[VPD_CACHE_KEY_LEN + 1];
     char c[VPD_CACHE_KEY_LEN + 1], d[VPD_CACHE_KEY_LEN + 1];
-    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-a", a), 0);
-    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-a", a2), 0);
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-a", &m, a),
+                  0);
+    ASSERT(m.len > 0);
+    ASSERT_STR_EQ(m.hex, a);
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-a", &m, a2),
+                  0);
     ASSERT_STR_EQ(a, a2);
-    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-b", b), 0);
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-b", &m, b),
+                  0);
     ASSERT(strcmp(a, b) != 0);
-    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-b", b2), 0);
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-b", &m, b2),
+                  0);
     ASSERT_STR_EQ(b, b2);
-    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-bb", c), 0);
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-bb", &m, c),
+                  0);
     ASSERT(strcmp(b, c) != 0);
-    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, NULL, d), 0);
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, NULL, &m, d), 0);
     ASSERT(strcmp(d, b) != 0 && strcmp(d, c) != 0);
-    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-a", a2), 0);
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-a", &m, a2),
+                  0);
     ASSERT_STR_EQ(a, a2);
     /* The consistency headers stay out of a remembered key too. */
     vpd_hdrs_add(&h, "X-Vault-Index", "v1:changes");
-    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-a", a2), 0);
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-a", &m, a2),
+                  0);
+    ASSERT_STR_EQ(a, a2);
+    /* Two memos remember apart: another one's token is not in this one. */
+    vpd_cache_key_memo other = {0};
+    ASSERT_INT_EQ(
+        vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-b", &other, b2), 0);
+    ASSERT_STR_EQ(b, b2);
+    ASSERT(memmem(m.form, m.len, "tok-a", 5) != NULL);
+    ASSERT(memmem(m.form, m.len, "tok-b", 5) == NULL);
+    /* Wiped: nothing of the form or its token is left. */
+    vpd_cache_key_memo_wipe(&m);
+    ASSERT_INT_EQ(m.len, 0);
+    ASSERT(memmem(m.form, sizeof m.form, "tok-a", 5) == NULL);
+    vpd_cache_key_memo_wipe(&other);
+    /* Without a memo every key is hashed, and still the same. */
+    ASSERT_INT_EQ(vpd_cache_key("GET", "/v1/x", &h, NULL, 0, "tok-a", NULL, a2),
+                  0);
     ASSERT_STR_EQ(a, a2);
     vpd_hdrs_free(&h);
 }
