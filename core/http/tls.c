@@ -626,8 +626,8 @@ vpd_tls_conn_output(vpd_tls_conn *c, size_t *len)
 }
 
 /* A buffer grown for a large body is let go once it has been sent, so that
- * an idle connection keeps no more than a few records' worth. */
-#define OUT_KEEP_MAX (64 * 1024)
+ * an idle connection keeps at most the room one full record took. */
+#define OUT_KEEP_MAX (32 * 1024)
 
 void
 vpd_tls_conn_output_done(vpd_tls_conn *c, size_t n)
