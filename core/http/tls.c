@@ -25,7 +25,8 @@ struct vpd_tls_conn {
     const char *in;
     size_t in_len;
     vpd_buf held;
-    vpd_buf out; /* ciphertext to the peer, from out_off on */
+    bool in_held; /* `in` points into `held` */
+    vpd_buf out;  /* ciphertext to the peer, from out_off on */
     size_t out_off;
     bool read_blocked; /* this SSL call found no more input */
     bool shut;
@@ -447,8 +448,7 @@ keep_unread_input(vpd_tls_conn *c)
     int rc = 0;
     if (c->in_len == 0) {
         c->held.len = 0;
-    } else if (c->held.data && c->in >= c->held.data &&
-               c->in < c->held.data + c->held.len) {
+    } else if (c->in_held) {
         memmove(c->held.data, c->in, c->in_len);
         c->held.len = c->in_len;
     } else {
@@ -457,6 +457,7 @@ keep_unread_input(vpd_tls_conn *c)
     }
     c->in = NULL;
     c->in_len = 0;
+    c->in_held = false;
     return rc;
 }
 
@@ -495,6 +496,7 @@ vpd_tls_conn_recv(vpd_tls_conn *c, const char *data, size_t len, vpd_buf *plain,
         }
         c->in = c->held.data;
         c->in_len = c->held.len;
+        c->in_held = true;
     } else {
         c->in = data;
         c->in_len = data ? len : 0;
@@ -529,6 +531,7 @@ vpd_tls_conn_recv(vpd_tls_conn *c, const char *data, size_t len, vpd_buf *plain,
     if (r != VPD_TLS_OK) {
         c->in = NULL;
         c->in_len = 0;
+        c->in_held = false;
         c->held.len = 0;
         return r;
     }
@@ -622,7 +625,9 @@ const char *
 vpd_tls_conn_output(vpd_tls_conn *c, size_t *len)
 {
     *len = c->out.len - c->out_off;
-    return c->out.data + c->out_off;
+    /* Nothing queued may mean no buffer yet: no pointer arithmetic on
+     * NULL. */
+    return *len ? c->out.data + c->out_off : c->out.data;
 }
 
 /* A buffer grown for a large body is let go once it has been sent, so that

@@ -300,6 +300,16 @@ TEST(output_is_taken_in_place_or_copied)
 {
     pair_t p;
     pair_open(&p);
+    /* A session that has written nothing yet has nothing to give. */
+    vpd_tls_conn *fresh = vpd_up_tls_conn_new(p.tls, "localhost");
+    ASSERT_NOT_NULL(fresh);
+    size_t none = 1;
+    (void)vpd_tls_conn_output(fresh, &none);
+    ASSERT_INT_EQ(none, 0);
+    vpd_tls_conn_output_done(fresh, 0);
+    char nothing[8];
+    ASSERT_INT_EQ(vpd_tls_conn_read_output(fresh, nothing, sizeof nothing), 0);
+    vpd_tls_conn_free(fresh);
     ASSERT_INT_EQ(vpd_tls_conn_send(p.client, "hello", 5), 0);
     size_t n;
     const char *out = vpd_tls_conn_output(p.client, &n);
