@@ -1,6 +1,6 @@
-/* Server-side TLS termination over memory BIOs.  libuv owns the socket;
- * this file only moves bytes between two BIO_s_mem and an SSL object, so
- * it never blocks and never touches a file descriptor. */
+/* TLS for both sides of the daemon over a BIO of our own.  libuv owns the
+ * socket; this file only moves bytes between the caller's buffers and an
+ * SSL object, so it never blocks and never touches a file descriptor. */
 #include "autoconf.h"
 
 #include "http/tls.h"
@@ -20,8 +20,15 @@ struct vpd_tls_ctx {
 
 struct vpd_tls_conn {
     SSL *ssl;
-    BIO *rbio; /* ciphertext from the peer; SSL reads it */
-    BIO *wbio; /* ciphertext to the peer; SSL writes it */
+    /* Ciphertext from the peer not yet taken by OpenSSL: the caller's
+     * bytes during vpd_tls_conn_recv, or `held` between calls. */
+    const char *in;
+    size_t in_len;
+    vpd_buf held;
+    bool in_held; /* `in` points into `held` */
+    vpd_buf out;  /* ciphertext to the peer, from out_off on */
+    size_t out_off;
+    bool read_blocked; /* this SSL call found no more input */
     bool shut;
     bool failed; /* fatal error: no close_notify any more */
 };
@@ -301,26 +308,107 @@ vpd_tls_ctx_free(vpd_tls_ctx *ctx)
     free(ctx);
 }
 
+/* ---- the BIO between OpenSSL and the connection ------------------------
+ *
+ * One BIO serves both directions.  Reading hands OpenSSL the bytes the
+ * caller passed to vpd_tls_conn_recv where they lie (libuv's read buffer),
+ * so ciphertext is copied once, into OpenSSL's record buffer, instead of
+ * twice through a memory BIO.  Writing appends OpenSSL's records to `out`,
+ * which the caller sends from where they lie (vpd_tls_conn_output).  Its
+ * ctrl answers the few questions OpenSSL asks on every record without the
+ * memory BIO's bookkeeping. */
+
+static BIO_METHOD *bio_method;
+static CRYPTO_ONCE bio_method_once = CRYPTO_ONCE_STATIC_INIT;
+
+static int
+bio_read(BIO *b, char *buf, int len)
+{
+    vpd_tls_conn *c = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (c->in_len == 0) {
+        /* "Try again", never end of file: more may come. */
+        c->read_blocked = true;
+        BIO_set_retry_read(b);
+        return -1;
+    }
+    if (len <= 0)
+        return 0;
+    size_t n = (size_t)len < c->in_len ? (size_t)len : c->in_len;
+    memcpy(buf, c->in, n);
+    c->in += n;
+    c->in_len -= n;
+    return (int)n;
+}
+
+static int
+bio_write(BIO *b, const char *buf, int len)
+{
+    vpd_tls_conn *c = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (len <= 0)
+        return 0;
+    if (vpd_buf_append(&c->out, buf, (size_t)len) != 0)
+        return -1; /* out of memory: OpenSSL fails the session */
+    return len;
+}
+
+static long
+bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    vpd_tls_conn *c = BIO_get_data(b);
+    (void)num;
+    (void)ptr;
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        return 1; /* the caller sends `out` itself */
+    case BIO_CTRL_PENDING:
+        return c ? (long)c->in_len : 0;
+    case BIO_CTRL_WPENDING:
+        return c ? (long)(c->out.len - c->out_off) : 0;
+    default:
+        return 0; /* no kTLS, no EOF, nothing else to report */
+    }
+}
+
+static int
+bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static void
+bio_method_init(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                                 "vaproxyd tls");
+    if (m && (BIO_meth_set_read(m, bio_read) != 1 ||
+              BIO_meth_set_write(m, bio_write) != 1 ||
+              BIO_meth_set_ctrl(m, bio_ctrl) != 1 ||
+              BIO_meth_set_create(m, bio_create) != 1)) {
+        BIO_meth_free(m);
+        m = NULL;
+    }
+    bio_method = m;
+}
+
 vpd_tls_conn *
 vpd_tls_conn_adopt(SSL *ssl)
 {
-    vpd_tls_conn *c = ssl ? calloc(1, sizeof *c) : NULL;
-    BIO *rbio = c ? BIO_new(BIO_s_mem()) : NULL;
-    BIO *wbio = rbio ? BIO_new(BIO_s_mem()) : NULL;
-    if (!wbio) {
+    if (!CRYPTO_THREAD_run_once(&bio_method_once, bio_method_init))
+        bio_method = NULL;
+    vpd_tls_conn *c = ssl && bio_method ? calloc(1, sizeof *c) : NULL;
+    BIO *bio = c ? BIO_new(bio_method) : NULL;
+    if (!bio) {
         SSL_free(ssl);
-        BIO_free(rbio);
         free(c);
         ERR_clear_error();
         return NULL;
     }
     c->ssl = ssl;
-    c->rbio = rbio;
-    c->wbio = wbio;
-    /* An empty memory BIO means "try again", not end of file. */
-    BIO_set_mem_eof_return(c->rbio, -1);
-    BIO_set_mem_eof_return(c->wbio, -1);
-    SSL_set_bio(c->ssl, c->rbio, c->wbio); /* SSL owns both now */
+    BIO_set_data(bio, c);
+    SSL_set_bio(c->ssl, bio, bio); /* SSL owns it now, one reference */
     return c;
 }
 
@@ -344,88 +432,183 @@ vpd_tls_conn_free(vpd_tls_conn *c)
 {
     if (!c)
         return;
-    SSL_free(c->ssl);
+    SSL_free(c->ssl); /* frees the BIO, which points at c */
+    vpd_buf_free(&c->held);
+    vpd_buf_free(&c->out);
     free(c);
 }
 
-/* Empties this thread's OpenSSL error queue before an SSL call, as
- * SSL_get_error needs.  ERR_clear_error resets all the queue's slots,
- * hundreds of instructions even when it is empty, which is the usual case
- * twice per proxied request; SSL_get_error itself only asks ERR_peek_error,
- * so a queue that answers 0 there needs no clearing. */
-static void
-clear_errors(void)
+/* Keeps the input OpenSSL has not taken for the next call: c->in points
+ * into the caller's buffer, which is gone once vpd_tls_conn_recv returns.
+ * OpenSSL takes everything it is offered before it asks for more, so this
+ * only copies after a failure, when nothing reads the rest any more. */
+static int
+keep_unread_input(vpd_tls_conn *c)
 {
-    if (ERR_peek_error() != 0)
+    int rc = 0;
+    if (c->in_len == 0) {
+        c->held.len = 0;
+    } else if (c->in_held) {
+        memmove(c->held.data, c->in, c->in_len);
+        c->held.len = c->in_len;
+    } else {
+        c->held.len = 0;
+        rc = vpd_buf_append(&c->held, c->in, c->in_len);
+    }
+    c->in = NULL;
+    c->in_len = 0;
+    c->in_held = false;
+    return rc;
+}
+
+/* The end of an SSL_read that produced nothing, told apart without
+ * OpenSSL's error queue: SSL_get_error would need that queue emptied before
+ * every call (hundreds of instructions twice per request even when it is
+ * empty, and wrong when anything else in the thread left an error there).
+ * A read that stopped because this BIO had no more input is the usual
+ * case; close_notify leaves its mark in the shutdown state; anything else
+ * is a failure, which OpenSSL always records in the queue. */
+static int
+read_stopped(vpd_tls_conn *c, char *err, size_t err_len)
+{
+    if (c->read_blocked && SSL_want_read(c->ssl))
+        return VPD_TLS_OK;
+    if (SSL_get_shutdown(c->ssl) & SSL_RECEIVED_SHUTDOWN) {
         ERR_clear_error();
+        return VPD_TLS_CLOSED;
+    }
+    c->failed = true;
+    set_err(err, err_len, "%s",
+            SSL_is_init_finished(c->ssl) ? "TLS error"
+                                         : "TLS handshake failed");
+    return VPD_TLS_ERROR;
 }
 
 int
 vpd_tls_conn_recv(vpd_tls_conn *c, const char *data, size_t len, vpd_buf *plain,
                   char *err, size_t err_len)
 {
-    clear_errors();
-    if (len > 0) {
-        if (len > (size_t)0x7fffffff ||
-            BIO_write(c->rbio, data, (int)len) != (int)len) {
+    if (c->held.len) {
+        /* Bytes left from an earlier call come first. */
+        if (len && vpd_buf_append(&c->held, data, len) != 0) {
             set_err(err, err_len, "buffering TLS input");
             return VPD_TLS_ERROR;
         }
+        c->in = c->held.data;
+        c->in_len = c->held.len;
+        c->in_held = true;
+    } else {
+        c->in = data;
+        c->in_len = data ? len : 0;
     }
+    int r;
     for (;;) {
+        /* One record's plaintext at most fits; with read-ahead OpenSSL may
+         * hold more, and the loop takes it. */
         const size_t chunk = 16384;
         if (vpd_buf_reserve(plain, chunk) != 0) {
             set_err(err, err_len, "out of memory");
-            return VPD_TLS_ERROR;
+            r = VPD_TLS_ERROR;
+            break;
         }
-        int n = SSL_read(c->ssl, plain->data + plain->len, (int)chunk);
-        if (n > 0) {
-            plain->len += (size_t)n;
+        size_t got = 0;
+        c->read_blocked = false;
+        if (SSL_read_ex(c->ssl, plain->data + plain->len, chunk, &got) == 1) {
+            plain->len += got;
             plain->data[plain->len] = '\0';
-            /* Nothing left to decrypt, in the BIO or in the session: the
-             * next SSL_read could only say "want read", a full trip
-             * through the record layer and SSL_get_error per message. */
-            if (BIO_ctrl_pending(c->rbio) == 0 && !SSL_has_pending(c->ssl))
-                return VPD_TLS_OK;
+            /* Nothing left to decrypt, here or in the session: the next
+             * SSL_read could only find that out, a full trip through the
+             * record layer per message. */
+            if (c->in_len == 0 && !SSL_has_pending(c->ssl)) {
+                r = VPD_TLS_OK;
+                break;
+            }
             continue;
         }
-        int e = SSL_get_error(c->ssl, n);
-        switch (e) {
-        case SSL_ERROR_WANT_READ:
-        case SSL_ERROR_WANT_WRITE:
-            return VPD_TLS_OK;
-        case SSL_ERROR_ZERO_RETURN:
-            return VPD_TLS_CLOSED;
-        default:
-            c->failed = true;
-            set_err(err, err_len, "%s",
-                    SSL_is_init_finished(c->ssl) ? "TLS error"
-                                                 : "TLS handshake failed");
-            return VPD_TLS_ERROR;
-        }
+        r = read_stopped(c, err, err_len);
+        break;
     }
+    if (r != VPD_TLS_OK) {
+        c->in = NULL;
+        c->in_len = 0;
+        c->in_held = false;
+        c->held.len = 0;
+        return r;
+    }
+    if (keep_unread_input(c) != 0) {
+        set_err(err, err_len, "buffering TLS input");
+        return VPD_TLS_ERROR;
+    }
+    return VPD_TLS_OK;
+}
+
+/* One SSL_write for the bytes given; a memory sink never fills up, so it
+ * either takes them all or the session is broken. */
+static int
+write_all(vpd_tls_conn *c, const char *p, size_t len)
+{
+    size_t done = 0;
+    if (SSL_write_ex(c->ssl, p, len, &done) != 1 || done != len) {
+        ERR_clear_error();
+        return -1;
+    }
+    return 0;
+}
+
+static bool
+can_send(const vpd_tls_conn *c)
+{
+    return !c->shut && !c->failed && SSL_is_init_finished(c->ssl);
 }
 
 int
 vpd_tls_conn_send(vpd_tls_conn *c, const void *data, size_t len)
 {
-    const char *p = data;
-    clear_errors();
-    if (!SSL_is_init_finished(c->ssl) || c->shut || c->failed)
+    if (!can_send(c))
         return -1;
-    while (len > 0) {
-        int n = len > 0x40000000 ? 0x40000000 : (int)len;
-        /* A memory BIO never fills up, so a write either completes or the
-         * session is broken. */
-        int w = SSL_write(c->ssl, p, n);
-        if (w <= 0) {
-            ERR_clear_error();
-            return -1;
+    return len ? write_all(c, data, len) : 0;
+}
+
+int
+vpd_tls_conn_sendv(vpd_tls_conn *c, const uv_buf_t *bufs, unsigned nbufs)
+{
+    if (!can_send(c))
+        return -1;
+    unsigned nonempty = 0, last = 0;
+    for (unsigned i = 0; i < nbufs; i++)
+        if (bufs[i].len) {
+            nonempty++;
+            last = i;
         }
-        p += w;
-        len -= (size_t)w;
+    if (nonempty <= 1)
+        return nonempty ? write_all(c, bufs[last].base, bufs[last].len) : 0;
+    /* Gathered into full records: a request's head and body become one
+     * record, one encryption pass and one record for the server to open,
+     * rather than one each. */
+    char rec[16384];
+    size_t fill = 0, used = 0;
+    int rc = 0;
+    for (unsigned i = 0; i < nbufs && rc == 0; i++) {
+        const char *p = bufs[i].base;
+        size_t left = bufs[i].len;
+        while (left > 0 && rc == 0) {
+            size_t n = sizeof rec - fill < left ? sizeof rec - fill : left;
+            memcpy(rec + fill, p, n);
+            fill += n;
+            p += n;
+            left -= n;
+            if (fill > used)
+                used = fill;
+            if (fill == sizeof rec) {
+                rc = write_all(c, rec, fill);
+                fill = 0;
+            }
+        }
     }
-    return 0;
+    if (rc == 0 && fill)
+        rc = write_all(c, rec, fill);
+    OPENSSL_cleanse(rec, used); /* requests carry tokens */
+    return rc;
 }
 
 void
@@ -438,19 +621,50 @@ vpd_tls_conn_shutdown(vpd_tls_conn *c)
     ERR_clear_error();
 }
 
+const char *
+vpd_tls_conn_output(vpd_tls_conn *c, size_t *len)
+{
+    *len = c->out.len - c->out_off;
+    /* Nothing queued may mean no buffer yet: no pointer arithmetic on
+     * NULL. */
+    return *len ? c->out.data + c->out_off : c->out.data;
+}
+
+/* A buffer grown for a large body is let go once it has been sent, so that
+ * an idle connection keeps at most the room one full record took. */
+#define OUT_KEEP_MAX (32 * 1024)
+
+void
+vpd_tls_conn_output_done(vpd_tls_conn *c, size_t n)
+{
+    size_t avail = c->out.len - c->out_off;
+    c->out_off += n < avail ? n : avail;
+    if (c->out_off < c->out.len)
+        return;
+    if (c->out.cap > OUT_KEEP_MAX)
+        vpd_buf_free(&c->out);
+    c->out.len = 0;
+    c->out_off = 0;
+}
+
 size_t
 vpd_tls_conn_pending_output(vpd_tls_conn *c)
 {
-    return BIO_ctrl_pending(c->wbio);
+    return c->out.len - c->out_off;
 }
 
 size_t
 vpd_tls_conn_read_output(vpd_tls_conn *c, char *out, size_t cap)
 {
-    if (cap > 0x7fffffff)
-        cap = 0x7fffffff;
-    int n = BIO_read(c->wbio, out, (int)cap);
-    return n > 0 ? (size_t)n : 0;
+    size_t n;
+    const char *p = vpd_tls_conn_output(c, &n);
+    if (n > cap)
+        n = cap;
+    if (n) {
+        memcpy(out, p, n);
+        vpd_tls_conn_output_done(c, n);
+    }
+    return n;
 }
 
 bool

@@ -1,6 +1,6 @@
 /* One upstream connection.  libuv owns the socket; llhttp reads answers;
- * TLS, when there is any, goes through the shared memory-BIO pump in
- * http/tls.c.  The per-request path allocates nothing of its own on plain
+ * TLS, when there is any, goes through the pump shared with the listeners
+ * (http/tls.c).  The per-request path allocates nothing of its own on plain
  * connections: the request goes out straight from the caller's buffers
  * (uv_try_write first, so a request costs one syscall), reads land in a
  * buffer inside the connection, and
@@ -294,26 +294,20 @@ send_own(vpd_up_conn *c, const char *data, size_t len)
     return n < len ? write_copy(c, data + n, len - n) : 0;
 }
 
-/* Sends whatever ciphertext the TLS session has produced, through a stack
- * buffer: a record goes out without an allocation. */
+/* Sends whatever ciphertext the TLS session has produced, from where it
+ * lies: usually one record, which the socket takes at once. */
 static int
 flush_tls(vpd_up_conn *c)
 {
-    char out[16384 + 512];
+    if (c->state == C_CLOSED || !c->tls)
+        return 0;
     size_t n;
-    while (c->state != C_CLOSED && c->tls &&
-           (n = vpd_tls_conn_read_output(c->tls, out, sizeof out)) > 0) {
-        int rc = send_own(c, out, n);
-        explicit_bzero(out, n);
-        if (rc != 0)
-            return -1;
-        /* Usually one record: asking the BIO whether more is pending
-         * costs less than a read that finds it empty. */
-        if (n < sizeof out && c->state != C_CLOSED && c->tls &&
-            vpd_tls_conn_pending_output(c->tls) == 0)
-            break;
-    }
-    return 0;
+    const char *p = vpd_tls_conn_output(c->tls, &n);
+    if (!n)
+        return 0;
+    int rc = send_own(c, p, n);
+    vpd_tls_conn_output_done(c->tls, n);
+    return rc;
 }
 
 static void
@@ -563,12 +557,12 @@ begin_exchange(vpd_up_conn *c)
     vpd_up_resp_init(&c->resp, false, x->is_head, x->headers, x->body);
     arm_deadline(c, 0);
     if (c->tls) {
-        for (unsigned i = 0; i < x->nbufs; i++)
-            if (x->bufs[i].len && vpd_tls_conn_send(c->tls, x->bufs[i].base,
-                                                    x->bufs[i].len) != 0) {
-                fail_soon(c, VPD_UP_UNREACHABLE, "TLS: cannot send");
-                return;
-            }
+        /* One SSL write for the whole request: one record, one pass of the
+         * cipher, one write to the socket. */
+        if (vpd_tls_conn_sendv(c->tls, x->bufs, x->nbufs) != 0) {
+            fail_soon(c, VPD_UP_UNREACHABLE, "TLS: cannot send");
+            return;
+        }
         if (flush_tls(c) != 0)
             fail_soon(c, VPD_UP_INTERNAL, "out of memory");
         return;

@@ -364,3 +364,10 @@ tests_unit_test_tls_session_name_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_tls_session_name_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_tls_session_name_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_tls_session_name
+
+check_PROGRAMS += tests/unit/test_tls_pump
+tests_unit_test_tls_pump_SOURCES = tests/unit/test_tls_pump.c
+tests_unit_test_tls_pump_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_tls_pump_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tls_pump_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_tls_pump
