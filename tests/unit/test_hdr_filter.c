@@ -376,6 +376,43 @@ TEST(header_memory_stays_put_and_is_reused)
     ASSERT(moved.mem == NULL && moved.v == NULL && moved.n == 0);
 }
 
+/* Adds that find room in the kept memory and adds that must grow it give
+ * the same list: names and values cut to their lengths and NUL-ended, a
+ * missing value empty, absurd lengths refused either way. */
+TEST(adds_with_room_and_without_agree)
+{
+    vpd_hdrs h = {0};
+    for (int round = 0; round < 3; round++) {
+        /* Round 0 grows everything; later rounds reuse what it kept. */
+        for (int i = 0; i < 40; i++) {
+            char name[32], value[64];
+            int nl = snprintf(name, sizeof name, "X-Name-%dzzz", i);
+            int vl = snprintf(value, sizeof value, "v%d-%dyyy", round, i);
+            ASSERT_INT_EQ(
+                vpd_hdrs_addn(&h, name, (size_t)nl - 3, value, (size_t)vl - 3),
+                0);
+        }
+        ASSERT_INT_EQ(vpd_hdrs_addn(&h, "X-Null", 6, NULL, 5), 0);
+        ASSERT_INT_EQ(vpd_hdrs_addn(&h, "X-Huge", 6, "v", (size_t)-1 / 2), -1);
+        ASSERT_INT_EQ(vpd_hdrs_addn(&h, NULL, 6, "v", 1), -1);
+        ASSERT_INT_EQ(h.n, 41);
+        for (int i = 0; i < 40; i++) {
+            char name[32], value[64];
+            snprintf(name, sizeof name, "X-Name-%d", i);
+            snprintf(value, sizeof value, "v%d-%d", round, i);
+            ASSERT_STR_EQ(h.v[i].name, name);
+            ASSERT_STR_EQ(h.v[i].value, value);
+            ASSERT_INT_EQ(h.v[i].name_len, strlen(name));
+            ASSERT_INT_EQ(h.v[i].value_len, strlen(value));
+        }
+        ASSERT_STR_EQ(vpd_hdrs_get(&h, "x-null", 0), "");
+        ASSERT_INT_EQ(h.v[40].value_len, 0);
+        vpd_hdrs_clear(&h);
+    }
+    ASSERT_INT_EQ(vpd_hdrs_addn(NULL, "A", 1, "b", 1), -1);
+    vpd_hdrs_free(&h);
+}
+
 TEST(a_connection_header_can_name_a_framing_header)
 {
     vpd_hdrs h = {0};
@@ -437,6 +474,7 @@ main(void)
         T(many_connection_headers_are_all_read),
         T(many_connection_tokens_are_all_read),
         T(header_memory_stays_put_and_is_reused),
+        T(adds_with_room_and_without_agree),
         T(a_connection_header_can_name_a_framing_header),
         T(the_predicate_matches_the_in_place_filter),
         T(nothing_to_drop_changes_nothing));
