@@ -111,13 +111,11 @@ struct vpd_fwd {
 struct vpd_fwd_op {
     vpd_fwd *fwd;
     vpd_fwd_op *prev, *next; /* under way; or the free list */
-    uv_timer_t timer;        /* initialised only when needed */
     bool timer_inited;
     op_state state;
 
     char *method; /* method_buf or a heap copy */
     size_t method_len;
-    char method_buf[16];
     bool is_head, idempotent;
     bool send_body;
     char *target; /* the client's target (prefix included): tbuf.data */
@@ -126,7 +124,6 @@ struct vpd_fwd_op {
     char *log_path; /* set once a redirect replaced the target */
 
     bool redirected;
-    vpd_up_dest dest;
     /* The client's header lines, filtered, CRLF-ended, when the caller's
      * list was not checked; later, the room a new head is written into
      * (the two buffers then swap). */
@@ -139,11 +136,9 @@ struct vpd_fwd_op {
      * attempt copies them from there. */
     bool lines_in_head;
     size_t lines_off, lines_len;
-    uv_buf_t bufs[2];
     char *body;
     size_t body_len;
     vpd_up_tls *own_tls; /* a per-request identity (referenced) */
-    char upgrade[32];    /* the protocol asked for, "" for none */
     vpd_up_conn *upgraded;
 
     int max_retries;
@@ -164,8 +159,15 @@ struct vpd_fwd_op {
 
     /* The large members last: a reused op is zeroed only up to here
      * (op_alloc), as each is written before it is read: x by
-     * attempt_start, redirect with redirected, errbuf at its first use. */
+     * attempt_start, redirect with redirected, errbuf at its first use,
+     * timer once timer_inited, method_buf when method points at it, dest
+     * and bufs by op_prepare, upgrade by vpd_fwd_send. */
     vpd_up_exchange x;
+    uv_timer_t timer;
+    char method_buf[16];
+    vpd_up_dest dest;
+    uv_buf_t bufs[2];
+    char upgrade[32];    /* the protocol asked for, "" for none */
     fwd_origin redirect; /* the origin after a redirect */
     char errbuf[256];
 };
@@ -1518,6 +1520,8 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
             strlen(req->upgrade) >= sizeof op->upgrade)
             goto fail;
         memcpy(op->upgrade, req->upgrade, strlen(req->upgrade) + 1);
+    } else {
+        op->upgrade[0] = '\0';
     }
     op->is_head = method_is(op->method, "HEAD");
     op->idempotent = is_idempotent(op->method);
