@@ -622,12 +622,13 @@ prepare(proxied *p)
         const vpd_hdr *h = &in->v[i];
         /* Replaced below by ours with the client's appended (the first
          * one, even when a Connection header names it). */
-        bool is_ua = vpd_hdr_name_is(h->name, h->name_len, "user-agent", 10);
+        bool is_ua =
+            vpd_hdr_name_is_wide(h->name, h->name_len, "user-agent", 10);
         if (is_ua && !ua)
             ua = h->value;
         if (is_ua || vpd_hdr_filter_drops(&filter, h->name, h->name_len))
             continue;
-        if (vpd_hdr_name_is(h->name, h->name_len, "x-vault-token", 13)) {
+        if (vpd_hdr_name_is_wide(h->name, h->name_len, "x-vault-token", 13)) {
             /* force: the client's token is discarded before anything. */
             if (mode == VPD_AUTO_AUTH_TOKEN_FORCE)
                 continue;

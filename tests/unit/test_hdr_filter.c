@@ -129,6 +129,41 @@ TEST(the_inline_check_agrees_with_the_lookup)
     ASSERT_INT_EQ(listed, 13 * 3); /* each listed name, whole, thrice */
 }
 
+/* The word-at-a-time name check says what the byte loop says: for the
+ * names the router asks about and a few more lengths, with every byte
+ * value at every position of the name in either case. */
+TEST(the_wide_name_check_agrees_with_the_byte_loop)
+{
+    static const char *lower[] = {"user-agent", "x-vault-token", "abcdefgh",
+                                  "x-1-2-3-4-5-6-7z", "content-length"};
+    size_t matches = 0;
+    for (size_t i = 0; i < sizeof lower / sizeof *lower; i++) {
+        size_t ll = strlen(lower[i]);
+        char name[24];
+        for (int upper = 0; upper < 2; upper++) {
+            for (size_t pos = 0; pos < ll; pos++) {
+                for (int b = 0; b < 256; b++) {
+                    for (size_t k = 0; k < ll; k++)
+                        name[k] =
+                            upper ? (char)toupper((unsigned char)lower[i][k])
+                                  : lower[i][k];
+                    name[pos] = (char)b;
+                    bool want = vpd_hdr_name_is(name, ll, lower[i], ll);
+                    if (vpd_hdr_name_is_wide(name, ll, lower[i], ll) != want)
+                        TEST_FAIL_("%s: byte %d at %zu", lower[i], b, pos);
+                    matches += want;
+                }
+            }
+        }
+        ASSERT(!vpd_hdr_name_is_wide(lower[i], ll - 1, lower[i], ll));
+    }
+    /* At a letter's position exactly its two cases match, elsewhere the
+     * byte itself: per name and case, twice its length less its
+     * non-letters (1, 2, 0, 14 and 1 of them). */
+    ASSERT_INT_EQ(matches,
+                  2 * (2 * (10 + 13 + 8 + 16 + 14) - (1 + 2 + 0 + 14 + 1)));
+}
+
 TEST(names_match_in_any_case)
 {
     ASSERT(vpd_hdr_is_hop_by_hop("connection"));
@@ -463,19 +498,21 @@ TEST(nothing_to_drop_changes_nothing)
 int
 main(void)
 {
-    return RUN_TESTS(
-        T(hop_by_hop_names_carry_the_flag), T(other_flags),
-        T(the_inline_check_agrees_with_the_lookup), T(names_match_in_any_case),
-        T(near_misses_do_not_match), T(lengths_are_kept), T(toward_upstream),
-        T(toward_the_client), T(head_and_304_answers_keep_their_length),
-        T(headers_named_by_connection_go),
-        T(only_connection_itself_names_headers),
-        T(several_connection_headers_all_count),
-        T(many_connection_headers_are_all_read),
-        T(many_connection_tokens_are_all_read),
-        T(header_memory_stays_put_and_is_reused),
-        T(adds_with_room_and_without_agree),
-        T(a_connection_header_can_name_a_framing_header),
-        T(the_predicate_matches_the_in_place_filter),
-        T(nothing_to_drop_changes_nothing));
+    return RUN_TESTS(T(hop_by_hop_names_carry_the_flag), T(other_flags),
+                     T(the_inline_check_agrees_with_the_lookup),
+                     T(the_wide_name_check_agrees_with_the_byte_loop),
+                     T(names_match_in_any_case), T(near_misses_do_not_match),
+                     T(lengths_are_kept), T(toward_upstream),
+                     T(toward_the_client),
+                     T(head_and_304_answers_keep_their_length),
+                     T(headers_named_by_connection_go),
+                     T(only_connection_itself_names_headers),
+                     T(several_connection_headers_all_count),
+                     T(many_connection_headers_are_all_read),
+                     T(many_connection_tokens_are_all_read),
+                     T(header_memory_stays_put_and_is_reused),
+                     T(adds_with_room_and_without_agree),
+                     T(a_connection_header_can_name_a_framing_header),
+                     T(the_predicate_matches_the_in_place_filter),
+                     T(nothing_to_drop_changes_nothing));
 }
