@@ -651,7 +651,9 @@ prepare(proxied *p)
             ua = h->value;
         if (is_ua || vpd_hdr_filter_drops(&filter, h->name, h->name_len))
             continue;
-        if (vpd_hdr_name_is_wide(h->name, h->name_len, "x-vault-token", 13)) {
+        bool is_token =
+            vpd_hdr_name_is_wide(h->name, h->name_len, "x-vault-token", 13);
+        if (is_token) {
             /* force: the client's token is discarded before anything. */
             if (mode == VPD_AUTO_AUTH_TOKEN_FORCE)
                 continue;
@@ -660,7 +662,13 @@ prepare(proxied *p)
                 token_len = h->value_len;
             }
         }
-        if (add_up_header(r, h->name, h->name_len, h->value, h->value_len) != 0)
+        /* A name equal to X-Vault-Token in any case is a token already:
+         * only its value needs the check. */
+        int rc = is_token ? add_own_header(r, h->name, h->name_len, h->value,
+                                           h->value_len)
+                          : add_up_header(r, h->name, h->name_len, h->value,
+                                          h->value_len);
+        if (rc != 0)
             return -1;
     }
     /* Ours, then "; " and the client's, cut to 1023 bytes in all as
@@ -676,8 +684,12 @@ prepare(proxied *p)
         memcpy(agent + al, "; ", 2);
         memcpy(agent + al + 2, ua, ul);
         al += 2 + ul;
+        /* Our own part is a literal without CR or LF: only the client's
+         * needs the check. */
+        if (!vpd_fwd_header_value_ok(ua, ul))
+            r->up_headers_checked = false;
     }
-    if (add_own_header(r, "User-Agent", 10, agent, al) != 0)
+    if (vpd_hdrs_addn(&r->up_headers, "User-Agent", 10, agent, al) != 0)
         return -1;
 
     /* Local requests (the agent's templates) always use auto-auth's. */
@@ -1142,8 +1154,11 @@ vpd_router_handle(vpd_http_req *http, void *arg)
     const char *path = http->path;
     const vpd_listener_config *l = http->listener;
     uint64_t t0 = uv_hrtime();
+    /* The proxy's own paths start /proxy/ or /agent/; Vault's, nearly
+     * every request, skip the three comparisons. */
+    bool own_path = path[0] == '/' && (path[1] == 'p' || path[1] == 'a');
 
-    if (path_is(path, "metrics")) {
+    if (own_path && path_is(path, "metrics")) {
         handle_metrics(rt, http, t0);
         return;
     }
@@ -1168,7 +1183,7 @@ vpd_router_handle(vpd_http_req *http, void *arg)
                      "404 page not found\n", 19);
         return;
     }
-    if (path_is(path, "cache-clear")) {
+    if (own_path && path_is(path, "cache-clear")) {
         int status = 200;
         char *body = NULL;
         vpd_cache_clear_answer(vpd_chain_cache(rt->chain),
@@ -1184,7 +1199,7 @@ vpd_router_handle(vpd_http_req *http, void *arg)
         free(body);
         return;
     }
-    if (path_is(path, "quit")) {
+    if (own_path && path_is(path, "quit")) {
         handle_quit(rt, http, t0);
         return;
     }
