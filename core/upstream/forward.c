@@ -109,7 +109,19 @@ struct vpd_fwd {
 };
 
 struct vpd_fwd_op {
-    vpd_fwd *fwd;
+    /* First, outside the part a reused op has zeroed: the buffers it
+     * keeps (emptied, and wiped where they may hold a token, by
+     * op_clear_request). */
+    vpd_buf tbuf; /* the target's room: see target */
+    /* The client's header lines, filtered, CRLF-ended, when the caller's
+     * list was not checked; later, the room a new head is written into
+     * (the two buffers then swap). */
+    vpd_buf hdrs;
+    vpd_buf head; /* request line, Host, header lines, Content-Length, CRLF */
+    vpd_hdrs rhdrs;
+    vpd_buf rbody;
+
+    vpd_fwd *fwd;            /* the zeroed part starts here */
     vpd_fwd_op *prev, *next; /* under way; or the free list */
     bool timer_inited;
     op_state state;
@@ -119,16 +131,10 @@ struct vpd_fwd_op {
     bool is_head, idempotent;
     bool send_body;
     char *target; /* the client's target (prefix included): tbuf.data */
-    vpd_buf tbuf; /* kept by a recycled op */
     size_t prefix_len;
     char *log_path; /* set once a redirect replaced the target */
 
     bool redirected;
-    /* The client's header lines, filtered, CRLF-ended, when the caller's
-     * list was not checked; later, the room a new head is written into
-     * (the two buffers then swap). */
-    vpd_buf hdrs;
-    vpd_buf head; /* request line, Host, header lines, Content-Length, CRLF */
     /* The caller's checked list during vpd_fwd_send only: its lines go
      * straight into the first head, with no copy in between. */
     const vpd_hdrs *checked_in;
@@ -148,8 +154,6 @@ struct vpd_fwd_op {
     uint64_t started_ns; /* uv_hrtime(), when debug logging is on */
 
     bool in_client; /* x is with the client */
-    vpd_hdrs rhdrs;
-    vpd_buf rbody;
     int status;
     vpd_fwd_error error;
     bool fail_pending; /* the timer delivers error */
@@ -172,6 +176,7 @@ struct vpd_fwd_op {
     char errbuf[256];
 };
 
+#define OP_ZERO_FROM offsetof(struct vpd_fwd_op, fwd)
 #define OP_ZEROED offsetof(struct vpd_fwd_op, x)
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -388,16 +393,9 @@ op_alloc(vpd_fwd *fwd)
         return calloc(1, sizeof *op);
     fwd->free_ops = op->next;
     fwd->n_free_ops--;
-    vpd_buf hdrs = op->hdrs, head = op->head, rbody = op->rbody;
-    vpd_buf tbuf = op->tbuf;
-    vpd_hdrs rhdrs = op->rhdrs;
-    memset(op, 0, OP_ZEROED);
+    /* The kept buffers lie before the zeroed part. */
+    memset((char *)op + OP_ZERO_FROM, 0, OP_ZEROED - OP_ZERO_FROM);
     op->errbuf[0] = '\0';
-    op->hdrs = hdrs;
-    op->head = head;
-    op->tbuf = tbuf;
-    op->rbody = rbody;
-    op->rhdrs = rhdrs;
     return op;
 }
 
