@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "http/hdrs.h"
 
@@ -71,6 +72,28 @@ vpd_hdr_name_is(const char *name, size_t nl, const char *lower, size_t ll)
             return false;
     }
     return true;
+}
+
+/* vpd_hdr_name_is for a `lower` of 8 to 16 bytes made of lower-case
+ * letters, digits and '-' only (what the callers' literals are), two
+ * overlapping words at a time instead of a byte loop: bit 0x40 is set in
+ * exactly the letters of such a name, so shifted down it marks where a
+ * byte may differ from `lower` by the case bit, and everywhere else a
+ * byte must be the very same. */
+static inline bool
+vpd_hdr_name_is_wide(const char *name, size_t nl, const char *lower, size_t ll)
+{
+    if (nl != ll || ll < 8 || ll > 16)
+        return false;
+    const uint64_t m = UINT64_C(0x2020202020202020);
+    uint64_t got, want;
+    memcpy(&got, name, 8);
+    memcpy(&want, lower, 8);
+    if ((got | ((want >> 1) & m)) != want)
+        return false;
+    memcpy(&got, name + nl - 8, 8);
+    memcpy(&want, lower + nl - 8, 8);
+    return (got | ((want >> 1) & m)) == want;
 }
 
 /* The table lookup behind vpd_hdr_flags. */

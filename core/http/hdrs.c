@@ -92,9 +92,11 @@ same_name(const char *a, const char *b)
     return (a[0] | 0x20) == (b[0] | 0x20) && strcasecmp(a, b) == 0;
 }
 
-int
-vpd_hdrs_addn(vpd_hdrs *h, const char *name, size_t name_len, const char *value,
-              size_t value_len)
+/* vpd_hdrs_addn when the array or the newest block has to grow (or the
+ * arguments are odd): every list's first headers, then rarely. */
+static int
+addn_slow(vpd_hdrs *h, const char *name, size_t name_len, const char *value,
+          size_t value_len)
 {
     if (!h || !name)
         return -1;
@@ -128,6 +130,33 @@ vpd_hdrs_addn(vpd_hdrs *h, const char *name, size_t name_len, const char *value,
     h->v[h->n].name_len = name_len;
     h->v[h->n].value_len = value_len;
     h->n++;
+    return 0;
+}
+
+/* Nearly every call finds room in the array and in the newest block (a
+ * list reused per request keeps both): that case is written without the
+ * checks and the calls the growing needs, which addn_slow keeps. */
+int
+vpd_hdrs_addn(vpd_hdrs *h, const char *name, size_t name_len, const char *value,
+              size_t value_len)
+{
+    struct vpd_hdrs_block *b = h ? h->mem : NULL;
+    /* The size guard keeps name_len + value_len + 2 from wrapping. */
+    if (!b || !name || !value || h->n == h->cap ||
+        ((name_len | value_len) >> (sizeof(size_t) * 8 - 2)) != 0 ||
+        b->cap - b->used < name_len + value_len + 2)
+        return addn_slow(h, name, name_len, value, value_len);
+    char *n = b->data + b->used;
+    b->used += name_len + value_len + 2;
+    vpd_hdr *hd = &h->v[h->n++];
+    hd->name = n;
+    hd->value = n + name_len + 1;
+    hd->name_len = name_len;
+    hd->value_len = value_len;
+    memcpy(n, name, name_len);
+    n[name_len] = '\0';
+    memcpy(hd->value, value, value_len);
+    hd->value[value_len] = '\0';
     return 0;
 }
 

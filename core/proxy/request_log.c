@@ -56,12 +56,10 @@ fmt_ms(char *out, size_t cap, uint64_t ns)
 }
 
 void
-vpd_request_log(const char *method, const char *path, int status,
-                uint64_t total_ns, bool forwarded, uint64_t upstream_ns,
-                vpd_reqlog_cache cache)
+vpd_request_log_write(const char *method, const char *path, int status,
+                      uint64_t total_ns, bool forwarded, uint64_t upstream_ns,
+                      vpd_reqlog_cache cache)
 {
-    if (!vpd_log_enabled(VPD_LOG_INFO))
-        return;
     static const char *const cache_names[] = {"none", "hit", "miss"};
     char safe_path[1024], st[16], total[32], up[32], safe_method[32];
     vpd_request_log_path(path, safe_path, sizeof safe_path);

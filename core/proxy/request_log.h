@@ -16,17 +16,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/log.h"
+
 typedef enum {
     VPD_REQLOG_CACHE_NONE = 0, /* not a cacheable proxied request */
     VPD_REQLOG_CACHE_HIT,
     VPD_REQLOG_CACHE_MISS,
 } vpd_reqlog_cache;
 
-/* Writes the line if INFO is enabled.  upstream_ns is shown only when
- * forwarded is true. */
-void vpd_request_log(const char *method, const char *path, int status,
-                     uint64_t total_ns, bool forwarded, uint64_t upstream_ns,
-                     vpd_reqlog_cache cache);
+/* Writes the line (whatever the level: see vpd_request_log).
+ * upstream_ns is shown only when forwarded is true. */
+void vpd_request_log_write(const char *method, const char *path, int status,
+                           uint64_t total_ns, bool forwarded,
+                           uint64_t upstream_ns, vpd_reqlog_cache cache);
+
+/* Writes the line if INFO is enabled.  Inline: at the default level
+ * every request would otherwise make a call only to learn that. */
+static inline void
+vpd_request_log(const char *method, const char *path, int status,
+                uint64_t total_ns, bool forwarded, uint64_t upstream_ns,
+                vpd_reqlog_cache cache)
+{
+    if (vpd_log_enabled(VPD_LOG_INFO))
+        vpd_request_log_write(method, path, status, total_ns, forwarded,
+                              upstream_ns, cache);
+}
 
 /* The path as logged: token-bearing segments redacted, characters that
  * could break a log line (controls, spaces, quotes, backslashes) as '?'.

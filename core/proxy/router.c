@@ -7,6 +7,7 @@
 
 #include <json.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -373,12 +374,34 @@ has_request_header(const vpd_http_req *http)
 
 /* Go's mux redirects requests whose path is not clean (//, /./, /../) to
  * the cleaned path.  Returns true and writes the clean path if needed. */
+/* Bit 0x80 of each byte of v that is zero (and maybe of bytes above one
+ * that is: a hint, never a miss). */
+static inline uint64_t
+zero_bytes(uint64_t v)
+{
+    return (v - UINT64_C(0x0101010101010101)) & ~v &
+           UINT64_C(0x8080808080808080);
+}
+
 /* Whether the path holds "//", "/./" or "/../": one pass, where three
  * strstr calls read nearly every path three times. */
 static bool
 has_unclean_segment(const char *path)
 {
-    for (const char *p = path; *p; p++) {
+    /* Eight bytes at a time, only a '/' followed by '/' or '.' is a maybe,
+     * settled by the byte loop from there; most paths have none. */
+    const uint64_t slashes = UINT64_C(0x2f2f2f2f2f2f2f2f);
+    const uint64_t dots = UINT64_C(0x2e2e2e2e2e2e2e2e);
+    size_t n = strlen(path), i = 0;
+    for (; i + 9 <= n; i += 8) {
+        uint64_t w, next;
+        memcpy(&w, path + i, 8);
+        memcpy(&next, path + i + 1, 8);
+        if (zero_bytes(w ^ slashes) &
+            (zero_bytes(next ^ slashes) | zero_bytes(next ^ dots)))
+            break;
+    }
+    for (const char *p = path + i; *p; p++) {
         if (p[0] != '/')
             continue;
         if (p[1] == '/')
@@ -622,12 +645,15 @@ prepare(proxied *p)
         const vpd_hdr *h = &in->v[i];
         /* Replaced below by ours with the client's appended (the first
          * one, even when a Connection header names it). */
-        bool is_ua = vpd_hdr_name_is(h->name, h->name_len, "user-agent", 10);
+        bool is_ua =
+            vpd_hdr_name_is_wide(h->name, h->name_len, "user-agent", 10);
         if (is_ua && !ua)
             ua = h->value;
         if (is_ua || vpd_hdr_filter_drops(&filter, h->name, h->name_len))
             continue;
-        if (vpd_hdr_name_is(h->name, h->name_len, "x-vault-token", 13)) {
+        bool is_token =
+            vpd_hdr_name_is_wide(h->name, h->name_len, "x-vault-token", 13);
+        if (is_token) {
             /* force: the client's token is discarded before anything. */
             if (mode == VPD_AUTO_AUTH_TOKEN_FORCE)
                 continue;
@@ -636,7 +662,13 @@ prepare(proxied *p)
                 token_len = h->value_len;
             }
         }
-        if (add_up_header(r, h->name, h->name_len, h->value, h->value_len) != 0)
+        /* A name equal to X-Vault-Token in any case is a token already:
+         * only its value needs the check. */
+        int rc = is_token ? add_own_header(r, h->name, h->name_len, h->value,
+                                           h->value_len)
+                          : add_up_header(r, h->name, h->name_len, h->value,
+                                          h->value_len);
+        if (rc != 0)
             return -1;
     }
     /* Ours, then "; " and the client's, cut to 1023 bytes in all as
@@ -652,8 +684,12 @@ prepare(proxied *p)
         memcpy(agent + al, "; ", 2);
         memcpy(agent + al + 2, ua, ul);
         al += 2 + ul;
+        /* Our own part is a literal without CR or LF: only the client's
+         * needs the check. */
+        if (!vpd_fwd_header_value_ok(ua, ul))
+            r->up_headers_checked = false;
     }
-    if (add_own_header(r, "User-Agent", 10, agent, al) != 0)
+    if (vpd_hdrs_addn(&r->up_headers, "User-Agent", 10, agent, al) != 0)
         return -1;
 
     /* Local requests (the agent's templates) always use auto-auth's. */
@@ -1118,8 +1154,11 @@ vpd_router_handle(vpd_http_req *http, void *arg)
     const char *path = http->path;
     const vpd_listener_config *l = http->listener;
     uint64_t t0 = uv_hrtime();
+    /* The proxy's own paths start /proxy/ or /agent/; Vault's, nearly
+     * every request, skip the three comparisons. */
+    bool own_path = path[0] == '/' && (path[1] == 'p' || path[1] == 'a');
 
-    if (path_is(path, "metrics")) {
+    if (own_path && path_is(path, "metrics")) {
         handle_metrics(rt, http, t0);
         return;
     }
@@ -1144,7 +1183,7 @@ vpd_router_handle(vpd_http_req *http, void *arg)
                      "404 page not found\n", 19);
         return;
     }
-    if (path_is(path, "cache-clear")) {
+    if (own_path && path_is(path, "cache-clear")) {
         int status = 200;
         char *body = NULL;
         vpd_cache_clear_answer(vpd_chain_cache(rt->chain),
@@ -1160,7 +1199,7 @@ vpd_router_handle(vpd_http_req *http, void *arg)
         free(body);
         return;
     }
-    if (path_is(path, "quit")) {
+    if (own_path && path_is(path, "quit")) {
         handle_quit(rt, http, t0);
         return;
     }

@@ -348,6 +348,19 @@ vpd_up_client_start(vpd_up_client *cl, const vpd_up_dest *dest,
     x->fresh_only = false;
     x->stale_retried = false;
     exchange_reset(x);
+    /* Nearly every request finds an idle connection and nobody waiting:
+     * then it goes out at once, without the trip through the queue and
+     * its timer.  Anything else (a wait, a failed send, a dispatch under
+     * way) takes the queue, which keeps the order. */
+    if (!cl->qhead && !cl->dispatching && p->n_idle) {
+        vpd_up_conn *c = p->idle[--p->n_idle];
+        x->priv_conn = c;
+        if (vpd_up_conn_send(c, x) == 0)
+            return 0;
+        /* As place() does with a connection that will not send. */
+        x->priv_conn = NULL;
+        vpd_up_conn_close(c);
+    }
     enqueue(cl, x);
     dispatch(cl);
     return 0;

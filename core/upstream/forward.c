@@ -109,31 +109,42 @@ struct vpd_fwd {
 };
 
 struct vpd_fwd_op {
-    vpd_fwd *fwd;
+    /* First, outside the part a reused op has zeroed: the buffers it
+     * keeps (emptied, and wiped where they may hold a token, by
+     * op_clear_request). */
+    vpd_buf tbuf; /* the target's room: see target */
+    /* The client's header lines, filtered, CRLF-ended, when the caller's
+     * list was not checked; later, the room a new head is written into
+     * (the two buffers then swap). */
+    vpd_buf hdrs;
+    vpd_buf head; /* request line, Host, header lines, Content-Length, CRLF */
+    vpd_hdrs rhdrs;
+    vpd_buf rbody;
+
+    vpd_fwd *fwd;            /* the zeroed part starts here */
     vpd_fwd_op *prev, *next; /* under way; or the free list */
-    uv_timer_t timer;        /* initialised only when needed */
     bool timer_inited;
     op_state state;
 
     char *method; /* method_buf or a heap copy */
     size_t method_len;
-    char method_buf[16];
     bool is_head, idempotent;
     bool send_body;
     char *target; /* the client's target (prefix included): tbuf.data */
-    vpd_buf tbuf; /* kept by a recycled op */
     size_t prefix_len;
     char *log_path; /* set once a redirect replaced the target */
 
     bool redirected;
-    vpd_up_dest dest;
-    vpd_buf hdrs; /* the client's header lines, filtered, CRLF-ended */
-    vpd_buf head; /* request line, Host, hdrs, Content-Length, CRLF */
-    uv_buf_t bufs[2];
+    /* The caller's checked list during vpd_fwd_send only: its lines go
+     * straight into the first head, with no copy in between. */
+    const vpd_hdrs *checked_in;
+    /* Where the header lines lie in head once one was written: a later
+     * attempt copies them from there. */
+    bool lines_in_head;
+    size_t lines_off, lines_len;
     char *body;
     size_t body_len;
     vpd_up_tls *own_tls; /* a per-request identity (referenced) */
-    char upgrade[32];    /* the protocol asked for, "" for none */
     vpd_up_conn *upgraded;
 
     int max_retries;
@@ -143,8 +154,6 @@ struct vpd_fwd_op {
     uint64_t started_ns; /* uv_hrtime(), when debug logging is on */
 
     bool in_client; /* x is with the client */
-    vpd_hdrs rhdrs;
-    vpd_buf rbody;
     int status;
     vpd_fwd_error error;
     bool fail_pending; /* the timer delivers error */
@@ -154,12 +163,20 @@ struct vpd_fwd_op {
 
     /* The large members last: a reused op is zeroed only up to here
      * (op_alloc), as each is written before it is read: x by
-     * attempt_start, redirect with redirected, errbuf at its first use. */
+     * attempt_start, redirect with redirected, errbuf at its first use,
+     * timer once timer_inited, method_buf when method points at it, dest
+     * and bufs by op_prepare, upgrade by vpd_fwd_send. */
     vpd_up_exchange x;
+    uv_timer_t timer;
+    char method_buf[16];
+    vpd_up_dest dest;
+    uv_buf_t bufs[2];
+    char upgrade[32];    /* the protocol asked for, "" for none */
     fwd_origin redirect; /* the origin after a redirect */
     char errbuf[256];
 };
 
+#define OP_ZERO_FROM offsetof(struct vpd_fwd_op, fwd)
 #define OP_ZEROED offsetof(struct vpd_fwd_op, x)
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -376,16 +393,9 @@ op_alloc(vpd_fwd *fwd)
         return calloc(1, sizeof *op);
     fwd->free_ops = op->next;
     fwd->n_free_ops--;
-    vpd_buf hdrs = op->hdrs, head = op->head, rbody = op->rbody;
-    vpd_buf tbuf = op->tbuf;
-    vpd_hdrs rhdrs = op->rhdrs;
-    memset(op, 0, OP_ZEROED);
+    /* The kept buffers lie before the zeroed part. */
+    memset((char *)op + OP_ZERO_FROM, 0, OP_ZEROED - OP_ZERO_FROM);
     op->errbuf[0] = '\0';
-    op->hdrs = hdrs;
-    op->head = head;
-    op->tbuf = tbuf;
-    op->rbody = rbody;
-    op->rhdrs = rhdrs;
     return op;
 }
 
@@ -787,14 +797,50 @@ put(char *p, const char *s, size_t n)
     return p + n;
 }
 
+/* The caller's checked headers as lines at p (the room was reserved). */
+static char *
+put_checked_lines(char *p, const vpd_hdrs *in)
+{
+    for (size_t i = 0; i < in->n; i++) {
+        const vpd_hdr *hd = &in->v[i];
+        p = put(p, hd->name, hd->name_len);
+        *p++ = ':';
+        *p++ = ' ';
+        p = put(p, hd->value, hd->value_len);
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    return p;
+}
+
 /* op->head: the request line, Host (and Proxy-Authorization for a plain
  * request through an egress proxy, which then gets the absolute form), the
  * client's header lines, Content-Length and the blank line.  Plain copies
- * into one reserved stretch: this runs for every request. */
+ * into one reserved stretch: this runs for every request.  The header
+ * lines come from the caller's checked list on the first attempt (written
+ * once, here), from op->hdrs for an unchecked list, and from the previous
+ * head on a later attempt, which is then written into the spare buffer
+ * and swapped in. */
 static int
 head_write(vpd_fwd_op *op, const fwd_origin *o, bool absolute)
 {
     const vpd_up_dest *d = &op->dest;
+    const vpd_hdrs *list = op->checked_in;
+    vpd_buf *h = &op->head;
+    const char *lines = op->hdrs.data;
+    size_t ll = op->hdrs.len;
+    if (list) {
+        ll = 0;
+        for (size_t i = 0; i < list->n; i++)
+            ll += list->v[i].name_len + list->v[i].value_len + 4;
+    } else if (op->lines_in_head) {
+        lines = op->head.data + op->lines_off;
+        ll = op->lines_len;
+        h = &op->hdrs;
+        /* The spare may hold an older head (tokens): wiped before reuse. */
+        if (h->len)
+            explicit_bzero(h->data, h->len);
+    }
     /* The target is tbuf's whole text (vpd_fwd_send, maybe_redirect). */
     size_t ml = op->method_len, tl = op->tbuf.len, hl = o->host_len;
     size_t al = absolute && d->proxy->auth[0] ? strlen(d->proxy->auth) : 0;
@@ -802,10 +848,8 @@ head_write(vpd_fwd_op *op, const fwd_origin *o, bool absolute)
     char num[24], *ne = num + sizeof num;
     char *ns = op->send_body ? fmt_size(ne, op->body_len) : ne;
     size_t total = ml + 1 + (absolute ? 7 + hl : 0) + tl + 11 + 6 + hl + 2 +
-                   (al ? 21 + al + 2 : 0) + op->hdrs.len +
-                   (ul ? 30 + ul + 2 : 0) +
+                   (al ? 21 + al + 2 : 0) + ll + (ul ? 30 + ul + 2 : 0) +
                    (op->send_body ? 16 + (size_t)(ne - ns) + 2 : 0) + 2;
-    vpd_buf *h = &op->head;
     vpd_buf_reset(h);
     if (vpd_buf_reserve(h, total) != 0)
         return -1;
@@ -825,8 +869,11 @@ head_write(vpd_fwd_op *op, const fwd_origin *o, bool absolute)
         p = put(p, d->proxy->auth, al);
         p = put(p, "\r\n", 2);
     }
-    if (op->hdrs.len)
-        p = put(p, op->hdrs.data, op->hdrs.len);
+    size_t lines_off = (size_t)(p - h->data);
+    if (list)
+        p = put_checked_lines(p, list);
+    else if (ll)
+        p = put(p, lines, ll);
     if (ul) {
         p = put(p, "Connection: Upgrade\r\nUpgrade: ", 30);
         p = put(p, op->upgrade, ul);
@@ -840,6 +887,14 @@ head_write(vpd_fwd_op *op, const fwd_origin *o, bool absolute)
     p = put(p, "\r\n", 2);
     h->len = (size_t)(p - h->data);
     h->data[h->len] = '\0';
+    if (h != &op->head) {
+        vpd_buf old = op->head;
+        op->head = *h;
+        *h = old;
+    }
+    op->lines_in_head = true;
+    op->lines_off = lines_off;
+    op->lines_len = ll;
     return 0;
 }
 
@@ -862,6 +917,15 @@ op_prepare(vpd_fwd_op *op)
     d->port = o->url.port;
     d->unix_path = base ? fwd->unix_path : NULL;
     d->tls_name = base && fwd->tls_name ? fwd->tls_name : o->url.host;
+    if (!d->unix_path)
+        d->proxy = vpd_egress_for(fwd->egress, d->https, d->host, d->port);
+    bool absolute = d->proxy && !d->https;
+
+    /* The head first: the caller's checked lines exist only during
+     * vpd_fwd_send, so the first attempt must copy them whatever else
+     * fails. */
+    if (head_write(op, o, absolute) != 0)
+        return -1;
     if (d->https) {
         d->tls = op->own_tls ? op->own_tls : fwd_default_tls(fwd);
         if (!d->tls) {
@@ -870,12 +934,6 @@ op_prepare(vpd_fwd_op *op)
             return 1;
         }
     }
-    if (!d->unix_path)
-        d->proxy = vpd_egress_for(fwd->egress, d->https, d->host, d->port);
-    bool absolute = d->proxy && !d->https;
-
-    if (head_write(op, o, absolute) != 0)
-        return -1;
     vpd_buf *h = &op->head;
     op->bufs[0] = uv_buf_init(h->data, (unsigned)h->len);
     op->bufs[1] = uv_buf_init(op->body, (unsigned)op->body_len);
@@ -907,8 +965,18 @@ attempt_start(vpd_fwd_op *op)
         op_fail_soon(op, op->error, op->errbuf);
         return 0;
     }
+    /* Field by field rather than a memset of the whole exchange (its
+     * error text is large): the client sets its own fields and the
+     * answer's in vpd_up_client_start, the rest is here. */
     vpd_up_exchange *x = &op->x;
-    memset(x, 0, sizeof *x);
+    x->priv_pool = NULL;
+    x->priv_conn = NULL;
+    x->qnext = x->qprev = NULL;
+    x->queued = false;
+    x->status = 0;
+    x->error = VPD_UP_OK;
+    x->errtext[0] = '\0';
+    x->upgraded = NULL;
     x->bufs = op->bufs;
     x->nbufs = op->send_body && op->body_len ? 2 : 1;
     x->idempotent = op->idempotent;
@@ -1357,33 +1425,6 @@ vpd_fwd_header_ok(const char *name, size_t name_len, const char *value,
     return vpd_fwd_header_value_ok(value, value_len);
 }
 
-/* Headers the caller has checked (vpd_fwd_req.headers_checked) as lines
- * for the upstream: one reservation, then plain copies. */
-static int
-write_checked_headers(vpd_buf *b, const vpd_hdrs *in)
-{
-    size_t total = 0;
-    for (size_t i = 0; i < in->n; i++)
-        total += in->v[i].name_len + in->v[i].value_len + 4;
-    if (vpd_buf_reserve(b, total) != 0)
-        return -1;
-    char *p = b->data + b->len;
-    for (size_t i = 0; i < in->n; i++) {
-        const vpd_hdr *h = &in->v[i];
-        memcpy(p, h->name, h->name_len);
-        p += h->name_len;
-        *p++ = ':';
-        *p++ = ' ';
-        memcpy(p, h->value, h->value_len);
-        p += h->value_len;
-        *p++ = '\r';
-        *p++ = '\n';
-    }
-    b->len = (size_t)(p - b->data);
-    b->data[b->len] = '\0';
-    return 0;
-}
-
 /* The client's headers as lines for the upstream (op->hdrs), minus what
  * the header policy keeps from Vault (http/hdr_policy.h: hop-by-hop and
  * Connection-named headers, framing, Host, Expect, Accept-Encoding).  A
@@ -1396,8 +1437,11 @@ build_headers(vpd_fwd_op *op, const vpd_hdrs *in, bool checked)
     size_t nin = in ? in->n : 0;
     vpd_buf *b = &op->hdrs;
     vpd_buf_reset(b);
-    if (checked && nin)
-        return write_checked_headers(b, in);
+    if (checked) {
+        /* Written straight into the head (head_write). */
+        op->checked_in = in;
+        return 0;
+    }
     vpd_hdr_filter f;
     vpd_hdr_filter_init(&f, in, VPD_HDR_TO_UPSTREAM, false);
     int rc = 0;
@@ -1474,6 +1518,8 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
             strlen(req->upgrade) >= sizeof op->upgrade)
             goto fail;
         memcpy(op->upgrade, req->upgrade, strlen(req->upgrade) + 1);
+    } else {
+        op->upgrade[0] = '\0';
     }
     op->is_head = method_is(op->method, "HEAD");
     op->idempotent = is_idempotent(op->method);
@@ -1526,12 +1572,15 @@ vpd_fwd_send(vpd_fwd *fwd, const vpd_fwd_req *req, vpd_fwd_cb cb, void *arg)
         }
     }
 
-    if (attempt_start(op) != 0) {
+    int started_rc = attempt_start(op);
+    op->checked_in = NULL; /* the caller's list is gone after the call */
+    if (started_rc != 0) {
         /* The call fails and the callback will never run. */
         op_recycle(fwd, op);
         return NULL;
     }
 started:
+    op->checked_in = NULL;
     op->next = fwd->ops;
     if (fwd->ops)
         fwd->ops->prev = op;

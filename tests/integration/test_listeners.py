@@ -526,6 +526,22 @@ def _():
         eq(r.header("Location"), None, f"no redirect for {path}")
         check(r.status != 301, f"{path} answered {r.status}, not redirected")
     eq(len(sim.requests()), 4, "all four forwarded")
+    # Paths are scanned a word at a time: each form at every offset, so
+    # that it lies within a word and across two.
+    sim.reset()
+    for k in range(18):
+        seg = "/v1/sim/echo" + "a" * k
+        for unclean, want in ((seg + "//b", seg + "/b"),
+                              (seg + "/./b", seg + "/b"),
+                              (seg + "/../b", "/v1/sim/b")):
+            r = request(port, "GET", unclean)
+            eq((r.status, r.header("Location")), (301, want),
+               f"redirect for {unclean}")
+    eq(sim.requests(), [], "nothing forwarded")
+    for k in range(18):
+        r = request(port, "GET", "/v1/sim/echo" + "a" * k + "/.b/..c/x.")
+        eq(r.header("Location"), None, f"no redirect at offset {k}")
+    eq(len(sim.requests()), 18, "all forwarded")
 
 
 if __name__ == "__main__":

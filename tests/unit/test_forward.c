@@ -818,15 +818,30 @@ retry_case(int status, int fails, int max_retries, int want_status,
     q.body = "{\"a\":1}";
     q.body_len = 7;
     q.max_retries = max_retries;
+    /* A checked list, as the router hands over: it is gone once the call
+     * returns, so later attempts must carry what the first one wrote. */
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "X-Vault-Token", "s.retried-token");
+    vpd_hdrs_add(&h, "X-Second", "2");
+    q.headers = &h;
+    q.headers_checked = true;
     result_t r;
     do_req(&e, &q, &r);
+    vpd_hdrs_free(&h);
     ASSERT_INT_EQ(r.err, VPD_FWD_OK);
     ASSERT_INT_EQ(r.status, want_status);
     ASSERT_INT_EQ(r.attempts, want_attempts);
     ASSERT_INT_EQ(n_recs(up), want_attempts);
-    /* Every attempt carries the whole body again. */
-    for (int i = 0; i < want_attempts; i++)
-        ASSERT_STR_EQ(rec_at(up, i).body, "{\"a\":1}");
+    /* Every attempt carries the whole body and the headers again. */
+    for (int i = 0; i < want_attempts; i++) {
+        rec_t s = rec_at(up, i);
+        char v[64];
+        ASSERT_STR_EQ(s.body, "{\"a\":1}");
+        ASSERT_STR_EQ(head_get(s.head, "X-Vault-Token", v, sizeof v),
+                      "s.retried-token");
+        ASSERT_STR_EQ(head_get(s.head, "X-Second", v, sizeof v), "2");
+        ASSERT_INT_EQ(head_count(s.head, "Content-Length"), 1);
+    }
     if (want_status == 200)
         ASSERT_STR_EQ(r.body, "PUT /v1/kv/data/x");
     else
@@ -1046,16 +1061,27 @@ TEST(redirect_followed_once)
     vpd_fwd_req q = mkreq("PUT", "/v1/kv/a");
     q.body = "{\"x\":1}";
     q.body_len = 7;
+    /* Unchecked this time: the filtered lines go to both attempts. */
+    vpd_hdrs h = {0};
+    vpd_hdrs_add(&h, "X-Kept", "k");
+    vpd_hdrs_add(&h, "Connection", "close");
+    q.headers = &h;
     result_t r;
     do_req(&e, &q, &r);
     ASSERT_INT_EQ(r.err, VPD_FWD_OK);
     ASSERT_INT_EQ(r.status, 200);
     ASSERT_INT_EQ(r.attempts, 2);
     rec_t s = rec_at(up, 1);
+    char v[32];
     ASSERT_STR_EQ(s.method, "PUT");
     ASSERT_STR_EQ(s.target, "/v1/moved?x=1");
     ASSERT_STR_EQ(s.body, "{\"x\":1}");
+    ASSERT_STR_EQ(head_get(s.head, "X-Kept", v, sizeof v), "k");
+    ASSERT_INT_EQ(head_count(s.head, "Connection"), 0);
+    ASSERT_INT_EQ(head_count(s.head, "Host"), 1);
     result_free(&r);
+    vpd_hdrs_free(&h);
+    q.headers = NULL;
 
     /* A second redirect is relayed as is. */
     up->fn = resp_redirect_always;

@@ -129,6 +129,41 @@ TEST(the_inline_check_agrees_with_the_lookup)
     ASSERT_INT_EQ(listed, 13 * 3); /* each listed name, whole, thrice */
 }
 
+/* The word-at-a-time name check says what the byte loop says: for the
+ * names the router asks about and a few more lengths, with every byte
+ * value at every position of the name in either case. */
+TEST(the_wide_name_check_agrees_with_the_byte_loop)
+{
+    static const char *lower[] = {"user-agent", "x-vault-token", "abcdefgh",
+                                  "x-1-2-3-4-5-6-7z", "content-length"};
+    size_t matches = 0;
+    for (size_t i = 0; i < sizeof lower / sizeof *lower; i++) {
+        size_t ll = strlen(lower[i]);
+        char name[24];
+        for (int upper = 0; upper < 2; upper++) {
+            for (size_t pos = 0; pos < ll; pos++) {
+                for (int b = 0; b < 256; b++) {
+                    for (size_t k = 0; k < ll; k++)
+                        name[k] =
+                            upper ? (char)toupper((unsigned char)lower[i][k])
+                                  : lower[i][k];
+                    name[pos] = (char)b;
+                    bool want = vpd_hdr_name_is(name, ll, lower[i], ll);
+                    if (vpd_hdr_name_is_wide(name, ll, lower[i], ll) != want)
+                        TEST_FAIL_("%s: byte %d at %zu", lower[i], b, pos);
+                    matches += want;
+                }
+            }
+        }
+        ASSERT(!vpd_hdr_name_is_wide(lower[i], ll - 1, lower[i], ll));
+    }
+    /* At a letter's position exactly its two cases match, elsewhere the
+     * byte itself: per name and case, twice its length less its
+     * non-letters (1, 2, 0, 14 and 1 of them). */
+    ASSERT_INT_EQ(matches,
+                  2 * (2 * (10 + 13 + 8 + 16 + 14) - (1 + 2 + 0 + 14 + 1)));
+}
+
 TEST(names_match_in_any_case)
 {
     ASSERT(vpd_hdr_is_hop_by_hop("connection"));
@@ -376,6 +411,43 @@ TEST(header_memory_stays_put_and_is_reused)
     ASSERT(moved.mem == NULL && moved.v == NULL && moved.n == 0);
 }
 
+/* Adds that find room in the kept memory and adds that must grow it give
+ * the same list: names and values cut to their lengths and NUL-ended, a
+ * missing value empty, absurd lengths refused either way. */
+TEST(adds_with_room_and_without_agree)
+{
+    vpd_hdrs h = {0};
+    for (int round = 0; round < 3; round++) {
+        /* Round 0 grows everything; later rounds reuse what it kept. */
+        for (int i = 0; i < 40; i++) {
+            char name[32], value[64];
+            int nl = snprintf(name, sizeof name, "X-Name-%dzzz", i);
+            int vl = snprintf(value, sizeof value, "v%d-%dyyy", round, i);
+            ASSERT_INT_EQ(
+                vpd_hdrs_addn(&h, name, (size_t)nl - 3, value, (size_t)vl - 3),
+                0);
+        }
+        ASSERT_INT_EQ(vpd_hdrs_addn(&h, "X-Null", 6, NULL, 5), 0);
+        ASSERT_INT_EQ(vpd_hdrs_addn(&h, "X-Huge", 6, "v", (size_t)-1 / 2), -1);
+        ASSERT_INT_EQ(vpd_hdrs_addn(&h, NULL, 6, "v", 1), -1);
+        ASSERT_INT_EQ(h.n, 41);
+        for (int i = 0; i < 40; i++) {
+            char name[32], value[64];
+            snprintf(name, sizeof name, "X-Name-%d", i);
+            snprintf(value, sizeof value, "v%d-%d", round, i);
+            ASSERT_STR_EQ(h.v[i].name, name);
+            ASSERT_STR_EQ(h.v[i].value, value);
+            ASSERT_INT_EQ(h.v[i].name_len, strlen(name));
+            ASSERT_INT_EQ(h.v[i].value_len, strlen(value));
+        }
+        ASSERT_STR_EQ(vpd_hdrs_get(&h, "x-null", 0), "");
+        ASSERT_INT_EQ(h.v[40].value_len, 0);
+        vpd_hdrs_clear(&h);
+    }
+    ASSERT_INT_EQ(vpd_hdrs_addn(NULL, "A", 1, "b", 1), -1);
+    vpd_hdrs_free(&h);
+}
+
 TEST(a_connection_header_can_name_a_framing_header)
 {
     vpd_hdrs h = {0};
@@ -426,18 +498,21 @@ TEST(nothing_to_drop_changes_nothing)
 int
 main(void)
 {
-    return RUN_TESTS(
-        T(hop_by_hop_names_carry_the_flag), T(other_flags),
-        T(the_inline_check_agrees_with_the_lookup), T(names_match_in_any_case),
-        T(near_misses_do_not_match), T(lengths_are_kept), T(toward_upstream),
-        T(toward_the_client), T(head_and_304_answers_keep_their_length),
-        T(headers_named_by_connection_go),
-        T(only_connection_itself_names_headers),
-        T(several_connection_headers_all_count),
-        T(many_connection_headers_are_all_read),
-        T(many_connection_tokens_are_all_read),
-        T(header_memory_stays_put_and_is_reused),
-        T(a_connection_header_can_name_a_framing_header),
-        T(the_predicate_matches_the_in_place_filter),
-        T(nothing_to_drop_changes_nothing));
+    return RUN_TESTS(T(hop_by_hop_names_carry_the_flag), T(other_flags),
+                     T(the_inline_check_agrees_with_the_lookup),
+                     T(the_wide_name_check_agrees_with_the_byte_loop),
+                     T(names_match_in_any_case), T(near_misses_do_not_match),
+                     T(lengths_are_kept), T(toward_upstream),
+                     T(toward_the_client),
+                     T(head_and_304_answers_keep_their_length),
+                     T(headers_named_by_connection_go),
+                     T(only_connection_itself_names_headers),
+                     T(several_connection_headers_all_count),
+                     T(many_connection_headers_are_all_read),
+                     T(many_connection_tokens_are_all_read),
+                     T(header_memory_stays_put_and_is_reused),
+                     T(adds_with_room_and_without_agree),
+                     T(a_connection_header_can_name_a_framing_header),
+                     T(the_predicate_matches_the_in_place_filter),
+                     T(nothing_to_drop_changes_nothing));
 }

@@ -381,6 +381,29 @@ TEST(the_upstream_head_has_the_clients_headers_less_the_policys_drops)
     ASSERT_STR_EQ(upstream_header("User-Agent"), VPD_API_PROXY_UA);
 }
 
+/* A folded value (obs-fold) must not become a header line of its own
+ * upstream, in the client's User-Agent or in its token, whatever the case
+ * of the token's name. */
+TEST(folded_values_never_become_header_lines_upstream)
+{
+    fixture f;
+    setup(&f, "false", NULL, 0);
+    exchange x;
+    send_request(&f, &x, "GET", "/v1/secret/x",
+                 "User-Agent: client/2\r\n X-Evil-Ua: 1\r\n"
+                 "X-VAULT-token: tok\r\n\tX-Evil-Token: 1\r\n");
+    /* The listener unfolds them into one value each: a line each still. */
+    ASSERT_INT_EQ(x.status, 200);
+    ASSERT_INT_EQ(upstream_header_count("X-Evil-Ua"), 0);
+    ASSERT_INT_EQ(upstream_header_count("X-Evil-Token"), 0);
+    ASSERT_INT_EQ(upstream_header_count("X-Vault-Token"), 1);
+    ASSERT_INT_EQ(upstream_header_count("User-Agent"), 1);
+    /* The same names unfolded go as they are. */
+    get_secret(&f, &x, "User-Agent: client/2\r\nX-VAULT-token: tok\r\n", 200);
+    ASSERT_STR_EQ(upstream_header("User-Agent"), VPD_API_PROXY_UA "; client/2");
+    ASSERT_STR_EQ(up.last_token, "tok");
+}
+
 /* Tokens of every length, one request after another on recycled request
  * state: a long one (kept on the heap), a short one (kept inline), and a
  * long one again. */
@@ -483,6 +506,7 @@ main(void)
         T(use_auto_auth_token_force_replaces_the_clients_token),
         T(the_upstream_head_has_the_clients_headers_less_the_policys_drops),
         T(a_header_a_plugin_adds_is_still_filtered_upstream),
+        T(folded_values_never_become_header_lines_upstream),
         T(tokens_short_and_long_go_upstream_whole),
         T(a_request_hook_answers_early_and_nothing_goes_upstream),
         T(the_response_phase_runs_in_reverse_order),
