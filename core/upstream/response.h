@@ -4,6 +4,10 @@
  * joined, and a bound on the size of the head.  It knows nothing of
  * sockets, so the fuzz target drives it exactly as connections do.
  *
+ * An ordinary head that arrives whole in the first bytes fed is read by
+ * resp_head.h in one pass instead, and the body after it is taken by
+ * its Content-Length: llhttp runs only for the rest.
+ *
  * Ownership: the reader appends to the caller's header list and body
  * buffer (either may be NULL: not kept); it owns only its scratch buffer,
  * which vpd_up_resp_free wipes and releases. */
@@ -13,6 +17,7 @@
 #include <llhttp.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 #include "http/http.h"
@@ -46,14 +51,33 @@ typedef struct {
     const char *span_name, *span_value;
     size_t span_value_len;
     bool skip_headers; /* an interim or proxy answer's: not kept */
-    const char *input_end, *value_end; /* to tell line folds from splits */
+    /* To tell line folds from values cut by the end of a read: the bytes
+     * being fed, where the last piece of the value ended, and whether the
+     * value ran to the very end of the previous read. */
+    const char *input_start, *input_end, *value_end;
+    bool value_cut;
     size_t head_bytes;
+    /* The quick reader (resp_head.h): tried on the first bytes fed. */
+    bool fresh;          /* nothing fed yet */
+    bool quick;          /* it read this answer's head */
+    bool quick_keep;     /* its keep-alive verdict */
+    bool to_client;      /* leave out what a proxy must not pass on */
+    bool filtered;       /* ... and the list holds nothing else */
+    uint64_t quick_left; /* body bytes still to come */
     char why[96];
 } vpd_up_resp;
 
 /* Readies r for a new answer; keeps the scratch buffer's memory. */
 void vpd_up_resp_init(vpd_up_resp *r, bool tunnel, bool is_head,
                       vpd_hdrs *headers, vpd_buf *body);
+
+/* Asks the reader to leave out, where it can while reading, the headers
+ * a proxy does not pass to its client (call after vpd_up_resp_init). */
+void vpd_up_resp_for_client(vpd_up_resp *r);
+
+/* After DONE: whether the header list holds only headers to pass on to
+ * the client, so that filtering it again would change nothing. */
+bool vpd_up_resp_filtered(const vpd_up_resp *r);
 
 /* Reads n bytes.  On VPD_UP_RESP_DONE, *used bytes were part of the
  * answer (anything after it belongs to nobody). */
