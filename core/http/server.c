@@ -32,6 +32,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,6 +439,35 @@ fmt_u64(char *end, unsigned long long v)
     return end;
 }
 
+/* How many of the len bytes at s go on a header line: up to the first
+ * NUL (as the C string would end there), or SIZE_MAX when a CR or LF
+ * comes first (it could smuggle header lines).  Eight bytes at a time:
+ * one test per word finds the words holding a byte below 0x0e, and only
+ * those are looked at byte by byte (mostly a tab, or nothing). */
+static size_t
+line_safe_len(const char *s, size_t len)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101),
+                   highs = UINT64_C(0x8080808080808080);
+    size_t i = 0;
+    for (;;) {
+        uint64_t w = ~UINT64_C(0); /* a short tail is padded with 0xff */
+        size_t n = len - i < 8 ? len - i : 8;
+        if (n == 0)
+            return len;
+        memcpy(&w, s + i, n);
+        if (((w - ones * 0x0e) & ~w & highs) != 0) {
+            for (size_t j = i; j < i + n; j++) {
+                if (s[j] == '\0')
+                    return j;
+                if (s[j] == '\r' || s[j] == '\n')
+                    return SIZE_MAX;
+            }
+        }
+        i += n;
+    }
+}
+
 /* Writes one whole response.  `head` suppresses the body; `closing` adds
  * Connection: close.  The head is put together with plain copies: this
  * runs for every answer. */
@@ -477,9 +507,9 @@ conn_write_response(conn *c, int status, const vpd_hdrs *hdrs, const char *body,
         send[i].nl = 0;
         if (!n || !v || !*n)
             continue;
-        size_t nl = strcspn(n, "\r\n");
-        size_t vl = strcspn(v, "\r\n");
-        if (n[nl] || v[vl])
+        size_t nl = line_safe_len(n, hdrs->v[i].name_len);
+        size_t vl = line_safe_len(v, hdrs->v[i].value_len);
+        if (nl == SIZE_MAX || vl == SIZE_MAX || nl == 0)
             continue; /* CR or LF: could smuggle header lines */
         unsigned flags = vpd_hdr_flags(n, nl);
         if (flags & VPD_HDR_CONNECTION)

@@ -139,6 +139,11 @@ handler(vpd_http_req *req, void *arg)
         vpd_hdrs h = {0};
         vpd_hdrs_add(&h, "X-Good", "yes");
         vpd_hdrs_add(&h, "X-Evil", "a\r\nSet-Cookie: x=1");
+        /* Past the first word of eight bytes, and around it. */
+        vpd_hdrs_add(&h, "X-Long-Evil", "0123456789abcdefghij\nX-Smuggled: 1");
+        vpd_hdrs_add(&h, "X-Tabbed", "0123456789\tabcdefghij");
+        vpd_hdrs_addn(&h, "X-Cut", 5, "cut\0rest", 8);
+        vpd_hdrs_addn(&h, "X-Bad-Name-Long\rX", 17, "v", 1);
         vpd_hdrs_add(&h, "Content-Length", "999");
         vpd_hdrs_add(&h, "Connection", "upgrade");
         vpd_hdrs_add(&h, "Date", "Mon, 01 Jan 2024 00:00:00 GMT");
@@ -1363,6 +1368,12 @@ c_resp_headers(void)
     ASSERT_STR_CONTAINS(r.head, "X-Good: yes\r\n");
     ASSERT(!strstr(r.head, "X-Evil"));
     ASSERT(!strstr(r.head, "Set-Cookie"));
+    ASSERT(!strstr(r.head, "X-Long-Evil"));
+    ASSERT(!strstr(r.head, "X-Smuggled"));
+    ASSERT(!strstr(r.head, "X-Bad-Name"));
+    ASSERT_STR_CONTAINS(r.head, "X-Tabbed: 0123456789\tabcdefghij\r\n");
+    /* A NUL ends a value, as the C string it is ends there. */
+    ASSERT_STR_CONTAINS(r.head, "X-Cut: cut\r\n");
     ASSERT_STR_CONTAINS(r.head, "Content-Length: 3\r\n");
     ASSERT(!strstr(r.head, "999"));
     ASSERT(!strstr(r.head, "upgrade"));
