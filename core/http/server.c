@@ -442,30 +442,43 @@ fmt_u64(char *end, unsigned long long v)
 /* How many of the len bytes at s go on a header line: up to the first
  * NUL (as the C string would end there), or SIZE_MAX when a CR or LF
  * comes first (it could smuggle header lines).  Eight bytes at a time:
- * one test per word finds the words holding a byte below 0x0e, and only
- * those are looked at byte by byte (mostly a tab, or nothing). */
-static size_t
+ * one test per word finds a byte below 0x0e (exact for the lowest one,
+ * as a borrow only marks bytes above it), and only such a byte is looked
+ * at (mostly a tab, or nothing). */
+static inline size_t
 line_safe_len(const char *s, size_t len)
 {
     const uint64_t ones = UINT64_C(0x0101010101010101),
                    highs = UINT64_C(0x8080808080808080);
     size_t i = 0;
-    for (;;) {
-        uint64_t w = ~UINT64_C(0); /* a short tail is padded with 0xff */
-        size_t n = len - i < 8 ? len - i : 8;
-        if (n == 0)
-            return len;
-        memcpy(&w, s + i, n);
-        if (((w - ones * 0x0e) & ~w & highs) != 0) {
-            for (size_t j = i; j < i + n; j++) {
-                if (s[j] == '\0')
-                    return j;
-                if (s[j] == '\r' || s[j] == '\n')
-                    return SIZE_MAX;
-            }
+    while (len - i >= 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
+        uint64_t m = (w - ones * 0x0e) & ~w & highs;
+        if (!m) {
+            i += 8;
+            continue;
         }
-        i += n;
+        i += (unsigned)__builtin_ctzll(m) >> 3;
+        if (s[i] == '\0')
+            return i;
+        if (s[i] == '\r' || s[i] == '\n')
+            return SIZE_MAX;
+        i++;
     }
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x0e)
+            continue;
+        if (c == '\0')
+            return i;
+        if (c == '\r' || c == '\n')
+            return SIZE_MAX;
+    }
+    return len;
 }
 
 /* Writes one whole response.  `head` suppresses the body; `closing` adds
@@ -2365,7 +2378,9 @@ vpd_http_respond(vpd_http_req *req, int status, const vpd_hdrs *hdrs,
         bool closing = c->no_more || c->srv->stopping;
         bool ka10 = !closing && req->http_major == 1 && req->http_minor == 0;
         int minor = (req->http_major == 1 && req->http_minor == 0) ? 0 : 1;
-        vpd_log(VPD_LOG_DEBUG, LOG_COMP, "response %d to %s", status, c->peer);
+        if (vpd_log_enabled(VPD_LOG_DEBUG)) /* no call per answer otherwise */
+            vpd_log(VPD_LOG_DEBUG, LOG_COMP, "response %d to %s", status,
+                    c->peer);
         conn_write_response(c, status, hdrs, body, body_len, r->head, closing,
                             minor, ka10);
         if (closing)

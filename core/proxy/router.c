@@ -699,9 +699,10 @@ relay(proxied *p, vpd_fwd_resp *resp, uint64_t now_ns)
     } else {
         vpd_metric_pair_inc(rt->metrics.proxy_client_error);
     }
-    vpd_log(VPD_LOG_DEBUG, COMPONENT, "%s %s -> %d (%d attempt%s)",
-            r->http->method, r->http->path, resp->status, resp->attempts,
-            resp->attempts == 1 ? "" : "s");
+    if (vpd_log_enabled(VPD_LOG_DEBUG)) /* no call per answer otherwise */
+        vpd_log(VPD_LOG_DEBUG, COMPONENT, "%s %s -> %d (%d attempt%s)",
+                r->http->method, r->http->path, resp->status, resp->attempts,
+                resp->attempts == 1 ? "" : "s");
     note_answer_at(p, resp->status, cache_outcome(p), now_ns);
     answer(p, resp->status, out, body, body_len);
     free(clean);

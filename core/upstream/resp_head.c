@@ -29,28 +29,45 @@ static const unsigned char value_byte[256] = {
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
 
-/* Whether one of the 8 bytes in w is a control byte (below 0x20) or DEL:
- * values are checked a word at a time, and only a word holding one of
- * those (the CR that ends the line, mostly) is looked at byte by byte. */
-static inline bool
-word_has_control(uint64_t w)
+/* The bytes of w (read little-endian) that are control bytes (below
+ * 0x20) or DEL, as the high bit of each: exact for the lowest one (a
+ * borrow only ever marks bytes above a real one), which is all that is
+ * read.  Values are checked a word at a time this way. */
+static inline uint64_t
+control_bytes(uint64_t w)
 {
     uint64_t below = (w - ONES * 0x20) & ~w & HIGHS;
     uint64_t del = w ^ (ONES * 0x7f);
     del = (del - ONES) & ~del & HIGHS;
-    return (below | del) != 0;
+    return below | del;
 }
 
-/* The first byte at or after q that may not be in a value. */
+static inline uint64_t
+load_le(const char *q)
+{
+    uint64_t w;
+    memcpy(&w, q, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+/* The first byte at or after q that may not be in a value (the CR that
+ * ends the line, mostly). */
 static const char *
 skip_value(const char *q, const char *end)
 {
     while (end - q >= 8) {
-        uint64_t w;
-        memcpy(&w, q, 8);
-        if (word_has_control(w))
-            break;
-        q += 8;
+        uint64_t m = control_bytes(load_le(q));
+        if (!m) {
+            q += 8;
+            continue;
+        }
+        q += (unsigned)__builtin_ctzll(m) >> 3;
+        if (*q != '\t')
+            return q;
+        q++; /* a tab: allowed, read on */
     }
     while (q < end && value_byte[(unsigned char)*q])
         q++;
@@ -169,17 +186,21 @@ vpd_up_head_read(const char *p, size_t n, bool is_head, bool to_client,
         unsigned flags = vpd_hdr_flags(name, nl);
         bool drop = false;
         if (flags) {
-            if (vpd_hdr_name_is(name, nl, "content-length", 14)) {
+            /* The table's flags and a name's length tell its names apart:
+             * Content-Length alone is framing only, Transfer-Encoding is
+             * framing and hop-by-hop, Proxy-Connection alone is 16 long,
+             * Connection and Keep-Alive differ in their first letter. */
+            if (flags == VPD_HDR_FRAMING) {
                 length = plain_length(value, vl);
                 if (have_length || length < 0)
                     goto decline;
                 have_length = true;
             } else if (flags & VPD_HDR_FRAMING) {
                 goto decline; /* Transfer-Encoding */
-            } else if (vpd_hdr_name_is(name, nl, "proxy-connection", 16)) {
-                goto decline; /* llhttp reads it as Connection */
+            } else if (nl == 16) {
+                goto decline; /* Proxy-Connection: llhttp reads it too */
             }
-            if (vpd_hdr_name_is(name, nl, "connection", 10)) {
+            if ((flags & VPD_HDR_CONNECTION) && (name[0] | 0x20) == 'c') {
                 int t = connection_token(value, vl);
                 if (t == CONN_OTHER)
                     goto decline;
