@@ -441,35 +441,11 @@ fmt_u64(char *end, unsigned long long v)
 
 /* How many of the len bytes at s go on a header line: up to the first
  * NUL (as the C string would end there), or SIZE_MAX when a CR or LF
- * comes first (it could smuggle header lines).  Eight bytes at a time:
- * one test per word finds a byte below 0x0e (exact for the lowest one,
- * as a borrow only marks bytes above it), and only such a byte is looked
- * at (mostly a tab, or nothing). */
-static inline size_t
-line_safe_len(const char *s, size_t len)
+ * comes first (it could smuggle header lines). */
+static size_t
+line_safe_len_bytes(const char *s, size_t len)
 {
-    const uint64_t ones = UINT64_C(0x0101010101010101),
-                   highs = UINT64_C(0x8080808080808080);
-    size_t i = 0;
-    while (len - i >= 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        w = __builtin_bswap64(w);
-#endif
-        uint64_t m = (w - ones * 0x0e) & ~w & highs;
-        if (!m) {
-            i += 8;
-            continue;
-        }
-        i += (unsigned)__builtin_ctzll(m) >> 3;
-        if (s[i] == '\0')
-            return i;
-        if (s[i] == '\r' || s[i] == '\n')
-            return SIZE_MAX;
-        i++;
-    }
-    for (; i < len; i++) {
+    for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x0e)
             continue;
@@ -479,6 +455,45 @@ line_safe_len(const char *s, size_t len)
             return SIZE_MAX;
     }
     return len;
+}
+
+/* The same, eight bytes at a time for strings of eight or more (the last
+ * word overlaps the one before it): one test per word finds the bytes
+ * below 0x0e, and only those are looked at (mostly a tab, or nothing).
+ * The test marks the lowest such byte exactly; one it marks above it may
+ * be a false alarm, which looking at the byte settles. */
+static inline size_t
+line_safe_len(const char *s, size_t len)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101),
+                   highs = UINT64_C(0x8080808080808080);
+    if (len < 8)
+        return line_safe_len_bytes(s, len);
+    size_t i = 0; /* the first byte not looked at yet */
+    for (;;) {
+        size_t at = len - i < 8 ? len - 8 : i;
+        uint64_t w;
+        memcpy(&w, s + at, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
+        uint64_t m = (w - ones * 0x0e) & ~w & highs;
+        m &= ~UINT64_C(0) << (8 * (i - at)); /* bytes before i are done */
+        if (m) {
+            size_t j = at + ((unsigned)__builtin_ctzll(m) >> 3);
+            if (s[j] == '\0')
+                return j;
+            if (s[j] == '\r' || s[j] == '\n')
+                return SIZE_MAX;
+            i = j + 1;
+            if (i >= len)
+                return len;
+            continue;
+        }
+        if (at + 8 >= len)
+            return len;
+        i = at + 8;
+    }
 }
 
 /* Writes one whole response.  `head` suppresses the body; `closing` adds
