@@ -535,10 +535,13 @@ conn_write_response(conn *c, int status, const vpd_hdrs *hdrs, const char *body,
         send[i].nl = 0;
         if (!n || !v || !*n)
             continue;
-        size_t nl = line_safe_len(n, hdrs->v[i].name_len);
-        size_t vl = line_safe_len(v, hdrs->v[i].value_len);
-        if (nl == SIZE_MAX || vl == SIZE_MAX || nl == 0)
-            continue; /* CR or LF: could smuggle header lines */
+        size_t nl = hdrs->v[i].name_len, vl = hdrs->v[i].value_len;
+        if (!hdrs->v[i].line_safe) {
+            nl = line_safe_len(n, nl);
+            vl = line_safe_len(v, vl);
+            if (nl == SIZE_MAX || vl == SIZE_MAX || nl == 0)
+                continue; /* CR or LF: could smuggle header lines */
+        }
         unsigned flags = vpd_hdr_flags(n, nl);
         if (flags & VPD_HDR_CONNECTION)
             continue; /* the keep-alive decision is the server's */

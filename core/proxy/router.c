@@ -693,7 +693,7 @@ relay(proxied *p, vpd_fwd_resp *resp, uint64_t now_ns)
     }
     if (resp->status < 400) {
         /* Vault Proxy marks every forwarded answer, cache or not. */
-        vpd_hdrs_addn(out, "X-Cache", 7, "MISS", 4);
+        vpd_hdrs_addn_checked(out, "X-Cache", 7, "MISS", 4);
         vpd_metric_pair_inc(rt->metrics.proxy_success);
         vpd_metric_pair_inc(rt->metrics.cache_miss);
     } else {

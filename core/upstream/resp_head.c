@@ -1,6 +1,8 @@
 /* One pass over an ordinary answer head.  Every test here is stricter
  * than llhttp's (which reads whatever this declines), so the two never
- * disagree on an answer this accepts. */
+ * disagree on an answer this accepts.  Names are tokens and values hold
+ * no control byte but tabs, so the headers go into the list marked
+ * line_safe: the listener writes them without checking them again. */
 #include "autoconf.h"
 
 #include "upstream/resp_head.h"
@@ -216,7 +218,8 @@ vpd_up_head_read(const char *p, size_t n, bool is_head, bool to_client,
             drop = to_client && ((flags & VPD_HDR_HOP_BY_HOP) ||
                                  ((flags & VPD_HDR_FRAMING) && !keep_length));
         }
-        if (out && !drop && vpd_hdrs_addn(out, name, nl, value, vl) != 0) {
+        if (out && !drop &&
+            vpd_hdrs_addn_checked(out, name, nl, value, vl) != 0) {
             vpd_hdrs_truncate(out, n0);
             return VPD_UP_HEAD_NOMEM;
         }

@@ -217,6 +217,12 @@ TEST(the_reader_alone)
         vpd_up_head_read(text, sizeof text - 1, false, false, 1024, &l, &h),
         VPD_UP_HEAD_READ);
     ASSERT_INT_EQ(l.n, 5);
+    /* Checked while read: the listener writes them as they are. */
+    for (size_t i = 0; i < l.n; i++)
+        ASSERT(l.v[i].line_safe);
+    vpd_hdrs_add(&l, "X-Other", "1");
+    ASSERT(!l.v[5].line_safe);
+    vpd_hdrs_truncate(&l, 5);
     /* A head over the bound, or not whole, is declined and adds nothing. */
     ASSERT_INT_EQ(
         vpd_up_head_read(text, sizeof text - 1, false, false, 64, &l, &h),
