@@ -7,6 +7,8 @@
 
 #include "upstream/resp_head.h"
 
+#include "http/hdr_policy.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -63,6 +65,44 @@ materialize(vpd_up_resp *r)
     return 0;
 }
 
+/* Whether a header read by llhttp goes into the list of an answer for a
+ * client.  What a proxy never passes on is left out here, so that the
+ * forwarder need not filter the list again: hop-by-hop headers, and
+ * Content-Length but where it stays (HEAD, 304).  A Connection header
+ * that names anything but Keep-Alive stays, and the list is left to the
+ * forwarder's filter, which reads what it names. */
+static bool
+client_keeps(vpd_up_resp *r, const char *name, size_t nl, const char *v,
+             size_t vl)
+{
+    unsigned flags = vpd_hdr_flags(name, nl);
+    if (!flags)
+        return true;
+    if ((flags & VPD_HDR_CONNECTION) && (name[0] | 0x20) == 'c') {
+        if (vpd_hdr_name_is(v, vl, "keep-alive", 10))
+            return false;
+        r->needs_filter = true;
+        return true;
+    }
+    if (flags & VPD_HDR_HOP_BY_HOP)
+        return false;
+    if (flags & VPD_HDR_FRAMING)
+        return r->keep_length;
+    return true;
+}
+
+/* Adds a header of the answer to the caller's list, if it keeps them. */
+static int
+keep_header(vpd_up_resp *r, const char *name, size_t nl, const char *v,
+            size_t vl)
+{
+    if (r->skip_headers || !r->headers || !nl)
+        return 0;
+    if (r->to_client && !client_keeps(r, name, nl, v, vl))
+        return 0;
+    return vpd_hdrs_addn(r->headers, name, nl, v, vl);
+}
+
 /* The header held as spans, when its value is one clean piece: only the
  * white space around the value goes, and nothing is copied before the
  * list takes it.  Returns 1 when the value needs the general cleaning. */
@@ -79,9 +119,7 @@ commit_spans(vpd_up_resp *r)
         v++;
         vl--;
     }
-    int rc = 0;
-    if (!r->skip_headers && r->headers && r->name_len)
-        rc = vpd_hdrs_addn(r->headers, r->span_name, r->name_len, v, vl);
+    int rc = keep_header(r, r->span_name, r->name_len, v, vl);
     r->spans = false;
     r->name_len = 0;
     r->in_value = false;
@@ -105,8 +143,7 @@ commit_header(vpd_up_resp *r)
         return -1;
     char *v = r->field.data + r->name_len + 1;
     size_t vl = clean_value(v, r->field.len - r->name_len - 1);
-    if (!r->skip_headers && r->headers && r->name_len)
-        rc = vpd_hdrs_addn(r->headers, r->field.data, r->name_len, v, vl);
+    rc = keep_header(r, r->field.data, r->name_len, v, vl);
     memset(r->field.data, 0, r->field.len); /* may hold a token */
     vpd_buf_reset(&r->field);
     r->name_len = 0;
@@ -149,6 +186,7 @@ on_status_complete(llhttp_t *p)
 {
     vpd_up_resp *r = p->data;
     r->skip_headers = r->tunnel || is_interim(p->status_code);
+    r->keep_length = r->is_head || p->status_code == 304;
     return 0;
 }
 
@@ -283,7 +321,9 @@ vpd_up_resp_for_client(vpd_up_resp *r)
 bool
 vpd_up_resp_filtered(const vpd_up_resp *r)
 {
-    return r->quick && r->filtered;
+    if (r->quick)
+        return r->filtered;
+    return r->to_client && !r->needs_filter;
 }
 
 /* The body of an answer whose head the quick reader read: exactly its

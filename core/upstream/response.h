@@ -58,11 +58,15 @@ typedef struct {
     bool value_cut;
     size_t head_bytes;
     /* The quick reader (resp_head.h): tried on the first bytes fed. */
-    bool fresh;          /* nothing fed yet */
-    bool quick;          /* it read this answer's head */
-    bool quick_keep;     /* its keep-alive verdict */
-    bool to_client;      /* leave out what a proxy must not pass on */
-    bool filtered;       /* ... and the list holds nothing else */
+    bool fresh;      /* nothing fed yet */
+    bool quick;      /* it read this answer's head */
+    bool quick_keep; /* its keep-alive verdict */
+    bool to_client;  /* leave out what a proxy must not pass on */
+    bool filtered;   /* ... and the list holds nothing else */
+    /* llhttp's reading for a client: whether Content-Length stays (HEAD,
+     * 304), and whether a Connection header named more than Keep-Alive
+     * (then the list is left for the forwarder's own filter). */
+    bool keep_length, needs_filter;
     uint64_t quick_left; /* body bytes still to come */
     char why[96];
 } vpd_up_resp;

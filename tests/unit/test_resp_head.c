@@ -111,6 +111,27 @@ TEST(an_ordinary_answer_takes_the_quick_path)
                              "Content-Type=application/json;");
     ASSERT_STR_EQ(r.body, "{\"data\":1}\n");
     ASSERT(agree(NGINX_HEAD "{\"data\":1}\n", false));
+    /* llhttp's reading leaves them out while reading too. */
+    reading b;
+    read_answer(NGINX_HEAD "{\"data\":1}\n", 1, false, &b);
+    ASSERT(!b.quick);
+    ASSERT(b.filtered);
+    ASSERT_STR_EQ(b.headers, r.headers);
+}
+
+TEST(llhttp_leaves_the_list_to_the_filter_when_connection_names_more)
+{
+    static const char text[] =
+        "HTTP/1.1 200 OK\r\nX-Thing: 1\r\nConnection: x-thing\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n";
+    reading r;
+    read_answer(text, 0, false, &r);
+    ASSERT_INT_EQ(r.res, VPD_UP_RESP_DONE);
+    ASSERT(!r.quick);
+    ASSERT(!r.filtered); /* X-Thing came first: the filter drops it */
+    ASSERT_STR_EQ(r.headers, "");
+    ASSERT_STR_EQ(r.body, "x");
+    ASSERT(!agree(text, false));
 }
 
 TEST(a_body_in_later_reads_and_bytes_after_it)
@@ -237,9 +258,10 @@ TEST(the_reader_alone)
 int
 main(void)
 {
-    return RUN_TESTS(T(an_ordinary_answer_takes_the_quick_path),
-                     T(a_body_in_later_reads_and_bytes_after_it),
-                     T(ordinary_variants_agree_with_llhttp),
-                     T(unusual_answers_go_to_llhttp),
-                     T(head_answers_keep_their_length), T(the_reader_alone));
+    return RUN_TESTS(
+        T(an_ordinary_answer_takes_the_quick_path),
+        T(llhttp_leaves_the_list_to_the_filter_when_connection_names_more),
+        T(a_body_in_later_reads_and_bytes_after_it),
+        T(ordinary_variants_agree_with_llhttp), T(unusual_answers_go_to_llhttp),
+        T(head_answers_keep_their_length), T(the_reader_alone));
 }
