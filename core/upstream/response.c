@@ -5,8 +5,6 @@
 
 #include "upstream/response.h"
 
-#include "upstream/resp_head.h"
-
 #include "http/hdr_policy.h"
 
 #include <stdio.h>
@@ -309,7 +307,6 @@ vpd_up_resp_init(vpd_up_resp *r, bool tunnel, bool is_head, vpd_hdrs *headers,
     r->is_head = is_head;
     r->headers = headers;
     r->body = body;
-    r->fresh = true;
 }
 
 void
@@ -321,51 +318,7 @@ vpd_up_resp_for_client(vpd_up_resp *r)
 bool
 vpd_up_resp_filtered(const vpd_up_resp *r)
 {
-    if (r->quick)
-        return r->filtered;
     return r->to_client && !r->needs_filter;
-}
-
-/* The body of an answer whose head the quick reader read: exactly its
- * Content-Length bytes.  `off` bytes before p were the head's. */
-static vpd_up_resp_result
-quick_body(vpd_up_resp *r, const char *p, size_t n, size_t off, size_t *used)
-{
-    size_t take = r->quick_left < n ? (size_t)r->quick_left : n;
-    if (take && r->body && vpd_buf_append(r->body, p, take) != 0) {
-        snprintf(r->why, sizeof r->why, "out of memory");
-        return VPD_UP_RESP_ERROR;
-    }
-    r->quick_left -= take;
-    *used = off + take;
-    if (r->quick_left)
-        return VPD_UP_RESP_MORE;
-    r->done = true;
-    return VPD_UP_RESP_DONE;
-}
-
-/* Tries the quick reader on the first bytes of an answer: returns -1 when
- * it declined (llhttp reads them), or the result. */
-static int
-quick_head(vpd_up_resp *r, const char *p, size_t n, size_t *used)
-{
-    vpd_up_head h;
-    switch (vpd_up_head_read(p, n, r->is_head, r->to_client,
-                             VPD_UP_MAX_HEAD_BYTES, r->headers, &h)) {
-    case VPD_UP_HEAD_DECLINED:
-        return -1;
-    case VPD_UP_HEAD_NOMEM:
-        snprintf(r->why, sizeof r->why, "out of memory");
-        return VPD_UP_RESP_ERROR;
-    case VPD_UP_HEAD_READ:
-        break;
-    }
-    r->quick = true;
-    r->status = h.status;
-    r->quick_keep = h.keep_alive;
-    r->filtered = h.filtered;
-    r->quick_left = h.body_len;
-    return (int)quick_body(r, p + h.head_len, n - h.head_len, h.head_len, used);
 }
 
 vpd_up_resp_result
@@ -374,14 +327,6 @@ vpd_up_resp_feed(vpd_up_resp *r, const char *p, size_t n, size_t *used)
     *used = n;
     if (r->done)
         return VPD_UP_RESP_DONE;
-    if (r->quick)
-        return quick_body(r, p, n, 0, used);
-    if (r->fresh) {
-        r->fresh = false;
-        int q = r->tunnel ? -1 : quick_head(r, p, n, used);
-        if (q >= 0)
-            return (vpd_up_resp_result)q;
-    }
     r->value_cut = r->in_value && r->value_end && r->value_end == r->input_end;
     r->input_start = p;
     r->input_end = p + n;
@@ -410,7 +355,7 @@ vpd_up_resp_feed(vpd_up_resp *r, const char *p, size_t n, size_t *used)
 vpd_up_resp_result
 vpd_up_resp_eof(vpd_up_resp *r)
 {
-    if (!r->done && !r->quick)
+    if (!r->done)
         llhttp_finish(&r->parser);
     if (r->done)
         return VPD_UP_RESP_DONE;
@@ -421,15 +366,13 @@ vpd_up_resp_eof(vpd_up_resp *r)
 bool
 vpd_up_resp_keep_alive(const vpd_up_resp *r)
 {
-    if (r->quick)
-        return r->quick_keep;
     return llhttp_should_keep_alive(&r->parser) && !r->parser.upgrade;
 }
 
 bool
 vpd_up_resp_upgraded(const vpd_up_resp *r)
 {
-    return !r->quick && r->parser.upgrade && r->status == 101;
+    return r->parser.upgrade && r->status == 101;
 }
 
 const char *

@@ -4,10 +4,6 @@
  * joined, and a bound on the size of the head.  It knows nothing of
  * sockets, so the fuzz target drives it exactly as connections do.
  *
- * An ordinary head that arrives whole in the first bytes fed is read by
- * resp_head.h in one pass instead, and the body after it is taken by
- * its Content-Length: llhttp runs only for the rest.
- *
  * Ownership: the reader appends to the caller's header list and body
  * buffer (either may be NULL: not kept); it owns only its scratch buffer,
  * which vpd_up_resp_free wipes and releases. */
@@ -17,7 +13,6 @@
 #include <llhttp.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include "base/buf.h"
 #include "http/http.h"
@@ -57,17 +52,11 @@ typedef struct {
     const char *input_start, *input_end, *value_end;
     bool value_cut;
     size_t head_bytes;
-    /* The quick reader (resp_head.h): tried on the first bytes fed. */
-    bool fresh;      /* nothing fed yet */
-    bool quick;      /* it read this answer's head */
-    bool quick_keep; /* its keep-alive verdict */
-    bool to_client;  /* leave out what a proxy must not pass on */
-    bool filtered;   /* ... and the list holds nothing else */
+    bool to_client; /* leave out what a proxy must not pass on */
     /* llhttp's reading for a client: whether Content-Length stays (HEAD,
      * 304), and whether a Connection header named more than Keep-Alive
      * (then the list is left for the forwarder's own filter). */
     bool keep_length, needs_filter;
-    uint64_t quick_left; /* body bytes still to come */
     char why[96];
 } vpd_up_resp;
 

@@ -52,13 +52,6 @@ tests_unit_test_hdr_filter_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_hdr_filter_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_hdr_filter
 
-# the quick reader of answer heads, against llhttp
-check_PROGRAMS += tests/unit/test_resp_head
-tests_unit_test_resp_head_SOURCES = tests/unit/test_resp_head.c
-tests_unit_test_resp_head_CPPFLAGS = $(UNIT_CPPFLAGS)
-tests_unit_test_resp_head_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_resp_head_LDADD = $(UNIT_LDADD)
-TESTS += tests/unit/test_resp_head
 
 # jitter and backoff waits
 check_PROGRAMS += tests/unit/test_backoff
