@@ -129,6 +129,7 @@ addn_slow(vpd_hdrs *h, const char *name, size_t name_len, const char *value,
     h->v[h->n].value = val;
     h->v[h->n].name_len = name_len;
     h->v[h->n].value_len = value_len;
+    h->v[h->n].line_safe = false;
     h->n++;
     return 0;
 }
@@ -157,6 +158,16 @@ vpd_hdrs_addn(vpd_hdrs *h, const char *name, size_t name_len, const char *value,
     n[name_len] = '\0';
     memcpy(hd->value, value, value_len);
     hd->value[value_len] = '\0';
+    return 0;
+}
+
+int
+vpd_hdrs_addn_checked(vpd_hdrs *h, const char *name, size_t name_len,
+                      const char *value, size_t value_len)
+{
+    if (vpd_hdrs_addn(h, name, name_len, value, value_len) != 0)
+        return -1;
+    h->v[h->n - 1].line_safe = true;
     return 0;
 }
 

@@ -21,6 +21,9 @@ typedef struct {
     /* Their lengths without the NUL, set when the header is added: the
      * filters and the wipe read them instead of measuring every time. */
     size_t name_len, value_len;
+    /* Known to hold no CR, LF or NUL (vpd_hdrs_addn_checked): a writer
+     * puts it on a header line without looking at its bytes again. */
+    bool line_safe;
 } vpd_hdr;
 
 struct vpd_hdrs_block;
@@ -36,6 +39,11 @@ typedef struct {
 int vpd_hdrs_add(vpd_hdrs *h, const char *name, const char *value);
 int vpd_hdrs_addn(vpd_hdrs *h, const char *name, size_t name_len,
                   const char *value, size_t value_len);
+/* As vpd_hdrs_addn, for a caller that has checked that name and value
+ * hold no CR, LF or NUL (a parser that read them off a header line): the
+ * header is marked line_safe. */
+int vpd_hdrs_addn_checked(vpd_hdrs *h, const char *name, size_t name_len,
+                          const char *value, size_t value_len);
 /* The idx-th value of a header (case-insensitive name), or NULL. */
 const char *vpd_hdrs_get(const vpd_hdrs *h, const char *name, size_t idx);
 size_t vpd_hdrs_count(const vpd_hdrs *h, const char *name);

@@ -572,13 +572,19 @@ cache_outcome(const proxied *p)
 /* A proxied request's end, just before its answer goes out (the request
  * is gone after vpd_http_respond): its duration and its log line. */
 static void
-note_answer(proxied *p, int status, vpd_reqlog_cache cache)
+note_answer_at(proxied *p, int status, vpd_reqlog_cache cache, uint64_t now_ns)
 {
-    uint64_t total = uv_hrtime() - p->t0_ns;
+    uint64_t total = now_ns - p->t0_ns;
     vpd_histogram_observe(p->router->metrics.request_seconds,
                           (double)total / 1e9);
     vpd_request_log(p->r.http->method, p->r.http->path, status, total,
                     p->forwarded, p->upstream_ns, cache);
+}
+
+static void
+note_answer(proxied *p, int status, vpd_reqlog_cache cache)
+{
+    note_answer_at(p, status, cache, uv_hrtime());
 }
 
 static void
@@ -744,8 +750,10 @@ sanitize(proxied *p, int status, const char **body, size_t *body_len,
     return 0;
 }
 
+/* now_ns: when the answer arrived (uv_hrtime), read once for both the
+ * upstream's and the whole request's duration. */
 static void
-relay(proxied *p, vpd_fwd_resp *resp)
+relay(proxied *p, vpd_fwd_resp *resp, uint64_t now_ns)
 {
     vpd_router *rt = p->router;
     vp_req_t *r = &p->r;
@@ -768,21 +776,23 @@ relay(proxied *p, vpd_fwd_resp *resp)
      * upstream's headers (its Date included, as Vault Proxy relays it) go
      * back as they are, plus what hooks added. */
     vpd_hdrs *out = &resp->headers;
-    for (size_t i = 0; i < r->extra_resp_headers.n; i++)
-        vpd_hdrs_add(out, r->extra_resp_headers.v[i].name,
-                     r->extra_resp_headers.v[i].value);
+    for (size_t i = 0; i < r->extra_resp_headers.n; i++) {
+        const vpd_hdr *h = &r->extra_resp_headers.v[i];
+        vpd_hdrs_addn(out, h->name, h->name_len, h->value, h->value_len);
+    }
     if (resp->status < 400) {
         /* Vault Proxy marks every forwarded answer, cache or not. */
-        vpd_hdrs_add(out, "X-Cache", "MISS");
+        vpd_hdrs_addn_checked(out, "X-Cache", 7, "MISS", 4);
         vpd_metric_pair_inc(rt->metrics.proxy_success);
         vpd_metric_pair_inc(rt->metrics.cache_miss);
     } else {
         vpd_metric_pair_inc(rt->metrics.proxy_client_error);
     }
-    vpd_log(VPD_LOG_DEBUG, COMPONENT, "%s %s -> %d (%d attempt%s)",
-            r->http->method, r->http->path, resp->status, resp->attempts,
-            resp->attempts == 1 ? "" : "s");
-    note_answer(p, resp->status, cache_outcome(p));
+    if (vpd_log_enabled(VPD_LOG_DEBUG)) /* no call per answer otherwise */
+        vpd_log(VPD_LOG_DEBUG, COMPONENT, "%s %s -> %d (%d attempt%s)",
+                r->http->method, r->http->path, resp->status, resp->attempts,
+                resp->attempts == 1 ? "" : "s");
+    note_answer_at(p, resp->status, cache_outcome(p), now_ns);
     answer(p, resp->status, out, body, body_len);
     free(clean);
     finish(p);
@@ -921,7 +931,8 @@ on_upstream(vpd_fwd_resp *resp, void *arg)
     vp_req_t *r = &p->r;
     p->op = NULL;
     r->attempts += resp->attempts;
-    uint64_t took = uv_hrtime() - p->up_t0_ns;
+    uint64_t now = uv_hrtime();
+    uint64_t took = now - p->up_t0_ns;
     p->upstream_ns += took;
     p->forwarded = true;
     vpd_histogram_observe(p->router->metrics.upstream_seconds,
@@ -955,7 +966,7 @@ on_upstream(vpd_fwd_resp *resp, void *arg)
         respond_error(p, 500, "", err);
         return;
     }
-    relay(p, resp);
+    relay(p, resp, now);
 }
 
 static void

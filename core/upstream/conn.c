@@ -346,6 +346,7 @@ answer_complete(vpd_up_conn *c, const char *rest_p, size_t rest)
         return;
     }
     c->x->status = c->resp.status;
+    c->x->headers_filtered = vpd_up_resp_filtered(&c->resp);
     if (vpd_up_resp_upgraded(&c->resp)) {
         /* The caller speaks another protocol from here on; what the
          * server sent after the 101's head is already that protocol. */
@@ -412,6 +413,7 @@ on_peer_gone(vpd_up_conn *c, int status)
         /* An answer delimited by the close ends here. */
         if (vpd_up_resp_eof(&c->resp) == VPD_UP_RESP_DONE) {
             c->x->status = c->resp.status;
+            c->x->headers_filtered = vpd_up_resp_filtered(&c->resp);
             c->reusable = false;
             deliver(c);
             vpd_up_conn_close(c);
@@ -555,6 +557,8 @@ begin_exchange(vpd_up_conn *c)
     c->write_failed = false;
     c->reusable = false;
     vpd_up_resp_init(&c->resp, false, x->is_head, x->headers, x->body);
+    if (x->for_client)
+        vpd_up_resp_for_client(&c->resp);
     arm_deadline(c, 0);
     if (c->tls) {
         /* One SSL write for the whole request: one record, one pass of the

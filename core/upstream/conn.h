@@ -55,11 +55,15 @@ struct vpd_up_exchange {
     unsigned nbufs;       /* at most VPD_UP_MAX_BUFS */
     bool idempotent;      /* may be sent again after a stale connection */
     bool is_head;         /* the answer has no body whatever it says */
+    bool for_client;      /* its headers go to a client: see below */
     uint64_t deadline_ms; /* uv_now() time at which it times out */
     /* Response: filled in by the connection. */
     int status;
     vpd_hdrs *headers; /* caller's list, appended to in upstream order */
-    vpd_buf *body;     /* caller's buffer */
+    /* With for_client: the list already lacks every header a proxy must
+     * not pass to its client (hdr_policy.h), left out while reading. */
+    bool headers_filtered;
+    vpd_buf *body; /* caller's buffer */
     vpd_up_error error;
     char errtext[160];
     vpd_up_conn *upgraded; /* after a 101: the caller's connection now */

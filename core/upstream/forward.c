@@ -499,8 +499,9 @@ op_finish(vpd_fwd_op *op)
         /* Hop-by-hop headers, those the Connection header names, and
          * Content-Length (the listener frames the body) except where it
          * describes a body not sent (HEAD, 304). */
-        vpd_hdrs_filter(&op->rhdrs, VPD_HDR_TO_CLIENT,
-                        vpd_hdr_keeps_length(op->method, op->status));
+        if (!op->x.headers_filtered)
+            vpd_hdrs_filter(&op->rhdrs, VPD_HDR_TO_CLIENT,
+                            vpd_hdr_keeps_length(op->method, op->status));
         resp.status = op->status;
         resp.headers = op->rhdrs;
         resp.upgraded = op->upgraded;
@@ -981,6 +982,7 @@ attempt_start(vpd_fwd_op *op)
     x->nbufs = op->send_body && op->body_len ? 2 : 1;
     x->idempotent = op->idempotent;
     x->is_head = op->is_head;
+    x->for_client = true;
     x->deadline_ms = op->deadline;
     x->headers = &op->rhdrs;
     x->body = &op->rbody;

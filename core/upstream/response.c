@@ -5,6 +5,8 @@
 
 #include "upstream/response.h"
 
+#include "http/hdr_policy.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -61,6 +63,44 @@ materialize(vpd_up_resp *r)
     return 0;
 }
 
+/* Whether a header read by llhttp goes into the list of an answer for a
+ * client.  What a proxy never passes on is left out here, so that the
+ * forwarder need not filter the list again: hop-by-hop headers, and
+ * Content-Length but where it stays (HEAD, 304).  A Connection header
+ * that names anything but Keep-Alive stays, and the list is left to the
+ * forwarder's filter, which reads what it names. */
+static bool
+client_keeps(vpd_up_resp *r, const char *name, size_t nl, const char *v,
+             size_t vl)
+{
+    unsigned flags = vpd_hdr_flags(name, nl);
+    if (!flags)
+        return true;
+    if ((flags & VPD_HDR_CONNECTION) && (name[0] | 0x20) == 'c') {
+        if (vpd_hdr_name_is(v, vl, "keep-alive", 10))
+            return false;
+        r->needs_filter = true;
+        return true;
+    }
+    if (flags & VPD_HDR_HOP_BY_HOP)
+        return false;
+    if (flags & VPD_HDR_FRAMING)
+        return r->keep_length;
+    return true;
+}
+
+/* Adds a header of the answer to the caller's list, if it keeps them. */
+static int
+keep_header(vpd_up_resp *r, const char *name, size_t nl, const char *v,
+            size_t vl)
+{
+    if (r->skip_headers || !r->headers || !nl)
+        return 0;
+    if (r->to_client && !client_keeps(r, name, nl, v, vl))
+        return 0;
+    return vpd_hdrs_addn(r->headers, name, nl, v, vl);
+}
+
 /* The header held as spans, when its value is one clean piece: only the
  * white space around the value goes, and nothing is copied before the
  * list takes it.  Returns 1 when the value needs the general cleaning. */
@@ -77,9 +117,7 @@ commit_spans(vpd_up_resp *r)
         v++;
         vl--;
     }
-    int rc = 0;
-    if (!r->skip_headers && r->headers && r->name_len)
-        rc = vpd_hdrs_addn(r->headers, r->span_name, r->name_len, v, vl);
+    int rc = keep_header(r, r->span_name, r->name_len, v, vl);
     r->spans = false;
     r->name_len = 0;
     r->in_value = false;
@@ -103,8 +141,7 @@ commit_header(vpd_up_resp *r)
         return -1;
     char *v = r->field.data + r->name_len + 1;
     size_t vl = clean_value(v, r->field.len - r->name_len - 1);
-    if (!r->skip_headers && r->headers && r->name_len)
-        rc = vpd_hdrs_addn(r->headers, r->field.data, r->name_len, v, vl);
+    rc = keep_header(r, r->field.data, r->name_len, v, vl);
     memset(r->field.data, 0, r->field.len); /* may hold a token */
     vpd_buf_reset(&r->field);
     r->name_len = 0;
@@ -147,6 +184,7 @@ on_status_complete(llhttp_t *p)
 {
     vpd_up_resp *r = p->data;
     r->skip_headers = r->tunnel || is_interim(p->status_code);
+    r->keep_length = r->is_head || p->status_code == 304;
     return 0;
 }
 
@@ -187,19 +225,13 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
         if (vpd_buf_append(&r->field, "", 1) != 0)
             return -1;
         r->in_value = true;
-    } else if (r->value_end != r->input_end) {
-        /* A second piece that does not just continue a read split
-         * mid-value: llhttp has passed over an obsolete line fold, which
-         * stands for one space. */
-        while (r->field.len > r->name_len + 1 &&
-               (r->field.data[r->field.len - 1] == ' ' ||
-                r->field.data[r->field.len - 1] == '\t'))
-            r->field.len--;
-        while (len && (*at == ' ' || *at == '\t')) {
-            at++;
-            len--;
-        }
-        if (vpd_buf_append(&r->field, " ", 1) != 0)
+    } else if (r->value_end || !r->value_cut || at != r->input_start) {
+        /* A second piece that does not just continue a value cut by the
+         * end of the last read (a second piece within one read always
+         * follows a fold): llhttp has passed over an obsolete line fold.
+         * A line break marks it, and clean_value makes the fold and the
+         * white space around it one space, however the reads cut it. */
+        if (vpd_buf_append(&r->field, "\n", 1) != 0)
             return -1;
     }
     r->value_end = at + len;
@@ -277,12 +309,26 @@ vpd_up_resp_init(vpd_up_resp *r, bool tunnel, bool is_head, vpd_hdrs *headers,
     r->body = body;
 }
 
+void
+vpd_up_resp_for_client(vpd_up_resp *r)
+{
+    r->to_client = true;
+}
+
+bool
+vpd_up_resp_filtered(const vpd_up_resp *r)
+{
+    return r->to_client && !r->needs_filter;
+}
+
 vpd_up_resp_result
 vpd_up_resp_feed(vpd_up_resp *r, const char *p, size_t n, size_t *used)
 {
     *used = n;
     if (r->done)
         return VPD_UP_RESP_DONE;
+    r->value_cut = r->in_value && r->value_end && r->value_end == r->input_end;
+    r->input_start = p;
     r->input_end = p + n;
     r->value_end = NULL;
     llhttp_errno_t e = llhttp_execute(&r->parser, p, n);

@@ -46,14 +46,31 @@ typedef struct {
     const char *span_name, *span_value;
     size_t span_value_len;
     bool skip_headers; /* an interim or proxy answer's: not kept */
-    const char *input_end, *value_end; /* to tell line folds from splits */
+    /* To tell line folds from values cut by the end of a read: the bytes
+     * being fed, where the last piece of the value ended, and whether the
+     * value ran to the very end of the previous read. */
+    const char *input_start, *input_end, *value_end;
+    bool value_cut;
     size_t head_bytes;
+    bool to_client; /* leave out what a proxy must not pass on */
+    /* llhttp's reading for a client: whether Content-Length stays (HEAD,
+     * 304), and whether a Connection header named more than Keep-Alive
+     * (then the list is left for the forwarder's own filter). */
+    bool keep_length, needs_filter;
     char why[96];
 } vpd_up_resp;
 
 /* Readies r for a new answer; keeps the scratch buffer's memory. */
 void vpd_up_resp_init(vpd_up_resp *r, bool tunnel, bool is_head,
                       vpd_hdrs *headers, vpd_buf *body);
+
+/* Asks the reader to leave out, where it can while reading, the headers
+ * a proxy does not pass to its client (call after vpd_up_resp_init). */
+void vpd_up_resp_for_client(vpd_up_resp *r);
+
+/* After DONE: whether the header list holds only headers to pass on to
+ * the client, so that filtering it again would change nothing. */
+bool vpd_up_resp_filtered(const vpd_up_resp *r);
 
 /* Reads n bytes.  On VPD_UP_RESP_DONE, *used bytes were part of the
  * answer (anything after it belongs to nobody). */

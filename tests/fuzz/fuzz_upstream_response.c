@@ -1,7 +1,8 @@
 /* Fuzz target: the reader of upstream answers (core/upstream/response.c),
  * driven as a connection drives it.  The first byte picks how the rest is
  * cut into reads (so answers split at every place are tried), whether the
- * request was HEAD and whether it was CONNECT; the rest is the server's
+ * request was HEAD, whether it was CONNECT, and whether the headers go to
+ * a client (left out while reading where possible); the rest is the server's
  * bytes, ending with the connection's close. */
 #include "autoconf.h"
 
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "http/hdr_policy.h"
 #include "upstream/response.h"
 
 int
@@ -19,6 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned mode = data[0];
     size_t piece = (mode & 0x1f) + 1;
     bool is_head = mode & 0x20, tunnel = (mode & 0xc0) == 0xc0;
+    bool for_client = (mode & 0xc0) == 0x40;
     data++;
     size--;
     /* An exact copy: reads past the end show up under ASan. */
@@ -32,6 +35,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vpd_up_resp r;
     memset(&r, 0, sizeof r);
     vpd_up_resp_init(&r, tunnel, is_head, &h, &body);
+    if (for_client)
+        vpd_up_resp_for_client(&r);
     vpd_up_resp_result res = VPD_UP_RESP_MORE;
     size_t off = 0;
     while (off < size && res == VPD_UP_RESP_MORE) {
@@ -49,6 +54,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if ((is_head || r.status == 204 || r.status == 304) && body.len)
             abort(); /* these never have a body */
         (void)vpd_up_resp_keep_alive(&r);
+        /* A list said to be filtered has nothing left to filter. */
+        if (vpd_up_resp_filtered(&r) &&
+            vpd_hdrs_filter(&h, VPD_HDR_TO_CLIENT,
+                            is_head || r.status == 304) != 0)
+            abort();
     } else if (res == VPD_UP_RESP_ERROR && !vpd_up_resp_error(&r)[0]) {
         abort();
     }

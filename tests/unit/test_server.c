@@ -139,6 +139,29 @@ handler(vpd_http_req *req, void *arg)
         vpd_hdrs h = {0};
         vpd_hdrs_add(&h, "X-Good", "yes");
         vpd_hdrs_add(&h, "X-Evil", "a\r\nSet-Cookie: x=1");
+        /* Past the first word of eight bytes, and around it. */
+        vpd_hdrs_add(&h, "X-Long-Evil", "0123456789abcdefghij\nX-Smuggled: 1");
+        vpd_hdrs_add(&h, "X-Tabbed", "0123456789\tabcdefghij");
+        vpd_hdrs_addn(&h, "X-Cut", 5, "cut\0rest", 8);
+        vpd_hdrs_addn(&h, "X-Bad-Name-Long\rX", 17, "v", 1);
+        /* A LF, or a tab, at every place of values 13 bytes long (a word
+         * and an overlapping one) and 5 long (bytes alone). */
+        for (int k = 0; k < 13; k++) {
+            char name[16], v[16];
+            memset(v, 'v', 13);
+            v[13] = '\0';
+            v[k] = '\n';
+            snprintf(name, sizeof name, "X-Lf-%d", k);
+            vpd_hdrs_add(&h, name, v);
+            v[k] = '\t';
+            snprintf(name, sizeof name, "X-Tab-%d", k);
+            vpd_hdrs_add(&h, name, v);
+            v[k] = 'v';
+            v[k % 5] = '\r';
+            v[5] = '\0';
+            snprintf(name, sizeof name, "X-Cr-%d", k);
+            vpd_hdrs_add(&h, name, v);
+        }
         vpd_hdrs_add(&h, "Content-Length", "999");
         vpd_hdrs_add(&h, "Connection", "upgrade");
         vpd_hdrs_add(&h, "Date", "Mon, 01 Jan 2024 00:00:00 GMT");
@@ -1396,6 +1419,20 @@ c_resp_headers(void)
     ASSERT_STR_CONTAINS(r.head, "X-Good: yes\r\n");
     ASSERT(!strstr(r.head, "X-Evil"));
     ASSERT(!strstr(r.head, "Set-Cookie"));
+    ASSERT(!strstr(r.head, "X-Long-Evil"));
+    ASSERT(!strstr(r.head, "X-Smuggled"));
+    ASSERT(!strstr(r.head, "X-Bad-Name"));
+    ASSERT_STR_CONTAINS(r.head, "X-Tabbed: 0123456789\tabcdefghij\r\n");
+    /* A NUL ends a value, as the C string it is ends there. */
+    ASSERT_STR_CONTAINS(r.head, "X-Cut: cut\r\n");
+    ASSERT(!strstr(r.head, "X-Lf-"));
+    ASSERT(!strstr(r.head, "X-Cr-"));
+    for (int k = 0; k < 13; k++) {
+        char line[40];
+        snprintf(line, sizeof line, "X-Tab-%d: %.*s\t%.*s\r\n", k, k,
+                 "vvvvvvvvvvvvv", 12 - k, "vvvvvvvvvvvvv");
+        ASSERT_STR_CONTAINS(r.head, line);
+    }
     ASSERT_STR_CONTAINS(r.head, "Content-Length: 3\r\n");
     ASSERT(!strstr(r.head, "999"));
     ASSERT(!strstr(r.head, "upgrade"));
