@@ -154,6 +154,7 @@ vpd_hdrs_addn(vpd_hdrs *h, const char *name, size_t name_len, const char *value,
     hd->value = n + name_len + 1;
     hd->name_len = name_len;
     hd->value_len = value_len;
+    hd->line_safe = false;
     memcpy(n, name, name_len);
     n[name_len] = '\0';
     memcpy(hd->value, value, value_len);

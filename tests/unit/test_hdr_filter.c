@@ -413,7 +413,8 @@ TEST(header_memory_stays_put_and_is_reused)
 
 /* Adds that find room in the kept memory and adds that must grow it give
  * the same list: names and values cut to their lengths and NUL-ended, a
- * missing value empty, absurd lengths refused either way. */
+ * missing value empty, absurd lengths refused either way; only a checked
+ * add marks its header line_safe, whatever the reused slot held before. */
 TEST(adds_with_room_and_without_agree)
 {
     vpd_hdrs h = {0};
@@ -423,8 +424,10 @@ TEST(adds_with_room_and_without_agree)
             char name[32], value[64];
             int nl = snprintf(name, sizeof name, "X-Name-%dzzz", i);
             int vl = snprintf(value, sizeof value, "v%d-%dyyy", round, i);
+            bool checked = (i + round) % 2 == 0;
             ASSERT_INT_EQ(
-                vpd_hdrs_addn(&h, name, (size_t)nl - 3, value, (size_t)vl - 3),
+                (checked ? vpd_hdrs_addn_checked : vpd_hdrs_addn)(
+                    &h, name, (size_t)nl - 3, value, (size_t)vl - 3),
                 0);
         }
         ASSERT_INT_EQ(vpd_hdrs_addn(&h, "X-Null", 6, NULL, 5), 0);
@@ -439,7 +442,9 @@ TEST(adds_with_room_and_without_agree)
             ASSERT_STR_EQ(h.v[i].value, value);
             ASSERT_INT_EQ(h.v[i].name_len, strlen(name));
             ASSERT_INT_EQ(h.v[i].value_len, strlen(value));
+            ASSERT(h.v[i].line_safe == ((i + round) % 2 == 0));
         }
+        ASSERT(!h.v[40].line_safe);
         ASSERT_STR_EQ(vpd_hdrs_get(&h, "x-null", 0), "");
         ASSERT_INT_EQ(h.v[40].value_len, 0);
         vpd_hdrs_clear(&h);
