@@ -372,8 +372,6 @@ has_request_header(const vpd_http_req *http)
                0;
 }
 
-/* Go's mux redirects requests whose path is not clean (//, /./, /../) to
- * the cleaned path.  Returns true and writes the clean path if needed. */
 /* Bit 0x80 of each byte of v that is zero (and maybe of bytes above one
  * that is: a hint, never a miss). */
 static inline uint64_t
@@ -412,6 +410,8 @@ has_unclean_segment(const char *path)
     return false;
 }
 
+/* Go's mux redirects requests whose path is not clean (//, /./, /../) to
+ * the cleaned path.  Returns true and writes the clean path if needed. */
 static bool
 needs_cleaning(const char *path, char *out, size_t out_len)
 {
@@ -1165,11 +1165,8 @@ vpd_router_handle(vpd_http_req *http, void *arg)
     const char *path = http->path;
     const vpd_listener_config *l = http->listener;
     uint64_t t0 = uv_hrtime();
-    /* The proxy's own paths start /proxy/ or /agent/; Vault's, nearly
-     * every request, skip the three comparisons. */
-    bool own_path = path[0] == '/' && (path[1] == 'p' || path[1] == 'a');
 
-    if (own_path && path_is(path, "metrics")) {
+    if (path_is(path, "metrics")) {
         handle_metrics(rt, http, t0);
         return;
     }
@@ -1194,7 +1191,7 @@ vpd_router_handle(vpd_http_req *http, void *arg)
                      "404 page not found\n", 19);
         return;
     }
-    if (own_path && path_is(path, "cache-clear")) {
+    if (path_is(path, "cache-clear")) {
         int status = 200;
         char *body = NULL;
         vpd_cache_clear_answer(vpd_chain_cache(rt->chain),
@@ -1210,7 +1207,7 @@ vpd_router_handle(vpd_http_req *http, void *arg)
         free(body);
         return;
     }
-    if (own_path && path_is(path, "quit")) {
+    if (path_is(path, "quit")) {
         handle_quit(rt, http, t0);
         return;
     }

@@ -252,12 +252,12 @@ evict_idle(vpd_up_client *cl, up_pool *except)
     return false;
 }
 
-/* Gives x a connection if one can be had now.  Returns whether it did. */
+/* Sends x on the pool's newest idle connection that takes it; those that
+ * will not send are closed.  Returns whether one took it. */
 static bool
-place(vpd_up_client *cl, vpd_up_exchange *x)
+send_on_idle(up_pool *p, vpd_up_exchange *x)
 {
-    up_pool *p = x->priv_pool;
-    while (p->n_idle && !x->fresh_only) {
+    while (p->n_idle) {
         vpd_up_conn *c = p->idle[--p->n_idle];
         x->priv_conn = c;
         if (vpd_up_conn_send(c, x) == 0)
@@ -265,6 +265,16 @@ place(vpd_up_client *cl, vpd_up_exchange *x)
         x->priv_conn = NULL;
         vpd_up_conn_close(c);
     }
+    return false;
+}
+
+/* Gives x a connection if one can be had now.  Returns whether it did. */
+static bool
+place(vpd_up_client *cl, vpd_up_exchange *x)
+{
+    up_pool *p = x->priv_pool;
+    if (!x->fresh_only && send_on_idle(p, x))
+        return true;
     if (cl->n_open >= cl->max_conns && !evict_idle(cl, p))
         return false;
     if (cl->n_open >= cl->max_conns)
@@ -350,17 +360,10 @@ vpd_up_client_start(vpd_up_client *cl, const vpd_up_dest *dest,
     exchange_reset(x);
     /* Nearly every request finds an idle connection and nobody waiting:
      * then it goes out at once, without the trip through the queue and
-     * its timer.  Anything else (a wait, a failed send, a dispatch under
-     * way) takes the queue, which keeps the order. */
-    if (!cl->qhead && !cl->dispatching && p->n_idle) {
-        vpd_up_conn *c = p->idle[--p->n_idle];
-        x->priv_conn = c;
-        if (vpd_up_conn_send(c, x) == 0)
-            return 0;
-        /* As place() does with a connection that will not send. */
-        x->priv_conn = NULL;
-        vpd_up_conn_close(c);
-    }
+     * its timer.  Anything else (a wait, no idle connection that sends, a
+     * dispatch under way) takes the queue, which keeps the order. */
+    if (!cl->qhead && !cl->dispatching && send_on_idle(p, x))
+        return 0;
     enqueue(cl, x);
     dispatch(cl);
     return 0;
