@@ -9,7 +9,7 @@
 # For each proxy, with the plain and the TLS upstream, at c1 and c32:
 #   - instructions per request: `perf stat -e instructions -p PID` over a
 #     wrk run, or, where the kernel offers no hardware counters (VMs,
-#     gVisor), callgrind: the proxy runs under valgrind, its counters are
+#     sandboxes), callgrind: the proxy runs under valgrind, its counters are
 #     zeroed after a warm-up and dumped after a CG_SECS wrk run;
 #   - syscalls per request: `strace -c -f -p PID` over a SECS wrk run;
 # each divided by the number of answers wrk counted in that run (wrk 4.1
