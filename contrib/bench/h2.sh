@@ -23,8 +23,10 @@
 #                      h2load run at c1 (PROFILE_REQS requests, default
 #                      20000) under strace -c, and one under perf stat:
 #                      syscalls, writes and reads per request, and CPU
-#                      microseconds per request.  Unlike req/s, these hold
-#                      on a machine busy with other work.
+#                      microseconds per request, the server's and h2load's
+#                      own (with how busy h2load kept its CPU: near 100 %,
+#                      the client sets the pace).  Unlike req/s, the counts
+#                      hold on a machine busy with other work.
 #
 # h2load runs on one CPU, every server on another (lib.sh's pinning), both
 # servers with one worker.  Nothing outside the temp dir is written.
@@ -246,17 +248,23 @@ done
 # Profile (PROFILE=1): per request, what each server asks of the kernel and
 # how much CPU it spends.  nginx is measured in its worker process.
 
-# profile_h2load SCENARIO PORT: one bounded h2load run at c1
+# profile_h2load SCENARIO PORT [PREFIX...]: one bounded h2load run at c1,
+# PREFIX (perf stat, for the client's own CPU) before the command
 profile_h2load() {
-    local args=()
-    if [[ $1 == pass ]]; then args=(-H "x-vault-token: $TOKEN" "https://127.0.0.1:$2$PASS_PATH")
-    else args=("https://127.0.0.1:$2$HIT_PATH"); fi
-    "${WRK_PIN[@]}" h2load -t1 -c1 -m"$STREAMS" -n"$PROFILE_REQS" "${args[@]}"
+    local args=() sc=$1 port=$2
+    shift 2
+    if [[ $sc == pass ]]; then args=(-H "x-vault-token: $TOKEN" "https://127.0.0.1:$port$PASS_PATH")
+    else args=("https://127.0.0.1:$port$HIT_PATH"); fi
+    "${WRK_PIN[@]}" "$@" h2load -t1 -c1 -m"$STREAMS" -n"$PROFILE_REQS" "${args[@]}"
 }
 
-# profile_run PID PORT SCENARIO -> "syscalls writes reads cpu_us" per request
+# profile_run PID PORT SCENARIO -> "syscalls writes reads cpu_us busy%
+# client_us client_busy%": per request the server's syscalls and CPU and
+# how busy that kept its CPU, then the same for h2load (a side near 100 %
+# sets the pace of the run)
 profile_run() {
-    local pid=$1 port=$2 sc=$3 st=$T/wrk/strace-$1-$3.txt ps=$T/wrk/perf-$1-$3.txt sp i cpu=nan
+    local pid=$1 port=$2 sc=$3 st=$T/wrk/strace-$1-$3.txt ps=$T/wrk/perf-$1-$3.txt sp i
+    local cpu=nan client=nan busy=nan sbusy=nan
     strace -c -f -p "$pid" -o "$st" 2>"$st.err" &
     sp=$!
     # strace says on stderr when it is attached.
@@ -272,16 +280,25 @@ profile_run() {
         perf stat -e task-clock -x, -o "$ps" -p "$pid" 2>/dev/null &
         sp=$!
         sleep 0.3 # perf prints nothing when it is attached
-        profile_h2load "$sc" "$port" >"$T/wrk/h2load-perf-$pid-$sc.txt" 2>&1 || true
+        profile_h2load "$sc" "$port" perf stat -e task-clock -x, -o "$ps.client" -- \
+            >"$T/wrk/h2load-perf-$pid-$sc.txt" 2>&1 || true
         kill -INT "$sp" 2>/dev/null || true
         wait "$sp" 2>/dev/null || true
         cpu=$(awk -F, -v n="$PROFILE_REQS" '$3 == "task-clock" { printf "%.1f", $1 * 1000 / n }' "$ps")
+        client=$(awk -F, -v n="$PROFILE_REQS" '$3 == "task-clock" { printf "%.1f", $1 * 1000 / n }' "$ps.client")
+        # perf's own "CPUs utilized" over h2load's life, as a percentage;
+        # the server's: its CPU per request times the run's req/s.
+        busy=$(awk -F, '$3 == "task-clock" && $7 == "CPUs utilized" { printf "%.0f", $6 * 100 }' \
+            "$ps.client")
+        sbusy=$(awk -v cpu="$cpu" '/^finished in/ { gsub(",", "", $4); printf "%.0f", cpu * $4 / 1e4 }' \
+            "$T/wrk/h2load-perf-$pid-$sc.txt")
     fi
-    awk -v n="$PROFILE_REQS" -v cpu="${cpu:-nan}" '
+    awk -v n="$PROFILE_REQS" -v cpu="${cpu:-nan}" -v client="${client:-nan}" -v busy="${busy:-nan}" \
+        -v sbusy="${sbusy:-nan}" '
         $NF ~ /^(write|writev|sendmsg|sendto)$/ { w += $4 }
         $NF ~ /^(read|readv|recvfrom|recvmsg)$/ { r += $4 }
         $NF == "total" { t = $4 }
-        END { printf "%.2f %.2f %.2f %s\n", t / n, w / n, r / n, cpu }' "$st"
+        END { printf "%.2f %.2f %.2f %s %s %s %s\n", t / n, w / n, r / n, cpu, sbusy, client, busy }' "$st"
 }
 
 PROFILE_TABLE=""
@@ -317,9 +334,13 @@ fi
     if [[ -n $PROFILE_TABLE ]]; then
         echo
         echo "per request at c1 (-m$STREAMS, $PROFILE_REQS requests; writes and reads count both client and upstream sockets):"
-        printf '%-6s %-9s %9s %7s %7s %7s\n' scenario server syscalls writes reads 'cpu us'
-        printf '%s' "$PROFILE_TABLE" | while read -r a b c d e f; do
-            printf '%-6s %-9s %9s %7s %7s %7s\n' "$a" "$b" "$c" "$d" "$e" "$f"
+        echo "(cpu us and busy: the server's CPU per request, and the share of the run it kept its CPU"
+        echo " busy; client: the same for h2load. A side near 100 % sets the pace; neither: they wait"
+        echo " for each other)"
+        printf '%-6s %-9s %9s %7s %7s %7s %5s %10s %7s\n' scenario server syscalls writes reads 'cpu us' \
+            busy 'client us' busy
+        printf '%s' "$PROFILE_TABLE" | while read -r a b c d e f g h i; do
+            printf '%-6s %-9s %9s %7s %7s %7s %4s%% %10s %6s%%\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i"
         done
     fi
     echo "load: $(uptime | sed 's/.*load average: //') (1, 5, 15 min)"
