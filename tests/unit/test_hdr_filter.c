@@ -425,10 +425,9 @@ TEST(adds_with_room_and_without_agree)
             int nl = snprintf(name, sizeof name, "X-Name-%dzzz", i);
             int vl = snprintf(value, sizeof value, "v%d-%dyyy", round, i);
             bool checked = (i + round) % 2 == 0;
-            ASSERT_INT_EQ(
-                (checked ? vpd_hdrs_addn_checked : vpd_hdrs_addn)(
-                    &h, name, (size_t)nl - 3, value, (size_t)vl - 3),
-                0);
+            ASSERT_INT_EQ((checked ? vpd_hdrs_addn_checked : vpd_hdrs_addn)(
+                              &h, name, (size_t)nl - 3, value, (size_t)vl - 3),
+                          0);
         }
         ASSERT_INT_EQ(vpd_hdrs_addn(&h, "X-Null", 6, NULL, 5), 0);
         ASSERT_INT_EQ(vpd_hdrs_addn(&h, "X-Huge", 6, "v", (size_t)-1 / 2), -1);
