@@ -359,14 +359,16 @@ tests_unit_test_agent_dest_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_agent_dest
 
 check_PROGRAMS += tests/unit/test_tls_session_name
-tests_unit_test_tls_session_name_SOURCES = tests/unit/test_tls_session_name.c
+tests_unit_test_tls_session_name_SOURCES = tests/unit/test_tls_session_name.c \
+	tests/unit/loopback.c tests/unit/loopback.h
 tests_unit_test_tls_session_name_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_tls_session_name_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_tls_session_name_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_tls_session_name
 
 check_PROGRAMS += tests/unit/test_tls_pump
-tests_unit_test_tls_pump_SOURCES = tests/unit/test_tls_pump.c
+tests_unit_test_tls_pump_SOURCES = tests/unit/test_tls_pump.c \
+	tests/unit/loopback.c tests/unit/loopback.h
 tests_unit_test_tls_pump_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_tls_pump_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_tls_pump_LDADD = $(UNIT_LDADD)

@@ -137,16 +137,18 @@ add_ext(X509 *x, int nid, const char *value)
     X509_EXTENSION_free(ex);
 }
 
-void
-lb_tls_make(lb_tls *t, lb_tls_opts o)
+/* A fresh key pair and a self-signed certificate for localhost,
+ * vault.test and 127.0.0.1 that is also its own CA. */
+static void
+make_cert(bool expired, EVP_PKEY **key, X509 **cert)
 {
     EVP_PKEY *k = EVP_EC_gen("P-256");
     ASSERT_NOT_NULL(k);
     X509 *x = X509_new();
     X509_set_version(x, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), o.expired ? -7200 : -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), o.expired ? -3600 : 86400);
+    X509_gmtime_adj(X509_getm_notBefore(x), expired ? -7200 : -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), expired ? -3600 : 86400);
     X509_set_pubkey(x, k);
     X509_NAME *n = X509_get_subject_name(x);
     X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
@@ -159,6 +161,26 @@ lb_tls_make(lb_tls *t, lb_tls_opts o)
     add_ext(x, NID_subject_alt_name,
             "DNS:localhost,DNS:vault.test,IP:127.0.0.1");
     ASSERT(X509_sign(x, k, EVP_sha256()) > 0);
+    *key = k;
+    *cert = x;
+}
+
+static SSL_CTX *
+server_ctx_with(EVP_PKEY *k, X509 *x)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    ASSERT_NOT_NULL(ctx);
+    ASSERT(SSL_CTX_use_certificate(ctx, x) == 1);
+    ASSERT(SSL_CTX_use_PrivateKey(ctx, k) == 1);
+    return ctx;
+}
+
+void
+lb_tls_make(lb_tls *t, lb_tls_opts o)
+{
+    EVP_PKEY *k;
+    X509 *x;
+    make_cert(o.expired, &k, &x);
 
     snprintf(t->cert, sizeof t->cert, "/tmp/lbcertXXXXXX");
     snprintf(t->key, sizeof t->key, "/tmp/lbkeyXXXXXX");
@@ -170,13 +192,23 @@ lb_tls_make(lb_tls *t, lb_tls_opts o)
     fclose(cf);
     fclose(kf);
 
-    t->ctx = SSL_CTX_new(TLS_server_method());
-    SSL_CTX_use_certificate(t->ctx, x);
-    SSL_CTX_use_PrivateKey(t->ctx, k);
+    t->ctx = server_ctx_with(k, x);
     if (o.ask_client_cert)
         SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
     X509_free(x);
     EVP_PKEY_free(k);
+}
+
+SSL_CTX *
+lb_tls_server_ctx(void)
+{
+    EVP_PKEY *k;
+    X509 *x;
+    make_cert(false, &k, &x);
+    SSL_CTX *ctx = server_ctx_with(k, x);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return ctx;
 }
 
 void

@@ -7,7 +7,8 @@
  *
  * Ownership: the caller owns the listening socket, each connection (it
  * closes it with lb_conn_close) and the lb_tls it made (lb_tls_cleanup
- * removes the files; the SSL_CTX lives as long as the test process). */
+ * removes the files; the SSL_CTX lives as long as the test process), and
+ * a context from lb_tls_server_ctx. */
 #ifndef VP_TEST_LOOPBACK_H
 #define VP_TEST_LOOPBACK_H
 
@@ -55,5 +56,10 @@ typedef struct {
  * is also its own CA, for server and client use. */
 void lb_tls_make(lb_tls *t, lb_tls_opts o);
 void lb_tls_cleanup(lb_tls *t);
+
+/* A server context with such a certificate, kept in memory only (for
+ * tests that drive both TLS ends through memory BIOs); the caller frees
+ * it with SSL_CTX_free. */
+SSL_CTX *lb_tls_server_ctx(void);
 
 #endif

@@ -6,9 +6,7 @@
 #include "autoconf.h"
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +14,7 @@
 
 #include "base/buf.h"
 #include "http/tls.h"
+#include "loopback.h"
 #include "test.h"
 #include "upstream/tls_client.h"
 
@@ -27,31 +26,6 @@ typedef struct {
     vpd_tls_conn *client;
     vpd_buf plain; /* what the client decrypted */
 } pair_t;
-
-/* A server context with a fresh self-signed certificate for localhost. */
-static SSL_CTX *
-server_ctx(void)
-{
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    ASSERT(k && x);
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_set_pubkey(x, k);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               (const unsigned char *)"localhost", -1, -1, 0);
-    X509_set_issuer_name(x, X509_get_subject_name(x));
-    ASSERT(X509_sign(x, k, EVP_sha256()) > 0);
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    ASSERT(ctx);
-    ASSERT(SSL_CTX_use_certificate(ctx, x) == 1);
-    ASSERT(SSL_CTX_use_PrivateKey(ctx, k) == 1);
-    X509_free(x);
-    EVP_PKEY_free(k);
-    return ctx;
-}
 
 /* Moves the client's ciphertext to the server, in place. */
 static void
@@ -93,7 +67,7 @@ static void
 pair_open(pair_t *p)
 {
     memset(p, 0, sizeof *p);
-    p->sctx = server_ctx();
+    p->sctx = lb_tls_server_ctx();
     p->server = SSL_new(p->sctx);
     p->srd = BIO_new(BIO_s_mem());
     p->swr = BIO_new(BIO_s_mem());

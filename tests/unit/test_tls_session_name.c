@@ -5,9 +5,7 @@
  * the pool whose name it was given once SIGHUP replaces the TLS files). */
 #include "autoconf.h"
 
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,33 +13,9 @@
 
 #include "base/buf.h"
 #include "http/tls.h"
+#include "loopback.h"
 #include "test.h"
 #include "upstream/tls_client.h"
-
-/* A server context with a fresh self-signed certificate for localhost. */
-static SSL_CTX *
-server_ctx(void)
-{
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-    X509 *x = X509_new();
-    ASSERT(k && x);
-    X509_set_version(x, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_set_pubkey(x, k);
-    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-                               (const unsigned char *)"localhost", -1, -1, 0);
-    X509_set_issuer_name(x, X509_get_subject_name(x));
-    ASSERT(X509_sign(x, k, EVP_sha256()) > 0);
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    ASSERT(ctx);
-    ASSERT(SSL_CTX_use_certificate(ctx, x) == 1);
-    ASSERT(SSL_CTX_use_PrivateKey(ctx, k) == 1);
-    X509_free(x);
-    EVP_PKEY_free(k);
-    return ctx;
-}
 
 /* Moves bytes between the client connection and an in-memory server until
  * the handshake is done and the server's session tickets have reached the
@@ -83,7 +57,7 @@ handshake(vpd_tls_conn *client, SSL *server)
 
 TEST(session_is_filed_under_the_name_even_after_the_caller_reused_it)
 {
-    SSL_CTX *sctx = server_ctx();
+    SSL_CTX *sctx = lb_tls_server_ctx();
     char err[256] = "";
     vpd_up_tls_opts o = {.skip_verify = true};
     vpd_up_tls *tls = vpd_up_tls_new(&o, err, sizeof err);
