@@ -481,6 +481,9 @@ read_stopped(vpd_tls_conn *c, char *err, size_t err_len)
     set_err(err, err_len, "%s",
             SSL_is_init_finished(c->ssl) ? "TLS error"
                                          : "TLS handshake failed");
+    /* The failure's entries would otherwise stay in the thread's queue,
+     * where the next caller of SSL_get_error would take them for its own. */
+    ERR_clear_error();
     return VPD_TLS_ERROR;
 }
 
