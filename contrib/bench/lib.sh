@@ -193,10 +193,12 @@ setup_pinning() {
     local cpus
     WRK_PIN=()
     SRV_PIN=()
+    SRV_CPU=''
     read -r -a cpus <<<"$(allowed_cpus)"
     if (($(nproc) >= 2)) && ((${#cpus[@]} >= 2)) && command -v taskset >/dev/null; then
         WRK_PIN=(taskset -c "${cpus[0]}")
         SRV_PIN=(taskset -c "${cpus[1]}")
+        SRV_CPU=${cpus[1]}
         PIN_NOTE="wrk on CPU ${cpus[0]}, servers on CPU ${cpus[1]}"
     else
         PIN_NOTE="unpinned (fewer than 2 CPUs)"
@@ -287,11 +289,64 @@ start_nginx() { # $1 = dir, then an optional command prefix (e.g. valgrind); set
 # arguments, e.g. a header); run_wrk appends to RESULTS.
 
 declare -A TARGET_PORT=() TARGET_PID=() TARGET_LOG=()
-declare -A RESULTS=()   # "target c" -> lines "rps p50 p99 non2xx sockerr requests steal"
+declare -A RESULTS=() # "target c" -> lines "rps p50 p99 non2xx sockerr requests steal
+#                        own_usr own_sys upstream server_cpu switches" (the
+#                        last five: microseconds or switches per request)
+# Optional, set by the script: the process whose CPU time is the target's
+# own (nginx's worker, not its master) and the upstream's worker.  When set,
+# run_wrk also reports what each request cost on the servers' CPU.
+declare -A TARGET_WORKER=()
+UPSTREAM_WORKER=''
 WRK_ARGS=()
 
 # "total steal" jiffies (user..steal; guest time is already inside user).
 cpu_sample() { awk '/^cpu /{t=0; for(i=2;i<=9;i++) t+=$i; print t, $9; exit}' /proc/stat; }
+
+# worker_of PID: nginx's worker (the master's only child), else PID itself.
+worker_of() {
+    local w
+    w=$(pgrep -P "$1" | head -1 || true)
+    echo "${w:-$1}"
+}
+
+# proc_cpu PID -> "utime stime switches" of the process, all its threads:
+# clock ticks in user and kernel mode, and context switches (voluntary and
+# not).  "0 0 0" when PID is empty or gone.
+proc_cpu() {
+    local pid=$1 f u s cs=0
+    if [[ -z $pid || ! -r /proc/$pid/stat ]]; then
+        echo 0 0 0
+        return 0
+    fi
+    f=$(cat "/proc/$pid/stat" 2>/dev/null) || { echo 0 0 0; return 0; }
+    f=${f##*) }
+    read -r _ _ _ _ _ _ _ _ _ _ _ u s _ <<<"$f"
+    cs=$(cat /proc/"$pid"/task/*/status 2>/dev/null |
+        awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }')
+    echo "$u $s $cs"
+}
+
+# server_cpu_sample -> "busy total" jiffies of the servers' CPU (all of
+# user..steal but idle and iowait: softirq work done for loopback TCP is
+# counted here even where the kernel charges it to no process).
+server_cpu_sample() {
+    awk -v cpu="cpu${SRV_CPU:-}" '$1 == cpu { t = 0; for (i = 2; i <= 9; i++) t += $i
+        print t - $5 - $6, t; exit }' /proc/stat
+}
+
+# cost_fields BEFORE AFTER REQUESTS -> "own_usr own_sys upstream server switches":
+# microseconds per request of the target's user and kernel time, of the
+# upstream worker's time and of the servers' whole CPU, and the target's
+# context switches per request.  BEFORE and AFTER are "target upstream
+# server" samples (proc_cpu, proc_cpu, server_cpu_sample).
+cost_fields() {
+    awk -v a="$1" -v b="$2" -v req="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+        split(a, x, " "); split(b, y, " ")
+        if (req <= 0) { print "0 0 0 0 0"; exit }
+        us = 1e6 / hz / req
+        printf "%.2f %.2f %.2f %.2f %.2f\n", (y[1] - x[1]) * us, (y[2] - x[2]) * us,
+            ((y[4] + y[5]) - (x[4] + x[5])) * us, (y[7] - x[7]) * us, (y[3] - x[3]) / req }'
+}
 
 # parse_wrk FILE -> "rps p50_ms p99_ms non2xx sockerr requests"
 parse_wrk() {
@@ -324,9 +379,12 @@ run_wrk() { # target conns round
         log "WARNING: $tg (pid ${TARGET_PID[$tg]}) is not running; skipping c$c round $r"
         return 0
     fi
+    local worker=${TARGET_WORKER[$tg]:-} c0 c1
     s0=$(cpu_sample)
+    c0="$(proc_cpu "$worker") $(proc_cpu "$UPSTREAM_WORKER") $(server_cpu_sample)"
     timeout $((DURATION + 30)) "${WRK_PIN[@]}" wrk -t1 -c"$c" -d"${DURATION}s" --latency \
         "${WRK_ARGS[@]}" "http://127.0.0.1:$port$URL_PATH" >"$out" 2>&1 || rc=$?
+    c1="$(proc_cpu "$worker") $(proc_cpu "$UPSTREAM_WORKER") $(server_cpu_sample)"
     s1=$(cpu_sample)
     steal=$(awk -v a="$s0" -v b="$s1" 'BEGIN { split(a, x, " "); split(b, y, " ");
         dt = y[1] - x[1]; printf "%.1f", (dt > 0 ? 100 * (y[2] - x[2]) / dt : 0) }')
@@ -334,6 +392,9 @@ run_wrk() { # target conns round
         log "WARNING: wrk exited $rc for $tg c$c round $r (output: $out)"
     fi
     line="$(parse_wrk "$out") $steal"
+    if [[ -n $worker ]]; then
+        line+=" $(cost_fields "$c0" "$c1" "$(awk '{ print $6 }' <<<"$line")")"
+    fi
     RESULTS["$tg $c"]+="$line"$'\n'
     read -r rps p50 p99 n2 se _ _ <<<"$line"
     printf '%s: round %d/%d  %-12s c%-3s %10s req/s  p50 %8s ms  p99 %8s ms  non2xx %s  sockerr %s  steal %s%%\n' \
@@ -359,7 +420,7 @@ col() { awk -v k="$1" 'NF { print $k }'; }
 sumcol() { awk -v k="$1" 'NF { s += $k } END { print s + 0 }'; }
 maxcol() { awk -v k="$1" 'NF { if ($k > m) m = $k } END { printf "%.1f", m + 0 }'; }
 
-declare -A MED_RPS=() MED_P50=() MED_P99=()
+declare -A MED_RPS=() MED_P50=() MED_P99=() MED_COST=()
 
 table_header() {
     printf '%-13s %5s %4s %10s %9s %9s %8s %8s %7s  %s\n' \
@@ -367,7 +428,8 @@ table_header() {
     printf '%s\n' "$(printf -- '-%.0s' {1..100})"
 }
 
-# table_row TARGET CONNS: one line of medians; fills MED_RPS/MED_P50/MED_P99.
+# table_row TARGET CONNS: one line of medians; fills MED_RPS/MED_P50/MED_P99
+# (and MED_COST: "own_usr own_sys upstream server switches" when measured).
 table_row() {
     local tg=$1 c=$2 data n rps p50 p99
     data=${RESULTS["$tg $c"]:-}
@@ -382,11 +444,33 @@ table_row() {
     MED_RPS["$tg $c"]=$rps
     MED_P50["$tg $c"]=$p50
     MED_P99["$tg $c"]=$p99
+    if printf '%s' "$data" | awk 'NF >= 12 { found = 1 } END { exit !found }'; then
+        MED_COST["$tg $c"]="$(for k in 8 9 10 11 12; do printf '%s ' "$(printf '%s' "$data" | col $k | median)"; done)"
+    fi
     printf '%-13s %5s %4s %10.0f %9.3f %9.3f %8s %8s %7s  %s\n' "$tg" "$c" "$n" \
         "$rps" "$p50" "$p99" \
         "$(printf '%s' "$data" | sumcol 4)" "$(printf '%s' "$data" | sumcol 5)" \
         "$(printf '%s' "$data" | maxcol 7)" \
         "$(printf '%s' "$data" | awk 'NF { printf "%s%.0f", s, $1; s = " " }')"
+}
+
+# cost_header / cost_row TARGET CONNS: what a request cost on the servers'
+# CPU, medians over the rounds (run_wrk's accounting; only for targets with
+# a TARGET_WORKER).  Ticks of the kernel's CPU accounting, so a few percent
+# of resolution: read the differences of 10 % and more.
+cost_header() {
+    printf '%-13s %5s %9s %9s %9s %10s %11s %9s\n' scenario conns 'own usr' 'own sys' \
+        'own all' 'upstream' 'server CPU' switches
+    printf '%-13s %5s %9s %9s %9s %10s %11s %9s\n' '' '' 'us/req' 'us/req' 'us/req' \
+        'us/req' 'us/req' '/req'
+    printf '%s\n' "$(printf -- '-%.0s' {1..84})"
+}
+cost_row() {
+    local m=${MED_COST["$1 $2"]:-}
+    [[ -n $m ]] || return 0
+    awk -v tg="$1" -v c="$2" -v m="$m" 'BEGIN { split(m, v, " ")
+        printf "%-13s %5s %9.2f %9.2f %9.2f %10.2f %11.2f %9.2f\n", tg, c, v[1], v[2],
+            v[1] + v[2], v[3], v[4], v[5] }'
 }
 
 # tail_logs FILE...: the tail of each non-empty log in $T/logs.

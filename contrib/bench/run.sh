@@ -115,6 +115,11 @@ TARGET_PORT=([direct]=$UP_PORT [relay]=$RL_PORT [nginx-proxy]=$PX_PORT [haproxy]
 TARGET_PID=([direct]=$UP_PID [relay]=$RL_PID [nginx-proxy]=$PX_PID [haproxy]=$HA_PID [vaproxyd]=$VP_PID
     [nginx-tls]=$PX_PID [haproxy-tls]=$HA_PID [vaproxyd-tls]=$VPT_PID
     [candidate]=$CD_PID [candidate-tls]=$CDT_PID)
+# Whose CPU time is each scenario's own: nginx's worker, not its master.
+TARGET_WORKER=([relay]=$RL_PID [nginx-proxy]=$(worker_of "$PX_PID") [haproxy]=$HA_PID [vaproxyd]=$VP_PID
+    [nginx-tls]=$(worker_of "$PX_PID") [haproxy-tls]=$HA_PID [vaproxyd-tls]=$VPT_PID
+    [candidate]=$CD_PID [candidate-tls]=$CDT_PID)
+UPSTREAM_WORKER=$(worker_of "$UP_PID")
 TARGET_LOG=([direct]=$T/logs/up-error.log [relay]=$T/logs/relay.log [nginx-proxy]=$T/logs/px-error.log
     [haproxy]=$T/logs/ha.log [vaproxyd]=$T/logs/vp.log [nginx-tls]=$T/logs/px-error.log
     [haproxy-tls]=$T/logs/ha.log [vaproxyd-tls]=$T/logs/vpt.log
@@ -177,6 +182,37 @@ ratio_line() {
             v99, m99, (v99 <= m99 ? "met" : "NOT met") }'
 }
 
+# room_lines: how far ahead of nginx and haproxy any proxy could be here,
+# from the cost table.  At c32 the servers' CPU is saturated, so req/s is
+# the inverse of the CPU a request takes on it; what a relay spends there
+# beyond its own user time (kernel, loopback TCP, the upstream) is what
+# every proxy spends, and a proxy that also parses HTTP adds its own user
+# time on top.  At c1 the CPU mostly waits: a request takes 1/req/s, of
+# which the proxy's user time is all a faster proxy could save.
+room_lines() {
+    local ng=${MED_COST["nginx-proxy 32"]:-} ha=${MED_COST["haproxy 32"]:-}
+    local rl=${MED_COST["relay 32"]:-} vp=${MED_COST["vaproxyd 32"]:-}
+    [[ -n $ng && -n $ha && -n $rl && -n $vp ]] || return 0
+    echo "Room on this machine (plain upstream):"
+    awk -v ng="$ng" -v ha="$ha" -v rl="$rl" -v vp="$vp" 'BEGIN {
+        split(ng, n, " "); split(ha, h, " "); split(rl, r, " "); split(vp, v, " ")
+        best = (n[4] < h[4] ? n[4] : h[4]); floor = r[4] - r[1]
+        printf "  c32: best of nginx/haproxy %.2f us of server CPU a request, vaproxyd %.2f (%.2f of them its user time);\n", best, v[4], v[1]
+        printf "       what no proxy avoids (relay without its user time) %.2f: a proxy with no user time at all could\n", floor
+        printf "       reach %.2fx, one with vaproxyd'"'"'s user time %.2fx, and vaproxyd measures %.2fx by CPU\n",
+            best / floor, best / (floor + v[1]), best / v[4] }'
+    local c1b c1
+    for c1 in nginx-proxy haproxy; do
+        [[ -n ${MED_COST["$c1 1"]:-} && -n ${MED_RPS["$c1 1"]:-} ]] || return 0
+    done
+    c1b=nginx-proxy
+    awk -v a="${MED_RPS["haproxy 1"]}" -v b="${MED_RPS["nginx-proxy 1"]}" 'BEGIN { exit !(a > b) }' && c1b=haproxy
+    awk -v tg="$c1b" -v rps="${MED_RPS["$c1b 1"]}" -v m="${MED_COST["$c1b 1"]}" 'BEGIN {
+        split(m, x, " "); t = 1e6 / rps
+        printf "  c1:  a request through %s takes %.1f us, %.2f of them its user time: a proxy that did the\n", tg, t, x[1]
+        printf "       same hop with no user time at all would reach %.2fx\n", t / (t - x[1]) }'
+}
+
 {
     echo
     echo "vaproxy loopback benchmark: $(date -u '+%Y-%m-%d %H:%M:%SZ'), $(nproc) CPUs, $PIN_NOTE"
@@ -222,6 +258,18 @@ ratio_line() {
                         (xl > 0 ? vl / xl : 0), (x9 > 0 ? v9 / x9 : 0) }'
             done
         done
+    fi
+    if ((${#MED_COST[@]} > 0)); then
+        echo
+        echo "What one request cost on the servers' CPU (CPU time of the proxy's worker, of the upstream's"
+        echo "worker, and of the whole CPU, idle excluded, divided by the requests wrk counted):"
+        cost_header
+        for c in "${CONNS[@]}"; do
+            for tg in "${PLAIN[@]}" "${TLS[@]}"; do
+                cost_row "$tg" "$c"
+            done
+        done
+        room_lines
     fi
     echo "(direct = the upstream without a proxy, round 1 only, for context; relay = contrib/bench/relay.c,"
     echo " which copies bytes without reading them: no real proxy can beat it; -tls = the proxy talks TLS"
