@@ -35,6 +35,14 @@ struct vpd_up_client {
     size_t n_open;
     vpd_up_exchange *qhead, *qtail;
     uv_timer_t *qtimer; /* deadlines of queued exchanges */
+    /* Connections given an exchange since the loop last waited, whose
+     * requests go out together just before it waits again (a prepare
+     * handle: after all the events of an iteration were handled, and
+     * before the wait for a request made by a timer or from outside the
+     * loop); NULL where one closed meanwhile.  See vpd_up_conn_send. */
+    uv_prepare_t *flusher;
+    vpd_up_conn **due;
+    size_t n_due, cap_due;
     int busy;
     bool dispatching, redispatch;
     bool free_requested, freeing;
@@ -252,6 +260,54 @@ evict_idle(vpd_up_client *cl, up_pool *except)
     return false;
 }
 
+/* ---- requests written before the loop waits --------------------------- */
+
+static void
+on_flush(uv_prepare_t *h)
+{
+    vpd_up_client *cl = h->data;
+    enter(cl);
+    /* By index: a connection failing here may end exchanges whose
+     * callbacks start new ones, which are appended and written too. */
+    for (size_t i = 0; i < cl->n_due; i++) {
+        vpd_up_conn *c = cl->due[i];
+        cl->due[i] = NULL;
+        if (c)
+            vpd_up_conn_flush(c);
+    }
+    cl->n_due = 0;
+    uv_prepare_stop(cl->flusher);
+    leave(cl);
+}
+
+/* c has an exchange whose request is to be written: before the loop
+ * waits, or now when the list cannot grow. */
+static void
+flush_later(vpd_up_client *cl, vpd_up_conn *c)
+{
+    if (cl->n_due == cl->cap_due) {
+        size_t cap = cl->cap_due ? 2 * cl->cap_due : 32;
+        vpd_up_conn **d = realloc(cl->due, cap * sizeof *d);
+        if (!d) {
+            vpd_up_conn_flush(c);
+            return;
+        }
+        cl->due = d;
+        cl->cap_due = cap;
+    }
+    if (cl->n_due == 0)
+        uv_prepare_start(cl->flusher, on_flush);
+    cl->due[cl->n_due++] = c;
+}
+
+static void
+forget_due(vpd_up_client *cl, const vpd_up_conn *c)
+{
+    for (size_t i = 0; i < cl->n_due; i++)
+        if (cl->due[i] == c)
+            cl->due[i] = NULL;
+}
+
 /* Sends x on the pool's newest idle connection that takes it; those that
  * will not send are closed.  Returns whether one took it. */
 static bool
@@ -260,8 +316,10 @@ send_on_idle(up_pool *p, vpd_up_exchange *x)
     while (p->n_idle) {
         vpd_up_conn *c = p->idle[--p->n_idle];
         x->priv_conn = c;
-        if (vpd_up_conn_send(c, x) == 0)
+        if (vpd_up_conn_send(c, x) == 0) {
+            flush_later(p->cl, c);
             return true;
+        }
         x->priv_conn = NULL;
         vpd_up_conn_close(c);
     }
@@ -405,6 +463,7 @@ recycle(up_pool *p, vpd_up_conn *c)
             queue_remove(cl, w);
             w->priv_conn = c;
             if (vpd_up_conn_send(c, w) == 0) {
+                flush_later(cl, c);
                 queue_arm(cl);
                 return;
             }
@@ -456,6 +515,7 @@ on_conn_closed(vpd_up_conn *c)
     up_pool *p = vpd_up_conn_owner(c);
     vpd_up_client *cl = p->cl;
     idle_remove(p, c);
+    forget_due(cl, c);
     p->n_open--;
     cl->n_open--;
     if (cl->freeing)
@@ -473,7 +533,10 @@ vpd_up_client_new(uv_loop_t *loop, unsigned max_connections, uint64_t idle_ms)
     if (!cl)
         return NULL;
     cl->qtimer = malloc(sizeof *cl->qtimer);
-    if (!cl->qtimer) {
+    cl->flusher = malloc(sizeof *cl->flusher);
+    if (!cl->qtimer || !cl->flusher) {
+        free(cl->qtimer);
+        free(cl->flusher);
         free(cl);
         return NULL;
     }
@@ -483,6 +546,8 @@ vpd_up_client_new(uv_loop_t *loop, unsigned max_connections, uint64_t idle_ms)
     cl->idle_ms = idle_ms;
     uv_timer_init(loop, cl->qtimer);
     cl->qtimer->data = cl;
+    uv_prepare_init(loop, cl->flusher);
+    cl->flusher->data = cl;
     return cl;
 }
 
@@ -510,7 +575,7 @@ vpd_up_client_open_connections(const vpd_up_client *cl)
 }
 
 static void
-qtimer_closed(uv_handle_t *h)
+handle_closed(uv_handle_t *h)
 {
     free(h);
 }
@@ -527,7 +592,9 @@ client_destroy(vpd_up_client *cl)
         cl->pools = p->next;
         pool_free(p);
     }
-    uv_close((uv_handle_t *)cl->qtimer, qtimer_closed);
+    uv_close((uv_handle_t *)cl->qtimer, handle_closed);
+    uv_close((uv_handle_t *)cl->flusher, handle_closed);
+    free(cl->due);
     free(cl);
 }
 

@@ -5,6 +5,9 @@
  * arrival order when the bound is reached.  One exchange is one request
  * and its answer: no retries beyond Go's rule for a connection the server
  * had closed (vpd_up_conn_stale), no redirects; the forwarder does those.
+ * Requests on kept-alive connections are written together just before
+ * the loop next waits (vpd_up_conn_send says why), so an upstream on the
+ * same machine is woken once for a whole batch of them.
  *
  * Ownership: the client copies dest at vpd_up_client_start (and takes a
  * reference on its TLS identity); the exchange stays the caller's and must

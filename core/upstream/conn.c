@@ -78,6 +78,7 @@ struct vpd_up_conn {
 
     bool reusable, served, got_bytes, write_failed;
     bool req_writing; /* wreq is in use (the request is not all out) */
+    bool send_due;    /* the exchange waits for vpd_up_conn_flush */
     bool starting;    /* the first timer run starts connecting */
     bool fail_soon;   /* the next timer run delivers x's error */
     bool gai_active;  /* an asynchronous lookup will call back */
@@ -389,6 +390,14 @@ parse(vpd_up_conn *c, const char *p, size_t n)
     }
     if (c->state != C_BUSY && c->state != C_TUNNEL)
         return;
+    if (c->send_due) {
+        /* Bytes before our request went out answer nothing of ours: as
+         * if the server had closed the idle connection (none of the
+         * request was written, so it may go again on a fresh one). */
+        conn_fail(c, VPD_UP_UNREACHABLE,
+                  "the upstream sent bytes before the request");
+        return;
+    }
     c->got_bytes = true;
     size_t used;
     switch (vpd_up_resp_feed(&c->resp, p, n, &used)) {
@@ -548,8 +557,9 @@ fail_soon(vpd_up_conn *c, vpd_up_error e, const char *fmt, ...)
     uv_timer_start(&c->timer, on_timer, 0, 0);
 }
 
+/* The connection takes x: parser, deadline and state; nothing written. */
 static void
-begin_exchange(vpd_up_conn *c)
+take_exchange(vpd_up_conn *c)
 {
     vpd_up_exchange *x = c->x;
     c->state = C_BUSY;
@@ -560,6 +570,13 @@ begin_exchange(vpd_up_conn *c)
     if (x->for_client)
         vpd_up_resp_for_client(&c->resp);
     arm_deadline(c, 0);
+}
+
+/* Writes the request of the exchange taken. */
+static void
+write_request(vpd_up_conn *c)
+{
+    vpd_up_exchange *x = c->x;
     if (c->tls) {
         /* One SSL write for the whole request: one record, one pass of the
          * cipher, one write to the socket. */
@@ -607,14 +624,33 @@ begin_exchange(vpd_up_conn *c)
     c->pending++;
 }
 
+/* On a connection just opened (connected, tunnelled, handshaken). */
+static void
+begin_exchange(vpd_up_conn *c)
+{
+    take_exchange(c);
+    write_request(c);
+}
+
 int
 vpd_up_conn_send(vpd_up_conn *c, vpd_up_exchange *x)
 {
     if (c->state != C_IDLE || !c->reusable)
         return -1;
     c->x = x;
-    begin_exchange(c);
+    take_exchange(c);
+    c->send_due = true;
     return 0;
+}
+
+void
+vpd_up_conn_flush(vpd_up_conn *c)
+{
+    if (!c->send_due)
+        return;
+    c->send_due = false;
+    if (c->state == C_BUSY && c->x && c->io)
+        write_request(c);
 }
 
 /* ---- timers ----------------------------------------------------------- */
@@ -922,7 +958,7 @@ bool
 vpd_up_conn_stale(const vpd_up_conn *c, const vpd_up_exchange *x)
 {
     return c->served && !c->got_bytes && x->error == VPD_UP_UNREACHABLE &&
-           (x->idempotent || c->write_failed);
+           (x->idempotent || c->write_failed || c->send_due);
 }
 
 /* ---- after a 101 ------------------------------------------------------ */

@@ -94,8 +94,18 @@ vpd_up_conn *vpd_up_conn_open(uv_loop_t *loop, const vpd_up_dest *dest,
                               const vpd_up_conn_events *ev, void *owner,
                               vpd_up_exchange *x);
 
-/* Sends x on an idle connection.  Returns 0, or -1 (x untouched). */
+/* Sends x on an idle connection.  Returns 0, or -1 (x untouched).  The
+ * connection takes x at once, but its request is written only by
+ * vpd_up_conn_flush, which the owner calls before the loop next waits:
+ * requests made while one batch of events is handled then reach the
+ * upstream together, which wakes once for all of them instead of once
+ * each.  Until then x counts as not sent (a stale connection may retry
+ * it whatever its method). */
 int vpd_up_conn_send(vpd_up_conn *c, vpd_up_exchange *x);
+
+/* Writes the request vpd_up_conn_send left for it; nothing otherwise.
+ * Errors reach the owner as events, never from inside this call. */
+void vpd_up_conn_flush(vpd_up_conn *c);
 
 /* Forgets the exchange under way without its `done` event and closes the
  * connection (a half-read connection is never reused). */

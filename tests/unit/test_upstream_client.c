@@ -40,6 +40,8 @@ typedef struct {
     int delay_ms;      /* before replying */
     int piece;         /* write in pieces of this many bytes (0: at once) */
     bool close_after;  /* close the connection after replying */
+    const char *later; /* written later_ms after the reply, unasked */
+    int later_ms;
 } step_t;
 
 typedef struct {
@@ -48,7 +50,7 @@ typedef struct {
     step_t steps[MAX_STEPS];
     int n_steps;
     pthread_mutex_t mu;
-    int n_reqs, n_conns, n_resumed;
+    int n_reqs, n_conns, n_resumed, n_later;
     char last_req[4096];
 } server_t;
 
@@ -110,6 +112,13 @@ sconn_main(void *arg)
                 if (st.piece)
                     usleep(2000);
             }
+        }
+        if (st.later) {
+            usleep((useconds_t)st.later_ms * 1000);
+            (void)lb_write_all(c->fd, c->ssl, st.later, strlen(st.later));
+            pthread_mutex_lock(&s->mu);
+            s->n_later++;
+            pthread_mutex_unlock(&s->mu);
         }
         if (st.close_after || !st.reply)
             goto out;
@@ -516,6 +525,117 @@ TEST(stale_connection_retried_when_idempotent)
     ASSERT_INT_EQ(x.x.error, VPD_UP_UNREACHABLE);
     ASSERT_INT_EQ(count(s, &s->n_reqs), 4);
     ex_free(&x);
+    env_done(&e);
+}
+
+/* Requests wait for the end of the loop iteration (see
+ * vpd_up_conn_send): one started by a timer must still go out before the
+ * loop sleeps, not when something else wakes it (here: its deadline). */
+static void
+start_from_timer(uv_timer_t *t)
+{
+    void **a = t->data;
+    ex_start(a[0], a[1], "GET", "/v1/x", 5000);
+}
+
+TEST(request_from_a_timer_goes_out_before_the_loop_waits)
+{
+    server_t *s = server_start(NULL);
+    script(s, (step_t){.reply = OK2});
+    env_t e;
+    env_init(&e, s, 4);
+    ex_t x;
+    ex_do(&e, &x, "GET", 5000);
+    ex_free(&x);
+    memset(&x, 0, sizeof x);
+    uv_timer_t t;
+    void *args[2] = {&e, &x};
+    uv_timer_init(&e.loop, &t);
+    t.data = args;
+    uv_timer_start(&t, start_from_timer, 10, 0);
+    uv_update_time(&e.loop);
+    uint64_t t0 = uv_now(&e.loop);
+    while (!x.done)
+        uv_run(&e.loop, UV_RUN_ONCE);
+    ASSERT_INT_EQ(x.x.error, VPD_UP_OK);
+    ASSERT_STR_EQ(x.body.data, "ok");
+    uv_update_time(&e.loop);
+    ASSERT(uv_now(&e.loop) - t0 < 2000);
+    ASSERT_INT_EQ(count(s, &s->n_conns), 1);
+    ex_free(&x);
+    uv_close((uv_handle_t *)&t, NULL);
+    env_done(&e);
+}
+
+/* Bytes an idle connection receives in the same batch of events as the
+ * request that takes it, but after it, arrive before that request was
+ * written: they answer nothing of ours.  The request goes again on a
+ * fresh connection instead of taking them for its answer. */
+typedef struct {
+    env_t *e;
+    ex_t *x;
+    uv_pipe_t pipe;
+} trigger_t;
+
+static void
+trigger_alloc(uv_handle_t *h, size_t n, uv_buf_t *b)
+{
+    (void)h;
+    static char one[16];
+    (void)n;
+    *b = uv_buf_init(one, sizeof one);
+}
+
+static void
+trigger_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+    (void)b;
+    trigger_t *t = st->data;
+    if (n > 0 && !t->x->calls && !t->x->x.cb)
+        ex_start(t->e, t->x, "GET", "/v1/x", 5000);
+    uv_read_stop(st);
+}
+
+TEST(bytes_before_the_request_went_out_are_no_answer)
+{
+    server_t *s = server_start(NULL);
+    script(s, (step_t){.reply = OK2,
+                       .later = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+                                "\r\nwrong",
+                       .later_ms = 100});
+    script(s, (step_t){.reply = OK2});
+    env_t e;
+    env_init(&e, s, 4);
+    ex_t x;
+    ex_do(&e, &x, "GET", 5000);
+    ex_free(&x);
+    memset(&x, 0, sizeof x);
+    /* The trigger is readable first, the unasked bytes come after: one
+     * epoll batch hands both over in that order (epoll's ready list keeps
+     * the order in which its descriptors became ready). */
+    int sv[2];
+    ASSERT_INT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    trigger_t tr = {.e = &e, .x = &x};
+    ASSERT_INT_EQ(uv_pipe_init(&e.loop, &tr.pipe, 0), 0);
+    ASSERT_INT_EQ(uv_pipe_open(&tr.pipe, sv[0]), 0);
+    tr.pipe.data = &tr;
+    ASSERT_INT_EQ(
+        uv_read_start((uv_stream_t *)&tr.pipe, trigger_alloc, trigger_read), 0);
+    uv_run(&e.loop, UV_RUN_NOWAIT); /* libuv adds the pipe to epoll here */
+    ASSERT_INT_EQ(write(sv[1], "t", 1), 1);
+    for (int i = 0; i < 500 && count(s, &s->n_later) == 0; i++)
+        usleep(10000);
+    /* Loopback TCP queues the bytes at the receiver within the server's
+     * write call, which n_later counts after. */
+    ASSERT_INT_EQ(count(s, &s->n_later), 1);
+    while (!x.done)
+        uv_run(&e.loop, UV_RUN_ONCE);
+    ASSERT_INT_EQ(x.x.error, VPD_UP_OK);
+    ASSERT_STR_EQ(x.body.data, "ok");
+    ASSERT_INT_EQ(count(s, &s->n_conns), 2);
+    ex_free(&x);
+    uv_close((uv_handle_t *)&tr.pipe, NULL);
+    close(sv[1]);
     env_done(&e);
 }
 
@@ -959,6 +1079,8 @@ main(void)
         T(idle_timeout_outlives_an_earlier_deadline),
         T(longer_deadline_after_a_shorter_one),
         T(stale_connection_retried_when_idempotent),
+        T(request_from_a_timer_goes_out_before_the_loop_waits),
+        T(bytes_before_the_request_went_out_are_no_answer),
         T(server_closes_mid_answer), T(slow_server_times_out),
         T(oversize_head_refused), T(malformed_answer), T(refused_connection),
         T(bound_on_connections_queues), T(queued_request_times_out),
