@@ -528,9 +528,20 @@ TEST(stale_connection_retried_when_idempotent)
     env_done(&e);
 }
 
-/* Requests wait for the end of the loop iteration (see
- * vpd_up_conn_send): one started by a timer must still go out before the
- * loop sleeps, not when something else wakes it (here: its deadline). */
+/* One GET answered: the pool then holds one idle connection that has
+ * served, and x is cleared for the next exchange. */
+static void
+serve_one(env_t *e, ex_t *x)
+{
+    ex_do(e, x, "GET", 5000);
+    ASSERT_INT_EQ(x->x.error, VPD_UP_OK);
+    ex_free(x);
+    memset(x, 0, sizeof *x);
+}
+
+/* Requests wait until the loop is about to wait (see vpd_up_conn_send):
+ * one started by a timer must still go out before the loop sleeps, not
+ * when something else wakes it (here: its deadline). */
 static void
 start_from_timer(uv_timer_t *t)
 {
@@ -545,9 +556,7 @@ TEST(request_from_a_timer_goes_out_before_the_loop_waits)
     env_t e;
     env_init(&e, s, 4);
     ex_t x;
-    ex_do(&e, &x, "GET", 5000);
-    ex_free(&x);
-    memset(&x, 0, sizeof x);
+    serve_one(&e, &x);
     uv_timer_t t;
     void *args[2] = {&e, &x};
     uv_timer_init(&e.loop, &t);
@@ -607,9 +616,7 @@ TEST(bytes_before_the_request_went_out_are_no_answer)
     env_t e;
     env_init(&e, s, 4);
     ex_t x;
-    ex_do(&e, &x, "GET", 5000);
-    ex_free(&x);
-    memset(&x, 0, sizeof x);
+    serve_one(&e, &x);
     /* The trigger is readable first, the unasked bytes come after: one
      * epoll batch hands both over in that order (epoll's ready list keeps
      * the order in which its descriptors became ready). */
