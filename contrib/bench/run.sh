@@ -211,6 +211,9 @@ room_lines() {
         split(m, x, " "); t = 1e6 / rps
         printf "  c1:  a request through %s takes %.1f us, %.2f of them its user time: a proxy that did the\n", tg, t, x[1]
         printf "       same hop with no user time at all would reach %.2fx\n", t / (t - x[1]) }'
+    [[ -n ${MED_RPS["direct 1"]:-} ]] || return 0
+    awk -v tg="$c1b" -v d="${MED_RPS["direct 1"]}" -v b="${MED_RPS["$c1b 1"]}" 'BEGIN {
+        printf "       and wrk straight to the upstream, no proxy at all, reaches %.2fx of %s\n", d / b, tg }'
 }
 
 {
