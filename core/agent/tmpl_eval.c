@@ -159,7 +159,9 @@ static int
 call_fn(evaluator *e, frame *f, const tmpl_proc *proc, const tmpl_insn *in)
 {
     size_t n = in->a;
-    tmpl_value **args = f->stack + f->sp - n;
+    /* No arguments: the stack may not exist yet, and NULL + 0 is
+     * undefined in C. */
+    tmpl_value **args = n ? f->stack + f->sp - n : NULL;
     if (in->b && n > 1) {
         tmpl_value *final = args[0];
         memmove(args, args + 1, (n - 1) * sizeof(*args));
