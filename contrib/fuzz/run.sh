@@ -113,6 +113,9 @@ seed_dirs() {
 minimize() {
     local t=$1 dir=$2 a out
     for a in "$dir"/crash-* "$dir"/leak-* "$dir"/timeout-* "$dir"/oom-*; do
+        # The markers and logs this function leaves beside an artifact
+        # match the same patterns: they are not crashes.
+        case $a in *.minimized | *.minimize.log) continue ;; esac
         [[ -f $a && ! -e $a.minimized ]] || continue
         out=$src/tests/fuzz/corpus/$t/crash-$(sha1sum "$a" | cut -c1-40)
         echo "   minimizing $a"
