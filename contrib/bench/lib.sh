@@ -290,8 +290,8 @@ start_nginx() { # $1 = dir, then an optional command prefix (e.g. valgrind); set
 
 declare -A TARGET_PORT=() TARGET_PID=() TARGET_LOG=()
 declare -A RESULTS=() # "target c" -> lines "rps p50 p99 non2xx sockerr requests steal
-#                        own_usr own_sys upstream server_cpu switches" (the
-#                        last five: microseconds or switches per request)
+#                        own_usr own_sys upstream server_cpu switches wakeups"
+#                        (the last six: microseconds, or counts, per request)
 # Optional, set by the script: the process whose CPU time is the target's
 # own (nginx's worker, not its master) and the upstream's worker.  When set,
 # run_wrk also reports what each request cost on the servers' CPU.
@@ -334,18 +334,27 @@ server_cpu_sample() {
         print t - $5 - $6, t; exit }' /proc/stat
 }
 
-# cost_fields BEFORE AFTER REQUESTS -> "own_usr own_sys upstream server switches":
-# microseconds per request of the target's user and kernel time, of the
-# upstream worker's time and of the servers' whole CPU, and the target's
-# context switches per request.  BEFORE and AFTER are "target upstream
-# server" samples (proc_cpu, proc_cpu, server_cpu_sample).
+# ipi_sample -> rescheduling and function-call interrupts so far, all CPUs:
+# how one CPU wakes a task on another (here: wrk and the servers each other).
+ipi_sample() {
+    awk '$1 == "RES:" || $1 == "CAL:" { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i }
+        END { print n + 0 }' /proc/interrupts
+}
+
+# cost_fields BEFORE AFTER REQUESTS -> "own_usr own_sys upstream server switches
+# ipis": microseconds per request of the target's user and kernel time, of
+# the upstream worker's time and of the servers' whole CPU, then the
+# target's context switches and the machine's wake-up interrupts per
+# request.  BEFORE and AFTER are "target upstream server ipis" samples
+# (proc_cpu, proc_cpu, server_cpu_sample, ipi_sample).
 cost_fields() {
     awk -v a="$1" -v b="$2" -v req="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
         split(a, x, " "); split(b, y, " ")
-        if (req <= 0) { print "0 0 0 0 0"; exit }
+        if (req <= 0) { print "0 0 0 0 0 0"; exit }
         us = 1e6 / hz / req
-        printf "%.2f %.2f %.2f %.2f %.2f\n", (y[1] - x[1]) * us, (y[2] - x[2]) * us,
-            ((y[4] + y[5]) - (x[4] + x[5])) * us, (y[7] - x[7]) * us, (y[3] - x[3]) / req }'
+        printf "%.2f %.2f %.2f %.2f %.2f %.2f\n", (y[1] - x[1]) * us, (y[2] - x[2]) * us,
+            ((y[4] + y[5]) - (x[4] + x[5])) * us, (y[7] - x[7]) * us, (y[3] - x[3]) / req,
+            (y[9] - x[9]) / req }'
 }
 
 # parse_wrk FILE -> "rps p50_ms p99_ms non2xx sockerr requests"
@@ -381,10 +390,10 @@ run_wrk() { # target conns round
     fi
     local worker=${TARGET_WORKER[$tg]:-} c0 c1
     s0=$(cpu_sample)
-    c0="$(proc_cpu "$worker") $(proc_cpu "$UPSTREAM_WORKER") $(server_cpu_sample)"
+    c0="$(proc_cpu "$worker") $(proc_cpu "$UPSTREAM_WORKER") $(server_cpu_sample) $(ipi_sample)"
     timeout $((DURATION + 30)) "${WRK_PIN[@]}" wrk -t1 -c"$c" -d"${DURATION}s" --latency \
         "${WRK_ARGS[@]}" "http://127.0.0.1:$port$URL_PATH" >"$out" 2>&1 || rc=$?
-    c1="$(proc_cpu "$worker") $(proc_cpu "$UPSTREAM_WORKER") $(server_cpu_sample)"
+    c1="$(proc_cpu "$worker") $(proc_cpu "$UPSTREAM_WORKER") $(server_cpu_sample) $(ipi_sample)"
     s1=$(cpu_sample)
     steal=$(awk -v a="$s0" -v b="$s1" 'BEGIN { split(a, x, " "); split(b, y, " ");
         dt = y[1] - x[1]; printf "%.1f", (dt > 0 ? 100 * (y[2] - x[2]) / dt : 0) }')
@@ -429,7 +438,7 @@ table_header() {
 }
 
 # table_row TARGET CONNS: one line of medians; fills MED_RPS/MED_P50/MED_P99
-# (and MED_COST: "own_usr own_sys upstream server switches" when measured).
+# (and MED_COST: "own_usr own_sys upstream server switches ipis" when measured).
 table_row() {
     local tg=$1 c=$2 data n rps p50 p99
     data=${RESULTS["$tg $c"]:-}
@@ -444,8 +453,8 @@ table_row() {
     MED_RPS["$tg $c"]=$rps
     MED_P50["$tg $c"]=$p50
     MED_P99["$tg $c"]=$p99
-    if printf '%s' "$data" | awk 'NF >= 12 { found = 1 } END { exit !found }'; then
-        MED_COST["$tg $c"]="$(for k in 8 9 10 11 12; do printf '%s ' "$(printf '%s' "$data" | col $k | median)"; done)"
+    if printf '%s' "$data" | awk 'NF >= 13 { found = 1 } END { exit !found }'; then
+        MED_COST["$tg $c"]="$(for k in 8 9 10 11 12 13; do printf '%s ' "$(printf '%s' "$data" | col $k | median)"; done)"
     fi
     printf '%-13s %5s %4s %10.0f %9.3f %9.3f %8s %8s %7s  %s\n' "$tg" "$c" "$n" \
         "$rps" "$p50" "$p99" \
@@ -459,18 +468,18 @@ table_row() {
 # a TARGET_WORKER).  Ticks of the kernel's CPU accounting, so a few percent
 # of resolution: read the differences of 10 % and more.
 cost_header() {
-    printf '%-13s %5s %9s %9s %9s %10s %11s %9s\n' scenario conns 'own usr' 'own sys' \
-        'own all' 'upstream' 'server CPU' switches
-    printf '%-13s %5s %9s %9s %9s %10s %11s %9s\n' '' '' 'us/req' 'us/req' 'us/req' \
-        'us/req' 'us/req' '/req'
-    printf '%s\n' "$(printf -- '-%.0s' {1..84})"
+    printf '%-13s %5s %9s %9s %9s %10s %11s %9s %7s\n' scenario conns 'own usr' 'own sys' \
+        'own all' 'upstream' 'server CPU' switches wakeups
+    printf '%-13s %5s %9s %9s %9s %10s %11s %9s %7s\n' '' '' 'us/req' 'us/req' 'us/req' \
+        'us/req' 'us/req' '/req' '/req'
+    printf '%s\n' "$(printf -- '-%.0s' {1..92})"
 }
 cost_row() {
     local m=${MED_COST["$1 $2"]:-}
     [[ -n $m ]] || return 0
     awk -v tg="$1" -v c="$2" -v m="$m" 'BEGIN { split(m, v, " ")
-        printf "%-13s %5s %9.2f %9.2f %9.2f %10.2f %11.2f %9.2f\n", tg, c, v[1], v[2],
-            v[1] + v[2], v[3], v[4], v[5] }'
+        printf "%-13s %5s %9.2f %9.2f %9.2f %10.2f %11.2f %9.2f %7.2f\n", tg, c, v[1], v[2],
+            v[1] + v[2], v[3], v[4], v[5], v[6] }'
 }
 
 # tail_logs FILE...: the tail of each non-empty log in $T/logs.

@@ -265,7 +265,8 @@ room_lines() {
     if ((${#MED_COST[@]} > 0)); then
         echo
         echo "What one request cost on the servers' CPU (CPU time of the proxy's worker, of the upstream's"
-        echo "worker, and of the whole CPU, idle excluded, divided by the requests wrk counted):"
+        echo "worker, and of the whole CPU, idle excluded, divided by the requests wrk counted; the proxy's"
+        echo "context switches; wake-ups: interrupts by which one CPU woke a task on the other):"
         cost_header
         for c in "${CONNS[@]}"; do
             for tg in "${PLAIN[@]}" "${TLS[@]}"; do
