@@ -292,12 +292,7 @@ named_by_connection(const vpd_hdr_filter *f, const char *name, size_t nl)
 static inline bool
 drops(const vpd_hdr_filter *f, const char *name, size_t nl)
 {
-    unsigned flags = vpd_hdr_flags(name, nl);
-    if (flags & VPD_HDR_HOP_BY_HOP)
-        return true;
-    if ((flags & VPD_HDR_FRAMING) && !f->keep_length)
-        return true;
-    if ((flags & VPD_HDR_NOT_UPSTREAM) && f->dir == VPD_HDR_TO_UPSTREAM)
+    if (vpd_hdr_flags_drop(vpd_hdr_flags(name, nl), f->dir, f->keep_length))
         return true;
     return (f->nconn || f->many) && named_by_connection(f, name, nl);
 }

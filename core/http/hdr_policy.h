@@ -112,15 +112,30 @@ vpd_hdr_flags(const char *name, size_t nl)
     return vpd_hdr_flags_lookup(name, nl);
 }
 
-/* Hop-by-hop headers that a proxy must not forward, in either direction;
- * the _n form takes a name that is not NUL-terminated. */
-bool vpd_hdr_is_hop_by_hop(const char *name);
-bool vpd_hdr_is_hop_by_hop_n(const char *name, size_t nl);
-
 typedef enum {
     VPD_HDR_TO_UPSTREAM, /* a client's request on its way to Vault */
     VPD_HDR_TO_CLIENT,   /* Vault's answer on its way to the client */
 } vpd_hdr_direction;
+
+/* What the table alone decides for a header with these flags (from
+ * vpd_hdr_flags): whether it must not be passed on in that direction,
+ * before any Connection header is read.  The filter below adds the names
+ * a Connection header lists; the upstream answer's reader uses this alone
+ * while llhttp reads the head (upstream/response.c). */
+static inline bool
+vpd_hdr_flags_drop(unsigned flags, vpd_hdr_direction dir, bool keep_length)
+{
+    if (flags & VPD_HDR_HOP_BY_HOP)
+        return true;
+    if ((flags & VPD_HDR_FRAMING) && !keep_length)
+        return true;
+    return (flags & VPD_HDR_NOT_UPSTREAM) && dir == VPD_HDR_TO_UPSTREAM;
+}
+
+/* Hop-by-hop headers that a proxy must not forward, in either direction;
+ * the _n form takes a name that is not NUL-terminated. */
+bool vpd_hdr_is_hop_by_hop(const char *name);
+bool vpd_hdr_is_hop_by_hop_n(const char *name, size_t nl);
 
 /* Whether an answer keeps the upstream's Content-Length: true for the
  * answer to a HEAD request and for a 304. */

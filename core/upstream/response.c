@@ -64,9 +64,10 @@ materialize(vpd_up_resp *r)
 }
 
 /* Whether a header read by llhttp goes into the list of an answer for a
- * client.  What a proxy never passes on is left out here, so that the
- * forwarder need not filter the list again: hop-by-hop headers, and
- * Content-Length but where it stays (HEAD, 304).  A Connection header
+ * client.  What the header table says a proxy never passes on
+ * (vpd_hdr_flags_drop: hop-by-hop headers, and Content-Length but where it
+ * stays, HEAD and 304) is left out here, so that the forwarder need not
+ * filter the list again.  A Connection header
  * that names anything but Keep-Alive stays, and the list is left to the
  * forwarder's filter, which reads what it names. */
 static bool
@@ -82,11 +83,7 @@ client_keeps(vpd_up_resp *r, const char *name, size_t nl, const char *v,
         r->needs_filter = true;
         return true;
     }
-    if (flags & VPD_HDR_HOP_BY_HOP)
-        return false;
-    if (flags & VPD_HDR_FRAMING)
-        return r->keep_length;
-    return true;
+    return !vpd_hdr_flags_drop(flags, VPD_HDR_TO_CLIENT, r->keep_length);
 }
 
 /* Adds a header of the answer to the caller's list, if it keeps them. */
