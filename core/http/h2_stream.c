@@ -316,15 +316,6 @@ read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t length,
     return (ssize_t)n;
 }
 
-/* The length of a header name or value, or -1 when it holds CR or LF.  One
- * pass for both: strcspn stops at the first CR, LF or the NUL. */
-static ptrdiff_t
-clean_len(const char *v)
-{
-    size_t n = strcspn(v, "\r\n");
-    return v[n] ? -1 : (ptrdiff_t)n;
-}
-
 /* Fields an answer has room for without an allocation: the router's
  * answers carry a handful of headers. */
 #define NV_ON_STACK 24
@@ -362,10 +353,10 @@ submit_answer(h2_stream *s, int status, const vpd_hdrs *hdrs, const char *body,
         const char *name = hdrs->v[i].name, *v = hdrs->v[i].value;
         if (!name || !v || !*name)
             continue;
-        ptrdiff_t nl = clean_len(name), vl = clean_len(v);
-        if (nl < 0 || vl < 0)
+        size_t nl, vl;
+        if (!vpd_hdr_line_lens(&hdrs->v[i], &nl, &vl))
             continue;
-        unsigned flags = vpd_hdr_flags(name, (size_t)nl);
+        unsigned flags = vpd_hdr_flags(name, nl);
         if (flags & (VPD_HDR_CONNECTION | VPD_HDR_HOP_BY_HOP))
             continue;
         if (flags & VPD_HDR_FRAMING) {

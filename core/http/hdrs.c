@@ -269,3 +269,74 @@ vpd_hdrs_truncate(vpd_hdrs *h, size_t n)
     if (n < h->n)
         h->n = n;
 }
+
+/* ---- header lines ---------------------------------------------------- */
+
+/* How many of the len bytes at s go on a header line: up to the first
+ * NUL (as the C string would end there), or SIZE_MAX when a CR or LF
+ * comes first (it could smuggle header lines). */
+static size_t
+line_len_bytes(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x0e)
+            continue;
+        if (c == '\0')
+            return i;
+        if (c == '\r' || c == '\n')
+            return SIZE_MAX;
+    }
+    return len;
+}
+
+/* line_len_bytes eight bytes at a time for strings of eight or more (the last
+ * word overlaps the one before it): one test per word finds the bytes
+ * below 0x0e, and only those are looked at (mostly a tab, or nothing).
+ * The test marks the lowest such byte exactly; one it marks above it may
+ * be a false alarm, which looking at the byte settles. */
+size_t
+vpd_hdr_line_len(const char *s, size_t len)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101),
+                   highs = UINT64_C(0x8080808080808080);
+    if (len < 8)
+        return line_len_bytes(s, len);
+    size_t i = 0; /* the first byte not looked at yet */
+    for (;;) {
+        size_t at = len - i < 8 ? len - 8 : i;
+        uint64_t w;
+        memcpy(&w, s + at, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
+        uint64_t m = (w - ones * 0x0e) & ~w & highs;
+        m &= ~UINT64_C(0) << (8 * (i - at)); /* bytes before i are done */
+        if (m) {
+            size_t j = at + ((unsigned)__builtin_ctzll(m) >> 3);
+            if (s[j] == '\0')
+                return j;
+            if (s[j] == '\r' || s[j] == '\n')
+                return SIZE_MAX;
+            i = j + 1;
+            if (i >= len)
+                return len;
+            continue;
+        }
+        if (at + 8 >= len)
+            return len;
+        i = at + 8;
+    }
+}
+
+bool
+vpd_hdr_line_lens(const vpd_hdr *h, size_t *nl, size_t *vl)
+{
+    *nl = h->name_len;
+    *vl = h->value_len;
+    if (!h->line_safe) {
+        *nl = vpd_hdr_line_len(h->name, *nl);
+        *vl = vpd_hdr_line_len(h->value, *vl);
+    }
+    return *nl != 0 && *nl != SIZE_MAX && *vl != SIZE_MAX;
+}

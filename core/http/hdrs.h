@@ -44,6 +44,17 @@ int vpd_hdrs_addn(vpd_hdrs *h, const char *name, size_t name_len,
  * header is marked line_safe. */
 int vpd_hdrs_addn_checked(vpd_hdrs *h, const char *name, size_t name_len,
                           const char *value, size_t value_len);
+/* How many of the len bytes at s may go on a header line: up to the
+ * first NUL (where the C string ends), or SIZE_MAX when a CR or LF comes
+ * first (it could smuggle header lines).  Reads a word at a time. */
+size_t vpd_hdr_line_len(const char *s, size_t len);
+
+/* The lengths of a header's name and value as they go on a header line
+ * (vpd_hdr_line_len, skipped for a line_safe header).  False when the
+ * header must not be written: an empty name, or CR or LF in either.  The
+ * name and value must not be NULL. */
+bool vpd_hdr_line_lens(const vpd_hdr *h, size_t *nl, size_t *vl);
+
 /* The idx-th value of a header (case-insensitive name), or NULL. */
 const char *vpd_hdrs_get(const vpd_hdrs *h, const char *name, size_t idx);
 size_t vpd_hdrs_count(const vpd_hdrs *h, const char *name);

@@ -458,63 +458,6 @@ fmt_u64(char *end, unsigned long long v)
     return end;
 }
 
-/* How many of the len bytes at s go on a header line: up to the first
- * NUL (as the C string would end there), or SIZE_MAX when a CR or LF
- * comes first (it could smuggle header lines). */
-static size_t
-line_safe_len_bytes(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x0e)
-            continue;
-        if (c == '\0')
-            return i;
-        if (c == '\r' || c == '\n')
-            return SIZE_MAX;
-    }
-    return len;
-}
-
-/* The same, eight bytes at a time for strings of eight or more (the last
- * word overlaps the one before it): one test per word finds the bytes
- * below 0x0e, and only those are looked at (mostly a tab, or nothing).
- * The test marks the lowest such byte exactly; one it marks above it may
- * be a false alarm, which looking at the byte settles. */
-static inline size_t
-line_safe_len(const char *s, size_t len)
-{
-    const uint64_t ones = UINT64_C(0x0101010101010101),
-                   highs = UINT64_C(0x8080808080808080);
-    if (len < 8)
-        return line_safe_len_bytes(s, len);
-    size_t i = 0; /* the first byte not looked at yet */
-    for (;;) {
-        size_t at = len - i < 8 ? len - 8 : i;
-        uint64_t w;
-        memcpy(&w, s + at, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-        w = __builtin_bswap64(w);
-#endif
-        uint64_t m = (w - ones * 0x0e) & ~w & highs;
-        m &= ~UINT64_C(0) << (8 * (i - at)); /* bytes before i are done */
-        if (m) {
-            size_t j = at + ((unsigned)__builtin_ctzll(m) >> 3);
-            if (s[j] == '\0')
-                return j;
-            if (s[j] == '\r' || s[j] == '\n')
-                return SIZE_MAX;
-            i = j + 1;
-            if (i >= len)
-                return len;
-            continue;
-        }
-        if (at + 8 >= len)
-            return len;
-        i = at + 8;
-    }
-}
-
 /* Writes one whole response.  `head` suppresses the body; `closing` adds
  * Connection: close.  The head is put together with plain copies: this
  * runs for every answer. */
@@ -554,13 +497,9 @@ conn_write_response(conn *c, int status, const vpd_hdrs *hdrs, const char *body,
         send[i].nl = 0;
         if (!n || !v || !*n)
             continue;
-        size_t nl = hdrs->v[i].name_len, vl = hdrs->v[i].value_len;
-        if (!hdrs->v[i].line_safe) {
-            nl = line_safe_len(n, nl);
-            vl = line_safe_len(v, vl);
-            if (nl == SIZE_MAX || vl == SIZE_MAX || nl == 0)
-                continue; /* CR or LF: could smuggle header lines */
-        }
+        size_t nl, vl;
+        if (!vpd_hdr_line_lens(&hdrs->v[i], &nl, &vl))
+            continue; /* CR or LF: could smuggle header lines */
         unsigned flags = vpd_hdr_flags(n, nl);
         if (flags & VPD_HDR_CONNECTION)
             continue; /* the keep-alive decision is the server's */

@@ -1451,8 +1451,9 @@ build_headers(vpd_fwd_op *op, const vpd_hdrs *in, bool checked)
         const char *n = in->v[i].name,
                    *v = in->v[i].value ? in->v[i].value : "";
         size_t nl = token_len(n);
-        size_t vl = strcspn(v, "\r\n");
-        if (!nl || v[vl])
+        size_t vl =
+            in->v[i].value ? vpd_hdr_line_len(v, in->v[i].value_len) : 0;
+        if (!nl || vl == SIZE_MAX)
             continue;
         if (vpd_hdr_filter_drops(&f, n, nl))
             continue;

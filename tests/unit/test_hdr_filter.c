@@ -499,6 +499,54 @@ TEST(nothing_to_drop_changes_nothing)
     filtered(&h, VPD_HDR_TO_CLIENT, false, 0, "");
 }
 
+/* The line check the answer writers share: the byte loop, the words and
+ * the overlapping last word all find the first NUL, CR or LF wherever it
+ * falls, and let every other byte through (tabs and bytes above 0x7f
+ * included).  A line_safe header is not looked at again. */
+static size_t
+line_len_oracle(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '\0')
+            return i;
+        if (s[i] == '\r' || s[i] == '\n')
+            return SIZE_MAX;
+    }
+    return len;
+}
+
+TEST(header_line_length_finds_what_ends_a_line)
+{
+    const char special[] = {'\0', '\r', '\n', '\t', '\x0e', '\x80', 'a'};
+    char buf[24];
+    for (size_t len = 0; len <= sizeof buf; len++)
+        for (size_t at = 0; at < len; at++)
+            for (size_t k = 0; k < sizeof special; k++) {
+                memset(buf, 'v', sizeof buf);
+                buf[at] = special[k];
+                if (at + 3 < len)
+                    buf[at + 3] = '\n'; /* a second one after it */
+                ASSERT_INT_EQ(vpd_hdr_line_len(buf, len),
+                              line_len_oracle(buf, len));
+            }
+    vpd_hdrs h = {0};
+    ASSERT_INT_EQ(vpd_hdrs_addn(&h, "X-A", 3, "ok\tvalue", 8), 0);
+    ASSERT_INT_EQ(vpd_hdrs_addn(&h, "X-B", 3, "a\r\nX-C: 1", 9), 0);
+    ASSERT_INT_EQ(vpd_hdrs_addn(&h, "X-D", 3, "cut\0rest", 8), 0);
+    size_t nl, vl;
+    ASSERT(vpd_hdr_line_lens(&h.v[0], &nl, &vl));
+    ASSERT_INT_EQ(nl, 3);
+    ASSERT_INT_EQ(vl, 8);
+    ASSERT(!vpd_hdr_line_lens(&h.v[1], &nl, &vl));
+    ASSERT(vpd_hdr_line_lens(&h.v[2], &nl, &vl));
+    ASSERT_INT_EQ(vl, 3);
+    /* Marked safe: taken at its stored lengths without a look. */
+    h.v[2].line_safe = true;
+    ASSERT(vpd_hdr_line_lens(&h.v[2], &nl, &vl));
+    ASSERT_INT_EQ(vl, 8);
+    vpd_hdrs_free(&h);
+}
+
 int
 main(void)
 {
@@ -518,5 +566,6 @@ main(void)
                      T(adds_with_room_and_without_agree),
                      T(a_connection_header_can_name_a_framing_header),
                      T(the_predicate_matches_the_in_place_filter),
-                     T(nothing_to_drop_changes_nothing));
+                     T(nothing_to_drop_changes_nothing),
+                     T(header_line_length_finds_what_ends_a_line));
 }
