@@ -14,6 +14,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 typedef struct {
     char *name;
@@ -44,17 +46,6 @@ int vpd_hdrs_addn(vpd_hdrs *h, const char *name, size_t name_len,
  * header is marked line_safe. */
 int vpd_hdrs_addn_checked(vpd_hdrs *h, const char *name, size_t name_len,
                           const char *value, size_t value_len);
-/* How many of the len bytes at s may go on a header line: up to the
- * first NUL (where the C string ends), or SIZE_MAX when a CR or LF comes
- * first (it could smuggle header lines).  Reads a word at a time. */
-size_t vpd_hdr_line_len(const char *s, size_t len);
-
-/* The lengths of a header's name and value as they go on a header line
- * (vpd_hdr_line_len, skipped for a line_safe header).  False when the
- * header must not be written: an empty name, or CR or LF in either.  The
- * name and value must not be NULL. */
-bool vpd_hdr_line_lens(const vpd_hdr *h, size_t *nl, size_t *vl);
-
 /* The idx-th value of a header (case-insensitive name), or NULL. */
 const char *vpd_hdrs_get(const vpd_hdrs *h, const char *name, size_t idx);
 size_t vpd_hdrs_count(const vpd_hdrs *h, const char *name);
@@ -73,5 +64,82 @@ void vpd_hdrs_truncate(vpd_hdrs *h, size_t n);
  * reuse (h->n becomes 0): a list refilled for every request then
  * allocates nothing. */
 void vpd_hdrs_clear(vpd_hdrs *h);
+
+/* Header lines.  Inline: the answer writers run these for every header
+ * of every answer. */
+
+/* How many of the len bytes at s may go on a header line: up to the
+ * first NUL (where the C string ends), or SIZE_MAX when a CR or LF comes
+ * first (it could smuggle header lines).  Byte by byte. */
+static inline size_t
+vpd_hdr_line_len_bytes(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x0e)
+            continue;
+        if (c == '\0')
+            return i;
+        if (c == '\r' || c == '\n')
+            return SIZE_MAX;
+    }
+    return len;
+}
+
+/* The same answer as vpd_hdr_line_len_bytes, eight bytes at a time for
+ * strings of eight or more (the last word overlaps the one before it):
+ * one test per word finds the bytes below 0x0e, and only those are looked
+ * at (mostly a tab, or nothing).  The test marks the lowest such byte
+ * exactly; one it marks above it may be a false alarm, which looking at
+ * the byte settles. */
+static inline size_t
+vpd_hdr_line_len(const char *s, size_t len)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101),
+                   highs = UINT64_C(0x8080808080808080);
+    if (len < 8)
+        return vpd_hdr_line_len_bytes(s, len);
+    size_t i = 0; /* the first byte not looked at yet */
+    for (;;) {
+        size_t at = len - i < 8 ? len - 8 : i;
+        uint64_t w;
+        memcpy(&w, s + at, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
+        uint64_t m = (w - ones * 0x0e) & ~w & highs;
+        m &= ~UINT64_C(0) << (8 * (i - at)); /* bytes before i are done */
+        if (m) {
+            size_t j = at + ((unsigned)__builtin_ctzll(m) >> 3);
+            if (s[j] == '\0')
+                return j;
+            if (s[j] == '\r' || s[j] == '\n')
+                return SIZE_MAX;
+            i = j + 1;
+            if (i >= len)
+                return len;
+            continue;
+        }
+        if (at + 8 >= len)
+            return len;
+        i = at + 8;
+    }
+}
+
+/* The lengths of a header's name and value as they go on a header line
+ * (vpd_hdr_line_len, skipped for a line_safe header).  False when the
+ * header must not be written: an empty name, or CR or LF in either.  The
+ * name and value must not be NULL. */
+static inline bool
+vpd_hdr_line_lens(const vpd_hdr *h, size_t *nl, size_t *vl)
+{
+    *nl = h->name_len;
+    *vl = h->value_len;
+    if (!h->line_safe) {
+        *nl = vpd_hdr_line_len(h->name, *nl);
+        *vl = vpd_hdr_line_len(h->value, *vl);
+    }
+    return *nl != 0 && *nl != SIZE_MAX && *vl != SIZE_MAX;
+}
 
 #endif
