@@ -908,9 +908,9 @@ vpd_lc_hit_free(vpd_lc_hit *hit)
 
 /* may_wait false: a request that already waited once; it never waits
  * again and nobody waits for it, so woken requests that still miss go
- * upstream in parallel instead of queueing one behind another. */
-/* known_key: the request's key when the caller has it already (a waiter
- * has its owner's: that is how it found the owner), else NULL. */
+ * upstream in parallel instead of queueing one behind another.  known_key:
+ * the request's key when the caller has it already (a waiter has its
+ * owner's: that is how it found the owner), else NULL. */
 static void
 lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_pending **slot,
        vpd_lc_lookup_fn done, void *arg, bool may_wait, const char *known_key)
