@@ -37,6 +37,9 @@
 
 #define COMPONENT "proxy.cache.leasecache"
 #define BUCKETS 4096 /* in-flight table */
+/* Keys whose last answer was relayed uncached, remembered by hash in a
+ * table of this many slots (a power of two; a collision only forgets). */
+#define RELAYED_SLOTS 1024
 /* Room for an entry id: a key, one of an earlier version (twice as long)
  * or an auto-auth marker. */
 #define ID_MAX (2 * VPD_CACHE_KEY_LEN + 8)
@@ -45,13 +48,19 @@
 
 /* ---- small tables keyed by entry id or cache key ----------------------- */
 
-static size_t
-bucket_of(const char *key)
+static uint64_t
+key_hash(const char *key)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (; *key; key++)
         h = (h ^ (unsigned char)*key) * 1099511628211ULL;
-    return (size_t)(h % BUCKETS);
+    return h | 1; /* never 0: an empty slot of lc->relayed */
+}
+
+static size_t
+bucket_of(uint64_t hash)
+{
+    return (size_t)(hash % BUCKETS);
 }
 
 /* An owner is a miss being forwarded: identical lookups meanwhile become
@@ -91,6 +100,11 @@ struct vpd_lease_cache {
     struct renew_ctx **renewing; /* renewals under way */
     size_t n_renewing, cap_renewing;
     vpd_lc_pending *inflight[BUCKETS];
+    /* Hashes of keys whose last 2xx answer was relayed uncached (a KV
+     * read, say): identical requests for them go upstream side by side
+     * instead of waiting for the first, whose answer they could not have
+     * used.  Forgotten once an answer for the key is kept. */
+    uint64_t relayed[RELAYED_SLOTS];
     vpd_lc_counters counters;
     /* During a restore: ids of earlier versions' keys whose entries were
      * kept under today's keys (cache_key.h), for the store to follow. */
@@ -908,7 +922,10 @@ vpd_lc_hit_free(vpd_lc_hit *hit)
 
 /* may_wait false: a request that already waited once; it never waits
  * again and nobody waits for it, so woken requests that still miss go
- * upstream in parallel instead of queueing one behind another.  known_key:
+ * upstream in parallel instead of queueing one behind another.  A key
+ * whose last answer was relayed uncached is treated the same from the
+ * start: waiting would only delay each request by one round trip to
+ * Vault, and they would all be forwarded afterwards anyway.  known_key:
  * the request's key when the caller has it already (a waiter has its
  * owner's: that is how it found the owner), else NULL. */
 static void
@@ -939,7 +956,10 @@ lookup(vpd_lease_cache *lc, vp_req_t *r, vpd_lc_pending **slot,
     }
     vpd_lc_hit_free(&hit);
 
-    size_t b = bucket_of(key);
+    uint64_t h = key_hash(key);
+    if (lc->relayed[h % RELAYED_SLOTS] == h)
+        may_wait = false;
+    size_t b = bucket_of(h);
     for (vpd_lc_pending *t = lc->inflight[b]; may_wait && t; t = t->next) {
         if (strcmp(t->key, key) != 0)
             continue;
@@ -1161,28 +1181,37 @@ may_be_renewable(const char *body, size_t len)
     return false;
 }
 
-static void
+/* What became of an upstream answer. */
+typedef enum {
+    ANSWER_KEPT,
+    ANSWER_RELAYED, /* a success, not for keeping: the next one won't be */
+    ANSWER_OTHER    /* an error, or a keeper the store refused */
+} answer_fate;
+
+static answer_fate
 maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
             const vpd_fwd_resp *resp)
 {
     const char *path = r->http->path;
     const char *ep = endpoint_of(path);
-    if (resp->error != VPD_FWD_OK || resp->status >= 300 || !ep)
-        return;
+    if (resp->error != VPD_FWD_OK || resp->status >= 300)
+        return ANSWER_OTHER;
+    if (!ep)
+        return ANSWER_RELAYED;
     const char *ctype = vpd_hdrs_get(&resp->headers, "Content-Type", 0);
     if (!ctype || strcmp(ctype, "application/json") != 0)
-        return;
+        return ANSWER_RELAYED;
     if (resp->status == 204) {
         evict_on_revocation(lc, r, ep);
-        return;
+        return ANSWER_RELAYED;
     }
     if (!resp->body_len || is_renewal(ep) ||
         !may_be_renewable(resp->body, resp->body_len))
-        return;
+        return ANSWER_RELAYED;
     json_object *root = json_tokener_parse(resp->body);
     if (!root || !json_object_is_type(root, json_type_object)) {
         json_object_put(root);
-        return;
+        return ANSWER_RELAYED;
     }
     json_object *auth = NULL, *v = NULL;
     bool renewable = json_object_object_get_ex(root, "renewable", &v) &&
@@ -1219,6 +1248,7 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
             e.token_parent = orphan ? NULL : r->token;
         }
     }
+    answer_fate fate = keep ? ANSWER_OTHER : ANSWER_RELAYED;
     if (keep) {
         size_t len = 0;
         char *raw = serialise(lc, &e, resp, &len);
@@ -1230,6 +1260,7 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
         e.ttl_ms = ttl_s * 1000;
         vp_status_t rc = raw ? store_entry(lc, &e) : VP_ERROR;
         if (rc == VP_CONTINUE) {
+            fate = ANSWER_KEPT;
             lc->counters.stored++;
             persist_put(lc, &e);
             watch_start(lc, key, ttl_s * 1000);
@@ -1246,6 +1277,7 @@ maybe_store(vpd_lease_cache *lc, const char *key, const vp_req_t *r,
         }
     }
     json_object_put(root);
+    return fate;
 }
 
 /* A waiter whose request ended before the one it waited for. */
@@ -1273,9 +1305,16 @@ vpd_lc_settle(vpd_lease_cache *lc, vpd_lc_pending **slot, const vp_req_t *r,
         drop_waiter(t);
         return;
     }
-    if (resp && !lc->closing)
-        maybe_store(lc, t->key, r, resp);
-    vpd_lc_pending **pp = &lc->inflight[bucket_of(t->key)];
+    uint64_t h = key_hash(t->key);
+    if (resp && !lc->closing) {
+        uint64_t *relayed = &lc->relayed[h % RELAYED_SLOTS];
+        answer_fate fate = maybe_store(lc, t->key, r, resp);
+        if (fate == ANSWER_RELAYED)
+            *relayed = h;
+        else if (fate == ANSWER_KEPT && *relayed == h)
+            *relayed = 0;
+    }
+    vpd_lc_pending **pp = &lc->inflight[bucket_of(h)];
     while (t->listed && *pp && *pp != t)
         pp = &(*pp)->next;
     if (t->listed && *pp)

@@ -740,6 +740,42 @@ def _():
                       f"(one after another: 10 s; uncacheable requests must go in parallel)")
 
 
+@test("coalescing: once an answer was relayed uncached, identical requests stop waiting",
+      timeout=40)
+def _():
+    d = start()
+    port = d.port
+    # The first answer for this request teaches the cache it is not kept.
+    eq(get(port, "sim/slow/1").status, 200, "first read")
+    sim.reset()  # the request log only
+    # The next one to reach the sim is held for 6 s.  Identical requests
+    # that waited for it would reach the sim only after that; these go at
+    # once, and all but the held one are answered meanwhile.
+    sim.delay(6000, path_prefix="/v1/sim/slow/1", count=1)
+    results = [None] * 4
+    done = threading.Event()
+
+    def worker(i):
+        try:
+            results[i] = get(port, "sim/slow/1", timeout=15)
+        except Exception as e:  # reported below
+            results[i] = e
+        if sum(1 for r in results if r is not None) >= 3:
+            done.set()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    wait_until(lambda: len(upstream("sim/slow/1")) == 4, timeout=4.0,
+               msg="all four identical requests reached the sim while one was held")
+    check(done.wait(timeout=4.0), "three answered while the fourth was held")
+    for t in threads:
+        t.join(timeout=15)
+    errs = [r for r in results if not hasattr(r, "status")]
+    check(not errs, f"request errors: {errs[:3]!r}")
+    eq(sorted({r.status for r in results}), [200], "all answered 200")
+
+
 def raw_get_then_close(port, path, linger):
     """Send an identical GET on a raw socket and hang up after `linger` s."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)

@@ -1,7 +1,8 @@
 /* The lease cache through its narrow interface (cache/lease_cache.h), on
  * the shipped "memory" store: answers kept per token and never served to
  * another token, cache-clear by every selector type, and coalescing of
- * identical misses (one goes upstream, the others wait for its answer).
+ * identical misses (one goes upstream, the others wait for its answer,
+ * unless the key's last answer was relayed uncached).
  * The loop never runs: renewals the cache starts are left unsent. */
 #include "autoconf.h"
 
@@ -379,6 +380,111 @@ TEST(waiters_of_a_request_that_gave_up_go_upstream_themselves)
     ASSERT_INT_EQ(vpd_lc_counters_get(f.lc)->misses, 3);
 }
 
+#define KV_READ "{\"data\":{\"v\":1},\"renewable\":false}"
+
+/* Two identical lookups at once: says whether the second waited for the
+ * first.  Both are left pending in slot[0] and slot[1]. */
+static bool
+second_waits(fixture *f, request q[2], outcome o[2], vpd_lc_pending *slot[2])
+{
+    for (int i = 0; i < 2; i++) {
+        memset(&o[i], 0, sizeof o[i]);
+        slot[i] = NULL;
+        vpd_lc_lookup(f->lc, &q[i].r, &slot[i], on_lookup, &o[i]);
+    }
+    ASSERT_INT_EQ(o[0].calls, 1);
+    ASSERT(!o[0].hit);
+    return o[1].calls == 0;
+}
+
+static void
+settle_with(fixture *f, request *q, vpd_lc_pending **slot, int status,
+            const char *body)
+{
+    vpd_fwd_resp resp;
+    answer_init(&resp, body);
+    resp.status = status;
+    vpd_lc_settle(f->lc, slot, &q->r, &resp);
+    ASSERT_NULL(*slot);
+    vpd_hdrs_free(&resp.headers);
+}
+
+/* A KV read is never kept: once one answer was relayed uncached, identical
+ * reads are forwarded side by side instead of each waiting one round trip
+ * for an answer it cannot use. */
+TEST(identical_reads_of_an_uncached_answer_go_upstream_at_once)
+{
+    fixture f;
+    setup(&f);
+    request q[2];
+    outcome o[2];
+    vpd_lc_pending *slot[2];
+    for (int i = 0; i < 2; i++)
+        request_init(&q[i], "GET", "/v1/secret/data/x", "", "parent-A");
+    /* Nothing known of the key yet: the second waits, then forwards. */
+    ASSERT(second_waits(&f, q, o, slot));
+    settle_with(&f, &q[0], &slot[0], 200, KV_READ);
+    ASSERT_INT_EQ(o[1].calls, 1);
+    ASSERT(!o[1].hit);
+    settle_with(&f, &q[1], &slot[1], 200, KV_READ);
+    /* Now both go at once, and a third meanwhile does not wait either. */
+    ASSERT(!second_waits(&f, q, o, slot));
+    ASSERT(!o[1].hit);
+    ASSERT(!vpd_lc_has_waiters(slot[0]));
+    request third;
+    outcome o3 = {0};
+    vpd_lc_pending *s3 = NULL;
+    request_init(&third, "GET", "/v1/secret/data/x", "", "parent-A");
+    vpd_lc_lookup(f.lc, &third.r, &s3, on_lookup, &o3);
+    ASSERT_INT_EQ(o3.calls, 1);
+    settle_with(&f, &q[0], &slot[0], 200, KV_READ);
+    settle_with(&f, &q[1], &slot[1], 200, KV_READ);
+    settle_with(&f, &third, &s3, 200, KV_READ);
+    ASSERT_INT_EQ(vpd_lc_counters_get(f.lc)->misses, 5);
+    /* Another token's identical read knows nothing of it. */
+    request_init(&q[0], "GET", "/v1/secret/data/x", "", "parent-B");
+    request_init(&q[1], "GET", "/v1/secret/data/x", "", "parent-B");
+    ASSERT(second_waits(&f, q, o, slot));
+    settle_with(&f, &q[0], &slot[0], 200, KV_READ);
+    settle_with(&f, &q[1], &slot[1], 200, KV_READ);
+}
+
+/* Only a success says what the next answer will be: after an error the
+ * next identical requests still wait, so that one creation upstream can
+ * serve them all.  And a key whose answer is kept at last waits again
+ * once the entry is gone. */
+TEST(identical_requests_wait_again_after_an_error_or_a_kept_answer)
+{
+    fixture f;
+    setup(&f);
+    request q[2];
+    outcome o[2];
+    vpd_lc_pending *slot[2];
+    for (int i = 0; i < 2; i++)
+        request_init(&q[i], "POST", "/v1/auth/token/create-orphan", "{}",
+                     "parent-A");
+    ASSERT(second_waits(&f, q, o, slot));
+    settle_with(&f, &q[0], &slot[0], 500, "{\"errors\":[\"busy\"]}");
+    settle_with(&f, &q[1], &slot[1], 503, "{\"errors\":[\"sealed\"]}");
+    ASSERT(second_waits(&f, q, o, slot));
+    /* An answer that is not kept (no renewable token in it)... */
+    settle_with(&f, &q[0], &slot[0], 200, KV_READ);
+    settle_with(&f, &q[1], &slot[1], 200, KV_READ);
+    ASSERT(!second_waits(&f, q, o, slot));
+    /* ...then one that is: it forgets the key, and once the entry is
+     * cleared, identical requests wait for the first again. */
+    settle_with(&f, &q[0], &slot[0], 200, ORPHAN_TOKEN);
+    settle_with(&f, &q[1], &slot[1], 200, ORPHAN_TOKEN);
+    ASSERT_INT_EQ(vpd_lc_counters_get(f.lc)->stored, 2);
+    ASSERT(clear(&f, VPD_LC_CLEAR_ALL, NULL, NULL) > 0);
+    ASSERT(second_waits(&f, q, o, slot));
+    settle_with(&f, &q[0], &slot[0], 200, ORPHAN_TOKEN);
+    ASSERT_INT_EQ(o[1].calls, 1);
+    ASSERT(o[1].hit);
+    ASSERT_STR_CONTAINS(o[1].body, "child-1");
+    ASSERT_NULL(slot[1]);
+}
+
 /* Hits are served from an inflated copy once served (hot_answers.h): an
  * entry stored again under the same key must never bring back the copy
  * of the answer it replaced. */
@@ -561,5 +667,7 @@ main(void)
         T(clear_all_and_missing_values),
         T(identical_misses_wait_for_the_first_and_get_its_answer),
         T(a_request_for_another_token_does_not_wait),
-        T(waiters_of_a_request_that_gave_up_go_upstream_themselves));
+        T(waiters_of_a_request_that_gave_up_go_upstream_themselves),
+        T(identical_reads_of_an_uncached_answer_go_upstream_at_once),
+        T(identical_requests_wait_again_after_an_error_or_a_kept_answer));
 }
