@@ -7,6 +7,11 @@
 #           nginx proxy_cache)
 # each with h2load at 1 and 32 connections and STREAMS concurrent streams
 # per connection.  Prints a table of medians and the ratio vaproxyd/nginx.
+# One reference more, nginx only:
+#   static  the same lease answer as a "return 200" of nginx's h2 listener:
+#           no proxy, no cache, the least work an h2 server can do for it.
+#           How it compares with nginx's own cache hits says what the
+#           machine rewards (see "Room" in the summary).
 #
 #   bash contrib/bench/h2.sh            # from the repo root, as root on Debian 12
 #
@@ -38,6 +43,7 @@ STREAMS=${STREAMS:-10}
 read -r -a CONNS <<<"${CONNS:-1 32}"
 PASS_PATH=/v1/secret/data/foo
 HIT_PATH=/v1/database/creds/app
+STATIC_PATH=/static
 TOKEN=bench-token
 BENCH_NAME=bench-h2
 GOAL=1.2
@@ -121,6 +127,10 @@ $(nginx_temp_paths "$T/ng")
         listen 127.0.0.1:$NG_PORT ssl http2;
         ssl_certificate $T/tls/cert.pem;
         ssl_certificate_key $T/tls/key.pem;
+        location = $STATIC_PATH {
+            default_type application/json;
+            return 200 '$LEASE_BODY';
+        }
         location / {
             proxy_pass http://vault_up;
             proxy_http_version 1.1;
@@ -216,6 +226,8 @@ run_h2load() {
     if [[ $sc == pass ]]; then
         path=$PASS_PATH
         args=(-H "x-vault-token: $TOKEN")
+    elif [[ $sc == static ]]; then
+        path=$STATIC_PATH
     else
         path=$HIT_PATH
     fi
@@ -234,9 +246,10 @@ run_h2load() {
 log "ports: upstream $UP_PORT, nginx $NG_PORT, vaproxyd $VP_PORT; $PIN_NOTE"
 for ((r = 1; r <= ROUNDS; r++)); do
     if ((r % 2)); then order=(nginx vaproxyd); else order=(vaproxyd nginx); fi
-    for sc in pass hit; do
+    for sc in pass hit static; do
         for c in "${CONNS[@]}"; do
             for srv in "${order[@]}"; do
+                [[ $sc == static && $srv != nginx ]] && continue
                 if [[ $srv == nginx ]]; then port=$NG_PORT; else port=$VP_PORT; fi
                 run_h2load "$srv" "$port" "$sc" "$c" "$r"
             done
@@ -259,12 +272,13 @@ profile_h2load() {
 }
 
 # profile_run PID PORT SCENARIO -> "syscalls writes reads cpu_us busy%
-# client_us client_busy%": per request the server's syscalls and CPU and
-# how busy that kept its CPU, then the same for h2load (a side near 100 %
-# sets the pace of the run)
+# up_us client_us client_busy%": per request the server's syscalls and CPU
+# and how busy that kept its CPU, the upstream's CPU (it shares the
+# server's CPU), then the same for h2load (a side near 100 % sets the pace
+# of the run)
 profile_run() {
-    local pid=$1 port=$2 sc=$3 st=$T/wrk/strace-$1-$3.txt ps=$T/wrk/perf-$1-$3.txt sp i
-    local cpu=nan client=nan busy=nan sbusy=nan
+    local pid=$1 port=$2 sc=$3 st=$T/wrk/strace-$1-$3.txt ps=$T/wrk/perf-$1-$3.txt sp up i
+    local cpu=nan client=nan busy=nan sbusy=nan upcpu=nan
     strace -c -f -p "$pid" -o "$st" 2>"$st.err" &
     sp=$!
     # strace says on stderr when it is attached.
@@ -279,12 +293,15 @@ profile_run() {
     if command -v perf >/dev/null; then
         perf stat -e task-clock -x, -o "$ps" -p "$pid" 2>/dev/null &
         sp=$!
+        perf stat -e task-clock -x, -o "$ps.up" -p "$UP_WORKER" 2>/dev/null &
+        up=$!
         sleep 0.3 # perf prints nothing when it is attached
         profile_h2load "$sc" "$port" perf stat -e task-clock -x, -o "$ps.client" -- \
             >"$T/wrk/h2load-perf-$pid-$sc.txt" 2>&1 || true
-        kill -INT "$sp" 2>/dev/null || true
-        wait "$sp" 2>/dev/null || true
+        kill -INT "$sp" "$up" 2>/dev/null || true
+        wait "$sp" "$up" 2>/dev/null || true
         cpu=$(awk -F, -v n="$PROFILE_REQS" '$3 == "task-clock" { printf "%.1f", $1 * 1000 / n }' "$ps")
+        upcpu=$(awk -F, -v n="$PROFILE_REQS" '$3 == "task-clock" { printf "%.1f", $1 * 1000 / n }' "$ps.up")
         client=$(awk -F, -v n="$PROFILE_REQS" '$3 == "task-clock" { printf "%.1f", $1 * 1000 / n }' "$ps.client")
         # perf's own "CPUs utilized" over h2load's life, as a percentage;
         # the server's: its CPU per request times the run's req/s.
@@ -294,17 +311,19 @@ profile_run() {
             "$T/wrk/h2load-perf-$pid-$sc.txt")
     fi
     awk -v n="$PROFILE_REQS" -v cpu="${cpu:-nan}" -v client="${client:-nan}" -v busy="${busy:-nan}" \
-        -v sbusy="${sbusy:-nan}" '
+        -v sbusy="${sbusy:-nan}" -v up="${upcpu:-nan}" '
         $NF ~ /^(write|writev|sendmsg|sendto)$/ { w += $4 }
         $NF ~ /^(read|readv|recvfrom|recvmsg)$/ { r += $4 }
         $NF == "total" { t = $4 }
-        END { printf "%.2f %.2f %.2f %s %s %s %s\n", t / n, w / n, r / n, cpu, sbusy, client, busy }' "$st"
+        END { printf "%.2f %.2f %.2f %s %s %s %s %s\n", t / n, w / n, r / n, cpu, sbusy, up, client, busy }' "$st"
 }
 
 PROFILE_TABLE=""
 if ((PROFILE)); then
     NG_WORKER=$(pgrep -P "$NG_PID" -f 'worker process' | head -1 || true)
     [[ -n $NG_WORKER ]] || die "no nginx worker process under pid $NG_PID"
+    UP_WORKER=$(pgrep -P "$UP_PID" -f 'worker process' | head -1 || true)
+    [[ -n $UP_WORKER ]] || die "no nginx worker process under pid $UP_PID"
     for sc in pass hit; do
         for srv in nginx vaproxyd; do
             if [[ $srv == nginx ]]; then pid=$NG_WORKER port=$NG_PORT; else pid=$VP_PID port=$VP_PORT; fi
@@ -331,16 +350,29 @@ fi
                     (r >= g ? "met" : "not met") }'
         done
     done
+    echo
+    echo "Room on this machine: nginx's \"return 200\" of the same answer (static), against nginx's"
+    echo "own cache hits and vaproxyd's.  Where static is not well ahead of nginx's hits, how fast"
+    echo "a server answers is not what sets the pace: client and server wait for each other."
+    for c in "${CONNS[@]}"; do
+        s=$(printf '%s' "${H2_RESULTS["nginx static $c"]:-}" | awk 'NF' | median)
+        n=$(printf '%s' "${H2_RESULTS["nginx hit $c"]:-}" | awk 'NF' | median)
+        v=$(printf '%s' "${H2_RESULTS["vaproxyd hit $c"]:-}" | awk 'NF' | median)
+        awk -v c="$c" -v s="$s" -v n="$n" -v v="$v" -v g="$GOAL" 'BEGIN {
+            if (s == "nan" || n == "nan" || !(s + 0 > 0 && n + 0 > 0)) exit
+            printf "  c%-3s static %.0f req/s: %.2fx nginx'"'"'s hits (the goal asks vaproxyd for %.1fx), vaproxyd'"'"'s hits %.2fx static\n",
+                c, s, s / n, g, v / s }'
+    done
     if [[ -n $PROFILE_TABLE ]]; then
         echo
         echo "per request at c1 (-m$STREAMS, $PROFILE_REQS requests; writes and reads count both client and upstream sockets):"
         echo "(cpu us and busy: the server's CPU per request, and the share of the run it kept its CPU"
-        echo " busy; client: the same for h2load. A side near 100 % sets the pace; neither: they wait"
-        echo " for each other)"
-        printf '%-6s %-9s %9s %7s %7s %7s %5s %10s %7s\n' scenario server syscalls writes reads 'cpu us' \
-            busy 'client us' busy
-        printf '%s' "$PROFILE_TABLE" | while read -r a b c d e f g h i; do
-            printf '%-6s %-9s %9s %7s %7s %7s %4s%% %10s %6s%%\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i"
+        echo " busy; up us: the upstream's CPU per request, on the server's CPU; client: the same for"
+        echo " h2load. A side near 100 % sets the pace; neither: they wait for each other)"
+        printf '%-6s %-9s %9s %7s %7s %7s %5s %6s %10s %7s\n' scenario server syscalls writes reads 'cpu us' \
+            busy 'up us' 'client us' busy
+        printf '%s' "$PROFILE_TABLE" | while read -r a b c d e f g u h i; do
+            printf '%-6s %-9s %9s %7s %7s %7s %4s%% %6s %10s %6s%%\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$u" "$h" "$i"
         done
     fi
     echo "load: $(uptime | sed 's/.*load average: //') (1, 5, 15 min)"
