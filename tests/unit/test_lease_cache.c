@@ -382,6 +382,14 @@ TEST(waiters_of_a_request_that_gave_up_go_upstream_themselves)
 
 #define KV_READ "{\"data\":{\"v\":1},\"renewable\":false}"
 
+static void
+twins(request q[2], const char *method, const char *target, const char *body,
+      const char *token)
+{
+    request_init(&q[0], method, target, body, token);
+    request_init(&q[1], method, target, body, token);
+}
+
 /* Two identical lookups at once: says whether the second waited for the
  * first.  Both are left pending in slot[0] and slot[1]. */
 static bool
@@ -419,8 +427,7 @@ TEST(identical_reads_of_an_uncached_answer_go_upstream_at_once)
     request q[2];
     outcome o[2];
     vpd_lc_pending *slot[2];
-    for (int i = 0; i < 2; i++)
-        request_init(&q[i], "GET", "/v1/secret/data/x", "", "parent-A");
+    twins(q, "GET", "/v1/secret/data/x", "", "parent-A");
     /* Nothing known of the key yet: the second waits, then forwards. */
     ASSERT(second_waits(&f, q, o, slot));
     settle_with(&f, &q[0], &slot[0], 200, KV_READ);
@@ -442,8 +449,7 @@ TEST(identical_reads_of_an_uncached_answer_go_upstream_at_once)
     settle_with(&f, &third, &s3, 200, KV_READ);
     ASSERT_INT_EQ(vpd_lc_counters_get(f.lc)->misses, 5);
     /* Another token's identical read knows nothing of it. */
-    request_init(&q[0], "GET", "/v1/secret/data/x", "", "parent-B");
-    request_init(&q[1], "GET", "/v1/secret/data/x", "", "parent-B");
+    twins(q, "GET", "/v1/secret/data/x", "", "parent-B");
     ASSERT(second_waits(&f, q, o, slot));
     settle_with(&f, &q[0], &slot[0], 200, KV_READ);
     settle_with(&f, &q[1], &slot[1], 200, KV_READ);
@@ -460,9 +466,7 @@ TEST(identical_requests_wait_again_after_an_error_or_a_kept_answer)
     request q[2];
     outcome o[2];
     vpd_lc_pending *slot[2];
-    for (int i = 0; i < 2; i++)
-        request_init(&q[i], "POST", "/v1/auth/token/create-orphan", "{}",
-                     "parent-A");
+    twins(q, "POST", "/v1/auth/token/create-orphan", "{}", "parent-A");
     ASSERT(second_waits(&f, q, o, slot));
     settle_with(&f, &q[0], &slot[0], 500, "{\"errors\":[\"busy\"]}");
     settle_with(&f, &q[1], &slot[1], 503, "{\"errors\":[\"sealed\"]}");
