@@ -54,7 +54,7 @@ key_hash(const char *key)
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (; *key; key++)
         h = (h ^ (unsigned char)*key) * 1099511628211ULL;
-    return h | 1; /* never 0: an empty slot of lc->relayed */
+    return h ? h : 1; /* never 0: an empty slot of lc->relayed */
 }
 
 static size_t
