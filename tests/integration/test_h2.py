@@ -158,6 +158,23 @@ class H2:
     def send(self, data):
         self.sock.sendall(data)
 
+    def settle(self, timeout=10):
+        """Reads the server's SETTINGS (read_frame acknowledges them) and its
+        connection WINDOW_UPDATE.  A client may send more than the default
+        65 535 bytes of body only after that (RFC 9113 6.9.2); sent sooner,
+        the server may rightly end the connection with FLOW_CONTROL_ERROR."""
+        seen = set()
+
+        def done(f):
+            if f[0] == SETTINGS and not f[1] & ACK:
+                seen.add("SETTINGS")
+            elif f[0] == WINDOW_UPDATE and f[2] == 0:
+                seen.add("WINDOW_UPDATE")
+            return len(seen) == 2
+        frames = self.frames_until(done, timeout)
+        check(len(seen) == 2, f"server SETTINGS and connection WINDOW_UPDATE, got "
+                              f"{[(t, fl, st) for t, fl, st, _ in frames]!r}")
+
     def request(self, stream, method="GET", path="/v1/sim/echo/h2", body=None, extra=()):
         hb = hpack(req_headers(method, path, self.port, extra))
         flags = END_HEADERS | (0 if body else END_STREAM)
@@ -314,10 +331,15 @@ def _():
     n = len(re.findall(r"recv DATA frame", rv.stdout))
     check(n > 10, f"several DATA frames ({n})")
     # A raw peer that opens the stream window by little steps also gets it.
+    # Its body is larger than the default window: it waits for ours first.
     h = H2(port, window=1000)
+    h.settle()
     h.request(1, "PUT", "/v1/sim/echo/raw-big", body=payload[:100000])
+    t0 = time.monotonic()
     got, body, rst = h.response(1, timeout=30)
-    check(got and len(body) > 100000 and rst is None, f"raw small-window answer {len(body)}")
+    check(got and len(body) > 100000 and rst is None,
+          f"raw small-window answer: headers {got}, {len(body)} bytes, RST {rst}, "
+          f"after {time.monotonic() - t0:.1f}s")
     h.close()
 
 
