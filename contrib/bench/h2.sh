@@ -267,18 +267,22 @@ profile_h2load() {
     local args=() sc=$1 port=$2
     shift 2
     if [[ $sc == pass ]]; then args=(-H "x-vault-token: $TOKEN" "https://127.0.0.1:$port$PASS_PATH")
+    elif [[ $sc == static ]]; then args=("https://127.0.0.1:$port$STATIC_PATH")
     else args=("https://127.0.0.1:$port$HIT_PATH"); fi
     "${WRK_PIN[@]}" "$@" h2load -t1 -c1 -m"$STREAMS" -n"$PROFILE_REQS" "${args[@]}"
 }
 
+# sleeps PID: how often the process has gone to sleep waiting so far
+sleeps() { awk '/^voluntary_ctxt_switches/ { print $2 }' "/proc/$1/status"; }
+
 # profile_run PID PORT SCENARIO -> "syscalls writes reads cpu_us busy%
-# up_us client_us client_busy%": per request the server's syscalls and CPU
-# and how busy that kept its CPU, the upstream's CPU (it shares the
-# server's CPU), then the same for h2load (a side near 100 % sets the pace
-# of the run)
+# sleeps up_us client_us client_busy%": per request the server's syscalls
+# and CPU, how busy that kept its CPU and how often it went to sleep, the
+# upstream's CPU (it shares the server's CPU), then the same for h2load (a
+# side near 100 % sets the pace of the run)
 profile_run() {
-    local pid=$1 port=$2 sc=$3 st=$T/wrk/strace-$1-$3.txt ps=$T/wrk/perf-$1-$3.txt sp up i
-    local cpu=nan client=nan busy=nan sbusy=nan upcpu=nan
+    local pid=$1 port=$2 sc=$3 st=$T/wrk/strace-$1-$3.txt ps=$T/wrk/perf-$1-$3.txt sp up i s0
+    local cpu=nan client=nan busy=nan sbusy=nan upcpu=nan slept=nan
     strace -c -f -p "$pid" -o "$st" 2>"$st.err" &
     sp=$!
     # strace says on stderr when it is attached.
@@ -296,8 +300,10 @@ profile_run() {
         perf stat -e task-clock -x, -o "$ps.up" -p "$UP_WORKER" 2>/dev/null &
         up=$!
         sleep 0.3 # perf prints nothing when it is attached
+        s0=$(sleeps "$pid")
         profile_h2load "$sc" "$port" perf stat -e task-clock -x, -o "$ps.client" -- \
             >"$T/wrk/h2load-perf-$pid-$sc.txt" 2>&1 || true
+        slept=$(awk -v a="$s0" -v b="$(sleeps "$pid")" -v n="$PROFILE_REQS" 'BEGIN { printf "%.3f", (b - a) / n }')
         kill -INT "$sp" "$up" 2>/dev/null || true
         wait "$sp" "$up" 2>/dev/null || true
         cpu=$(awk -F, -v n="$PROFILE_REQS" '$3 == "task-clock" { printf "%.1f", $1 * 1000 / n }' "$ps")
@@ -311,11 +317,11 @@ profile_run() {
             "$T/wrk/h2load-perf-$pid-$sc.txt")
     fi
     awk -v n="$PROFILE_REQS" -v cpu="${cpu:-nan}" -v client="${client:-nan}" -v busy="${busy:-nan}" \
-        -v sbusy="${sbusy:-nan}" -v up="${upcpu:-nan}" '
+        -v sbusy="${sbusy:-nan}" -v up="${upcpu:-nan}" -v slept="${slept:-nan}" '
         $NF ~ /^(write|writev|sendmsg|sendto)$/ { w += $4 }
         $NF ~ /^(read|readv|recvfrom|recvmsg)$/ { r += $4 }
         $NF == "total" { t = $4 }
-        END { printf "%.2f %.2f %.2f %s %s %s %s %s\n", t / n, w / n, r / n, cpu, sbusy, up, client, busy }' "$st"
+        END { printf "%.2f %.2f %.2f %s %s %s %s %s %s\n", t / n, w / n, r / n, cpu, sbusy, slept, up, client, busy }' "$st"
 }
 
 PROFILE_TABLE=""
@@ -324,8 +330,9 @@ if ((PROFILE)); then
     [[ -n $NG_WORKER ]] || die "no nginx worker process under pid $NG_PID"
     UP_WORKER=$(pgrep -P "$UP_PID" -f 'worker process' | head -1 || true)
     [[ -n $UP_WORKER ]] || die "no nginx worker process under pid $UP_PID"
-    for sc in pass hit; do
+    for sc in pass hit static; do
         for srv in nginx vaproxyd; do
+            [[ $sc == static && $srv != nginx ]] && continue
             if [[ $srv == nginx ]]; then pid=$NG_WORKER port=$NG_PORT; else pid=$VP_PID port=$VP_PORT; fi
             log "profile: $srv $sc c1, $PROFILE_REQS requests"
             PROFILE_TABLE+=$(printf '%-6s %-9s %s' "$sc" "$srv" "$(profile_run "$pid" "$port" "$sc")")$'\n'
@@ -367,12 +374,14 @@ fi
         echo
         echo "per request at c1 (-m$STREAMS, $PROFILE_REQS requests; writes and reads count both client and upstream sockets):"
         echo "(cpu us and busy: the server's CPU per request, and the share of the run it kept its CPU"
-        echo " busy; up us: the upstream's CPU per request, on the server's CPU; client: the same for"
-        echo " h2load. A side near 100 % sets the pace; neither: they wait for each other)"
-        printf '%-6s %-9s %9s %7s %7s %7s %5s %6s %10s %7s\n' scenario server syscalls writes reads 'cpu us' \
-            busy 'up us' 'client us' busy
-        printf '%s' "$PROFILE_TABLE" | while read -r a b c d e f g u h i; do
-            printf '%-6s %-9s %9s %7s %7s %7s %4s%% %6s %10s %6s%%\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$u" "$h" "$i"
+        echo " busy; sleeps: how often per request it waited with nothing to do; up us: the upstream's"
+        echo " CPU per request, on the server's CPU; client: the same for h2load. A side near 100 %"
+        echo " sets the pace; neither: they wait for each other)"
+        printf '%-6s %-9s %9s %7s %7s %7s %5s %7s %6s %10s %7s\n' scenario server syscalls writes reads \
+            'cpu us' busy sleeps 'up us' 'client us' busy
+        printf '%s' "$PROFILE_TABLE" | while read -r a b c d e f g z u h i; do
+            printf '%-6s %-9s %9s %7s %7s %7s %4s%% %7s %6s %10s %6s%%\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" \
+                "$z" "$u" "$h" "$i"
         done
     fi
     echo "load: $(uptime | sed 's/.*load average: //') (1, 5, 15 min)"
