@@ -1910,25 +1910,30 @@ parse_tcp_address(const char *addr, struct sockaddr_storage *ss, char *why,
     return 0;
 }
 
-static bool
-all_digits(const char *s)
+/* A user or group given as a number: 1 with *out set, 0 when s is not
+ * all digits (a name), -1 when the number is out of range.  limit is the
+ * type's all-ones value, which chown takes for "leave unchanged". */
+static int
+numeric_id(const char *s, unsigned long limit, unsigned long *out)
 {
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return false;
-    return true;
+    if (!*s || s[strspn(s, "0123456789")] != '\0')
+        return 0;
+    errno = 0;
+    unsigned long v = strtoul(s, NULL, 10);
+    if (errno || v >= limit)
+        return -1;
+    *out = v;
+    return 1;
 }
 
 static int
 resolve_user(const char *s, uid_t *out)
 {
-    if (all_digits(s)) {
-        errno = 0;
-        unsigned long v = strtoul(s, NULL, 10);
-        if (errno || v >= (unsigned long)(uid_t)-1)
-            return -1;
+    unsigned long v = 0;
+    int numeric = numeric_id(s, (unsigned long)(uid_t)-1, &v);
+    if (numeric < 0)
+        return -1;
+    if (numeric > 0) {
         *out = (uid_t)v;
         return 0;
     }
@@ -1943,11 +1948,11 @@ resolve_user(const char *s, uid_t *out)
 static int
 resolve_group(const char *s, gid_t *out)
 {
-    if (all_digits(s)) {
-        errno = 0;
-        unsigned long v = strtoul(s, NULL, 10);
-        if (errno || v >= (unsigned long)(gid_t)-1)
-            return -1;
+    unsigned long v = 0;
+    int numeric = numeric_id(s, (unsigned long)(gid_t)-1, &v);
+    if (numeric < 0)
+        return -1;
+    if (numeric > 0) {
         *out = (gid_t)v;
         return 0;
     }

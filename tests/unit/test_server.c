@@ -1585,6 +1585,18 @@ TEST(unix_listener_errors)
     ASSERT_NULL(try_start(1, err, sizeof err));
     ASSERT_STR_CONTAINS(err, "socket_user \"no-such-user-vpd\": no such user");
     ASSERT(lstat(unix_path, &st) != 0);
+    /* Numbers chown would read as "leave unchanged", or beyond any id. */
+    l->socket_user = "4294967295";
+    ASSERT_NULL(try_start(1, err, sizeof err));
+    ASSERT_STR_CONTAINS(err, "socket_user \"4294967295\": no such user");
+    l->socket_user = "99999999999999999999999";
+    ASSERT_NULL(try_start(1, err, sizeof err));
+    ASSERT_STR_CONTAINS(err, "no such user");
+    l->socket_user = NULL;
+    l->socket_group = "4294967295";
+    ASSERT_NULL(try_start(1, err, sizeof err));
+    ASSERT_STR_CONTAINS(err, "socket_group \"4294967295\": no such group");
+    ASSERT(lstat(unix_path, &st) != 0);
 
     l->socket_user = NULL;
     l->socket_group = "no-such-group-vpd";
