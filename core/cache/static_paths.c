@@ -39,12 +39,28 @@ query_lists(const char *query)
     return false;
 }
 
+/* Paths Vault keeps for itself: no secrets engine can be mounted under
+ * them (auth methods, audit devices, the system backend, cubbyhole and
+ * identity), so nothing read there is a KV secret, and asking which mount
+ * such a path is under would only cost a request. */
+static bool
+reserved(const char *rel)
+{
+    static const char *const roots[] = {"auth", "audit", "cubbyhole",
+                                        "identity", "sys"};
+    size_t seg = strcspn(rel, "/");
+    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
+        if (strlen(roots[i]) == seg && strncmp(rel, roots[i], seg) == 0)
+            return true;
+    return false;
+}
+
 vpd_sp_kind
 vpd_sp_classify(const char *method, const char *path, const char *query,
                 bool wrapped)
 {
     const char *rel = vpd_sp_relative(path);
-    if (!rel || strncmp(rel, "sys/", 4) == 0 || strcmp(rel, "sys") == 0)
+    if (!rel || reserved(rel))
         return VPD_SP_NONE;
     if (strcmp(method, "GET") == 0) {
         if (wrapped || query_lists(query) || rel[strlen(rel) - 1] == '/')

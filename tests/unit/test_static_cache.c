@@ -295,6 +295,21 @@ TEST(path_rules)
                   VPD_SP_NONE);
     ASSERT_INT_EQ(vpd_sp_classify("GET", "/v1/sys/health", "", false),
                   VPD_SP_NONE);
+    /* Vault's own roots hold no secrets engine: not read, not written. */
+    static const char *const reserved[] = {
+        "/v1/auth/token/lookup-self", "/v1/audit", "/v1/cubbyhole/x",
+        "/v1/identity/entity/id/1", "/v1/sys"};
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+        ASSERT_INT_EQ(vpd_sp_classify("GET", reserved[i], "", false),
+                      VPD_SP_NONE);
+        ASSERT_INT_EQ(vpd_sp_classify("PUT", reserved[i], "", false),
+                      VPD_SP_NONE);
+    }
+    /* A mount merely starting with those letters is anybody's. */
+    ASSERT_INT_EQ(vpd_sp_classify("GET", "/v1/authors/data/a", "", false),
+                  VPD_SP_READ);
+    ASSERT_INT_EQ(vpd_sp_classify("GET", "/v1/system-kv/a", "", false),
+                  VPD_SP_READ);
     ASSERT_INT_EQ(vpd_sp_classify("GET", "/proxy/v1/metrics", "", false),
                   VPD_SP_NONE);
     ASSERT_INT_EQ(vpd_sp_classify("DELETE", "/v1/kv/a", "", false),
