@@ -5,8 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,42 +12,7 @@
 #include <unistd.h>
 
 #include "auth/sink_file.h"
-
-static int
-parse_id(const char *s, unsigned *out)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (!s[0] || *end || errno)
-        return -1;
-    *out = (unsigned)v;
-    return 0;
-}
-
-int
-vpd_agent_lookup_uid(const char *user, unsigned *uid)
-{
-    if (parse_id(user, uid) == 0)
-        return 0;
-    struct passwd *pw = getpwnam(user);
-    if (!pw)
-        return -1;
-    *uid = pw->pw_uid;
-    return 0;
-}
-
-int
-vpd_agent_lookup_gid(const char *group, unsigned *gid)
-{
-    if (parse_id(group, gid) == 0)
-        return 0;
-    struct group *gr = getgrnam(group);
-    if (!gr)
-        return -1;
-    *gid = gr->gr_gid;
-    return 0;
-}
+#include "base/sys_ids.h"
 
 /* 1 when path holds exactly data, 0 when not (or absent), -1 on a read
  * error other than absence. */
@@ -135,20 +98,13 @@ vpd_agent_dest_write(const vpd_agent_dest *d, const char *data, size_t len,
                           .mode = (mode_t)d->mode,
                           .uid = (uid_t)-1,
                           .gid = (gid_t)-1};
-    unsigned id;
-    if (d->user) {
-        if (vpd_agent_lookup_uid(d->user, &id) != 0) {
-            snprintf(err, err_len, "unknown user \"%s\"", d->user);
-            return -1;
-        }
-        sink.uid = (uid_t)id;
+    if (d->user && vpd_user_id(d->user, &sink.uid) != 0) {
+        snprintf(err, err_len, "unknown user \"%s\"", d->user);
+        return -1;
     }
-    if (d->group) {
-        if (vpd_agent_lookup_gid(d->group, &id) != 0) {
-            snprintf(err, err_len, "unknown group \"%s\"", d->group);
-            return -1;
-        }
-        sink.gid = (gid_t)id;
+    if (d->group && vpd_group_id(d->group, &sink.gid) != 0) {
+        snprintf(err, err_len, "unknown group \"%s\"", d->group);
+        return -1;
     }
     if (d->backup && copy_to_backup(d->path, err, err_len) != 0)
         return -1;

@@ -26,8 +26,4 @@ typedef struct {
 int vpd_agent_dest_write(const vpd_agent_dest *d, const char *data, size_t len,
                          char *err, size_t err_len);
 
-/* Resolves a user or group (a name or a number).  Returns 0 or -1. */
-int vpd_agent_lookup_uid(const char *user, unsigned *uid);
-int vpd_agent_lookup_gid(const char *group, unsigned *gid);
-
 #endif

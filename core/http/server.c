@@ -25,10 +25,8 @@
 #include "http/server.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <llhttp.h>
 #include <netdb.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,6 +43,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/sys_ids.h"
 #include "http/age_list.h"
 #include "http/h2_conn.h"
 #include "http/target_bytes.h"
@@ -1910,60 +1909,6 @@ parse_tcp_address(const char *addr, struct sockaddr_storage *ss, char *why,
     return 0;
 }
 
-/* A user or group given as a number: 1 with *out set, 0 when s is not
- * all digits (a name), -1 when the number is out of range.  limit is the
- * type's all-ones value, which chown takes for "leave unchanged". */
-static int
-numeric_id(const char *s, unsigned long limit, unsigned long *out)
-{
-    if (!*s || s[strspn(s, "0123456789")] != '\0')
-        return 0;
-    errno = 0;
-    unsigned long v = strtoul(s, NULL, 10);
-    if (errno || v >= limit)
-        return -1;
-    *out = v;
-    return 1;
-}
-
-static int
-resolve_user(const char *s, uid_t *out)
-{
-    unsigned long v = 0;
-    int numeric = numeric_id(s, (unsigned long)(uid_t)-1, &v);
-    if (numeric < 0)
-        return -1;
-    if (numeric > 0) {
-        *out = (uid_t)v;
-        return 0;
-    }
-    struct passwd pw, *res = NULL;
-    char buf[4096];
-    if (getpwnam_r(s, &pw, buf, sizeof buf, &res) != 0 || !res)
-        return -1;
-    *out = res->pw_uid;
-    return 0;
-}
-
-static int
-resolve_group(const char *s, gid_t *out)
-{
-    unsigned long v = 0;
-    int numeric = numeric_id(s, (unsigned long)(gid_t)-1, &v);
-    if (numeric < 0)
-        return -1;
-    if (numeric > 0) {
-        *out = (gid_t)v;
-        return 0;
-    }
-    struct group gr, *res = NULL;
-    char buf[16384];
-    if (getgrnam_r(s, &gr, buf, sizeof buf, &res) != 0 || !res)
-        return -1;
-    *out = res->gr_gid;
-    return 0;
-}
-
 /* Removes our socket file, but only if it is still the one we made. */
 static void
 unix_unlink(struct vpd_listener *l)
@@ -2017,11 +1962,11 @@ listen_unix(struct vpd_listener *l, char *err, size_t err_len)
         set_mode = true;
     }
     if (cfg->socket_user && *cfg->socket_user &&
-        resolve_user(cfg->socket_user, &uid) != 0)
+        vpd_user_id(cfg->socket_user, &uid) != 0)
         return lerr(err, err_len, l, "socket_user \"%s\": no such user",
                     cfg->socket_user);
     if (cfg->socket_group && *cfg->socket_group &&
-        resolve_group(cfg->socket_group, &gid) != 0)
+        vpd_group_id(cfg->socket_group, &gid) != 0)
         return lerr(err, err_len, l, "socket_group \"%s\": no such group",
                     cfg->socket_group);
 

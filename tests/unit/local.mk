@@ -351,6 +351,14 @@ tests_unit_test_agent_runner_CPPFLAGS = $(UNIT_CPPFLAGS)
 tests_unit_test_agent_runner_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_agent_runner_LDADD = $(UNIT_LDADD)
 TESTS += tests/unit/test_agent_runner
+# user and group ids of a configuration (base/sys_ids.c)
+check_PROGRAMS += tests/unit/test_sys_ids
+tests_unit_test_sys_ids_SOURCES = tests/unit/test_sys_ids.c
+tests_unit_test_sys_ids_CPPFLAGS = $(UNIT_CPPFLAGS)
+tests_unit_test_sys_ids_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_sys_ids_LDADD = $(UNIT_LDADD)
+TESTS += tests/unit/test_sys_ids
+
 check_PROGRAMS += tests/unit/test_agent_dest
 tests_unit_test_agent_dest_SOURCES = tests/unit/test_agent_dest.c
 tests_unit_test_agent_dest_CPPFLAGS = $(UNIT_CPPFLAGS)

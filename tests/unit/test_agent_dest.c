@@ -83,10 +83,14 @@ TEST(unknown_owner_is_an_error)
         .path = path("d.txt"), .mode = 0644, .user = "no-such-user-vaproxy"};
     ASSERT_INT_EQ(vpd_agent_dest_write(&d, "d", 1, err, sizeof err), -1);
     ASSERT_STR_CONTAINS(err, "unknown user \"no-such-user-vaproxy\"");
-    unsigned id = 1;
-    ASSERT_INT_EQ(vpd_agent_lookup_uid("0", &id), 0);
-    ASSERT_INT_EQ(id, 0);
-    ASSERT_INT_EQ(vpd_agent_lookup_gid("root", &id), 0);
+    /* One past the largest uid: read as a number it would wrap to 0, root. */
+    d.user = "4294967296";
+    ASSERT_INT_EQ(vpd_agent_dest_write(&d, "d", 1, err, sizeof err), -1);
+    ASSERT_STR_CONTAINS(err, "unknown user \"4294967296\"");
+    d.user = NULL;
+    d.group = "no-such-group-vaproxy";
+    ASSERT_INT_EQ(vpd_agent_dest_write(&d, "d", 1, err, sizeof err), -1);
+    ASSERT_STR_CONTAINS(err, "unknown group \"no-such-group-vaproxy\"");
 }
 
 static int cmd_status = -100;
