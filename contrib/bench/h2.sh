@@ -219,6 +219,9 @@ done
 
 declare -A H2_RESULTS=()
 
+# med "SERVER PATH CONNS": the median req/s of those runs (nan: none)
+med() { printf '%s' "${H2_RESULTS["$1"]:-}" | awk 'NF' | median; }
+
 # run_h2load SERVER PORT SCENARIO CONNS ROUND
 run_h2load() {
     local srv=$1 port=$2 sc=$3 c=$4 r=$5 out path args=() rps failed
@@ -349,8 +352,8 @@ fi
     printf '%-6s %5s %12s %12s %8s\n' scenario conns 'nginx req/s' 'vaproxyd' ratio
     for sc in pass hit; do
         for c in "${CONNS[@]}"; do
-            n=$(printf '%s' "${H2_RESULTS["nginx $sc $c"]:-}" | awk 'NF' | median)
-            v=$(printf '%s' "${H2_RESULTS["vaproxyd $sc $c"]:-}" | awk 'NF' | median)
+            n=$(med "nginx $sc $c")
+            v=$(med "vaproxyd $sc $c")
             awk -v s="$sc" -v c="$c" -v n="$n" -v v="$v" -v g="$GOAL" 'BEGIN {
                 r = (n > 0 ? v / n : 0)
                 printf "%-6s %5s %12.0f %12.0f %8.2f  (goal >= %.1f: %s)\n", s, c, n, v, r, g,
@@ -362,9 +365,9 @@ fi
     echo "own cache hits and vaproxyd's.  Where static is not well ahead of nginx's hits, how fast"
     echo "a server answers is not what sets the pace: client and server wait for each other."
     for c in "${CONNS[@]}"; do
-        s=$(printf '%s' "${H2_RESULTS["nginx static $c"]:-}" | awk 'NF' | median)
-        n=$(printf '%s' "${H2_RESULTS["nginx hit $c"]:-}" | awk 'NF' | median)
-        v=$(printf '%s' "${H2_RESULTS["vaproxyd hit $c"]:-}" | awk 'NF' | median)
+        s=$(med "nginx static $c")
+        n=$(med "nginx hit $c")
+        v=$(med "vaproxyd hit $c")
         awk -v c="$c" -v s="$s" -v n="$n" -v v="$v" -v g="$GOAL" 'BEGIN {
             if (s == "nan" || n == "nan" || !(s + 0 > 0 && n + 0 > 0)) exit
             printf "  c%-3s static %.0f req/s: %.2fx nginx'"'"'s hits (the goal asks vaproxyd for %.1fx), vaproxyd'"'"'s hits %.2fx static\n",
